@@ -1,0 +1,63 @@
+#include "bench_util.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace rutile::bench {
+namespace {
+
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, std::pair<double, double>> rates;  // rutile, baseline.
+  std::vector<std::pair<std::string, double>> ratios;
+};
+
+Registry& GetRegistry() {
+  static Registry* registry = new Registry();
+  return *registry;
+}
+
+}  // namespace
+
+void RecordRate(const std::string& comparison, const std::string& side, double rate) {
+  Registry& r = GetRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto& entry = r.rates[comparison];
+  if (side == "baseline") {
+    entry.second = rate;
+  } else {
+    entry.first = rate;
+  }
+}
+
+void RecordRatio(const std::string& comparison, double value) {
+  Registry& r = GetRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.ratios.emplace_back(comparison, value);
+}
+
+int RunAndReport(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  Registry& r = GetRegistry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  for (const auto& [name, rates] : r.rates) {
+    if (rates.first > 0 && rates.second > 0) {
+      std::printf("RATIO %s %.3f\n", name.c_str(), rates.first / rates.second);
+    }
+  }
+  for (const auto& [name, value] : r.ratios) {
+    std::printf("RATIO %s %.3f\n", name.c_str(), value);
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace rutile::bench

@@ -1,0 +1,23 @@
+// Shared helpers for Rutile's Google Benchmark programs: collecting throughput of a
+// Rutile case and its baseline in the same run and printing `RATIO <case> <value>`.
+#ifndef RUTILE_BENCH_BENCH_UTIL_H_
+#define RUTILE_BENCH_BENCH_UTIL_H_
+
+#include <string>
+
+namespace rutile::bench {
+
+// Records the rate (items per second) of one side of a comparison. `side` is "rutile" or
+// "baseline". Thread-safe.
+void RecordRate(const std::string& comparison, const std::string& side, double rate);
+
+// Records an arbitrary ratio line, printed as-is at the end.
+void RecordRatio(const std::string& comparison, double value);
+
+// Runs the registered benchmarks with the usual flags, then prints one
+// `RATIO <comparison> <rutile/baseline>` line per comparison with both sides recorded.
+int RunAndReport(int argc, char** argv);
+
+}  // namespace rutile::bench
+
+#endif  // RUTILE_BENCH_BENCH_UTIL_H_

@@ -1,0 +1,18 @@
+# Finds every third-party dependency. All come from Debian 12 packages; nothing is
+# downloaded at build time. Kept in sync with cmake/rutileConfig.cmake.in.
+find_package(Threads REQUIRED)
+find_package(absl CONFIG REQUIRED)
+find_package(leveldb CONFIG REQUIRED)
+find_package(Protobuf REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS fiber context)
+find_package(spdlog CONFIG REQUIRED)
+if(RUTILE_WITH_GRPC)
+  find_package(gRPC CONFIG REQUIRED)
+  find_program(RUTILE_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
+endif()
+if(RUTILE_BUILD_TESTS)
+  find_package(GTest CONFIG REQUIRED)
+endif()
+if(RUTILE_BUILD_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

@@ -1,0 +1,285 @@
+// Fiber synchronization primitives for Rutile's internals. Each blocks the calling fiber
+// (never the OS thread), works across the worker threads of Env::Default(), and, where a
+// timeout is given, measures it with the Env so that it runs on virtual time under SimEnv.
+//
+// Every blocking wait here is also a cancellation point: when a SimEnv is destroyed with
+// fibers still waiting, their waits throw FiberCancelled, which unwinds the fiber to its
+// entry point (Env::Spawn catches it). Code must therefore not swallow exceptions with
+// catch (...) around a wait.
+//
+// Thread safety: all types are safe to use from any fiber of one Env.
+
+#ifndef RUTILE_UTIL_SYNC_H_
+#define RUTILE_UTIL_SYNC_H_
+
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/mutex.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rutile/env.h"
+
+namespace rutile {
+
+// Thrown from a wait when the SimEnv that owns the waiting fiber is being destroyed.
+class FiberCancelled : public std::exception {
+ public:
+  const char* what() const noexcept override { return "fiber cancelled: SimEnv destroyed"; }
+};
+
+using Mutex = boost::fibers::mutex;
+using MutexLock = std::unique_lock<boost::fibers::mutex>;
+
+namespace sync_internal {
+
+// Registers a condition variable as waited on for the duration of one wait, so a SimEnv
+// being destroyed can wake it; throws FiberCancelled when the owning SimEnv is shutting
+// down. Free under Env::Default().
+class WaitScope {
+ public:
+  explicit WaitScope(boost::fibers::condition_variable_any* cv);
+  ~WaitScope();
+  WaitScope(const WaitScope&) = delete;
+  WaitScope& operator=(const WaitScope&) = delete;
+
+  // Throws FiberCancelled if the current SimEnv is shutting down.
+  static void CheckCancelled();
+
+ private:
+  boost::fibers::condition_variable_any* cv_;
+  void* sim_;
+};
+
+}  // namespace sync_internal
+
+// A condition variable for fiber mutexes. Waits without a timeout; for timed waits use
+// Notification, Future or Channel, whose state outlives a pending timeout.
+class CondVar {
+ public:
+  void Wait(MutexLock& lock);
+
+  template <typename Pred>
+  void Wait(MutexLock& lock, Pred pred) {
+    while (!pred()) Wait(lock);
+  }
+
+  void NotifyOne() { cv_.notify_one(); }
+  void NotifyAll() { cv_.notify_all(); }
+
+ private:
+  boost::fibers::condition_variable_any cv_;
+};
+
+// A one-shot event, as absl::Notification, for fibers. Cheap to copy: copies share state.
+class Notification {
+ public:
+  Notification();
+
+  // Marks the event as happened and wakes every waiter. Idempotent.
+  void Notify();
+  bool HasBeenNotified() const;
+
+  // Waits until notified.
+  void Wait() const;
+
+  // Waits until notified or `timeout_micros` of `env` time pass. Returns whether notified.
+  bool WaitFor(Env* env, uint64_t timeout_micros) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+namespace sync_internal {
+
+// State shared between a Promise and its Future.
+template <typename T>
+struct FutureState {
+  Mutex mu;
+  boost::fibers::condition_variable_any cv;
+  std::optional<T> value;
+};
+
+// Waits on `cv` under `lock` until `ready()` or until `timeout_micros` of `env` time
+// pass; `keep_alive` owns the memory `cv` and the lock's mutex live in, so a late timer
+// never touches freed memory. Returns ready().
+bool TimedWait(Env* env, uint64_t timeout_micros, const std::shared_ptr<void>& keep_alive,
+               boost::fibers::condition_variable_any* cv, MutexLock& lock,
+               const std::function<bool()>& ready);
+
+// Waits on `cv` under `lock` until `ready()`.
+void UntimedWait(boost::fibers::condition_variable_any* cv, MutexLock& lock,
+                 const std::function<bool()>& ready);
+
+}  // namespace sync_internal
+
+template <typename T>
+class Future;
+
+// The writing end of a one-shot value. Set at most once; a second Set is ignored and
+// returns false.
+template <typename T>
+class Promise {
+ public:
+  Promise() : state_(std::make_shared<sync_internal::FutureState<T>>()) {}
+
+  bool Set(T value) {
+    MutexLock lock(state_->mu);
+    if (state_->value.has_value()) return false;
+    state_->value.emplace(std::move(value));
+    lock.unlock();
+    state_->cv.notify_all();
+    return true;
+  }
+
+  Future<T> GetFuture() const { return Future<T>(state_); }
+
+ private:
+  std::shared_ptr<sync_internal::FutureState<T>> state_;
+};
+
+// The reading end of a one-shot value. Copies share state; Get may be called by many.
+template <typename T>
+class Future {
+ public:
+  Future() = default;
+
+  bool Valid() const { return state_ != nullptr; }
+
+  bool Ready() const {
+    MutexLock lock(state_->mu);
+    return state_->value.has_value();
+  }
+
+  // Waits for the value and returns a reference to it (valid while this Future lives).
+  const T& Get() const {
+    MutexLock lock(state_->mu);
+    sync_internal::UntimedWait(&state_->cv, lock, [&] { return state_->value.has_value(); });
+    return *state_->value;
+  }
+
+  // Waits for the value at most `timeout_micros` of `env` time; returns whether it came.
+  bool WaitFor(Env* env, uint64_t timeout_micros) const {
+    MutexLock lock(state_->mu);
+    return sync_internal::TimedWait(env, timeout_micros, state_, &state_->cv, lock,
+                                    [&] { return state_->value.has_value(); });
+  }
+
+ private:
+  friend class Promise<T>;
+  explicit Future(std::shared_ptr<sync_internal::FutureState<T>> state)
+      : state_(std::move(state)) {}
+  std::shared_ptr<sync_internal::FutureState<T>> state_;
+};
+
+// A multi-producer, multi-consumer FIFO queue for fibers with an optional capacity
+// (0 = unbounded). Close() wakes every waiter; after it, Push fails and Pop drains what is
+// left and then fails.
+template <typename T>
+class Channel {
+ public:
+  explicit Channel(size_t capacity = 0) : state_(std::make_shared<State>()) {
+    state_->capacity = capacity;
+  }
+
+  // Waits for room, then enqueues. Returns false if the channel is closed.
+  bool Push(T value) {
+    MutexLock lock(state_->mu);
+    sync_internal::UntimedWait(&state_->cv, lock, [&] { return state_->closed || HasRoom(); });
+    if (state_->closed) return false;
+    state_->items.push_back(std::move(value));
+    lock.unlock();
+    state_->cv.notify_all();
+    return true;
+  }
+
+  // Enqueues if there is room; returns false when full or closed.
+  bool TryPush(T value) {
+    MutexLock lock(state_->mu);
+    if (state_->closed || !HasRoom()) return false;
+    state_->items.push_back(std::move(value));
+    lock.unlock();
+    state_->cv.notify_all();
+    return true;
+  }
+
+  // Waits for an item. Returns nullopt once the channel is closed and drained.
+  std::optional<T> Pop() {
+    MutexLock lock(state_->mu);
+    sync_internal::UntimedWait(&state_->cv, lock,
+                               [&] { return state_->closed || !state_->items.empty(); });
+    return TakeLocked(lock);
+  }
+
+  // Waits for an item at most `timeout_micros` of `env` time.
+  std::optional<T> PopFor(Env* env, uint64_t timeout_micros) {
+    MutexLock lock(state_->mu);
+    sync_internal::TimedWait(env, timeout_micros, state_, &state_->cv, lock,
+                             [&] { return state_->closed || !state_->items.empty(); });
+    return TakeLocked(lock);
+  }
+
+  std::optional<T> TryPop() {
+    MutexLock lock(state_->mu);
+    return TakeLocked(lock);
+  }
+
+  void Close() {
+    MutexLock lock(state_->mu);
+    state_->closed = true;
+    lock.unlock();
+    state_->cv.notify_all();
+  }
+
+  size_t Size() const {
+    MutexLock lock(state_->mu);
+    return state_->items.size();
+  }
+
+ private:
+  struct State {
+    Mutex mu;
+    boost::fibers::condition_variable_any cv;
+    std::deque<T> items;
+    size_t capacity = 0;
+    bool closed = false;
+  };
+
+  bool HasRoom() const { return state_->capacity == 0 || state_->items.size() < state_->capacity; }
+
+  std::optional<T> TakeLocked(MutexLock& lock) {
+    if (state_->items.empty()) return std::nullopt;
+    std::optional<T> out(std::move(state_->items.front()));
+    state_->items.pop_front();
+    lock.unlock();
+    state_->cv.notify_all();
+    return out;
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+// Waits for a set of fibers to finish, as Go's sync.WaitGroup.
+class WaitGroup {
+ public:
+  WaitGroup();
+  void Add(int n);
+  void Done();
+  void Wait();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace rutile
+
+#endif  // RUTILE_UTIL_SYNC_H_
