@@ -1,0 +1,47 @@
+// Public knobs of Rutile's storage engines. The engines themselves (rutile::storage::Engine
+// and its LevelDB and in-memory implementations) are internal to the library; a host sets
+// these options through its node options and never sees a LevelDB type.
+//
+// Thread safety: plain value types.
+
+#ifndef RUTILE_STORAGE_H_
+#define RUTILE_STORAGE_H_
+
+#include <cstddef>
+
+namespace rutile::storage {
+
+// Options of the on-disk engine (LevelDbEngine). The engine keeps two LevelDB databases
+// under its directory, one for the data column families and one for the Raft log and
+// state; each gets the sizes below (the block cache is shared by both).
+struct LevelDbEngineOptions {
+  // Create a fresh engine when the directory is missing or empty. When false, opening a
+  // missing or empty directory fails with NotFound.
+  bool create_if_missing = true;
+
+  // Fail with AlreadyExists when the directory already holds a Rutile engine.
+  bool error_if_exists = false;
+
+  // Bytes buffered in each database's memtable before it is flushed to a table file.
+  size_t write_buffer_size = 4 << 20;
+
+  // Bytes of the uncompressed block cache shared by both databases.
+  size_t block_cache_bytes = 8 << 20;
+
+  // Bits per key of the Bloom filter on table files; 0 turns the filter off.
+  int bloom_bits_per_key = 10;
+
+  // Table files each database may keep open.
+  int max_open_files = 500;
+
+  // Compress table blocks with Snappy (when LevelDB was built with it).
+  bool compression = true;
+
+  // Check every checksum on reads and refuse to open on any recovery inconsistency,
+  // instead of LevelDB's default of skipping what it cannot read.
+  bool paranoid_checks = false;
+};
+
+}  // namespace rutile::storage
+
+#endif  // RUTILE_STORAGE_H_

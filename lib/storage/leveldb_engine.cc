@@ -1,0 +1,673 @@
+#include "storage/leveldb_engine.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "leveldb/cache.h"
+#include "leveldb/db.h"
+#include "leveldb/env.h"
+#include "leveldb/filter_policy.h"
+#include "leveldb/iterator.h"
+#include "leveldb/options.h"
+#include "leveldb/status.h"
+#include "leveldb/write_batch.h"
+
+namespace rutile::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr uint32_t kRaftBit = uint32_t{1} << static_cast<int>(CF::kRaft);
+constexpr uint32_t kValidCfMask = (uint32_t{1} << kNumCfs) - 1;
+
+// Marker file contents. The last line changes from "creating" to "ready" once both
+// databases exist, so a crash half-way through creation is finished by the next Open,
+// while a ready engine whose database went missing is reported, not silently recreated.
+constexpr char kMarkerHeader[] = "rutile storage engine\nformat 1\n";
+constexpr char kMarkerCreating[] = "state creating\n";
+constexpr char kMarkerReady[] = "state ready\n";
+
+// LevelDB's default info logger renames LOG to LOG.old and creates LOG on every Open,
+// even one that then fails; Rutile promises that a failed Open changes nothing, so the
+// engine's databases log nowhere.
+class NullLogger final : public leveldb::Logger {
+ public:
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+absl::Status ErrnoStatus(int error, std::string_view what, const std::string& path) {
+  return absl::ErrnoToStatus(error, absl::StrCat("storage: ", std::string(what), " ", path));
+}
+
+// Reads a whole small file. Returns NotFound when it does not exist.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return ErrnoStatus(e, "cannot read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > (1 << 16)) break;  // A marker is tiny; a big file is not ours.
+  }
+  ::close(fd);
+  return out;
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open directory", dir);
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return ErrnoStatus(e, "cannot sync directory", dir);
+  return absl::OkStatus();
+}
+
+// Replaces `dir`/`name` with `contents` atomically and durably: write a temporary file,
+// fsync it, rename it over the target, fsync the directory.
+absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
+                                 std::string_view contents) {
+  const std::string path = dir + "/" + name;
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus(errno, "cannot create", tmp);
+  size_t done = 0;
+  while (done < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return ErrnoStatus(e, "cannot write", tmp);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    return ErrnoStatus(e, "cannot sync", tmp);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, "cannot rename", tmp);
+  return SyncDir(dir);
+}
+
+enum class MarkerState { kCreating, kReady };
+
+absl::StatusOr<MarkerState> ParseMarker(const std::string& contents, const std::string& path) {
+  if (contents == absl::StrCat(kMarkerHeader, kMarkerReady)) return MarkerState::kReady;
+  if (contents == absl::StrCat(kMarkerHeader, kMarkerCreating)) return MarkerState::kCreating;
+  if (contents.rfind("rutile storage engine\n", 0) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "storage: ", path, " names an engine format this version does not know; refusing it"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("storage: ", path, " is not a Rutile engine marker; refusing the directory"));
+}
+
+// Builds `prefix byte + key` in a stack buffer when small, so point reads do not allocate.
+class PrefixedKey {
+ public:
+  // Performance-critical path.
+  PrefixedKey(CF cf, std::string_view key) {
+    size_ = key.size() + 1;
+    char* p = stack_;
+    if (size_ > sizeof(stack_)) {
+      heap_.resize(size_);
+      p = heap_.data();
+    }
+    p[0] = static_cast<char>(cf);
+    std::memcpy(p + 1, key.data(), key.size());
+    data_ = p;
+  }
+  PrefixedKey(const PrefixedKey&) = delete;
+  PrefixedKey& operator=(const PrefixedKey&) = delete;
+
+  leveldb::Slice slice() const { return leveldb::Slice(data_, size_); }
+
+ private:
+  char stack_[128];
+  std::string heap_;
+  const char* data_;
+  size_t size_;
+};
+
+// The prefixed form of an exclusive end bound of `cf` in the data database: an empty
+// `end` means "to the end of the CF", which is the next CF's prefix.
+std::string DataUpperBound(CF cf, std::string_view end) {
+  std::string out(1, static_cast<char>(cf));
+  if (end.empty()) {
+    out[0] = static_cast<char>(static_cast<uint8_t>(cf) + 1);
+  } else {
+    out.append(end);
+  }
+  return out;
+}
+
+class LevelDbSnapshot final : public Snapshot {
+ public:
+  LevelDbSnapshot(const Engine* engine, leveldb::DB* data_db, leveldb::DB* raft_db)
+      : Snapshot(engine),
+        data_db_(data_db),
+        raft_db_(raft_db),
+        // Data first, then raft: see Engine::GetSnapshot.
+        data_(data_db->GetSnapshot()),
+        raft_(raft_db->GetSnapshot()) {}
+  ~LevelDbSnapshot() override {
+    raft_db_->ReleaseSnapshot(raft_);
+    data_db_->ReleaseSnapshot(data_);
+  }
+
+  const leveldb::Snapshot* ForCf(CF cf) const { return cf == CF::kRaft ? raft_ : data_; }
+
+ private:
+  leveldb::DB* const data_db_;
+  leveldb::DB* const raft_db_;
+  const leveldb::Snapshot* const data_;
+  const leveldb::Snapshot* const raft_;
+};
+
+// Wraps a LevelDB iterator, clamped to [lower_, upper_) of the stored keys (which carry
+// the CF prefix in the data database) and stripping the prefix from keys it returns.
+class LevelDbIterator final : public Iterator {
+ public:
+  // An iterator that only reports `error`.
+  explicit LevelDbIterator(absl::Status error) : error_(std::move(error)) {}
+
+  LevelDbIterator(leveldb::Iterator* it, size_t prefix_len, std::string lower, std::string upper)
+      : it_(it), prefix_len_(prefix_len), lower_(std::move(lower)), upper_(std::move(upper)) {
+    seek_buf_ = lower_.substr(0, prefix_len_);
+  }
+
+  bool Valid() const override { return valid_; }
+
+  void SeekToFirst() override {
+    if (!it_) return;
+    it_->Seek(lower_);
+    valid_ = it_->Valid() && BelowUpper();
+  }
+
+  void SeekToLast() override {
+    if (!it_) return;
+    if (upper_.empty()) {
+      it_->SeekToLast();
+    } else {
+      it_->Seek(upper_);
+      if (it_->Valid()) {
+        it_->Prev();
+      } else {
+        it_->SeekToLast();
+      }
+    }
+    valid_ = it_->Valid() && AtOrAboveLower();
+  }
+
+  // Performance-critical path.
+  void Seek(std::string_view target) override {
+    if (!it_) return;
+    leveldb::Slice t = Target(target);
+    if (t.compare(lower_) < 0) t = lower_;
+    it_->Seek(t);
+    valid_ = it_->Valid() && BelowUpper();
+  }
+
+  void SeekForPrev(std::string_view target) override {
+    if (!it_) return;
+    leveldb::Slice t = Target(target);
+    if (!upper_.empty() && t.compare(upper_) >= 0) {
+      SeekToLast();
+      return;
+    }
+    it_->Seek(t);
+    if (!it_->Valid()) {
+      it_->SeekToLast();
+    } else if (it_->key().compare(t) != 0) {
+      it_->Prev();
+    }
+    valid_ = it_->Valid() && AtOrAboveLower();
+  }
+
+  // Performance-critical path.
+  void Next() override {
+    it_->Next();
+    valid_ = it_->Valid() && BelowUpper();
+  }
+
+  void Prev() override {
+    it_->Prev();
+    valid_ = it_->Valid() && AtOrAboveLower();
+  }
+
+  // Performance-critical path.
+  std::string_view key() const override {
+    leveldb::Slice k = it_->key();
+    return std::string_view(k.data() + prefix_len_, k.size() - prefix_len_);
+  }
+
+  // Performance-critical path.
+  std::string_view value() const override {
+    leveldb::Slice v = it_->value();
+    return std::string_view(v.data(), v.size());
+  }
+
+  absl::Status status() const override {
+    if (!error_.ok()) return error_;
+    return FromLevelDbStatus(it_->status(), "storage: iterator");
+  }
+
+ private:
+  // Performance-critical path.
+  bool BelowUpper() const { return upper_.empty() || it_->key().compare(upper_) < 0; }
+  bool AtOrAboveLower() const { return it_->key().compare(lower_) >= 0; }
+
+  // Returns the stored form of `target` (prefix + target), in seek_buf_ when prefixed.
+  leveldb::Slice Target(std::string_view target) {
+    if (prefix_len_ == 0) return leveldb::Slice(target.data(), target.size());
+    seek_buf_.resize(prefix_len_);
+    seek_buf_.append(target);
+    return seek_buf_;
+  }
+
+  std::unique_ptr<leveldb::Iterator> it_;
+  const absl::Status error_;
+  const size_t prefix_len_ = 0;
+  // Stored-key bounds. upper_ empty means unbounded (only in the raft database).
+  const std::string lower_;
+  const std::string upper_;
+  std::string seek_buf_;
+  bool valid_ = false;
+};
+
+absl::Status OpenDb(const LevelDbResources& resources, const std::string& path,
+                    bool create_if_missing, std::unique_ptr<leveldb::DB>* out) {
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(resources.MakeOptions(create_if_missing), path, &db);
+  if (s.ok()) {
+    out->reset(db);
+    return absl::OkStatus();
+  }
+  const std::string msg = s.ToString();
+  if (s.IsIOError() && msg.rfind("IO error: lock ", 0) == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "storage: the engine in ", path,
+        " is locked: another open engine (in this or another process) is using it (", msg, ")"));
+  }
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat("storage: database ", path, " is corrupt: ", msg));
+  }
+  return FromLevelDbStatus(s, absl::StrCat("storage: cannot open database ", path));
+}
+
+}  // namespace
+
+absl::Status FromLevelDbStatus(const leveldb::Status& status, std::string_view context) {
+  if (status.ok()) return absl::OkStatus();
+  std::string msg = absl::StrCat(std::string(context), ": ", status.ToString());
+  if (status.IsNotFound()) return absl::NotFoundError(msg);
+  if (status.IsCorruption()) return absl::DataLossError(msg);
+  if (status.IsNotSupportedError()) return absl::UnimplementedError(msg);
+  if (status.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+LevelDbResources::LevelDbResources(const LevelDbEngineOptions& options)
+    : options_(options),
+      cache_(leveldb::NewLRUCache(options.block_cache_bytes)),
+      filter_(options.bloom_bits_per_key > 0
+                  ? leveldb::NewBloomFilterPolicy(options.bloom_bits_per_key)
+                  : nullptr),
+      logger_(std::make_unique<NullLogger>()) {}
+
+LevelDbResources::~LevelDbResources() = default;
+
+leveldb::Options LevelDbResources::MakeOptions(bool create_if_missing) const {
+  leveldb::Options o;
+  o.create_if_missing = create_if_missing;
+  o.error_if_exists = false;
+  o.paranoid_checks = options_.paranoid_checks;
+  o.write_buffer_size = options_.write_buffer_size;
+  o.max_open_files = options_.max_open_files;
+  o.block_cache = cache_.get();
+  o.filter_policy = filter_.get();
+  o.info_log = logger_.get();
+  o.compression = options_.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> LevelDbEngine::Open(const std::string& dir,
+                                                            const LevelDbEngineOptions& options) {
+  if (dir.empty()) return absl::InvalidArgumentError("storage: empty engine directory path");
+  std::error_code ec;
+  fs::file_status st = fs::status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return ErrnoStatus(ec.value(), "cannot access", dir);
+  }
+  if (fs::exists(st) && !fs::is_directory(st)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("storage: ", dir, " exists and is not a directory"));
+  }
+  if (!fs::exists(st)) {
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(absl::StrCat("storage: no engine in ", dir,
+                                              " (missing, and create_if_missing is false)"));
+    }
+    fs::create_directories(dir, ec);
+    if (ec) return ErrnoStatus(ec.value(), "cannot create directory", dir);
+  }
+
+  const std::string marker_path = absl::StrCat(dir, "/", kMarkerFile);
+  MarkerState state;
+  absl::StatusOr<std::string> marker = ReadSmallFile(marker_path);
+  if (marker.ok()) {
+    absl::StatusOr<MarkerState> parsed = ParseMarker(*marker, marker_path);
+    if (!parsed.ok()) return parsed.status();
+    state = *parsed;
+    if (state == MarkerState::kReady && options.error_if_exists) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("storage: an engine exists in ", dir, " (error_if_exists is true)"));
+    }
+  } else if (absl::IsNotFound(marker.status())) {
+    // No marker: only an empty directory (or one holding nothing but our own leftover
+    // temporary marker) may become an engine.
+    fs::directory_iterator it(dir, ec);
+    if (ec) return ErrnoStatus(ec.value(), "cannot list", dir);
+    for (; it != fs::directory_iterator(); it.increment(ec)) {
+      if (it->path().filename() == absl::StrCat(kMarkerFile, ".tmp")) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "storage: ", dir, " is not empty and holds no Rutile engine (no ", kMarkerFile,
+          " file; found ", it->path().filename().string(), "); refusing to touch it"));
+    }
+    if (ec) return ErrnoStatus(ec.value(), "cannot list", dir);
+    if (!options.create_if_missing) {
+      return absl::NotFoundError(
+          absl::StrCat("storage: no engine in ", dir, " (empty, and create_if_missing is false)"));
+    }
+    absl::Status s =
+        WriteFileAtomically(dir, kMarkerFile, absl::StrCat(kMarkerHeader, kMarkerCreating));
+    if (!s.ok()) return s;
+    state = MarkerState::kCreating;
+  } else {
+    return marker.status();
+  }
+
+  const std::string data_path = absl::StrCat(dir, "/", kDataDir);
+  const std::string raft_path = absl::StrCat(dir, "/", kRaftDir);
+  const bool creating = state == MarkerState::kCreating;
+  if (!creating) {
+    for (const std::string* p : {&data_path, &raft_path}) {
+      if (!fs::exists(*p + "/CURRENT", ec)) {
+        return absl::DataLossError(
+            absl::StrCat("storage: the engine in ", dir, " is missing its database ", *p));
+      }
+    }
+  }
+  auto resources = std::make_unique<LevelDbResources>(options);
+  std::unique_ptr<leveldb::DB> data_db;
+  std::unique_ptr<leveldb::DB> raft_db;
+  // The data database first: its lock is what tells a second opener the engine is in use.
+  absl::Status s = OpenDb(*resources, data_path, creating, &data_db);
+  if (!s.ok()) return s;
+  s = OpenDb(*resources, raft_path, creating, &raft_db);
+  if (!s.ok()) return s;
+  if (creating) {
+    s = WriteFileAtomically(dir, kMarkerFile, absl::StrCat(kMarkerHeader, kMarkerReady));
+    if (!s.ok()) return s;
+  }
+  return std::unique_ptr<Engine>(
+      new LevelDbEngine(dir, std::move(resources), std::move(data_db), std::move(raft_db)));
+}
+
+LevelDbEngine::LevelDbEngine(std::string dir, std::unique_ptr<LevelDbResources> resources,
+                             std::unique_ptr<leveldb::DB> data_db,
+                             std::unique_ptr<leveldb::DB> raft_db)
+    : dir_(std::move(dir)),
+      resources_(std::move(resources)),
+      data_db_(std::move(data_db)),
+      raft_db_(std::move(raft_db)) {}
+
+LevelDbEngine::~LevelDbEngine() = default;
+
+// Performance-critical path.
+absl::StatusOr<std::optional<std::string>> LevelDbEngine::Get(CF cf, std::string_view key,
+                                                              const ReadOptions& options) {
+  if (!IsValidCf(cf)) {
+    return absl::InvalidArgumentError(absl::StrCat("storage: Get on unknown ", CfName(cf)));
+  }
+  leveldb::ReadOptions ro;
+  ro.fill_cache = options.fill_cache;
+  if (options.snapshot != nullptr) {
+    if (options.snapshot->engine() != this) {
+      return absl::InvalidArgumentError("storage: Get with a snapshot of another engine");
+    }
+    ro.snapshot = static_cast<const LevelDbSnapshot*>(options.snapshot)->ForCf(cf);
+  }
+  std::string value;
+  leveldb::Status s;
+  if (cf == CF::kRaft) {
+    s = raft_db_->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
+  } else {
+    PrefixedKey k(cf, key);
+    s = data_db_->Get(ro, k.slice(), &value);
+  }
+  if (s.ok()) return std::optional<std::string>(std::move(value));
+  if (s.IsNotFound()) return std::optional<std::string>();
+  return FromLevelDbStatus(s, "storage: Get");
+}
+
+std::unique_ptr<Iterator> LevelDbEngine::NewIterator(CF cf, const IterOptions& options) {
+  if (!IsValidCf(cf)) {
+    return std::make_unique<LevelDbIterator>(
+        absl::InvalidArgumentError(absl::StrCat("storage: iterator on unknown ", CfName(cf))));
+  }
+  leveldb::ReadOptions ro;
+  ro.fill_cache = options.fill_cache;
+  if (options.snapshot != nullptr) {
+    if (options.snapshot->engine() != this) {
+      return std::make_unique<LevelDbIterator>(
+          absl::InvalidArgumentError("storage: iterator with a snapshot of another engine"));
+    }
+    ro.snapshot = static_cast<const LevelDbSnapshot*>(options.snapshot)->ForCf(cf);
+  }
+  if (cf == CF::kRaft) {
+    return std::make_unique<LevelDbIterator>(raft_db_->NewIterator(ro), 0, options.lower_bound,
+                                             options.upper_bound);
+  }
+  std::string lower(1, static_cast<char>(cf));
+  lower.append(options.lower_bound);
+  return std::make_unique<LevelDbIterator>(data_db_->NewIterator(ro), 1, std::move(lower),
+                                           DataUpperBound(cf, options.upper_bound));
+}
+
+std::unique_ptr<Snapshot> LevelDbEngine::GetSnapshot() {
+  return std::make_unique<LevelDbSnapshot>(this, data_db_.get(), raft_db_.get());
+}
+
+absl::Status LevelDbEngine::ExpandDeleteRange(const WriteBatch& batch, size_t index,
+                                              leveldb::DB* db, leveldb::WriteBatch* out) {
+  const WriteBatch::Op op = batch.op(index);
+  const bool raft = op.cf == CF::kRaft;
+  // Stored-key range; an empty `end` means unbounded (raft) or the next prefix (data).
+  const leveldb::Slice start = raft
+                                   ? leveldb::Slice(op.key.data(), op.key.size())
+                                   : leveldb::Slice(op.prefixed_key.data(), op.prefixed_key.size());
+  std::string end;
+  if (raft) {
+    end.assign(op.value);
+  } else {
+    end = DataUpperBound(op.cf, op.value);
+  }
+  leveldb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    if (!end.empty() && it->key().compare(end) >= 0) break;
+    out->Delete(it->key());
+  }
+  if (!it->status().ok()) return FromLevelDbStatus(it->status(), "storage: DeleteRange scan");
+  // Keys put earlier in this batch are not in the database yet.
+  for (size_t j = 0; j < index; ++j) {
+    const WriteBatch::Op prev = batch.op(j);
+    if (prev.cf != op.cf || prev.type != WriteBatch::OpType::kPut) continue;
+    if (prev.key < op.key || (!op.value.empty() && prev.key >= op.value)) continue;
+    out->Delete(raft ? leveldb::Slice(prev.key.data(), prev.key.size())
+                     : leveldb::Slice(prev.prefixed_key.data(), prev.prefixed_key.size()));
+  }
+  return absl::OkStatus();
+}
+
+// Performance-critical path.
+absl::Status LevelDbEngine::Write(const WriteBatch& batch, const WriteOptions& options) {
+  if (batch.Empty()) return absl::OkStatus();
+  const uint32_t mask = batch.cf_mask();
+  if ((mask & ~kValidCfMask) != 0) {
+    for (size_t i = 0; i < batch.Count(); ++i) {
+      CF cf = batch.op(i).cf;
+      if (!IsValidCf(cf)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("storage: write batch names unknown ", CfName(cf)));
+      }
+    }
+  }
+  const bool has_raft = (mask & kRaftBit) != 0;
+  const bool has_data = (mask & ~kRaftBit) != 0;
+
+  if (batch.has_delete_range()) {
+    for (size_t i = 0; i < batch.Count(); ++i) {
+      const WriteBatch::Op op = batch.op(i);
+      if (op.type == WriteBatch::OpType::kDeleteRange && !op.value.empty() && op.key > op.value) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("storage: DeleteRange on ", CfName(op.cf), " with start > end"));
+      }
+    }
+    absl::WriterMutexLock lock(&write_mu_);
+    return WriteLocked(batch, options, has_raft, has_data);
+  }
+  absl::ReaderMutexLock lock(&write_mu_);
+  return WriteLocked(batch, options, has_raft, has_data);
+}
+
+// Performance-critical path.
+absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOptions& options,
+                                        bool has_raft, bool has_data) {
+  leveldb::WriteBatch data_batch;
+  leveldb::WriteBatch raft_batch;
+  for (size_t i = 0; i < batch.Count(); ++i) {
+    const WriteBatch::Op op = batch.op(i);
+    const bool raft = op.cf == CF::kRaft;
+    leveldb::WriteBatch* out = raft ? &raft_batch : &data_batch;
+    const std::string_view k = raft ? op.key : op.prefixed_key;
+    switch (op.type) {
+      case WriteBatch::OpType::kPut:
+        out->Put(leveldb::Slice(k.data(), k.size()),
+                 leveldb::Slice(op.value.data(), op.value.size()));
+        break;
+      case WriteBatch::OpType::kDelete:
+        out->Delete(leveldb::Slice(k.data(), k.size()));
+        break;
+      case WriteBatch::OpType::kDeleteRange: {
+        absl::Status s = ExpandDeleteRange(batch, i, raft ? raft_db_.get() : data_db_.get(), out);
+        if (!s.ok()) return s;
+        break;
+      }
+    }
+  }
+
+  if (has_raft) {
+    leveldb::WriteOptions wo;
+    // A mixed batch syncs its raft part so that the data part can never survive a crash
+    // without it.
+    wo.sync = options.sync || has_data;
+    leveldb::Status s = raft_db_->Write(wo, &raft_batch);
+    if (!s.ok()) return FromLevelDbStatus(s, "storage: write to the raft database");
+  }
+  if (has_data) {
+    leveldb::WriteOptions wo;
+    wo.sync = options.sync;
+    leveldb::Status s = data_db_->Write(wo, &data_batch);
+    if (!s.ok()) {
+      return FromLevelDbStatus(
+          s, has_raft ? "storage: write to the data database (the raft part of this batch "
+                        "was already written)"
+                      : "storage: write to the data database");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LevelDbEngine::SyncWAL() {
+  // LevelDB has no explicit sync: an empty synced write fsyncs the current log file.
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  leveldb::WriteBatch empty;
+  leveldb::Status s = raft_db_->Write(wo, &empty);
+  if (!s.ok()) return FromLevelDbStatus(s, "storage: sync of the raft database");
+  s = data_db_->Write(wo, &empty);
+  if (!s.ok()) return FromLevelDbStatus(s, "storage: sync of the data database");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> LevelDbEngine::ApproximateSize(CF cf, std::string_view start,
+                                                        std::string_view end) {
+  if (!IsValidCf(cf)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("storage: ApproximateSize on unknown ", CfName(cf)));
+  }
+  uint64_t size = 0;
+  if (cf == CF::kRaft) {
+    std::string limit(end);
+    if (end.empty()) {
+      // Unbounded: just past the last key, if there is one.
+      std::unique_ptr<leveldb::Iterator> it(raft_db_->NewIterator(leveldb::ReadOptions()));
+      it->SeekToLast();
+      if (!it->Valid()) return uint64_t{0};
+      limit = it->key().ToString();
+      limit.push_back('\0');
+    }
+    leveldb::Range range(leveldb::Slice(start.data(), start.size()), limit);
+    raft_db_->GetApproximateSizes(&range, 1, &size);
+  } else {
+    std::string lo(1, static_cast<char>(cf));
+    lo.append(start);
+    const std::string hi = DataUpperBound(cf, end);
+    leveldb::Range range(lo, hi);
+    data_db_->GetApproximateSizes(&range, 1, &size);
+  }
+  return size;
+}
+
+absl::Status LevelDbEngine::CompactRange(CF cf, std::string_view start, std::string_view end) {
+  if (!IsValidCf(cf)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("storage: CompactRange on unknown ", CfName(cf)));
+  }
+  if (cf == CF::kRaft) {
+    const leveldb::Slice lo(start.data(), start.size());
+    const leveldb::Slice hi(end.data(), end.size());
+    raft_db_->CompactRange(&lo, end.empty() ? nullptr : &hi);
+  } else {
+    std::string lo(1, static_cast<char>(cf));
+    lo.append(start);
+    const std::string hi = DataUpperBound(cf, end);
+    const leveldb::Slice lo_slice(lo);
+    const leveldb::Slice hi_slice(hi);
+    data_db_->CompactRange(&lo_slice, &hi_slice);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rutile::storage

@@ -1,0 +1,146 @@
+// LevelDbEngine: the on-disk storage::Engine.
+//
+// Layout of an engine directory `dir`:
+//   dir/RUTILE_ENGINE   identity marker: says this directory is a Rutile engine, its format
+//                       version, and whether creation finished. Written atomically.
+//   dir/data/           LevelDB holding the data column families (default, lock, write and
+//                       any internal CF). A key of CF c is stored as the byte c followed by
+//                       the user key, so a batch across data CFs is one LevelDB write
+//                       (atomic), and iterators clamp their bounds inside c's prefix so
+//                       they never see another CF.
+//   dir/raft/           LevelDB holding CF kRaft (Raft log entries and Raft state), keys
+//                       unprefixed. Callers persisting Raft state write it synced; LevelDB
+//                       groups concurrent writers into one log write and one fsync.
+//
+// Two databases, so a batch touching kRaft and data CFs is two writes: the kRaft part
+// first, always synced, then the data part (see Engine::Write). Raftstore relies only on
+// "data implies raft": applied data never runs ahead of the persisted Raft log.
+//
+// DeleteRange has no LevelDB counterpart: Write expands it into one Delete per key present
+// in the range when the batch is written, while holding the engine's write lock exclusively
+// (so no concurrent write slips a key into the range between the scan and the write). Its
+// cost is a scan of the range plus one tombstone per key; keep ranges to what is needed,
+// and call CompactRange afterwards to reclaim space. Batches without DeleteRange hold the
+// write lock shared and run concurrently.
+//
+// Thread safety: as Engine. Opening the same directory twice (in one process or two) fails
+// with FailedPrecondition while the first engine is open.
+
+#ifndef RUTILE_STORAGE_LEVELDB_ENGINE_H_
+#define RUTILE_STORAGE_LEVELDB_ENGINE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "rutile/storage.h"
+#include "storage/engine.h"
+
+namespace leveldb {
+class Cache;
+class DB;
+class FilterPolicy;
+class Logger;
+class Status;
+class WriteBatch;
+struct Options;
+}  // namespace leveldb
+
+namespace rutile::storage {
+
+// The LevelDB objects an engine shares between its two databases: block cache, Bloom
+// filter policy, and the info logger. Also used by benchmarks to open a raw LevelDB with
+// exactly the engine's options.
+class LevelDbResources {
+ public:
+  explicit LevelDbResources(const LevelDbEngineOptions& options);
+  LevelDbResources(const LevelDbResources&) = delete;
+  LevelDbResources& operator=(const LevelDbResources&) = delete;
+  ~LevelDbResources();
+
+  // The options every engine database is opened with. The returned options point at this
+  // object's cache, filter and logger, so it must outlive any database opened with them.
+  leveldb::Options MakeOptions(bool create_if_missing) const;
+
+ private:
+  const LevelDbEngineOptions options_;
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::Logger> logger_;
+};
+
+// Converts a LevelDB status: NotFound -> NotFound, Corruption -> DataLoss, NotSupported ->
+// Unimplemented, InvalidArgument -> InvalidArgument, IOError -> Internal. `context` prefixes
+// the message.
+absl::Status FromLevelDbStatus(const leveldb::Status& status, std::string_view context);
+
+class LevelDbEngine final : public Engine {
+ public:
+  // Name of the identity marker file and of the two database subdirectories.
+  static constexpr char kMarkerFile[] = "RUTILE_ENGINE";
+  static constexpr char kDataDir[] = "data";
+  static constexpr char kRaftDir[] = "raft";
+
+  // Opens the engine in `dir`, creating `dir` and a fresh engine when `dir` is missing or
+  // empty (and options.create_if_missing). Returns:
+  //   OK                  the engine.
+  //   InvalidArgument     `dir` is empty.
+  //   NotFound            no engine there and create_if_missing is false.
+  //   AlreadyExists       an engine is there and error_if_exists is true.
+  //   FailedPrecondition  `dir` (or a parent) is not a directory; `dir` is not empty but
+  //                       holds no Rutile engine (for example another program's LevelDB);
+  //                       the marker names an unknown format; the engine is open elsewhere
+  //                       (its lock is held).
+  //   PermissionDenied    the operating system refused access.
+  //   DataLoss            the marker says the engine exists but a database is missing or
+  //                       corrupt.
+  //   Internal            another I/O error.
+  // On every error nothing in `dir` is changed, except that creating a fresh engine may
+  // leave the directories it created.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(const std::string& dir,
+                                                      const LevelDbEngineOptions& options);
+
+  ~LevelDbEngine() override;
+
+  using Engine::Get;
+  absl::StatusOr<std::optional<std::string>> Get(CF cf, std::string_view key,
+                                                 const ReadOptions& options) override;
+  std::unique_ptr<Iterator> NewIterator(CF cf, const IterOptions& options) override;
+  std::unique_ptr<Snapshot> GetSnapshot() override;
+  absl::Status Write(const WriteBatch& batch, const WriteOptions& options) override;
+  absl::Status SyncWAL() override;
+  absl::StatusOr<uint64_t> ApproximateSize(CF cf, std::string_view start,
+                                           std::string_view end) override;
+  absl::Status CompactRange(CF cf, std::string_view start, std::string_view end) override;
+
+ private:
+  LevelDbEngine(std::string dir, std::unique_ptr<LevelDbResources> resources,
+                std::unique_ptr<leveldb::DB> data_db, std::unique_ptr<leveldb::DB> raft_db);
+
+  // Appends to `out` a Delete for every key of op `index` (a DeleteRange) present in the
+  // database or put by an earlier op of `batch`. Requires write_mu_ held exclusively (the
+  // annotation can only say "at least shared").
+  absl::Status ExpandDeleteRange(const WriteBatch& batch, size_t index, leveldb::DB* db,
+                                 leveldb::WriteBatch* out) ABSL_SHARED_LOCKS_REQUIRED(write_mu_);
+
+  // Write after validation, with write_mu_ held (exclusively when the batch has a
+  // DeleteRange).
+  absl::Status WriteLocked(const WriteBatch& batch, const WriteOptions& options, bool has_raft,
+                           bool has_data) ABSL_SHARED_LOCKS_REQUIRED(write_mu_);
+
+  const std::string dir_;
+  // Declared before the databases, which use them, so destroyed after.
+  const std::unique_ptr<LevelDbResources> resources_;
+  const std::unique_ptr<leveldb::DB> data_db_;
+  const std::unique_ptr<leveldb::DB> raft_db_;
+  // Held shared by every Write, exclusively by a Write containing DeleteRange. A plain OS
+  // lock, not a fiber mutex: critical sections never wait on a fiber, only on LevelDB.
+  absl::Mutex write_mu_;
+};
+
+}  // namespace rutile::storage
+
+#endif  // RUTILE_STORAGE_LEVELDB_ENGINE_H_
