@@ -90,8 +90,12 @@ absl::StatusOr<AppendHistory> AppendHistory::FromEdn(absl::string_view text) {
     } else {
       return absl::InvalidArgumentError(absl::StrCat("bad :type: ", v.ToString()));
     }
+    // Only client transactions: skip nemesis events and other functions.
     const EdnValue* process = v.Find("process");
-    op.process = (process != nullptr && process->IsInt()) ? process->int_value : -1;
+    if (process != nullptr && !process->IsInt()) continue;
+    const EdnValue* f = v.Find("f");
+    if (f != nullptr && !f->IsKeyword("txn")) continue;
+    op.process = process != nullptr ? process->int_value : -1;
     const EdnValue* index = v.Find("index");
     op.index = (index != nullptr && index->IsInt()) ? index->int_value : -1;
     absl::StatusOr<std::vector<Mop>> mops = MopsFromEdn(*value);
@@ -368,6 +372,12 @@ class Analysis {
       t->mops = op.mops;
     }
     for (Txn& t : txns_) {
+      // A committed read of nil observed the initial, empty list.
+      if (t.type == OpType::kOk) {
+        for (Mop& m : t.mops) {
+          if (m.kind == Mop::Kind::kRead && !m.read) m.read.emplace();
+        }
+      }
       // Reads of transactions with unknown outcome tell nothing.
       if (t.type == OpType::kInfo) {
         for (Mop& m : t.mops) {

@@ -47,7 +47,8 @@ struct Mop {
   // For kAppend: the appended element.
   int64_t value = 0;
   // For kRead: the list read; std::nullopt when not known (an invocation, or a
-  // transaction whose outcome is unknown).
+  // transaction whose outcome is unknown). In an :ok completion, std::nullopt
+  // (EDN nil) means the empty list, as in Elle.
   std::optional<std::vector<int64_t>> read;
 
   static Mop Append(int64_t key, int64_t value) {
