@@ -1,0 +1,55 @@
+// Unstable holds what a node has accepted but the application has not yet persisted:
+// a suffix of entries starting at offset(), and possibly an incoming snapshot that
+// precedes them. Both are handed out in Ready and dropped once Advance reports them
+// stable. Not thread-safe; owned by RaftLog.
+
+#ifndef RUTILE_RAFT_LOG_UNSTABLE_H_
+#define RUTILE_RAFT_LOG_UNSTABLE_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "raft.pb.h"
+
+namespace rutile::raft {
+
+class Unstable {
+ public:
+  explicit Unstable(uint64_t offset) : offset_(offset) {}
+
+  // The first index known from an unstable snapshot, if there is one.
+  std::optional<uint64_t> MaybeFirstIndex() const;
+  // The last index if there are unstable entries or a snapshot.
+  std::optional<uint64_t> MaybeLastIndex() const;
+  // The term of entry i if this holds it (or the snapshot ends at i).
+  std::optional<uint64_t> MaybeTerm(uint64_t i) const;
+
+  // Entries up to (i, t) were persisted. Ignored if the log no longer has term t at i
+  // (it was overwritten after the Ready was taken).
+  void StableTo(uint64_t i, uint64_t t);
+  // The snapshot at index i was persisted.
+  void StableSnapTo(uint64_t i);
+
+  // Replaces everything with the snapshot `s`.
+  void Restore(const Snapshot& s);
+  // Appends `ents`, replacing any unstable entries at or after ents[0].index().
+  void TruncateAndAppend(const std::vector<Entry>& ents);
+
+  // Entries [lo, hi); lo >= offset(), hi <= offset() + size.
+  std::vector<Entry> Slice(uint64_t lo, uint64_t hi) const;
+
+  uint64_t offset() const { return offset_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+  const std::optional<Snapshot>& snapshot() const { return snapshot_; }
+
+ private:
+  std::optional<Snapshot> snapshot_;
+  std::vector<Entry> entries_;
+  // Index of entries_[0].
+  uint64_t offset_;
+};
+
+}  // namespace rutile::raft
+
+#endif  // RUTILE_RAFT_LOG_UNSTABLE_H_

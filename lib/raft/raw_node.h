@@ -1,0 +1,139 @@
+// RawNode is the application's handle on a Raft node: a deterministic state machine
+// driven entirely by its caller (DESIGN.md section 5, after etcd-raft's RawNode).
+//
+// The loop:
+//   1. Feed it: Tick() on a timer, Step(msg) for each message from a peer, Propose() and
+//      friends for client requests.
+//   2. If HasReady(): rd = GetReady(), then in this order
+//        persist rd.hard_state, rd.entries and rd.snapshot (durably when rd.must_sync),
+//        send rd.messages,
+//        apply rd.committed_entries (calling ApplyConfChange for conf change entries),
+//      and finally Advance(rd).
+//   Ready is not to be requested again before Advance of the previous one.
+//
+// A leader's messages in a Ready may be sent before its entries are persisted (thesis
+// §10.2.1), but a follower's must not: the simplest correct order is the one above.
+//
+// Thread safety: none. One thread (or fiber) drives a RawNode.
+
+#ifndef RUTILE_RAFT_RAW_NODE_H_
+#define RUTILE_RAFT_RAW_NODE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "raft.pb.h"
+#include "raft/config.h"
+#include "raft/raft.h"
+
+namespace rutile::raft {
+
+// Everything the application must do after a batch of input.
+struct Ready {
+  // Set when lead or role changed.
+  std::optional<SoftState> soft_state;
+  // Set when term, vote or commit changed; persist before sending messages.
+  std::optional<HardState> hard_state;
+  // Completed ReadIndex requests.
+  std::vector<ReadState> read_states;
+  // Entries to persist (append, truncating any conflicting suffix in storage).
+  std::vector<Entry> entries;
+  // A snapshot to persist and install, if set.
+  std::optional<Snapshot> snapshot;
+  // Committed entries to apply, in order.
+  std::vector<Entry> committed_entries;
+  // Messages to send after persisting.
+  std::vector<Message> messages;
+  // Whether hard state and entries must be fsynced before messages go out.
+  bool must_sync = false;
+};
+
+enum class SnapshotStatus { kFinish, kFailure };
+
+// A node's state for status pages and tests.
+struct RaftStatus {
+  uint64_t id = 0;
+  HardState hard_state;
+  SoftState soft_state;
+  uint64_t applied = 0;
+  // Leader only: progress of every member.
+  std::map<uint64_t, std::string> progress;
+  std::string config;
+  uint64_t lead_transferee = 0;
+  // "id=1 term=2 lead=1 state=StateLeader applied=5 commit=5 ...".
+  std::string String() const;
+};
+
+class RawNode {
+ public:
+  // Creates a node from `config`; its storage must already hold the initial state (a
+  // snapshot with the initial ConfState for a new group, or whatever was persisted).
+  static absl::StatusOr<std::unique_ptr<RawNode>> Create(const Config& config);
+
+  // Advances logical time by one tick (one election_tick / heartbeat_tick unit).
+  void Tick();
+
+  // Starts an election now (still subject to PreVote when configured).
+  absl::Status Campaign();
+
+  // Proposes `data` for the log. kProposalDropped (raft/errors.h) when it cannot be
+  // accepted here: no leader known, forwarding disabled, a leader transfer is in
+  // progress, or the uncommitted-size limit is reached. Success does not mean it will
+  // commit: watch committed entries.
+  absl::Status Propose(std::string data);
+
+  // Proposes a configuration change; errors as Propose. The leader refuses (turns into an
+  // empty entry) a change while another is unapplied or when it does not fit the joint
+  // state.
+  absl::Status ProposeConfChange(const ConfChange& cc);
+  absl::Status ProposeConfChangeV2(const ConfChangeV2& cc);
+
+  // Applies a committed conf change entry's change; returns the new configuration, to be
+  // persisted with the applied state.
+  ConfState ApplyConfChange(const ConfChangeV2& cc);
+  ConfState ApplyConfChange(const ConfChange& cc);
+
+  // Processes a message from a peer. kStepLocalMsg for local-only types, and
+  // kStepPeerNotFound for responses from non-members.
+  absl::Status Step(const Message& m);
+
+  // Requests a linearizable read point. The answer arrives as a ReadState with the same
+  // `ctx` (which must be unique among outstanding requests) in a later Ready.
+  void ReadIndex(std::string ctx);
+
+  // Asks the leader to hand leadership to `transferee`.
+  void TransferLeader(uint64_t transferee);
+
+  // The leader failed to reach `id` (lost message); it probes the peer again.
+  void ReportUnreachable(uint64_t id);
+  // Outcome of sending the snapshot in a MsgSnap to `id`.
+  void ReportSnapshot(uint64_t id, SnapshotStatus status);
+
+  bool HasReady() const;
+  // Collects the pending work; see the class comment for what to do with it.
+  Ready GetReady();
+  // Acknowledges that `rd` was handled (persisted, sent and applied).
+  void Advance(const Ready& rd);
+
+  RaftStatus Status() const;
+
+  // For tests and the interaction harness.
+  Raft* raft() { return raft_.get(); }
+  const Raft* raft() const { return raft_.get(); }
+
+ private:
+  explicit RawNode(std::unique_ptr<Raft> r);
+
+  std::unique_ptr<Raft> raft_;
+  SoftState prev_soft_state_;
+  HardState prev_hard_state_;
+};
+
+}  // namespace rutile::raft
+
+#endif  // RUTILE_RAFT_RAW_NODE_H_
