@@ -143,8 +143,10 @@ class SimEnv : public Env {
 
   uint64_t seed() const;
 
- private:
+  // The implementation; opaque outside lib/util.
   struct Rep;
+
+ private:
   std::unique_ptr<Rep> rep_;
 };
 

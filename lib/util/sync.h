@@ -14,7 +14,6 @@
 
 #include <boost/fiber/condition_variable.hpp>
 #include <boost/fiber/mutex.hpp>
-
 #include <cstdint>
 #include <deque>
 #include <exception>
