@@ -296,17 +296,18 @@ absl::Status MemEngine::Write(const WriteBatch& batch, const WriteOptions& optio
   // then the data record.
   if (has_raft) {
     const uint64_t seq = ++last_seq_;
+    // Logged before applying, so a synced record prunes what its own durability hides.
+    LogRecord(LogOf(CF::kRaft), seq, options.sync || has_data);
     for (size_t i = 0; i < batch.Count(); ++i) {
       if (batch.op(i).cf == CF::kRaft) ApplyOp(batch, i, seq);
     }
-    LogRecord(LogOf(CF::kRaft), seq, options.sync || has_data);
   }
   if (has_data) {
     const uint64_t seq = ++last_seq_;
+    LogRecord(LogOf(CF::kDefault), seq, options.sync);
     for (size_t i = 0; i < batch.Count(); ++i) {
       if (batch.op(i).cf != CF::kRaft) ApplyOp(batch, i, seq);
     }
-    LogRecord(LogOf(CF::kDefault), seq, options.sync);
   }
   return absl::OkStatus();
 }
