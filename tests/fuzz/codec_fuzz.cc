@@ -124,7 +124,7 @@ std::vector<std::string> FuzzSeeds() {
     add(kFloat64, [&](std::string* s) { mc::EncodeFloat64(s, v), mc::EncodeFloat64(s, -0.5); });
     add(kFloat64Desc, [&](std::string* s) { mc::EncodeFloat64Desc(s, v); });
     add(kCmpVarint, [&](std::string* s) {
-      mc::EncodeComparableVarint(s, v), mc::EncodeComparableVarint(s, -v / 3);
+      mc::EncodeComparableVarint(s, v), mc::EncodeComparableVarint(s, -(v / 3));
     });
     add(kCmpUvarint, [&](std::string* s) { mc::EncodeComparableUvarint(s, v); });
     add(kVarint32, [&](std::string* s) { PutVarint32(s, static_cast<uint32_t>(v)); });
