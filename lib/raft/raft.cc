@@ -370,7 +370,10 @@ void Raft::BecomeLeader() {
   lead_ = id_;
   state_ = StateType::kLeader;
   // The leader's own progress is always in replicate: it has every entry.
-  trk_.Get(id_)->BecomeReplicate();
+  tracker::Progress* self = trk_.Get(id_);
+  self->BecomeReplicate();
+  // The leader always counts as active for CheckQuorum (the loop there skips it).
+  self->recent_active = true;
   // Conservatively assume the log tail may hold an unapplied conf change; the next one
   // is refused until everything up to here is applied.
   pending_conf_index_ = raft_log_.LastIndex();
