@@ -23,13 +23,6 @@
 #include "util/env_internal.h"
 #include "util/sync.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define RUTILE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RUTILE_ASAN 1
-#endif
-#endif
 #ifdef RUTILE_ASAN
 #include <sanitizer/asan_interface.h>
 #endif

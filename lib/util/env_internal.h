@@ -11,6 +11,15 @@
 
 #include "rutile/env.h"
 
+// RUTILE_ASAN is defined when AddressSanitizer instruments this translation unit.
+#if defined(__SANITIZE_ADDRESS__)
+#define RUTILE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUTILE_ASAN 1
+#endif
+#endif
+
 namespace rutile {
 
 // Options of a fiber Env backed by OS threads.

@@ -388,7 +388,7 @@ uint64_t SimEnv::seed() const { return rep_->options.seed; }
 
 }  // namespace rutile
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature) && __has_feature(address_sanitizer)
+#ifdef RUTILE_ASAN
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
