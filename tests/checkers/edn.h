@@ -1,8 +1,9 @@
 // A small reader for EDN (extensible data notation), the text format Jepsen and
 // Elle write histories in. It covers what those histories use: nil, booleans,
-// integers, floats, strings, characters are not supported, keywords, symbols,
-// lists, vectors, maps and sets, plus `;` comments and commas as whitespace.
-// Tagged literals (`#inst ...`) are read as their untagged value.
+// integers, floats, strings, keywords, symbols, lists, vectors, maps and sets,
+// plus `;` comments, `#_` discards and commas as whitespace. Tagged literals
+// (`#inst ...`) are read as their untagged value; characters (`\c`) are not
+// supported.
 //
 // Thread safety: values are immutable after parsing and may be shared.
 

@@ -373,6 +373,14 @@ LinearizabilityReport CheckLinearizable(const Model<State, Input, Output>& model
   return report;
 }
 
+// Convenience overload: `CheckLinearizable(RegisterModel(), ops)`.
+template <typename State, typename Input, typename Output>
+LinearizabilityReport CheckLinearizable(const Model<State, Input, Output>& model,
+                                        const std::vector<Operation<Input, Output>>& history,
+                                        const LinearizabilityOptions& options = {}) {
+  return CheckLinearizable(model, absl::MakeConstSpan(history), options);
+}
+
 }  // namespace rutile::checkers
 
 #endif  // RUTILE_TESTS_CHECKERS_LINEARIZABILITY_H_

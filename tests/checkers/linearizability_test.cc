@@ -26,9 +26,7 @@ RegisterOp Cas(int64_t client, int64_t from, int64_t to, bool ok, int64_t call, 
 }
 
 CheckResult Check(const std::vector<RegisterOp>& ops, LinearizabilityOptions options = {}) {
-  return CheckLinearizable<std::optional<int64_t>>(RegisterModel(), absl::MakeConstSpan(ops),
-                                                   options)
-      .result;
+  return CheckLinearizable(RegisterModel(), ops, options).result;
 }
 
 // MIT 6.824 2017 quiz 2, section VII (porcupine's first test).

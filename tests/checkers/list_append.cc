@@ -912,17 +912,20 @@ class CycleSearch {
     // G0: cycles of ww (+ extra) edges; G1c: cycles of ww + wr (+ extra) with a wr.
     for (uint8_t sub :
          {static_cast<uint8_t>(kEdgeWW | extra), static_cast<uint8_t>(kEdgeWW | kEdgeWR | extra)}) {
-      TypedAdj adj = Picked(Local(sub));
+      const TypedAdj raw = Local(sub);
+      const TypedAdj adj = Picked(raw);
       int num = 0;
       std::vector<int> comp = Tarjan(adj, &num, &result_->search_steps);
       std::vector<int> found(num, 0);
       std::vector<int> size(num, 0);
       for (int c : comp) ++size[c];
-      for (size_t u = 0; u < adj.size(); ++u) {
-        for (const auto& [v, t] : adj[u]) {
+      for (size_t u = 0; u < raw.size(); ++u) {
+        for (const auto& [v, bits] : raw[u]) {
           int c = comp[u];
           if (comp[v] != c || size[c] < 2 || found[c] >= tries) continue;
-          if ((sub & kEdgeWR) && t != kEdgeWR) continue;
+          // For G1c, close the cycle through a wr edge (else it is a G0).
+          if ((sub & kEdgeWR) && !(bits & kEdgeWR)) continue;
+          const uint8_t t = (sub & kEdgeWR) ? uint8_t{kEdgeWR} : PickType(bits);
           ++found[c];
           auto path = Bfs(adj, v, static_cast<int>(u), &result_->search_steps, Budget());
           if (!path.empty()) ReportCycle(static_cast<int>(u), v, t, path);
