@@ -149,11 +149,15 @@ std::optional<std::string> Eval(std::string_view name);
 
 #else  // Compiled out: no code, no symbol references, arguments not evaluated.
 
-#define RUTILE_FAIL_POINT(name) \
-  do {                          \
+// sizeof keeps `name` an unevaluated "use", so variables feeding only failpoints do not
+// trigger unused warnings in Release builds; it emits no code and odr-uses nothing.
+#define RUTILE_FAIL_POINT(name)      \
+  do {                               \
+    static_cast<void>(sizeof(name)); \
   } while (0)
 
-#define RUTILE_FAIL_POINT_VALUE(name) (::std::optional<::std::string>())
+#define RUTILE_FAIL_POINT_VALUE(name) \
+  (static_cast<void>(sizeof(name)), ::std::optional<::std::string>())
 
 #endif
 

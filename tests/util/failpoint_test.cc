@@ -293,5 +293,21 @@ TEST(FailPointEnvironmentChild, AppliedFromEnvironment) {
   }
 }
 
+TEST(FailPointCompiledOutTest, MacrosDoNothingAndConfigureFails) {
+  if (CompiledIn()) GTEST_SKIP() << "runs in builds with RUTILE_FAILPOINTS=OFF";
+  int evaluated = 0;
+  auto name = [&] {
+    ++evaluated;
+    return "x";
+  };
+  RUTILE_FAIL_POINT(name());
+  EXPECT_EQ(RUTILE_FAIL_POINT_VALUE(name()), std::nullopt);
+  EXPECT_EQ(evaluated, 0);
+  EXPECT_EQ(Configure("x", "return(1)").code(), absl::StatusCode::kFailedPrecondition);
+  ScopedFailPoint fp("x", "return(1)");
+  EXPECT_FALSE(fp.ok());
+  EXPECT_TRUE(List().empty());
+}
+
 }  // namespace
 }  // namespace rutile::failpoint
