@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -101,6 +102,8 @@ struct Verdict {
   Action action = Action::kPass;
   // kPass: extra delay before delivery, in Env microseconds.
   uint64_t delay_micros = 0;
+  // kPass: the frame may overtake earlier frames of its pair (a varying delay).
+  bool unordered = false;
   // kDrop: why.
   DropReason reason = DropReason::kRule;
 
@@ -143,7 +146,8 @@ std::shared_ptr<Filter> DropFilter(double probability);
 // Delays every frame by `micros` of Env time. A constant delay keeps per-pair order.
 std::shared_ptr<Filter> DelayFilter(uint64_t micros);
 
-// Delays each frame by a uniform draw in [min_micros, max_micros]; reorders frames.
+// Delays each frame by a uniform draw in [min_micros, max_micros], letting frames
+// overtake each other.
 std::shared_ptr<Filter> RandomDelayFilter(uint64_t min_micros, uint64_t max_micros);
 
 // Drops frames between nodes of different groups (reason kPartition). Nodes in no group
@@ -194,6 +198,9 @@ struct Frame {
   NodeId from = 0;
   NodeId to = 0;
   std::string bytes;
+  // The hold filter that held this frame, if any; skipped when the frame is released and
+  // filtered again.
+  FilterId held_by = 0;
 };
 
 // The filters of one transport, in the order added, each under a handle, plus the frames
@@ -222,17 +229,21 @@ class FilterSet {
   // Number of frames filter `id` holds (0 for an unknown id).
   size_t HeldCount(FilterId id) const;
 
+  // Number of frames all filters hold.
+  size_t TotalHeld() const;
+
   // The outcome of running the filters on one frame.
   struct Outcome {
     Verdict::Action action = Verdict::Action::kPass;
     uint64_t delay_micros = 0;
+    bool unordered = false;
     DropReason reason = DropReason::kRule;
   };
 
-  // Runs the filters on `frame` in order, skipping `skip` (a filter that released the
-  // frame). On kHold the frame is moved into the holding filter's queue; otherwise it is
-  // left untouched.
-  Outcome Apply(Frame& frame, Env* env, FilterId skip = 0);
+  // Runs the filters on `frame` in order, skipping frame.held_by (the filter that released
+  // it). On kHold the frame is moved into the holding filter's queue; otherwise it is left
+  // untouched. Filters run under this set's lock, so they see frames one at a time.
+  Outcome Apply(Frame& frame, Env* env);
 
   bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
 
