@@ -94,6 +94,10 @@ struct WriteOptions {
 // A cursor over the keys of one column family within [lower_bound, upper_bound), in key
 // order (bytewise). Keys outside the bounds are never returned, whatever is sought.
 // Positioned nowhere (Valid() false) when created; call a Seek* first.
+//
+// Implementations cache the current entry in this base class after every move, so that
+// Valid(), key() and value() are plain inline reads: a scan pays one virtual call per step
+// (the move), not four. This is the one interface here with data members, for that reason.
 class Iterator {
  public:
   Iterator() = default;
@@ -102,7 +106,12 @@ class Iterator {
   virtual ~Iterator() = default;
 
   // True when positioned at a key. False past either end or after an error (see status).
-  virtual bool Valid() const = 0;
+  bool Valid() const { return valid_; }
+
+  // The current key (without any internal prefix) and value. Require Valid(). The views
+  // stay valid until the iterator moves or is destroyed.
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
 
   // Positions at the first key in bounds.
   virtual void SeekToFirst() = 0;
@@ -112,18 +121,27 @@ class Iterator {
   virtual void Seek(std::string_view target) = 0;
   // Positions at the last key <= `target` (and < the upper bound).
   virtual void SeekForPrev(std::string_view target) = 0;
-  // Moves to the next / previous key. Requires Valid().
+  // Moves to the next / previous key. Require Valid().
   virtual void Next() = 0;
   virtual void Prev() = 0;
-
-  // The current key (without any internal prefix) and value. Require Valid(). The views
-  // stay valid until the iterator moves or is destroyed.
-  virtual std::string_view key() const = 0;
-  virtual std::string_view value() const = 0;
 
   // OK, or the first error met (then Valid() is false). An iterator built with bad options
   // (invalid CF, foreign snapshot) reports InvalidArgument here.
   virtual absl::Status status() const = 0;
+
+ protected:
+  // Implementations call one of these at the end of every move.
+  void SetCurrent(std::string_view key, std::string_view value) {
+    valid_ = true;
+    key_ = key;
+    value_ = value;
+  }
+  void SetInvalid() { valid_ = false; }
+
+ private:
+  bool valid_ = false;
+  std::string_view key_;
+  std::string_view value_;
 };
 
 class Engine {

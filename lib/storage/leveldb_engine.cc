@@ -190,16 +190,21 @@ class LevelDbIterator final : public Iterator {
   explicit LevelDbIterator(absl::Status error) : error_(std::move(error)) {}
 
   LevelDbIterator(leveldb::Iterator* it, size_t prefix_len, std::string lower, std::string upper)
-      : it_(it), prefix_len_(prefix_len), lower_(std::move(lower)), upper_(std::move(upper)) {
+      : it_(it),
+        prefix_len_(prefix_len),
+        lower_(std::move(lower)),
+        upper_(std::move(upper)),
+        // An upper bound that is a lone prefix byte (a data CF without an upper bound) is
+        // checked on the first byte alone.
+        upper_byte_(prefix_len_ == 1 && upper_.size() == 1 ? static_cast<uint8_t>(upper_[0]) : 0),
+        upper_is_byte_(prefix_len_ == 1 && upper_.size() == 1) {
     seek_buf_ = lower_.substr(0, prefix_len_);
   }
-
-  bool Valid() const override { return valid_; }
 
   void SeekToFirst() override {
     if (!it_) return;
     it_->Seek(lower_);
-    valid_ = it_->Valid() && BelowUpper();
+    SettleForward();
   }
 
   void SeekToLast() override {
@@ -214,7 +219,7 @@ class LevelDbIterator final : public Iterator {
         it_->SeekToLast();
       }
     }
-    valid_ = it_->Valid() && AtOrAboveLower();
+    SettleBackward();
   }
 
   // Performance-critical path.
@@ -223,7 +228,7 @@ class LevelDbIterator final : public Iterator {
     leveldb::Slice t = Target(target);
     if (t.compare(lower_) < 0) t = lower_;
     it_->Seek(t);
-    valid_ = it_->Valid() && BelowUpper();
+    SettleForward();
   }
 
   void SeekForPrev(std::string_view target) override {
@@ -239,30 +244,18 @@ class LevelDbIterator final : public Iterator {
     } else if (it_->key().compare(t) != 0) {
       it_->Prev();
     }
-    valid_ = it_->Valid() && AtOrAboveLower();
+    SettleBackward();
   }
 
   // Performance-critical path.
   void Next() override {
     it_->Next();
-    valid_ = it_->Valid() && BelowUpper();
+    SettleForward();
   }
 
   void Prev() override {
     it_->Prev();
-    valid_ = it_->Valid() && AtOrAboveLower();
-  }
-
-  // Performance-critical path.
-  std::string_view key() const override {
-    leveldb::Slice k = it_->key();
-    return std::string_view(k.data() + prefix_len_, k.size() - prefix_len_);
-  }
-
-  // Performance-critical path.
-  std::string_view value() const override {
-    leveldb::Slice v = it_->value();
-    return std::string_view(v.data(), v.size());
+    SettleBackward();
   }
 
   absl::Status status() const override {
@@ -271,9 +264,39 @@ class LevelDbIterator final : public Iterator {
   }
 
  private:
+  // After a forward move: stands on the LevelDB entry if it is below the upper bound.
   // Performance-critical path.
-  bool BelowUpper() const { return upper_.empty() || it_->key().compare(upper_) < 0; }
-  bool AtOrAboveLower() const { return it_->key().compare(lower_) >= 0; }
+  void SettleForward() {
+    if (it_->Valid()) {
+      const leveldb::Slice k = it_->key();
+      // Every key of the data database has its prefix byte, so k is never empty there.
+      if (upper_is_byte_ ? static_cast<uint8_t>(k[0]) < upper_byte_
+                         : (upper_.empty() || k.compare(upper_) < 0)) {
+        Take(k);
+        return;
+      }
+    }
+    SetInvalid();
+  }
+
+  // After a backward move: stands on the LevelDB entry if it is at or above the lower bound.
+  void SettleBackward() {
+    if (it_->Valid()) {
+      const leveldb::Slice k = it_->key();
+      if (k.compare(lower_) >= 0) {
+        Take(k);
+        return;
+      }
+    }
+    SetInvalid();
+  }
+
+  // Performance-critical path.
+  void Take(const leveldb::Slice& k) {
+    const leveldb::Slice v = it_->value();
+    SetCurrent(std::string_view(k.data() + prefix_len_, k.size() - prefix_len_),
+               std::string_view(v.data(), v.size()));
+  }
 
   // Returns the stored form of `target` (prefix + target), in seek_buf_ when prefixed.
   leveldb::Slice Target(std::string_view target) {
@@ -289,8 +312,37 @@ class LevelDbIterator final : public Iterator {
   // Stored-key bounds. upper_ empty means unbounded (only in the raft database).
   const std::string lower_;
   const std::string upper_;
+  const uint8_t upper_byte_ = 0;
+  const bool upper_is_byte_ = false;
   std::string seek_buf_;
-  bool valid_ = false;
+};
+
+// Per-thread LevelDB write batches (see LevelDbEngine::WriteLocked). A Lease clears them
+// on return and drops buffers grown large by a big batch.
+struct ThreadBatches {
+  static constexpr size_t kMaxRetainedBytes = 1 << 20;
+
+  class Lease {
+   public:
+    explicit Lease(ThreadBatches* b) : b_(b) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() {
+      for (leveldb::WriteBatch* wb : {&b_->data, &b_->raft}) {
+        if (wb->ApproximateSize() > kMaxRetainedBytes) {
+          *wb = leveldb::WriteBatch();
+        } else {
+          wb->Clear();
+        }
+      }
+    }
+
+   private:
+    ThreadBatches* const b_;
+  };
+
+  leveldb::WriteBatch data;
+  leveldb::WriteBatch raft;
 };
 
 absl::Status OpenDb(const LevelDbResources& resources, const std::string& path,
@@ -564,8 +616,13 @@ absl::Status LevelDbEngine::Write(const WriteBatch& batch, const WriteOptions& o
 // Performance-critical path.
 absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOptions& options,
                                         bool has_raft, bool has_data) {
-  leveldb::WriteBatch data_batch;
-  leveldb::WriteBatch raft_batch;
+  // The LevelDB batches are reused per thread, so building one does not regrow its buffer
+  // on every write. Safe because nothing in Write suspends the calling fiber: it cannot
+  // move to another thread, nor let another fiber of this thread in, while it uses them.
+  thread_local ThreadBatches batches;
+  ThreadBatches::Lease lease(&batches);
+  leveldb::WriteBatch& data_batch = batches.data;
+  leveldb::WriteBatch& raft_batch = batches.raft;
   for (size_t i = 0; i < batch.Count(); ++i) {
     const WriteBatch::Op op = batch.op(i);
     const bool raft = op.cf == CF::kRaft;

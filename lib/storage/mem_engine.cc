@@ -44,8 +44,6 @@ class MemEngine::MemIterator final : public Iterator {
     if (engine_ != nullptr) engine_->Unpin(seq_);
   }
 
-  bool Valid() const override { return valid_; }
-
   void SeekToFirst() override { Seek(lower_); }
 
   void SeekToLast() override {
@@ -82,8 +80,6 @@ class MemEngine::MemIterator final : public Iterator {
     BackwardFrom(map().lower_bound(key_));
   }
 
-  std::string_view key() const override { return key_; }
-  std::string_view value() const override { return value_; }
   absl::Status status() const override { return error_; }
 
  private:
@@ -94,22 +90,22 @@ class MemEngine::MemIterator final : public Iterator {
   // Stands on the first visible key at or after `it`, within bounds.
   void ForwardFrom(Map::const_iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_->mu_) {
     const Map& m = map();
-    valid_ = false;
     for (; it != m.end(); ++it) {
-      if (!upper_.empty() && it->first >= upper_) return;
+      if (!upper_.empty() && it->first >= upper_) break;
       if (Take(it)) return;
     }
+    SetInvalid();
   }
 
   // Stands on the last visible key before `it`, within bounds.
   void BackwardFrom(Map::const_iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(engine_->mu_) {
     const Map& m = map();
-    valid_ = false;
     while (it != m.begin()) {
       --it;
-      if (it->first < lower_) return;
+      if (it->first < lower_) break;
       if (Take(it)) return;
     }
+    SetInvalid();
   }
 
   bool Take(Map::const_iterator it) {
@@ -117,7 +113,7 @@ class MemEngine::MemIterator final : public Iterator {
     if (v == nullptr) return false;
     key_ = it->first;
     value_ = v->value;
-    valid_ = true;
+    SetCurrent(key_, value_);
     return true;
   }
 
@@ -127,7 +123,7 @@ class MemEngine::MemIterator final : public Iterator {
   const std::string upper_;
   const uint64_t seq_ = 0;
   const absl::Status error_;
-  bool valid_ = false;
+  // Copies of the current entry; the base class views point at them.
   std::string key_;
   std::string value_;
 };

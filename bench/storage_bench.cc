@@ -1,0 +1,357 @@
+// Storage engine benchmark: LevelDbEngine against raw LevelDB (leveldb::DB used directly,
+// opened with exactly the engine's options), in the same program and run.
+//
+// Operations (each "<op>/rutile" and "<op>/baseline"):
+//   put_unsynced   one 16-byte key, 100-byte value per write, no fsync
+//   put_synced     the same with sync (one fsync per write)
+//   batch100       100 such puts per atomic write batch, no fsync
+//   get_hit        point read of a present key (100,000 keys, compacted)
+//   get_miss       point read of an absent key in the same key range
+//   scan10k        forward scan of 10,000 consecutive keys from a random start
+// Both sides use fresh temporary directories, the same keys in the same order and the same
+// options. Rates are items per second as measured by Google Benchmark (SetItemsProcessed):
+// of CPU time, except put_synced which is timed on the wall clock; the program ends with one
+// `RATIO <op> <rutile/baseline>` line per operation.
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "bench_util.h"
+#include "benchmark/benchmark.h"
+#include "leveldb/db.h"
+#include "leveldb/iterator.h"
+#include "leveldb/options.h"
+#include "leveldb/write_batch.h"
+#include "rutile/storage.h"
+#include "storage/engine.h"
+#include "storage/leveldb_engine.h"
+
+namespace rutile::storage {
+namespace {
+
+constexpr size_t kKeySize = 16;
+constexpr size_t kValueSize = 100;
+constexpr uint64_t kReadKeys = 100'000;  // Present keys: even indices 0, 2, ..., 2 * (n - 1).
+constexpr int kScanLength = 10'000;
+
+uint64_t Mix(uint64_t x) {  // splitmix64: a fixed permutation, so both sides see one order.
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Writes the 16-byte zero-padded decimal key of `i` into `out`.
+void MakeKey(uint64_t i, char* out) {
+  for (int p = kKeySize - 1; p >= 0; --p) {
+    out[p] = static_cast<char>('0' + i % 10);
+    i /= 10;
+  }
+}
+
+const std::string& Value() {
+  static const std::string* value = new std::string(kValueSize, 'v');
+  return *value;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = "/tmp/rutile_storage_bench_XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) std::abort();
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+LevelDbEngineOptions BenchOptions() { return LevelDbEngineOptions(); }
+
+// One side of the comparison: an open store in a fresh directory.
+struct RutileSide {
+  RutileSide() {
+    auto opened = LevelDbEngine::Open(dir.path() + "/engine", BenchOptions());
+    if (!opened.ok()) {
+      std::fprintf(stderr, "open: %s\n", opened.status().ToString().c_str());
+      std::abort();
+    }
+    engine = std::move(*opened);
+  }
+  TempDir dir;
+  std::unique_ptr<Engine> engine;
+};
+
+struct BaselineSide {
+  BaselineSide() : resources(BenchOptions()) {
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(resources.MakeOptions(true), dir.path() + "/db", &raw);
+    if (!s.ok()) {
+      std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
+      std::abort();
+    }
+    db.reset(raw);
+  }
+  TempDir dir;
+  LevelDbResources resources;  // Before db: destroyed after it.
+  std::unique_ptr<leveldb::DB> db;
+};
+
+// ---- Writes. ----
+
+void PutRutile(benchmark::State& state, bool sync) {
+  RutileSide side;
+  WriteBatch batch;
+  WriteOptions options;
+  options.sync = sync;
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    MakeKey(Mix(i++), key);
+    batch.Clear();
+    batch.Put(CF::kDefault, std::string_view(key, kKeySize), Value());
+    if (!side.engine->Write(batch, options).ok()) state.SkipWithError("write failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void PutBaseline(benchmark::State& state, bool sync) {
+  BaselineSide side;
+  leveldb::WriteOptions options;
+  options.sync = sync;
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    MakeKey(Mix(i++), key);
+    if (!side.db->Put(options, leveldb::Slice(key, kKeySize), Value()).ok()) {
+      state.SkipWithError("write failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void Batch100Rutile(benchmark::State& state) {
+  RutileSide side;
+  WriteBatch batch;
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    for (int j = 0; j < 100; ++j) {
+      MakeKey(Mix(i++), key);
+      batch.Put(CF::kDefault, std::string_view(key, kKeySize), Value());
+    }
+    if (!side.engine->Write(batch, WriteOptions()).ok()) state.SkipWithError("write failed");
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+}
+
+void Batch100Baseline(benchmark::State& state) {
+  BaselineSide side;
+  leveldb::WriteBatch batch;
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    batch.Clear();
+    for (int j = 0; j < 100; ++j) {
+      MakeKey(Mix(i++), key);
+      batch.Put(leveldb::Slice(key, kKeySize), Value());
+    }
+    if (!side.db->Write(leveldb::WriteOptions(), &batch).ok()) state.SkipWithError("write failed");
+  }
+  state.SetItemsProcessed(state.iterations() * 100);
+}
+
+// ---- Reads, over one preloaded and compacted store per side, built on first use. ----
+
+template <typename Side>
+void Preload(Side* side);
+
+template <>
+void Preload(RutileSide* side) {
+  char key[kKeySize];
+  WriteBatch batch;
+  for (uint64_t i = 0; i < kReadKeys; ++i) {
+    MakeKey(2 * i, key);
+    batch.Put(CF::kDefault, std::string_view(key, kKeySize), Value());
+    if (batch.Count() == 1000) {
+      if (!side->engine->Write(batch, WriteOptions()).ok()) std::abort();
+      batch.Clear();
+    }
+  }
+  if (!side->engine->CompactRange(CF::kDefault, "", "").ok()) std::abort();
+}
+
+template <>
+void Preload(BaselineSide* side) {
+  char key[kKeySize];
+  leveldb::WriteBatch batch;
+  int in_batch = 0;
+  for (uint64_t i = 0; i < kReadKeys; ++i) {
+    MakeKey(2 * i, key);
+    batch.Put(leveldb::Slice(key, kKeySize), Value());
+    if (++in_batch == 1000) {
+      if (!side->db->Write(leveldb::WriteOptions(), &batch).ok()) std::abort();
+      batch.Clear();
+      in_batch = 0;
+    }
+  }
+  side->db->CompactRange(nullptr, nullptr);
+}
+
+template <typename Side>
+Side* ReadStore() {
+  static Side* side = [] {
+    auto* s = new Side();
+    Preload(s);
+    return s;
+  }();
+  return side;
+}
+
+void GetRutile(benchmark::State& state, bool hit) {
+  Engine* engine = ReadStore<RutileSide>()->engine.get();
+  char key[kKeySize];
+  uint64_t i = 0;
+  int64_t found = 0;
+  for (auto _ : state) {
+    MakeKey(2 * (Mix(i++) % kReadKeys) + (hit ? 0 : 1), key);
+    absl::StatusOr<std::optional<std::string>> v =
+        engine->Get(CF::kDefault, std::string_view(key, kKeySize));
+    if (!v.ok()) state.SkipWithError("get failed");
+    found += v->has_value();
+    benchmark::DoNotOptimize(v);
+  }
+  if (found != (hit ? state.iterations() : 0)) state.SkipWithError("wrong hit count");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void GetBaseline(benchmark::State& state, bool hit) {
+  leveldb::DB* db = ReadStore<BaselineSide>()->db.get();
+  char key[kKeySize];
+  uint64_t i = 0;
+  int64_t found = 0;
+  for (auto _ : state) {
+    MakeKey(2 * (Mix(i++) % kReadKeys) + (hit ? 0 : 1), key);
+    std::string value;
+    leveldb::Status s = db->Get(leveldb::ReadOptions(), leveldb::Slice(key, kKeySize), &value);
+    if (!s.ok() && !s.IsNotFound()) state.SkipWithError("get failed");
+    found += s.ok();
+    benchmark::DoNotOptimize(value);
+  }
+  if (found != (hit ? state.iterations() : 0)) state.SkipWithError("wrong hit count");
+  state.SetItemsProcessed(state.iterations());
+}
+
+void ScanRutile(benchmark::State& state) {
+  Engine* engine = ReadStore<RutileSide>()->engine.get();
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    MakeKey(2 * (Mix(i++) % (kReadKeys - kScanLength)), key);
+    std::unique_ptr<Iterator> it = engine->NewIterator(CF::kDefault, IterOptions());
+    size_t bytes = 0;
+    int n = 0;
+    for (it->Seek(std::string_view(key, kKeySize)); n < kScanLength && it->Valid(); it->Next()) {
+      bytes += it->key().size() + it->value().size();
+      ++n;
+    }
+    if (n != kScanLength) state.SkipWithError("short scan");
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * kScanLength);
+}
+
+void ScanBaseline(benchmark::State& state) {
+  leveldb::DB* db = ReadStore<BaselineSide>()->db.get();
+  char key[kKeySize];
+  uint64_t i = 0;
+  for (auto _ : state) {
+    MakeKey(2 * (Mix(i++) % (kReadKeys - kScanLength)), key);
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    size_t bytes = 0;
+    int n = 0;
+    for (it->Seek(leveldb::Slice(key, kKeySize)); n < kScanLength && it->Valid(); it->Next()) {
+      bytes += it->key().size() + it->value().size();
+      ++n;
+    }
+    if (n != kScanLength) state.SkipWithError("short scan");
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.SetItemsProcessed(state.iterations() * kScanLength);
+}
+
+void RegisterAll() {
+  // Rates are per second of the benchmark thread's CPU time: the machine is shared with
+  // builds, and wall time mostly measures their load. Synced writes are the exception:
+  // their cost is the wait for fsync, so they are timed on the wall clock.
+  auto reg = [](const char* name, auto fn) {
+    benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMicrosecond);
+  };
+  auto reg_wall = [](const char* name, auto fn) {
+    benchmark::RegisterBenchmark(name, fn)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  };
+  // Each pair back to back, so background load affects both sides alike.
+  reg("put_unsynced/rutile", [](benchmark::State& s) { PutRutile(s, false); });
+  reg("put_unsynced/baseline", [](benchmark::State& s) { PutBaseline(s, false); });
+  reg_wall("put_synced/rutile", [](benchmark::State& s) { PutRutile(s, true); });
+  reg_wall("put_synced/baseline", [](benchmark::State& s) { PutBaseline(s, true); });
+  reg("batch100/rutile", Batch100Rutile);
+  reg("batch100/baseline", Batch100Baseline);
+  reg("get_hit/rutile", [](benchmark::State& s) { GetRutile(s, true); });
+  reg("get_hit/baseline", [](benchmark::State& s) { GetBaseline(s, true); });
+  reg("get_miss/rutile", [](benchmark::State& s) { GetRutile(s, false); });
+  reg("get_miss/baseline", [](benchmark::State& s) { GetBaseline(s, false); });
+  reg("scan10k/rutile", ScanRutile);
+  reg("scan10k/baseline", ScanBaseline);
+}
+
+// Prints as the console reporter does and records each run's items_per_second, as the
+// benchmark library computed it, under "<op>" for side "rutile" or "baseline". With
+// repetitions the mean is recorded.
+class RecordingReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
+      const bool mean = run.run_type == Run::RT_Aggregate && run.aggregate_name == "mean";
+      if (!single && !mean) continue;
+      auto rate = run.counters.find("items_per_second");
+      if (rate == run.counters.end()) continue;
+      const std::string& name = run.run_name.function_name;
+      const size_t slash = name.find('/');
+      if (slash == std::string::npos) continue;
+      bench::RecordRate(name.substr(0, slash), name.substr(slash + 1), rate->second.value);
+    }
+  }
+};
+
+}  // namespace
+}  // namespace rutile::storage
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  rutile::storage::RegisterAll();
+  rutile::storage::RecordingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  // Every rate is recorded; RunAndReport prints the RATIO lines. It runs the registered
+  // benchmarks again, so it gets a filter that matches none.
+  std::string arg0 = argv[0];
+  std::string filter = "--benchmark_filter=^$";
+  char* args[] = {arg0.data(), filter.data(), nullptr};
+  return rutile::bench::RunAndReport(2, args);
+}
