@@ -7,7 +7,8 @@
 //   static constexpr const char* kName = "Local";
 //   static std::unique_ptr<TransportWorld> Make(const std::vector<NodeId>& nodes);
 //
-// where the world connects the given node ids (Make is called once per test), then
+// where the world connects the given node ids (Make is called once per test), then, in
+// namespace rutile::transport::testing (where the suite is registered),
 //
 //   INSTANTIATE_TYPED_TEST_SUITE_P(Local, TransportConformanceTest,
 //                                  ::testing::Types<LocalWorldFactory>);
