@@ -223,7 +223,8 @@ void LocalTransport::State::Enqueue(Frame frame, uint64_t incarnation) {
   }
   auto it = nodes.find(frame.to);
   if (it == nodes.end() || it->second->incarnation != incarnation) {
-    Drop(DropReason::kUnregistered);
+    lock.unlock();
+    Drop(network->IsDown(frame.to) ? DropReason::kCrashed : DropReason::kUnregistered);
     return;
   }
   std::shared_ptr<Mailbox> mailbox = it->second;
@@ -292,13 +293,15 @@ absl::Status LocalTransport::Register(NodeId self, FrameReceiver* receiver) {
 }
 
 void LocalTransport::Unregister(NodeId self) {
+  const DropReason reason =
+      state_->network->IsDown(self) ? DropReason::kCrashed : DropReason::kUnregistered;
   MutexLock lock(state_->mu);
   auto it = state_->nodes.find(self);
   if (it == state_->nodes.end()) return;
   std::shared_ptr<Mailbox> mailbox = std::move(it->second);
   state_->nodes.erase(it);
   mailbox->closed = true;
-  state_->Drop(DropReason::kUnregistered, mailbox->queue.size());
+  state_->Drop(reason, mailbox->queue.size());
   mailbox->queue.clear();
   state_->WaitOutCallback(lock, mailbox);
 }

@@ -92,6 +92,10 @@ class NetworkModel {
 
   // Called on each delivery, just before the receiver's OnFrame.
   virtual void OnDeliver(NodeId from, NodeId to, const std::string& bytes) {}
+
+  // Whether `node` is down (crashed): frames found undeliverable to it count as kCrashed
+  // rather than kUnregistered.
+  virtual bool IsDown(NodeId node) const { return false; }
 };
 
 class LocalTransport : public Transport {

@@ -358,6 +358,8 @@ void RpcEndpoint::Stop() {
   for (auto& ctx : serving) ctx->Cancel();
 }
 
+bool RpcEndpoint::IsStopped() const { return core_->IsStopped(); }
+
 void RpcEndpoint::Shutdown() {
   Stop();
   core_->handlers_running.Wait();

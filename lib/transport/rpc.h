@@ -177,6 +177,9 @@ class RpcEndpoint : public FrameReceiver {
   // Cancelled, and cancels every request being served. Idempotent. Does not wait.
   void Stop();
 
+  // True once Stop ran (or registration failed).
+  bool IsStopped() const;
+
   // Stop, then wait until every handler fiber has returned. Must run on a fiber of the Env.
   void Shutdown();
 

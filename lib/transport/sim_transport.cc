@@ -127,6 +127,8 @@ class SimTransport::Network : public NetworkModel {
       crashed_.erase(node);
     }
   }
+  bool IsDown(NodeId node) const override { return IsCrashed(node); }
+
   bool IsCrashed(NodeId node) const {
     absl::MutexLock lock(&mu_);
     return crashed_.count(node) != 0;
