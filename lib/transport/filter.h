@@ -132,7 +132,8 @@ class Filter {
   virtual ~Filter() = default;
 
   // Decides what happens to `frame`. `env` is the transport's Env (for randomness and
-  // time). Must not block.
+  // time). Runs under the transport's filter lock: must not block or call back into the
+  // transport.
   virtual Verdict Check(const FrameView& frame, Env* env) = 0;
 };
 

@@ -238,8 +238,19 @@ void LocalTransport::State::Enqueue(Frame frame, uint64_t incarnation) {
 }
 
 void LocalTransport::State::Drain(std::shared_ptr<Mailbox> mailbox) {
+  // Frames handed over before this fiber lets others run: a receiver that keeps feeding
+  // its own mailbox must not starve the rest of the Env.
+  constexpr int kBurst = 64;
+  int burst = 0;
   MutexLock lock(mu);
   while (!mailbox->closed && !mailbox->queue.empty()) {
+    if (++burst > kBurst) {
+      burst = 0;
+      lock.unlock();
+      env->Yield();
+      lock.lock();
+      continue;
+    }
     Frame frame = std::move(mailbox->queue.front());
     mailbox->queue.pop_front();
     mailbox->in_callback = true;

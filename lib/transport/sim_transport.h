@@ -84,8 +84,9 @@ class SimTransport : public LocalTransport {
 
   bool IsCrashed(NodeId node) const;
 
-  // Removes every filter (releasing held frames) and lifts every clog. Crashed nodes stay
-  // crashed, and loss/duplication/reordering stay as set.
+  // Removes every filter (releasing held frames) and lifts every clog, so frames sent from
+  // now on pass at once; frames a clog already parked still wait for that clog's end.
+  // Crashed nodes stay crashed, and loss/duplication/reordering stay as set.
   void Heal() override;
 
   // The network model; opaque outside sim_transport.cc.

@@ -413,6 +413,26 @@ TEST_F(LocalFilterTest, ReceiverMayUnregisterItselfFromOnFrame) {
   EXPECT_EQ(transport_.Stats().Dropped(DropReason::kUnregistered), 2u);
 }
 
+TEST_F(LocalFilterTest, ASelfFeedingReceiverDoesNotStarveOtherFibers) {
+  struct SelfPinger : FrameReceiver {
+    LocalTransport* t;
+    int count = 0;
+    int count_when_other_ran = -1;
+    void OnFrame(NodeId, std::string frame) override {
+      if (++count < 10'000) t->Send(9, 9, std::move(frame));
+    }
+  } pinger;
+  pinger.t = &transport_;
+  ASSERT_TRUE(transport_.Register(9, &pinger).ok());
+  transport_.Send(9, 9, "ping");
+  env_.Spawn([&] { pinger.count_when_other_ran = pinger.count; });
+  env_.RunUntilIdle();
+  EXPECT_EQ(pinger.count, 10'000);
+  EXPECT_GE(pinger.count_when_other_ran, 0);
+  EXPECT_LT(pinger.count_when_other_ran, 1'000);
+  transport_.Unregister(9);
+}
+
 TEST(LocalTransportTest, ExportsCountersToARegistry) {
   SimEnv env;
   metrics::Registry registry;
