@@ -14,12 +14,17 @@
 // `RATIO <op> <rutile/baseline>` line per operation.
 
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "bench_util.h"
@@ -292,36 +297,67 @@ void ScanBaseline(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kScanLength);
 }
 
+// Rounds of the whole suite; see RegisterAll. RUTILE_STORAGE_BENCH_ROUNDS overrides.
+int Rounds() {
+  const char* env = getenv("RUTILE_STORAGE_BENCH_ROUNDS");
+  const int n = env != nullptr ? atoi(env) : 0;
+  return n > 0 ? n : 5;
+}
+
 void RegisterAll() {
   // Rates are per second of the benchmark thread's CPU time: the machine is shared with
   // builds, and wall time mostly measures their load. Synced writes are the exception:
   // their cost is the wait for fsync, so they are timed on the wall clock.
-  auto reg = [](const char* name, auto fn) {
-    benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMicrosecond);
+  auto reg = [](const std::string& name, auto fn, bool wall) {
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), fn);
+    b->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+    if (wall) b->UseRealTime();
   };
-  auto reg_wall = [](const char* name, auto fn) {
-    benchmark::RegisterBenchmark(name, fn)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  struct Case {
+    const char* op;
+    void (*rutile)(benchmark::State&);
+    void (*baseline)(benchmark::State&);
+    bool wall;
   };
-  // Each pair back to back, so background load affects both sides alike.
-  reg("put_unsynced/rutile", [](benchmark::State& s) { PutRutile(s, false); });
-  reg("put_unsynced/baseline", [](benchmark::State& s) { PutBaseline(s, false); });
-  reg_wall("put_synced/rutile", [](benchmark::State& s) { PutRutile(s, true); });
-  reg_wall("put_synced/baseline", [](benchmark::State& s) { PutBaseline(s, true); });
-  reg("batch100/rutile", Batch100Rutile);
-  reg("batch100/baseline", Batch100Baseline);
-  reg("get_hit/rutile", [](benchmark::State& s) { GetRutile(s, true); });
-  reg("get_hit/baseline", [](benchmark::State& s) { GetBaseline(s, true); });
-  reg("get_miss/rutile", [](benchmark::State& s) { GetRutile(s, false); });
-  reg("get_miss/baseline", [](benchmark::State& s) { GetBaseline(s, false); });
-  reg("scan10k/rutile", ScanRutile);
-  reg("scan10k/baseline", ScanBaseline);
+  const Case cases[] = {
+      {"put_unsynced", [](benchmark::State& s) { PutRutile(s, false); },
+       [](benchmark::State& s) { PutBaseline(s, false); }, false},
+      {"put_synced", [](benchmark::State& s) { PutRutile(s, true); },
+       [](benchmark::State& s) { PutBaseline(s, true); }, true},
+      {"batch100", Batch100Rutile, Batch100Baseline, false},
+      {"get_hit", [](benchmark::State& s) { GetRutile(s, true); },
+       [](benchmark::State& s) { GetBaseline(s, true); }, false},
+      {"get_miss", [](benchmark::State& s) { GetRutile(s, false); },
+       [](benchmark::State& s) { GetBaseline(s, false); }, false},
+      {"scan10k", ScanRutile, ScanBaseline, false},
+  };
+  // The suite runs in rounds, each side of a pair right after the other (alternating which
+  // goes first), so that the load of a shared machine falls on both sides alike; each
+  // side's rate is the median over rounds.
+  const int rounds = Rounds();
+  for (int round = 0; round < rounds; ++round) {
+    for (const Case& c : cases) {
+      const std::string suffix = "/r" + std::to_string(round);
+      const std::string op = c.op;
+      if (round % 2 == 0) {
+        reg(op + "/rutile" + suffix, c.rutile, c.wall);
+        reg(op + "/baseline" + suffix, c.baseline, c.wall);
+      } else {
+        reg(op + "/baseline" + suffix, c.baseline, c.wall);
+        reg(op + "/rutile" + suffix, c.rutile, c.wall);
+      }
+    }
+  }
 }
 
-// Prints as the console reporter does and records each run's items_per_second, as the
-// benchmark library computed it, under "<op>" for side "rutile" or "baseline". With
-// repetitions the mean is recorded.
+// Prints as the console reporter does and collects each run's items_per_second, as the
+// benchmark library computed it, under "<op>" and side "rutile" or "baseline" (the two
+// first parts of the name). With --benchmark_repetitions the mean of each is taken.
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
+  // Colours only on a terminal, so piped output has clean `RATIO` lines.
+  RecordingReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
@@ -332,11 +368,26 @@ class RecordingReporter : public benchmark::ConsoleReporter {
       auto rate = run.counters.find("items_per_second");
       if (rate == run.counters.end()) continue;
       const std::string& name = run.run_name.function_name;
-      const size_t slash = name.find('/');
-      if (slash == std::string::npos) continue;
-      bench::RecordRate(name.substr(0, slash), name.substr(slash + 1), rate->second.value);
+      const size_t first = name.find('/');
+      const size_t second = name.find('/', first + 1);
+      if (first == std::string::npos) continue;
+      rates_[{name.substr(0, first), name.substr(first + 1, second - first - 1)}].push_back(
+          rate->second.value);
     }
   }
+
+  // Records the median rate of every (op, side) with bench::RecordRate.
+  void RecordMedians() {
+    for (auto& [key, values] : rates_) {
+      std::sort(values.begin(), values.end());
+      const size_t n = values.size();
+      const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+      bench::RecordRate(key.first, key.second, median);
+    }
+  }
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::vector<double>> rates_;
 };
 
 }  // namespace
@@ -348,6 +399,7 @@ int main(int argc, char** argv) {
   rutile::storage::RegisterAll();
   rutile::storage::RecordingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.RecordMedians();
   // Every rate is recorded; RunAndReport prints the RATIO lines. It runs the registered
   // benchmarks again, so it gets a filter that matches none.
   std::string arg0 = argv[0];

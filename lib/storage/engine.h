@@ -10,7 +10,8 @@
 //                                     the writes that were never synced.
 //
 // Ownership: the caller owns what the engine returns (iterators, snapshots). Every
-// iterator and snapshot must be destroyed before the engine that made it.
+// iterator and snapshot must be destroyed before the engine that made it. An iterator may
+// outlive the snapshot it reads (it keeps its own view).
 //
 // Thread safety: an Engine may be used from any number of threads and fibers at once. A
 // single Iterator or Snapshot object is not thread-safe (a Snapshot may be read through
@@ -87,7 +88,10 @@ struct WriteOptions {
   // machine after Write returns OK loses nothing of it. Without sync, a crash of the
   // process loses nothing in LevelDbEngine, but a crash of the machine (modelled by
   // MemEngine::SimulateCrash) may lose this and later unsynced writes; a later synced write
-  // to the same database makes every earlier one durable too.
+  // to the same database (kRaft, or the data CFs) makes every earlier one durable too.
+  // (LevelDB caveat: it does not fsync the log file it retires when a memtable fills, so
+  // unsynced writes in a retired log are durable only once that memtable is flushed; a
+  // machine crash in between can lose them even after a later synced write.)
   bool sync = false;
 };
 
