@@ -29,8 +29,11 @@ bool GetString(std::string_view* in, std::string* out) {
   return true;
 }
 
+// Short values print in full up to 32 bytes, longer ones as their size.
 std::string OptValue(const std::optional<std::string>& v) {
-  return v.has_value() ? absl::StrCat("\"", EscapeKey(*v), "\"") : "none";
+  if (!v.has_value()) return "none";
+  if (v->size() > 32) return absl::StrCat("<", v->size(), " bytes>");
+  return absl::StrCat("\"", EscapeKey(*v), "\"");
 }
 
 }  // namespace
