@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,7 +26,9 @@ struct RunResult {
 };
 
 RunResult RunEcho(uint64_t seed) {
-  EchoRpcWorkload workload;  // Outlives the Simulation, as workload.h asks.
+  EchoRpcOptions wo;
+  wo.think_micros = 50'000;
+  EchoRpcWorkload workload(wo);  // Outlives the Simulation, as workload.h asks.
   testing::SimulationOptions so;
   so.seed = seed;
   // The test compares seeds with each other, so RUTILE_SIM_SEED must not replace them.
@@ -49,6 +52,8 @@ TEST(EchoRpcDeterminismTest, SameSeedGivesTheSameTraceHash) {
   RunResult b = RunEcho(42);
   ASSERT_TRUE(a.status.ok()) << a.status << " " << a.counts;
   ASSERT_TRUE(b.status.ok()) << b.status << " " << b.counts;
+  std::printf("seed 42: %s, %zu nemesis log lines, trace hash %016llx\n", a.counts.c_str(),
+              a.log.size(), static_cast<unsigned long long>(a.hash));
   EXPECT_EQ(a.hash, b.hash);
   EXPECT_EQ(a.counts, b.counts);
   EXPECT_EQ(a.log, b.log);

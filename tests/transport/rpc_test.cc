@@ -528,7 +528,8 @@ TEST(RpcDefaultEnvTest, ConcurrentCallsFromManyFibersAcrossThreads) {
   wg.Add(kNodes * kFibersPerNode);
   for (int n = 0; n < kNodes; ++n) {
     for (int f = 0; f < kFibersPerNode; ++f) {
-      env->Spawn([&, n, f] {
+      // wg by value: Done may still be running when Wait returns and the test ends.
+      env->Spawn([&, wg, n, f]() mutable {
         for (int i = 0; i < kCallsPerFiber; ++i) {
           NodeId to = 1 + (n + f + i) % kNodes;
           std::string req = std::to_string(n) + "/" + std::to_string(f) + "/" + std::to_string(i);
@@ -548,7 +549,7 @@ TEST(RpcDefaultEnvTest, ConcurrentCallsFromManyFibersAcrossThreads) {
   EXPECT_EQ(wrong.load(), 0);
   // Shutdown waits for handler fibers; it must run on a fiber.
   Notification down;
-  env->Spawn([&] {
+  env->Spawn([&, down]() mutable {
     for (auto& ep : eps) ep->Shutdown();
     down.Notify();
   });

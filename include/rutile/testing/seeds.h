@@ -10,7 +10,9 @@
 //   }
 //
 // A failure inside the body is reported with "seed=N (replay with RUTILE_SIM_SEED=N)";
-// running the test binary again with RUTILE_SIM_SEED=N runs only that seed.
+// running the test binary again with RUTILE_SIM_SEED=N runs only that seed. Setting
+// RUTILE_SIM_SEEDS=M runs M seeds instead of the test's own count (a longer soak, or a
+// quick sample of a slow one).
 //
 // Header-only, so that the library itself does not depend on GoogleTest.
 
@@ -21,6 +23,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
@@ -28,12 +31,16 @@
 
 namespace rutile::testing {
 
-// Runs `body(seed)` for seeds first, first+1, ..., first+n-1 — or only for RUTILE_SIM_SEED
-// when it is set — and stops at the first seed whose body records a failure. Each failure
-// message carries the seed and the replay command.
+// Runs `body(seed)` for seeds first, first+1, ..., first+n-1 (n from RUTILE_SIM_SEEDS when
+// set) — or only for RUTILE_SIM_SEED when that is set — and stops at the first seed whose body
+// records a failure. Each failure message carries the seed and the replay command.
 inline void ForEachSeed(int n, const std::function<void(uint64_t seed)>& body, uint64_t first = 1) {
   std::optional<uint64_t> replay = SeedFromEnvironment();
-  const uint64_t count = replay.has_value() ? 1 : static_cast<uint64_t>(n < 0 ? 0 : n);
+  uint64_t count = static_cast<uint64_t>(n < 0 ? 0 : n);
+  if (const char* m = std::getenv("RUTILE_SIM_SEEDS"); m != nullptr && *m != '\0') {
+    count = std::strtoull(m, nullptr, 10);
+  }
+  if (replay.has_value()) count = 1;
   for (uint64_t i = 0; i < count; ++i) {
     const uint64_t seed = replay.has_value() ? *replay : first + i;
     const std::string message = SeedReplayMessage(seed);
