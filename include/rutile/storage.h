@@ -9,6 +9,10 @@
 
 #include <cstddef>
 
+namespace rutile {
+class Env;
+}  // namespace rutile
+
 namespace rutile::storage {
 
 // Options of the on-disk engine (LevelDbEngine). The engine keeps two LevelDB databases
@@ -40,6 +44,12 @@ struct LevelDbEngineOptions {
   // Check every checksum on reads and refuse to open on any recovery inconsistency,
   // instead of LevelDB's default of skipping what it cannot read.
   bool paranoid_checks = false;
+
+  // When set, every write that waits for fsync (a synced write, a batch mixing the Raft CF
+  // with data, SyncWAL) runs through io_env->RunBlocking: the calling fiber waits while
+  // the other fibers of its thread keep running (DESIGN.md section 3). Not owned; must
+  // outlive the engine. Null: such writes block the calling thread.
+  Env* io_env = nullptr;
 };
 
 }  // namespace rutile::storage

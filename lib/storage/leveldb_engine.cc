@@ -480,14 +480,16 @@ absl::StatusOr<std::unique_ptr<Engine>> LevelDbEngine::Open(const std::string& d
     s = WriteFileAtomically(dir, kMarkerFile, absl::StrCat(kMarkerHeader, kMarkerReady));
     if (!s.ok()) return s;
   }
-  return std::unique_ptr<Engine>(
-      new LevelDbEngine(dir, std::move(resources), std::move(data_db), std::move(raft_db)));
+  return std::unique_ptr<Engine>(new LevelDbEngine(dir, options.io_env, std::move(resources),
+                                                   std::move(data_db), std::move(raft_db)));
 }
 
-LevelDbEngine::LevelDbEngine(std::string dir, std::unique_ptr<LevelDbResources> resources,
+LevelDbEngine::LevelDbEngine(std::string dir, Env* io_env,
+                             std::unique_ptr<LevelDbResources> resources,
                              std::unique_ptr<leveldb::DB> data_db,
                              std::unique_ptr<leveldb::DB> raft_db)
     : dir_(std::move(dir)),
+      io_env_(io_env),
       resources_(std::move(resources)),
       data_db_(std::move(data_db)),
       raft_db_(std::move(raft_db)) {}
@@ -606,6 +608,20 @@ absl::Status LevelDbEngine::Write(const WriteBatch& batch, const WriteOptions& o
             absl::StrCat("storage: DeleteRange on ", CfName(op.cf), " with start > end"));
       }
     }
+  }
+  const bool fsyncs = options.sync || (has_raft && has_data);
+  if (fsyncs && io_env_ != nullptr) {
+    absl::Status s;
+    io_env_->RunBlocking([&] { s = LockAndWrite(batch, options, has_raft, has_data); });
+    return s;
+  }
+  return LockAndWrite(batch, options, has_raft, has_data);
+}
+
+// Performance-critical path.
+absl::Status LevelDbEngine::LockAndWrite(const WriteBatch& batch, const WriteOptions& options,
+                                         bool has_raft, bool has_data) {
+  if (batch.has_delete_range()) {
     absl::WriterMutexLock lock(&write_mu_);
     return WriteLocked(batch, options, has_raft, has_data);
   }
@@ -617,8 +633,9 @@ absl::Status LevelDbEngine::Write(const WriteBatch& batch, const WriteOptions& o
 absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOptions& options,
                                         bool has_raft, bool has_data) {
   // The LevelDB batches are reused per thread, so building one does not regrow its buffer
-  // on every write. Safe because nothing in Write suspends the calling fiber: it cannot
-  // move to another thread, nor let another fiber of this thread in, while it uses them.
+  // on every write. Safe because nothing from here on suspends the calling fiber (the
+  // RunBlocking hand-off happens before): it cannot move to another thread, nor let another
+  // fiber of this thread in, while it uses them.
   thread_local ThreadBatches batches;
   ThreadBatches::Lease lease(&batches);
   leveldb::WriteBatch& data_batch = batches.data;
@@ -667,6 +684,15 @@ absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOpti
 }
 
 absl::Status LevelDbEngine::SyncWAL() {
+  if (io_env_ != nullptr) {
+    absl::Status s;
+    io_env_->RunBlocking([&] { s = SyncNow(); });
+    return s;
+  }
+  return SyncNow();
+}
+
+absl::Status LevelDbEngine::SyncNow() {
   // LevelDB has no explicit sync: an empty synced write fsyncs the current log file.
   leveldb::WriteOptions wo;
   wo.sync = true;

@@ -36,6 +36,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "rutile/env.h"
 #include "rutile/storage.h"
 #include "storage/engine.h"
 
@@ -117,8 +118,13 @@ class LevelDbEngine final : public Engine {
   absl::Status CompactRange(CF cf, std::string_view start, std::string_view end) override;
 
  private:
-  LevelDbEngine(std::string dir, std::unique_ptr<LevelDbResources> resources,
+  LevelDbEngine(std::string dir, Env* io_env, std::unique_ptr<LevelDbResources> resources,
                 std::unique_ptr<leveldb::DB> data_db, std::unique_ptr<leveldb::DB> raft_db);
+
+  // Write after validation: takes write_mu_ (exclusively for a DeleteRange) and writes.
+  absl::Status LockAndWrite(const WriteBatch& batch, const WriteOptions& options, bool has_raft,
+                            bool has_data) ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status SyncNow();
 
   // Appends to `out` a Delete for every key of op `index` (a DeleteRange) present in the
   // database or put by an earlier op of `batch`. Requires write_mu_ held exclusively (the
@@ -132,6 +138,7 @@ class LevelDbEngine final : public Engine {
                            bool has_data) ABSL_SHARED_LOCKS_REQUIRED(write_mu_);
 
   const std::string dir_;
+  Env* const io_env_;  // May be null; see LevelDbEngineOptions::io_env.
   // Declared before the databases, which use them, so destroyed after.
   const std::unique_ptr<LevelDbResources> resources_;
   const std::unique_ptr<leveldb::DB> data_db_;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -22,7 +23,9 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
+#include "rutile/env.h"
 #include "storage/engine_test_util.h"
+#include "util/sync.h"
 
 namespace rutile::storage {
 namespace {
@@ -261,6 +264,62 @@ TEST(LevelDbEngineTest, DeleteRangeOverTableFilesThenCompactReclaimsSpace) {
   auto after = e->ApproximateSize(CF::kDefault, "", "");
   ASSERT_TRUE(after.ok());
   EXPECT_LT(*after, *before / 2) << *before << " -> " << *after;
+}
+
+// ---- Synced writes through Env::RunBlocking. ----
+
+TEST(LevelDbEngineTest, SyncedWritesFromManyFibersRunThroughTheIoEnv) {
+  TempDir tmp;
+  Env* env = Env::Default();
+  LevelDbEngineOptions options;
+  options.io_env = env;
+  auto opened = Open(tmp.Sub("engine"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Engine* e = opened->get();
+  constexpr int kFibers = 8;
+  constexpr int kWrites = 10;
+  std::atomic<int> failures{0};
+  std::atomic<int> other_work{0};
+  WaitGroup wg;
+  wg.Add(kFibers);
+  for (int f = 0; f < kFibers; ++f) {
+    env->Spawn([&, f] {
+      for (int i = 0; i < kWrites; ++i) {
+        WriteBatch b;
+        b.Put(CF::kRaft, absl::StrFormat("f%d-%d", f, i), "entry");
+        b.Put(CF::kDefault, absl::StrFormat("f%d-%d", f, i), "data");  // Mixed: fsyncs.
+        WriteOptions o;
+        o.sync = i % 2 == 0;
+        if (!e->Write(b, o).ok()) failures++;
+        other_work++;
+      }
+      if (!e->SyncWAL().ok()) failures++;
+      wg.Done();
+    });
+  }
+  wg.Wait();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(other_work.load(), kFibers * kWrites);
+  EXPECT_EQ(Scan(e, CF::kRaft).size(), size_t{kFibers * kWrites});
+  EXPECT_EQ(Scan(e, CF::kDefault).size(), size_t{kFibers * kWrites});
+}
+
+TEST(LevelDbEngineTest, SyncedWritesUnderSimEnvRunInline) {
+  TempDir tmp;
+  SimEnv env;
+  LevelDbEngineOptions options;
+  options.io_env = &env;
+  auto opened = Open(tmp.Sub("engine"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Engine* e = opened->get();
+  bool done = false;
+  env.Spawn([&] {
+    MustPut(e, CF::kRaft, "k", "v", /*sync=*/true);
+    done = true;
+  });
+  env.RunUntilIdle();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(GetOr(e, CF::kRaft, "k"), "v");
 }
 
 // ---- Crash recovery: a child process writes and is killed with SIGKILL. ----
