@@ -1,5 +1,8 @@
 #include "raft/log_unstable.h"
 
+#include <iterator>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "raft/check.h"
 
@@ -50,6 +53,11 @@ void Unstable::Restore(const Snapshot& s) {
 }
 
 void Unstable::TruncateAndAppend(const std::vector<Entry>& ents) {
+  TruncateAndAppend(std::vector<Entry>(ents));
+}
+
+// Performance-critical path: every appended entry passes here once.
+void Unstable::TruncateAndAppend(std::vector<Entry>&& ents) {
   if (ents.empty()) return;
   uint64_t after = ents[0].index();
   if (after == offset_ + entries_.size()) {
@@ -62,7 +70,12 @@ void Unstable::TruncateAndAppend(const std::vector<Entry>& ents) {
     // Keep [offset_, after) and replace the rest.
     entries_.resize(after - offset_);
   }
-  entries_.insert(entries_.end(), ents.begin(), ents.end());
+  if (entries_.empty()) {
+    entries_ = std::move(ents);
+  } else {
+    entries_.insert(entries_.end(), std::make_move_iterator(ents.begin()),
+                    std::make_move_iterator(ents.end()));
+  }
 }
 
 std::vector<Entry> Unstable::Slice(uint64_t lo, uint64_t hi) const {

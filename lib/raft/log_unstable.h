@@ -35,6 +35,8 @@ class Unstable {
   void Restore(const Snapshot& s);
   // Appends `ents`, replacing any unstable entries at or after ents[0].index().
   void TruncateAndAppend(const std::vector<Entry>& ents);
+  // As above, taking the entries' contents.
+  void TruncateAndAppend(std::vector<Entry>&& ents);
 
   // Entries [lo, hi); lo >= offset(), hi <= offset() + size.
   std::vector<Entry> Slice(uint64_t lo, uint64_t hi) const;

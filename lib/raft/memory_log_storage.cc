@@ -93,6 +93,11 @@ absl::Status MemoryLogStorage::Compact(uint64_t compact_index) {
 }
 
 absl::Status MemoryLogStorage::Append(const std::vector<Entry>& entries) {
+  return Append(std::vector<Entry>(entries));
+}
+
+// Performance-critical path: every persisted entry passes here.
+absl::Status MemoryLogStorage::Append(std::vector<Entry>&& entries) {
   if (entries.empty()) return absl::OkStatus();
   uint64_t first = first_index();
   uint64_t last = entries.back().index();
@@ -106,7 +111,7 @@ absl::Status MemoryLogStorage::Append(const std::vector<Entry>& entries) {
         absl::StrCat("missing log entry [last: ", last_index(), ", append at: ", start, "]"));
   }
   ents_.resize(offset);  // Truncate the conflicting suffix (or nothing).
-  for (size_t k = skip; k < entries.size(); ++k) ents_.push_back(entries[k]);
+  for (size_t k = skip; k < entries.size(); ++k) ents_.push_back(std::move(entries[k]));
   return absl::OkStatus();
 }
 

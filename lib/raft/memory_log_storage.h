@@ -43,6 +43,8 @@ class MemoryLogStorage : public LogStorage {
   // Appends `entries` (contiguous), truncating any conflicting suffix. Entries below
   // FirstIndex() are ignored. kUnavailable if they would leave a gap.
   absl::Status Append(const std::vector<Entry>& entries);
+  // As above, taking the entries' contents (after GetReady, Ready::entries may be moved in).
+  absl::Status Append(std::vector<Entry>&& entries);
 
  private:
   uint64_t first_index() const { return ents_[0].index() + 1; }

@@ -256,9 +256,8 @@ bool Raft::IncreaseUncommittedSize(const std::vector<Entry>& ents) {
   return true;
 }
 
-void Raft::ReduceUncommittedSize(const std::vector<Entry>& ents) {
+void Raft::ReduceUncommittedSize(uint64_t s) {
   if (uncommitted_size_ == 0) return;  // Followers never track it.
-  uint64_t s = PayloadSize(ents);
   uncommitted_size_ = s > uncommitted_size_ ? 0 : uncommitted_size_ - s;
 }
 
@@ -275,7 +274,7 @@ bool Raft::AppendEntry(std::vector<Entry> es) {
          id_);
     return false;
   }
-  li = raft_log_.Append(es);
+  li = raft_log_.Append(std::move(es));
   // The leader counts its own log towards the quorum right away; the application
   // persists these entries before sending the messages of the same Ready.
   if (tracker::Progress* pr = trk_.Get(id_)) pr->MaybeUpdate(li);
@@ -283,10 +282,10 @@ bool Raft::AppendEntry(std::vector<Entry> es) {
   return true;
 }
 
-void Raft::Advance(uint64_t applied_cursor, const std::vector<Entry>& persisted,
-                   const std::optional<Snapshot>& persisted_snapshot,
-                   const std::vector<Entry>& applied_entries) {
-  ReduceUncommittedSize(applied_entries);
+void Raft::Advance(uint64_t applied_cursor,
+                   std::optional<std::pair<uint64_t, uint64_t>> persisted_last,
+                   std::optional<uint64_t> persisted_snapshot_index, uint64_t applied_payload) {
+  ReduceUncommittedSize(applied_payload);
   if (applied_cursor > 0) {
     uint64_t old_applied = raft_log_.applied();
     raft_log_.AppliedTo(applied_cursor);
@@ -303,10 +302,8 @@ void Raft::Advance(uint64_t applied_cursor, const std::vector<Entry>& persisted,
       BcastAppend();
     }
   }
-  if (!persisted.empty()) raft_log_.StableTo(persisted.back().index(), persisted.back().term());
-  if (persisted_snapshot.has_value()) {
-    raft_log_.StableSnapTo(persisted_snapshot->metadata().index());
-  }
+  if (persisted_last.has_value()) raft_log_.StableTo(persisted_last->first, persisted_last->second);
+  if (persisted_snapshot_index.has_value()) raft_log_.StableSnapTo(*persisted_snapshot_index);
 }
 
 // ---- State transitions -------------------------------------------------------------
@@ -660,7 +657,9 @@ absl::Status Raft::StepLeader(Message& m) {
              lead_transferee_);
         return MakeRaftError(RaftError::kProposalDropped, "leader transfer in progress");
       }
-      std::vector<Entry> ents(m.entries().begin(), m.entries().end());
+      std::vector<Entry> ents;
+      ents.reserve(m.entries_size());
+      for (Entry& e : *m.mutable_entries()) ents.push_back(std::move(e));
       for (size_t i = 0; i < ents.size(); ++i) {
         Entry& e = ents[i];
         std::optional<ConfChangeV2> cc;
@@ -985,7 +984,8 @@ absl::Status Raft::StepFollower(Message& m) {
   return absl::OkStatus();
 }
 
-void Raft::HandleAppendEntries(const Message& m) {
+// Performance-critical path: the entries are moved out of `m`.
+void Raft::HandleAppendEntries(Message& m) {
   if (m.index() < raft_log_.committed()) {
     // Everything up to commit is known to match; tell the leader where we are.
     Message r;
@@ -995,8 +995,10 @@ void Raft::HandleAppendEntries(const Message& m) {
     Send(std::move(r));
     return;
   }
-  std::vector<Entry> ents(m.entries().begin(), m.entries().end());
-  if (auto last = raft_log_.MaybeAppend(m.index(), m.log_term(), m.commit(), ents)) {
+  std::vector<Entry> ents;
+  ents.reserve(m.entries_size());
+  for (Entry& e : *m.mutable_entries()) ents.push_back(std::move(e));
+  if (auto last = raft_log_.MaybeAppend(m.index(), m.log_term(), m.commit(), std::move(ents))) {
     Message r;
     r.set_to(m.from());
     r.set_type(MSG_APP_RESP);

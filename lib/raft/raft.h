@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -63,9 +64,10 @@ class Raft {
   ConfState ApplyConfChange(const ConfChangeV2& cc);
 
   // Called by RawNode::Advance with the parts of a Ready the application handled.
-  void Advance(uint64_t applied_cursor, const std::vector<Entry>& persisted,
-               const std::optional<Snapshot>& persisted_snapshot,
-               const std::vector<Entry>& applied_entries);
+  // `persisted_last` is the (index, term) of the last persisted entry, if any;
+  // `applied_payload` the payload bytes of the applied entries.
+  void Advance(uint64_t applied_cursor, std::optional<std::pair<uint64_t, uint64_t>> persisted_last,
+               std::optional<uint64_t> persisted_snapshot_index, uint64_t applied_payload);
 
   SoftState GetSoftState() const { return {lead_, state_}; }
   HardState GetHardState() const;
@@ -118,7 +120,7 @@ class Raft {
   absl::Status StepLeader(Message& m);
   absl::Status StepCandidate(Message& m);
   absl::Status StepFollower(Message& m);
-  void HandleAppendEntries(const Message& m);
+  void HandleAppendEntries(Message& m);
   void HandleHeartbeat(const Message& m);
   void HandleSnapshot(const Message& m);
   bool Restore(const Snapshot& s);
@@ -141,7 +143,7 @@ class Raft {
   bool AppendEntry(std::vector<Entry> es);
   bool MaybeCommit();
   bool IncreaseUncommittedSize(const std::vector<Entry>& ents);
-  void ReduceUncommittedSize(const std::vector<Entry>& ents);
+  void ReduceUncommittedSize(uint64_t payload);
   void LoadState(const HardState& hs);
 
   // Reads.

@@ -33,7 +33,7 @@ std::string RaftLog::String() const {
 }
 
 std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
-                                             const std::vector<Entry>& ents) {
+                                             std::vector<Entry> ents) {
   if (!MatchTerm(index, log_term)) return std::nullopt;
   uint64_t lastnewi = index + ents.size();
   uint64_t ci = FindConflict(ents);
@@ -42,19 +42,19 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, 
         ci > committed_,
         absl::StrCat("entry ", ci, " conflict with committed entry [committed(", committed_, ")]"));
     uint64_t offset = index + 1;
-    std::vector<Entry> rest(ents.begin() + (ci - offset), ents.end());
-    Append(rest);
+    ents.erase(ents.begin(), ents.begin() + static_cast<std::ptrdiff_t>(ci - offset));
+    Append(std::move(ents));
   }
   CommitTo(std::min(committed, lastnewi));
   return lastnewi;
 }
 
-uint64_t RaftLog::Append(const std::vector<Entry>& ents) {
+uint64_t RaftLog::Append(std::vector<Entry> ents) {
   if (ents.empty()) return LastIndex();
   uint64_t after = ents[0].index() - 1;
   RAFT_CHECK(after >= committed_,
              absl::StrCat("after(", after, ") is out of range [committed(", committed_, ")]"));
-  unstable_.TruncateAndAppend(ents);
+  unstable_.TruncateAndAppend(std::move(ents));
   return LastIndex();
 }
 

@@ -27,11 +27,11 @@ class RaftLog {
   // min(committed, last new index) and returns the last new index. Returns nullopt when
   // the terms do not match (the leader must back up).
   std::optional<uint64_t> MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
-                                      const std::vector<Entry>& ents);
+                                      std::vector<Entry> ents);
 
   // Leader append (entries already carry their index and term). Returns the new last
   // index.
-  uint64_t Append(const std::vector<Entry>& ents);
+  uint64_t Append(std::vector<Entry> ents);
 
   // The index of the first entry of `ents` whose term differs from ours at that index
   // (or which we lack), 0 if all match.

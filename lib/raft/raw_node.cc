@@ -51,6 +51,16 @@ absl::Status RawNode::Propose(std::string data) {
   return raft_->Step(std::move(m));
 }
 
+absl::Status RawNode::ProposeBatch(std::vector<std::string> data) {
+  if (data.empty()) return absl::OkStatus();
+  Message m;
+  m.set_type(MSG_PROP);
+  m.set_from(raft_->id());
+  m.mutable_entries()->Reserve(static_cast<int>(data.size()));
+  for (std::string& d : data) m.add_entries()->set_data(std::move(d));
+  return raft_->Step(std::move(m));
+}
+
 absl::Status RawNode::ProposeConfChange(const ConfChange& cc) {
   Message m;
   m.set_type(MSG_PROP);
@@ -75,11 +85,13 @@ ConfState RawNode::ApplyConfChange(const ConfChange& cc) {
   return raft_->ApplyConfChange(ConfChangeAsV2(cc));
 }
 
-absl::Status RawNode::Step(const Message& m) {
+absl::Status RawNode::Step(const Message& m) { return Step(Message(m)); }
+
+absl::Status RawNode::Step(Message&& m) {
   // Local messages never come from the network.
   if (IsLocalMessage(m.type())) return MakeRaftError(RaftError::kStepLocalMsg);
   if (raft_->tracker().progress().count(m.from()) > 0 || !IsResponseMessage(m.type())) {
-    return raft_->Step(m);
+    return raft_->Step(std::move(m));
   }
   return MakeRaftError(RaftError::kStepPeerNotFound);
 }
@@ -145,18 +157,25 @@ Ready RawNode::GetReady() {
   r.mutable_read_states().clear();
   rd.must_sync = !rd.entries.empty() || hs.vote() != prev_hard_state_.vote() ||
                  hs.term() != prev_hard_state_.term();
+  marks_ = ReadyMarks();
+  marks_.hard_state = rd.hard_state;
+  if (!rd.entries.empty())
+    marks_.last_entry = {rd.entries.back().index(), rd.entries.back().term()};
+  if (rd.snapshot.has_value()) marks_.snapshot_index = rd.snapshot->metadata().index();
+  if (!rd.committed_entries.empty()) {
+    marks_.applied_cursor = rd.committed_entries.back().index();
+  } else if (rd.snapshot.has_value()) {
+    marks_.applied_cursor = rd.snapshot->metadata().index();
+  }
+  marks_.committed_payload = PayloadSize(rd.committed_entries);
   return rd;
 }
 
-void RawNode::Advance(const Ready& rd) {
-  if (rd.hard_state.has_value()) prev_hard_state_ = *rd.hard_state;
-  uint64_t applied_cursor = 0;
-  if (!rd.committed_entries.empty()) {
-    applied_cursor = rd.committed_entries.back().index();
-  } else if (rd.snapshot.has_value()) {
-    applied_cursor = rd.snapshot->metadata().index();
-  }
-  raft_->Advance(applied_cursor, rd.entries, rd.snapshot, rd.committed_entries);
+void RawNode::Advance(const Ready& /*rd*/) {
+  if (marks_.hard_state.has_value()) prev_hard_state_ = *marks_.hard_state;
+  raft_->Advance(marks_.applied_cursor, marks_.last_entry, marks_.snapshot_index,
+                 marks_.committed_payload);
+  marks_ = ReadyMarks();
 }
 
 RaftStatus RawNode::Status() const {

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -87,6 +88,11 @@ class RawNode {
   // commit: watch committed entries.
   absl::Status Propose(std::string data);
 
+  // Proposes several entries at once: one append and one round of MsgApp for all of them
+  // (what an application batching its clients' requests uses). All or none are accepted;
+  // errors as Propose. An empty batch is a no-op.
+  absl::Status ProposeBatch(std::vector<std::string> data);
+
   // Proposes a configuration change; errors as Propose. The leader refuses (turns into an
   // empty entry) a change while another is unapplied or when it does not fit the joint
   // state.
@@ -101,6 +107,8 @@ class RawNode {
   // Processes a message from a peer. kStepLocalMsg for local-only types, and
   // kStepPeerNotFound for responses from non-members.
   absl::Status Step(const Message& m);
+  // As above, taking the message's contents (no copy of its entries).
+  absl::Status Step(Message&& m);
 
   // Requests a linearizable read point. The answer arrives as a ReadState with the same
   // `ctx` (which must be unique among outstanding requests) in a later Ready.
@@ -117,7 +125,10 @@ class RawNode {
   bool HasReady() const;
   // Collects the pending work; see the class comment for what to do with it.
   Ready GetReady();
-  // Acknowledges that `rd` was handled (persisted, sent and applied).
+  // Acknowledges that `rd` was handled (persisted, sent and applied). Advance uses what
+  // GetReady recorded, not the vectors in `rd`, so the application may move entries,
+  // committed entries and messages out of `rd` (into its storage, state machine and
+  // transport) before calling it.
   void Advance(const Ready& rd);
 
   RaftStatus Status() const;
@@ -132,6 +143,15 @@ class RawNode {
   std::unique_ptr<Raft> raft_;
   SoftState prev_soft_state_;
   HardState prev_hard_state_;
+  // What the last GetReady handed out, for Advance.
+  struct ReadyMarks {
+    std::optional<HardState> hard_state;
+    std::optional<std::pair<uint64_t, uint64_t>> last_entry;  // (index, term)
+    std::optional<uint64_t> snapshot_index;
+    uint64_t applied_cursor = 0;
+    uint64_t committed_payload = 0;
+  };
+  ReadyMarks marks_;
 };
 
 }  // namespace rutile::raft
