@@ -22,18 +22,22 @@ bool IsPlainName(std::string_view s) {
 // Appends `s` with Dumper/Restorer-independent escaping for dumps.
 void AppendEscaped(std::string* out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
+  size_t run = 0;  // start of the pending run of characters that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c != '"' && c != '\\' && c >= 0x20 && c < 0x7f) continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
     if (c == '"' || c == '\\') {
       out->push_back('\\');
       out->push_back(static_cast<char>(c));
-    } else if (c < 0x20 || c >= 0x7f) {
+    } else {
       out->append("\\x");
       out->push_back(kHex[c >> 4]);
       out->push_back(kHex[c & 15]);
-    } else {
-      out->push_back(static_cast<char>(c));
     }
   }
+  out->append(s.data() + run, s.size() - run);
 }
 
 void RestoreHints(Restorer* r, const std::vector<std::string>& hints) {
@@ -216,26 +220,37 @@ void RestoreQualified(Restorer* r, std::string_view db, std::string_view name) {
 
 void Restorer::Ident(std::string_view name) {
   out_.push_back('`');
-  for (char c : name) {
-    if (c == '`') out_.push_back('`');
-    out_.push_back(c);
+  size_t run = 0;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '`') continue;
+    out_.append(name.data() + run, i + 1 - run);
+    out_.push_back('`');
+    run = i + 1;
   }
+  out_.append(name.data() + run, name.size() - run);
   out_.push_back('`');
 }
 
 void Restorer::String(std::string_view s) {
   out_.push_back('\'');
-  for (char c : s) {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    const char* esc = nullptr;
     switch (c) {
-      case '\'': out_.append("\\'"); break;
-      case '\\': out_.append("\\\\"); break;
-      case '\0': out_.append("\\0"); break;
-      case '\n': out_.append("\\n"); break;
-      case '\r': out_.append("\\r"); break;
-      case '\x1a': out_.append("\\Z"); break;
-      default: out_.push_back(c); break;
+      case '\'': esc = "\\'"; break;
+      case '\\': esc = "\\\\"; break;
+      case '\0': esc = "\\0"; break;
+      case '\n': esc = "\\n"; break;
+      case '\r': esc = "\\r"; break;
+      case '\x1a': esc = "\\Z"; break;
+      default: continue;
     }
+    out_.append(s.data() + run, i - run);
+    out_.append(esc);
+    run = i + 1;
   }
+  out_.append(s.data() + run, s.size() - run);
   out_.push_back('\'');
 }
 
@@ -541,18 +556,15 @@ void UnaryExpr::Restore(Restorer* r) const {
     case UnaryOp::kNot: r->Write("NOT "); break;
     case UnaryOp::kBinary: r->Write("BINARY "); break;
   }
-  if (op == UnaryOp::kNot) {
-    r->Expr(*operand, kPrecCmp);
+  // A prefix operator applied to a prefix operator needs no parentheses (NOT NOT a,
+  // - -a); a space keeps "- -" from reading as a comment or "--".
+  const auto* inner = dynamic_cast<const UnaryExpr*>(operand.get());
+  if (inner != nullptr && (op == UnaryOp::kNot) == (inner->op == UnaryOp::kNot)) {
+    if (op != UnaryOp::kNot) r->Write(" ");
+    operand->Restore(r);
     return;
   }
-  const auto* inner = dynamic_cast<const UnaryExpr*>(operand.get());
-  if (inner != nullptr && inner->op != UnaryOp::kBinary) {
-    r->Write("(");
-    operand->Restore(r);
-    r->Write(")");
-  } else {
-    r->Expr(*operand, kPrecUnary + 1);
-  }
+  r->Expr(*operand, op == UnaryOp::kNot ? kPrecCmp : kPrecUnary + 1);
 }
 
 void UnaryExpr::Dump(Dumper* d) const {
@@ -688,7 +700,7 @@ void CollateExpr::Dump(Dumper* d) const {
 
 void IntervalExpr::Restore(Restorer* r) const {
   r->Write("INTERVAL ");
-  r->Expr(*value, kPrecPrimary);
+  r->Expr(*value, kPrecLowest);
   r->Write(" ");
   r->Write(unit);
 }
@@ -2029,6 +2041,50 @@ void AnalyzeTableStmt::Restore(Restorer* r) const {
 void AnalyzeTableStmt::Dump(Dumper* d) const {
   d->Open("AnalyzeTable");
   DumpTableList(d, tables);
+  d->Close();
+}
+
+void CreateTriggerStmt::Restore(Restorer* r) const {
+  r->Write("CREATE TRIGGER ");
+  name->Restore(r);
+  r->Write(before ? " BEFORE " : " AFTER ");
+  r->Write(event);
+  r->Write(" ON ");
+  table->Restore(r);
+  r->Write(" FOR EACH ROW ");
+  if (!compound) {
+    body[0]->Restore(r);
+    return;
+  }
+  r->Write("BEGIN ");
+  for (const StmtPtr& s : body) {
+    s->Restore(r);
+    r->Write("; ");
+  }
+  r->Write("END");
+}
+
+void CreateTriggerStmt::Dump(Dumper* d) const {
+  d->Open("CreateTrigger");
+  d->Node(name.get());
+  d->Bool(before);
+  d->Str(event);
+  d->Node(table.get());
+  d->Bool(compound);
+  for (const StmtPtr& s : body) d->Node(s.get());
+  d->Close();
+}
+
+void DropTriggerStmt::Restore(Restorer* r) const {
+  r->Write("DROP TRIGGER ");
+  if (if_exists) r->Write("IF EXISTS ");
+  name->Restore(r);
+}
+
+void DropTriggerStmt::Dump(Dumper* d) const {
+  d->Open("DropTrigger");
+  d->Bool(if_exists);
+  d->Node(name.get());
   d->Close();
 }
 

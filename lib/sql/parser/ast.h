@@ -865,6 +865,30 @@ class AnalyzeTableStmt : public Stmt {
   void Dump(Dumper* d) const override;
 };
 
+// CREATE TRIGGER name {BEFORE|AFTER} {INSERT|UPDATE|DELETE} ON t FOR EACH ROW body, where
+// the body is one statement or BEGIN [stmt; ...] END (`compound`).
+class CreateTriggerStmt : public Stmt {
+ public:
+  std::unique_ptr<TableName> name;
+  bool before = false;
+  std::string event;  // INSERT, UPDATE or DELETE
+  std::unique_ptr<TableName> table;
+  bool compound = false;
+  std::vector<StmtPtr> body;
+
+  void Restore(Restorer* r) const override;
+  void Dump(Dumper* d) const override;
+};
+
+class DropTriggerStmt : public Stmt {
+ public:
+  bool if_exists = false;
+  std::unique_ptr<TableName> name;
+
+  void Restore(Restorer* r) const override;
+  void Dump(Dumper* d) const override;
+};
+
 // 'user'@'host'.
 struct UserSpec {
   std::string user;

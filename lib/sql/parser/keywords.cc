@@ -4,7 +4,7 @@
 #include <cctype>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include <cstring>
 
 namespace rutile::sql {
 namespace {
@@ -22,17 +22,28 @@ constexpr KeywordInfo kKeywords[] = {
 #undef RUTILE_SQL_KW_N
 static_assert(sizeof(kKeywords) / sizeof(kKeywords[0]) == static_cast<size_t>(Kw::kCount));
 
-using KeywordMap = absl::flat_hash_map<std::string, Kw>;
+// An open-addressing table from the FNV-1a hash of a keyword's spelling to its index;
+// cheap enough for the lexer's every word even in unoptimised builds.
+constexpr size_t kTableSize = 2048;  // a power of two, well above twice the keyword count
 
-const KeywordMap& Map() {
-  static const KeywordMap* map = [] {
-    auto* m = new KeywordMap();
+uint32_t Hash(const char* s, size_t n) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(s[i])) * 16777619u;
+  return h;
+}
+
+const std::array<uint16_t, kTableSize>& Table() {
+  static const std::array<uint16_t, kTableSize>* table = [] {
+    auto* t = new std::array<uint16_t, kTableSize>();
+    t->fill(0);
     for (size_t i = 1; i < static_cast<size_t>(Kw::kCount); ++i) {
-      m->emplace(std::string(kKeywords[i].text), static_cast<Kw>(i));
+      size_t slot = Hash(kKeywords[i].text.data(), kKeywords[i].text.size()) & (kTableSize - 1);
+      while ((*t)[slot] != 0) slot = (slot + 1) & (kTableSize - 1);
+      (*t)[slot] = static_cast<uint16_t>(i);
     }
-    return m;
+    return t;
   }();
-  return *map;
+  return *table;
 }
 
 }  // namespace
@@ -45,11 +56,18 @@ Kw LookupKeyword(std::string_view word) {
   for (size_t i = 0; i < word.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(word[i]);
     if (c >= 0x80) return Kw::kNone;
-    buf[i] = static_cast<char>(std::toupper(c));
+    buf[i] = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
   }
-  const KeywordMap& map = Map();
-  auto it = map.find(std::string(buf.data(), word.size()));
-  return it == map.end() ? Kw::kNone : it->second;
+  const std::array<uint16_t, kTableSize>& table = Table();
+  size_t slot = Hash(buf.data(), word.size()) & (kTableSize - 1);
+  while (table[slot] != 0) {
+    const std::string_view k = kKeywords[table[slot]].text;
+    if (k.size() == word.size() && std::memcmp(k.data(), buf.data(), k.size()) == 0) {
+      return static_cast<Kw>(table[slot]);
+    }
+    slot = (slot + 1) & (kTableSize - 1);
+  }
+  return Kw::kNone;
 }
 
 bool IsReserved(Kw kw) {

@@ -317,6 +317,8 @@ class Parser {
   // ---- Statements -----------------------------------------------------------------------
 
   StmtPtr ParseStatement() {
+    DepthGuard g(this);
+    TRY(g.ok());
     const Token& t = Peek();
     switch (t.kw) {
       case Kw::kSELECT:
@@ -1958,6 +1960,7 @@ class Parser {
     if (IsKw(Kw::kUNIQUE) || IsKw(Kw::kINDEX) || IsKw(Kw::kFULLTEXT) || IsKw(Kw::kSPATIAL)) {
       return ParseCreateIndex();
     }
+    if (IsKw(Kw::kTRIGGER)) return ParseCreateTrigger();
     if (AcceptKw(Kw::kUSER)) {
       auto s = New<CreateUserStmt>();
       s->if_not_exists = ParseIfNotExists();
@@ -1981,6 +1984,46 @@ class Parser {
     }
     Fail();
     return nullptr;
+  }
+
+  StmtPtr ParseCreateTrigger() {
+    auto s = New<CreateTriggerStmt>();
+    Advance();  // TRIGGER
+    TRY(s->name = ParseTableName());
+    if (AcceptKw(Kw::kBEFORE)) {
+      s->before = true;
+    } else {
+      TRY(ExpectKw(Kw::kAFTER));
+    }
+    if (!IsKw(Kw::kINSERT) && !IsKw(Kw::kUPDATE) && !IsKw(Kw::kDELETE)) {
+      Fail();
+      return nullptr;
+    }
+    s->event = std::string(KeywordText(Peek().kw));
+    Advance();
+    TRY(ExpectKw(Kw::kON));
+    TRY(s->table = ParseTableName());
+    TRY(ExpectKw(Kw::kFOR));
+    TRY(ExpectKw(Kw::kEACH));
+    TRY(ExpectKw(Kw::kROW));
+    int d = 0;
+    if (AcceptKw(Kw::kBEGIN)) {
+      s->compound = true;
+      while (!AcceptKw(Kw::kEND)) {
+        StmtPtr b;
+        TRY(b = ParseStatement());
+        TRY(Expect(TokenKind::kSemicolon));
+        d = std::max(d, b->depth);
+        s->body.push_back(std::move(b));
+      }
+    } else {
+      StmtPtr b;
+      TRY(b = ParseStatement());
+      d = b->depth;
+      s->body.push_back(std::move(b));
+    }
+    TRY(Seal(s.get(), d));
+    return s;
   }
 
   // 'user'[@'host'], user[@host]; the lexer reads @'host' as a user variable.
@@ -2444,6 +2487,13 @@ class Parser {
       }
       TRY(ExpectKw(Kw::kON));
       TRY(s->table = ParseTableName());
+      return s;
+    }
+    if (AcceptKw(Kw::kTRIGGER)) {
+      auto s = New<DropTriggerStmt>();
+      s->if_exists = ParseIfExists();
+      TRY(!failed_);
+      TRY(s->name = ParseTableName());
       return s;
     }
     if (AcceptKw(Kw::kUSER)) {
