@@ -162,9 +162,15 @@ TEST(DecoderFuzzTest, NeverCrashesAndAcceptsOnlyCanonical) {
           break;
       }
     }
-    if (auto l = Lock::Decode(s); l.ok()) EXPECT_EQ(l->Encode(), s);
-    if (auto w = Write::Decode(s); w.ok()) EXPECT_EQ(w->Encode(), s);
-    if (auto e = DecodeTxnError(s)) EXPECT_EQ(EncodeTxnError(*e), s);
+    if (auto l = Lock::Decode(s); l.ok()) {
+      EXPECT_EQ(l->Encode(), s);
+    }
+    if (auto w = Write::Decode(s); w.ok()) {
+      EXPECT_EQ(w->Encode(), s);
+    }
+    if (auto e = DecodeTxnError(s)) {
+      EXPECT_EQ(EncodeTxnError(*e), s);
+    }
   }
 }
 
