@@ -21,6 +21,8 @@
 
 #include "transport/grpc_transport.h"
 
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -35,7 +37,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
-#include "transport_service.grpc.pb.h"
+#include "transport/grpc_batch_codec.h"
 #include "util/logging.h"
 #include "util/metrics.h"
 #include "util/sync.h"
@@ -82,6 +84,7 @@ struct Counters {
   std::atomic<uint64_t> dropped_queue_full{0};
   std::atomic<uint64_t> dropped_write_failed{0};
   std::atomic<uint64_t> dropped_unregistered{0};
+  std::atomic<uint64_t> dropped_malformed{0};
   std::atomic<uint64_t> streams_started{0};
   std::atomic<uint64_t> stream_failures{0};
 };
@@ -105,15 +108,21 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Clients write FrameBatch through grpc_batch_codec.h on a generic stub; the server
+// reads it with a generic service. Nothing uses the generated message classes on the
+// data path.
+using FrameStub = grpc::TemplatedGenericStub<grpc::ByteBuffer, grpc::ByteBuffer>;
+constexpr char kStreamMethod[] = "/rutile.transport.FrameService/Stream";
+
 class Core;
 struct Peer;
 
-class ClientStream : public grpc::ClientBidiReactor<FrameBatch, StreamAck> {
+class ClientStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   ClientStream(Core* core, std::shared_ptr<Peer> peer) : core_(core), peer_(std::move(peer)) {}
 
   // Starts the RPC on `stub`; see Core::StartStream.
-  void Begin(FrameService::Stub* stub);
+  void Begin(FrameStub* stub);
 
   void OnReadInitialMetadataDone(bool ok) override;
   void OnReadDone(bool ok) override;
@@ -129,12 +138,19 @@ class ClientStream : public grpc::ClientBidiReactor<FrameBatch, StreamAck> {
   // unlocking. Requires peer_->mu.
   bool TakeHoldRelease();
 
+  // Encodes the frames in `pending_` and starts writing them. Called by whoever set
+  // `writing_`, without the lock.
+  void WritePending();
+
   Core* const core_;
   const std::shared_ptr<Peer> peer_;
   grpc::ClientContext ctx_;
-  StreamAck ack_;
-  // The batch being written; only touched by whoever set `writing_`.
-  FrameBatch batch_;
+  grpc::ByteBuffer ack_;  // The server sends none; the read detects the stream's end.
+  // The frames of the next write, then the encoded batch being written, and how many
+  // frames it holds. Only touched by whoever set `writing_`.
+  std::vector<std::string> pending_;
+  grpc::ByteBuffer batch_;
+  size_t batch_frames_ = 0;
 
   // Guarded by peer_->mu.
   bool writing_ = false;        // A write is outstanding or about to be started.
@@ -179,13 +195,10 @@ struct Registration {
 // from inside OnFrame does not wait for itself.
 thread_local Registration* tls_delivering = nullptr;
 
-class ServerStream;
-
-class Service final : public FrameService::CallbackService {
+class Service final : public grpc::CallbackGenericService {
  public:
   explicit Service(Core* core) : core_(core) {}
-  grpc::ServerBidiReactor<FrameBatch, StreamAck>* Stream(
-      grpc::CallbackServerContext* context) override;
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
  private:
   Core* const core_;
@@ -207,7 +220,9 @@ class Core : public std::enable_shared_from_this<Core> {
   GrpcTransportStats Stats() const;
 
   // Called by the reactors.
-  void Deliver(FrameBatch* batch);
+  // Hands the frames of an encoded batch to their receiver. Returns an error for a
+  // malformed batch (counted).
+  absl::Status Deliver(const grpc::ByteBuffer& batch);
   void ServerStreamStarted();
   void ServerStreamDone();
   void ClientStreamDone(ClientStream* stream, const grpc::Status& status);
@@ -215,8 +230,8 @@ class Core : public std::enable_shared_from_this<Core> {
   const GrpcTransportOptions& options() const { return opts_; }
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
 
-  // Moves queued frames of `peer` into `batch`, up to max_batch_bytes (at least one).
-  void FillBatch(Peer* peer, FrameBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
+  // Moves queued frames of `peer` into `out`, up to max_batch_bytes (at least one).
+  void TakeBatch(Peer* peer, std::vector<std::string>* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(peer->mu);
 
  private:
   std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
@@ -237,7 +252,7 @@ class Core : public std::enable_shared_from_this<Core> {
   void OnReconnectTimer(const std::shared_ptr<Peer>& peer);
 
   // The stub for `address`, creating its channel on first use.
-  FrameService::Stub* StubFor(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  FrameStub* StubFor(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const GrpcTransportOptions opts_;
   Env* env_ = nullptr;
@@ -254,7 +269,7 @@ class Core : public std::enable_shared_from_this<Core> {
   absl::flat_hash_map<std::pair<NodeId, NodeId>, std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
   struct ChannelEntry {
     std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<FrameService::Stub> stub;
+    std::unique_ptr<FrameStub> stub;
   };
   absl::flat_hash_map<std::string, ChannelEntry> channels_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<ClientStream*> client_streams_ ABSL_GUARDED_BY(mu_);
@@ -269,7 +284,7 @@ class Core : public std::enable_shared_from_this<Core> {
 // ---------------------------------------------------------------------------------------
 // Server side.
 
-class ServerStream final : public grpc::ServerBidiReactor<FrameBatch, StreamAck> {
+class ServerStream final : public grpc::ServerGenericBidiReactor {
  public:
   explicit ServerStream(Core* core) : core_(core) {
     // Tells the client the stream is accepted (it resets its backoff on this).
@@ -283,8 +298,13 @@ class ServerStream final : public grpc::ServerBidiReactor<FrameBatch, StreamAck>
       Finish(grpc::Status::OK);
       return;
     }
-    core_->Deliver(&batch_);
+    absl::Status s = core_->Deliver(batch_);
     batch_.Clear();
+    if (!s.ok()) {
+      // A peer that sends garbage gets its stream closed, not a crash.
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(s.message())));
+      return;
+    }
     StartRead(&batch_);
   }
 
@@ -296,10 +316,18 @@ class ServerStream final : public grpc::ServerBidiReactor<FrameBatch, StreamAck>
 
  private:
   Core* const core_;
-  FrameBatch batch_;
+  grpc::ByteBuffer batch_;
 };
 
-grpc::ServerBidiReactor<FrameBatch, StreamAck>* Service::Stream(grpc::CallbackServerContext*) {
+// Answers any other method with UNIMPLEMENTED.
+class UnimplementedStream final : public grpc::ServerGenericBidiReactor {
+ public:
+  UnimplementedStream() { Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "")); }
+  void OnDone() override { delete this; }
+};
+
+grpc::ServerGenericBidiReactor* Service::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  if (ctx->method() != kStreamMethod) return new UnimplementedStream();
   core_->ServerStreamStarted();
   return new ServerStream(core_);
 }
@@ -307,8 +335,8 @@ grpc::ServerBidiReactor<FrameBatch, StreamAck>* Service::Stream(grpc::CallbackSe
 // ---------------------------------------------------------------------------------------
 // Client side.
 
-void ClientStream::Begin(FrameService::Stub* stub) {
-  stub->async()->Stream(&ctx_, this);
+void ClientStream::Begin(FrameStub* stub) {
+  stub->PrepareBidiStreamingCall(&ctx_, kStreamMethod, grpc::StubOptions(), this);
   AddHold();  // After binding the reactor to the call, before StartCall.
   StartRead(&ack_);
   {
@@ -344,11 +372,17 @@ void ClientStream::OnReadInitialMetadataDone(bool ok) {
     peer_->backoff_micros = core_->options().initial_backoff_micros;
     if (!writing_ && !broken_ && !core_->shutting_down() && !peer_->queue.empty()) {
       writing_ = true;
-      core_->FillBatch(peer_.get(), &batch_);
+      core_->TakeBatch(peer_.get(), &pending_);
       write = true;
     }
   }
-  if (write) StartWrite(&batch_);
+  if (write) WritePending();
+}
+
+void ClientStream::WritePending() {
+  batch_frames_ = pending_.size();
+  EncodeFrameBatch(peer_->from, peer_->to, &pending_, &batch_);
+  StartWrite(&batch_);
 }
 
 void ClientStream::OnReadDone(bool ok) {
@@ -374,7 +408,7 @@ void ClientStream::OnReadDone(bool ok) {
 // Performance-critical path: one call per batch.
 void ClientStream::OnWriteDone(bool ok) {
   Counters& c = core_->counters();
-  const uint64_t n = batch_.frames_size();
+  const uint64_t n = batch_frames_;
   if (ok) {
     c.frames_sent.fetch_add(n, std::memory_order_relaxed);
     c.batches_sent.fetch_add(1, std::memory_order_relaxed);
@@ -396,12 +430,12 @@ void ClientStream::OnWriteDone(bool ok) {
     }
     if (!broken_ && !core_->shutting_down() && !peer_->queue.empty()) {
       writing_ = true;
-      core_->FillBatch(peer_.get(), &batch_);
+      core_->TakeBatch(peer_.get(), &pending_);
       write = true;
     }
     release = TakeHoldRelease();
   }
-  if (write) StartWrite(&batch_);
+  if (write) WritePending();
   if (release) RemoveHold();
 }
 
@@ -456,7 +490,7 @@ absl::Status Core::Start() {
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(opts_.listen_address, server_creds, &selected_port);
-  builder.RegisterService(&service_);
+  builder.RegisterCallbackGenericService(&service_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(MaxMessageBytes()));
   // A second transport on a taken port must fail, not share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -570,12 +604,12 @@ grpc::ChannelArguments Core::ChannelArgs() const {
   return args;
 }
 
-FrameService::Stub* Core::StubFor(const std::string& address) {
+FrameStub* Core::StubFor(const std::string& address) {
   auto it = channels_.find(address);
   if (it == channels_.end()) {
     ChannelEntry e;
     e.channel = grpc::CreateCustomChannel(address, ClientCredentials(), ChannelArgs());
-    e.stub = FrameService::NewStub(e.channel);
+    e.stub = std::make_unique<FrameStub>(e.channel);
     it = channels_.emplace(address, std::move(e)).first;
   }
   return it->second.stub.get();
@@ -614,50 +648,84 @@ void Core::Unregister(NodeId self) {
   if (wait.has_value()) wait->Wait();
 }
 
+// Delivers the frames of one batch to the registration of its destination.
+class DeliverySink : public FrameBatchSink {
+ public:
+  DeliverySink(absl::Mutex* reg_mu,
+               absl::flat_hash_map<NodeId, std::shared_ptr<Registration>>* regs)
+      : reg_mu_(reg_mu), regs_(regs) {}
+
+  ~DeliverySink() override {
+    if (reg_ == nullptr) return;
+    tls_delivering = prev_;
+    absl::MutexLock l(reg_mu_);
+    if (--reg_->active <= reg_->wait_target && reg_->drained.has_value()) {
+      reg_->drained->Notify();
+    }
+  }
+
+  bool OnHeader(NodeId from, NodeId to) override {
+    from_ = from;
+    {
+      absl::MutexLock l(reg_mu_);
+      auto it = regs_->find(to);
+      if (it == regs_->end()) return false;
+      reg_ = it->second;
+      ++reg_->active;
+    }
+    prev_ = tls_delivering;
+    tls_delivering = reg_.get();
+    return !reg_->removed.load(std::memory_order_acquire);
+  }
+
+  bool OnFrame(std::string frame) override {
+    reg_->receiver->OnFrame(from_, std::move(frame));
+    // Stop at once when the node unregisters meanwhile.
+    return !reg_->removed.load(std::memory_order_acquire);
+  }
+
+  NodeId from() const { return from_; }
+
+ private:
+  absl::Mutex* const reg_mu_;
+  absl::flat_hash_map<NodeId, std::shared_ptr<Registration>>* const regs_;
+  NodeId from_ = 0;
+  std::shared_ptr<Registration> reg_;
+  Registration* prev_ = nullptr;
+};
+
 // Performance-critical path: runs once per received batch on a gRPC thread.
-void Core::Deliver(FrameBatch* batch) {
-  const NodeId from = batch->from();
-  const int n = batch->frames_size();
-  std::shared_ptr<Registration> reg;
+absl::Status Core::Deliver(const grpc::ByteBuffer& batch) {
+  FrameBatchDecodeStats stats;
+  absl::Status status;
+  NodeId from;
   {
-    absl::MutexLock l(&reg_mu_);
-    auto it = regs_.find(batch->to());
-    if (it != regs_.end()) {
-      reg = it->second;
-      ++reg->active;
+    DeliverySink sink(&reg_mu_, &regs_);
+    status = DecodeFrameBatch(batch, opts_.max_frame_bytes, &sink, &stats);
+    from = sink.from();
+  }
+  if (stats.delivered > 0) {
+    counters_.frames_received.fetch_add(stats.delivered, std::memory_order_relaxed);
+    GlobalMetrics::Get().received->Increment(stats.delivered);
+  }
+  if (stats.skipped > 0) CountDrop(&counters_.dropped_unregistered, "unregistered", stats.skipped);
+  if (stats.oversize > 0) {
+    const uint64_t c = CountDrop(&counters_.dropped_oversize, "oversize", stats.oversize);
+    if (ShouldLog(c)) {
+      RUTILE_LOG_WARN(
+          "GrpcTransport: dropped {} received frames from node {} over max_frame_bytes {} ({} "
+          "such drops)",
+          stats.oversize, from, opts_.max_frame_bytes, c);
     }
   }
-  if (reg == nullptr) {
-    CountDrop(&counters_.dropped_unregistered, "unregistered", n);
-    return;
-  }
-  Registration* const prev = tls_delivering;
-  tls_delivering = reg.get();
-  uint64_t delivered = 0;
-  for (int i = 0; i < n; ++i) {
-    if (reg->removed.load(std::memory_order_acquire)) {
-      CountDrop(&counters_.dropped_unregistered, "unregistered", n - i);
-      break;
+  if (!status.ok()) {
+    const uint64_t c = CountDrop(&counters_.dropped_malformed, "malformed");
+    if (ShouldLog(c)) {
+      RUTILE_LOG_WARN("GrpcTransport: malformed batch from node {}: {} ({} such batches)", from,
+                      status.ToString(), c);
     }
-    std::string* frame = batch->mutable_frames(i);
-    if (frame->size() > opts_.max_frame_bytes) {
-      const uint64_t c = CountDrop(&counters_.dropped_oversize, "oversize");
-      if (ShouldLog(c)) {
-        RUTILE_LOG_WARN(
-            "GrpcTransport: dropping received frame of {} bytes from node {}: over "
-            "max_frame_bytes {} ({} such drops)",
-            frame->size(), from, opts_.max_frame_bytes, c);
-      }
-      continue;
-    }
-    reg->receiver->OnFrame(from, std::move(*frame));
-    ++delivered;
   }
-  tls_delivering = prev;
-  counters_.frames_received.fetch_add(delivered, std::memory_order_relaxed);
-  GlobalMetrics::Get().received->Increment(delivered);
-  absl::MutexLock l(&reg_mu_);
-  if (--reg->active <= reg->wait_target && reg->drained.has_value()) reg->drained->Notify();
+  return status;
 }
 
 void Core::ServerStreamStarted() {
@@ -699,16 +767,13 @@ std::shared_ptr<Peer> Core::GetPeer(NodeId from, NodeId to) {
   return it->second;
 }
 
-void Core::FillBatch(Peer* peer, FrameBatch* batch) {
-  batch->Clear();
-  batch->set_from(peer->from);
-  batch->set_to(peer->to);
+void Core::TakeBatch(Peer* peer, std::vector<std::string>* out) {
   size_t bytes = 0;
   while (!peer->queue.empty()) {
     std::string& f = peer->queue.front();
-    if (batch->frames_size() > 0 && bytes + f.size() > opts_.max_batch_bytes) break;
+    if (!out->empty() && bytes + f.size() > opts_.max_batch_bytes) break;
     bytes += f.size();
-    *batch->add_frames() = std::move(f);
+    out->push_back(std::move(f));
     peer->queue.pop_front();
   }
   peer->queue_bytes -= bytes;
@@ -750,7 +815,7 @@ void Core::Send(NodeId from, NodeId to, std::string frame) {
     if (s != nullptr) {
       if (s->accepted_ && !s->writing_ && !s->broken_) {
         s->writing_ = true;
-        FillBatch(peer.get(), &s->batch_);
+        TakeBatch(peer.get(), &s->pending_);
         write_on = s;
       }
     } else if (!peer->reconnect_pending) {
@@ -759,14 +824,14 @@ void Core::Send(NodeId from, NodeId to, std::string frame) {
     }
   }
   // `write_on` stays alive: it cannot release its hold while `writing_` is set.
-  if (write_on != nullptr) write_on->StartWrite(&write_on->batch_);
+  if (write_on != nullptr) write_on->WritePending();
   if (start_stream) StartStream(peer);
 }
 
 void Core::StartStream(const std::shared_ptr<Peer>& peer) {
   absl::StatusOr<std::string> address = opts_.resolver(peer->to);
   ClientStream* s = nullptr;
-  FrameService::Stub* stub = nullptr;
+  FrameStub* stub = nullptr;
   if (address.ok()) {
     absl::MutexLock l(&mu_);
     if (shutting_down()) return;
@@ -854,6 +919,7 @@ GrpcTransportStats Core::Stats() const {
   s.dropped_queue_full = get(counters_.dropped_queue_full);
   s.dropped_write_failed = get(counters_.dropped_write_failed);
   s.dropped_unregistered = get(counters_.dropped_unregistered);
+  s.malformed_batches = get(counters_.dropped_malformed);
   s.streams_started = get(counters_.streams_started);
   s.stream_failures = get(counters_.stream_failures);
   return s;

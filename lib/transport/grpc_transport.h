@@ -105,6 +105,7 @@ struct GrpcTransportStats {
   uint64_t dropped_queue_full = 0;    // The stream's queue was full.
   uint64_t dropped_write_failed = 0;  // Frames in a batch whose stream failed.
   uint64_t dropped_unregistered = 0;  // Received for a node not registered here.
+  uint64_t malformed_batches = 0;     // Received batches that did not decode.
   uint64_t streams_started = 0;       // Outgoing streams attempted.
   uint64_t stream_failures = 0;       // Outgoing streams that ended in an error.
 };
