@@ -399,6 +399,27 @@ class Parser {
     return IsKw(Kw::kSELECT, ahead);
   }
 
+  // At a '(' in FROM: whether it opens a subquery (a derived table) rather than
+  // parenthesised table references. `((SELECT 1) UNION (SELECT 2)) AS t` and
+  // `((SELECT 1)) AS t` are subqueries; `((SELECT 1) AS x JOIN t ON ..)` is not.
+  bool ParenOpensDerivedTable() const {
+    if (IsKw(Kw::kSELECT, 1)) return true;
+    if (!ParenStartsQuery(1)) return false;
+    // Find the ')' closing the inner '(' at offset 1 and look at what follows it.
+    int open = 0;
+    size_t i = 1;
+    for (; p_ + i < toks_.size(); ++i) {
+      const TokenKind k = Peek(i).kind;
+      if (k == TokenKind::kLParen) ++open;
+      if (k == TokenKind::kRParen && --open == 0) break;
+      if (k == TokenKind::kEof || k == TokenKind::kError) return false;
+    }
+    const Token& next = Peek(i + 1);
+    return next.kind == TokenKind::kRParen || next.kw == Kw::kUNION ||
+           next.kw == Kw::kEXCEPT || next.kw == Kw::kINTERSECT || next.kw == Kw::kORDER ||
+           next.kw == Kw::kLIMIT;
+  }
+
   bool IsSetOpAhead() const {
     return IsKw(Kw::kUNION) || IsKw(Kw::kEXCEPT) || IsKw(Kw::kINTERSECT);
   }
@@ -717,7 +738,7 @@ class Parser {
     DepthGuard g(this);
     TRY(g.ok());
     if (Is(TokenKind::kLParen)) {
-      if (ParenStartsQuery(1)) {
+      if (ParenOpensDerivedTable()) {
         auto d = New<DerivedTable>();
         Advance();
         TRY(d->query = ParseQuery(nullptr));

@@ -285,6 +285,10 @@ TEST(SelectTest, DerivedTablesAndAliases) {
             "SELECT * FROM (SELECT 1, 2) AS `d` (`p`, `q`), `t2` AS `u`, `t3` AS `v`");
   EXPECT_EQ(Canon("SELECT * FROM ((SELECT 1) UNION (SELECT 2)) AS z"),
             "SELECT * FROM (SELECT 1 UNION SELECT 2) AS `z`");
+  EXPECT_EQ(Canon("SELECT * FROM ((SELECT 1)) AS z"), "SELECT * FROM (SELECT 1) AS `z`");
+  // A parenthesised join whose first operand is a derived table (found by the fuzzer).
+  EXPECT_EQ(Canon("SELECT * FROM a, ((SELECT 1) AS d JOIN b ON 1)"),
+            "SELECT * FROM `a`, ((SELECT 1) AS `d` JOIN `b` ON 1)");
 }
 
 TEST(SelectTest, IndexHints) {
