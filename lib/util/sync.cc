@@ -84,11 +84,14 @@ struct Notification::State {
 Notification::Notification() : state_(std::make_shared<State>()) {}
 
 void Notification::Notify() {
-  MutexLock lock(state_->mu);
-  if (state_->notified.load(std::memory_order_relaxed)) return;
-  state_->notified.store(true, std::memory_order_release);
+  // A local reference keeps the state alive if a woken waiter destroys this object
+  // before notify_all returns; the same holds in WaitGroup::Done.
+  std::shared_ptr<State> state = state_;
+  MutexLock lock(state->mu);
+  if (state->notified.load(std::memory_order_relaxed)) return;
+  state->notified.store(true, std::memory_order_release);
   lock.unlock();
-  state_->cv.notify_all();
+  state->cv.notify_all();
 }
 
 bool Notification::HasBeenNotified() const {
@@ -123,10 +126,11 @@ void WaitGroup::Add(int n) {
 }
 
 void WaitGroup::Done() {
-  MutexLock lock(state_->mu);
-  if (--state_->count <= 0) {
+  std::shared_ptr<State> state = state_;
+  MutexLock lock(state->mu);
+  if (--state->count <= 0) {
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
   }
 }
 

@@ -131,11 +131,14 @@ class Promise {
   Promise() : state_(std::make_shared<sync_internal::FutureState<T>>()) {}
 
   bool Set(T value) {
-    MutexLock lock(state_->mu);
-    if (state_->value.has_value()) return false;
-    state_->value.emplace(std::move(value));
+    // A local reference keeps the state alive if a woken reader destroys this Promise
+    // before notify_all returns.
+    auto state = state_;
+    MutexLock lock(state->mu);
+    if (state->value.has_value()) return false;
+    state->value.emplace(std::move(value));
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
     return true;
   }
 
@@ -191,22 +194,24 @@ class Channel {
 
   // Waits for room, then enqueues. Returns false if the channel is closed.
   bool Push(T value) {
-    MutexLock lock(state_->mu);
-    sync_internal::UntimedWait(&state_->cv, lock, [&] { return state_->closed || HasRoom(); });
-    if (state_->closed) return false;
-    state_->items.push_back(std::move(value));
+    auto state = state_;
+    MutexLock lock(state->mu);
+    sync_internal::UntimedWait(&state->cv, lock, [&] { return state->closed || HasRoom(); });
+    if (state->closed) return false;
+    state->items.push_back(std::move(value));
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
     return true;
   }
 
   // Enqueues if there is room; returns false when full or closed.
   bool TryPush(T value) {
-    MutexLock lock(state_->mu);
-    if (state_->closed || !HasRoom()) return false;
-    state_->items.push_back(std::move(value));
+    auto state = state_;
+    MutexLock lock(state->mu);
+    if (state->closed || !HasRoom()) return false;
+    state->items.push_back(std::move(value));
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
     return true;
   }
 
@@ -232,10 +237,11 @@ class Channel {
   }
 
   void Close() {
-    MutexLock lock(state_->mu);
-    state_->closed = true;
+    auto state = state_;
+    MutexLock lock(state->mu);
+    state->closed = true;
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
   }
 
   size_t Size() const {
@@ -255,11 +261,12 @@ class Channel {
   bool HasRoom() const { return state_->capacity == 0 || state_->items.size() < state_->capacity; }
 
   std::optional<T> TakeLocked(MutexLock& lock) {
-    if (state_->items.empty()) return std::nullopt;
-    std::optional<T> out(std::move(state_->items.front()));
-    state_->items.pop_front();
+    auto state = state_;
+    if (state->items.empty()) return std::nullopt;
+    std::optional<T> out(std::move(state->items.front()));
+    state->items.pop_front();
     lock.unlock();
-    state_->cv.notify_all();
+    state->cv.notify_all();
     return out;
   }
 
