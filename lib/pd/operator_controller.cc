@@ -164,9 +164,14 @@ void OperatorController::OnRegionsRemoved(const std::vector<uint64_t>& region_id
     auto it = ops_.find(id);
     if (it == ops_.end()) continue;
     const Operator& op = *it->second;
-    bool merging = op.current_step_index() < op.steps().size() &&
-                   std::holds_alternative<MergeRegion>(op.steps()[op.current_step_index()]);
-    Finish(id, merging ? OpStatus::kSuccess : OpStatus::kCanceled);
+    // A region replaced while its operator was on a split or merge step is the effect of
+    // that very step; anything else was overtaken by a split or merge it did not make.
+    bool done = false;
+    if (op.current_step_index() < op.steps().size()) {
+      const OpStep& step = op.steps()[op.current_step_index()];
+      done = std::holds_alternative<SplitRegion>(step) || std::holds_alternative<MergeRegion>(step);
+    }
+    Finish(id, done ? OpStatus::kSuccess : OpStatus::kCanceled);
   }
 }
 

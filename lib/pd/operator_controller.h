@@ -65,8 +65,8 @@ class OperatorController {
   // nothing (no operator, it just ended, or it waits passively for a merge).
   std::optional<OpStep> Dispatch(const RegionInfo& region, uint64_t now_micros);
 
-  // Regions the Cluster dropped because a newer region replaced them: a merge source whose
-  // operator was merging ends in success, any other operator of theirs is canceled.
+  // Regions the Cluster dropped because a newer region replaced them: an operator that was
+  // on its split or merge step ends in success (that step did it), any other is canceled.
   void OnRegionsRemoved(const std::vector<uint64_t>& region_ids);
 
   // Ends operators that ran out of time (regions that stopped reporting never reach
