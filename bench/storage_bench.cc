@@ -10,8 +10,10 @@
 //   scan10k        forward scan of 10,000 consecutive keys from a random start
 // Both sides use fresh temporary directories, the same keys in the same order and the same
 // options. Rates are items per second as measured by Google Benchmark (SetItemsProcessed):
-// of CPU time, except put_synced which is timed on the wall clock; the program ends with one
-// `RATIO <op> <rutile/baseline>` line per operation.
+// of CPU time, except put_synced which is timed on the wall clock. The suite runs in rounds
+// (RUTILE_STORAGE_BENCH_ROUNDS, default 5), the two sides of each op back to back; the
+// program ends with one `RATIO <op> <rutile/baseline>` line per operation, the median over
+// rounds of the paired ratio.
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -216,13 +218,25 @@ void Preload(BaselineSide* side) {
 }
 
 template <typename Side>
+std::unique_ptr<Side>& ReadStoreSlot() {
+  static std::unique_ptr<Side>* slot = new std::unique_ptr<Side>();
+  return *slot;
+}
+
+template <typename Side>
 Side* ReadStore() {
-  static Side* side = [] {
-    auto* s = new Side();
-    Preload(s);
-    return s;
-  }();
-  return side;
+  std::unique_ptr<Side>& slot = ReadStoreSlot<Side>();
+  if (slot == nullptr) {
+    slot = std::make_unique<Side>();
+    Preload(slot.get());
+  }
+  return slot.get();
+}
+
+// Closes the read stores and removes their directories.
+void DropReadStores() {
+  ReadStoreSlot<RutileSide>().reset();
+  ReadStoreSlot<BaselineSide>().reset();
 }
 
 void GetRutile(benchmark::State& state, bool hit) {
@@ -332,8 +346,8 @@ void RegisterAll() {
       {"scan10k", ScanRutile, ScanBaseline, false},
   };
   // The suite runs in rounds, each side of a pair right after the other (alternating which
-  // goes first), so that the load of a shared machine falls on both sides alike; each
-  // side's rate is the median over rounds.
+  // goes first), so that the load of a shared machine falls on both sides alike; the
+  // reported ratio is the median over rounds of the paired ratio.
   const int rounds = Rounds();
   for (int round = 0; round < rounds; ++round) {
     for (const Case& c : cases) {
@@ -351,8 +365,8 @@ void RegisterAll() {
 }
 
 // Prints as the console reporter does and collects each run's items_per_second, as the
-// benchmark library computed it, under "<op>" and side "rutile" or "baseline" (the two
-// first parts of the name). With --benchmark_repetitions the mean of each is taken.
+// benchmark library computed it, by op, side and round (the parts of the name). With
+// --benchmark_repetitions the mean of each is taken.
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
   // Colours only on a terminal, so piped output has clean `RATIO` lines.
@@ -367,27 +381,50 @@ class RecordingReporter : public benchmark::ConsoleReporter {
       if (!single && !mean) continue;
       auto rate = run.counters.find("items_per_second");
       if (rate == run.counters.end()) continue;
+      // "<op>/<side>/r<round>[/...]".
       const std::string& name = run.run_name.function_name;
-      const size_t first = name.find('/');
-      const size_t second = name.find('/', first + 1);
-      if (first == std::string::npos) continue;
-      rates_[{name.substr(0, first), name.substr(first + 1, second - first - 1)}].push_back(
-          rate->second.value);
+      const size_t a = name.find('/');
+      const size_t b = name.find('/', a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      const size_t c = name.find('/', b + 1);
+      const std::string op = name.substr(0, a);
+      const std::string side = name.substr(a + 1, b - a - 1);
+      const std::string round = name.substr(b + 1, c == std::string::npos ? c : c - b - 1);
+      rates_[op][side][round] = rate->second.value;
     }
   }
 
-  // Records the median rate of every (op, side) with bench::RecordRate.
+  // Records, per op, the baseline's median rate and a rutile rate equal to it times the
+  // median over rounds of rutile/baseline within the round. Each round's two sides ran
+  // back to back, so the paired ratio cancels most of a shared machine's load swings; the
+  // printed RATIO is that median paired ratio.
   void RecordMedians() {
-    for (auto& [key, values] : rates_) {
-      std::sort(values.begin(), values.end());
-      const size_t n = values.size();
-      const double median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-      bench::RecordRate(key.first, key.second, median);
+    for (auto& [op, sides] : rates_) {
+      const auto& rutile = sides["rutile"];
+      const auto& baseline = sides["baseline"];
+      std::vector<double> ratios;
+      std::vector<double> base_rates;
+      for (const auto& [round, base_rate] : baseline) {
+        base_rates.push_back(base_rate);
+        auto r = rutile.find(round);
+        if (r != rutile.end() && base_rate > 0) ratios.push_back(r->second / base_rate);
+      }
+      if (ratios.empty()) continue;
+      const double base = Median(base_rates);
+      bench::RecordRate(op, "baseline", base);
+      bench::RecordRate(op, "rutile", base * Median(ratios));
     }
   }
 
  private:
-  std::map<std::pair<std::string, std::string>, std::vector<double>> rates_;
+  static double Median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
+  // op -> side -> round -> items per second.
+  std::map<std::string, std::map<std::string, std::map<std::string, double>>> rates_;
 };
 
 }  // namespace
@@ -400,6 +437,7 @@ int main(int argc, char** argv) {
   rutile::storage::RecordingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.RecordMedians();
+  rutile::storage::DropReadStores();
   // Every rate is recorded; RunAndReport prints the RATIO lines. It runs the registered
   // benchmarks again, so it gets a filter that matches none.
   std::string arg0 = argv[0];
