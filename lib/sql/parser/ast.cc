@@ -11,8 +11,8 @@ namespace {
 bool IsPlainName(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '$')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '$')) {
       return false;
     }
   }
@@ -50,9 +50,12 @@ void RestoreHints(Restorer* r, const std::vector<std::string>& hints) {
 
 std::string_view SetOpText(SetOp op) {
   switch (op) {
-    case SetOp::kUnion: return "UNION";
-    case SetOp::kExcept: return "EXCEPT";
-    case SetOp::kIntersect: return "INTERSECT";
+    case SetOp::kUnion:
+      return "UNION";
+    case SetOp::kExcept:
+      return "EXCEPT";
+    case SetOp::kIntersect:
+      return "INTERSECT";
   }
   return "";
 }
@@ -128,21 +131,36 @@ void DumpIndexParts(Dumper* d, const std::vector<IndexPart>& parts) {
 
 std::string_view TableOptionName(TableOptionKind k) {
   switch (k) {
-    case TableOptionKind::kEngine: return "ENGINE";
-    case TableOptionKind::kCharset: return "CHARACTER SET";
-    case TableOptionKind::kCollate: return "COLLATE";
-    case TableOptionKind::kAutoIncrement: return "AUTO_INCREMENT";
-    case TableOptionKind::kComment: return "COMMENT";
-    case TableOptionKind::kRowFormat: return "ROW_FORMAT";
-    case TableOptionKind::kKeyBlockSize: return "KEY_BLOCK_SIZE";
-    case TableOptionKind::kAvgRowLength: return "AVG_ROW_LENGTH";
-    case TableOptionKind::kChecksum: return "CHECKSUM";
-    case TableOptionKind::kCompression: return "COMPRESSION";
-    case TableOptionKind::kMaxRows: return "MAX_ROWS";
-    case TableOptionKind::kMinRows: return "MIN_ROWS";
-    case TableOptionKind::kStatsPersistent: return "STATS_PERSISTENT";
-    case TableOptionKind::kPackKeys: return "PACK_KEYS";
-    case TableOptionKind::kDelayKeyWrite: return "DELAY_KEY_WRITE";
+    case TableOptionKind::kEngine:
+      return "ENGINE";
+    case TableOptionKind::kCharset:
+      return "CHARACTER SET";
+    case TableOptionKind::kCollate:
+      return "COLLATE";
+    case TableOptionKind::kAutoIncrement:
+      return "AUTO_INCREMENT";
+    case TableOptionKind::kComment:
+      return "COMMENT";
+    case TableOptionKind::kRowFormat:
+      return "ROW_FORMAT";
+    case TableOptionKind::kKeyBlockSize:
+      return "KEY_BLOCK_SIZE";
+    case TableOptionKind::kAvgRowLength:
+      return "AVG_ROW_LENGTH";
+    case TableOptionKind::kChecksum:
+      return "CHECKSUM";
+    case TableOptionKind::kCompression:
+      return "COMPRESSION";
+    case TableOptionKind::kMaxRows:
+      return "MAX_ROWS";
+    case TableOptionKind::kMinRows:
+      return "MIN_ROWS";
+    case TableOptionKind::kStatsPersistent:
+      return "STATS_PERSISTENT";
+    case TableOptionKind::kPackKeys:
+      return "PACK_KEYS";
+    case TableOptionKind::kDelayKeyWrite:
+      return "DELAY_KEY_WRITE";
   }
   return "";
 }
@@ -238,13 +256,26 @@ void Restorer::String(std::string_view s) {
     const char c = s[i];
     const char* esc = nullptr;
     switch (c) {
-      case '\'': esc = "\\'"; break;
-      case '\\': esc = "\\\\"; break;
-      case '\0': esc = "\\0"; break;
-      case '\n': esc = "\\n"; break;
-      case '\r': esc = "\\r"; break;
-      case '\x1a': esc = "\\Z"; break;
-      default: continue;
+      case '\'':
+        esc = "\\'";
+        break;
+      case '\\':
+        esc = "\\\\";
+        break;
+      case '\0':
+        esc = "\\0";
+        break;
+      case '\n':
+        esc = "\\n";
+        break;
+      case '\r':
+        esc = "\\r";
+        break;
+      case '\x1a':
+        esc = "\\Z";
+        break;
+      default:
+        continue;
     }
     out_.append(s.data() + run, i - run);
     out_.append(esc);
@@ -385,56 +416,89 @@ bool AstEqual(const Node& a, const Node& b) { return DumpAst(a) == DumpAst(b); }
 
 std::string_view BinaryOpText(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kOr: return "OR";
-    case BinaryOp::kXor: return "XOR";
-    case BinaryOp::kAnd: return "AND";
-    case BinaryOp::kEq: return "=";
-    case BinaryOp::kNullSafeEq: return "<=>";
-    case BinaryOp::kNe: return "!=";
-    case BinaryOp::kLt: return "<";
-    case BinaryOp::kLe: return "<=";
-    case BinaryOp::kGt: return ">";
-    case BinaryOp::kGe: return ">=";
-    case BinaryOp::kBitOr: return "|";
-    case BinaryOp::kBitAnd: return "&";
-    case BinaryOp::kShl: return "<<";
-    case BinaryOp::kShr: return ">>";
-    case BinaryOp::kPlus: return "+";
-    case BinaryOp::kMinus: return "-";
-    case BinaryOp::kMul: return "*";
-    case BinaryOp::kDiv: return "/";
-    case BinaryOp::kIntDiv: return "DIV";
-    case BinaryOp::kMod: return "%";
-    case BinaryOp::kBitXor: return "^";
-    case BinaryOp::kAssign: return ":=";
+    case BinaryOp::kOr:
+      return "OR";
+    case BinaryOp::kXor:
+      return "XOR";
+    case BinaryOp::kAnd:
+      return "AND";
+    case BinaryOp::kEq:
+      return "=";
+    case BinaryOp::kNullSafeEq:
+      return "<=>";
+    case BinaryOp::kNe:
+      return "!=";
+    case BinaryOp::kLt:
+      return "<";
+    case BinaryOp::kLe:
+      return "<=";
+    case BinaryOp::kGt:
+      return ">";
+    case BinaryOp::kGe:
+      return ">=";
+    case BinaryOp::kBitOr:
+      return "|";
+    case BinaryOp::kBitAnd:
+      return "&";
+    case BinaryOp::kShl:
+      return "<<";
+    case BinaryOp::kShr:
+      return ">>";
+    case BinaryOp::kPlus:
+      return "+";
+    case BinaryOp::kMinus:
+      return "-";
+    case BinaryOp::kMul:
+      return "*";
+    case BinaryOp::kDiv:
+      return "/";
+    case BinaryOp::kIntDiv:
+      return "DIV";
+    case BinaryOp::kMod:
+      return "%";
+    case BinaryOp::kBitXor:
+      return "^";
+    case BinaryOp::kAssign:
+      return ":=";
   }
   return "?";
 }
 
 int BinaryOpPrecedence(BinaryOp op) {
   switch (op) {
-    case BinaryOp::kOr: return kPrecOr;
-    case BinaryOp::kXor: return kPrecXor;
-    case BinaryOp::kAnd: return kPrecAnd;
+    case BinaryOp::kOr:
+      return kPrecOr;
+    case BinaryOp::kXor:
+      return kPrecXor;
+    case BinaryOp::kAnd:
+      return kPrecAnd;
     case BinaryOp::kEq:
     case BinaryOp::kNullSafeEq:
     case BinaryOp::kNe:
     case BinaryOp::kLt:
     case BinaryOp::kLe:
     case BinaryOp::kGt:
-    case BinaryOp::kGe: return kPrecCmp;
-    case BinaryOp::kBitOr: return kPrecBitOr;
-    case BinaryOp::kBitAnd: return kPrecBitAnd;
+    case BinaryOp::kGe:
+      return kPrecCmp;
+    case BinaryOp::kBitOr:
+      return kPrecBitOr;
+    case BinaryOp::kBitAnd:
+      return kPrecBitAnd;
     case BinaryOp::kShl:
-    case BinaryOp::kShr: return kPrecShift;
+    case BinaryOp::kShr:
+      return kPrecShift;
     case BinaryOp::kPlus:
-    case BinaryOp::kMinus: return kPrecAdd;
+    case BinaryOp::kMinus:
+      return kPrecAdd;
     case BinaryOp::kMul:
     case BinaryOp::kDiv:
     case BinaryOp::kIntDiv:
-    case BinaryOp::kMod: return kPrecMul;
-    case BinaryOp::kBitXor: return kPrecBitXor;
-    case BinaryOp::kAssign: return kPrecAssign;
+    case BinaryOp::kMod:
+      return kPrecMul;
+    case BinaryOp::kBitXor:
+      return kPrecBitXor;
+    case BinaryOp::kAssign:
+      return kPrecAssign;
   }
   return kPrecLowest;
 }
@@ -443,8 +507,8 @@ bool IsComparison(BinaryOp op) { return BinaryOpPrecedence(op) == kPrecCmp; }
 
 bool IsAggregateName(std::string_view n) {
   static constexpr std::string_view kNames[] = {
-      "COUNT",      "SUM",      "AVG",     "MIN",         "MAX",         "GROUP_CONCAT",
-      "BIT_AND",    "BIT_OR",   "BIT_XOR", "STD",         "STDDEV",      "STDDEV_POP",
+      "COUNT",       "SUM",      "AVG",     "MIN",     "MAX",    "GROUP_CONCAT",
+      "BIT_AND",     "BIT_OR",   "BIT_XOR", "STD",     "STDDEV", "STDDEV_POP",
       "STDDEV_SAMP", "VARIANCE", "VAR_POP", "VAR_SAMP"};
   for (std::string_view k : kNames) {
     if (k == n) return true;
@@ -461,12 +525,18 @@ void LiteralExpr::Restore(Restorer* r) const {
     r->Write(" ");
   }
   switch (kind) {
-    case LiteralKind::kNull: r->Write("NULL"); break;
+    case LiteralKind::kNull:
+      r->Write("NULL");
+      break;
     case LiteralKind::kBool:
     case LiteralKind::kInt:
     case LiteralKind::kDecimal:
-    case LiteralKind::kFloat: r->Write(text); break;
-    case LiteralKind::kString: r->String(text); break;
+    case LiteralKind::kFloat:
+      r->Write(text);
+      break;
+    case LiteralKind::kString:
+      r->String(text);
+      break;
     case LiteralKind::kHex:
       if (text.size() % 2 == 0) {
         r->Write("X'");
@@ -525,10 +595,17 @@ void VariableExpr::Restore(Restorer* r) const {
   r->Write(system ? "@@" : "@");
   if (system) {
     switch (static_cast<VarScope>(scope)) {
-      case VarScope::kDefault: break;
-      case VarScope::kSession: r->Write("SESSION."); break;
-      case VarScope::kGlobal: r->Write("GLOBAL."); break;
-      case VarScope::kLocal: r->Write("LOCAL."); break;
+      case VarScope::kDefault:
+        break;
+      case VarScope::kSession:
+        r->Write("SESSION.");
+        break;
+      case VarScope::kGlobal:
+        r->Write("GLOBAL.");
+        break;
+      case VarScope::kLocal:
+        r->Write("LOCAL.");
+        break;
     }
   }
   if (IsPlainName(name) && !(system && scope == 0 && LookupKeyword(name) != Kw::kNone)) {
@@ -550,11 +627,21 @@ int UnaryExpr::Precedence() const { return op == UnaryOp::kNot ? kPrecNot : kPre
 
 void UnaryExpr::Restore(Restorer* r) const {
   switch (op) {
-    case UnaryOp::kMinus: r->Write("-"); break;
-    case UnaryOp::kPlus: r->Write("+"); break;
-    case UnaryOp::kBitNeg: r->Write("~"); break;
-    case UnaryOp::kNot: r->Write("NOT "); break;
-    case UnaryOp::kBinary: r->Write("BINARY "); break;
+    case UnaryOp::kMinus:
+      r->Write("-");
+      break;
+    case UnaryOp::kPlus:
+      r->Write("+");
+      break;
+    case UnaryOp::kBitNeg:
+      r->Write("~");
+      break;
+    case UnaryOp::kNot:
+      r->Write("NOT ");
+      break;
+    case UnaryOp::kBinary:
+      r->Write("BINARY ");
+      break;
   }
   // A prefix operator applied to a prefix operator needs no parentheses (NOT NOT a,
   // - -a); a space keeps "- -" from reading as a comment or "--".
@@ -595,10 +682,18 @@ void IsExpr::Restore(Restorer* r) const {
   r->Expr(*operand, kPrecCmp);
   r->Write(negated ? " IS NOT " : " IS ");
   switch (what) {
-    case IsWhat::kNull: r->Write("NULL"); break;
-    case IsWhat::kTrue: r->Write("TRUE"); break;
-    case IsWhat::kFalse: r->Write("FALSE"); break;
-    case IsWhat::kUnknown: r->Write("UNKNOWN"); break;
+    case IsWhat::kNull:
+      r->Write("NULL");
+      break;
+    case IsWhat::kTrue:
+      r->Write("TRUE");
+      break;
+    case IsWhat::kFalse:
+      r->Write("FALSE");
+      break;
+    case IsWhat::kUnknown:
+      r->Write("UNKNOWN");
+      break;
   }
 }
 
@@ -754,38 +849,70 @@ void CaseExpr::Dump(Dumper* d) const {
 
 std::string_view TypeKindText(TypeKind kind) {
   switch (kind) {
-    case TypeKind::kTinyInt: return "TINYINT";
-    case TypeKind::kSmallInt: return "SMALLINT";
-    case TypeKind::kMediumInt: return "MEDIUMINT";
-    case TypeKind::kInt: return "INT";
-    case TypeKind::kBigInt: return "BIGINT";
-    case TypeKind::kDecimal: return "DECIMAL";
-    case TypeKind::kFloat: return "FLOAT";
-    case TypeKind::kDouble: return "DOUBLE";
-    case TypeKind::kBit: return "BIT";
-    case TypeKind::kBool: return "BOOLEAN";
-    case TypeKind::kChar: return "CHAR";
-    case TypeKind::kVarChar: return "VARCHAR";
-    case TypeKind::kBinary: return "BINARY";
-    case TypeKind::kVarBinary: return "VARBINARY";
-    case TypeKind::kTinyText: return "TINYTEXT";
-    case TypeKind::kText: return "TEXT";
-    case TypeKind::kMediumText: return "MEDIUMTEXT";
-    case TypeKind::kLongText: return "LONGTEXT";
-    case TypeKind::kTinyBlob: return "TINYBLOB";
-    case TypeKind::kBlob: return "BLOB";
-    case TypeKind::kMediumBlob: return "MEDIUMBLOB";
-    case TypeKind::kLongBlob: return "LONGBLOB";
-    case TypeKind::kDate: return "DATE";
-    case TypeKind::kDateTime: return "DATETIME";
-    case TypeKind::kTimestamp: return "TIMESTAMP";
-    case TypeKind::kTime: return "TIME";
-    case TypeKind::kYear: return "YEAR";
-    case TypeKind::kEnum: return "ENUM";
-    case TypeKind::kSet: return "SET";
-    case TypeKind::kJson: return "JSON";
-    case TypeKind::kSigned: return "SIGNED";
-    case TypeKind::kUnsigned: return "UNSIGNED";
+    case TypeKind::kTinyInt:
+      return "TINYINT";
+    case TypeKind::kSmallInt:
+      return "SMALLINT";
+    case TypeKind::kMediumInt:
+      return "MEDIUMINT";
+    case TypeKind::kInt:
+      return "INT";
+    case TypeKind::kBigInt:
+      return "BIGINT";
+    case TypeKind::kDecimal:
+      return "DECIMAL";
+    case TypeKind::kFloat:
+      return "FLOAT";
+    case TypeKind::kDouble:
+      return "DOUBLE";
+    case TypeKind::kBit:
+      return "BIT";
+    case TypeKind::kBool:
+      return "BOOLEAN";
+    case TypeKind::kChar:
+      return "CHAR";
+    case TypeKind::kVarChar:
+      return "VARCHAR";
+    case TypeKind::kBinary:
+      return "BINARY";
+    case TypeKind::kVarBinary:
+      return "VARBINARY";
+    case TypeKind::kTinyText:
+      return "TINYTEXT";
+    case TypeKind::kText:
+      return "TEXT";
+    case TypeKind::kMediumText:
+      return "MEDIUMTEXT";
+    case TypeKind::kLongText:
+      return "LONGTEXT";
+    case TypeKind::kTinyBlob:
+      return "TINYBLOB";
+    case TypeKind::kBlob:
+      return "BLOB";
+    case TypeKind::kMediumBlob:
+      return "MEDIUMBLOB";
+    case TypeKind::kLongBlob:
+      return "LONGBLOB";
+    case TypeKind::kDate:
+      return "DATE";
+    case TypeKind::kDateTime:
+      return "DATETIME";
+    case TypeKind::kTimestamp:
+      return "TIMESTAMP";
+    case TypeKind::kTime:
+      return "TIME";
+    case TypeKind::kYear:
+      return "YEAR";
+    case TypeKind::kEnum:
+      return "ENUM";
+    case TypeKind::kSet:
+      return "SET";
+    case TypeKind::kJson:
+      return "JSON";
+    case TypeKind::kSigned:
+      return "SIGNED";
+    case TypeKind::kUnsigned:
+      return "UNSIGNED";
   }
   return "";
 }
@@ -989,15 +1116,28 @@ void TableName::Restore(Restorer* r) const {
   }
   for (const IndexHint& h : index_hints) {
     switch (h.kind) {
-      case IndexHintKind::kUse: r->Write(" USE INDEX"); break;
-      case IndexHintKind::kIgnore: r->Write(" IGNORE INDEX"); break;
-      case IndexHintKind::kForce: r->Write(" FORCE INDEX"); break;
+      case IndexHintKind::kUse:
+        r->Write(" USE INDEX");
+        break;
+      case IndexHintKind::kIgnore:
+        r->Write(" IGNORE INDEX");
+        break;
+      case IndexHintKind::kForce:
+        r->Write(" FORCE INDEX");
+        break;
     }
     switch (h.scope) {
-      case IndexHintScope::kAll: break;
-      case IndexHintScope::kJoin: r->Write(" FOR JOIN"); break;
-      case IndexHintScope::kOrderBy: r->Write(" FOR ORDER BY"); break;
-      case IndexHintScope::kGroupBy: r->Write(" FOR GROUP BY"); break;
+      case IndexHintScope::kAll:
+        break;
+      case IndexHintScope::kJoin:
+        r->Write(" FOR JOIN");
+        break;
+      case IndexHintScope::kOrderBy:
+        r->Write(" FOR ORDER BY");
+        break;
+      case IndexHintScope::kGroupBy:
+        r->Write(" FOR GROUP BY");
+        break;
     }
     r->Write(" (");
     r->IdentList(h.indexes);
@@ -1056,12 +1196,23 @@ void JoinRef::Restore(Restorer* r) const {
     r->Write(" ");
     if (natural) r->Write("NATURAL ");
     switch (kind) {
-      case JoinKind::kInner: r->Write("JOIN "); break;
-      case JoinKind::kCross: r->Write("CROSS JOIN "); break;
-      case JoinKind::kLeft: r->Write("LEFT JOIN "); break;
-      case JoinKind::kRight: r->Write("RIGHT JOIN "); break;
-      case JoinKind::kStraight: r->Write("STRAIGHT_JOIN "); break;
-      case JoinKind::kComma: break;
+      case JoinKind::kInner:
+        r->Write("JOIN ");
+        break;
+      case JoinKind::kCross:
+        r->Write("CROSS JOIN ");
+        break;
+      case JoinKind::kLeft:
+        r->Write("LEFT JOIN ");
+        break;
+      case JoinKind::kRight:
+        r->Write("RIGHT JOIN ");
+        break;
+      case JoinKind::kStraight:
+        r->Write("STRAIGHT_JOIN ");
+        break;
+      case JoinKind::kComma:
+        break;
     }
   }
   if (dynamic_cast<const JoinRef*>(right.get()) != nullptr) {
@@ -1141,11 +1292,20 @@ void SelectStmt::Restore(Restorer* r) const {
   }
   RestoreLimitAndOrder(r, order_by, limit);
   switch (lock) {
-    case LockMode::kNone: break;
-    case LockMode::kForUpdate: r->Write(" FOR UPDATE"); break;
-    case LockMode::kForUpdateNoWait: r->Write(" FOR UPDATE NOWAIT"); break;
-    case LockMode::kForUpdateSkipLocked: r->Write(" FOR UPDATE SKIP LOCKED"); break;
-    case LockMode::kShare: r->Write(" LOCK IN SHARE MODE"); break;
+    case LockMode::kNone:
+      break;
+    case LockMode::kForUpdate:
+      r->Write(" FOR UPDATE");
+      break;
+    case LockMode::kForUpdateNoWait:
+      r->Write(" FOR UPDATE NOWAIT");
+      break;
+    case LockMode::kForUpdateSkipLocked:
+      r->Write(" FOR UPDATE SKIP LOCKED");
+      break;
+    case LockMode::kShare:
+      r->Write(" LOCK IN SHARE MODE");
+      break;
   }
 }
 
@@ -1387,15 +1547,25 @@ void ColumnDef::Restore(Restorer* r) const {
   type.Restore(r);
   for (const ColumnOption& o : options) {
     switch (o.kind) {
-      case ColumnOptionKind::kNotNull: r->Write(" NOT NULL"); break;
-      case ColumnOptionKind::kNull: r->Write(" NULL"); break;
+      case ColumnOptionKind::kNotNull:
+        r->Write(" NOT NULL");
+        break;
+      case ColumnOptionKind::kNull:
+        r->Write(" NULL");
+        break;
       case ColumnOptionKind::kDefault:
         r->Write(" DEFAULT ");
         RestoreDefaultValue(r, *o.expr);
         break;
-      case ColumnOptionKind::kAutoIncrement: r->Write(" AUTO_INCREMENT"); break;
-      case ColumnOptionKind::kPrimaryKey: r->Write(" PRIMARY KEY"); break;
-      case ColumnOptionKind::kUniqueKey: r->Write(" UNIQUE KEY"); break;
+      case ColumnOptionKind::kAutoIncrement:
+        r->Write(" AUTO_INCREMENT");
+        break;
+      case ColumnOptionKind::kPrimaryKey:
+        r->Write(" PRIMARY KEY");
+        break;
+      case ColumnOptionKind::kUniqueKey:
+        r->Write(" UNIQUE KEY");
+        break;
       case ColumnOptionKind::kComment:
         r->Write(" COMMENT ");
         r->String(o.text);
@@ -1447,10 +1617,18 @@ void ColumnDef::Dump(Dumper* d) const {
 
 void Constraint::Restore(Restorer* r) const {
   switch (kind) {
-    case ConstraintKind::kPrimaryKey: r->Write("PRIMARY KEY"); break;
-    case ConstraintKind::kUnique: r->Write("UNIQUE KEY"); break;
-    case ConstraintKind::kIndex: r->Write("KEY"); break;
-    case ConstraintKind::kFulltext: r->Write("FULLTEXT KEY"); break;
+    case ConstraintKind::kPrimaryKey:
+      r->Write("PRIMARY KEY");
+      break;
+    case ConstraintKind::kUnique:
+      r->Write("UNIQUE KEY");
+      break;
+    case ConstraintKind::kIndex:
+      r->Write("KEY");
+      break;
+    case ConstraintKind::kFulltext:
+      r->Write("FULLTEXT KEY");
+      break;
     case ConstraintKind::kForeignKey:
       if (!name.empty()) {
         r->Write("CONSTRAINT ");
@@ -1658,7 +1836,9 @@ void AlterSpec::Restore(Restorer* r) const {
       r->Write("DROP INDEX ");
       r->Ident(name);
       break;
-    case AlterKind::kDropPrimaryKey: r->Write("DROP PRIMARY KEY"); break;
+    case AlterKind::kDropPrimaryKey:
+      r->Write("DROP PRIMARY KEY");
+      break;
     case AlterKind::kDropForeignKey:
       r->Write("DROP FOREIGN KEY ");
       r->Ident(name);
@@ -1827,8 +2007,12 @@ void TxnStmt::Restore(Restorer* r) const {
       }
       break;
     }
-    case TxnKind::kCommit: r->Write("COMMIT"); break;
-    case TxnKind::kRollback: r->Write("ROLLBACK"); break;
+    case TxnKind::kCommit:
+      r->Write("COMMIT");
+      break;
+    case TxnKind::kRollback:
+      r->Write("ROLLBACK");
+      break;
     case TxnKind::kSavepoint:
       r->Write("SAVEPOINT ");
       r->Ident(savepoint);
@@ -1917,7 +2101,9 @@ void ShowStmt::Restore(Restorer* r) const {
     RestoreQualified(r, db, table);
   };
   switch (kind) {
-    case ShowKind::kDatabases: r->Write("SHOW DATABASES"); break;
+    case ShowKind::kDatabases:
+      r->Write("SHOW DATABASES");
+      break;
     case ShowKind::kTables:
       r->Write(full ? "SHOW FULL TABLES" : "SHOW TABLES");
       if (!db.empty()) {
@@ -1962,15 +2148,27 @@ void ShowStmt::Restore(Restorer* r) const {
     case ShowKind::kVariables:
       r->Write(global ? "SHOW GLOBAL VARIABLES" : "SHOW VARIABLES");
       break;
-    case ShowKind::kStatus: r->Write(global ? "SHOW GLOBAL STATUS" : "SHOW STATUS"); break;
-    case ShowKind::kWarnings: r->Write("SHOW WARNINGS"); break;
-    case ShowKind::kErrors: r->Write("SHOW ERRORS"); break;
+    case ShowKind::kStatus:
+      r->Write(global ? "SHOW GLOBAL STATUS" : "SHOW STATUS");
+      break;
+    case ShowKind::kWarnings:
+      r->Write("SHOW WARNINGS");
+      break;
+    case ShowKind::kErrors:
+      r->Write("SHOW ERRORS");
+      break;
     case ShowKind::kProcessList:
       r->Write(full ? "SHOW FULL PROCESSLIST" : "SHOW PROCESSLIST");
       break;
-    case ShowKind::kEngines: r->Write("SHOW ENGINES"); break;
-    case ShowKind::kCharset: r->Write("SHOW CHARACTER SET"); break;
-    case ShowKind::kCollation: r->Write("SHOW COLLATION"); break;
+    case ShowKind::kEngines:
+      r->Write("SHOW ENGINES");
+      break;
+    case ShowKind::kCharset:
+      r->Write("SHOW CHARACTER SET");
+      break;
+    case ShowKind::kCollation:
+      r->Write("SHOW COLLATION");
+      break;
     case ShowKind::kGrants:
       r->Write("SHOW GRANTS");
       if (!user.empty()) {
@@ -1978,7 +2176,9 @@ void ShowStmt::Restore(Restorer* r) const {
         r->Write(user);
       }
       break;
-    case ShowKind::kPrivileges: r->Write("SHOW PRIVILEGES"); break;
+    case ShowKind::kPrivileges:
+      r->Write("SHOW PRIVILEGES");
+      break;
   }
   if (like) {
     r->Write(" LIKE ");

@@ -61,22 +61,22 @@ bool AstEqual(const Node& a, const Node& b);
 // parser's Pratt loop and Restore's parenthesisation share these values.
 enum Prec : int {
   kPrecLowest = 0,
-  kPrecAssign = 2,   // :=
-  kPrecOr = 4,       // OR, || (unless PIPES_AS_CONCAT)
-  kPrecXor = 6,      // XOR
-  kPrecAnd = 8,      // AND, &&
-  kPrecNot = 10,     // NOT
-  kPrecCmp = 12,     // = <=> <> < <= > >= IS, comparisons with ANY/ALL
-  kPrecPred = 14,    // BETWEEN IN LIKE REGEXP
-  kPrecBitOr = 16,   // |
-  kPrecBitAnd = 18,  // &
-  kPrecShift = 20,   // << >>
-  kPrecAdd = 22,     // + -
-  kPrecMul = 24,     // * / DIV % MOD
-  kPrecBitXor = 26,  // ^
-  kPrecConcat = 27,  // || under PIPES_AS_CONCAT
-  kPrecUnary = 28,   // - + ~ ! (prefix), BINARY
-  kPrecCollate = 30, // COLLATE
+  kPrecAssign = 2,    // :=
+  kPrecOr = 4,        // OR, || (unless PIPES_AS_CONCAT)
+  kPrecXor = 6,       // XOR
+  kPrecAnd = 8,       // AND, &&
+  kPrecNot = 10,      // NOT
+  kPrecCmp = 12,      // = <=> <> < <= > >= IS, comparisons with ANY/ALL
+  kPrecPred = 14,     // BETWEEN IN LIKE REGEXP
+  kPrecBitOr = 16,    // |
+  kPrecBitAnd = 18,   // &
+  kPrecShift = 20,    // << >>
+  kPrecAdd = 22,      // + -
+  kPrecMul = 24,      // * / DIV % MOD
+  kPrecBitXor = 26,   // ^
+  kPrecConcat = 27,   // || under PIPES_AS_CONCAT
+  kPrecUnary = 28,    // - + ~ ! (prefix), BINARY
+  kPrecCollate = 30,  // COLLATE
   kPrecPrimary = 100,
 };
 
@@ -154,9 +154,27 @@ class UnaryExpr : public Expr {
 };
 
 enum class BinaryOp : uint8_t {
-  kOr, kXor, kAnd,
-  kEq, kNullSafeEq, kNe, kLt, kLe, kGt, kGe,
-  kBitOr, kBitAnd, kShl, kShr, kPlus, kMinus, kMul, kDiv, kIntDiv, kMod, kBitXor,
+  kOr,
+  kXor,
+  kAnd,
+  kEq,
+  kNullSafeEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kBitOr,
+  kBitAnd,
+  kShl,
+  kShr,
+  kPlus,
+  kMinus,
+  kMul,
+  kDiv,
+  kIntDiv,
+  kMod,
+  kBitXor,
   kAssign,  // := (left side is a user variable)
 };
 
@@ -292,11 +310,38 @@ class CaseExpr : public Expr {
 };
 
 enum class TypeKind : uint8_t {
-  kTinyInt, kSmallInt, kMediumInt, kInt, kBigInt, kDecimal, kFloat, kDouble, kBit, kBool,
-  kChar, kVarChar, kBinary, kVarBinary, kTinyText, kText, kMediumText, kLongText,
-  kTinyBlob, kBlob, kMediumBlob, kLongBlob, kDate, kDateTime, kTimestamp, kTime, kYear,
-  kEnum, kSet, kJson,
-  kSigned, kUnsigned,  // CAST targets only
+  kTinyInt,
+  kSmallInt,
+  kMediumInt,
+  kInt,
+  kBigInt,
+  kDecimal,
+  kFloat,
+  kDouble,
+  kBit,
+  kBool,
+  kChar,
+  kVarChar,
+  kBinary,
+  kVarBinary,
+  kTinyText,
+  kText,
+  kMediumText,
+  kLongText,
+  kTinyBlob,
+  kBlob,
+  kMediumBlob,
+  kLongBlob,
+  kDate,
+  kDateTime,
+  kTimestamp,
+  kTime,
+  kYear,
+  kEnum,
+  kSet,
+  kJson,
+  kSigned,
+  kUnsigned,  // CAST targets only
 };
 
 std::string_view TypeKindText(TypeKind kind);
@@ -309,9 +354,9 @@ struct DataType {
   int64_t scale = -1;   // DECIMAL/FLOAT/DOUBLE scale; -1 when not given
   bool is_unsigned = false;
   bool zerofill = false;
-  bool binary = false;   // CHAR(n) BINARY
-  std::string charset;   // lower case
-  std::string collation; // lower case
+  bool binary = false;             // CHAR(n) BINARY
+  std::string charset;             // lower case
+  std::string collation;           // lower case
   std::vector<std::string> elems;  // ENUM and SET values
 
   void Restore(Restorer* r) const;
@@ -467,8 +512,7 @@ struct Limit {
   bool comma_form = false;
 };
 
-enum class LockMode : uint8_t { kNone, kForUpdate, kForUpdateNoWait, kForUpdateSkipLocked,
-                                kShare };
+enum class LockMode : uint8_t { kNone, kForUpdate, kForUpdateNoWait, kForUpdateSkipLocked, kShare };
 
 // SELECT and set operations: what may appear as a subquery.
 class QueryStmt : public Stmt {
@@ -597,15 +641,25 @@ class DropDatabaseStmt : public Stmt {
 };
 
 enum class ColumnOptionKind : uint8_t {
-  kNotNull, kNull, kDefault, kAutoIncrement, kPrimaryKey, kUniqueKey, kComment, kCollate,
-  kOnUpdate, kGenerated, kCheck, kReferences,
+  kNotNull,
+  kNull,
+  kDefault,
+  kAutoIncrement,
+  kPrimaryKey,
+  kUniqueKey,
+  kComment,
+  kCollate,
+  kOnUpdate,
+  kGenerated,
+  kCheck,
+  kReferences,
 };
 
 struct ColumnOption {
   ColumnOptionKind kind = ColumnOptionKind::kNull;
-  ExprPtr expr;      // DEFAULT, ON UPDATE, generated and CHECK expressions
-  std::string text;  // COMMENT text, COLLATE name, REFERENCES table
-  bool stored = false;  // generated columns: STORED vs VIRTUAL
+  ExprPtr expr;                      // DEFAULT, ON UPDATE, generated and CHECK expressions
+  std::string text;                  // COMMENT text, COLLATE name, REFERENCES table
+  bool stored = false;               // generated columns: STORED vs VIRTUAL
   std::vector<std::string> columns;  // REFERENCES columns
 };
 
@@ -626,8 +680,14 @@ struct IndexPart {
   bool desc = false;
 };
 
-enum class ConstraintKind : uint8_t { kPrimaryKey, kUnique, kIndex, kFulltext, kForeignKey,
-                                      kCheck };
+enum class ConstraintKind : uint8_t {
+  kPrimaryKey,
+  kUnique,
+  kIndex,
+  kFulltext,
+  kForeignKey,
+  kCheck
+};
 
 struct Constraint {
   ConstraintKind kind = ConstraintKind::kIndex;
@@ -646,9 +706,21 @@ struct Constraint {
 };
 
 enum class TableOptionKind : uint8_t {
-  kEngine, kCharset, kCollate, kAutoIncrement, kComment, kRowFormat, kKeyBlockSize,
-  kAvgRowLength, kChecksum, kCompression, kMaxRows, kMinRows, kStatsPersistent,
-  kPackKeys, kDelayKeyWrite,
+  kEngine,
+  kCharset,
+  kCollate,
+  kAutoIncrement,
+  kComment,
+  kRowFormat,
+  kKeyBlockSize,
+  kAvgRowLength,
+  kChecksum,
+  kCompression,
+  kMaxRows,
+  kMinRows,
+  kStatsPersistent,
+  kPackKeys,
+  kDelayKeyWrite,
 };
 
 struct TableOption {
@@ -664,7 +736,7 @@ class CreateTableStmt : public Stmt {
   std::vector<ColumnDef> columns;
   std::vector<Constraint> constraints;
   std::vector<TableOption> options;
-  std::unique_ptr<TableName> like;  // CREATE TABLE t LIKE other
+  std::unique_ptr<TableName> like;    // CREATE TABLE t LIKE other
   std::unique_ptr<QueryStmt> select;  // CREATE TABLE t [AS] SELECT ...
 
   void Restore(Restorer* r) const override;
@@ -708,9 +780,20 @@ class DropIndexStmt : public Stmt {
 };
 
 enum class AlterKind : uint8_t {
-  kAddColumns, kDropColumn, kAddConstraint, kDropIndex, kDropPrimaryKey, kModifyColumn,
-  kChangeColumn, kRenameTable, kRenameColumn, kRenameIndex, kAlterColumnSetDefault,
-  kAlterColumnDropDefault, kTableOptions, kDropForeignKey,
+  kAddColumns,
+  kDropColumn,
+  kAddConstraint,
+  kDropIndex,
+  kDropPrimaryKey,
+  kModifyColumn,
+  kChangeColumn,
+  kRenameTable,
+  kRenameColumn,
+  kRenameIndex,
+  kAlterColumnSetDefault,
+  kAlterColumnDropDefault,
+  kTableOptions,
+  kDropForeignKey,
 };
 
 enum class ColumnPosition : uint8_t { kNone, kFirst, kAfter };
@@ -772,8 +855,14 @@ class TruncateStmt : public Stmt {
   void Dump(Dumper* d) const override;
 };
 
-enum class TxnKind : uint8_t { kBegin, kCommit, kRollback, kSavepoint, kRollbackToSavepoint,
-                               kReleaseSavepoint };
+enum class TxnKind : uint8_t {
+  kBegin,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRollbackToSavepoint,
+  kReleaseSavepoint
+};
 
 // BEGIN / START TRANSACTION [...], COMMIT, ROLLBACK, SAVEPOINT.
 class TxnStmt : public Stmt {
@@ -817,22 +906,37 @@ class SetStmt : public Stmt {
 };
 
 enum class ShowKind : uint8_t {
-  kDatabases, kTables, kColumns, kCreateTable, kCreateView, kCreateDatabase, kIndex,
-  kVariables, kWarnings, kErrors, kStatus, kProcessList, kEngines, kCharset, kCollation,
-  kTableStatus, kGrants, kPrivileges,
+  kDatabases,
+  kTables,
+  kColumns,
+  kCreateTable,
+  kCreateView,
+  kCreateDatabase,
+  kIndex,
+  kVariables,
+  kWarnings,
+  kErrors,
+  kStatus,
+  kProcessList,
+  kEngines,
+  kCharset,
+  kCollation,
+  kTableStatus,
+  kGrants,
+  kPrivileges,
 };
 
 class ShowStmt : public Stmt {
  public:
   ShowKind kind = ShowKind::kTables;
   bool full = false;
-  bool global = false;   // VARIABLES / STATUS scope (GLOBAL vs SESSION)
-  std::string db;        // FROM db (TABLES), or the database of `table`
-  std::string table;     // COLUMNS / CREATE TABLE / INDEX; database for CREATE DATABASE
-  std::string column;    // DESCRIBE t col
-  ExprPtr like;          // LIKE pattern (a string literal)
-  ExprPtr where;         // WHERE expr
-  std::string user;      // SHOW GRANTS FOR user (raw, restored as written)
+  bool global = false;  // VARIABLES / STATUS scope (GLOBAL vs SESSION)
+  std::string db;       // FROM db (TABLES), or the database of `table`
+  std::string table;    // COLUMNS / CREATE TABLE / INDEX; database for CREATE DATABASE
+  std::string column;   // DESCRIBE t col
+  ExprPtr like;         // LIKE pattern (a string literal)
+  ExprPtr where;        // WHERE expr
+  std::string user;     // SHOW GRANTS FOR user (raw, restored as written)
 
   void Restore(Restorer* r) const override;
   void Dump(Dumper* d) const override;

@@ -2,9 +2,8 @@
 
 #include <array>
 #include <cctype>
-#include <string>
-
 #include <cstring>
+#include <string>
 
 namespace rutile::sql {
 namespace {
@@ -16,8 +15,8 @@ struct KeywordInfo {
 
 #define RUTILE_SQL_KW_R(name) {#name, true},
 #define RUTILE_SQL_KW_N(name) {#name, false},
-constexpr KeywordInfo kKeywords[] = {
-    {"", false}, RUTILE_SQL_KEYWORDS(RUTILE_SQL_KW_R, RUTILE_SQL_KW_N)};
+constexpr KeywordInfo kKeywords[] = {{"", false},
+                                     RUTILE_SQL_KEYWORDS(RUTILE_SQL_KW_R, RUTILE_SQL_KW_N)};
 #undef RUTILE_SQL_KW_R
 #undef RUTILE_SQL_KW_N
 static_assert(sizeof(kKeywords) / sizeof(kKeywords[0]) == static_cast<size_t>(Kw::kCount));

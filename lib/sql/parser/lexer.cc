@@ -6,8 +6,8 @@ namespace rutile::sql {
 namespace {
 
 bool IsIdentChar(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '$' || c >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '$' || c >= 0x80;
 }
 bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsHexDigit(unsigned char c) {
@@ -131,15 +131,33 @@ class Lexer {
       if (c == '\\' && backslash && p + 1 < in_.size()) {
         const char n = in_[p + 1];
         switch (n) {
-          case '0': out->push_back('\0'); break;
-          case 'b': out->push_back('\b'); break;
-          case 'n': out->push_back('\n'); break;
-          case 'r': out->push_back('\r'); break;
-          case 't': out->push_back('\t'); break;
-          case 'Z': out->push_back('\x1a'); break;
-          case '%': out->append("\\%"); break;
-          case '_': out->append("\\_"); break;
-          default: out->push_back(n); break;
+          case '0':
+            out->push_back('\0');
+            break;
+          case 'b':
+            out->push_back('\b');
+            break;
+          case 'n':
+            out->push_back('\n');
+            break;
+          case 'r':
+            out->push_back('\r');
+            break;
+          case 't':
+            out->push_back('\t');
+            break;
+          case 'Z':
+            out->push_back('\x1a');
+            break;
+          case '%':
+            out->append("\\%");
+            break;
+          case '_':
+            out->append("\\_");
+            break;
+          default:
+            out->push_back(n);
+            break;
         }
         p += 2;
         continue;
@@ -215,27 +233,42 @@ class Lexer {
       }
       case '@':
         return Variable(s);
-      case '?': return Make(TokenKind::kParam, s, s + 1);
-      case '(': return Make(TokenKind::kLParen, s, s + 1);
-      case ')': return Make(TokenKind::kRParen, s, s + 1);
-      case ',': return Make(TokenKind::kComma, s, s + 1);
-      case ';': return Make(TokenKind::kSemicolon, s, s + 1);
-      case '.': return Make(TokenKind::kDot, s, s + 1);
-      case '+': return Make(TokenKind::kPlus, s, s + 1);
+      case '?':
+        return Make(TokenKind::kParam, s, s + 1);
+      case '(':
+        return Make(TokenKind::kLParen, s, s + 1);
+      case ')':
+        return Make(TokenKind::kRParen, s, s + 1);
+      case ',':
+        return Make(TokenKind::kComma, s, s + 1);
+      case ';':
+        return Make(TokenKind::kSemicolon, s, s + 1);
+      case '.':
+        return Make(TokenKind::kDot, s, s + 1);
+      case '+':
+        return Make(TokenKind::kPlus, s, s + 1);
       case '-':
         if (c1 == '>') {
           if (At(s + 2) == '>') return Make(TokenKind::kDoubleArrow, s, s + 3);
           return Make(TokenKind::kArrow, s, s + 2);
         }
         return Make(TokenKind::kMinus, s, s + 1);
-      case '*': return Make(TokenKind::kStar, s, s + 1);
-      case '/': return Make(TokenKind::kSlash, s, s + 1);
-      case '%': return Make(TokenKind::kPercent, s, s + 1);
-      case '^': return Make(TokenKind::kCaret, s, s + 1);
-      case '~': return Make(TokenKind::kTilde, s, s + 1);
-      case '{': return Make(TokenKind::kLBrace, s, s + 1);
-      case '}': return Make(TokenKind::kRBrace, s, s + 1);
-      case '=': return Make(TokenKind::kEq, s, s + 1);
+      case '*':
+        return Make(TokenKind::kStar, s, s + 1);
+      case '/':
+        return Make(TokenKind::kSlash, s, s + 1);
+      case '%':
+        return Make(TokenKind::kPercent, s, s + 1);
+      case '^':
+        return Make(TokenKind::kCaret, s, s + 1);
+      case '~':
+        return Make(TokenKind::kTilde, s, s + 1);
+      case '{':
+        return Make(TokenKind::kLBrace, s, s + 1);
+      case '}':
+        return Make(TokenKind::kRBrace, s, s + 1);
+      case '=':
+        return Make(TokenKind::kEq, s, s + 1);
       case '!':
         if (c1 == '=') return Make(TokenKind::kNe, s, s + 2);
         return Make(TokenKind::kBang, s, s + 1);
@@ -361,22 +394,38 @@ std::vector<Token> Tokenize(std::string_view input) { return Lexer(input).Run();
 
 std::string_view TokenKindName(TokenKind kind) {
   switch (kind) {
-    case TokenKind::kEof: return "end of input";
-    case TokenKind::kError: return "error";
-    case TokenKind::kIdent: return "identifier";
-    case TokenKind::kQuotedIdent: return "quoted identifier";
-    case TokenKind::kKeyword: return "keyword";
-    case TokenKind::kString: return "string";
-    case TokenKind::kNationalString: return "national string";
-    case TokenKind::kInt: return "integer";
-    case TokenKind::kDecimal: return "decimal";
-    case TokenKind::kFloat: return "float";
-    case TokenKind::kHex: return "hex literal";
-    case TokenKind::kBit: return "bit literal";
-    case TokenKind::kParam: return "?";
-    case TokenKind::kUserVar: return "user variable";
-    case TokenKind::kSysVar: return "system variable";
-    default: return "operator";
+    case TokenKind::kEof:
+      return "end of input";
+    case TokenKind::kError:
+      return "error";
+    case TokenKind::kIdent:
+      return "identifier";
+    case TokenKind::kQuotedIdent:
+      return "quoted identifier";
+    case TokenKind::kKeyword:
+      return "keyword";
+    case TokenKind::kString:
+      return "string";
+    case TokenKind::kNationalString:
+      return "national string";
+    case TokenKind::kInt:
+      return "integer";
+    case TokenKind::kDecimal:
+      return "decimal";
+    case TokenKind::kFloat:
+      return "float";
+    case TokenKind::kHex:
+      return "hex literal";
+    case TokenKind::kBit:
+      return "bit literal";
+    case TokenKind::kParam:
+      return "?";
+    case TokenKind::kUserVar:
+      return "user variable";
+    case TokenKind::kSysVar:
+      return "system variable";
+    default:
+      return "operator";
   }
 }
 

@@ -33,24 +33,52 @@ inline constexpr int kServerVersion = 80011;
 
 enum class TokenKind : uint8_t {
   kEof,
-  kError,         // Malformed input; `value` says what.
-  kIdent,         // Unquoted word; `kw` is set when it is a non-reserved keyword.
-  kQuotedIdent,   // `...`; `value` is the name.
-  kKeyword,       // Reserved word; `kw` says which.
-  kString,        // '...' or "..."; `value` is the decoded text.
+  kError,           // Malformed input; `value` says what.
+  kIdent,           // Unquoted word; `kw` is set when it is a non-reserved keyword.
+  kQuotedIdent,     // `...`; `value` is the name.
+  kKeyword,         // Reserved word; `kw` says which.
+  kString,          // '...' or "..."; `value` is the decoded text.
   kNationalString,  // N'...'.
-  kInt,           // Decimal digits.
-  kDecimal,       // Digits with a '.', no exponent.
-  kFloat,         // With an exponent.
-  kHex,           // 0x.. or X'..'; `value` holds the hex digits.
-  kBit,           // 0b.. or b'..'; `value` holds the binary digits.
-  kParam,         // ?
-  kUserVar,       // @name; `value` is the name.
-  kSysVar,        // @@[scope.]name; `value` is the name, `scope` the scope.
+  kInt,             // Decimal digits.
+  kDecimal,         // Digits with a '.', no exponent.
+  kFloat,           // With an exponent.
+  kHex,             // 0x.. or X'..'; `value` holds the hex digits.
+  kBit,             // 0b.. or b'..'; `value` holds the binary digits.
+  kParam,           // ?
+  kUserVar,         // @name; `value` is the name.
+  kSysVar,          // @@[scope.]name; `value` is the name, `scope` the scope.
   // Punctuation and operators.
-  kLParen, kRParen, kComma, kSemicolon, kDot, kPlus, kMinus, kStar, kSlash, kPercent,
-  kEq, kNullSafeEq, kNe, kLt, kLe, kGt, kGe, kAssign, kPipes, kAndAnd, kBang, kTilde,
-  kCaret, kAmp, kPipe, kShl, kShr, kLBrace, kRBrace, kArrow, kDoubleArrow,
+  kLParen,
+  kRParen,
+  kComma,
+  kSemicolon,
+  kDot,
+  kPlus,
+  kMinus,
+  kStar,
+  kSlash,
+  kPercent,
+  kEq,
+  kNullSafeEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kAssign,
+  kPipes,
+  kAndAnd,
+  kBang,
+  kTilde,
+  kCaret,
+  kAmp,
+  kPipe,
+  kShl,
+  kShr,
+  kLBrace,
+  kRBrace,
+  kArrow,
+  kDoubleArrow,
 };
 
 // Scope of a system variable as written: @@v, @@session.v, @@global.v, @@local.v.

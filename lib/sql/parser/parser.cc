@@ -16,8 +16,8 @@ namespace {
 
 // Evaluates `cond`; on failure returns a falsy value ({}: false or nullptr) from the
 // calling function. The parser's error is already recorded by then.
-#define TRY(cond)        \
-  do {                   \
+#define TRY(cond)           \
+  do {                      \
     if (!(cond)) return {}; \
   } while (0)
 
@@ -65,8 +65,8 @@ int LimitDepth(const std::optional<Limit>& l) {
 // Character sets accepted as _charset introducers.
 bool IsIntroducer(std::string_view word) {
   static constexpr std::string_view kCharsets[] = {
-      "_utf8mb4", "_utf8", "_utf8mb3", "_latin1", "_binary", "_ascii", "_gbk", "_gb18030",
-      "_utf16", "_utf16le", "_utf32", "_ucs2", "_big5", "_cp1252"};
+      "_utf8mb4", "_utf8",  "_utf8mb3", "_latin1", "_binary", "_ascii", "_gbk",
+      "_gb18030", "_utf16", "_utf16le", "_utf32",  "_ucs2",   "_big5",  "_cp1252"};
   for (std::string_view c : kCharsets) {
     if (EqualsIgnoreCase(c, word)) return true;
   }
@@ -75,14 +75,34 @@ bool IsIntroducer(std::string_view word) {
 
 // Units of INTERVAL, EXTRACT, TIMESTAMPADD and TIMESTAMPDIFF.
 bool IsTimeUnit(std::string_view word) {
-  static constexpr std::string_view kUnits[] = {
-      "MICROSECOND",        "SECOND",           "MINUTE",          "HOUR",
-      "DAY",                "WEEK",             "MONTH",           "QUARTER",
-      "YEAR",               "SECOND_MICROSECOND", "MINUTE_MICROSECOND", "MINUTE_SECOND",
-      "HOUR_MICROSECOND",   "HOUR_SECOND",      "HOUR_MINUTE",     "DAY_MICROSECOND",
-      "DAY_SECOND",         "DAY_MINUTE",       "DAY_HOUR",        "YEAR_MONTH",
-      "SQL_TSI_SECOND",     "SQL_TSI_MINUTE",   "SQL_TSI_HOUR",    "SQL_TSI_DAY",
-      "SQL_TSI_WEEK",       "SQL_TSI_MONTH",    "SQL_TSI_QUARTER", "SQL_TSI_YEAR"};
+  static constexpr std::string_view kUnits[] = {"MICROSECOND",
+                                                "SECOND",
+                                                "MINUTE",
+                                                "HOUR",
+                                                "DAY",
+                                                "WEEK",
+                                                "MONTH",
+                                                "QUARTER",
+                                                "YEAR",
+                                                "SECOND_MICROSECOND",
+                                                "MINUTE_MICROSECOND",
+                                                "MINUTE_SECOND",
+                                                "HOUR_MICROSECOND",
+                                                "HOUR_SECOND",
+                                                "HOUR_MINUTE",
+                                                "DAY_MICROSECOND",
+                                                "DAY_SECOND",
+                                                "DAY_MINUTE",
+                                                "DAY_HOUR",
+                                                "YEAR_MONTH",
+                                                "SQL_TSI_SECOND",
+                                                "SQL_TSI_MINUTE",
+                                                "SQL_TSI_HOUR",
+                                                "SQL_TSI_DAY",
+                                                "SQL_TSI_WEEK",
+                                                "SQL_TSI_MONTH",
+                                                "SQL_TSI_QUARTER",
+                                                "SQL_TSI_YEAR"};
   for (std::string_view u : kUnits) {
     if (EqualsIgnoreCase(u, word)) return true;
   }
@@ -415,9 +435,8 @@ class Parser {
       if (k == TokenKind::kEof || k == TokenKind::kError) return false;
     }
     const Token& next = Peek(i + 1);
-    return next.kind == TokenKind::kRParen || next.kw == Kw::kUNION ||
-           next.kw == Kw::kEXCEPT || next.kw == Kw::kINTERSECT || next.kw == Kw::kORDER ||
-           next.kw == Kw::kLIMIT;
+    return next.kind == TokenKind::kRParen || next.kw == Kw::kUNION || next.kw == Kw::kEXCEPT ||
+           next.kw == Kw::kINTERSECT || next.kw == Kw::kORDER || next.kw == Kw::kLIMIT;
   }
 
   bool IsSetOpAhead() const {
@@ -580,8 +599,8 @@ class Parser {
       }
     }
     if (AcceptKw(Kw::kHAVING)) TRY(s->having = ParseExpr());
-    d = std::max({d, DepthOf(s->from.get()), DepthOf(s->where.get()),
-                  DepthOf(s->having.get()), MaxDepth(s->group_by)});
+    d = std::max({d, DepthOf(s->from.get()), DepthOf(s->where.get()), DepthOf(s->having.get()),
+                  MaxDepth(s->group_by)});
     TRY(Seal(s.get(), d));
     return s;
   }
@@ -604,8 +623,8 @@ class Parser {
           (IsIdentTok(Peek(2)) || Is(TokenKind::kKeyword, 2))) {
         f->wildcard = true;
         f->wildcard_db = IdentText(Peek());
-        f->wildcard_table = Peek(2).kind == TokenKind::kQuotedIdent ? Peek(2).value
-                                                                    : std::string(Peek(2).text);
+        f->wildcard_table =
+            Peek(2).kind == TokenKind::kQuotedIdent ? Peek(2).value : std::string(Peek(2).text);
         for (int i = 0; i < 5; ++i) Advance();
         return true;
       }
@@ -636,8 +655,7 @@ class Parser {
   // A LIMIT operand: an integer literal, a `?` or a user variable.
   ExprPtr ParseLimitValue() {
     const Token& t = Peek();
-    if (t.kind == TokenKind::kInt || t.kind == TokenKind::kParam ||
-        t.kind == TokenKind::kUserVar) {
+    if (t.kind == TokenKind::kInt || t.kind == TokenKind::kParam || t.kind == TokenKind::kUserVar) {
       return ParsePrimary();
     }
     Fail();
@@ -763,9 +781,9 @@ class Parser {
     TRY(ParseAlias(&t->alias));
     while (IsKw(Kw::kUSE) || IsKw(Kw::kIGNORE) || IsKw(Kw::kFORCE)) {
       IndexHint h;
-      h.kind = IsKw(Kw::kUSE) ? IndexHintKind::kUse
-                              : (IsKw(Kw::kIGNORE) ? IndexHintKind::kIgnore
-                                                   : IndexHintKind::kForce);
+      h.kind = IsKw(Kw::kUSE)
+                   ? IndexHintKind::kUse
+                   : (IsKw(Kw::kIGNORE) ? IndexHintKind::kIgnore : IndexHintKind::kForce);
       Advance();
       if (!AcceptKw(Kw::kINDEX)) TRY(ExpectKw(Kw::kKEY));
       if (AcceptKw(Kw::kFOR)) {
@@ -806,26 +824,36 @@ class Parser {
   int InfixPrec() const {
     const Token& t = Peek();
     switch (t.kind) {
-      case TokenKind::kPipes: return opt_.pipes_as_concat ? kPrecConcat : kPrecOr;
-      case TokenKind::kAndAnd: return kPrecAnd;
+      case TokenKind::kPipes:
+        return opt_.pipes_as_concat ? kPrecConcat : kPrecOr;
+      case TokenKind::kAndAnd:
+        return kPrecAnd;
       case TokenKind::kEq:
       case TokenKind::kNullSafeEq:
       case TokenKind::kNe:
       case TokenKind::kLt:
       case TokenKind::kLe:
       case TokenKind::kGt:
-      case TokenKind::kGe: return kPrecCmp;
-      case TokenKind::kAssign: return kPrecAssign;
-      case TokenKind::kPipe: return kPrecBitOr;
-      case TokenKind::kAmp: return kPrecBitAnd;
+      case TokenKind::kGe:
+        return kPrecCmp;
+      case TokenKind::kAssign:
+        return kPrecAssign;
+      case TokenKind::kPipe:
+        return kPrecBitOr;
+      case TokenKind::kAmp:
+        return kPrecBitAnd;
       case TokenKind::kShl:
-      case TokenKind::kShr: return kPrecShift;
+      case TokenKind::kShr:
+        return kPrecShift;
       case TokenKind::kPlus:
-      case TokenKind::kMinus: return kPrecAdd;
+      case TokenKind::kMinus:
+        return kPrecAdd;
       case TokenKind::kStar:
       case TokenKind::kSlash:
-      case TokenKind::kPercent: return kPrecMul;
-      case TokenKind::kCaret: return kPrecBitXor;
+      case TokenKind::kPercent:
+        return kPrecMul;
+      case TokenKind::kCaret:
+        return kPrecBitXor;
       case TokenKind::kKeyword:
       case TokenKind::kIdent:
         break;
@@ -833,15 +861,20 @@ class Parser {
         return 0;
     }
     switch (t.kw) {
-      case Kw::kOR: return kPrecOr;
-      case Kw::kXOR: return kPrecXor;
-      case Kw::kAND: return kPrecAnd;
-      case Kw::kIS: return kPrecCmp;
+      case Kw::kOR:
+        return kPrecOr;
+      case Kw::kXOR:
+        return kPrecXor;
+      case Kw::kAND:
+        return kPrecAnd;
+      case Kw::kIS:
+        return kPrecCmp;
       case Kw::kIN:
       case Kw::kLIKE:
       case Kw::kBETWEEN:
       case Kw::kREGEXP:
-      case Kw::kRLIKE: return kPrecPred;
+      case Kw::kRLIKE:
+        return kPrecPred;
       case Kw::kNOT: {
         const Kw n = Peek(1).kw;
         if (n == Kw::kIN || n == Kw::kLIKE || n == Kw::kBETWEEN || n == Kw::kREGEXP ||
@@ -851,21 +884,31 @@ class Parser {
         return 0;
       }
       case Kw::kDIV:
-      case Kw::kMOD: return kPrecMul;
-      case Kw::kCOLLATE: return kPrecCollate;
-      default: return 0;
+      case Kw::kMOD:
+        return kPrecMul;
+      case Kw::kCOLLATE:
+        return kPrecCollate;
+      default:
+        return 0;
     }
   }
 
   static BinaryOp CmpOp(TokenKind k) {
     switch (k) {
-      case TokenKind::kEq: return BinaryOp::kEq;
-      case TokenKind::kNullSafeEq: return BinaryOp::kNullSafeEq;
-      case TokenKind::kNe: return BinaryOp::kNe;
-      case TokenKind::kLt: return BinaryOp::kLt;
-      case TokenKind::kLe: return BinaryOp::kLe;
-      case TokenKind::kGt: return BinaryOp::kGt;
-      default: return BinaryOp::kGe;
+      case TokenKind::kEq:
+        return BinaryOp::kEq;
+      case TokenKind::kNullSafeEq:
+        return BinaryOp::kNullSafeEq;
+      case TokenKind::kNe:
+        return BinaryOp::kNe;
+      case TokenKind::kLt:
+        return BinaryOp::kLt;
+      case TokenKind::kLe:
+        return BinaryOp::kLe;
+      case TokenKind::kGt:
+        return BinaryOp::kGt;
+      default:
+        return BinaryOp::kGe;
     }
   }
 
@@ -898,8 +941,9 @@ class Parser {
         case kPrecXor:
         case kPrecAnd: {
           TRY(right = ParseExprPrec(prec));
-          const BinaryOp op =
-              prec == kPrecOr ? BinaryOp::kOr : (prec == kPrecXor ? BinaryOp::kXor : BinaryOp::kAnd);
+          const BinaryOp op = prec == kPrecOr
+                                  ? BinaryOp::kOr
+                                  : (prec == kPrecXor ? BinaryOp::kXor : BinaryOp::kAnd);
           TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
           break;
         }
@@ -976,17 +1020,39 @@ class Parser {
         default: {
           BinaryOp op;
           switch (kind) {
-            case TokenKind::kPipe: op = BinaryOp::kBitOr; break;
-            case TokenKind::kAmp: op = BinaryOp::kBitAnd; break;
-            case TokenKind::kShl: op = BinaryOp::kShl; break;
-            case TokenKind::kShr: op = BinaryOp::kShr; break;
-            case TokenKind::kPlus: op = BinaryOp::kPlus; break;
-            case TokenKind::kMinus: op = BinaryOp::kMinus; break;
-            case TokenKind::kStar: op = BinaryOp::kMul; break;
-            case TokenKind::kSlash: op = BinaryOp::kDiv; break;
-            case TokenKind::kPercent: op = BinaryOp::kMod; break;
-            case TokenKind::kCaret: op = BinaryOp::kBitXor; break;
-            default: op = kw == Kw::kDIV ? BinaryOp::kIntDiv : BinaryOp::kMod; break;
+            case TokenKind::kPipe:
+              op = BinaryOp::kBitOr;
+              break;
+            case TokenKind::kAmp:
+              op = BinaryOp::kBitAnd;
+              break;
+            case TokenKind::kShl:
+              op = BinaryOp::kShl;
+              break;
+            case TokenKind::kShr:
+              op = BinaryOp::kShr;
+              break;
+            case TokenKind::kPlus:
+              op = BinaryOp::kPlus;
+              break;
+            case TokenKind::kMinus:
+              op = BinaryOp::kMinus;
+              break;
+            case TokenKind::kStar:
+              op = BinaryOp::kMul;
+              break;
+            case TokenKind::kSlash:
+              op = BinaryOp::kDiv;
+              break;
+            case TokenKind::kPercent:
+              op = BinaryOp::kMod;
+              break;
+            case TokenKind::kCaret:
+              op = BinaryOp::kBitXor;
+              break;
+            default:
+              op = kw == Kw::kDIV ? BinaryOp::kIntDiv : BinaryOp::kMod;
+              break;
           }
           TRY(right = ParseExprPrec(prec));
           TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
@@ -1130,10 +1196,14 @@ class Parser {
         TRY(Seal(r.get(), MaxDepth(r->items)));
         return r;
       }
-      case TokenKind::kMinus: return MakeUnary(UnaryOp::kMinus, kPrecUnary);
-      case TokenKind::kPlus: return MakeUnary(UnaryOp::kPlus, kPrecUnary);
-      case TokenKind::kTilde: return MakeUnary(UnaryOp::kBitNeg, kPrecUnary);
-      case TokenKind::kBang: return MakeUnary(UnaryOp::kNot, kPrecUnary);
+      case TokenKind::kMinus:
+        return MakeUnary(UnaryOp::kMinus, kPrecUnary);
+      case TokenKind::kPlus:
+        return MakeUnary(UnaryOp::kPlus, kPrecUnary);
+      case TokenKind::kTilde:
+        return MakeUnary(UnaryOp::kBitNeg, kPrecUnary);
+      case TokenKind::kBang:
+        return MakeUnary(UnaryOp::kNot, kPrecUnary);
       case TokenKind::kKeyword:
         return ParseKeywordPrimary();
       case TokenKind::kIdent:
@@ -1181,10 +1251,9 @@ class Parser {
       case TokenKind::kDecimal:
       case TokenKind::kFloat:
         if (!e->charset.empty()) break;
-        e->kind = t.kind == TokenKind::kInt
-                      ? LiteralKind::kInt
-                      : (t.kind == TokenKind::kDecimal ? LiteralKind::kDecimal
-                                                       : LiteralKind::kFloat);
+        e->kind = t.kind == TokenKind::kInt ? LiteralKind::kInt
+                                            : (t.kind == TokenKind::kDecimal ? LiteralKind::kDecimal
+                                                                             : LiteralKind::kFloat);
         e->text = std::string(t.text);
         Advance();
         return e;
@@ -1607,7 +1676,10 @@ class Parser {
       if (AcceptKw(Kw::kBINARY)) {
         t->binary = true;
       } else if ((IsKw(Kw::kCHARACTER) && IsKw(Kw::kSET, 1)) || IsKw(Kw::kCHARSET)) {
-        if (AcceptKw(Kw::kCHARACTER)) Advance(); else Advance();
+        if (AcceptKw(Kw::kCHARACTER))
+          Advance();
+        else
+          Advance();
         TRY(ParseCharsetName(&t->charset));
       } else if (AcceptWord("ASCII")) {
         t->charset = "latin1";
@@ -1624,8 +1696,8 @@ class Parser {
 
   bool ParseDataType(DataType* t) {
     const Token& tok = Peek();
-    const Kw kw = (tok.kind == TokenKind::kKeyword || tok.kind == TokenKind::kIdent) ? tok.kw
-                                                                                      : Kw::kNone;
+    const Kw kw =
+        (tok.kind == TokenKind::kKeyword || tok.kind == TokenKind::kIdent) ? tok.kw : Kw::kNone;
     auto integer = [&](TypeKind k) {
       Advance();
       t->kind = k;
@@ -1643,25 +1715,33 @@ class Parser {
     };
     switch (kw) {
       case Kw::kTINYINT:
-      case Kw::kINT1: return integer(TypeKind::kTinyInt);
+      case Kw::kINT1:
+        return integer(TypeKind::kTinyInt);
       case Kw::kSMALLINT:
-      case Kw::kINT2: return integer(TypeKind::kSmallInt);
+      case Kw::kINT2:
+        return integer(TypeKind::kSmallInt);
       case Kw::kMEDIUMINT:
       case Kw::kINT3:
-      case Kw::kMIDDLEINT: return integer(TypeKind::kMediumInt);
+      case Kw::kMIDDLEINT:
+        return integer(TypeKind::kMediumInt);
       case Kw::kINT:
       case Kw::kINTEGER:
-      case Kw::kINT4: return integer(TypeKind::kInt);
+      case Kw::kINT4:
+        return integer(TypeKind::kInt);
       case Kw::kBIGINT:
-      case Kw::kINT8: return integer(TypeKind::kBigInt);
+      case Kw::kINT8:
+        return integer(TypeKind::kBigInt);
       case Kw::kDECIMAL:
       case Kw::kDEC:
       case Kw::kNUMERIC:
-      case Kw::kFIXED: return real(TypeKind::kDecimal);
+      case Kw::kFIXED:
+        return real(TypeKind::kDecimal);
       case Kw::kFLOAT:
-      case Kw::kFLOAT4: return real(TypeKind::kFloat);
+      case Kw::kFLOAT4:
+        return real(TypeKind::kFloat);
       case Kw::kFLOAT8:
-      case Kw::kREAL: return real(TypeKind::kDouble);
+      case Kw::kREAL:
+        return real(TypeKind::kDouble);
       case Kw::kDOUBLE:
         Advance();
         AcceptKw(Kw::kPRECISION);
@@ -1711,10 +1791,18 @@ class Parser {
         Advance();
         t->kind = TypeKind::kVarBinary;
         return ParseLength(t, false);
-      case Kw::kTINYTEXT: Advance(); return string(TypeKind::kTinyText, false);
-      case Kw::kTEXT: Advance(); return string(TypeKind::kText, true);
-      case Kw::kMEDIUMTEXT: Advance(); return string(TypeKind::kMediumText, false);
-      case Kw::kLONGTEXT: Advance(); return string(TypeKind::kLongText, false);
+      case Kw::kTINYTEXT:
+        Advance();
+        return string(TypeKind::kTinyText, false);
+      case Kw::kTEXT:
+        Advance();
+        return string(TypeKind::kText, true);
+      case Kw::kMEDIUMTEXT:
+        Advance();
+        return string(TypeKind::kMediumText, false);
+      case Kw::kLONGTEXT:
+        Advance();
+        return string(TypeKind::kLongText, false);
       case Kw::kLONG:
         Advance();
         if (AcceptKw(Kw::kVARBINARY)) {
@@ -1723,19 +1811,46 @@ class Parser {
         }
         AcceptKw(Kw::kVARCHAR);
         return string(TypeKind::kMediumText, false);
-      case Kw::kTINYBLOB: Advance(); t->kind = TypeKind::kTinyBlob; return true;
-      case Kw::kBLOB: Advance(); t->kind = TypeKind::kBlob; return ParseLength(t, false);
-      case Kw::kMEDIUMBLOB: Advance(); t->kind = TypeKind::kMediumBlob; return true;
-      case Kw::kLONGBLOB: Advance(); t->kind = TypeKind::kLongBlob; return true;
-      case Kw::kDATE: Advance(); t->kind = TypeKind::kDate; return true;
-      case Kw::kDATETIME: Advance(); t->kind = TypeKind::kDateTime; return ParseLength(t, false);
+      case Kw::kTINYBLOB:
+        Advance();
+        t->kind = TypeKind::kTinyBlob;
+        return true;
+      case Kw::kBLOB:
+        Advance();
+        t->kind = TypeKind::kBlob;
+        return ParseLength(t, false);
+      case Kw::kMEDIUMBLOB:
+        Advance();
+        t->kind = TypeKind::kMediumBlob;
+        return true;
+      case Kw::kLONGBLOB:
+        Advance();
+        t->kind = TypeKind::kLongBlob;
+        return true;
+      case Kw::kDATE:
+        Advance();
+        t->kind = TypeKind::kDate;
+        return true;
+      case Kw::kDATETIME:
+        Advance();
+        t->kind = TypeKind::kDateTime;
+        return ParseLength(t, false);
       case Kw::kTIMESTAMP:
         Advance();
         t->kind = TypeKind::kTimestamp;
         return ParseLength(t, false);
-      case Kw::kTIME: Advance(); t->kind = TypeKind::kTime; return ParseLength(t, false);
-      case Kw::kYEAR: Advance(); t->kind = TypeKind::kYear; return ParseLength(t, false);
-      case Kw::kJSON: Advance(); t->kind = TypeKind::kJson; return true;
+      case Kw::kTIME:
+        Advance();
+        t->kind = TypeKind::kTime;
+        return ParseLength(t, false);
+      case Kw::kYEAR:
+        Advance();
+        t->kind = TypeKind::kYear;
+        return ParseLength(t, false);
+      case Kw::kJSON:
+        Advance();
+        t->kind = TypeKind::kJson;
+        return true;
       case Kw::kENUM:
       case Kw::kSET: {
         Advance();
@@ -1966,7 +2081,10 @@ class Parser {
       while (true) {
         AcceptKw(Kw::kDEFAULT);
         if ((IsKw(Kw::kCHARACTER) && IsKw(Kw::kSET, 1)) || IsKw(Kw::kCHARSET)) {
-          if (AcceptKw(Kw::kCHARACTER)) Advance(); else Advance();
+          if (AcceptKw(Kw::kCHARACTER))
+            Advance();
+          else
+            Advance();
           Accept(TokenKind::kEq);
           TRY(ParseCharsetName(&s->charset));
         } else if (AcceptKw(Kw::kCOLLATE)) {
@@ -2401,7 +2519,10 @@ class Parser {
       TableOption o;
       const bool had_default = AcceptKw(Kw::kDEFAULT);
       if ((IsKw(Kw::kCHARACTER) && IsKw(Kw::kSET, 1)) || IsKw(Kw::kCHARSET)) {
-        if (AcceptKw(Kw::kCHARACTER)) Advance(); else Advance();
+        if (AcceptKw(Kw::kCHARACTER))
+          Advance();
+        else
+          Advance();
         Accept(TokenKind::kEq);
         o.kind = TableOptionKind::kCharset;
         TRY(ParseCharsetName(&o.value));
@@ -2806,7 +2927,10 @@ class Parser {
           if (AcceptKw(Kw::kCOLLATE)) TRY(ParseCharsetName(&it.collation));
         }
       } else if ((IsKw(Kw::kCHARACTER) && IsKw(Kw::kSET, 1)) || IsKw(Kw::kCHARSET)) {
-        if (AcceptKw(Kw::kCHARACTER)) Advance(); else Advance();
+        if (AcceptKw(Kw::kCHARACTER))
+          Advance();
+        else
+          Advance();
         it.kind = SetKind::kCharset;
         if (AcceptKw(Kw::kDEFAULT)) {
           it.charset = "default";
@@ -2942,12 +3066,24 @@ class Parser {
         s->table = t->name;
         return s;
       }
-      case Kw::kVARIABLES: s->kind = ShowKind::kVariables; break;
-      case Kw::kSTATUS: s->kind = ShowKind::kStatus; break;
-      case Kw::kWARNINGS: s->kind = ShowKind::kWarnings; return s;
-      case Kw::kERRORS: s->kind = ShowKind::kErrors; return s;
-      case Kw::kPROCESSLIST: s->kind = ShowKind::kProcessList; return s;
-      case Kw::kENGINES: s->kind = ShowKind::kEngines; return s;
+      case Kw::kVARIABLES:
+        s->kind = ShowKind::kVariables;
+        break;
+      case Kw::kSTATUS:
+        s->kind = ShowKind::kStatus;
+        break;
+      case Kw::kWARNINGS:
+        s->kind = ShowKind::kWarnings;
+        return s;
+      case Kw::kERRORS:
+        s->kind = ShowKind::kErrors;
+        return s;
+      case Kw::kPROCESSLIST:
+        s->kind = ShowKind::kProcessList;
+        return s;
+      case Kw::kENGINES:
+        s->kind = ShowKind::kEngines;
+        return s;
       case Kw::kSTORAGE:
         TRY(ExpectKw(Kw::kENGINES));
         s->kind = ShowKind::kEngines;
@@ -2956,9 +3092,15 @@ class Parser {
         TRY(ExpectKw(Kw::kSET));
         s->kind = ShowKind::kCharset;
         break;
-      case Kw::kCHARSET: s->kind = ShowKind::kCharset; break;
-      case Kw::kCOLLATION: s->kind = ShowKind::kCollation; break;
-      case Kw::kPRIVILEGES: s->kind = ShowKind::kPrivileges; return s;
+      case Kw::kCHARSET:
+        s->kind = ShowKind::kCharset;
+        break;
+      case Kw::kCOLLATION:
+        s->kind = ShowKind::kCollation;
+        break;
+      case Kw::kPRIVILEGES:
+        s->kind = ShowKind::kPrivileges;
+        return s;
       case Kw::kGRANTS: {
         s->kind = ShowKind::kGrants;
         if (AcceptKw(Kw::kFOR)) {

@@ -32,8 +32,7 @@ struct ParserOptions {
 };
 
 // Parses a script of statements separated by ';' (empty statements are skipped).
-absl::StatusOr<std::vector<StmtPtr>> Parse(std::string_view sql,
-                                           const ParserOptions& options = {});
+absl::StatusOr<std::vector<StmtPtr>> Parse(std::string_view sql, const ParserOptions& options = {});
 
 // Parses exactly one statement (a trailing ';' is allowed). Empty input is an error.
 absl::StatusOr<StmtPtr> ParseOne(std::string_view sql, const ParserOptions& options = {});

@@ -17,12 +17,13 @@ std::vector<TokenKind> Kinds(std::string_view sql) {
 using K = TokenKind;
 
 TEST(LexerTest, OperatorsAreLongestMatch) {
-  EXPECT_EQ(Kinds("<=> := || && << >> != <> <= >= < > = ! ~ ^ & | + - * / % -> ->>"),
-            (std::vector<K>{K::kNullSafeEq, K::kAssign, K::kPipes, K::kAndAnd, K::kShl, K::kShr,
-                            K::kNe, K::kNe, K::kLe, K::kGe, K::kLt, K::kGt, K::kEq, K::kBang,
-                            K::kTilde, K::kCaret, K::kAmp, K::kPipe, K::kPlus, K::kMinus,
-                            K::kStar, K::kSlash, K::kPercent, K::kArrow, K::kDoubleArrow,
-                            K::kEof}));
+  EXPECT_EQ(
+      Kinds("<=> := || && << >> != <> <= >= < > = ! ~ ^ & | + - * / % -> ->>"),
+      (std::vector<K>{K::kNullSafeEq,  K::kAssign, K::kPipes, K::kAndAnd, K::kShl,     K::kShr,
+                      K::kNe,          K::kNe,     K::kLe,    K::kGe,     K::kLt,      K::kGt,
+                      K::kEq,          K::kBang,   K::kTilde, K::kCaret,  K::kAmp,     K::kPipe,
+                      K::kPlus,        K::kMinus,  K::kStar,  K::kSlash,  K::kPercent, K::kArrow,
+                      K::kDoubleArrow, K::kEof}));
 }
 
 TEST(LexerTest, ReservedAndNonReservedKeywords) {
@@ -132,8 +133,8 @@ TEST(LexerTest, PositionsCountLinesAndColumns) {
 }
 
 TEST(LexerTest, MalformedInputEndsWithAnErrorToken) {
-  for (std::string_view bad : {"'abc", "\"abc", "`abc", "/* open", "X'0G'", "X'abc'", "a : b",
-                               "/*! SELECT 1"}) {
+  for (std::string_view bad :
+       {"'abc", "\"abc", "`abc", "/* open", "X'0G'", "X'abc'", "a : b", "/*! SELECT 1"}) {
     std::vector<Token> t = Tokenize(bad);
     ASSERT_FALSE(t.empty());
     EXPECT_EQ(t.back().kind, K::kError) << bad;

@@ -25,8 +25,7 @@ std::string Canon(std::string_view sql, const ParserOptions& options = {}) {
   absl::StatusOr<StmtPtr> again = ParseOne(text, options);
   EXPECT_TRUE(again.ok()) << text << ": " << again.status();
   if (again.ok()) {
-    EXPECT_TRUE(AstEqual(**s, **again)) << sql << "\n" << DumpAst(**s) << "\n"
-                                        << DumpAst(**again);
+    EXPECT_TRUE(AstEqual(**s, **again)) << sql << "\n" << DumpAst(**s) << "\n" << DumpAst(**again);
   }
   return text;
 }
@@ -448,8 +447,7 @@ TEST(DdlTest, DropTruncateRename) {
 }
 
 TEST(DdlTest, Indexes) {
-  EXPECT_EQ(Canon("CREATE INDEX i ON t (a, b DESC)"),
-            "CREATE INDEX `i` ON `t` (`a`, `b` DESC)");
+  EXPECT_EQ(Canon("CREATE INDEX i ON t (a, b DESC)"), "CREATE INDEX `i` ON `t` (`a`, `b` DESC)");
   EXPECT_EQ(Canon("CREATE UNIQUE INDEX IF NOT EXISTS i USING BTREE ON t (a(10)) COMMENT 'c'"),
             "CREATE UNIQUE INDEX IF NOT EXISTS `i` USING BTREE ON `t` (`a`(10)) COMMENT 'c'");
   EXPECT_EQ(Canon("CREATE INDEX i ON t ((a + b))"), "CREATE INDEX `i` ON `t` ((`a` + `b`))");
@@ -484,8 +482,7 @@ TEST(DdlTest, AlterTable) {
 }
 
 TEST(DdlTest, Views) {
-  EXPECT_EQ(Canon("CREATE VIEW v AS SELECT a FROM t"),
-            "CREATE VIEW `v` AS SELECT `a` FROM `t`");
+  EXPECT_EQ(Canon("CREATE VIEW v AS SELECT a FROM t"), "CREATE VIEW `v` AS SELECT `a` FROM `t`");
   EXPECT_EQ(Canon("CREATE OR REPLACE ALGORITHM = MERGE DEFINER = CURRENT_USER SQL SECURITY "
                   "INVOKER VIEW db.v (x, y) AS SELECT 1, 2 UNION SELECT 3, 4 WITH LOCAL CHECK "
                   "OPTION"),
@@ -584,7 +581,8 @@ TEST(MiscTest, UsersAndGrants) {
   EXPECT_EQ(Canon("DROP USER u@'%'"), "DROP USER 'u'@'%'");
   EXPECT_EQ(Canon("GRANT ALL PRIVILEGES ON *.* TO 'u'@'%' WITH GRANT OPTION"),
             "GRANT ALL ON *.* TO 'u'@'%' WITH GRANT OPTION");
-  EXPECT_EQ(Canon("GRANT SELECT, INSERT ON db.* TO u"), "GRANT SELECT, INSERT ON `db`.* TO 'u'@'%'");
+  EXPECT_EQ(Canon("GRANT SELECT, INSERT ON db.* TO u"),
+            "GRANT SELECT, INSERT ON `db`.* TO 'u'@'%'");
   EXPECT_EQ(Canon("REVOKE UPDATE ON db.t FROM u@h"), "REVOKE UPDATE ON `db`.`t` FROM 'u'@'h'");
 }
 
@@ -751,7 +749,7 @@ int Exercise(const std::vector<std::string>& inputs) {
 }
 
 TEST(ErrorTest, NestingLimitIsReachableAndEnforced) {
-  EXPECT_EQ(Exercise(NestedInputs(40)), 7);   // every construct 40 deep is fine
+  EXPECT_EQ(Exercise(NestedInputs(40)), 7);    // every construct 40 deep is fine
   EXPECT_EQ(Exercise(NestedInputs(5000)), 0);  // and none 5000 deep
 }
 

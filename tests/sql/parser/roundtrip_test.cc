@@ -143,9 +143,9 @@ class ExprGen {
       case 2:
       case 3: {
         static const char* const kOps[] = {
-            " OR ", " || ", " XOR ", " AND ", " && ", " = ",  " <=> ", " != ", " <> ", " < ",
-            " <= ", " > ",  " >= ",  " | ",   " & ",  " << ", " >> ",  " + ",  " - ",  " * ",
-            " / ",  " DIV ", " MOD ", " % ",  " ^ "};
+            " OR ", " || ", " XOR ", " AND ", " && ",  " = ", " <=> ", " != ", " <> ",
+            " < ",  " <= ", " > ",   " >= ",  " | ",   " & ", " << ",  " >> ", " + ",
+            " - ",  " * ",  " / ",   " DIV ", " MOD ", " % ", " ^ "};
         e = Gen(depth - 1) + kOps[Pick(sizeof(kOps) / sizeof(kOps[0]))] + Gen(depth - 1);
         break;
       }
@@ -172,8 +172,8 @@ class ExprGen {
         e = Gen(depth - 1) + (Pick(2) ? " NOT LIKE " : " REGEXP ") + Gen(depth - 1);
         break;
       case 9:
-        e = "CASE WHEN " + Gen(depth - 1) + " THEN " + Gen(depth - 1) + " ELSE " +
-            Gen(depth - 1) + " END";
+        e = "CASE WHEN " + Gen(depth - 1) + " THEN " + Gen(depth - 1) + " ELSE " + Gen(depth - 1) +
+            " END";
         break;
       case 10:
         e = Gen(depth - 1) + " COLLATE utf8mb4_bin";
@@ -188,8 +188,8 @@ class ExprGen {
  private:
   size_t Pick(size_t n) { return rng_() % n; }
   std::string Leaf() {
-    static const char* const kLeaves[] = {"a", "t.b", "1", "2.5", "'s'", "NULL", "TRUE", "?",
-                                          "@v", "(SELECT 1)", "-1", "x'0A'"};
+    static const char* const kLeaves[] = {"a",    "t.b", "1",  "2.5",        "'s'", "NULL",
+                                          "TRUE", "?",   "@v", "(SELECT 1)", "-1",  "x'0A'"};
     return kLeaves[Pick(sizeof(kLeaves) / sizeof(kLeaves[0]))];
   }
   std::mt19937_64 rng_;
