@@ -46,6 +46,11 @@ int RunAndReport(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  PrintRatios();
+  return 0;
+}
+
+void PrintRatios() {
   Registry& r = GetRegistry();
   std::lock_guard<std::mutex> lock(r.mu);
   for (const auto& [name, rates] : r.rates) {
@@ -57,7 +62,6 @@ int RunAndReport(int argc, char** argv) {
     std::printf("RATIO %s %.3f\n", name.c_str(), value);
   }
   std::fflush(stdout);
-  return 0;
 }
 
 }  // namespace rutile::bench

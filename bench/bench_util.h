@@ -14,6 +14,11 @@ void RecordRate(const std::string& comparison, const std::string& side, double r
 // Records an arbitrary ratio line, printed as-is at the end.
 void RecordRatio(const std::string& comparison, double value);
 
+// Prints one `RATIO <comparison> <rutile/baseline>` line per comparison with both sides
+// recorded, then every RecordRatio line. For programs that run benchmarks themselves
+// (for example with their own reporter).
+void PrintRatios();
+
 // Runs the registered benchmarks with the usual flags, then prints one
 // `RATIO <comparison> <rutile/baseline>` line per comparison with both sides recorded.
 int RunAndReport(int argc, char** argv);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang clang-format libclang-rt-14-dev
-  libleveldb-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  libleveldb-dev libsnappy-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libboost-fiber-dev libboost-context-dev libboost-system-dev
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libcli11-dev libedit-dev
