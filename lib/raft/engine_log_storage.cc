@@ -126,7 +126,15 @@ absl::StatusOr<InitialState> EngineLogStorage::GetInitialState() {
 
 absl::StatusOr<uint64_t> EngineLogStorage::FirstIndex() { return truncated_index_ + 1; }
 absl::StatusOr<uint64_t> EngineLogStorage::LastIndex() { return last_index_; }
-absl::StatusOr<Snapshot> EngineLogStorage::GetSnapshot() { return snapshot_; }
+absl::StatusOr<Snapshot> EngineLogStorage::GetSnapshot() {
+  if (!builder_) return snapshot_;
+  absl::StatusOr<Snapshot> fresh = builder_();
+  if (!fresh.ok()) return fresh.status();
+  uint64_t i = fresh->metadata().index();
+  if (i <= snapshot_.metadata().index()) return snapshot_;
+  ConfState cs = fresh->metadata().conf_state();
+  return CreateSnapshot(i, &cs, std::move(*fresh->mutable_data()));
+}
 
 absl::StatusOr<uint64_t> EngineLogStorage::Term(uint64_t i) {
   if (i < truncated_index_) return MakeRaftError(RaftError::kCompacted);

@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,6 +123,17 @@ class EngineLogStorage : public LogStorage {
   // snapshot.
   absl::Status SetConfState(const ConfState& cs);
 
+  // Makes snapshots on demand, as TiKV does: when set, GetSnapshot asks `builder` for a
+  // snapshot of the application's current state (metadata index and conf_state, and
+  // data; the term is filled in here) and, if it is newer than the one held, records it
+  // as CreateSnapshot would before returning it. Without one, GetSnapshot returns the
+  // last snapshot created or applied, which may predate a conf change that added the
+  // very follower it is meant for (that follower then refuses it, forever). The builder
+  // may return kSnapshotTemporarilyUnavailable; it runs inside RawNode::Step/Tick and must
+  // not call back into the RawNode.
+  using SnapshotBuilder = std::function<absl::StatusOr<Snapshot>()>;
+  void SetSnapshotBuilder(SnapshotBuilder builder) { builder_ = std::move(builder); }
+
   const HardState& hard_state() const { return hard_state_; }
   uint64_t group_id() const { return group_id_; }
   // Entries currently held in the tail cache (for tests).
@@ -170,6 +182,7 @@ class EngineLogStorage : public LogStorage {
     std::optional<Snapshot> snapshot;
   };
   std::optional<PendingWrite> pending_;
+  SnapshotBuilder builder_;
 };
 
 }  // namespace rutile::raft

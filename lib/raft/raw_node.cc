@@ -155,8 +155,10 @@ Ready RawNode::GetReady() {
   if (r.log().PendingSnapshot().has_value()) rd.snapshot = *r.log().PendingSnapshot();
   rd.read_states = std::move(r.mutable_read_states());
   r.mutable_read_states().clear();
-  rd.must_sync = !rd.entries.empty() || hs.vote() != prev_hard_state_.vote() ||
-                 hs.term() != prev_hard_state_.term();
+  // A snapshot is synced too: the follower acknowledges its index, and a leader counting
+  // that acknowledgement must not see it vanish in a crash.
+  rd.must_sync = !rd.entries.empty() || rd.snapshot.has_value() ||
+                 hs.vote() != prev_hard_state_.vote() || hs.term() != prev_hard_state_.term();
   marks_ = ReadyMarks();
   marks_.hard_state = rd.hard_state;
   if (!rd.entries.empty())

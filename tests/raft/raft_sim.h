@@ -1,0 +1,1024 @@
+// A randomized simulation of one Raft group of five nodes replicating a key-value state
+// machine, under SimEnv (virtual time, one thread, seeded). Shared by raft_sim_test.cc
+// (the fast suite) and raft_sim_slow_test.cc (the soak).
+//
+// What runs, per seed:
+//   - Five nodes, each a RawNode on an EngineLogStorage over its own MemEngine (its
+//     "disk"). Every Ready is persisted with one WriteBatch, synced when Ready::must_sync;
+//     snapshots and compaction are written unsynced, so a crash can lose them too.
+//   - A network of our own (SimTransport had not landed when this was written): every
+//     message copy is delivered by an Env timer after a random latency, so messages are
+//     reordered; with the seed's probabilities they are lost or duplicated; partitions cut
+//     pairs both ways, checked at send and at delivery.
+//   - Clients (fibers) issuing get / put / cas on three keys, each to a random live node
+//     (proposal forwarding on or off per seed); an op returns when the node it was
+//     proposed to applies it, or times out with an unknown outcome.
+//   - A nemesis (a fiber) that partitions and heals, changes loss and duplication, crashes
+//     nodes (MemEngine::SimulateCrash: unsynced writes are lost; the state machine is
+//     rebuilt from the persisted snapshot and the log) and restarts them, proposes random
+//     simple and joint configuration changes (auto and explicit leave, learners,
+//     promotions, demotions, v1 changes) and leader transfers.
+//   - Per seed also: PreVote, CheckQuorum, inflight limits, message size, the uncommitted
+//     limit and step-down-on-removal are drawn at random.
+// Then the network heals, every node restarts, and the run waits for the group to
+// converge.
+//
+// Checks:
+//   1. At most one leader per term (§5.2 Election Safety), over all incarnations.
+//   2. Every node applies index i+1 after i, and every applied entry (term, type, data) at
+//      index i equals what every other node applied at i: the applied sequences are
+//      prefixes of one history (State Machine Safety). A snapshot installed at index i must
+//      hold exactly the state that history produces at i.
+//   3. After healing, the group converges, and every acknowledged write is in the history.
+//   4. The clients' history is linearizable (checkers::KvModel, P-compositional by key).
+//
+// The state machine deduplicates by (client, op id), as any application must: a forwarded
+// proposal may be duplicated by the network and appended twice.
+
+#ifndef RUTILE_TESTS_RAFT_RAFT_SIM_H_
+#define RUTILE_TESTS_RAFT_RAFT_SIM_H_
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "checkers/linearizability.h"
+#include "checkers/models.h"
+#include "raft/describe.h"
+#include "raft/engine_log_storage.h"
+#include "raft/errors.h"
+#include "raft/raw_node.h"
+#include "rutile/env.h"
+#include "storage/mem_engine.h"
+#include "util/sync.h"
+
+namespace rutile::raft::sim {
+
+// ---- The replicated state machine ---------------------------------------------------
+
+// A client command as carried in an entry's data.
+struct Command {
+  uint64_t client = 0;
+  uint64_t op = 0;
+  checkers::KvInput input;
+};
+
+inline std::string EncodeCommand(const Command& c) {
+  const char* kind = "g";
+  switch (c.input.kind) {
+    case checkers::KvInput::Kind::kGet:
+      kind = "g";
+      break;
+    case checkers::KvInput::Kind::kPut:
+      kind = "p";
+      break;
+    case checkers::KvInput::Kind::kCas:
+      kind = "c";
+      break;
+    case checkers::KvInput::Kind::kAppend:
+      kind = "a";
+      break;
+  }
+  return absl::StrCat(c.client, "|", c.op, "|", kind, "|", c.input.key, "|", c.input.value, "|",
+                      c.input.expected.has_value() ? "1" : "0", "|", c.input.expected.value_or(""));
+}
+
+inline bool DecodeCommand(const std::string& s, Command* c) {
+  std::vector<std::string> f = absl::StrSplit(s, '|');
+  if (f.size() != 7) return false;
+  if (!absl::SimpleAtoi(f[0], &c->client) || !absl::SimpleAtoi(f[1], &c->op)) return false;
+  if (f[2] == "g") {
+    c->input.kind = checkers::KvInput::Kind::kGet;
+  } else if (f[2] == "p") {
+    c->input.kind = checkers::KvInput::Kind::kPut;
+  } else if (f[2] == "c") {
+    c->input.kind = checkers::KvInput::Kind::kCas;
+  } else {
+    return false;
+  }
+  c->input.key = f[3];
+  c->input.value = f[4];
+  if (f[5] == "1") c->input.expected = f[6];
+  return true;
+}
+
+// Keys and values are short alphanumeric strings.
+struct KvState {
+  std::map<std::string, std::string> data;
+  // Per client: the last op applied and its result, for deduplication.
+  struct Session {
+    uint64_t op = 0;
+    checkers::KvOutput result;
+  };
+  std::map<uint64_t, Session> sessions;
+
+  // Applies `c` unless it is a duplicate; returns the op's result either way (nullopt for
+  // an op older than the session's, whose result is gone).
+  std::optional<checkers::KvOutput> Apply(const Command& c) {
+    Session& s = sessions[c.client];
+    if (c.op < s.op) return std::nullopt;
+    if (c.op == s.op) return s.result;
+    checkers::KvOutput out;
+    auto it = data.find(c.input.key);
+    switch (c.input.kind) {
+      case checkers::KvInput::Kind::kGet:
+        if (it != data.end()) out.value = it->second;
+        break;
+      case checkers::KvInput::Kind::kPut:
+        data[c.input.key] = c.input.value;
+        break;
+      case checkers::KvInput::Kind::kCas: {
+        std::optional<std::string> cur;
+        if (it != data.end()) cur = it->second;
+        out.ok = cur == c.input.expected;
+        if (out.ok) data[c.input.key] = c.input.value;
+        break;
+      }
+      case checkers::KvInput::Kind::kAppend:
+        break;
+    }
+    s.op = c.op;
+    s.result = out;
+    return out;
+  }
+
+  std::string Serialize() const {
+    std::string out;
+    for (const auto& [k, v] : data) absl::StrAppend(&out, "k ", k, " ", v, "\n");
+    for (const auto& [c, s] : sessions) {
+      absl::StrAppend(&out, "s ", c, " ", s.op, " ", s.result.ok ? 1 : 0, " ",
+                      s.result.value.has_value() ? 1 : 0, " ", s.result.value.value_or("-"), "\n");
+    }
+    return out;
+  }
+
+  static bool Parse(const std::string& text, KvState* st) {
+    *st = KvState();
+    for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() == 3 && f[0] == "k") {
+        st->data[f[1]] = f[2];
+      } else if (f.size() == 6 && f[0] == "s") {
+        uint64_t c = 0;
+        Session s;
+        if (!absl::SimpleAtoi(f[1], &c) || !absl::SimpleAtoi(f[2], &s.op)) return false;
+        s.result.ok = f[3] == "1";
+        if (f[4] == "1") s.result.value = f[5];
+        st->sessions[c] = s;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+// ---- Options and results --------------------------------------------------------------
+
+struct SimOptions {
+  int num_nodes = 5;
+  int num_clients = 4;
+  // Virtual time of the faulty phase, and the most the final convergence may take.
+  uint64_t workload_micros = 1'500'000;
+  uint64_t settle_micros = 10'000'000;
+  uint64_t tick_micros = 10'000;
+  // Mean pause between nemesis actions.
+  uint64_t nemesis_interval_micros = 150'000;
+  uint64_t client_timeout_micros = 400'000;
+  // Applied entries between snapshots (with compaction); 0 turns them off.
+  uint64_t snapshot_every = 40;
+  bool verbose = false;
+};
+
+struct SimResult {
+  std::vector<std::string> failures;
+  uint64_t trace_hash = 0;
+  // Statistics, for sizing and for tests that the nemesis did something.
+  uint64_t acked_ops = 0;
+  uint64_t unknown_ops = 0;
+  uint64_t applied_entries = 0;
+  uint64_t crashes = 0;
+  uint64_t conf_changes_applied = 0;
+  uint64_t snapshots_installed = 0;
+  uint64_t leader_changes = 0;
+  uint64_t messages = 0;
+  // Digest of the committed history, to compare two runs of one seed.
+  uint64_t history_digest = 0;
+
+  bool ok() const { return failures.empty(); }
+};
+
+// ---- The simulation -------------------------------------------------------------------
+
+class Simulation {
+ public:
+  Simulation(uint64_t seed, const SimOptions& options) : seed_(seed), opt_(options) {
+    SimEnvOptions eo;
+    eo.seed = seed;
+    env_ = std::make_unique<SimEnv>(eo);
+    env_raw_ = env_.get();
+  }
+
+  ~Simulation() {
+    // Unwind fibers and cancel timers before the nodes they point at go away.
+    env_.reset();
+  }
+
+  SimResult Run() {
+    Setup();
+    env_->Spawn([this] { NemesisLoop(); });
+    for (int c = 1; c <= opt_.num_clients; ++c) {
+      env_->Spawn([this, c] { ClientLoop(static_cast<uint64_t>(c)); });
+    }
+    ScheduleTick();
+    env_->RunFor(opt_.workload_micros);
+    // Heal everything and restart every node; clients stop issuing.
+    stop_clients_ = true;
+    stop_nemesis_ = true;
+    HealNetwork();
+    for (auto& n : nodes_) {
+      if (!n->up) Restart(*n);
+    }
+    env_->Spawn([this] { SettleLoop(); });
+    bool converged = env_->RunUntil([this] { return Converged(); }, opt_.settle_micros);
+    if (!converged) Fail(absl::StrCat("no convergence after healing: ", DescribeNodes()));
+    // Let waiting clients see their results or time out.
+    env_->RunUntil([this] { return clients_running_ == 0; },
+                   opt_.client_timeout_micros + opt_.tick_micros);
+    stop_ticks_ = true;
+    FinalChecks();
+    result_.trace_hash = env_->TraceHash();
+    result_.history_digest = HistoryDigest();
+    return std::move(result_);
+  }
+
+ private:
+  struct Node {
+    uint64_t id = 0;
+    std::unique_ptr<storage::MemEngine> engine;
+    std::unique_ptr<EngineLogStorage> log;
+    std::unique_ptr<RawNode> raw;
+    bool up = false;
+    uint64_t incarnation = 0;
+    // Volatile state machine.
+    KvState kv;
+    uint64_t applied = 0;
+    ConfState conf_state;
+    // Clients waiting for an op proposed here: (client, op) -> promise.
+    std::map<std::pair<uint64_t, uint64_t>, Promise<checkers::KvOutput>> waiters;
+  };
+
+  // Entry identity in the global history.
+  struct HistEntry {
+    uint64_t term = 0;
+    int type = 0;
+    std::string data;
+  };
+
+  uint64_t Rand(uint64_t n) { return n == 0 ? 0 : env_->Uniform(n); }
+  bool Chance(double p) { return env_->OneIn(p); }
+
+  void Fail(const std::string& what) {
+    if (result_.failures.size() < 20) {
+      result_.failures.push_back(absl::StrCat("t=", env_->NowMicros(), "us: ", what));
+    }
+  }
+
+  void Log(const std::string& what) {
+    if (opt_.verbose)
+      std::fprintf(stderr, "[%llu] %s\n", (unsigned long long)env_->NowMicros(), what.c_str());
+  }
+
+  // ---- Setup ----
+
+  void Setup() {
+    pre_vote_ = Chance(0.7);
+    check_quorum_ = Chance(0.7);
+    forwarding_ = Chance(0.8);
+    step_down_on_removal_ = Chance(0.5);
+    max_inflight_ = Chance(0.3) ? 2 : 64;
+    max_size_per_msg_ = Chance(0.3) ? 0 : (1 << 20);
+    max_uncommitted_ = Chance(0.2) ? 2000 : 0;
+    // Initial membership: 3 to 5 voters; maybe a learner.
+    int voters = 3 + static_cast<int>(Rand(3));
+    ConfState cs;
+    for (int i = 1; i <= voters; ++i) cs.add_voters(i);
+    if (voters < opt_.num_nodes && Chance(0.5)) cs.add_learners(voters + 1);
+    Snapshot boot;
+    boot.mutable_metadata()->set_index(1);
+    boot.mutable_metadata()->set_term(1);
+    *boot.mutable_metadata()->mutable_conf_state() = cs;
+    boot.set_data(KvState().Serialize());
+    state_hash_.push_back(0);  // Index 0: unused.
+    state_hash_.push_back(absl::HashOf(boot.data()));
+    for (int i = 1; i <= opt_.num_nodes; ++i) {
+      auto n = std::make_unique<Node>();
+      n->id = static_cast<uint64_t>(i);
+      n->engine = std::make_unique<storage::MemEngine>();
+      {
+        auto log = EngineLogStorage::Open(n->engine.get(), kGroup, LogOptions());
+        if (!log.ok() || !(*log)->ApplySnapshot(boot).ok()) {
+          Fail("bootstrap failed");
+          return;
+        }
+      }
+      // The bootstrap is durable.
+      (void)n->engine->SyncWAL();
+      nodes_.push_back(std::move(n));
+    }
+    for (auto& n : nodes_) Start(*n);
+    Log(absl::StrCat("seed ", seed_, " prevote=", pre_vote_, " checkquorum=", check_quorum_,
+                     " forwarding=", forwarding_, " voters=", voters));
+  }
+
+  static constexpr uint64_t kGroup = 1;
+
+  EngineLogStorageOptions LogOptions() const {
+    EngineLogStorageOptions o;
+    o.sync = false;  // Snapshots and compaction unsynced; Readys synced per must_sync.
+    o.cache_entries = 16;
+    return o;
+  }
+
+  // Opens the node's storage (after a crash: what survived) and creates its RawNode.
+  void Start(Node& n) {
+    auto log = EngineLogStorage::Open(n.engine.get(), kGroup, LogOptions());
+    if (!log.ok()) {
+      Fail(absl::StrCat("node ", n.id, " storage: ", log.status().ToString()));
+      return;
+    }
+    n.log = *std::move(log);
+    Snapshot snap = *n.log->GetSnapshot();
+    Node* np = &n;
+    n.log->SetSnapshotBuilder([np]() -> absl::StatusOr<Snapshot> {
+      Snapshot s;
+      s.mutable_metadata()->set_index(np->applied);
+      *s.mutable_metadata()->mutable_conf_state() = np->conf_state;
+      s.set_data(np->kv.Serialize());
+      return s;
+    });
+    if (!KvState::Parse(snap.data(), &n.kv)) Fail(absl::StrCat("node ", n.id, " bad snapshot"));
+    n.applied = snap.metadata().index();
+    n.conf_state = snap.metadata().conf_state();
+    CheckSnapshotState(n.id, snap);
+    Config c;
+    c.id = n.id;
+    c.election_tick = 10;
+    c.heartbeat_tick = 1;
+    c.storage = n.log.get();
+    c.applied = n.applied;
+    c.max_size_per_msg = max_size_per_msg_;
+    c.max_inflight_msgs = max_inflight_;
+    c.max_uncommitted_entries_size = max_uncommitted_;
+    c.check_quorum = check_quorum_;
+    c.pre_vote = pre_vote_;
+    c.disable_proposal_forwarding = !forwarding_;
+    c.step_down_on_removal = step_down_on_removal_;
+    c.random_seed = env_->Random64();
+    if (opt_.verbose) c.logger = &logger_;
+    auto raw = RawNode::Create(c);
+    if (!raw.ok()) {
+      Fail(absl::StrCat("node ", n.id, " create: ", raw.status().ToString()));
+      return;
+    }
+    n.raw = *std::move(raw);
+    n.up = true;
+    ++n.incarnation;
+  }
+
+  void Crash(Node& n) {
+    Log(absl::StrCat("crash ", n.id));
+    n.up = false;
+    n.raw.reset();
+    n.log.reset();
+    n.waiters.clear();
+    n.kv = KvState();
+    n.engine->SimulateCrash();
+    ++result_.crashes;
+  }
+
+  void Restart(Node& n) {
+    Log(absl::StrCat("restart ", n.id));
+    Start(n);
+    if (n.up) ProcessReady(n);
+  }
+
+  // ---- Ticks and the network ----
+
+  void ScheduleTick() {
+    env_->ScheduleCallback(opt_.tick_micros, [this] {
+      if (stop_ticks_) return;
+      for (auto& n : nodes_) {
+        if (!n->up) continue;
+        n->raw->Tick();
+        ProcessReady(*n);
+      }
+      ScheduleTick();
+    });
+  }
+
+  bool Cut(uint64_t a, uint64_t b) const {
+    auto ga = group_.find(a);
+    auto gb = group_.find(b);
+    int x = ga == group_.end() ? 0 : ga->second;
+    int y = gb == group_.end() ? 0 : gb->second;
+    return x != y;
+  }
+
+  void Send(Message m) {
+    ++result_.messages;
+    uint64_t from = m.from();
+    uint64_t to = m.to();
+    if (to == 0 || to > nodes_.size()) return;
+    bool snap = m.type() == MSG_SNAP;
+    uint64_t from_incarnation = nodes_[from - 1]->incarnation;
+    if (Cut(from, to) || Chance(loss_)) {
+      Dropped(from, from_incarnation, to, snap);
+      return;
+    }
+    int copies = Chance(dup_) ? 2 : 1;
+    uint64_t incarnation = nodes_[to - 1]->incarnation;
+    auto shared = std::make_shared<Message>(std::move(m));
+    for (int k = 0; k < copies; ++k) {
+      uint64_t delay = min_latency_ + Rand(max_latency_ - min_latency_ + 1);
+      bool last = k + 1 == copies;
+      env_->ScheduleCallback(
+          delay, [this, shared, to, from, incarnation, from_incarnation, last, snap] {
+            Node& n = *nodes_[to - 1];
+            // Lost when the node crashed meanwhile (a new incarnation) or is cut off now.
+            if (!n.up || n.incarnation != incarnation || Cut(from, to)) {
+              if (last) Dropped(from, from_incarnation, to, snap);
+              return;
+            }
+            Message msg = last ? std::move(*shared) : *shared;
+            (void)n.raw->Step(std::move(msg));
+            ProcessReady(n);
+            if (snap && last) ReportSnapshot(from, from_incarnation, to, SnapshotStatus::kFinish);
+          });
+    }
+  }
+
+  // What a real transport tells the sender: a snapshot that did not arrive failed (so the
+  // leader retries it), and sometimes that a peer is unreachable.
+  void Dropped(uint64_t from, uint64_t from_incarnation, uint64_t to, bool snap) {
+    if (snap) {
+      ReportSnapshot(from, from_incarnation, to, SnapshotStatus::kFailure);
+    } else if (Chance(0.2)) {
+      env_->ScheduleCallback(min_latency_, [this, from, from_incarnation, to] {
+        Node& n = *nodes_[from - 1];
+        if (!n.up || n.incarnation != from_incarnation) return;
+        n.raw->ReportUnreachable(to);
+        ProcessReady(n);
+      });
+    }
+  }
+
+  void ReportSnapshot(uint64_t from, uint64_t from_incarnation, uint64_t to,
+                      SnapshotStatus status) {
+    env_->ScheduleCallback(min_latency_, [this, from, from_incarnation, to, status] {
+      Node& n = *nodes_[from - 1];
+      if (!n.up || n.incarnation != from_incarnation) return;
+      n.raw->ReportSnapshot(to, status);
+      ProcessReady(n);
+    });
+  }
+
+  void HealNetwork() {
+    group_.clear();
+    loss_ = 0;
+    dup_ = 0;
+  }
+
+  // ---- The Ready loop ----
+
+  void ProcessReady(Node& n) {
+    while (n.up && n.raw->HasReady()) {
+      Ready rd = n.raw->GetReady();
+      if (rd.soft_state.has_value()) {
+        if (rd.soft_state->raft_state == StateType::kLeader) {
+          uint64_t term = n.raw->raft()->term();
+          auto [it, inserted] = leader_of_term_.insert({term, n.id});
+          if (it->second != n.id) {
+            Fail(absl::StrCat("two leaders in term ", term, ": ", it->second, " and ", n.id));
+          }
+          if (inserted) ++result_.leader_changes;
+        }
+      }
+      absl::Status st = n.log->SaveReady(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync);
+      if (!st.ok()) {
+        Fail(absl::StrCat("node ", n.id, " persist: ", st.ToString()));
+        return;
+      }
+      if (rd.snapshot.has_value()) InstallSnapshot(n, *rd.snapshot);
+      for (Message& m : rd.messages) Send(std::move(m));
+      for (const Entry& e : rd.committed_entries) Apply(n, e);
+      n.raw->Advance(rd);
+      MaybeSnapshot(n);
+    }
+  }
+
+  void InstallSnapshot(Node& n, const Snapshot& snap) {
+    ++result_.snapshots_installed;
+    if (!KvState::Parse(snap.data(), &n.kv)) Fail(absl::StrCat("node ", n.id, " bad snapshot"));
+    n.applied = snap.metadata().index();
+    n.conf_state = snap.metadata().conf_state();
+    CheckSnapshotState(n.id, snap);
+    Log(absl::StrCat("node ", n.id, " installed snapshot ", n.applied));
+  }
+
+  void CheckSnapshotState(uint64_t id, const Snapshot& snap) {
+    uint64_t i = snap.metadata().index();
+    if (i >= state_hash_.size()) {
+      Fail(absl::StrCat("node ", id, " has a snapshot at ", i, " past the history (",
+                        state_hash_.size() - 1, ")"));
+    } else if (state_hash_[i] != absl::HashOf(snap.data())) {
+      Fail(absl::StrCat("node ", id, " snapshot at ", i, " differs from the history's state"));
+    }
+  }
+
+  void Apply(Node& n, const Entry& e) {
+    if (e.index() != n.applied + 1) {
+      Fail(absl::StrCat("node ", n.id, " applied ", e.index(), " after ", n.applied));
+    }
+    n.applied = e.index();
+    ++result_.applied_entries;
+    // State machine safety: one history.
+    if (e.index() < history_.size()) {
+      const HistEntry& h = history_[e.index()];
+      if (h.term != e.term() || h.type != e.type() || h.data != e.data()) {
+        Fail(absl::StrCat("node ", n.id, " applied at ", e.index(), " term ", e.term(), " '",
+                          e.data(), "' but the history has term ", h.term, " '", h.data, "'"));
+      }
+    } else if (e.index() == history_.size() || (history_.empty() && e.index() == 2)) {
+      if (history_.empty()) history_.resize(2);  // Indexes 0 and 1 precede the log.
+      history_.push_back({e.term(), static_cast<int>(e.type()), e.data()});
+      ExtendReference(e);
+    } else {
+      Fail(absl::StrCat("node ", n.id, " applied ", e.index(), " past the history end ",
+                        history_.size()));
+    }
+    if (e.type() == ENTRY_NORMAL) {
+      if (e.data().empty()) return;
+      Command c;
+      if (!DecodeCommand(e.data(), &c)) {
+        Fail("undecodable command");
+        return;
+      }
+      std::optional<checkers::KvOutput> out = n.kv.Apply(c);
+      auto w = n.waiters.find({c.client, c.op});
+      if (w != n.waiters.end() && out.has_value()) {
+        w->second.Set(*out);
+        n.waiters.erase(w);
+      }
+      return;
+    }
+    ConfChangeV2 cc;
+    if (e.type() == ENTRY_CONF_CHANGE) {
+      ConfChange v1;
+      v1.ParseFromString(e.data());
+      cc = ConfChangeAsV2(v1);
+    } else {
+      cc.ParseFromString(e.data());
+    }
+    n.conf_state = n.raw->ApplyConfChange(cc);
+    ++result_.conf_changes_applied;
+    Log(absl::StrCat("node ", n.id, " applied conf change at ", e.index(), ": ",
+                     DescribeConfState(n.conf_state)));
+  }
+
+  // The reference state machine follows the global history.
+  void ExtendReference(const Entry& e) {
+    if (e.type() == ENTRY_NORMAL && !e.data().empty()) {
+      Command c;
+      if (DecodeCommand(e.data(), &c)) {
+        reference_.Apply(c);
+        applied_ops_.insert({c.client, c.op});
+      }
+    }
+    state_hash_.push_back(absl::HashOf(reference_.Serialize()));
+  }
+
+  // Every snapshot_every applied entries past the compaction point: snapshot at the applied
+  // index and compact the log (keeping a few entries, or none).
+  void MaybeSnapshot(Node& n) {
+    if (opt_.snapshot_every == 0 || !n.up) return;
+    uint64_t first = *n.log->FirstIndex();
+    if (n.applied < first - 1 + opt_.snapshot_every) return;
+    auto snap = n.log->CreateSnapshot(n.applied, &n.conf_state, n.kv.Serialize());
+    if (!snap.ok() && !IsRaftError(snap.status(), RaftError::kSnapshotOutOfDate)) {
+      Fail(absl::StrCat("node ", n.id, " snapshot: ", snap.status().ToString()));
+      return;
+    }
+    uint64_t keep = Rand(3) == 0 ? 0 : 5;
+    if (n.applied > keep && n.applied - keep >= first) (void)n.log->Compact(n.applied - keep);
+  }
+
+  // ---- Clients ----
+
+  void ClientLoop(uint64_t client) {
+    ++clients_running_;
+    ClientOps(client);
+    --clients_running_;
+  }
+
+  void ClientOps(uint64_t client) {
+    uint64_t op = 0;
+    while (!stop_clients_) {
+      env_->SleepForMicros(Rand(20'000));
+      if (stop_clients_) break;
+      ++op;
+      Command c;
+      c.client = client;
+      c.op = op;
+      static const char* kKeys[] = {"a", "b", "c"};
+      c.input.key = kKeys[Rand(3)];
+      uint64_t r = Rand(10);
+      if (r < 4) {
+        c.input.kind = checkers::KvInput::Kind::kGet;
+      } else if (r < 8) {
+        c.input.kind = checkers::KvInput::Kind::kPut;
+        c.input.value = absl::StrCat("c", client, "o", op);
+      } else {
+        c.input.kind = checkers::KvInput::Kind::kCas;
+        c.input.value = absl::StrCat("c", client, "o", op);
+        // Expect a value some client wrote recently, or absence.
+        if (!last_written_[c.input.key].empty() && Rand(4) != 0) {
+          c.input.expected = last_written_[c.input.key];
+        }
+      }
+      Node& n = *nodes_[Rand(nodes_.size())];
+      if (!n.up) continue;
+      Promise<checkers::KvOutput> promise;
+      Future<checkers::KvOutput> future = promise.GetFuture();
+      n.waiters[{client, op}] = promise;
+      checkers::KvOp hop;
+      hop.client_id = static_cast<int64_t>(client);
+      hop.input = c.input;
+      hop.call = static_cast<int64_t>(env_->NowMicros());
+      absl::Status st = n.raw->Propose(EncodeCommand(c));
+      if (!st.ok()) {
+        // Not accepted anywhere: the op never happened.
+        n.waiters.erase({client, op});
+        continue;
+      }
+      ProcessReady(n);
+      if (future.WaitFor(env_.get(), opt_.client_timeout_micros)) {
+        hop.output = future.Get();
+        hop.ret = static_cast<int64_t>(env_->NowMicros());
+        ++result_.acked_ops;
+        if (c.input.kind != checkers::KvInput::Kind::kGet) acked_writes_.insert({client, op});
+        if (c.input.kind == checkers::KvInput::Kind::kPut ||
+            (c.input.kind == checkers::KvInput::Kind::kCas && hop.output->ok)) {
+          last_written_[c.input.key] = c.input.value;
+        }
+        history_ops_.push_back(std::move(hop));
+      } else {
+        ++result_.unknown_ops;
+        // A read with an unknown outcome changes nothing: leave it out. A write may have
+        // happened at any time after its call.
+        if (c.input.kind != checkers::KvInput::Kind::kGet) {
+          hop.output.reset();
+          hop.ret = checkers::kInfiniteTime;
+          history_ops_.push_back(std::move(hop));
+        }
+        // Whatever happens later must not complete this op.
+        if (n.up) n.waiters.erase({client, op});
+      }
+    }
+  }
+
+  // ---- Nemesis ----
+
+  Node* Leader() {
+    Node* best = nullptr;
+    for (auto& n : nodes_) {
+      if (n->up && n->raw->raft()->state() == StateType::kLeader) {
+        if (best == nullptr || n->raw->raft()->term() > best->raw->raft()->term()) best = n.get();
+      }
+    }
+    return best;
+  }
+
+  void NemesisLoop() {
+    while (!stop_nemesis_) {
+      env_->SleepForMicros(opt_.nemesis_interval_micros / 2 + Rand(opt_.nemesis_interval_micros));
+      if (stop_nemesis_) break;
+      switch (Rand(10)) {
+        case 0: {  // Partition: a random bipartition, or one node isolated.
+          group_.clear();
+          if (Chance(0.5)) {
+            group_[1 + Rand(nodes_.size())] = 1;
+          } else {
+            for (auto& n : nodes_) group_[n->id] = static_cast<int>(Rand(2));
+          }
+          Log("partition");
+          break;
+        }
+        case 1:
+          group_.clear();
+          Log("heal");
+          break;
+        case 2: {
+          static const double kLoss[] = {0, 0, 0.05, 0.2};
+          static const double kDup[] = {0, 0, 0.05, 0.2};
+          loss_ = kLoss[Rand(4)];
+          dup_ = kDup[Rand(4)];
+          break;
+        }
+        case 3:
+        case 4: {  // Crash a node (at most two down), or restart one.
+          std::vector<Node*> up, down;
+          for (auto& n : nodes_) (n->up ? up : down).push_back(n.get());
+          if (!down.empty() && (down.size() >= 2 || Chance(0.5))) {
+            Restart(*down[Rand(down.size())]);
+          } else if (!up.empty()) {
+            Crash(*up[Rand(up.size())]);
+          }
+          break;
+        }
+        case 5:
+        case 6:
+          ProposeConfChange();
+          break;
+        case 7: {
+          Node* l = Leader();
+          if (l != nullptr) {
+            uint64_t to = 1 + Rand(nodes_.size());
+            Log(absl::StrCat("transfer leadership ", l->id, " -> ", to));
+            l->raw->TransferLeader(to);
+            ProcessReady(*l);
+          }
+          break;
+        }
+        default:
+          break;  // Quiet spell.
+      }
+    }
+  }
+
+  void ProposeConfChange() {
+    Node* l = Leader();
+    if (l == nullptr) return;
+    const tracker::Config& cfg = l->raw->raft()->tracker().config();
+    ConfState cs = l->conf_state;
+    std::set<uint64_t> voters(cs.voters().begin(), cs.voters().end());
+    std::set<uint64_t> learners(cs.learners().begin(), cs.learners().end());
+    ConfChangeV2 cc;
+    if (cfg.voters.joint()) {
+      // Leave explicitly when the joint config does not leave by itself.
+      if (!cfg.auto_leave) {
+        Log("propose leave joint");
+        (void)l->raw->ProposeConfChangeV2(cc);
+        ProcessReady(*l);
+      }
+      return;
+    }
+    std::vector<uint64_t> non_voters;
+    for (auto& n : nodes_) {
+      if (!voters.count(n->id)) non_voters.push_back(n->id);
+    }
+    auto add = [&](ConfChangeType t, uint64_t id) {
+      ConfChangeSingle* s = cc.add_changes();
+      s->set_type(t);
+      s->set_node_id(id);
+    };
+    std::vector<uint64_t> vv(voters.begin(), voters.end());
+    switch (Rand(5)) {
+      case 0:  // Add (or promote) a voter.
+        if (non_voters.empty() || voters.size() >= 5) return;
+        add(CONF_CHANGE_ADD_NODE, non_voters[Rand(non_voters.size())]);
+        break;
+      case 1:  // Remove a voter (keep three), sometimes the leader itself.
+        if (voters.size() <= 3) return;
+        add(CONF_CHANGE_REMOVE_NODE, Chance(0.3) ? l->id : vv[Rand(vv.size())]);
+        break;
+      case 2:  // Add a learner, or demote a voter to one.
+        if (!non_voters.empty() && Chance(0.6)) {
+          uint64_t id = non_voters[Rand(non_voters.size())];
+          if (learners.count(id)) return;
+          add(CONF_CHANGE_ADD_LEARNER_NODE, id);
+        } else {
+          if (voters.size() <= 3) return;
+          add(CONF_CHANGE_ADD_LEARNER_NODE, vv[Rand(vv.size())]);
+        }
+        break;
+      case 3: {  // Replace a voter (joint: two changes), maybe the leader.
+        if (non_voters.empty()) return;
+        uint64_t out = Chance(0.3) ? l->id : vv[Rand(vv.size())];
+        add(CONF_CHANGE_ADD_NODE, non_voters[Rand(non_voters.size())]);
+        add(CONF_CHANGE_REMOVE_NODE, out);
+        break;
+      }
+      default: {  // Remove a learner.
+        if (learners.empty()) return;
+        std::vector<uint64_t> ll(learners.begin(), learners.end());
+        add(CONF_CHANGE_REMOVE_NODE, ll[Rand(ll.size())]);
+        break;
+      }
+    }
+    static const ConfChangeTransition kTransitions[] = {CONF_CHANGE_TRANSITION_AUTO,
+                                                        CONF_CHANGE_TRANSITION_JOINT_IMPLICIT,
+                                                        CONF_CHANGE_TRANSITION_JOINT_EXPLICIT};
+    cc.set_transition(kTransitions[Rand(3)]);
+    absl::Status st;
+    if (cc.changes_size() == 1 && cc.transition() == CONF_CHANGE_TRANSITION_AUTO && Chance(0.3)) {
+      // The legacy single-change form.
+      ConfChange v1;
+      v1.set_type(cc.changes(0).type());
+      v1.set_node_id(cc.changes(0).node_id());
+      st = l->raw->ProposeConfChange(v1);
+    } else {
+      st = l->raw->ProposeConfChangeV2(cc);
+    }
+    Log(absl::StrCat("propose conf change at ", l->id, ": ",
+                     DescribeConfChanges({cc.changes().begin(), cc.changes().end()}), " -> ",
+                     st.ToString()));
+    ProcessReady(*l);
+  }
+
+  // ---- The end ----
+
+  // While settling: leave a joint configuration entered with an explicit transition.
+  void SettleLoop() {
+    while (!stop_ticks_) {
+      env_->SleepForMicros(100'000);
+      Node* l = Leader();
+      if (l == nullptr) continue;
+      const tracker::Config& cfg = l->raw->raft()->tracker().config();
+      if (cfg.voters.joint() && !cfg.auto_leave) {
+        (void)l->raw->ProposeConfChangeV2(ConfChangeV2());
+        ProcessReady(*l);
+      }
+    }
+  }
+
+  // A leader whose configuration is not joint, and every member of it up and applied to
+  // the leader's commit index, which includes an entry of the leader's term.
+  bool Converged() {
+    Node* l = Leader();
+    if (l == nullptr) return false;
+    const Raft& r = *l->raw->raft();
+    if (r.tracker().config().voters.joint()) return false;
+    uint64_t commit = r.log().committed();
+    if (r.log().ZeroTermOnError(commit) != r.term()) return false;
+    if (l->applied != commit) return false;
+    bool all = true;
+    for (uint64_t id : r.tracker().config().voters.IDs()) {
+      if (nodes_[id - 1]->applied != commit) all = false;
+    }
+    for (uint64_t id : r.tracker().config().learners) {
+      if (nodes_[id - 1]->applied != commit) all = false;
+    }
+    return all;
+  }
+
+  std::string DescribeNodes() const {
+    std::string s;
+    for (const auto& n : nodes_) {
+      if (!n->up) {
+        absl::StrAppend(&s, "\n  node ", n->id, " down");
+        continue;
+      }
+      absl::StrAppend(&s, "\n  ", n->raw->Status().String(), " applied=", n->applied);
+    }
+    return s;
+  }
+
+  void FinalChecks() {
+    // Every acknowledged write is in the committed history.
+    for (const auto& op : acked_writes_) {
+      if (!applied_ops_.count(op)) {
+        Fail(absl::StrCat("acknowledged write client ", op.first, " op ", op.second,
+                          " is missing from the history"));
+      }
+    }
+    // Every member ended in the same state (the reference's).
+    std::string ref = reference_.Serialize();
+    for (const auto& n : nodes_) {
+      if (n->up && n->applied + 1 == history_.size() && n->kv.Serialize() != ref) {
+        Fail(absl::StrCat("node ", n->id, " state differs from the history's"));
+      }
+    }
+    checkers::LinearizabilityOptions lo;
+    lo.max_steps = 20'000'000;
+    checkers::LinearizabilityReport rep =
+        checkers::CheckLinearizable(checkers::KvModel(), history_ops_, lo);
+    if (rep.result != checkers::CheckResult::kOk) {
+      Fail(absl::StrCat("history of ", history_ops_.size(), " ops is ",
+                        checkers::CheckResultName(rep.result), ": ", rep.explanation));
+    }
+  }
+
+  uint64_t HistoryDigest() const {
+    uint64_t h = 0;
+    for (const HistEntry& e : history_) h = absl::HashOf(h, e.term, e.type, e.data);
+    return h;
+  }
+
+  class StderrLogger : public Logger {
+   public:
+    explicit StderrLogger(SimEnv** env) : env_(env) {}
+    void Log(LogLevel level, const std::string& msg) override {
+      std::fprintf(stderr, "[%llu] raft: %s\n", (unsigned long long)(*env_)->NowMicros(),
+                   msg.c_str());
+    }
+
+   private:
+    SimEnv** env_;
+  };
+
+  const uint64_t seed_;
+  const SimOptions opt_;
+  SimEnv* env_raw_ = nullptr;
+  StderrLogger logger_{&env_raw_};
+  SimResult result_;
+
+  std::vector<std::unique_ptr<Node>> nodes_;
+  // Network faults: the group of each node in the current partition (absent: 0).
+  std::map<uint64_t, int> group_;
+  double loss_ = 0;
+  double dup_ = 0;
+  uint64_t min_latency_ = 500;
+  uint64_t max_latency_ = 8'000;
+
+  bool pre_vote_ = false;
+  bool check_quorum_ = false;
+  bool forwarding_ = true;
+  bool step_down_on_removal_ = false;
+  size_t max_inflight_ = 64;
+  uint64_t max_size_per_msg_ = 1 << 20;
+  uint64_t max_uncommitted_ = 0;
+
+  bool stop_clients_ = false;
+  int clients_running_ = 0;
+  bool stop_nemesis_ = false;
+  bool stop_ticks_ = false;
+
+  std::map<uint64_t, uint64_t> leader_of_term_;
+  // The one history every node's applied sequence must be a prefix of (by index).
+  std::vector<HistEntry> history_;
+  KvState reference_;
+  // state_hash_[i]: hash of the serialized state after applying the history up to i.
+  std::vector<uint64_t> state_hash_;
+  std::set<std::pair<uint64_t, uint64_t>> applied_ops_;
+  std::set<std::pair<uint64_t, uint64_t>> acked_writes_;
+  std::map<std::string, std::string> last_written_;
+  std::vector<checkers::KvOp> history_ops_;
+
+  // Declared last so it is destroyed first (the destructor resets it explicitly too).
+  std::unique_ptr<SimEnv> env_;
+};
+
+inline SimResult RunSimulation(uint64_t seed, const SimOptions& options = SimOptions()) {
+  Simulation sim(seed, options);
+  return sim.Run();
+}
+
+// The seed being run, printed if the process dies (a RAFT_CHECK abort) so it can be replayed.
+inline volatile uint64_t g_current_seed = 0;
+
+inline void PrintSeedOnAbort(int sig) {
+  char buf[64];
+  uint64_t s = g_current_seed;
+  char digits[24];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + s % 10);
+    s /= 10;
+  } while (s != 0);
+  int len = 0;
+  const char* prefix = "\nseed=";
+  for (const char* p = prefix; *p; ++p) buf[len++] = *p;
+  while (n > 0) buf[len++] = digits[--n];
+  buf[len++] = '\n';
+  (void)!write(2, buf, static_cast<size_t>(len));
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+inline void InstallSeedReporter() {
+  signal(SIGABRT, PrintSeedOnAbort);
+  signal(SIGSEGV, PrintSeedOnAbort);
+}
+
+}  // namespace rutile::raft::sim
+
+#endif  // RUTILE_TESTS_RAFT_RAFT_SIM_H_
