@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -164,6 +165,7 @@ class Parser {
       : input_(input), toks_(Tokenize(input)), opt_(options) {}
 
   absl::StatusOr<std::vector<StmtPtr>> ParseScript() {
+    stack_base_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
     std::vector<StmtPtr> out;
     while (true) {
       while (Accept(TokenKind::kSemicolon)) {
@@ -246,7 +248,11 @@ class Parser {
    public:
     explicit DepthGuard(Parser* p) : p_(p) { ++p_->depth_; }
     ~DepthGuard() { --p_->depth_; }
-    bool ok() const { return p_->depth_ <= p_->opt_.max_depth || p_->Fail(); }
+    bool ok() const {
+      const uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+      const uintptr_t used = p_->stack_base_ > here ? p_->stack_base_ - here : 0;
+      return (p_->depth_ <= p_->opt_.max_depth && used <= p_->opt_.max_stack_bytes) || p_->Fail();
+    }
 
    private:
     Parser* p_;
@@ -930,134 +936,140 @@ class Parser {
     while (true) {
       const int prec = InfixPrec();
       if (prec == 0 || prec <= min_prec) break;
-      const Token& t = Peek();
-      const SourcePos pos = left->pos;
-      const TokenKind kind = t.kind;
-      const Kw kw = t.kw;
-      Advance();
-      ExprPtr right;
-      switch (prec) {
-        case kPrecOr:
-        case kPrecXor:
-        case kPrecAnd: {
-          TRY(right = ParseExprPrec(prec));
-          const BinaryOp op = prec == kPrecOr
-                                  ? BinaryOp::kOr
-                                  : (prec == kPrecXor ? BinaryOp::kXor : BinaryOp::kAnd);
-          TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
-          break;
+      TRY(left = ParseInfix(std::move(left), prec));
+    }
+    return left;
+  }
+
+  // One infix or postfix operator of precedence `prec` after `left`. Kept out of
+  // ParseExprPrec so that the recursive path has small stack frames.
+  ExprPtr ParseInfix(ExprPtr left, int prec) {
+    const Token& t = Peek();
+    const SourcePos pos = left->pos;
+    const TokenKind kind = t.kind;
+    const Kw kw = t.kw;
+    Advance();
+    ExprPtr right;
+    switch (prec) {
+      case kPrecOr:
+      case kPrecXor:
+      case kPrecAnd: {
+        TRY(right = ParseExprPrec(prec));
+        const BinaryOp op =
+            prec == kPrecOr ? BinaryOp::kOr : (prec == kPrecXor ? BinaryOp::kXor : BinaryOp::kAnd);
+        TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
+        break;
+      }
+      case kPrecAssign: {
+        const auto* v = dynamic_cast<const VariableExpr*>(left.get());
+        if (v == nullptr || v->system) {
+          Fail();
+          return nullptr;
         }
-        case kPrecAssign: {
-          const auto* v = dynamic_cast<const VariableExpr*>(left.get());
-          if (v == nullptr || v->system) {
-            Fail();
-            return nullptr;
-          }
-          TRY(right = ParseExprPrec(kPrecAssign - 1));
-          TRY(left = MakeBinary(BinaryOp::kAssign, std::move(left), std::move(right), pos));
-          break;
-        }
-        case kPrecCmp:
-          if (kw == Kw::kIS) {
-            auto e = New<IsExpr>();
-            e->pos = pos;
-            e->negated = AcceptKw(Kw::kNOT);
-            if (AcceptKw(Kw::kNULL)) {
-              e->what = IsWhat::kNull;
-            } else if (AcceptKw(Kw::kTRUE)) {
-              e->what = IsWhat::kTrue;
-            } else if (AcceptKw(Kw::kFALSE)) {
-              e->what = IsWhat::kFalse;
-            } else {
-              TRY(ExpectKw(Kw::kUNKNOWN));
-              e->what = IsWhat::kUnknown;
-            }
-            e->operand = std::move(left);
-            TRY(Seal(e.get(), {e->operand.get()}));
-            left = std::move(e);
-          } else if ((IsKw(Kw::kANY) || IsKw(Kw::kSOME) || IsKw(Kw::kALL)) &&
-                     Is(TokenKind::kLParen, 1)) {
-            auto e = New<CompareSubqueryExpr>();
-            e->pos = pos;
-            e->op = CmpOp(kind);
-            e->all = IsKw(Kw::kALL);
-            Advance();
-            Advance();
-            TRY(e->subquery = ParseQuery(nullptr));
-            TRY(Expect(TokenKind::kRParen));
-            e->left = std::move(left);
-            TRY(Seal(e.get(), {e->left.get(), e->subquery.get()}));
-            left = std::move(e);
-          } else {
-            TRY(right = ParseExprPrec(kPrecCmp));
-            TRY(left = MakeBinary(CmpOp(kind), std::move(left), std::move(right), pos));
-          }
-          break;
-        case kPrecPred:
-          TRY(left = ParsePredicate(std::move(left), kw, pos));
-          break;
-        case kPrecCollate: {
-          auto e = New<CollateExpr>();
+        TRY(right = ParseExprPrec(kPrecAssign - 1));
+        TRY(left = MakeBinary(BinaryOp::kAssign, std::move(left), std::move(right), pos));
+        break;
+      }
+      case kPrecCmp:
+        if (kw == Kw::kIS) {
+          auto e = New<IsExpr>();
           e->pos = pos;
-          TRY(ParseIdentOrString(&e->collation));
-          e->collation = Lower(e->collation);
+          e->negated = AcceptKw(Kw::kNOT);
+          if (AcceptKw(Kw::kNULL)) {
+            e->what = IsWhat::kNull;
+          } else if (AcceptKw(Kw::kTRUE)) {
+            e->what = IsWhat::kTrue;
+          } else if (AcceptKw(Kw::kFALSE)) {
+            e->what = IsWhat::kFalse;
+          } else {
+            TRY(ExpectKw(Kw::kUNKNOWN));
+            e->what = IsWhat::kUnknown;
+          }
           e->operand = std::move(left);
           TRY(Seal(e.get(), {e->operand.get()}));
           left = std::move(e);
-          break;
+        } else if ((IsKw(Kw::kANY) || IsKw(Kw::kSOME) || IsKw(Kw::kALL)) &&
+                   Is(TokenKind::kLParen, 1)) {
+          auto e = New<CompareSubqueryExpr>();
+          e->pos = pos;
+          e->op = CmpOp(kind);
+          e->all = IsKw(Kw::kALL);
+          Advance();
+          Advance();
+          TRY(e->subquery = ParseQuery(nullptr));
+          TRY(Expect(TokenKind::kRParen));
+          e->left = std::move(left);
+          TRY(Seal(e.get(), {e->left.get(), e->subquery.get()}));
+          left = std::move(e);
+        } else {
+          TRY(right = ParseExprPrec(kPrecCmp));
+          TRY(left = MakeBinary(CmpOp(kind), std::move(left), std::move(right), pos));
         }
-        case kPrecConcat: {
-          TRY(right = ParseExprPrec(prec));
-          auto f = New<FuncCallExpr>();
-          f->pos = pos;
-          f->name = "CONCAT";
-          f->args.push_back(std::move(left));
-          f->args.push_back(std::move(right));
-          TRY(Seal(f.get(), MaxDepth(f->args)));
-          left = std::move(f);
-          break;
+        break;
+      case kPrecPred:
+        TRY(left = ParsePredicate(std::move(left), kw, pos));
+        break;
+      case kPrecCollate: {
+        auto e = New<CollateExpr>();
+        e->pos = pos;
+        TRY(ParseIdentOrString(&e->collation));
+        e->collation = Lower(e->collation);
+        e->operand = std::move(left);
+        TRY(Seal(e.get(), {e->operand.get()}));
+        left = std::move(e);
+        break;
+      }
+      case kPrecConcat: {
+        TRY(right = ParseExprPrec(prec));
+        auto f = New<FuncCallExpr>();
+        f->pos = pos;
+        f->name = "CONCAT";
+        f->args.push_back(std::move(left));
+        f->args.push_back(std::move(right));
+        TRY(Seal(f.get(), MaxDepth(f->args)));
+        left = std::move(f);
+        break;
+      }
+      default: {
+        BinaryOp op;
+        switch (kind) {
+          case TokenKind::kPipe:
+            op = BinaryOp::kBitOr;
+            break;
+          case TokenKind::kAmp:
+            op = BinaryOp::kBitAnd;
+            break;
+          case TokenKind::kShl:
+            op = BinaryOp::kShl;
+            break;
+          case TokenKind::kShr:
+            op = BinaryOp::kShr;
+            break;
+          case TokenKind::kPlus:
+            op = BinaryOp::kPlus;
+            break;
+          case TokenKind::kMinus:
+            op = BinaryOp::kMinus;
+            break;
+          case TokenKind::kStar:
+            op = BinaryOp::kMul;
+            break;
+          case TokenKind::kSlash:
+            op = BinaryOp::kDiv;
+            break;
+          case TokenKind::kPercent:
+            op = BinaryOp::kMod;
+            break;
+          case TokenKind::kCaret:
+            op = BinaryOp::kBitXor;
+            break;
+          default:
+            op = kw == Kw::kDIV ? BinaryOp::kIntDiv : BinaryOp::kMod;
+            break;
         }
-        default: {
-          BinaryOp op;
-          switch (kind) {
-            case TokenKind::kPipe:
-              op = BinaryOp::kBitOr;
-              break;
-            case TokenKind::kAmp:
-              op = BinaryOp::kBitAnd;
-              break;
-            case TokenKind::kShl:
-              op = BinaryOp::kShl;
-              break;
-            case TokenKind::kShr:
-              op = BinaryOp::kShr;
-              break;
-            case TokenKind::kPlus:
-              op = BinaryOp::kPlus;
-              break;
-            case TokenKind::kMinus:
-              op = BinaryOp::kMinus;
-              break;
-            case TokenKind::kStar:
-              op = BinaryOp::kMul;
-              break;
-            case TokenKind::kSlash:
-              op = BinaryOp::kDiv;
-              break;
-            case TokenKind::kPercent:
-              op = BinaryOp::kMod;
-              break;
-            case TokenKind::kCaret:
-              op = BinaryOp::kBitXor;
-              break;
-            default:
-              op = kw == Kw::kDIV ? BinaryOp::kIntDiv : BinaryOp::kMod;
-              break;
-          }
-          TRY(right = ParseExprPrec(prec));
-          TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
-          break;
-        }
+        TRY(right = ParseExprPrec(prec));
+        TRY(left = MakeBinary(op, std::move(left), std::move(right), pos));
+        break;
       }
     }
     return left;
@@ -1480,12 +1492,39 @@ class Parser {
   }
 
   // Arguments after a function name; the current token is '('.
+  static bool IsSpecialFunction(std::string_view n) {
+    return n == "EXTRACT" || n == "POSITION" || n == "TIMESTAMPADD" || n == "TIMESTAMPDIFF" ||
+           n == "TRIM" || n == "SUBSTRING" || n == "SUBSTR" || n == "MID";
+  }
+
+  // Arguments after a function name; the current token is '('.
   ExprPtr ParseFuncArgs(std::string name, const SourcePos& pos) {
     TRY(Expect(TokenKind::kLParen));
     if (IsAggregateName(name)) return ParseAggregate(std::move(name), pos);
     auto f = std::make_unique<FuncCallExpr>();
     f->pos = pos;
     f->name = std::move(name);
+    if (IsSpecialFunction(f->name) && !Is(TokenKind::kRParen)) {
+      TRY(ParseSpecialFunctionArgs(f.get()));
+    } else if (!Is(TokenKind::kRParen)) {
+      do {
+        ExprPtr e;
+        TRY(e = ParseExpr());
+        f->args.push_back(std::move(e));
+      } while (Accept(TokenKind::kComma));
+    }
+    TRY(Expect(TokenKind::kRParen));
+    if (IsKw(Kw::kOVER)) {  // Window functions are not supported yet.
+      Fail();
+      return nullptr;
+    }
+    TRY(Seal(f.get(), MaxDepth(f->args)));
+    return f;
+  }
+
+  // The arguments of EXTRACT, POSITION, TIMESTAMPADD/DIFF, TRIM and SUBSTRING, whose
+  // syntax is special; the closing ')' is left for the caller.
+  bool ParseSpecialFunctionArgs(FuncCallExpr* f) {
     const std::string& n = f->name;
     auto push = [&](ExprPtr e) { f->args.push_back(std::move(e)); };
     auto keyword = [&](std::string word) {
@@ -1535,8 +1574,7 @@ class Parser {
           push(std::move(str));
           push(std::move(first));
         } else if (!dir.empty()) {
-          Fail();
-          return nullptr;
+          return Fail();
         } else {
           push(std::move(first));
         }
@@ -1559,20 +1597,8 @@ class Parser {
           push(std::move(e));
         }
       }
-    } else if (!Is(TokenKind::kRParen)) {
-      do {
-        ExprPtr e;
-        TRY(e = ParseExpr());
-        push(std::move(e));
-      } while (Accept(TokenKind::kComma));
     }
-    TRY(Expect(TokenKind::kRParen));
-    if (IsKw(Kw::kOVER)) {  // Window functions are not supported yet.
-      Fail();
-      return nullptr;
-    }
-    TRY(Seal(f.get(), MaxDepth(f->args)));
-    return f;
+    return true;
   }
 
   ExprPtr ParseAggregate(std::string name, const SourcePos& pos) {
@@ -3233,6 +3259,7 @@ class Parser {
   ParserOptions opt_;
   size_t p_ = 0;
   int depth_ = 0;
+  uintptr_t stack_base_ = 0;  // frame address at entry; the stack grows down from it
   int params_ = 0;
   bool failed_ = false;
   absl::Status err_;

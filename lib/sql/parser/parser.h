@@ -6,14 +6,16 @@
 // from the offending token and its line; the status is InvalidArgument and carries the
 // MySQL identity as a payload (sql/errors.h). Input never crashes the parser: nesting
 // deeper than ParserOptions::max_depth (parentheses, subqueries, or an expression tree
-// that deep) is reported as a syntax error at the token where the limit was reached,
-// which keeps parsing, restoring and destroying a tree within a 256 KiB fiber stack.
+// that deep), or parser recursion using more than max_stack_bytes of stack, is reported
+// as a syntax error at the token where the limit was reached. That keeps parsing,
+// restoring and destroying a tree within a 256 KiB fiber stack, sanitizers included.
 //
 // Thread safety: the functions are reentrant; they share nothing.
 
 #ifndef RUTILE_SQL_PARSER_PARSER_H_
 #define RUTILE_SQL_PARSER_PARSER_H_
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +31,9 @@ struct ParserOptions {
   bool high_not_precedence = false;
   // Deepest nesting accepted, in parser recursion and in tree depth.
   int max_depth = 200;
+  // Most stack the parser may use below its entry point, whatever max_depth allows:
+  // unoptimised and sanitizer builds have much larger frames. Half a fiber stack.
+  size_t max_stack_bytes = 128 * 1024;
 };
 
 // Parses a script of statements separated by ';' (empty statements are skipped).

@@ -749,7 +749,7 @@ int Exercise(const std::vector<std::string>& inputs) {
 }
 
 TEST(ErrorTest, NestingLimitIsReachableAndEnforced) {
-  EXPECT_EQ(Exercise(NestedInputs(40)), 7);    // every construct 40 deep is fine
+  EXPECT_EQ(Exercise(NestedInputs(25)), 7);    // every construct 25 deep is fine
   EXPECT_EQ(Exercise(NestedInputs(5000)), 0);  // and none 5000 deep
 }
 
