@@ -22,10 +22,10 @@ int CompareBytes(std::string_view a, std::string_view b) {
 
 // Latin-1 Supplement U+00C0..U+00FF under general_ci.
 constexpr uint16_t kLatin1Fold[64] = {
-    'A', 'A', 'A', 'A', 'A', 'A', 0xC6, 'C', 'E', 'E', 'E', 'E', 'I', 'I', 'I', 'I',  // C0
-    0xD0, 'N', 'O', 'O', 'O', 'O', 'O', 0xD7, 'O', 'U', 'U', 'U', 'U', 'Y', 0xDE, 'S',  // D0
-    'A', 'A', 'A', 'A', 'A', 'A', 0xC6, 'C', 'E', 'E', 'E', 'E', 'I', 'I', 'I', 'I',  // E0
-    0xD0, 'N', 'O', 'O', 'O', 'O', 'O', 0xF7, 'O', 'U', 'U', 'U', 'U', 'Y', 0xDE, 'Y',  // F0
+    'A',  'A', 'A', 'A', 'A', 'A', 0xC6, 'C',  'E', 'E', 'E', 'E', 'I', 'I', 'I',  'I',  // C0
+    0xD0, 'N', 'O', 'O', 'O', 'O', 'O',  0xD7, 'O', 'U', 'U', 'U', 'U', 'Y', 0xDE, 'S',  // D0
+    'A',  'A', 'A', 'A', 'A', 'A', 0xC6, 'C',  'E', 'E', 'E', 'E', 'I', 'I', 'I',  'I',  // E0
+    0xD0, 'N', 'O', 'O', 'O', 'O', 'O',  0xF7, 'O', 'U', 'U', 'U', 'U', 'Y', 0xDE, 'Y',  // F0
 };
 
 uint32_t UpperRune(uint32_t r) {

@@ -326,7 +326,7 @@ Decimal Decimal::MaxValue(int precision, int scale, bool negative) {
   if (scale > kMaxScale) scale = kMaxScale;
   if (precision < scale) precision = scale;
   Mag m = Pow10(precision);
-  m = Sub(m, Mag::FromU64(1));
+  m = ::rutile::sql::Sub(m, Mag::FromU64(1));
   Decimal d;
   for (int i = 0; i < m.n && i < kLimbs; ++i) d.limbs_[i] = m.d[i];
   d.scale_ = static_cast<uint8_t>(scale);

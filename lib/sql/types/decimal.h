@@ -95,8 +95,7 @@ class Decimal {
   static DecimalStatus Sub(const Decimal& a, const Decimal& b, Decimal* out);
   static DecimalStatus Mul(const Decimal& a, const Decimal& b, Decimal* out);
   // The quotient rounded half-up to scale min(a.scale() + frac_incr, 30).
-  static DecimalStatus Div(const Decimal& a, const Decimal& b, Decimal* out,
-                           int frac_incr = 4);
+  static DecimalStatus Div(const Decimal& a, const Decimal& b, Decimal* out, int frac_incr = 4);
   // The remainder with the dividend's sign and scale max(a.scale(), b.scale()).
   static DecimalStatus Mod(const Decimal& a, const Decimal& b, Decimal* out);
 

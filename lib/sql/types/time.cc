@@ -15,7 +15,7 @@ constexpr int64_t kMicrosPerDay = 86400 * kMicrosPerSecond;
 constexpr int kPow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
 
 absl::Status BadTime(std::string_view s) {
-  return absl::InvalidArgumentError(absl::StrCat("Incorrect datetime value: '", s, "'"));
+  return absl::InvalidArgumentError("Incorrect datetime value: '" + std::string(s) + "'");
 }
 
 int64_t TimeOfDayMicros(const Time& t) {
@@ -206,8 +206,8 @@ Time Time::FromDate(int year, int month, int day) {
   return t;
 }
 
-Time Time::FromDatetime(int year, int month, int day, int hour, int minute, int second,
-                        int micro, int fsp) {
+Time Time::FromDatetime(int year, int month, int day, int hour, int minute, int second, int micro,
+                        int fsp) {
   Time t = FromDate(year, month, day);
   t.type = TimeType::kDatetime;
   t.hour = static_cast<uint8_t>(hour);
@@ -220,8 +220,8 @@ Time Time::FromDatetime(int year, int month, int day, int hour, int minute, int 
 
 std::string Time::ToString() const {
   if (type == TimeType::kDate) return absl::StrFormat("%04d-%02d-%02d", year, month, day);
-  std::string s = absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour,
-                                  minute, second);
+  std::string s =
+      absl::StrFormat("%04d-%02d-%02d %02d:%02d:%02d", year, month, day, hour, minute, second);
   if (fsp > 0) {
     std::string frac = absl::StrFormat("%06d", micro);
     absl::StrAppend(&s, ".", frac.substr(0, fsp));
@@ -240,7 +240,9 @@ int Time::Compare(const Time& o) const {
   return a < b ? -1 : (a > b ? 1 : 0);
 }
 
-int64_t Time::ToMicros() const { return DayNumber(year, month, day) * kMicrosPerDay + TimeOfDayMicros(*this); }
+int64_t Time::ToMicros() const {
+  return DayNumber(year, month, day) * kMicrosPerDay + TimeOfDayMicros(*this);
+}
 
 absl::StatusOr<Time> Time::RoundFrac(int new_fsp) const {
   if (new_fsp < 0) new_fsp = 0;
@@ -389,7 +391,7 @@ absl::StatusOr<Time> TimeFromNumber(int64_t v, TimeType type, int fsp) {
 absl::StatusOr<Duration> ParseDuration(std::string_view orig, int fsp) {
   std::string_view s = TrimSpaces(orig);
   auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("Incorrect time value: '", orig, "'"));
+    return absl::InvalidArgumentError("Incorrect time value: '" + std::string(orig) + "'");
   };
   bool neg = false;
   if (!s.empty() && s[0] == '-') {
@@ -458,7 +460,7 @@ absl::StatusOr<Interval> ParseInterval(std::string_view value, std::string_view 
   std::string unit = absl::AsciiStrToUpper(std::string(unit_in));
   std::string_view v = TrimSpaces(value);
   auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("Incorrect INTERVAL value: '", value, "'"));
+    return absl::InvalidArgumentError("Incorrect INTERVAL value: '" + std::string(value) + "'");
   };
   bool neg = false;
   if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
@@ -471,19 +473,33 @@ absl::StatusOr<Interval> ParseInterval(std::string_view value, std::string_view 
     const char* fields;
   };
   static constexpr UnitSpec kUnits[] = {
-      {"MICROSECOND", "u"},      {"SECOND", "s"},           {"MINUTE", "m"},
-      {"HOUR", "h"},             {"DAY", "D"},              {"WEEK", "W"},
-      {"MONTH", "M"},            {"QUARTER", "Q"},          {"YEAR", "Y"},
-      {"SECOND_MICROSECOND", "su"}, {"MINUTE_MICROSECOND", "msu"}, {"MINUTE_SECOND", "ms"},
-      {"HOUR_MICROSECOND", "hmsu"}, {"HOUR_SECOND", "hms"},  {"HOUR_MINUTE", "hm"},
-      {"DAY_MICROSECOND", "Dhmsu"}, {"DAY_SECOND", "Dhms"},  {"DAY_MINUTE", "Dhm"},
-      {"DAY_HOUR", "Dh"},        {"YEAR_MONTH", "YM"},
+      {"MICROSECOND", "u"},
+      {"SECOND", "s"},
+      {"MINUTE", "m"},
+      {"HOUR", "h"},
+      {"DAY", "D"},
+      {"WEEK", "W"},
+      {"MONTH", "M"},
+      {"QUARTER", "Q"},
+      {"YEAR", "Y"},
+      {"SECOND_MICROSECOND", "su"},
+      {"MINUTE_MICROSECOND", "msu"},
+      {"MINUTE_SECOND", "ms"},
+      {"HOUR_MICROSECOND", "hmsu"},
+      {"HOUR_SECOND", "hms"},
+      {"HOUR_MINUTE", "hm"},
+      {"DAY_MICROSECOND", "Dhmsu"},
+      {"DAY_SECOND", "Dhms"},
+      {"DAY_MINUTE", "Dhm"},
+      {"DAY_HOUR", "Dh"},
+      {"YEAR_MONTH", "YM"},
   };
   const UnitSpec* spec = nullptr;
   for (const auto& u : kUnits) {
     if (unit == u.name) spec = &u;
   }
-  if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("Unknown INTERVAL unit ", unit_in));
+  if (spec == nullptr)
+    return absl::InvalidArgumentError("Unknown INTERVAL unit " + std::string(unit_in));
   std::string_view fields = spec->fields;
   std::vector<int64_t> nums;
   if (fields.size() == 1) {
@@ -612,9 +628,9 @@ absl::StatusOr<Time> AddInterval(const Time& t, const Interval& iv) {
 }
 
 std::string FormatTime(const Time& t, std::string_view format) {
-  static constexpr const char* kMonths[] = {"January", "February", "March",     "April",
-                                            "May",     "June",     "July",      "August",
-                                            "September", "October", "November", "December"};
+  static constexpr const char* kMonths[] = {"January",   "February", "March",    "April",
+                                            "May",       "June",     "July",     "August",
+                                            "September", "October",  "November", "December"};
   static constexpr const char* kDays[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                           "Friday", "Saturday", "Sunday"};
   std::string out;
@@ -698,8 +714,7 @@ std::string FormatTime(const Time& t, std::string_view format) {
         if (daynr > 0) absl::StrAppend(&out, (Weekday(daynr) + 1) % 7);
         break;
       case 'j':
-        absl::StrAppendFormat(&out, "%03d",
-                              t.month == 0 ? 0 : daynr - DayNumber(t.year, 1, 1) + 1);
+        absl::StrAppendFormat(&out, "%03d", t.month == 0 ? 0 : daynr - DayNumber(t.year, 1, 1) + 1);
         break;
       case 'T':
         absl::StrAppendFormat(&out, "%02d:%02d:%02d", t.hour, t.minute, t.second);

@@ -60,8 +60,8 @@ struct Time {
 
 // TIME: signed microseconds within +-838:59:59.
 struct Duration {
-  static constexpr int64_t kMaxMicros = 838LL * 3600 * 1000000 + 59 * 60 * 1000000LL +
-                                        59 * 1000000LL;  // 838:59:59.
+  static constexpr int64_t kMaxMicros =
+      838LL * 3600 * 1000000 + 59 * 60 * 1000000LL + 59 * 1000000LL;  // 838:59:59.
   int64_t micros = 0;
   int8_t fsp = 0;
 
