@@ -29,7 +29,9 @@
 #include <atomic>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -50,7 +52,8 @@ struct GlobalMetrics {
   metrics::Counter* sent;
   metrics::Counter* received;
   metrics::Counter* stream_failures;
-  metrics::Family<metrics::Counter>* dropped;
+  // Children of rutile_transport_grpc_dropped_frames_total{reason}, looked up once.
+  std::map<std::string, metrics::Counter*, std::less<>> dropped;
 
   static const GlobalMetrics& Get() {
     static const GlobalMetrics m = [] {
@@ -65,9 +68,15 @@ struct GlobalMetrics {
       g.stream_failures = r.AddCounter("rutile_transport_grpc_stream_failures_total",
                                        "Outgoing gRPC frame streams that ended in an error.")
                               .value();
-      g.dropped = r.AddCounterFamily("rutile_transport_grpc_dropped_frames_total",
-                                     "Frames the gRPC transport dropped, by reason.", {"reason"})
-                      .value();
+      auto* family = r.AddCounterFamily("rutile_transport_grpc_dropped_frames_total",
+                                        "Frames the gRPC transport dropped, by reason "
+                                        "(malformed_batch counts batches).",
+                                        {"reason"})
+                         .value();
+      for (const char* reason : {"oversize", "unknown_peer", "queue_full", "write_failed",
+                                 "unregistered", "malformed_batch"}) {
+        g.dropped[reason] = family->WithLabels({reason});
+      }
       return g;
     }();
     return m;
@@ -91,8 +100,8 @@ struct Counters {
 
 // Adds `n` to a per-transport counter and to the global dropped-frames family; returns the
 // new per-transport value.
-uint64_t CountDrop(std::atomic<uint64_t>* counter, const char* reason, uint64_t n = 1) {
-  GlobalMetrics::Get().dropped->WithLabels({reason})->Increment(n);
+uint64_t CountDrop(std::atomic<uint64_t>* counter, std::string_view reason, uint64_t n = 1) {
+  GlobalMetrics::Get().dropped.find(reason)->second->Increment(n);
   return counter->fetch_add(n, std::memory_order_relaxed) + n;
 }
 
@@ -719,7 +728,7 @@ absl::Status Core::Deliver(const grpc::ByteBuffer& batch) {
     }
   }
   if (!status.ok()) {
-    const uint64_t c = CountDrop(&counters_.dropped_malformed, "malformed");
+    const uint64_t c = CountDrop(&counters_.dropped_malformed, "malformed_batch");
     if (ShouldLog(c)) {
       RUTILE_LOG_WARN("GrpcTransport: malformed batch from node {}: {} ({} such batches)", from,
                       status.ToString(), c);

@@ -12,6 +12,8 @@
 #include "transport/grpc_transport.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -356,6 +358,69 @@ TEST(GrpcTransportTest, ShutdownWithBusyStreamsAndQueuedFramesIsClean) {
   (*b)->Unregister(2);
   b->reset();
   SUCCEED();
+}
+
+// Writes raw bytes on one stream of `method` and records how the server ended it.
+class RawStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  RawStream(const std::string& address, const std::string& method, const std::string& bytes)
+      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        stub_(channel_) {
+    grpc::Slice slice(bytes.data(), bytes.size());
+    out_ = grpc::ByteBuffer(&slice, 1);
+    stub_.PrepareBidiStreamingCall(&ctx_, method, grpc::StubOptions(), this);
+    StartWrite(&out_);
+    StartRead(&in_);
+    StartCall();
+  }
+  void OnReadDone(bool) override {}
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard<std::mutex> l(mu_);
+    code_ = s.error_code();
+    done_ = true;
+  }
+  // Waits for the end of the stream; returns its status code.
+  grpc::StatusCode Wait() {
+    WaitFor([&] {
+      std::lock_guard<std::mutex> l(mu_);
+      return done_;
+    });
+    std::lock_guard<std::mutex> l(mu_);
+    return code_;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  grpc::GenericStub stub_;
+  grpc::ClientContext ctx_;
+  grpc::ByteBuffer out_, in_;
+  std::mutex mu_;
+  bool done_ = false;
+  grpc::StatusCode code_ = grpc::StatusCode::OK;
+};
+
+TEST(GrpcTransportTest, MalformedBatchClosesItsStreamAndIsCounted) {
+  AddressBook book;
+  GrpcTransportOptions o;
+  o.resolver = book.Resolver();
+  auto a = GrpcTransport::Create(o);
+  auto b = GrpcTransport::Create(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  book.Set(2, (*b)->address());
+  RecordingReceiver r;
+  ASSERT_TRUE((*b)->Register(2, &r).ok());
+  // `to` = 2, then a frame whose length runs past the end of the message.
+  RawStream bad((*b)->address(), "/rutile.transport.FrameService/Stream",
+                std::string("\x10\x02\x1a\x7fshort", 9));
+  EXPECT_EQ(bad.Wait(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ((*b)->Stats().malformed_batches, 1u);
+  RawStream other((*b)->address(), "/some.Other/Method", "x");
+  EXPECT_EQ(other.Wait(), grpc::StatusCode::UNIMPLEMENTED);
+  // Well-formed traffic is unaffected.
+  (*a)->Send(1, 2, "fine");
+  ASSERT_TRUE(WaitFor([&] { return r.count() == 1; }));
+  EXPECT_EQ(r.frames()[0].second, "fine");
+  (*b)->Unregister(2);
 }
 
 // ---------------------------------------------------------------------------------------
