@@ -81,6 +81,9 @@ class PdHarness {
         admin_(
             &cluster_, &operators_, &coordinator_, &config_, [this] { return AllocId(); },
             [this] { return now_; }) {
+    // Tests turn merging on when they mean to (it would fold the small test regions
+    // together under any balance test), and then mostly without the split-merge delay.
+    config_.max_merge_region_size = 0;
     config_.split_merge_interval_micros = 0;
   }
 
@@ -108,7 +111,9 @@ class PdHarness {
   // Heartbeats every live store.
   void HeartbeatStores() {
     for (const auto& [id, alive] : alive_) {
-      if (alive) EXPECT_TRUE(cluster_.HandleStoreHeartbeat(id, StoreStats{}, now_).ok());
+      if (alive) {
+        EXPECT_TRUE(cluster_.HandleStoreHeartbeat(id, StoreStats{}, now_).ok());
+      }
     }
   }
 

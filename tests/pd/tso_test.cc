@@ -304,7 +304,9 @@ TEST(TsoTest, HundredThousandTimestampsAcrossRepeatedFailovers) {
         ASSERT_TRUE(ts.ok()) << ts.status();
         for (uint64_t t = *ts - n + 1; t <= *ts; ++t) all.push_back(t);
         if (env.OneIn(0.05)) env.SleepForMicros(env.Uniform(20 * kMs));
-        if (env.OneIn(0.02)) ASSERT_TRUE(leader.UpdateTimestamp().ok());
+        if (env.OneIn(0.02)) {
+          ASSERT_TRUE(leader.UpdateTimestamp().ok());
+        }
       }
       leader.Reset();
       // The next leader runs on a machine whose clock may be well behind or ahead.
