@@ -1,0 +1,78 @@
+// Configuration of a raftstore Store. Plain data.
+
+#ifndef RUTILE_RAFTSTORE_CONFIG_H_
+#define RUTILE_RAFTSTORE_CONFIG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace rutile::raftstore {
+
+struct StoreConfig {
+  // This store's id. The store of a peer is reached at the transport node with the same id.
+  uint64_t store_id = 0;
+
+  // Raft timing: one tick every tick_interval_micros of Env time.
+  uint64_t tick_interval_micros = 100'000;
+  int election_tick = 10;
+  int heartbeat_tick = 2;
+  // Bytes per MsgApp and bytes of committed entries per Ready.
+  uint64_t max_size_per_msg = 1 << 20;
+  size_t max_inflight_msgs = 256;
+
+  // Batch system: fibers draining peer mailboxes, peers handled per round, and fibers
+  // applying committed entries.
+  size_t poller_count = 2;
+  size_t max_batch_size = 64;
+  size_t apply_pool_size = 2;
+  // Proposals queued in one peer's mailbox before ServerIsBusy.
+  size_t max_mailbox_messages = 4096;
+
+  // Log GC: every raft_log_gc_tick_ticks ticks a leader proposes CompactLog when more
+  // than raft_log_gc_threshold applied entries are in its log. Followers lagging by more
+  // than raft_log_gc_count_limit entries are left to catch up by snapshot.
+  int raft_log_gc_tick_ticks = 10;
+  uint64_t raft_log_gc_threshold = 50;
+  uint64_t raft_log_gc_count_limit = 10'000;
+
+  // Lease reads: a leader serves reads locally for this long after a quorum acknowledged
+  // it. Must stay below the election timeout (election_tick * tick_interval_micros) by
+  // more than the worst drift between the stores' monotonic clocks; 0 means
+  // (election_tick - 2) * tick_interval_micros. Wall-clock skew does not matter: leases
+  // are measured on the monotonic clock (Env::NowMicros).
+  uint64_t max_lease_micros = 0;
+
+  // Split checking (TiKV's defaults: split at 96 MiB, check when past 144 MiB... here one
+  // threshold each): a leader's region is split in two once its data exceeds
+  // region_split_size bytes or region_split_keys keys.
+  uint64_t region_split_size = 96ull << 20;
+  uint64_t region_split_keys = 960'000;
+  uint64_t split_check_interval_micros = 10'000'000;
+  // Maps a candidate split key to a valid one (for example strips an MVCC timestamp so
+  // versions of one key stay together). Empty result: no split. Null: identity.
+  std::function<std::string(std::string_view)> split_key_filter;
+
+  // PD heartbeats.
+  uint64_t pd_heartbeat_interval_micros = 10'000'000;
+  uint64_t store_heartbeat_interval_micros = 10'000'000;
+
+  // Hibernation: an idle region (leader with every follower caught up, nothing pending,
+  // for hibernate_idle_ticks ticks) ticks only once every hibernate_tick_multiplier ticks,
+  // and tells its followers to do the same. Any activity wakes it.
+  bool hibernate_regions = true;
+  int hibernate_idle_ticks = 20;
+  int hibernate_tick_multiplier = 10;
+
+  // Snapshot data is sent in chunks of at most this many bytes.
+  size_t snapshot_chunk_bytes = 1 << 20;
+
+  // How long RaftKv waits for a proposal or read before DeadlineExceeded.
+  uint64_t request_timeout_micros = 10'000'000;
+};
+
+}  // namespace rutile::raftstore
+
+#endif  // RUTILE_RAFTSTORE_CONFIG_H_

@@ -1,0 +1,204 @@
+// Peer: one region's replica on a store (TiKV's peer.rs and the apply half of apply.rs).
+// It owns the RawNode, the PeerStorage it reads, the proposals waiting for their entries to
+// apply, the reads waiting for a read index, and the leader lease. A Store's poller drives
+// it (store.h): it feeds messages, ticks and requests in, takes the Ready, persists it in a
+// group commit with other peers' Readys, sends the messages, has ApplyEntries run on an apply
+// fiber, then calls PostApply and Advance.
+//
+// Thread safety: none. At any moment one fiber uses a Peer: the poller that holds it, or the
+// apply fiber the poller waits for.
+
+#ifndef RUTILE_RAFTSTORE_PEER_H_
+#define RUTILE_RAFTSTORE_PEER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "metapb.pb.h"
+#include "raft/raw_node.h"
+#include "raft_cmdpb.pb.h"
+#include "raft_serverpb.pb.h"
+#include "raftstore/config.h"
+#include "raftstore/peer_storage.h"
+#include "raftstore/region_snapshot.h"
+#include "raftstore/snap.h"
+#include "rutile/env.h"
+#include "storage/engine.h"
+#include "util/sync.h"
+
+namespace rutile::raftstore {
+
+using WriteCallback = Promise<absl::Status>;
+using ReadResult = absl::StatusOr<std::shared_ptr<RegionSnapshot>>;
+using ReadCallback = Promise<ReadResult>;
+
+// What applying committed entries changed beyond data, for the store to act on.
+struct ExecResult {
+  enum class Kind { kConfChange, kSplit, kCompactLog };
+  Kind kind = Kind::kConfChange;
+  // kConfChange: the change to hand to RawNode::ApplyConfChange.
+  raft::ConfChangeV2 cc;
+  // kConfChange, kSplit: the region after the change (for a split, the parent's part).
+  metapb::Region region;
+  // kSplit: the regions split off, in key order.
+  std::vector<metapb::Region> new_regions;
+  // kCompactLog.
+  uint64_t compact_index = 0;
+};
+
+struct ApplyOutput {
+  std::vector<ExecResult> results;
+  // This peer was removed from its region by an applied conf change.
+  bool removed_self = false;
+  absl::Status error;  // An engine write failed (fatal for the store).
+};
+
+class Peer {
+ public:
+  // Creates the peer `self` of `region` (as persisted; an uninitialized peer has a region
+  // with only its id), loading its Raft state from `engine`.
+  static absl::StatusOr<std::unique_ptr<Peer>> Create(const StoreConfig* config, Env* env,
+                                                      storage::Engine* engine, SnapManager* snaps,
+                                                      const metapb::Region& region,
+                                                      const metapb::Peer& self,
+                                                      raft_serverpb::RaftApplyState apply);
+
+  uint64_t region_id() const { return storage_->region().id(); }
+  const metapb::Region& region() const { return storage_->region(); }
+  const metapb::Peer& self() const { return self_; }
+  bool initialized() const { return storage_->initialized(); }
+  bool IsLeader() const;
+  uint64_t LeaderId() const { return raw_->raft()->lead(); }
+  uint64_t Term() const { return raw_->raft()->term(); }
+  uint64_t AppliedIndex() const { return storage_->apply_state().applied_index(); }
+  raft::RawNode* raft() { return raw_.get(); }
+  PeerStorage* storage() { return storage_.get(); }
+  // The peer with `id` as this peer knows it (region members and peers heard from).
+  std::optional<metapb::Peer> GetPeer(uint64_t id) const;
+  std::optional<metapb::Peer> Leader() const;
+
+  // ---- Input, on the poller ----
+
+  // Steps a message from another peer. Returns false when it was dropped.
+  bool Step(const raft_serverpb::RaftMessage& msg);
+  // One Raft tick, plus the periodic leader duties that ride on ticks (log GC).
+  void Tick();
+  // Proposes a command; `cb` resolves when it applies, or at once with a region error.
+  void Propose(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
+  // Serves a consistent read: at once under a valid lease, otherwise after ReadIndex.
+  void Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb);
+  // Fails every waiting proposal and read with `status` (the peer is going away).
+  void FailPending(const absl::Status& status);
+  void Campaign();
+
+  // ---- The Ready cycle, on the poller (ApplyEntries on an apply fiber) ----
+
+  // Installs the data of the Ready's snapshot before its Raft part is persisted.
+  absl::Status ApplySnapshot(const raft::Snapshot& snap);
+  // Wraps Raft messages for the transport.
+  std::vector<raft_serverpb::RaftMessage> WrapMessages(std::vector<raft::Message> msgs);
+  // Notes a Ready's soft state and read states.
+  void OnReady(const raft::Ready& rd);
+  // Applies committed entries: data and apply state in one batch.
+  ApplyOutput ApplyEntries(std::vector<raft::Entry> entries);
+  // Acts on what ApplyEntries reported that concerns this peer (conf changes into Raft,
+  // log compaction) and serves reads that became possible.
+  void PostApply(const ApplyOutput& out);
+
+  // ---- Hibernation ----
+  bool hibernating() const { return hibernating_; }
+  void Wake();
+
+  // Written bytes and keys since the last split check.
+  uint64_t written_bytes() const { return written_bytes_; }
+  uint64_t written_keys() const { return written_keys_; }
+  void ResetWritten() {
+    written_bytes_ = 0;
+    written_keys_ = 0;
+  }
+  // Entries proposed and not applied, and reads waiting (for tests and metrics).
+  size_t PendingProposals() const { return proposals_.size(); }
+  // The siblings of the last split this peer applied (including its own region).
+  const std::vector<uint64_t>& last_split_regions() const { return last_split_regions_; }
+
+  // How EpochNotMatch errors find the current descriptors of this region's split siblings.
+  using RegionLookup = std::function<std::optional<metapb::Region>(uint64_t region_id)>;
+  void set_region_lookup(RegionLookup lookup) { region_lookup_ = std::move(lookup); }
+
+ private:
+  struct Proposal {
+    uint64_t index = 0;
+    uint64_t term = 0;
+    uint64_t propose_micros = 0;
+    WriteCallback cb;
+  };
+  struct PendingRead {
+    uint64_t id = 0;
+    uint64_t read_index = 0;  // 0 until the ReadIndex answer arrives.
+    uint64_t term = 0;
+    uint64_t issue_micros = 0;
+    ReadCallback cb;
+  };
+
+  Peer(const StoreConfig* config, Env* env, storage::Engine* engine, SnapManager* snaps,
+       metapb::Peer self, std::unique_ptr<PeerStorage> storage);
+
+  absl::Status CheckEpoch(const raft_cmdpb::RaftCmdRequest& req, bool check_conf_ver) const;
+  absl::Status EpochNotMatch(std::string_view why) const;
+  void ProposeNormal(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
+  void ProposeConfChange(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
+  void ProposeTransferLeader(const raft_cmdpb::RaftCmdRequest& req, WriteCallback cb);
+  bool LeaseValid() const;
+  void RenewLease(uint64_t from_micros);
+  void ServeReads();
+  std::shared_ptr<RegionSnapshot> TakeSnapshot();
+  void MaybeGcLog();
+  void MaybeHibernate();
+
+  // Apply helpers (apply fiber).
+  absl::Status ExecWrite(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb);
+  absl::Status ExecChangePeer(const raft::ConfChangeV2& cc, const raft_cmdpb::RaftCmdRequest& req,
+                              ApplyOutput* out);
+  absl::Status ExecLeaveJoint(const raft::ConfChangeV2& cc, ApplyOutput* out);
+  absl::Status ExecSplit(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb,
+                         ApplyOutput* out);
+  absl::Status ExecCompactLog(const raft_cmdpb::RaftCmdRequest& req, ApplyOutput* out);
+
+  const StoreConfig* const config_;
+  Env* const env_;
+  storage::Engine* const engine_;
+  SnapManager* const snaps_;
+  const metapb::Peer self_;
+  std::unique_ptr<PeerStorage> storage_;
+  std::unique_ptr<raft::RawNode> raw_;
+  std::map<uint64_t, metapb::Peer> peer_cache_;
+
+  std::deque<Proposal> proposals_;
+  std::deque<PendingRead> reads_;
+  uint64_t next_read_id_ = 1;
+  uint64_t lease_expire_micros_ = 0;
+  uint64_t max_lease_micros_ = 0;
+
+  bool hibernating_ = false;
+  int idle_ticks_ = 0;
+  int ticks_ = 0;
+
+  uint64_t written_bytes_ = 0;
+  uint64_t written_keys_ = 0;
+  std::vector<uint64_t> last_split_regions_;
+  RegionLookup region_lookup_;
+  // Set during ApplyEntries: the apply batch must be synced (admin commands).
+  bool sync_apply_ = false;
+};
+
+}  // namespace rutile::raftstore
+
+#endif  // RUTILE_RAFTSTORE_PEER_H_

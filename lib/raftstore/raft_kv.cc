@@ -1,0 +1,78 @@
+#include "raftstore/raft_kv.h"
+
+#include <utility>
+
+#include "raftstore/store.h"
+
+namespace rutile::raftstore {
+namespace {
+
+class StoreRaftKv final : public RaftKv {
+ public:
+  StoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros)
+      : store_(std::move(store)),
+        timeout_micros_(timeout_micros != 0 ? timeout_micros
+                                            : store_->config().request_timeout_micros) {}
+
+  absl::Status Write(const Context& ctx, std::vector<Modify> batch) override {
+    raft_cmdpb::RaftCmdRequest req;
+    FillHeader(ctx, req.mutable_header());
+    for (Modify& m : batch) {
+      raft_cmdpb::Request* r = req.add_requests();
+      const auto cf = static_cast<uint32_t>(m.cf);
+      switch (m.type) {
+        case Modify::Type::kPut:
+          r->set_cmd_type(raft_cmdpb::CMD_PUT);
+          r->mutable_put()->set_cf(cf);
+          r->mutable_put()->set_key(std::move(m.key));
+          r->mutable_put()->set_value(std::move(m.value));
+          break;
+        case Modify::Type::kDelete:
+          r->set_cmd_type(raft_cmdpb::CMD_DELETE);
+          r->mutable_delete_()->set_cf(cf);
+          r->mutable_delete_()->set_key(std::move(m.key));
+          break;
+        case Modify::Type::kDeleteRange:
+          r->set_cmd_type(raft_cmdpb::CMD_DELETE_RANGE);
+          r->mutable_delete_range()->set_cf(cf);
+          r->mutable_delete_range()->set_start_key(std::move(m.key));
+          r->mutable_delete_range()->set_end_key(std::move(m.value));
+          break;
+      }
+    }
+    Future<absl::Status> f = store_->Propose(std::move(req));
+    if (!f.WaitFor(env(), timeout_micros_)) {
+      return absl::DeadlineExceededError("write timed out; it may still apply");
+    }
+    return f.Get();
+  }
+
+  absl::StatusOr<std::shared_ptr<RegionSnapshot>> Snapshot(const Context& ctx) override {
+    raft_cmdpb::RaftRequestHeader header;
+    FillHeader(ctx, &header);
+    Future<ReadResult> f = store_->Read(header);
+    if (!f.WaitFor(env(), timeout_micros_)) {
+      return absl::DeadlineExceededError("read timed out");
+    }
+    return f.Get();
+  }
+
+ private:
+  static void FillHeader(const Context& ctx, raft_cmdpb::RaftRequestHeader* h) {
+    h->set_region_id(ctx.region_id);
+    *h->mutable_region_epoch() = ctx.region_epoch;
+    *h->mutable_peer() = ctx.peer;
+  }
+  Env* env() const { return store_->env(); }
+
+  std::shared_ptr<Store> store_;
+  const uint64_t timeout_micros_;
+};
+
+}  // namespace
+
+std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros) {
+  return std::make_unique<StoreRaftKv>(std::move(store), timeout_micros);
+}
+
+}  // namespace rutile::raftstore

@@ -1,0 +1,79 @@
+// RaftKv is how the layers above raftstore (the transactional store, the coprocessor)
+// read and write a region without seeing Raft (DESIGN.md §2): a write is proposed to the
+// region's Raft group and returns once it applied at the leader; a snapshot is a
+// consistent read view at the leader — local under the leader lease, after a ReadIndex
+// round otherwise — limited to the region's range.
+//
+// Errors are the region errors of errors.h (NotLeader with the leader to retry at,
+// EpochNotMatch with the current regions, RegionNotFound, KeyNotInRegion, ServerIsBusy,
+// StaleCommand), or DeadlineExceeded when the outcome is unknown (the write may still
+// apply).
+//
+// Thread safety: implementations accept calls from many fibers at once.
+
+#ifndef RUTILE_RAFTSTORE_RAFT_KV_H_
+#define RUTILE_RAFTSTORE_RAFT_KV_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "metapb.pb.h"
+#include "raftstore/region_snapshot.h"
+#include "storage/cf.h"
+
+namespace rutile::raftstore {
+
+class Store;
+
+// Where a request goes: the region, the epoch the caller believes current, and the peer
+// it believes leader (id 0: not checked).
+struct Context {
+  uint64_t region_id = 0;
+  metapb::RegionEpoch region_epoch;
+  metapb::Peer peer;
+};
+
+// One modification of a write.
+struct Modify {
+  enum class Type { kPut, kDelete, kDeleteRange };
+  Type type = Type::kPut;
+  storage::CF cf = storage::CF::kDefault;
+  std::string key;
+  // kPut: the value. kDeleteRange: the exclusive end key (empty: the region's end).
+  std::string value;
+
+  static Modify Put(storage::CF cf, std::string key, std::string value) {
+    return {Type::kPut, cf, std::move(key), std::move(value)};
+  }
+  static Modify Delete(storage::CF cf, std::string key) {
+    return {Type::kDelete, cf, std::move(key), {}};
+  }
+  static Modify DeleteRange(storage::CF cf, std::string start, std::string end) {
+    return {Type::kDeleteRange, cf, std::move(start), std::move(end)};
+  }
+};
+
+class RaftKv {
+ public:
+  virtual ~RaftKv() = default;
+
+  // Applies `batch` atomically to the region once it is committed. OK when applied at the
+  // leader.
+  virtual absl::Status Write(const Context& ctx, std::vector<Modify> batch) = 0;
+
+  // A consistent snapshot of the region at its leader, reflecting every write acknowledged
+  // before the call. Shared: it stays valid as long as any holder keeps it.
+  virtual absl::StatusOr<std::shared_ptr<RegionSnapshot>> Snapshot(const Context& ctx) = 0;
+};
+
+// RaftKv over a local Store. `store` must outlive it; `timeout_micros` 0 means the store's
+// request_timeout_micros.
+std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros = 0);
+
+}  // namespace rutile::raftstore
+
+#endif  // RUTILE_RAFTSTORE_RAFT_KV_H_

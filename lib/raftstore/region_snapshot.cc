@@ -1,0 +1,158 @@
+#include "raftstore/region_snapshot.h"
+
+#include <utility>
+
+#include "raftstore/errors.h"
+#include "raftstore/keys.h"
+
+namespace rutile::raftstore {
+namespace {
+
+// Presents an iterator over data keys as one over user keys.
+class UserKeyIterator final : public storage::Iterator {
+ public:
+  explicit UserKeyIterator(std::unique_ptr<storage::Iterator> inner) : inner_(std::move(inner)) {}
+
+  void SeekToFirst() override {
+    inner_->SeekToFirst();
+    Sync();
+  }
+  void SeekToLast() override {
+    inner_->SeekToLast();
+    Sync();
+  }
+  void Seek(std::string_view target) override {
+    inner_->Seek(DataKey(target));
+    Sync();
+  }
+  void SeekForPrev(std::string_view target) override {
+    inner_->SeekForPrev(DataKey(target));
+    Sync();
+  }
+  void Next() override {
+    inner_->Next();
+    Sync();
+  }
+  void Prev() override {
+    inner_->Prev();
+    Sync();
+  }
+  absl::Status status() const override { return inner_->status(); }
+
+ private:
+  void Sync() {
+    if (inner_->Valid()) {
+      SetCurrent(UserKey(inner_->key()), inner_->value());
+    } else {
+      SetInvalid();
+    }
+  }
+  std::unique_ptr<storage::Iterator> inner_;
+};
+
+// An iterator that is never valid and reports `status`.
+class ErrorIterator final : public storage::Iterator {
+ public:
+  explicit ErrorIterator(absl::Status s) : status_(std::move(s)) {}
+  void SeekToFirst() override {}
+  void SeekToLast() override {}
+  void Seek(std::string_view) override {}
+  void SeekForPrev(std::string_view) override {}
+  void Next() override {}
+  void Prev() override {}
+  absl::Status status() const override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+}  // namespace
+
+class RegionSnapshot::View final : public storage::Engine {
+ public:
+  explicit View(const RegionSnapshot* owner) : owner_(owner) {}
+
+  using storage::Engine::Get;
+  absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key,
+                                                 const storage::ReadOptions& options) override {
+    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
+    return owner_->Get(cf, key);
+  }
+
+  std::unique_ptr<storage::Iterator> NewIterator(storage::CF cf,
+                                                 const storage::IterOptions& options) override {
+    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) {
+      return std::make_unique<ErrorIterator>(s);
+    }
+    return owner_->NewIterator(cf, options);
+  }
+
+  std::unique_ptr<storage::Snapshot> GetSnapshot() override {
+    return std::unique_ptr<storage::Snapshot>(new ViewSnapshot(this));
+  }
+
+  absl::Status Write(const storage::WriteBatch&, const storage::WriteOptions&) override {
+    return absl::FailedPreconditionError("a region snapshot is read-only");
+  }
+  absl::Status SyncWAL() override { return absl::OkStatus(); }
+
+  absl::StatusOr<uint64_t> ApproximateSize(storage::CF cf, std::string_view start,
+                                           std::string_view end) override {
+    return owner_->engine_->ApproximateSize(cf, DataKey(start), DataEndKey(end));
+  }
+  absl::Status CompactRange(storage::CF, std::string_view, std::string_view) override {
+    return absl::OkStatus();
+  }
+
+ private:
+  class ViewSnapshot final : public storage::Snapshot {
+   public:
+    explicit ViewSnapshot(const View* view) : storage::Snapshot(view) {}
+  };
+
+  absl::Status CheckSnapshot(const storage::Snapshot* s) const {
+    if (s != nullptr && s->engine() != this) {
+      return absl::InvalidArgumentError("snapshot belongs to another engine");
+    }
+    return absl::OkStatus();
+  }
+
+  const RegionSnapshot* owner_;
+};
+
+RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
+                               metapb::Region region, uint64_t applied_index)
+    : engine_(engine),
+      snapshot_(std::move(snapshot)),
+      region_(std::move(region)),
+      applied_index_(applied_index),
+      view_(std::make_unique<View>(this)) {}
+
+RegionSnapshot::~RegionSnapshot() = default;
+
+absl::StatusOr<std::optional<std::string>> RegionSnapshot::Get(storage::CF cf,
+                                                               std::string_view key) const {
+  if (!KeyInRegion(key, region_)) return KeyNotInRegionError(key, region_);
+  storage::ReadOptions ro;
+  ro.snapshot = snapshot_.get();
+  return engine_->Get(cf, DataKey(key), ro);
+}
+
+std::unique_ptr<storage::Iterator> RegionSnapshot::NewIterator(
+    storage::CF cf, const storage::IterOptions& options) const {
+  std::string lower = region_.start_key();
+  if (options.lower_bound > lower) lower = options.lower_bound;
+  std::string upper = region_.end_key();
+  if (!options.upper_bound.empty() && (upper.empty() || options.upper_bound < upper)) {
+    upper = options.upper_bound;
+  }
+  storage::IterOptions io;
+  io.lower_bound = DataKey(lower);
+  io.upper_bound = DataEndKey(upper);
+  if (!upper.empty() && upper < lower) io.upper_bound = io.lower_bound;  // Empty range.
+  io.snapshot = snapshot_.get();
+  io.fill_cache = options.fill_cache;
+  return std::make_unique<UserKeyIterator>(engine_->NewIterator(cf, io));
+}
+
+}  // namespace rutile::raftstore

@@ -1,0 +1,1003 @@
+#include "raftstore/store.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "raft/engine_log_storage.h"
+#include "raftstore/errors.h"
+#include "raftstore/keys.h"
+#include "raftstore/peer_storage.h"
+#include "util/logging.h"
+
+namespace rutile::raftstore {
+namespace {
+
+bool IsInitialMessage(const raft::Message& m) {
+  return m.type() == raft::MSG_VOTE || m.type() == raft::MSG_PRE_VOTE ||
+         (m.type() == raft::MSG_HEARTBEAT && m.commit() == 0);
+}
+
+}  // namespace
+
+// ---- Creation and loading ----
+
+Store::Store(const Options& options)
+    : config_(options.config),
+      env_(options.env),
+      engine_(options.engine),
+      endpoint_(options.endpoint),
+      pd_(options.pd) {}
+
+Store::~Store() = default;
+
+absl::StatusOr<std::shared_ptr<Store>> Store::Create(const Options& options) {
+  if (options.env == nullptr || options.engine == nullptr || options.endpoint == nullptr ||
+      options.config.store_id == 0) {
+    return absl::InvalidArgumentError("a store needs an env, an engine, an endpoint and an id");
+  }
+  std::shared_ptr<Store> store(new Store(options));
+  absl::Status s = store->LoadPeers();
+  if (!s.ok()) return s;
+  return store;
+}
+
+absl::Status Store::BootstrapRegion(storage::Engine* engine, const metapb::Region& region) {
+  return PeerStorage::Bootstrap(engine, region);
+}
+
+absl::Status Store::LoadPeers() {
+  std::map<uint64_t, raft_serverpb::RegionLocalState> regions;
+  std::map<uint64_t, raft_serverpb::RaftApplyState> applies;
+  storage::IterOptions io;
+  io.lower_bound = RegionMetaMinKey();
+  io.upper_bound = RegionMetaMaxKey();
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator(storage::CF::kDefault, io);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    uint64_t id = 0;
+    char kind = 0;
+    if (!DecodeRegionMetaKey(it->key(), &id, &kind)) continue;
+    if (kind == 's') {
+      if (!regions[id].ParseFromString(std::string(it->value()))) {
+        return absl::DataLossError(absl::StrCat("region state of ", id, " does not parse"));
+      }
+    } else if (kind == 'a') {
+      if (!applies[id].ParseFromString(std::string(it->value()))) {
+        return absl::DataLossError(absl::StrCat("apply state of ", id, " does not parse"));
+      }
+    }
+  }
+  if (!it->status().ok()) return it->status();
+  it.reset();
+  for (auto& [id, rs] : regions) {
+    if (rs.state() == raft_serverpb::PEER_TOMBSTONE) {
+      // Finish a destroy a crash may have interrupted.
+      storage::WriteBatch rb;
+      rb.DeleteRange(storage::CF::kRaft, raft::EngineLogStorage::GroupPrefix(id),
+                     raft::EngineLogStorage::GroupPrefix(id + 1));
+      storage::WriteOptions wo;
+      wo.sync = true;
+      if (absl::Status s = engine_->Write(rb, wo); !s.ok()) return s;
+      continue;
+    }
+    const metapb::Peer* self = FindPeerOnStore(rs.region(), config_.store_id);
+    if (self == nullptr) continue;
+    absl::StatusOr<FsmPtr> fsm = CreatePeer(rs.region(), *self, applies[id]);
+    if (!fsm.ok()) return fsm.status();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Store::FsmPtr> Store::CreatePeer(const metapb::Region& region,
+                                                const metapb::Peer& self,
+                                                raft_serverpb::RaftApplyState apply) {
+  absl::StatusOr<std::unique_ptr<Peer>> peer =
+      Peer::Create(&config_, env_, engine_, &snaps_, region, self, std::move(apply));
+  if (!peer.ok()) return peer.status();
+  auto fsm = std::make_shared<PeerFsm>();
+  fsm->peer = std::move(*peer);
+  std::weak_ptr<Store> weak = weak_from_this();
+  fsm->peer->set_region_lookup([weak](uint64_t id) -> std::optional<metapb::Region> {
+    std::shared_ptr<Store> s = weak.lock();
+    if (s == nullptr) return std::nullopt;
+    return s->GetRegion(id);
+  });
+  RegisterFsm(fsm);
+  return fsm;
+}
+
+void Store::RegisterFsm(const FsmPtr& fsm) {
+  {
+    absl::MutexLock fl(&fsm->mu);
+    fsm->region = fsm->peer->region();
+    fsm->applied_index = fsm->peer->AppliedIndex();
+  }
+  absl::MutexLock lock(&mu_);
+  peers_[fsm->peer->region_id()] = fsm;
+  if (fsm->peer->initialized()) ranges_[fsm->peer->region().start_key()] = fsm->peer->region_id();
+}
+
+Store::FsmPtr Store::Lookup(uint64_t region_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = peers_.find(region_id);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+bool Store::Send(const FsmPtr& fsm, PeerMsg msg) {
+  bool push = false;
+  {
+    absl::MutexLock lock(&fsm->mu);
+    if (fsm->stopped) return false;
+    if (msg.kind == PeerMsg::Kind::kTick) {
+      if (fsm->tick_queued) return true;
+      fsm->tick_queued = true;
+    } else if ((msg.kind == PeerMsg::Kind::kPropose || msg.kind == PeerMsg::Kind::kRead) &&
+               fsm->mailbox.size() >= config_.max_mailbox_messages) {
+      return false;
+    }
+    fsm->mailbox.push_back(std::move(msg));
+    if (!fsm->scheduled) {
+      fsm->scheduled = true;
+      push = true;
+    }
+  }
+  if (push) ready_.Push(fsm);
+  return true;
+}
+
+// ---- Fibers ----
+
+void Store::Start() {
+  if (started_.exchange(true)) return;
+  std::shared_ptr<Store> self = shared_from_this();
+  endpoint_->SetRaftHandler([weak = weak_from_this()](NodeId, uint64_t, std::string body) {
+    if (std::shared_ptr<Store> s = weak.lock()) s->OnRaftBody(std::move(body));
+  });
+  for (size_t i = 0; i < std::max<size_t>(1, config_.poller_count); ++i) {
+    env_->Spawn([self] { self->PollerLoop(); });
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, config_.apply_pool_size); ++i) {
+    env_->Spawn([self] { self->ApplyLoop(); });
+  }
+  env_->Spawn([self] { self->ReceiveLoop(); });
+  env_->Spawn([self] { self->TickLoop(); });
+  if (config_.split_check_interval_micros > 0) env_->Spawn([self] { self->SplitCheckLoop(); });
+  if (pd_ != nullptr) env_->Spawn([self] { self->HeartbeatLoop(); });
+  // Peers loaded with unfinished work (committed entries to apply) get a first round.
+  std::vector<FsmPtr> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, f] : peers_) all.push_back(f);
+  }
+  for (const FsmPtr& f : all) Send(f, PeerMsg{PeerMsg::Kind::kTick});
+}
+
+void Store::Stop() {
+  if (stopped_.exchange(true)) return;
+  endpoint_->SetRaftHandler(nullptr);
+  ready_.Close();
+  apply_tasks_.Close();
+  inbox_.Close();
+}
+
+void Store::Fatal(const absl::Status& s, std::string_view what) {
+  RUTILE_LOG_ERROR("store {}: fatal: {}: {}", config_.store_id, std::string(what), s.ToString());
+  std::abort();
+}
+
+void Store::PollerLoop() {
+  while (std::optional<FsmPtr> first = ready_.Pop()) {
+    std::vector<FsmPtr> batch{std::move(*first)};
+    while (batch.size() < config_.max_batch_size) {
+      std::optional<FsmPtr> more = ready_.TryPop();
+      if (!more.has_value()) break;
+      batch.push_back(std::move(*more));
+    }
+    ProcessBatch(batch);
+    if (stopped_) return;
+  }
+}
+
+void Store::ApplyLoop() {
+  while (std::optional<std::function<void()>> task = apply_tasks_.Pop()) (*task)();
+}
+
+void Store::ReceiveLoop() {
+  while (std::optional<std::string> body = inbox_.Pop()) {
+    raft_serverpb::RaftMessageBatch batch;
+    if (!batch.ParseFromString(*body)) continue;
+    for (raft_serverpb::RaftMessage& m : *batch.mutable_msgs()) HandleRaftMessage(std::move(m));
+  }
+}
+
+void Store::OnRaftBody(std::string body) {
+  if (!stopped_) inbox_.TryPush(std::move(body));
+}
+
+void Store::TickLoop() {
+  uint64_t tick = 0;
+  const int mult = std::max(1, config_.hibernate_tick_multiplier);
+  while (!stopped_) {
+    env_->SleepForMicros(config_.tick_interval_micros);
+    if (stopped_) return;
+    ++tick;
+    std::vector<FsmPtr> all;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [id, f] : peers_) all.push_back(f);
+    }
+    uint64_t sent = 0, sleeping = 0;
+    for (const FsmPtr& f : all) {
+      bool hib;
+      {
+        absl::MutexLock fl(&f->mu);
+        hib = f->hibernating;
+      }
+      if (hib) ++sleeping;
+      if (hib && tick % mult != 0) continue;
+      if (Send(f, PeerMsg{PeerMsg::Kind::kTick})) ++sent;
+    }
+    absl::MutexLock lock(&mu_);
+    stats_.ticks_sent += sent;
+    stats_.hibernating_peers = sleeping;
+  }
+}
+
+// ---- The poll round ----
+
+void Store::HandleMsg(const FsmPtr& fsm, PeerMsg& msg) {
+  Peer* p = fsm->peer.get();
+  switch (msg.kind) {
+    case PeerMsg::Kind::kRaft: {
+      const raft_serverpb::RaftMessage& m = msg.raft;
+      if (m.is_tombstone()) {
+        // The sender's region no longer has this peer: destroy it if the sender knows a
+        // newer configuration.
+        if (m.region_epoch().conf_ver() > p->region().region_epoch().conf_ver() &&
+            m.to_peer().id() == p->self().id()) {
+          DestroyPeer(fsm);
+        }
+        return;
+      }
+      if (m.to_peer().id() != p->self().id()) {
+        if (m.to_peer().id() > p->self().id()) {
+          // This peer was removed and the store re-added with a new peer: make way.
+          DestroyPeer(fsm);
+        }
+        return;
+      }
+      if (m.has_message()) p->Step(m);
+      return;
+    }
+    case PeerMsg::Kind::kTick: {
+      absl::MutexLock lock(&fsm->mu);
+      fsm->tick_queued = false;
+    }
+      p->Tick();
+      return;
+    case PeerMsg::Kind::kPropose:
+      if (msg.cmd.admin_request().cmd_type() == raft_cmdpb::ADMIN_CHANGE_PEER_V2 && p->IsLeader()) {
+        for (const raft_cmdpb::ChangePeerRequest& ch :
+             msg.cmd.admin_request().change_peer_v2().changes()) {
+          if (ch.change_type() == raft::CONF_CHANGE_REMOVE_NODE &&
+              ch.peer().id() == p->self().id()) {
+            msg.wcb.Set(absl::FailedPreconditionError(
+                "the leader cannot remove itself; transfer leadership first"));
+            return;
+          }
+        }
+      }
+      p->Propose(std::move(msg.cmd), std::move(msg.wcb));
+      return;
+    case PeerMsg::Kind::kRead:
+      p->Read(msg.header, std::move(msg.rcb));
+      return;
+    case PeerMsg::Kind::kCampaign:
+      p->Campaign();
+      return;
+    case PeerMsg::Kind::kDestroy:
+      DestroyPeer(fsm);
+      return;
+  }
+}
+
+void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
+  struct Item {
+    FsmPtr fsm;
+    raft::Ready rd;
+    ApplyOutput out;
+    bool has_apply = false;
+  };
+  std::vector<Item> items;
+  storage::WriteBatch wb;
+  bool sync = false;
+  for (FsmPtr& fsm : batch) {
+    std::deque<PeerMsg> msgs;
+    {
+      absl::MutexLock lock(&fsm->mu);
+      msgs.swap(fsm->mailbox);
+    }
+    for (PeerMsg& m : msgs) {
+      if (fsm->peer == nullptr) {
+        if (m.kind == PeerMsg::Kind::kPropose) m.wcb.Set(RegionNotFoundError(0));
+        if (m.kind == PeerMsg::Kind::kRead) m.rcb.Set(RegionNotFoundError(0));
+        continue;
+      }
+      HandleMsg(fsm, m);
+    }
+    Peer* p = fsm->peer.get();
+    if (p == nullptr || !p->raft()->HasReady()) continue;
+    Item item;
+    item.fsm = fsm;
+    item.rd = p->raft()->GetReady();
+    p->OnReady(item.rd);
+    if (item.rd.snapshot.has_value()) {
+      absl::Status s = p->ApplySnapshot(*item.rd.snapshot);
+      if (!s.ok()) Fatal(s, "installing a snapshot");
+      {
+        absl::MutexLock lock(&mu_);
+        for (auto it = ranges_.begin(); it != ranges_.end();) {
+          it = it->second == p->region_id() ? ranges_.erase(it) : std::next(it);
+        }
+        ranges_[p->region().start_key()] = p->region_id();
+        ++stats_.snapshots_applied;
+      }
+    }
+    absl::Status s = p->storage()->log()->BuildReadyWrite(item.rd.hard_state, item.rd.entries,
+                                                          item.rd.snapshot, &wb);
+    if (!s.ok()) Fatal(s, "building a Ready write");
+    sync = sync || item.rd.must_sync;
+    items.push_back(std::move(item));
+  }
+  if (!wb.Empty()) {
+    absl::Status s;
+    storage::WriteOptions wo;
+    wo.sync = sync;
+    env_->RunBlocking([&] { s = engine_->Write(wb, wo); });
+    if (!s.ok()) Fatal(s, "persisting Readys");
+  }
+  for (Item& item : items) item.fsm->peer->storage()->log()->OnReadyWritten();
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.polls;
+    if (!wb.Empty()) {
+      ++stats_.ready_writes;
+      stats_.readys_persisted += items.size();
+    }
+  }
+
+  std::vector<std::pair<uint64_t, raft::SnapshotStatus>> snap_reports;
+  std::vector<std::vector<std::pair<uint64_t, raft::SnapshotStatus>>> reports(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    SendMessages(items[i].fsm->peer.get(), std::move(items[i].rd.messages), &reports[i]);
+  }
+
+  WaitGroup wg;
+  for (Item& item : items) {
+    if (item.rd.committed_entries.empty()) continue;
+    item.has_apply = true;
+    wg.Add(1);
+    Peer* p = item.fsm->peer.get();
+    ApplyOutput* out = &item.out;
+    std::vector<raft::Entry> ents = std::move(item.rd.committed_entries);
+    bool pushed = apply_tasks_.Push([p, out, wg, ents = std::move(ents)]() mutable {
+      *out = p->ApplyEntries(std::move(ents));
+      wg.Done();
+    });
+    if (!pushed) {
+      // Stopping: apply inline so the Ready cycle stays whole.
+      *out = p->ApplyEntries(std::move(ents));
+      wg.Done();
+    }
+  }
+  wg.Wait();
+
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item& item = items[i];
+    Peer* p = item.fsm->peer.get();
+    if (item.has_apply) {
+      if (!item.out.error.ok()) Fatal(item.out.error, "applying committed entries");
+      p->PostApply(item.out);
+      for (const ExecResult& r : item.out.results) {
+        if (r.kind == ExecResult::Kind::kSplit) HandleSplit(p, r);
+      }
+    }
+    p->raft()->Advance(item.rd);
+    for (auto& [to, status] : reports[i]) p->raft()->ReportSnapshot(to, status);
+    if (item.out.removed_self) DestroyPeer(item.fsm);
+  }
+
+  for (FsmPtr& fsm : batch) {
+    bool again = false;
+    if (fsm->peer != nullptr) {
+      Publish(fsm);
+      again = fsm->peer->raft()->HasReady();
+    }
+    {
+      absl::MutexLock lock(&fsm->mu);
+      if (fsm->stopped) {
+        fsm->scheduled = false;
+        continue;
+      }
+      again = again || !fsm->mailbox.empty();
+      if (!again) fsm->scheduled = false;
+    }
+    if (again) ready_.Push(fsm);
+  }
+}
+
+void Store::Publish(const FsmPtr& fsm) {
+  Peer* p = fsm->peer.get();
+  absl::MutexLock lock(&fsm->mu);
+  fsm->region = p->region();
+  fsm->leader = p->Leader();
+  fsm->is_leader = p->IsLeader();
+  fsm->hibernating = p->hibernating();
+  fsm->applied_index = p->AppliedIndex();
+  fsm->written_bytes += p->written_bytes();
+  fsm->written_keys += p->written_keys();
+  p->ResetWritten();
+}
+
+void Store::SendMessages(Peer* peer, std::vector<raft::Message> msgs,
+                         std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* snap_reports) {
+  if (msgs.empty()) return;
+  std::map<uint64_t, raft_serverpb::RaftMessageBatch> by_store;
+  for (raft_serverpb::RaftMessage& m : peer->WrapMessages(std::move(msgs))) {
+    uint64_t to_store = m.to_peer().store_id();
+    if (m.message().type() != raft::MSG_SNAP) {
+      *by_store[to_store].add_msgs() = std::move(m);
+      continue;
+    }
+    const uint64_t to_peer = m.to_peer().id();
+    std::optional<GeneratedSnapshot> gen = snaps_.GetGenerated(peer->region_id());
+    const raft::SnapshotMetadata& meta = m.message().snapshot().metadata();
+    if (!gen.has_value() || gen->index != meta.index() || gen->term != meta.term()) {
+      snap_reports->emplace_back(to_peer, raft::SnapshotStatus::kFailure);
+      continue;
+    }
+    absl::StatusOr<std::vector<std::string>> chunks =
+        SnapManager::BuildChunks(engine_, *gen, config_.snapshot_chunk_bytes);
+    if (!chunks.ok()) {
+      RUTILE_LOG_WARN("store {}: building snapshot chunks of region {}: {}", config_.store_id,
+                      peer->region_id(), chunks.status().ToString());
+      snap_reports->emplace_back(to_peer, raft::SnapshotStatus::kFailure);
+      continue;
+    }
+    const uint32_t total = static_cast<uint32_t>(chunks->size());
+    for (uint32_t seq = 0; seq < total; ++seq) {
+      raft_serverpb::RaftMessage cm;
+      if (seq + 1 == total) {
+        cm = m;
+      } else {
+        cm.set_region_id(m.region_id());
+        *cm.mutable_from_peer() = m.from_peer();
+        *cm.mutable_to_peer() = m.to_peer();
+        *cm.mutable_region_epoch() = m.region_epoch();
+      }
+      raft_serverpb::SnapshotChunk* c = cm.mutable_chunk();
+      c->set_index(meta.index());
+      c->set_term(meta.term());
+      c->set_seq(seq);
+      c->set_total(total);
+      c->set_data(std::move((*chunks)[seq]));
+      raft_serverpb::RaftMessageBatch one;
+      *one.add_msgs() = std::move(cm);
+      endpoint_->SendRaft(to_store, peer->region_id(), one.SerializeAsString());
+    }
+    snap_reports->emplace_back(to_peer, raft::SnapshotStatus::kFinish);
+    absl::MutexLock lock(&mu_);
+    ++stats_.snapshots_sent;
+  }
+  for (auto& [store, b] : by_store) {
+    endpoint_->SendRaft(store, peer->region_id(), b.SerializeAsString());
+  }
+}
+
+void Store::HandleSplit(Peer* parent, const ExecResult& res) {
+  {
+    absl::MutexLock lock(&mu_);
+    ranges_[res.region.start_key()] = res.region.id();
+  }
+  bool leader = parent->IsLeader();
+  for (const metapb::Region& r : res.new_regions) {
+    if (Lookup(r.id()) != nullptr) continue;
+    const metapb::Peer* self = FindPeerOnStore(r, config_.store_id);
+    if (self == nullptr) continue;
+    absl::StatusOr<std::optional<std::string>> st =
+        engine_->Get(storage::CF::kDefault, RegionStateKey(r.id()));
+    if (!st.ok()) Fatal(st.status(), "reading a split region's state");
+    raft_serverpb::RegionLocalState rs;
+    if (!st->has_value() || !rs.ParseFromString(**st) || rs.state() != raft_serverpb::PEER_NORMAL) {
+      continue;
+    }
+    absl::StatusOr<std::optional<std::string>> ap =
+        engine_->Get(storage::CF::kDefault, ApplyStateKey(r.id()));
+    raft_serverpb::RaftApplyState apply;
+    if (ap.ok() && ap->has_value()) apply.ParseFromString(**ap);
+    absl::StatusOr<FsmPtr> fsm = CreatePeer(rs.region(), *self, apply);
+    if (!fsm.ok()) Fatal(fsm.status(), "creating a split peer");
+    // The parent's leader campaigns at once so the new region does not wait for an
+    // election timeout; the others wait for its messages.
+    if (leader) Send(*fsm, PeerMsg{PeerMsg::Kind::kCampaign});
+  }
+  if (leader && pd_ != nullptr) {
+    std::vector<metapb::Region> all{res.region};
+    all.insert(all.end(), res.new_regions.begin(), res.new_regions.end());
+    PdClient* pd = pd_;
+    env_->Spawn([pd, all] { (void)pd->ReportBatchSplit(all); });
+  }
+}
+
+void Store::DestroyPeer(const FsmPtr& fsm) {
+  Peer* p = fsm->peer.get();
+  if (p == nullptr) return;
+  const uint64_t id = p->region_id();
+  RUTILE_LOG_INFO("store {}: destroying peer {} of {}", config_.store_id, p->self().id(),
+                  DescribeRegion(p->region()));
+  p->FailPending(RegionNotFoundError(id));
+  absl::Status s = p->storage()->Destroy(p->initialized());
+  if (!s.ok()) Fatal(s, "destroying a peer");
+  snaps_.Forget(id);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = peers_.find(id);
+    if (it != peers_.end() && it->second == fsm) peers_.erase(it);
+    for (auto r = ranges_.begin(); r != ranges_.end();) {
+      r = r->second == id ? ranges_.erase(r) : std::next(r);
+    }
+  }
+  std::deque<PeerMsg> rest;
+  {
+    absl::MutexLock lock(&fsm->mu);
+    fsm->stopped = true;
+    rest.swap(fsm->mailbox);
+  }
+  for (PeerMsg& m : rest) {
+    if (m.kind == PeerMsg::Kind::kPropose) m.wcb.Set(RegionNotFoundError(id));
+    if (m.kind == PeerMsg::Kind::kRead) m.rcb.Set(RegionNotFoundError(id));
+  }
+  fsm->peer.reset();
+}
+
+// ---- Messages from other stores ----
+
+bool Store::OverlapsLocked(std::string_view start, std::string_view end, uint64_t except) {
+  for (auto& [s, id] : ranges_) {
+    if (id == except) continue;
+    auto it = peers_.find(id);
+    if (it == peers_.end()) continue;
+    metapb::Region r;
+    {
+      absl::MutexLock fl(&it->second->mu);
+      r = it->second->region;
+    }
+    if (RangesOverlap(start, end, r.start_key(), r.end_key())) return true;
+  }
+  return false;
+}
+
+void Store::HandleRaftMessage(raft_serverpb::RaftMessage msg) {
+  if (msg.to_peer().store_id() != config_.store_id) return;
+  if (msg.has_chunk()) {
+    std::optional<raft_serverpb::RaftMessage> full = snaps_.AddChunk(std::move(msg));
+    if (!full.has_value()) return;
+    msg = std::move(*full);
+    raft_serverpb::SnapshotData data;
+    if (!data.ParseFromString(msg.message().snapshot().data())) return;
+    absl::MutexLock lock(&mu_);
+    if (OverlapsLocked(data.region().start_key(), data.region().end_key(), msg.region_id())) {
+      RUTILE_LOG_INFO("store {}: dropping snapshot of region {} overlapping a local region",
+                      config_.store_id, msg.region_id());
+      return;
+    }
+  }
+  FsmPtr fsm = Lookup(msg.region_id());
+  if (fsm == nullptr) {
+    MaybeCreatePeer(std::move(msg));
+    return;
+  }
+  PeerMsg pm;
+  pm.kind = PeerMsg::Kind::kRaft;
+  pm.raft = std::move(msg);
+  Send(fsm, std::move(pm));
+}
+
+void Store::MaybeCreatePeer(raft_serverpb::RaftMessage msg) {
+  if (msg.is_tombstone() || !msg.has_message() || !IsInitialMessage(msg.message())) return;
+  absl::StatusOr<std::optional<std::string>> st =
+      engine_->Get(storage::CF::kDefault, RegionStateKey(msg.region_id()));
+  if (!st.ok()) return;
+  bool was_tombstone = false;
+  if (st->has_value()) {
+    raft_serverpb::RegionLocalState rs;
+    if (!rs.ParseFromString(**st)) return;
+    if (rs.state() != raft_serverpb::PEER_TOMBSTONE) return;
+    // A peer destroyed at a configuration at least as new as the sender's: stale message.
+    if (rs.region().region_epoch().conf_ver() >= msg.region_epoch().conf_ver()) return;
+    const metapb::Peer* old = FindPeer(rs.region(), msg.to_peer().id());
+    if (old != nullptr) return;
+    was_tombstone = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (peers_.count(msg.region_id()) > 0) return;
+    if (OverlapsLocked(msg.start_key(), msg.end_key(), msg.region_id())) return;
+  }
+  if (was_tombstone) {
+    storage::WriteBatch rb;
+    rb.DeleteRange(storage::CF::kRaft, raft::EngineLogStorage::GroupPrefix(msg.region_id()),
+                   raft::EngineLogStorage::GroupPrefix(msg.region_id() + 1));
+    storage::WriteOptions wo;
+    wo.sync = true;
+    if (!engine_->Write(rb, wo).ok()) return;
+  }
+  metapb::Region region;
+  region.set_id(msg.region_id());
+  absl::StatusOr<FsmPtr> fsm = CreatePeer(region, msg.to_peer(), raft_serverpb::RaftApplyState());
+  if (!fsm.ok()) {
+    RUTILE_LOG_WARN("store {}: creating peer of region {}: {}", config_.store_id, msg.region_id(),
+                    fsm.status().ToString());
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.peers_created_by_message;
+  }
+  PeerMsg pm;
+  pm.kind = PeerMsg::Kind::kRaft;
+  pm.raft = std::move(msg);
+  Send(*fsm, std::move(pm));
+}
+
+// ---- Requests ----
+
+Future<absl::Status> Store::Propose(raft_cmdpb::RaftCmdRequest req) {
+  Promise<absl::Status> p;
+  Future<absl::Status> f = p.GetFuture();
+  if (stopped_) {
+    p.Set(ServerIsBusyError("store stopped"));
+    return f;
+  }
+  FsmPtr fsm = Lookup(req.header().region_id());
+  if (fsm == nullptr) {
+    p.Set(RegionNotFoundError(req.header().region_id()));
+    return f;
+  }
+  PeerMsg m;
+  m.kind = PeerMsg::Kind::kPropose;
+  m.cmd = std::move(req);
+  m.wcb = p;
+  if (!Send(fsm, std::move(m))) p.Set(ServerIsBusyError("mailbox full or peer gone"));
+  return f;
+}
+
+Future<ReadResult> Store::Read(const raft_cmdpb::RaftRequestHeader& header) {
+  Promise<ReadResult> p;
+  Future<ReadResult> f = p.GetFuture();
+  if (stopped_) {
+    p.Set(ServerIsBusyError("store stopped"));
+    return f;
+  }
+  FsmPtr fsm = Lookup(header.region_id());
+  if (fsm == nullptr) {
+    p.Set(RegionNotFoundError(header.region_id()));
+    return f;
+  }
+  PeerMsg m;
+  m.kind = PeerMsg::Kind::kRead;
+  m.header = header;
+  m.rcb = p;
+  if (!Send(fsm, std::move(m))) p.Set(ServerIsBusyError("mailbox full or peer gone"));
+  return f;
+}
+
+namespace {
+
+absl::Status Await(Env* env, const Future<absl::Status>& f, uint64_t timeout) {
+  if (!f.WaitFor(env, timeout)) return absl::DeadlineExceededError("request timed out");
+  return f.Get();
+}
+
+}  // namespace
+
+absl::Status Store::SplitRegion(uint64_t region_id, std::vector<std::string> split_keys) {
+  if (pd_ == nullptr) return absl::FailedPreconditionError("no PD client");
+  std::optional<metapb::Region> region = GetRegion(region_id);
+  if (!region.has_value()) return RegionNotFoundError(region_id);
+  std::sort(split_keys.begin(), split_keys.end());
+  split_keys.erase(std::unique(split_keys.begin(), split_keys.end()), split_keys.end());
+  for (const std::string& k : split_keys) {
+    if (k.empty() || k == region->start_key() || !KeyInRegion(k, *region)) {
+      return KeyNotInRegionError(k, *region);
+    }
+  }
+  if (split_keys.empty()) return absl::InvalidArgumentError("no split keys");
+  absl::StatusOr<std::vector<SplitIds>> ids = pd_->AskBatchSplit(*region, split_keys.size());
+  if (!ids.ok()) return ids.status();
+  if (ids->size() != split_keys.size()) return absl::InternalError("PD returned too few ids");
+  raft_cmdpb::RaftCmdRequest req;
+  req.mutable_header()->set_region_id(region_id);
+  *req.mutable_header()->mutable_region_epoch() = region->region_epoch();
+  req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_BATCH_SPLIT);
+  for (size_t i = 0; i < split_keys.size(); ++i) {
+    raft_cmdpb::SplitRequest* sr = req.mutable_admin_request()->mutable_splits()->add_requests();
+    sr->set_split_key(split_keys[i]);
+    sr->set_new_region_id((*ids)[i].new_region_id);
+    for (uint64_t pid : (*ids)[i].new_peer_ids) sr->add_new_peer_ids(pid);
+  }
+  return Await(env_, Propose(std::move(req)), config_.request_timeout_micros);
+}
+
+absl::Status Store::TransferLeader(uint64_t region_id, const metapb::Peer& target) {
+  std::optional<metapb::Region> region = GetRegion(region_id);
+  if (!region.has_value()) return RegionNotFoundError(region_id);
+  raft_cmdpb::RaftCmdRequest req;
+  req.mutable_header()->set_region_id(region_id);
+  *req.mutable_header()->mutable_region_epoch() = region->region_epoch();
+  req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_TRANSFER_LEADER);
+  *req.mutable_admin_request()->mutable_transfer_leader()->mutable_peer() = target;
+  return Await(env_, Propose(std::move(req)), config_.request_timeout_micros);
+}
+
+absl::Status Store::ChangePeers(uint64_t region_id,
+                                std::vector<raft_cmdpb::ChangePeerRequest> changes) {
+  std::optional<metapb::Region> region = GetRegion(region_id);
+  if (!region.has_value()) return RegionNotFoundError(region_id);
+  raft_cmdpb::RaftCmdRequest req;
+  req.mutable_header()->set_region_id(region_id);
+  *req.mutable_header()->mutable_region_epoch() = region->region_epoch();
+  req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_CHANGE_PEER_V2);
+  for (raft_cmdpb::ChangePeerRequest& c : changes) {
+    *req.mutable_admin_request()->mutable_change_peer_v2()->add_changes() = std::move(c);
+  }
+  return Await(env_, Propose(std::move(req)), config_.request_timeout_micros);
+}
+
+// ---- Views ----
+
+std::optional<metapb::Region> Store::GetRegion(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return std::nullopt;
+  absl::MutexLock lock(&fsm->mu);
+  return fsm->region;
+}
+
+std::optional<metapb::Region> Store::FindRegionByKey(std::string_view key) {
+  std::vector<FsmPtr> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, f] : peers_) all.push_back(f);
+  }
+  for (const FsmPtr& f : all) {
+    absl::MutexLock fl(&f->mu);
+    if (f->region.peers_size() > 0 && KeyInRegion(key, f->region)) return f->region;
+  }
+  return std::nullopt;
+}
+
+std::vector<metapb::Region> Store::Regions() {
+  std::vector<FsmPtr> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, f] : peers_) all.push_back(f);
+  }
+  std::vector<metapb::Region> out;
+  for (const FsmPtr& f : all) {
+    absl::MutexLock fl(&f->mu);
+    out.push_back(f->region);
+  }
+  return out;
+}
+
+bool Store::IsLeader(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return false;
+  absl::MutexLock lock(&fsm->mu);
+  return fsm->is_leader;
+}
+
+std::optional<metapb::Peer> Store::GetLeader(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return std::nullopt;
+  absl::MutexLock lock(&fsm->mu);
+  return fsm->leader;
+}
+
+uint64_t Store::AppliedIndex(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return 0;
+  absl::MutexLock lock(&fsm->mu);
+  return fsm->applied_index;
+}
+
+bool Store::IsHibernating(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return false;
+  absl::MutexLock lock(&fsm->mu);
+  return fsm->hibernating;
+}
+
+size_t Store::PeerCount() {
+  absl::MutexLock lock(&mu_);
+  return peers_.size();
+}
+
+StoreCounters Store::stats() {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+// ---- Split checking and PD ----
+
+std::optional<std::string> Store::FindSplitKey(const metapb::Region& region, uint64_t* size,
+                                               uint64_t* keys) {
+  *size = 0;
+  *keys = 0;
+  storage::CF biggest = storage::CF::kDefault;
+  uint64_t biggest_size = 0;
+  for (storage::CF cf : {storage::CF::kDefault, storage::CF::kLock, storage::CF::kWrite}) {
+    absl::StatusOr<uint64_t> s =
+        engine_->ApproximateSize(cf, DataKey(region.start_key()), DataEndKey(region.end_key()));
+    if (!s.ok()) continue;
+    *size += *s;
+    if (*s >= biggest_size) {
+      biggest_size = *s;
+      biggest = cf;
+    }
+  }
+  std::unique_ptr<storage::Snapshot> snap = engine_->GetSnapshot();
+  storage::IterOptions io;
+  io.lower_bound = DataKey(region.start_key());
+  io.upper_bound = DataEndKey(region.end_key());
+  io.snapshot = snap.get();
+  io.fill_cache = false;
+  uint64_t biggest_keys = 0;
+  uint64_t scanned_bytes = 0;
+  {
+    std::unique_ptr<storage::Iterator> it = engine_->NewIterator(biggest, io);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++biggest_keys;
+      scanned_bytes += it->key().size() + it->value().size();
+    }
+  }
+  *keys = biggest_keys;
+  // LevelDB counts only flushed data; fall back on what the scan saw.
+  if (*size < scanned_bytes) *size = scanned_bytes;
+  if (*size < config_.region_split_size && *keys < config_.region_split_keys) return std::nullopt;
+  if (biggest_keys < 2) return std::nullopt;
+  // Split in the middle of the biggest column family, by bytes (or keys when only the key
+  // count is over).
+  bool by_keys = *size < config_.region_split_size;
+  uint64_t half = by_keys ? biggest_keys / 2 : scanned_bytes / 2;
+  uint64_t acc = 0;
+  std::unique_ptr<storage::Iterator> it = engine_->NewIterator(biggest, io);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    acc += by_keys ? 1 : it->key().size() + it->value().size();
+    if (acc < half) continue;
+    std::string key(UserKey(it->key()));
+    if (config_.split_key_filter) key = config_.split_key_filter(key);
+    if (!key.empty() && key > region.start_key() && KeyInRegion(key, region)) return key;
+  }
+  return std::nullopt;
+}
+
+void Store::CheckSplit(const FsmPtr& fsm) {
+  metapb::Region region;
+  {
+    absl::MutexLock lock(&fsm->mu);
+    if (!fsm->is_leader || fsm->written_bytes == 0) return;
+    fsm->written_bytes = 0;
+    fsm->written_keys = 0;
+    region = fsm->region;
+  }
+  uint64_t size = 0, keys = 0;
+  std::optional<std::string> key = FindSplitKey(region, &size, &keys);
+  if (!key.has_value()) return;
+  RUTILE_LOG_INFO("store {}: splitting {} ({} bytes, {} keys) at {}", config_.store_id,
+                  DescribeRegion(region), size, keys, EscapeKey(*key));
+  absl::Status s = SplitRegion(region.id(), {*key});
+  if (!s.ok()) {
+    RUTILE_LOG_INFO("store {}: split of region {} failed: {}", config_.store_id, region.id(),
+                    s.ToString());
+  }
+}
+
+void Store::TEST_CheckSplits() {
+  std::vector<FsmPtr> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, f] : peers_) all.push_back(f);
+  }
+  for (const FsmPtr& f : all) CheckSplit(f);
+}
+
+void Store::SplitCheckLoop() {
+  while (!stopped_) {
+    env_->SleepForMicros(config_.split_check_interval_micros);
+    if (stopped_ || pd_ == nullptr) return;
+    TEST_CheckSplits();
+  }
+}
+
+void Store::RunOperator(uint64_t region_id, const RegionOperator& op) {
+  absl::Status s;
+  switch (op.kind) {
+    case RegionOperator::Kind::kChangePeer:
+      s = ChangePeers(region_id, op.changes);
+      break;
+    case RegionOperator::Kind::kTransferLeader:
+      s = TransferLeader(region_id, op.target);
+      break;
+    case RegionOperator::Kind::kSplit: {
+      std::vector<std::string> keys = op.split_keys;
+      if (keys.empty()) {
+        std::optional<metapb::Region> r = GetRegion(region_id);
+        if (!r.has_value()) return;
+        uint64_t size = 0, nkeys = 0;
+        std::optional<std::string> k = FindSplitKey(*r, &size, &nkeys);
+        if (!k.has_value()) return;
+        keys.push_back(*k);
+      }
+      s = SplitRegion(region_id, keys);
+      break;
+    }
+  }
+  if (!s.ok()) {
+    RUTILE_LOG_INFO("store {}: operator on region {} failed: {}", config_.store_id, region_id,
+                    s.ToString());
+  }
+}
+
+void Store::HeartbeatLoop() {
+  uint64_t next_store = 0;
+  const uint64_t interval =
+      std::min(config_.pd_heartbeat_interval_micros, config_.store_heartbeat_interval_micros);
+  uint64_t since_region = 0;
+  while (!stopped_) {
+    env_->SleepForMicros(interval);
+    if (stopped_) return;
+    since_region += interval;
+    next_store += interval;
+    std::vector<FsmPtr> all;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [id, f] : peers_) all.push_back(f);
+    }
+    if (next_store >= config_.store_heartbeat_interval_micros) {
+      next_store = 0;
+      StoreStats st;
+      st.store_id = config_.store_id;
+      st.region_count = all.size();
+      for (const FsmPtr& f : all) {
+        absl::MutexLock fl(&f->mu);
+        if (f->is_leader) ++st.leader_count;
+      }
+      (void)pd_->StoreHeartbeat(st);
+    }
+    if (since_region < config_.pd_heartbeat_interval_micros) continue;
+    since_region = 0;
+    for (const FsmPtr& f : all) {
+      metapb::Region region;
+      std::optional<metapb::Peer> leader;
+      {
+        absl::MutexLock fl(&f->mu);
+        if (!f->is_leader || f->stopped) continue;
+        region = f->region;
+        leader = f->leader;
+      }
+      if (!leader.has_value()) continue;
+      RegionStats rs;
+      for (storage::CF cf : {storage::CF::kDefault, storage::CF::kLock, storage::CF::kWrite}) {
+        absl::StatusOr<uint64_t> sz =
+            engine_->ApproximateSize(cf, DataKey(region.start_key()), DataEndKey(region.end_key()));
+        if (sz.ok()) rs.approximate_size += *sz;
+      }
+      absl::StatusOr<std::optional<RegionOperator>> op = pd_->RegionHeartbeat(region, *leader, rs);
+      if (op.ok() && op->has_value()) RunOperator(region.id(), **op);
+    }
+  }
+}
+
+}  // namespace rutile::raftstore

@@ -1,0 +1,220 @@
+// Store: the multi-raft store of one node (TiKV's fsm/store.rs with its batch system). It
+// hosts a peer per region replica on one storage::Engine and drives them all:
+//
+//   - Router: every peer has a mailbox. Raft messages from the transport, ticks, proposals
+//     and reads are queued there; a peer with mail is put on the ready queue once.
+//   - Pollers (StoreConfig::poller_count fibers) take up to max_batch_size ready peers at
+//     a time, drain their mailboxes into their RawNodes, collect the Readys, persist all of
+//     them in ONE synced WriteBatch (group commit across regions), send the messages, hand
+//     the committed entries to the apply fibers (one task per peer; each task writes the
+//     data and the apply state in one batch), wait for them, act on the results (conf
+//     changes, splits creating peers, log compaction, reads), and Advance.
+//   - Background fibers: the ticker (with hibernation: idle regions tick rarely), the
+//     split checker, and heartbeats to PD.
+//   - Peers are created at start from the engine, by splits, and on demand for messages to
+//     unknown regions when valid (TiKV's maybe_create_peer: only a vote, pre-vote or first
+//     heartbeat creates a peer, never for a range overlapping a local region, never for a
+//     region this store already saw destroyed at a newer configuration).
+//
+// Requests (Propose, Read, SplitRegion, TransferLeader) may come from any fiber of the
+// Env. Store ids are transport node ids: the peer on store S is reached at node S.
+//
+// Lifetime: Create() returns a shared_ptr that the store's own fibers share, so fibers of
+// a crashed simulated node that never run again keep it valid. Stop() ends the fibers'
+// loops; the engine, the endpoint and the PD client must outlive the store object.
+//
+// Thread safety: every public method may be called from any fiber of the Env.
+
+#ifndef RUTILE_RAFTSTORE_STORE_H_
+#define RUTILE_RAFTSTORE_STORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "metapb.pb.h"
+#include "raft_cmdpb.pb.h"
+#include "raft_serverpb.pb.h"
+#include "raftstore/config.h"
+#include "raftstore/pd_client.h"
+#include "raftstore/peer.h"
+#include "raftstore/snap.h"
+#include "rutile/env.h"
+#include "storage/engine.h"
+#include "transport/rpc.h"
+#include "util/sync.h"
+
+namespace rutile::raftstore {
+
+// Counters of a store, for tests and metrics.
+struct StoreCounters {
+  uint64_t polls = 0;             // Poller rounds.
+  uint64_t ready_writes = 0;      // Group-commit writes of Raft state.
+  uint64_t readys_persisted = 0;  // Readys in those writes.
+  uint64_t peers_created_by_message = 0;
+  uint64_t snapshots_sent = 0;
+  uint64_t snapshots_applied = 0;
+  uint64_t ticks_sent = 0;
+  uint64_t hibernating_peers = 0;  // At the last tick.
+};
+
+class Store : public std::enable_shared_from_this<Store> {
+ public:
+  struct Options {
+    StoreConfig config;
+    Env* env = nullptr;
+    storage::Engine* engine = nullptr;
+    // The node's endpoint; the store installs its raft body handler on it.
+    transport::RpcEndpoint* endpoint = nullptr;
+    PdClient* pd = nullptr;
+  };
+
+  // Loads every region persisted in the engine and creates its peer. Does not start.
+  static absl::StatusOr<std::shared_ptr<Store>> Create(const Options& options);
+
+  // Writes the first region of a cluster into `engine` (every store of its peers must be
+  // bootstrapped with the same region before starting).
+  static absl::Status BootstrapRegion(storage::Engine* engine, const metapb::Region& region);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Starts the fibers and the delivery of Raft messages.
+  void Start();
+  // Ends the fibers' loops and stops taking requests (they fail with ServerIsBusy...).
+  void Stop();
+
+  uint64_t store_id() const { return config_.store_id; }
+  const StoreConfig& config() const { return config_; }
+  Env* env() const { return env_; }
+
+  // Proposes `req` to its region (header.region_id); resolves when it applied, or with a
+  // region error (errors.h).
+  Future<absl::Status> Propose(raft_cmdpb::RaftCmdRequest req);
+  // A consistent snapshot of the region at its leader (lease or ReadIndex).
+  Future<ReadResult> Read(const raft_cmdpb::RaftRequestHeader& header);
+
+  // Splits region `region_id` at `split_keys` (ids from PD) and waits for the split to apply
+  // on this store (its leader).
+  absl::Status SplitRegion(uint64_t region_id, std::vector<std::string> split_keys);
+  // Asks the region's leader (on this store) to hand leadership to `target`.
+  absl::Status TransferLeader(uint64_t region_id, const metapb::Peer& target);
+  // Proposes a configuration change at the region's leader on this store.
+  absl::Status ChangePeers(uint64_t region_id, std::vector<raft_cmdpb::ChangePeerRequest> changes);
+
+  // Views (copies of what the pollers last published).
+  std::optional<metapb::Region> GetRegion(uint64_t region_id);
+  // The region on this store whose range contains `key` (initialized peers only).
+  std::optional<metapb::Region> FindRegionByKey(std::string_view key);
+  std::vector<metapb::Region> Regions();
+  bool IsLeader(uint64_t region_id);
+  std::optional<metapb::Peer> GetLeader(uint64_t region_id);
+  uint64_t AppliedIndex(uint64_t region_id);
+  bool IsHibernating(uint64_t region_id);
+  size_t PeerCount();
+  StoreCounters stats();
+
+  // Runs one split check over every leader region now (tests).
+  void TEST_CheckSplits();
+
+ private:
+  struct PeerMsg {
+    enum class Kind { kRaft, kTick, kPropose, kRead, kCampaign, kDestroy };
+    Kind kind = Kind::kTick;
+    raft_serverpb::RaftMessage raft;
+    raft_cmdpb::RaftCmdRequest cmd;
+    raft_cmdpb::RaftRequestHeader header;
+    WriteCallback wcb;
+    ReadCallback rcb;
+  };
+
+  // A peer and its mailbox.
+  struct PeerFsm {
+    absl::Mutex mu;
+    std::deque<PeerMsg> mailbox ABSL_GUARDED_BY(mu);
+    bool scheduled ABSL_GUARDED_BY(mu) = false;
+    bool stopped ABSL_GUARDED_BY(mu) = false;
+    bool tick_queued ABSL_GUARDED_BY(mu) = false;
+    // What the pollers last published about the peer.
+    metapb::Region region ABSL_GUARDED_BY(mu);
+    std::optional<metapb::Peer> leader ABSL_GUARDED_BY(mu);
+    bool is_leader ABSL_GUARDED_BY(mu) = false;
+    bool hibernating ABSL_GUARDED_BY(mu) = false;
+    uint64_t applied_index ABSL_GUARDED_BY(mu) = 0;
+    uint64_t written_bytes ABSL_GUARDED_BY(mu) = 0;
+    uint64_t written_keys ABSL_GUARDED_BY(mu) = 0;
+    // Only the poller holding the fsm (scheduled) touches the peer.
+    std::unique_ptr<Peer> peer;
+  };
+  using FsmPtr = std::shared_ptr<PeerFsm>;
+
+  explicit Store(const Options& options);
+
+  absl::Status LoadPeers();
+  absl::StatusOr<FsmPtr> CreatePeer(const metapb::Region& region, const metapb::Peer& self,
+                                    raft_serverpb::RaftApplyState apply);
+  void RegisterFsm(const FsmPtr& fsm);
+  FsmPtr Lookup(uint64_t region_id);
+  // Queues `msg` for the peer; false when the peer is gone or its mailbox is full.
+  bool Send(const FsmPtr& fsm, PeerMsg msg);
+
+  void PollerLoop();
+  void ApplyLoop();
+  void TickLoop();
+  void SplitCheckLoop();
+  void HeartbeatLoop();
+  void ReceiveLoop();
+
+  void ProcessBatch(std::vector<FsmPtr>& batch);
+  void HandleMsg(const FsmPtr& fsm, PeerMsg& msg);
+  void SendMessages(Peer* peer, std::vector<raft::Message> msgs,
+                    std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* snap_reports);
+  void HandleSplit(Peer* parent, const ExecResult& res);
+  void DestroyPeer(const FsmPtr& fsm);
+  void Publish(const FsmPtr& fsm);
+
+  void OnRaftBody(std::string body);
+  void HandleRaftMessage(raft_serverpb::RaftMessage msg);
+  void MaybeCreatePeer(raft_serverpb::RaftMessage msg);
+  bool OverlapsLocked(std::string_view start, std::string_view end, uint64_t except_region)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  void CheckSplit(const FsmPtr& fsm);
+  std::optional<std::string> FindSplitKey(const metapb::Region& region, uint64_t* size,
+                                          uint64_t* keys);
+  void RunOperator(uint64_t region_id, const RegionOperator& op);
+  [[noreturn]] void Fatal(const absl::Status& s, std::string_view what);
+
+  const StoreConfig config_;
+  Env* const env_;
+  storage::Engine* const engine_;
+  transport::RpcEndpoint* const endpoint_;
+  PdClient* const pd_;
+  SnapManager snaps_;
+
+  absl::Mutex mu_;
+  std::map<uint64_t, FsmPtr> peers_ ABSL_GUARDED_BY(mu_);
+  // Initialized regions by start key.
+  std::map<std::string, uint64_t> ranges_ ABSL_GUARDED_BY(mu_);
+  StoreCounters stats_ ABSL_GUARDED_BY(mu_);
+
+  Channel<FsmPtr> ready_;
+  Channel<std::function<void()>> apply_tasks_;
+  Channel<std::string> inbox_;
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> started_{false};
+};
+
+}  // namespace rutile::raftstore
+
+#endif  // RUTILE_RAFTSTORE_STORE_H_
