@@ -99,23 +99,32 @@ size_t WindowFrames(size_t frame_bytes) {
       1, std::min(kMaxWindowFrames, kWindowBytes / std::max<size_t>(frame_bytes, 1)));
 }
 
-// Counts delivered frames; a waiter blocks on the counter with std::atomic::wait.
+// Counts delivered frames; a waiter blocks on the counter with std::atomic::wait, and a
+// delivery pays for a wake-up (a futex call) only while someone waits.
 class CountingReceiver : public FrameReceiver {
  public:
   void OnFrame(NodeId, std::string frame) override {
     bytes_.fetch_add(frame.size(), std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_release);
-    count_.notify_all();
+    count_.fetch_add(1, std::memory_order_seq_cst);
+    if (waiting_.load(std::memory_order_seq_cst)) count_.notify_all();
   }
   uint64_t count() const { return count_.load(std::memory_order_acquire); }
-  // Waits until count() >= n.
-  void WaitFor(uint64_t n) const {
-    for (uint64_t c = count(); c < n; c = count()) count_.wait(c, std::memory_order_acquire);
+  // Waits until count() >= n. One waiter at a time.
+  void WaitFor(uint64_t n) {
+    for (uint64_t c = count(); c < n; c = count()) {
+      waiting_.store(true, std::memory_order_seq_cst);
+      // Re-read after announcing the wait: a frame counted before the store is seen here,
+      // one counted after it notifies.
+      c = count_.load(std::memory_order_seq_cst);
+      if (c < n) count_.wait(c, std::memory_order_seq_cst);
+      waiting_.store(false, std::memory_order_relaxed);
+    }
   }
 
  private:
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<bool> waiting_{false};
 };
 
 // Sends every frame it gets back to its sender.
