@@ -437,7 +437,7 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   storage::WriteBatch wb;
   sync_apply_ = false;
   bool region_changed = false;
-  std::vector<std::pair<WriteCallback, absl::Status>> done;
+  std::vector<std::pair<WriteCallback, absl::Status>>& done = out.callbacks;
   raft_serverpb::RaftApplyState* apply = storage_->mutable_apply_state();
   for (raft::Entry& e : entries) {
     if (e.index() <= apply->applied_index()) continue;  // Already applied (replay).
@@ -516,10 +516,8 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   wo.sync = sync_apply_;
   out.error = engine_->Write(wb, wo);
   if (!out.error.ok()) {
-    for (auto& [cb, s] : done) cb.Set(out.error);
-    return out;
+    for (auto& [cb, s] : done) s = out.error;
   }
-  for (auto& [cb, s] : done) cb.Set(s);
   return out;
 }
 

@@ -59,6 +59,10 @@ struct ApplyOutput {
   // This peer was removed from its region by an applied conf change.
   bool removed_self = false;
   absl::Status error;  // An engine write failed (fatal for the store).
+  // Proposals whose entries applied (or turned out stale), with their outcomes. The store
+  // resolves them once it has published the new state, so a caller that sees its write
+  // done also sees its effects in the store's views.
+  std::vector<std::pair<WriteCallback, absl::Status>> callbacks;
 };
 
 class Peer {

@@ -396,13 +396,14 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   for (size_t i = 0; i < items.size(); ++i) {
     Item& item = items[i];
     Peer* p = item.fsm->peer.get();
-    if (item.has_apply) {
-      if (!item.out.error.ok()) Fatal(item.out.error, "applying committed entries");
-      p->PostApply(item.out);
-      for (const ExecResult& r : item.out.results) {
-        if (r.kind == ExecResult::Kind::kSplit) HandleSplit(p, r);
-      }
+    if (!item.out.error.ok()) Fatal(item.out.error, "applying committed entries");
+    // Also serves reads whose read index arrived in this Ready.
+    p->PostApply(item.out);
+    for (const ExecResult& r : item.out.results) {
+      if (r.kind == ExecResult::Kind::kSplit) HandleSplit(p, r);
     }
+    Publish(item.fsm);
+    for (auto& [cb, s] : item.out.callbacks) cb.Set(std::move(s));
     p->raft()->Advance(item.rd);
     for (auto& [to, status] : reports[i]) p->raft()->ReportSnapshot(to, status);
     if (item.out.removed_self) DestroyPeer(item.fsm);
@@ -501,6 +502,10 @@ void Store::HandleSplit(Peer* parent, const ExecResult& res) {
     ranges_[res.region.start_key()] = res.region.id();
   }
   bool leader = parent->IsLeader();
+  if (FsmPtr pf = Lookup(parent->region_id())) {
+    absl::MutexLock fl(&pf->mu);
+    pf->written_bytes = std::max<uint64_t>(pf->written_bytes, 1);
+  }
   for (const metapb::Region& r : res.new_regions) {
     if (Lookup(r.id()) != nullptr) continue;
     const metapb::Peer* self = FindPeerOnStore(r, config_.store_id);
@@ -521,6 +526,11 @@ void Store::HandleSplit(Peer* parent, const ExecResult& res) {
     // The parent's leader campaigns at once so the new region does not wait for an
     // election timeout; the others wait for its messages.
     if (leader) Send(*fsm, PeerMsg{PeerMsg::Kind::kCampaign});
+    {
+      // Both halves may still be too big: check them again.
+      absl::MutexLock fl(&(*fsm)->mu);
+      (*fsm)->written_bytes = 1;
+    }
   }
   if (leader && pd_ != nullptr) {
     std::vector<metapb::Region> all{res.region};
