@@ -154,16 +154,24 @@ void Store::Start() {
   endpoint_->SetRaftHandler([weak = weak_from_this()](NodeId, uint64_t, std::string body) {
     if (std::shared_ptr<Store> s = weak.lock()) s->OnRaftBody(std::move(body));
   });
+  auto spawn = [this, self](void (Store::*loop)()) {
+    fibers_.Add(1);
+    WaitGroup wg = fibers_;
+    env_->Spawn([self, loop, wg]() mutable {
+      ((*self).*loop)();
+      wg.Done();
+    });
+  };
   for (size_t i = 0; i < std::max<size_t>(1, config_.poller_count); ++i) {
-    env_->Spawn([self] { self->PollerLoop(); });
+    spawn(&Store::PollerLoop);
   }
   for (size_t i = 0; i < std::max<size_t>(1, config_.apply_pool_size); ++i) {
-    env_->Spawn([self] { self->ApplyLoop(); });
+    spawn(&Store::ApplyLoop);
   }
-  env_->Spawn([self] { self->ReceiveLoop(); });
-  env_->Spawn([self] { self->TickLoop(); });
-  if (config_.split_check_interval_micros > 0) env_->Spawn([self] { self->SplitCheckLoop(); });
-  if (pd_ != nullptr) env_->Spawn([self] { self->HeartbeatLoop(); });
+  spawn(&Store::ReceiveLoop);
+  spawn(&Store::TickLoop);
+  if (config_.split_check_interval_micros > 0) spawn(&Store::SplitCheckLoop);
+  if (pd_ != nullptr) spawn(&Store::HeartbeatLoop);
   // Peers loaded with unfinished work (committed entries to apply) get a first round.
   std::vector<FsmPtr> all;
   {
@@ -176,9 +184,15 @@ void Store::Start() {
 void Store::Stop() {
   if (stopped_.exchange(true)) return;
   endpoint_->SetRaftHandler(nullptr);
+  stop_note_.Notify();
   ready_.Close();
   apply_tasks_.Close();
   inbox_.Close();
+}
+
+void Store::Shutdown() {
+  Stop();
+  if (started_) fibers_.Wait();
 }
 
 void Store::Fatal(const absl::Status& s, std::string_view what) {
@@ -219,8 +233,7 @@ void Store::TickLoop() {
   uint64_t tick = 0;
   const int mult = std::max(1, config_.hibernate_tick_multiplier);
   while (!stopped_) {
-    env_->SleepForMicros(config_.tick_interval_micros);
-    if (stopped_) return;
+    if (stop_note_.WaitFor(env_, config_.tick_interval_micros)) return;
     ++tick;
     std::vector<FsmPtr> all;
     {
@@ -925,8 +938,7 @@ void Store::TEST_CheckSplits() {
 
 void Store::SplitCheckLoop() {
   while (!stopped_) {
-    env_->SleepForMicros(config_.split_check_interval_micros);
-    if (stopped_ || pd_ == nullptr) return;
+    if (stop_note_.WaitFor(env_, config_.split_check_interval_micros) || pd_ == nullptr) return;
     TEST_CheckSplits();
   }
 }
@@ -966,8 +978,7 @@ void Store::HeartbeatLoop() {
       std::min(config_.pd_heartbeat_interval_micros, config_.store_heartbeat_interval_micros);
   uint64_t since_region = 0;
   while (!stopped_) {
-    env_->SleepForMicros(interval);
-    if (stopped_) return;
+    if (stop_note_.WaitFor(env_, interval)) return;
     since_region += interval;
     next_store += interval;
     std::vector<FsmPtr> all;

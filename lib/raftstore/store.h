@@ -91,8 +91,12 @@ class Store : public std::enable_shared_from_this<Store> {
 
   // Starts the fibers and the delivery of Raft messages.
   void Start();
-  // Ends the fibers' loops and stops taking requests (they fail with ServerIsBusy...).
+  // Ends the fibers' loops and stops taking requests (they fail with ServerIsBusy). Does
+  // not wait.
   void Stop();
+  // Stop, then wait until every fiber of the store has returned. Must run on a fiber of
+  // the Env (or the thread of Env::Default()).
+  void Shutdown();
 
   uint64_t store_id() const { return config_.store_id; }
   const StoreConfig& config() const { return config_; }
@@ -212,6 +216,9 @@ class Store : public std::enable_shared_from_this<Store> {
   Channel<std::function<void()>> apply_tasks_;
   Channel<std::string> inbox_;
   std::atomic<bool> stopped_{false};
+  // Notified by Stop; the background loops wait on it between rounds.
+  Notification stop_note_;
+  WaitGroup fibers_;
   std::atomic<bool> started_{false};
 };
 
