@@ -234,7 +234,10 @@ class Core : public std::enable_shared_from_this<Core> {
   absl::Status Deliver(const grpc::ByteBuffer& batch);
   void ServerStreamStarted();
   void ServerStreamDone();
+  // A client stream ended: updates its peer and forgets the stream. The stream deletes
+  // itself next and then calls ClientStreamGone.
   void ClientStreamDone(ClientStream* stream, const grpc::Status& status);
+  void ClientStreamGone();
   Counters& counters() { return counters_; }
   const GrpcTransportOptions& options() const { return opts_; }
   bool shutting_down() const { return shutting_down_.load(std::memory_order_acquire); }
@@ -281,7 +284,9 @@ class Core : public std::enable_shared_from_this<Core> {
     std::unique_ptr<FrameStub> stub;
   };
   absl::flat_hash_map<std::string, ChannelEntry> channels_ ABSL_GUARDED_BY(mu_);
+  // Client streams not yet done (Shutdown cancels these), and the number not yet deleted.
   absl::flat_hash_set<ClientStream*> client_streams_ ABSL_GUARDED_BY(mu_);
+  int live_client_streams_ ABSL_GUARDED_BY(mu_) = 0;
   int server_streams_ ABSL_GUARDED_BY(mu_) = 0;
   // Notified when shutting down and the last stream (client or server) is done.
   std::optional<Notification> streams_drained_ ABSL_GUARDED_BY(mu_);
@@ -451,7 +456,13 @@ void ClientStream::OnWriteDone(bool ok) {
 void ClientStream::OnDone(const grpc::Status& status) {
   Core* core = core_;
   core->ClientStreamDone(this, status);
+  // Deleting the stream drops its ClientContext's reference to the channel. That must
+  // happen before Shutdown can proceed to release the channel itself, so that the last
+  // reference to a grpc::Channel is never dropped here, on a gRPC callback thread: the
+  // channel's destructor may then stop the callback thread pool it runs on, which gRPC
+  // 1.51 does not survive (the join fails with EDEADLK; grpc/grpc#32584).
   delete this;
+  core->ClientStreamGone();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -561,7 +572,7 @@ void Core::Shutdown() {
   std::optional<Notification> drained;
   {
     absl::MutexLock l(&mu_);
-    if (!client_streams_.empty() || server_streams_ > 0) {
+    if (live_client_streams_ > 0 || server_streams_ > 0) {
       streams_drained_.emplace();
       drained = streams_drained_;
     }
@@ -667,10 +678,12 @@ class DeliverySink : public FrameBatchSink {
   ~DeliverySink() override {
     if (reg_ == nullptr) return;
     tls_delivering = prev_;
-    absl::MutexLock l(reg_mu_);
-    if (--reg_->active <= reg_->wait_target && reg_->drained.has_value()) {
-      reg_->drained->Notify();
+    std::optional<Notification> drained;
+    {
+      absl::MutexLock l(reg_mu_);
+      if (--reg_->active <= reg_->wait_target) drained = reg_->drained;
     }
+    if (drained.has_value()) drained->Notify();
   }
 
   bool OnHeader(NodeId from, NodeId to) override {
@@ -743,11 +756,14 @@ void Core::ServerStreamStarted() {
 }
 
 void Core::ServerStreamDone() {
-  absl::MutexLock l(&mu_);
-  --server_streams_;
-  if (server_streams_ == 0 && client_streams_.empty() && streams_drained_.has_value()) {
-    streams_drained_->Notify();
+  std::optional<Notification> drained;
+  {
+    absl::MutexLock l(&mu_);
+    --server_streams_;
+    if (server_streams_ == 0 && live_client_streams_ == 0) drained = streams_drained_;
   }
+  // Notified without mu_ held: the waiter may destroy this Core as soon as it wakes.
+  if (drained.has_value()) drained->Notify();
 }
 
 std::shared_ptr<Peer> Core::GetPeer(NodeId from, NodeId to) {
@@ -848,6 +864,7 @@ void Core::StartStream(const std::shared_ptr<Peer>& peer) {
     s = new ClientStream(this, peer);
     s->pins_ = 1;  // Until Begin has started the call.
     client_streams_.insert(s);
+    ++live_client_streams_;
   }
   if (s == nullptr) {
     RUTILE_LOG_WARN("GrpcTransport: cannot resolve node {}: {}", peer->to,
@@ -912,9 +929,17 @@ void Core::ClientStreamDone(ClientStream* stream, const grpc::Status& status) {
   }
   absl::MutexLock l(&mu_);
   client_streams_.erase(stream);
-  if (client_streams_.empty() && server_streams_ == 0 && streams_drained_.has_value()) {
-    streams_drained_->Notify();
+}
+
+void Core::ClientStreamGone() {
+  std::optional<Notification> drained;
+  {
+    absl::MutexLock l(&mu_);
+    --live_client_streams_;
+    if (live_client_streams_ == 0 && server_streams_ == 0) drained = streams_drained_;
   }
+  // Notified without mu_ held: the waiter may destroy this Core as soon as it wakes.
+  if (drained.has_value()) drained->Notify();
 }
 
 GrpcTransportStats Core::Stats() const {

@@ -501,6 +501,11 @@ class PeerProcess {
     return got;
   }
 
+  // Sends `sig` (SIGSTOP, SIGCONT) to the running child.
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
   void Kill() {
     if (pid_ <= 0) return;
     kill(pid_, SIGKILL);
@@ -565,6 +570,88 @@ TEST(GrpcTransportTest, DeliveryResumesAfterPeerProcessIsKilledAndRestarted) {
   sender.join();
   peer.Kill();
   (*a)->Unregister(1);
+}
+
+// A frozen peer (SIGSTOP: a long GC pause, a hung machine) keeps its connection open but
+// answers nothing. Keepalive finds the dead connection; after SIGCONT delivery resumes.
+TEST(GrpcTransportTest, DeliveryResumesAfterPeerProcessIsFrozenAndThawed) {
+  AddressBook book;
+  GrpcTransportOptions o;
+  o.resolver = book.Resolver();
+  o.initial_backoff_micros = 10'000;
+  o.max_backoff_micros = 100'000;
+  o.keepalive_time_micros = 300'000;
+  o.keepalive_timeout_micros = 300'000;
+  o.max_queue_frames = 100;
+  auto a = GrpcTransport::Create(o);
+  ASSERT_TRUE(a.ok());
+  RecordingReceiver echoes;
+  ASSERT_TRUE((*a)->Register(1, &echoes).ok());
+  PeerProcess peer((*a)->address());
+  const int port = peer.Start(0);
+  ASSERT_GT(port, 0);
+  book.Set(2, "127.0.0.1:" + std::to_string(port));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> next{0};
+  std::thread sender([&] {
+    while (!stop.load()) {
+      (*a)->Send(1, 2, std::to_string(next.fetch_add(1)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  auto max_echoed = [&] {
+    int m = -1;
+    for (const auto& [from, f] : echoes.frames()) m = std::max(m, std::stoi(f));
+    return m;
+  };
+  ASSERT_TRUE(WaitFor([&] { return echoes.count() >= 20; }));
+  const uint64_t failures_before = (*a)->Stats().stream_failures;
+  peer.Signal(SIGSTOP);
+  EXPECT_TRUE(WaitFor([&] { return (*a)->Stats().stream_failures > failures_before; },
+                      std::chrono::seconds(10)))
+      << "keepalive notices the frozen peer";
+  // Frames meanwhile wait in the bounded queue or are dropped, never pile up.
+  EXPECT_TRUE(WaitFor([&] { return (*a)->Stats().dropped_queue_full > 0; }));
+  peer.Signal(SIGCONT);
+  const int thawed_at = next.load();
+  EXPECT_TRUE(WaitFor([&] { return max_echoed() > thawed_at + 20; }))
+      << "delivery resumes after the peer thaws";
+  stop = true;
+  sender.join();
+  peer.Kill();
+  (*a)->Unregister(1);
+}
+
+TEST(GrpcTransportTest, ReconnectionResolvesTheAddressAgain) {
+  AddressBook book;
+  GrpcTransportOptions o;
+  o.resolver = book.Resolver();
+  o.initial_backoff_micros = 10'000;
+  o.max_backoff_micros = 100'000;
+  auto a = GrpcTransport::Create(o);
+  auto b = GrpcTransport::Create(o);
+  ASSERT_TRUE(a.ok() && b.ok());
+  book.Set(2, (*b)->address());
+  RecordingReceiver r1;
+  ASSERT_TRUE((*b)->Register(2, &r1).ok());
+  (*a)->Send(1, 2, "one");
+  ASSERT_TRUE(WaitFor([&] { return r1.count() == 1; }));
+  (*b)->Unregister(2);
+  b->reset();
+  // Node 2 comes back elsewhere; the resolver learns the new address.
+  auto b2 = GrpcTransport::Create(o);
+  ASSERT_TRUE(b2.ok());
+  book.Set(2, (*b2)->address());
+  RecordingReceiver r2;
+  ASSERT_TRUE((*b2)->Register(2, &r2).ok());
+  int sent = 0;
+  ASSERT_TRUE(WaitFor([&] {
+    (*a)->Send(1, 2, "again " + std::to_string(sent++));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return r2.count() > 0;
+  }));
+  (*b2)->Unregister(2);
 }
 
 // ---------------------------------------------------------------------------------------
