@@ -45,8 +45,10 @@ void Column::AppendNotNullBit() {
 void Column::AppendNull() {
   switch (type_) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       i64_.push_back(0);
+      break;
+    case PhysicalType::kDuration:
+      dur_.emplace_back();
       break;
     case PhysicalType::kUint64:
       u64_.push_back(0);
@@ -94,7 +96,7 @@ void Column::AppendTime(const Time& v) {
 }
 
 void Column::AppendDuration(const Duration& v) {
-  i64_.push_back(v.micros);
+  dur_.push_back(v);
   AppendNotNullBit();
 }
 
@@ -156,8 +158,10 @@ bool Column::AppendDatum(const Datum& d) {
 void Column::AppendFrom(const Column& src, size_t i) {
   switch (type_) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       i64_.push_back(src.i64_[i]);
+      break;
+    case PhysicalType::kDuration:
+      dur_.push_back(src.dur_[i]);
       break;
     case PhysicalType::kUint64:
       u64_.push_back(src.u64_[i]);
@@ -197,7 +201,7 @@ Datum Column::GetDatum(size_t i, const FieldType& ft) const {
     case PhysicalType::kTime:
       return Datum::FromTime(time_[i]);
     case PhysicalType::kDuration:
-      return Datum::FromDuration(GetDuration(i, ft.decimal > 0 ? ft.decimal : 0));
+      return Datum::FromDuration(dur_[i]);
     case PhysicalType::kBytes:
       return Datum::String(std::string(GetBytes(i)));
   }
@@ -208,8 +212,10 @@ void Column::ResizeFixed(size_t n) {
   Reset();
   switch (type_) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       i64_.assign(n, 0);
+      break;
+    case PhysicalType::kDuration:
+      dur_.assign(n, Duration());
       break;
     case PhysicalType::kUint64:
       u64_.assign(n, 0);
@@ -244,6 +250,7 @@ void Column::Reset() {
   f64_.clear();
   dec_.clear();
   time_.clear();
+  dur_.clear();
   offsets_.clear();
   bytes_.clear();
 }
@@ -252,8 +259,10 @@ void Column::Reserve(size_t n) {
   nulls_.reserve((n + 7) / 8);
   switch (type_) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       i64_.reserve(n);
+      break;
+    case PhysicalType::kDuration:
+      dur_.reserve(n);
       break;
     case PhysicalType::kUint64:
       u64_.reserve(n);

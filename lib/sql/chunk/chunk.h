@@ -3,7 +3,7 @@
 // DataChunk).
 //
 // A Column holds values of one physical type: fixed-width values in a typed array
-// (int64, uint64, double, Decimal, packed Time, Duration micros) or variable-length bytes
+// (int64, uint64, double, Decimal, Time, Duration) or variable-length bytes
 // as one buffer plus end offsets, and a null bitmap (bit set = NULL). Appending a NULL
 // still appends a slot, so row i of every column is at index i. A Chunk is columns of
 // equal length plus an optional selection vector naming the rows that are live (the
@@ -35,7 +35,7 @@ enum class PhysicalType : uint8_t {
   kFloat64,  // FLOAT values are stored widened.
   kDecimal,
   kTime,      // Time, stored as a 16-byte struct.
-  kDuration,  // Microseconds.
+  kDuration,  // Duration (microseconds and fsp).
   kBytes,
 };
 
@@ -83,12 +83,7 @@ class Column {
   double GetFloat64(size_t i) const { return f64_[i]; }
   const Decimal& GetDecimal(size_t i) const { return dec_[i]; }
   const Time& GetTime(size_t i) const { return time_[i]; }
-  Duration GetDuration(size_t i, int fsp = 0) const {
-    Duration d;
-    d.micros = i64_[i];
-    d.fsp = static_cast<int8_t>(fsp);
-    return d;
-  }
+  const Duration& GetDuration(size_t i) const { return dur_[i]; }
   std::string_view GetBytes(size_t i) const {
     uint32_t begin = i == 0 ? 0 : offsets_[i - 1];
     return std::string_view(bytes_.data() + begin, offsets_[i] - begin);
@@ -106,11 +101,13 @@ class Column {
   double* Float64Data() { return f64_.data(); }
   Decimal* DecimalData() { return dec_.data(); }
   Time* TimeData() { return time_.data(); }
+  Duration* DurationData() { return dur_.data(); }
   const int64_t* Int64Data() const { return i64_.data(); }
   const uint64_t* Uint64Data() const { return u64_.data(); }
   const double* Float64Data() const { return f64_.data(); }
   const Decimal* DecimalData() const { return dec_.data(); }
   const Time* TimeData() const { return time_.data(); }
+  const Duration* DurationData() const { return dur_.data(); }
   // Sets every row NULL where `other` has a NULL (same length).
   void MergeNulls(const Column& other);
 
@@ -123,11 +120,12 @@ class Column {
   PhysicalType type_;
   size_t size_ = 0;
   std::vector<uint8_t> nulls_;
-  std::vector<int64_t> i64_;  // kInt64 and kDuration.
+  std::vector<int64_t> i64_;
   std::vector<uint64_t> u64_;
   std::vector<double> f64_;
   std::vector<Decimal> dec_;
   std::vector<Time> time_;
+  std::vector<Duration> dur_;
   std::vector<uint32_t> offsets_;  // kBytes: end offset of each value.
   std::string bytes_;
 };

@@ -115,11 +115,9 @@ absl::Status CmpVec(const ScalarFunction& fn, EvalContext* ctx, std::span<const 
       case EvalType::kDatetime:
         c = a.GetTime(k).Compare(b.GetTime(k));
         break;
-      case EvalType::kDuration: {
-        int64_t x = a.GetInt64(k), y = b.GetInt64(k);
-        c = x < y ? -1 : (x > y ? 1 : 0);
+      case EvalType::kDuration:
+        c = a.GetDuration(k).Compare(b.GetDuration(k));
         break;
-      }
       default:
         c = 0;
     }
@@ -161,8 +159,9 @@ uint8_t TruthAt(const Column& c, size_t k, EvalType et) {
   if (c.IsNull(k)) return 2;
   switch (c.type()) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       return c.GetInt64(k) != 0;
+    case PhysicalType::kDuration:
+      return c.GetDuration(k).micros != 0;
     case PhysicalType::kUint64:
       return c.GetUint64(k) != 0;
     case PhysicalType::kFloat64:

@@ -57,8 +57,9 @@ bool TrueAt(const Column& c, size_t k) {
   if (c.IsNull(k)) return false;
   switch (c.type()) {
     case PhysicalType::kInt64:
-    case PhysicalType::kDuration:
       return c.GetInt64(k) != 0;
+    case PhysicalType::kDuration:
+      return c.GetDuration(k).micros != 0;
     case PhysicalType::kUint64:
       return c.GetUint64(k) != 0;
     case PhysicalType::kFloat64:
