@@ -1,0 +1,115 @@
+// LocalPd: an in-process placement driver implementing raftstore::PdClient over the pure
+// PD core (lib/pd): pd::Cluster for the region map built from heartbeats and split
+// reports, pd::IdAllocator and pd::TsoAllocator over an AllocatorStorage kept in a
+// storage::Engine (EngineAllocatorStorage: two keys in CF default, written synced).
+//
+// STEPPING STONE: this PD is one object in one process, not a Raft group. It is as
+// durable as the engine it persists its allocator limits in (the first node's), and its
+// region map lives in memory only: after a restart it is rebuilt from what the stores
+// report (Node::Open seeds it with the regions in the local engine, then region
+// heartbeats keep it current). No schedulers run yet; heartbeat replies carry no
+// operator. The replicated PD (issue 5) replaces this class behind the same interface.
+//
+// Thread safety: every method may be called from any fiber concurrently.
+
+#ifndef RUTILE_NODE_LOCAL_PD_H_
+#define RUTILE_NODE_LOCAL_PD_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "metapb.pb.h"
+#include "pd/alloc_storage.h"
+#include "pd/cluster.h"
+#include "pd/id_allocator.h"
+#include "pd/tso.h"
+#include "raftstore/pd_client.h"
+#include "rutile/env.h"
+#include "storage/engine.h"
+
+namespace rutile::node {
+
+// AllocatorStorage on a storage::Engine: the limits are fixed-width values under local
+// (0x01-prefixed, outside raftstore's 'z' data space and 0x01 'r' region metadata) keys of
+// CF default, written with sync. `id_floor` is returned as the id limit while none was
+// saved, so ids below it stay free for bootstrap (the first region and its peers).
+class EngineAllocatorStorage final : public pd::AllocatorStorage {
+ public:
+  EngineAllocatorStorage(storage::Engine* engine, uint64_t id_floor);
+
+  absl::StatusOr<uint64_t> LoadTimestampLimit() override;
+  absl::Status SaveTimestampLimit(uint64_t limit_ms) override;
+  absl::StatusOr<uint64_t> LoadIdLimit() override;
+  absl::Status SaveIdLimit(uint64_t limit) override;
+
+  static const std::string& TimestampKey();
+  static const std::string& IdKey();
+
+ private:
+  absl::StatusOr<uint64_t> Load(const std::string& key);
+  absl::Status Save(const std::string& key, uint64_t value);
+
+  storage::Engine* const engine_;
+  const uint64_t id_floor_;
+};
+
+// Ids below this are reserved for bootstrap: region 1 and peers kBootstrapPeerIdBase +
+// store id (store ids must stay below kFirstAllocatedId - kBootstrapPeerIdBase).
+inline constexpr uint64_t kBootstrapRegionId = 1;
+inline constexpr uint64_t kBootstrapPeerIdBase = 10;
+inline constexpr uint64_t kFirstAllocatedId = 1000;
+
+class LocalPd final : public raftstore::PdClient {
+ public:
+  // `engine` holds the allocator limits and must outlive the PD. Loads the limits and
+  // starts the TSO (errors: the engine's).
+  static absl::StatusOr<std::unique_ptr<LocalPd>> Open(Env* env, storage::Engine* engine);
+  ~LocalPd() override;
+
+  // raftstore::PdClient.
+  absl::StatusOr<uint64_t> AllocId() override;
+  absl::StatusOr<std::vector<raftstore::SplitIds>> AskBatchSplit(const metapb::Region& region,
+                                                                 size_t count) override;
+  absl::StatusOr<std::optional<raftstore::RegionOperator>> RegionHeartbeat(
+      const metapb::Region& region, const metapb::Peer& leader,
+      const raftstore::RegionStats& stats) override;
+  absl::Status ReportBatchSplit(const std::vector<metapb::Region>& regions) override;
+  absl::Status StoreHeartbeat(const raftstore::StoreStats& stats) override;
+
+  // Registers a store (Node::Open).
+  absl::Status PutStore(uint64_t store_id);
+  // Tells PD about a region a store holds (no leader known); ignored when stale.
+  void ReportRegion(const metapb::Region& region);
+
+  // A timestamp from the TSO.
+  absl::StatusOr<uint64_t> GetTimestamp();
+
+  struct RegionRoute {
+    metapb::Region region;
+    metapb::Peer leader;  // id 0 when unknown.
+  };
+  // The region containing `key`, NotFound when PD knows none.
+  absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key);
+  // Every region in key order.
+  std::vector<RegionRoute> Regions();
+
+ private:
+  LocalPd(Env* env, storage::Engine* engine);
+
+  Env* const env_;
+  EngineAllocatorStorage storage_;
+  pd::IdAllocator ids_;
+  pd::TsoAllocator tso_;
+  absl::Mutex mu_;
+  pd::Cluster cluster_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace rutile::node
+
+#endif  // RUTILE_NODE_LOCAL_PD_H_

@@ -1,0 +1,152 @@
+#include "rutile/node.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "node/local_pd.h"
+#include "node/node_internal.h"
+#include "raftstore/keys.h"
+#include "storage/leveldb_engine.h"
+#include "storage/mem_engine.h"
+#include "transport/local_transport.h"
+
+namespace rutile {
+
+std::unique_ptr<Transport> NewLocalTransport(Env* env) {
+  return std::make_unique<transport::LocalTransport>(env);
+}
+
+Pd::Pd(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pd::~Pd() = default;
+
+absl::StatusOr<uint64_t> Pd::GetTimestamp() { return impl_->pd->GetTimestamp(); }
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() { Close(); }
+
+namespace {
+
+// True when the engine holds any region of raftstore (a node that started before).
+absl::StatusOr<bool> HasRegions(storage::Engine* engine) {
+  storage::IterOptions io;
+  io.lower_bound = raftstore::RegionMetaMinKey();
+  io.upper_bound = raftstore::RegionMetaMaxKey();
+  std::unique_ptr<storage::Iterator> it = engine->NewIterator(storage::CF::kDefault, io);
+  it->SeekToFirst();
+  if (!it->status().ok()) return it->status();
+  return it->Valid();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
+  if (options.id == 0 || options.id >= node::kFirstAllocatedId - node::kBootstrapPeerIdBase) {
+    return absl::InvalidArgumentError(absl::StrCat("node id ", options.id, " out of range"));
+  }
+  if (options.transport == nullptr) return absl::InvalidArgumentError("no transport");
+  if (options.host_pd == (options.pd != nullptr)) {
+    return absl::InvalidArgumentError("a node either hosts the PD or is given its handle");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->env = options.env != nullptr ? options.env : Env::Default();
+
+  // Engine.
+  if (options.data_dir.empty()) {
+    impl->engine = std::make_shared<storage::MemEngine>();
+  } else {
+    storage::LevelDbEngineOptions eo;
+    eo.io_env = impl->env;
+    absl::StatusOr<std::unique_ptr<storage::Engine>> e =
+        storage::LevelDbEngine::Open(options.data_dir, eo);
+    if (!e.ok()) return e.status();
+    impl->engine = std::shared_ptr<storage::Engine>(std::move(*e));
+  }
+
+  // PD.
+  if (options.host_pd) {
+    absl::StatusOr<std::unique_ptr<node::LocalPd>> pd =
+        node::LocalPd::Open(impl->env, impl->engine.get());
+    if (!pd.ok()) return pd.status();
+    auto pi = std::make_unique<Pd::Impl>();
+    pi->engine = impl->engine;
+    pi->pd = std::move(*pd);
+    impl->pd = std::shared_ptr<Pd>(new Pd(std::move(pi)));
+  } else {
+    impl->pd = options.pd;
+  }
+  node::LocalPd* pd = node::LocalPdOf(impl->pd->impl_.get());
+  if (absl::Status s = pd->PutStore(options.id); !s.ok()) return s;
+
+  // Bootstrap the first region on first start.
+  absl::StatusOr<bool> has = HasRegions(impl->engine.get());
+  if (!has.ok()) return has.status();
+  bool listed = false;
+  for (uint64_t s : options.initial_stores) listed |= s == options.id;
+  if (!*has && listed) {
+    metapb::Region r;
+    r.set_id(node::kBootstrapRegionId);
+    r.mutable_region_epoch()->set_conf_ver(1);
+    r.mutable_region_epoch()->set_version(1);
+    for (uint64_t s : options.initial_stores) {
+      metapb::Peer* p = r.add_peers();
+      p->set_id(node::kBootstrapPeerIdBase + s);
+      p->set_store_id(s);
+    }
+    if (absl::Status s = raftstore::Store::BootstrapRegion(impl->engine.get(), r); !s.ok()) {
+      return s;
+    }
+  }
+
+  // Endpoint and store.
+  impl->endpoint =
+      std::make_unique<transport::RpcEndpoint>(impl->env, options.transport, options.id);
+  if (absl::Status s = impl->endpoint->status(); !s.ok()) return s;
+  raftstore::Store::Options so;
+  so.config.store_id = options.id;
+  so.config.tick_interval_micros = options.raft_tick_micros;
+  so.config.pd_heartbeat_interval_micros = options.pd_heartbeat_interval_micros;
+  so.config.store_heartbeat_interval_micros = options.pd_heartbeat_interval_micros;
+  if (options.region_split_size != 0) so.config.region_split_size = options.region_split_size;
+  if (options.region_split_keys != 0) so.config.region_split_keys = options.region_split_keys;
+  so.env = impl->env;
+  so.engine = impl->engine.get();
+  so.endpoint = impl->endpoint.get();
+  so.pd = pd;
+  absl::StatusOr<std::shared_ptr<raftstore::Store>> store = raftstore::Store::Create(so);
+  if (!store.ok()) {
+    impl->endpoint->Stop();
+    return store.status();
+  }
+  impl->store = *store;
+  // PD's region map is in memory: tell it what this store holds (stale reports are
+  // ignored), so clients can route before the first heartbeats.
+  for (const metapb::Region& r : impl->store->Regions()) pd->ReportRegion(r);
+  impl->store->Start();
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+void Node::Close() {
+  if (impl_ == nullptr || impl_->closed.exchange(true)) return;
+  impl_->store->Shutdown();
+  impl_->endpoint->Stop();
+  impl_->store.reset();
+  impl_->endpoint.reset();
+  // The engine closes when the last holder (this node, or the PD handle it hosts) lets go.
+  impl_->engine.reset();
+  impl_->pd.reset();
+}
+
+uint64_t Node::id() const { return impl_->options.id; }
+std::shared_ptr<Pd> Node::pd() const { return impl_->pd; }
+
+size_t Node::RegionCount() const { return impl_->closed ? 0 : impl_->store->Regions().size(); }
+
+size_t Node::LeaderCount() const {
+  if (impl_->closed) return 0;
+  size_t n = 0;
+  for (const metapb::Region& r : impl_->store->Regions()) n += impl_->store->IsLeader(r.id());
+  return n;
+}
+
+}  // namespace rutile

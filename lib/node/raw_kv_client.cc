@@ -1,0 +1,374 @@
+// RawKvClient (include/rutile/kv.h): region cache, routing and retries over the stores of
+// in-process nodes, through raftstore's RaftKv and Store public API.
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "node/local_pd.h"
+#include "node/node_internal.h"
+#include "raftstore/errors.h"
+#include "raftstore/keys.h"
+#include "raftstore/raft_kv.h"
+#include "raftstore/store.h"
+#include "rutile/kv.h"
+
+namespace rutile {
+namespace {
+
+// How long one attempt at one store may take before the client tries again.
+constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
+
+struct CachedRegion {
+  metapb::Region region;
+  uint64_t leader_store = 0;
+};
+
+bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
+
+}  // namespace
+
+struct RawKvClient::Impl {
+  RawKvOptions options;
+  Env* env = nullptr;
+  node::LocalPd* pd = nullptr;
+  std::shared_ptr<Pd> pd_handle;
+  std::map<uint64_t, std::shared_ptr<raftstore::Store>> stores;
+  std::map<uint64_t, std::unique_ptr<raftstore::RaftKv>> kvs;
+
+  absl::Mutex mu;
+  std::map<std::string, CachedRegion> cache ABSL_GUARDED_BY(mu);  // By start key.
+
+  // ---- Region cache.
+
+  void InsertLocked(const metapb::Region& r, uint64_t leader_store)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    // Drop every cached region overlapping [start, end) and every entry of the same id.
+    for (auto it = cache.begin(); it != cache.end();) {
+      const metapb::Region& c = it->second.region;
+      bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
+      if (overlaps || c.id() == r.id()) {
+        it = cache.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    cache[r.start_key()] = CachedRegion{r, leader_store};
+  }
+
+  void Insert(const metapb::Region& r, uint64_t leader_store) {
+    absl::MutexLock lock(&mu);
+    InsertLocked(r, leader_store);
+  }
+
+  void Invalidate(uint64_t region_id) {
+    absl::MutexLock lock(&mu);
+    for (auto it = cache.begin(); it != cache.end(); ++it) {
+      if (it->second.region.id() == region_id) {
+        cache.erase(it);
+        return;
+      }
+    }
+  }
+
+  void SetLeader(uint64_t region_id, uint64_t store) {
+    absl::MutexLock lock(&mu);
+    for (auto& [k, c] : cache) {
+      if (c.region.id() == region_id) c.leader_store = store;
+    }
+  }
+
+  absl::StatusOr<CachedRegion> Locate(const std::string& key) {
+    {
+      absl::MutexLock lock(&mu);
+      auto it = cache.upper_bound(key);
+      if (it != cache.begin()) {
+        --it;
+        if (EndAfter(it->second.region.end_key(), key)) return it->second;
+      }
+    }
+    absl::StatusOr<node::LocalPd::RegionRoute> r = pd->GetRegionByKey(key);
+    if (!r.ok()) return r.status();
+    CachedRegion c{r->region, r->leader.store_id()};
+    Insert(c.region, c.leader_store);
+    return c;
+  }
+
+  // ---- Retries.
+
+  // Runs `fn(region, store, kv)` against the region holding `key` until it succeeds, fails
+  // with an error that is not a region error, or the deadline passes.
+  template <typename Fn>
+  absl::Status WithRegion(const std::string& key, uint64_t deadline, Fn fn) {
+    uint64_t backoff = options.backoff_first_micros;
+    uint64_t attempt = 0;
+    absl::Status last = absl::DeadlineExceededError("no attempt");
+    while (true) {
+      bool need_backoff = false;
+      absl::StatusOr<CachedRegion> loc = Locate(key);
+      if (!loc.ok()) {
+        last = loc.status();
+        need_backoff = true;
+      } else {
+        uint64_t store = loc->leader_store;
+        if (store == 0 || kvs.count(store) == 0) {
+          const auto& peers = loc->region.peers();
+          store = peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
+        }
+        ++attempt;
+        auto kv = kvs.find(store);
+        if (kv == kvs.end()) {
+          last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
+          Invalidate(loc->region.id());
+          need_backoff = true;
+        } else {
+          raftstore::Context ctx;
+          ctx.region_id = loc->region.id();
+          ctx.region_epoch = loc->region.region_epoch();
+          last = fn(loc->region, store, kv->second.get(), ctx);
+          if (last.ok()) {
+            if (loc->leader_store != store) SetLeader(loc->region.id(), store);
+            return last;
+          }
+          std::optional<raft_cmdpb::Error> err = raftstore::GetRegionError(last);
+          if (err.has_value()) {
+            switch (err->kind_case()) {
+              case raft_cmdpb::Error::kNotLeader:
+                if (err->not_leader().leader().store_id() != 0 &&
+                    err->not_leader().leader().store_id() != store) {
+                  SetLeader(loc->region.id(), err->not_leader().leader().store_id());
+                } else {
+                  SetLeader(loc->region.id(), 0);
+                  need_backoff = true;
+                }
+                break;
+              case raft_cmdpb::Error::kEpochNotMatch: {
+                const auto& cur = err->epoch_not_match().current_regions();
+                if (cur.empty()) {
+                  Invalidate(loc->region.id());
+                } else {
+                  absl::MutexLock lock(&mu);
+                  for (const metapb::Region& r : cur) InsertLocked(r, store);
+                }
+                break;
+              }
+              case raft_cmdpb::Error::kKeyNotInRegion:
+                Invalidate(loc->region.id());
+                need_backoff = true;
+                break;
+              case raft_cmdpb::Error::kRegionNotFound:
+                SetLeader(loc->region.id(), 0);
+                need_backoff = true;
+                break;
+              default:  // ServerIsBusy, StaleCommand.
+                need_backoff = true;
+                break;
+            }
+          } else if (absl::IsDeadlineExceeded(last) || absl::IsAborted(last)) {
+            // The attempt's outcome is unknown (raw writes are idempotent) or the store is
+            // shutting down: try again, elsewhere if needed.
+            SetLeader(loc->region.id(), 0);
+            need_backoff = true;
+          } else {
+            return last;
+          }
+        }
+      }
+      uint64_t now = env->NowMicros();
+      if (now >= deadline) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("raw kv request not done in time; last error: ", last.ToString()));
+      }
+      if (need_backoff) {
+        env->SleepForMicros(std::min(backoff, deadline - now));
+        backoff = std::min(backoff * 2, options.backoff_max_micros);
+      }
+    }
+  }
+
+  uint64_t Deadline() { return env->NowMicros() + options.timeout_micros; }
+};
+
+RawKvClient::RawKvClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RawKvClient::~RawKvClient() = default;
+
+absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector<Node*>& nodes,
+                                                               const RawKvOptions& options) {
+  if (nodes.empty()) return absl::InvalidArgumentError("no nodes");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->env = nodes[0]->impl_->env;
+  impl->pd_handle = nodes[0]->pd();
+  if (impl->pd_handle == nullptr) return absl::FailedPreconditionError("node is closed");
+  impl->pd = node::LocalPdOf(impl->pd_handle->impl_.get());
+  for (Node* n : nodes) {
+    std::shared_ptr<raftstore::Store> s = node::StoreOf(n->impl_.get());
+    if (s == nullptr) return absl::FailedPreconditionError("node is closed");
+    impl->stores[n->id()] = s;
+    impl->kvs[n->id()] = raftstore::NewStoreRaftKv(s, kAttemptTimeoutMicros);
+  }
+  return std::unique_ptr<RawKvClient>(new RawKvClient(std::move(impl)));
+}
+
+absl::StatusOr<std::optional<std::string>> RawKvClient::Get(const std::string& key) {
+  std::optional<std::string> out;
+  absl::Status s = impl_->WithRegion(
+      key, impl_->Deadline(),
+      [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
+        absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> snap = kv->Snapshot(ctx);
+        if (!snap.ok()) return snap.status();
+        absl::StatusOr<std::optional<std::string>> v = (*snap)->Get(storage::CF::kDefault, key);
+        if (!v.ok()) return v.status();
+        out = std::move(*v);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status RawKvClient::Put(const std::string& key, const std::string& value) {
+  return BatchPut({{key, value}});
+}
+
+absl::Status RawKvClient::Delete(const std::string& key) {
+  return impl_->WithRegion(
+      key, impl_->Deadline(),
+      [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
+        return kv->Write(ctx, {raftstore::Modify::Delete(storage::CF::kDefault, key)});
+      });
+}
+
+absl::StatusOr<std::vector<RawKvClient::KvPair>> RawKvClient::Scan(const std::string& start,
+                                                                   const std::string& end,
+                                                                   size_t limit) {
+  std::vector<KvPair> out;
+  std::string cursor = start;
+  const uint64_t deadline = impl_->Deadline();
+  while (true) {
+    std::string region_end;
+    std::vector<KvPair> part;
+    absl::Status s = impl_->WithRegion(
+        cursor, deadline,
+        [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
+          absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> snap = kv->Snapshot(ctx);
+          if (!snap.ok()) return snap.status();
+          const metapb::Region& r = (*snap)->region();
+          if (!raftstore::KeyInRegion(cursor, r)) {
+            return raftstore::KeyNotInRegionError(cursor, r);
+          }
+          storage::IterOptions io;
+          io.lower_bound = cursor;
+          io.upper_bound = end;
+          if (!r.end_key().empty() && (end.empty() || r.end_key() < end)) {
+            io.upper_bound = r.end_key();
+          }
+          part.clear();
+          std::unique_ptr<storage::Iterator> it = (*snap)->NewIterator(storage::CF::kDefault, io);
+          for (it->SeekToFirst(); it->Valid(); it->Next()) {
+            if (limit != 0 && out.size() + part.size() >= limit) break;
+            part.emplace_back(std::string(it->key()), std::string(it->value()));
+          }
+          if (!it->status().ok()) return it->status();
+          region_end = r.end_key();
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    for (KvPair& p : part) out.push_back(std::move(p));
+    if (limit != 0 && out.size() >= limit) break;
+    if (region_end.empty() || (!end.empty() && region_end >= end)) break;
+    cursor = region_end;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> RawKvClient::BatchGet(
+    const std::vector<std::string>& keys) {
+  std::vector<std::optional<std::string>> out(keys.size());
+  std::vector<bool> done(keys.size(), false);
+  const uint64_t deadline = impl_->Deadline();
+  for (size_t first = 0; first < keys.size(); ++first) {
+    if (done[first]) continue;
+    // One snapshot serves every pending key its region holds.
+    absl::Status s = impl_->WithRegion(
+        keys[first], deadline,
+        [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
+          absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> snap = kv->Snapshot(ctx);
+          if (!snap.ok()) return snap.status();
+          const metapb::Region& r = (*snap)->region();
+          if (!raftstore::KeyInRegion(keys[first], r)) {
+            return raftstore::KeyNotInRegionError(keys[first], r);
+          }
+          for (size_t i = first; i < keys.size(); ++i) {
+            if (done[i] || !raftstore::KeyInRegion(keys[i], r)) continue;
+            absl::StatusOr<std::optional<std::string>> v =
+                (*snap)->Get(storage::CF::kDefault, keys[i]);
+            if (!v.ok()) return v.status();
+            out[i] = std::move(*v);
+            done[i] = true;
+          }
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+  }
+  return out;
+}
+
+absl::Status RawKvClient::BatchPut(const std::vector<KvPair>& pairs) {
+  std::vector<bool> done(pairs.size(), false);
+  const uint64_t deadline = impl_->Deadline();
+  for (size_t first = 0; first < pairs.size(); ++first) {
+    if (done[first]) continue;
+    std::vector<size_t> sent;
+    absl::Status s =
+        impl_->WithRegion(pairs[first].first, deadline,
+                          [&](const metapb::Region& region, uint64_t, raftstore::RaftKv* kv,
+                              const raftstore::Context& ctx) {
+                            // The cached region's range is right if its epoch is: the store checks
+                            // it.
+                            std::vector<raftstore::Modify> batch;
+                            sent.clear();
+                            for (size_t i = first; i < pairs.size(); ++i) {
+                              if (done[i] || !raftstore::KeyInRegion(pairs[i].first, region))
+                                continue;
+                              batch.push_back(raftstore::Modify::Put(
+                                  storage::CF::kDefault, pairs[i].first, pairs[i].second));
+                              sent.push_back(i);
+                            }
+                            return kv->Write(ctx, std::move(batch));
+                          });
+    if (!s.ok()) return s;
+    for (size_t i : sent) done[i] = true;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RawKvClient::SplitAt(const std::string& key) {
+  uint64_t split_region = 0;
+  absl::Status s = impl_->WithRegion(key, impl_->Deadline(),
+                                     [&](const metapb::Region& region, uint64_t store,
+                                         raftstore::RaftKv*, const raftstore::Context&) {
+                                       if (region.start_key() == key) return absl::OkStatus();
+                                       split_region = region.id();
+                                       return impl_->stores[store]->SplitRegion(region.id(), {key});
+                                     });
+  if (split_region != 0) impl_->Invalidate(split_region);
+  return s;
+}
+
+std::vector<RegionDescription> RawKvClient::Regions() {
+  std::vector<RegionDescription> out;
+  for (const node::LocalPd::RegionRoute& r : impl_->pd->Regions()) {
+    RegionDescription d;
+    d.id = r.region.id();
+    d.start_key = r.region.start_key();
+    d.end_key = r.region.end_key();
+    for (const metapb::Peer& p : r.region.peers()) d.stores.push_back(p.store_id());
+    d.leader_store = r.leader.store_id();
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace rutile
