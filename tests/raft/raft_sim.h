@@ -197,7 +197,7 @@ struct SimOptions {
   int num_nodes = 5;
   int num_clients = 4;
   // Virtual time of the faulty phase, and the most the final convergence may take.
-  uint64_t workload_micros = 1'500'000;
+  uint64_t workload_micros = 1'000'000;
   uint64_t settle_micros = 10'000'000;
   uint64_t tick_micros = 10'000;
   // Mean pause between nemesis actions.
@@ -381,8 +381,9 @@ class Simulation {
     CheckSnapshotState(n.id, snap);
     Config c;
     c.id = n.id;
+    // Election timeout 100-200 ms of virtual time, heartbeats every 20 ms.
     c.election_tick = 10;
-    c.heartbeat_tick = 1;
+    c.heartbeat_tick = 2;
     c.storage = n.log.get();
     c.applied = n.applied;
     c.max_size_per_msg = max_size_per_msg_;
