@@ -6,10 +6,11 @@
 //   - Five nodes, each a RawNode on an EngineLogStorage over its own MemEngine (its
 //     "disk"). Every Ready is persisted with one WriteBatch, synced when Ready::must_sync;
 //     snapshots and compaction are written unsynced, so a crash can lose them too.
-//   - A network of our own (SimTransport had not landed when this was written): every
-//     message copy is delivered by an Env timer after a random latency, so messages are
-//     reordered; with the seed's probabilities they are lost or duplicated; partitions cut
-//     pairs both ways, checked at send and at delivery.
+//   - transport::SimTransport between them: every message is a frame (a serialized
+//     raft.Message) with a random latency, reordering, and, as the nemesis sets them, loss,
+//     duplication, partitions, clogged nodes, and crashes that drop what is in flight. The
+//     application tells a leader how its snapshots fared (ReportSnapshot): finished when
+//     the MsgSnap arrived, failed when it did not within a timeout.
 //   - Clients (fibers) issuing get / put / cas on three keys, each to a random live node
 //     (proposal forwarding on or off per seed); an op returns when the node it was
 //     proposed to applies it, or times out with an unknown outcome.
@@ -68,6 +69,7 @@
 #include "raft/raw_node.h"
 #include "rutile/env.h"
 #include "storage/mem_engine.h"
+#include "transport/sim_transport.h"
 #include "util/sync.h"
 
 namespace rutile::raft::sim {
@@ -235,10 +237,21 @@ class Simulation {
     eo.seed = seed;
     env_ = std::make_unique<SimEnv>(eo);
     env_raw_ = env_.get();
+    transport::SimTransportOptions to;
+    to.min_latency_micros = 500;
+    to.max_latency_micros = 8'000;
+    to.reorder_probability = 0.1;
+    to.tail_probability = 0.02;
+    net_ = std::make_unique<transport::SimTransport>(env_.get(), to);
   }
 
   ~Simulation() {
-    // Unwind fibers and cancel timers before the nodes they point at go away.
+    // The transport goes before the Env it runs on; the Env (unwinding fibers, cancelling
+    // timers) before the nodes they point at.
+    for (auto& n : nodes_) {
+      if (n->up) net_->Unregister(n->id);
+    }
+    net_.reset();
     env_.reset();
   }
 
@@ -271,8 +284,17 @@ class Simulation {
   }
 
  private:
+  struct Node;
+  // Hands a node's frames to the simulation.
+  struct Receiver : FrameReceiver {
+    Simulation* sim = nullptr;
+    Node* node = nullptr;
+    void OnFrame(NodeId from, std::string frame) override { sim->OnFrame(*node, from, frame); }
+  };
+
   struct Node {
     uint64_t id = 0;
+    Receiver receiver;
     std::unique_ptr<storage::MemEngine> engine;
     std::unique_ptr<EngineLogStorage> log;
     std::unique_ptr<RawNode> raw;
@@ -332,6 +354,8 @@ class Simulation {
     for (int i = 1; i <= opt_.num_nodes; ++i) {
       auto n = std::make_unique<Node>();
       n->id = static_cast<uint64_t>(i);
+      n->receiver.sim = this;
+      n->receiver.node = n.get();
       n->engine = std::make_unique<storage::MemEngine>();
       {
         auto log = EngineLogStorage::Open(n->engine.get(), kGroup, LogOptions());
@@ -403,11 +427,15 @@ class Simulation {
     n.raw = *std::move(raw);
     n.up = true;
     ++n.incarnation;
+    if (net_->IsCrashed(n.id)) net_->Restart(n.id);
+    absl::Status reg = net_->Register(n.id, &n.receiver);
+    if (!reg.ok()) Fail(absl::StrCat("node ", n.id, " register: ", reg.ToString()));
   }
 
   void Crash(Node& n) {
     Log(absl::StrCat("crash ", n.id));
     n.up = false;
+    net_->Crash(n.id);  // Drops what is in flight to it and unregisters it.
     n.raw.reset();
     n.log.reset();
     n.waiters.clear();
@@ -436,76 +464,57 @@ class Simulation {
     });
   }
 
-  bool Cut(uint64_t a, uint64_t b) const {
-    auto ga = group_.find(a);
-    auto gb = group_.find(b);
-    int x = ga == group_.end() ? 0 : ga->second;
-    int y = gb == group_.end() ? 0 : gb->second;
-    return x != y;
-  }
-
   void Send(Message m) {
     ++result_.messages;
     uint64_t from = m.from();
     uint64_t to = m.to();
     if (to == 0 || to > nodes_.size()) return;
-    bool snap = m.type() == MSG_SNAP;
-    uint64_t from_incarnation = nodes_[from - 1]->incarnation;
-    if (Cut(from, to) || Chance(loss_)) {
-      Dropped(from, from_incarnation, to, snap);
-      return;
+    if (m.type() == MSG_SNAP) {
+      // The application's snapshot sender: failed unless the MsgSnap arrives in time.
+      uint64_t seq = ++snap_seq_;
+      pending_snaps_[{from, to}] = seq;
+      uint64_t incarnation = nodes_[from - 1]->incarnation;
+      env_->ScheduleCallback(kSnapshotTimeoutMicros, [this, from, to, seq, incarnation] {
+        auto it = pending_snaps_.find({from, to});
+        if (it == pending_snaps_.end() || it->second != seq) return;
+        pending_snaps_.erase(it);
+        ReportSnapshot(from, incarnation, to, SnapshotStatus::kFailure);
+      });
     }
-    int copies = Chance(dup_) ? 2 : 1;
-    uint64_t incarnation = nodes_[to - 1]->incarnation;
-    auto shared = std::make_shared<Message>(std::move(m));
-    for (int k = 0; k < copies; ++k) {
-      uint64_t delay = min_latency_ + Rand(max_latency_ - min_latency_ + 1);
-      bool last = k + 1 == copies;
-      env_->ScheduleCallback(
-          delay, [this, shared, to, from, incarnation, from_incarnation, last, snap] {
-            Node& n = *nodes_[to - 1];
-            // Lost when the node crashed meanwhile (a new incarnation) or is cut off now.
-            if (!n.up || n.incarnation != incarnation || Cut(from, to)) {
-              if (last) Dropped(from, from_incarnation, to, snap);
-              return;
-            }
-            Message msg = last ? std::move(*shared) : *shared;
-            (void)n.raw->Step(std::move(msg));
-            ProcessReady(n);
-            if (snap && last) ReportSnapshot(from, from_incarnation, to, SnapshotStatus::kFinish);
-          });
-    }
+    net_->Send(from, to, m.SerializeAsString());
   }
 
-  // What a real transport tells the sender: a snapshot that did not arrive failed (so the
-  // leader retries it), and sometimes that a peer is unreachable.
-  void Dropped(uint64_t from, uint64_t from_incarnation, uint64_t to, bool snap) {
+  void OnFrame(Node& n, NodeId from, const std::string& frame) {
+    if (!n.up) return;
+    Message m;
+    if (!m.ParseFromString(frame)) {
+      Fail("unparseable frame");
+      return;
+    }
+    bool snap = m.type() == MSG_SNAP;
+    (void)n.raw->Step(std::move(m));
+    ProcessReady(n);
     if (snap) {
-      ReportSnapshot(from, from_incarnation, to, SnapshotStatus::kFailure);
-    } else if (Chance(0.2)) {
-      env_->ScheduleCallback(min_latency_, [this, from, from_incarnation, to] {
-        Node& n = *nodes_[from - 1];
-        if (!n.up || n.incarnation != from_incarnation) return;
-        n.raw->ReportUnreachable(to);
-        ProcessReady(n);
-      });
+      auto it = pending_snaps_.find({from, n.id});
+      if (it != pending_snaps_.end()) {
+        pending_snaps_.erase(it);
+        ReportSnapshot(from, nodes_[from - 1]->incarnation, n.id, SnapshotStatus::kFinish);
+      }
     }
   }
 
   void ReportSnapshot(uint64_t from, uint64_t from_incarnation, uint64_t to,
                       SnapshotStatus status) {
-    env_->ScheduleCallback(min_latency_, [this, from, from_incarnation, to, status] {
-      Node& n = *nodes_[from - 1];
-      if (!n.up || n.incarnation != from_incarnation) return;
-      n.raw->ReportSnapshot(to, status);
-      ProcessReady(n);
-    });
+    Node& n = *nodes_[from - 1];
+    if (!n.up || n.incarnation != from_incarnation) return;
+    n.raw->ReportSnapshot(to, status);
+    ProcessReady(n);
   }
 
   void HealNetwork() {
-    group_.clear();
-    loss_ = 0;
-    dup_ = 0;
+    net_->Heal();
+    net_->SetLoss(0);
+    net_->SetDuplication(0);
   }
 
   // ---- The Ready loop ----
@@ -724,24 +733,31 @@ class Simulation {
       if (stop_nemesis_) break;
       switch (Rand(10)) {
         case 0: {  // Partition: a random bipartition, or one node isolated.
-          group_.clear();
+          net_->ClearFilters();
           if (Chance(0.5)) {
-            group_[1 + Rand(nodes_.size())] = 1;
+            net_->Isolate(1 + Rand(nodes_.size()));
           } else {
-            for (auto& n : nodes_) group_[n->id] = static_cast<int>(Rand(2));
+            std::vector<std::vector<NodeId>> groups(2);
+            for (auto& n : nodes_) groups[Rand(2)].push_back(n->id);
+            net_->Partition(groups);
           }
           Log("partition");
           break;
         }
         case 1:
-          group_.clear();
-          Log("heal");
+          if (Chance(0.5)) {
+            net_->Heal();
+            Log("heal");
+          } else {
+            net_->Clog(1 + Rand(nodes_.size()), Rand(150'000));
+            Log("clog");
+          }
           break;
         case 2: {
           static const double kLoss[] = {0, 0, 0.05, 0.2};
           static const double kDup[] = {0, 0, 0.05, 0.2};
-          loss_ = kLoss[Rand(4)];
-          dup_ = kDup[Rand(4)];
+          net_->SetLoss(kLoss[Rand(4)]);
+          net_->SetDuplication(kDup[Rand(4)]);
           break;
         }
         case 3:
@@ -953,12 +969,10 @@ class Simulation {
   SimResult result_;
 
   std::vector<std::unique_ptr<Node>> nodes_;
-  // Network faults: the group of each node in the current partition (absent: 0).
-  std::map<uint64_t, int> group_;
-  double loss_ = 0;
-  double dup_ = 0;
-  uint64_t min_latency_ = 500;
-  uint64_t max_latency_ = 8'000;
+  static constexpr uint64_t kSnapshotTimeoutMicros = 300'000;
+  // MsgSnap sent and not yet known to have arrived, per (from, to): a sequence number.
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> pending_snaps_;
+  uint64_t snap_seq_ = 0;
 
   bool pre_vote_ = false;
   bool check_quorum_ = false;
@@ -984,8 +998,9 @@ class Simulation {
   std::map<std::string, std::string> last_written_;
   std::vector<checkers::KvOp> history_ops_;
 
-  // Declared last so it is destroyed first (the destructor resets it explicitly too).
+  // Destroyed explicitly in the destructor: the transport, then the Env.
   std::unique_ptr<SimEnv> env_;
+  std::unique_ptr<transport::SimTransport> net_;
 };
 
 inline SimResult RunSimulation(uint64_t seed, const SimOptions& options = SimOptions()) {
