@@ -280,6 +280,19 @@ void Store::HandleMsg(const FsmPtr& fsm, PeerMsg& msg) {
         }
         return;
       }
+      if (p->initialized() && FindPeer(p->region(), m.from_peer().id()) == nullptr &&
+          m.region_epoch().conf_ver() < p->region().region_epoch().conf_ver()) {
+        // A peer removed from the region that missed its removal: tell it to go.
+        raft_serverpb::RaftMessageBatch b;
+        raft_serverpb::RaftMessage* t = b.add_msgs();
+        t->set_region_id(p->region_id());
+        *t->mutable_from_peer() = p->self();
+        *t->mutable_to_peer() = m.from_peer();
+        *t->mutable_region_epoch() = p->region().region_epoch();
+        t->set_is_tombstone(true);
+        endpoint_->SendRaft(m.from_peer().store_id(), p->region_id(), b.SerializeAsString());
+        return;
+      }
       if (m.has_message()) p->Step(m);
       return;
     }

@@ -73,6 +73,35 @@ TEST(ConfChangeTest, AddedPeerCatchesUpBySnapshotAndRemovedPeerIsDestroyed) {
   }));
 }
 
+TEST(ConfChangeTest, PeerThatMissedItsRemovalIsToldToGo) {
+  Cluster c({.stores = 3, .seed = 34});
+  c.Start();
+  std::optional<Cluster::Route> leader;
+  ASSERT_TRUE(c.Run([&] {
+    leader = c.WaitLeader("");
+    ASSERT_TRUE(leader.has_value());
+    ASSERT_TRUE(c.Put("a", "1").ok());
+  }));
+  uint64_t victim = leader->store % 3 + 1;
+  c.sim().Isolate(victim);
+  ASSERT_TRUE(c.Run([&] {
+    absl::Status s =
+        c.store(leader->store)
+            ->ChangePeers(1, {Change(raft::CONF_CHANGE_REMOVE_NODE, 10 + victim, victim)});
+    ASSERT_TRUE(s.ok()) << s;
+    ASSERT_TRUE(c.Put("b", "2").ok());
+  }));
+  EXPECT_EQ(c.store(victim)->PeerCount(), 1u);
+  c.sim().Heal();
+  ASSERT_TRUE(c.Run([&] {
+    for (int i = 0; i < 200 && c.store(victim)->PeerCount() > 0; ++i) {
+      c.env()->SleepForMicros(50'000);
+    }
+    EXPECT_EQ(c.store(victim)->PeerCount(), 0u);
+    EXPECT_FALSE(c.LocalGet(victim, "a").has_value());
+  }));
+}
+
 TEST(ConfChangeTest, JointChangePromotesLearnerAndDemotesVoter) {
   Cluster c({.stores = 3, .seed = 32});
   c.Start();
