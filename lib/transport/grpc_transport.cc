@@ -29,6 +29,7 @@
 #include <atomic>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string_view>
@@ -248,8 +249,10 @@ class Core : public std::enable_shared_from_this<Core> {
  private:
   std::shared_ptr<grpc::ChannelCredentials> ClientCredentials() const;
   grpc::ChannelArguments ChannelArgs() const;
-  size_t MaxMessageBytes() const {
-    return opts_.max_batch_bytes + opts_.max_frame_bytes + (64 << 10);
+  // The largest batch message either side accepts (gRPC takes an int).
+  int MaxMessageBytes() const {
+    const size_t bytes = opts_.max_batch_bytes + opts_.max_frame_bytes + (64 << 10);
+    return static_cast<int>(std::min<size_t>(bytes, std::numeric_limits<int>::max()));
   }
 
   // Finds or creates the Peer for (from, to); null (and counted) if `to` is unknown.
@@ -511,7 +514,7 @@ absl::Status Core::Start() {
   int selected_port = 0;
   builder.AddListeningPort(opts_.listen_address, server_creds, &selected_port);
   builder.RegisterCallbackGenericService(&service_);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(MaxMessageBytes()));
+  builder.SetMaxReceiveMessageSize(MaxMessageBytes());
   // A second transport on a taken port must fail, not share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Accept the clients' keepalive pings.
@@ -600,8 +603,8 @@ std::shared_ptr<grpc::ChannelCredentials> Core::ClientCredentials() const {
 
 grpc::ChannelArguments Core::ChannelArgs() const {
   grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(static_cast<int>(MaxMessageBytes()));
-  args.SetMaxReceiveMessageSize(static_cast<int>(MaxMessageBytes()));
+  args.SetMaxSendMessageSize(MaxMessageBytes());
+  args.SetMaxReceiveMessageSize(MaxMessageBytes());
   // Our own backoff decides when to retry a stream; keep the channel's reconnection
   // backoff in the same range so a restarted peer is found again quickly.
   const int initial_ms =
