@@ -111,6 +111,19 @@ bool Peer::Step(const raft_serverpb::RaftMessage& msg) {
 void Peer::Tick() {
   raw_->Tick();
   ++ticks_;
+  // A ReadIndex whose answer was lost is not retried by Raft: fail it so the caller
+  // retries, rather than leaving it pending until the term changes.
+  const uint64_t read_timeout =
+      2 * static_cast<uint64_t>(config_->election_tick) * config_->tick_interval_micros;
+  const uint64_t now = env_->NowMicros();
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->read_index == 0 && now - it->issue_micros > read_timeout) {
+      it->cb.Set(StaleCommandError());
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (IsLeader() && config_->raft_log_gc_tick_ticks > 0 &&
       ticks_ % config_->raft_log_gc_tick_ticks == 0) {
     MaybeGcLog();
