@@ -65,7 +65,8 @@ class Values {
   Datum Bytes() {
     std::string s;
     int n = static_cast<int>(rng_() % 20);
-    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>("\x00\x01ab\xff"[rng_() % 5]));
+    static const char kBytes[] = {0x00, 0x01, 'a', 'b', static_cast<char>(0xff)};
+    for (int i = 0; i < n; ++i) s.push_back(kBytes[rng_() % 5]);
     return Datum::String(s);
   }
   Datum Text() {
