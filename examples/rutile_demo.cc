@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "rutile/env.h"
 #include "rutile/kv.h"
+#include "rutile/logging.h"
 #include "rutile/node.h"
 
 namespace {
@@ -34,6 +35,7 @@ struct Flags {
   std::string data_dir = "./rutile-data";
   int nodes = 3;
   int keys = 10'000;
+  bool verbose = false;
 };
 
 double Percentile(std::vector<uint64_t>& v, double p) {
@@ -48,11 +50,12 @@ void WaitAll(rutile::Env* env, const std::atomic<int>& running) {
   while (running.load() > 0) env->SleepForMicros(1'000);
 }
 
-std::string Printable(const std::string& k) { return k.empty() ? "-inf/+inf" : k; }
+std::string Printable(const std::string& k, const char* empty) { return k.empty() ? empty : k; }
 
 // The whole demo; runs on a fiber of Env::Default(). Returns the exit code.
 int Run(const Flags& f) {
   rutile::Env* env = rutile::Env::Default();
+  rutile::SetLogLevel(f.verbose ? rutile::LogLevel::kInfo : rutile::LogLevel::kWarn);
   std::unique_ptr<rutile::Transport> transport = rutile::NewLocalTransport(env);
   std::vector<uint64_t> ids;
   for (int i = 1; i <= f.nodes; ++i) ids.push_back(i);
@@ -96,13 +99,17 @@ int Run(const Flags& f) {
   }
   std::printf("leader elected after %.0f ms\n", (env->NowMicros() - t0) / 1000.0);
 
-  // Recovery check.
-  uint64_t run = 1;
+  // Recovery check. The marker is "<keys> <run> <done> <base>": a run writes done=0 before
+  // it starts overwriting and done=1 once it verified everything; base is the last run that
+  // completed (0: none). After interrupted runs a key may hold the value of any run from
+  // base on (or be missing when no run completed).
+  uint64_t run = 1, base = 0;
   if (marker->has_value()) {
-    int prev_keys = 0;
-    uint64_t prev_run = 0;
-    std::sscanf((*marker)->c_str(), "%d %lu", &prev_keys, &prev_run);
+    int prev_keys = 0, done = 0;
+    uint64_t prev_run = 0, prev_base = 0;
+    std::sscanf((*marker)->c_str(), "%d %lu %d %lu", &prev_keys, &prev_run, &done, &prev_base);
     run = prev_run + 1;
+    base = done != 0 ? prev_run : prev_base;
     std::vector<std::string> keys;
     for (int i = 0; i < prev_keys; ++i) keys.push_back(Key(i));
     absl::StatusOr<std::vector<std::optional<std::string>>> got = kv.BatchGet(keys);
@@ -111,15 +118,34 @@ int Run(const Flags& f) {
       return 1;
     }
     int bad = 0;
-    for (int i = 0; i < prev_keys; ++i) bad += (*got)[i] != Value(i, prev_run);
+    for (int i = 0; i < prev_keys; ++i) {
+      const std::optional<std::string>& v = (*got)[i];
+      bool ok = base == 0 && !v.has_value();
+      for (uint64_t r = std::max<uint64_t>(base, 1); r <= prev_run && !ok; ++r) {
+        ok = v == Value(i, r);
+      }
+      bad += !ok;
+    }
     if (bad != 0) {
       std::printf("RECOVERY FAILED: %d of %d keys of run %lu missing or wrong\n", bad, prev_keys,
                   prev_run);
       return 1;
     }
-    std::printf("recovery: all %d keys written by run %lu are intact\n", prev_keys, prev_run);
+    if (done != 0) {
+      std::printf("recovery: all %d keys written by run %lu are intact\n", prev_keys, prev_run);
+    } else {
+      std::printf(
+          "recovery: run %lu was interrupted; all %d keys hold a value written by runs "
+          "%lu..%lu\n",
+          prev_run, prev_keys, std::max<uint64_t>(base, 1), prev_run);
+    }
   } else {
     std::printf("fresh data directory: nothing to recover\n");
+  }
+  if (absl::Status s = kv.Put(kRunMarker, absl::StrFormat("%d %d 0 %d", f.keys, run, base));
+      !s.ok()) {
+    std::fprintf(stderr, "marker: %s\n", s.ToString().c_str());
+    return 1;
   }
 
   // Write with 16 fibers, each its own slice of keys.
@@ -130,7 +156,7 @@ int Run(const Flags& f) {
     std::atomic<int> running{kFibers};
     for (int fi = 0; fi < kFibers; ++fi) {
       env->Spawn([&, fi] {
-        for (int i = fi; i < f.keys; i += kFibers) {
+        for (int i = fi; i < f.keys && errors.load() == 0; i += kFibers) {
           uint64_t a = env->NowMicros();
           absl::Status s = kv.Put(Key(i), Value(i, run));
           lat[fi].push_back(env->NowMicros() - a);
@@ -213,11 +239,13 @@ int Run(const Flags& f) {
     std::string stores;
     for (uint64_t s : r.stores) stores += absl::StrFormat("%s%d", stores.empty() ? "" : ",", s);
     std::printf("  region %-5lu [%s, %s)  stores {%s}  leader %s\n", r.id,
-                Printable(r.start_key).c_str(), Printable(r.end_key).c_str(), stores.c_str(),
+                Printable(r.start_key, "-inf").c_str(), Printable(r.end_key, "+inf").c_str(),
+                stores.c_str(),
                 r.leader_store == 0 ? "?" : absl::StrFormat("%d", r.leader_store).c_str());
   }
 
-  if (absl::Status s = kv.Put(kRunMarker, absl::StrFormat("%d %d", f.keys, run)); !s.ok()) {
+  if (absl::Status s = kv.Put(kRunMarker, absl::StrFormat("%d %d 1 %d", f.keys, run, run));
+      !s.ok()) {
     std::fprintf(stderr, "marker: %s\n", s.ToString().c_str());
     return 1;
   }
@@ -235,6 +263,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", f.data_dir, "where node<i> directories live");
   app.add_option("--nodes", f.nodes, "number of nodes")->check(CLI::Range(1, 9));
   app.add_option("--keys", f.keys, "keys to write")->check(CLI::Range(4, 10'000'000));
+  app.add_flag("--verbose", f.verbose, "log at info level");
   CLI11_PARSE(app, argc, argv);
 
   // Everything runs on a fiber of the Env; the main thread just waits.

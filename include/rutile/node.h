@@ -74,6 +74,8 @@ struct NodeOptions {
   // Split regions automatically beyond these (0: raftstore's defaults, 96 MiB).
   uint64_t region_split_size = 0;
   uint64_t region_split_keys = 0;
+  // Let idle regions tick rarely (cheap when thousands are quiet).
+  bool hibernate_regions = true;
 };
 
 class Node {

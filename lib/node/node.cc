@@ -109,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   so.config.store_heartbeat_interval_micros = options.pd_heartbeat_interval_micros;
   if (options.region_split_size != 0) so.config.region_split_size = options.region_split_size;
   if (options.region_split_keys != 0) so.config.region_split_keys = options.region_split_keys;
+  so.config.hibernate_regions = options.hibernate_regions;
   so.env = impl->env;
   so.engine = impl->engine.get();
   so.endpoint = impl->endpoint.get();

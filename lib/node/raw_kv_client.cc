@@ -105,6 +105,7 @@ struct RawKvClient::Impl {
     uint64_t backoff = options.backoff_first_micros;
     uint64_t attempt = 0;
     absl::Status last = absl::DeadlineExceededError("no attempt");
+    std::string where;  // The last region and store tried, for the error message.
     while (true) {
       bool need_backoff = false;
       absl::StatusOr<CachedRegion> loc = Locate(key);
@@ -127,6 +128,8 @@ struct RawKvClient::Impl {
           raftstore::Context ctx;
           ctx.region_id = loc->region.id();
           ctx.region_epoch = loc->region.region_epoch();
+          where = absl::StrCat(" (region ", loc->region.id(), " version ",
+                               loc->region.region_epoch().version(), " at store ", store, ")");
           last = fn(loc->region, store, kv->second.get(), ctx);
           if (last.ok()) {
             if (loc->leader_store != store) SetLeader(loc->region.id(), store);
@@ -178,8 +181,8 @@ struct RawKvClient::Impl {
       }
       uint64_t now = env->NowMicros();
       if (now >= deadline) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("raw kv request not done in time; last error: ", last.ToString()));
+        return absl::DeadlineExceededError(absl::StrCat(
+            "raw kv request not done in time; last error", where, ": ", last.ToString()));
       }
       if (need_backoff) {
         env->SleepForMicros(std::min(backoff, deadline - now));
