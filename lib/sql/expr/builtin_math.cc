@@ -121,6 +121,8 @@ double PowerOf10(int64_t k) { return std::pow(10.0, static_cast<double>(k)); }
 
 // MySQL's my_double_round: rint() (half to even) on the scaled value.
 double RoundDouble(double v, int64_t dec, bool truncate) {
+  // Beyond +-400 digits the scale factor is infinite or zero either way.
+  dec = std::clamp<int64_t>(dec, -400, 400);
   bool neg_dec = dec < 0;
   int64_t abs_dec = neg_dec ? -dec : dec;
   double tmp = PowerOf10(abs_dec);

@@ -560,40 +560,44 @@ absl::StatusOr<Interval> ParseInterval(std::string_view value, std::string_view 
       nums.push_back(n);
     }
   }
-  Interval iv;
+  // Accumulate in 128 bits so that huge values are rejected rather than overflowing.
+  __int128 months = 0, micros = 0;
   for (size_t k = 0; k < fields.size(); ++k) {
-    int64_t n = nums[k];
+    __int128 n = nums[k];
     switch (fields[k]) {
       case 'Y':
-        iv.months += n * 12;
+        months += n * 12;
         break;
       case 'Q':
-        iv.months += n * 3;
+        months += n * 3;
         break;
       case 'M':
-        iv.months += n;
+        months += n;
         break;
       case 'W':
-        iv.micros += n * 7 * kMicrosPerDay;
+        micros += n * 7 * kMicrosPerDay;
         break;
       case 'D':
-        iv.micros += n * kMicrosPerDay;
+        micros += n * kMicrosPerDay;
         break;
       case 'h':
-        iv.micros += n * 3600 * kMicrosPerSecond;
+        micros += n * 3600 * kMicrosPerSecond;
         break;
       case 'm':
-        iv.micros += n * 60 * kMicrosPerSecond;
+        micros += n * 60 * kMicrosPerSecond;
         break;
       case 's':
-        iv.micros += n * kMicrosPerSecond;
+        micros += n * kMicrosPerSecond;
         break;
       case 'u':
-        iv.micros += n;
+        micros += n;
         break;
     }
   }
-  if (iv.months > 200000 || iv.micros > 4000000LL * kMicrosPerDay) return bad();
+  if (months > 200000 || micros > static_cast<__int128>(4000000LL) * kMicrosPerDay) return bad();
+  Interval iv;
+  iv.months = static_cast<int64_t>(months);
+  iv.micros = static_cast<int64_t>(micros);
   if (neg) {
     iv.months = -iv.months;
     iv.micros = -iv.micros;
