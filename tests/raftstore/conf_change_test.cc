@@ -114,7 +114,8 @@ TEST(ConfChangeTest, JointChangePromotesLearnerAndDemotesVoter) {
     absl::Status s = ls->ChangePeers(1, {Change(raft::CONF_CHANGE_ADD_LEARNER_NODE, 100, 4)});
     ASSERT_TRUE(s.ok()) << s;
     EXPECT_TRUE(c.WaitReplicated("a", "1"));
-    EXPECT_EQ(PeerOn(*ls->GetRegion(1), 4)->role(), metapb::LEARNER);
+    std::optional<metapb::Region> with_learner = ls->GetRegion(1);
+    EXPECT_EQ(PeerOn(*with_learner, 4)->role(), metapb::LEARNER);
 
     uint64_t demoted = leader->store == 3 ? 2 : 3;
     s = ls->ChangePeers(1, {Change(raft::CONF_CHANGE_ADD_NODE, 100, 4),
@@ -122,7 +123,8 @@ TEST(ConfChangeTest, JointChangePromotesLearnerAndDemotesVoter) {
     ASSERT_TRUE(s.ok()) << s;
     // The joint configuration is left automatically.
     for (int i = 0; i < 100; ++i) {
-      const metapb::Peer* p = PeerOn(*ls->GetRegion(1), 4);
+      std::optional<metapb::Region> now = ls->GetRegion(1);
+      const metapb::Peer* p = PeerOn(*now, 4);
       if (p != nullptr && p->role() == metapb::VOTER) break;
       c.env()->SleepForMicros(50'000);
     }
