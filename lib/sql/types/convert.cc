@@ -63,8 +63,9 @@ size_t FloatPrefix(std::string_view s, size_t start) {
 std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 absl::Status Truncated(EvalContext* ctx, std::string_view what, std::string_view s) {
-  return ctx->HandleTruncate(kErTruncatedWrongValue,
-                             absl::StrCat("Truncated incorrect ", std::string(what), " value: ", Quote(s)));
+  return ctx->HandleTruncate(
+      kErTruncatedWrongValue,
+      absl::StrCat("Truncated incorrect ", std::string(what), " value: ", Quote(s)));
 }
 
 double DoubleOf(const Datum& v) {
