@@ -55,11 +55,11 @@ void PrintRatios() {
   std::lock_guard<std::mutex> lock(r.mu);
   for (const auto& [name, rates] : r.rates) {
     if (rates.first > 0 && rates.second > 0) {
-      std::printf("RATIO %s %.3f\n", name.c_str(), rates.first / rates.second);
+      std::printf("RATIO %s %.4g\n", name.c_str(), rates.first / rates.second);
     }
   }
   for (const auto& [name, value] : r.ratios) {
-    std::printf("RATIO %s %.3f\n", name.c_str(), value);
+    std::printf("RATIO %s %.4g\n", name.c_str(), value);
   }
   std::fflush(stdout);
 }

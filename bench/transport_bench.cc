@@ -60,7 +60,7 @@
 #include "rutile/transport.h"
 #include "transport/local_transport.h"
 
-#if __has_include("transport_service.grpc.pb.h")
+#ifdef RUTILE_WITH_GRPC
 #include "transport/grpc_transport.h"
 #define RUTILE_BENCH_HAS_GRPC 1
 #endif

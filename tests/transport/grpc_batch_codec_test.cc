@@ -2,7 +2,7 @@
 // against malformed input: every truncation and random corruption of a valid batch either
 // decodes or returns InvalidArgument, never crashes.
 
-#if __has_include("transport_service.grpc.pb.h")
+#ifdef RUTILE_WITH_GRPC
 
 #include "transport/grpc_batch_codec.h"
 
@@ -196,4 +196,4 @@ TEST(GrpcBatchCodecTest, EveryTruncationAndCorruptionIsHandled) {
 }  // namespace
 }  // namespace rutile::transport
 
-#endif  // __has_include("transport_service.grpc.pb.h")
+#endif  // RUTILE_WITH_GRPC

@@ -7,7 +7,7 @@
 // a filter selecting GrpcPeerProcess.DISABLED_EchoServer (never run otherwise).
 
 // The gRPC stubs exist only when the build has RUTILE_WITH_GRPC on.
-#if __has_include("transport_service.grpc.pb.h")
+#ifdef RUTILE_WITH_GRPC
 
 #include "transport/grpc_transport.h"
 
@@ -778,4 +778,4 @@ TEST_F(GrpcTlsTest, PeersWithoutATrustedCertificateAreRefused) {
 }  // namespace
 }  // namespace rutile::transport
 
-#endif  // __has_include("transport_service.grpc.pb.h")
+#endif  // RUTILE_WITH_GRPC
