@@ -199,7 +199,7 @@ struct SimOptions {
   int num_nodes = 5;
   int num_clients = 4;
   // Virtual time of the faulty phase, and the most the final convergence may take.
-  uint64_t workload_micros = 1'000'000;
+  uint64_t workload_micros = 800'000;
   uint64_t settle_micros = 10'000'000;
   uint64_t tick_micros = 10'000;
   // Mean pause between nemesis actions.
@@ -405,9 +405,9 @@ class Simulation {
     CheckSnapshotState(n.id, snap);
     Config c;
     c.id = n.id;
-    // Election timeout 100-200 ms of virtual time, heartbeats every 20 ms.
+    // Election timeout 100-200 ms of virtual time, heartbeats every 30 ms.
     c.election_tick = 10;
-    c.heartbeat_tick = 2;
+    c.heartbeat_tick = 3;
     c.storage = n.log.get();
     c.applied = n.applied;
     c.max_size_per_msg = max_size_per_msg_;
@@ -880,7 +880,15 @@ class Simulation {
       Node* l = Leader();
       if (l == nullptr) continue;
       const tracker::Config& cfg = l->raw->raft()->tracker().config();
-      if (cfg.voters.joint() && !cfg.auto_leave) {
+      std::set<uint64_t> voters = cfg.voters.IDs();
+      if (!voters.count(l->id)) {
+        // A leader removed (or demoted) without step_down_on_removal keeps leading but
+        // cannot propose, not even the leave of a joint config: the application hands
+        // leadership over, as etcd's documentation asks.
+        std::vector<uint64_t> v(voters.begin(), voters.end());
+        l->raw->TransferLeader(v[Rand(v.size())]);
+        ProcessReady(*l);
+      } else if (cfg.voters.joint() && !cfg.auto_leave) {
         (void)l->raw->ProposeConfChangeV2(ConfChangeV2());
         ProcessReady(*l);
       }
