@@ -142,7 +142,9 @@ TEST(SnapManagerTest, ChunksAssembleInAnyOrderAndNewerSnapshotsReplaceOlder) {
   std::optional<raft_serverpb::RaftMessage> done;
   for (int seq = static_cast<int>(total) - 2; seq >= 0; --seq) {
     done = m.AddChunk(Chunk(seq, total, 10, (*chunks)[seq], false));
-    if (seq > 0) EXPECT_FALSE(done.has_value());
+    if (seq > 0) {
+      EXPECT_FALSE(done.has_value());
+    }
   }
   ASSERT_TRUE(done.has_value());
   EXPECT_EQ(done->message().type(), raft::MSG_SNAP);
