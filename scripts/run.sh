@@ -6,5 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUTILE_FAILPOINTS=OFF
+scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUTILE_FAILPOINTS=OFF \
+  -DRUTILE_BUILD_TESTS=OFF -DRUTILE_BUILD_BENCH=OFF
 exec build/examples/rutile-demo "$@"
