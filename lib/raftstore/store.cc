@@ -380,7 +380,11 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     absl::Status s;
     storage::WriteOptions wo;
     wo.sync = sync;
-    env_->RunBlocking([&] { s = engine_->Write(wb, wo); });
+    // Not wrapped in Env::RunBlocking: an engine that fsyncs offloads the write to the
+    // Env's I/O threads itself (LevelDbEngineOptions::io_env). Wrapping it here nested one
+    // RunBlocking inside another: with every I/O thread running an outer write that waits
+    // for its inner one queued behind them, the pollers of every store hung for good.
+    s = engine_->Write(wb, wo);
     if (!s.ok()) Fatal(s, "persisting Readys");
   }
   for (Item& item : items) item.fsm->peer->storage()->log()->OnReadyWritten();
