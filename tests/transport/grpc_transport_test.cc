@@ -623,6 +623,64 @@ TEST(GrpcTransportTest, DeliveryResumesAfterPeerProcessIsFrozenAndThawed) {
   (*a)->Unregister(1);
 }
 
+// Toward a port where nothing listens every stream attempt fails at once, so the
+// attempts counted by streams_started follow the reconnect schedule: attempt k (from 1)
+// starts no earlier than initial * (2^(k-1) - 1) while the backoff doubles, and once it
+// is capped consecutive attempts are at least max_backoff apart (jitter only adds). The
+// upper bounds are exact whatever the load; the lower bounds leave several times the
+// expected delays as slack for a busy machine, yet fail if reconnection never happens or
+// if the backoff keeps doubling past the cap.
+TEST(GrpcTransportTest, ReconnectBackoffDoublesAndIsCapped) {
+  Env* env = Env::Default();
+  AddressBook book;
+  book.Set(2, "127.0.0.1:" + std::to_string(UnusedPort()));
+  constexpr uint64_t kInitial = 10'000;
+
+  {
+    // Uncapped within the window: 1.5 s allows about 8 attempts (0, 10, 30, 70, 150, 310,
+    // 630, 1270 ms); a constant 10 ms backoff would make ~150, a linear one ~17.
+    GrpcTransportOptions o;
+    o.resolver = book.Resolver();
+    o.initial_backoff_micros = kInitial;
+    o.max_backoff_micros = 100'000'000;
+    auto a = GrpcTransport::Create(o);
+    ASSERT_TRUE(a.ok());
+    const uint64_t start = env->NowMicros();
+    (*a)->Send(1, 2, "queued while the peer is down");  // Stays queued: keeps retries going.
+    env->SleepForMicros(1'500'000);
+    const GrpcTransportStats s = (*a)->Stats();
+    const uint64_t elapsed = env->NowMicros() - start;
+    uint64_t max_attempts = 1;  // The largest k with initial * (2^(k-1) - 1) <= elapsed.
+    while (kInitial * ((uint64_t{1} << max_attempts) - 1) <= elapsed) ++max_attempts;
+    EXPECT_LE(s.streams_started, max_attempts) << "elapsed " << elapsed << " us";
+    EXPECT_GE(s.streams_started, 5u) << "elapsed " << elapsed << " us";
+    EXPECT_GE(s.stream_failures + 1, s.streams_started);
+    EXPECT_EQ(s.frames_sent, 0u);
+  }
+
+  {
+    // Capped at 50 ms: delays 10, 20, 40, then 50 ms (plus jitter) for good. From the 4th
+    // attempt on, a 2 s window holds ~36 attempts, never more than 2 s / 50 ms + 1; were
+    // the cap ignored (80, 160, 320, 640, 1280 ms ...) it would hold at most 4.
+    constexpr uint64_t kMax = 50'000;
+    GrpcTransportOptions o;
+    o.resolver = book.Resolver();
+    o.initial_backoff_micros = kInitial;
+    o.max_backoff_micros = kMax;
+    auto a = GrpcTransport::Create(o);
+    ASSERT_TRUE(a.ok());
+    (*a)->Send(1, 2, "queued while the peer is down");
+    ASSERT_TRUE(WaitFor([&] { return (*a)->Stats().streams_started >= 4; }));
+    const uint64_t t0 = env->NowMicros();
+    const uint64_t c0 = (*a)->Stats().streams_started;
+    env->SleepForMicros(2'000'000);
+    const uint64_t c1 = (*a)->Stats().streams_started;
+    const uint64_t window = env->NowMicros() - t0;
+    EXPECT_LE(c1 - c0, window / kMax + 1) << "window " << window << " us";
+    EXPECT_GE(c1 - c0, 12u) << "window " << window << " us";
+  }
+}
+
 TEST(GrpcTransportTest, ReconnectionResolvesTheAddressAgain) {
   AddressBook book;
   GrpcTransportOptions o;
