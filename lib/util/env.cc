@@ -227,6 +227,12 @@ class ThreadedEnv : public Env {
   }
 
   void RunBlocking(std::function<void()> fn) override {
+    // Already on one of this pool's I/O threads (a nested RunBlocking): run inline. Queuing
+    // would wait for a free I/O thread, and once every I/O thread waits so, none is ever free.
+    if (t_io_pool == this) {
+      fn();
+      return;
+    }
     Notification done;
     {
       std::lock_guard<std::mutex> lock(io_mu_);
@@ -271,6 +277,7 @@ class ThreadedEnv : public Env {
   }
 
   void IoMain() {
+    t_io_pool = this;
     for (;;) {
       std::function<void()> job;
       {
@@ -328,6 +335,7 @@ class ThreadedEnv : public Env {
   }
 
   static thread_local ThreadedEnv* t_current_pool;
+  static thread_local ThreadedEnv* t_io_pool;
 
   const ThreadedEnvOptions options_;
   SharedQueue shared_;
@@ -350,6 +358,7 @@ class ThreadedEnv : public Env {
 };
 
 thread_local ThreadedEnv* ThreadedEnv::t_current_pool = nullptr;
+thread_local ThreadedEnv* ThreadedEnv::t_io_pool = nullptr;
 
 }  // namespace
 

@@ -275,6 +275,23 @@ TEST(ThreadedEnvTest, RunBlockingDoesNotStallOtherFibersOnItsThread) {
   EXPECT_EQ(progress.load(), 100);
 }
 
+// A RunBlocking nested inside RunBlocking work (an engine that bridges its own fsyncs,
+// called from a bridged caller) must not wait for a second I/O thread: with one I/O
+// thread it would wait forever.
+TEST(ThreadedEnvTest, NestedRunBlockingRunsInline) {
+  auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 1, .io_threads = 1});
+  Promise<int> result;
+  env->Spawn([&] {
+    int depth = 0;
+    env->RunBlocking([&] {
+      ++depth;
+      env->RunBlocking([&] { ++depth; });
+    });
+    result.Set(depth);
+  });
+  EXPECT_EQ(result.GetFuture().Get(), 2);
+}
+
 TEST(ThreadedEnvTest, ChannelAcrossFibersAndThreads) {
   auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 2, .io_threads = 1});
   Channel<int> ch(16);
