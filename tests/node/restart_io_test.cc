@@ -64,7 +64,9 @@ void Cycle(Env* env, const std::string& dir, int cycle) {
     absl::Status s = kv.Put(Key(cycle * 10 + i), absl::StrFormat("c%d", cycle));
     ASSERT_TRUE(s.ok()) << "cycle " << cycle << ": " << s;
   }
-  if (cycle == 1) ASSERT_TRUE(kv.SplitAt(Key(50)).ok());
+  if (cycle == 1) {
+    ASSERT_TRUE(kv.SplitAt(Key(50)).ok());
+  }
   client->reset();
   for (auto& n : nodes) n->Close();
 }
