@@ -31,47 +31,22 @@ using testing::TimedReceiver;
 constexpr size_t kTestFrameLimit = 256 * 1024;
 
 // A LocalTransport on its own SimEnv, or on Env::Default().
-template <bool kSimulated>
-class LocalWorld : public testing::TransportWorld {
- public:
-  LocalWorld() {
-    if (kSimulated) {
-      sim_ = std::make_unique<SimEnv>(SimEnvOptions{.seed = 11});
-      env_ = sim_.get();
-    } else {
-      env_ = Env::Default();
-    }
+std::unique_ptr<testing::TransportWorld> MakeLocalWorld(bool simulated) {
+  return std::make_unique<testing::HubWorld<LocalTransport>>(simulated, 11, [](Env* env) {
     LocalTransportOptions options;
     options.max_frame_bytes = kTestFrameLimit;
-    transport_ = std::make_unique<LocalTransport>(env_, options);
-  }
-  Env* env() override { return env_; }
-  Transport* transport(NodeId) override { return transport_.get(); }
-  size_t max_frame_bytes() override { return transport_->max_frame_bytes(); }
-  bool fifo_per_pair() override { return true; }
-  uint64_t delivered() override { return transport_->Stats().delivered; }
-  uint64_t dropped_too_large() override {
-    return transport_->Stats().Dropped(DropReason::kTooLarge);
-  }
-  uint64_t dropped_unknown_node() override {
-    return transport_->Stats().Dropped(DropReason::kUnknownNode);
-  }
-
- private:
-  // Declared first, destroyed last: the transport goes before its Env.
-  std::unique_ptr<SimEnv> sim_;
-  Env* env_ = nullptr;
-  std::unique_ptr<LocalTransport> transport_;
-};
+    return std::make_unique<LocalTransport>(env, options);
+  });
+}
 
 struct LocalSimFactory {
   static std::unique_ptr<testing::TransportWorld> Make(const std::vector<NodeId>&) {
-    return std::make_unique<LocalWorld<true>>();
+    return MakeLocalWorld(true);
   }
 };
 struct LocalThreadedFactory {
   static std::unique_ptr<testing::TransportWorld> Make(const std::vector<NodeId>&) {
-    return std::make_unique<LocalWorld<false>>();
+    return MakeLocalWorld(false);
   }
 };
 

@@ -26,48 +26,27 @@ using testing::TimedReceiver;
 
 constexpr size_t kTestFrameLimit = 256 * 1024;
 
-template <bool kSimulated>
-class SimWorld : public testing::TransportWorld {
- public:
-  SimWorld() {
+// A SimTransport on its own SimEnv, or on Env::Default() with short real latencies.
+std::unique_ptr<testing::TransportWorld> MakeSimWorld(bool simulated) {
+  return std::make_unique<testing::HubWorld<SimTransport>>(simulated, 5, [simulated](Env* env) {
     SimTransportOptions options;
     options.max_frame_bytes = kTestFrameLimit;
-    if (kSimulated) {
-      sim_ = std::make_unique<SimEnv>(SimEnvOptions{.seed = 5});
-      env_ = sim_.get();
-    } else {
-      env_ = Env::Default();
+    if (!simulated) {
       options.min_latency_micros = 0;
       options.max_latency_micros = 300;
     }
-    transport_ = std::make_unique<SimTransport>(env_, options);
-  }
-  Env* env() override { return env_; }
-  Transport* transport(NodeId) override { return transport_.get(); }
-  size_t max_frame_bytes() override { return transport_->max_frame_bytes(); }
-  bool fifo_per_pair() override { return true; }
-  uint64_t delivered() override { return transport_->Stats().delivered; }
-  uint64_t dropped_too_large() override {
-    return transport_->Stats().Dropped(DropReason::kTooLarge);
-  }
-  uint64_t dropped_unknown_node() override {
-    return transport_->Stats().Dropped(DropReason::kUnknownNode);
-  }
-
- private:
-  std::unique_ptr<SimEnv> sim_;
-  Env* env_ = nullptr;
-  std::unique_ptr<SimTransport> transport_;
-};
+    return std::make_unique<SimTransport>(env, options);
+  });
+}
 
 struct SimOnSimEnvFactory {
   static std::unique_ptr<testing::TransportWorld> Make(const std::vector<NodeId>&) {
-    return std::make_unique<SimWorld<true>>();
+    return MakeSimWorld(true);
   }
 };
 struct SimOnDefaultEnvFactory {
   static std::unique_ptr<testing::TransportWorld> Make(const std::vector<NodeId>&) {
-    return std::make_unique<SimWorld<false>>();
+    return MakeSimWorld(false);
   }
 };
 

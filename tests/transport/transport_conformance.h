@@ -36,6 +36,7 @@
 #include "gtest/gtest.h"
 #include "rutile/env.h"
 #include "rutile/transport.h"
+#include "transport/filter.h"
 #include "util/sync.h"
 
 namespace rutile::transport::testing {
@@ -99,6 +100,39 @@ class TransportWorld {
     return WaitOnEnv(env(), done, timeout_micros);
   }
   virtual void RunFor(uint64_t micros) { PassTime(env(), micros); }
+};
+
+// A world over one in-process hub (LocalTransport or SimTransport, which share the Stats
+// and max_frame_bytes shape), on its own seeded SimEnv or on Env::Default().
+template <typename Hub>
+class HubWorld : public TransportWorld {
+ public:
+  HubWorld(bool simulated, uint64_t seed, const std::function<std::unique_ptr<Hub>(Env*)>& make) {
+    if (simulated) {
+      sim_ = std::make_unique<SimEnv>(SimEnvOptions{.seed = seed});
+      env_ = sim_.get();
+    } else {
+      env_ = Env::Default();
+    }
+    transport_ = make(env_);
+  }
+  Env* env() override { return env_; }
+  Transport* transport(NodeId) override { return transport_.get(); }
+  size_t max_frame_bytes() override { return transport_->max_frame_bytes(); }
+  bool fifo_per_pair() override { return true; }
+  uint64_t delivered() override { return transport_->Stats().delivered; }
+  uint64_t dropped_too_large() override {
+    return transport_->Stats().Dropped(DropReason::kTooLarge);
+  }
+  uint64_t dropped_unknown_node() override {
+    return transport_->Stats().Dropped(DropReason::kUnknownNode);
+  }
+
+ private:
+  // Declared first, destroyed last: the transport goes before its Env.
+  std::unique_ptr<SimEnv> sim_;
+  Env* env_ = nullptr;
+  std::unique_ptr<Hub> transport_;
 };
 
 // Records every frame it gets. Safe to use from any thread.
