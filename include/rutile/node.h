@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,6 +42,13 @@ class Pd {
 
   // A cluster-unique, strictly increasing timestamp from the TSO.
   absl::StatusOr<uint64_t> GetTimestamp();
+
+  // Turns PD's checkers and schedulers on (the default) or off: manual replication, as
+  // CockroachDB's ReplicationManual; operators added through Admin still run.
+  void SetSchedulingEnabled(bool enabled);
+  // Runs one pd-ctl style command (store, region, operator, scheduler and config verbs;
+  // grammar in lib/pd/admin.h) and returns its text output.
+  absl::StatusOr<std::string> Admin(std::string_view command_line);
 
   struct Impl;
 

@@ -1,8 +1,10 @@
 #include "node/local_pd.h"
 
 #include <utility>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "node/node_internal.h"
 #include "storage/write_batch.h"
 #include "util/coding.h"
 
@@ -54,13 +56,59 @@ absl::StatusOr<uint64_t> EngineAllocatorStorage::LoadIdLimit() {
 }
 absl::Status EngineAllocatorStorage::SaveIdLimit(uint64_t limit) { return Save(IdKey(), limit); }
 
-LocalPd::LocalPd(Env* env, storage::Engine* engine)
-    : env_(env), storage_(engine, kFirstAllocatedId), ids_(&storage_), tso_(env, &storage_) {}
+std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step) {
+  using raftstore::RegionOperator;
+  RegionOperator op;
+  auto change = [&op](raft::ConfChangeType type, uint64_t peer_id, uint64_t store_id,
+                      metapb::PeerRole role) {
+    op.kind = RegionOperator::Kind::kChangePeer;
+    raft_cmdpb::ChangePeerRequest c;
+    c.set_change_type(type);
+    c.mutable_peer()->set_id(peer_id);
+    c.mutable_peer()->set_store_id(store_id);
+    c.mutable_peer()->set_role(role);
+    op.changes.push_back(std::move(c));
+  };
+  if (const auto* s = std::get_if<pd::TransferLeader>(&step)) {
+    op.kind = RegionOperator::Kind::kTransferLeader;
+    op.target.set_id(s->to_peer_id);
+    op.target.set_store_id(s->to_store);
+  } else if (const auto* s = std::get_if<pd::AddPeer>(&step)) {
+    change(raft::CONF_CHANGE_ADD_NODE, s->peer_id, s->store_id, metapb::VOTER);
+  } else if (const auto* s = std::get_if<pd::AddLearner>(&step)) {
+    change(raft::CONF_CHANGE_ADD_LEARNER_NODE, s->peer_id, s->store_id, metapb::LEARNER);
+  } else if (const auto* s = std::get_if<pd::PromoteLearner>(&step)) {
+    change(raft::CONF_CHANGE_ADD_NODE, s->peer_id, s->store_id, metapb::VOTER);
+  } else if (const auto* s = std::get_if<pd::RemovePeer>(&step)) {
+    change(raft::CONF_CHANGE_REMOVE_NODE, s->peer_id, s->store_id, metapb::VOTER);
+  } else if (const auto* s = std::get_if<pd::SplitRegion>(&step)) {
+    op.kind = RegionOperator::Kind::kSplit;
+    if (s->policy == pd::SplitPolicy::kUseKey) op.split_keys = s->keys;
+  } else {
+    return std::nullopt;  // MergeRegion: raftstore has no merge instruction yet.
+  }
+  return op;
+}
+
+pd::SchedulingOptions DefaultSchedulingOptions() {
+  pd::SchedulingOptions o;
+  o.config.merge_schedule_limit = 0;
+  return o;
+}
+
+LocalPd::LocalPd(Env* env, storage::Engine* engine, const pd::SchedulingOptions& scheduling)
+    : env_(env),
+      storage_(engine, kFirstAllocatedId),
+      ids_(&storage_),
+      tso_(env, &storage_),
+      sched_(
+          scheduling, [this] { return ids_.Alloc(); }, env->NowMicros()) {}
 
 LocalPd::~LocalPd() { tso_.Reset(); }
 
-absl::StatusOr<std::unique_ptr<LocalPd>> LocalPd::Open(Env* env, storage::Engine* engine) {
-  std::unique_ptr<LocalPd> pd(new LocalPd(env, engine));
+absl::StatusOr<std::unique_ptr<LocalPd>> LocalPd::Open(Env* env, storage::Engine* engine,
+                                                       const pd::SchedulingOptions& scheduling) {
+  std::unique_ptr<LocalPd> pd(new LocalPd(env, engine, scheduling));
   if (absl::Status s = pd->tso_.Initialize(); !s.ok()) return s;
   return pd;
 }
@@ -89,12 +137,16 @@ absl::StatusOr<std::optional<raftstore::RegionOperator>> LocalPd::RegionHeartbea
   info.written_bytes = stats.written_bytes;
   info.written_keys = stats.written_keys;
   info.pending_peers = stats.pending_peers;
-  absl::MutexLock lock(&mu_);
-  absl::StatusOr<std::vector<uint64_t>> r =
-      cluster_.HandleRegionHeartbeat(std::move(info), env_->NowMicros());
-  if (!r.ok() && !absl::IsFailedPrecondition(r.status())) return r.status();
-  // Stale heartbeats are normal after a split; no schedulers run yet: no operator.
-  return std::nullopt;
+  MutexLock lock(mu_);
+  absl::StatusOr<std::optional<pd::OpStep>> step =
+      sched_.RegionHeartbeat(std::move(info), env_->NowMicros());
+  if (!step.ok()) {
+    // Stale heartbeats are normal after a split.
+    if (absl::IsFailedPrecondition(step.status())) return std::nullopt;
+    return step.status();
+  }
+  if (!step->has_value()) return std::nullopt;
+  return ToRegionOperator(**step);
 }
 
 absl::Status LocalPd::ReportBatchSplit(const std::vector<metapb::Region>& regions) {
@@ -107,51 +159,65 @@ absl::Status LocalPd::StoreHeartbeat(const raftstore::StoreStats& stats) {
   s.region_count = stats.region_count;
   s.leader_count = stats.leader_count;
   s.used_size = stats.used_bytes;
-  absl::MutexLock lock(&mu_);
-  if (cluster_.GetStore(stats.store_id) == nullptr) {
-    metapb::Store meta;
-    meta.set_id(stats.store_id);
-    meta.set_node_id(stats.store_id);
-    if (absl::Status st = cluster_.PutStore(meta); !st.ok()) return st;
-  }
-  return cluster_.HandleStoreHeartbeat(stats.store_id, s, env_->NowMicros());
+  MutexLock lock(mu_);
+  return sched_.StoreHeartbeat(stats.store_id, s, env_->NowMicros());
 }
 
 absl::Status LocalPd::PutStore(uint64_t store_id) {
   metapb::Store meta;
   meta.set_id(store_id);
   meta.set_node_id(store_id);
-  absl::MutexLock lock(&mu_);
-  return cluster_.PutStore(meta);
+  MutexLock lock(mu_);
+  return sched_.PutStore(meta, env_->NowMicros());
 }
 
 void LocalPd::ReportRegion(const metapb::Region& region) {
-  pd::RegionInfo info;
-  info.meta = region;
-  absl::MutexLock lock(&mu_);
-  // Keep the leader PD already knows when the region did not change.
-  if (const pd::RegionInfo* old = cluster_.GetRegion(region.id());
-      old != nullptr && old->version() == region.region_epoch().version() &&
-      old->conf_ver() == region.region_epoch().conf_ver()) {
-    return;
-  }
-  (void)cluster_.HandleRegionHeartbeat(std::move(info), env_->NowMicros());
+  MutexLock lock(mu_);
+  sched_.ReportRegion(region, env_->NowMicros());
 }
 
 absl::StatusOr<uint64_t> LocalPd::GetTimestamp() { return tso_.GetTimestamp(); }
 
 absl::StatusOr<LocalPd::RegionRoute> LocalPd::GetRegionByKey(const std::string& key) {
-  absl::MutexLock lock(&mu_);
-  const pd::RegionInfo* r = cluster_.GetRegionByKey(key);
+  MutexLock lock(mu_);
+  const pd::RegionInfo* r = sched_.cluster().GetRegionByKey(key);
   if (r == nullptr) return absl::NotFoundError(absl::StrCat("no region known for key"));
   return RegionRoute{r->meta, r->leader};
 }
 
 std::vector<LocalPd::RegionRoute> LocalPd::Regions() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(mu_);
   std::vector<RegionRoute> out;
-  for (const pd::RegionInfo* r : cluster_.GetRegions()) out.push_back({r->meta, r->leader});
+  for (const pd::RegionInfo* r : sched_.cluster().GetRegions()) {
+    out.push_back({r->meta, r->leader});
+  }
   return out;
 }
 
+void LocalPd::SetSchedulingEnabled(bool enabled) {
+  MutexLock lock(mu_);
+  sched_.SetSchedulingEnabled(enabled);
+}
+
+absl::StatusOr<std::string> LocalPd::AdminExecute(std::string_view command_line) {
+  MutexLock lock(mu_);
+  return sched_.admin().Execute(command_line);
+}
+
+void LocalPd::WithScheduling(const std::function<void(pd::Scheduling&)>& fn) {
+  MutexLock lock(mu_);
+  fn(sched_);
+}
+
 }  // namespace rutile::node
+
+// rutile::Pd's admin half (include/rutile/node.h), next to the PD it drives.
+namespace rutile {
+
+void Pd::SetSchedulingEnabled(bool enabled) { impl_->pd->SetSchedulingEnabled(enabled); }
+
+absl::StatusOr<std::string> Pd::Admin(std::string_view command_line) {
+  return impl_->pd->AdminExecute(command_line);
+}
+
+}  // namespace rutile

@@ -7,8 +7,10 @@
 // durable as the engine it persists its allocator limits in (the first node's), and its
 // region map lives in memory only: after a restart it is rebuilt from what the stores
 // report (Node::Open seeds it with the regions in the local engine, then region
-// heartbeats keep it current). No schedulers run yet; heartbeat replies carry no
-// operator. The replicated PD (issue 5) replaces this class behind the same interface.
+// heartbeats keep it current). Scheduling (pd::Scheduling: checkers, schedulers, operators)
+// runs from heartbeats and a region's next operator step goes back in its heartbeat reply
+// (ToRegionOperator). Merge operators are not issued (merge_schedule_limit 0) until
+// raftstore can execute a merge from a RegionOperator.
 //
 // Thread safety: every method may be called from any fiber concurrently.
 
@@ -16,22 +18,25 @@
 #define RUTILE_NODE_LOCAL_PD_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "metapb.pb.h"
 #include "pd/alloc_storage.h"
-#include "pd/cluster.h"
 #include "pd/id_allocator.h"
+#include "pd/operator.h"
+#include "pd/scheduling.h"
 #include "pd/tso.h"
 #include "raftstore/pd_client.h"
 #include "rutile/env.h"
 #include "storage/engine.h"
+#include "util/sync.h"
 
 namespace rutile::node {
 
@@ -65,11 +70,20 @@ inline constexpr uint64_t kBootstrapRegionId = 1;
 inline constexpr uint64_t kBootstrapPeerIdBase = 10;
 inline constexpr uint64_t kFirstAllocatedId = 1000;
 
+// The instruction a region leader gets for an operator step. A passive merge step (and,
+// until raftstore executes merges, an active one) has none.
+std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step);
+
+// PD's defaults for a node-hosted PD: the core's, with merges off (see above).
+pd::SchedulingOptions DefaultSchedulingOptions();
+
 class LocalPd final : public raftstore::PdClient {
  public:
   // `engine` holds the allocator limits and must outlive the PD. Loads the limits and
   // starts the TSO (errors: the engine's).
-  static absl::StatusOr<std::unique_ptr<LocalPd>> Open(Env* env, storage::Engine* engine);
+  static absl::StatusOr<std::unique_ptr<LocalPd>> Open(
+      Env* env, storage::Engine* engine,
+      const pd::SchedulingOptions& scheduling = DefaultSchedulingOptions());
   ~LocalPd() override;
 
   // raftstore::PdClient.
@@ -99,15 +113,23 @@ class LocalPd final : public raftstore::PdClient {
   // Every region in key order.
   std::vector<RegionRoute> Regions();
 
+  // Turns the checkers and schedulers on or off (manual replication when off).
+  void SetSchedulingEnabled(bool enabled);
+  // Runs one pd-ctl style admin command (pd::Admin::Execute).
+  absl::StatusOr<std::string> AdminExecute(std::string_view command_line);
+  // Runs `fn` on the scheduling state under the PD's lock (tests, admin).
+  void WithScheduling(const std::function<void(pd::Scheduling&)>& fn);
+
  private:
-  LocalPd(Env* env, storage::Engine* engine);
+  LocalPd(Env* env, storage::Engine* engine, const pd::SchedulingOptions& scheduling);
 
   Env* const env_;
   EngineAllocatorStorage storage_;
   pd::IdAllocator ids_;
   pd::TsoAllocator tso_;
-  absl::Mutex mu_;
-  pd::Cluster cluster_ ABSL_GUARDED_BY(mu_);
+  // A fiber mutex: the id allocator may wait on a synced engine write under it.
+  Mutex mu_;
+  pd::Scheduling sched_;  // guarded by mu_
 };
 
 }  // namespace rutile::node

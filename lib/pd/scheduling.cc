@@ -1,0 +1,89 @@
+#include "pd/scheduling.h"
+
+#include <utility>
+
+namespace rutile::pd {
+
+Scheduling::Scheduling(const SchedulingOptions& options, IdAllocFn alloc_id, uint64_t now_micros)
+    : schedule_interval_micros_(options.schedule_interval_micros),
+      warm_at_micros_(now_micros + options.warmup_micros),
+      enabled_(options.scheduling_enabled),
+      now_micros_(now_micros),
+      config_(options.config),
+      operators_(&cluster_, &config_),
+      coordinator_(&cluster_, &operators_, &config_, alloc_id),
+      admin_(&cluster_, &operators_, &coordinator_, &config_, alloc_id,
+             [this] { return now_micros_; }) {}
+
+absl::Status Scheduling::PutStore(const metapb::Store& meta, uint64_t now_micros) {
+  if (now_micros > now_micros_) now_micros_ = now_micros;
+  const bool known = cluster_.GetStore(meta.id()) != nullptr;
+  if (absl::Status s = cluster_.PutStore(meta); !s.ok()) return s;
+  if (known) return absl::OkStatus();
+  // Start the down-clock: a store PD just learned of is not down yet.
+  return cluster_.HandleStoreHeartbeat(meta.id(), StoreStats{}, now_micros);
+}
+
+absl::Status Scheduling::StoreHeartbeat(uint64_t store_id, const StoreStats& stats,
+                                        uint64_t now_micros) {
+  if (now_micros > now_micros_) now_micros_ = now_micros;
+  if (cluster_.GetStore(store_id) == nullptr) {
+    metapb::Store meta;
+    meta.set_id(store_id);
+    meta.set_node_id(store_id);
+    if (absl::Status s = cluster_.PutStore(meta); !s.ok()) return s;
+  }
+  if (absl::Status s = cluster_.HandleStoreHeartbeat(store_id, stats, now_micros); !s.ok()) {
+    return s;
+  }
+  MaybeSchedule(now_micros);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<OpStep>> Scheduling::RegionHeartbeat(RegionInfo region,
+                                                                  uint64_t now_micros) {
+  if (now_micros > now_micros_) now_micros_ = now_micros;
+  const uint64_t id = region.id();
+  absl::StatusOr<std::vector<uint64_t>> replaced =
+      cluster_.HandleRegionHeartbeat(std::move(region), now_micros);
+  if (!replaced.ok()) return replaced.status();
+  if (!replaced->empty()) operators_.OnRegionsRemoved(*replaced);
+  MaybeSchedule(now_micros);
+  const RegionInfo* info = cluster_.GetRegion(id);
+  if (info == nullptr) return std::optional<OpStep>();
+  return operators_.Dispatch(*info, now_micros);
+}
+
+void Scheduling::ReportRegion(const metapb::Region& region, uint64_t now_micros) {
+  if (now_micros > now_micros_) now_micros_ = now_micros;
+  RegionInfo info;
+  info.meta = region;
+  if (const RegionInfo* old = cluster_.GetRegion(region.id()); old != nullptr) {
+    if (old->version() == region.region_epoch().version() &&
+        old->conf_ver() == region.region_epoch().conf_ver()) {
+      return;
+    }
+  }
+  absl::StatusOr<std::vector<uint64_t>> replaced =
+      cluster_.HandleRegionHeartbeat(std::move(info), now_micros);
+  if (replaced.ok() && !replaced->empty()) operators_.OnRegionsRemoved(*replaced);
+}
+
+std::vector<std::string> Scheduling::MaybeSchedule(uint64_t now_micros) {
+  if (now_micros > now_micros_) now_micros_ = now_micros;
+  if (ran_ && now_micros < last_round_micros_ + schedule_interval_micros_) return {};
+  ran_ = true;
+  last_round_micros_ = now_micros;
+  if (!enabled_ || now_micros < warm_at_micros_) {
+    operators_.CheckTimeouts(now_micros);
+    return {};
+  }
+  return coordinator_.RunOnce(now_micros);
+}
+
+void Scheduling::SetSchedulingEnabled(bool enabled) {
+  enabled_ = enabled;
+  coordinator_.SetCheckersEnabled(enabled);
+}
+
+}  // namespace rutile::pd
