@@ -60,6 +60,13 @@ struct Config {
   bool disable_proposal_forwarding = false;
   // A leader removed from (or demoted in) the configuration steps down at once.
   bool step_down_on_removal = false;
+  // Asynchronous storage writes (etcd-raft's AsyncStorageWrites, thesis §10.2.1): the
+  // application may take the next Ready while earlier ones are still being persisted,
+  // and reports each one durable with RawNode::AdvanceAppend (see raw_node.h). Responses
+  // that promise durable state (MsgAppResp, MsgVoteResp, MsgPreVoteResp) then come in
+  // Ready::messages_after_append; the leader and a candidate count their own log and vote
+  // only once persisted; committed entries are handed out only once persisted locally.
+  bool async_storage_writes = false;
   // Seed of the PRNG behind randomized election timeouts (mixed with id).
   uint64_t random_seed = 0;
   // Optional; not owned.

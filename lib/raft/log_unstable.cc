@@ -1,5 +1,6 @@
 #include "raft/log_unstable.h"
 
+#include <cstddef>
 #include <iterator>
 #include <utility>
 
@@ -43,13 +44,29 @@ void Unstable::StableTo(uint64_t i, uint64_t t) {
 }
 
 void Unstable::StableSnapTo(uint64_t i) {
-  if (snapshot_.has_value() && snapshot_->metadata().index() == i) snapshot_.reset();
+  if (snapshot_.has_value() && snapshot_->metadata().index() == i) {
+    snapshot_.reset();
+    snapshot_in_progress_ = false;
+  }
 }
 
 void Unstable::Restore(const Snapshot& s) {
   offset_ = s.metadata().index() + 1;
+  offset_in_progress_ = offset_;
   entries_.clear();
   snapshot_ = s;
+  snapshot_in_progress_ = false;
+}
+
+std::vector<Entry> Unstable::EntriesNotInProgress() const {
+  uint64_t lo = InProgressStart();
+  return std::vector<Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(lo - offset_),
+                            entries_.end());
+}
+
+void Unstable::AcceptInProgress() {
+  offset_in_progress_ = offset_ + entries_.size();
+  if (snapshot_.has_value()) snapshot_in_progress_ = true;
 }
 
 void Unstable::TruncateAndAppend(const std::vector<Entry>& ents) {
@@ -65,10 +82,12 @@ void Unstable::TruncateAndAppend(std::vector<Entry>&& ents) {
   } else if (after <= offset_) {
     // Replaces everything unstable (the stable part is overwritten on persist).
     offset_ = after;
+    offset_in_progress_ = after;
     entries_.clear();
   } else {
-    // Keep [offset_, after) and replace the rest.
+    // Keep [offset_, after) and replace the rest; the replacement is handed out anew.
     entries_.resize(after - offset_);
+    if (offset_in_progress_ > after) offset_in_progress_ = after;
   }
   if (entries_.empty()) {
     entries_ = std::move(ents);

@@ -1,7 +1,10 @@
 // Unstable holds what a node has accepted but the application has not yet persisted:
 // a suffix of entries starting at offset(), and possibly an incoming snapshot that
 // precedes them. Both are handed out in Ready and dropped once Advance reports them
-// stable. Not thread-safe; owned by RaftLog.
+// stable. With asynchronous storage writes several Readys may be persisting at once:
+// what was handed out already is "in progress" (entries below offset_in_progress(), the
+// snapshot when snapshot_in_progress()) and is not handed out again unless a newer leader
+// overwrites it. Not thread-safe; owned by RaftLog.
 
 #ifndef RUTILE_RAFT_LOG_UNSTABLE_H_
 #define RUTILE_RAFT_LOG_UNSTABLE_H_
@@ -38,18 +41,34 @@ class Unstable {
   // As above, taking the entries' contents.
   void TruncateAndAppend(std::vector<Entry>&& ents);
 
+  // Entries not yet handed out for persisting, and whether the snapshot is.
+  std::vector<Entry> EntriesNotInProgress() const;
+  bool HasEntriesNotInProgress() const { return InProgressStart() < offset_ + entries_.size(); }
+  bool HasSnapshotNotInProgress() const { return snapshot_.has_value() && !snapshot_in_progress_; }
+  // Marks everything held now as handed out.
+  void AcceptInProgress();
+
   // Entries [lo, hi); lo >= offset(), hi <= offset() + size.
   std::vector<Entry> Slice(uint64_t lo, uint64_t hi) const;
 
   uint64_t offset() const { return offset_; }
+  uint64_t offset_in_progress() const { return InProgressStart(); }
+  bool snapshot_in_progress() const { return snapshot_in_progress_; }
   const std::vector<Entry>& entries() const { return entries_; }
   const std::optional<Snapshot>& snapshot() const { return snapshot_; }
 
  private:
   std::optional<Snapshot> snapshot_;
   std::vector<Entry> entries_;
+  uint64_t InProgressStart() const {
+    return offset_in_progress_ > offset_ ? offset_in_progress_ : offset_;
+  }
+
   // Index of entries_[0].
   uint64_t offset_;
+  // Entries below this index were handed out (never below offset_ in effect).
+  uint64_t offset_in_progress_ = 0;
+  bool snapshot_in_progress_ = false;
 };
 
 }  // namespace rutile::raft

@@ -95,7 +95,9 @@ Raft::Raft(const Config& c)
       heartbeat_timeout_(c.heartbeat_tick),
       election_timeout_(c.election_tick),
       rng_state_(c.random_seed ^ (c.id * 0xd1342543de82ef95ULL)),
-      logger_(c.logger) {}
+      logger_(c.logger) {
+  async_storage_writes_ = c.async_storage_writes;
+}
 
 absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   absl::Status s = c.Validate();
@@ -153,6 +155,13 @@ void Raft::Send(Message m) {
     // Proposals and read requests forwarded to the leader are local in nature and carry
     // no term, like etcd-raft.
     if (t != MSG_PROP && t != MSG_READ_INDEX) m.set_term(term_);
+  }
+  if (async_storage_writes_ &&
+      (t == MSG_APP_RESP || t == MSG_VOTE_RESP || t == MSG_PRE_VOTE_RESP || m.to() == id_)) {
+    // These promise durable state (the entries acknowledged, the vote cast), so they wait
+    // for the writes handed out before them; to ourselves, they are our own ack or vote.
+    msgs_after_append_.push_back(std::move(m));
+    return;
   }
   msgs_.push_back(std::move(m));
 }
@@ -275,6 +284,16 @@ bool Raft::AppendEntry(std::vector<Entry> es) {
     return false;
   }
   li = raft_log_.Append(std::move(es));
+  if (async_storage_writes_) {
+    // Our own log counts towards the quorum once durable: this ack is stepped when the
+    // application reports the write done (RawNode::AdvanceAppend).
+    Message ack;
+    ack.set_to(id_);
+    ack.set_type(MSG_APP_RESP);
+    ack.set_index(li);
+    Send(std::move(ack));
+    return true;
+  }
   // The leader counts its own log towards the quorum right away; the application
   // persists these entries before sending the messages of the same Ready.
   if (tracker::Progress* pr = trk_.Get(id_)) pr->MaybeUpdate(li);
@@ -428,7 +447,15 @@ void Raft::Campaign(CampaignType t) {
     term = term_;
   }
   int gr, rj;
-  if (Poll(id_, VoteResponseType(vote_msg), true, &gr, &rj) == quorum::VoteResult::kWon) {
+  if (async_storage_writes_) {
+    // Our own vote counts once the term and vote are durable: it comes back to us after
+    // the write (RawNode::AdvanceAppend), like a peer's.
+    Message self;
+    self.set_term(term);
+    self.set_to(id_);
+    self.set_type(VoteResponseType(vote_msg));
+    Send(std::move(self));
+  } else if (Poll(id_, VoteResponseType(vote_msg), true, &gr, &rj) == quorum::VoteResult::kWon) {
     // Single-voter configuration: won by our own vote.
     if (t == CampaignType::kPreElection) {
       Campaign(CampaignType::kElection);
@@ -742,6 +769,12 @@ absl::Status Raft::StepLeader(Message& m) {
                pr->String());
           if (pr->state == tracker::StateType::kReplicate) pr->BecomeProbe();
           SendAppend(m.from());
+        }
+      } else if (m.from() == id_) {
+        // Our own log became durable (asynchronous storage writes).
+        if (pr->MaybeUpdate(m.index()) && MaybeCommit()) {
+          ReleasePendingReadIndexMessages();
+          BcastAppend();
         }
       } else {
         bool old_paused = pr->IsPaused();

@@ -87,6 +87,10 @@ class Raft {
   const tracker::ProgressTracker& tracker() const { return trk_; }
   tracker::ProgressTracker& mutable_tracker() { return trk_; }
   std::vector<Message>& mutable_msgs() { return msgs_; }
+  // Asynchronous storage writes only: messages to send (or, addressed to this node, to
+  // step) once everything handed out so far is persisted.
+  std::vector<Message>& mutable_msgs_after_append() { return msgs_after_append_; }
+  bool async_storage_writes() const { return async_storage_writes_; }
   std::vector<ReadState>& mutable_read_states() { return read_states_; }
 
   // Test-only: fix the randomized election timeout.
@@ -171,6 +175,8 @@ class Raft {
   StateType state_ = StateType::kFollower;
   bool is_learner_ = false;
   std::vector<Message> msgs_;
+  std::vector<Message> msgs_after_append_;
+  bool async_storage_writes_;
   uint64_t lead_ = kNone;
   // Id of the node leadership is being transferred to, kNone otherwise.
   uint64_t lead_transferee_ = kNone;

@@ -76,10 +76,16 @@ uint64_t RaftLog::FindConflictByTerm(uint64_t index, uint64_t term) const {
   return 0;
 }
 
-std::vector<Entry> RaftLog::NextCommittedEnts() const {
+uint64_t RaftLog::MaxAppliableIndex(bool allow_unstable) const {
+  if (allow_unstable) return committed_;
+  return std::min(committed_, unstable_.offset() - 1);
+}
+
+std::vector<Entry> RaftLog::NextCommittedEnts(bool allow_unstable) const {
   uint64_t off = std::max(applied_ + 1, FirstIndex());
-  if (committed_ + 1 > off) {
-    absl::StatusOr<std::vector<Entry>> ents = Slice(off, committed_ + 1, max_next_ents_size_);
+  uint64_t hi = MaxAppliableIndex(allow_unstable);
+  if (hi + 1 > off) {
+    absl::StatusOr<std::vector<Entry>> ents = Slice(off, hi + 1, max_next_ents_size_);
     RAFT_CHECK(ents.ok(), absl::StrCat("unexpected error when getting unapplied entries: ",
                                        ents.status().ToString()));
     return *std::move(ents);
@@ -87,9 +93,9 @@ std::vector<Entry> RaftLog::NextCommittedEnts() const {
   return {};
 }
 
-bool RaftLog::HasNextCommittedEnts() const {
+bool RaftLog::HasNextCommittedEnts(bool allow_unstable) const {
   uint64_t off = std::max(applied_ + 1, FirstIndex());
-  return committed_ + 1 > off;
+  return MaxAppliableIndex(allow_unstable) + 1 > off;
 }
 
 absl::StatusOr<Snapshot> RaftLog::GetSnapshot() const {

@@ -42,10 +42,20 @@ class RaftLog {
   uint64_t FindConflictByTerm(uint64_t index, uint64_t term) const;
 
   const std::vector<Entry>& UnstableEntries() const { return unstable_.entries(); }
+  // Asynchronous storage writes: the unstable entries (and snapshot) not yet handed out
+  // for persisting, and marking everything unstable as handed out.
+  std::vector<Entry> UnstableEntriesNotInProgress() const {
+    return unstable_.EntriesNotInProgress();
+  }
+  bool HasUnstableEntriesNotInProgress() const { return unstable_.HasEntriesNotInProgress(); }
+  bool HasPendingSnapshotNotInProgress() const { return unstable_.HasSnapshotNotInProgress(); }
+  void AcceptUnstable() { unstable_.AcceptInProgress(); }
 
   // Committed entries not yet applied, at most max_next_ents_size bytes (at least one).
-  std::vector<Entry> NextCommittedEnts() const;
-  bool HasNextCommittedEnts() const;
+  // Without `allow_unstable`, only entries already persisted locally (asynchronous storage
+  // writes: the application must not apply past what its own log holds durably).
+  std::vector<Entry> NextCommittedEnts(bool allow_unstable = true) const;
+  bool HasNextCommittedEnts(bool allow_unstable = true) const;
 
   bool HasPendingSnapshot() const { return unstable_.snapshot().has_value(); }
   const std::optional<Snapshot>& PendingSnapshot() const { return unstable_.snapshot(); }
@@ -97,6 +107,9 @@ class RaftLog {
   // Fatal unless FirstIndex() <= lo <= hi <= LastIndex()+1; returns kCompacted when
   // lo < FirstIndex().
   absl::Status CheckOutOfBounds(uint64_t lo, uint64_t hi) const;
+
+  // The last index NextCommittedEnts may hand out.
+  uint64_t MaxAppliableIndex(bool allow_unstable) const;
 
   LogStorage* storage_;
   Unstable unstable_;

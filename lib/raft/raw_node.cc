@@ -130,6 +130,14 @@ bool RawNode::HasReady() const {
   if (!(r.GetSoftState() == prev_soft_state_)) return true;
   HardState hs = r.GetHardState();
   if (!IsEmptyHardState(hs) && !HardStateEqual(hs, prev_hard_state_)) return true;
+  if (r.async_storage_writes()) {
+    return r.log().HasPendingSnapshotNotInProgress() ||
+           !const_cast<Raft&>(r).mutable_msgs().empty() ||
+           !const_cast<Raft&>(r).mutable_msgs_after_append().empty() ||
+           r.log().HasUnstableEntriesNotInProgress() ||
+           r.log().HasNextCommittedEnts(/*allow_unstable=*/false) ||
+           !const_cast<Raft&>(r).mutable_read_states().empty();
+  }
   if (r.log().HasPendingSnapshot()) return true;
   if (!const_cast<Raft&>(r).mutable_msgs().empty() || !r.log().UnstableEntries().empty() ||
       r.log().HasNextCommittedEnts()) {
@@ -140,9 +148,10 @@ bool RawNode::HasReady() const {
 
 Ready RawNode::GetReady() {
   Raft& r = *raft_;
+  const bool async = r.async_storage_writes();
   Ready rd;
-  rd.entries = r.log().UnstableEntries();
-  rd.committed_entries = r.log().NextCommittedEnts();
+  rd.entries = async ? r.log().UnstableEntriesNotInProgress() : r.log().UnstableEntries();
+  rd.committed_entries = r.log().NextCommittedEnts(/*allow_unstable=*/!async);
   rd.messages = std::move(r.mutable_msgs());
   r.mutable_msgs().clear();
   SoftState ss = r.GetSoftState();
@@ -152,7 +161,10 @@ Ready RawNode::GetReady() {
   }
   HardState hs = r.GetHardState();
   if (!HardStateEqual(hs, prev_hard_state_)) rd.hard_state = hs;
-  if (r.log().PendingSnapshot().has_value()) rd.snapshot = *r.log().PendingSnapshot();
+  if (r.log().PendingSnapshot().has_value() &&
+      (!async || r.log().HasPendingSnapshotNotInProgress())) {
+    rd.snapshot = *r.log().PendingSnapshot();
+  }
   rd.read_states = std::move(r.mutable_read_states());
   r.mutable_read_states().clear();
   // A snapshot is synced too: the follower acknowledges its index, and a leader counting
@@ -170,6 +182,22 @@ Ready RawNode::GetReady() {
     marks_.applied_cursor = rd.snapshot->metadata().index();
   }
   marks_.committed_payload = PayloadSize(rd.committed_entries);
+  if (async) {
+    // Persistence is reported separately, by AdvanceAppend.
+    rd.append_ack.last_entry = marks_.last_entry;
+    rd.append_ack.snapshot_index = marks_.snapshot_index;
+    marks_.last_entry.reset();
+    marks_.snapshot_index.reset();
+    for (Message& m : r.mutable_msgs_after_append()) {
+      if (m.to() == r.id()) {
+        rd.append_ack.self_messages.push_back(std::move(m));
+      } else {
+        rd.messages_after_append.push_back(std::move(m));
+      }
+    }
+    r.mutable_msgs_after_append().clear();
+    r.mutable_log().AcceptUnstable();
+  }
   return rd;
 }
 
@@ -178,6 +206,11 @@ void RawNode::Advance(const Ready& /*rd*/) {
   raft_->Advance(marks_.applied_cursor, marks_.last_entry, marks_.snapshot_index,
                  marks_.committed_payload);
   marks_ = ReadyMarks();
+}
+
+void RawNode::AdvanceAppend(AppendAck ack) {
+  raft_->Advance(/*applied_cursor=*/0, ack.last_entry, ack.snapshot_index, /*applied_payload=*/0);
+  for (Message& m : ack.self_messages) (void)raft_->Step(std::move(m));
 }
 
 RaftStatus RawNode::Status() const {

@@ -14,6 +14,17 @@
 // A leader's messages in a Ready may be sent before its entries are persisted (thesis
 // §10.2.1), but a follower's must not: the simplest correct order is the one above.
 //
+// With Config::async_storage_writes the Ready loop need not wait for the disk (etcd-raft's
+// AsyncStorageWrites): for each Ready
+//   hand rd.hard_state, rd.entries, rd.snapshot (and rd.must_sync) to a writer, together
+//     with rd.messages_after_append and rd.append_ack, in Ready order;
+//   send rd.messages at once; apply rd.committed_entries; Advance(rd);
+// and, as the writer finishes each write (in order; one synced write may cover several
+// Readys: group commit), send its messages_after_append and call AdvanceAppend with its
+// append_ack. GetReady may be called again right after Advance, while writes are pending.
+// The leader counts its own log, and a candidate its own vote, only in AdvanceAppend;
+// committed entries are handed out only once persisted locally.
+//
 // Thread safety: none. One thread (or fiber) drives a RawNode.
 
 #ifndef RUTILE_RAFT_RAW_NODE_H_
@@ -34,6 +45,15 @@
 
 namespace rutile::raft {
 
+// Asynchronous storage writes: what AdvanceAppend needs to know about one Ready's writes.
+// Opaque to the application: move it out of the Ready and hand it back when durable.
+struct AppendAck {
+  std::optional<std::pair<uint64_t, uint64_t>> last_entry;  // (index, term)
+  std::optional<uint64_t> snapshot_index;
+  // Our own acknowledgement or vote, stepped once the write is durable.
+  std::vector<Message> self_messages;
+};
+
 // Everything the application must do after a batch of input.
 struct Ready {
   // Set when lead or role changed.
@@ -52,6 +72,10 @@ struct Ready {
   std::vector<Message> messages;
   // Whether hard state and entries must be fsynced before messages go out.
   bool must_sync = false;
+  // Asynchronous storage writes only (see the top of this file); otherwise always empty,
+  // every message being in `messages`.
+  std::vector<Message> messages_after_append;
+  AppendAck append_ack;
 };
 
 enum class SnapshotStatus { kFinish, kFailure };
@@ -130,6 +154,10 @@ class RawNode {
   // committed entries and messages out of `rd` (into its storage, state machine and
   // transport) before calling it.
   void Advance(const Ready& rd);
+
+  // Asynchronous storage writes only: the writes of the Ready that carried `ack` (and of
+  // every Ready before it) are durable.
+  void AdvanceAppend(AppendAck ack);
 
   RaftStatus Status() const;
 
