@@ -1,0 +1,149 @@
+// Rutile's embedded SQL interface: a Database (catalog plus a transactional KV store) and
+// Sessions that execute MySQL-dialect statements against it.
+//
+//   auto db = rutile::sql::Database::OpenInMemory();
+//   auto session = (*db)->NewSession();
+//   session->Execute("CREATE DATABASE shop");
+//   session->Execute("USE shop");
+//   auto rs = session->Execute("SELECT 1 + 1");   // rs->rows[0][0] == "2"
+//
+// A Session runs statements one at a time: autocommit by default, or inside
+// BEGIN/START TRANSACTION ... COMMIT/ROLLBACK (snapshot isolation; a conflict at commit
+// is MySQL error 1213 and the transaction is rolled back). A failing statement changes
+// nothing, also inside a transaction. Errors carry MySQL's code and SQLSTATE (see
+// MySqlErrorOf). Prepared statements bind `?` parameters.
+//
+// Values come back in MySQL's text protocol form (NULL as nullopt), with MySQL column
+// metadata (protocol type code, flags, length, decimals).
+//
+// Thread safety: a Database is thread-safe; a Session is used by one thread (fiber) at a
+// time. Today the store is in-process (txn/txn_storage over a MemEngine); see
+// lib/README.md for the plan to run over the cluster's transactional client.
+
+#ifndef RUTILE_SQL_H_
+#define RUTILE_SQL_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace rutile::sql {
+
+class Session;
+struct DatabaseImpl;
+struct SessionImpl;
+
+// A MySQL column definition as the protocol sends it.
+struct ColumnMeta {
+  std::string name;
+  std::string table;
+  std::string db;
+  uint8_t type = 0;    // MySQL type code (MYSQL_TYPE_*).
+  uint32_t flags = 0;  // NOT_NULL_FLAG, UNSIGNED_FLAG, BINARY_FLAG, ...
+  int32_t length = 0;
+  uint8_t decimals = 0;
+  uint16_t collation_id = 63;
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+struct ResultSet {
+  bool has_rows = false;  // A query (even one returning no rows) vs a statement.
+  std::vector<ColumnMeta> columns;
+  std::vector<Row> rows;
+  uint64_t affected_rows = 0;
+  uint64_t last_insert_id = 0;
+  uint32_t warnings = 0;
+};
+
+// A parameter of a prepared statement.
+struct Value {
+  enum class Kind { kNull, kInt, kUint, kDouble, kString };
+  Kind kind = Kind::kNull;
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  std::string s;
+
+  static Value Null() { return Value(); }
+  static Value Int(int64_t v) {
+    Value x;
+    x.kind = Kind::kInt;
+    x.i = v;
+    return x;
+  }
+  static Value Uint(uint64_t v) {
+    Value x;
+    x.kind = Kind::kUint;
+    x.u = v;
+    return x;
+  }
+  static Value Double(double v) {
+    Value x;
+    x.kind = Kind::kDouble;
+    x.d = v;
+    return x;
+  }
+  static Value String(std::string v) {
+    Value x;
+    x.kind = Kind::kString;
+    x.s = std::move(v);
+    return x;
+  }
+};
+
+struct MySqlErrorInfo {
+  uint16_t code = 0;
+  std::string sqlstate;
+  std::string message;
+};
+// The MySQL error a failed Execute returned (code 1105 "unknown error" for statuses that
+// carry none).
+MySqlErrorInfo MySqlErrorOf(const absl::Status& status);
+
+class Database {
+ public:
+  // A database over a fresh in-memory engine.
+  static absl::StatusOr<std::unique_ptr<Database>> OpenInMemory();
+  ~Database();
+
+  std::unique_ptr<Session> NewSession();
+
+ private:
+  Database();
+  std::unique_ptr<DatabaseImpl> impl_;
+};
+
+class Session {
+ public:
+  ~Session();
+
+  // Executes one statement (a trailing ';' is allowed).
+  absl::StatusOr<ResultSet> Execute(std::string_view sql);
+
+  // Prepares a statement with `?` placeholders; returns its id.
+  absl::StatusOr<uint32_t> Prepare(std::string_view sql);
+  absl::StatusOr<ResultSet> ExecutePrepared(uint32_t id, const std::vector<Value>& params);
+  absl::Status ClosePrepared(uint32_t id);
+  // Number of `?` placeholders of a prepared statement.
+  absl::StatusOr<size_t> ParamCount(uint32_t id) const;
+
+  // The current database ("" when none).
+  std::string CurrentDatabase() const;
+  bool InTransaction() const;
+
+ private:
+  friend class Database;
+  explicit Session(std::unique_ptr<SessionImpl> impl);
+  std::unique_ptr<SessionImpl> impl_;
+};
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_H_

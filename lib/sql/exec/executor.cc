@@ -1,0 +1,1055 @@
+#include "sql/exec/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sql/codec/codec.h"
+#include "sql/codec/rowcodec.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/types/compare.h"
+#include "sql/types/convert.h"
+
+namespace rutile::sql {
+
+std::vector<FieldType> SchemaTypes(const Schema& s) {
+  std::vector<FieldType> out;
+  out.reserve(s.size());
+  for (const OutputColumn& c : s) out.push_back(c.type);
+  return out;
+}
+
+namespace {
+
+std::string ExprList(const std::vector<expr::ExprPtr>& es) {
+  std::vector<std::string> parts;
+  for (const auto& e : es) parts.push_back(e->ToString());
+  return absl::StrJoin(parts, ", ");
+}
+
+}  // namespace
+
+std::string TableScanNode::Describe() const {
+  std::string s = absl::StrCat("TableScan ", table->name);
+  if (handles.has_value()) {
+    absl::StrAppend(&s, " handles:", handles->size());
+  } else if (index_id != 0) {
+    absl::StrAppend(&s, " index:", index_id);
+  } else if (lo != INT64_MIN || hi != INT64_MAX) {
+    absl::StrAppend(&s, " range:[", lo, ",", hi, "]");
+  }
+  if (filter) absl::StrAppend(&s, " filter:", filter->ToString());
+  return s;
+}
+std::string SelectionNode::Describe() const { return "Selection " + ExprList(conditions); }
+std::string ProjectionNode::Describe() const { return "Projection " + ExprList(exprs); }
+std::string JoinNode::Describe() const {
+  static const char* kNames[] = {"Inner", "Left", "Semi", "Anti"};
+  std::string s = absl::StrCat(left_keys.empty() ? "NestedLoopJoin " : "HashJoin ",
+                               kNames[static_cast<int>(type)]);
+  if (!left_keys.empty())
+    absl::StrAppend(&s, " keys:", ExprList(left_keys), "=", ExprList(right_keys));
+  if (other) absl::StrAppend(&s, " other:", other->ToString());
+  return s;
+}
+std::string AggregateNode::Describe() const {
+  return absl::StrCat("HashAgg group:[", ExprList(group_by), "] aggs:", aggs.size());
+}
+std::string SortNode::Describe() const {
+  std::string s = limit.has_value() ? absl::StrCat("TopN ", *limit, " ") : "Sort ";
+  for (const SortItem& i : items) absl::StrAppend(&s, i.expr->ToString(), i.desc ? " desc " : " ");
+  return s;
+}
+std::string LimitNode::Describe() const { return absl::StrCat("Limit ", offset, ",", count); }
+std::string DistinctNode::Describe() const { return "Distinct"; }
+std::string SetOpNode::Describe() const {
+  static const char* kNames[] = {"Union", "Except", "Intersect"};
+  return absl::StrCat(kNames[static_cast<int>(op)], all ? " All" : "");
+}
+
+static void ExplainRec(const PlanNode& p, int depth, std::string* out) {
+  absl::StrAppend(out, std::string(depth * 2, ' '), p.Describe(), "\n");
+  for (const auto& c : p.children) ExplainRec(*c, depth + 1, out);
+}
+
+std::string ExplainPlan(const PlanNode& plan) {
+  std::string out;
+  ExplainRec(plan, 0, &out);
+  return out;
+}
+
+void AppendHashKey(std::string* key, const Datum& d, const FieldType& ft) {
+  switch (d.kind()) {
+    case DatumKind::kNull:
+      key->push_back('\0');
+      return;
+    case DatumKind::kUint64:
+      if (d.GetUint64() <= static_cast<uint64_t>(INT64_MAX)) {
+        codec::EncodeKeyDatum(key, Datum::Int(static_cast<int64_t>(d.GetUint64())));
+        return;
+      }
+      break;
+    case DatumKind::kFloat32:
+    case DatumKind::kFloat64:
+      if (d.GetDouble() == 0) {
+        codec::EncodeKeyDatum(key, Datum::Double(0));
+        return;
+      }
+      break;
+    case DatumKind::kDecimal: {
+      // Equal decimals of different scales must hash alike.
+      std::string s = d.GetDecimal().ToString();
+      if (s.find('.') != std::string::npos) {
+        while (!s.empty() && s.back() == '0') s.pop_back();
+        if (!s.empty() && s.back() == '.') s.pop_back();
+      }
+      if (s == "-0") s = "0";
+      key->push_back('\x06');
+      key->append(s);
+      key->push_back('\0');
+      return;
+    }
+    case DatumKind::kString:
+      codec::EncodeKeyDatum(key, d, ft.collation);
+      return;
+    default:
+      break;
+  }
+  codec::EncodeKeyDatum(key, d);
+}
+
+namespace {
+
+// Keeps the rows where every condition is true (not NULL, not false).
+absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
+                         Chunk* chunk) {
+  if (conds.empty() || chunk->NumRows() == 0) return absl::OkStatus();
+  std::vector<uint32_t> keep;
+  const size_t n = chunk->NumRows();
+  std::vector<uint8_t> ok(n, 1);
+  for (const expr::Expression* c : conds) {
+    Column col;
+    absl::Status s = c->EvalChunk(ctx, *chunk, nullptr, &col);
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < n; ++i) {
+      if (!ok[i]) continue;
+      if (col.IsNull(i)) {
+        ok[i] = 0;
+        continue;
+      }
+      switch (col.type()) {
+        case PhysicalType::kInt64:
+          ok[i] = col.GetInt64(i) != 0;
+          break;
+        case PhysicalType::kUint64:
+          ok[i] = col.GetUint64(i) != 0;
+          break;
+        case PhysicalType::kFloat64:
+          ok[i] = col.GetFloat64(i) != 0;
+          break;
+        case PhysicalType::kDecimal:
+          ok[i] = !col.GetDecimal(i).IsZero();
+          break;
+        default: {
+          auto b = DatumToBool(ctx, col.GetDatum(i, c->type()), c->type());
+          if (!b.ok()) return b.status();
+          ok[i] = *b;
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (ok[i]) keep.push_back(static_cast<uint32_t>(i));
+  }
+  if (keep.size() == n) return absl::OkStatus();
+  Chunk out(chunk->types());
+  for (uint32_t r : keep) out.AppendRowFrom(*chunk, r);
+  *chunk = std::move(out);
+  return absl::OkStatus();
+}
+
+// Hands out a growing buffer of rows in chunks of at most kMaxChunkSize.
+class OutputQueue {
+ public:
+  explicit OutputQueue(std::vector<FieldType> types) : types_(std::move(types)), buf_(types_) {}
+  Chunk& buf() { return buf_; }
+  bool HasFull() const { return buf_.NumRows() - pos_ >= kMaxChunkSize; }
+  bool Empty() const { return buf_.NumRows() == pos_; }
+  void Take(Chunk* out) {
+    size_t end = std::min(buf_.NumRows(), pos_ + kMaxChunkSize);
+    if (pos_ == 0 && end == buf_.NumRows()) {
+      *out = std::move(buf_);
+      buf_ = Chunk(types_);
+      return;
+    }
+    *out = buf_.Slice(pos_, end);
+    pos_ = end;
+    if (pos_ == buf_.NumRows()) {
+      buf_ = Chunk(types_);
+      pos_ = 0;
+    }
+  }
+
+ private:
+  std::vector<FieldType> types_;
+  Chunk buf_;
+  size_t pos_ = 0;
+};
+
+class DualExec : public Executor {
+ public:
+  explicit DualExec(const PlanNode& p) : types_(SchemaTypes(p.schema)) {}
+  absl::Status Next(Chunk* out) override {
+    *out = Chunk(types_);
+    if (done_) return absl::OkStatus();
+    done_ = true;
+    std::vector<Datum> row(types_.size(), Datum::Int(0));
+    out->AppendRow(row);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<FieldType> types_;
+  bool done_ = false;
+};
+
+class TableScanExec : public Executor {
+ public:
+  TableScanExec(const TableScanNode& p, ExecContext* ctx)
+      : p_(p), ctx_(ctx), types_(SchemaTypes(p.schema)), decoder_(Columns(p)) {
+    if (p.filter) conds_.push_back(p.filter.get());
+    prefix_ = codec::EncodeRecordPrefix(p.table->id);
+    if (p.lo != INT64_MIN) {
+      next_ = codec::EncodeRowKey(p.table->id, p.lo);
+    } else {
+      next_ = prefix_;
+    }
+    end_ = p.hi == INT64_MAX ? codec::PrefixNext(prefix_)
+                             : codec::PrefixNext(codec::EncodeRowKey(p.table->id, p.hi));
+  }
+
+  static std::vector<codec::RowColumn> Columns(const TableScanNode& p) {
+    std::vector<codec::RowColumn> cols;
+    for (size_t i = 0; i < p.table->columns.size(); ++i) {
+      const ColumnInfo& c = p.table->columns[i];
+      codec::RowColumn rc;
+      rc.id = c.id;
+      rc.type = c.type;
+      rc.default_value = c.default_value;
+      rc.is_handle = static_cast<int>(i) == p.table->handle_col;
+      cols.push_back(rc);
+    }
+    codec::RowColumn h;
+    h.id = -1;
+    h.type = FieldType::LongLong();
+    h.is_handle = true;
+    cols.push_back(h);
+    return cols;
+  }
+
+  absl::Status Next(Chunk* out) override {
+    *out = Chunk(types_);
+    while (!done_ && out->NumRows() == 0) {
+      std::vector<kv::Pair> pairs;
+      if (p_.handles.has_value()) {
+        std::vector<std::string> keys;
+        for (int64_t h : *p_.handles) keys.push_back(codec::EncodeRowKey(p_.table->id, h));
+        auto r = ctx_->txn->BatchGet(keys);
+        if (!r.ok()) return r.status();
+        pairs = std::move(*r);
+        done_ = true;
+      } else if (p_.index_id != 0) {
+        auto r = IndexLookup();
+        if (!r.ok()) return r.status();
+        pairs = std::move(*r);
+      } else {
+        auto r = ctx_->txn->Scan(next_, end_, kMaxChunkSize, false);
+        if (!r.ok()) return r.status();
+        pairs = std::move(*r);
+        if (pairs.size() < kMaxChunkSize) {
+          done_ = true;
+        } else {
+          next_ = pairs.back().key;
+          next_.push_back('\0');
+        }
+      }
+      for (const kv::Pair& kvp : pairs) {
+        int64_t tid = 0, handle = 0;
+        absl::Status s = codec::DecodeRowKey(kvp.key, &tid, &handle);
+        if (!s.ok()) return s;
+        s = decoder_.DecodeToChunk(kvp.value, handle, out);
+        if (!s.ok()) return s;
+      }
+      absl::Status s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (p_.limit.has_value()) {
+        if (produced_ + out->NumRows() >= *p_.limit) {
+          *out = out->Slice(0, *p_.limit - produced_);
+          done_ = true;
+        }
+        produced_ += out->NumRows();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // One batch of rows found through the index range.
+  absl::StatusOr<std::vector<kv::Pair>> IndexLookup() {
+    if (index_next_.empty()) index_next_ = p_.index_lo;
+    auto r = ctx_->txn->Scan(index_next_, p_.index_hi, kMaxChunkSize, false);
+    if (!r.ok()) return r.status();
+    if (r->size() < kMaxChunkSize) {
+      done_ = true;
+    } else {
+      index_next_ = r->back().key;
+      index_next_.push_back('\0');
+    }
+    std::vector<std::string> keys;
+    for (const kv::Pair& e : *r) {
+      int64_t handle = 0;
+      if (e.value.size() == 8) {
+        uint64_t u = 0;
+        for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(e.value[i]);
+        handle = static_cast<int64_t>(u);
+      } else {
+        int64_t tid = 0, iid = 0;
+        std::vector<Datum> ds;
+        absl::Status s = codec::DecodeIndexKey(e.key, &tid, &iid, &ds);
+        if (!s.ok()) return s;
+        if (ds.empty() || ds.back().kind() != DatumKind::kInt64) {
+          return absl::DataLossError("index entry without a handle");
+        }
+        handle = ds.back().GetInt64();
+      }
+      keys.push_back(codec::EncodeRowKey(p_.table->id, handle));
+    }
+    return ctx_->txn->BatchGet(keys);
+  }
+
+  const TableScanNode& p_;
+  ExecContext* ctx_;
+  std::vector<FieldType> types_;
+  codec::RowDecoder decoder_;
+  std::vector<const expr::Expression*> conds_;
+  std::string prefix_, next_, end_, index_next_;
+  bool done_ = false;
+  uint64_t produced_ = 0;
+};
+
+class SelectionExec : public Executor {
+ public:
+  SelectionExec(const SelectionNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
+      : ctx_(ctx), child_(std::move(child)) {
+    for (const auto& c : p.conditions) conds_.push_back(c.get());
+  }
+  absl::Status Next(Chunk* out) override {
+    while (true) {
+      absl::Status s = child_->Next(out);
+      if (!s.ok()) return s;
+      if (out->NumRows() == 0) return absl::OkStatus();
+      s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (out->NumRows() > 0) return absl::OkStatus();
+    }
+  }
+
+ private:
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> child_;
+  std::vector<const expr::Expression*> conds_;
+};
+
+absl::Status Project(ExecContext* ctx, const std::vector<expr::ExprPtr>& exprs,
+                     const std::vector<FieldType>& types, const Chunk& in, Chunk* out) {
+  *out = Chunk(types);
+  for (size_t i = 0; i < exprs.size(); ++i) {
+    Column col;
+    absl::Status s = exprs[i]->EvalChunk(ctx, in, nullptr, &col);
+    if (!s.ok()) return s;
+    out->column(i) = std::move(col);
+  }
+  return absl::OkStatus();
+}
+
+class ProjectionExec : public Executor {
+ public:
+  ProjectionExec(const ProjectionNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
+      : p_(p), ctx_(ctx), child_(std::move(child)), types_(SchemaTypes(p.schema)) {}
+  absl::Status Next(Chunk* out) override {
+    Chunk in;
+    absl::Status s = child_->Next(&in);
+    if (!s.ok()) return s;
+    if (in.NumRows() == 0) {
+      *out = Chunk(types_);
+      return absl::OkStatus();
+    }
+    return Project(ctx_, p_.exprs, types_, in, out);
+  }
+
+ private:
+  const ProjectionNode& p_;
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> child_;
+  std::vector<FieldType> types_;
+};
+
+absl::Status Drain(Executor* e, Chunk* all) {
+  while (true) {
+    Chunk c;
+    absl::Status s = e->Next(&c);
+    if (!s.ok()) return s;
+    if (c.NumRows() == 0) return absl::OkStatus();
+    for (size_t r = 0; r < c.NumRows(); ++r) all->AppendRowFrom(c, r);
+  }
+}
+
+absl::Status EvalColumns(ExecContext* ctx, const std::vector<expr::ExprPtr>& exprs, const Chunk& in,
+                         std::vector<Column>* cols) {
+  cols->clear();
+  for (const auto& e : exprs) {
+    Column c;
+    absl::Status s = e->EvalChunk(ctx, in, nullptr, &c);
+    if (!s.ok()) return s;
+    cols->push_back(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+class JoinExec : public Executor {
+ public:
+  JoinExec(const JoinNode& p, ExecContext* ctx, std::unique_ptr<Executor> left,
+           std::unique_ptr<Executor> right)
+      : p_(p),
+        ctx_(ctx),
+        left_(std::move(left)),
+        right_(std::move(right)),
+        left_types_(SchemaTypes(p.children[0]->schema)),
+        right_types_(SchemaTypes(p.children[1]->schema)),
+        out_(SchemaTypes(p.schema)) {
+    combined_types_ = left_types_;
+    combined_types_.insert(combined_types_.end(), right_types_.begin(), right_types_.end());
+    if (p.other) other_.push_back(p.other.get());
+  }
+
+  absl::Status Next(Chunk* out) override {
+    if (!built_) {
+      absl::Status s = Build();
+      if (!s.ok()) return s;
+      built_ = true;
+    }
+    while (!out_.HasFull() && !left_done_) {
+      Chunk l;
+      absl::Status s = left_->Next(&l);
+      if (!s.ok()) return s;
+      if (l.NumRows() == 0) {
+        left_done_ = true;
+        break;
+      }
+      s = Probe(l);
+      if (!s.ok()) return s;
+    }
+    if (out_.Empty()) {
+      *out = Chunk(SchemaTypes(p_.schema));
+      return absl::OkStatus();
+    }
+    out_.Take(out);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Build() {
+    right_all_ = Chunk(right_types_);
+    absl::Status s = Drain(right_.get(), &right_all_);
+    if (!s.ok()) return s;
+    if (p_.left_keys.empty()) return absl::OkStatus();
+    std::vector<Column> keys;
+    s = EvalColumns(ctx_, p_.right_keys, right_all_, &keys);
+    if (!s.ok()) return s;
+    for (size_t r = 0; r < right_all_.NumRows(); ++r) {
+      std::string k;
+      bool null = false;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].IsNull(r)) {
+          null = true;
+          break;
+        }
+        AppendHashKey(&k, keys[i].GetDatum(r, p_.right_keys[i]->type()), p_.right_keys[i]->type());
+      }
+      if (!null) table_[k].push_back(static_cast<uint32_t>(r));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Probe(const Chunk& l) {
+    std::vector<Column> keys;
+    if (!p_.left_keys.empty()) {
+      absl::Status s = EvalColumns(ctx_, p_.left_keys, l, &keys);
+      if (!s.ok()) return s;
+    }
+    std::vector<uint32_t> all;
+    if (p_.left_keys.empty()) {
+      all.resize(right_all_.NumRows());
+      for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint32_t>(i);
+    }
+    static const std::vector<uint32_t> kNone;
+    for (size_t r = 0; r < l.NumRows(); ++r) {
+      const std::vector<uint32_t>* cands = &all;
+      if (!p_.left_keys.empty()) {
+        std::string k;
+        bool null = false;
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (keys[i].IsNull(r)) {
+            null = true;
+            break;
+          }
+          AppendHashKey(&k, keys[i].GetDatum(r, p_.left_keys[i]->type()), p_.left_keys[i]->type());
+        }
+        auto it = null ? table_.end() : table_.find(k);
+        cands = it == table_.end() ? &kNone : &it->second;
+      }
+      bool matched = false;
+      for (size_t begin = 0; begin < cands->size(); begin += kMaxChunkSize) {
+        size_t end = std::min(cands->size(), begin + kMaxChunkSize);
+        Chunk c(combined_types_);
+        for (size_t j = begin; j < end; ++j) AppendCombined(&c, l, r, (*cands)[j]);
+        absl::Status s = FilterChunk(ctx_, other_, &c);
+        if (!s.ok()) return s;
+        if (c.NumRows() == 0) continue;
+        matched = true;
+        if (p_.type == JoinType::kInner || p_.type == JoinType::kLeft) {
+          for (size_t j = 0; j < c.NumRows(); ++j) out_.buf().AppendRowFrom(c, j);
+        } else {
+          break;
+        }
+      }
+      if ((p_.type == JoinType::kSemi && matched) || (p_.type == JoinType::kAnti && !matched)) {
+        out_.buf().AppendRowFrom(l, r);
+      } else if (p_.type == JoinType::kLeft && !matched) {
+        Chunk& b = out_.buf();
+        for (size_t i = 0; i < left_types_.size(); ++i) b.column(i).AppendFrom(l.column(i), r);
+        for (size_t i = 0; i < right_types_.size(); ++i)
+          b.column(left_types_.size() + i).AppendNull();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void AppendCombined(Chunk* c, const Chunk& l, size_t lr, size_t rr) {
+    for (size_t i = 0; i < left_types_.size(); ++i) c->column(i).AppendFrom(l.column(i), lr);
+    for (size_t i = 0; i < right_types_.size(); ++i) {
+      c->column(left_types_.size() + i).AppendFrom(right_all_.column(i), rr);
+    }
+  }
+
+  const JoinNode& p_;
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> left_, right_;
+  std::vector<FieldType> left_types_, right_types_, combined_types_;
+  std::vector<const expr::Expression*> other_;
+  Chunk right_all_;
+  std::unordered_map<std::string, std::vector<uint32_t>> table_;
+  bool built_ = false;
+  bool left_done_ = false;
+  OutputQueue out_;
+};
+
+class AggregateExec : public Executor {
+ public:
+  AggregateExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
+      : p_(p), ctx_(ctx), child_(std::move(child)), out_(SchemaTypes(p.schema)) {}
+
+  absl::Status Next(Chunk* out) override {
+    if (!done_) {
+      absl::Status s = Consume();
+      if (!s.ok()) return s;
+      done_ = true;
+    }
+    if (out_.Empty()) {
+      *out = Chunk(SchemaTypes(p_.schema));
+      return absl::OkStatus();
+    }
+    out_.Take(out);
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Group {
+    std::vector<Datum> keys;
+    std::vector<std::unique_ptr<expr::AggState>> states;
+  };
+
+  Group NewGroup() {
+    Group g;
+    for (const AggItem& a : p_.aggs) g.states.push_back(expr::NewAggState(a.desc));
+    return g;
+  }
+
+  absl::Status Consume() {
+    std::unordered_map<std::string, size_t> index;
+    std::vector<Group> groups;
+    while (true) {
+      Chunk in;
+      absl::Status s = child_->Next(&in);
+      if (!s.ok()) return s;
+      if (in.NumRows() == 0) break;
+      std::vector<Column> keys;
+      s = EvalColumns(ctx_, p_.group_by, in, &keys);
+      if (!s.ok()) return s;
+      std::vector<std::vector<Column>> args(p_.aggs.size());
+      for (size_t a = 0; a < p_.aggs.size(); ++a) {
+        s = EvalColumns(ctx_, p_.aggs[a].args, in, &args[a]);
+        if (!s.ok()) return s;
+      }
+      for (size_t r = 0; r < in.NumRows(); ++r) {
+        std::string k;
+        std::vector<Datum> kd;
+        for (size_t i = 0; i < keys.size(); ++i) {
+          kd.push_back(keys[i].GetDatum(r, p_.group_by[i]->type()));
+          AppendHashKey(&k, kd.back(), p_.group_by[i]->type());
+        }
+        auto [it, inserted] = index.emplace(k, groups.size());
+        if (inserted) {
+          groups.push_back(NewGroup());
+          groups.back().keys = std::move(kd);
+        }
+        Group& g = groups[it->second];
+        for (size_t a = 0; a < p_.aggs.size(); ++a) {
+          std::vector<Datum> av;
+          for (size_t i = 0; i < args[a].size(); ++i) {
+            av.push_back(args[a][i].GetDatum(r, p_.aggs[a].args[i]->type()));
+          }
+          s = g.states[a]->Update(ctx_, av);
+          if (!s.ok()) return s;
+        }
+      }
+    }
+    if (groups.empty() && p_.group_by.empty()) groups.push_back(NewGroup());
+    for (Group& g : groups) {
+      std::vector<Datum> row = g.keys;
+      for (auto& st : g.states) {
+        auto v = st->FinalResult(ctx_);
+        if (!v.ok()) return v.status();
+        row.push_back(*std::move(v));
+      }
+      if (!out_.buf().AppendRow(row)) return absl::InternalError("aggregate row kind mismatch");
+    }
+    return absl::OkStatus();
+  }
+
+  const AggregateNode& p_;
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> child_;
+  OutputQueue out_;
+  bool done_ = false;
+};
+
+class SortExec : public Executor {
+ public:
+  SortExec(const SortNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
+      : p_(p), ctx_(ctx), child_(std::move(child)), out_(SchemaTypes(p.schema)) {}
+
+  absl::Status Next(Chunk* out) override {
+    if (!done_) {
+      absl::Status s = Consume();
+      if (!s.ok()) return s;
+      done_ = true;
+    }
+    if (out_.Empty()) {
+      *out = Chunk(SchemaTypes(p_.schema));
+      return absl::OkStatus();
+    }
+    out_.Take(out);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Consume() {
+    Chunk all(SchemaTypes(p_.schema));
+    std::vector<std::vector<Datum>> keys;  // keys[row][item]
+    while (true) {
+      Chunk in;
+      absl::Status s = child_->Next(&in);
+      if (!s.ok()) return s;
+      if (in.NumRows() == 0) break;
+      std::vector<Column> cols;
+      for (const SortItem& it : p_.items) {
+        Column c;
+        s = it.expr->EvalChunk(ctx_, in, nullptr, &c);
+        if (!s.ok()) return s;
+        cols.push_back(std::move(c));
+      }
+      for (size_t r = 0; r < in.NumRows(); ++r) {
+        std::vector<Datum> k;
+        for (size_t i = 0; i < cols.size(); ++i) {
+          k.push_back(cols[i].GetDatum(r, p_.items[i].expr->type()));
+        }
+        keys.push_back(std::move(k));
+        all.AppendRowFrom(in, r);
+      }
+    }
+    std::vector<uint32_t> order(keys.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+    auto less = [&](uint32_t a, uint32_t b) {
+      for (size_t i = 0; i < p_.items.size(); ++i) {
+        int c = CompareDatum(keys[a][i], keys[b][i], p_.items[i].expr->type().collation);
+        if (c != 0) return p_.items[i].desc ? c > 0 : c < 0;
+      }
+      return false;
+    };
+    std::stable_sort(order.begin(), order.end(), less);
+    size_t n = order.size();
+    if (p_.limit.has_value() && *p_.limit < n) n = *p_.limit;
+    for (size_t i = 0; i < n; ++i) out_.buf().AppendRowFrom(all, order[i]);
+    return absl::OkStatus();
+  }
+
+  const SortNode& p_;
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> child_;
+  OutputQueue out_;
+  bool done_ = false;
+};
+
+class LimitExec : public Executor {
+ public:
+  LimitExec(const LimitNode& p, std::unique_ptr<Executor> child)
+      : p_(p), child_(std::move(child)) {}
+  absl::Status Next(Chunk* out) override {
+    while (true) {
+      if (emitted_ >= p_.count) {
+        *out = Chunk(SchemaTypes(p_.schema));
+        return absl::OkStatus();
+      }
+      absl::Status s = child_->Next(out);
+      if (!s.ok()) return s;
+      size_t n = out->NumRows();
+      if (n == 0) return absl::OkStatus();
+      size_t begin = 0;
+      if (skipped_ < p_.offset) {
+        size_t skip = std::min<uint64_t>(p_.offset - skipped_, n);
+        skipped_ += skip;
+        begin = skip;
+      }
+      size_t end = n;
+      if (end - begin > p_.count - emitted_) end = begin + (p_.count - emitted_);
+      if (begin == end) continue;
+      emitted_ += end - begin;
+      if (begin != 0 || end != n) *out = out->Slice(begin, end);
+      return absl::OkStatus();
+    }
+  }
+
+ private:
+  const LimitNode& p_;
+  std::unique_ptr<Executor> child_;
+  uint64_t skipped_ = 0;
+  uint64_t emitted_ = 0;
+};
+
+std::string RowKey(const Chunk& c, size_t r, size_t ncols) {
+  std::string k;
+  for (size_t i = 0; i < ncols; ++i) AppendHashKey(&k, c.GetDatum(r, i), c.types()[i]);
+  return k;
+}
+
+class DistinctExec : public Executor {
+ public:
+  DistinctExec(const DistinctNode& p, std::unique_ptr<Executor> child)
+      : p_(p), child_(std::move(child)) {}
+  absl::Status Next(Chunk* out) override {
+    while (true) {
+      absl::Status s = child_->Next(out);
+      if (!s.ok()) return s;
+      if (out->NumRows() == 0) return absl::OkStatus();
+      Chunk keep(out->types());
+      for (size_t r = 0; r < out->NumRows(); ++r) {
+        if (seen_.insert(RowKey(*out, r, p_.key_cols)).second) keep.AppendRowFrom(*out, r);
+      }
+      if (keep.NumRows() == 0) continue;
+      *out = std::move(keep);
+      return absl::OkStatus();
+    }
+  }
+
+ private:
+  const DistinctNode& p_;
+  std::unique_ptr<Executor> child_;
+  std::unordered_set<std::string> seen_;
+};
+
+class SetOpExec : public Executor {
+ public:
+  SetOpExec(const SetOpNode& p, std::unique_ptr<Executor> left, std::unique_ptr<Executor> right)
+      : p_(p), left_(std::move(left)), right_(std::move(right)) {}
+
+  absl::Status Next(Chunk* out) override {
+    const size_t ncols = p_.schema.size();
+    if (p_.op != SetOpKind::kUnion && !built_) {
+      built_ = true;
+      while (true) {
+        Chunk c;
+        absl::Status s = right_->Next(&c);
+        if (!s.ok()) return s;
+        if (c.NumRows() == 0) break;
+        for (size_t r = 0; r < c.NumRows(); ++r) ++right_counts_[RowKey(c, r, ncols)];
+      }
+    }
+    while (true) {
+      Executor* src = on_left_ ? left_.get() : right_.get();
+      absl::Status s = src->Next(out);
+      if (!s.ok()) return s;
+      if (out->NumRows() == 0) {
+        if (on_left_ && p_.op == SetOpKind::kUnion) {
+          on_left_ = false;
+          continue;
+        }
+        return absl::OkStatus();
+      }
+      Chunk keep(out->types());
+      for (size_t r = 0; r < out->NumRows(); ++r) {
+        std::string k = RowKey(*out, r, ncols);
+        bool emit = false;
+        switch (p_.op) {
+          case SetOpKind::kUnion:
+            emit = p_.all || seen_.insert(k).second;
+            break;
+          case SetOpKind::kExcept: {
+            auto it = right_counts_.find(k);
+            if (p_.all) {
+              if (it != right_counts_.end() && it->second > 0) {
+                --it->second;
+              } else {
+                emit = true;
+              }
+            } else {
+              emit = it == right_counts_.end() && seen_.insert(k).second;
+            }
+            break;
+          }
+          case SetOpKind::kIntersect: {
+            auto it = right_counts_.find(k);
+            if (p_.all) {
+              if (it != right_counts_.end() && it->second > 0) {
+                --it->second;
+                emit = true;
+              }
+            } else {
+              emit = it != right_counts_.end() && seen_.insert(k).second;
+            }
+            break;
+          }
+        }
+        if (emit) keep.AppendRowFrom(*out, r);
+      }
+      if (keep.NumRows() == 0) continue;
+      *out = std::move(keep);
+      return absl::OkStatus();
+    }
+  }
+
+ private:
+  const SetOpNode& p_;
+  std::unique_ptr<Executor> left_, right_;
+  bool built_ = false;
+  bool on_left_ = true;
+  std::unordered_set<std::string> seen_;
+  std::unordered_map<std::string, int64_t> right_counts_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Executor>> BuildExecutor(const PlanNode& plan, ExecContext* ctx) {
+  std::vector<std::unique_ptr<Executor>> kids;
+  for (const auto& c : plan.children) {
+    auto e = BuildExecutor(*c, ctx);
+    if (!e.ok()) return e.status();
+    kids.push_back(*std::move(e));
+  }
+  switch (plan.kind) {
+    case PlanKind::kDual:
+      return std::unique_ptr<Executor>(std::make_unique<DualExec>(plan));
+    case PlanKind::kTableScan:
+      return std::unique_ptr<Executor>(
+          std::make_unique<TableScanExec>(static_cast<const TableScanNode&>(plan), ctx));
+    case PlanKind::kSelection:
+      return std::unique_ptr<Executor>(std::make_unique<SelectionExec>(
+          static_cast<const SelectionNode&>(plan), ctx, std::move(kids[0])));
+    case PlanKind::kProjection:
+      return std::unique_ptr<Executor>(std::make_unique<ProjectionExec>(
+          static_cast<const ProjectionNode&>(plan), ctx, std::move(kids[0])));
+    case PlanKind::kJoin:
+      return std::unique_ptr<Executor>(std::make_unique<JoinExec>(
+          static_cast<const JoinNode&>(plan), ctx, std::move(kids[0]), std::move(kids[1])));
+    case PlanKind::kAggregate:
+      return std::unique_ptr<Executor>(std::make_unique<AggregateExec>(
+          static_cast<const AggregateNode&>(plan), ctx, std::move(kids[0])));
+    case PlanKind::kSort:
+      return std::unique_ptr<Executor>(
+          std::make_unique<SortExec>(static_cast<const SortNode&>(plan), ctx, std::move(kids[0])));
+    case PlanKind::kLimit:
+      return std::unique_ptr<Executor>(
+          std::make_unique<LimitExec>(static_cast<const LimitNode&>(plan), std::move(kids[0])));
+    case PlanKind::kDistinct:
+      return std::unique_ptr<Executor>(std::make_unique<DistinctExec>(
+          static_cast<const DistinctNode&>(plan), std::move(kids[0])));
+    case PlanKind::kSetOp:
+      return std::unique_ptr<Executor>(std::make_unique<SetOpExec>(
+          static_cast<const SetOpNode&>(plan), std::move(kids[0]), std::move(kids[1])));
+  }
+  return absl::InternalError("unknown plan node");
+}
+
+absl::StatusOr<std::vector<std::vector<Datum>>> RunPlanRows(const PlanNode& plan,
+                                                            ExecContext* ctx) {
+  auto e = BuildExecutor(plan, ctx);
+  if (!e.ok()) return e.status();
+  std::vector<std::vector<Datum>> rows;
+  while (true) {
+    Chunk c;
+    absl::Status s = (*e)->Next(&c);
+    if (!s.ok()) return s;
+    if (c.NumRows() == 0) break;
+    for (size_t r = 0; r < c.NumRows(); ++r) rows.push_back(c.GetRow(r));
+  }
+  return rows;
+}
+
+// ---- Correlated columns and subqueries ----
+
+absl::Status CorrelatedColumn::EvalChunk(EvalContext*, const Chunk& input, const expr::Sel* sel,
+                                         Column* out) const {
+  *out = Column(PhysicalTypeOf(type_));
+  const size_t n = expr::SelSize(input, sel);
+  for (size_t i = 0; i < n; ++i) {
+    absl::Status s = expr::AppendResult(out, *slot_);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+SubqueryExpression::SubqueryExpression(SubqueryKind kind, PlanPtr plan,
+                                       std::vector<Correlation> correlations, expr::ExprPtr operand,
+                                       expr::ExprPtr compare, bool negated, FieldType type)
+    : Expression(type),
+      kind_(kind),
+      plan_(std::move(plan)),
+      compare_(std::move(compare)),
+      negated_(negated),
+      cache_(std::make_shared<Cache>()) {
+  for (Correlation& c : correlations) {
+    correlations_.push_back({nullptr, c.slot});
+    outer_exprs_.push_back(std::move(c.outer));
+  }
+  if (operand) outer_exprs_.push_back(std::move(operand));
+}
+
+std::string SubqueryExpression::ToString() const {
+  static const char* kNames[] = {"scalar", "exists", "in", "any", "all"};
+  return absl::StrCat(negated_ ? "not " : "", kNames[static_cast<int>(kind_)], "(subquery)");
+}
+
+expr::ExprPtr SubqueryExpression::Clone() const {
+  std::vector<Correlation> cs;
+  for (size_t i = 0; i < correlations_.size(); ++i) {
+    cs.push_back({outer_exprs_[i]->Clone(), correlations_[i].slot});
+  }
+  expr::ExprPtr operand;
+  if (outer_exprs_.size() > correlations_.size()) operand = outer_exprs_.back()->Clone();
+  auto e =
+      std::make_unique<SubqueryExpression>(kind_, plan_, std::move(cs), std::move(operand),
+                                           compare_ ? compare_->Clone() : nullptr, negated_, type_);
+  e->cache_ = cache_;
+  return e;
+}
+
+absl::StatusOr<Datum> SubqueryExpression::Compute(ExecContext* ctx,
+                                                  const std::vector<std::vector<Datum>>& rows,
+                                                  const Datum& operand) const {
+  auto negate = [&](Datum d) {
+    if (!negated_ || d.IsNull()) return d;
+    return Datum::Int(d.GetInt64() == 0 ? 1 : 0);
+  };
+  switch (kind_) {
+    case SubqueryKind::kScalar:
+      if (rows.empty()) return Datum::Null();
+      if (rows.size() > 1) return MySqlErrorStatus(1242, "Subquery returns more than 1 row");
+      return rows[0][0];
+    case SubqueryKind::kExists:
+      return negate(Datum::Int(rows.empty() ? 0 : 1));
+    default:
+      break;
+  }
+  const bool all = kind_ == SubqueryKind::kAll;
+  if (rows.empty()) return negate(Datum::Int(all ? 1 : 0));
+  if (operand.IsNull()) return Datum::Null();
+  std::vector<FieldType> types = {outer_exprs_.back()->type(), plan_->schema[0].type};
+  Chunk c(types);
+  bool saw_null = false;
+  for (const auto& row : rows) {
+    c.Reset();
+    std::vector<Datum> pair = {operand, row[0]};
+    if (!c.AppendRow(pair)) return absl::InternalError("subquery compare kind mismatch");
+    auto r = compare_->Eval(ctx, c, 0);
+    if (!r.ok()) return r.status();
+    if (r->IsNull()) {
+      saw_null = true;
+      continue;
+    }
+    bool t = r->kind() == DatumKind::kUint64 ? r->GetUint64() != 0 : r->GetInt64() != 0;
+    if (!all && t) return negate(Datum::Int(1));
+    if (all && !t) return negate(Datum::Int(0));
+  }
+  if (saw_null) return Datum::Null();
+  return negate(Datum::Int(all ? 1 : 0));
+}
+
+absl::StatusOr<Datum> SubqueryExpression::Eval(EvalContext* ectx, const Chunk& input,
+                                               size_t row) const {
+  ExecContext* ctx = static_cast<ExecContext*>(ectx);
+  for (size_t i = 0; i < correlations_.size(); ++i) {
+    auto v = outer_exprs_[i]->Eval(ctx, input, row);
+    if (!v.ok()) return v.status();
+    *correlations_[i].slot = *std::move(v);
+  }
+  Datum operand;
+  if (outer_exprs_.size() > correlations_.size()) {
+    auto v = outer_exprs_.back()->Eval(ctx, input, row);
+    if (!v.ok()) return v.status();
+    operand = *std::move(v);
+  }
+  if (correlations_.empty()) {
+    if (!cache_->valid || cache_->rid != ctx->run_id) {
+      auto rows = RunPlanRows(*plan_, ctx);
+      if (!rows.ok()) return rows.status();
+      cache_->rows = *std::move(rows);
+      cache_->valid = true;
+      cache_->rid = ctx->run_id;
+    }
+    return Compute(ctx, cache_->rows, operand);
+  }
+  // EXISTS and scalar subqueries need at most 1 or 2 rows; they still run to the end
+  // (a LIMIT in the plan bounds that).
+  auto rows = RunPlanRows(*plan_, ctx);
+  if (!rows.ok()) return rows.status();
+  return Compute(ctx, *rows, operand);
+}
+
+absl::Status SubqueryExpression::EvalChunk(EvalContext* ctx, const Chunk& input,
+                                           const expr::Sel* sel, Column* out) const {
+  *out = Column(PhysicalTypeOf(type_));
+  const size_t n = expr::SelSize(input, sel);
+  for (size_t i = 0; i < n; ++i) {
+    auto v = Eval(ctx, input, sel ? (*sel)[i] : i);
+    if (!v.ok()) return v.status();
+    absl::Status s = expr::AppendResult(out, expr::Canonicalize(*v, type_));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace rutile::sql

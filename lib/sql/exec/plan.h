@@ -1,0 +1,174 @@
+// Plans: the trees the binder (planner/binder.h) builds and the executors
+// (exec/executor.h) run. Each node has an output schema; expressions inside a node are
+// bound to its child's output (a join's conditions to the concatenation of its children's
+// outputs). Plans are immutable once built and may be executed many times (correlated
+// subqueries re-run theirs once per outer row), each run with fresh executors.
+//
+// Thread safety: immutable after construction.
+
+#ifndef RUTILE_SQL_EXEC_PLAN_H_
+#define RUTILE_SQL_EXEC_PLAN_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sql/catalog/catalog.h"
+#include "sql/expr/aggregate.h"
+#include "sql/expr/expression.h"
+#include "sql/kv/kv.h"
+#include "sql/types/context.h"
+
+namespace rutile::sql {
+
+// What executors need beyond evaluation: the transaction and the catalog.
+class ExecContext : public EvalContext {
+ public:
+  kv::KvTxn* txn = nullptr;
+  Catalog* catalog = nullptr;
+  // Distinguishes statement executions (uncorrelated subqueries cache per run).
+  uint64_t run_id = 0;
+};
+
+struct OutputColumn {
+  std::string name;
+  std::string table;  // Alias or table name qualifying the column ("" for expressions).
+  std::string db;
+  FieldType type;
+  bool hidden = false;  // Not expanded by `*` (the handle column).
+};
+using Schema = std::vector<OutputColumn>;
+std::vector<FieldType> SchemaTypes(const Schema& s);
+
+enum class PlanKind : uint8_t {
+  kDual,
+  kTableScan,
+  kSelection,
+  kProjection,
+  kJoin,
+  kAggregate,
+  kSort,
+  kLimit,
+  kDistinct,
+  kSetOp,
+};
+
+struct PlanNode {
+  explicit PlanNode(PlanKind k) : kind(k) {}
+  virtual ~PlanNode() = default;
+  PlanKind kind;
+  Schema schema;
+  std::vector<std::shared_ptr<PlanNode>> children;
+  // One line describing this node (EXPLAIN).
+  virtual std::string Describe() const = 0;
+};
+using PlanPtr = std::shared_ptr<PlanNode>;
+
+// One row with no columns (SELECT without FROM).
+struct DualNode : PlanNode {
+  DualNode() : PlanNode(PlanKind::kDual) {}
+  std::string Describe() const override { return "Dual"; }
+};
+
+// Reads rows of a table: output is every visible column then the handle (hidden).
+// Access paths: a full scan, a handle range [lo, hi], a list of handles (point gets), or
+// a range of a secondary index followed by row lookups.
+struct TableScanNode : PlanNode {
+  TableScanNode() : PlanNode(PlanKind::kTableScan) {}
+  TablePtr table;
+  std::optional<std::vector<int64_t>> handles;  // Point gets, ascending, distinct.
+  int64_t lo = INT64_MIN;                       // Handle range (inclusive).
+  int64_t hi = INT64_MAX;
+  // Index range: encoded index keys [index_lo, index_hi) of index `index_id`.
+  int64_t index_id = 0;
+  std::string index_lo, index_hi;
+  // Filter pushed into the scan (bound to this node's output); may be null.
+  expr::ExprPtr filter;
+  std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.
+  std::string Describe() const override;
+};
+
+struct SelectionNode : PlanNode {
+  SelectionNode() : PlanNode(PlanKind::kSelection) {}
+  std::vector<expr::ExprPtr> conditions;
+  std::string Describe() const override;
+};
+
+struct ProjectionNode : PlanNode {
+  ProjectionNode() : PlanNode(PlanKind::kProjection) {}
+  std::vector<expr::ExprPtr> exprs;
+  std::string Describe() const override;
+};
+
+enum class JoinType : uint8_t { kInner, kLeft, kSemi, kAnti };
+
+// Hash join when `left_keys` is non-empty (equal keys of one class on both sides), else
+// nested loops. `other` is evaluated on left ++ right rows. Semi and anti joins output the
+// left columns only.
+struct JoinNode : PlanNode {
+  JoinNode() : PlanNode(PlanKind::kJoin) {}
+  JoinType type = JoinType::kInner;
+  std::vector<expr::ExprPtr> left_keys;
+  std::vector<expr::ExprPtr> right_keys;
+  expr::ExprPtr other;
+  std::string Describe() const override;
+};
+
+struct AggItem {
+  expr::AggDesc desc;
+  std::vector<expr::ExprPtr> args;
+};
+
+// Hash aggregation: output is the group-by values then one column per aggregate.
+struct AggregateNode : PlanNode {
+  AggregateNode() : PlanNode(PlanKind::kAggregate) {}
+  std::vector<expr::ExprPtr> group_by;
+  std::vector<AggItem> aggs;
+  std::string Describe() const override;
+};
+
+struct SortItem {
+  expr::ExprPtr expr;
+  bool desc = false;
+};
+
+// Sort; with `limit` set it is a TopN keeping offset+count rows.
+struct SortNode : PlanNode {
+  SortNode() : PlanNode(PlanKind::kSort) {}
+  std::vector<SortItem> items;
+  std::optional<uint64_t> limit;
+  std::string Describe() const override;
+};
+
+struct LimitNode : PlanNode {
+  LimitNode() : PlanNode(PlanKind::kLimit) {}
+  uint64_t offset = 0;
+  uint64_t count = 0;
+  std::string Describe() const override;
+};
+
+// Removes duplicate rows, comparing the first `key_cols` columns.
+struct DistinctNode : PlanNode {
+  DistinctNode() : PlanNode(PlanKind::kDistinct) {}
+  size_t key_cols = 0;
+  std::string Describe() const override;
+};
+
+enum class SetOpKind : uint8_t { kUnion, kExcept, kIntersect };
+
+// Children produce rows of this node's schema types already.
+struct SetOpNode : PlanNode {
+  SetOpNode() : PlanNode(PlanKind::kSetOp) {}
+  SetOpKind op = SetOpKind::kUnion;
+  bool all = false;
+  std::string Describe() const override;
+};
+
+// EXPLAIN text of a plan tree, one node per line, indented by depth.
+std::string ExplainPlan(const PlanNode& plan);
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_EXEC_PLAN_H_

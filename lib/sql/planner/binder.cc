@@ -1,0 +1,1780 @@
+#include "sql/planner/binder.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/expr/registry.h"
+#include "sql/parser/parser.h"
+#include "sql/types/compare.h"
+#include "sql/types/convert.h"
+#include "sql/types/infer.h"
+
+namespace rutile::sql {
+
+struct AggInfo {
+  std::vector<std::string> group_texts;
+  std::vector<int> group_cols;
+  std::vector<std::string> agg_texts;
+  std::vector<FieldType> out_types;
+  size_t n_group = 0;
+};
+
+struct Scope {
+  const Schema* schema = nullptr;
+  Scope* parent = nullptr;
+  std::vector<Correlation>* corr = nullptr;
+  const AggInfo* agg = nullptr;
+  // Select-list aliases (ORDER BY, HAVING).
+  const std::vector<std::pair<std::string, const Expr*>>* aliases = nullptr;
+  // Clause name for error messages.
+  const char* clause = "field list";
+};
+
+namespace {
+
+absl::Status Err(uint16_t code, std::string msg) { return MySqlErrorStatus(code, std::move(msg)); }
+
+bool NameEq(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()),
+                                absl::string_view(b.data(), b.size()));
+}
+
+// Calls f on each direct child expression of `e` (not descending into subqueries).
+template <typename F>
+void ForEachChild(const Expr& e, F&& f) {
+  auto visit = [&](const ExprPtr& c) {
+    if (c) f(*c);
+  };
+  if (auto* u = dynamic_cast<const UnaryExpr*>(&e)) {
+    visit(u->operand);
+  } else if (auto* b = dynamic_cast<const BinaryExpr*>(&e)) {
+    visit(b->left);
+    visit(b->right);
+  } else if (auto* i = dynamic_cast<const IsExpr*>(&e)) {
+    visit(i->operand);
+  } else if (auto* bt = dynamic_cast<const BetweenExpr*>(&e)) {
+    visit(bt->operand);
+    visit(bt->low);
+    visit(bt->high);
+  } else if (auto* in = dynamic_cast<const InExpr*>(&e)) {
+    visit(in->operand);
+    for (const auto& x : in->list) visit(x);
+  } else if (auto* p = dynamic_cast<const PatternExpr*>(&e)) {
+    visit(p->operand);
+    visit(p->pattern);
+    visit(p->escape);
+  } else if (auto* cs = dynamic_cast<const CompareSubqueryExpr*>(&e)) {
+    visit(cs->left);
+  } else if (auto* co = dynamic_cast<const CollateExpr*>(&e)) {
+    visit(co->operand);
+  } else if (auto* iv = dynamic_cast<const IntervalExpr*>(&e)) {
+    visit(iv->value);
+  } else if (auto* ce = dynamic_cast<const CaseExpr*>(&e)) {
+    visit(ce->operand);
+    for (const auto& w : ce->whens) {
+      visit(w.condition);
+      visit(w.result);
+    }
+    visit(ce->else_result);
+  } else if (auto* ca = dynamic_cast<const CastExpr*>(&e)) {
+    visit(ca->operand);
+  } else if (auto* fc = dynamic_cast<const FuncCallExpr*>(&e)) {
+    for (const auto& x : fc->args) visit(x);
+  } else if (auto* ag = dynamic_cast<const AggregateExpr*>(&e)) {
+    for (const auto& x : ag->args) visit(x);
+  } else if (auto* r = dynamic_cast<const RowExpr*>(&e)) {
+    for (const auto& x : r->items) visit(x);
+  }
+}
+
+void CollectAggs(const Expr& e, std::vector<const AggregateExpr*>* out) {
+  if (auto* a = dynamic_cast<const AggregateExpr*>(&e)) {
+    out->push_back(a);
+    return;
+  }
+  ForEachChild(e, [&](const Expr& c) { CollectAggs(c, out); });
+}
+
+void SplitAnd(const Expr* e, std::vector<const Expr*>* out) {
+  if (e == nullptr) return;
+  if (auto* b = dynamic_cast<const BinaryExpr*>(e); b && b->op == BinaryOp::kAnd) {
+    SplitAnd(b->left.get(), out);
+    SplitAnd(b->right.get(), out);
+    return;
+  }
+  out->push_back(e);
+}
+
+void CollectColumns(const expr::Expression& e, std::set<size_t>* out) {
+  if (auto* c = dynamic_cast<const expr::ColumnRef*>(&e)) {
+    out->insert(c->index());
+    return;
+  }
+  for (const auto& ch : e.children()) CollectColumns(*ch, out);
+}
+
+const char* BinaryFuncName(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::kOr:
+      return "or";
+    case BinaryOp::kXor:
+      return "xor";
+    case BinaryOp::kAnd:
+      return "and";
+    case BinaryOp::kEq:
+      return "eq";
+    case BinaryOp::kNullSafeEq:
+      return "nulleq";
+    case BinaryOp::kNe:
+      return "ne";
+    case BinaryOp::kLt:
+      return "lt";
+    case BinaryOp::kLe:
+      return "le";
+    case BinaryOp::kGt:
+      return "gt";
+    case BinaryOp::kGe:
+      return "ge";
+    case BinaryOp::kBitOr:
+      return "bitor";
+    case BinaryOp::kBitAnd:
+      return "bitand";
+    case BinaryOp::kShl:
+      return "leftshift";
+    case BinaryOp::kShr:
+      return "rightshift";
+    case BinaryOp::kPlus:
+      return "plus";
+    case BinaryOp::kMinus:
+      return "minus";
+    case BinaryOp::kMul:
+      return "mul";
+    case BinaryOp::kDiv:
+      return "div";
+    case BinaryOp::kIntDiv:
+      return "intdiv";
+    case BinaryOp::kMod:
+      return "mod";
+    case BinaryOp::kBitXor:
+      return "bitxor";
+    case BinaryOp::kAssign:
+      return "assign";
+  }
+  return "?";
+}
+
+bool IsNondeterministic(const std::string& name) {
+  static const std::set<std::string> kNames = {"rand",
+                                               "now",
+                                               "sysdate",
+                                               "uuid",
+                                               "curdate",
+                                               "current_date",
+                                               "curtime",
+                                               "current_time",
+                                               "current_timestamp",
+                                               "localtime",
+                                               "localtimestamp",
+                                               "unix_timestamp",
+                                               "utc_timestamp",
+                                               "sleep"};
+  return kNames.count(name) > 0;
+}
+
+expr::ExprPtr AndAll(std::vector<expr::ExprPtr> es) {
+  if (es.empty()) return nullptr;
+  expr::ExprPtr acc = std::move(es[0]);
+  for (size_t i = 1; i < es.size(); ++i) {
+    std::vector<expr::ExprPtr> args;
+    args.push_back(std::move(acc));
+    args.push_back(std::move(es[i]));
+    auto r = expr::NewFunction("and", std::move(args));
+    acc = *std::move(r);
+  }
+  return acc;
+}
+
+// Finds a column: index, -1 when absent, -2 when ambiguous.
+int FindColumn(const Schema& schema, const ColumnRefExpr& c) {
+  int found = -1;
+  for (size_t i = 0; i < schema.size(); ++i) {
+    const OutputColumn& oc = schema[i];
+    if (!NameEq(oc.name, c.column)) continue;
+    if (!c.table.empty() && !NameEq(oc.table, c.table)) continue;
+    if (!c.db.empty() && !NameEq(oc.db, c.db)) continue;
+    if (oc.hidden && c.table.empty() && !NameEq(oc.name, "_tidb_rowid")) continue;
+    if (found >= 0) return -2;
+    found = static_cast<int>(i);
+  }
+  return found;
+}
+
+std::string ColumnText(const ColumnRefExpr& c) {
+  std::string s;
+  if (!c.db.empty()) absl::StrAppend(&s, c.db, ".");
+  if (!c.table.empty()) absl::StrAppend(&s, c.table, ".");
+  absl::StrAppend(&s, c.column);
+  return s;
+}
+
+bool HashCompatible(const FieldType& a, const FieldType& b) {
+  EvalType ea = a.GetEvalType(), eb = b.GetEvalType();
+  if (ea != eb) return false;
+  if (ea == EvalType::kString) return a.collation == b.collation;
+  return ea == EvalType::kInt || ea == EvalType::kDecimal || ea == EvalType::kReal ||
+         ea == EvalType::kDatetime || ea == EvalType::kDuration;
+}
+
+}  // namespace
+
+Binder::Binder(BindOptions opts) : opts_(std::move(opts)) {}
+Binder::~Binder() = default;
+
+absl::StatusOr<Datum> Binder::EvalConstant(ExecContext* ctx, const expr::Expression& e) {
+  Chunk empty(std::vector<FieldType>{FieldType::LongLong()});
+  std::vector<Datum> row = {Datum::Int(0)};
+  empty.AppendRow(row);
+  return e.Eval(ctx, empty, 0);
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::BindFunction(const std::string& name,
+                                                   std::vector<expr::ExprPtr> args) {
+  bool all_const = true;
+  for (const auto& a : args) all_const = all_const && a->IsConstant();
+  auto f = expr::NewFunction(name, std::move(args));
+  if (!f.ok()) return f.status();
+  if (all_const && !IsNondeterministic(name)) {
+    ExecContext scratch;
+    auto v = EvalConstant(&scratch, **f);
+    if (v.ok() && scratch.warning_count() == 0) {
+      return expr::NewConstant(*v, (*f)->type());
+    }
+  }
+  return f;
+}
+
+absl::StatusOr<TablePtr> Binder::ResolveTable(const TableName& t) {
+  std::string db = t.db.empty() ? opts_.db : t.db;
+  if (db.empty()) return Err(kErNoDb, "No database selected");
+  return opts_.catalog->GetTable(db, t.name);
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::BindOver(const Expr& e, const Schema& schema) {
+  Scope s;
+  s.schema = &schema;
+  return Bind(e, &s);
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::Bind(const Expr& e, Scope* s) {
+  if (++depth_ > 400) {
+    --depth_;
+    return Err(1436, "Thread stack overrun");
+  }
+  absl::StatusOr<expr::ExprPtr> r;
+  if (s->agg != nullptr) {
+    const AggInfo& ai = *s->agg;
+    if (dynamic_cast<const ColumnRefExpr*>(&e) == nullptr &&
+        dynamic_cast<const LiteralExpr*>(&e) == nullptr) {
+      const std::string text = RestoreSql(e);
+      for (size_t i = 0; i < ai.agg_texts.size(); ++i) {
+        if (ai.agg_texts[i] == text) {
+          --depth_;
+          return expr::NewColumn(ai.n_group + i, ai.out_types[ai.n_group + i], text);
+        }
+      }
+      for (size_t i = 0; i < ai.group_texts.size(); ++i) {
+        if (ai.group_texts[i] == text) {
+          --depth_;
+          return expr::NewColumn(i, ai.out_types[i], text);
+        }
+      }
+    }
+  }
+  r = BindInner(e, s);
+  --depth_;
+  return r;
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::BindColumn(const ColumnRefExpr& c, Scope* s) {
+  if (s->aliases != nullptr && c.table.empty()) {
+    for (const auto& [alias, ast] : *s->aliases) {
+      if (NameEq(alias, c.column)) {
+        Scope inner = *s;
+        inner.aliases = nullptr;
+        return Bind(*ast, &inner);
+      }
+    }
+  }
+  int idx = s->schema ? FindColumn(*s->schema, c) : -1;
+  if (idx == -2) {
+    return Err(1052, absl::StrCat("Column '", ColumnText(c), "' in ", s->clause, " is ambiguous"));
+  }
+  if (idx >= 0) {
+    const OutputColumn& oc = (*s->schema)[idx];
+    if (s->agg != nullptr) {
+      for (size_t i = 0; i < s->agg->group_cols.size(); ++i) {
+        if (s->agg->group_cols[i] == idx) return expr::NewColumn(i, oc.type, oc.name);
+      }
+      if (s->agg->group_cols.empty()) {
+        return Err(1140, absl::StrCat("In aggregated query without GROUP BY, expression contains "
+                                      "nonaggregated column '",
+                                      ColumnText(c),
+                                      "'; this is incompatible with sql_mode=only_full_group_by"));
+      }
+      return Err(1055,
+                 absl::StrCat("Expression of SELECT list is not in GROUP BY clause and "
+                              "contains nonaggregated column '",
+                              ColumnText(c),
+                              "' which is not functionally dependent on columns in GROUP "
+                              "BY clause; this is incompatible with sql_mode=only_full_group_by"));
+    }
+    return expr::NewColumn(idx, oc.type, oc.name);
+  }
+  if (s->parent != nullptr && s->corr != nullptr) {
+    auto outer = BindColumn(c, s->parent);
+    if (!outer.ok()) {
+      if (GetMySqlError(outer.status()).has_value() &&
+          GetMySqlError(outer.status())->code == kErBadField) {
+        return Err(kErBadField,
+                   absl::StrCat("Unknown column '", ColumnText(c), "' in '", s->clause, "'"));
+      }
+      return outer.status();
+    }
+    auto slot = std::make_shared<Datum>();
+    FieldType t = (*outer)->type();
+    s->corr->push_back({*std::move(outer), slot});
+    return expr::ExprPtr(std::make_unique<CorrelatedColumn>(slot, t, c.column));
+  }
+  return Err(kErBadField,
+             absl::StrCat("Unknown column '", ColumnText(c), "' in '", s->clause, "'"));
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::BindSubquery(const QueryStmt& q, SubqueryKind kind,
+                                                   const Expr* operand, BinaryOp op, bool negated,
+                                                   Scope* s) {
+  std::vector<Correlation> corr;
+  auto plan = BuildQueryIn(q, s, &corr);
+  if (!plan.ok()) return plan.status();
+  size_t ncols = 0;
+  for (const auto& c : (*plan)->schema) ncols += c.hidden ? 0 : 1;
+  if (kind != SubqueryKind::kExists && ncols != 1) {
+    return Err(1241, "Operand should contain 1 column(s)");
+  }
+  expr::ExprPtr operand_expr, compare;
+  FieldType type = FieldType::LongLong();
+  type.flen = 1;
+  if (kind == SubqueryKind::kScalar) {
+    type = (*plan)->schema[0].type;
+    type.flag &= ~kNotNullFlag;
+  }
+  if (operand != nullptr) {
+    if (dynamic_cast<const RowExpr*>(operand) != nullptr) {
+      return Err(kErNotSupported, "This version doesn't yet support 'row IN (subquery)'");
+    }
+    auto o = Bind(*operand, s);
+    if (!o.ok()) return o.status();
+    operand_expr = *std::move(o);
+    std::vector<expr::ExprPtr> args;
+    args.push_back(expr::NewColumn(0, operand_expr->type()));
+    args.push_back(expr::NewColumn(1, (*plan)->schema[0].type));
+    auto cmp = expr::NewFunction(BinaryFuncName(op), std::move(args));
+    if (!cmp.ok()) return cmp.status();
+    compare = *std::move(cmp);
+  }
+  return expr::ExprPtr(std::make_unique<SubqueryExpression>(kind, *std::move(plan), std::move(corr),
+                                                            std::move(operand_expr),
+                                                            std::move(compare), negated, type));
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::BindInner(const Expr& e, Scope* s) {
+  auto bind = [&](const Expr& x) { return Bind(x, s); };
+  if (auto* lit = dynamic_cast<const LiteralExpr*>(&e)) {
+    switch (lit->kind) {
+      case LiteralKind::kNull:
+        return expr::NewNull();
+      case LiteralKind::kBool:
+        return expr::NewInt(absl::EqualsIgnoreCase(lit->text, "TRUE") ? 1 : 0);
+      case LiteralKind::kInt: {
+        uint64_t u = 0;
+        if (absl::SimpleAtoi(lit->text, &u)) {
+          if (u <= static_cast<uint64_t>(INT64_MAX)) return expr::NewInt(static_cast<int64_t>(u));
+          return expr::NewUint(u);
+        }
+        return expr::NewDecimalLiteral(lit->text);
+      }
+      case LiteralKind::kDecimal:
+        return expr::NewDecimalLiteral(lit->text);
+      case LiteralKind::kFloat:
+        return expr::NewDouble(std::strtod(lit->text.c_str(), nullptr));
+      case LiteralKind::kString:
+        if (lit->charset == "binary") return expr::NewString(lit->text, Collation::kBinary);
+        return expr::NewString(lit->text);
+      case LiteralKind::kHex: {
+        std::string hex = lit->text;
+        if (hex.size() % 2) hex = "0" + hex;
+        std::string bytes;
+        for (size_t i = 0; i < hex.size(); i += 2) {
+          bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        }
+        return expr::NewString(bytes, Collation::kBinary);
+      }
+      case LiteralKind::kBit: {
+        uint64_t v = 0;
+        for (char c : lit->text) v = (v << 1) | (c == '1' ? 1 : 0);
+        return expr::NewUint(v);
+      }
+    }
+  }
+  if (auto* c = dynamic_cast<const ColumnRefExpr*>(&e)) return BindColumn(*c, s);
+  if (auto* p = dynamic_cast<const ParamExpr*>(&e)) {
+    if (opts_.params == nullptr || p->index >= static_cast<int>(opts_.params->size())) {
+      return Err(1210, "Incorrect arguments to EXECUTE");
+    }
+    const Datum& d = (*opts_.params)[p->index];
+    switch (d.kind()) {
+      case DatumKind::kNull:
+        return expr::NewNull();
+      case DatumKind::kInt64:
+        return expr::NewConstant(d, FieldType::LongLong());
+      case DatumKind::kUint64:
+        return expr::NewConstant(d, FieldType::LongLong(true));
+      case DatumKind::kFloat32:
+      case DatumKind::kFloat64:
+        return expr::NewDouble(d.GetDouble());
+      case DatumKind::kDecimal:
+        return expr::NewConstant(
+            d, FieldType::NewDecimal(d.GetDecimal().Precision(), d.GetDecimal().scale()));
+      case DatumKind::kString:
+        return expr::NewString(d.GetString());
+      default:
+        return Err(1210, "Incorrect arguments to EXECUTE");
+    }
+  }
+  if (auto* v = dynamic_cast<const VariableExpr*>(&e)) {
+    if (!opts_.variable) return expr::NewNull();
+    return opts_.variable(*v);
+  }
+  if (auto* u = dynamic_cast<const UnaryExpr*>(&e)) {
+    auto a = bind(*u->operand);
+    if (!a.ok()) return a.status();
+    std::vector<expr::ExprPtr> args;
+    switch (u->op) {
+      case UnaryOp::kPlus:
+        return a;
+      case UnaryOp::kMinus: {
+        expr::ExprPtr x = *std::move(a);
+        // MySQL negates a negative integer constant in DECIMAL (its negation might not fit).
+        if (x->IsConstant() && x->eval_type() == EvalType::kInt && !x->type().IsUnsigned()) {
+          const Datum& d = static_cast<const expr::Constant&>(*x).value();
+          if (!d.IsNull() && d.kind() == DatumKind::kInt64 && d.GetInt64() < 0) {
+            int digits = std::max(1, x->type().flen);
+            x = expr::NewCast(std::move(x), FieldType::NewDecimal(std::min(digits, 65), 0));
+          }
+        }
+        args.push_back(std::move(x));
+        return BindFunction("unaryminus", std::move(args));
+      }
+      case UnaryOp::kNot:
+        args.push_back(*std::move(a));
+        return BindFunction("not", std::move(args));
+      case UnaryOp::kBitNeg:
+        args.push_back(*std::move(a));
+        return BindFunction("bitneg", std::move(args));
+      case UnaryOp::kBinary:
+        return expr::NewCast(*std::move(a), FieldType::VarBinary(-1));
+    }
+  }
+  if (auto* b = dynamic_cast<const BinaryExpr*>(&e)) {
+    auto* lrow = dynamic_cast<const RowExpr*>(b->left.get());
+    auto* rrow = dynamic_cast<const RowExpr*>(b->right.get());
+    if (lrow != nullptr || rrow != nullptr) {
+      if (lrow == nullptr || rrow == nullptr || lrow->items.size() != rrow->items.size()) {
+        return Err(1241, absl::StrCat("Operand should contain ", lrow ? lrow->items.size() : 1,
+                                      " column(s)"));
+      }
+      if (b->op != BinaryOp::kEq && b->op != BinaryOp::kNe && b->op != BinaryOp::kNullSafeEq) {
+        return Err(kErNotSupported, "This version doesn't yet support row comparison with < or >");
+      }
+      std::vector<expr::ExprPtr> parts;
+      for (size_t i = 0; i < lrow->items.size(); ++i) {
+        auto l = bind(*lrow->items[i]);
+        if (!l.ok()) return l.status();
+        auto r = bind(*rrow->items[i]);
+        if (!r.ok()) return r.status();
+        std::vector<expr::ExprPtr> args;
+        args.push_back(*std::move(l));
+        args.push_back(*std::move(r));
+        auto f = BindFunction(BinaryFuncName(b->op), std::move(args));
+        if (!f.ok()) return f.status();
+        parts.push_back(*std::move(f));
+      }
+      expr::ExprPtr acc = std::move(parts[0]);
+      for (size_t i = 1; i < parts.size(); ++i) {
+        std::vector<expr::ExprPtr> args;
+        args.push_back(std::move(acc));
+        args.push_back(std::move(parts[i]));
+        auto f = BindFunction(b->op == BinaryOp::kNe ? "or" : "and", std::move(args));
+        if (!f.ok()) return f.status();
+        acc = *std::move(f);
+      }
+      return acc;
+    }
+    auto* liv = dynamic_cast<const IntervalExpr*>(b->left.get());
+    auto* riv = dynamic_cast<const IntervalExpr*>(b->right.get());
+    if ((liv || riv) && (b->op == BinaryOp::kPlus || b->op == BinaryOp::kMinus)) {
+      const Expr& date = liv ? *b->right : *b->left;
+      const IntervalExpr& iv = liv ? *liv : *riv;
+      auto d = bind(date);
+      if (!d.ok()) return d.status();
+      auto v = bind(*iv.value);
+      if (!v.ok()) return v.status();
+      std::vector<expr::ExprPtr> args;
+      args.push_back(*std::move(d));
+      args.push_back(*std::move(v));
+      args.push_back(expr::NewString(iv.unit));
+      return BindFunction(b->op == BinaryOp::kPlus ? "date_add" : "date_sub", std::move(args));
+    }
+    if (b->op == BinaryOp::kAssign) return Err(kErNotSupported, "':=' is not supported");
+    auto l = bind(*b->left);
+    if (!l.ok()) return l.status();
+    auto r = bind(*b->right);
+    if (!r.ok()) return r.status();
+    std::vector<expr::ExprPtr> args;
+    args.push_back(*std::move(l));
+    args.push_back(*std::move(r));
+    return BindFunction(BinaryFuncName(b->op), std::move(args));
+  }
+  if (auto* is = dynamic_cast<const IsExpr*>(&e)) {
+    auto a = bind(*is->operand);
+    if (!a.ok()) return a.status();
+    const char* name = nullptr;
+    switch (is->what) {
+      case IsWhat::kNull:
+      case IsWhat::kUnknown:
+        name = is->negated ? "isnotnull" : "isnull";
+        break;
+      case IsWhat::kTrue:
+        name = is->negated ? "isnottrue" : "istrue";
+        break;
+      case IsWhat::kFalse:
+        name = is->negated ? "isnotfalse" : "isfalse";
+        break;
+    }
+    std::vector<expr::ExprPtr> args;
+    args.push_back(*std::move(a));
+    return BindFunction(name, std::move(args));
+  }
+  auto negate = [&](absl::StatusOr<expr::ExprPtr> x, bool neg) -> absl::StatusOr<expr::ExprPtr> {
+    if (!x.ok() || !neg) return x;
+    std::vector<expr::ExprPtr> args;
+    args.push_back(*std::move(x));
+    return BindFunction("not", std::move(args));
+  };
+  if (auto* bt = dynamic_cast<const BetweenExpr*>(&e)) {
+    std::vector<expr::ExprPtr> args;
+    for (const Expr* x : {bt->operand.get(), bt->low.get(), bt->high.get()}) {
+      auto a = bind(*x);
+      if (!a.ok()) return a.status();
+      args.push_back(*std::move(a));
+    }
+    return negate(BindFunction("between", std::move(args)), bt->negated);
+  }
+  if (auto* in = dynamic_cast<const InExpr*>(&e)) {
+    if (in->subquery) {
+      return BindSubquery(*in->subquery, SubqueryKind::kIn, in->operand.get(), BinaryOp::kEq,
+                          in->negated, s);
+    }
+    if (auto* row = dynamic_cast<const RowExpr*>(in->operand.get())) {
+      (void)row;
+      return Err(kErNotSupported, "This version doesn't yet support row IN (list)");
+    }
+    std::vector<expr::ExprPtr> args;
+    auto a = bind(*in->operand);
+    if (!a.ok()) return a.status();
+    args.push_back(*std::move(a));
+    for (const auto& x : in->list) {
+      if (dynamic_cast<const RowExpr*>(x.get()))
+        return Err(1241, "Operand should contain 1 column(s)");
+      auto v = bind(*x);
+      if (!v.ok()) return v.status();
+      args.push_back(*std::move(v));
+    }
+    return negate(BindFunction("in", std::move(args)), in->negated);
+  }
+  if (auto* p = dynamic_cast<const PatternExpr*>(&e)) {
+    std::vector<expr::ExprPtr> args;
+    for (const Expr* x : {p->operand.get(), p->pattern.get(), p->escape.get()}) {
+      if (x == nullptr) continue;
+      auto a = bind(*x);
+      if (!a.ok()) return a.status();
+      args.push_back(*std::move(a));
+    }
+    return negate(BindFunction(p->regexp ? "regexp" : "like", std::move(args)), p->negated);
+  }
+  if (auto* cs = dynamic_cast<const CompareSubqueryExpr*>(&e)) {
+    return BindSubquery(*cs->subquery, cs->all ? SubqueryKind::kAll : SubqueryKind::kAny,
+                        cs->left.get(), cs->op, false, s);
+  }
+  if (auto* sq = dynamic_cast<const SubqueryExpr*>(&e)) {
+    return BindSubquery(*sq->query, SubqueryKind::kScalar, nullptr, BinaryOp::kEq, false, s);
+  }
+  if (auto* ex = dynamic_cast<const ExistsExpr*>(&e)) {
+    return BindSubquery(*ex->query, SubqueryKind::kExists, nullptr, BinaryOp::kEq, false, s);
+  }
+  if (auto* co = dynamic_cast<const CollateExpr*>(&e)) {
+    auto a = bind(*co->operand);
+    if (!a.ok()) return a.status();
+    Collation c;
+    if (!CollationFromName(co->collation, &c)) {
+      return Err(1273, absl::StrCat("Unknown collation: '", co->collation, "'"));
+    }
+    if ((*a)->eval_type() != EvalType::kString) return a;
+    FieldType t = (*a)->type();
+    t.collation = c;
+    return expr::NewCast(*std::move(a), t);
+  }
+  if (auto* ce = dynamic_cast<const CaseExpr*>(&e)) {
+    std::vector<expr::ExprPtr> args;
+    expr::ExprPtr operand;
+    if (ce->operand) {
+      auto o = bind(*ce->operand);
+      if (!o.ok()) return o.status();
+      operand = *std::move(o);
+    }
+    for (const WhenClause& w : ce->whens) {
+      auto c = bind(*w.condition);
+      if (!c.ok()) return c.status();
+      if (operand) {
+        std::vector<expr::ExprPtr> eq;
+        eq.push_back(operand->Clone());
+        eq.push_back(*std::move(c));
+        c = BindFunction("eq", std::move(eq));
+        if (!c.ok()) return c.status();
+      }
+      args.push_back(*std::move(c));
+      auto r = bind(*w.result);
+      if (!r.ok()) return r.status();
+      args.push_back(*std::move(r));
+    }
+    if (ce->else_result) {
+      auto el = bind(*ce->else_result);
+      if (!el.ok()) return el.status();
+      args.push_back(*std::move(el));
+    }
+    return BindFunction("case", std::move(args));
+  }
+  if (auto* ca = dynamic_cast<const CastExpr*>(&e)) {
+    auto a = bind(*ca->operand);
+    if (!a.ok()) return a.status();
+    if (!ca->using_charset.empty()) return a;
+    FieldType t;
+    const DataType& dt = ca->type;
+    switch (dt.kind) {
+      case TypeKind::kSigned:
+      case TypeKind::kInt:
+      case TypeKind::kBigInt:
+        t = FieldType::LongLong(false);
+        break;
+      case TypeKind::kUnsigned:
+        t = FieldType::LongLong(true);
+        break;
+      case TypeKind::kDecimal: {
+        int p = dt.length < 0 ? 10 : static_cast<int>(dt.length);
+        int sc = dt.scale < 0 ? 0 : static_cast<int>(dt.scale);
+        if (p > 65)
+          return Err(1426, absl::StrCat("Too-big precision ", p, " specified. Maximum is 65."));
+        if (sc > 30 || sc > p) return Err(1425, absl::StrCat("Too big scale ", sc, " specified."));
+        t = FieldType::NewDecimal(p, sc);
+        break;
+      }
+      case TypeKind::kChar:
+      case TypeKind::kVarChar:
+        t = FieldType::Varchar(dt.length < 0 ? -1 : static_cast<int>(dt.length));
+        if (!dt.charset.empty() && dt.charset == "binary") t.collation = Collation::kBinary;
+        break;
+      case TypeKind::kBinary:
+      case TypeKind::kVarBinary:
+        t = FieldType::VarBinary(dt.length < 0 ? -1 : static_cast<int>(dt.length));
+        break;
+      case TypeKind::kDate:
+        t = FieldType::Date();
+        break;
+      case TypeKind::kDateTime:
+        t = FieldType::Datetime(dt.length < 0 ? 0 : static_cast<int>(dt.length));
+        break;
+      case TypeKind::kTime:
+        t = FieldType::Duration(dt.length < 0 ? 0 : static_cast<int>(dt.length));
+        break;
+      case TypeKind::kDouble:
+        t = FieldType::Double();
+        break;
+      case TypeKind::kFloat:
+        t = FieldType::Float();
+        break;
+      default:
+        return Err(1064, absl::StrCat("You have an error in your SQL syntax; CAST to ",
+                                      std::string(TypeKindText(dt.kind)), " is not supported"));
+    }
+    expr::ExprPtr x = *std::move(a);
+    bool c = x->IsConstant();
+    expr::ExprPtr cast = expr::NewCast(std::move(x), t);
+    if (c) {
+      ExecContext scratch;
+      auto v = EvalConstant(&scratch, *cast);
+      if (v.ok() && scratch.warning_count() == 0) return expr::NewConstant(*v, cast->type());
+    }
+    return cast;
+  }
+  if (auto* fc = dynamic_cast<const FuncCallExpr*>(&e)) {
+    std::string name = absl::AsciiStrToLower(fc->name);
+    if (name == "values" && fc->args.size() == 1) {
+      auto* col = dynamic_cast<const ColumnRefExpr*>(fc->args[0].get());
+      if (col != nullptr && opts_.values_func) return opts_.values_func(col->column);
+      if (col != nullptr) return expr::NewNull();
+    }
+    if (name == "database" || name == "schema") {
+      if (opts_.db.empty()) return expr::NewNull();
+      return expr::NewString(opts_.db, Collation::kUtf8mb4GeneralCi);
+    }
+    if (name == "version" || name == "last_insert_id" || name == "connection_id" ||
+        name == "row_count" || name == "found_rows") {
+      if (!fc->args.empty())
+        return Err(1582, absl::StrCat("Incorrect parameter count in the call to native function '",
+                                      fc->name, "'"));
+      VariableExpr v;
+      v.system = true;
+      v.name = name;
+      if (!opts_.variable) return expr::NewNull();
+      return opts_.variable(v);
+    }
+    std::vector<expr::ExprPtr> args;
+    for (const auto& x : fc->args) {
+      if (auto* kw = dynamic_cast<const KeywordExpr*>(x.get())) {
+        args.push_back(expr::NewString(kw->word));
+        continue;
+      }
+      if (auto* iv = dynamic_cast<const IntervalExpr*>(x.get())) {
+        auto v = bind(*iv->value);
+        if (!v.ok()) return v.status();
+        args.push_back(*std::move(v));
+        args.push_back(expr::NewString(iv->unit));
+        continue;
+      }
+      auto a = bind(*x);
+      if (!a.ok()) return a.status();
+      args.push_back(*std::move(a));
+    }
+    if (name == "trim" && args.size() == 3) {
+      // The direction keyword arrives as a string; the kernel wants 0|1|2.
+      const auto* k = dynamic_cast<const expr::Constant*>(args[2].get());
+      if (k != nullptr && k->value().kind() == DatumKind::kString) {
+        std::string w = k->value().GetString();
+        args[2] = expr::NewInt(w == "LEADING" ? 1 : w == "TRAILING" ? 2 : 0);
+      }
+    }
+    return BindFunction(name, std::move(args));
+  }
+  if (dynamic_cast<const AggregateExpr*>(&e) != nullptr) {
+    return Err(1111, "Invalid use of group function");
+  }
+  if (dynamic_cast<const RowExpr*>(&e) != nullptr) {
+    return Err(1241, "Operand should contain 1 column(s)");
+  }
+  if (dynamic_cast<const DefaultExpr*>(&e) != nullptr) {
+    return Err(kErNotSupported, "DEFAULT is not supported in this context");
+  }
+  if (auto* iv = dynamic_cast<const IntervalExpr*>(&e)) {
+    (void)iv;
+    return Err(1064, "You have an error in your SQL syntax near 'INTERVAL'");
+  }
+  return Err(kErNotSupported, absl::StrCat("Expression not supported: ", RestoreSql(e)));
+}
+
+// ---- Queries ----
+
+absl::StatusOr<PlanPtr> Binder::BuildQuery(const QueryStmt& q) {
+  return BuildQueryIn(q, nullptr, nullptr);
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
+                                             std::vector<Correlation>* corr) {
+  if (++depth_ > 100) {
+    --depth_;
+    return Err(1436, "Thread stack overrun: query nested too deeply");
+  }
+  absl::StatusOr<PlanPtr> r;
+  if (auto* s = dynamic_cast<const SelectStmt*>(&q)) {
+    r = BuildSelect(*s, parent, corr);
+  } else if (auto* so = dynamic_cast<const SetOprStmt*>(&q)) {
+    r = BuildSetOp(*so, parent, corr);
+  } else {
+    r = Err(kErNotSupported, "unsupported query");
+  }
+  --depth_;
+  return r;
+}
+
+namespace {
+
+absl::StatusOr<uint64_t> LimitValue(Binder* b, const Expr& e) {
+  Schema none;
+  auto x = b->BindOver(e, none);
+  if (!x.ok()) return x.status();
+  ExecContext scratch;
+  auto v = Binder::EvalConstant(&scratch, **x);
+  if (!v.ok()) return v.status();
+  if (v->kind() == DatumKind::kInt64 && v->GetInt64() >= 0)
+    return static_cast<uint64_t>(v->GetInt64());
+  if (v->kind() == DatumKind::kUint64) return v->GetUint64();
+  return Err(1210, "Incorrect arguments to LIMIT");
+}
+
+}  // namespace
+
+absl::StatusOr<PlanPtr> Binder::BuildSetOp(const SetOprStmt& so, Scope* parent,
+                                           std::vector<Correlation>* corr) {
+  auto l = BuildQueryIn(*so.left, parent, corr);
+  if (!l.ok()) return l.status();
+  auto r = BuildQueryIn(*so.right, parent, corr);
+  if (!r.ok()) return r.status();
+  if ((*l)->schema.size() != (*r)->schema.size()) {
+    return Err(1222, "The used SELECT statements have a different number of columns");
+  }
+  auto node = std::make_shared<SetOpNode>();
+  node->op = so.op == SetOp::kUnion    ? SetOpKind::kUnion
+             : so.op == SetOp::kExcept ? SetOpKind::kExcept
+                                       : SetOpKind::kIntersect;
+  node->all = so.all;
+  std::vector<FieldType> types;
+  for (size_t i = 0; i < (*l)->schema.size(); ++i) {
+    std::vector<FieldType> two = {(*l)->schema[i].type, (*r)->schema[i].type};
+    FieldType t = UnifyTypes(two);
+    if (t.tp != TypeCode::kNull && (*l)->schema[i].type.NotNull() &&
+        (*r)->schema[i].type.NotNull()) {
+      t.flag |= kNotNullFlag;
+    } else {
+      t.flag &= ~kNotNullFlag;
+    }
+    types.push_back(t);
+    OutputColumn oc = (*l)->schema[i];
+    oc.type = t;
+    oc.table.clear();
+    oc.hidden = false;
+    node->schema.push_back(oc);
+  }
+  for (PlanPtr side : {*l, *r}) {
+    bool same = true;
+    for (size_t i = 0; i < types.size(); ++i) {
+      FieldType a = side->schema[i].type, b = types[i];
+      a.flag &= ~kNotNullFlag;
+      b.flag &= ~kNotNullFlag;
+      same = same && a == b;
+    }
+    if (same) {
+      node->children.push_back(side);
+      continue;
+    }
+    auto proj = std::make_shared<ProjectionNode>();
+    proj->children.push_back(side);
+    for (size_t i = 0; i < types.size(); ++i) {
+      expr::ExprPtr c = expr::NewColumn(i, side->schema[i].type);
+      if (types[i].tp != TypeCode::kNull) c = expr::NewCast(std::move(c), types[i]);
+      proj->exprs.push_back(std::move(c));
+      OutputColumn oc = node->schema[i];
+      oc.type = proj->exprs.back()->type();
+      proj->schema.push_back(oc);
+    }
+    node->children.push_back(proj);
+  }
+  // Children must produce exactly the node's types.
+  for (size_t i = 0; i < types.size(); ++i)
+    node->schema[i].type = node->children[0]->schema[i].type;
+  return BuildOrderLimit(node, so, parent, corr);
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildOrderLimit(PlanPtr plan, const QueryStmt& q, Scope* parent,
+                                                std::vector<Correlation>* corr) {
+  if (!q.order_by.empty()) {
+    Schema schema = plan->schema;
+    for (auto& c : schema) c.table.clear();
+    Scope s;
+    s.schema = &schema;
+    s.parent = parent;
+    s.corr = corr;
+    s.clause = "order clause";
+    auto sort = std::make_shared<SortNode>();
+    sort->children.push_back(plan);
+    sort->schema = plan->schema;
+    for (const OrderItem& it : q.order_by) {
+      auto* lit = dynamic_cast<const LiteralExpr*>(it.expr.get());
+      expr::ExprPtr x;
+      if (lit != nullptr && lit->kind == LiteralKind::kInt) {
+        int64_t pos = 0;
+        if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
+            pos > static_cast<int64_t>(schema.size())) {
+          return Err(kErBadField,
+                     absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
+        }
+        x = expr::NewColumn(pos - 1, schema[pos - 1].type);
+      } else {
+        auto b = Bind(*it.expr, &s);
+        if (!b.ok()) return b.status();
+        x = *std::move(b);
+      }
+      sort->items.push_back({std::move(x), it.desc});
+    }
+    plan = sort;
+  }
+  if (q.limit.has_value()) {
+    auto count = LimitValue(this, *q.limit->count);
+    if (!count.ok()) return count.status();
+    uint64_t offset = 0;
+    if (q.limit->offset) {
+      auto o = LimitValue(this, *q.limit->offset);
+      if (!o.ok()) return o.status();
+      offset = *o;
+    }
+    if (plan->kind == PlanKind::kSort) {
+      static_cast<SortNode*>(plan.get())->limit = offset + *count;
+    }
+    auto lim = std::make_shared<LimitNode>();
+    lim->children.push_back(plan);
+    lim->schema = plan->schema;
+    lim->offset = offset;
+    lim->count = *count;
+    plan = lim;
+  }
+  return plan;
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildLeaf(const TableRef& ref, Scope* parent,
+                                          std::vector<Correlation>* corr) {
+  if (auto* t = dynamic_cast<const TableName*>(&ref)) {
+    auto table = ResolveTable(*t);
+    if (!table.ok()) return table.status();
+    const std::string alias = t->alias.empty() ? (*table)->name : t->alias;
+    if ((*table)->is_view) {
+      auto stmt = ParseOne((*table)->view_sql);
+      if (!stmt.ok()) return stmt.status();
+      auto* q = dynamic_cast<const QueryStmt*>(stmt->get());
+      if (q == nullptr) return absl::InternalError("view is not a query");
+      Binder inner(opts_);
+      inner.opts_.db = (*table)->db;
+      auto plan = inner.BuildQuery(*q);
+      if (!plan.ok()) return plan.status();
+      // Keep the view's AST alive with its plan: expressions do not point into it.
+      for (size_t i = 0; i < (*plan)->schema.size(); ++i) {
+        OutputColumn& oc = (*plan)->schema[i];
+        oc.table = alias;
+        oc.db = (*table)->db;
+        if (i < (*table)->view_columns.size()) oc.name = (*table)->view_columns[i];
+      }
+      return plan;
+    }
+    auto scan = std::make_shared<TableScanNode>();
+    scan->table = *table;
+    for (const ColumnInfo& c : (*table)->columns) {
+      scan->schema.push_back({c.name, alias, (*table)->db, c.type, false});
+    }
+    scan->schema.push_back({"_tidb_rowid", alias, (*table)->db, FieldType::LongLong(), true});
+    return PlanPtr(scan);
+  }
+  if (auto* d = dynamic_cast<const DerivedTable*>(&ref)) {
+    auto plan = BuildQueryIn(*d->query, parent, corr);
+    if (!plan.ok()) return plan.status();
+    // A fresh projection carries the alias, so a shared subplan keeps its own names.
+    auto proj = std::make_shared<ProjectionNode>();
+    proj->children.push_back(*plan);
+    for (size_t i = 0; i < (*plan)->schema.size(); ++i) {
+      OutputColumn oc = (*plan)->schema[i];
+      proj->exprs.push_back(expr::NewColumn(i, oc.type));
+      oc.table = d->alias;
+      oc.db.clear();
+      if (i < d->columns.size()) oc.name = d->columns[i];
+      proj->schema.push_back(oc);
+    }
+    return PlanPtr(proj);
+  }
+  return Err(kErNotSupported, "unsupported table reference");
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where, Scope* parent,
+                                          std::vector<Correlation>* corr,
+                                          std::vector<const Expr*>* leftover) {
+  std::vector<PlanPtr> leaves;
+  std::vector<const Expr*> conds;
+  // Flattens inner joins; outer joins become one leaf each.
+  std::function<absl::Status(const TableRef&)> flatten = [&](const TableRef& r) -> absl::Status {
+    auto* j = dynamic_cast<const JoinRef*>(&r);
+    if (j == nullptr) {
+      auto leaf = BuildLeaf(r, parent, corr);
+      if (!leaf.ok()) return leaf.status();
+      leaves.push_back(*std::move(leaf));
+      return absl::OkStatus();
+    }
+    const bool outer = j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight;
+    if (!outer) {
+      size_t first_left = leaves.size();
+      absl::Status s = flatten(*j->left);
+      if (!s.ok()) return s;
+      size_t first_right = leaves.size();
+      s = flatten(*j->right);
+      if (!s.ok()) return s;
+      SplitAnd(j->on.get(), &conds);
+      std::vector<std::string> using_cols = j->using_columns;
+      if (j->natural) {
+        for (size_t a = first_left; a < first_right; ++a) {
+          for (const auto& lc : leaves[a]->schema) {
+            if (lc.hidden) continue;
+            for (size_t b = first_right; b < leaves.size(); ++b) {
+              for (const auto& rc : leaves[b]->schema) {
+                if (!rc.hidden && NameEq(lc.name, rc.name)) using_cols.push_back(lc.name);
+              }
+            }
+          }
+        }
+      }
+      for (const std::string& col : using_cols) {
+        auto find = [&](size_t from, size_t to) -> std::string {
+          for (size_t a = from; a < to; ++a) {
+            for (const auto& c : leaves[a]->schema) {
+              if (!c.hidden && NameEq(c.name, col)) return c.table;
+            }
+          }
+          return "";
+        };
+        std::string lt = find(first_left, first_right), rt = find(first_right, leaves.size());
+        if (lt.empty() || rt.empty()) {
+          return Err(kErBadField, absl::StrCat("Unknown column '", col, "' in 'from clause'"));
+        }
+        auto eq = std::make_unique<BinaryExpr>();
+        eq->op = BinaryOp::kEq;
+        auto lc = std::make_unique<ColumnRefExpr>();
+        lc->table = lt;
+        lc->column = col;
+        auto rc = std::make_unique<ColumnRefExpr>();
+        rc->table = rt;
+        rc->column = col;
+        eq->left = std::move(lc);
+        eq->right = std::move(rc);
+        conds.push_back(eq.get());
+        arena_.push_back(std::move(eq));
+      }
+      return absl::OkStatus();
+    }
+    // Outer join: LEFT JOIN as is, RIGHT JOIN with the sides swapped.
+    const TableRef& outer_side = j->kind == JoinKind::kLeft ? *j->left : *j->right;
+    const TableRef& inner_side = j->kind == JoinKind::kLeft ? *j->right : *j->left;
+    auto lp = BuildFrom(outer_side, nullptr, parent, corr, nullptr);
+    if (!lp.ok()) return lp.status();
+    auto rp = BuildFrom(inner_side, nullptr, parent, corr, nullptr);
+    if (!rp.ok()) return rp.status();
+    auto join = std::make_shared<JoinNode>();
+    join->type = JoinType::kLeft;
+    join->children = {*lp, *rp};
+    join->schema = (*lp)->schema;
+    join->schema.insert(join->schema.end(), (*rp)->schema.begin(), (*rp)->schema.end());
+    Scope full;
+    full.schema = &join->schema;
+    full.parent = parent;
+    full.corr = corr;
+    full.clause = "on clause";
+    std::vector<const Expr*> on;
+    SplitAnd(j->on.get(), &on);
+    std::vector<std::unique_ptr<Expr>> synth;
+    for (const std::string& col : j->using_columns) {
+      auto eq = std::make_unique<BinaryExpr>();
+      eq->op = BinaryOp::kEq;
+      auto lc = std::make_unique<ColumnRefExpr>();
+      auto rc = std::make_unique<ColumnRefExpr>();
+      for (const auto& c : (*lp)->schema) {
+        if (!c.hidden && NameEq(c.name, col)) lc->table = c.table;
+      }
+      for (const auto& c : (*rp)->schema) {
+        if (!c.hidden && NameEq(c.name, col)) rc->table = c.table;
+      }
+      lc->column = col;
+      rc->column = col;
+      eq->left = std::move(lc);
+      eq->right = std::move(rc);
+      on.push_back(eq.get());
+      arena_.push_back(std::move(eq));
+    }
+    const size_t nl = (*lp)->schema.size();
+    std::vector<expr::ExprPtr> others;
+    for (const Expr* c : on) {
+      auto* b = dynamic_cast<const BinaryExpr*>(c);
+      if (b != nullptr && b->op == BinaryOp::kEq) {
+        auto l = Bind(*b->left, &full);
+        auto r = Bind(*b->right, &full);
+        if (!l.ok()) return l.status();
+        if (!r.ok()) return r.status();
+        std::set<size_t> lc, rc;
+        CollectColumns(**l, &lc);
+        CollectColumns(**r, &rc);
+        auto left_only = [&](const std::set<size_t>& s) { return !s.empty() && *s.rbegin() < nl; };
+        auto right_only = [&](const std::set<size_t>& s) { return !s.empty() && *s.begin() >= nl; };
+        const Expr* lside = nullptr;
+        const Expr* rside = nullptr;
+        expr::ExprPtr lkey;
+        if (left_only(lc) && right_only(rc)) {
+          lside = b->left.get();
+          rside = b->right.get();
+          lkey = *std::move(l);
+        } else if (left_only(rc) && right_only(lc)) {
+          lside = b->right.get();
+          rside = b->left.get();
+          lkey = *std::move(r);
+        }
+        if (lside != nullptr) {
+          Scope rs;
+          rs.schema = &(*rp)->schema;
+          rs.parent = parent;
+          rs.corr = corr;
+          auto rkey = Bind(*rside, &rs);
+          if (!rkey.ok()) return rkey.status();
+          if (HashCompatible(lkey->type(), (*rkey)->type())) {
+            join->left_keys.push_back(std::move(lkey));
+            join->right_keys.push_back(*std::move(rkey));
+            continue;
+          }
+        }
+      }
+      auto x = Bind(*c, &full);
+      if (!x.ok()) return x.status();
+      others.push_back(*std::move(x));
+    }
+    join->other = AndAll(std::move(others));
+    PlanPtr result = join;
+    if (j->kind == JoinKind::kRight) {
+      // Restore the written column order: left side first.
+      auto proj = std::make_shared<ProjectionNode>();
+      proj->children.push_back(join);
+      const size_t nr = (*rp)->schema.size();
+      for (size_t i = 0; i < nr; ++i) {
+        proj->exprs.push_back(expr::NewColumn(nl + i, join->schema[nl + i].type));
+        proj->schema.push_back(join->schema[nl + i]);
+      }
+      for (size_t i = 0; i < nl; ++i) {
+        proj->exprs.push_back(expr::NewColumn(i, join->schema[i].type));
+        proj->schema.push_back(join->schema[i]);
+      }
+      result = proj;
+    }
+    leaves.push_back(result);
+    return absl::OkStatus();
+  };
+  absl::Status s = flatten(ref);
+  if (!s.ok()) return s;
+  SplitAnd(where, &conds);
+  return BuildJoinTree(std::move(leaves), std::move(conds), parent, corr, leftover);
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
+                                              std::vector<const Expr*> conds, Scope* parent,
+                                              std::vector<Correlation>* corr,
+                                              std::vector<const Expr*>*) {
+  Schema full;
+  std::vector<size_t> offsets;
+  for (const auto& l : leaves) {
+    offsets.push_back(full.size());
+    full.insert(full.end(), l->schema.begin(), l->schema.end());
+  }
+  offsets.push_back(full.size());
+  auto leaf_of = [&](size_t col) {
+    size_t j = 0;
+    while (offsets[j + 1] <= col) ++j;
+    return j;
+  };
+  Scope fs;
+  fs.schema = &full;
+  fs.parent = parent;
+  fs.corr = corr;
+  fs.clause = "where clause";
+  std::vector<std::vector<const Expr*>> leaf_conds(leaves.size());
+  std::vector<std::vector<std::pair<const Expr*, expr::ExprPtr>>> step_conds(leaves.size());
+  std::vector<expr::ExprPtr> top;
+  for (const Expr* c : conds) {
+    auto x = Bind(*c, &fs);
+    if (!x.ok()) return x.status();
+    std::set<size_t> cols;
+    CollectColumns(**x, &cols);
+    std::set<size_t> ls;
+    for (size_t col : cols) ls.insert(leaf_of(col));
+    if (ls.empty()) {
+      top.push_back(*std::move(x));
+    } else if (ls.size() == 1) {
+      leaf_conds[*ls.begin()].push_back(c);
+    } else {
+      step_conds[*ls.rbegin()].push_back({c, *std::move(x)});
+    }
+  }
+  for (size_t j = 0; j < leaves.size(); ++j) {
+    if (leaf_conds[j].empty()) continue;
+    Scope ls;
+    ls.schema = &leaves[j]->schema;
+    ls.parent = parent;
+    ls.corr = corr;
+    ls.clause = "where clause";
+    std::vector<expr::ExprPtr> bound;
+    for (const Expr* c : leaf_conds[j]) {
+      auto x = Bind(*c, &ls);
+      if (!x.ok()) return x.status();
+      bound.push_back(*std::move(x));
+    }
+    if (leaves[j]->kind == PlanKind::kTableScan) {
+      auto* scan = static_cast<TableScanNode*>(leaves[j].get());
+      ApplyAccessPath(scan, leaf_conds[j], &ls);
+      scan->filter = AndAll(std::move(bound));
+    } else {
+      auto sel = std::make_shared<SelectionNode>();
+      sel->children.push_back(leaves[j]);
+      sel->schema = leaves[j]->schema;
+      sel->conditions = std::move(bound);
+      leaves[j] = sel;
+    }
+  }
+  PlanPtr plan = leaves[0];
+  for (size_t k = 1; k < leaves.size(); ++k) {
+    auto join = std::make_shared<JoinNode>();
+    join->type = JoinType::kInner;
+    join->children = {plan, leaves[k]};
+    join->schema = plan->schema;
+    join->schema.insert(join->schema.end(), leaves[k]->schema.begin(), leaves[k]->schema.end());
+    std::vector<expr::ExprPtr> others;
+    for (auto& [ast, bound] : step_conds[k]) {
+      auto* b = dynamic_cast<const BinaryExpr*>(ast);
+      if (b != nullptr && b->op == BinaryOp::kEq) {
+        auto l = Bind(*b->left, &fs);
+        auto r = Bind(*b->right, &fs);
+        if (l.ok() && r.ok()) {
+          std::set<size_t> lc, rc;
+          CollectColumns(**l, &lc);
+          CollectColumns(**r, &rc);
+          auto before = [&](const std::set<size_t>& s) {
+            return !s.empty() && *s.rbegin() < offsets[k];
+          };
+          auto here = [&](const std::set<size_t>& s) {
+            return !s.empty() && *s.begin() >= offsets[k] && *s.rbegin() < offsets[k + 1];
+          };
+          const Expr* rside = nullptr;
+          expr::ExprPtr lkey;
+          if (before(lc) && here(rc)) {
+            rside = b->right.get();
+            lkey = *std::move(l);
+          } else if (before(rc) && here(lc)) {
+            rside = b->left.get();
+            lkey = *std::move(r);
+          }
+          if (rside != nullptr) {
+            Scope rs;
+            rs.schema = &leaves[k]->schema;
+            rs.parent = parent;
+            rs.corr = corr;
+            auto rkey = Bind(*rside, &rs);
+            if (rkey.ok() && HashCompatible(lkey->type(), (*rkey)->type())) {
+              join->left_keys.push_back(std::move(lkey));
+              join->right_keys.push_back(*std::move(rkey));
+              continue;
+            }
+          }
+        }
+      }
+      others.push_back(std::move(bound));
+    }
+    join->other = AndAll(std::move(others));
+    plan = join;
+  }
+  if (!top.empty()) {
+    auto sel = std::make_shared<SelectionNode>();
+    sel->children.push_back(plan);
+    sel->schema = plan->schema;
+    sel->conditions = std::move(top);
+    plan = sel;
+  }
+  return plan;
+}
+
+void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>& conds, Scope* s) {
+  const TableInfo& t = *scan->table;
+  std::optional<std::vector<int64_t>> handles;
+  int64_t lo = INT64_MIN, hi = INT64_MAX;
+  const bool has_handle = t.handle_col >= 0 && !t.columns[t.handle_col].type.IsUnsigned();
+  Schema none;
+  auto const_int = [&](const Expr* e, int64_t* v) {
+    auto x = BindOver(*e, none);
+    if (!x.ok() || !(*x)->IsConstant() || (*x)->eval_type() != EvalType::kInt ||
+        (*x)->type().IsUnsigned()) {
+      return false;
+    }
+    const Datum& d = static_cast<const expr::Constant&>(**x).value();
+    if (d.kind() != DatumKind::kInt64) return false;
+    *v = d.GetInt64();
+    return true;
+  };
+  auto column_of = [&](const Expr* e) -> int {
+    auto* c = dynamic_cast<const ColumnRefExpr*>(e);
+    if (c == nullptr) return -1;
+    int idx = FindColumn(*s->schema, *c);
+    return idx;
+  };
+  auto narrow = [&](std::vector<int64_t> hs) {
+    std::sort(hs.begin(), hs.end());
+    hs.erase(std::unique(hs.begin(), hs.end()), hs.end());
+    if (!handles.has_value()) {
+      handles = std::move(hs);
+      return;
+    }
+    std::vector<int64_t> both;
+    std::set_intersection(handles->begin(), handles->end(), hs.begin(), hs.end(),
+                          std::back_inserter(both));
+    handles = std::move(both);
+  };
+  int index_eq_col = -1;
+  Datum index_eq_value;
+  for (const Expr* c : conds) {
+    if (auto* b = dynamic_cast<const BinaryExpr*>(c)) {
+      BinaryOp op = b->op;
+      int col = column_of(b->left.get());
+      const Expr* other = b->right.get();
+      if (col < 0) {
+        col = column_of(b->right.get());
+        other = b->left.get();
+        switch (op) {
+          case BinaryOp::kLt:
+            op = BinaryOp::kGt;
+            break;
+          case BinaryOp::kLe:
+            op = BinaryOp::kGe;
+            break;
+          case BinaryOp::kGt:
+            op = BinaryOp::kLt;
+            break;
+          case BinaryOp::kGe:
+            op = BinaryOp::kLe;
+            break;
+          default:
+            break;
+        }
+      }
+      if (col < 0) continue;
+      int64_t v = 0;
+      if (has_handle && col == t.handle_col && const_int(other, &v)) {
+        switch (op) {
+          case BinaryOp::kEq:
+            narrow({v});
+            break;
+          case BinaryOp::kLt:
+            if (v == INT64_MIN) {
+              narrow({});
+            } else {
+              hi = std::min(hi, v - 1);
+            }
+            break;
+          case BinaryOp::kLe:
+            hi = std::min(hi, v);
+            break;
+          case BinaryOp::kGt:
+            if (v == INT64_MAX) {
+              narrow({});
+            } else {
+              lo = std::max(lo, v + 1);
+            }
+            break;
+          case BinaryOp::kGe:
+            lo = std::max(lo, v);
+            break;
+          default:
+            break;
+        }
+        continue;
+      }
+      if (op == BinaryOp::kEq && index_eq_col < 0 && col < static_cast<int>(t.columns.size())) {
+        auto x = BindOver(*other, none);
+        if (x.ok() && (*x)->IsConstant()) {
+          const FieldType& ct = t.columns[col].type;
+          const FieldType& xt = (*x)->type();
+          const Datum& d = static_cast<const expr::Constant&>(**x).value();
+          bool ok = !d.IsNull() && ct.GetEvalType() == xt.GetEvalType() && !ct.IsUnsigned() &&
+                    !xt.IsUnsigned() &&
+                    (ct.GetEvalType() == EvalType::kInt ||
+                     (ct.GetEvalType() == EvalType::kString && ct.collation == xt.collation));
+          if (ok) {
+            index_eq_col = col;
+            index_eq_value = d;
+          }
+        }
+      }
+    } else if (auto* in = dynamic_cast<const InExpr*>(c)) {
+      if (in->negated || in->subquery || !has_handle ||
+          column_of(in->operand.get()) != t.handle_col)
+        continue;
+      std::vector<int64_t> hs;
+      bool all = true;
+      for (const auto& x : in->list) {
+        int64_t v = 0;
+        if (!const_int(x.get(), &v)) {
+          all = false;
+          break;
+        }
+        hs.push_back(v);
+      }
+      if (all) narrow(std::move(hs));
+    } else if (auto* bt = dynamic_cast<const BetweenExpr*>(c)) {
+      int64_t a = 0, b2 = 0;
+      if (!bt->negated && has_handle && column_of(bt->operand.get()) == t.handle_col &&
+          const_int(bt->low.get(), &a) && const_int(bt->high.get(), &b2)) {
+        lo = std::max(lo, a);
+        hi = std::min(hi, b2);
+      }
+    }
+  }
+  if (handles.has_value()) {
+    std::vector<int64_t> in_range;
+    for (int64_t h : *handles) {
+      if (h >= lo && h <= hi) in_range.push_back(h);
+    }
+    scan->handles = std::move(in_range);
+    return;
+  }
+  if (lo > hi) {
+    scan->handles = std::vector<int64_t>{};
+    return;
+  }
+  scan->lo = lo;
+  scan->hi = hi;
+  if (lo != INT64_MIN || hi != INT64_MAX || index_eq_col < 0) return;
+  for (const IndexInfo& idx : t.indexes) {
+    if (idx.columns.empty() || idx.columns[0] != index_eq_col) continue;
+    const FieldType& ct = t.columns[index_eq_col].type;
+    std::vector<Datum> vals = {index_eq_value};
+    std::vector<Collation> colls = {ct.collation};
+    scan->index_id = idx.id;
+    scan->index_lo = codec::EncodeIndexKey(t.id, idx.id, vals, std::nullopt,
+                                           ct.GetEvalType() == EvalType::kString
+                                               ? std::span<const Collation>(colls)
+                                               : std::span<const Collation>());
+    scan->index_hi = codec::PrefixNext(scan->index_lo);
+    return;
+  }
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildTableRead(const TablePtr& table, const std::string& alias,
+                                               const Expr* where) {
+  TableName tn;
+  tn.db = table->db;
+  tn.name = table->name;
+  tn.alias = alias;
+  auto leaf = BuildLeaf(tn, nullptr, nullptr);
+  if (!leaf.ok()) return leaf.status();
+  std::vector<const Expr*> conds;
+  SplitAnd(where, &conds);
+  return BuildJoinTree({*leaf}, conds, nullptr, nullptr, nullptr);
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent,
+                                            std::vector<Correlation>* corr) {
+  PlanPtr plan;
+  if (sel.from == nullptr) {
+    auto dual = std::make_shared<DualNode>();
+    dual->schema.push_back({"dummy", "", "", FieldType::LongLong(), true});
+    plan = dual;
+    if (sel.where) {
+      Scope s;
+      s.schema = &plan->schema;
+      s.parent = parent;
+      s.corr = corr;
+      s.clause = "where clause";
+      auto x = Bind(*sel.where, &s);
+      if (!x.ok()) return x.status();
+      auto f = std::make_shared<SelectionNode>();
+      f->children.push_back(plan);
+      f->schema = plan->schema;
+      f->conditions.push_back(*std::move(x));
+      plan = f;
+    }
+  } else {
+    auto p = BuildFrom(*sel.from, sel.where.get(), parent, corr, nullptr);
+    if (!p.ok()) return p.status();
+    plan = *std::move(p);
+  }
+  const Schema from_schema = plan->schema;
+  Scope from_scope;
+  from_scope.schema = &from_schema;
+  from_scope.parent = parent;
+  from_scope.corr = corr;
+
+  // Select items, wildcards expanded.
+  struct Item {
+    const Expr* ast = nullptr;
+    std::string name;
+    std::string table;
+  };
+  std::vector<Item> items;
+  for (const SelectField& f : sel.fields) {
+    if (f.wildcard) {
+      bool any = false;
+      for (const OutputColumn& c : from_schema) {
+        if (c.hidden) continue;
+        if (!f.wildcard_table.empty() && !NameEq(c.table, f.wildcard_table)) continue;
+        if (!f.wildcard_db.empty() && !NameEq(c.db, f.wildcard_db)) continue;
+        auto ref = std::make_unique<ColumnRefExpr>();
+        ref->table = c.table;
+        ref->column = c.name;
+        ref->db = c.db;
+        items.push_back({ref.get(), c.name, c.table});
+        arena_.push_back(std::move(ref));
+        any = true;
+      }
+      if (!any) {
+        if (!f.wildcard_table.empty())
+          return Err(kErBadTable, absl::StrCat("Unknown table '", f.wildcard_table, "'"));
+        return Err(1096, "No tables used");
+      }
+      continue;
+    }
+    Item it;
+    it.ast = f.expr.get();
+    if (!f.alias.empty()) {
+      it.name = f.alias;
+    } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(f.expr.get())) {
+      it.name = c->column;
+      it.table = c->table;
+    } else {
+      it.name = RestoreSql(*f.expr);
+    }
+    items.push_back(it);
+  }
+  std::vector<std::pair<std::string, const Expr*>> aliases;
+  for (const SelectField& f : sel.fields) {
+    if (!f.wildcard && !f.alias.empty()) aliases.push_back({f.alias, f.expr.get()});
+  }
+
+  std::vector<const AggregateExpr*> aggs;
+  for (const Item& it : items) CollectAggs(*it.ast, &aggs);
+  if (sel.having) CollectAggs(*sel.having, &aggs);
+  for (const OrderItem& o : sel.order_by) CollectAggs(*o.expr, &aggs);
+  const bool has_agg = !aggs.empty() || !sel.group_by.empty();
+
+  AggInfo info;
+  Scope agg_scope;
+  Scope* scope = &from_scope;
+  if (has_agg) {
+    auto an = std::make_shared<AggregateNode>();
+    an->children.push_back(plan);
+    for (const OrderItem& g : sel.group_by) {
+      const Expr* ast = g.expr.get();
+      if (auto* lit = dynamic_cast<const LiteralExpr*>(ast);
+          lit && lit->kind == LiteralKind::kInt) {
+        int64_t pos = 0;
+        if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
+            pos > static_cast<int64_t>(items.size())) {
+          return Err(kErBadField,
+                     absl::StrCat("Unknown column '", lit->text, "' in 'group statement'"));
+        }
+        ast = items[pos - 1].ast;
+        std::vector<const AggregateExpr*> inner;
+        CollectAggs(*ast, &inner);
+        if (!inner.empty()) return Err(1056, "Can't group on an aggregate");
+      } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(ast); c && c->table.empty()) {
+        if (FindColumn(from_schema, *c) == -1) {
+          for (const auto& [alias, a] : aliases) {
+            if (NameEq(alias, c->column)) {
+              ast = a;
+              break;
+            }
+          }
+        }
+      }
+      from_scope.clause = "group statement";
+      auto x = Bind(*ast, &from_scope);
+      from_scope.clause = "field list";
+      if (!x.ok()) return x.status();
+      int col = -1;
+      if (auto* cr = dynamic_cast<const expr::ColumnRef*>(x->get()))
+        col = static_cast<int>(cr->index());
+      info.group_texts.push_back(RestoreSql(*ast));
+      info.group_cols.push_back(col);
+      OutputColumn oc;
+      oc.name = info.group_texts.back();
+      oc.type = (*x)->type();
+      if (col >= 0) oc = from_schema[col];
+      oc.hidden = false;
+      an->schema.push_back(oc);
+      info.out_types.push_back((*x)->type());
+      an->group_by.push_back(*std::move(x));
+    }
+    info.n_group = an->group_by.size();
+    for (const AggregateExpr* a : aggs) {
+      const std::string text = RestoreSql(*a);
+      if (std::find(info.agg_texts.begin(), info.agg_texts.end(), text) != info.agg_texts.end())
+        continue;
+      AggItem item;
+      std::vector<FieldType> types;
+      for (const auto& arg : a->args) {
+        std::vector<const AggregateExpr*> nested;
+        CollectAggs(*arg, &nested);
+        if (!nested.empty()) return Err(1111, "Invalid use of group function");
+        auto x = Bind(*arg, &from_scope);
+        if (!x.ok()) return x.status();
+        types.push_back((*x)->type());
+        item.args.push_back(*std::move(x));
+      }
+      auto desc = expr::NewAggDesc(absl::AsciiStrToLower(a->name), types, a->distinct);
+      if (!desc.ok()) return desc.status();
+      item.desc = *std::move(desc);
+      if (a->separator.has_value()) item.desc.separator = *a->separator;
+      info.agg_texts.push_back(text);
+      info.out_types.push_back(item.desc.result_type);
+      an->schema.push_back({text, "", "", item.desc.result_type, false});
+      an->aggs.push_back(std::move(item));
+    }
+    plan = an;
+    agg_scope.schema = &from_schema;
+    agg_scope.parent = parent;
+    agg_scope.corr = corr;
+    agg_scope.agg = &info;
+    scope = &agg_scope;
+    if (sel.having) {
+      Scope hs = agg_scope;
+      hs.aliases = &aliases;
+      hs.clause = "having clause";
+      auto x = Bind(*sel.having, &hs);
+      if (!x.ok()) return x.status();
+      auto f = std::make_shared<SelectionNode>();
+      f->children.push_back(plan);
+      f->schema = plan->schema;
+      f->conditions.push_back(*std::move(x));
+      plan = f;
+    }
+  } else if (sel.having) {
+    Scope hs = from_scope;
+    hs.aliases = &aliases;
+    hs.clause = "having clause";
+    auto x = Bind(*sel.having, &hs);
+    if (!x.ok()) return x.status();
+    auto f = std::make_shared<SelectionNode>();
+    f->children.push_back(plan);
+    f->schema = plan->schema;
+    f->conditions.push_back(*std::move(x));
+    plan = f;
+  }
+
+  auto proj = std::make_shared<ProjectionNode>();
+  proj->children.push_back(plan);
+  std::vector<std::string> texts;
+  for (const Item& it : items) {
+    auto x = Bind(*it.ast, scope);
+    if (!x.ok()) return x.status();
+    OutputColumn oc;
+    oc.name = it.name;
+    oc.table = it.table;
+    oc.type = (*x)->type();
+    if (auto* c = dynamic_cast<const ColumnRefExpr*>(it.ast)) {
+      int idx = FindColumn(from_schema, *c);
+      if (idx >= 0) {
+        oc.table = from_schema[idx].table;
+        oc.db = from_schema[idx].db;
+      }
+    }
+    proj->schema.push_back(oc);
+    proj->exprs.push_back(*std::move(x));
+    texts.push_back(RestoreSql(*it.ast));
+  }
+  const size_t visible = items.size();
+  // ORDER BY: positions and aliases name output columns; other expressions are computed
+  // as hidden columns after the visible ones.
+  std::vector<SortItem> sort_items;
+  for (const OrderItem& o : sel.order_by) {
+    int col = -1;
+    const Expr* ast = o.expr.get();
+    if (auto* lit = dynamic_cast<const LiteralExpr*>(ast); lit && lit->kind == LiteralKind::kInt) {
+      int64_t pos = 0;
+      if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 || pos > static_cast<int64_t>(visible)) {
+        return Err(kErBadField, absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
+      }
+      col = static_cast<int>(pos - 1);
+    } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(ast); c && c->table.empty()) {
+      for (size_t i = 0; i < sel.fields.size() && col < 0; ++i) {
+        if (!sel.fields[i].wildcard && !sel.fields[i].alias.empty() &&
+            NameEq(sel.fields[i].alias, c->column)) {
+          // Position of this field among the expanded items.
+          for (size_t k = 0; k < items.size(); ++k) {
+            if (items[k].ast == sel.fields[i].expr.get()) col = static_cast<int>(k);
+          }
+        }
+      }
+    }
+    if (col < 0) {
+      const std::string text = RestoreSql(*ast);
+      for (size_t i = 0; i < visible && col < 0; ++i) {
+        if (texts[i] == text) col = static_cast<int>(i);
+      }
+    }
+    if (col < 0) {
+      Scope os = *scope;
+      os.clause = "order clause";
+      auto x = Bind(*ast, &os);
+      if (!x.ok()) return x.status();
+      col = static_cast<int>(proj->exprs.size());
+      proj->schema.push_back({"", "", "", (*x)->type(), true});
+      proj->exprs.push_back(*std::move(x));
+    }
+    sort_items.push_back({expr::NewColumn(col, proj->schema[col].type), o.desc});
+  }
+  plan = proj;
+  if (sel.distinct) {
+    auto d = std::make_shared<DistinctNode>();
+    d->children.push_back(plan);
+    d->schema = plan->schema;
+    d->key_cols = visible;
+    plan = d;
+  }
+  std::optional<uint64_t> count;
+  uint64_t offset = 0;
+  if (sel.limit.has_value()) {
+    auto c = LimitValue(this, *sel.limit->count);
+    if (!c.ok()) return c.status();
+    count = *c;
+    if (sel.limit->offset) {
+      auto o = LimitValue(this, *sel.limit->offset);
+      if (!o.ok()) return o.status();
+      offset = *o;
+    }
+  }
+  if (!sort_items.empty()) {
+    auto sort = std::make_shared<SortNode>();
+    sort->children.push_back(plan);
+    sort->schema = plan->schema;
+    sort->items = std::move(sort_items);
+    if (count.has_value()) sort->limit = offset + *count;
+    plan = sort;
+  }
+  if (count.has_value()) {
+    auto lim = std::make_shared<LimitNode>();
+    lim->children.push_back(plan);
+    lim->schema = plan->schema;
+    lim->offset = offset;
+    lim->count = *count;
+    plan = lim;
+  }
+  if (plan->schema.size() > visible) {
+    auto p2 = std::make_shared<ProjectionNode>();
+    p2->children.push_back(plan);
+    for (size_t i = 0; i < visible; ++i) {
+      p2->exprs.push_back(expr::NewColumn(i, plan->schema[i].type));
+      p2->schema.push_back(plan->schema[i]);
+    }
+    plan = p2;
+  }
+  return plan;
+}
+
+}  // namespace rutile::sql

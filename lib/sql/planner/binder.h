@@ -1,0 +1,106 @@
+// The binder and planner: resolves names and types in a parsed statement against the
+// catalog and builds a plan (exec/plan.h) — TiDB's planner/core logical plan builder and
+// the simple rule-based rewrites done while building:
+//
+//   constant folding        calls on constants are evaluated once at bind time;
+//   predicate pushdown      WHERE/ON conjuncts go to the lowest join input they reference,
+//                           into the table scan itself when they touch one table;
+//   join keys               `a = b` across the two inputs of a join becomes a hash key
+//                           when both sides are of one comparison class;
+//   access paths            a scan whose conjuncts fix the integer handle (=, IN, ranges)
+//                           becomes point gets or a handle range; equality on the first
+//                           column of a secondary index becomes an index lookup;
+//   TopN                    ORDER BY + LIMIT sorts keeping only offset+count rows.
+//
+// Subqueries become SubqueryExpressions (an Apply evaluated per outer row); names that
+// resolve to an enclosing query become correlated columns.
+//
+// Errors are MySQL's: 1054 unknown column, 1052 ambiguous column, 1146 unknown table,
+// 1111 invalid use of group function, 1055/1140 non-grouped columns, 1241 operand
+// column counts, 1222 set operand column counts.
+//
+// Thread safety: a Binder is used by one statement at a time.
+
+#ifndef RUTILE_SQL_PLANNER_BINDER_H_
+#define RUTILE_SQL_PLANNER_BINDER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sql/catalog/catalog.h"
+#include "sql/exec/executor.h"
+#include "sql/exec/plan.h"
+#include "sql/parser/ast.h"
+
+namespace rutile::sql {
+
+struct BindOptions {
+  Catalog* catalog = nullptr;
+  std::string db;  // Current database ("" when none).
+  const std::vector<Datum>* params = nullptr;
+  // Resolves @@system and @user variables to constants.
+  std::function<absl::StatusOr<expr::ExprPtr>(const VariableExpr&)> variable;
+  // VALUES(col) in ON DUPLICATE KEY UPDATE: the column's value in the row being inserted.
+  std::function<absl::StatusOr<expr::ExprPtr>(const std::string& column)> values_func;
+};
+
+struct Scope;
+
+class Binder {
+ public:
+  explicit Binder(BindOptions opts);
+  ~Binder();
+
+  // SELECT or a set operation.
+  absl::StatusOr<PlanPtr> BuildQuery(const QueryStmt& q);
+  // An expression over rows of `schema` (no aggregates).
+  absl::StatusOr<expr::ExprPtr> BindOver(const Expr& e, const Schema& schema);
+  // A plan reading `table` (output: its columns then the handle) filtered by `where`
+  // (may be null), with the access-path rules applied.
+  absl::StatusOr<PlanPtr> BuildTableRead(const TablePtr& table, const std::string& alias,
+                                         const Expr* where);
+  // Resolves a table name against the current database.
+  absl::StatusOr<TablePtr> ResolveTable(const TableName& t);
+
+  // Evaluates a constant expression (no columns).
+  static absl::StatusOr<Datum> EvalConstant(ExecContext* ctx, const expr::Expression& e);
+
+ private:
+  friend struct Scope;
+  absl::StatusOr<PlanPtr> BuildQueryIn(const QueryStmt& q, Scope* parent,
+                                       std::vector<Correlation>* corr);
+  absl::StatusOr<PlanPtr> BuildSelect(const SelectStmt& s, Scope* parent,
+                                      std::vector<Correlation>* corr);
+  absl::StatusOr<PlanPtr> BuildSetOp(const SetOprStmt& s, Scope* parent,
+                                     std::vector<Correlation>* corr);
+  absl::StatusOr<PlanPtr> BuildOrderLimit(PlanPtr plan, const QueryStmt& q, Scope* parent,
+                                          std::vector<Correlation>* corr);
+  absl::StatusOr<PlanPtr> BuildFrom(const TableRef& ref, const Expr* where, Scope* parent,
+                                    std::vector<Correlation>* corr,
+                                    std::vector<const Expr*>* leftover);
+  absl::StatusOr<PlanPtr> BuildLeaf(const TableRef& ref, Scope* parent,
+                                    std::vector<Correlation>* corr);
+  absl::StatusOr<PlanPtr> BuildJoinTree(std::vector<PlanPtr> leaves, std::vector<const Expr*> conds,
+                                        Scope* parent, std::vector<Correlation>* corr,
+                                        std::vector<const Expr*>* leftover);
+  absl::StatusOr<expr::ExprPtr> Bind(const Expr& e, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindInner(const Expr& e, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindColumn(const ColumnRefExpr& c, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindSubquery(const QueryStmt& q, SubqueryKind kind,
+                                             const Expr* operand, BinaryOp op, bool negated,
+                                             Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindFunction(const std::string& name,
+                                             std::vector<expr::ExprPtr> args);
+  void ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>& conds, Scope* s);
+
+  BindOptions opts_;
+  std::vector<std::unique_ptr<Expr>> arena_;  // Synthesized AST nodes.
+  int depth_ = 0;
+};
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_PLANNER_BINDER_H_

@@ -1,0 +1,1807 @@
+// Session: statement dispatch, transactions, DDL, DML and system variables.
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "rutile/sql.h"
+#include "sql/catalog/catalog.h"
+#include "sql/codec/codec.h"
+#include "sql/codec/rowcodec.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/exec/executor.h"
+#include "sql/expr/registry.h"
+#include "sql/kv/kv.h"
+#include "sql/parser/parser.h"
+#include "sql/planner/binder.h"
+#include "sql/types/convert.h"
+
+namespace rutile::sql {
+
+namespace {
+
+absl::Status Err(uint16_t code, std::string msg) { return MySqlErrorStatus(code, std::move(msg)); }
+
+constexpr char kVersion[] = "8.0.11-Rutile-0.1";
+constexpr char kVersionComment[] = "Rutile (TiDB architecture, embedded)";
+
+std::string HandleBytes(int64_t h) {
+  std::string s(8, '\0');
+  uint64_t u = static_cast<uint64_t>(h);
+  for (int i = 7; i >= 0; --i) {
+    s[i] = static_cast<char>(u & 0xFF);
+    u >>= 8;
+  }
+  return s;
+}
+
+ColumnMeta MetaOf(const OutputColumn& c) {
+  ColumnMeta m;
+  m.name = c.name;
+  m.table = c.table;
+  m.db = c.db;
+  m.type = static_cast<uint8_t>(c.type.tp == TypeCode::kVarchar ? TypeCode::kVarString : c.type.tp);
+  m.flags = c.type.flag;
+  m.length = c.type.flen < 0 ? 0 : c.type.flen;
+  m.decimals = static_cast<uint8_t>(c.type.decimal < 0 ? 31 : c.type.decimal);
+  m.collation_id = static_cast<uint16_t>(c.type.IsString() ? CollationId(c.type.collation) : 63);
+  return m;
+}
+
+std::string DatumText(const Datum& d) { return d.ToString(); }
+
+}  // namespace
+
+MySqlErrorInfo MySqlErrorOf(const absl::Status& status) {
+  MySqlErrorInfo info;
+  auto e = GetMySqlError(status);
+  if (e.has_value()) {
+    info.code = e->code;
+    info.sqlstate = e->sqlstate;
+    info.message = e->message;
+  } else {
+    info.code = 1105;
+    info.sqlstate = "HY000";
+    info.message = std::string(status.message());
+  }
+  return info;
+}
+
+struct DatabaseImpl {
+  kv::LocalKvStore store;
+  Catalog catalog;
+};
+
+struct Prepared {
+  std::string sql;
+  StmtPtr stmt;
+  size_t params = 0;
+};
+
+struct SessionImpl {
+  DatabaseImpl* db = nullptr;
+  std::string current_db;
+  std::unique_ptr<kv::KvTxn> txn;  // The explicit transaction, if any.
+  bool autocommit = true;
+  std::string sql_mode_text =
+      "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+      "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
+  SqlMode sql_mode = SqlMode::Default();
+  std::string isolation = "REPEATABLE-READ";
+  std::map<std::string, Datum> user_vars;
+  std::map<std::string, std::string> other_vars;
+  uint64_t last_insert_id = 0;
+  uint64_t run_id = 0;
+  std::map<uint32_t, Prepared> prepared;
+  uint32_t next_prepared = 1;
+
+  absl::StatusOr<ResultSet> Execute(std::string_view sql);
+  absl::StatusOr<ResultSet> Run(const Stmt& stmt, const std::vector<Datum>* params);
+
+  BindOptions Options(const std::vector<Datum>* params);
+  absl::StatusOr<expr::ExprPtr> Variable(const VariableExpr& v);
+  void InitContext(ExecContext* ctx, kv::KvTxn* txn);
+
+  absl::StatusOr<ResultSet> RunInTxn(const Stmt& stmt, const std::vector<Datum>* params);
+  absl::StatusOr<ResultSet> Dispatch(const Stmt& stmt, const std::vector<Datum>* params,
+                                     kv::KvTxn* txn);
+  absl::StatusOr<ResultSet> Query(const QueryStmt& q, const std::vector<Datum>* params,
+                                  kv::KvTxn* txn);
+  absl::StatusOr<ResultSet> Insert(const InsertStmt& s, const std::vector<Datum>* params,
+                                   kv::KvTxn* txn);
+  absl::StatusOr<ResultSet> Update(const UpdateStmt& s, const std::vector<Datum>* params,
+                                   kv::KvTxn* txn);
+  absl::StatusOr<ResultSet> Delete(const DeleteStmt& s, const std::vector<Datum>* params,
+                                   kv::KvTxn* txn);
+  absl::StatusOr<ResultSet> Explain(const ExplainStmt& s, const std::vector<Datum>* params);
+  absl::StatusOr<ResultSet> Show(const ShowStmt& s);
+  absl::StatusOr<ResultSet> Set(const SetStmt& s, const std::vector<Datum>* params);
+  absl::StatusOr<ResultSet> Ddl(const Stmt& s);
+  absl::StatusOr<ResultSet> CreateTable(const CreateTableStmt& s);
+  absl::StatusOr<ResultSet> DropTable(const DropTableStmt& s);
+  absl::StatusOr<ResultSet> CreateIndex(const TablePtr& t, const std::string& name,
+                                        const std::vector<IndexPart>& parts, bool unique,
+                                        bool primary, bool if_not_exists);
+  absl::StatusOr<ResultSet> DropIndex(const TablePtr& t, const std::string& name, bool if_exists);
+  absl::StatusOr<ResultSet> Alter(const AlterTableStmt& s);
+  absl::Status DeleteTableData(int64_t table_id);
+  absl::StatusOr<std::string> DbOf(const TableName& t) {
+    std::string d = t.db.empty() ? current_db : t.db;
+    if (d.empty()) return Err(kErNoDb, "No database selected");
+    return d;
+  }
+};
+
+// ---- Row and index maintenance ----
+
+namespace {
+
+std::vector<Collation> IndexCollations(const TableInfo& t, const IndexInfo& idx) {
+  std::vector<Collation> out;
+  for (int c : idx.columns) {
+    const FieldType& ft = t.columns[c].type;
+    out.push_back(ft.GetEvalType() == EvalType::kString ? ft.collation : Collation::kBinary);
+  }
+  return out;
+}
+
+struct IndexEntry {
+  std::string key;
+  std::string value;
+  bool unique_check = false;  // A unique key without NULLs: must not exist for another row.
+};
+
+IndexEntry MakeIndexEntry(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row,
+                          int64_t handle) {
+  std::vector<Datum> vals;
+  bool has_null = false;
+  for (int c : idx.columns) {
+    vals.push_back(row[c]);
+    has_null = has_null || row[c].IsNull();
+  }
+  std::vector<Collation> colls = IndexCollations(t, idx);
+  IndexEntry e;
+  if (idx.unique && !has_null) {
+    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, std::nullopt, colls);
+    e.value = HandleBytes(handle);
+    e.unique_check = true;
+  } else {
+    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, handle, colls);
+    e.value = std::string(1, '\0');
+  }
+  return e;
+}
+
+std::string EntryText(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row) {
+  std::vector<std::string> parts;
+  for (int c : idx.columns) parts.push_back(row[c].IsNull() ? "NULL" : row[c].ToString());
+  return absl::StrJoin(parts, "-");
+}
+
+absl::Status DupError(const TableInfo& t, const std::string& entry, const std::string& key) {
+  return MakeMySqlStatus(
+      absl::StatusCode::kAlreadyExists,
+      {kErDupEntry, "23000",
+       absl::StrCat("Duplicate entry '", entry, "' for key '", t.name, ".", key, "'")});
+}
+
+int64_t HandleFromBytes(std::string_view v) {
+  uint64_t u = 0;
+  for (size_t i = 0; i < 8 && i < v.size(); ++i) u = (u << 8) | static_cast<uint8_t>(v[i]);
+  return static_cast<int64_t>(u);
+}
+
+absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector<Datum>& row) {
+  std::vector<int64_t> ids;
+  std::vector<Datum> vals;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    if (static_cast<int>(i) == t.handle_col) continue;
+    ids.push_back(t.columns[i].id);
+    vals.push_back(row[i]);
+  }
+  return codec::EncodeRow(ids, vals);
+}
+
+codec::RowDecoder DecoderOf(const TableInfo& t) {
+  std::vector<codec::RowColumn> cols;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    codec::RowColumn rc;
+    rc.id = t.columns[i].id;
+    rc.type = t.columns[i].type;
+    rc.default_value = t.columns[i].default_value;
+    rc.is_handle = static_cast<int>(i) == t.handle_col;
+    cols.push_back(rc);
+  }
+  return codec::RowDecoder(cols);
+}
+
+// Reads the row under `handle`; nullopt when absent.
+absl::StatusOr<std::optional<std::vector<Datum>>> ReadRow(kv::KvTxn* txn, const TableInfo& t,
+                                                          int64_t handle) {
+  auto v = txn->Get(codec::EncodeRowKey(t.id, handle));
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<std::vector<Datum>>();
+  auto row = DecoderOf(t).Decode(**v, handle);
+  if (!row.ok()) return row.status();
+  return std::optional<std::vector<Datum>>(*std::move(row));
+}
+
+absl::Status RemoveRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
+                       int64_t handle) {
+  txn->Delete(codec::EncodeRowKey(t.id, handle));
+  for (const IndexInfo& idx : t.indexes) txn->Delete(MakeIndexEntry(t, idx, row, handle).key);
+  return absl::OkStatus();
+}
+
+// The handle of a row that conflicts with `row` (as `handle`) on the primary handle or a
+// unique index, other than `self`; with the name of the key.
+absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> FindConflict(
+    kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row, int64_t handle,
+    std::optional<int64_t> self) {
+  using R = std::optional<std::pair<int64_t, std::string>>;
+  if (!self.has_value() || *self != handle) {
+    auto v = txn->Get(codec::EncodeRowKey(t.id, handle));
+    if (!v.ok()) return v.status();
+    if (v->has_value()) return R(std::make_pair(handle, std::string("PRIMARY")));
+  }
+  for (const IndexInfo& idx : t.indexes) {
+    if (!idx.unique) continue;
+    IndexEntry e = MakeIndexEntry(t, idx, row, handle);
+    if (!e.unique_check) continue;
+    auto v = txn->Get(e.key);
+    if (!v.ok()) return v.status();
+    if (v->has_value()) {
+      int64_t other = HandleFromBytes(**v);
+      if (!self.has_value() || other != *self) return R(std::make_pair(other, idx.name));
+    }
+  }
+  return R();
+}
+
+absl::Status WriteRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
+                      int64_t handle) {
+  auto value = EncodeRowValue(t, row);
+  if (!value.ok()) return value.status();
+  txn->Put(codec::EncodeRowKey(t.id, handle), *std::move(value));
+  for (const IndexInfo& idx : t.indexes) {
+    IndexEntry e = MakeIndexEntry(t, idx, row, handle);
+    txn->Put(e.key, e.value);
+  }
+  return absl::OkStatus();
+}
+
+std::string ConflictText(const TableInfo& t, const std::vector<Datum>& row, int64_t handle,
+                         const std::string& key) {
+  if (key == "PRIMARY" && t.handle_col >= 0) return absl::StrCat(handle);
+  for (const IndexInfo& idx : t.indexes) {
+    if (idx.name == key) return EntryText(t, idx, row);
+  }
+  return absl::StrCat(handle);
+}
+
+// Converts a value for storage in column `c` (strict: bad values are errors).
+absl::StatusOr<Datum> StoreValue(ExecContext* ctx, const ColumnInfo& c, const Datum& v,
+                                 const FieldType& from) {
+  if (v.IsNull()) {
+    if (c.type.NotNull()) {
+      return Err(kErBadNull, absl::StrCat("Column '", c.name, "' cannot be null"));
+    }
+    return Datum::Null();
+  }
+  return CastDatum(ctx, v, from, c.type);
+}
+
+}  // namespace
+
+// ---- Session plumbing ----
+
+BindOptions SessionImpl::Options(const std::vector<Datum>* params) {
+  BindOptions o;
+  o.catalog = &db->catalog;
+  o.db = current_db;
+  o.params = params;
+  o.variable = [this](const VariableExpr& v) { return Variable(v); };
+  return o;
+}
+
+absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
+  const std::string name = absl::AsciiStrToLower(v.name);
+  if (!v.system) {
+    auto it = user_vars.find(name);
+    if (it == user_vars.end() || it->second.IsNull()) return expr::NewNull();
+    const Datum& d = it->second;
+    switch (d.kind()) {
+      case DatumKind::kInt64:
+        return expr::NewInt(d.GetInt64());
+      case DatumKind::kUint64:
+        return expr::NewUint(d.GetUint64());
+      case DatumKind::kFloat64:
+      case DatumKind::kFloat32:
+        return expr::NewDouble(d.GetDouble());
+      case DatumKind::kDecimal:
+        return expr::NewConstant(d, FieldType::NewDecimal(65, d.GetDecimal().scale()));
+      default:
+        return expr::NewString(d.ToString());
+    }
+  }
+  if (name == "autocommit") return expr::NewInt(autocommit ? 1 : 0);
+  if (name == "version") return expr::NewString(kVersion);
+  if (name == "version_comment") return expr::NewString(kVersionComment);
+  if (name == "sql_mode") return expr::NewString(sql_mode_text);
+  if (name == "tx_isolation" || name == "transaction_isolation") return expr::NewString(isolation);
+  if (name == "last_insert_id" || name == "identity") return expr::NewUint(last_insert_id);
+  if (name == "max_allowed_packet") return expr::NewInt(64 << 20);
+  if (name == "group_concat_max_len") return expr::NewInt(1024);
+  if (name == "connection_id") return expr::NewInt(1);
+  if (name == "character_set_client" || name == "character_set_connection" ||
+      name == "character_set_results" || name == "character_set_server") {
+    return expr::NewString("utf8mb4");
+  }
+  if (name == "collation_connection" || name == "collation_server") {
+    return expr::NewString("utf8mb4_general_ci");
+  }
+  auto it = other_vars.find(name);
+  if (it != other_vars.end()) return expr::NewString(it->second);
+  return MakeMySqlStatus(absl::StatusCode::kNotFound,
+                         {1193, "HY000", absl::StrCat("Unknown system variable '", v.name, "'")});
+}
+
+void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
+  ctx->sql_mode = sql_mode;
+  ctx->txn = txn;
+  ctx->catalog = &db->catalog;
+  ctx->run_id = ++run_id;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Execute(std::string_view sql) {
+  ParserOptions po;
+  po.pipes_as_concat = sql_mode.pipes_as_concat;
+  auto stmt = ParseOne(sql, po);
+  if (!stmt.ok()) return stmt.status();
+  return Run(**stmt, nullptr);
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<Datum>* params) {
+  if (auto* t = dynamic_cast<const TxnStmt*>(&stmt)) {
+    ResultSet rs;
+    switch (t->kind) {
+      case TxnKind::kBegin: {
+        if (txn) {
+          absl::Status s = txn->Commit();
+          txn.reset();
+          if (!s.ok()) return s;
+        }
+        auto b = db->store.Begin();
+        if (!b.ok()) return b.status();
+        txn = *std::move(b);
+        return rs;
+      }
+      case TxnKind::kCommit: {
+        if (!txn) return rs;
+        absl::Status s = txn->Commit();
+        txn.reset();
+        if (!s.ok()) return s;
+        return rs;
+      }
+      case TxnKind::kRollback:
+        if (txn) txn->Rollback();
+        txn.reset();
+        return rs;
+      default:
+        return Err(kErNotSupported, "SAVEPOINT is not supported yet");
+    }
+  }
+  if (auto* u = dynamic_cast<const UseStmt*>(&stmt)) {
+    if (!db->catalog.HasDatabase(u->db)) {
+      return Err(kErBadDb, absl::StrCat("Unknown database '", u->db, "'"));
+    }
+    current_db = u->db;
+    return ResultSet();
+  }
+  if (auto* s = dynamic_cast<const SetStmt*>(&stmt)) return Set(*s, params);
+  if (auto* s = dynamic_cast<const ShowStmt*>(&stmt)) return Show(*s);
+  if (auto* e = dynamic_cast<const ExplainStmt*>(&stmt)) return Explain(*e, params);
+  if (dynamic_cast<const QueryStmt*>(&stmt) || dynamic_cast<const InsertStmt*>(&stmt) ||
+      dynamic_cast<const UpdateStmt*>(&stmt) || dynamic_cast<const DeleteStmt*>(&stmt)) {
+    return RunInTxn(stmt, params);
+  }
+  // DDL commits the open transaction first, as in MySQL.
+  if (txn) {
+    absl::Status s = txn->Commit();
+    txn.reset();
+    if (!s.ok()) return s;
+  }
+  return Ddl(stmt);
+}
+
+absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
+                                                const std::vector<Datum>* params) {
+  const bool implicit = txn == nullptr;
+  std::unique_ptr<kv::KvTxn> local;
+  kv::KvTxn* t = txn.get();
+  if (implicit) {
+    auto b = db->store.Begin();
+    if (!b.ok()) return b.status();
+    local = *std::move(b);
+    t = local.get();
+    if (!autocommit) {
+      txn = std::move(local);
+      t = txn.get();
+    }
+  }
+  t->BeginStatement();
+  auto r = Dispatch(stmt, params, t);
+  if (!r.ok()) {
+    t->RollbackStatement();
+    if (local) local->Rollback();
+    return r.status();
+  }
+  if (local) {
+    absl::Status s = local->Commit();
+    if (!s.ok()) return s;
+  }
+  return r;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Dispatch(const Stmt& stmt, const std::vector<Datum>* params,
+                                                kv::KvTxn* t) {
+  if (auto* q = dynamic_cast<const QueryStmt*>(&stmt)) return Query(*q, params, t);
+  if (auto* i = dynamic_cast<const InsertStmt*>(&stmt)) return Insert(*i, params, t);
+  if (auto* u = dynamic_cast<const UpdateStmt*>(&stmt)) return Update(*u, params, t);
+  if (auto* d = dynamic_cast<const DeleteStmt*>(&stmt)) return Delete(*d, params, t);
+  return Err(kErNotSupported, "unsupported statement");
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Query(const QueryStmt& q, const std::vector<Datum>* params,
+                                             kv::KvTxn* t) {
+  Binder binder(Options(params));
+  auto plan = binder.BuildQuery(q);
+  if (!plan.ok()) return plan.status();
+  ExecContext ctx;
+  InitContext(&ctx, t);
+  auto exec = BuildExecutor(**plan, &ctx);
+  if (!exec.ok()) return exec.status();
+  ResultSet rs;
+  rs.has_rows = true;
+  std::vector<size_t> cols;
+  for (size_t i = 0; i < (*plan)->schema.size(); ++i) {
+    if ((*plan)->schema[i].hidden) continue;
+    cols.push_back(i);
+    rs.columns.push_back(MetaOf((*plan)->schema[i]));
+  }
+  while (true) {
+    Chunk c;
+    absl::Status s = (*exec)->Next(&c);
+    if (!s.ok()) return s;
+    if (c.NumRows() == 0) break;
+    for (size_t r = 0; r < c.NumRows(); ++r) {
+      Row row;
+      for (size_t i : cols) {
+        Datum d = c.GetDatum(r, i);
+        if (d.IsNull()) {
+          row.push_back(std::nullopt);
+        } else {
+          row.push_back(DatumText(d));
+        }
+      }
+      rs.rows.push_back(std::move(row));
+    }
+  }
+  rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  return rs;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Explain(const ExplainStmt& e,
+                                               const std::vector<Datum>* params) {
+  auto* q = dynamic_cast<const QueryStmt*>(e.stmt.get());
+  if (q == nullptr) return Err(kErNotSupported, "EXPLAIN supports queries only");
+  Binder binder(Options(params));
+  auto plan = binder.BuildQuery(*q);
+  if (!plan.ok()) return plan.status();
+  ResultSet rs;
+  rs.has_rows = true;
+  OutputColumn oc;
+  oc.name = "plan";
+  oc.type = FieldType::Varchar(-1);
+  rs.columns.push_back(MetaOf(oc));
+  std::string text = ExplainPlan(**plan);
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    rs.rows.push_back({std::string(line)});
+  }
+  return rs;
+}
+
+// ---- INSERT / REPLACE ----
+
+absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::vector<Datum>* params,
+                                              kv::KvTxn* t) {
+  auto db_name = DbOf(*s.table);
+  if (!db_name.ok()) return db_name.status();
+  auto table = db->catalog.GetTable(*db_name, s.table->name);
+  if (!table.ok()) return table.status();
+  const TableInfo& ti = **table;
+  if (ti.is_view) {
+    return Err(1471,
+               absl::StrCat("The target table ", ti.name, " of the INSERT is not insertable-into"));
+  }
+  ExecContext ctx;
+  InitContext(&ctx, t);
+  ctx.strict_writes = sql_mode.Strict();
+  const size_t ncols = ti.columns.size();
+  // Target columns.
+  std::vector<int> targets;
+  std::vector<std::string> names = s.columns;
+  if (!s.set.empty()) {
+    names.clear();
+    for (const Assignment& a : s.set) names.push_back(a.column->column);
+  }
+  if (names.empty()) {
+    for (size_t i = 0; i < ncols; ++i) targets.push_back(static_cast<int>(i));
+  } else {
+    std::set<int> seen;
+    for (const std::string& n : names) {
+      int idx = ti.FindColumn(n);
+      if (idx < 0)
+        return Err(kErBadField, absl::StrCat("Unknown column '", n, "' in 'field list'"));
+      if (!seen.insert(idx).second) {
+        return Err(1110, absl::StrCat("Column '", n, "' specified twice"));
+      }
+      targets.push_back(idx);
+    }
+  }
+  // Source rows as (value, type) per target.
+  struct Src {
+    std::vector<Datum> vals;
+    std::vector<FieldType> types;
+    std::vector<bool> is_default;
+  };
+  std::vector<Src> src;
+  Schema empty;
+  Binder binder(Options(params));
+  auto bind_row = [&](const std::vector<const Expr*>& exprs) -> absl::Status {
+    if (exprs.size() != targets.size()) {
+      return Err(1136,
+                 absl::StrCat("Column count doesn't match value count at row ", src.size() + 1));
+    }
+    Src r;
+    for (const Expr* e : exprs) {
+      if (dynamic_cast<const DefaultExpr*>(e) != nullptr) {
+        r.vals.push_back(Datum::Null());
+        r.types.push_back(FieldType::Null());
+        r.is_default.push_back(true);
+        continue;
+      }
+      auto x = binder.BindOver(*e, empty);
+      if (!x.ok()) return x.status();
+      auto v = Binder::EvalConstant(&ctx, **x);
+      if (!v.ok()) return v.status();
+      r.vals.push_back(*std::move(v));
+      r.types.push_back((*x)->type());
+      r.is_default.push_back(false);
+    }
+    src.push_back(std::move(r));
+    return absl::OkStatus();
+  };
+  if (s.select) {
+    auto plan = binder.BuildQuery(*s.select);
+    if (!plan.ok()) return plan.status();
+    size_t visible = 0;
+    for (const auto& c : (*plan)->schema) visible += c.hidden ? 0 : 1;
+    if (visible != targets.size())
+      return Err(1136, "Column count doesn't match value count at row 1");
+    auto rows = RunPlanRows(**plan, &ctx);
+    if (!rows.ok()) return rows.status();
+    for (auto& row : *rows) {
+      Src r;
+      for (size_t i = 0; i < targets.size(); ++i) {
+        r.vals.push_back(row[i]);
+        r.types.push_back((*plan)->schema[i].type);
+        r.is_default.push_back(false);
+      }
+      src.push_back(std::move(r));
+    }
+  } else if (!s.set.empty()) {
+    std::vector<const Expr*> exprs;
+    for (const Assignment& a : s.set) exprs.push_back(a.value.get());
+    absl::Status st = bind_row(exprs);
+    if (!st.ok()) return st;
+  } else {
+    for (const auto& row : s.rows) {
+      std::vector<const Expr*> exprs;
+      for (const auto& e : row) exprs.push_back(e.get());
+      if (exprs.empty() && !targets.empty() && names.empty()) {
+        // INSERT INTO t VALUES (): every column takes its default.
+        Src r;
+        r.vals.assign(targets.size(), Datum::Null());
+        r.types.assign(targets.size(), FieldType::Null());
+        r.is_default.assign(targets.size(), true);
+        src.push_back(std::move(r));
+        continue;
+      }
+      absl::Status st = bind_row(exprs);
+      if (!st.ok()) return st;
+    }
+  }
+  ResultSet rs;
+  const int auto_col = ti.AutoIncrementColumn();
+  uint64_t first_auto = 0;
+  for (const Src& r : src) {
+    std::vector<Datum> row(ncols);
+    std::vector<bool> given(ncols, false);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      const int c = targets[i];
+      if (r.is_default[i]) continue;
+      given[c] = true;
+      const ColumnInfo& col = ti.columns[c];
+      if (r.vals[i].IsNull() && c == auto_col) {
+        given[c] = false;
+        continue;
+      }
+      auto v = StoreValue(&ctx, col, r.vals[i], r.types[i]);
+      if (!v.ok()) return v.status();
+      row[c] = *std::move(v);
+    }
+    for (size_t c = 0; c < ncols; ++c) {
+      if (given[c]) continue;
+      const ColumnInfo& col = ti.columns[c];
+      if (static_cast<int>(c) == auto_col) continue;
+      if (col.has_default) {
+        row[c] = col.default_value;
+      } else if (col.type.NotNull()) {
+        return Err(1364, absl::StrCat("Field '", col.name, "' doesn't have a default value"));
+      }
+    }
+    if (auto_col >= 0) {
+      Datum& v = row[auto_col];
+      bool zero = false;
+      if (!v.IsNull()) {
+        if (v.kind() == DatumKind::kInt64) zero = v.GetInt64() == 0;
+        if (v.kind() == DatumKind::kUint64) zero = v.GetUint64() == 0;
+      }
+      if (v.IsNull() || zero) {
+        int64_t id = ti.next_id->fetch_add(1);
+        auto cv = CastDatum(&ctx, Datum::Int(id), FieldType::LongLong(), ti.columns[auto_col].type);
+        if (!cv.ok()) return cv.status();
+        v = *cv;
+        if (first_auto == 0) first_auto = static_cast<uint64_t>(id);
+      } else {
+        int64_t given_id =
+            v.kind() == DatumKind::kUint64 ? static_cast<int64_t>(v.GetUint64()) : v.GetInt64();
+        int64_t cur = ti.next_id->load();
+        while (given_id >= cur && !ti.next_id->compare_exchange_weak(cur, given_id + 1)) {
+        }
+      }
+    }
+    int64_t handle = 0;
+    if (ti.handle_col >= 0) {
+      const Datum& h = row[ti.handle_col];
+      handle = h.kind() == DatumKind::kUint64 ? static_cast<int64_t>(h.GetUint64()) : h.GetInt64();
+    } else {
+      handle = ti.next_id->fetch_add(1);
+    }
+    auto conflict = FindConflict(t, ti, row, handle, std::nullopt);
+    if (!conflict.ok()) return conflict.status();
+    if (conflict->has_value()) {
+      auto [other, key] = **conflict;
+      if (s.replace) {
+        // Remove every row in the way, then insert.
+        while (conflict->has_value()) {
+          int64_t victim = (*conflict)->first;
+          auto old = ReadRow(t, ti, victim);
+          if (!old.ok()) return old.status();
+          if (!old->has_value()) break;
+          absl::Status st = RemoveRow(t, ti, **old, victim);
+          if (!st.ok()) return st;
+          rs.affected_rows += 1;
+          conflict = FindConflict(t, ti, row, handle, std::nullopt);
+          if (!conflict.ok()) return conflict.status();
+        }
+      } else if (!s.on_duplicate.empty()) {
+        auto old = ReadRow(t, ti, other);
+        if (!old.ok()) return old.status();
+        if (!old->has_value()) return absl::InternalError("conflicting row vanished");
+        std::vector<Datum> cur = **old;
+        // Evaluate assignments left to right over the current row.
+        Schema schema;
+        for (const ColumnInfo& c : ti.columns)
+          schema.push_back({c.name, ti.name, ti.db, c.type, false});
+        BindOptions o = Options(params);
+        const std::vector<Datum> inserted = row;
+        o.values_func = [&](const std::string& col) -> absl::StatusOr<expr::ExprPtr> {
+          int idx = ti.FindColumn(col);
+          if (idx < 0)
+            return Err(kErBadField, absl::StrCat("Unknown column '", col, "' in 'field list'"));
+          return expr::NewConstant(inserted[idx], ti.columns[idx].type);
+        };
+        Binder ub(o);
+        for (const Assignment& a : s.on_duplicate) {
+          int idx = ti.FindColumn(a.column->column);
+          if (idx < 0)
+            return Err(kErBadField,
+                       absl::StrCat("Unknown column '", a.column->column, "' in 'field list'"));
+          auto x = ub.BindOver(*a.value, schema);
+          if (!x.ok()) return x.status();
+          Chunk one(SchemaTypes(schema));
+          one.AppendRow(cur);
+          auto v = (*x)->Eval(&ctx, one, 0);
+          if (!v.ok()) return v.status();
+          auto sv = StoreValue(&ctx, ti.columns[idx], *v, (*x)->type());
+          if (!sv.ok()) return sv.status();
+          cur[idx] = *std::move(sv);
+        }
+        bool changed = false;
+        for (size_t c = 0; c < ncols; ++c) changed = changed || !cur[c].IdenticalTo((**old)[c]);
+        if (!changed) continue;
+        int64_t new_handle = other;
+        if (ti.handle_col >= 0) {
+          const Datum& h = cur[ti.handle_col];
+          new_handle =
+              h.kind() == DatumKind::kUint64 ? static_cast<int64_t>(h.GetUint64()) : h.GetInt64();
+        }
+        auto c2 = FindConflict(t, ti, cur, new_handle, other);
+        if (!c2.ok()) return c2.status();
+        if (c2->has_value()) {
+          return DupError(ti, ConflictText(ti, cur, new_handle, (*c2)->second), (*c2)->second);
+        }
+        absl::Status st = RemoveRow(t, ti, **old, other);
+        if (!st.ok()) return st;
+        st = WriteRow(t, ti, cur, new_handle);
+        if (!st.ok()) return st;
+        rs.affected_rows += 2;
+        continue;
+      } else if (s.ignore) {
+        continue;
+      } else {
+        return DupError(ti, ConflictText(ti, row, handle, key), key);
+      }
+    }
+    absl::Status st = WriteRow(t, ti, row, handle);
+    if (!st.ok()) return st;
+    rs.affected_rows += 1;
+  }
+  if (first_auto != 0) {
+    last_insert_id = first_auto;
+    rs.last_insert_id = first_auto;
+  }
+  rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  return rs;
+}
+
+// ---- UPDATE / DELETE ----
+
+namespace {
+
+struct TargetRows {
+  TablePtr table;
+  Schema schema;  // columns then handle
+  std::vector<std::vector<Datum>> rows;
+};
+
+}  // namespace
+
+static absl::StatusOr<TargetRows> ReadTargets(SessionImpl* self, const TableName& tn,
+                                              const Expr* where,
+                                              const std::vector<OrderItem>& order,
+                                              const std::optional<Limit>& limit,
+                                              const std::vector<Datum>* params, ExecContext* ctx) {
+  auto db_name = self->DbOf(tn);
+  if (!db_name.ok()) return db_name.status();
+  auto table = self->db->catalog.GetTable(*db_name, tn.name);
+  if (!table.ok()) return table.status();
+  if ((*table)->is_view) {
+    return Err(
+        1288, absl::StrCat("The target table ", (*table)->name, " of the UPDATE is not updatable"));
+  }
+  Binder binder(self->Options(params));
+  auto plan = binder.BuildTableRead(*table, tn.alias.empty() ? (*table)->name : tn.alias, where);
+  if (!plan.ok()) return plan.status();
+  PlanPtr p = *plan;
+  if (!order.empty()) {
+    auto sort = std::make_shared<SortNode>();
+    sort->children.push_back(p);
+    sort->schema = p->schema;
+    for (const OrderItem& o : order) {
+      auto x = binder.BindOver(*o.expr, p->schema);
+      if (!x.ok()) return x.status();
+      sort->items.push_back({*std::move(x), o.desc});
+    }
+    p = sort;
+  }
+  if (limit.has_value()) {
+    Schema none;
+    auto x = binder.BindOver(*limit->count, none);
+    if (!x.ok()) return x.status();
+    auto v = Binder::EvalConstant(ctx, **x);
+    if (!v.ok()) return v.status();
+    auto lim = std::make_shared<LimitNode>();
+    lim->children.push_back(p);
+    lim->schema = p->schema;
+    lim->count = v->kind() == DatumKind::kInt64
+                     ? static_cast<uint64_t>(std::max<int64_t>(0, v->GetInt64()))
+                     : v->GetUint64();
+    p = lim;
+  }
+  TargetRows out;
+  out.table = *table;
+  out.schema = p->schema;
+  auto rows = RunPlanRows(*p, ctx);
+  if (!rows.ok()) return rows.status();
+  out.rows = *std::move(rows);
+  return out;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::vector<Datum>* params,
+                                              kv::KvTxn* t) {
+  auto* tn = dynamic_cast<const TableName*>(s.table.get());
+  if (tn == nullptr) return Err(kErNotSupported, "multi-table UPDATE is not supported yet");
+  ExecContext ctx;
+  InitContext(&ctx, t);
+  auto target = ReadTargets(this, *tn, s.where.get(), s.order_by, s.limit, params, &ctx);
+  if (!target.ok()) return target.status();
+  const TableInfo& ti = *target->table;
+  ctx.strict_writes = sql_mode.Strict();
+  Binder binder(Options(params));
+  std::vector<std::pair<int, expr::ExprPtr>> sets;
+  for (const Assignment& a : s.set) {
+    int idx = ti.FindColumn(a.column->column);
+    if (idx < 0) {
+      return Err(kErBadField,
+                 absl::StrCat("Unknown column '", a.column->column, "' in 'field list'"));
+    }
+    if (dynamic_cast<const DefaultExpr*>(a.value.get()) != nullptr) {
+      sets.push_back({idx, expr::NewConstant(ti.columns[idx].default_value, ti.columns[idx].type)});
+      continue;
+    }
+    auto x = binder.BindOver(*a.value, target->schema);
+    if (!x.ok()) return x.status();
+    sets.push_back({idx, *std::move(x)});
+  }
+  ResultSet rs;
+  const std::vector<FieldType> types = SchemaTypes(target->schema);
+  const size_t ncols = ti.columns.size();
+  for (const auto& old : target->rows) {
+    std::vector<Datum> cur = old;
+    for (auto& [idx, x] : sets) {
+      Chunk one(types);
+      if (!one.AppendRow(cur)) return absl::InternalError("update row kind mismatch");
+      auto v = x->Eval(&ctx, one, 0);
+      if (!v.ok()) return v.status();
+      auto sv = StoreValue(&ctx, ti.columns[idx], *v, x->type());
+      if (!sv.ok()) return sv.status();
+      cur[idx] = *std::move(sv);
+    }
+    bool changed = false;
+    for (size_t c = 0; c < ncols; ++c) changed = changed || !cur[c].IdenticalTo(old[c]);
+    if (!changed) continue;
+    const int64_t old_handle = old[ncols].GetInt64();
+    int64_t new_handle = old_handle;
+    if (ti.handle_col >= 0) {
+      const Datum& h = cur[ti.handle_col];
+      new_handle =
+          h.kind() == DatumKind::kUint64 ? static_cast<int64_t>(h.GetUint64()) : h.GetInt64();
+    }
+    std::vector<Datum> old_cols(old.begin(), old.begin() + ncols);
+    std::vector<Datum> new_cols(cur.begin(), cur.begin() + ncols);
+    absl::Status st = RemoveRow(t, ti, old_cols, old_handle);
+    if (!st.ok()) return st;
+    auto c2 = FindConflict(t, ti, new_cols, new_handle, std::nullopt);
+    if (!c2.ok()) return c2.status();
+    if (c2->has_value()) {
+      return DupError(ti, ConflictText(ti, new_cols, new_handle, (*c2)->second), (*c2)->second);
+    }
+    st = WriteRow(t, ti, new_cols, new_handle);
+    if (!st.ok()) return st;
+    rs.affected_rows += 1;
+  }
+  rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  return rs;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Delete(const DeleteStmt& s, const std::vector<Datum>* params,
+                                              kv::KvTxn* t) {
+  ExecContext ctx;
+  InitContext(&ctx, t);
+  auto target = ReadTargets(this, *s.table, s.where.get(), s.order_by, s.limit, params, &ctx);
+  if (!target.ok()) return target.status();
+  const TableInfo& ti = *target->table;
+  const size_t ncols = ti.columns.size();
+  ResultSet rs;
+  for (const auto& row : target->rows) {
+    std::vector<Datum> cols(row.begin(), row.begin() + ncols);
+    absl::Status st = RemoveRow(t, ti, cols, row[ncols].GetInt64());
+    if (!st.ok()) return st;
+    rs.affected_rows += 1;
+  }
+  return rs;
+}
+
+// ---- DDL ----
+
+absl::Status SessionImpl::DeleteTableData(int64_t table_id) {
+  auto b = db->store.Begin();
+  if (!b.ok()) return b.status();
+  const std::string start = codec::EncodeTablePrefix(table_id);
+  const std::string end = codec::PrefixNext(start);
+  std::string next = start;
+  while (true) {
+    auto r = (*b)->Scan(next, end, 4096, false);
+    if (!r.ok()) return r.status();
+    for (const kv::Pair& p : *r) (*b)->Delete(p.key);
+    if (r->size() < 4096) break;
+    next = r->back().key;
+    next.push_back('\0');
+  }
+  return (*b)->Commit();
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
+  if (auto* s = dynamic_cast<const CreateDatabaseStmt*>(&stmt)) {
+    absl::Status st = db->catalog.CreateDatabase(s->name, s->if_not_exists);
+    if (!st.ok()) return st;
+    ResultSet rs;
+    rs.affected_rows = 1;
+    return rs;
+  }
+  if (auto* s = dynamic_cast<const DropDatabaseStmt*>(&stmt)) {
+    std::vector<TablePtr> dropped;
+    absl::Status st = db->catalog.DropDatabase(s->name, s->if_exists, &dropped);
+    if (!st.ok()) return st;
+    for (const TablePtr& t : dropped) {
+      if (t->is_view) continue;
+      st = DeleteTableData(t->id);
+      if (!st.ok()) return st;
+    }
+    if (absl::EqualsIgnoreCase(current_db, s->name)) current_db.clear();
+    ResultSet rs;
+    rs.affected_rows = dropped.size();
+    return rs;
+  }
+  if (auto* s = dynamic_cast<const CreateTableStmt*>(&stmt)) return CreateTable(*s);
+  if (auto* s = dynamic_cast<const DropTableStmt*>(&stmt)) return DropTable(*s);
+  if (auto* s = dynamic_cast<const CreateIndexStmt*>(&stmt)) {
+    auto d = DbOf(*s->table);
+    if (!d.ok()) return d.status();
+    auto t = db->catalog.GetTable(*d, s->table->name);
+    if (!t.ok()) return t.status();
+    if (s->kind == ConstraintKind::kFulltext)
+      return Err(kErNotSupported, "FULLTEXT indexes are not supported");
+    return CreateIndex(*t, s->name, s->parts, s->kind == ConstraintKind::kUnique, false,
+                       s->if_not_exists);
+  }
+  if (auto* s = dynamic_cast<const DropIndexStmt*>(&stmt)) {
+    if (!s->table)
+      return Err(1064, "You have an error in your SQL syntax: DROP INDEX needs ON table");
+    auto d = DbOf(*s->table);
+    if (!d.ok()) return d.status();
+    auto t = db->catalog.GetTable(*d, s->table->name);
+    if (!t.ok()) return t.status();
+    return DropIndex(*t, s->name, s->if_exists);
+  }
+  if (auto* s = dynamic_cast<const AlterTableStmt*>(&stmt)) return Alter(*s);
+  if (auto* s = dynamic_cast<const TruncateStmt*>(&stmt)) {
+    auto d = DbOf(*s->table);
+    if (!d.ok()) return d.status();
+    auto t = db->catalog.GetTable(*d, s->table->name);
+    if (!t.ok()) return t.status();
+    if ((*t)->is_view)
+      return Err(kErNoSuchTable,
+                 absl::StrCat("Table '", *d, ".", s->table->name, "' doesn't exist"));
+    absl::Status st = DeleteTableData((*t)->id);
+    if (!st.ok()) return st;
+    (*t)->next_id->store(1);
+    return ResultSet();
+  }
+  if (auto* s = dynamic_cast<const CreateViewStmt*>(&stmt)) {
+    auto d = DbOf(*s->name);
+    if (!d.ok()) return d.status();
+    Binder binder(Options(nullptr));
+    auto plan = binder.BuildQuery(*s->select);
+    if (!plan.ok()) return plan.status();
+    size_t visible = 0;
+    for (const auto& c : (*plan)->schema) visible += c.hidden ? 0 : 1;
+    if (!s->columns.empty() && s->columns.size() != visible) {
+      return Err(1353,
+                 "In definition of view, derived table or common table expression, SELECT list and "
+                 "column names list have different column counts");
+    }
+    std::vector<std::string> names = s->columns;
+    if (names.empty()) {
+      for (const auto& c : (*plan)->schema) {
+        if (!c.hidden) names.push_back(c.name);
+      }
+    }
+    std::set<std::string> seen;
+    for (const std::string& n : names) {
+      if (!seen.insert(LowerName(n)).second) {
+        return Err(kErDupFieldName, absl::StrCat("Duplicate column name '", n, "'"));
+      }
+    }
+    auto info = std::make_shared<TableInfo>();
+    info->db = *d;
+    info->name = s->name->name;
+    info->is_view = true;
+    info->view_sql = RestoreSql(*s->select);
+    info->view_columns = s->columns;
+    for (size_t i = 0; i < (*plan)->schema.size(); ++i) {
+      if ((*plan)->schema[i].hidden) continue;
+      ColumnInfo c;
+      c.name = i < names.size() ? names[i] : (*plan)->schema[i].name;
+      c.type = (*plan)->schema[i].type;
+      info->columns.push_back(c);
+    }
+    TablePtr existing = db->catalog.FindTable(*d, info->name);
+    if (existing != nullptr) {
+      if (!s->or_replace || !existing->is_view) {
+        return MakeMySqlStatus(
+            absl::StatusCode::kAlreadyExists,
+            {kErTableExists, "42S01", absl::StrCat("Table '", info->name, "' already exists")});
+      }
+      info->id = existing->id;
+      absl::Status st = db->catalog.ReplaceTable(info);
+      if (!st.ok()) return st;
+      return ResultSet();
+    }
+    absl::Status st = db->catalog.AddTable(info);
+    if (!st.ok()) return st;
+    return ResultSet();
+  }
+  if (dynamic_cast<const AnalyzeTableStmt*>(&stmt) != nullptr) return ResultSet();
+  return Err(kErNotSupported,
+             absl::StrCat("This statement is not supported yet: ", RestoreSql(stmt)));
+}
+
+absl::StatusOr<ResultSet> SessionImpl::CreateTable(const CreateTableStmt& s) {
+  auto d = DbOf(*s.table);
+  if (!d.ok()) return d.status();
+  if (!db->catalog.HasDatabase(*d))
+    return Err(kErBadDb, absl::StrCat("Unknown database '", *d, "'"));
+  if (db->catalog.FindTable(*d, s.table->name) != nullptr) {
+    if (s.if_not_exists) return ResultSet();
+    return MakeMySqlStatus(
+        absl::StatusCode::kAlreadyExists,
+        {kErTableExists, "42S01", absl::StrCat("Table '", s.table->name, "' already exists")});
+  }
+  auto info = std::make_shared<TableInfo>();
+  info->db = *d;
+  info->name = s.table->name;
+  if (s.like) {
+    auto ld = DbOf(*s.like);
+    if (!ld.ok()) return ld.status();
+    auto src = db->catalog.GetTable(*ld, s.like->name);
+    if (!src.ok()) return src.status();
+    info->columns = (*src)->columns;
+    info->indexes = (*src)->indexes;
+    info->handle_col = (*src)->handle_col;
+    absl::Status st = db->catalog.AddTable(info);
+    if (!st.ok()) return st;
+    return ResultSet();
+  }
+  if (s.select) return Err(kErNotSupported, "CREATE TABLE ... SELECT is not supported yet");
+  std::vector<std::string> pk_cols;
+  struct PendingIndex {
+    std::string name;
+    std::vector<std::string> cols;
+    bool unique;
+    bool primary;
+  };
+  std::vector<PendingIndex> pending;
+  Binder binder(Options(nullptr));
+  ExecContext ctx;
+  ctx.strict_writes = true;
+  ctx.sql_mode = sql_mode;
+  int64_t next_col_id = 1;
+  for (const ColumnDef& cd : s.columns) {
+    if (info->FindColumn(cd.name) >= 0) {
+      return Err(kErDupFieldName, absl::StrCat("Duplicate column name '", cd.name, "'"));
+    }
+    auto ft = ToFieldType(cd.type);
+    if (!ft.ok()) return ft.status();
+    ColumnInfo c;
+    c.id = next_col_id++;
+    c.name = cd.name;
+    c.type = *ft;
+    const Expr* default_expr = nullptr;
+    for (const ColumnOption& o : cd.options) {
+      switch (o.kind) {
+        case ColumnOptionKind::kNotNull:
+          c.type.flag |= kNotNullFlag;
+          break;
+        case ColumnOptionKind::kNull:
+          c.type.flag &= ~kNotNullFlag;
+          break;
+        case ColumnOptionKind::kDefault:
+          default_expr = o.expr.get();
+          break;
+        case ColumnOptionKind::kAutoIncrement:
+          c.auto_increment = true;
+          c.type.flag |= kAutoIncrementFlag | kNotNullFlag;
+          break;
+        case ColumnOptionKind::kPrimaryKey:
+          pk_cols.push_back(cd.name);
+          break;
+        case ColumnOptionKind::kUniqueKey:
+          pending.push_back({cd.name, {cd.name}, true, false});
+          break;
+        case ColumnOptionKind::kCollate: {
+          Collation coll;
+          if (!CollationFromName(o.text, &coll)) {
+            return Err(1273, absl::StrCat("Unknown collation: '", o.text, "'"));
+          }
+          if (c.type.IsString() && c.type.collation != Collation::kBinary) c.type.collation = coll;
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    if (default_expr != nullptr) {
+      Schema none;
+      auto x = binder.BindOver(*default_expr, none);
+      if (!x.ok() || !(*x)->IsConstant()) {
+        return Err(kErInvalidDefault, absl::StrCat("Invalid default value for '", cd.name, "'"));
+      }
+      auto v = Binder::EvalConstant(&ctx, **x);
+      if (!v.ok())
+        return Err(kErInvalidDefault, absl::StrCat("Invalid default value for '", cd.name, "'"));
+      if (v->IsNull()) {
+        if (c.type.NotNull())
+          return Err(kErInvalidDefault, absl::StrCat("Invalid default value for '", cd.name, "'"));
+      } else {
+        auto cv = CastDatum(&ctx, *v, (*x)->type(), c.type);
+        if (!cv.ok())
+          return Err(kErInvalidDefault, absl::StrCat("Invalid default value for '", cd.name, "'"));
+        c.default_value = *cv;
+      }
+      c.has_default = true;
+    } else if (!c.type.NotNull()) {
+      c.has_default = true;  // DEFAULT NULL
+    }
+    info->columns.push_back(c);
+  }
+  for (const Constraint& con : s.constraints) {
+    std::vector<std::string> cols;
+    for (const IndexPart& p : con.parts) {
+      if (p.column.empty()) return Err(kErNotSupported, "functional index parts are not supported");
+      cols.push_back(p.column);
+    }
+    switch (con.kind) {
+      case ConstraintKind::kPrimaryKey:
+        if (!pk_cols.empty()) return Err(kErMultiplePriKey, "Multiple primary key defined");
+        pk_cols = cols;
+        break;
+      case ConstraintKind::kUnique:
+        pending.push_back({con.name, cols, true, false});
+        break;
+      case ConstraintKind::kIndex:
+        pending.push_back({con.name, cols, false, false});
+        break;
+      default:
+        break;  // FULLTEXT, FOREIGN KEY and CHECK are accepted and not enforced.
+    }
+  }
+  if (pk_cols.size() > 1 &&
+      std::count_if(s.columns.begin(), s.columns.end(), [](const ColumnDef& cd) {
+        return std::any_of(cd.options.begin(), cd.options.end(), [](const ColumnOption& o) {
+          return o.kind == ColumnOptionKind::kPrimaryKey;
+        });
+      }) > 1) {
+    return Err(kErMultiplePriKey, "Multiple primary key defined");
+  }
+  if (!pk_cols.empty()) {
+    for (const std::string& n : pk_cols) {
+      int idx = info->FindColumn(n);
+      if (idx < 0) {
+        return Err(kErKeyColumnDoesNotExist,
+                   absl::StrCat("Key column '", n, "' doesn't exist in table"));
+      }
+      info->columns[idx].type.flag |= kNotNullFlag | kPriKeyFlag;
+      if (info->columns[idx].has_default && info->columns[idx].default_value.IsNull()) {
+        info->columns[idx].has_default = false;
+      }
+    }
+    int idx = info->FindColumn(pk_cols[0]);
+    if (pk_cols.size() == 1 && info->columns[idx].type.IsInteger() &&
+        info->columns[idx].type.tp != TypeCode::kYear) {
+      info->handle_col = idx;
+    } else {
+      pending.insert(pending.begin(), {"PRIMARY", pk_cols, true, true});
+    }
+  }
+  int auto_cols = 0;
+  for (const ColumnInfo& c : info->columns) auto_cols += c.auto_increment ? 1 : 0;
+  if (auto_cols > 1) {
+    return Err(kErWrongAutoKey,
+               "Incorrect table definition; there can be only one auto column and it must be "
+               "defined as a key");
+  }
+  int64_t next_index_id = 1;
+  std::set<std::string> index_names;
+  for (PendingIndex& p : pending) {
+    IndexInfo idx;
+    idx.id = next_index_id++;
+    idx.unique = p.unique;
+    idx.primary = p.primary;
+    for (const std::string& n : p.cols) {
+      int c = info->FindColumn(n);
+      if (c < 0)
+        return Err(kErKeyColumnDoesNotExist,
+                   absl::StrCat("Key column '", n, "' doesn't exist in table"));
+      idx.columns.push_back(c);
+      if (p.unique && p.cols.size() == 1) info->columns[c].type.flag |= kUniqueKeyFlag;
+    }
+    std::string name = p.name.empty() ? p.cols[0] : p.name;
+    if (p.name.empty()) {
+      int suffix = 2;
+      std::string base = name;
+      while (index_names.count(LowerName(name))) name = absl::StrCat(base, "_", suffix++);
+    } else if (index_names.count(LowerName(name))) {
+      return Err(kErDupKeyName, absl::StrCat("Duplicate key name '", name, "'"));
+    }
+    index_names.insert(LowerName(name));
+    idx.name = name;
+    info->indexes.push_back(idx);
+  }
+  for (const TableOption& o : s.options) {
+    if (o.kind == TableOptionKind::kAutoIncrement) {
+      int64_t v = 1;
+      if (absl::SimpleAtoi(o.value, &v) && v > 0) info->next_id->store(v);
+    }
+  }
+  absl::Status st = db->catalog.AddTable(info);
+  if (!st.ok()) return st;
+  return ResultSet();
+}
+
+absl::StatusOr<ResultSet> SessionImpl::DropTable(const DropTableStmt& s) {
+  // Check every name first, so a failing DROP drops nothing.
+  std::vector<std::string> missing;
+  std::vector<TablePtr> found;
+  for (const auto& tn : s.tables) {
+    auto d = DbOf(*tn);
+    if (!d.ok()) return d.status();
+    TablePtr t = db->catalog.FindTable(*d, tn->name);
+    if (t == nullptr || (s.is_view && !t->is_view) || (!s.is_view && t->is_view)) {
+      if (t != nullptr && s.is_view) {
+        return Err(1347, absl::StrCat("'", *d, ".", tn->name, "' is not VIEW"));
+      }
+      missing.push_back(absl::StrCat(*d, ".", tn->name));
+      continue;
+    }
+    found.push_back(t);
+  }
+  if (!missing.empty() && !s.if_exists) {
+    return MakeMySqlStatus(absl::StatusCode::kNotFound,
+                           {kErBadTable, "42S02",
+                            absl::StrCat("Unknown ", s.is_view ? "view" : "table", " '",
+                                         absl::StrJoin(missing, ","), "'")});
+  }
+  for (const TablePtr& t : found) {
+    absl::Status st = db->catalog.RemoveTable(t->db, t->name);
+    if (!st.ok()) return st;
+    if (!t->is_view) {
+      st = DeleteTableData(t->id);
+      if (!st.ok()) return st;
+    }
+  }
+  return ResultSet();
+}
+
+absl::StatusOr<ResultSet> SessionImpl::CreateIndex(const TablePtr& t, const std::string& name,
+                                                   const std::vector<IndexPart>& parts, bool unique,
+                                                   bool primary, bool if_not_exists) {
+  if (t->is_view) return Err(1347, absl::StrCat("'", t->db, ".", t->name, "' is not BASE TABLE"));
+  auto info = std::make_shared<TableInfo>(*t);
+  IndexInfo idx;
+  idx.unique = unique;
+  idx.primary = primary;
+  int64_t max_id = 0;
+  for (const IndexInfo& i : info->indexes) max_id = std::max(max_id, i.id);
+  idx.id = max_id + 1;
+  for (const IndexPart& p : parts) {
+    if (p.column.empty()) return Err(kErNotSupported, "functional index parts are not supported");
+    int c = info->FindColumn(p.column);
+    if (c < 0)
+      return Err(kErKeyColumnDoesNotExist,
+                 absl::StrCat("Key column '", p.column, "' doesn't exist in table"));
+    idx.columns.push_back(c);
+  }
+  idx.name = name.empty() ? info->columns[idx.columns[0]].name : name;
+  for (const IndexInfo& i : info->indexes) {
+    if (absl::EqualsIgnoreCase(i.name, idx.name)) {
+      if (if_not_exists) return ResultSet();
+      return Err(kErDupKeyName, absl::StrCat("Duplicate key name '", idx.name, "'"));
+    }
+  }
+  // Backfill in one transaction; a duplicate aborts the DDL and changes nothing.
+  auto b = db->store.Begin();
+  if (!b.ok()) return b.status();
+  kv::KvTxn* txn = b->get();
+  ExecContext ctx;
+  InitContext(&ctx, txn);
+  Binder binder(Options(nullptr));
+  auto plan = binder.BuildTableRead(t, t->name, nullptr);
+  if (!plan.ok()) return plan.status();
+  auto rows = RunPlanRows(**plan, &ctx);
+  if (!rows.ok()) return rows.status();
+  const size_t ncols = t->columns.size();
+  for (const auto& row : *rows) {
+    std::vector<Datum> cols(row.begin(), row.begin() + ncols);
+    int64_t handle = row[ncols].GetInt64();
+    IndexEntry e = MakeIndexEntry(*info, idx, cols, handle);
+    if (e.unique_check) {
+      auto v = txn->Get(e.key);
+      if (!v.ok()) return v.status();
+      if (v->has_value()) {
+        txn->Rollback();
+        return DupError(*info, EntryText(*info, idx, cols), idx.name);
+      }
+    }
+    txn->Put(e.key, e.value);
+  }
+  absl::Status st = txn->Commit();
+  if (!st.ok()) return st;
+  if (unique && idx.columns.size() == 1) info->columns[idx.columns[0]].type.flag |= kUniqueKeyFlag;
+  info->indexes.push_back(idx);
+  st = db->catalog.ReplaceTable(info);
+  if (!st.ok()) return st;
+  return ResultSet();
+}
+
+absl::StatusOr<ResultSet> SessionImpl::DropIndex(const TablePtr& t, const std::string& name,
+                                                 bool if_exists) {
+  auto info = std::make_shared<TableInfo>(*t);
+  auto it = std::find_if(info->indexes.begin(), info->indexes.end(),
+                         [&](const IndexInfo& i) { return absl::EqualsIgnoreCase(i.name, name); });
+  if (it == info->indexes.end()) {
+    if (if_exists) return ResultSet();
+    return Err(kErCantDropFieldOrKey,
+               absl::StrCat("Can't DROP '", name, "'; check that column/key exists"));
+  }
+  const int64_t iid = it->id;
+  info->indexes.erase(it);
+  absl::Status st = db->catalog.ReplaceTable(info);
+  if (!st.ok()) return st;
+  auto b = db->store.Begin();
+  if (!b.ok()) return b.status();
+  const std::string start = codec::EncodeIndexPrefix(t->id, iid);
+  auto r = (*b)->Scan(start, codec::PrefixNext(start), 0, false);
+  if (!r.ok()) return r.status();
+  for (const kv::Pair& p : *r) (*b)->Delete(p.key);
+  st = (*b)->Commit();
+  if (!st.ok()) return st;
+  return ResultSet();
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
+  auto d = DbOf(*s.table);
+  if (!d.ok()) return d.status();
+  auto t = db->catalog.GetTable(*d, s.table->name);
+  if (!t.ok()) return t.status();
+  TablePtr cur = *t;
+  for (const AlterSpec& spec : s.specs) {
+    switch (spec.kind) {
+      case AlterKind::kAddColumns: {
+        auto info = std::make_shared<TableInfo>(*cur);
+        int64_t max_id = 0;
+        for (const ColumnInfo& c : info->columns) max_id = std::max(max_id, c.id);
+        for (const ColumnDef& cd : spec.columns) {
+          if (info->FindColumn(cd.name) >= 0) {
+            return Err(kErDupFieldName, absl::StrCat("Duplicate column name '", cd.name, "'"));
+          }
+          auto ft = ToFieldType(cd.type);
+          if (!ft.ok()) return ft.status();
+          ColumnInfo c;
+          c.id = ++max_id;
+          c.name = cd.name;
+          c.type = *ft;
+          c.has_default = true;
+          for (const ColumnOption& o : cd.options) {
+            if (o.kind == ColumnOptionKind::kNotNull) c.type.flag |= kNotNullFlag;
+            if (o.kind == ColumnOptionKind::kDefault) {
+              Binder binder(Options(nullptr));
+              Schema none;
+              auto x = binder.BindOver(*o.expr, none);
+              if (!x.ok()) return x.status();
+              ExecContext ctx;
+              auto v = Binder::EvalConstant(&ctx, **x);
+              if (!v.ok()) return v.status();
+              if (!v->IsNull()) {
+                auto cv = CastDatum(&ctx, *v, (*x)->type(), c.type);
+                if (!cv.ok())
+                  return Err(kErInvalidDefault,
+                             absl::StrCat("Invalid default value for '", cd.name, "'"));
+                c.default_value = *cv;
+              }
+            }
+            if (o.kind == ColumnOptionKind::kPrimaryKey ||
+                o.kind == ColumnOptionKind::kAutoIncrement) {
+              return Err(kErNotSupported, "adding a key column is not supported yet");
+            }
+          }
+          if (c.type.NotNull() && c.default_value.IsNull()) {
+            // MySQL fills existing rows with the type's zero value.
+            ExecContext zctx;
+            auto zero = CastDatum(&zctx, Datum::Int(0), FieldType::LongLong(), c.type);
+            if (c.type.IsString()) {
+              c.default_value = Datum::String("");
+            } else if (zero.ok()) {
+              c.default_value = *zero;
+            }
+          }
+          info->columns.push_back(c);
+        }
+        absl::Status st = db->catalog.ReplaceTable(info);
+        if (!st.ok()) return st;
+        cur = info;
+        break;
+      }
+      case AlterKind::kDropColumn: {
+        auto info = std::make_shared<TableInfo>(*cur);
+        int idx = info->FindColumn(spec.name);
+        if (idx < 0) {
+          return Err(kErCantDropFieldOrKey,
+                     absl::StrCat("Can't DROP '", spec.name, "'; check that column/key exists"));
+        }
+        if (idx == info->handle_col)
+          return Err(kErNotSupported, "dropping the primary key column is not supported");
+        if (info->columns.size() == 1) {
+          return Err(1090, "You can't delete all columns with ALTER TABLE; use DROP TABLE instead");
+        }
+        for (const IndexInfo& i : info->indexes) {
+          if (std::find(i.columns.begin(), i.columns.end(), idx) != i.columns.end()) {
+            return Err(kErNotSupported, "dropping an indexed column is not supported yet");
+          }
+        }
+        info->columns.erase(info->columns.begin() + idx);
+        if (info->handle_col > idx) --info->handle_col;
+        for (IndexInfo& i : info->indexes) {
+          for (int& c : i.columns) {
+            if (c > idx) --c;
+          }
+        }
+        absl::Status st = db->catalog.ReplaceTable(info);
+        if (!st.ok()) return st;
+        cur = info;
+        break;
+      }
+      case AlterKind::kAddConstraint: {
+        const Constraint& con = *spec.constraint;
+        if (con.kind != ConstraintKind::kIndex && con.kind != ConstraintKind::kUnique) {
+          return Err(kErNotSupported, "only ADD INDEX and ADD UNIQUE are supported");
+        }
+        auto r = CreateIndex(cur, con.name, con.parts, con.kind == ConstraintKind::kUnique, false,
+                             false);
+        if (!r.ok()) return r.status();
+        cur = db->catalog.FindTable(*d, s.table->name);
+        break;
+      }
+      case AlterKind::kDropIndex: {
+        auto r = DropIndex(cur, spec.name, false);
+        if (!r.ok()) return r.status();
+        cur = db->catalog.FindTable(*d, s.table->name);
+        break;
+      }
+      default:
+        return Err(kErNotSupported, "this ALTER TABLE operation is not supported yet");
+    }
+  }
+  return ResultSet();
+}
+
+// ---- SET / SHOW ----
+
+absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<Datum>* params) {
+  for (const SetItem& item : s.items) {
+    if (item.kind == SetKind::kNames || item.kind == SetKind::kCharset) continue;
+    if (item.kind == SetKind::kTransaction) {
+      if (item.isolation == "READ COMMITTED") isolation = "READ-COMMITTED";
+      if (item.isolation == "REPEATABLE READ") isolation = "REPEATABLE-READ";
+      if (item.isolation == "SERIALIZABLE" || item.isolation == "READ UNCOMMITTED") {
+        return Err(8048,
+                   absl::StrCat("The isolation level '", item.isolation, "' is not supported"));
+      }
+      continue;
+    }
+    const VariableExpr& v = *item.target;
+    const std::string name = absl::AsciiStrToLower(v.name);
+    Datum value;
+    FieldType vt = FieldType::Null();
+    if (dynamic_cast<const DefaultExpr*>(item.value.get()) == nullptr) {
+      Binder binder(Options(params));
+      Schema none;
+      auto x = binder.BindOver(*item.value, none);
+      if (!x.ok()) return x.status();
+      ExecContext ctx;
+      auto b = db->store.Begin();
+      if (!b.ok()) return b.status();
+      InitContext(&ctx, b->get());
+      auto d = Binder::EvalConstant(&ctx, **x);
+      if (!d.ok()) return d.status();
+      value = *d;
+      vt = (*x)->type();
+    }
+    if (!v.system) {
+      user_vars[name] = value;
+      continue;
+    }
+    std::string text = value.IsNull() ? "" : value.ToString();
+    if (name == "autocommit") {
+      bool on = absl::EqualsIgnoreCase(text, "on") || text == "1";
+      bool off = absl::EqualsIgnoreCase(text, "off") || text == "0";
+      if (!on && !off) {
+        return Err(1231,
+                   absl::StrCat("Variable 'autocommit' can't be set to the value of '", text, "'"));
+      }
+      if (on && txn && !autocommit) {
+        absl::Status st = txn->Commit();
+        txn.reset();
+        if (!st.ok()) return st;
+      }
+      autocommit = on;
+    } else if (name == "sql_mode") {
+      sql_mode_text = absl::AsciiStrToUpper(text);
+      sql_mode = SqlMode::Parse(sql_mode_text);
+    } else if (name == "tx_isolation" || name == "transaction_isolation") {
+      std::string up = absl::AsciiStrToUpper(text);
+      if (up != "READ-COMMITTED" && up != "REPEATABLE-READ") {
+        return Err(1231, absl::StrCat("Variable '", v.name, "' can't be set to the value of '",
+                                      text, "'"));
+      }
+      isolation = up;
+    } else if (name == "version" || name == "version_comment") {
+      return Err(1238, absl::StrCat("Variable '", name, "' is a read only variable"));
+    } else {
+      other_vars[name] = text;
+    }
+  }
+  return ResultSet();
+}
+
+namespace {
+
+ResultSet TextResult(const std::vector<std::string>& names, std::vector<Row> rows) {
+  ResultSet rs;
+  rs.has_rows = true;
+  for (const std::string& n : names) {
+    OutputColumn oc;
+    oc.name = n;
+    oc.type = FieldType::Varchar(-1);
+    rs.columns.push_back(MetaOf(oc));
+  }
+  rs.rows = std::move(rows);
+  return rs;
+}
+
+}  // namespace
+
+absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
+  switch (s.kind) {
+    case ShowKind::kDatabases: {
+      std::vector<Row> rows;
+      for (const std::string& d : db->catalog.Databases()) rows.push_back({d});
+      return TextResult({"Database"}, std::move(rows));
+    }
+    case ShowKind::kTables: {
+      std::string d = s.db.empty() ? current_db : s.db;
+      if (d.empty()) return Err(kErNoDb, "No database selected");
+      if (!db->catalog.HasDatabase(d))
+        return Err(kErBadDb, absl::StrCat("Unknown database '", d, "'"));
+      std::vector<Row> rows;
+      for (const TablePtr& t : db->catalog.Tables(d)) {
+        if (s.full) {
+          rows.push_back({t->name, std::string(t->is_view ? "VIEW" : "BASE TABLE")});
+        } else {
+          rows.push_back({t->name});
+        }
+      }
+      if (s.full) return TextResult({"Tables_in_" + d, "Table_type"}, std::move(rows));
+      return TextResult({"Tables_in_" + d}, std::move(rows));
+    }
+    case ShowKind::kColumns:
+    case ShowKind::kIndex:
+    case ShowKind::kCreateTable: {
+      std::string d = s.db.empty() ? current_db : s.db;
+      if (d.empty()) return Err(kErNoDb, "No database selected");
+      auto t = db->catalog.GetTable(d, s.table);
+      if (!t.ok()) return t.status();
+      const TableInfo& ti = **t;
+      if (s.kind == ShowKind::kColumns) {
+        std::vector<Row> rows;
+        for (size_t i = 0; i < ti.columns.size(); ++i) {
+          const ColumnInfo& c = ti.columns[i];
+          std::string key;
+          if (c.type.flag & kPriKeyFlag)
+            key = "PRI";
+          else if (c.type.flag & kUniqueKeyFlag)
+            key = "UNI";
+          else {
+            for (const IndexInfo& idx : ti.indexes) {
+              if (!idx.columns.empty() && idx.columns[0] == static_cast<int>(i)) key = "MUL";
+            }
+          }
+          std::optional<std::string> def;
+          if (c.has_default && !c.default_value.IsNull()) def = c.default_value.ToString();
+          rows.push_back({c.name, c.type.ToString(), std::string(c.type.NotNull() ? "NO" : "YES"),
+                          key, def, std::string(c.auto_increment ? "auto_increment" : "")});
+        }
+        return TextResult({"Field", "Type", "Null", "Key", "Default", "Extra"}, std::move(rows));
+      }
+      if (s.kind == ShowKind::kIndex) {
+        std::vector<Row> rows;
+        if (ti.handle_col >= 0) {
+          rows.push_back({ti.name, std::string("0"), std::string("PRIMARY"), std::string("1"),
+                          ti.columns[ti.handle_col].name});
+        }
+        for (const IndexInfo& idx : ti.indexes) {
+          for (size_t k = 0; k < idx.columns.size(); ++k) {
+            rows.push_back({ti.name, std::string(idx.unique ? "0" : "1"), idx.name,
+                            absl::StrCat(k + 1), ti.columns[idx.columns[k]].name});
+          }
+        }
+        return TextResult({"Table", "Non_unique", "Key_name", "Seq_in_index", "Column_name"},
+                          std::move(rows));
+      }
+      if (ti.is_view) {
+        return TextResult(
+            {"View", "Create View"},
+            {{ti.name, absl::StrCat("CREATE VIEW `", ti.name, "` AS ", ti.view_sql)}});
+      }
+      std::string text = absl::StrCat("CREATE TABLE `", ti.name, "` (\n");
+      std::vector<std::string> lines;
+      for (const ColumnInfo& c : ti.columns) {
+        std::string l = absl::StrCat("  `", c.name, "` ", c.type.ToString());
+        if (c.type.NotNull()) absl::StrAppend(&l, " NOT NULL");
+        if (c.has_default && !c.auto_increment) {
+          absl::StrAppend(
+              &l, " DEFAULT ",
+              c.default_value.IsNull() ? "NULL" : "'" + c.default_value.ToString() + "'");
+        }
+        if (c.auto_increment) absl::StrAppend(&l, " AUTO_INCREMENT");
+        lines.push_back(l);
+      }
+      if (ti.handle_col >= 0)
+        lines.push_back(absl::StrCat("  PRIMARY KEY (`", ti.columns[ti.handle_col].name, "`)"));
+      for (const IndexInfo& idx : ti.indexes) {
+        std::vector<std::string> cols;
+        for (int c : idx.columns) cols.push_back("`" + ti.columns[c].name + "`");
+        if (idx.primary) {
+          lines.push_back(absl::StrCat("  PRIMARY KEY (", absl::StrJoin(cols, ","), ")"));
+        } else {
+          lines.push_back(absl::StrCat("  ", idx.unique ? "UNIQUE KEY" : "KEY", " `", idx.name,
+                                       "` (", absl::StrJoin(cols, ","), ")"));
+        }
+      }
+      absl::StrAppend(&text, absl::StrJoin(lines, ",\n"),
+                      "\n) ENGINE=Rutile DEFAULT CHARSET=utf8mb4");
+      return TextResult({"Table", "Create Table"}, {{ti.name, text}});
+    }
+    case ShowKind::kVariables: {
+      std::vector<Row> rows;
+      for (const char* n : {"autocommit", "sql_mode", "tx_isolation", "transaction_isolation",
+                            "version", "version_comment"}) {
+        VariableExpr v;
+        v.system = true;
+        v.name = n;
+        auto x = Variable(v);
+        if (!x.ok()) continue;
+        const Datum& d = static_cast<const expr::Constant&>(**x).value();
+        rows.push_back({std::string(n), d.ToString()});
+      }
+      return TextResult({"Variable_name", "Value"}, std::move(rows));
+    }
+    case ShowKind::kWarnings:
+    case ShowKind::kErrors:
+      return TextResult({"Level", "Code", "Message"}, {});
+    default:
+      return Err(kErNotSupported, "this SHOW statement is not supported yet");
+  }
+}
+
+// ---- Public API ----
+
+Database::Database() : impl_(std::make_unique<DatabaseImpl>()) {}
+Database::~Database() = default;
+
+absl::StatusOr<std::unique_ptr<Database>> Database::OpenInMemory() {
+  auto db = std::unique_ptr<Database>(new Database());
+  absl::Status s = db->impl_->catalog.CreateDatabase("test", true);
+  if (!s.ok()) return s;
+  return db;
+}
+
+std::unique_ptr<Session> Database::NewSession() {
+  auto impl = std::make_unique<SessionImpl>();
+  impl->db = impl_.get();
+  return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+Session::Session(std::unique_ptr<SessionImpl> impl) : impl_(std::move(impl)) {}
+Session::~Session() {
+  if (impl_->txn) impl_->txn->Rollback();
+}
+
+absl::StatusOr<ResultSet> Session::Execute(std::string_view sql) { return impl_->Execute(sql); }
+
+absl::StatusOr<uint32_t> Session::Prepare(std::string_view sql) {
+  auto stmt = ParseOne(sql);
+  if (!stmt.ok()) return stmt.status();
+  Prepared p;
+  p.sql = std::string(sql);
+  // Count placeholders from the canonical text (strings are quoted there, and restored
+  // placeholders are bare '?').
+  std::string text = RestoreSql(**stmt);
+  bool in_str = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_str) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '\'') {
+        in_str = false;
+      }
+    } else if (c == '\'') {
+      in_str = true;
+    } else if (c == '?') {
+      ++p.params;
+    }
+  }
+  p.stmt = *std::move(stmt);
+  uint32_t id = impl_->next_prepared++;
+  impl_->prepared[id] = std::move(p);
+  return id;
+}
+
+absl::StatusOr<ResultSet> Session::ExecutePrepared(uint32_t id, const std::vector<Value>& params) {
+  auto it = impl_->prepared.find(id);
+  if (it == impl_->prepared.end()) {
+    return Err(1243,
+               absl::StrCat("Unknown prepared statement handler (", id, ") given to EXECUTE"));
+  }
+  if (params.size() != it->second.params) return Err(1210, "Incorrect arguments to EXECUTE");
+  std::vector<Datum> ds;
+  for (const Value& v : params) {
+    switch (v.kind) {
+      case Value::Kind::kNull:
+        ds.push_back(Datum::Null());
+        break;
+      case Value::Kind::kInt:
+        ds.push_back(Datum::Int(v.i));
+        break;
+      case Value::Kind::kUint:
+        ds.push_back(Datum::Uint(v.u));
+        break;
+      case Value::Kind::kDouble:
+        ds.push_back(Datum::Double(v.d));
+        break;
+      case Value::Kind::kString:
+        ds.push_back(Datum::String(v.s));
+        break;
+    }
+  }
+  return impl_->Run(*it->second.stmt, &ds);
+}
+
+absl::Status Session::ClosePrepared(uint32_t id) {
+  if (impl_->prepared.erase(id) == 0) {
+    return Err(1243, absl::StrCat("Unknown prepared statement handler (", id,
+                                  ") given to DEALLOCATE PREPARE"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Session::ParamCount(uint32_t id) const {
+  auto it = impl_->prepared.find(id);
+  if (it == impl_->prepared.end()) return Err(1243, "Unknown prepared statement handler");
+  return it->second.params;
+}
+
+std::string Session::CurrentDatabase() const { return impl_->current_db; }
+bool Session::InTransaction() const { return impl_->txn != nullptr; }
+
+}  // namespace rutile::sql

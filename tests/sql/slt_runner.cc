@@ -1,0 +1,311 @@
+// sqllogictest runner for Rutile's SQL layer (engine name "mysql").
+//
+//   slt_runner [-v] FILE...
+//
+// Runs each file against a fresh in-memory Database and prints one line per file, then
+// the totals as `N passed, N failed, N skipped` (counted in records). Records guarded by
+// `skipif mysql` or `onlyif <other engine>` are skipped; `halt` stops the file. Query
+// results are checked in MySQL's typing: the record's type string must match the result
+// metadata (integer types I, DECIMAL/FLOAT/DOUBLE R, others T; a NULL-typed column
+// matches any), values print as sqllogictest does (R as %.3f, NULL, (empty), control
+// characters as '@'), sorted per nosort/rowsort/valuesort, and compared as values or as
+// an md5 hash above the hash threshold. Exit status 1 when any record failed.
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "rutile/sql.h"
+
+namespace {
+
+using rutile::sql::ColumnMeta;
+using rutile::sql::Database;
+using rutile::sql::ResultSet;
+using rutile::sql::Session;
+
+struct Counts {
+  int64_t passed = 0;
+  int64_t failed = 0;
+  int64_t skipped = 0;
+};
+
+std::string Md5Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+// 'I', 'R', 'T' for a column's MySQL type; '?' for the NULL type (matches anything).
+char TypeLetter(const ColumnMeta& c) {
+  switch (c.type) {
+    case 1:
+    case 2:
+    case 3:
+    case 8:
+    case 9:
+    case 13:
+    case 16:
+      return 'I';
+    case 0:
+    case 4:
+    case 5:
+    case 246:
+      return 'R';
+    case 6:
+      return '?';
+    default:
+      return 'T';
+  }
+}
+
+std::string FormatValue(const std::optional<std::string>& v, char type) {
+  if (!v.has_value()) return "NULL";
+  if (type == 'R') {
+    double d = std::strtod(v->c_str(), nullptr);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.3f", d);
+    std::string s = buf;
+    if (s == "-0.000") s = "0.000";
+    return s;
+  }
+  if (type == 'I') {
+    int64_t i = 0;
+    if (absl::SimpleAtoi(*v, &i)) return absl::StrCat(i);
+    double d = std::strtod(v->c_str(), nullptr);
+    return absl::StrCat(static_cast<int64_t>(d));
+  }
+  if (v->empty()) return "(empty)";
+  std::string s = *v;
+  for (char& c : s) {
+    if (c < ' ' || c > '~') c = '@';
+  }
+  return s;
+}
+
+struct Record {
+  int line = 0;
+  std::vector<std::string> conditions;  // "skipif x" / "onlyif x"
+  std::string kind;                     // statement / query / halt / hash-threshold
+  std::vector<std::string> header;      // tokens of the first line
+  std::string sql;
+  std::vector<std::string> expected;
+};
+
+bool Applies(const Record& r) {
+  for (const std::string& c : r.conditions) {
+    std::vector<std::string> t = absl::StrSplit(c, ' ', absl::SkipEmpty());
+    if (t.size() < 2) continue;
+    if (t[0] == "skipif" && t[1] == "mysql") return false;
+    if (t[0] == "onlyif" && t[1] != "mysql") return false;
+  }
+  return true;
+}
+
+class FileRunner {
+ public:
+  FileRunner(std::string path, bool verbose) : path_(std::move(path)), verbose_(verbose) {}
+
+  Counts Run() {
+    Counts counts;
+    std::ifstream in(path_);
+    if (!in) {
+      std::cerr << path_ << ": cannot open\n";
+      counts.failed = 1;
+      return counts;
+    }
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(line);
+    }
+    auto db = Database::OpenInMemory();
+    if (!db.ok()) {
+      std::cerr << "cannot open database: " << db.status() << "\n";
+      counts.failed = 1;
+      return counts;
+    }
+    std::unique_ptr<Session> session = (*db)->NewSession();
+    (void)session->Execute("USE test");
+    size_t i = 0;
+    while (i < lines.size()) {
+      // Skip blank lines and comments between records.
+      if (lines[i].empty() || lines[i][0] == '#') {
+        ++i;
+        continue;
+      }
+      Record r;
+      r.line = static_cast<int>(i + 1);
+      while (i < lines.size() &&
+             (absl::StartsWith(lines[i], "skipif") || absl::StartsWith(lines[i], "onlyif"))) {
+        r.conditions.push_back(std::string(absl::StripTrailingAsciiWhitespace(lines[i])));
+        ++i;
+      }
+      if (i >= lines.size()) break;
+      std::string head = lines[i].substr(0, lines[i].find('#'));
+      r.header = absl::StrSplit(head, ' ', absl::SkipEmpty());
+      ++i;
+      if (r.header.empty()) continue;
+      r.kind = r.header[0];
+      if (r.kind == "halt") {
+        if (Applies(r)) break;
+        continue;
+      }
+      if (r.kind == "hash-threshold") {
+        if (r.header.size() > 1) (void)absl::SimpleAtoi(r.header[1], &hash_threshold_);
+        continue;
+      }
+      std::vector<std::string> sql_lines;
+      while (i < lines.size() && !lines[i].empty() && lines[i] != "----") {
+        sql_lines.push_back(lines[i]);
+        ++i;
+      }
+      r.sql = absl::StrJoin(sql_lines, "\n");
+      if (i < lines.size() && lines[i] == "----") {
+        ++i;
+        while (i < lines.size() && !lines[i].empty()) {
+          r.expected.push_back(lines[i]);
+          ++i;
+        }
+      }
+      if (r.kind != "statement" && r.kind != "query") continue;
+      if (!Applies(r)) {
+        ++counts.skipped;
+        continue;
+      }
+      std::string why;
+      if (RunRecord(session.get(), r, &why)) {
+        ++counts.passed;
+      } else {
+        ++counts.failed;
+        if (verbose_ || counts.failed <= 5) {
+          std::cerr << path_ << ":" << r.line << ": FAILED: " << why << "\n  " << r.sql << "\n";
+        }
+      }
+    }
+    return counts;
+  }
+
+ private:
+  bool RunRecord(Session* s, const Record& r, std::string* why) {
+    auto rs = s->Execute(r.sql);
+    if (r.kind == "statement") {
+      const bool want_ok = r.header.size() > 1 && r.header[1] == "ok";
+      if (want_ok && !rs.ok()) {
+        *why = absl::StrCat("statement failed: ", rs.status().ToString());
+        return false;
+      }
+      if (!want_ok && rs.ok()) {
+        *why = "statement succeeded, error expected";
+        return false;
+      }
+      return true;
+    }
+    if (!rs.ok()) {
+      *why = absl::StrCat("query failed: ", rs.status().ToString());
+      return false;
+    }
+    const std::string types = r.header.size() > 1 ? r.header[1] : "";
+    const std::string sort = r.header.size() > 2 ? r.header[2] : "nosort";
+    if (rs->columns.size() != types.size()) {
+      *why = absl::StrCat("expected ", types.size(), " columns, got ", rs->columns.size());
+      return false;
+    }
+    std::string got_types;
+    for (size_t c = 0; c < rs->columns.size(); ++c) {
+      char t = TypeLetter(rs->columns[c]);
+      got_types.push_back(t == '?' ? types[c] : t);
+    }
+    if (got_types != types) {
+      *why = absl::StrCat("type string ", got_types, ", expected ", types);
+      return false;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& row : rs->rows) {
+      std::vector<std::string> f;
+      for (size_t c = 0; c < row.size(); ++c) f.push_back(FormatValue(row[c], types[c]));
+      rows.push_back(std::move(f));
+    }
+    if (sort == "rowsort") std::sort(rows.begin(), rows.end());
+    std::vector<std::string> values;
+    for (auto& row : rows) {
+      for (auto& v : row) values.push_back(std::move(v));
+    }
+    if (sort == "valuesort") std::sort(values.begin(), values.end());
+    std::string got_hash_input;
+    for (const std::string& v : values) absl::StrAppend(&got_hash_input, v, "\n");
+    if (r.expected.size() == 1 && r.expected[0].find(" values hashing to ") != std::string::npos) {
+      std::vector<std::string> t = absl::StrSplit(r.expected[0], ' ');
+      std::string want = absl::StrCat(values.size(), " values hashing to ", Md5Hex(got_hash_input));
+      if (want != r.expected[0]) {
+        *why = absl::StrCat("got ", want, ", expected ", r.expected[0]);
+        return false;
+      }
+      return true;
+    }
+    if (values != r.expected) {
+      *why = absl::StrCat("got [", absl::StrJoin(values, ","), "] expected [",
+                          absl::StrJoin(r.expected, ","), "]");
+      return false;
+    }
+    return true;
+  }
+
+  std::string path_;
+  bool verbose_;
+  int hash_threshold_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool verbose = false;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-v") {
+      verbose = true;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) {
+    std::cerr << "usage: slt_runner [-v] FILE...\n";
+    return 2;
+  }
+  Counts total;
+  for (const std::string& f : files) {
+    FileRunner runner(f, verbose);
+    Counts c = runner.Run();
+    std::cout << f << ": " << c.passed << " passed, " << c.failed << " failed, " << c.skipped
+              << " skipped" << std::endl;
+    total.passed += c.passed;
+    total.failed += c.failed;
+    total.skipped += c.skipped;
+  }
+  std::cout << total.passed << " passed, " << total.failed << " failed, " << total.skipped
+            << " skipped" << std::endl;
+  return total.failed == 0 ? 0 : 1;
+}
