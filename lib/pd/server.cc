@@ -1,0 +1,750 @@
+#include "pd/server.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "pd/id_allocator.h"
+#include "pdpb.pb.h"
+#include "raft/engine_log_storage.h"
+#include "raft/raw_node.h"
+#include "util/logging.h"
+#include "util/sync.h"
+
+namespace rutile::pd {
+namespace {
+
+// The index and term of the snapshot every member's log starts from.
+constexpr uint64_t kInitIndex = 5;
+constexpr uint64_t kInitTerm = 5;
+// How long a "Pd.Raft" call may wait for its (empty) answer; nobody waits for it.
+constexpr uint64_t kRaftSendTimeoutMicros = 1'000'000;
+
+struct Event {
+  enum class Kind { kMessage, kPropose, kReadIndex };
+  Kind kind = Kind::kMessage;
+  raft::Message message;
+  std::string data;  // kPropose: a serialized Command; kReadIndex: the request context.
+  uint64_t waiter = 0;
+};
+
+}  // namespace
+
+// The replicated allocator limits: loads read the applied state, saves go through Raft.
+class ReplicatedAllocatorStorage final : public AllocatorStorage {
+ public:
+  explicit ReplicatedAllocatorStorage(PdServer::Core* core) : core_(core) {}
+  absl::StatusOr<uint64_t> LoadTimestampLimit() override;
+  absl::Status SaveTimestampLimit(uint64_t limit_ms) override;
+  absl::StatusOr<uint64_t> LoadIdLimit() override;
+  absl::Status SaveIdLimit(uint64_t limit) override;
+
+ private:
+  PdServer::Core* core_;
+};
+
+struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
+  explicit Core(const PdServerOptions& o)
+      : options(o),
+        env(o.env),
+        alloc_storage(this),
+        ids(&alloc_storage),
+        tso(o.env, &alloc_storage, o.tso) {}
+
+  const PdServerOptions options;
+  Env* const env;
+
+  // Driver-fiber only.
+  std::unique_ptr<raft::EngineLogStorage> log;
+  std::unique_ptr<raft::RawNode> raw;
+  uint64_t term_start_index = 0;
+  uint64_t applied_index = 0;
+  bool ready_started = false;
+
+  Channel<Event> inbox;
+  WaitGroup fibers;
+  std::atomic<bool> stopped{false};
+
+  // Everything below under mu.
+  mutable Mutex mu;
+  // The replicated state.
+  uint64_t cluster_id = 0;
+  uint64_t tso_limit_ms = 0;
+  uint64_t id_limit = 0;
+  uint64_t gc_safe_point = 0;
+  std::map<uint64_t, metapb::Store> stores;
+  // Role.
+  bool is_leader = false;
+  uint64_t term = 0;
+  uint64_t lead = 0;
+  bool serving = false;
+  uint64_t serving_term = 0;
+  // Waiters of proposals and ReadIndex requests, by id.
+  std::map<uint64_t, Promise<absl::Status>> waiters;
+  uint64_t next_waiter = 1;
+  std::unique_ptr<Scheduling> sched;
+
+  ReplicatedAllocatorStorage alloc_storage;
+  IdAllocator ids;
+  TsoAllocator tso;
+
+  // ---- Driver.
+  void Run();
+  void HandleReady();
+  void Apply(const raft::Entry& e);
+  void OnRoleChange(const raft::SoftState& ss);
+  void SendMessages(std::vector<raft::Message> msgs);
+  void Resolve(uint64_t waiter, absl::Status s);
+  void FailAllWaiters(const absl::Status& s);
+  // Makes this member serve (on its own fiber) once everything before its term applied.
+  void BecomeReady(uint64_t term);
+
+  // ---- From any fiber.
+  absl::Status ProposeAndWait(pdpb::Command cmd);
+  absl::Status ConfirmLeadership();
+  absl::Status WaitFor(Event ev);
+  // Fills `h`; returns false (and sets not_leader) unless this member serves.
+  bool CheckServing(pdpb::ResponseHeader* h) const;
+  void RegisterService();
+};
+
+absl::StatusOr<uint64_t> ReplicatedAllocatorStorage::LoadTimestampLimit() {
+  MutexLock l(core_->mu);
+  return core_->tso_limit_ms;
+}
+absl::StatusOr<uint64_t> ReplicatedAllocatorStorage::LoadIdLimit() {
+  MutexLock l(core_->mu);
+  return std::max(core_->id_limit, core_->options.id_floor);
+}
+absl::Status ReplicatedAllocatorStorage::SaveTimestampLimit(uint64_t limit_ms) {
+  pdpb::Command c;
+  c.set_tso_limit_ms(limit_ms);
+  return core_->ProposeAndWait(std::move(c));
+}
+absl::Status ReplicatedAllocatorStorage::SaveIdLimit(uint64_t limit) {
+  pdpb::Command c;
+  c.set_id_limit(limit);
+  return core_->ProposeAndWait(std::move(c));
+}
+
+void PdServer::Core::Resolve(uint64_t waiter, absl::Status s) {
+  MutexLock l(mu);
+  auto it = waiters.find(waiter);
+  if (it == waiters.end()) return;
+  it->second.Set(std::move(s));
+  waiters.erase(it);
+}
+
+void PdServer::Core::FailAllWaiters(const absl::Status& s) {
+  MutexLock l(mu);
+  for (auto& [id, p] : waiters) p.Set(s);
+  waiters.clear();
+}
+
+absl::Status PdServer::Core::WaitFor(Event ev) {
+  Promise<absl::Status> p;
+  Future<absl::Status> f = p.GetFuture();
+  {
+    MutexLock l(mu);
+    if (!is_leader || stopped) return absl::UnavailableError("pd: not leader");
+    ev.waiter = (options.member_id << 48) | next_waiter++;
+    waiters.emplace(ev.waiter, p);
+  }
+  const uint64_t id = ev.waiter;
+  if (ev.kind == Event::Kind::kPropose) {
+    pdpb::Command cmd;
+    cmd.ParseFromString(ev.data);
+    cmd.set_proposal_id(id);
+    ev.data = cmd.SerializeAsString();
+  }
+  if (!inbox.Push(std::move(ev))) {
+    Resolve(id, absl::UnavailableError("pd: stopped"));
+  }
+  if (!f.WaitFor(env, options.propose_timeout_micros)) {
+    MutexLock l(mu);
+    waiters.erase(id);
+    return absl::UnavailableError("pd: proposal timed out");
+  }
+  return f.Get();
+}
+
+absl::Status PdServer::Core::ProposeAndWait(pdpb::Command cmd) {
+  Event ev;
+  ev.kind = Event::Kind::kPropose;
+  ev.data = cmd.SerializeAsString();
+  return WaitFor(std::move(ev));
+}
+
+absl::Status PdServer::Core::ConfirmLeadership() {
+  Event ev;
+  ev.kind = Event::Kind::kReadIndex;
+  return WaitFor(std::move(ev));
+}
+
+void PdServer::Core::Run() {
+  uint64_t next_tick = env->NowMicros() + options.tick_micros;
+  while (!stopped) {
+    uint64_t now = env->NowMicros();
+    uint64_t wait = next_tick > now ? next_tick - now : 0;
+    std::optional<Event> ev = wait == 0 ? inbox.TryPop() : inbox.PopFor(env, wait);
+    int handled = 0;
+    while (ev.has_value() && !stopped) {
+      switch (ev->kind) {
+        case Event::Kind::kMessage:
+          (void)raw->Step(std::move(ev->message));
+          break;
+        case Event::Kind::kPropose: {
+          absl::Status s = raw->Propose(std::move(ev->data));
+          if (!s.ok()) Resolve(ev->waiter, absl::UnavailableError(s.message()));
+          break;
+        }
+        case Event::Kind::kReadIndex: {
+          bool leader;
+          {
+            MutexLock l(mu);
+            leader = is_leader;
+          }
+          if (!leader) {
+            Resolve(ev->waiter, absl::UnavailableError("pd: not leader"));
+          } else {
+            raw->ReadIndex(std::to_string(ev->waiter));
+          }
+          break;
+        }
+      }
+      if (++handled >= 256) break;
+      ev = inbox.TryPop();
+    }
+    if (stopped) break;
+    if (env->NowMicros() >= next_tick) {
+      raw->Tick();
+      next_tick = env->NowMicros() + options.tick_micros;
+    }
+    HandleReady();
+  }
+}
+
+void PdServer::Core::HandleReady() {
+  while (raw->HasReady() && !stopped) {
+    raft::Ready rd = raw->GetReady();
+    if (absl::Status s = log->SaveReady(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync);
+        !s.ok()) {
+      RUTILE_LOG_WARN("pd {}: persisting raft state failed: {}", options.member_id, s.ToString());
+      return;  // Retried with the next Ready; the RawNode did not advance.
+    }
+    if (rd.soft_state.has_value()) OnRoleChange(*rd.soft_state);
+    if (rd.hard_state.has_value()) {
+      MutexLock l(mu);
+      term = rd.hard_state->term();
+    }
+    {
+      MutexLock l(mu);
+      if (is_leader && term_start_index == 0) {
+        absl::StatusOr<uint64_t> last = log->LastIndex();
+        if (last.ok()) term_start_index = *last;
+      }
+    }
+    SendMessages(std::move(rd.messages));
+    for (const raft::ReadState& rs : rd.read_states) {
+      uint64_t id = 0;
+      if (absl::SimpleAtoi(rs.request_ctx, &id)) Resolve(id, absl::OkStatus());
+    }
+    for (const raft::Entry& e : rd.committed_entries) {
+      Apply(e);
+      applied_index = e.index();
+    }
+    raw->Advance(rd);
+    bool start_ready = false;
+    uint64_t t = 0;
+    {
+      MutexLock l(mu);
+      if (is_leader && !ready_started && term_start_index != 0 &&
+          applied_index >= term_start_index) {
+        ready_started = true;
+        start_ready = true;
+        t = term;
+      }
+    }
+    if (start_ready) {
+      fibers.Add(1);
+      auto self = shared_from_this();
+      env->Spawn([self, t] {
+        self->BecomeReady(t);
+        self->fibers.Done();
+      });
+    }
+  }
+}
+
+void PdServer::Core::OnRoleChange(const raft::SoftState& ss) {
+  const bool now_leader = ss.raft_state == raft::StateType::kLeader;
+  bool lost = false;
+  {
+    MutexLock l(mu);
+    lead = ss.lead;
+    if (now_leader && !is_leader) {
+      term_start_index = 0;
+      ready_started = false;
+    }
+    lost = is_leader && !now_leader;
+    is_leader = now_leader;
+    if (lost) {
+      serving = false;
+      sched.reset();
+    }
+  }
+  if (lost) {
+    RUTILE_LOG_INFO("pd {}: lost leadership", options.member_id);
+    tso.Reset();
+    ids.Reset();
+    FailAllWaiters(absl::UnavailableError("pd: leadership lost"));
+  }
+}
+
+void PdServer::Core::BecomeReady(uint64_t t) {
+  tso.Reset();
+  ids.Reset();
+  if (absl::Status s = tso.Initialize(); !s.ok()) {
+    RUTILE_LOG_INFO("pd {}: TSO did not start: {}", options.member_id, s.ToString());
+    // Leadership is probably gone; if not, step down so another member can try.
+    MutexLock l(mu);
+    if (is_leader && term == t) ready_started = false;  // Try again on the next Ready.
+    return;
+  }
+  bool bootstrap = false;
+  {
+    MutexLock l(mu);
+    if (!is_leader || term != t) return;
+    auto sc = std::make_unique<Scheduling>(
+        options.scheduling, [this] { return ids.Alloc(); }, env->NowMicros());
+    for (const auto& [id, meta] : stores) (void)sc->PutStore(meta, env->NowMicros());
+    sched = std::move(sc);
+    bootstrap = cluster_id == 0;
+  }
+  if (bootstrap) {
+    pdpb::Command c;
+    c.set_bootstrap_cluster_id((env->Random64() >> 1) | 1);
+    if (!ProposeAndWait(std::move(c)).ok()) return;
+  }
+  MutexLock l(mu);
+  if (!is_leader || term != t) return;
+  serving = true;
+  serving_term = t;
+  RUTILE_LOG_INFO("pd {}: serving as leader in term {}", options.member_id, t);
+}
+
+void PdServer::Core::Apply(const raft::Entry& e) {
+  if (e.type() != raft::ENTRY_NORMAL) {
+    // Membership is fixed at bootstrap; conf changes are applied to keep Raft consistent.
+    if (e.type() == raft::ENTRY_CONF_CHANGE_V2) {
+      raft::ConfChangeV2 cc;
+      if (cc.ParseFromString(e.data())) raw->ApplyConfChange(cc);
+    } else if (e.type() == raft::ENTRY_CONF_CHANGE) {
+      raft::ConfChange cc;
+      if (cc.ParseFromString(e.data())) raw->ApplyConfChange(cc);
+    }
+    return;
+  }
+  if (e.data().empty()) return;
+  pdpb::Command c;
+  if (!c.ParseFromString(e.data())) {
+    RUTILE_LOG_WARN("pd {}: entry {} does not parse", options.member_id, e.index());
+    return;
+  }
+  {
+    MutexLock l(mu);
+    switch (c.cmd_case()) {
+      case pdpb::Command::kTsoLimitMs:
+        tso_limit_ms = std::max(tso_limit_ms, c.tso_limit_ms());
+        break;
+      case pdpb::Command::kIdLimit:
+        id_limit = std::max(id_limit, c.id_limit());
+        break;
+      case pdpb::Command::kPutStore:
+        stores[c.put_store().id()] = c.put_store();
+        if (sched != nullptr) (void)sched->PutStore(c.put_store(), env->NowMicros());
+        break;
+      case pdpb::Command::kGcSafePoint:
+        gc_safe_point = std::max(gc_safe_point, c.gc_safe_point());
+        break;
+      case pdpb::Command::kBootstrapClusterId:
+        if (cluster_id == 0) cluster_id = c.bootstrap_cluster_id();
+        break;
+      case pdpb::Command::CMD_NOT_SET:
+        break;
+    }
+  }
+  if (c.proposal_id() != 0) Resolve(c.proposal_id(), absl::OkStatus());
+}
+
+void PdServer::Core::SendMessages(std::vector<raft::Message> msgs) {
+  std::map<uint64_t, pdpb::RaftBatch> by_to;
+  for (raft::Message& m : msgs) {
+    uint64_t to = m.to();
+    *by_to[to].add_messages() = std::move(m);
+  }
+  for (auto& [to, batch] : by_to) {
+    (void)options.endpoint->Call(to, "Pd.Raft", batch.SerializeAsString(), kRaftSendTimeoutMicros);
+  }
+}
+
+bool PdServer::Core::CheckServing(pdpb::ResponseHeader* h) const {
+  MutexLock l(mu);
+  h->set_cluster_id(cluster_id);
+  if (serving && !stopped) return true;
+  h->set_not_leader(true);
+  h->set_leader(is_leader ? 0 : lead);
+  return false;
+}
+
+namespace {
+
+template <typename Req, typename Resp>
+absl::Status Register(const std::shared_ptr<PdServer::Core>& core, const std::string& method,
+                      std::function<absl::Status(PdServer::Core&, const Req&, Resp*)> fn) {
+  std::weak_ptr<PdServer::Core> weak = core;
+  return transport::RegisterTypedMethod<Req, Resp>(
+      *core->options.endpoint, "Pd." + method,
+      [weak, fn = std::move(fn)](const transport::RpcContext&,
+                                 const Req& req) -> absl::StatusOr<Resp> {
+        std::shared_ptr<PdServer::Core> c = weak.lock();
+        if (c == nullptr || c->stopped) return absl::UnavailableError("pd member stopped");
+        Resp resp;
+        if (!c->CheckServing(resp.mutable_header())) return resp;
+        if (absl::Status s = fn(*c, req, &resp); !s.ok()) return s;
+        return resp;
+      });
+}
+
+absl::Status Unready(pdpb::ResponseHeader* h) {
+  h->set_not_leader(true);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void PdServer::Core::RegisterService() {
+  auto self = shared_from_this();
+  std::weak_ptr<Core> weak = self;
+  (void)options.endpoint->RegisterMethod(
+      "Pd.Raft",
+      [weak](const transport::RpcContext&, std::string_view body) -> absl::StatusOr<std::string> {
+        std::shared_ptr<Core> c = weak.lock();
+        if (c == nullptr || c->stopped) return absl::UnavailableError("pd member stopped");
+        pdpb::RaftBatch batch;
+        if (!batch.ParseFromString(std::string(body))) {
+          return absl::InvalidArgumentError("Pd.Raft: batch does not parse");
+        }
+        for (raft::Message& m : *batch.mutable_messages()) {
+          if (m.to() != c->options.member_id) {
+            return absl::InvalidArgumentError(absl::StrCat("Pd.Raft: message for member ", m.to(),
+                                                           " sent to ", c->options.member_id));
+          }
+        }
+        for (raft::Message& m : *batch.mutable_messages()) {
+          Event ev;
+          ev.kind = Event::Kind::kMessage;
+          ev.message = std::move(m);
+          c->inbox.TryPush(std::move(ev));
+        }
+        return std::string();
+      });
+
+  (void)Register<pdpb::TsoRequest, pdpb::TsoResponse>(
+      self, "Tso", [](Core& c, const pdpb::TsoRequest& req, pdpb::TsoResponse* resp) {
+        if (req.count() == 0 || req.count() >= kMaxLogical) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("tso count ", req.count(), " not in [1, 2^18)"));
+        }
+        absl::StatusOr<uint64_t> ts = c.tso.GetTimestamp(req.count());
+        if (!ts.ok()) return Unready(resp->mutable_header());
+        // Answer only while a quorum still follows this leader (see the file comment).
+        if (!c.ConfirmLeadership().ok()) return Unready(resp->mutable_header());
+        resp->set_timestamp(*ts);
+        resp->set_count(req.count());
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::AllocIdRequest, pdpb::AllocIdResponse>(
+      self, "AllocId", [](Core& c, const pdpb::AllocIdRequest& req, pdpb::AllocIdResponse* resp) {
+        if (req.count() == 0 || req.count() > 1'000'000) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("id count ", req.count(), " not in [1, 1000000]"));
+        }
+        absl::StatusOr<uint64_t> first = c.ids.AllocRange(req.count());
+        if (!first.ok()) return Unready(resp->mutable_header());
+        resp->set_first_id(*first);
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::PutStoreRequest, pdpb::PutStoreResponse>(
+      self, "PutStore",
+      [](Core& c, const pdpb::PutStoreRequest& req, pdpb::PutStoreResponse* resp) {
+        if (req.store().id() == 0) return absl::InvalidArgumentError("store id 0");
+        {
+          MutexLock l(c.mu);
+          auto it = c.stores.find(req.store().id());
+          if (it != c.stores.end()) {
+            if (it->second.state() == metapb::TOMBSTONE) {
+              return absl::FailedPreconditionError(
+                  absl::StrCat("store ", req.store().id(), " is a tombstone"));
+            }
+            if (it->second.SerializeAsString() == req.store().SerializeAsString()) {
+              return absl::OkStatus();
+            }
+          }
+        }
+        pdpb::Command cmd;
+        *cmd.mutable_put_store() = req.store();
+        if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::StoreHeartbeatRequest, pdpb::StoreHeartbeatResponse>(
+      self, "StoreHeartbeat",
+      [](Core& c, const pdpb::StoreHeartbeatRequest& req, pdpb::StoreHeartbeatResponse* resp) {
+        StoreStats s;
+        s.region_count = req.region_count();
+        s.leader_count = req.leader_count();
+        s.used_size = req.used_bytes();
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        if (c.stores.count(req.store_id()) == 0) {
+          return absl::NotFoundError(absl::StrCat("store ", req.store_id(), " not registered"));
+        }
+        return c.sched->StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
+      });
+
+  (void)Register<pdpb::RegionHeartbeatRequest, pdpb::RegionHeartbeatResponse>(
+      self, "RegionHeartbeat",
+      [](Core& c, const pdpb::RegionHeartbeatRequest& req, pdpb::RegionHeartbeatResponse* resp) {
+        RegionInfo info;
+        info.meta = req.region();
+        info.leader = req.leader();
+        info.approximate_size = req.approximate_size();
+        info.approximate_keys = req.approximate_keys();
+        info.written_bytes = req.written_bytes();
+        info.written_keys = req.written_keys();
+        info.pending_peers.assign(req.pending_peers().begin(), req.pending_peers().end());
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        absl::StatusOr<std::optional<OpStep>> step =
+            c.sched->RegionHeartbeat(std::move(info), c.env->NowMicros());
+        if (!step.ok()) return step.status();
+        if (!step->has_value()) return absl::OkStatus();
+        pdpb::RegionOperator* op = resp->mutable_operator_();
+        auto change = [op](raft::ConfChangeType type, uint64_t peer, uint64_t store,
+                           metapb::PeerRole role) {
+          op->set_kind(pdpb::RegionOperator::CHANGE_PEER);
+          raft_cmdpb::ChangePeerRequest* ch = op->add_changes();
+          ch->set_change_type(type);
+          ch->mutable_peer()->set_id(peer);
+          ch->mutable_peer()->set_store_id(store);
+          ch->mutable_peer()->set_role(role);
+        };
+        const OpStep& st = **step;
+        if (const auto* s = std::get_if<TransferLeader>(&st)) {
+          op->set_kind(pdpb::RegionOperator::TRANSFER_LEADER);
+          op->mutable_target()->set_id(s->to_peer_id);
+          op->mutable_target()->set_store_id(s->to_store);
+        } else if (const auto* s = std::get_if<AddPeer>(&st)) {
+          change(raft::CONF_CHANGE_ADD_NODE, s->peer_id, s->store_id, metapb::VOTER);
+        } else if (const auto* s = std::get_if<AddLearner>(&st)) {
+          change(raft::CONF_CHANGE_ADD_LEARNER_NODE, s->peer_id, s->store_id, metapb::LEARNER);
+        } else if (const auto* s = std::get_if<PromoteLearner>(&st)) {
+          change(raft::CONF_CHANGE_ADD_NODE, s->peer_id, s->store_id, metapb::VOTER);
+        } else if (const auto* s = std::get_if<RemovePeer>(&st)) {
+          change(raft::CONF_CHANGE_REMOVE_NODE, s->peer_id, s->store_id, metapb::VOTER);
+        } else if (const auto* s = std::get_if<SplitRegion>(&st)) {
+          op->set_kind(pdpb::RegionOperator::SPLIT);
+          if (s->policy == SplitPolicy::kUseKey) {
+            for (const std::string& k : s->keys) op->add_split_keys(k);
+          }
+        } else {
+          resp->clear_operator_();  // Merge: not executable by raftstore yet.
+          return absl::OkStatus();
+        }
+        resp->set_has_operator(true);
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::ReportRegionsRequest, pdpb::ReportRegionsResponse>(
+      self, "ReportRegions",
+      [](Core& c, const pdpb::ReportRegionsRequest& req, pdpb::ReportRegionsResponse* resp) {
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        for (const metapb::Region& r : req.regions()) c.sched->ReportRegion(r, c.env->NowMicros());
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::GetRegionRequest, pdpb::GetRegionResponse>(
+      self, "GetRegion",
+      [](Core& c, const pdpb::GetRegionRequest& req, pdpb::GetRegionResponse* resp) {
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        const RegionInfo* r = c.sched->cluster().GetRegionByKey(req.key());
+        if (r == nullptr) return absl::OkStatus();
+        resp->set_found(true);
+        *resp->mutable_route()->mutable_region() = r->meta;
+        *resp->mutable_route()->mutable_leader() = r->leader;
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::ScanRegionsRequest, pdpb::ScanRegionsResponse>(
+      self, "ScanRegions",
+      [](Core& c, const pdpb::ScanRegionsRequest& req, pdpb::ScanRegionsResponse* resp) {
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        for (const RegionInfo* r :
+             c.sched->cluster().ScanRegions(req.start_key(), req.end_key(), req.limit())) {
+          pdpb::RegionRoute* route = resp->add_routes();
+          *route->mutable_region() = r->meta;
+          *route->mutable_leader() = r->leader;
+        }
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::GetGcSafePointRequest, pdpb::GetGcSafePointResponse>(
+      self, "GetGcSafePoint",
+      [](Core& c, const pdpb::GetGcSafePointRequest&, pdpb::GetGcSafePointResponse* resp) {
+        // A read of replicated state: confirm leadership so it is not stale.
+        if (!c.ConfirmLeadership().ok()) return Unready(resp->mutable_header());
+        MutexLock l(c.mu);
+        resp->set_safe_point(c.gc_safe_point);
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::UpdateGcSafePointRequest, pdpb::UpdateGcSafePointResponse>(
+      self, "UpdateGcSafePoint",
+      [](Core& c, const pdpb::UpdateGcSafePointRequest& req,
+         pdpb::UpdateGcSafePointResponse* resp) {
+        bool higher;
+        {
+          MutexLock l(c.mu);
+          higher = req.safe_point() > c.gc_safe_point;
+        }
+        if (higher) {
+          pdpb::Command cmd;
+          cmd.set_gc_safe_point(req.safe_point());
+          if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
+        } else if (!c.ConfirmLeadership().ok()) {
+          return Unready(resp->mutable_header());
+        }
+        MutexLock l(c.mu);
+        resp->set_safe_point(c.gc_safe_point);
+        return absl::OkStatus();
+      });
+
+  (void)Register<pdpb::AdminRequest, pdpb::AdminResponse>(
+      self, "Admin", [](Core& c, const pdpb::AdminRequest& req, pdpb::AdminResponse* resp) {
+        MutexLock l(c.mu);
+        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        if (req.set_scheduling()) {
+          c.sched->SetSchedulingEnabled(req.scheduling_enabled());
+          return absl::OkStatus();
+        }
+        absl::StatusOr<std::string> out = c.sched->admin().Execute(req.command_line());
+        if (!out.ok()) return out.status();
+        resp->set_output(*out);
+        return absl::OkStatus();
+      });
+}
+
+PdServer::PdServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
+
+PdServer::~PdServer() {
+  // Without waiting: the fibers may belong to a crashed simulated node and never run again.
+  if (core_ == nullptr || core_->stopped.exchange(true)) return;
+  core_->inbox.Close();
+  core_->tso.Reset();
+  core_->FailAllWaiters(absl::UnavailableError("pd: stopped"));
+}
+
+absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions& options) {
+  if (options.env == nullptr || options.engine == nullptr || options.endpoint == nullptr) {
+    return absl::InvalidArgumentError("pd server: env, engine and endpoint are required");
+  }
+  if (options.member_id == 0 || std::find(options.members.begin(), options.members.end(),
+                                          options.member_id) == options.members.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pd server: member ", options.member_id, " not among the members"));
+  }
+  auto core = std::make_shared<Core>(options);
+  absl::StatusOr<std::unique_ptr<raft::EngineLogStorage>> log =
+      raft::EngineLogStorage::Open(options.engine, kPdRaftGroupId);
+  if (!log.ok()) return log.status();
+  core->log = std::move(*log);
+  absl::StatusOr<uint64_t> last = core->log->LastIndex();
+  if (!last.ok()) return last.status();
+  if (*last == 0) {
+    // First start: every member bootstraps the same initial configuration.
+    raft::Snapshot snap;
+    snap.mutable_metadata()->set_index(kInitIndex);
+    snap.mutable_metadata()->set_term(kInitTerm);
+    std::vector<uint64_t> members = options.members;
+    std::sort(members.begin(), members.end());
+    for (uint64_t m : members) snap.mutable_metadata()->mutable_conf_state()->add_voters(m);
+    if (absl::Status s = core->log->ApplySnapshot(snap); !s.ok()) return s;
+  }
+  raft::Config rc;
+  rc.id = options.member_id;
+  rc.election_tick = options.election_tick;
+  rc.heartbeat_tick = options.heartbeat_tick;
+  rc.storage = core->log.get();
+  rc.check_quorum = true;
+  rc.pre_vote = true;
+  rc.random_seed = options.env->Random64();
+  absl::StatusOr<std::unique_ptr<raft::RawNode>> raw = raft::RawNode::Create(rc);
+  if (!raw.ok()) return raw.status();
+  core->raw = std::move(*raw);
+  core->RegisterService();
+
+  core->fibers.Add(2);
+  options.env->Spawn([core] {
+    core->Run();
+    core->fibers.Done();
+  });
+  options.env->Spawn([core] {
+    while (!core->stopped) {
+      core->env->SleepForMicros(core->options.tso_update_interval_micros);
+      bool serving;
+      {
+        MutexLock l(core->mu);
+        serving = core->serving;
+      }
+      if (serving && !core->stopped) (void)core->tso.UpdateTimestamp();
+    }
+    core->fibers.Done();
+  });
+  return std::unique_ptr<PdServer>(new PdServer(std::move(core)));
+}
+
+void PdServer::Stop() {
+  if (core_ == nullptr || core_->stopped.exchange(true)) return;
+  core_->inbox.Close();
+  core_->tso.Reset();
+  core_->FailAllWaiters(absl::UnavailableError("pd: stopped"));
+  core_->fibers.Wait();
+  MutexLock l(core_->mu);
+  core_->serving = false;
+  core_->sched.reset();
+}
+
+uint64_t PdServer::member_id() const { return core_->options.member_id; }
+
+bool PdServer::IsServing() const {
+  MutexLock l(core_->mu);
+  return core_->serving && !core_->stopped;
+}
+
+uint64_t PdServer::leader() const {
+  MutexLock l(core_->mu);
+  return core_->is_leader ? core_->options.member_id : core_->lead;
+}
+
+}  // namespace rutile::pd

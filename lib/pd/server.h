@@ -1,0 +1,97 @@
+// PdServer: one member of the replicated placement driver (DESIGN.md section 8). The
+// members form one Raft group (lib/raft RawNode over EngineLogStorage in the hosting
+// node's engine, group id kPdRaftGroupId, a key range raftstore's region ids never reach)
+// whose log holds the durable state: cluster id, the id allocator limit, the TSO window
+// limit, the stores and the GC safe point. Raft messages travel as "Pd.Raft" calls over the
+// node's RpcEndpoint; the service ("Pd.Tso", "Pd.AllocId", ... see pdpb.proto) answers
+// only at the ready leader, every other member answers not_leader with its leader hint.
+//
+// Leadership. A member that becomes leader first applies everything committed before its
+// term (its term's first entry applied), then starts the TSO (loads the committed window
+// limit L, serves above it, commits a new limit ahead through Raft) and the id allocator,
+// and builds a fresh scheduling view (pd::Scheduling) from the replicated stores; regions
+// come back from heartbeats. Only then is it ready. Losing leadership stops all of it.
+// Each TSO answer is confirmed by a ReadIndex round (a quorum still follows this term)
+// before it goes out, so a deposed leader that has not noticed yet never answers after
+// its successor has: timestamps are strictly increasing across failovers.
+//
+// The state machine is volatile and rebuilt by replaying the log at start (the log is
+// never compacted; PD's log grows by one small entry per TSO window, every ~1.5 s).
+//
+// Thread safety: every method may be called from any fiber of the Env.
+
+#ifndef RUTILE_PD_SERVER_H_
+#define RUTILE_PD_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pd/scheduling.h"
+#include "pd/tso.h"
+#include "rutile/env.h"
+#include "storage/engine.h"
+#include "transport/rpc.h"
+
+namespace rutile::pd {
+
+// The EngineLogStorage group id of the PD Raft group (region ids come from PD's id
+// allocator and never get near it).
+inline constexpr uint64_t kPdRaftGroupId = ~uint64_t{0};
+
+struct PdServerOptions {
+  // This member's id (its node id on the transport) and every member's, this one included.
+  uint64_t member_id = 0;
+  std::vector<uint64_t> members;
+  Env* env = nullptr;
+  // Holds the PD Raft log; not owned, must outlive the server.
+  storage::Engine* engine = nullptr;
+  // The hosting node's endpoint; not owned, must outlive the server. The "Pd.*" methods
+  // are registered on it.
+  transport::RpcEndpoint* endpoint = nullptr;
+  uint64_t tick_micros = 50'000;
+  int election_tick = 10;
+  int heartbeat_tick = 2;
+  // Ids below this are never handed out (reserved for bootstrap).
+  uint64_t id_floor = 1;
+  SchedulingOptions scheduling;
+  TsoOptions tso;
+  // How often the leader advances the TSO (TsoAllocator::UpdateTimestamp).
+  uint64_t tso_update_interval_micros = 50'000;
+  // How long a proposal or a ReadIndex may take before it fails Unavailable.
+  uint64_t propose_timeout_micros = 3'000'000;
+};
+
+class PdServer {
+ public:
+  // Opens the member's Raft log (bootstrapping the group on first start), registers the
+  // service methods and starts the member's fibers. Must run on a fiber of options.env.
+  // InvalidArgument for bad options; the engine's errors.
+  static absl::StatusOr<std::unique_ptr<PdServer>> Start(const PdServerOptions& options);
+  // Stops the member without waiting for its fibers (they hold what they use).
+  ~PdServer();
+  PdServer(const PdServer&) = delete;
+  PdServer& operator=(const PdServer&) = delete;
+
+  // Stops the fibers and waits for them (on a fiber of the Env); service calls answer
+  // Unavailable from then on. Idempotent.
+  void Stop();
+
+  uint64_t member_id() const;
+  // True while this member is the leader and serves.
+  bool IsServing() const;
+  // The leader this member knows of (0: none).
+  uint64_t leader() const;
+
+  struct Core;
+
+ private:
+  explicit PdServer(std::shared_ptr<Core> core);
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace rutile::pd
+
+#endif  // RUTILE_PD_SERVER_H_
