@@ -1,6 +1,6 @@
 // sqllogictest runner for Rutile's SQL layer (engine name "mysql").
 //
-//   slt_runner [-v] FILE...
+//   slt_runner [-v] [--sql-mode=MODES] FILE...
 //
 // Runs each file against a fresh in-memory Database and prints one line per file, then
 // the totals as `N passed, N failed, N skipped` (counted in records). Records guarded by
@@ -125,7 +125,8 @@ bool Applies(const Record& r) {
 
 class FileRunner {
  public:
-  FileRunner(std::string path, bool verbose) : path_(std::move(path)), verbose_(verbose) {}
+  FileRunner(std::string path, bool verbose, std::string sql_mode)
+      : path_(std::move(path)), verbose_(verbose), sql_mode_(std::move(sql_mode)) {}
 
   Counts Run() {
     Counts counts;
@@ -149,6 +150,8 @@ class FileRunner {
     }
     std::unique_ptr<Session> session = (*db)->NewSession();
     (void)session->Execute("USE test");
+    auto mode = session->Execute("SET SESSION sql_mode = '" + sql_mode_ + "'");
+    if (!mode.ok()) std::cerr << "cannot set sql_mode: " << mode.status() << "\n";
     size_t i = 0;
     while (i < lines.size()) {
       // Skip blank lines and comments between records.
@@ -275,6 +278,7 @@ class FileRunner {
 
   std::string path_;
   bool verbose_;
+  std::string sql_mode_;
   int hash_threshold_ = 0;
 };
 
@@ -282,11 +286,18 @@ class FileRunner {
 
 int main(int argc, char** argv) {
   bool verbose = false;
+  // The sql_mode of the MySQL server that produced the expected results: MySQL 8's default
+  // without ONLY_FULL_GROUP_BY (the corpus selects non-grouped columns).
+  std::string sql_mode =
+      "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+      "NO_ENGINE_SUBSTITUTION";
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-v") {
       verbose = true;
+    } else if (a.rfind("--sql-mode=", 0) == 0) {
+      sql_mode = a.substr(11);
     } else {
       files.push_back(a);
     }
@@ -297,7 +308,7 @@ int main(int argc, char** argv) {
   }
   Counts total;
   for (const std::string& f : files) {
-    FileRunner runner(f, verbose);
+    FileRunner runner(f, verbose, sql_mode);
     Counts c = runner.Run();
     std::cout << f << ": " << c.passed << " passed, " << c.failed << " failed, " << c.skipped
               << " skipped" << std::endl;

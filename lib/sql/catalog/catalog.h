@@ -70,12 +70,21 @@ struct IndexInfo {
   bool primary = false;
 };
 
+// A trigger: statements run for each row an INSERT, UPDATE or DELETE touches.
+struct TriggerInfo {
+  std::string name;
+  bool before = false;
+  std::string event;              // INSERT, UPDATE or DELETE
+  std::vector<std::string> body;  // Statements, as canonical SQL.
+};
+
 struct TableInfo {
   int64_t id = 0;
   std::string db;
   std::string name;
   std::vector<ColumnInfo> columns;  // Visible columns in order.
   std::vector<IndexInfo> indexes;
+  std::vector<TriggerInfo> triggers;
   // Offset of the integer primary-key column that is the handle, or -1 (hidden row id).
   int handle_col = -1;
   // Views: the SELECT text and optional column names.

@@ -580,6 +580,7 @@ class AggregateExec : public Executor {
  private:
   struct Group {
     std::vector<Datum> keys;
+    std::vector<Datum> firsts;
     std::vector<std::unique_ptr<expr::AggState>> states;
   };
 
@@ -600,6 +601,9 @@ class AggregateExec : public Executor {
       std::vector<Column> keys;
       s = EvalColumns(ctx_, p_.group_by, in, &keys);
       if (!s.ok()) return s;
+      std::vector<Column> firsts;
+      s = EvalColumns(ctx_, p_.first_values, in, &firsts);
+      if (!s.ok()) return s;
       std::vector<std::vector<Column>> args(p_.aggs.size());
       for (size_t a = 0; a < p_.aggs.size(); ++a) {
         s = EvalColumns(ctx_, p_.aggs[a].args, in, &args[a]);
@@ -616,6 +620,9 @@ class AggregateExec : public Executor {
         if (inserted) {
           groups.push_back(NewGroup());
           groups.back().keys = std::move(kd);
+          for (size_t i = 0; i < firsts.size(); ++i) {
+            groups.back().firsts.push_back(firsts[i].GetDatum(r, p_.first_values[i]->type()));
+          }
         }
         Group& g = groups[it->second];
         for (size_t a = 0; a < p_.aggs.size(); ++a) {
@@ -628,7 +635,10 @@ class AggregateExec : public Executor {
         }
       }
     }
-    if (groups.empty() && p_.group_by.empty()) groups.push_back(NewGroup());
+    if (groups.empty() && p_.group_by.empty()) {
+      groups.push_back(NewGroup());
+      groups.back().firsts.assign(p_.first_values.size(), Datum::Null());
+    }
     for (Group& g : groups) {
       std::vector<Datum> row = g.keys;
       for (auto& st : g.states) {
@@ -636,6 +646,7 @@ class AggregateExec : public Executor {
         if (!v.ok()) return v.status();
         row.push_back(*std::move(v));
       }
+      row.insert(row.end(), g.firsts.begin(), g.firsts.end());
       if (!out_.buf().AppendRow(row)) return absl::InternalError("aggregate row kind mismatch");
     }
     return absl::OkStatus();

@@ -121,11 +121,15 @@ struct AggItem {
   std::vector<expr::ExprPtr> args;
 };
 
-// Hash aggregation: output is the group-by values then one column per aggregate.
+// Hash aggregation: output is the group-by values, one column per aggregate, then the
+// first-row values.
 struct AggregateNode : PlanNode {
   AggregateNode() : PlanNode(PlanKind::kAggregate) {}
   std::vector<expr::ExprPtr> group_by;
   std::vector<AggItem> aggs;
+  // Values of the group's first row (non-grouped columns when ONLY_FULL_GROUP_BY is off,
+  // MySQL's ANY_VALUE); output after the aggregates.
+  std::vector<expr::ExprPtr> first_values;
   std::string Describe() const override;
 };
 

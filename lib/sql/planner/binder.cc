@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -24,6 +25,10 @@ struct AggInfo {
   std::vector<std::string> agg_texts;
   std::vector<FieldType> out_types;
   size_t n_group = 0;
+  // Without ONLY_FULL_GROUP_BY: non-grouped columns read the group's first row.
+  bool full_group_by = true;
+  AggregateNode* node = nullptr;
+  std::map<int, size_t> first_pos;
 };
 
 struct Scope {
@@ -322,6 +327,22 @@ absl::StatusOr<expr::ExprPtr> Binder::BindColumn(const ColumnRefExpr& c, Scope* 
       for (size_t i = 0; i < s->agg->group_cols.size(); ++i) {
         if (s->agg->group_cols[i] == idx) return expr::NewColumn(i, oc.type, oc.name);
       }
+      if (!s->agg->full_group_by) {
+        AggInfo* ai = const_cast<AggInfo*>(s->agg);
+        auto it = ai->first_pos.find(idx);
+        size_t pos = 0;
+        if (it == ai->first_pos.end()) {
+          pos = ai->node->first_values.size();
+          ai->first_pos[idx] = pos;
+          ai->node->first_values.push_back(expr::NewColumn(idx, oc.type, oc.name));
+          OutputColumn fc = oc;
+          fc.hidden = true;
+          ai->node->schema.push_back(fc);
+        } else {
+          pos = it->second;
+        }
+        return expr::NewColumn(ai->n_group + ai->node->aggs.size() + pos, oc.type, oc.name);
+      }
       if (s->agg->group_cols.empty()) {
         return Err(1140, absl::StrCat("In aggregated query without GROUP BY, expression contains "
                                       "nonaggregated column '",
@@ -476,6 +497,9 @@ absl::StatusOr<expr::ExprPtr> Binder::BindInner(const Expr& e, Scope* s) {
           if (!d.IsNull() && d.kind() == DatumKind::kInt64 && d.GetInt64() < 0) {
             int digits = std::max(1, x->type().flen);
             x = expr::NewCast(std::move(x), FieldType::NewDecimal(std::min(digits, 65), 0));
+            ExecContext scratch;
+            auto folded = EvalConstant(&scratch, *x);
+            if (folded.ok()) x = expr::NewConstant(*folded, x->type());
           }
         }
         args.push_back(std::move(x));
@@ -1636,6 +1660,8 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
       an->schema.push_back({text, "", "", item.desc.result_type, false});
       an->aggs.push_back(std::move(item));
     }
+    info.full_group_by = opts_.only_full_group_by;
+    info.node = an.get();
     plan = an;
     agg_scope.schema = &from_schema;
     agg_scope.parent = parent;

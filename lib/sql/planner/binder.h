@@ -45,6 +45,9 @@ struct BindOptions {
   std::function<absl::StatusOr<expr::ExprPtr>(const VariableExpr&)> variable;
   // VALUES(col) in ON DUPLICATE KEY UPDATE: the column's value in the row being inserted.
   std::function<absl::StatusOr<expr::ExprPtr>(const std::string& column)> values_func;
+  // sql_mode ONLY_FULL_GROUP_BY: non-grouped columns are errors 1055/1140 (else they take
+  // a value of the group, as MySQL does without the mode).
+  bool only_full_group_by = true;
 };
 
 struct Scope;

@@ -131,6 +131,9 @@ struct SessionImpl {
   absl::StatusOr<ResultSet> DropIndex(const TablePtr& t, const std::string& name, bool if_exists);
   absl::StatusOr<ResultSet> Alter(const AlterTableStmt& s);
   absl::Status DeleteTableData(int64_t table_id);
+  // Runs the `event` triggers of `t` (BEFORE or AFTER) for one row.
+  absl::Status FireTriggers(const TableInfo& t, const char* event, bool before, kv::KvTxn* txn);
+  int trigger_depth = 0;
   absl::StatusOr<std::string> DbOf(const TableName& t) {
     std::string d = t.db.empty() ? current_db : t.db;
     if (d.empty()) return Err(kErNoDb, "No database selected");
@@ -307,6 +310,7 @@ BindOptions SessionImpl::Options(const std::vector<Datum>* params) {
   o.db = current_db;
   o.params = params;
   o.variable = [this](const VariableExpr& v) { return Variable(v); };
+  o.only_full_group_by = sql_mode.only_full_group_by;
   return o;
 }
 
@@ -761,7 +765,11 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
         return DupError(ti, ConflictText(ti, row, handle, key), key);
       }
     }
-    absl::Status st = WriteRow(t, ti, row, handle);
+    absl::Status st = FireTriggers(ti, "INSERT", true, t);
+    if (!st.ok()) return st;
+    st = WriteRow(t, ti, row, handle);
+    if (!st.ok()) return st;
+    st = FireTriggers(ti, "INSERT", false, t);
     if (!st.ok()) return st;
     rs.affected_rows += 1;
   }
@@ -888,7 +896,9 @@ absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::ve
     }
     std::vector<Datum> old_cols(old.begin(), old.begin() + ncols);
     std::vector<Datum> new_cols(cur.begin(), cur.begin() + ncols);
-    absl::Status st = RemoveRow(t, ti, old_cols, old_handle);
+    absl::Status st = FireTriggers(ti, "UPDATE", true, t);
+    if (!st.ok()) return st;
+    st = RemoveRow(t, ti, old_cols, old_handle);
     if (!st.ok()) return st;
     auto c2 = FindConflict(t, ti, new_cols, new_handle, std::nullopt);
     if (!c2.ok()) return c2.status();
@@ -896,6 +906,8 @@ absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::ve
       return DupError(ti, ConflictText(ti, new_cols, new_handle, (*c2)->second), (*c2)->second);
     }
     st = WriteRow(t, ti, new_cols, new_handle);
+    if (!st.ok()) return st;
+    st = FireTriggers(ti, "UPDATE", false, t);
     if (!st.ok()) return st;
     rs.affected_rows += 1;
   }
@@ -914,7 +926,11 @@ absl::StatusOr<ResultSet> SessionImpl::Delete(const DeleteStmt& s, const std::ve
   ResultSet rs;
   for (const auto& row : target->rows) {
     std::vector<Datum> cols(row.begin(), row.begin() + ncols);
-    absl::Status st = RemoveRow(t, ti, cols, row[ncols].GetInt64());
+    absl::Status st = FireTriggers(ti, "DELETE", true, t);
+    if (!st.ok()) return st;
+    st = RemoveRow(t, ti, cols, row[ncols].GetInt64());
+    if (!st.ok()) return st;
+    st = FireTriggers(ti, "DELETE", false, t);
     if (!st.ok()) return st;
     rs.affected_rows += 1;
   }
@@ -938,6 +954,23 @@ absl::Status SessionImpl::DeleteTableData(int64_t table_id) {
     next.push_back('\0');
   }
   return (*b)->Commit();
+}
+
+absl::Status SessionImpl::FireTriggers(const TableInfo& t, const char* event, bool before,
+                                       kv::KvTxn* txn) {
+  for (const TriggerInfo& tr : t.triggers) {
+    if (tr.before != before || tr.event != event) continue;
+    if (trigger_depth >= 16) return Err(1442, "Can't update table in stored function/trigger");
+    for (const std::string& sql : tr.body) {
+      auto stmt = ParseOne(sql);
+      if (!stmt.ok()) return stmt.status();
+      ++trigger_depth;
+      auto r = Dispatch(**stmt, nullptr, txn);
+      --trigger_depth;
+      if (!r.ok()) return r.status();
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
@@ -1052,6 +1085,46 @@ absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
     return ResultSet();
   }
   if (dynamic_cast<const AnalyzeTableStmt*>(&stmt) != nullptr) return ResultSet();
+  if (auto* s = dynamic_cast<const CreateTriggerStmt*>(&stmt)) {
+    auto d = DbOf(*s->table);
+    if (!d.ok()) return d.status();
+    auto t = db->catalog.GetTable(*d, s->table->name);
+    if (!t.ok()) return t.status();
+    if ((*t)->is_view)
+      return Err(1347, absl::StrCat("'", *d, ".", s->table->name, "' is not BASE TABLE"));
+    for (const TablePtr& other : db->catalog.Tables(*d)) {
+      for (const TriggerInfo& tr : other->triggers) {
+        if (absl::EqualsIgnoreCase(tr.name, s->name->name))
+          return Err(1359, "Trigger already exists");
+      }
+    }
+    TriggerInfo tr;
+    tr.name = s->name->name;
+    tr.before = s->before;
+    tr.event = absl::AsciiStrToUpper(s->event);
+    for (const StmtPtr& b : s->body) tr.body.push_back(RestoreSql(*b));
+    auto info = std::make_shared<TableInfo>(**t);
+    info->triggers.push_back(tr);
+    absl::Status st = db->catalog.ReplaceTable(info);
+    if (!st.ok()) return st;
+    return ResultSet();
+  }
+  if (auto* s = dynamic_cast<const DropTriggerStmt*>(&stmt)) {
+    auto d = DbOf(*s->name);
+    if (!d.ok()) return d.status();
+    for (const TablePtr& t : db->catalog.Tables(*d)) {
+      for (size_t i = 0; i < t->triggers.size(); ++i) {
+        if (!absl::EqualsIgnoreCase(t->triggers[i].name, s->name->name)) continue;
+        auto info = std::make_shared<TableInfo>(*t);
+        info->triggers.erase(info->triggers.begin() + i);
+        absl::Status st = db->catalog.ReplaceTable(info);
+        if (!st.ok()) return st;
+        return ResultSet();
+      }
+    }
+    if (s->if_exists) return ResultSet();
+    return Err(1360, "Trigger does not exist");
+  }
   return Err(kErNotSupported,
              absl::StrCat("This statement is not supported yet: ", RestoreSql(stmt)));
 }
