@@ -32,6 +32,9 @@
 namespace rutile {
 
 class Node;
+namespace node {
+struct Access;  // Internal: lib/node's helpers (node_internal.h).
+}  // namespace node
 
 struct RawKvOptions {
   // How long one call (including its retries) may take.
@@ -82,6 +85,7 @@ class RawKvClient {
   struct Impl;
 
  private:
+  friend struct node::Access;
   explicit RawKvClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -29,6 +29,9 @@ namespace rutile {
 
 class Node;
 class RawKvClient;
+namespace node {
+struct Access;  // Internal: lib/node's helpers (node_internal.h).
+}  // namespace node
 
 // An in-process Transport (LocalTransport) connecting the nodes of one process.
 std::unique_ptr<Transport> NewLocalTransport(Env* env);
@@ -55,6 +58,7 @@ class Pd {
  private:
   friend class Node;
   friend class RawKvClient;
+  friend struct node::Access;
   explicit Pd(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -109,6 +113,7 @@ class Node {
 
  private:
   friend class RawKvClient;
+  friend struct node::Access;
   explicit Node(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -40,6 +40,15 @@ absl::StatusOr<bool> HasRegions(storage::Engine* engine) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
+  absl::StatusOr<std::unique_ptr<Impl>> impl = node::OpenNodeImpl(options);
+  if (!impl.ok()) return impl.status();
+  return node::Access::NewNode(std::move(*impl));
+}
+
+absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
+    const NodeOptions& options, std::shared_ptr<storage::Engine> engine,
+    const std::function<void(raftstore::StoreConfig*)>& tune) {
+  using Impl = Node::Impl;
   if (options.id == 0 || options.id >= node::kFirstAllocatedId - node::kBootstrapPeerIdBase) {
     return absl::InvalidArgumentError(absl::StrCat("node id ", options.id, " out of range"));
   }
@@ -52,7 +61,9 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   impl->env = options.env != nullptr ? options.env : Env::Default();
 
   // Engine.
-  if (options.data_dir.empty()) {
+  if (engine != nullptr) {
+    impl->engine = std::move(engine);
+  } else if (options.data_dir.empty()) {
     impl->engine = std::make_shared<storage::MemEngine>();
   } else {
     storage::LevelDbEngineOptions eo;
@@ -71,11 +82,11 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     auto pi = std::make_unique<Pd::Impl>();
     pi->engine = impl->engine;
     pi->pd = std::move(*pd);
-    impl->pd = std::shared_ptr<Pd>(new Pd(std::move(pi)));
+    impl->pd = node::Access::NewPd(std::move(pi));
   } else {
     impl->pd = options.pd;
   }
-  node::LocalPd* pd = node::LocalPdOf(impl->pd->impl_.get());
+  node::LocalPd* pd = node::LocalPdOf(node::Access::ImplOf(impl->pd.get()));
   if (absl::Status s = pd->PutStore(options.id); !s.ok()) return s;
 
   // Bootstrap the first region on first start.
@@ -110,6 +121,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   if (options.region_split_size != 0) so.config.region_split_size = options.region_split_size;
   if (options.region_split_keys != 0) so.config.region_split_keys = options.region_split_keys;
   so.config.hibernate_regions = options.hibernate_regions;
+  if (tune) tune(&so.config);
   so.env = impl->env;
   so.engine = impl->engine.get();
   so.endpoint = impl->endpoint.get();
@@ -124,7 +136,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   // ignored), so clients can route before the first heartbeats.
   for (const metapb::Region& r : impl->store->Regions()) pd->ReportRegion(r);
   impl->store->Start();
-  return std::unique_ptr<Node>(new Node(std::move(impl)));
+  return impl;
 }
 
 void Node::Close() {

@@ -5,10 +5,12 @@
 #define RUTILE_NODE_NODE_INTERNAL_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "node/local_pd.h"
 #include "raftstore/store.h"
+#include "rutile/kv.h"
 #include "rutile/node.h"
 #include "storage/engine.h"
 #include "transport/rpc.h"
@@ -36,6 +38,36 @@ namespace node {
 // For the client: the store of a node and the PD behind a handle.
 inline std::shared_ptr<raftstore::Store> StoreOf(Node::Impl* n) { return n->store; }
 inline LocalPd* LocalPdOf(Pd::Impl* p) { return p->pd.get(); }
+
+// Private constructors and members of the public classes, for lib/node only.
+struct Access {
+  static std::shared_ptr<Pd> NewPd(std::unique_ptr<Pd::Impl> impl) {
+    return std::shared_ptr<Pd>(new Pd(std::move(impl)));
+  }
+  static Pd::Impl* ImplOf(Pd* pd) { return pd->impl_.get(); }
+  static std::unique_ptr<Node> NewNode(std::unique_ptr<Node::Impl> impl) {
+    return std::unique_ptr<Node>(new Node(std::move(impl)));
+  }
+  static std::unique_ptr<Node::Impl>& ImplOf(Node* node) { return node->impl_; }
+  // Defined in raw_kv_client.cc, where RawKvClient::Impl is complete.
+  static std::unique_ptr<RawKvClient> NewRawKvClient(std::unique_ptr<RawKvClient::Impl> impl);
+};
+
+// The store serving a store id now, or null (for RawKvClient).
+using StoreResolver = std::function<std::shared_ptr<raftstore::Store>(uint64_t store_id)>;
+
+// A raw KV client whose waits and backoffs run on `env` and which reaches stores through
+// `resolve` (TestCluster: nodes crash and restart under it).
+absl::StatusOr<std::unique_ptr<RawKvClient>> OpenRawKvClient(Env* env, std::shared_ptr<Pd> pd,
+                                                             StoreResolver resolve,
+                                                             const RawKvOptions& options);
+
+// Node::Open's body, with two hooks for rutile::testing::TestCluster: a non-null `engine`
+// replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),
+// and `tune` may adjust the store's configuration beyond what NodeOptions exposes.
+absl::StatusOr<std::unique_ptr<Node::Impl>> OpenNodeImpl(
+    const NodeOptions& options, std::shared_ptr<storage::Engine> engine = nullptr,
+    const std::function<void(raftstore::StoreConfig*)>& tune = nullptr);
 }  // namespace node
 
 }  // namespace rutile

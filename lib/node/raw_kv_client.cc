@@ -35,8 +35,29 @@ struct RawKvClient::Impl {
   Env* env = nullptr;
   node::LocalPd* pd = nullptr;
   std::shared_ptr<Pd> pd_handle;
-  std::map<uint64_t, std::shared_ptr<raftstore::Store>> stores;
-  std::map<uint64_t, std::unique_ptr<raftstore::RaftKv>> kvs;
+  // The store serving a store id now; null when there is none (its node is down).
+  node::StoreResolver resolve;
+
+  // A RaftKv per store id, remade when the resolver returns another store (a restart).
+  struct StoreKv {
+    std::shared_ptr<raftstore::Store> store;
+    std::shared_ptr<raftstore::RaftKv> kv;
+  };
+  absl::Mutex kv_mu;
+  std::map<uint64_t, StoreKv> kvs ABSL_GUARDED_BY(kv_mu);
+
+  std::shared_ptr<raftstore::RaftKv> KvFor(uint64_t store_id) {
+    std::shared_ptr<raftstore::Store> s = store_id == 0 ? nullptr : resolve(store_id);
+    if (s == nullptr) return nullptr;
+    absl::MutexLock lock(&kv_mu);
+    StoreKv& e = kvs[store_id];
+    if (e.store != s) {
+      e.store = s;
+      // Waits are measured on the client's Env, so they end even if the store's node dies.
+      e.kv = raftstore::NewStoreRaftKv(s, kAttemptTimeoutMicros, env);
+    }
+    return e.kv;
+  }
 
   absl::Mutex mu;
   std::map<std::string, CachedRegion> cache ABSL_GUARDED_BY(mu);  // By start key.
@@ -114,13 +135,14 @@ struct RawKvClient::Impl {
         need_backoff = true;
       } else {
         uint64_t store = loc->leader_store;
-        if (store == 0 || kvs.count(store) == 0) {
+        std::shared_ptr<raftstore::RaftKv> kv = KvFor(store);
+        if (kv == nullptr) {
           const auto& peers = loc->region.peers();
           store = peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
+          kv = KvFor(store);
         }
         ++attempt;
-        auto kv = kvs.find(store);
-        if (kv == kvs.end()) {
+        if (kv == nullptr) {
           last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
           Invalidate(loc->region.id());
           need_backoff = true;
@@ -130,7 +152,7 @@ struct RawKvClient::Impl {
           ctx.region_epoch = loc->region.region_epoch();
           where = absl::StrCat(" (region ", loc->region.id(), " version ",
                                loc->region.region_epoch().version(), " at store ", store, ")");
-          last = fn(loc->region, store, kv->second.get(), ctx);
+          last = fn(loc->region, store, kv.get(), ctx);
           if (last.ok()) {
             if (loc->leader_store != store) SetLeader(loc->region.id(), store);
             return last;
@@ -206,13 +228,36 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector
   impl->pd_handle = nodes[0]->pd();
   if (impl->pd_handle == nullptr) return absl::FailedPreconditionError("node is closed");
   impl->pd = node::LocalPdOf(impl->pd_handle->impl_.get());
+  auto stores = std::make_shared<std::map<uint64_t, std::shared_ptr<raftstore::Store>>>();
   for (Node* n : nodes) {
     std::shared_ptr<raftstore::Store> s = node::StoreOf(n->impl_.get());
     if (s == nullptr) return absl::FailedPreconditionError("node is closed");
-    impl->stores[n->id()] = s;
-    impl->kvs[n->id()] = raftstore::NewStoreRaftKv(s, kAttemptTimeoutMicros);
+    (*stores)[n->id()] = s;
   }
+  impl->resolve = [stores](uint64_t id) -> std::shared_ptr<raftstore::Store> {
+    auto it = stores->find(id);
+    return it == stores->end() ? nullptr : it->second;
+  };
   return std::unique_ptr<RawKvClient>(new RawKvClient(std::move(impl)));
+}
+
+std::unique_ptr<RawKvClient> node::Access::NewRawKvClient(std::unique_ptr<RawKvClient::Impl> impl) {
+  return std::unique_ptr<RawKvClient>(new RawKvClient(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<RawKvClient>> node::OpenRawKvClient(Env* env, std::shared_ptr<Pd> pd,
+                                                                   StoreResolver resolve,
+                                                                   const RawKvOptions& options) {
+  if (env == nullptr || pd == nullptr || !resolve) {
+    return absl::InvalidArgumentError("raw kv client needs an Env, a PD and a store resolver");
+  }
+  auto impl = std::make_unique<RawKvClient::Impl>();
+  impl->options = options;
+  impl->env = env;
+  impl->pd_handle = std::move(pd);
+  impl->pd = LocalPdOf(Access::ImplOf(impl->pd_handle.get()));
+  impl->resolve = std::move(resolve);
+  return Access::NewRawKvClient(std::move(impl));
 }
 
 absl::StatusOr<std::optional<std::string>> RawKvClient::Get(const std::string& key) {
@@ -349,13 +394,18 @@ absl::Status RawKvClient::BatchPut(const std::vector<KvPair>& pairs) {
 
 absl::Status RawKvClient::SplitAt(const std::string& key) {
   uint64_t split_region = 0;
-  absl::Status s = impl_->WithRegion(key, impl_->Deadline(),
-                                     [&](const metapb::Region& region, uint64_t store,
-                                         raftstore::RaftKv*, const raftstore::Context&) {
-                                       if (region.start_key() == key) return absl::OkStatus();
-                                       split_region = region.id();
-                                       return impl_->stores[store]->SplitRegion(region.id(), {key});
-                                     });
+  absl::Status s = impl_->WithRegion(
+      key, impl_->Deadline(),
+      [&](const metapb::Region& region, uint64_t store, raftstore::RaftKv*,
+          const raftstore::Context&) {
+        if (region.start_key() == key) return absl::OkStatus();
+        split_region = region.id();
+        std::shared_ptr<raftstore::Store> st = impl_->resolve(store);
+        if (st == nullptr) {
+          return absl::UnavailableError(absl::StrCat("store ", store, " is down"));
+        }
+        return st->SplitRegion(region.id(), {key});
+      });
   if (split_region != 0) impl_->Invalidate(split_region);
   return s;
 }

@@ -9,8 +9,9 @@ namespace {
 
 class StoreRaftKv final : public RaftKv {
  public:
-  StoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros)
+  StoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros, Env* wait_env)
       : store_(std::move(store)),
+        wait_env_(wait_env),
         timeout_micros_(timeout_micros != 0 ? timeout_micros
                                             : store_->config().request_timeout_micros) {}
 
@@ -63,16 +64,18 @@ class StoreRaftKv final : public RaftKv {
     *h->mutable_region_epoch() = ctx.region_epoch;
     *h->mutable_peer() = ctx.peer;
   }
-  Env* env() const { return store_->env(); }
+  Env* env() const { return wait_env_ != nullptr ? wait_env_ : store_->env(); }
 
   std::shared_ptr<Store> store_;
+  Env* const wait_env_;
   const uint64_t timeout_micros_;
 };
 
 }  // namespace
 
-std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros) {
-  return std::make_unique<StoreRaftKv>(std::move(store), timeout_micros);
+std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros,
+                                       Env* wait_env) {
+  return std::make_unique<StoreRaftKv>(std::move(store), timeout_micros, wait_env);
 }
 
 }  // namespace rutile::raftstore

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "metapb.pb.h"
 #include "raftstore/region_snapshot.h"
+#include "rutile/env.h"
 #include "storage/cf.h"
 
 namespace rutile::raftstore {
@@ -71,8 +72,11 @@ class RaftKv {
 };
 
 // RaftKv over a local Store. `store` must outlive it; `timeout_micros` 0 means the store's
-// request_timeout_micros.
-std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros = 0);
+// request_timeout_micros. Timeouts are measured on `wait_env` when given (a caller outside
+// the store's node, whose waits must end even when that node has crashed), else on the
+// store's Env.
+std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros = 0,
+                                       Env* wait_env = nullptr);
 
 }  // namespace rutile::raftstore
 
