@@ -87,7 +87,19 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   // Waiters of proposals and ReadIndex requests, by id.
   std::map<uint64_t, Promise<absl::Status>> waiters;
   uint64_t next_waiter = 1;
-  std::unique_ptr<Scheduling> sched;
+  // The leader's scheduling view. Handlers take a reference under `mu`, then work under
+  // the box's own lock, which the driver fiber never takes (scheduling may wait for a
+  // proposal: new peer ids).
+  struct SchedBox {
+    SchedBox(const SchedulingOptions& o, IdAllocFn alloc, uint64_t now) : s(o, alloc, now) {}
+    Mutex mu;
+    Scheduling s;
+  };
+  std::shared_ptr<SchedBox> sched;
+  std::shared_ptr<SchedBox> Sched() const {
+    MutexLock l(mu);
+    return serving && !stopped ? sched : nullptr;
+  }
 
   ReplicatedAllocatorStorage alloc_storage;
   IdAllocator ids;
@@ -320,9 +332,9 @@ void PdServer::Core::BecomeReady(uint64_t t) {
   {
     MutexLock l(mu);
     if (!is_leader || term != t) return;
-    auto sc = std::make_unique<Scheduling>(
+    auto sc = std::make_shared<SchedBox>(
         options.scheduling, [this] { return ids.Alloc(); }, env->NowMicros());
-    for (const auto& [id, meta] : stores) (void)sc->PutStore(meta, env->NowMicros());
+    for (const auto& [id, meta] : stores) (void)sc->s.PutStore(meta, env->NowMicros());
     sched = std::move(sc);
     bootstrap = cluster_id == 0;
   }
@@ -367,7 +379,6 @@ void PdServer::Core::Apply(const raft::Entry& e) {
         break;
       case pdpb::Command::kPutStore:
         stores[c.put_store().id()] = c.put_store();
-        if (sched != nullptr) (void)sched->PutStore(c.put_store(), env->NowMicros());
         break;
       case pdpb::Command::kGcSafePoint:
         gc_safe_point = std::max(gc_safe_point, c.gc_safe_point());
@@ -502,6 +513,10 @@ void PdServer::Core::RegisterService() {
         pdpb::Command cmd;
         *cmd.mutable_put_store() = req.store();
         if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
+        if (std::shared_ptr<Core::SchedBox> box = c.Sched(); box != nullptr) {
+          MutexLock l(box->mu);
+          (void)box->s.PutStore(req.store(), c.env->NowMicros());
+        }
         return absl::OkStatus();
       });
 
@@ -512,12 +527,16 @@ void PdServer::Core::RegisterService() {
         s.region_count = req.region_count();
         s.leader_count = req.leader_count();
         s.used_size = req.used_bytes();
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
-        if (c.stores.count(req.store_id()) == 0) {
-          return absl::NotFoundError(absl::StrCat("store ", req.store_id(), " not registered"));
+        {
+          MutexLock l(c.mu);
+          if (c.stores.count(req.store_id()) == 0) {
+            return absl::NotFoundError(absl::StrCat("store ", req.store_id(), " not registered"));
+          }
         }
-        return c.sched->StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
+        return box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
       });
 
   (void)Register<pdpb::RegionHeartbeatRequest, pdpb::RegionHeartbeatResponse>(
@@ -531,10 +550,11 @@ void PdServer::Core::RegisterService() {
         info.written_bytes = req.written_bytes();
         info.written_keys = req.written_keys();
         info.pending_peers.assign(req.pending_peers().begin(), req.pending_peers().end());
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
         absl::StatusOr<std::optional<OpStep>> step =
-            c.sched->RegionHeartbeat(std::move(info), c.env->NowMicros());
+            box->s.RegionHeartbeat(std::move(info), c.env->NowMicros());
         if (!step.ok()) return step.status();
         if (!step->has_value()) return absl::OkStatus();
         pdpb::RegionOperator* op = resp->mutable_operator_();
@@ -576,18 +596,20 @@ void PdServer::Core::RegisterService() {
   (void)Register<pdpb::ReportRegionsRequest, pdpb::ReportRegionsResponse>(
       self, "ReportRegions",
       [](Core& c, const pdpb::ReportRegionsRequest& req, pdpb::ReportRegionsResponse* resp) {
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
-        for (const metapb::Region& r : req.regions()) c.sched->ReportRegion(r, c.env->NowMicros());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
+        for (const metapb::Region& r : req.regions()) box->s.ReportRegion(r, c.env->NowMicros());
         return absl::OkStatus();
       });
 
   (void)Register<pdpb::GetRegionRequest, pdpb::GetRegionResponse>(
       self, "GetRegion",
       [](Core& c, const pdpb::GetRegionRequest& req, pdpb::GetRegionResponse* resp) {
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
-        const RegionInfo* r = c.sched->cluster().GetRegionByKey(req.key());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
+        const RegionInfo* r = box->s.cluster().GetRegionByKey(req.key());
         if (r == nullptr) return absl::OkStatus();
         resp->set_found(true);
         *resp->mutable_route()->mutable_region() = r->meta;
@@ -598,10 +620,11 @@ void PdServer::Core::RegisterService() {
   (void)Register<pdpb::ScanRegionsRequest, pdpb::ScanRegionsResponse>(
       self, "ScanRegions",
       [](Core& c, const pdpb::ScanRegionsRequest& req, pdpb::ScanRegionsResponse* resp) {
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
         for (const RegionInfo* r :
-             c.sched->cluster().ScanRegions(req.start_key(), req.end_key(), req.limit())) {
+             box->s.cluster().ScanRegions(req.start_key(), req.end_key(), req.limit())) {
           pdpb::RegionRoute* route = resp->add_routes();
           *route->mutable_region() = r->meta;
           *route->mutable_leader() = r->leader;
@@ -642,13 +665,14 @@ void PdServer::Core::RegisterService() {
 
   (void)Register<pdpb::AdminRequest, pdpb::AdminResponse>(
       self, "Admin", [](Core& c, const pdpb::AdminRequest& req, pdpb::AdminResponse* resp) {
-        MutexLock l(c.mu);
-        if (c.sched == nullptr) return Unready(resp->mutable_header());
+        std::shared_ptr<Core::SchedBox> box = c.Sched();
+        if (box == nullptr) return Unready(resp->mutable_header());
+        MutexLock l(box->mu);
         if (req.set_scheduling()) {
-          c.sched->SetSchedulingEnabled(req.scheduling_enabled());
+          box->s.SetSchedulingEnabled(req.scheduling_enabled());
           return absl::OkStatus();
         }
-        absl::StatusOr<std::string> out = c.sched->admin().Execute(req.command_line());
+        absl::StatusOr<std::string> out = box->s.admin().Execute(req.command_line());
         if (!out.ok()) return out.status();
         resp->set_output(*out);
         return absl::OkStatus();
