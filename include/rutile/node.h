@@ -53,6 +53,12 @@ class Pd {
   // grammar in lib/pd/admin.h) and returns its text output.
   absl::StatusOr<std::string> Admin(std::string_view command_line);
 
+  // The GC safe point: MVCC versions older than it that no reader needs may be collected.
+  // 0 until set. Update moves it up to `safe_point`, never down, and returns the one in
+  // force (durable before it returns).
+  absl::StatusOr<uint64_t> GetGcSafePoint();
+  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point);
+
   struct Impl;
 
  private:

@@ -23,6 +23,11 @@ const std::string& EngineAllocatorStorage::IdKey() {
   return *k;
 }
 
+const std::string& EngineAllocatorStorage::GcSafePointKey() {
+  static const std::string* k = new std::string("\x01Ppd_gc_safe_point");
+  return *k;
+}
+
 absl::StatusOr<uint64_t> EngineAllocatorStorage::Load(const std::string& key) {
   absl::StatusOr<std::optional<std::string>> v = engine_->Get(storage::CF::kDefault, key);
   if (!v.ok()) return v.status();
@@ -178,6 +183,22 @@ void LocalPd::ReportRegion(const metapb::Region& region) {
 
 absl::StatusOr<uint64_t> LocalPd::GetTimestamp() { return tso_.GetTimestamp(); }
 
+absl::StatusOr<uint64_t> LocalPd::GetGcSafePoint() {
+  MutexLock lock(gc_mu_);
+  return storage_.Load(EngineAllocatorStorage::GcSafePointKey());
+}
+
+absl::StatusOr<uint64_t> LocalPd::UpdateGcSafePoint(uint64_t safe_point) {
+  MutexLock lock(gc_mu_);
+  absl::StatusOr<uint64_t> cur = storage_.Load(EngineAllocatorStorage::GcSafePointKey());
+  if (!cur.ok() || *cur >= safe_point) return cur;
+  if (absl::Status s = storage_.Save(EngineAllocatorStorage::GcSafePointKey(), safe_point);
+      !s.ok()) {
+    return s;
+  }
+  return safe_point;
+}
+
 absl::StatusOr<LocalPd::RegionRoute> LocalPd::GetRegionByKey(const std::string& key) {
   MutexLock lock(mu_);
   const pd::RegionInfo* r = sched_.cluster().GetRegionByKey(key);
@@ -218,6 +239,12 @@ void Pd::SetSchedulingEnabled(bool enabled) { impl_->pd->SetSchedulingEnabled(en
 
 absl::StatusOr<std::string> Pd::Admin(std::string_view command_line) {
   return impl_->pd->AdminExecute(command_line);
+}
+
+absl::StatusOr<uint64_t> Pd::GetGcSafePoint() { return impl_->pd->GetGcSafePoint(); }
+
+absl::StatusOr<uint64_t> Pd::UpdateGcSafePoint(uint64_t safe_point) {
+  return impl_->pd->UpdateGcSafePoint(safe_point);
 }
 
 }  // namespace rutile

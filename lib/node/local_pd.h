@@ -55,11 +55,12 @@ class EngineAllocatorStorage final : public pd::AllocatorStorage {
 
   static const std::string& TimestampKey();
   static const std::string& IdKey();
+  static const std::string& GcSafePointKey();
 
- private:
   absl::StatusOr<uint64_t> Load(const std::string& key);
   absl::Status Save(const std::string& key, uint64_t value);
 
+ private:
   storage::Engine* const engine_;
   const uint64_t id_floor_;
 };
@@ -104,6 +105,11 @@ class LocalPd final : public raftstore::PdClient {
   // A timestamp from the TSO.
   absl::StatusOr<uint64_t> GetTimestamp();
 
+  // The GC safe point (persisted synced next to the allocator limits; 0 until set), and
+  // moving it up to `safe_point` (never down), returning the one in force.
+  absl::StatusOr<uint64_t> GetGcSafePoint();
+  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point);
+
   struct RegionRoute {
     metapb::Region region;
     metapb::Peer leader;  // id 0 when unknown.
@@ -130,6 +136,7 @@ class LocalPd final : public raftstore::PdClient {
   // A fiber mutex: the id allocator may wait on a synced engine write under it.
   Mutex mu_;
   pd::Scheduling sched_;  // guarded by mu_
+  Mutex gc_mu_;           // serializes safe point updates
 };
 
 }  // namespace rutile::node

@@ -92,8 +92,11 @@ std::string FormatValue(const std::optional<std::string>& v, char type) {
   }
   if (type == 'I') {
     int64_t i = 0;
+    uint64_t u = 0;
     if (absl::SimpleAtoi(*v, &i)) return absl::StrCat(i);
+    if (absl::SimpleAtoi(*v, &u)) return absl::StrCat(u);
     double d = std::strtod(v->c_str(), nullptr);
+    if (!(d > -9.2e18 && d < 9.2e18)) return *v;
     return absl::StrCat(static_cast<int64_t>(d));
   }
   if (v->empty()) return "(empty)";
@@ -223,6 +226,16 @@ class FileRunner {
       if (!want_ok && rs.ok()) {
         *why = "statement succeeded, error expected";
         return false;
+      }
+      if (!want_ok && !r.expected.empty()) {
+        // DuckDB style: the text after ---- must appear in "<code> <message>".
+        rutile::sql::MySqlErrorInfo e = rutile::sql::MySqlErrorOf(rs.status());
+        std::string got = absl::StrCat(e.code, " ", e.message);
+        std::string want = absl::StrJoin(r.expected, "\n");
+        if (got.find(want) == std::string::npos) {
+          *why = absl::StrCat("error '", got, "' does not contain '", want, "'");
+          return false;
+        }
       }
       return true;
     }

@@ -297,7 +297,28 @@ absl::StatusOr<Datum> StoreValue(ExecContext* ctx, const ColumnInfo& c, const Da
     }
     return Datum::Null();
   }
-  return CastDatum(ctx, v, from, c.type);
+  if (c.type.IsString() && c.type.flen >= 0 && v.kind() == DatumKind::kString &&
+      ctx->strict_writes) {
+    const std::string& s = v.GetString();
+    size_t chars = 0;
+    for (unsigned char ch : s) chars += (ch & 0xC0) != 0x80 ? 1 : 0;
+    if (chars > static_cast<size_t>(c.type.flen)) {
+      return Err(kErDataTooLong, absl::StrCat("Data too long for column '", c.name, "' at row 1"));
+    }
+  }
+  auto r = CastDatum(ctx, v, from, c.type);
+  if (!r.ok() && from.IsString() && !c.type.IsString()) {
+    auto e = GetMySqlError(r.status());
+    if (e.has_value() && (e->code == kErTruncatedWrongValue || e->code == kErWarnDataTruncated)) {
+      std::string tn = c.type.ToString();
+      tn = tn.substr(0, tn.find('('));
+      if (c.type.IsInteger()) tn = "integer";
+      return Err(kErTruncatedWrongValueForField,
+                 absl::StrCat("Incorrect ", tn, " value: '", v.ToString(), "' for column '", c.name,
+                              "' at row 1"));
+    }
+  }
+  return r;
 }
 
 }  // namespace
