@@ -184,6 +184,26 @@ struct TestCluster::Rep {
     return out;
   }
 
+  // Runs `fn` on a fiber of its own and waits for it at most `timeout_micros`. Store verbs
+  // wait on the store's Env, which never fires again once the store's node has crashed; a
+  // caller must not hang with them (the abandoned fiber is unwound at teardown).
+  absl::Status CallWithTimeout(std::function<absl::Status()> fn, uint64_t timeout_micros,
+                               const char* what) {
+    struct Call {
+      Notification done;
+      absl::Status status;
+    };
+    auto call = std::make_shared<Call>();
+    env->Spawn([call, fn = std::move(fn)] {
+      call->status = fn();
+      call->done.Notify();
+    });
+    if (!call->done.WaitFor(env, timeout_micros)) {
+      return absl::DeadlineExceededError(absl::StrCat(what, " did not finish in time"));
+    }
+    return call->status;
+  }
+
   bool RunOnFiber(std::function<void()> fn, uint64_t timeout_micros = 600'000'000) {
     if (sim != nullptr) {
       Notification done;
@@ -285,11 +305,13 @@ TestCluster::TestCluster(const TestClusterOptions& options) : rep_(std::make_uni
 }
 
 TestCluster::~TestCluster() {
-  rep_->client.reset();
   if (rep_->sim != nullptr) {
-    // Crashes every node that is up (moving it to the graveyard) and unwinds every fiber.
+    // Crashes every node that is up (moving it to the graveyard) and unwinds every fiber,
+    // some of which may be inside the client.
     rep_->sim.reset();
+    rep_->client.reset();
   } else {
+    rep_->client.reset();
     for (uint64_t id : rep_->UpIds()) {
       std::unique_ptr<Node> n;
       {
@@ -455,7 +477,9 @@ void TestCluster::SetManualReplication(bool manual) {
 absl::Status TestCluster::SplitRegion(const std::string& key, uint64_t timeout_micros) {
   Env* env = rep_->env;
   const uint64_t deadline = env->NowMicros() + timeout_micros;
-  if (absl::Status s = kv().SplitAt(key); !s.ok()) return s;
+  absl::Status split =
+      rep_->CallWithTimeout([this, key] { return kv().SplitAt(key); }, timeout_micros, "split");
+  if (!split.ok()) return split;
   // The split applied at the old leader; wait for the region starting at `key` to lead.
   while (true) {
     for (const auto& [rid, l] : rep_->Leaders()) {
@@ -490,7 +514,11 @@ absl::Status TestCluster::TransferLeader(uint64_t region_id, uint64_t to_store,
             absl::StrCat("region ", region_id, " has no replica on store ", to_store));
       }
       if (std::shared_ptr<raftstore::Store> st = rep_->StoreOf(it->second.store)) {
-        last = st->TransferLeader(region_id, *target);
+        metapb::Peer peer = *target;
+        uint64_t left = deadline > env->NowMicros() ? deadline - env->NowMicros() : 1;
+        last = rep_->CallWithTimeout(
+            [st, region_id, peer] { return st->TransferLeader(region_id, peer); },
+            std::min(left, uint64_t{2'000'000}), "transfer leader");
       }
     }
     if (env->NowMicros() >= deadline) break;
