@@ -66,6 +66,12 @@ struct StoreConfig {
   int hibernate_idle_ticks = 20;
   int hibernate_tick_multiplier = 10;
 
+  // Merge (TiKV's merge_max_log_gap, merge_check_tick_interval): PrepareMerge is refused
+  // when a source peer's log lags the leader's by more than this many entries; a merging
+  // source pushes its CommitMerge (or rolls back) every merge_check_ticks ticks.
+  uint64_t merge_max_log_gap = 128;
+  int merge_check_ticks = 3;
+
   // Snapshot data is sent in chunks of at most this many bytes.
   size_t snapshot_chunk_bytes = 1 << 20;
 

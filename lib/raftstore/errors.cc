@@ -76,6 +76,14 @@ absl::Status StaleCommandError() {
   return WithPayload(absl::StatusCode::kUnavailable, std::move(e));
 }
 
+absl::Status ProposalInMergingModeError(uint64_t region_id) {
+  raft_cmdpb::Error e;
+  e.set_message(
+      absl::StrCat("region ", region_id, " is merging; retry after refreshing the region"));
+  e.mutable_proposal_in_merging_mode()->set_region_id(region_id);
+  return WithPayload(absl::StatusCode::kUnavailable, std::move(e));
+}
+
 std::optional<raft_cmdpb::Error> GetRegionError(const absl::Status& status) {
   auto payload = status.GetPayload(kRegionErrorPayloadUrl);
   if (!payload.has_value()) return std::nullopt;
@@ -96,5 +104,8 @@ bool IsKeyNotInRegion(const absl::Status& s) {
 }
 bool IsServerIsBusy(const absl::Status& s) { return KindOf(s) == raft_cmdpb::Error::kServerIsBusy; }
 bool IsStaleCommand(const absl::Status& s) { return KindOf(s) == raft_cmdpb::Error::kStaleCommand; }
+bool IsProposalInMergingMode(const absl::Status& s) {
+  return KindOf(s) == raft_cmdpb::Error::kProposalInMergingMode;
+}
 
 }  // namespace rutile::raftstore

@@ -9,6 +9,8 @@
 //   KeyNotInRegion{key, region}      OutOfRange          refresh the region cache, retry
 //   ServerIsBusy{reason}             Unavailable         back off, retry
 //   StaleCommand                     Unavailable         the proposal lost its term; retry
+//   ProposalInMergingMode{region_id} Unavailable         the region is being merged away
+//                                                        (or rolling back): refresh, retry
 //
 // Thread safety: pure functions.
 
@@ -36,6 +38,7 @@ absl::Status RegionNotFoundError(uint64_t region_id);
 absl::Status KeyNotInRegionError(std::string_view key, const metapb::Region& region);
 absl::Status ServerIsBusyError(std::string_view reason);
 absl::Status StaleCommandError();
+absl::Status ProposalInMergingModeError(uint64_t region_id);
 
 // The region error carried by `status`, if any.
 std::optional<raft_cmdpb::Error> GetRegionError(const absl::Status& status);
@@ -47,6 +50,7 @@ bool IsRegionNotFound(const absl::Status& status);
 bool IsKeyNotInRegion(const absl::Status& status);
 bool IsServerIsBusy(const absl::Status& status);
 bool IsStaleCommand(const absl::Status& status);
+bool IsProposalInMergingMode(const absl::Status& status);
 
 }  // namespace rutile::raftstore
 

@@ -38,7 +38,7 @@ struct RegionStats {
 
 // An instruction PD hands back in a heartbeat reply.
 struct RegionOperator {
-  enum class Kind { kChangePeer, kTransferLeader, kSplit };
+  enum class Kind { kChangePeer, kTransferLeader, kSplit, kMerge };
   Kind kind = Kind::kChangePeer;
   // kChangePeer: one change is simple, several go through a joint configuration.
   std::vector<raft_cmdpb::ChangePeerRequest> changes;
@@ -46,6 +46,11 @@ struct RegionOperator {
   metapb::Peer target;
   // kSplit: split keys; empty asks the store to pick the middle key.
   std::vector<std::string> split_keys;
+  // kMerge, handed to the SOURCE region's leader: the adjacent region to merge into, as PD
+  // sees it. Source and target must have peers on the same stores; the merge is refused
+  // (and PD should retry later) when the target's epoch no longer matches, a conf change
+  // is pending, or a source peer lags too far behind (Store::MergeRegion).
+  metapb::Region merge_target;
 };
 
 struct StoreStats {

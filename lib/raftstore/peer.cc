@@ -1,6 +1,8 @@
 #include "raftstore/peer.h"
 
 #include <algorithm>
+#include <iterator>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +100,11 @@ void Peer::Wake() {
 bool Peer::Step(const raft_serverpb::RaftMessage& msg) {
   peer_cache_[msg.from_peer().id()] = msg.from_peer();
   const raft::Message& m = msg.message();
+  if (m.type() == raft::MSG_SNAP && merge_state_.has_value()) {
+    // A merging peer's data is what the target will absorb; a snapshot must not replace
+    // it (the source log it needs is kept: no log GC while merging).
+    return false;
+  }
   if (m.from() == LeaderId() && !IsLeader()) {
     hibernating_ = msg.hibernate();
     if (!msg.hibernate()) idle_ticks_ = 0;
@@ -125,15 +132,21 @@ void Peer::Tick() {
     }
   }
   if (IsLeader() && config_->raft_log_gc_tick_ticks > 0 &&
-      ticks_ % config_->raft_log_gc_tick_ticks == 0) {
+      ticks_ % config_->raft_log_gc_tick_ticks == 0 && !merge_state_.has_value() &&
+      prepare_merge_index_ <= AppliedIndex()) {
     MaybeGcLog();
+  }
+  if (!pending_apply_.empty()) apply_due_ = true;
+  if (merge_state_.has_value() && ticks_ % std::max(1, config_->merge_check_ticks) == 0) {
+    merge_check_due_ = true;
   }
   MaybeHibernate();
 }
 
 void Peer::MaybeHibernate() {
   if (!config_->hibernate_regions || !IsLeader()) return;
-  if (!proposals_.empty() || !reads_.empty()) {
+  if (!proposals_.empty() || !reads_.empty() || merge_state_.has_value() ||
+      !pending_apply_.empty()) {
     Wake();
     return;
   }
@@ -210,6 +223,16 @@ void Peer::Propose(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
     return;
   }
   const raft_cmdpb::AdminCmdType admin = req.admin_request().cmd_type();
+  if (merge_state_.has_value() && admin != raft_cmdpb::ADMIN_ROLLBACK_MERGE) {
+    cb.Set(ProposalInMergingModeError(region_id()));
+    return;
+  }
+  if (prepare_merge_index_ > AppliedIndex() &&
+      prepare_merge_index_ <= raw_->raft()->log().LastIndex()) {
+    // A PrepareMerge is on its way: whatever follows it in the log would be refused.
+    cb.Set(ProposalInMergingModeError(region_id()));
+    return;
+  }
   bool check_conf_ver =
       admin != raft_cmdpb::ADMIN_INVALID && admin != raft_cmdpb::ADMIN_COMPACT_LOG;
   if (absl::Status s = CheckEpoch(req, check_conf_ver); !s.ok()) {
@@ -223,6 +246,29 @@ void Peer::Propose(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
     case raft_cmdpb::ADMIN_TRANSFER_LEADER:
       ProposeTransferLeader(req, std::move(cb));
       return;
+    case raft_cmdpb::ADMIN_PREPARE_MERGE:
+      if (absl::Status s = CheckPrepareMerge(&req); !s.ok()) {
+        cb.Set(s);
+        return;
+      }
+      break;
+    case raft_cmdpb::ADMIN_ROLLBACK_MERGE:
+      if (!merge_state_.has_value() ||
+          merge_state_->commit() != req.admin_request().rollback_merge().commit()) {
+        cb.Set(absl::FailedPreconditionError("no such merge to roll back"));
+        return;
+      }
+      break;
+    case raft_cmdpb::ADMIN_COMMIT_MERGE: {
+      const metapb::Region& src = req.admin_request().commit_merge().source();
+      const bool left = !src.end_key().empty() && src.end_key() == region().start_key();
+      const bool right = !src.start_key().empty() && region().end_key() == src.start_key();
+      if (src.id() == 0 || src.id() == region_id() || (!left && !right)) {
+        cb.Set(absl::InvalidArgumentError("the merge source is not adjacent to the target"));
+        return;
+      }
+      break;
+    }
     default:
       break;
   }
@@ -256,7 +302,91 @@ void Peer::ProposeNormal(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
                       : NotLeaderError(region_id(), leader ? &*leader : nullptr));
     return;
   }
+  if (req.admin_request().cmd_type() == raft_cmdpb::ADMIN_PREPARE_MERGE) {
+    // From here the target may absorb the range as soon as the entry commits: no more
+    // lease reads (ReadIndex reads wait for the entry and are refused once it applied).
+    prepare_merge_index_ = after;
+    lease_expire_micros_ = 0;
+  }
   proposals_.push_back(Proposal{after, Term(), env_->NowMicros(), std::move(cb)});
+}
+
+absl::Status Peer::CheckPrepareMerge(raft_cmdpb::RaftCmdRequest* req) {
+  // TiKV's pre_propose_prepare_merge: the source must be quiet (no configuration change in
+  // flight, no admin command between what every peer has and the leader's last entry),
+  // and every peer's log close enough that CommitMerge can carry the difference.
+  raft_cmdpb::PrepareMergeRequest* pm = req->mutable_admin_request()->mutable_prepare_merge();
+  const metapb::Region& target = pm->target();
+  const metapb::Region& src = region();
+  if (target.id() == 0 || target.id() == src.id()) {
+    return absl::InvalidArgumentError("a merge needs a target region other than the source");
+  }
+  bool left_of_target = !src.end_key().empty() && src.end_key() == target.start_key();
+  bool right_of_target = !src.start_key().empty() && target.end_key() == src.start_key();
+  if (!left_of_target && !right_of_target) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("region ", target.id(), " is not adjacent to region ", src.id()));
+  }
+  std::vector<uint64_t> a, b;
+  for (const metapb::Peer& p : src.peers()) {
+    if (p.role() != metapb::VOTER && p.role() != metapb::LEARNER) {
+      return absl::UnavailableError("the source is in a joint configuration");
+    }
+    a.push_back(p.store_id());
+  }
+  for (const metapb::Peer& p : target.peers()) {
+    if (p.role() != metapb::VOTER && p.role() != metapb::LEARNER) {
+      return absl::UnavailableError("the target is in a joint configuration");
+    }
+    b.push_back(p.store_id());
+  }
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a != b) {
+    return absl::FailedPreconditionError(
+        "source and target must have their peers on the same stores");
+  }
+  const raft::Raft* r = raw_->raft();
+  if (r->pending_conf_index() > AppliedIndex()) {
+    return absl::UnavailableError("a configuration change is still being applied");
+  }
+  const uint64_t last = r->log().LastIndex();
+  uint64_t min_match = last;
+  for (const auto& [id, pr] : r->tracker().progress()) {
+    if (id == self_.id()) continue;
+    min_match = std::min(min_match, pr.match);
+  }
+  if (min_match == 0 || last - min_match > config_->merge_max_log_gap) {
+    return absl::UnavailableError(
+        absl::StrCat("a source peer lags too far behind (match ", min_match, ", last ", last, ")"));
+  }
+  absl::StatusOr<uint64_t> first = storage_->FirstIndex();
+  if (!first.ok()) return first.status();
+  if (*first > min_match + 1) {
+    return absl::UnavailableError("the log a lagging peer needs is compacted");
+  }
+  uint64_t from = std::min(min_match, AppliedIndex()) + 1;
+  if (from <= last) {
+    absl::StatusOr<std::vector<raft::Entry>> ents =
+        storage_->Entries(from, last + 1, std::numeric_limits<uint64_t>::max());
+    if (!ents.ok()) return ents.status();
+    for (const raft::Entry& e : *ents) {
+      if (e.type() != raft::ENTRY_NORMAL) {
+        return absl::UnavailableError("a configuration change is in the log");
+      }
+      raft_cmdpb::RaftCmdRequest c;
+      if (e.data().empty() || !c.ParseFromString(e.data()) || !IsAdmin(c)) continue;
+      if (c.admin_request().cmd_type() == raft_cmdpb::ADMIN_COMPACT_LOG &&
+          c.admin_request().compact_log().compact_index() <= min_match) {
+        continue;
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "admin command ", raft_cmdpb::AdminCmdType_Name(c.admin_request().cmd_type()), " at ",
+          e.index(), " is not applied yet"));
+    }
+  }
+  pm->set_min_index(min_match);
+  return absl::OkStatus();
 }
 
 void Peer::ProposeConfChange(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
@@ -327,6 +457,7 @@ bool Peer::LeaseValid() const {
 
 void Peer::RenewLease(uint64_t from_micros) {
   if (!IsLeader() || raw_->raft()->lead_transferee() != raft::kNone) return;
+  if (merge_state_.has_value() || prepare_merge_index_ > AppliedIndex()) return;
   lease_expire_micros_ = std::max(lease_expire_micros_, from_micros + max_lease_micros_);
 }
 
@@ -337,6 +468,30 @@ std::shared_ptr<RegionSnapshot> Peer::TakeSnapshot() {
 
 void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
   Wake();
+  if (!IsLeader() && header.replica_read() && initialized()) {
+    if (header.peer().id() != 0 && header.peer().id() != self_.id()) {
+      cb.Set(RegionNotFoundError(region_id()));
+      return;
+    }
+    if (merge_state_.has_value()) {
+      cb.Set(ProposalInMergingModeError(region_id()));
+      return;
+    }
+    if (header.region_epoch().version() != region().region_epoch().version()) {
+      cb.Set(EpochNotMatch("read with a stale version"));
+      return;
+    }
+    if (LeaderId() == raft::kNone) {
+      cb.Set(NotLeaderError(region_id(), nullptr));
+      return;
+    }
+    uint64_t id = next_read_id_++;
+    PendingRead pr{id, 0, Term(), env_->NowMicros(), std::move(cb)};
+    pr.replica = true;
+    reads_.push_back(std::move(pr));
+    raw_->ReadIndex(EncodeReadId(id));
+    return;
+  }
   if (!IsLeader()) {
     std::optional<metapb::Peer> leader = Leader();
     cb.Set(NotLeaderError(region_id(), leader ? &*leader : nullptr));
@@ -344,6 +499,10 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
   }
   if (header.peer().id() != 0 && header.peer().id() != self_.id()) {
     cb.Set(RegionNotFoundError(region_id()));
+    return;
+  }
+  if (merge_state_.has_value()) {
+    cb.Set(ProposalInMergingModeError(region_id()));
     return;
   }
   if (header.region_epoch().version() != region().region_epoch().version()) {
@@ -362,13 +521,24 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
 void Peer::ServeReads() {
   while (!reads_.empty()) {
     PendingRead& r = reads_.front();
-    if (r.term != Term() || !IsLeader()) {
+    if (!r.replica && (r.term != Term() || !IsLeader())) {
       std::optional<metapb::Peer> leader = Leader();
       r.cb.Set(NotLeaderError(region_id(), leader ? &*leader : nullptr));
       reads_.pop_front();
       continue;
     }
+    if (merge_state_.has_value()) {
+      // Once the target absorbs this range, nothing here is current any more.
+      r.cb.Set(ProposalInMergingModeError(region_id()));
+      reads_.pop_front();
+      continue;
+    }
     if (r.read_index == 0 || r.read_index > AppliedIndex()) break;
+    if (r.replica && !initialized()) {
+      r.cb.Set(RegionNotFoundError(region_id()));
+      reads_.pop_front();
+      continue;
+    }
     r.cb.Set(TakeSnapshot());
     reads_.pop_front();
   }
@@ -388,6 +558,7 @@ void Peer::Campaign() { (void)raw_->Campaign(); }
 void Peer::OnReady(const raft::Ready& rd) {
   if (rd.soft_state.has_value()) {
     lease_expire_micros_ = 0;
+    prepare_merge_index_ = 0;
     if (!IsLeader()) {
       hibernating_ = false;
       ServeReads();  // Fails the reads of a leader that stepped down.
@@ -399,7 +570,9 @@ void Peer::OnReady(const raft::Ready& rd) {
     for (PendingRead& r : reads_) {
       if (r.id == *id) {
         r.read_index = std::max<uint64_t>(rs.index, 1);
-        RenewLease(r.issue_micros);
+        // A quorum acknowledged this leader after the read was issued. Not for a follower
+        // read: its index came from another leader, even if this peer leads now.
+        if (!r.replica) RenewLease(r.issue_micros);
       }
     }
   }
@@ -452,9 +625,49 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   bool region_changed = false;
   std::vector<std::pair<WriteCallback, absl::Status>>& done = out.callbacks;
   raft_serverpb::RaftApplyState* apply = storage_->mutable_apply_state();
-  for (raft::Entry& e : entries) {
+  if (!pending_apply_.empty()) {
+    // Entries held back (a CommitMerge waiting for its source, or catch-up entries) go
+    // first; the ones applied meanwhile are skipped below by index.
+    std::vector<raft::Entry> all(std::make_move_iterator(pending_apply_.begin()),
+                                 std::make_move_iterator(pending_apply_.end()));
+    pending_apply_.clear();
+    all.insert(all.end(), std::make_move_iterator(entries.begin()),
+               std::make_move_iterator(entries.end()));
+    entries = std::move(all);
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    raft::Entry& e = entries[i];
     if (e.index() <= apply->applied_index()) continue;  // Already applied (replay).
+    if (e.index() != apply->applied_index() + 1) {
+      // A gap (catch-up entries ahead of what this peer has): wait for the rest.
+      for (size_t j = i; j < entries.size(); ++j) pending_apply_.push_back(std::move(entries[j]));
+      break;
+    }
     if (out.removed_self) break;
+    raft_cmdpb::RaftCmdRequest req;
+    bool parsed = false;
+    if (e.type() == raft::ENTRY_NORMAL && !e.data().empty()) parsed = req.ParseFromString(e.data());
+    if (parsed && req.admin_request().cmd_type() == raft_cmdpb::ADMIN_COMMIT_MERGE &&
+        !merge_state_.has_value() && CheckEpoch(req, true).ok()) {
+      // The target applies a CommitMerge only once its local source peer has applied
+      // through the PrepareMerge; until then everything from here on waits.
+      absl::StatusOr<bool> ready = MergeSourceReady(req.admin_request().commit_merge());
+      if (!ready.ok()) {
+        out.error = ready.status();
+        return out;
+      }
+      if (!*ready) {
+        if (ticks_ - last_wait_merge_tick_ >= 1) {
+          last_wait_merge_tick_ = ticks_;
+          out.wait_merge = WaitMerge{req.admin_request().commit_merge().source().id(),
+                                     req.admin_request().commit_merge()};
+        }
+        for (size_t j = i; j < entries.size(); ++j) {
+          pending_apply_.push_back(std::move(entries[j]));
+        }
+        break;
+      }
+    }
     std::optional<Proposal> prop;
     while (!proposals_.empty()) {
       Proposal& p = proposals_.front();
@@ -471,21 +684,46 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
     }
     absl::Status result;
     if (e.type() == raft::ENTRY_NORMAL) {
-      raft_cmdpb::RaftCmdRequest req;
       if (e.data().empty()) {
         // A new leader's empty entry, or a proposal Raft replaced with one.
         if (prop.has_value()) result = absl::AbortedError("the proposal was dropped by Raft");
-      } else if (!req.ParseFromString(e.data())) {
+      } else if (!parsed) {
         result = absl::DataLossError("a log entry does not parse");
-      } else if (IsAdmin(req)) {
-        if (req.admin_request().cmd_type() == raft_cmdpb::ADMIN_BATCH_SPLIT) {
-          result = CheckEpoch(req, true);
-          if (result.ok()) result = ExecSplit(req, &wb, &out);
+      } else if (merge_state_.has_value()) {
+        // Merging: only a rollback applies; everything else was proposed too late.
+        const raft_cmdpb::AdminCmdType admin = req.admin_request().cmd_type();
+        if (admin == raft_cmdpb::ADMIN_ROLLBACK_MERGE) {
+          result = ExecRollbackMerge(req, &out);
           if (result.ok()) region_changed = true;
-        } else if (req.admin_request().cmd_type() == raft_cmdpb::ADMIN_COMPACT_LOG) {
-          result = ExecCompactLog(req, &out);
-        } else {
-          result = absl::InvalidArgumentError("unexpected admin command in a normal entry");
+        } else if (admin != raft_cmdpb::ADMIN_COMPACT_LOG) {
+          result = ProposalInMergingModeError(region_id());
+        }
+      } else if (IsAdmin(req)) {
+        switch (req.admin_request().cmd_type()) {
+          case raft_cmdpb::ADMIN_BATCH_SPLIT:
+            result = CheckEpoch(req, true);
+            if (result.ok()) result = ExecSplit(req, &wb, &out);
+            if (result.ok()) region_changed = true;
+            break;
+          case raft_cmdpb::ADMIN_COMPACT_LOG:
+            result = ExecCompactLog(req, &out);
+            break;
+          case raft_cmdpb::ADMIN_PREPARE_MERGE:
+            result = CheckEpoch(req, true);
+            if (result.ok()) result = ExecPrepareMerge(req, e.index(), &out);
+            if (result.ok()) region_changed = true;
+            break;
+          case raft_cmdpb::ADMIN_COMMIT_MERGE:
+            result = CheckEpoch(req, true);
+            if (result.ok()) result = ExecCommitMerge(req, &wb, &out);
+            if (result.ok()) region_changed = true;
+            break;
+          case raft_cmdpb::ADMIN_ROLLBACK_MERGE:
+            result = absl::FailedPreconditionError("rollback of a merge that is not pending");
+            break;
+          default:
+            result = absl::InvalidArgumentError("unexpected admin command in a normal entry");
+            break;
         }
       } else {
         result = CheckEpoch(req, false);
@@ -493,18 +731,22 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
       }
     } else if (e.type() == raft::ENTRY_CONF_CHANGE_V2) {
       raft::ConfChangeV2 cc;
-      if (!cc.ParseFromString(e.data())) {
+      if (merge_state_.has_value()) {
+        // Proposed behind a PrepareMerge by a leader that had not applied it: refused on
+        // every peer alike.
+        result = ProposalInMergingModeError(region_id());
+      } else if (!cc.ParseFromString(e.data())) {
         result = absl::DataLossError("a conf change entry does not parse");
       } else if (cc.changes_size() == 0) {
         result = ExecLeaveJoint(cc, &out);
         region_changed = result.ok() || region_changed;
       } else {
-        raft_cmdpb::RaftCmdRequest req;
-        if (!req.ParseFromString(cc.context())) {
+        raft_cmdpb::RaftCmdRequest creq;
+        if (!creq.ParseFromString(cc.context())) {
           result = absl::DataLossError("a conf change context does not parse");
         } else {
-          result = CheckEpoch(req, true);
-          if (result.ok()) result = ExecChangePeer(cc, req, &out);
+          result = CheckEpoch(creq, true);
+          if (result.ok()) result = ExecChangePeer(cc, creq, &out);
           region_changed = result.ok() || region_changed;
         }
       }
@@ -520,9 +762,9 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
     }
   }
   if (region_changed) {
-    PeerStorage::WriteRegionState(
-        &wb, region(),
-        out.removed_self ? raft_serverpb::PEER_TOMBSTONE : raft_serverpb::PEER_NORMAL);
+    WriteRegionState(&wb, out.removed_self           ? raft_serverpb::PEER_TOMBSTONE
+                          : merge_state_.has_value() ? raft_serverpb::PEER_MERGING
+                                                     : raft_serverpb::PEER_NORMAL);
   }
   PeerStorage::WriteApplyState(&wb, region_id(), *apply);
   storage::WriteOptions wo;
@@ -532,6 +774,176 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
     for (auto& [cb, s] : done) s = out.error;
   }
   return out;
+}
+
+void Peer::WriteRegionState(storage::WriteBatch* wb, raft_serverpb::PeerState state) const {
+  raft_serverpb::RegionLocalState rs;
+  *rs.mutable_region() = region();
+  rs.set_state(state);
+  if (state == raft_serverpb::PEER_MERGING && merge_state_.has_value()) {
+    *rs.mutable_merge_state() = *merge_state_;
+  }
+  wb->Put(storage::CF::kDefault, RegionStateKey(region_id()), rs.SerializeAsString());
+}
+
+absl::StatusOr<bool> Peer::MergeSourceReady(const raft_cmdpb::CommitMergeRequest& cm) const {
+  const uint64_t source_id = cm.source().id();
+  absl::StatusOr<std::optional<std::string>> st =
+      engine_->Get(storage::CF::kDefault, RegionStateKey(source_id));
+  if (!st.ok()) return st.status();
+  absl::StatusOr<std::optional<std::string>> ap =
+      engine_->Get(storage::CF::kDefault, ApplyStateKey(source_id));
+  if (!ap.ok()) return ap.status();
+  if (!st->has_value() || !ap->has_value()) return false;
+  raft_serverpb::RegionLocalState rs;
+  raft_serverpb::RaftApplyState as;
+  if (!rs.ParseFromString(**st) || !as.ParseFromString(**ap)) {
+    return absl::DataLossError(
+        absl::StrCat("state of merge source ", source_id, " does not parse"));
+  }
+  if (as.applied_index() < cm.commit()) return false;
+  if (rs.state() != raft_serverpb::PEER_MERGING || rs.merge_state().commit() != cm.commit()) {
+    RUTILE_LOG_WARN("peer {}: merge source {} applied {} but is not merging at {} (state {})",
+                    self_.id(), source_id, as.applied_index(), cm.commit(),
+                    static_cast<int>(rs.state()));
+    return false;
+  }
+  return true;
+}
+
+absl::Status Peer::ExecPrepareMerge(const raft_cmdpb::RaftCmdRequest& req, uint64_t index,
+                                    ApplyOutput* out) {
+  const raft_cmdpb::PrepareMergeRequest& pm = req.admin_request().prepare_merge();
+  metapb::Region r = region();
+  r.mutable_region_epoch()->set_version(r.region_epoch().version() + 1);
+  r.mutable_region_epoch()->set_conf_ver(r.region_epoch().conf_ver() + 1);
+  storage_->set_region(r);
+  raft_serverpb::MergeState ms;
+  ms.set_min_index(pm.min_index());
+  *ms.mutable_target() = pm.target();
+  ms.set_commit(index);
+  merge_state_ = ms;
+  prepare_merge_index_ = 0;
+  sync_apply_ = true;
+  ExecResult res;
+  res.kind = ExecResult::Kind::kPrepareMerge;
+  res.region = r;
+  out->results.push_back(std::move(res));
+  RUTILE_LOG_INFO("peer {} prepared merge of {} into region {} at {}", self_.id(),
+                  DescribeRegion(r), pm.target().id(), index);
+  return absl::OkStatus();
+}
+
+absl::Status Peer::ExecCommitMerge(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb,
+                                   ApplyOutput* out) {
+  const raft_cmdpb::CommitMergeRequest& cm = req.admin_request().commit_merge();
+  // The source as this store has it (the request's copy came from another store).
+  absl::StatusOr<std::optional<std::string>> st =
+      engine_->Get(storage::CF::kDefault, RegionStateKey(cm.source().id()));
+  if (!st.ok()) return st.status();
+  raft_serverpb::RegionLocalState rs;
+  if (!st->has_value() || !rs.ParseFromString(**st)) {
+    return absl::DataLossError("merge source state vanished");
+  }
+  const metapb::Region& src = rs.region();
+  metapb::Region r = region();
+  if (!src.end_key().empty() && src.end_key() == r.start_key()) {
+    r.set_start_key(src.start_key());
+  } else if (!src.start_key().empty() && r.end_key() == src.start_key()) {
+    r.set_end_key(src.end_key());
+  } else {
+    return absl::InvalidArgumentError("the merge source is not adjacent to the target");
+  }
+  r.mutable_region_epoch()->set_version(
+      std::max(r.region_epoch().version(), src.region_epoch().version()) + 1);
+  storage_->set_region(r);
+  // The source's data stays where it is; its descriptor becomes a tombstone in the same
+  // batch as the target's new range, so a crash sees either both regions or the merged one.
+  raft_serverpb::RegionLocalState tomb;
+  *tomb.mutable_region() = src;
+  tomb.set_state(raft_serverpb::PEER_TOMBSTONE);
+  // Marks the tombstone as merged (Store::DestroyPeer must keep the range's data).
+  *tomb.mutable_merge_state()->mutable_target() = r;
+  wb->Put(storage::CF::kDefault, RegionStateKey(src.id()), tomb.SerializeAsString());
+  sync_apply_ = true;
+  ExecResult res;
+  res.kind = ExecResult::Kind::kCommitMerge;
+  res.region = r;
+  res.source = src;
+  out->results.push_back(std::move(res));
+  RUTILE_LOG_INFO("peer {} merged region {} in: {}", self_.id(), src.id(), DescribeRegion(r));
+  return absl::OkStatus();
+}
+
+absl::Status Peer::ExecRollbackMerge(const raft_cmdpb::RaftCmdRequest& req, ApplyOutput* out) {
+  if (!merge_state_.has_value() ||
+      merge_state_->commit() != req.admin_request().rollback_merge().commit()) {
+    return absl::FailedPreconditionError("rollback of a merge that is not pending");
+  }
+  metapb::Region r = region();
+  r.mutable_region_epoch()->set_version(r.region_epoch().version() + 1);
+  storage_->set_region(r);
+  merge_state_.reset();
+  sync_apply_ = true;
+  ExecResult res;
+  res.kind = ExecResult::Kind::kRollbackMerge;
+  res.region = r;
+  out->results.push_back(std::move(res));
+  RUTILE_LOG_INFO("peer {} rolled back merge: {}", self_.id(), DescribeRegion(r));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<raft_cmdpb::RaftCmdRequest> Peer::BuildCommitMerge() const {
+  if (!merge_state_.has_value()) return absl::FailedPreconditionError("not merging");
+  const raft_serverpb::MergeState& ms = *merge_state_;
+  raft_cmdpb::RaftCmdRequest req;
+  req.mutable_header()->set_region_id(ms.target().id());
+  *req.mutable_header()->mutable_region_epoch() = ms.target().region_epoch();
+  req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_COMMIT_MERGE);
+  raft_cmdpb::CommitMergeRequest* cm = req.mutable_admin_request()->mutable_commit_merge();
+  *cm->mutable_source() = region();
+  cm->set_commit(ms.commit());
+  if (ms.commit() > ms.min_index()) {
+    absl::StatusOr<std::vector<raft::Entry>> ents = storage_->Entries(
+        ms.min_index() + 1, ms.commit() + 1, std::numeric_limits<uint64_t>::max());
+    if (!ents.ok()) return ents.status();
+    if (ents->size() != ms.commit() - ms.min_index()) {
+      return absl::UnavailableError("the source log is incomplete");
+    }
+    for (raft::Entry& e : *ents) *cm->add_entries() = std::move(e);
+  }
+  return req;
+}
+
+bool Peer::CatchUpLogs(const raft_cmdpb::CommitMergeRequest& cm) {
+  const uint64_t applied = AppliedIndex();
+  if (applied >= cm.commit()) return true;
+  if (!pending_apply_.empty()) {
+    apply_due_ = true;
+    return false;
+  }
+  uint64_t carried_from = cm.entries_size() > 0 ? cm.entries(0).index() : cm.commit() + 1;
+  std::vector<raft::Entry> ents;
+  if (applied + 1 < carried_from) {
+    // Entries up to min_index are in this peer's own log (its match was at least that
+    // when PrepareMerge was proposed) and committed: they precede the PrepareMerge.
+    absl::StatusOr<std::vector<raft::Entry>> own =
+        storage_->Entries(applied + 1, carried_from, std::numeric_limits<uint64_t>::max());
+    if (!own.ok() || own->size() != carried_from - applied - 1) {
+      RUTILE_LOG_WARN("peer {}: cannot catch up for merge: own log from {} to {} missing",
+                      self_.id(), applied + 1, carried_from);
+      return false;
+    }
+    ents = std::move(*own);
+  }
+  for (const raft::Entry& e : cm.entries()) {
+    if (e.index() > applied) ents.push_back(e);
+  }
+  for (raft::Entry& e : ents) pending_apply_.push_back(std::move(e));
+  apply_due_ = true;
+  RUTILE_LOG_INFO("peer {} catching up {} entries to {} for merge", self_.id(),
+                  pending_apply_.size(), cm.commit());
+  return false;
 }
 
 absl::Status Peer::ExecWrite(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb) {
@@ -778,6 +1190,13 @@ void Peer::PostApply(const ApplyOutput& out) {
       }
       case ExecResult::Kind::kSplit:
         // Lease reads stay valid for the parent: its range only shrank.
+        break;
+      case ExecResult::Kind::kPrepareMerge:
+        lease_expire_micros_ = 0;
+        break;
+      case ExecResult::Kind::kCommitMerge:
+      case ExecResult::Kind::kRollbackMerge:
+        for (const metapb::Peer& p : region().peers()) peer_cache_[p.id()] = p;
         break;
     }
   }

@@ -42,7 +42,7 @@ using ReadCallback = Promise<ReadResult>;
 
 // What applying committed entries changed beyond data, for the store to act on.
 struct ExecResult {
-  enum class Kind { kConfChange, kSplit, kCompactLog };
+  enum class Kind { kConfChange, kSplit, kCompactLog, kPrepareMerge, kCommitMerge, kRollbackMerge };
   Kind kind = Kind::kConfChange;
   // kConfChange: the change to hand to RawNode::ApplyConfChange.
   raft::ConfChangeV2 cc;
@@ -52,6 +52,16 @@ struct ExecResult {
   std::vector<metapb::Region> new_regions;
   // kCompactLog.
   uint64_t compact_index = 0;
+  // kCommitMerge: `region` is the target after absorbing `source` (as merged).
+  metapb::Region source;
+};
+
+// A target peer's apply stopped at a CommitMerge because the local source peer has not
+// applied up to the source's PrepareMerge: the store hands `commit_merge` to the source
+// peer to catch up with (Peer::CatchUpLogs), and the target retries.
+struct WaitMerge {
+  uint64_t source_id = 0;
+  raft_cmdpb::CommitMergeRequest commit_merge;
 };
 
 struct ApplyOutput {
@@ -63,6 +73,7 @@ struct ApplyOutput {
   // resolves them once it has published the new state, so a caller that sees its write
   // done also sees its effects in the store's views.
   std::vector<std::pair<WriteCallback, absl::Status>> callbacks;
+  std::optional<WaitMerge> wait_merge;
 };
 
 class Peer {
@@ -97,8 +108,40 @@ class Peer {
   void Tick();
   // Proposes a command; `cb` resolves when it applies, or at once with a region error.
   void Propose(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
-  // Serves a consistent read: at once under a valid lease, otherwise after ReadIndex.
+  // Serves a consistent read: at once under a valid lease, otherwise after ReadIndex. With
+  // header.replica_read a follower serves it too: it gets a read index from the leader
+  // (Raft forwards MsgReadIndex) and reads locally once it applied that far.
   void Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb);
+  // ---- Merge ----
+  // The merge this region is in (PrepareMerge applied), if any. While set, proposals
+  // other than RollbackMerge and all reads fail with ProposalInMergingMode.
+  const std::optional<raft_serverpb::MergeState>& merge_state() const { return merge_state_; }
+  void set_merge_state(std::optional<raft_serverpb::MergeState> ms) {
+    merge_state_ = std::move(ms);
+  }
+  // A CommitMerge for the target from this (merging) source peer: its entries after
+  // min_index up to the PrepareMerge, read from its own log.
+  absl::StatusOr<raft_cmdpb::RaftCmdRequest> BuildCommitMerge() const;
+  // Source side of a stalled CommitMerge at the local target: queues this peer's missing
+  // entries up to the PrepareMerge (its own log up to min_index, the carried ones after)
+  // for the next apply round. Returns true when it has applied them all already.
+  bool CatchUpLogs(const raft_cmdpb::CommitMergeRequest& cm);
+  // Entries wait to be applied outside a Ready (a stalled CommitMerge, catch-up logs) and
+  // their retry is due. Clears the due flag.
+  bool TakeApplyDue() {
+    bool due = apply_due_ && !pending_apply_.empty();
+    apply_due_ = false;
+    return due;
+  }
+  void SetApplyDue() { apply_due_ = true; }
+  bool HasPendingApply() const { return !pending_apply_.empty(); }
+  // Set by ticks while merging: the store should push the merge forward (or roll back).
+  bool TakeMergeCheckDue() {
+    bool due = merge_check_due_;
+    merge_check_due_ = false;
+    return due;
+  }
+
   // Fails every waiting proposal and read with `status` (the peer is going away).
   void FailPending(const absl::Status& status);
   void Campaign();
@@ -150,6 +193,8 @@ class Peer {
     uint64_t term = 0;
     uint64_t issue_micros = 0;
     ReadCallback cb;
+    // A follower read: served locally once applied to read_index, whoever leads by then.
+    bool replica = false;
   };
 
   Peer(const StoreConfig* config, Env* env, storage::Engine* engine, SnapManager* snaps,
@@ -160,6 +205,10 @@ class Peer {
   void ProposeNormal(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
   void ProposeConfChange(raft_cmdpb::RaftCmdRequest req, WriteCallback cb);
   void ProposeTransferLeader(const raft_cmdpb::RaftCmdRequest& req, WriteCallback cb);
+  absl::Status CheckPrepareMerge(raft_cmdpb::RaftCmdRequest* req);
+  // Whether the local source of a CommitMerge has applied through its PrepareMerge.
+  absl::StatusOr<bool> MergeSourceReady(const raft_cmdpb::CommitMergeRequest& cm) const;
+  void WriteRegionState(storage::WriteBatch* wb, raft_serverpb::PeerState state) const;
   bool LeaseValid() const;
   void RenewLease(uint64_t from_micros);
   void ServeReads();
@@ -175,6 +224,11 @@ class Peer {
   absl::Status ExecSplit(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb,
                          ApplyOutput* out);
   absl::Status ExecCompactLog(const raft_cmdpb::RaftCmdRequest& req, ApplyOutput* out);
+  absl::Status ExecPrepareMerge(const raft_cmdpb::RaftCmdRequest& req, uint64_t index,
+                                ApplyOutput* out);
+  absl::Status ExecCommitMerge(const raft_cmdpb::RaftCmdRequest& req, storage::WriteBatch* wb,
+                               ApplyOutput* out);
+  absl::Status ExecRollbackMerge(const raft_cmdpb::RaftCmdRequest& req, ApplyOutput* out);
 
   const StoreConfig* const config_;
   Env* const env_;
@@ -201,6 +255,15 @@ class Peer {
   RegionLookup region_lookup_;
   // Set during ApplyEntries: the apply batch must be synced (admin commands).
   bool sync_apply_ = false;
+
+  // Merge.
+  std::optional<raft_serverpb::MergeState> merge_state_;
+  // Index of a PrepareMerge this leader proposed and has not applied (0: none).
+  uint64_t prepare_merge_index_ = 0;
+  std::deque<raft::Entry> pending_apply_;
+  bool apply_due_ = false;
+  bool merge_check_due_ = false;
+  int last_wait_merge_tick_ = -1000;
 };
 
 }  // namespace rutile::raftstore

@@ -83,18 +83,21 @@ absl::Status Store::LoadPeers() {
     }
     const metapb::Peer* self = FindPeerOnStore(rs.region(), config_.store_id);
     if (self == nullptr) continue;
-    absl::StatusOr<FsmPtr> fsm = CreatePeer(rs.region(), *self, applies[id]);
+    std::optional<raft_serverpb::MergeState> ms;
+    if (rs.state() == raft_serverpb::PEER_MERGING) ms = rs.merge_state();
+    absl::StatusOr<FsmPtr> fsm = CreatePeer(rs.region(), *self, applies[id], std::move(ms));
     if (!fsm.ok()) return fsm.status();
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Store::FsmPtr> Store::CreatePeer(const metapb::Region& region,
-                                                const metapb::Peer& self,
-                                                raft_serverpb::RaftApplyState apply) {
+absl::StatusOr<Store::FsmPtr> Store::CreatePeer(
+    const metapb::Region& region, const metapb::Peer& self, raft_serverpb::RaftApplyState apply,
+    std::optional<raft_serverpb::MergeState> merge_state) {
   absl::StatusOr<std::unique_ptr<Peer>> peer =
       Peer::Create(&config_, env_, engine_, &snaps_, region, self, std::move(apply));
   if (!peer.ok()) return peer.status();
+  (*peer)->set_merge_state(std::move(merge_state));
   auto fsm = std::make_shared<PeerFsm>();
   fsm->peer = std::move(*peer);
   std::weak_ptr<Store> weak = weak_from_this();
@@ -325,6 +328,20 @@ void Store::HandleMsg(const FsmPtr& fsm, PeerMsg& msg) {
     case PeerMsg::Kind::kDestroy:
       DestroyPeer(fsm);
       return;
+    case PeerMsg::Kind::kCatchUpLogs:
+      if (p->CatchUpLogs(msg.cmd.admin_request().commit_merge())) {
+        // Applied far enough already: let the target retry now.
+        if (FsmPtr t = Lookup(msg.cmd.header().region_id())) {
+          Send(t, PeerMsg{PeerMsg::Kind::kApplyWake});
+        }
+      }
+      return;
+    case PeerMsg::Kind::kApplyWake:
+      p->SetApplyDue();
+      return;
+    case PeerMsg::Kind::kDestroyMerged:
+      DestroyPeer(fsm, /*keep_data=*/true);
+      return;
   }
 }
 
@@ -332,6 +349,8 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   struct Item {
     FsmPtr fsm;
     raft::Ready rd;
+    bool has_ready = false;
+    bool apply_due = false;  // Held-back entries to retry without a Ready.
     ApplyOutput out;
     bool has_apply = false;
   };
@@ -353,9 +372,22 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
       HandleMsg(fsm, m);
     }
     Peer* p = fsm->peer.get();
-    if (p == nullptr || !p->raft()->HasReady()) continue;
+    if (p == nullptr) continue;
+    if (p->TakeMergeCheckDue()) ScheduleMerge(p);
+    const bool apply_due = p->TakeApplyDue();
+    if (!p->raft()->HasReady()) {
+      if (apply_due) {
+        Item item;
+        item.fsm = fsm;
+        item.apply_due = true;
+        items.push_back(std::move(item));
+      }
+      continue;
+    }
     Item item;
     item.fsm = fsm;
+    item.has_ready = true;
+    item.apply_due = apply_due;
     item.rd = p->raft()->GetReady();
     p->OnReady(item.rd);
     if (item.rd.snapshot.has_value()) {
@@ -387,7 +419,9 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     s = engine_->Write(wb, wo);
     if (!s.ok()) Fatal(s, "persisting Readys");
   }
-  for (Item& item : items) item.fsm->peer->storage()->log()->OnReadyWritten();
+  for (Item& item : items) {
+    if (item.has_ready) item.fsm->peer->storage()->log()->OnReadyWritten();
+  }
   {
     absl::MutexLock lock(&mu_);
     ++stats_.polls;
@@ -405,7 +439,10 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
 
   WaitGroup wg;
   for (Item& item : items) {
-    if (item.rd.committed_entries.empty()) continue;
+    if (item.rd.committed_entries.empty() && !item.apply_due &&
+        !item.fsm->peer->HasPendingApply()) {
+      continue;
+    }
     item.has_apply = true;
     wg.Add(1);
     Peer* p = item.fsm->peer.get();
@@ -431,11 +468,37 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     p->PostApply(item.out);
     for (const ExecResult& r : item.out.results) {
       if (r.kind == ExecResult::Kind::kSplit) HandleSplit(p, r);
+      if (r.kind == ExecResult::Kind::kCommitMerge) HandleCommitMerge(p, r);
     }
     Publish(item.fsm);
     for (auto& [cb, s] : item.out.callbacks) cb.Set(std::move(s));
-    p->raft()->Advance(item.rd);
-    for (auto& [to, status] : reports[i]) p->raft()->ReportSnapshot(to, status);
+    if (item.has_ready) {
+      p->raft()->Advance(item.rd);
+      for (auto& [to, status] : reports[i]) p->raft()->ReportSnapshot(to, status);
+    }
+    if (item.out.wait_merge.has_value()) {
+      // Hand the source what it needs to catch up; it wakes this peer when it has.
+      FsmPtr src = Lookup(item.out.wait_merge->source_id);
+      if (src != nullptr) {
+        PeerMsg m;
+        m.kind = PeerMsg::Kind::kCatchUpLogs;
+        m.cmd.mutable_header()->set_region_id(p->region_id());
+        *m.cmd.mutable_admin_request()->mutable_commit_merge() =
+            std::move(item.out.wait_merge->commit_merge);
+        Send(src, std::move(m));
+      } else {
+        RUTILE_LOG_WARN("store {}: region {} waits to merge region {}, which is not here",
+                        config_.store_id, p->region_id(), item.out.wait_merge->source_id);
+      }
+    }
+    for (const ExecResult& r : item.out.results) {
+      if (r.kind != ExecResult::Kind::kPrepareMerge || !p->merge_state().has_value()) continue;
+      // A target held back on this source can go on; and push the merge at once.
+      if (FsmPtr t = Lookup(p->merge_state()->target().id())) {
+        Send(t, PeerMsg{PeerMsg::Kind::kApplyWake});
+      }
+      ScheduleMerge(p);
+    }
     if (item.out.removed_self) DestroyPeer(item.fsm);
   }
 
@@ -444,6 +507,14 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     if (fsm->peer != nullptr) {
       Publish(fsm);
       again = fsm->peer->raft()->HasReady();
+    }
+    if (fsm->peer != nullptr && fsm->peer->HasPendingApply()) {
+      // Held-back entries whose retry became due during this round (catch-up queued).
+      Peer* p = fsm->peer.get();
+      if (p->TakeApplyDue()) {
+        p->SetApplyDue();
+        again = true;
+      }
     }
     {
       absl::MutexLock lock(&fsm->mu);
@@ -482,6 +553,11 @@ void Store::SendMessages(Peer* peer, std::vector<raft::Message> msgs,
       continue;
     }
     const uint64_t to_peer = m.to_peer().id();
+    if (peer->merge_state().has_value()) {
+      // The receiver would refuse it (Peer::Step); it catches up from the merge instead.
+      snap_reports->emplace_back(to_peer, raft::SnapshotStatus::kFailure);
+      continue;
+    }
     std::optional<GeneratedSnapshot> gen = snaps_.GetGenerated(peer->region_id());
     const raft::SnapshotMetadata& meta = m.message().snapshot().metadata();
     if (!gen.has_value() || gen->index != meta.index() || gen->term != meta.term()) {
@@ -570,14 +646,26 @@ void Store::HandleSplit(Peer* parent, const ExecResult& res) {
   }
 }
 
-void Store::DestroyPeer(const FsmPtr& fsm) {
+void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
   Peer* p = fsm->peer.get();
   if (p == nullptr) return;
   const uint64_t id = p->region_id();
   RUTILE_LOG_INFO("store {}: destroying peer {} of {}", config_.store_id, p->self().id(),
                   DescribeRegion(p->region()));
   p->FailPending(RegionNotFoundError(id));
-  absl::Status s = p->storage()->Destroy(p->initialized());
+  if (!keep_data) {
+    // A merged source is a tombstone already (written with the target's new range): its
+    // range belongs to the target now, whatever asked for this destroy.
+    absl::StatusOr<std::optional<std::string>> st =
+        engine_->Get(storage::CF::kDefault, RegionStateKey(id));
+    raft_serverpb::RegionLocalState rs;
+    if (st.ok() && st->has_value() && rs.ParseFromString(**st) &&
+        rs.state() == raft_serverpb::PEER_TOMBSTONE && rs.has_merge_state()) {
+      keep_data = true;
+    }
+    if (p->merge_state().has_value()) keep_data = true;
+  }
+  absl::Status s = p->storage()->Destroy(p->initialized() && !keep_data);
   if (!s.ok()) Fatal(s, "destroying a peer");
   snaps_.Forget(id);
   {
@@ -599,6 +687,80 @@ void Store::DestroyPeer(const FsmPtr& fsm) {
     if (m.kind == PeerMsg::Kind::kRead) m.rcb.Set(RegionNotFoundError(id));
   }
   fsm->peer.reset();
+}
+
+void Store::HandleCommitMerge(Peer* target, const ExecResult& res) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = ranges_.begin(); it != ranges_.end();) {
+      it = it->second == target->region_id() || it->second == res.source.id() ? ranges_.erase(it)
+                                                                              : std::next(it);
+    }
+    ranges_[res.region.start_key()] = target->region_id();
+  }
+  if (FsmPtr src = Lookup(res.source.id())) {
+    {
+      // Stop routing to it at once: the target serves the range now.
+      absl::MutexLock fl(&src->mu);
+      src->region = res.source;
+      src->region.clear_peers();
+      src->is_leader = false;
+    }
+    Send(src, PeerMsg{PeerMsg::Kind::kDestroyMerged});
+  }
+  if (FsmPtr tf = Lookup(target->region_id())) {
+    // The merged region may be big enough to split again.
+    absl::MutexLock fl(&tf->mu);
+    tf->written_bytes = std::max<uint64_t>(tf->written_bytes, 1);
+  }
+}
+
+void Store::ScheduleMerge(Peer* source) {
+  if (!source->merge_state().has_value()) return;
+  const raft_serverpb::MergeState ms = *source->merge_state();
+  const metapb::RegionEpoch& want = ms.target().region_epoch();
+  FsmPtr t = Lookup(ms.target().id());
+  if (t == nullptr) return;  // Not here yet (or gone): nothing to decide locally.
+  metapb::Region tr;
+  bool t_leader = false;
+  {
+    absl::MutexLock fl(&t->mu);
+    tr = t->region;
+    t_leader = t->is_leader;
+  }
+  const metapb::RegionEpoch& have = tr.region_epoch();
+  if (have.version() > want.version() || have.conf_ver() > want.conf_ver()) {
+    // The local target applied something newer than the merge expects. Had it applied our
+    // CommitMerge, this source would be a tombstone already (same write): so the target
+    // changed first and every CommitMerge for this merge fails its epoch check. Roll back.
+    absl::StatusOr<std::optional<std::string>> st =
+        engine_->Get(storage::CF::kDefault, RegionStateKey(source->region_id()));
+    raft_serverpb::RegionLocalState rs;
+    if (!st.ok() || !st->has_value() || !rs.ParseFromString(**st) ||
+        rs.state() != raft_serverpb::PEER_MERGING) {
+      return;
+    }
+    if (!source->IsLeader()) return;
+    raft_cmdpb::RaftCmdRequest req;
+    req.mutable_header()->set_region_id(source->region_id());
+    *req.mutable_header()->mutable_region_epoch() = source->region().region_epoch();
+    req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_ROLLBACK_MERGE);
+    req.mutable_admin_request()->mutable_rollback_merge()->set_commit(ms.commit());
+    RUTILE_LOG_INFO("store {}: rolling back merge of region {} (target {} is now {})",
+                    config_.store_id, source->region_id(), tr.id(), DescribeRegion(tr));
+    source->Propose(std::move(req), WriteCallback());
+    return;
+  }
+  if (have.version() < want.version() || have.conf_ver() < want.conf_ver()) return;
+  if (!t_leader) return;  // The store whose target peer leads proposes.
+  absl::StatusOr<raft_cmdpb::RaftCmdRequest> req = source->BuildCommitMerge();
+  if (!req.ok()) {
+    RUTILE_LOG_INFO("store {}: cannot build CommitMerge for region {}: {}", config_.store_id,
+                    source->region_id(), req.status().ToString());
+    return;
+  }
+  // Not awaited: the outcome shows as this source being destroyed (merged) or rolled back.
+  (void)Propose(std::move(*req));
 }
 
 // ---- Messages from other stores ----
@@ -778,6 +940,20 @@ absl::Status Store::TransferLeader(uint64_t region_id, const metapb::Peer& targe
   *req.mutable_header()->mutable_region_epoch() = region->region_epoch();
   req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_TRANSFER_LEADER);
   *req.mutable_admin_request()->mutable_transfer_leader()->mutable_peer() = target;
+  return Await(env_, Propose(std::move(req)), config_.request_timeout_micros);
+}
+
+absl::Status Store::MergeRegion(uint64_t source_id, const metapb::Region& target) {
+  std::optional<metapb::Region> region = GetRegion(source_id);
+  if (!region.has_value()) return RegionNotFoundError(source_id);
+  if (target.id() == 0 || target.peers_size() == 0) {
+    return absl::InvalidArgumentError("a merge needs the target region's descriptor");
+  }
+  raft_cmdpb::RaftCmdRequest req;
+  req.mutable_header()->set_region_id(source_id);
+  *req.mutable_header()->mutable_region_epoch() = region->region_epoch();
+  req.mutable_admin_request()->set_cmd_type(raft_cmdpb::ADMIN_PREPARE_MERGE);
+  *req.mutable_admin_request()->mutable_prepare_merge()->mutable_target() = target;
   return Await(env_, Propose(std::move(req)), config_.request_timeout_micros);
 }
 
@@ -982,6 +1158,9 @@ void Store::RunOperator(uint64_t region_id, const RegionOperator& op) {
       s = SplitRegion(region_id, keys);
       break;
     }
+    case RegionOperator::Kind::kMerge:
+      s = MergeRegion(region_id, op.merge_target);
+      break;
   }
   if (!s.ok()) {
     RUTILE_LOG_INFO("store {}: operator on region {} failed: {}", config_.store_id, region_id,

@@ -115,6 +115,11 @@ class Store : public std::enable_shared_from_this<Store> {
   absl::Status TransferLeader(uint64_t region_id, const metapb::Peer& target);
   // Proposes a configuration change at the region's leader on this store.
   absl::Status ChangePeers(uint64_t region_id, std::vector<raft_cmdpb::ChangePeerRequest> changes);
+  // Starts merging region `source_id` (led by this store) into the adjacent `target` (as
+  // PD sees it): proposes PrepareMerge and waits until it applied here. The merge then
+  // finishes on its own: the source's peers propose CommitMerge to their local target
+  // peers, or roll the merge back once the target's epoch moved past `target`'s.
+  absl::Status MergeRegion(uint64_t source_id, const metapb::Region& target);
 
   // Views (copies of what the pollers last published).
   std::optional<metapb::Region> GetRegion(uint64_t region_id);
@@ -133,7 +138,19 @@ class Store : public std::enable_shared_from_this<Store> {
 
  private:
   struct PeerMsg {
-    enum class Kind { kRaft, kTick, kPropose, kRead, kCampaign, kDestroy };
+    enum class Kind {
+      kRaft,
+      kTick,
+      kPropose,
+      kRead,
+      kCampaign,
+      kDestroy,
+      // Merge: catch up to a CommitMerge (cmd.admin_request().commit_merge()), retry a
+      // held-back apply, go away after the target absorbed this region.
+      kCatchUpLogs,
+      kApplyWake,
+      kDestroyMerged
+    };
     Kind kind = Kind::kTick;
     raft_serverpb::RaftMessage raft;
     raft_cmdpb::RaftCmdRequest cmd;
@@ -165,8 +182,9 @@ class Store : public std::enable_shared_from_this<Store> {
   explicit Store(const Options& options);
 
   absl::Status LoadPeers();
-  absl::StatusOr<FsmPtr> CreatePeer(const metapb::Region& region, const metapb::Peer& self,
-                                    raft_serverpb::RaftApplyState apply);
+  absl::StatusOr<FsmPtr> CreatePeer(
+      const metapb::Region& region, const metapb::Peer& self, raft_serverpb::RaftApplyState apply,
+      std::optional<raft_serverpb::MergeState> merge_state = std::nullopt);
   void RegisterFsm(const FsmPtr& fsm);
   FsmPtr Lookup(uint64_t region_id);
   // Queues `msg` for the peer; false when the peer is gone or its mailbox is full.
@@ -184,7 +202,13 @@ class Store : public std::enable_shared_from_this<Store> {
   void SendMessages(Peer* peer, std::vector<raft::Message> msgs,
                     std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* snap_reports);
   void HandleSplit(Peer* parent, const ExecResult& res);
-  void DestroyPeer(const FsmPtr& fsm);
+  // Destroys the peer: its Raft state always, its data unless `keep_data` (a merged
+  // source, whose range now belongs to the target) or a merge already made it a tombstone.
+  void DestroyPeer(const FsmPtr& fsm, bool keep_data = false);
+  void HandleCommitMerge(Peer* target, const ExecResult& res);
+  // A merging source pushes its merge forward: CommitMerge to the local target peer when
+  // it leads, or RollbackMerge when the target moved on without it.
+  void ScheduleMerge(Peer* source);
   void Publish(const FsmPtr& fsm);
 
   void OnRaftBody(std::string body);

@@ -47,11 +47,49 @@ inline StoreConfig TestStoreConfig() {
   return c;
 }
 
+// A node's monotonic clock running at `rate` times true (virtual) time: NowMicros advances
+// `rate` microseconds per true microsecond, and every wait of N local microseconds lasts
+// N / rate true ones. Models oscillator drift between stores, which (unlike a wall-clock
+// step) is what leader leases must tolerate.
+class DriftEnv final : public Env {
+ public:
+  DriftEnv(Env* base, double rate) : base_(base), rate_(rate), origin_(base->NowMicros()) {}
+
+  uint64_t NowMicros() override {
+    const uint64_t now = base_->NowMicros();
+    return origin_ + static_cast<uint64_t>(static_cast<double>(now - origin_) * rate_);
+  }
+  uint64_t WallMicros() override { return base_->WallMicros(); }
+  void Spawn(std::function<void()> fn) override { base_->Spawn(std::move(fn)); }
+  TimerId Schedule(uint64_t delay, std::function<void()> fn) override {
+    return base_->Schedule(True(delay), std::move(fn));
+  }
+  TimerId ScheduleCallback(uint64_t delay, std::function<void()> fn) override {
+    return base_->ScheduleCallback(True(delay), std::move(fn));
+  }
+  bool Cancel(TimerId id) override { return base_->Cancel(id); }
+  void SleepForMicros(uint64_t micros) override { base_->SleepForMicros(True(micros)); }
+  void Yield() override { base_->Yield(); }
+  uint64_t Random64() override { return base_->Random64(); }
+  void RunBlocking(std::function<void()> fn) override { base_->RunBlocking(std::move(fn)); }
+  bool IsSimulated() const override { return base_->IsSimulated(); }
+
+ private:
+  uint64_t True(uint64_t local) const {
+    return static_cast<uint64_t>(static_cast<double>(local) / rate_ + 0.5);
+  }
+  Env* const base_;
+  const double rate_;
+  const uint64_t origin_;
+};
+
 struct ClusterOptions {
   int stores = 3;
   uint64_t seed = 1;
   StoreConfig config = TestStoreConfig();
   testing::SimulationOptions sim;
+  // Per-store clock rates (DriftEnv); stores not listed keep true time.
+  std::map<uint64_t, double> clock_rates;
 };
 
 class Cluster {
@@ -230,6 +268,36 @@ class Cluster {
     return absl::DeadlineExceededError(absl::StrCat("read not done in time: ", last.ToString()));
   }
 
+  // A follower read (replica read) of `key` at store `id`, retrying region errors. The
+  // store's peer answers after a ReadIndex round with the leader, from its own replica.
+  absl::StatusOr<std::optional<std::string>> ReplicaGet(uint64_t id, std::string key,
+                                                        uint64_t timeout = 10'000'000) {
+    uint64_t deadline = env()->NowMicros() + timeout;
+    absl::Status last = absl::DeadlineExceededError("no region");
+    while (env()->NowMicros() < deadline) {
+      std::shared_ptr<Store> st = store(id);
+      std::optional<metapb::Region> r = st ? st->FindRegionByKey(key) : std::nullopt;
+      if (!r.has_value()) {
+        env()->SleepForMicros(20'000);
+        continue;
+      }
+      raft_cmdpb::RaftRequestHeader h;
+      h.set_region_id(r->id());
+      *h.mutable_region_epoch() = r->region_epoch();
+      h.set_replica_read(true);
+      Future<ReadResult> f = st->Read(h);
+      if (!f.WaitFor(env(), 3'000'000)) return absl::DeadlineExceededError("read timed out");
+      ReadResult rr = f.Get();
+      if (rr.ok() && KeyInRegion(key, (*rr)->region())) {
+        return (*rr)->Get(storage::CF::kDefault, key);
+      }
+      last = rr.ok() ? absl::UnavailableError("region moved") : rr.status();
+      if (!rr.ok() && !GetRegionError(rr.status()).has_value()) return rr.status();
+      env()->SleepForMicros(10'000);
+    }
+    return absl::DeadlineExceededError(absl::StrCat("read not done in time: ", last.ToString()));
+  }
+
   absl::StatusOr<std::optional<std::string>> Get(std::string key, uint64_t timeout = 10'000'000) {
     absl::StatusOr<std::shared_ptr<RegionSnapshot>> snap = Snapshot(key, timeout);
     if (!snap.ok()) return snap.status();
@@ -263,15 +331,23 @@ class Cluster {
   struct NodeState {
     std::shared_ptr<transport::RpcEndpoint> endpoint;
     std::shared_ptr<Store> store;
+    std::shared_ptr<DriftEnv> drift;
   };
 
   void StartNode(const testing::NodeHandle& h, const std::shared_ptr<NodeState>& state,
                  storage::MemEngine* engine) {
     auto ep = std::make_shared<transport::RpcEndpoint>(h.env, h.transport, h.id);
+    Env* store_env = h.env;
+    if (auto it = options_.clock_rates.find(h.id); it != options_.clock_rates.end()) {
+      auto drift = std::make_shared<DriftEnv>(h.env, it->second);
+      graveyard_.push_back(drift);
+      state->drift = drift;
+      store_env = drift.get();
+    }
     Store::Options o;
     o.config = options_.config;
     o.config.store_id = h.id;
-    o.env = h.env;
+    o.env = store_env;
     o.engine = engine;
     o.endpoint = ep.get();
     o.pd = &pd_;
