@@ -341,7 +341,11 @@ void PdServer::Core::BecomeReady(uint64_t t) {
   if (bootstrap) {
     pdpb::Command c;
     c.set_bootstrap_cluster_id((env->Random64() >> 1) | 1);
-    if (!ProposeAndWait(std::move(c)).ok()) return;
+    if (!ProposeAndWait(std::move(c)).ok()) {
+      MutexLock l(mu);
+      if (is_leader && term == t) ready_started = false;  // Try again on the next Ready.
+      return;
+    }
   }
   MutexLock l(mu);
   if (!is_leader || term != t) return;
@@ -527,10 +531,21 @@ void PdServer::Core::RegisterService() {
         s.region_count = req.region_count();
         s.leader_count = req.leader_count();
         s.used_size = req.used_bytes();
+        if (req.store_id() == 0) return absl::InvalidArgumentError("store id 0");
+        bool known;
         {
           MutexLock l(c.mu);
-          if (c.stores.count(req.store_id()) == 0) {
-            return absl::NotFoundError(absl::StrCat("store ", req.store_id(), " not registered"));
+          known = c.stores.count(req.store_id()) != 0;
+        }
+        if (!known) {
+          // A store PD has not heard of registers itself, as its first heartbeat.
+          pdpb::Command cmd;
+          cmd.mutable_put_store()->set_id(req.store_id());
+          cmd.mutable_put_store()->set_node_id(req.store_id());
+          if (!c.ProposeAndWait(cmd).ok()) return Unready(resp->mutable_header());
+          if (std::shared_ptr<Core::SchedBox> box = c.Sched(); box != nullptr) {
+            MutexLock l(box->mu);
+            (void)box->s.PutStore(cmd.put_store(), c.env->NowMicros());
           }
         }
         std::shared_ptr<Core::SchedBox> box = c.Sched();

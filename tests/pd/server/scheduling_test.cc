@@ -12,10 +12,12 @@
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "node/local_pd.h"
 #include "rutile/env.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
 #include "rutile/testing/simulation.h"
+#include "storage/mem_engine.h"
 #include "transport/sim_transport.h"
 
 namespace rutile {
@@ -246,6 +248,35 @@ TEST(PdSchedulingTest, AdminTransferLeaderAndSplitReachTheStore) {
     ASSERT_TRUE(all.ok()) << all.status();
     EXPECT_EQ(all->size(), 50u);
   })) << c.Seed();
+}
+
+TEST(LocalPdGcSafePointTest, OnlyMovesUpAndSurvivesReopen) {
+  SimEnv env;
+  storage::MemEngine engine;
+  bool done = false;
+  env.Spawn([&] {
+    {
+      absl::StatusOr<std::unique_ptr<node::LocalPd>> pd = node::LocalPd::Open(&env, &engine);
+      ASSERT_TRUE(pd.ok()) << pd.status();
+      absl::StatusOr<uint64_t> sp = (*pd)->GetGcSafePoint();
+      ASSERT_TRUE(sp.ok());
+      EXPECT_EQ(*sp, 0u);
+      sp = (*pd)->UpdateGcSafePoint(100);
+      ASSERT_TRUE(sp.ok());
+      EXPECT_EQ(*sp, 100u);
+      sp = (*pd)->UpdateGcSafePoint(50);  // Never down.
+      ASSERT_TRUE(sp.ok());
+      EXPECT_EQ(*sp, 100u);
+    }
+    absl::StatusOr<std::unique_ptr<node::LocalPd>> pd = node::LocalPd::Open(&env, &engine);
+    ASSERT_TRUE(pd.ok()) << pd.status();
+    absl::StatusOr<uint64_t> sp = (*pd)->GetGcSafePoint();
+    ASSERT_TRUE(sp.ok());
+    EXPECT_EQ(*sp, 100u);
+    done = true;
+  });
+  env.RunUntil([&] { return done; }, 10'000'000);
+  EXPECT_TRUE(done);
 }
 
 }  // namespace
