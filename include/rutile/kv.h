@@ -33,6 +33,9 @@ namespace rutile {
 
 class Node;
 namespace node {
+struct TxnAccess;  // Internal: lib/node/txn_service.h.
+}  // namespace node
+namespace node {
 struct Access;  // Internal: lib/node's helpers (node_internal.h).
 }  // namespace node
 
@@ -87,6 +90,121 @@ class RawKvClient {
  private:
   friend struct node::Access;
   explicit RawKvClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Transactions ----
+//
+// TxnClient is the transactional API (TiKV's TxnKV, Percolator): Begin() takes a start_ts
+// from PD's TSO; a Transaction reads the snapshot at start_ts (resolving the locks of
+// other transactions it meets: committing or rolling them back through their primary, or
+// waiting for live ones), buffers its writes and commits them atomically across regions
+// with two-phase commit, async commit, or one-phase commit when every key lives in one
+// region. Pessimistic transactions lock keys as they write or LockKeys them, waiting for
+// other holders (up to lock_wait_timeout_ms) with deadlock detection.
+//
+// Errors of a transaction:
+//   Aborted             write conflict (the message names the key, start_ts, and the
+//                       conflicting start_ts/commit_ts), deadlock, lock wait timeout, or
+//                       rolled back by another transaction. Run the transaction again with
+//                       a new Begin(); the client never retries it for you.
+//   FailedPrecondition  the transaction was already committed or rolled back, or a write
+//                       in a read-only (read_ts) transaction.
+//   DeadlineExceeded    Commit's outcome is unknown (it may have committed).
+//   AlreadyExists       an insert-style conflict reported by the store.
+//   InvalidArgument     an empty key.
+//
+// Keys live in Percolator's encoded key space: use TxnClient::SplitAt (not RawKvClient's)
+// to place region boundaries between transactional keys. Raw and transactional keys must
+// not be mixed in one key range.
+//
+// Thread safety: a TxnClient may be shared by fibers of the nodes' Env; a Transaction is
+// used by one fiber at a time. The client must outlive its transactions and the nodes
+// must outlive the client; destroying the client waits for background commits.
+
+struct TxnClientOptions {
+  // How long one call (a read, a prewrite, a commit), retries included, may take.
+  uint64_t timeout_micros = 20'000'000;
+  uint64_t backoff_first_micros = 2'000;
+  uint64_t backoff_max_micros = 200'000;
+};
+
+struct TxnOptions {
+  bool pessimistic = false;
+  // Commit as soon as every key is prewritten (the commit_ts is computed by the stores).
+  bool async_commit = false;
+  // Commit in one phase when every key is in one region.
+  bool try_one_pc = false;
+  // Non-zero: a read-only transaction reading at this timestamp (stale read).
+  uint64_t read_ts = 0;
+  // Locks of a client that died are resolvable this long after start_ts (a live
+  // transaction extends it with heartbeats).
+  uint64_t lock_ttl_ms = 3'000;
+  // Pessimistic mode: how long a lock request waits for another transaction's lock.
+  uint64_t lock_wait_timeout_ms = 3'000;
+};
+
+class Transaction {
+ public:
+  using KvPair = std::pair<std::string, std::string>;
+  // A transaction dropped while active is rolled back.
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  uint64_t start_ts() const;
+  // After a successful Commit: the commit timestamp (start_ts when nothing was written).
+  uint64_t commit_ts() const;
+
+  // Reads see this transaction's own writes over the snapshot at start_ts.
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key);
+  absl::StatusOr<std::vector<std::optional<std::string>>> BatchGet(
+      const std::vector<std::string>& keys);
+  // Pairs with start <= key < end (empty end: no bound), in key order, at most `limit`
+  // (0: no limit).
+  absl::StatusOr<std::vector<KvPair>> Scan(const std::string& start, const std::string& end,
+                                           size_t limit = 0);
+  absl::Status Put(const std::string& key, const std::string& value);
+  absl::Status Delete(const std::string& key);
+  // Optimistic: the keys join the commit as locks (a concurrent write to them conflicts).
+  // Pessimistic: locks them now.
+  absl::Status LockKeys(const std::vector<std::string>& keys);
+  absl::Status Commit();
+  absl::Status Rollback();
+
+  struct Impl;
+  Impl* impl() { return impl_.get(); }
+
+ private:
+  friend class TxnClient;
+  explicit Transaction(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class TxnClient {
+ public:
+  // A client over the stores of in-process `nodes` (all of one cluster).
+  static absl::StatusOr<std::unique_ptr<TxnClient>> Open(
+      const std::vector<Node*>& nodes, const TxnClientOptions& options = TxnClientOptions());
+  ~TxnClient();
+  TxnClient(const TxnClient&) = delete;
+  TxnClient& operator=(const TxnClient&) = delete;
+
+  absl::StatusOr<std::unique_ptr<Transaction>> Begin(const TxnOptions& options = TxnOptions());
+  // A timestamp from PD's TSO (e.g. for read_ts or a GC safe point).
+  absl::StatusOr<uint64_t> CurrentTimestamp();
+  // Splits the region holding `key` so that `key` starts a region.
+  absl::Status SplitAt(const std::string& key);
+  // One GC pass over every region: locks older than `safe_point` are resolved, and
+  // versions no read at or above it can see are removed. Returns the versions removed.
+  absl::StatusOr<uint64_t> Gc(uint64_t safe_point);
+
+  struct Impl;
+  Impl* impl() { return impl_.get(); }
+
+ private:
+  friend struct node::TxnAccess;
+  explicit TxnClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -29,6 +29,10 @@ namespace rutile {
 
 class Node;
 class RawKvClient;
+class TxnClient;
+namespace node {
+struct TxnAccess;  // Internal: lib/node/txn_service.h.
+}  // namespace node
 namespace node {
 struct Access;  // Internal: lib/node's helpers (node_internal.h).
 }  // namespace node
@@ -64,6 +68,8 @@ class Pd {
  private:
   friend class Node;
   friend class RawKvClient;
+  friend class TxnClient;
+  friend struct node::TxnAccess;
   friend struct node::Access;
   explicit Pd(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
@@ -119,6 +125,8 @@ class Node {
 
  private:
   friend class RawKvClient;
+  friend class TxnClient;
+  friend struct node::TxnAccess;
   friend struct node::Access;
   explicit Node(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

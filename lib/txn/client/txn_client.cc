@@ -1,0 +1,1172 @@
+#include "txn/client/txn_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "raft_cmdpb.pb.h"
+#include "txn/errors.h"
+
+namespace rutile::txn::client {
+namespace {
+
+// raftstore's region errors (raftstore/errors.h) travel as this payload; the client reads
+// the proto directly, since txn may not include raftstore.
+constexpr char kRegionErrorPayloadUrl[] = "type.rutile.dev/rutile.raft_cmdpb.Error";
+constexpr char kDeadlockPayloadUrl[] = "type.rutile.dev/rutile.txn.Deadlock";
+// Async commit and 1PC give up (fall back to 2PC) if the commit_ts would exceed start_ts
+// by more than this.
+constexpr uint64_t kMaxCommitTsWindowMs = 2'000;
+constexpr size_t kMaxAsyncCommitKeys = 256;
+
+std::optional<raft_cmdpb::Error> RegionErrorOf(const absl::Status& s) {
+  if (s.ok()) return std::nullopt;
+  auto p = s.GetPayload(kRegionErrorPayloadUrl);
+  if (!p.has_value()) return std::nullopt;
+  raft_cmdpb::Error e;
+  if (!e.ParseFromString(std::string(*p))) return std::nullopt;
+  return e;
+}
+
+bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
+
+RegionContext ContextOf(const metapb::Region& r) {
+  RegionContext ctx;
+  ctx.region_id = r.id();
+  ctx.conf_ver = r.region_epoch().conf_ver();
+  ctx.version = r.region_epoch().version();
+  return ctx;
+}
+
+bool LockExpired(uint64_t ttl_ms, TimeStamp lock_ts, TimeStamp now) {
+  return PhysicalMs(now) >= PhysicalMs(lock_ts) + ttl_ms;
+}
+
+absl::Status Undetermined(const absl::Status& cause) {
+  return absl::DeadlineExceededError(absl::StrCat(
+      "commit outcome unknown (the primary may or may not have committed): ", cause.ToString()));
+}
+
+}  // namespace
+
+// ==== Client ====
+
+Client::Client(ClusterAccess* cluster, ClientOptions options)
+    : cluster_(cluster), env_(cluster->env()), options_(options) {}
+
+Client::~Client() { background_.Wait(); }
+
+void Client::Background(std::function<void()> fn) {
+  background_.Add(1);
+  WaitGroup wg = background_;
+  env_->Spawn([fn = std::move(fn), wg]() mutable {
+    fn();
+    wg.Done();
+  });
+}
+
+bool Client::Backoff(uint64_t* backoff, uint64_t deadline) {
+  uint64_t now = env_->NowMicros();
+  if (now >= deadline) return false;
+  env_->SleepForMicros(std::min(*backoff, deadline - now));
+  *backoff = std::min(*backoff * 2, options_.backoff_max_micros);
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) {
+  TimeStamp ts = options.read_ts;
+  if (ts == 0) {
+    absl::StatusOr<TimeStamp> t = cluster_->GetTimestamp();
+    if (!t.ok()) return t.status();
+    ts = *t;
+  }
+  return std::make_unique<Txn>(this, options, ts);
+}
+
+void Client::InsertLocked(const metapb::Region& r, uint64_t leader) {
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    const metapb::Region& c = it->second.region;
+    bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
+    if (overlaps || c.id() == r.id()) {
+      it = cache_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  cache_[r.start_key()] = Cached{r, leader};
+}
+
+void Client::Invalidate(uint64_t region_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (it->second.region.id() == region_id) {
+      cache_.erase(it);
+      return;
+    }
+  }
+}
+
+void Client::SetLeader(uint64_t region_id, uint64_t store) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [k, c] : cache_) {
+    if (c.region.id() == region_id) c.leader_store = store;
+  }
+}
+
+absl::StatusOr<Client::Cached> Client::Locate(const std::string& ekey) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.upper_bound(ekey);
+    if (it != cache_.begin()) {
+      --it;
+      if (EndAfter(it->second.region.end_key(), ekey)) return it->second;
+    }
+  }
+  absl::StatusOr<RegionRoute> r = cluster_->GetRegionByKey(ekey);
+  if (!r.ok()) return r.status();
+  absl::MutexLock lock(&mu_);
+  InsertLocked(r->region, r->leader_store);
+  return Cached{r->region, r->leader_store};
+}
+
+uint64_t Client::PickStore(const Cached& c, uint64_t attempt) {
+  if (c.leader_store != 0 && cluster_->Store(c.leader_store) != nullptr) return c.leader_store;
+  const auto& peers = c.region.peers();
+  return peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
+}
+
+Client::Outcome Client::OnError(const absl::Status& s, const Cached& c, uint64_t store) {
+  std::optional<raft_cmdpb::Error> err = RegionErrorOf(s);
+  if (err.has_value()) {
+    switch (err->kind_case()) {
+      case raft_cmdpb::Error::kNotLeader:
+        if (err->not_leader().leader().store_id() != 0 &&
+            err->not_leader().leader().store_id() != store) {
+          SetLeader(c.region.id(), err->not_leader().leader().store_id());
+          return Outcome::kRetryNow;
+        }
+        SetLeader(c.region.id(), 0);
+        return Outcome::kRetry;
+      case raft_cmdpb::Error::kEpochNotMatch: {
+        const auto& cur = err->epoch_not_match().current_regions();
+        if (cur.empty()) {
+          Invalidate(c.region.id());
+        } else {
+          absl::MutexLock lock(&mu_);
+          for (const metapb::Region& r : cur) InsertLocked(r, store);
+        }
+        return Outcome::kRetryNow;
+      }
+      case raft_cmdpb::Error::kKeyNotInRegion:
+        Invalidate(c.region.id());
+        return Outcome::kRetry;
+      case raft_cmdpb::Error::kRegionNotFound:
+        SetLeader(c.region.id(), 0);
+        return Outcome::kRetry;
+      default:  // ServerIsBusy, StaleCommand.
+        return Outcome::kRetry;
+    }
+  }
+  if (absl::IsDeadlineExceeded(s) ||
+      (absl::IsAborted(s) && !GetTxnError(s).has_value() &&
+       !s.GetPayload(kDeadlockPayloadUrl).has_value()) ||
+      (absl::IsUnavailable(s) && !GetTxnError(s).has_value())) {
+    // Timed out at the store (every txn command is idempotent, so trying again is safe),
+    // or the store is shutting down.
+    SetLeader(c.region.id(), 0);
+    return Outcome::kRetry;
+  }
+  return Outcome::kFail;
+}
+
+absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
+                                const std::function<absl::Status(const RegionContext&, TxnService*,
+                                                                 const metapb::Region&)>& fn) {
+  uint64_t backoff = options_.backoff_first_micros;
+  uint64_t attempt = 0;
+  absl::Status last = absl::DeadlineExceededError("no attempt");
+  while (true) {
+    bool need_backoff = true;
+    absl::StatusOr<Cached> loc = Locate(ekey);
+    if (!loc.ok()) {
+      last = loc.status();
+    } else {
+      uint64_t store = PickStore(*loc, attempt++);
+      TxnService* svc = cluster_->Store(store);
+      if (svc == nullptr) {
+        last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
+        SetLeader(loc->region.id(), 0);
+      } else {
+        last = fn(ContextOf(loc->region), svc, loc->region);
+        if (last.ok()) {
+          if (loc->leader_store != store) SetLeader(loc->region.id(), store);
+          return last;
+        }
+        Outcome o = OnError(last, *loc, store);
+        if (o == Outcome::kFail) return last;
+        need_backoff = o == Outcome::kRetry;
+      }
+    }
+    if (env_->NowMicros() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("txn request not done in time; last error: ", last.ToString()));
+    }
+    if (need_backoff) Backoff(&backoff, deadline);
+  }
+}
+
+absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint64_t deadline,
+                                  bool parallel, const GroupFn& fn) {
+  std::vector<std::string> pending = raw_keys;
+  uint64_t backoff = options_.backoff_first_micros;
+  uint64_t attempt = 0;
+  absl::Status last = absl::DeadlineExceededError("no attempt");
+  while (!pending.empty()) {
+    // Group by the cached regions.
+    std::map<uint64_t, std::pair<Cached, std::vector<std::string>>> groups;
+    std::vector<std::string> unlocated;
+    for (const std::string& k : pending) {
+      absl::StatusOr<Cached> c = Locate(EncodeKey(k));
+      if (!c.ok()) {
+        last = c.status();
+        unlocated.push_back(k);
+        continue;
+      }
+      auto& g = groups[c->region.id()];
+      g.first = *c;
+      g.second.push_back(k);
+    }
+    struct Result {
+      absl::Status status;
+      Outcome outcome = Outcome::kDone;
+    };
+    std::vector<std::pair<const std::pair<Cached, std::vector<std::string>>*, Result>> work;
+    for (auto& [id, g] : groups) work.push_back({&g, Result{}});
+    const uint64_t this_attempt = attempt++;
+    auto run = [&](size_t i) {
+      const Cached& c = work[i].first->first;
+      uint64_t store = PickStore(c, this_attempt);
+      TxnService* svc = cluster_->Store(store);
+      Result& r = work[i].second;
+      if (svc == nullptr) {
+        SetLeader(c.region.id(), 0);
+        r.status = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
+        r.outcome = Outcome::kRetry;
+        return;
+      }
+      r.status = fn(ContextOf(c.region), svc, c.region, work[i].first->second);
+      if (r.status.ok()) {
+        if (c.leader_store != store) SetLeader(c.region.id(), store);
+        r.outcome = Outcome::kDone;
+      } else {
+        r.outcome = OnError(r.status, c, store);
+      }
+    };
+    if (parallel && work.size() > 1) {
+      WaitGroup wg;
+      wg.Add(static_cast<int>(work.size()) - 1);
+      for (size_t i = 1; i < work.size(); ++i) {
+        env_->Spawn([&, i] {
+          run(i);
+          wg.Done();
+        });
+      }
+      run(0);
+      wg.Wait();
+    } else {
+      for (size_t i = 0; i < work.size(); ++i) {
+        run(i);
+        if (work[i].second.outcome == Outcome::kFail) return work[i].second.status;
+      }
+    }
+    pending = std::move(unlocated);
+    bool need_backoff = !pending.empty();
+    for (auto& [g, r] : work) {
+      if (r.outcome == Outcome::kFail) return r.status;
+      if (r.outcome == Outcome::kDone) continue;
+      last = r.status;
+      if (r.outcome == Outcome::kRetry) need_backoff = true;
+      pending.insert(pending.end(), g->second.begin(), g->second.end());
+    }
+    if (pending.empty()) return absl::OkStatus();
+    if (env_->NowMicros() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("txn request not done in time; last error: ", last.ToString()));
+    }
+    if (need_backoff) Backoff(&backoff, deadline);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Client::SplitAt(
+    const std::string& key,
+    const std::function<absl::Status(uint64_t, uint64_t, const std::string&)>& split) {
+  const std::string ekey = EncodeKey(key);
+  uint64_t split_region = 0;
+  absl::Status s =
+      WithRegion(ekey, Deadline(), [&](const RegionContext&, TxnService*, const metapb::Region& r) {
+        if (r.start_key() == ekey) return absl::OkStatus();
+        split_region = r.id();
+        absl::StatusOr<Cached> c = Locate(ekey);
+        uint64_t store = c.ok() ? PickStore(*c, 0) : 0;
+        return split(store, r.id(), ekey);
+      });
+  if (split_region != 0) Invalidate(split_region);
+  return s;
+}
+
+// ---- Lock resolution ----
+
+absl::Status Client::ResolveKeys(const std::vector<std::string>& keys, TimeStamp start_ts,
+                                 TimeStamp commit_ts, uint64_t deadline) {
+  return ForEachGroup(keys, deadline, true,
+                      [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+                          const std::vector<std::string>& ks) -> absl::Status {
+                        ResolveLockRequest req;
+                        req.txn_status[start_ts] = commit_ts;
+                        req.keys = ks;
+                        absl::StatusOr<ResolveLockResponse> r = svc->ResolveLock(ctx, req);
+                        return r.status();
+                      });
+}
+
+absl::StatusOr<std::optional<TimeStamp>> Client::TxnFate(const LockInfo& lock,
+                                                         TimeStamp caller_start_ts,
+                                                         uint64_t deadline) {
+  {
+    absl::MutexLock l(&mu_);
+    auto it = resolved_.find(lock.lock_version);
+    if (it != resolved_.end()) return std::optional<TimeStamp>(it->second);
+  }
+  absl::StatusOr<TimeStamp> now = cluster_->GetTimestamp();
+  if (!now.ok()) return now.status();
+  CheckTxnStatusRequest req;
+  req.primary_key = lock.primary;
+  req.lock_ts = lock.lock_version;
+  req.caller_start_ts = caller_start_ts;
+  req.current_ts = *now;
+  // A missing primary lock of a live transaction may just not be prewritten yet: only an
+  // expired secondary lets the check roll the primary back.
+  req.rollback_if_not_exist = LockExpired(lock.lock_ttl, lock.lock_version, *now);
+  req.resolving_pessimistic_lock = lock.lock_type == LockType::kPessimistic;
+  TxnStatus st;
+  absl::Status s = WithRegion(
+      EncodeKey(lock.primary), deadline,
+      [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) -> absl::Status {
+        absl::StatusOr<TxnStatus> r = svc->CheckTxnStatus(ctx, req);
+        if (!r.ok()) return r.status();
+        st = *std::move(r);
+        return absl::OkStatus();
+      });
+  if (GetTxnErrorAs<TxnNotFound>(s).has_value()) return std::optional<TimeStamp>();
+  if (!s.ok()) return s;
+  std::optional<TimeStamp> fate;
+  switch (st.kind) {
+    case TxnStatus::Kind::kCommitted:
+      fate = st.commit_ts;
+      break;
+    case TxnStatus::Kind::kRolledBack:
+    case TxnStatus::Kind::kTtlExpire:
+    case TxnStatus::Kind::kLockNotExist:
+    case TxnStatus::Kind::kPessimisticRollBack:
+    case TxnStatus::Kind::kLockNotExistDoNothing:
+      fate = 0;
+      break;
+    case TxnStatus::Kind::kUncommitted: {
+      if (!st.lock.has_value() || !st.lock->use_async_commit) break;
+      if (!LockExpired(st.lock->ttl, st.lock->start_ts, *now)) break;
+      // Async commit: the transaction committed iff every key is prewritten; its
+      // commit_ts is then the largest min_commit_ts.
+      std::vector<std::string> keys = st.lock->secondaries;
+      TimeStamp commit_ts = st.lock->min_commit_ts;
+      std::optional<TimeStamp> decided;
+      bool fallback = false;
+      s = ForEachGroup(keys, deadline, true,
+                       [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+                           const std::vector<std::string>& ks) -> absl::Status {
+                         CheckSecondaryLocksRequest r;
+                         r.keys = ks;
+                         r.start_ts = lock.lock_version;
+                         absl::StatusOr<SecondaryLocksStatus> out =
+                             svc->CheckSecondaryLocks(ctx, r);
+                         if (!out.ok()) return out.status();
+                         if (out->kind == SecondaryLocksStatus::Kind::kCommitted) {
+                           decided = out->commit_ts;
+                         } else if (out->kind == SecondaryLocksStatus::Kind::kRolledBack) {
+                           if (!decided.has_value()) decided = 0;
+                         } else {
+                           for (const LockInfo& li : out->locks) {
+                             if (!li.use_async_commit) fallback = true;
+                             commit_ts = std::max(commit_ts, li.min_commit_ts);
+                           }
+                         }
+                         return absl::OkStatus();
+                       });
+      if (!s.ok()) return s;
+      if (fallback && !decided.has_value()) {
+        // Part of the transaction fell back to 2PC: its committer takes a commit_ts from
+        // the TSO, so decide through the primary as for 2PC (it is expired: roll back).
+        req.force_sync_commit = true;
+        s = WithRegion(
+            EncodeKey(lock.primary), deadline,
+            [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) -> absl::Status {
+              absl::StatusOr<TxnStatus> r = svc->CheckTxnStatus(ctx, req);
+              if (!r.ok()) return r.status();
+              st = *std::move(r);
+              return absl::OkStatus();
+            });
+        if (!s.ok()) return s;
+        if (st.kind == TxnStatus::Kind::kCommitted) {
+          fate = st.commit_ts;
+        } else if (st.kind != TxnStatus::Kind::kUncommitted) {
+          fate = 0;
+        }
+        break;
+      }
+      fate = decided.has_value() ? *decided : commit_ts;
+      // Resolve every key of the transaction (the primary included).
+      keys.push_back(st.lock->primary);
+      s = ResolveKeys(keys, lock.lock_version, *fate, deadline);
+      if (!s.ok()) return s;
+      break;
+    }
+  }
+  if (fate.has_value()) {
+    absl::MutexLock l(&mu_);
+    resolved_[lock.lock_version] = *fate;
+  } else if (st.kind == TxnStatus::Kind::kUncommitted && st.lock.has_value() &&
+             st.lock->min_commit_ts > caller_start_ts && caller_start_ts != 0 &&
+             !st.lock->use_async_commit) {
+    // Pushed above the reader: it may read past the lock.
+    return std::optional<TimeStamp>(kMaxTs);
+  }
+  return fate;
+}
+
+absl::StatusOr<bool> Client::ResolveLocks(const std::vector<LockInfo>& locks,
+                                          TimeStamp caller_start_ts, uint64_t deadline,
+                                          std::vector<TimeStamp>* bypass) {
+  bool all = true;
+  for (const LockInfo& l : locks) {
+    absl::StatusOr<std::optional<TimeStamp>> fate = TxnFate(l, caller_start_ts, deadline);
+    if (!fate.ok()) return fate.status();
+    if (!fate->has_value()) {
+      all = false;
+      continue;
+    }
+    if (**fate == kMaxTs) {
+      // The primary's min_commit_ts was pushed above the reader: the transaction will
+      // commit above caller_start_ts, so the reader may pass its locks.
+      if (bypass != nullptr) {
+        bypass->push_back(l.lock_version);
+      } else {
+        all = false;
+      }
+      continue;
+    }
+    absl::Status s = ResolveKeys({l.key}, l.lock_version, **fate, deadline);
+    if (!s.ok()) return s;
+  }
+  return all;
+}
+
+// ---- GC ----
+
+absl::StatusOr<GcStats> Client::Gc(TimeStamp safe_point) {
+  GcStats total;
+  const uint64_t deadline = Deadline();
+  std::vector<RegionRoute> regions = cluster_->Regions();
+  for (const RegionRoute& route : regions) {
+    // Regions may have split since: walk the range by the current cache.
+    std::string cursor = route.region.start_key();
+    const std::string end = route.region.end_key();
+    while (true) {
+      std::string region_end;
+      uint64_t backoff = options_.backoff_first_micros;
+      // Resolve the locks older than the safe point.
+      while (true) {
+        std::vector<LockInfo> locks;
+        absl::Status s = WithRegion(cursor, deadline,
+                                    [&](const RegionContext& ctx, TxnService* svc,
+                                        const metapb::Region& r) -> absl::Status {
+                                      ScanLockRequest req;
+                                      req.max_ts = safe_point;
+                                      absl::StatusOr<std::vector<LockInfo>> out =
+                                          svc->ScanLock(ctx, req);
+                                      if (!out.ok()) return out.status();
+                                      locks = *std::move(out);
+                                      region_end = r.end_key();
+                                      return absl::OkStatus();
+                                    });
+        if (!s.ok()) return s;
+        std::vector<LockInfo> old;
+        for (LockInfo& l : locks) {
+          if (l.lock_version < safe_point) old.push_back(std::move(l));
+        }
+        if (old.empty()) break;
+        absl::StatusOr<bool> done = ResolveLocks(old, 0, deadline);
+        if (!done.ok()) return done.status();
+        if (*done) continue;
+        if (!Backoff(&backoff, deadline)) {
+          return absl::DeadlineExceededError("gc: live locks below the safe point");
+        }
+      }
+      absl::Status s = WithRegion(
+          cursor, deadline,
+          [&](const RegionContext& ctx, TxnService* svc, const metapb::Region& r) -> absl::Status {
+            absl::StatusOr<GcStats> st = svc->Gc(ctx, safe_point);
+            if (!st.ok()) return st.status();
+            total.keys += st->keys;
+            total.versions_deleted += st->versions_deleted;
+            total.values_deleted += st->values_deleted;
+            region_end = r.end_key();
+            return absl::OkStatus();
+          });
+      if (!s.ok()) return s;
+      if (region_end.empty() || (!end.empty() && region_end >= end)) break;
+      cursor = region_end;
+    }
+  }
+  return total;
+}
+
+// ==== Txn ====
+
+Txn::Txn(Client* client, BeginOptions options, TimeStamp start_ts)
+    : client_(client), options_(options), start_ts_(start_ts) {}
+
+Txn::~Txn() {
+  if (state_ == State::kActive || state_ == State::kFailed) {
+    if (!pessimistic_locked_.empty()) (void)Rollback();
+  }
+  StopHeartbeat();
+}
+
+absl::Status Txn::CheckActive(bool writing) const {
+  switch (state_) {
+    case State::kCommitted:
+      return absl::FailedPreconditionError(
+          absl::StrCat("transaction ", start_ts_, " is already committed"));
+    case State::kRolledBack:
+      return absl::FailedPreconditionError(
+          absl::StrCat("transaction ", start_ts_, " is already rolled back"));
+    case State::kFailed:
+      return failure_;
+    case State::kActive:
+      break;
+  }
+  if (writing && options_.read_ts != 0) {
+    return absl::FailedPreconditionError("a transaction with an explicit read_ts is read-only");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>* out) {
+  const uint64_t deadline = client_->Deadline();
+  uint64_t backoff = client_->options().backoff_first_micros;
+  while (true) {
+    TxnReadOptions opts;
+    opts.bypass_locks = bypass_;
+    absl::Status s = client_->WithRegion(
+        EncodeKey(key), deadline,
+        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) -> absl::Status {
+          absl::StatusOr<std::optional<std::string>> v = svc->Get(ctx, key, start_ts_, opts);
+          if (!v.ok()) return v.status();
+          *out = *std::move(v);
+          return absl::OkStatus();
+        });
+    std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(s);
+    if (!kl.has_value()) return s;
+    absl::StatusOr<bool> done = client_->ResolveLocks(kl->locks, start_ts_, deadline, &bypass_);
+    if (!done.ok()) return done.status();
+    if (!*done) {
+      if (!client_->Backoff(&backoff, deadline)) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("read blocked by a live lock: ", s.message()));
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> Txn::Get(const std::string& key) {
+  absl::Status a = CheckActive(false);
+  if (!a.ok()) return a;
+  auto it = writes_.find(key);
+  if (it != writes_.end()) return it->second;
+  std::optional<std::string> out;
+  absl::Status s = SnapshotGet(key, &out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGet(
+    const std::vector<std::string>& keys) {
+  absl::Status a = CheckActive(false);
+  if (!a.ok()) return a;
+  std::vector<std::optional<std::string>> out(keys.size());
+  std::map<std::string, std::optional<std::string>> fetched;
+  std::vector<std::string> need;
+  for (const std::string& k : keys) {
+    if (writes_.count(k) == 0) need.push_back(k);
+  }
+  std::sort(need.begin(), need.end());
+  need.erase(std::unique(need.begin(), need.end()), need.end());
+  const uint64_t deadline = client_->Deadline();
+  uint64_t backoff = client_->options().backoff_first_micros;
+  while (!need.empty()) {
+    Mutex mu;
+    std::vector<LockInfo> locks;
+    std::vector<std::string> locked_keys;
+    absl::Status s = client_->ForEachGroup(
+        need, deadline, true,
+        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+            const std::vector<std::string>& ks) -> absl::Status {
+          TxnReadOptions ro;
+          ro.bypass_locks = bypass_;
+          absl::StatusOr<std::vector<KvPair>> r = svc->BatchGet(ctx, ks, start_ts_, ro);
+          if (!r.ok()) {
+            std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(r.status());
+            if (!kl.has_value()) return r.status();
+            MutexLock l(mu);
+            locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+            locked_keys.insert(locked_keys.end(), ks.begin(), ks.end());
+            return absl::OkStatus();
+          }
+          MutexLock l(mu);
+          std::set<std::string> seen;
+          for (KvPair& p : *r) {
+            if (!p.error.ok()) {
+              std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(p.error);
+              if (!kl.has_value()) return p.error;
+              locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+              locked_keys.push_back(p.key);
+              seen.insert(p.key);
+              continue;
+            }
+            seen.insert(p.key);
+            fetched[p.key] = std::move(p.value);
+          }
+          for (const std::string& k : ks) {
+            if (seen.count(k) == 0) fetched[k] = std::nullopt;
+          }
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    need = std::move(locked_keys);
+    if (need.empty()) break;
+    absl::StatusOr<bool> done = client_->ResolveLocks(locks, start_ts_, deadline, &bypass_);
+    if (!done.ok()) return done.status();
+    if (!*done && !client_->Backoff(&backoff, deadline)) {
+      return absl::DeadlineExceededError("batch get blocked by live locks");
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto w = writes_.find(keys[i]);
+    out[i] = w != writes_.end() ? w->second : fetched[keys[i]];
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const std::string& start,
+                                                                           const std::string& end,
+                                                                           size_t limit) {
+  absl::Status a = CheckActive(false);
+  if (!a.ok()) return a;
+  if (!end.empty() && end <= start) return std::vector<std::pair<std::string, std::string>>();
+  // Buffered writes in range may hide or add keys; ask the store for enough.
+  size_t deletes = 0;
+  for (auto it = writes_.lower_bound(start); it != writes_.end() && EndAfter(end, it->first);
+       ++it) {
+    if (!it->second.has_value()) ++deletes;
+  }
+  std::map<std::string, std::string> snap;
+  const uint64_t deadline = client_->Deadline();
+  std::string cursor = EncodeKey(start);
+  const size_t want = limit == 0 ? 0 : limit + deletes;
+  while (true) {
+    std::string region_end;
+    uint64_t backoff = client_->options().backoff_first_micros;
+    while (true) {
+      std::vector<KvPair> part;
+      absl::Status s = client_->WithRegion(
+          cursor, deadline,
+          [&](const RegionContext& ctx, TxnService* svc, const metapb::Region& r) -> absl::Status {
+            ScanOptions o;
+            o.start_key = start;
+            o.end_key = end;
+            o.ts = start_ts_;
+            o.read.bypass_locks = bypass_;
+            o.limit = want == 0 ? 0 : want - std::min(want, snap.size());
+            absl::StatusOr<std::vector<KvPair>> out = svc->Scan(ctx, o);
+            if (!out.ok()) return out.status();
+            part = *std::move(out);
+            region_end = r.end_key();
+            return absl::OkStatus();
+          });
+      std::vector<LockInfo> locks;
+      if (std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(s)) {
+        locks = kl->locks;
+      } else if (!s.ok()) {
+        return s;
+      }
+      for (const KvPair& p : part) {
+        if (p.error.ok()) continue;
+        std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(p.error);
+        if (!kl.has_value()) return p.error;
+        locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+      }
+      if (locks.empty()) {
+        for (KvPair& p : part) snap[p.key] = std::move(p.value);
+        break;
+      }
+      absl::StatusOr<bool> done = client_->ResolveLocks(locks, start_ts_, deadline, &bypass_);
+      if (!done.ok()) return done.status();
+      if (!*done && !client_->Backoff(&backoff, deadline)) {
+        return absl::DeadlineExceededError("scan blocked by live locks");
+      }
+    }
+    if (want != 0 && snap.size() >= want) break;
+    if (region_end.empty() || (!end.empty() && region_end >= EncodeKey(end))) break;
+    cursor = region_end;
+  }
+  for (auto it = writes_.lower_bound(start); it != writes_.end() && EndAfter(end, it->first);
+       ++it) {
+    if (it->second.has_value()) {
+      snap[it->first] = *it->second;
+    } else {
+      snap.erase(it->first);
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [k, v] : snap) {
+    if (limit != 0 && out.size() >= limit) break;
+    out.emplace_back(k, std::move(v));
+  }
+  return out;
+}
+
+absl::Status Txn::Put(const std::string& key, const std::string& value) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  if (options_.pessimistic) {
+    absl::Status s = AcquirePessimistic({key});
+    if (!s.ok()) return s;
+  }
+  writes_[key] = value;
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Delete(const std::string& key) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  if (options_.pessimistic) {
+    absl::Status s = AcquirePessimistic({key});
+    if (!s.ok()) return s;
+  }
+  writes_[key] = std::nullopt;
+  return absl::OkStatus();
+}
+
+absl::Status Txn::LockKeys(const std::vector<std::string>& keys) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  for (const std::string& k : keys) {
+    if (k.empty()) return absl::InvalidArgumentError("empty key");
+  }
+  if (options_.pessimistic) return AcquirePessimistic(keys);
+  for (const std::string& k : keys) lock_only_.insert(k);
+  return absl::OkStatus();
+}
+
+absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
+  std::vector<std::string> need;
+  for (const std::string& k : keys) {
+    if (pessimistic_locked_.count(k) == 0) need.push_back(k);
+  }
+  std::sort(need.begin(), need.end());
+  need.erase(std::unique(need.begin(), need.end()), need.end());
+  if (need.empty()) return absl::OkStatus();
+  if (primary_.empty()) primary_ = need.front();
+  const uint64_t deadline = client_->Deadline();
+  const uint64_t wait_deadline = client_->env()->NowMicros() + options_.lock_wait_timeout_ms * 1000;
+  uint64_t backoff = client_->options().backoff_first_micros;
+  while (!need.empty()) {
+    Mutex mu;
+    std::vector<LockInfo> locks;
+    std::vector<std::string> retry;
+    absl::Status s = client_->ForEachGroup(
+        need, deadline, true,
+        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+            const std::vector<std::string>& ks) -> absl::Status {
+          AcquirePessimisticLockRequest req;
+          for (const std::string& k : ks) req.keys.push_back({k, false});
+          req.primary = primary_;
+          req.start_ts = start_ts_;
+          // Locking at start_ts keeps snapshot isolation: a commit after start_ts on a
+          // locked key is a write conflict, as in optimistic mode.
+          req.for_update_ts = start_ts_;
+          req.lock_ttl = options_.lock_ttl_ms;
+          uint64_t now = client_->env()->NowMicros();
+          uint64_t wait_ms = wait_deadline > now ? (wait_deadline - now) / 1000 : 0;
+          absl::StatusOr<AcquirePessimisticLockResponse> r =
+              svc->AcquirePessimisticLock(ctx, req, wait_ms);
+          if (r.ok()) {
+            MutexLock l(mu);
+            for (const std::string& k : ks) pessimistic_locked_.insert(k);
+            return absl::OkStatus();
+          }
+          std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(r.status());
+          if (!kl.has_value()) return r.status();
+          MutexLock l(mu);
+          locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+          retry.insert(retry.end(), ks.begin(), ks.end());
+          return absl::OkStatus();
+        });
+    if (!pessimistic_locked_.empty()) StartHeartbeat();
+    if (!s.ok()) {
+      if (absl::IsAborted(s)) {
+        state_ = State::kFailed;
+        failure_ = s;
+      }
+      return s;
+    }
+    need = std::move(retry);
+    if (need.empty()) break;
+    absl::StatusOr<bool> done = client_->ResolveLocks(locks, 0, deadline);
+    if (!done.ok()) return done.status();
+    if (client_->env()->NowMicros() >= wait_deadline) {
+      state_ = State::kFailed;
+      failure_ = absl::AbortedError(absl::StrCat(
+          "lock wait timeout: txn ", start_ts_, " waited ", options_.lock_wait_timeout_ms,
+          " ms for key '", EscapeKey(need.front()), "' held by txn ", locks.front().lock_version));
+      return failure_;
+    }
+    if (!*done) client_->Backoff(&backoff, wait_deadline);
+  }
+  return absl::OkStatus();
+}
+
+void Txn::StartHeartbeat() {
+  if (hb_running_ || primary_.empty()) return;
+  hb_running_ = true;
+  hb_stop_ = std::make_shared<Notification>();
+  hb_done_.Add(1);
+  std::shared_ptr<Notification> stop = hb_stop_;
+  WaitGroup done = hb_done_;
+  Client* client = client_;
+  const std::string primary = primary_;
+  const TimeStamp start_ts = start_ts_;
+  const uint64_t ttl = options_.lock_ttl_ms;
+  client_->env()->Spawn([client, stop, done, primary, start_ts, ttl]() mutable {
+    while (!stop->WaitFor(client->env(), ttl * 1000 / 2)) {
+      absl::StatusOr<TimeStamp> now = client->GetTimestamp();
+      if (!now.ok()) continue;
+      TxnHeartBeatRequest req;
+      req.primary_key = primary;
+      req.start_ts = start_ts;
+      req.advise_ttl = PhysicalMs(*now) - PhysicalMs(start_ts) + ttl;
+      absl::Status s =
+          client->WithRegion(EncodeKey(primary), client->env()->NowMicros() + ttl * 1000 / 2,
+                             [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) {
+                               return svc->TxnHeartBeat(ctx, req).status();
+                             });
+      if (GetTxnErrorAs<TxnNotFound>(s).has_value() && !stop->HasBeenNotified()) {
+        // Not prewritten yet, or already gone: keep trying until told to stop.
+        continue;
+      }
+    }
+    done.Done();
+  });
+}
+
+void Txn::StopHeartbeat() {
+  if (!hb_running_) return;
+  hb_stop_->Notify();
+  hb_done_.Wait();
+  hb_running_ = false;
+}
+
+absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint64_t deadline) {
+  std::vector<Mutation> muts;
+  std::vector<bool> pess;
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : writes_) {
+    muts.push_back(v.has_value() ? Mutation::Put(k, *v) : Mutation::Delete(k));
+    pess.push_back(pessimistic_locked_.count(k) > 0);
+    keys.push_back(k);
+  }
+  for (const std::string& k : lock_only_) {
+    if (writes_.count(k) != 0) continue;
+    muts.push_back(Mutation::LockKey(k));
+    pess.push_back(false);
+    keys.push_back(k);
+  }
+  for (const std::string& k : pessimistic_locked_) {
+    if (writes_.count(k) != 0) continue;
+    muts.push_back(Mutation::LockKey(k));
+    pess.push_back(true);
+    keys.push_back(k);
+  }
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < keys.size(); ++i) index[keys[i]] = i;
+  std::vector<std::string> secondaries;
+  if (async) {
+    for (const std::string& k : keys) {
+      if (k != primary_) secondaries.push_back(k);
+    }
+  }
+  Mutex mu;
+  uint64_t backoff = client_->options().backoff_first_micros;
+  std::vector<std::string> pending = keys;
+  while (!pending.empty()) {
+    std::vector<LockInfo> locks;
+    std::vector<std::string> retry;
+    absl::Status s = client_->ForEachGroup(
+        pending, deadline, true,
+        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+            const std::vector<std::string>& ks) -> absl::Status {
+          PrewriteRequest req;
+          req.primary = primary_;
+          req.start_ts = start_ts_;
+          req.lock_ttl = options_.lock_ttl_ms;
+          req.txn_size = keys.size();
+          req.use_async_commit = async;
+          if (async) {
+            req.min_commit_ts = start_ts_ + 1;
+            req.secondaries = secondaries;
+          }
+          req.try_one_pc = one_pc;
+          if (async || one_pc) {
+            req.max_commit_ts = ComposeTs(PhysicalMs(start_ts_) + kMaxCommitTsWindowMs, 0);
+          }
+          if (options_.pessimistic) {
+            req.for_update_ts = start_ts_;
+          }
+          for (const std::string& k : ks) {
+            req.mutations.push_back(muts[index[k]]);
+            if (options_.pessimistic) req.is_pessimistic_lock.push_back(pess[index[k]]);
+          }
+          absl::StatusOr<PrewriteResponse> r = svc->Prewrite(ctx, req);
+          MutexLock l(mu);
+          if (!r.ok()) {
+            std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(r.status());
+            if (!kl.has_value()) return r.status();
+            locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+            retry.insert(retry.end(), ks.begin(), ks.end());
+            return absl::OkStatus();
+          }
+          out->min_commit_ts = std::max(out->min_commit_ts, r->min_commit_ts);
+          out->one_pc_commit_ts = std::max(out->one_pc_commit_ts, r->one_pc_commit_ts);
+          if (r->fell_back) out->fell_back = true;
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    pending = std::move(retry);
+    if (pending.empty()) break;
+    absl::StatusOr<bool> done = client_->ResolveLocks(locks, 0, deadline);
+    if (!done.ok()) return done.status();
+    if (!*done && !client_->Backoff(&backoff, deadline)) {
+      return absl::DeadlineExceededError(absl::StrCat("prewrite blocked by live locks, e.g. on '",
+                                                      EscapeKey(locks[0].key), "' of txn ",
+                                                      locks[0].lock_version));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Txn::ReleasePessimisticLocks() {
+  // Never prewritten: remove the locks without rollback records, so they cannot make a
+  // later lock on the same keys look like a write conflict.
+  std::vector<std::string> keys(pessimistic_locked_.begin(), pessimistic_locked_.end());
+  pessimistic_locked_.clear();
+  if (keys.empty()) return;
+  (void)client_->ForEachGroup(keys, client_->Deadline(), true,
+                              [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+                                  const std::vector<std::string>& ks) {
+                                PessimisticRollbackRequest req;
+                                req.keys = ks;
+                                req.start_ts = start_ts_;
+                                req.for_update_ts = start_ts_;
+                                return svc->PessimisticRollback(ctx, req);
+                              });
+}
+
+void Txn::CleanupAfterFailure(const std::vector<std::string>& keys) {
+  if (keys.empty()) return;
+  const uint64_t deadline = client_->Deadline();
+  (void)client_->ForEachGroup(keys, deadline, true,
+                              [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
+                                  const std::vector<std::string>& ks) {
+                                RollbackRequest req;
+                                req.keys = ks;
+                                req.start_ts = start_ts_;
+                                return svc->Rollback(ctx, req);
+                              });
+}
+
+absl::Status Txn::Commit() {
+  absl::Status a = CheckActive(false);
+  if (state_ == State::kFailed) {
+    StopHeartbeat();
+    ReleasePessimisticLocks();
+    return a;
+  }
+  if (!a.ok()) return a;
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : writes_) keys.push_back(k);
+  for (const std::string& k : lock_only_) {
+    if (writes_.count(k) == 0) keys.push_back(k);
+  }
+  for (const std::string& k : pessimistic_locked_) {
+    if (writes_.count(k) == 0 && lock_only_.count(k) == 0) keys.push_back(k);
+  }
+  if (keys.empty()) {
+    state_ = State::kCommitted;
+    commit_ts_ = start_ts_;
+    commit_kind_ = "read-only";
+    return absl::OkStatus();
+  }
+  std::sort(keys.begin(), keys.end());
+  if (primary_.empty()) primary_ = keys.front();
+  const uint64_t deadline = client_->Deadline();
+
+  // One region for every key? Then 1PC is possible.
+  bool one_pc = false;
+  if (options_.try_one_pc && !options_.pessimistic) {
+    std::set<uint64_t> regions;
+    bool ok = true;
+    for (const std::string& k : keys) {
+      absl::Status s =
+          client_->WithRegion(EncodeKey(k), deadline,
+                              [&](const RegionContext& ctx, TxnService*, const metapb::Region&) {
+                                regions.insert(ctx.region_id);
+                                return absl::OkStatus();
+                              });
+      if (!s.ok()) ok = false;
+    }
+    one_pc = ok && regions.size() == 1;
+  }
+  const bool async = !one_pc && options_.async_commit && keys.size() <= kMaxAsyncCommitKeys;
+  if (!one_pc) StartHeartbeat();
+
+  PrewriteResult pr;
+  absl::Status s = PrewriteAll(async, one_pc, &pr, deadline);
+  if (!s.ok()) {
+    StopHeartbeat();
+    CleanupAfterFailure(keys);
+    state_ = State::kFailed;
+    failure_ = s;
+    pessimistic_locked_.clear();
+    if (absl::IsAborted(s) || absl::IsAlreadyExists(s)) return s;
+    return s;
+  }
+  if (one_pc && pr.one_pc_commit_ts != 0 && !pr.fell_back) {
+    state_ = State::kCommitted;
+    commit_ts_ = pr.one_pc_commit_ts;
+    commit_kind_ = "1pc";
+    return absl::OkStatus();
+  }
+  TimeStamp commit_ts = 0;
+  bool committed = false;
+  if (async && !pr.fell_back && pr.min_commit_ts != 0) {
+    // Every key is prewritten: the transaction is committed at min_commit_ts.
+    commit_ts = pr.min_commit_ts;
+    committed = true;
+    commit_kind_ = "async";
+  } else {
+    commit_kind_ = "2pc";
+    while (true) {
+      absl::StatusOr<TimeStamp> ts = client_->GetTimestamp();
+      if (!ts.ok()) {
+        s = ts.status();
+        break;
+      }
+      commit_ts = *ts;
+      s = client_->WithRegion(
+          EncodeKey(primary_), deadline,
+          [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) {
+            CommitRequest req;
+            req.keys = {primary_};
+            req.start_ts = start_ts_;
+            req.commit_ts = commit_ts;
+            return svc->Commit(ctx, req);
+          });
+      // A reader pushed min_commit_ts above our commit_ts: take a newer one.
+      if (GetTxnErrorAs<CommitTsExpired>(s).has_value()) continue;
+      break;
+    }
+    if (s.ok()) {
+      committed = true;
+    } else if (GetTxnErrorAs<TxnLockNotFound>(s).has_value()) {
+      StopHeartbeat();
+      state_ = State::kFailed;
+      failure_ = absl::AbortedError(absl::StrCat("transaction ", start_ts_,
+                                                 " was rolled back by another transaction "
+                                                 "before its commit: ",
+                                                 s.message()));
+      CleanupAfterFailure(keys);
+      return failure_;
+    } else {
+      StopHeartbeat();
+      state_ = State::kFailed;
+      failure_ = Undetermined(s);
+      return failure_;
+    }
+  }
+  StopHeartbeat();
+  state_ = State::kCommitted;
+  commit_ts_ = commit_ts;
+  // Secondaries (and, for async commit, every key) are committed in the background: the
+  // transaction's fate is already decided, and readers resolve what is left.
+  std::vector<std::string> rest;
+  for (const std::string& k : keys) {
+    if (commit_kind_ == "async" || k != primary_) rest.push_back(k);
+  }
+  if (!rest.empty() && committed) {
+    Client* client = client_;
+    const TimeStamp start_ts = start_ts_;
+    client_->Background([client, rest = std::move(rest), start_ts, commit_ts] {
+      (void)client->ForEachGroup(rest, client->Deadline(), true,
+                                 [&](const RegionContext& ctx, TxnService* svc,
+                                     const metapb::Region&, const std::vector<std::string>& ks) {
+                                   CommitRequest req;
+                                   req.keys = ks;
+                                   req.start_ts = start_ts;
+                                   req.commit_ts = commit_ts;
+                                   return svc->Commit(ctx, req);
+                                 });
+    });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Txn::Rollback() {
+  if (state_ == State::kCommitted) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("transaction ", start_ts_, " is already committed"));
+  }
+  if (state_ == State::kRolledBack) return absl::OkStatus();
+  StopHeartbeat();
+  ReleasePessimisticLocks();
+  state_ = State::kRolledBack;
+  return absl::OkStatus();
+}
+
+absl::Status Txn::TEST_PrewriteOnlyAndAbandon() {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : writes_) keys.push_back(k);
+  if (keys.empty()) return absl::InvalidArgumentError("nothing to prewrite");
+  if (primary_.empty()) primary_ = keys.front();
+  PrewriteResult pr;
+  absl::Status s = PrewriteAll(options_.async_commit, false, &pr, client_->Deadline());
+  StopHeartbeat();
+  state_ = State::kRolledBack;  // Inert from now on; the locks stay behind.
+  pessimistic_locked_.clear();
+  return s;
+}
+
+}  // namespace rutile::txn::client

@@ -1,0 +1,224 @@
+// The Percolator client (TiKV's client-go txnkv, DESIGN.md §9): a region cache with
+// routing retries, a lock resolver, and transactions that read a snapshot at start_ts,
+// buffer their writes and commit them with two-phase commit (mutations grouped by region,
+// every group prewritten in parallel, the primary committed first, the secondaries in the
+// background), async commit, one-phase commit when every key is in one region, or
+// pessimistic locking with lock waiting and deadlock detection. Long transactions keep
+// their primary lock alive with TTL heartbeats.
+//
+// Nothing is retried on the user's behalf in a way that could break snapshot isolation:
+// a write conflict, a deadlock or a lock wait timeout fails the transaction with Aborted;
+// the caller decides whether to run it again with a new start_ts.
+//
+// The client reaches PD and the stores through ClusterAccess, which lib/node implements
+// (in process today; over RpcEndpoint later, with the same TxnService interface).
+//
+// Thread safety: a Client may be used from many fibers at once; one Txn from one fiber at
+// a time. The Client must outlive its Txns; destroying it waits for background commits.
+
+#ifndef RUTILE_TXN_CLIENT_TXN_CLIENT_H_
+#define RUTILE_TXN_CLIENT_TXN_CLIENT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "metapb.pb.h"
+#include "rutile/env.h"
+#include "txn/region_store.h"
+#include "util/sync.h"
+
+namespace rutile::txn::client {
+
+struct RegionRoute {
+  metapb::Region region;
+  uint64_t leader_store = 0;  // 0: unknown.
+};
+
+// What the client needs from the cluster. Region keys are encoded (types.h EncodeKey).
+class ClusterAccess {
+ public:
+  virtual ~ClusterAccess() = default;
+  virtual Env* env() = 0;
+  virtual absl::StatusOr<TimeStamp> GetTimestamp() = 0;
+  // The region holding encoded `key`; NotFound when PD knows none.
+  virtual absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key) = 0;
+  // Every region PD knows, in key order.
+  virtual std::vector<RegionRoute> Regions() = 0;
+  // The transaction service of a store, or null when unreachable.
+  virtual TxnService* Store(uint64_t store_id) = 0;
+};
+
+struct ClientOptions {
+  // How long one client call (a read, a prewrite, a commit) may take with its retries.
+  uint64_t timeout_micros = 20'000'000;
+  uint64_t backoff_first_micros = 2'000;
+  uint64_t backoff_max_micros = 200'000;
+};
+
+struct BeginOptions {
+  bool pessimistic = false;
+  bool async_commit = false;
+  bool try_one_pc = false;
+  // Non-zero: a read-only transaction reading at this timestamp (stale read).
+  TimeStamp read_ts = 0;
+  uint64_t lock_ttl_ms = 3'000;
+  // Pessimistic mode: how long LockKeys/Put/Delete wait for a lock held by another txn.
+  uint64_t lock_wait_timeout_ms = 3'000;
+};
+
+class Txn;
+
+class Client {
+ public:
+  Client(ClusterAccess* cluster, ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  absl::StatusOr<std::unique_ptr<Txn>> Begin(const BeginOptions& options);
+  absl::StatusOr<TimeStamp> GetTimestamp() { return cluster_->GetTimestamp(); }
+
+  // Splits the region holding raw `key` so that the key starts a region (through `split`,
+  // given the region id and the encoded split key).
+  absl::Status SplitAt(const std::string& key,
+                       const std::function<absl::Status(uint64_t store, uint64_t region,
+                                                        const std::string&)>& split);
+
+  // One GC pass: every region resolves its locks older than `safe_point` and drops the
+  // versions no read at or above it can see.
+  absl::StatusOr<GcStats> Gc(TimeStamp safe_point);
+
+  // ---- Internals shared with Txn. ----
+
+  using GroupFn = std::function<absl::Status(const RegionContext& ctx, TxnService* svc,
+                                             const metapb::Region& region,
+                                             const std::vector<std::string>& raw_keys)>;
+  // Groups raw keys by region and runs `fn` per group (in parallel fibers when `parallel`),
+  // regrouping and retrying after region errors until `deadline`. Returns the first
+  // non-region error.
+  absl::Status ForEachGroup(const std::vector<std::string>& raw_keys, uint64_t deadline,
+                            bool parallel, const GroupFn& fn);
+  // Runs `fn` at the region holding encoded key `ekey`.
+  absl::Status WithRegion(const std::string& ekey, uint64_t deadline,
+                          const std::function<absl::Status(const RegionContext&, TxnService*,
+                                                           const metapb::Region&)>& fn);
+
+  // Resolves locks met at caller_start_ts. Returns true when each lock is gone or no
+  // longer blocks a reader at caller_start_ts; false when some lock is alive (back off).
+  // A reader (caller_start_ts != 0) passing `bypass` gets there the start_ts of
+  // transactions known to commit above caller_start_ts, whose locks it may read past.
+  absl::StatusOr<bool> ResolveLocks(const std::vector<LockInfo>& locks, TimeStamp caller_start_ts,
+                                    uint64_t deadline, std::vector<TimeStamp>* bypass = nullptr);
+
+  // Runs `fn` in a background fiber the destructor waits for.
+  void Background(std::function<void()> fn);
+
+  Env* env() { return env_; }
+  const ClientOptions& options() const { return options_; }
+  uint64_t Deadline() { return env_->NowMicros() + options_.timeout_micros; }
+  // Sleeps `*backoff` (capped by the deadline) and doubles it. False when past deadline.
+  bool Backoff(uint64_t* backoff, uint64_t deadline);
+
+ private:
+  struct Cached {
+    metapb::Region region;
+    uint64_t leader_store = 0;
+  };
+  enum class Outcome { kDone, kRetry, kRetryNow, kFail };
+  absl::StatusOr<Cached> Locate(const std::string& ekey);
+  void InsertLocked(const metapb::Region& r, uint64_t leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Invalidate(uint64_t region_id);
+  void SetLeader(uint64_t region_id, uint64_t store);
+  // Classifies `s` from an attempt at `store`; updates the cache.
+  Outcome OnError(const absl::Status& s, const Cached& c, uint64_t store);
+  uint64_t PickStore(const Cached& c, uint64_t attempt);
+
+  // The fate of a transaction: commit_ts (0: rolled back), or nullopt while alive.
+  absl::StatusOr<std::optional<TimeStamp>> TxnFate(const LockInfo& lock, TimeStamp caller_start_ts,
+                                                   uint64_t deadline);
+  absl::Status ResolveKeys(const std::vector<std::string>& keys, TimeStamp start_ts,
+                           TimeStamp commit_ts, uint64_t deadline);
+
+  ClusterAccess* const cluster_;
+  Env* const env_;
+  const ClientOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);      // By encoded start key.
+  std::map<TimeStamp, TimeStamp> resolved_ ABSL_GUARDED_BY(mu_);  // start_ts -> commit_ts.
+  WaitGroup background_;
+};
+
+class Txn {
+ public:
+  Txn(Client* client, BeginOptions options, TimeStamp start_ts);
+  ~Txn();
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+
+  TimeStamp start_ts() const { return start_ts_; }
+  // The commit timestamp once committed (start_ts for a read-only transaction).
+  TimeStamp commit_ts() const { return commit_ts_; }
+  // How the last Commit finished: "1pc", "async", "2pc" or "read-only".
+  const std::string& commit_kind() const { return commit_kind_; }
+
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key);
+  absl::StatusOr<std::vector<std::optional<std::string>>> BatchGet(
+      const std::vector<std::string>& keys);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(const std::string& start,
+                                                                        const std::string& end,
+                                                                        size_t limit);
+  absl::Status Put(const std::string& key, const std::string& value);
+  absl::Status Delete(const std::string& key);
+  absl::Status LockKeys(const std::vector<std::string>& keys);
+  absl::Status Commit();
+  absl::Status Rollback();
+
+  // Test hook: prewrites every mutation (2PC, no commit) and then behaves as if the
+  // client died: no commit, no rollback, no heartbeat.
+  absl::Status TEST_PrewriteOnlyAndAbandon();
+
+ private:
+  enum class State { kActive, kCommitted, kRolledBack, kFailed };
+  absl::Status CheckActive(bool writing) const;
+  absl::Status SnapshotGet(const std::string& key, std::optional<std::string>* out);
+  absl::Status AcquirePessimistic(const std::vector<std::string>& keys);
+  struct PrewriteResult {
+    TimeStamp min_commit_ts = 0;
+    TimeStamp one_pc_commit_ts = 0;
+    bool fell_back = false;
+  };
+  absl::Status PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint64_t deadline);
+  void CleanupAfterFailure(const std::vector<std::string>& keys);
+  void ReleasePessimisticLocks();
+  void StartHeartbeat();
+  void StopHeartbeat();
+
+  Client* const client_;
+  const BeginOptions options_;
+  const TimeStamp start_ts_;
+  TimeStamp commit_ts_ = 0;
+  std::string commit_kind_;
+  State state_ = State::kActive;
+  absl::Status failure_;
+  std::map<std::string, std::optional<std::string>> writes_;  // nullopt: delete.
+  std::set<std::string> lock_only_;                           // LockKeys (optimistic).
+  std::set<std::string> pessimistic_locked_;
+  std::string primary_;
+  std::vector<TimeStamp> bypass_;  // Locks of txns known to commit above start_ts.
+  std::shared_ptr<Notification> hb_stop_;
+  WaitGroup hb_done_;
+  bool hb_running_ = false;
+};
+
+}  // namespace rutile::txn::client
+
+#endif  // RUTILE_TXN_CLIENT_TXN_CLIENT_H_

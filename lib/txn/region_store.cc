@@ -1,0 +1,314 @@
+#include "txn/region_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "txn/errors.h"
+
+namespace rutile::txn {
+
+// ---- DeadlockDetector ----
+
+bool DeadlockDetector::Detect(TimeStamp waiter, TimeStamp holder) {
+  MutexLock lock(mu_);
+  // Is waiter reachable from holder? Then waiter -> holder closes a cycle.
+  std::vector<TimeStamp> stack{holder};
+  std::set<TimeStamp> seen;
+  while (!stack.empty()) {
+    TimeStamp t = stack.back();
+    stack.pop_back();
+    if (t == waiter) return true;
+    if (!seen.insert(t).second) continue;
+    auto it = wait_for_.find(t);
+    if (it == wait_for_.end()) continue;
+    for (TimeStamp n : it->second) stack.push_back(n);
+  }
+  wait_for_[waiter].insert(holder);
+  return false;
+}
+
+void DeadlockDetector::CleanUpWaitFor(TimeStamp waiter, TimeStamp holder) {
+  MutexLock lock(mu_);
+  auto it = wait_for_.find(waiter);
+  if (it == wait_for_.end()) return;
+  auto e = it->second.find(holder);
+  if (e != it->second.end()) it->second.erase(e);
+  if (it->second.empty()) wait_for_.erase(it);
+}
+
+void DeadlockDetector::CleanUp(TimeStamp waiter) {
+  MutexLock lock(mu_);
+  wait_for_.erase(waiter);
+}
+
+size_t DeadlockDetector::TEST_EdgeCount() {
+  MutexLock lock(mu_);
+  size_t n = 0;
+  for (const auto& [k, v] : wait_for_) n += v.size();
+  return n;
+}
+
+namespace {
+constexpr char kDeadlockPayloadUrl[] = "type.rutile.dev/rutile.txn.Deadlock";
+}  // namespace
+
+absl::Status DeadlockError(TimeStamp start_ts, TimeStamp blocker, std::string_view key) {
+  absl::Status s = absl::AbortedError(
+      absl::StrCat("deadlock: txn ", start_ts, " waiting for txn ", blocker, " on key '",
+                   EscapeKey(key), "' closes a cycle; txn ", start_ts, " is the victim"));
+  s.SetPayload(kDeadlockPayloadUrl, absl::Cord(absl::StrCat(blocker)));
+  return s;
+}
+
+bool IsDeadlock(const absl::Status& s) {
+  return absl::IsAborted(s) && s.GetPayload(kDeadlockPayloadUrl).has_value();
+}
+
+// ---- RegionTxnStore ----
+
+RegionTxnStore::RegionTxnStore(Env* env, RegionKv* kv, DeadlockDetector* detector)
+    : env_(env), kv_(kv), detector_(detector), latches_(4096), cm_(0) {}
+
+RegionTxnStore::~RegionTxnStore() = default;
+
+absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::ReadView(
+    const RegionContext& ctx, const std::vector<std::string>& raw_keys) {
+  absl::StatusOr<std::shared_ptr<RegionView>> view = kv_->Snapshot(ctx);
+  if (!view.ok()) return view.status();
+  for (const std::string& k : raw_keys) {
+    std::string enc = EncodeKey(k);
+    if (!(*view)->Contains(enc)) return (*view)->NotInRegion(enc);
+  }
+  return view;
+}
+
+template <typename F>
+auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
+                              bool latch, F&& body)
+    -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
+  Latches::Guard guard;
+  if (latch) guard = latches_.Acquire(LatchKeys(raw_keys));
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, raw_keys);
+  if (!view.ok()) return view.status();
+  MvccReader reader((*view)->engine(), nullptr);
+  // Declared last, destroyed first: the memory locks go after the write, before the
+  // latches.
+  MvccTxn txn(&cm_);
+  auto result = body(&reader, &txn);
+  if (!result.ok()) return result;
+  if (txn.modify_count() > 0) {
+    absl::Status s = kv_->Write(ctx, txn.batch());
+    if (!s.ok()) return s;
+  }
+  return result;
+}
+
+void RegionTxnStore::WakeWaiters(const std::vector<std::string>& raw_keys) {
+  std::vector<std::shared_ptr<Notification>> wake;
+  {
+    MutexLock lock(wait_mu_);
+    for (const std::string& k : raw_keys) {
+      auto it = waiters_.find(k);
+      if (it == waiters_.end()) continue;
+      for (auto& n : it->second.list) wake.push_back(std::move(n));
+      waiters_.erase(it);
+    }
+  }
+  for (auto& n : wake) n->Notify();
+}
+
+namespace {
+
+absl::Status CheckMemLock(ConcurrencyManager* cm, const std::string& key, TimeStamp ts,
+                          const TxnReadOptions& opts) {
+  return cm->ReadKeyCheck(
+      key, [&](const Lock& l, std::string_view k) { return CheckLockForRead(l, k, ts, opts); });
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> RegionTxnStore::Get(const RegionContext& ctx,
+                                                               const std::string& key, TimeStamp ts,
+                                                               const TxnReadOptions& opts) {
+  if (opts.isolation == IsolationLevel::kSI) {
+    cm_.UpdateMaxTs(ts);
+    absl::Status s = CheckMemLock(&cm_, EncodeKey(key), ts, opts);
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {key});
+  if (!view.ok()) return view.status();
+  MvccReader reader((*view)->engine(), nullptr);
+  return PointGet(&reader, key, ts, opts);
+}
+
+absl::StatusOr<std::vector<KvPair>> RegionTxnStore::BatchGet(const RegionContext& ctx,
+                                                             const std::vector<std::string>& keys,
+                                                             TimeStamp ts,
+                                                             const TxnReadOptions& opts) {
+  if (opts.isolation == IsolationLevel::kSI) {
+    cm_.UpdateMaxTs(ts);
+    for (const std::string& k : keys) {
+      absl::Status s = CheckMemLock(&cm_, EncodeKey(k), ts, opts);
+      if (!s.ok()) return s;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, keys);
+  if (!view.ok()) return view.status();
+  MvccReader reader((*view)->engine(), nullptr);
+  return txn::BatchGet(&reader, keys, ts, opts);
+}
+
+absl::StatusOr<std::vector<KvPair>> RegionTxnStore::Scan(const RegionContext& ctx,
+                                                         const ScanOptions& opts) {
+  if (opts.read.isolation == IsolationLevel::kSI) {
+    cm_.UpdateMaxTs(opts.ts);
+    absl::Status s = cm_.ReadRangeCheck(EncodeKey(opts.start_key),
+                                        opts.end_key.empty() ? "" : EncodeKey(opts.end_key),
+                                        [&](const Lock& l, std::string_view k) {
+                                          return CheckLockForRead(l, k, opts.ts, opts.read);
+                                        });
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {});
+  if (!view.ok()) return view.status();
+  MvccReader reader((*view)->engine(), nullptr);
+  return txn::Scan(&reader, opts);
+}
+
+absl::StatusOr<PrewriteResponse> RegionTxnStore::Prewrite(const RegionContext& ctx,
+                                                          const PrewriteRequest& req) {
+  if (req.use_async_commit || req.try_one_pc) {
+    // This store may have just become the region's leader: reads served by the previous
+    // leader are below any fresh timestamp, so raising max_ts to one keeps the calculated
+    // commit_ts above every read that could have missed this transaction.
+    absl::StatusOr<TimeStamp> ts = kv_->GetTimestamp();
+    if (!ts.ok()) return ts.status();
+    cm_.UpdateMaxTs(*ts);
+  }
+  std::vector<std::string> keys;
+  keys.reserve(req.mutations.size());
+  for (const Mutation& m : req.mutations) keys.push_back(m.key);
+  auto r = RunWrite(ctx, keys, true,
+                    [&](MvccReader* rd, MvccTxn* t) { return txn::Prewrite(rd, t, req); });
+  if (r.ok() && r->one_pc_commit_ts != 0) WakeWaiters(keys);
+  return r;
+}
+
+absl::Status RegionTxnStore::Commit(const RegionContext& ctx, const CommitRequest& req) {
+  absl::Status s = RunWrite(ctx, req.keys, true,
+                            [&](MvccReader* r, MvccTxn* t) { return txn::Commit(r, t, req); });
+  if (s.ok()) WakeWaiters(req.keys);
+  return s;
+}
+
+absl::Status RegionTxnStore::Rollback(const RegionContext& ctx, const RollbackRequest& req) {
+  absl::Status s = RunWrite(ctx, req.keys, true,
+                            [&](MvccReader* r, MvccTxn* t) { return txn::Rollback(r, t, req); });
+  if (s.ok()) WakeWaiters(req.keys);
+  return s;
+}
+
+absl::StatusOr<TxnStatus> RegionTxnStore::CheckTxnStatus(const RegionContext& ctx,
+                                                         const CheckTxnStatusRequest& req) {
+  auto r = RunWrite(ctx, {req.primary_key}, true,
+                    [&](MvccReader* rd, MvccTxn* t) { return txn::CheckTxnStatus(rd, t, req); });
+  if (r.ok() && r->kind != TxnStatus::Kind::kUncommitted) WakeWaiters({req.primary_key});
+  return r;
+}
+
+absl::StatusOr<uint64_t> RegionTxnStore::TxnHeartBeat(const RegionContext& ctx,
+                                                      const TxnHeartBeatRequest& req) {
+  return RunWrite(ctx, {req.primary_key}, true,
+                  [&](MvccReader* r, MvccTxn* t) { return txn::TxnHeartBeat(r, t, req); });
+}
+
+absl::StatusOr<SecondaryLocksStatus> RegionTxnStore::CheckSecondaryLocks(
+    const RegionContext& ctx, const CheckSecondaryLocksRequest& req) {
+  return RunWrite(ctx, req.keys, true,
+                  [&](MvccReader* r, MvccTxn* t) { return txn::CheckSecondaryLocks(r, t, req); });
+}
+
+absl::StatusOr<ResolveLockResponse> RegionTxnStore::ResolveLock(const RegionContext& ctx,
+                                                                const ResolveLockRequest& req) {
+  if (req.keys.empty()) {
+    return absl::InvalidArgumentError("resolve_lock at a region leader needs keys");
+  }
+  auto r = RunWrite(ctx, req.keys, true,
+                    [&](MvccReader* rd, MvccTxn* t) { return txn::ResolveLock(rd, t, req); });
+  if (r.ok()) WakeWaiters(req.keys);
+  return r;
+}
+
+absl::StatusOr<std::vector<LockInfo>> RegionTxnStore::ScanLock(const RegionContext& ctx,
+                                                               const ScanLockRequest& req) {
+  cm_.UpdateMaxTs(req.max_ts);
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {});
+  if (!view.ok()) return view.status();
+  MvccReader reader((*view)->engine(), nullptr);
+  ScanLockRequest whole = req;
+  whole.start_key.clear();
+  whole.end_key.clear();
+  return txn::ScanLock(&reader, whole);
+}
+
+absl::StatusOr<AcquirePessimisticLockResponse> RegionTxnStore::AcquirePessimisticLock(
+    const RegionContext& ctx, const AcquirePessimisticLockRequest& req, uint64_t wait_timeout_ms) {
+  std::vector<std::string> keys;
+  for (const auto& k : req.keys) keys.push_back(k.key);
+  const uint64_t deadline = env_->NowMicros() + wait_timeout_ms * 1000;
+  while (true) {
+    // Register as a waiter before trying, so a release between the failed attempt and the
+    // wait is not missed.
+    auto note = std::make_shared<Notification>();
+    auto unregister = [&] {
+      MutexLock lock(wait_mu_);
+      for (const std::string& k : keys) {
+        auto it = waiters_.find(k);
+        if (it == waiters_.end()) continue;
+        auto& l = it->second.list;
+        l.erase(std::remove(l.begin(), l.end(), note), l.end());
+        if (l.empty()) waiters_.erase(it);
+      }
+    };
+    {
+      MutexLock lock(wait_mu_);
+      for (const std::string& k : keys) waiters_[k].list.push_back(note);
+    }
+    auto r = RunWrite(ctx, keys, true, [&](MvccReader* rd, MvccTxn* t) {
+      return txn::AcquirePessimisticLock(rd, t, req);
+    });
+    std::optional<KeyIsLocked> locked;
+    if (!r.ok()) locked = GetTxnErrorAs<KeyIsLocked>(r.status());
+    const uint64_t now = env_->NowMicros();
+    if (!locked.has_value() || now >= deadline) {
+      unregister();
+      return r;
+    }
+    const LockInfo& holder = locked->locks.front();
+    if (detector_ != nullptr && detector_->Detect(req.start_ts, holder.lock_version)) {
+      unregister();
+      return DeadlockError(req.start_ts, holder.lock_version, holder.key);
+    }
+    note->WaitFor(env_, deadline - now);
+    unregister();
+    if (detector_ != nullptr) detector_->CleanUpWaitFor(req.start_ts, holder.lock_version);
+  }
+}
+
+absl::Status RegionTxnStore::PessimisticRollback(const RegionContext& ctx,
+                                                 const PessimisticRollbackRequest& req) {
+  absl::Status s = RunWrite(ctx, req.keys, true, [&](MvccReader* r, MvccTxn* t) {
+    return txn::PessimisticRollback(r, t, req);
+  });
+  if (s.ok()) WakeWaiters(req.keys);
+  return s;
+}
+
+absl::StatusOr<GcStats> RegionTxnStore::Gc(const RegionContext& ctx, TimeStamp safe_point) {
+  GcRequest req;
+  req.safe_point = safe_point;
+  return RunWrite(ctx, {}, false, [&](MvccReader* r, MvccTxn* t) { return txn::Gc(r, t, req); });
+}
+
+}  // namespace rutile::txn

@@ -1,0 +1,196 @@
+// The transaction store at region leaders (TiKV's Storage + scheduler, DESIGN.md §9).
+//
+// RegionKv is what the store side needs from replication, defined here so that MVCC code
+// never sees Raft (DESIGN.md §2): Write applies one WriteBatch atomically at the region's
+// leader; Snapshot is a consistent read view of the region at its leader reflecting every
+// write acknowledged before the call. lib/node adapts raftstore::RaftKv to it. Keys in
+// RegionKv are the MVCC keys of types.h (encoded user key, maybe with a timestamp); region
+// boundaries live in the same encoded key space. Errors from RegionKv are passed to the
+// caller unchanged: region errors (NotLeader, EpochNotMatch, ...) carry their own payload
+// that the client understands.
+//
+// TxnService is the set of transaction commands one store serves, each addressed to a
+// region (RegionContext); a client calls it in process or, later, through RPC.
+// RegionTxnStore implements it over a RegionKv with the store's latches, concurrency
+// manager, a lock wait queue for pessimistic locks and a (possibly shared) deadlock
+// detector.
+//
+// Thread safety: every method may be called from many fibers at once.
+
+#ifndef RUTILE_TXN_REGION_STORE_H_
+#define RUTILE_TXN_REGION_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "rutile/env.h"
+#include "storage/engine.h"
+#include "txn/commands.h"
+#include "txn/concurrency_manager.h"
+#include "txn/latches.h"
+#include "txn/reads.h"
+#include "util/sync.h"
+
+namespace rutile::txn {
+
+// Where a command goes: the region and the epoch the caller believes current.
+struct RegionContext {
+  uint64_t region_id = 0;
+  uint64_t conf_ver = 0;
+  uint64_t version = 0;
+};
+
+// A consistent read view of one region.
+class RegionView {
+ public:
+  virtual ~RegionView() = default;
+  // The view as an engine (reads only; keys outside the region are invisible or fail
+  // with a region error). Owned by the view.
+  virtual storage::Engine* engine() const = 0;
+  // True when encoded `key` belongs to the region.
+  virtual bool Contains(std::string_view key) const = 0;
+  // The region error for encoded `key` not being in the region.
+  virtual absl::Status NotInRegion(std::string_view key) const = 0;
+};
+
+class RegionKv {
+ public:
+  virtual ~RegionKv() = default;
+  virtual absl::StatusOr<std::shared_ptr<RegionView>> Snapshot(const RegionContext& ctx) = 0;
+  virtual absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch) = 0;
+  // A fresh timestamp from PD's TSO (a new leader raises max_ts with it).
+  virtual absl::StatusOr<TimeStamp> GetTimestamp() = 0;
+};
+
+// Wait-for graph of transactions blocked on pessimistic locks (TiKV's deadlock detector,
+// which runs at one leader of the cluster). Detect adds the edge waiter -> holder unless
+// it closes a cycle, in which case it returns true and adds nothing.
+class DeadlockDetector {
+ public:
+  bool Detect(TimeStamp waiter, TimeStamp holder);
+  void CleanUpWaitFor(TimeStamp waiter, TimeStamp holder);
+  void CleanUp(TimeStamp waiter);
+  size_t TEST_EdgeCount();
+
+ private:
+  Mutex mu_;
+  std::map<TimeStamp, std::multiset<TimeStamp>> wait_for_;  // Guarded by mu_.
+};
+
+// The Aborted error a deadlock victim gets (the message names the key and both txns).
+absl::Status DeadlockError(TimeStamp start_ts, TimeStamp blocker, std::string_view key);
+bool IsDeadlock(const absl::Status& s);
+
+class TxnService {
+ public:
+  virtual ~TxnService() = default;
+
+  virtual absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx,
+                                                         const std::string& key, TimeStamp ts,
+                                                         const TxnReadOptions& opts) = 0;
+  virtual absl::StatusOr<std::vector<KvPair>> BatchGet(const RegionContext& ctx,
+                                                       const std::vector<std::string>& keys,
+                                                       TimeStamp ts,
+                                                       const TxnReadOptions& opts) = 0;
+  // The view clips the scan to the region.
+  virtual absl::StatusOr<std::vector<KvPair>> Scan(const RegionContext& ctx,
+                                                   const ScanOptions& opts) = 0;
+  virtual absl::StatusOr<PrewriteResponse> Prewrite(const RegionContext& ctx,
+                                                    const PrewriteRequest& req) = 0;
+  virtual absl::Status Commit(const RegionContext& ctx, const CommitRequest& req) = 0;
+  virtual absl::Status Rollback(const RegionContext& ctx, const RollbackRequest& req) = 0;
+  virtual absl::StatusOr<TxnStatus> CheckTxnStatus(const RegionContext& ctx,
+                                                   const CheckTxnStatusRequest& req) = 0;
+  virtual absl::StatusOr<uint64_t> TxnHeartBeat(const RegionContext& ctx,
+                                                const TxnHeartBeatRequest& req) = 0;
+  virtual absl::StatusOr<SecondaryLocksStatus> CheckSecondaryLocks(
+      const RegionContext& ctx, const CheckSecondaryLocksRequest& req) = 0;
+  // Only the keyed form (req.keys non-empty, one transaction).
+  virtual absl::StatusOr<ResolveLockResponse> ResolveLock(const RegionContext& ctx,
+                                                          const ResolveLockRequest& req) = 0;
+  // Bounds are ignored: the whole region is scanned.
+  virtual absl::StatusOr<std::vector<LockInfo>> ScanLock(const RegionContext& ctx,
+                                                         const ScanLockRequest& req) = 0;
+  // Waits up to wait_timeout_ms for a lock held by another transaction to go away (0: no
+  // waiting). A wait that would close a cycle in the wait-for graph fails with Aborted
+  // (deadlock). After the wait the last KeyIsLocked is returned.
+  virtual absl::StatusOr<AcquirePessimisticLockResponse> AcquirePessimisticLock(
+      const RegionContext& ctx, const AcquirePessimisticLockRequest& req,
+      uint64_t wait_timeout_ms) = 0;
+  virtual absl::Status PessimisticRollback(const RegionContext& ctx,
+                                           const PessimisticRollbackRequest& req) = 0;
+  // GC of the whole region at the safe point.
+  virtual absl::StatusOr<GcStats> Gc(const RegionContext& ctx, TimeStamp safe_point) = 0;
+};
+
+class RegionTxnStore final : public TxnService {
+ public:
+  // `kv` and `detector` must outlive the store; `detector` may be shared among stores.
+  RegionTxnStore(Env* env, RegionKv* kv, DeadlockDetector* detector);
+  ~RegionTxnStore() override;
+
+  ConcurrencyManager* cm() { return &cm_; }
+
+  absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx, const std::string& key,
+                                                 TimeStamp ts, const TxnReadOptions& opts) override;
+  absl::StatusOr<std::vector<KvPair>> BatchGet(const RegionContext& ctx,
+                                               const std::vector<std::string>& keys, TimeStamp ts,
+                                               const TxnReadOptions& opts) override;
+  absl::StatusOr<std::vector<KvPair>> Scan(const RegionContext& ctx,
+                                           const ScanOptions& opts) override;
+  absl::StatusOr<PrewriteResponse> Prewrite(const RegionContext& ctx,
+                                            const PrewriteRequest& req) override;
+  absl::Status Commit(const RegionContext& ctx, const CommitRequest& req) override;
+  absl::Status Rollback(const RegionContext& ctx, const RollbackRequest& req) override;
+  absl::StatusOr<TxnStatus> CheckTxnStatus(const RegionContext& ctx,
+                                           const CheckTxnStatusRequest& req) override;
+  absl::StatusOr<uint64_t> TxnHeartBeat(const RegionContext& ctx,
+                                        const TxnHeartBeatRequest& req) override;
+  absl::StatusOr<SecondaryLocksStatus> CheckSecondaryLocks(
+      const RegionContext& ctx, const CheckSecondaryLocksRequest& req) override;
+  absl::StatusOr<ResolveLockResponse> ResolveLock(const RegionContext& ctx,
+                                                  const ResolveLockRequest& req) override;
+  absl::StatusOr<std::vector<LockInfo>> ScanLock(const RegionContext& ctx,
+                                                 const ScanLockRequest& req) override;
+  absl::StatusOr<AcquirePessimisticLockResponse> AcquirePessimisticLock(
+      const RegionContext& ctx, const AcquirePessimisticLockRequest& req,
+      uint64_t wait_timeout_ms) override;
+  absl::Status PessimisticRollback(const RegionContext& ctx,
+                                   const PessimisticRollbackRequest& req) override;
+  absl::StatusOr<GcStats> Gc(const RegionContext& ctx, TimeStamp safe_point) override;
+
+ private:
+  template <typename F>
+  auto RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys, bool latch,
+                F&& body)
+      -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr)));
+  absl::StatusOr<std::shared_ptr<RegionView>> ReadView(const RegionContext& ctx,
+                                                       const std::vector<std::string>& raw_keys);
+  // Wakes the pessimistic lock waiters of `raw_keys` (their locks may be gone).
+  void WakeWaiters(const std::vector<std::string>& raw_keys);
+
+  Env* const env_;
+  RegionKv* const kv_;
+  DeadlockDetector* const detector_;
+  Latches latches_;
+  ConcurrencyManager cm_;
+
+  struct Waiters {
+    std::vector<std::shared_ptr<Notification>> list;
+  };
+  Mutex wait_mu_;
+  std::map<std::string, Waiters> waiters_;  // By raw key; guarded by wait_mu_.
+};
+
+}  // namespace rutile::txn
+
+#endif  // RUTILE_TXN_REGION_STORE_H_
