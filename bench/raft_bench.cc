@@ -7,13 +7,16 @@
 //   its ratio line is against the target: RATIO raft_cpu_vs_500k <rate/500,000>.
 //
 // Durable path: three replicas in this process, each with its own LevelDbEngine (synced
-//   writes) under one temporary directory and an EngineLogStorage, each driven by its own
-//   thread; messages are handed over through per-replica inboxes (in-process, as
-//   LocalTransport would; see the note in the report: the transport layer had not landed
-//   when this was written). Every replica runs the Ready loop of raw_node.h; the leader
-//   sends its MsgApps before its own synced write (thesis §10.2.1), followers after theirs.
-//   The leader drains every waiting client proposal into one ProposeBatch, so one Ready and
-//   one synced write carry many proposals (group commit).
+//   writes) under one temporary directory and an EngineLogStorage, connected by one
+//   transport::LocalTransport (each raft message a frame: a serialized raft.Message).
+//   Every replica runs RawNode with asynchronous storage writes (raw_node.h): its Ready loop
+//   thread sends MsgApp at once (the leader before its own append is durable, thesis
+//   §10.2.1), applies, and queues the Ready's writes to its writer thread, which merges
+//   everything queued into one synced write (group commit across Readys: consecutive
+//   MsgApps a follower receives during one fsync share the next one) and then releases the
+//   acknowledgements (a follower's MsgAppResp, the leader's own ack). The leader drains
+//   every waiting client proposal into one ProposeBatch, and keeps up to max_inflight_msgs
+//   MsgApps in flight per follower (pipelined replication).
 //   fdatasync_baseline  this disk's synced-write latency, measured first: 1,000 x (pwrite
 //                       4 KiB + fdatasync) on a file in the same directory.
 //   commit_latency      one proposal in flight: p50/p99 from Propose to applied on the leader.
@@ -47,6 +50,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,8 +60,12 @@
 #include "raft/engine_log_storage.h"
 #include "raft/memory_log_storage.h"
 #include "raft/raw_node.h"
+#include "rutile/env.h"
 #include "rutile/storage.h"
+#include "rutile/transport.h"
 #include "storage/leveldb_engine.h"
+#include "storage/write_batch.h"
+#include "transport/local_transport.h"
 
 namespace rutile::raft {
 namespace {
@@ -288,8 +296,87 @@ void BM_FdatasyncBaseline(benchmark::State& state) {
 }
 BENCHMARK(BM_FdatasyncBaseline)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// One replica: a RawNode on an EngineLogStorage over its own LevelDbEngine, driven by its
-// own thread.
+// The persisted part of one Ready (or of several, merged), on its way to the writer.
+struct WriteJob {
+  std::optional<HardState> hard_state;
+  std::vector<Entry> entries;
+  std::optional<Snapshot> snapshot;
+  bool must_sync = false;
+  // Sent, and acknowledged to the RawNode, once the write is durable.
+  std::vector<Message> after;
+  AppendAck ack;
+
+  bool HasWrite() const { return hard_state.has_value() || !entries.empty() || snapshot; }
+};
+
+// Folds `next` (a later Ready) into `into`: what one write of both must persist.
+void MergeWrite(WriteJob& into, const WriteJob& next) {
+  if (next.snapshot.has_value()) {
+    into.snapshot = next.snapshot;
+    into.entries.clear();
+  }
+  if (!next.entries.empty()) {
+    uint64_t first = next.entries.front().index();
+    while (!into.entries.empty() && into.entries.back().index() >= first) into.entries.pop_back();
+    into.entries.insert(into.entries.end(), next.entries.begin(), next.entries.end());
+  }
+  if (next.hard_state.has_value()) into.hard_state = next.hard_state;
+  into.must_sync = into.must_sync || next.must_sync;
+}
+
+// The RawNode reads its storage from the Ready loop's thread while the writer thread
+// persists: every read and the two in-memory steps of a write take this lock; the engine
+// write itself (the fsync) runs outside it.
+class LockedLogStorage : public LogStorage {
+ public:
+  explicit LockedLogStorage(EngineLogStorage* log) : log_(log) {}
+  absl::StatusOr<InitialState> GetInitialState() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->GetInitialState();
+  }
+  absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi, uint64_t max_size) override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->Entries(lo, hi, max_size);
+  }
+  absl::StatusOr<uint64_t> Term(uint64_t i) override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->Term(i);
+  }
+  absl::StatusOr<uint64_t> FirstIndex() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->FirstIndex();
+  }
+  absl::StatusOr<uint64_t> LastIndex() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->LastIndex();
+  }
+  absl::StatusOr<Snapshot> GetSnapshot() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return log_->GetSnapshot();
+  }
+  // One engine write for `job` (synced if it must be).
+  void Persist(storage::Engine* engine, const WriteJob& job) {
+    storage::WriteBatch batch;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      Check(log_->BuildReadyWrite(job.hard_state, job.entries, job.snapshot, &batch), "build");
+    }
+    storage::WriteOptions wo;
+    wo.sync = job.must_sync;
+    Check(engine->Write(batch, wo), "write");
+    std::lock_guard<std::mutex> l(mu_);
+    log_->OnReadyWritten();
+  }
+
+ private:
+  std::mutex mu_;
+  EngineLogStorage* log_;
+};
+
+// One replica: a RawNode with asynchronous storage writes on an EngineLogStorage over its
+// own LevelDbEngine. Two threads: the Ready loop (steps messages, proposes, sends, applies)
+// and the writer (persists Readys; everything queued while a write is in progress goes into
+// the next write, so one fsync carries many Readys).
 class Replica;
 
 class DurableCluster {
@@ -306,10 +393,13 @@ class DurableCluster {
 
   // Called by the leader replica as it applies entry `id`.
   void OnApplied(uint64_t id);
-  void Send(Message m);
+  // Sends a raft message over the transport.
+  void Send(const Message& m);
+  transport::LocalTransport* transport() { return transport_.get(); }
 
  private:
   friend class Replica;
+  std::unique_ptr<transport::LocalTransport> transport_;
   std::vector<std::unique_ptr<Replica>> replicas_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -318,9 +408,10 @@ class DurableCluster {
   std::vector<uint64_t> latencies_ns_;
 };
 
-class Replica {
+class Replica : public FrameReceiver {
  public:
-  Replica(DurableCluster* cluster, uint64_t id, const std::string& dir) : cluster_(cluster) {
+  Replica(DurableCluster* cluster, uint64_t id, const std::string& dir)
+      : cluster_(cluster), id_(id) {
     storage::LevelDbEngineOptions eo;
     auto e = storage::LevelDbEngine::Open(dir, eo);
     Check(e.status(), "open engine");
@@ -329,13 +420,18 @@ class Replica {
     Check(s.status(), "open log");
     log_ = *std::move(s);
     Check(log_->ApplySnapshot(Bootstrap()), "bootstrap");
-    auto n = RawNode::Create(NodeConfig(id, log_.get()));
+    locked_ = std::make_unique<LockedLogStorage>(log_.get());
+    Config c = NodeConfig(id, locked_.get());
+    c.async_storage_writes = true;
+    auto n = RawNode::Create(c);
     Check(n.status(), "create");
     node_ = *std::move(n);
   }
 
   void Start() {
+    Check(cluster_->transport()->Register(id_, this), "register");
     thread_ = std::thread([this] { Loop(); });
+    writer_ = std::thread([this] { WriterLoop(); });
   }
   void Stop() {
     {
@@ -344,9 +440,19 @@ class Replica {
     }
     cv_.notify_one();
     thread_.join();
+    {
+      std::lock_guard<std::mutex> l(wmu_);
+      wstop_ = true;
+    }
+    wcv_.notify_one();
+    writer_.join();
+    cluster_->transport()->Unregister(id_);
   }
 
-  void Deliver(Message m) {
+  // FrameReceiver: runs on a delivery fiber of the Env.
+  void OnFrame(NodeId /*from*/, std::string frame) override {
+    Message m;
+    if (!m.ParseFromString(frame)) return;
     {
       std::lock_guard<std::mutex> l(mu_);
       inbox_.push_back(std::move(m));
@@ -367,10 +473,11 @@ class Replica {
   }
   bool IsLeader() const { return is_leader_.load(); }
 
-  // Written by the replica's thread; read after Stop.
+  // Written by the writer thread; read after Stop.
   struct Stats {
     uint64_t synced_writes = 0;
     uint64_t synced_entries = 0;
+    uint64_t synced_readys = 0;
     uint64_t sync_nanos = 0;
     uint64_t unsynced_writes = 0;
   };
@@ -380,45 +487,52 @@ class Replica {
   void Loop() {
     std::vector<Message> msgs;
     std::vector<std::string> props;
+    std::vector<WriteJob> done;
     for (;;) {
       bool campaign = false;
       {
         std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] { return stop_ || campaign_ || !inbox_.empty() || !proposals_.empty(); });
+        cv_.wait(l, [&] {
+          return stop_ || campaign_ || !inbox_.empty() || !proposals_.empty() || !done_.empty();
+        });
         if (stop_) return;
         msgs.swap(inbox_);
         props.swap(proposals_);
+        done.swap(done_);
         campaign = campaign_;
         campaign_ = false;
       }
+      // Durable writes first (the writer already sent their acknowledgements): the leader
+      // counts its own log, a follower may apply.
+      for (WriteJob& j : done) node_->AdvanceAppend(std::move(j.ack));
+      done.clear();
       if (campaign) Check(node_->Campaign(), "campaign");
       for (Message& m : msgs) (void)node_->Step(std::move(m));
       msgs.clear();
       if (!props.empty()) {
-        // Group commit: every waiting proposal in one append and one synced write.
+        // Group commit: every waiting proposal in one append.
         Check(node_->ProposeBatch(std::move(props)), "propose");
         props.clear();
       }
       while (node_->HasReady()) {
         Ready rd = node_->GetReady();
-        bool leader = node_->raft()->state() == StateType::kLeader;
-        is_leader_.store(leader);
-        if (leader) {
-          for (Message& m : rd.messages) cluster_->Send(std::move(m));
+        is_leader_.store(node_->raft()->state() == StateType::kLeader);
+        // Sent at once: MsgApp before our own append is durable (thesis §10.2.1);
+        // acknowledgements wait in rd.messages_after_append.
+        for (const Message& m : rd.messages) cluster_->Send(m);
+        WriteJob job;
+        job.hard_state = std::move(rd.hard_state);
+        job.entries = std::move(rd.entries);
+        job.snapshot = std::move(rd.snapshot);
+        job.must_sync = rd.must_sync;
+        job.after = std::move(rd.messages_after_append);
+        job.ack = std::move(rd.append_ack);
+        {
+          std::lock_guard<std::mutex> l(wmu_);
+          wqueue_.push_back(std::move(job));
         }
-        uint64_t w0 = NowNanos();
-        Check(log_->SaveReady(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync), "persist");
-        if (rd.must_sync) {
-          stats_.synced_writes++;
-          stats_.synced_entries += rd.entries.size();
-          stats_.sync_nanos += NowNanos() - w0;
-        } else {
-          stats_.unsynced_writes++;
-        }
-        if (!leader) {
-          for (Message& m : rd.messages) cluster_->Send(std::move(m));
-        }
-        if (leader) {
+        wcv_.notify_one();
+        if (id_ == 1) {
           for (const Entry& e : rd.committed_entries) {
             if (e.type() == ENTRY_NORMAL && !e.data().empty()) {
               cluster_->OnApplied(PayloadId(e.data()));
@@ -430,22 +544,70 @@ class Replica {
     }
   }
 
+  void WriterLoop() {
+    std::vector<WriteJob> jobs;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(wmu_);
+        wcv_.wait(l, [&] { return wstop_ || !wqueue_.empty(); });
+        if (wstop_) return;
+        jobs.swap(wqueue_);
+      }
+      WriteJob merged;
+      for (const WriteJob& j : jobs) MergeWrite(merged, j);
+      if (merged.HasWrite()) {
+        uint64_t w0 = NowNanos();
+        locked_->Persist(engine_.get(), merged);
+        if (merged.must_sync) {
+          stats_.synced_writes++;
+          stats_.synced_entries += merged.entries.size();
+          stats_.synced_readys += jobs.size();
+          stats_.sync_nanos += NowNanos() - w0;
+        } else {
+          stats_.unsynced_writes++;
+        }
+      }
+      // The acknowledgements leave from here, without waiting for the Ready loop's turn.
+      for (WriteJob& j : jobs) {
+        for (const Message& m : j.after) cluster_->Send(m);
+        j.after.clear();
+      }
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        for (WriteJob& j : jobs) done_.push_back(std::move(j));
+      }
+      cv_.notify_one();
+      jobs.clear();
+    }
+  }
+
   DurableCluster* cluster_;
+  const uint64_t id_;
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<EngineLogStorage> log_;
+  std::unique_ptr<LockedLogStorage> locked_;
   std::unique_ptr<RawNode> node_;
   std::thread thread_;
+  std::thread writer_;
+  // Ready loop input.
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Message> inbox_;
   std::vector<std::string> proposals_;
+  std::vector<WriteJob> done_;
   bool campaign_ = false;
   bool stop_ = false;
+  // Writer input.
+  std::mutex wmu_;
+  std::condition_variable wcv_;
+  std::vector<WriteJob> wqueue_;
+  bool wstop_ = false;
   std::atomic<bool> is_leader_{false};
   Stats stats_;
 };
 
 DurableCluster::DurableCluster(const std::string& dir) {
+  transport_ = std::make_unique<transport::LocalTransport>(Env::Default());
   for (uint64_t id = 1; id <= 3; ++id) {
     replicas_.push_back(std::make_unique<Replica>(this, id, dir + "/r" + std::to_string(id)));
   }
@@ -461,19 +623,20 @@ DurableCluster::~DurableCluster() {
       const Replica::Stats& s = replicas_[i]->stats();
       std::fprintf(
           stderr,
-          "replica %zu: %llu synced writes (%.1f entries each, %.0f us each), %llu "
-          "unsynced\n",
+          "replica %zu: %llu synced writes (%.1f entries, %.1f Readys each, %.0f us "
+          "each), %llu unsynced\n",
           i + 1, static_cast<unsigned long long>(s.synced_writes),
           s.synced_writes ? static_cast<double>(s.synced_entries) / s.synced_writes : 0.0,
+          s.synced_writes ? static_cast<double>(s.synced_readys) / s.synced_writes : 0.0,
           s.synced_writes ? static_cast<double>(s.sync_nanos) / s.synced_writes / 1e3 : 0.0,
           static_cast<unsigned long long>(s.unsynced_writes));
     }
   }
+  transport_.reset();
 }
 
-void DurableCluster::Send(Message m) {
-  uint64_t to = m.to();
-  if (to >= 1 && to <= replicas_.size()) replicas_[to - 1]->Deliver(std::move(m));
+void DurableCluster::Send(const Message& m) {
+  transport_->Send(m.from(), m.to(), m.SerializeAsString());
 }
 
 void DurableCluster::Propose(uint64_t id) {
