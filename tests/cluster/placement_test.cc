@@ -8,6 +8,7 @@
 //     leader and region counts within 20% of the mean.
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -151,6 +152,8 @@ TEST(PlacementTest, RegionsSplitUnderWriteLoad) {
     EXPECT_EQ(acked.read_errors, 0);
     EXPECT_EQ(acked.bad_reads, 0);
     ASSERT_TRUE(c.Run([&] { CheckAcked(&c, acked); }));
+    std::fprintf(stderr, "%s: %zu regions after %zu acknowledged writes, %.1f virtual s\n",
+                 c.SeedMessage().c_str(), regions, acked.kv.size(), c.env()->NowMicros() / 1e6);
   });
 }
 
@@ -197,6 +200,9 @@ TEST(PlacementTest, CrashedStoreIsRepairedAndRejoins) {
       CheckAcked(&c, acked);
     })) << Layout(&c);
     EXPECT_LE(repaired_at - crashed_at, 60'000'000u);
+    std::fprintf(stderr, "%s: store %llu's replicas repaired %.1f virtual s after its crash\n",
+                 c.SeedMessage().c_str(), static_cast<unsigned long long>(victim),
+                 (repaired_at - crashed_at) / 1e6);
     EXPECT_EQ(acked.write_errors, 0);
 
     // The store comes back without its unsynced writes and rejoins: the cluster is whole
@@ -256,6 +262,7 @@ TEST(PlacementTest, AddingTwoStoresBalancesLeadersAndRegions) {
       return leaders == 60 && regions == 180;
     };
     std::string why;
+    const uint64_t added_at = c.env()->NowMicros();
     bool ok = c.Run([&] {
       uint64_t deadline = c.env()->NowMicros() + 600'000'000;
       while (!balanced(&why) && c.env()->NowMicros() < deadline) {
@@ -266,6 +273,9 @@ TEST(PlacementTest, AddingTwoStoresBalancesLeadersAndRegions) {
       ASSERT_TRUE(s.ok()) << s;
     });
     ASSERT_TRUE(ok) << Layout(&c);
+    std::fprintf(stderr, "%s: balanced %.1f virtual s after adding stores 4 and 5\n%s\n",
+                 c.SeedMessage().c_str(), (c.env()->NowMicros() - added_at) / 1e6,
+                 Layout(&c).c_str());
   });
 }
 
