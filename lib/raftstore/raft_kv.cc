@@ -63,6 +63,7 @@ class StoreRaftKv final : public RaftKv {
     h->set_region_id(ctx.region_id);
     *h->mutable_region_epoch() = ctx.region_epoch;
     *h->mutable_peer() = ctx.peer;
+    h->set_replica_read(ctx.replica_read);
   }
   Env* env() const { return wait_env_ != nullptr ? wait_env_ : store_->env(); }
 

@@ -2,7 +2,8 @@
 // read and write a region without seeing Raft (DESIGN.md §2): a write is proposed to the
 // region's Raft group and returns once it applied at the leader; a snapshot is a
 // consistent read view at the leader — local under the leader lease, after a ReadIndex
-// round otherwise — limited to the region's range.
+// round otherwise — or, with Context::replica_read, at a follower after a ReadIndex round
+// with the leader; limited to the region's range.
 //
 // Errors are the region errors of errors.h (NotLeader with the leader to retry at,
 // EpochNotMatch with the current regions, RegionNotFound, KeyNotInRegion, ServerIsBusy,
@@ -36,6 +37,10 @@ struct Context {
   uint64_t region_id = 0;
   metapb::RegionEpoch region_epoch;
   metapb::Peer peer;
+  // Snapshot only: the store's peer may be a follower (TiKV's replica read). It asks the
+  // leader for a read index, waits until it applied that far and reads its own replica:
+  // still linearizable, and it spreads reads over the replicas.
+  bool replica_read = false;
 };
 
 // One modification of a write.

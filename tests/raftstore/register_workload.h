@@ -6,6 +6,7 @@
 #ifndef RUTILE_TESTS_RAFTSTORE_REGISTER_WORKLOAD_H_
 #define RUTILE_TESTS_RAFTSTORE_REGISTER_WORKLOAD_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,7 +32,9 @@ struct History {
   int unknown = 0;
 };
 
-inline void ClientLoop(Cluster* c, int client, int ops, History* h, Env* env) {
+// With replica_reads, reads go to a random live store as follower reads (replica read).
+inline void ClientLoop(Cluster* c, int client, int ops, History* h, Env* env,
+                       bool replica_reads = false) {
   for (int i = 0; i < ops; ++i) {
     std::string key = absl::StrCat("k", env->Uniform(4));
     KvOp op;
@@ -53,7 +56,20 @@ inline void ClientLoop(Cluster* c, int client, int ops, History* h, Env* env) {
       }
     } else {
       op.input = KvInput{KvInput::Kind::kGet, key, "", std::nullopt};
-      absl::StatusOr<std::optional<std::string>> v = c->Get(key, 3'000'000);
+      absl::StatusOr<std::optional<std::string>> v;
+      if (replica_reads) {
+        std::vector<uint64_t> live;
+        for (uint64_t id : c->store_ids()) {
+          if (c->store(id) != nullptr) live.push_back(id);
+        }
+        if (live.empty()) {
+          env->SleepForMicros(50'000);
+          continue;
+        }
+        v = c->ReplicaGet(live[env->Uniform(live.size())], key, 3'000'000);
+      } else {
+        v = c->Get(key, 3'000'000);
+      }
       if (!v.ok()) {
         ++h->definite_failures;
         continue;
@@ -66,8 +82,17 @@ inline void ClientLoop(Cluster* c, int client, int ops, History* h, Env* env) {
   }
 }
 
-inline void RunSeed(uint64_t seed) {
+struct WorkloadOptions {
+  bool replica_reads = false;
+  // Per-store monotonic clock rates (Cluster's DriftEnv).
+  std::map<uint64_t, double> clock_rates;
+  uint64_t max_lease_micros = 0;  // 0: the store's default.
+};
+
+inline void RunSeed(uint64_t seed, const WorkloadOptions& wo = {}) {
   ClusterOptions o{.stores = 3, .seed = seed};
+  o.clock_rates = wo.clock_rates;
+  o.config.max_lease_micros = wo.max_lease_micros;
   o.sim.min_latency_micros = 200;
   o.sim.max_latency_micros = 5'000;
   Cluster c(o);
@@ -91,7 +116,7 @@ inline void RunSeed(uint64_t seed) {
   wg.Add(kClients);
   for (int i = 0; i < kClients; ++i) {
     c.env()->Spawn([&, i, wg]() mutable {
-      ClientLoop(&c, i, 40, &h, c.env());
+      ClientLoop(&c, i, 40, &h, c.env(), wo.replica_reads);
       wg.Done();
     });
   }
