@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "raft/check.h"
@@ -16,6 +17,13 @@ namespace {
 // Context of a MsgVote sent on behalf of a leader transfer: voters grant it even inside
 // a leader lease.
 constexpr char kCampaignTransfer[] = "CampaignTransfer";
+
+// Context of a heartbeat that renews a read lease: this prefix and the leader's tick at
+// sending, which the follower echoes back.
+constexpr char kLeaseCtxPrefix[] = "\x01raft-lease:";
+constexpr size_t kLeaseCtxPrefixLen = sizeof(kLeaseCtxPrefix) - 1;
+// Ticks of the lease given up for tick phase between nodes and clock drift.
+constexpr uint64_t kLeaseMarginTicks = 2;
 
 uint64_t SplitMix64(uint64_t* state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -111,6 +119,10 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   ConfState cs = r->SwitchToConfig(std::move(restored->first), std::move(restored->second));
   AssertConfStatesEquivalent(init->conf_state, cs);
   if (!IsEmptyHardState(init->hard_state)) r->LoadState(init->hard_state);
+  // A node that has been in a term before may have acknowledged a leader's lease.
+  r->restarted_with_lease_ = c.check_quorum &&
+                             c.read_only_option == ReadOnlyOption::kLeaseBased &&
+                             init->hard_state.term() > 0;
   if (c.applied > 0) r->raft_log_.AppliedTo(c.applied);
   r->BecomeFollower(r->term_, kNone);
   std::vector<std::string> nodes;
@@ -234,7 +246,13 @@ void Raft::BcastAppend() {
   }
 }
 
-void Raft::BcastHeartbeat() { BcastHeartbeatWithCtx(read_only_.LastPendingRequestCtx()); }
+void Raft::BcastHeartbeat() {
+  std::string ctx = read_only_.LastPendingRequestCtx();
+  if (ctx.empty() && read_only_.option() == ReadOnlyOption::kLeaseBased) {
+    ctx = absl::StrCat(kLeaseCtxPrefix, ticks_);
+  }
+  BcastHeartbeatWithCtx(ctx);
+}
 
 void Raft::BcastHeartbeatWithCtx(const std::string& ctx) {
   for (const auto& [id, pr] : trk_.progress()) {
@@ -243,6 +261,8 @@ void Raft::BcastHeartbeatWithCtx(const std::string& ctx) {
 }
 
 void Raft::SendTimeoutNow(uint64_t to) {
+  // The transferee's election ignores leases, so ours ends here.
+  lease_revoked_ = true;
   Message m;
   m.set_to(to);
   m.set_type(MSG_TIMEOUT_NOW);
@@ -352,6 +372,8 @@ void Raft::Reset(uint64_t term) {
   pending_conf_index_ = 0;
   uncommitted_size_ = 0;
   read_only_ = ReadOnly(read_only_.option());
+  lease_acks_.clear();
+  lease_revoked_ = false;
   // Reads postponed by a previous leadership are dropped; their clients retry.
   pending_read_index_messages_.clear();
 }
@@ -493,6 +515,7 @@ quorum::VoteResult Raft::Poll(uint64_t id, MessageType t, bool granted, int* gr,
 // ---- Ticks -------------------------------------------------------------------------
 
 void Raft::Tick() {
+  ++ticks_;
   if (state_ == StateType::kLeader) {
     TickHeartbeat();
   } else {
@@ -544,6 +567,10 @@ absl::Status Raft::Step(Message m) {
     if (m.type() == MSG_VOTE || m.type() == MSG_PRE_VOTE) {
       bool force = m.context() == kCampaignTransfer;
       bool in_lease = check_quorum_ && lead_ != kNone && election_elapsed_ < election_timeout_;
+      if (restarted_with_lease_ && ticks_ < static_cast<uint64_t>(election_timeout_)) {
+        // Just restarted: we may have acknowledged a leader's lease before and forgotten.
+        in_lease = true;
+      }
       if (!force && in_lease) {
         // Within the lease of a leader we heard from: a disruptive candidate (e.g. one
         // rejoining after a partition) must not depose it (thesis §4.2.3).
@@ -821,7 +848,9 @@ absl::Status Raft::StepLeader(Message& m) {
         pr->inflights.FreeFirstOne();
       }
       if (pr->match < raft_log_.LastIndex()) SendAppend(m.from());
-      if (read_only_.option() != ReadOnlyOption::kSafe || m.context().empty()) {
+      if (m.context().empty()) return absl::OkStatus();
+      if (m.context().compare(0, kLeaseCtxPrefixLen, kLeaseCtxPrefix) == 0) {
+        HandleLeaseAck(m.from(), m.context());
         return absl::OkStatus();
       }
       const quorum::VoteMap* acks = read_only_.RecvAck(m.from(), m.context());
@@ -1207,9 +1236,47 @@ void Raft::SendReadIndexResponse(const Message& m) {
       BcastHeartbeatWithCtx(m.entries(0).data());
       break;
     case ReadOnlyOption::kLeaseBased:
-      if (auto resp = ResponseToReadIndexReq(m, raft_log_.committed())) Send(*std::move(resp));
+      if (LeaseValid()) {
+        if (auto resp = ResponseToReadIndexReq(m, raft_log_.committed())) Send(*std::move(resp));
+        break;
+      }
+      // No valid lease: confirm leadership with a heartbeat round, as ReadOnlySafe.
+      read_only_.AddRequest(raft_log_.committed(), m);
+      read_only_.RecvAck(id_, m.entries(0).data());
+      BcastHeartbeatWithCtx(m.entries(0).data());
       break;
   }
+}
+
+void Raft::HandleLeaseAck(uint64_t from, const std::string& ctx) {
+  uint64_t sent = 0;
+  if (!absl::SimpleAtoi(absl::string_view(ctx).substr(kLeaseCtxPrefixLen), &sent)) return;
+  uint64_t& acked = lease_acks_[from];
+  acked = std::max(acked, sent + 1);
+}
+
+bool Raft::LeaseValid() const {
+  if (!check_quorum_ || lease_revoked_ || state_ != StateType::kLeader) return false;
+  class Acks : public quorum::AckedIndexer {
+   public:
+    Acks(const Raft& r) : r_(r) {}
+    std::optional<quorum::Index> AckedIndex(uint64_t id) const override {
+      // Our own acknowledgement is always current.
+      if (id == r_.id_) return r_.ticks_ + 1;
+      auto it = r_.lease_acks_.find(id);
+      if (it == r_.lease_acks_.end()) return std::nullopt;
+      return it->second;
+    }
+
+   private:
+    const Raft& r_;
+  };
+  quorum::Index q = trk_.config().voters.CommittedIndex(Acks(*this));
+  if (q == 0 || q == quorum::kMaxIndex) return false;
+  uint64_t sent = q - 1;
+  uint64_t timeout = static_cast<uint64_t>(election_timeout_);
+  if (timeout <= kLeaseMarginTicks) return false;
+  return ticks_ < sent + timeout - kLeaseMarginTicks;
 }
 
 void Raft::ReleasePendingReadIndexMessages() {

@@ -12,6 +12,7 @@
 #define RUTILE_RAFT_RAFT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -152,6 +153,10 @@ class Raft {
 
   // Reads.
   bool CommittedEntryInCurrentTerm() const;
+  // Lease reads: whether a quorum acknowledged a heartbeat sent recently enough that no
+  // other leader can have been elected since (see lease_acks_).
+  bool LeaseValid() const;
+  void HandleLeaseAck(uint64_t from, const std::string& ctx);
   void SendReadIndexResponse(const Message& m);
   // Either records a ReadState (local request) or returns a response to send.
   std::optional<Message> ResponseToReadIndexReq(const Message& req, uint64_t read_index);
@@ -196,6 +201,22 @@ class Raft {
   int heartbeat_timeout_;
   int election_timeout_;
   int randomized_election_timeout_ = 0;
+  // Lease reads (kLeaseBased, which requires CheckQuorum), thesis §6.4.1. A follower that
+  // heard from the leader ignores votes for election_timeout ticks (the in_lease check in
+  // Step); a restarted node, which forgot whom it heard from, for its first
+  // election_timeout ticks (restarted_with_lease_). So a leader whose heartbeat sent at tick T was acknowledged by
+  // a quorum keeps the lease until tick T + election_timeout (less a margin of
+  // kLeaseMarginTicks for tick phase and drift), and serves reads from its commit index
+  // without a heartbeat round until then; afterwards, or once it began a leader transfer
+  // (whose vote ignores leases), it falls back to the ReadOnlySafe round.
+  // ticks_: ticks since this node was created. lease_acks_: per voter, 1 + the tick at
+  // which the latest heartbeat it acknowledged (in this term) was sent.
+  uint64_t ticks_ = 0;
+  std::map<uint64_t, uint64_t> lease_acks_;
+  bool lease_revoked_ = false;
+  // Restarted (hard state term > 0) with lease reads on: ignores votes for its first
+  // election_timeout ticks.
+  bool restarted_with_lease_ = false;
   // ReadIndex requests received before this leader committed an entry of its term.
   std::vector<Message> pending_read_index_messages_;
   // splitmix64 state for randomized election timeouts.

@@ -20,7 +20,14 @@
 //     simple and joint configuration changes (auto and explicit leave, learners,
 //     promotions, demotions, v1 changes) and leader transfers.
 //   - Per seed also: PreVote, CheckQuorum, inflight limits, message size, the uncommitted
-//     limit and step-down-on-removal are drawn at random.
+//     limit and step-down-on-removal are drawn at random, and so are:
+//   - how gets are served: through the log, or as client reads with RawNode::ReadIndex
+//     (ReadOnlySafe: a heartbeat round confirms leadership; or ReadOnlyLeaseBased, with
+//     CheckQuorum) answered from the node's state machine once it applied the read index;
+//     these reads enter the linearizability check like every other op;
+//   - synchronous storage writes, or asynchronous ones (Config::async_storage_writes): a
+//     node's Readys are persisted later by a simulated disk, several at a time, and a crash
+//     loses every write still pending.
 // Then the network heals, every node restarts, and the run waits for the group to
 // converge.
 //
@@ -47,6 +54,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -222,6 +230,8 @@ struct SimResult {
   uint64_t snapshots_installed = 0;
   uint64_t leader_changes = 0;
   uint64_t messages = 0;
+  // Gets served by ReadIndex (safe or lease-based) rather than through the log.
+  uint64_t index_reads = 0;
   // Digest of the committed history, to compare two runs of one seed.
   uint64_t history_digest = 0;
 
@@ -306,6 +316,21 @@ class Simulation {
     ConfState conf_state;
     // Clients waiting for an op proposed here: (client, op) -> promise.
     std::map<std::pair<uint64_t, uint64_t>, Promise<checkers::KvOutput>> waiters;
+    // Client reads by ReadIndex: ctx -> (key, promise); and those whose read index is
+    // known, waiting for the state machine to reach it: (index, ctx).
+    std::map<std::string, std::pair<std::string, Promise<checkers::KvOutput>>> read_waiters;
+    std::vector<std::pair<uint64_t, std::string>> ready_reads;
+    // Asynchronous storage writes: Readys handed to the "disk" and not yet persisted.
+    struct PendingWrite {
+      std::optional<HardState> hard_state;
+      std::vector<Entry> entries;
+      std::optional<Snapshot> snapshot;
+      bool must_sync = false;
+      std::vector<Message> after;
+      AppendAck ack;
+    };
+    std::deque<PendingWrite> writes;
+    bool flush_scheduled = false;
   };
 
   // Entry identity in the global history.
@@ -339,6 +364,9 @@ class Simulation {
     max_inflight_ = Chance(0.3) ? 2 : 64;
     max_size_per_msg_ = Chance(0.3) ? 0 : (1 << 20);
     max_uncommitted_ = Chance(0.2) ? 2000 : 0;
+    read_index_reads_ = Chance(0.6);
+    lease_reads_ = read_index_reads_ && check_quorum_ && Chance(0.5);
+    async_writes_ = Chance(0.5);
     // Initial membership: 3 to 5 voters; maybe a learner.
     int voters = 3 + static_cast<int>(Rand(3));
     ConfState cs;
@@ -370,7 +398,8 @@ class Simulation {
     }
     for (auto& n : nodes_) Start(*n);
     Log(absl::StrCat("seed ", seed_, " prevote=", pre_vote_, " checkquorum=", check_quorum_,
-                     " forwarding=", forwarding_, " voters=", voters));
+                     " forwarding=", forwarding_, " voters=", voters, " readindex=",
+                     read_index_reads_, " lease=", lease_reads_, " async=", async_writes_));
   }
 
   static constexpr uint64_t kGroup = 1;
@@ -417,6 +446,8 @@ class Simulation {
     c.pre_vote = pre_vote_;
     c.disable_proposal_forwarding = !forwarding_;
     c.step_down_on_removal = step_down_on_removal_;
+    c.read_only_option = lease_reads_ ? ReadOnlyOption::kLeaseBased : ReadOnlyOption::kSafe;
+    c.async_storage_writes = async_writes_;
     c.random_seed = env_->Random64();
     if (opt_.verbose) c.logger = &logger_;
     auto raw = RawNode::Create(c);
@@ -439,6 +470,10 @@ class Simulation {
     n.raw.reset();
     n.log.reset();
     n.waiters.clear();
+    n.read_waiters.clear();
+    n.ready_reads.clear();
+    n.writes.clear();  // Never reached the disk.
+    n.flush_scheduled = false;
     n.kv = KvState();
     n.engine->SimulateCrash();
     ++result_.crashes;
@@ -532,17 +567,83 @@ class Simulation {
           if (inserted) ++result_.leader_changes;
         }
       }
-      absl::Status st = n.log->SaveReady(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync);
-      if (!st.ok()) {
-        Fail(absl::StrCat("node ", n.id, " persist: ", st.ToString()));
-        return;
+      if (async_writes_) {
+        // The disk gets it later; only what promises nothing about it goes out now.
+        if (rd.snapshot.has_value()) InstallSnapshot(n, *rd.snapshot);
+        Node::PendingWrite w;
+        w.hard_state = std::move(rd.hard_state);
+        w.entries = std::move(rd.entries);
+        w.snapshot = std::move(rd.snapshot);
+        w.must_sync = rd.must_sync;
+        w.after = std::move(rd.messages_after_append);
+        w.ack = std::move(rd.append_ack);
+        n.writes.push_back(std::move(w));
+        ScheduleFlush(n);
+      } else {
+        absl::Status st = n.log->SaveReady(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync);
+        if (!st.ok()) {
+          Fail(absl::StrCat("node ", n.id, " persist: ", st.ToString()));
+          return;
+        }
+        if (rd.snapshot.has_value()) InstallSnapshot(n, *rd.snapshot);
       }
-      if (rd.snapshot.has_value()) InstallSnapshot(n, *rd.snapshot);
       for (Message& m : rd.messages) Send(std::move(m));
       for (const Entry& e : rd.committed_entries) Apply(n, e);
+      for (ReadState& rs : rd.read_states) {
+        n.ready_reads.emplace_back(rs.index, std::move(rs.request_ctx));
+      }
+      ServeReads(n);
       n.raw->Advance(rd);
       MaybeSnapshot(n);
     }
+  }
+
+  // The simulated disk of asynchronous writes: after a random delay, persists every
+  // pending Ready of the node (several in one go: group commit), then releases their
+  // acknowledgements.
+  void ScheduleFlush(Node& n) {
+    if (n.flush_scheduled) return;
+    n.flush_scheduled = true;
+    Node* np = &n;
+    uint64_t incarnation = n.incarnation;
+    env_->ScheduleCallback(Rand(3'000), [this, np, incarnation] {
+      Node& n = *np;
+      if (!n.up || n.incarnation != incarnation) return;
+      n.flush_scheduled = false;
+      std::deque<Node::PendingWrite> writes;
+      writes.swap(n.writes);
+      for (Node::PendingWrite& w : writes) {
+        absl::Status st = n.log->SaveReady(w.hard_state, w.entries, w.snapshot, w.must_sync);
+        if (!st.ok()) {
+          Fail(absl::StrCat("node ", n.id, " persist: ", st.ToString()));
+          return;
+        }
+      }
+      for (Node::PendingWrite& w : writes) {
+        for (Message& m : w.after) Send(std::move(m));
+        n.raw->AdvanceAppend(std::move(w.ack));
+      }
+      ProcessReady(n);
+    });
+  }
+
+  // Answers the client reads whose read index this node's state machine has reached.
+  void ServeReads(Node& n) {
+    std::vector<std::pair<uint64_t, std::string>> waiting;
+    for (auto& [index, ctx] : n.ready_reads) {
+      if (index > n.applied) {
+        waiting.emplace_back(index, std::move(ctx));
+        continue;
+      }
+      auto it = n.read_waiters.find(ctx);
+      if (it == n.read_waiters.end()) continue;
+      checkers::KvOutput out;
+      auto v = n.kv.data.find(it->second.first);
+      if (v != n.kv.data.end()) out.value = v->second;
+      it->second.second.Set(out);
+      n.read_waiters.erase(it);
+    }
+    n.ready_reads = std::move(waiting);
   }
 
   void InstallSnapshot(Node& n, const Snapshot& snap) {
@@ -630,6 +731,11 @@ class Simulation {
   // index and compact the log (keeping a few entries, or none).
   void MaybeSnapshot(Node& n) {
     if (opt_.snapshot_every == 0 || !n.up) return;
+    // With asynchronous writes the storage may still lack what the state machine has: an
+    // installed snapshot on its way to the disk. (Applied entries are always persisted.)
+    for (const Node::PendingWrite& w : n.writes) {
+      if (w.snapshot.has_value()) return;
+    }
     uint64_t first = *n.log->FirstIndex();
     if (n.applied < first - 1 + opt_.snapshot_every) return;
     auto snap = n.log->CreateSnapshot(n.applied, &n.conf_state, n.kv.Serialize());
@@ -678,16 +784,26 @@ class Simulation {
       if (!n.up) continue;
       Promise<checkers::KvOutput> promise;
       Future<checkers::KvOutput> future = promise.GetFuture();
-      n.waiters[{client, op}] = promise;
       checkers::KvOp hop;
       hop.client_id = static_cast<int64_t>(client);
       hop.input = c.input;
       hop.call = static_cast<int64_t>(env_->NowMicros());
-      absl::Status st = n.raw->Propose(EncodeCommand(c));
-      if (!st.ok()) {
-        // Not accepted anywhere: the op never happened.
-        n.waiters.erase({client, op});
-        continue;
+      const std::string read_ctx = absl::StrCat("r", client, "-", op);
+      if (c.input.kind == checkers::KvInput::Kind::kGet && read_index_reads_ && Chance(0.7)) {
+        // A client read: no log entry; the node asks for a read index (forwarded to the
+        // leader if it is a follower) and answers from its state machine once applied up
+        // to it. Dropped requests (no leader known) simply time out.
+        n.read_waiters[read_ctx] = {c.input.key, promise};
+        n.raw->ReadIndex(read_ctx);
+        ++result_.index_reads;
+      } else {
+        n.waiters[{client, op}] = promise;
+        absl::Status st = n.raw->Propose(EncodeCommand(c));
+        if (!st.ok()) {
+          // Not accepted anywhere: the op never happened.
+          n.waiters.erase({client, op});
+          continue;
+        }
       }
       ProcessReady(n);
       if (future.WaitFor(env_.get(), opt_.client_timeout_micros)) {
@@ -710,7 +826,10 @@ class Simulation {
           history_ops_.push_back(std::move(hop));
         }
         // Whatever happens later must not complete this op.
-        if (n.up) n.waiters.erase({client, op});
+        if (n.up) {
+          n.waiters.erase({client, op});
+          n.read_waiters.erase(read_ctx);
+        }
       }
     }
   }
@@ -989,6 +1108,9 @@ class Simulation {
   size_t max_inflight_ = 64;
   uint64_t max_size_per_msg_ = 1 << 20;
   uint64_t max_uncommitted_ = 0;
+  bool read_index_reads_ = false;
+  bool lease_reads_ = false;
+  bool async_writes_ = false;
 
   bool stop_clients_ = false;
   int clients_running_ = 0;
