@@ -61,7 +61,8 @@ absl::StatusOr<uint64_t> EngineAllocatorStorage::LoadIdLimit() {
 }
 absl::Status EngineAllocatorStorage::SaveIdLimit(uint64_t limit) { return Save(IdKey(), limit); }
 
-std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step) {
+std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step,
+                                                          const pd::Cluster& cluster) {
   using raftstore::RegionOperator;
   RegionOperator op;
   auto change = [&op](raft::ConfChangeType type, uint64_t peer_id, uint64_t store_id,
@@ -89,17 +90,18 @@ std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step
   } else if (const auto* s = std::get_if<pd::SplitRegion>(&step)) {
     op.kind = RegionOperator::Kind::kSplit;
     if (s->policy == pd::SplitPolicy::kUseKey) op.split_keys = s->keys;
+  } else if (const auto* s = std::get_if<pd::MergeRegion>(&step)) {
+    const pd::RegionInfo* target = cluster.GetRegion(s->to.id());
+    if (s->is_passive || target == nullptr) return std::nullopt;
+    op.kind = RegionOperator::Kind::kMerge;
+    op.merge_target = target->meta;
   } else {
-    return std::nullopt;  // MergeRegion: raftstore has no merge instruction yet.
+    return std::nullopt;
   }
   return op;
 }
 
-pd::SchedulingOptions DefaultSchedulingOptions() {
-  pd::SchedulingOptions o;
-  o.config.merge_schedule_limit = 0;
-  return o;
-}
+pd::SchedulingOptions DefaultSchedulingOptions() { return pd::SchedulingOptions(); }
 
 LocalPd::LocalPd(Env* env, storage::Engine* engine, const pd::SchedulingOptions& scheduling)
     : env_(env),
@@ -151,7 +153,7 @@ absl::StatusOr<std::optional<raftstore::RegionOperator>> LocalPd::RegionHeartbea
     return step.status();
   }
   if (!step->has_value()) return std::nullopt;
-  return ToRegionOperator(**step);
+  return ToRegionOperator(**step, sched_.cluster());
 }
 
 absl::Status LocalPd::ReportBatchSplit(const std::vector<metapb::Region>& regions) {

@@ -9,8 +9,7 @@
 // report (Node::Open seeds it with the regions in the local engine, then region
 // heartbeats keep it current). Scheduling (pd::Scheduling: checkers, schedulers, operators)
 // runs from heartbeats and a region's next operator step goes back in its heartbeat reply
-// (ToRegionOperator). Merge operators are not issued (merge_schedule_limit 0) until
-// raftstore can execute a merge from a RegionOperator.
+// (ToRegionOperator).
 //
 // Thread safety: every method may be called from any fiber concurrently.
 
@@ -71,11 +70,13 @@ inline constexpr uint64_t kBootstrapRegionId = 1;
 inline constexpr uint64_t kBootstrapPeerIdBase = 10;
 inline constexpr uint64_t kFirstAllocatedId = 1000;
 
-// The instruction a region leader gets for an operator step. A passive merge step (and,
-// until raftstore executes merges, an active one) has none.
-std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step);
+// The instruction a region leader gets for an operator step. An active merge step names
+// the target region as `cluster` knows it now; a passive one (and a merge whose target PD
+// no longer knows) has none.
+std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step,
+                                                          const pd::Cluster& cluster);
 
-// PD's defaults for a node-hosted PD: the core's, with merges off (see above).
+// PD's defaults for a node-hosted PD: the core's.
 pd::SchedulingOptions DefaultSchedulingOptions();
 
 class LocalPd final : public raftstore::PdClient {

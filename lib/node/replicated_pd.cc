@@ -15,6 +15,10 @@ raftstore::RegionOperator FromPdpb(const pdpb::RegionOperator& op) {
       out.kind = raftstore::RegionOperator::Kind::kSplit;
       out.split_keys.assign(op.split_keys().begin(), op.split_keys().end());
       break;
+    case pdpb::RegionOperator::MERGE:
+      out.kind = raftstore::RegionOperator::Kind::kMerge;
+      out.merge_target = op.merge_target();
+      break;
     default:
       out.kind = raftstore::RegionOperator::Kind::kChangePeer;
       out.changes.assign(op.changes().begin(), op.changes().end());

@@ -600,8 +600,16 @@ void PdServer::Core::RegisterService() {
           if (s->policy == SplitPolicy::kUseKey) {
             for (const std::string& k : s->keys) op->add_split_keys(k);
           }
+        } else if (const auto* s = std::get_if<MergeRegion>(&st)) {
+          const RegionInfo* target = box->s.cluster().GetRegion(s->to.id());
+          if (s->is_passive || target == nullptr) {
+            resp->clear_operator_();
+            return absl::OkStatus();
+          }
+          op->set_kind(pdpb::RegionOperator::MERGE);
+          *op->mutable_merge_target() = target->meta;
         } else {
-          resp->clear_operator_();  // Merge: not executable by raftstore yet.
+          resp->clear_operator_();
           return absl::OkStatus();
         }
         resp->set_has_operator(true);

@@ -250,6 +250,36 @@ TEST(PdSchedulingTest, AdminTransferLeaderAndSplitReachTheStore) {
   })) << c.Seed();
 }
 
+TEST(PdSchedulingTest, AdminMergeReachesTheSourceLeader) {
+  SimCluster c(TestSeed(41), 3);
+  c.Open();
+  ASSERT_TRUE(c.Run([&] {
+    c.pd().SetSchedulingEnabled(false);
+    std::vector<RawKvClient::KvPair> pairs;
+    for (int i = 0; i < 60; ++i) pairs.emplace_back(Key(i), absl::StrFormat("v%d", i));
+    ASSERT_TRUE(c.kv().BatchPut(pairs).ok());
+    ASSERT_TRUE(c.kv().SplitAt(Key(30)).ok());
+  })) << c.Seed();
+  ASSERT_TRUE(c.WaitNoOperators(20'000'000)) << c.Seed();
+  c.env().RunFor(1'000'000);  // Both halves report.
+  std::vector<RegionDescription> regions;
+  ASSERT_TRUE(c.Run([&] { regions = c.kv().Regions(); })) << c.Seed();
+  ASSERT_EQ(regions.size(), 2u) << c.Seed();
+  ASSERT_TRUE(c.Run([&] {
+    absl::StatusOr<std::string> out = c.pd().Admin(
+        absl::StrFormat("operator add merge-region %d %d", regions[1].id, regions[0].id));
+    ASSERT_TRUE(out.ok()) << out.status();
+  })) << c.Seed();
+  ASSERT_TRUE(c.env().RunUntil([&] { return c.Placement().size() == 1; }, 30'000'000)) << c.Seed();
+  ASSERT_TRUE(c.WaitNoOperators(20'000'000)) << c.Seed();
+  ASSERT_TRUE(c.Run([&] {
+    absl::StatusOr<std::vector<RawKvClient::KvPair>> all = c.kv().Scan("", "");
+    ASSERT_TRUE(all.ok()) << all.status();
+    ASSERT_EQ(all->size(), 60u);
+    for (int i = 0; i < 60; ++i) EXPECT_EQ((*all)[i].second, absl::StrFormat("v%d", i));
+  })) << c.Seed();
+}
+
 TEST(LocalPdGcSafePointTest, OnlyMovesUpAndSurvivesReopen) {
   SimEnv env;
   storage::MemEngine engine;
