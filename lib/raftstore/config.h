@@ -38,12 +38,27 @@ struct StoreConfig {
   uint64_t raft_log_gc_threshold = 50;
   uint64_t raft_log_gc_count_limit = 10'000;
 
-  // Lease reads: a leader serves reads locally for this long after a quorum acknowledged
-  // it. Must stay below the election timeout (election_tick * tick_interval_micros) by
-  // more than the worst drift between the stores' monotonic clocks; 0 means
-  // (election_tick - 2) * tick_interval_micros. Wall-clock skew does not matter: leases
-  // are measured on the monotonic clock (Env::NowMicros).
+  // Lease reads: a leader serves reads locally, without a ReadIndex round, for
+  // max_lease_micros after it SENT a message that a quorum then acknowledged (the lease is
+  // dated from when the read or proposal was issued, before the send), measured on its
+  // own monotonic clock (Env::NowMicros). Wall-clock skew therefore does not matter; what
+  // matters is drift: stores' monotonic clocks running at different RATES.
+  //
+  // The bound. A new leader needs a quorum that intersects the lease's quorum, and a voter
+  // that acknowledged the old leader refuses (pre-)votes until election_tick of its own
+  // ticks passed since it heard from it (Raft's check_quorum lease; ticks are
+  // tick_interval_micros of its clock, the first possibly right after hearing, so at least
+  // (election_tick - 1) ticks). If every store's clock runs at between (1 - d) and (1 + d)
+  // times true time, with d = max_clock_drift, the old lease expires first when
+  //
+  //   max_lease_micros <= (election_tick - 1) * tick_interval_micros * (1 - d) / (1 + d)
+  //
+  // (MaxSafeLeaseMicros). 0 means exactly that bound; a larger value is refused by
+  // Store::Create. Defaults (10 ticks, d = 5%): 8.14 ticks. Leader transfer and
+  // PrepareMerge drop the lease at once.
   uint64_t max_lease_micros = 0;
+  // The worst relative rate error of any store's monotonic clock, in [0, 1).
+  double max_clock_drift = 0.05;
 
   // Split checking (TiKV's defaults: split at 96 MiB, check when past 144 MiB... here one
   // threshold each): a leader's region is split in two once its data exceeds
@@ -78,6 +93,15 @@ struct StoreConfig {
   // How long RaftKv waits for a proposal or read before DeadlineExceeded.
   uint64_t request_timeout_micros = 10'000'000;
 };
+
+// The longest lease reads stay linearizable with (see max_lease_micros); 0 when the
+// configuration allows none.
+inline uint64_t MaxSafeLeaseMicros(const StoreConfig& c) {
+  if (c.election_tick < 2 || c.max_clock_drift < 0 || c.max_clock_drift >= 1) return 0;
+  const double ticks = static_cast<double>(c.election_tick - 1);
+  return static_cast<uint64_t>(ticks * static_cast<double>(c.tick_interval_micros) *
+                               (1 - c.max_clock_drift) / (1 + c.max_clock_drift));
+}
 
 }  // namespace rutile::raftstore
 

@@ -67,11 +67,9 @@ Peer::Peer(const StoreConfig* config, Env* env, storage::Engine* engine, SnapMan
       snaps_(snaps),
       self_(std::move(self)),
       storage_(std::move(storage)) {
+  // Store::Create refused anything above the bound (config.h).
   max_lease_micros_ = config_->max_lease_micros;
-  if (max_lease_micros_ == 0) {
-    max_lease_micros_ = static_cast<uint64_t>(std::max(1, config_->election_tick - 2)) *
-                        config_->tick_interval_micros;
-  }
+  if (max_lease_micros_ == 0) max_lease_micros_ = MaxSafeLeaseMicros(*config_);
   for (const metapb::Peer& p : storage_->region().peers()) peer_cache_[p.id()] = p;
 }
 

@@ -37,6 +37,17 @@ absl::StatusOr<std::shared_ptr<Store>> Store::Create(const Options& options) {
       options.config.store_id == 0) {
     return absl::InvalidArgumentError("a store needs an env, an engine, an endpoint and an id");
   }
+  const StoreConfig& c = options.config;
+  if (c.max_clock_drift < 0 || c.max_clock_drift >= 1 || c.election_tick < 2 ||
+      c.tick_interval_micros == 0) {
+    return absl::InvalidArgumentError(
+        "max_clock_drift must be in [0, 1), election_tick at least 2, ticks non-zero");
+  }
+  if (c.max_lease_micros > MaxSafeLeaseMicros(c)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_lease_micros ", c.max_lease_micros, " exceeds the safe bound ", MaxSafeLeaseMicros(c),
+        " = (election_tick - 1) * tick * (1 - drift) / (1 + drift)"));
+  }
   std::shared_ptr<Store> store(new Store(options));
   absl::Status s = store->LoadPeers();
   if (!s.ok()) return s;
