@@ -1059,7 +1059,7 @@ StoreCounters Store::stats() {
 // ---- Split checking and PD ----
 
 std::optional<std::string> Store::FindSplitKey(const metapb::Region& region, uint64_t* size,
-                                               uint64_t* keys) {
+                                               uint64_t* keys, bool force) {
   *size = 0;
   *keys = 0;
   storage::CF biggest = storage::CF::kDefault;
@@ -1092,11 +1092,13 @@ std::optional<std::string> Store::FindSplitKey(const metapb::Region& region, uin
   *keys = biggest_keys;
   // LevelDB counts only flushed data; fall back on what the scan saw.
   if (*size < scanned_bytes) *size = scanned_bytes;
-  if (*size < config_.region_split_size && *keys < config_.region_split_keys) return std::nullopt;
+  if (!force && *size < config_.region_split_size && *keys < config_.region_split_keys) {
+    return std::nullopt;
+  }
   if (biggest_keys < 2) return std::nullopt;
   // Split in the middle of the biggest column family, by bytes (or keys when only the key
-  // count is over).
-  bool by_keys = *size < config_.region_split_size;
+  // count is over, or when forced).
+  bool by_keys = force || *size < config_.region_split_size;
   uint64_t half = by_keys ? biggest_keys / 2 : scanned_bytes / 2;
   uint64_t acc = 0;
   std::unique_ptr<storage::Iterator> it = engine_->NewIterator(biggest, io);
@@ -1150,9 +1152,35 @@ void Store::SplitCheckLoop() {
 void Store::RunOperator(uint64_t region_id, const RegionOperator& op) {
   absl::Status s;
   switch (op.kind) {
-    case RegionOperator::Kind::kChangePeer:
-      s = ChangePeers(region_id, op.changes);
+    case RegionOperator::Kind::kChangePeer: {
+      // A leader cannot remove itself: hand leadership to a voter that stays one first
+      // (TiKV's PD does the same); PD repeats the operator to the new leader.
+      std::optional<metapb::Region> r = GetRegion(region_id);
+      if (!r.has_value()) return;
+      const metapb::Peer* self = FindPeerOnStore(*r, config_.store_id);
+      bool removes_self = false;
+      for (const raft_cmdpb::ChangePeerRequest& c : op.changes) {
+        if (self != nullptr && c.peer().id() == self->id() &&
+            c.change_type() == raft::CONF_CHANGE_REMOVE_NODE) {
+          removes_self = true;
+        }
+      }
+      if (!removes_self) {
+        s = ChangePeers(region_id, op.changes);
+        break;
+      }
+      for (const metapb::Peer& p : r->peers()) {
+        if (p.id() == self->id() || p.role() != metapb::VOTER) continue;
+        bool touched = false;
+        for (const raft_cmdpb::ChangePeerRequest& c : op.changes) {
+          if (c.peer().id() == p.id()) touched = true;
+        }
+        if (touched) continue;
+        s = TransferLeader(region_id, p);
+        break;
+      }
       break;
+    }
     case RegionOperator::Kind::kTransferLeader:
       s = TransferLeader(region_id, op.target);
       break;
@@ -1162,7 +1190,7 @@ void Store::RunOperator(uint64_t region_id, const RegionOperator& op) {
         std::optional<metapb::Region> r = GetRegion(region_id);
         if (!r.has_value()) return;
         uint64_t size = 0, nkeys = 0;
-        std::optional<std::string> k = FindSplitKey(*r, &size, &nkeys);
+        std::optional<std::string> k = FindSplitKey(*r, &size, &nkeys, /*force=*/true);
         if (!k.has_value()) return;
         keys.push_back(*k);
       }

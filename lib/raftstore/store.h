@@ -218,8 +218,10 @@ class Store : public std::enable_shared_from_this<Store> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void CheckSplit(const FsmPtr& fsm);
+  // The middle key of the region when it is over a split threshold (or with `force`,
+  // whenever it has at least two keys: PD's split without keys).
   std::optional<std::string> FindSplitKey(const metapb::Region& region, uint64_t* size,
-                                          uint64_t* keys);
+                                          uint64_t* keys, bool force = false);
   void RunOperator(uint64_t region_id, const RegionOperator& op);
   [[noreturn]] void Fatal(const absl::Status& s, std::string_view what);
 
