@@ -10,8 +10,10 @@
 // Writes of one region are atomic; a BatchPut spanning regions is not (one write per
 // region). A request that timed out may still have applied (DeadlineExceeded).
 //
-// For now the client is in-process: it reaches the stores of the given nodes directly
-// (no RPC). The transactional API comes later in this header.
+// Open() reaches the stores of the given in-process nodes directly (no RPC) unless
+// RawKvOptions::rpc_client_id asks for RPC; Connect() works over a Transport only, through
+// the KV RPC service each Node serves (lib/proto/kvrpcpb.proto). The transactional API
+// comes later in this header.
 //
 // Thread safety: every method may be called from any fiber of the nodes' Env
 // concurrently. The nodes must outlive the client.
@@ -28,6 +30,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "rutile/env.h"
+#include "rutile/transport.h"
 
 namespace rutile {
 
@@ -45,6 +49,10 @@ struct RawKvOptions {
   // Backoff between retries: doubles from the first to the max.
   uint64_t backoff_first_micros = 2'000;
   uint64_t backoff_max_micros = 500'000;
+  // Open() only: when non-zero the client reaches the stores and PD over RPC (the KV and PD
+  // services every Node serves), as node `rpc_client_id` on the nodes' Transport, an id no
+  // node uses; zero: in-process, straight to the stores (faster).
+  uint64_t rpc_client_id = 0;
 };
 
 // A region as the client sees it (for layout displays and tests).
@@ -63,6 +71,12 @@ class RawKvClient {
   // A client over the stores of `nodes` (all of one cluster).
   static absl::StatusOr<std::unique_ptr<RawKvClient>> Open(
       const std::vector<Node*>& nodes, const RawKvOptions& options = RawKvOptions());
+  // A client of a cluster it reaches only over `transport` (nodes in other processes):
+  // registers as node `client_id` (an id no node uses) and finds regions at the PD hosted
+  // by node `pd_node`. `env` (a real Env) and `transport` must outlive the client.
+  static absl::StatusOr<std::unique_ptr<RawKvClient>> Connect(
+      Env* env, Transport* transport, uint64_t client_id, uint64_t pd_node,
+      const RawKvOptions& options = RawKvOptions());
   ~RawKvClient();
   RawKvClient(const RawKvClient&) = delete;
   RawKvClient& operator=(const RawKvClient&) = delete;

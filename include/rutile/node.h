@@ -84,9 +84,13 @@ struct NodeOptions {
   Env* env = nullptr;
   // Required; must outlive the node.
   Transport* transport = nullptr;
-  // Exactly one node of a cluster hosts the PD; the others get its handle in `pd`.
+  // Exactly one node of a cluster hosts the PD; the others get its handle in `pd`, or its
+  // node id in `pd_node`.
   bool host_pd = false;
   std::shared_ptr<Pd> pd;
+  // Or: the PD is hosted by this node id in another process, reached over `transport`
+  // (the hosting node serves it over RPC). Such a node has no Pd handle (pd() is null).
+  uint64_t pd_node = 0;
   // Store ids of the first region's replicas. On the first start of a node listed here
   // (an engine with no region yet) the region covering the whole key space is bootstrapped;
   // every node listed must get the same list. Empty: never bootstrap.

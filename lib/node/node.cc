@@ -3,8 +3,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "node/kv_service.h"
 #include "node/local_pd.h"
 #include "node/node_internal.h"
+#include "node/pd_service.h"
 #include "raftstore/keys.h"
 #include "storage/leveldb_engine.h"
 #include "storage/mem_engine.h"
@@ -53,8 +55,9 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     return absl::InvalidArgumentError(absl::StrCat("node id ", options.id, " out of range"));
   }
   if (options.transport == nullptr) return absl::InvalidArgumentError("no transport");
-  if (options.host_pd == (options.pd != nullptr)) {
-    return absl::InvalidArgumentError("a node either hosts the PD or is given its handle");
+  if (int{options.host_pd} + int{options.pd != nullptr} + int{options.pd_node != 0} != 1) {
+    return absl::InvalidArgumentError(
+        "a node either hosts the PD, is given its handle, or is given its node");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -83,11 +86,23 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     pi->engine = impl->engine;
     pi->pd = std::move(*pd);
     impl->pd = node::Access::NewPd(std::move(pi));
-  } else {
+  } else if (options.pd != nullptr) {
     impl->pd = options.pd;
+  } else {
+    // PD in another process (pd_service.h): the endpoint comes up first to reach it.
+    impl->endpoint =
+        std::make_unique<transport::RpcEndpoint>(impl->env, options.transport, options.id);
+    if (absl::Status s = impl->endpoint->status(); !s.ok()) return s;
+    impl->remote_pd = std::make_unique<node::RemotePd>(impl->endpoint.get(), options.pd_node);
   }
-  node::LocalPd* pd = node::LocalPdOf(node::Access::ImplOf(impl->pd.get()));
-  if (absl::Status s = pd->PutStore(options.id); !s.ok()) return s;
+  node::LocalPd* pd =
+      impl->pd != nullptr ? node::LocalPdOf(node::Access::ImplOf(impl->pd.get())) : nullptr;
+  if (absl::Status s =
+          pd != nullptr ? pd->PutStore(options.id) : impl->remote_pd->PutStore(options.id);
+      !s.ok()) {
+    if (impl->endpoint != nullptr) impl->endpoint->Stop();
+    return s;
+  }
 
   // Bootstrap the first region on first start.
   absl::StatusOr<bool> has = HasRegions(impl->engine.get());
@@ -110,9 +125,11 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   }
 
   // Endpoint and store.
-  impl->endpoint =
-      std::make_unique<transport::RpcEndpoint>(impl->env, options.transport, options.id);
-  if (absl::Status s = impl->endpoint->status(); !s.ok()) return s;
+  if (impl->endpoint == nullptr) {
+    impl->endpoint =
+        std::make_unique<transport::RpcEndpoint>(impl->env, options.transport, options.id);
+    if (absl::Status s = impl->endpoint->status(); !s.ok()) return s;
+  }
   raftstore::Store::Options so;
   so.config.store_id = options.id;
   so.config.tick_interval_micros = options.raft_tick_micros;
@@ -125,16 +142,34 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   so.env = impl->env;
   so.engine = impl->engine.get();
   so.endpoint = impl->endpoint.get();
-  so.pd = pd;
+  so.pd = pd != nullptr ? static_cast<raftstore::PdClient*>(pd) : impl->remote_pd.get();
   absl::StatusOr<std::shared_ptr<raftstore::Store>> store = raftstore::Store::Create(so);
   if (!store.ok()) {
     impl->endpoint->Stop();
     return store.status();
   }
   impl->store = *store;
+  // Serve the KV commands, and the PD when it lives here, to clients on the transport.
+  auto kv_service = std::make_shared<node::KvServiceContext>();
+  kv_service->store = impl->store;
+  kv_service->kv = raftstore::NewStoreRaftKv(impl->store);
+  absl::Status served = node::RegisterRawKvService(*impl->endpoint, kv_service);
+  if (served.ok() && options.host_pd) {
+    served = node::RegisterLocalPdService(*impl->endpoint, pd, impl->pd);
+  }
+  if (!served.ok()) {
+    impl->endpoint->Stop();
+    return served;
+  }
   // PD's region map is in memory: tell it what this store holds (stale reports are
   // ignored), so clients can route before the first heartbeats.
-  for (const metapb::Region& r : impl->store->Regions()) pd->ReportRegion(r);
+  for (const metapb::Region& r : impl->store->Regions()) {
+    if (pd != nullptr) {
+      pd->ReportRegion(r);
+    } else {
+      (void)impl->remote_pd->ReportRegion(r);  // Heartbeats will tell it anyway.
+    }
+  }
   impl->store->Start();
   return impl;
 }
@@ -144,6 +179,7 @@ void Node::Close() {
   impl_->store->Shutdown();
   impl_->endpoint->Stop();
   impl_->store.reset();
+  impl_->remote_pd.reset();
   impl_->endpoint.reset();
   // The engine closes when the last holder (this node, or the PD handle it hosts) lets go.
   impl_->engine.reset();

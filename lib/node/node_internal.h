@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "node/local_pd.h"
+#include "node/pd_service.h"
 #include "raftstore/store.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
@@ -30,6 +31,8 @@ struct Node::Impl {
   std::shared_ptr<storage::Engine> engine;
   std::shared_ptr<Pd> pd;
   std::unique_ptr<transport::RpcEndpoint> endpoint;
+  // The PD of another process (NodeOptions::pd_node), called through `endpoint`.
+  std::unique_ptr<node::RemotePd> remote_pd;
   std::shared_ptr<raftstore::Store> store;
   std::atomic<bool> closed{false};
 };

@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "node/local_pd.h"
 #include "node/node_internal.h"
+#include "node/raw_kv_rpc.h"
 #include "raftstore/errors.h"
 #include "raftstore/keys.h"
 #include "raftstore/raft_kv.h"
@@ -33,6 +34,8 @@ bool EndAfter(const std::string& end, const std::string& key) { return end.empty
 struct RawKvClient::Impl {
   RawKvOptions options;
   Env* env = nullptr;
+  // RPC mode (Connect, or Open with rpc_client_id): every call goes here instead.
+  std::unique_ptr<node::RpcRawKv> rpc;
   node::LocalPd* pd = nullptr;
   std::shared_ptr<Pd> pd_handle;
   // The store serving a store id now; null when there is none (its node is down).
@@ -222,6 +225,17 @@ RawKvClient::~RawKvClient() = default;
 absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector<Node*>& nodes,
                                                                const RawKvOptions& options) {
   if (nodes.empty()) return absl::InvalidArgumentError("no nodes");
+  if (options.rpc_client_id != 0) {
+    uint64_t pd_node = 0;
+    for (Node* n : nodes) {
+      if (n->impl_->options.host_pd) pd_node = n->id();
+    }
+    if (pd_node == 0) {
+      return absl::InvalidArgumentError("RPC mode needs the node hosting the PD among the nodes");
+    }
+    return Connect(nodes[0]->impl_->env, nodes[0]->impl_->options.transport, options.rpc_client_id,
+                   pd_node, options);
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->env = nodes[0]->impl_->env;
@@ -260,7 +274,22 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> node::OpenRawKvClient(Env* env, std
   return Access::NewRawKvClient(std::move(impl));
 }
 
+absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Connect(Env* env, Transport* transport,
+                                                                  uint64_t client_id,
+                                                                  uint64_t pd_node,
+                                                                  const RawKvOptions& options) {
+  absl::StatusOr<std::unique_ptr<node::RpcRawKv>> rpc =
+      node::RpcRawKv::Open(env, transport, client_id, pd_node, options);
+  if (!rpc.ok()) return rpc.status();
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->env = env;
+  impl->rpc = std::move(*rpc);
+  return std::unique_ptr<RawKvClient>(new RawKvClient(std::move(impl)));
+}
+
 absl::StatusOr<std::optional<std::string>> RawKvClient::Get(const std::string& key) {
+  if (impl_->rpc != nullptr) return impl_->rpc->Get(key);
   std::optional<std::string> out;
   absl::Status s = impl_->WithRegion(
       key, impl_->Deadline(),
@@ -277,10 +306,12 @@ absl::StatusOr<std::optional<std::string>> RawKvClient::Get(const std::string& k
 }
 
 absl::Status RawKvClient::Put(const std::string& key, const std::string& value) {
+  if (impl_->rpc != nullptr) return impl_->rpc->Put(key, value);
   return BatchPut({{key, value}});
 }
 
 absl::Status RawKvClient::Delete(const std::string& key) {
+  if (impl_->rpc != nullptr) return impl_->rpc->Delete(key);
   return impl_->WithRegion(
       key, impl_->Deadline(),
       [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
@@ -291,6 +322,7 @@ absl::Status RawKvClient::Delete(const std::string& key) {
 absl::StatusOr<std::vector<RawKvClient::KvPair>> RawKvClient::Scan(const std::string& start,
                                                                    const std::string& end,
                                                                    size_t limit) {
+  if (impl_->rpc != nullptr) return impl_->rpc->Scan(start, end, limit);
   std::vector<KvPair> out;
   std::string cursor = start;
   const uint64_t deadline = impl_->Deadline();
@@ -333,6 +365,7 @@ absl::StatusOr<std::vector<RawKvClient::KvPair>> RawKvClient::Scan(const std::st
 
 absl::StatusOr<std::vector<std::optional<std::string>>> RawKvClient::BatchGet(
     const std::vector<std::string>& keys) {
+  if (impl_->rpc != nullptr) return impl_->rpc->BatchGet(keys);
   std::vector<std::optional<std::string>> out(keys.size());
   std::vector<bool> done(keys.size(), false);
   const uint64_t deadline = impl_->Deadline();
@@ -364,6 +397,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RawKvClient::BatchGet(
 }
 
 absl::Status RawKvClient::BatchPut(const std::vector<KvPair>& pairs) {
+  if (impl_->rpc != nullptr) return impl_->rpc->BatchPut(pairs);
   std::vector<bool> done(pairs.size(), false);
   const uint64_t deadline = impl_->Deadline();
   for (size_t first = 0; first < pairs.size(); ++first) {
@@ -393,6 +427,7 @@ absl::Status RawKvClient::BatchPut(const std::vector<KvPair>& pairs) {
 }
 
 absl::Status RawKvClient::SplitAt(const std::string& key) {
+  if (impl_->rpc != nullptr) return impl_->rpc->SplitAt(key);
   uint64_t split_region = 0;
   absl::Status s = impl_->WithRegion(
       key, impl_->Deadline(),
@@ -411,6 +446,7 @@ absl::Status RawKvClient::SplitAt(const std::string& key) {
 }
 
 std::vector<RegionDescription> RawKvClient::Regions() {
+  if (impl_->rpc != nullptr) return impl_->rpc->Regions();
   std::vector<RegionDescription> out;
   for (const node::LocalPd::RegionRoute& r : impl_->pd->Regions()) {
     RegionDescription d;
