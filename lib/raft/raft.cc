@@ -120,9 +120,17 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
   AssertConfStatesEquivalent(init->conf_state, cs);
   if (!IsEmptyHardState(init->hard_state)) r->LoadState(init->hard_state);
   // A node that has been in a term before may have acknowledged a leader's lease.
-  r->restarted_with_lease_ = c.check_quorum &&
-                             c.read_only_option == ReadOnlyOption::kLeaseBased &&
+  r->restarted_with_lease_ = c.check_quorum && c.read_only_option == ReadOnlyOption::kLeaseBased &&
                              init->hard_state.term() > 0;
+  if (c.applied > r->raft_log_.committed()) {
+    // Only committed entries are ever applied, so `applied` is committed even when the
+    // hard state persisted with an older commit index (asynchronous storage writes apply
+    // as soon as entries are durable, before the Ready carrying the new commit is).
+    RAFT_CHECK(c.applied <= r->raft_log_.LastIndex(),
+               absl::StrCat(c.id, " applied ", c.applied, " is past the last index ",
+                            r->raft_log_.LastIndex()));
+    r->raft_log_.CommitTo(c.applied);
+  }
   if (c.applied > 0) r->raft_log_.AppliedTo(c.applied);
   r->BecomeFollower(r->term_, kNone);
   std::vector<std::string> nodes;
@@ -144,9 +152,13 @@ HardState Raft::GetHardState() const {
 }
 
 void Raft::LoadState(const HardState& hs) {
-  RAFT_CHECK(hs.commit() >= raft_log_.committed() && hs.commit() <= raft_log_.LastIndex(),
+  RAFT_CHECK(hs.commit() <= raft_log_.LastIndex(),
              absl::StrCat(id_, " state.commit ", hs.commit(), " is out of range [",
                           raft_log_.committed(), ", ", raft_log_.LastIndex(), "]"));
+  // A persisted commit index below the log's start is stale, not wrong: with asynchronous
+  // storage writes the application may apply, snapshot and compact entries whose commit
+  // index had not reached the disk yet when it crashed. Everything up to the snapshot is
+  // committed regardless (CommitTo never moves back).
   raft_log_.CommitTo(hs.commit());
   term_ = hs.term();
   vote_ = hs.vote();

@@ -204,7 +204,8 @@ TEST(RaftPaperTest, MembershipSimpleChangeChangesAtMostOneVoter) {
 }
 
 // Figure 3 safety properties over randomized runs: Election Safety (checked on every
-// Ready by the Network), Log Matching, Leader Completeness and State Machine Safety.
+// Ready by the Network), Leader Append-Only (§5.3), Log Matching, Leader Completeness and
+// State Machine Safety.
 TEST(RaftPaperTest, SafetyPropertiesHoldUnderRandomPartitions) {
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     SCOPED_TRACE(seed);
@@ -218,6 +219,12 @@ TEST(RaftPaperTest, SafetyPropertiesHoldUnderRandomPartitions) {
     // observing node at that time (an upper bound on when it was committed).
     std::map<uint64_t, uint64_t> committed;
     std::map<uint64_t, uint64_t> commit_term;
+    // Per node, while it leads: its term and the (index, term, data) of its log then.
+    struct LeaderLog {
+      uint64_t term = 0;
+      std::vector<Entry> entries;
+    };
+    std::map<uint64_t, LeaderLog> leader_logs;
     int proposals = 0;
     for (int step = 0; step < 200; ++step) {
       switch (rng() % 10) {
@@ -247,6 +254,24 @@ TEST(RaftPaperTest, SafetyPropertiesHoldUnderRandomPartitions) {
           if (inserted) commit_term[e.index()] = n.term(id);
           // State Machine Safety: no two servers commit different entries at an index.
           ASSERT_EQ(it->second, e.term()) << "index " << e.index() << " on " << id;
+        }
+        // Leader Append-Only (§5.3): a leader never overwrites or deletes entries in its
+        // log; it only appends. What it held earlier in the same term is still there.
+        if (n.state(id) == StateType::kLeader) {
+          std::vector<Entry> now = log.AllEntries();
+          auto it = leader_logs.find(id);
+          if (it != leader_logs.end() && it->second.term == n.term(id)) {
+            const std::vector<Entry>& before = it->second.entries;
+            ASSERT_GE(now.size(), before.size()) << "leader " << id << " lost entries";
+            for (size_t i = 0; i < before.size(); ++i) {
+              ASSERT_EQ(now[i].index(), before[i].index()) << "leader " << id;
+              ASSERT_EQ(now[i].term(), before[i].term()) << "leader " << id;
+              ASSERT_EQ(now[i].data(), before[i].data()) << "leader " << id;
+            }
+          }
+          leader_logs[id] = LeaderLog{n.term(id), std::move(now)};
+        } else {
+          leader_logs.erase(id);
         }
         // Leader Completeness: a leader of a later term holds every committed entry
         // (a deposed leader that has not noticed yet may lack newer ones).
