@@ -1,6 +1,7 @@
 #include "sql/kv/kv.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -91,10 +92,25 @@ class LocalTxn : public KvTxn {
     opts.ts = start_ts_;
     opts.reverse = reverse;
     opts.limit = buffered ? 0 : limit;
-    auto r = store_->storage()->Scan(opts);
-    if (!r.ok()) return MapTxnError(r.status());
-    for (const txn::KvPair& p : *r) {
-      if (!p.error.ok()) return MapTxnError(p.error);
+    // The snapshot at start_ts never changes, so a repeated scan (a correlated subquery
+    // runs its plan once per outer row) is served from memory.
+    auto cache_key = std::make_tuple(start, end, opts.limit, reverse);
+    auto cached = scan_cache_.find(cache_key);
+    absl::StatusOr<std::vector<txn::KvPair>> r;
+    if (cached != scan_cache_.end()) {
+      r = cached->second;
+    } else {
+      r = store_->storage()->Scan(opts);
+      if (!r.ok()) return MapTxnError(r.status());
+      for (const txn::KvPair& p : *r) {
+        if (!p.error.ok()) return MapTxnError(p.error);
+      }
+      size_t bytes = 0;
+      for (const txn::KvPair& p : *r) bytes += p.key.size() + p.value.size() + 64;
+      if (cache_bytes_ + bytes <= kScanCacheBytes) {
+        cache_bytes_ += bytes;
+        scan_cache_.emplace(cache_key, *r);
+      }
     }
     std::vector<Pair> out;
     if (!buffered) {
@@ -195,7 +211,11 @@ class LocalTxn : public KvTxn {
 
   LocalKvStore* store_;
   txn::TimeStamp start_ts_;
+  static constexpr size_t kScanCacheBytes = 32 << 20;
   std::map<std::string, std::optional<std::string>> buffer_;
+  std::map<std::tuple<std::string, std::string, size_t, bool>, std::vector<txn::KvPair>>
+      scan_cache_;
+  size_t cache_bytes_ = 0;
   std::vector<std::pair<std::string, std::optional<std::optional<std::string>>>> undo_;
   bool in_statement_ = false;
 };

@@ -1225,7 +1225,26 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
   std::vector<std::vector<const Expr*>> leaf_conds(leaves.size());
   std::vector<std::vector<std::pair<const Expr*, expr::ExprPtr>>> step_conds(leaves.size());
   std::vector<expr::ExprPtr> top;
+  // `x IN (uncorrelated subquery)` as a top-level conjunct becomes a hash semi join over
+  // the joined inputs (a NULL or unmatched x drops the row either way).
+  struct Semi {
+    expr::ExprPtr left;
+    PlanPtr plan;
+  };
+  std::vector<Semi> semis;
   for (const Expr* c : conds) {
+    if (auto* in = dynamic_cast<const InExpr*>(c);
+        in && in->subquery && !in->negated &&
+        dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
+      std::vector<Correlation> sub_corr;
+      auto sub = BuildQueryIn(*in->subquery, &fs, &sub_corr);
+      auto left = Bind(*in->operand, &fs);
+      if (sub.ok() && left.ok() && sub_corr.empty() && (*sub)->schema.size() == 1 &&
+          HashCompatible((*left)->type(), (*sub)->schema[0].type)) {
+        semis.push_back({*std::move(left), *std::move(sub)});
+        continue;
+      }
+    }
     auto x = Bind(*c, &fs);
     if (!x.ok()) return x.status();
     std::set<size_t> cols;
@@ -1314,6 +1333,15 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       others.push_back(std::move(bound));
     }
     join->other = AndAll(std::move(others));
+    plan = join;
+  }
+  for (Semi& s : semis) {
+    auto join = std::make_shared<JoinNode>();
+    join->type = JoinType::kSemi;
+    join->children = {plan, s.plan};
+    join->schema = plan->schema;
+    join->left_keys.push_back(std::move(s.left));
+    join->right_keys.push_back(expr::NewColumn(0, s.plan->schema[0].type));
     plan = join;
   }
   if (!top.empty()) {
