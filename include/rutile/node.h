@@ -91,6 +91,10 @@ struct NodeOptions {
   // Or: the PD is hosted by this node id in another process, reached over `transport`
   // (the hosting node serves it over RPC). Such a node has no Pd handle (pd() is null).
   uint64_t pd_node = 0;
+  // Or: the replicated PD (lib/pd/server.h): these node ids are its members, one Raft
+  // group; a node listed here hosts a member in its own engine, and every node reaches the
+  // PD leader through a PD client on its endpoint. Such a node has no Pd handle either.
+  std::vector<uint64_t> pd_members;
   // Store ids of the first region's replicas. On the first start of a node listed here
   // (an engine with no region yet) the region covering the whole key space is bootstrapped;
   // every node listed must get the same list. Empty: never bootstrap.

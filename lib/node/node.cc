@@ -55,9 +55,11 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     return absl::InvalidArgumentError(absl::StrCat("node id ", options.id, " out of range"));
   }
   if (options.transport == nullptr) return absl::InvalidArgumentError("no transport");
-  if (int{options.host_pd} + int{options.pd != nullptr} + int{options.pd_node != 0} != 1) {
+  if (int{options.host_pd} + int{options.pd != nullptr} + int{options.pd_node != 0} +
+          int{!options.pd_members.empty()} !=
+      1) {
     return absl::InvalidArgumentError(
-        "a node either hosts the PD, is given its handle, or is given its node");
+        "a node either hosts the PD, is given its handle, its node, or the PD members");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -89,19 +91,38 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   } else if (options.pd != nullptr) {
     impl->pd = options.pd;
   } else {
-    // PD in another process (pd_service.h): the endpoint comes up first to reach it.
+    // PD in another process (pd_service.h), or the replicated PD (replicated_pd.h): the
+    // endpoint comes up first to reach it (and to serve the member hosted here).
     impl->endpoint =
         std::make_unique<transport::RpcEndpoint>(impl->env, options.transport, options.id);
     if (absl::Status s = impl->endpoint->status(); !s.ok()) return s;
-    impl->remote_pd = std::make_unique<node::RemotePd>(impl->endpoint.get(), options.pd_node);
+    if (options.pd_node != 0) {
+      impl->remote_pd = std::make_unique<node::RemotePd>(impl->endpoint.get(), options.pd_node);
+    } else {
+      node::ReplicatedPdOptions ro;
+      ro.self_id = options.id;
+      ro.members = options.pd_members;
+      ro.server.id_floor = node::kFirstAllocatedId;
+      absl::StatusOr<std::unique_ptr<node::ReplicatedPd>> rp =
+          node::ReplicatedPd::Open(impl->env, impl->engine.get(), impl->endpoint.get(), ro);
+      if (!rp.ok()) {
+        impl->endpoint->Stop();
+        return rp.status();
+      }
+      impl->replicated_pd = std::move(*rp);
+    }
   }
   node::LocalPd* pd =
       impl->pd != nullptr ? node::LocalPdOf(node::Access::ImplOf(impl->pd.get())) : nullptr;
-  if (absl::Status s =
-          pd != nullptr ? pd->PutStore(options.id) : impl->remote_pd->PutStore(options.id);
-      !s.ok()) {
+  // The replicated PD may have no leader yet (its members open one by one): the store's
+  // first heartbeat registers it instead.
+  absl::Status put = pd != nullptr                ? pd->PutStore(options.id)
+                     : impl->remote_pd != nullptr ? impl->remote_pd->PutStore(options.id)
+                                                  : absl::OkStatus();
+  if (!put.ok()) {
+    if (impl->replicated_pd != nullptr) impl->replicated_pd->Close();
     if (impl->endpoint != nullptr) impl->endpoint->Stop();
-    return s;
+    return put;
   }
 
   // Bootstrap the first region on first start.
@@ -142,7 +163,9 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   so.env = impl->env;
   so.engine = impl->engine.get();
   so.endpoint = impl->endpoint.get();
-  so.pd = pd != nullptr ? static_cast<raftstore::PdClient*>(pd) : impl->remote_pd.get();
+  so.pd = pd != nullptr                ? static_cast<raftstore::PdClient*>(pd)
+          : impl->remote_pd != nullptr ? static_cast<raftstore::PdClient*>(impl->remote_pd.get())
+                                       : impl->replicated_pd.get();
   absl::StatusOr<std::shared_ptr<raftstore::Store>> store = raftstore::Store::Create(so);
   if (!store.ok()) {
     impl->endpoint->Stop();
@@ -166,9 +189,10 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   for (const metapb::Region& r : impl->store->Regions()) {
     if (pd != nullptr) {
       pd->ReportRegion(r);
-    } else {
+    } else if (impl->remote_pd != nullptr) {
       (void)impl->remote_pd->ReportRegion(r);  // Heartbeats will tell it anyway.
     }
+    // The replicated PD learns regions from heartbeats (it may have no leader yet).
   }
   impl->store->Start();
   return impl;
@@ -177,9 +201,11 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
 void Node::Close() {
   if (impl_ == nullptr || impl_->closed.exchange(true)) return;
   impl_->store->Shutdown();
+  if (impl_->replicated_pd != nullptr) impl_->replicated_pd->Close();
   impl_->endpoint->Stop();
   impl_->store.reset();
   impl_->remote_pd.reset();
+  impl_->replicated_pd.reset();
   impl_->endpoint.reset();
   // The engine closes when the last holder (this node, or the PD handle it hosts) lets go.
   impl_->engine.reset();

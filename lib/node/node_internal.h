@@ -10,6 +10,7 @@
 
 #include "node/local_pd.h"
 #include "node/pd_service.h"
+#include "node/replicated_pd.h"
 #include "raftstore/store.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
@@ -33,6 +34,9 @@ struct Node::Impl {
   std::unique_ptr<transport::RpcEndpoint> endpoint;
   // The PD of another process (NodeOptions::pd_node), called through `endpoint`.
   std::unique_ptr<node::RemotePd> remote_pd;
+  // The replicated PD (NodeOptions::pd_members): a member when this node is one, and the
+  // client of the leader, on `endpoint`.
+  std::unique_ptr<node::ReplicatedPd> replicated_pd;
   std::shared_ptr<raftstore::Store> store;
   std::atomic<bool> closed{false};
 };
