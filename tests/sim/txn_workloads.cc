@@ -72,6 +72,13 @@ absl::Status TxnWorkload::Check(testing::WorkloadContext& ctx) {
 }
 
 TxnOutcome TxnWorkload::RunTxn(const std::function<absl::Status(TxnAdapter&)>& body) {
+  ++in_flight_;
+  TxnOutcome o = RunTxnInner(body);
+  --in_flight_;
+  return o;
+}
+
+TxnOutcome TxnWorkload::RunTxnInner(const std::function<absl::Status(TxnAdapter&)>& body) {
   absl::StatusOr<std::unique_ptr<TxnAdapter>> txn = db_->Begin();
   if (!txn.ok()) {
     ++counts_.fail;

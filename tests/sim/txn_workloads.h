@@ -123,6 +123,9 @@ class TxnWorkload : public testing::Workload {
   absl::Status Check(testing::WorkloadContext& ctx) final;
 
   const TxnCounts& counts() const { return counts_; }
+  // Transactions begun and not yet finished: while non-zero, fibers of the workload hold
+  // transactions of the database.
+  int in_flight() const { return in_flight_; }
   TxnDb& db() { return *db_; }
   const TxnWorkloadOptions& options() const { return options_; }
 
@@ -143,9 +146,12 @@ class TxnWorkload : public testing::Workload {
   std::string Key(const std::string& suffix) const { return options_.key_prefix + suffix; }
 
  private:
+  TxnOutcome RunTxnInner(const std::function<absl::Status(TxnAdapter&)>& body);
+
   std::shared_ptr<TxnDb> db_;
   TxnWorkloadOptions options_;
   TxnCounts counts_;
+  int in_flight_ = 0;
   int64_t clock_ = 0;
 };
 

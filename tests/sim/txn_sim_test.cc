@@ -1,0 +1,73 @@
+// Jepsen's transactional workloads on a simulated 3-node Rutile cluster through
+// TxnClient, under the full nemesis with splits and leader transfers during the load: one
+// test per commit mode, each running every workload on cheap seeds (short virtual load),
+// 200 seeds in all. A failure names its seed, mode and workload; replay one with
+// RUTILE_SIM_SEED=<seed> (the tests then run only that seed, in every mode and workload).
+// The soak with many more seeds is txn_sim_slow_test.cc.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_join.h"
+#include "txn_sim_common.h"
+
+namespace rutile::sim_test {
+namespace {
+
+constexpr uint64_t kSeedsPerWorkload = 10;
+
+void RunMode(TxnMode mode, uint64_t first_seed) {
+  std::optional<uint64_t> replay = testing::SeedFromEnvironment();
+  TxnCounts total;
+  int failures = 0;
+  for (TxnWorkloadKind kind : kAllTxnWorkloads) {
+    for (uint64_t i = 0; i < (replay ? 1 : kSeedsPerWorkload); ++i) {
+      uint64_t seed = replay ? *replay : first_seed + static_cast<uint64_t>(kind) * 1000 + i;
+      TxnSimOptions o;
+      o.mode = mode;
+      o.workload = kind;
+      o.duration_micros = 600'000;
+      o.quiet_micros = 1'500'000;
+      TxnSimResult r = RunTxnSim(seed, o);
+      total.ok += r.counts.ok;
+      total.fail += r.counts.fail;
+      total.info += r.counts.info;
+      if (!r.status.ok() && ++failures <= 3) {
+        ADD_FAILURE() << r.status << "\n  txns " << r.counts.ToString() << ", chaos " << r.chaos
+                      << "\n  nemesis:\n    " << absl::StrJoin(r.nemesis_log, "\n    ");
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << TxnModeName(mode);
+  // The faults must not have reduced the run to nothing.
+  EXPECT_GT(total.ok, total.fail) << TxnModeName(mode) << " " << total.ToString();
+  std::cout << TxnModeName(mode) << ": " << total.ToString() << "\n";
+}
+
+TEST(TxnSimTest, Optimistic) { RunMode(TxnMode::kOptimistic, 100'000); }
+TEST(TxnSimTest, Pessimistic) { RunMode(TxnMode::kPessimistic, 200'000); }
+TEST(TxnSimTest, AsyncCommit) { RunMode(TxnMode::kAsyncCommit, 300'000); }
+TEST(TxnSimTest, OnePc) { RunMode(TxnMode::kOnePc, 400'000); }
+
+// Known bug (found by the soak, 13 of 60 seeds of 1pc/bank at 3 s of load): a 1PC commit
+// whose keys' region splits between the 1PC decision and the prewrite is regrouped by
+// region and each group is committed in one phase on its own, at its own commit_ts, so the
+// transaction becomes visible in pieces. Here a transfer bank/1 -> bank/7 racing a split
+// at bank/7 shows its debit to a read whose start_ts precedes the transfer's reported
+// commit_ts, but not its credit (sum 98). Enable once 1PC falls back to 2PC when its keys
+// turn out to span several regions.
+TEST(TxnSimTest, DISABLED_OnePcCommitAcrossASplitIsAtomic) {
+  TxnSimOptions o;
+  o.mode = TxnMode::kOnePc;
+  o.workload = TxnWorkloadKind::kBank;
+  o.duration_micros = 500'000;
+  TxnSimResult r = RunTxnSim(1'000'014, o);
+  EXPECT_TRUE(r.status.ok()) << r.status << "\n  txns " << r.counts.ToString();
+}
+
+}  // namespace
+}  // namespace rutile::sim_test
