@@ -108,8 +108,8 @@ TEST(PlacementTest, RegionsSplitUnderWriteLoad) {
   ForEachSeed(1, [](uint64_t seed) {
     TestClusterOptions o;
     o.sim.seed = seed;
-    o.region_split_keys = 16;
-    o.region_split_size = 4 << 10;
+    o.region_split_keys = 8;
+    o.region_split_size = 2 << 10;
     o.split_check_interval_micros = 300'000;
     TestCluster c(o);
     ASSERT_TRUE(c.Start().ok());
@@ -231,11 +231,11 @@ TEST(PlacementTest, AddingTwoStoresBalancesLeadersAndRegions) {
     ASSERT_TRUE(c.Start().ok());
     ASSERT_TRUE(c.Run([&] {
       for (int i = 1; i < 60; ++i) {
-        absl::Status s = c.SplitRegion(Key(i * 10));
+        absl::Status s = c.SplitRegion(Key(i * 2));
         ASSERT_TRUE(s.ok()) << s;
       }
       Acked acked;
-      Writer(&c, 0, 1, 600, &acked, nullptr);
+      Writer(&c, 0, 1, 120, &acked, nullptr);
       ASSERT_EQ(acked.write_errors, 0);
     }));
     ASSERT_EQ(c.Regions().size(), 60u);

@@ -7,7 +7,7 @@
 // prints the seed (RUTILE_SIM_SEED replays it), the checker's explanation and the nemesis
 // log.
 //
-// Each seed is cheap on purpose (two seconds of faults, few keys and operations) so the fast
+// Each seed is cheap on purpose (1.5 seconds of faults, few keys and operations) so the fast
 // suite can run hundreds; the slow soak runs longer seeds.
 
 #ifndef RUTILE_TESTS_CLUSTER_REGISTER_WORKLOAD_H_
@@ -34,11 +34,11 @@ namespace register_workload {
 
 struct Options {
   // How long the nemesis runs (virtual time).
-  uint64_t fault_micros = 2'000'000;
+  uint64_t fault_micros = 1'500'000;
   int clients = 3;
   int keys = 3;
   // Operations per client at most (clients also stop when the faults end).
-  int ops_per_client = 40;
+  int ops_per_client = 30;
 };
 
 struct History {
