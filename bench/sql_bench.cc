@@ -1,0 +1,179 @@
+// SQL benchmark: statements through rutile::sql::Session beside the transactional KV they
+// run on (sql/kv's KvTxn over txn::TxnStorage on a MemEngine), in the same program and
+// run. Both sides use the same store implementation, so the ratios measure what the SQL
+// layer (binding, planning, executors, row codec, session) costs over the KV path.
+//
+// Cases (Google Benchmark, wall clock, rates in items per second):
+//   sql_point_select   prepared `SELECT v, s FROM t WHERE id = ?` on a 10,000-row table
+//                      (a point get on the clustered handle), autocommit
+//   kv_get             Begin + Get of a present key (a read-only transaction)
+//   sql_insert         prepared single-row autocommit `INSERT INTO w VALUES (?, ?, ?)`
+//   kv_put_commit      Begin + Put + Commit of one fresh key (a one-key transaction)
+// Lines at the end:
+//   RATIO point_select_vs_txn_get   target >= 0.5
+//   RATIO insert_vs_one_key_txn     target >= 0.5
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "bench_util.h"
+#include "benchmark/benchmark.h"
+#include "rutile/sql.h"
+#include "sql/kv/kv.h"
+
+namespace rutile::sqlbench {
+namespace {
+
+constexpr int64_t kRows = 10'000;
+
+uint64_t Mix(uint64_t x) {  // splitmix64.
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+struct Fixture {
+  std::unique_ptr<sql::Database> db;
+  std::unique_ptr<sql::Session> session;
+  uint32_t select_id = 0;
+  uint32_t insert_id = 0;
+  sql::kv::LocalKvStore kv;
+
+  Fixture() {
+    db = *sql::Database::OpenInMemory();
+    session = db->NewSession();
+    Must(session->Execute("USE test"));
+    Must(session->Execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v INT, s VARCHAR(32))"));
+    Must(session->Execute("CREATE TABLE w (id BIGINT PRIMARY KEY, v INT, s VARCHAR(32))"));
+    for (int64_t base = 0; base < kRows; base += 500) {
+      std::string sql = "INSERT INTO t VALUES ";
+      for (int64_t i = base; i < base + 500; ++i) {
+        if (i != base) sql += ",";
+        sql += "(" + std::to_string(i) + "," + std::to_string(i * 7) + ",'value-" +
+               std::to_string(i) + "')";
+      }
+      Must(session->Execute(sql));
+    }
+    select_id = *session->Prepare("SELECT v, s FROM t WHERE id = ?");
+    insert_id = *session->Prepare("INSERT INTO w VALUES (?, ?, ?)");
+    auto txn = *kv.Begin();
+    for (int64_t i = 0; i < kRows; ++i) txn->Put(Key("r", i), Value(i));
+    Must(txn->Commit());
+  }
+
+  static std::string Key(const char* prefix, int64_t i) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%s%019lld", prefix, static_cast<long long>(i));
+    return buf;
+  }
+  static std::string Value(int64_t i) { return std::string(24, 'v') + std::to_string(i); }
+
+  template <typename T>
+  static void Must(const T& r) {
+    if (!r.ok()) {
+      std::fprintf(stderr, "sql_bench setup failed: %s\n",
+                   std::string(r.status().message()).c_str());
+      std::abort();
+    }
+  }
+  static void Must(const absl::Status& s) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "sql_bench setup failed: %s\n", std::string(s.message()).c_str());
+      std::abort();
+    }
+  }
+};
+
+Fixture& F() {
+  static Fixture* f = new Fixture();
+  return *f;
+}
+
+using Clock = std::chrono::steady_clock;
+
+void Finish(benchmark::State& state, Clock::time_point start, const char* comparison,
+            const char* side) {
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  state.SetItemsProcessed(state.iterations());
+  if (secs > 0) bench::RecordRate(comparison, side, static_cast<double>(state.iterations()) / secs);
+}
+
+void BM_SqlPointSelect(benchmark::State& state) {
+  Fixture& f = F();
+  uint64_t n = 0;
+  auto start = Clock::now();
+  for (auto _ : state) {
+    int64_t id = static_cast<int64_t>(Mix(++n) % kRows);
+    auto r = f.session->ExecutePrepared(f.select_id, {sql::Value::Int(id)});
+    if (!r.ok() || r->rows.size() != 1) {
+      state.SkipWithError("point select failed");
+      break;
+    }
+    benchmark::DoNotOptimize(r->rows[0][0]);
+  }
+  Finish(state, start, "point_select_vs_txn_get", "rutile");
+}
+
+void BM_KvGet(benchmark::State& state) {
+  Fixture& f = F();
+  uint64_t n = 0;
+  auto start = Clock::now();
+  for (auto _ : state) {
+    int64_t id = static_cast<int64_t>(Mix(++n) % kRows);
+    auto txn = f.kv.Begin();
+    auto v = (*txn)->Get(Fixture::Key("r", id));
+    if (!v.ok() || !v->has_value()) {
+      state.SkipWithError("get failed");
+      break;
+    }
+    benchmark::DoNotOptimize(**v);
+  }
+  Finish(state, start, "point_select_vs_txn_get", "baseline");
+}
+
+void BM_SqlInsert(benchmark::State& state) {
+  Fixture& f = F();
+  static int64_t next = 0;
+  auto start = Clock::now();
+  for (auto _ : state) {
+    int64_t id = next++;
+    auto r = f.session->ExecutePrepared(f.insert_id,
+                                        {sql::Value::Int(id), sql::Value::Int(id * 7),
+                                         sql::Value::String("value-" + std::to_string(id))});
+    if (!r.ok()) {
+      state.SkipWithError("insert failed");
+      break;
+    }
+  }
+  Finish(state, start, "insert_vs_one_key_txn", "rutile");
+}
+
+void BM_KvPutCommit(benchmark::State& state) {
+  Fixture& f = F();
+  static int64_t next = 0;
+  auto start = Clock::now();
+  for (auto _ : state) {
+    int64_t id = next++;
+    auto txn = f.kv.Begin();
+    (*txn)->Put(Fixture::Key("w", id), Fixture::Value(id));
+    if (!(*txn)->Commit().ok()) {
+      state.SkipWithError("commit failed");
+      break;
+    }
+  }
+  Finish(state, start, "insert_vs_one_key_txn", "baseline");
+}
+
+BENCHMARK(BM_KvGet)->Name("kv_get");
+BENCHMARK(BM_SqlPointSelect)->Name("sql_point_select");
+BENCHMARK(BM_KvPutCommit)->Name("kv_put_commit");
+BENCHMARK(BM_SqlInsert)->Name("sql_insert");
+
+}  // namespace
+}  // namespace rutile::sqlbench
+
+int main(int argc, char** argv) { return rutile::bench::RunAndReport(argc, argv); }
