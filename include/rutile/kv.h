@@ -22,6 +22,7 @@
 #define RUTILE_KV_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,7 @@
 namespace rutile {
 
 class Node;
+class Pd;
 namespace node {
 struct TxnAccess;  // Internal: lib/node/txn_service.h.
 }  // namespace node
@@ -200,6 +202,12 @@ class TxnClient {
   // A client over the stores of in-process `nodes` (all of one cluster).
   static absl::StatusOr<std::unique_ptr<TxnClient>> Open(
       const std::vector<Node*>& nodes, const TxnClientOptions& options = TxnClientOptions());
+  // A client of a cluster whose nodes come and go (rutile::testing::TestCluster): it asks
+  // `node_of(store id)` for the node serving that store at every attempt (null: down),
+  // takes timestamps and regions from `pd`, and waits on `env`.
+  static absl::StatusOr<std::unique_ptr<TxnClient>> Open(
+      Env* env, std::shared_ptr<Pd> pd, std::function<Node*(uint64_t)> node_of,
+      const TxnClientOptions& options = TxnClientOptions());
   ~TxnClient();
   TxnClient(const TxnClient&) = delete;
   TxnClient& operator=(const TxnClient&) = delete;

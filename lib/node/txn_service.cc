@@ -36,8 +36,9 @@ class StoreRegionView final : public txn::RegionView {
 
 class StoreRegionKv final : public txn::RegionKv {
  public:
-  StoreRegionKv(std::shared_ptr<raftstore::Store> store, LocalPd* pd)
-      : kv_(raftstore::NewStoreRaftKv(std::move(store), kAttemptTimeoutMicros)), pd_(pd) {}
+  StoreRegionKv(std::shared_ptr<raftstore::Store> store, LocalPd* pd, Env* wait_env)
+      : kv_(raftstore::NewStoreRaftKv(std::move(store), kAttemptTimeoutMicros, wait_env)),
+        pd_(pd) {}
 
   absl::StatusOr<std::shared_ptr<txn::RegionView>> Snapshot(
       const txn::RegionContext& ctx) override {
@@ -93,7 +94,7 @@ struct StoreTxnHost {
 
   StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> store, LocalPd* pd,
                std::shared_ptr<txn::DeadlockDetector> d)
-      : detector(std::move(d)), kv(std::move(store), pd), service(env, &kv, detector.get()) {}
+      : detector(std::move(d)), kv(std::move(store), pd, env), service(env, &kv, detector.get()) {}
 };
 
 struct Registry {
@@ -109,8 +110,8 @@ Registry& GetRegistry() {
 
 }  // namespace
 
-std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store,
-                                               LocalPd* pd) {
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
+                                               Env* env) {
   Registry& r = GetRegistry();
   absl::MutexLock lock(&r.mu);
   if (auto h = r.hosts[store.get()].lock()) {
@@ -121,7 +122,6 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
     d = std::make_shared<txn::DeadlockDetector>();
     r.detectors[pd] = d;
   }
-  Env* env = store->env();
   const raftstore::Store* key = store.get();
   auto h = std::make_shared<StoreTxnHost>(env, std::move(store), pd, std::move(d));
   r.hosts[key] = h;
@@ -159,7 +159,7 @@ class NodeCluster final : public txn::client::ClusterAccess {
     absl::MutexLock lock(&mu_);
     auto& entry = services_[store_id];
     if (entry.first != s.get()) {
-      std::shared_ptr<txn::TxnService> svc = TxnServiceFor(s, pd_);
+      std::shared_ptr<txn::TxnService> svc = TxnServiceFor(s, pd_, env_);
       // Old services stay alive: a fiber may still be calling one.
       retired_.push_back(std::move(entry.second));
       entry = {s.get(), std::move(svc)};
@@ -223,6 +223,20 @@ absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::Open(const std::vector<Nod
       [stores](uint64_t id) -> std::shared_ptr<raftstore::Store> {
         auto it = stores.find(id);
         return it == stores.end() ? nullptr : it->second;
+      },
+      options);
+}
+
+absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::Open(Env* env, std::shared_ptr<Pd> pd,
+                                                           std::function<Node*(uint64_t)> node_of,
+                                                           const TxnClientOptions& options) {
+  if (env == nullptr || !node_of) return absl::InvalidArgumentError("no env or node resolver");
+  return node::TxnAccess::Open(
+      env, std::move(pd),
+      [node_of = std::move(node_of)](uint64_t id) -> std::shared_ptr<raftstore::Store> {
+        Node* n = node_of(id);
+        if (n == nullptr || n->impl_ == nullptr) return nullptr;
+        return node::StoreOf(n->impl_.get());
       },
       options);
 }

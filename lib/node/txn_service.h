@@ -34,9 +34,11 @@ struct Transaction::Impl {
 namespace node {
 
 // The transaction service of `store` (created on first use, shared while anyone holds
-// it). `pd` gives timestamps and identifies the cluster's deadlock detector.
-std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store,
-                                               LocalPd* pd);
+// it). `pd` gives timestamps and identifies the cluster's deadlock detector; waits (lock
+// waits, request timeouts) run on `env`, the clients' Env, so they end even when the
+// store's node crashed.
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
+                                               Env* env);
 
 // The store serving a store id now, or null.
 using TxnStoreResolver = std::function<std::shared_ptr<raftstore::Store>(uint64_t store_id)>;

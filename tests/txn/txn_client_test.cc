@@ -56,9 +56,11 @@ class Cluster {
       if (id == 1) pd = (*node)->pd();
       nodes_.push_back(std::move(*node));
     }
-    std::vector<Node*> raw;
-    for (auto& nd : nodes_) raw.push_back(nd.get());
-    absl::StatusOr<std::unique_ptr<TxnClient>> c = TxnClient::Open(raw);
+    // The resolver form (as TestCluster uses it): nodes are looked up at every attempt.
+    absl::StatusOr<std::unique_ptr<TxnClient>> c =
+        TxnClient::Open(Env::Default(), pd, [this](uint64_t id) -> Node* {
+          return id >= 1 && id <= nodes_.size() ? nodes_[id - 1].get() : nullptr;
+        });
     EXPECT_TRUE(c.ok()) << c.status();
     if (c.ok()) client_ = std::move(*c);
   }
@@ -218,6 +220,33 @@ TEST(TxnClientTest, TwoPcOnePcAndAsyncCommitAcrossRegions) {
     auto b = before->Scan("", "");
     ASSERT_TRUE(b.ok()) << b.status();
     for (const auto& [k, v] : *b) EXPECT_NE(v, "async") << k;
+  });
+}
+
+TEST(TxnClientTest, CommitsAcrossSplitsMadeAfterTheCacheWasFilled) {
+  OnFiber([] {
+    Cluster c(3);
+    ASSERT_TRUE(c.ok());
+    for (TxnOptions o : {TxnOptions{}, TxnOptions{.async_commit = true},
+                         TxnOptions{.try_one_pc = true}, TxnOptions{.pessimistic = true}}) {
+      auto t = c.Begin(o);
+      std::map<std::string, std::string> kvs;
+      for (int i = 0; i < 40; ++i) {
+        ASSERT_TRUE(t->Put(Key(i), absl::StrCat("v", t->start_ts())).ok());
+        ASSERT_TRUE(t->Get(Key(i)).ok());
+      }
+      // The client's cache still has the old layout: the prewrites meet EpochNotMatch and
+      // regroup their keys.
+      static int split = 0;
+      split += 7;
+      ASSERT_TRUE(c.kv().SplitAt(Key(split % 40 + 1)).ok());
+      ASSERT_TRUE(c.kv().SplitAt(Key((split * 3) % 40 + 1)).ok());
+      ASSERT_TRUE(t->Commit().ok());
+      auto r = c.Begin()->Scan("", "");
+      ASSERT_TRUE(r.ok()) << r.status();
+      ASSERT_EQ(r->size(), 40u);
+      for (const auto& [k, v] : *r) EXPECT_EQ(v, absl::StrCat("v", t->start_ts())) << k;
+    }
   });
 }
 

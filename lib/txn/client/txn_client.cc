@@ -433,6 +433,7 @@ absl::StatusOr<std::optional<TimeStamp>> Client::TxnFate(const LockInfo& lock,
   }
   if (fate.has_value()) {
     absl::MutexLock l(&mu_);
+    if (resolved_.size() >= 4096) resolved_.clear();  // A cache; bound its memory.
     resolved_[lock.lock_version] = *fate;
   } else if (st.kind == TxnStatus::Kind::kUncommitted && st.lock.has_value() &&
              st.lock->min_commit_ts > caller_start_ts && caller_start_ts != 0 &&
@@ -1055,11 +1056,16 @@ absl::Status Txn::Commit() {
   absl::Status s = PrewriteAll(async, one_pc, &pr, deadline);
   if (!s.ok()) {
     StopHeartbeat();
-    CleanupAfterFailure(keys);
     state_ = State::kFailed;
-    failure_ = s;
     pessimistic_locked_.clear();
-    if (absl::IsAborted(s) || absl::IsAlreadyExists(s)) return s;
+    if (async && !absl::IsAborted(s) && !absl::IsAlreadyExists(s)) {
+      // Every prewrite may have landed (an async-commit transaction is committed once all
+      // its locks exist): rolling keys back now could split it. Leave it to resolvers.
+      failure_ = Undetermined(s);
+      return failure_;
+    }
+    CleanupAfterFailure(keys);
+    failure_ = s;
     return s;
   }
   if (one_pc && pr.one_pc_commit_ts != 0 && !pr.fell_back) {
