@@ -204,8 +204,8 @@ class Raft {
   // Lease reads (kLeaseBased, which requires CheckQuorum), thesis §6.4.1. A follower that
   // heard from the leader ignores votes for election_timeout ticks (the in_lease check in
   // Step); a restarted node, which forgot whom it heard from, for its first
-  // election_timeout ticks (restarted_with_lease_). So a leader whose heartbeat sent at tick T was acknowledged by
-  // a quorum keeps the lease until tick T + election_timeout (less a margin of
+  // election_timeout ticks (restarted_with_lease_). So a leader whose heartbeat sent at tick T was
+  // acknowledged by a quorum keeps the lease until tick T + election_timeout (less a margin of
   // kLeaseMarginTicks for tick phase and drift), and serves reads from its commit index
   // without a heartbeat round until then; afterwards, or once it began a leader transfer
   // (whose vote ignores leases), it falls back to the ReadOnlySafe round.
