@@ -1,0 +1,402 @@
+// Raw KV benchmark: a durable 3-replica cluster in one process (three rutile::Nodes on
+// LevelDB in temporary directories, connected by LocalTransport, every Raft Ready synced)
+// driven through RawKvClient, beside raw LevelDB in the same program and run.
+//
+// Cases (each a Google Benchmark timed on the wall clock, rates in items per second):
+//   kv_put/c<N>        N client fibers each putting fresh 16-byte keys with 100-byte values
+//                      (one RawKvClient::Put per item: propose, commit on 2 of 3 synced
+//                      logs, apply at the leader), N = 1, 16, 64
+//   kv_get/c<N>        N client fibers each reading present keys (leader lease reads)
+//   kv_get_rpc/c16     kv_get through the KV RPC service (RawKvOptions::rpc_client_id)
+//   kv_put_rpc/c64     kv_put through the KV RPC service
+//   tso/c64            64 fibers each taking timestamps from Pd::GetTimestamp
+//   leveldb_put_synced raw LevelDB Put with sync, one thread (one fsync per write)
+//   leveldb_get        raw LevelDB Get of present keys, one thread
+// The suite runs in rounds (RUTILE_KV_BENCH_ROUNDS, default 3) so that a shared machine's
+// load falls on both sides; every RATIO is the median over rounds of the ratio within a
+// round:
+//   RATIO put@N_vs_leveldb_synced_put   target >= 3 at N = 64 (group commit)
+//   RATIO get@N_vs_leveldb_get          target >= 0.3 at N = 16
+//   RATIO tso@64_vs_500k                timestamps/s over the 500,000/s target
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bench_util.h"
+#include "benchmark/benchmark.h"
+#include "leveldb/db.h"
+#include "leveldb/options.h"
+#include "rutile/env.h"
+#include "rutile/kv.h"
+#include "rutile/node.h"
+#include "storage/leveldb_engine.h"
+#include "util/sync.h"
+
+namespace rutile::kvbench {
+namespace {
+
+constexpr size_t kKeySize = 16;
+constexpr size_t kValueSize = 100;
+constexpr uint64_t kReadKeys = 20'000;  // Present keys "r" + index, in both stores.
+constexpr int kOpsPerClient = 16;       // Per client per benchmark iteration.
+constexpr int kTsoPerRequester = 256;
+
+uint64_t Mix(uint64_t x) {  // splitmix64.
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// A 16-byte key: `prefix` then the zero-padded decimal of `i`.
+std::string MakeKey(char prefix, uint64_t i) {
+  std::string k(kKeySize, '0');
+  k[0] = prefix;
+  for (size_t p = kKeySize - 1; p > 0 && i > 0; --p) {
+    k[p] = static_cast<char>('0' + i % 10);
+    i /= 10;
+  }
+  return k;
+}
+
+const std::string& Value() {
+  static const std::string* value = new std::string(kValueSize, 'v');
+  return *value;
+}
+
+void Die(const std::string& what) {
+  std::fprintf(stderr, "kv_bench: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = "/tmp/rutile_kv_bench_XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) Die("mkdtemp failed");
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs `fn` on a fiber of Env::Default() and waits for it.
+void OnFiber(const std::function<void()>& fn) {
+  WaitGroup wg;
+  wg.Add(1);
+  Env::Default()->Spawn([&] {
+    fn();
+    wg.Done();
+  });
+  wg.Wait();
+}
+
+// Runs `fn(client)` on `clients` fibers at once and waits for all.
+void RunClients(int clients, const std::function<void(int)>& fn) {
+  WaitGroup wg;
+  wg.Add(clients);
+  for (int c = 0; c < clients; ++c) {
+    Env::Default()->Spawn([&, c] {
+      fn(c);
+      wg.Done();
+    });
+  }
+  wg.Wait();
+}
+
+// The 3-node cluster, built on first use and kept for the whole run.
+class Cluster {
+ public:
+  static constexpr uint64_t kClientId = 900;  // The RPC client's node id on the transport.
+
+  Cluster() {
+    OnFiber([&] { Open(); });
+  }
+  ~Cluster() {
+    OnFiber([&] {
+      rpc_client_.reset();
+      client_.reset();
+      for (auto& n : nodes_) n->Close();
+      nodes_.clear();
+    });
+    transport_.reset();
+  }
+
+  RawKvClient& kv() { return *client_; }
+  RawKvClient& rpc_kv() { return *rpc_client_; }
+  Pd& pd() { return *nodes_[0]->pd(); }
+
+ private:
+  void Open() {
+    transport_ = NewLocalTransport(Env::Default());
+    std::vector<uint64_t> ids = {1, 2, 3};
+    std::shared_ptr<Pd> pd;
+    std::vector<Node*> raw;
+    for (uint64_t id : ids) {
+      NodeOptions o;
+      o.id = id;
+      o.data_dir = dir_.path() + "/node" + std::to_string(id);
+      o.transport = transport_.get();
+      o.host_pd = id == 1;
+      o.pd = pd;
+      o.initial_stores = ids;
+      o.raft_tick_micros = 50'000;
+      absl::StatusOr<std::unique_ptr<Node>> node = Node::Open(o);
+      if (!node.ok()) Die("open node: " + node.status().ToString());
+      if (id == 1) pd = (*node)->pd();
+      raw.push_back(node->get());
+      nodes_.push_back(std::move(*node));
+    }
+    absl::StatusOr<std::unique_ptr<RawKvClient>> c = RawKvClient::Open(raw);
+    if (!c.ok()) Die("open client: " + c.status().ToString());
+    client_ = std::move(*c);
+    RawKvOptions ro;
+    ro.rpc_client_id = kClientId;
+    c = RawKvClient::Open(raw, ro);
+    if (!c.ok()) Die("open rpc client: " + c.status().ToString());
+    rpc_client_ = std::move(*c);
+    // The first write waits for the election; then the read keys, in batches.
+    std::vector<RawKvClient::KvPair> batch;
+    for (uint64_t i = 0; i < kReadKeys; ++i) {
+      batch.emplace_back(MakeKey('r', i), Value());
+      if (batch.size() == 500 || i + 1 == kReadKeys) {
+        if (absl::Status s = client_->BatchPut(batch); !s.ok()) Die("preload: " + s.ToString());
+        batch.clear();
+      }
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Transport> transport_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::unique_ptr<RawKvClient> client_;
+  std::unique_ptr<RawKvClient> rpc_client_;
+};
+
+std::unique_ptr<Cluster> cluster;
+
+Cluster* GetCluster() {
+  if (cluster == nullptr) cluster = std::make_unique<Cluster>();
+  return cluster.get();
+}
+
+// Raw LevelDB opened with the engine's own options, preloaded with the read keys.
+struct Baseline {
+  Baseline() : resources(storage::LevelDbEngineOptions()) {
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(resources.MakeOptions(true), dir.path() + "/db", &raw);
+    if (!s.ok()) Die("open leveldb: " + s.ToString());
+    db.reset(raw);
+    for (uint64_t i = 0; i < kReadKeys; ++i) {
+      if (!db->Put(leveldb::WriteOptions(), MakeKey('r', i), Value()).ok()) Die("preload");
+    }
+  }
+  TempDir dir;
+  storage::LevelDbResources resources;  // Before db: destroyed after it.
+  std::unique_ptr<leveldb::DB> db;
+};
+
+std::unique_ptr<Baseline> baseline;
+
+Baseline* GetBaseline() {
+  if (baseline == nullptr) baseline = std::make_unique<Baseline>();
+  return baseline.get();
+}
+
+std::atomic<uint64_t> next_put_key{0};
+
+void KvPut(benchmark::State& state, int clients, bool rpc) {
+  RawKvClient& kv = rpc ? GetCluster()->rpc_kv() : GetCluster()->kv();
+  std::atomic<int> failures{0};
+  for (auto _ : state) {
+    RunClients(clients, [&](int) {
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        if (!kv.Put(MakeKey('p', next_put_key.fetch_add(1)), Value()).ok()) failures++;
+      }
+    });
+  }
+  if (failures.load() > 0) state.SkipWithError("put failed");
+  state.SetItemsProcessed(state.iterations() * clients * kOpsPerClient);
+}
+
+void KvGet(benchmark::State& state, int clients, bool rpc) {
+  RawKvClient& kv = rpc ? GetCluster()->rpc_kv() : GetCluster()->kv();
+  std::atomic<int> failures{0};
+  std::atomic<uint64_t> seq{0};
+  for (auto _ : state) {
+    RunClients(clients, [&](int) {
+      uint64_t s = seq.fetch_add(kOpsPerClient);
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        absl::StatusOr<std::optional<std::string>> v = kv.Get(MakeKey('r', Mix(s + i) % kReadKeys));
+        if (!v.ok() || !v->has_value()) failures++;
+      }
+    });
+  }
+  if (failures.load() > 0) state.SkipWithError("get failed");
+  state.SetItemsProcessed(state.iterations() * clients * kOpsPerClient);
+}
+
+void Tso(benchmark::State& state, int requesters) {
+  Pd& pd = GetCluster()->pd();
+  std::atomic<int> failures{0};
+  for (auto _ : state) {
+    RunClients(requesters, [&](int) {
+      uint64_t last = 0;
+      for (int i = 0; i < kTsoPerRequester; ++i) {
+        absl::StatusOr<uint64_t> ts = pd.GetTimestamp();
+        if (!ts.ok() || *ts <= last) {
+          failures++;
+        } else {
+          last = *ts;
+        }
+      }
+    });
+  }
+  if (failures.load() > 0) state.SkipWithError("timestamp failed or not increasing");
+  state.SetItemsProcessed(state.iterations() * requesters * kTsoPerRequester);
+}
+
+void LevelDbPutSynced(benchmark::State& state) {
+  leveldb::DB* db = GetBaseline()->db.get();
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    if (!db->Put(wo, MakeKey('p', Mix(i++)), Value()).ok()) state.SkipWithError("put failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void LevelDbGet(benchmark::State& state) {
+  leveldb::DB* db = GetBaseline()->db.get();
+  std::string value;
+  uint64_t i = 0;
+  for (auto _ : state) {
+    if (!db->Get(leveldb::ReadOptions(), MakeKey('r', Mix(i++) % kReadKeys), &value).ok()) {
+      state.SkipWithError("get failed");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+int Rounds() {
+  const char* env = getenv("RUTILE_KV_BENCH_ROUNDS");
+  const int n = env != nullptr ? atoi(env) : 0;
+  return n > 0 ? n : 3;
+}
+
+constexpr int kClientCounts[] = {1, 16, 64};
+
+void RegisterAll() {
+  auto reg = [](const std::string& name, std::function<void(benchmark::State&)> fn) {
+    benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })
+        ->Unit(benchmark::kMicrosecond)
+        ->MinTime(0.3)
+        ->UseRealTime();
+  };
+  for (int round = 0; round < Rounds(); ++round) {
+    const std::string r = "/r" + std::to_string(round);
+    reg("leveldb_put_synced" + r, LevelDbPutSynced);
+    for (int c : kClientCounts) {
+      reg("kv_put/c" + std::to_string(c) + r, [c](benchmark::State& s) { KvPut(s, c, false); });
+    }
+    reg("leveldb_get" + r, LevelDbGet);
+    for (int c : kClientCounts) {
+      reg("kv_get/c" + std::to_string(c) + r, [c](benchmark::State& s) { KvGet(s, c, false); });
+    }
+    reg("kv_get_rpc/c16" + r, [](benchmark::State& s) { KvGet(s, 16, true); });
+    reg("kv_put_rpc/c64" + r, [](benchmark::State& s) { KvPut(s, 64, true); });
+    reg("tso/c64" + r, [](benchmark::State& s) { Tso(s, 64); });
+  }
+}
+
+// Prints as the console reporter does and keeps each run's items_per_second by case and
+// round ("<case>/r<round>").
+class RecordingReporter : public benchmark::ConsoleReporter {
+ public:
+  RecordingReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
+      auto rate = run.counters.find("items_per_second");
+      if (rate == run.counters.end()) continue;
+      const std::string& name = run.run_name.function_name;
+      const size_t r = name.rfind("/r");
+      if (r == std::string::npos) continue;
+      rates_[name.substr(0, r)][name.substr(r + 2)] = rate->second.value;
+    }
+  }
+
+  // Records `RATIO <name> <median over rounds of case/baseline>`.
+  void RecordRatio(const std::string& name, const std::string& kase, const std::string& base,
+                   double fixed_base = 0) {
+    std::vector<double> ratios;
+    for (const auto& [round, rate] : rates_[kase]) {
+      double b = fixed_base;
+      if (b == 0) {
+        auto it = rates_[base].find(round);
+        if (it == rates_[base].end()) continue;
+        b = it->second;
+      }
+      if (b > 0) ratios.push_back(rate / b);
+    }
+    if (ratios.empty()) return;
+    std::sort(ratios.begin(), ratios.end());
+    const size_t n = ratios.size();
+    bench::RecordRatio(name, n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2);
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, double>> rates_;
+};
+
+}  // namespace
+}  // namespace rutile::kvbench
+
+int main(int argc, char** argv) {
+  using rutile::kvbench::kClientCounts;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  rutile::kvbench::RegisterAll();
+  rutile::kvbench::RecordingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  for (int c : kClientCounts) {
+    const std::string n = std::to_string(c);
+    reporter.RecordRatio("put@" + n + "_vs_leveldb_synced_put", "kv_put/c" + n,
+                         "leveldb_put_synced");
+  }
+  for (int c : kClientCounts) {
+    const std::string n = std::to_string(c);
+    reporter.RecordRatio("get@" + n + "_vs_leveldb_get", "kv_get/c" + n, "leveldb_get");
+  }
+  reporter.RecordRatio("get_rpc@16_vs_leveldb_get", "kv_get_rpc/c16", "leveldb_get");
+  reporter.RecordRatio("put_rpc@64_vs_leveldb_synced_put", "kv_put_rpc/c64", "leveldb_put_synced");
+  reporter.RecordRatio("tso@64_vs_500k", "tso/c64", "", 500'000);
+  benchmark::Shutdown();
+  rutile::kvbench::cluster.reset();  // Closes the nodes and removes their directories.
+  rutile::kvbench::baseline.reset();
+  rutile::bench::PrintRatios();
+  return 0;
+}
