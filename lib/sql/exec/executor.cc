@@ -252,7 +252,8 @@ class TableScanExec : public Executor {
   }
 
   absl::Status Next(Chunk* out) override {
-    *out = Chunk(types_);
+    // Point gets fill a handful of rows: size the chunk for them, not for 1,024.
+    *out = Chunk(types_, p_.handles.has_value() ? p_.handles->size() + 1 : kMaxChunkSize);
     while (!done_ && out->NumRows() == 0) {
       std::vector<kv::Pair> pairs;
       if (p_.handles.has_value()) {
@@ -366,7 +367,7 @@ class SelectionExec : public Executor {
 
 absl::Status Project(ExecContext* ctx, const std::vector<expr::ExprPtr>& exprs,
                      const std::vector<FieldType>& types, const Chunk& in, Chunk* out) {
-  *out = Chunk(types);
+  *out = Chunk(types, 0);  // Every column is replaced below.
   for (size_t i = 0; i < exprs.size(); ++i) {
     Column col;
     absl::Status s = exprs[i]->EvalChunk(ctx, in, nullptr, &col);
@@ -385,7 +386,7 @@ class ProjectionExec : public Executor {
     absl::Status s = child_->Next(&in);
     if (!s.ok()) return s;
     if (in.NumRows() == 0) {
-      *out = Chunk(types_);
+      *out = Chunk(types_, 0);
       return absl::OkStatus();
     }
     return Project(ctx_, p_.exprs, types_, in, out);
