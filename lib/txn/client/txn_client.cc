@@ -938,7 +938,9 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
             req.min_commit_ts = start_ts_ + 1;
             req.secondaries = secondaries;
           }
-          req.try_one_pc = one_pc;
+          // 1PC only when this group holds every key: a split after the layout check
+          // regroups the keys, and each part committing on its own would tear the txn.
+          req.try_one_pc = one_pc && ks.size() == keys.size();
           if (async || one_pc) {
             req.max_commit_ts = ComposeTs(PhysicalMs(start_ts_) + kMaxCommitTsWindowMs, 0);
           }
