@@ -53,7 +53,9 @@ struct StoreConfig {
   //
   //   max_lease_micros <= (election_tick - 1) * tick_interval_micros * (1 - d) / (1 + d)
   //
-  // (MaxSafeLeaseMicros). 0 means exactly that bound; a larger value is refused by
+  // (MaxSafeLeaseMicros). A restarted store may have acknowledged a lease and forgotten,
+  // so its peers ignore votes for their first election_tick ticks (as lib/raft does for
+  // its own lease reads). 0 means exactly that bound; a larger value is refused by
   // Store::Create. Defaults (10 ticks, d = 5%): 8.14 ticks. Leader transfer and
   // PrepareMerge drop the lease at once.
   uint64_t max_lease_micros = 0;

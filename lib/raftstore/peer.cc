@@ -98,6 +98,10 @@ void Peer::Wake() {
 bool Peer::Step(const raft_serverpb::RaftMessage& msg) {
   peer_cache_[msg.from_peer().id()] = msg.from_peer();
   const raft::Message& m = msg.message();
+  if ((m.type() == raft::MSG_VOTE || m.type() == raft::MSG_PRE_VOTE) &&
+      ticks_ < ignore_votes_ticks_ && m.term() > Term() && m.context() != "CampaignTransfer") {
+    return false;  // Just restarted: see IgnoreVotesAfterRestart.
+  }
   if (m.type() == raft::MSG_SNAP && merge_state_.has_value()) {
     // A merging peer's data is what the target will absorb; a snapshot must not replace
     // it (the source log it needs is kept: no log GC while merging).

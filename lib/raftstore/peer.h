@@ -145,6 +145,10 @@ class Peer {
   // Fails every waiting proposal and read with `status` (the peer is going away).
   void FailPending(const absl::Status& status);
   void Campaign();
+  // A peer loaded after a restart may have acknowledged a leader's lease and forgotten:
+  // it ignores (pre-)votes for its first election_tick ticks, so a new leader cannot be
+  // elected with its help while that lease may still hold (config.h, max_lease_micros).
+  void IgnoreVotesAfterRestart() { ignore_votes_ticks_ = config_->election_tick; }
 
   // ---- The Ready cycle, on the poller (ApplyEntries on an apply fiber) ----
 
@@ -264,6 +268,7 @@ class Peer {
   bool apply_due_ = false;
   bool merge_check_due_ = false;
   int last_wait_merge_tick_ = -1000;
+  int ignore_votes_ticks_ = 0;
 };
 
 }  // namespace rutile::raftstore

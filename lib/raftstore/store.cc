@@ -98,6 +98,7 @@ absl::Status Store::LoadPeers() {
     if (rs.state() == raft_serverpb::PEER_MERGING) ms = rs.merge_state();
     absl::StatusOr<FsmPtr> fsm = CreatePeer(rs.region(), *self, applies[id], std::move(ms));
     if (!fsm.ok()) return fsm.status();
+    (*fsm)->peer->IgnoreVotesAfterRestart();
   }
   return absl::OkStatus();
 }
