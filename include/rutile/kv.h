@@ -55,6 +55,9 @@ struct RawKvOptions {
   // services every Node serves), as node `rpc_client_id` on the nodes' Transport, an id no
   // node uses; zero: in-process, straight to the stores (faster).
   uint64_t rpc_client_id = 0;
+  // RPC mode: how long one call to one store may wait for its answer before the client
+  // tries again (elsewhere when no leader is known); a killed store shows up only this way.
+  uint64_t attempt_timeout_micros = 3'000'000;
 };
 
 // A region as the client sees it (for layout displays and tests).

@@ -14,9 +14,6 @@
 namespace rutile::node {
 namespace {
 
-// How long one RPC to one store may take before the client tries again (elsewhere).
-constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
-
 bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
 }  // namespace
@@ -40,7 +37,7 @@ RpcRawKv::RpcRawKv(Env* env, std::unique_ptr<transport::RpcEndpoint> endpoint, N
     : env_(env),
       options_(options),
       endpoint_(std::move(endpoint)),
-      pd_(endpoint_.get(), pd_node, kAttemptTimeoutMicros) {}
+      pd_(endpoint_.get(), pd_node, options.attempt_timeout_micros) {}
 
 RpcRawKv::~RpcRawKv() { endpoint_->Stop(); }
 
@@ -199,7 +196,7 @@ absl::StatusOr<std::optional<std::string>> RpcRawKv::Get(const std::string& key)
         ToRpcContext(ctx, req.mutable_context());
         req.set_key(key);
         absl::StatusOr<kvrpcpb::RawGetResponse> r = CallKvMethod<kvrpcpb::RawGetResponse>(
-            *endpoint_, store, kRawGetMethod, req, kAttemptTimeoutMicros);
+            *endpoint_, store, kRawGetMethod, req, options_.attempt_timeout_micros);
         if (!r.ok()) return r.status();
         out.reset();
         if (r->value().found()) out = r->value().value();
@@ -218,7 +215,7 @@ absl::Status RpcRawKv::Put(const std::string& key, const std::string& value) {
         req.set_key(key);
         req.set_value(value);
         return CallKvMethod<kvrpcpb::RawPutResponse>(*endpoint_, store, kRawPutMethod, req,
-                                                     kAttemptTimeoutMicros)
+                                                     options_.attempt_timeout_micros)
             .status();
       });
 }
@@ -231,7 +228,7 @@ absl::Status RpcRawKv::Delete(const std::string& key) {
         ToRpcContext(ctx, req.mutable_context());
         req.set_key(key);
         return CallKvMethod<kvrpcpb::RawDeleteResponse>(*endpoint_, store, kRawDeleteMethod, req,
-                                                        kAttemptTimeoutMicros)
+                                                        options_.attempt_timeout_micros)
             .status();
       });
 }
@@ -254,7 +251,7 @@ absl::StatusOr<std::vector<RpcRawKv::KvPair>> RpcRawKv::Scan(const std::string& 
           req.set_end_key(end);
           if (limit != 0) req.set_limit(limit - out.size());
           absl::StatusOr<kvrpcpb::RawScanResponse> r = CallKvMethod<kvrpcpb::RawScanResponse>(
-              *endpoint_, store, kRawScanMethod, req, kAttemptTimeoutMicros);
+              *endpoint_, store, kRawScanMethod, req, options_.attempt_timeout_micros);
           if (!r.ok()) return r.status();
           part.clear();
           for (kvrpcpb::KvPair& p : *r->mutable_kvs()) {
@@ -296,7 +293,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RpcRawKv::BatchGet(
           }
           absl::StatusOr<kvrpcpb::RawBatchGetResponse> r =
               CallKvMethod<kvrpcpb::RawBatchGetResponse>(*endpoint_, store, kRawBatchGetMethod, req,
-                                                         kAttemptTimeoutMicros);
+                                                         options_.attempt_timeout_micros);
           if (!r.ok()) return r.status();
           if (static_cast<size_t>(r->values_size()) != sent.size()) {
             return absl::DataLossError("batch get answered with the wrong number of values");
@@ -319,24 +316,25 @@ absl::Status RpcRawKv::BatchPut(const std::vector<KvPair>& pairs) {
   for (size_t first = 0; first < pairs.size(); ++first) {
     if (done[first]) continue;
     std::vector<size_t> sent;
-    absl::Status s =
-        WithRegion(pairs[first].first, deadline,
-                   [&](const metapb::Region& region, NodeId store,
-                       const raftstore::Context& ctx) -> absl::Status {
-                     kvrpcpb::RawBatchPutRequest req;
-                     ToRpcContext(ctx, req.mutable_context());
-                     sent.clear();
-                     for (size_t i = first; i < pairs.size(); ++i) {
-                       if (done[i] || !raftstore::KeyInRegion(pairs[i].first, region)) continue;
-                       kvrpcpb::KvPair* p = req.add_pairs();
-                       p->set_key(pairs[i].first);
-                       p->set_value(pairs[i].second);
-                       sent.push_back(i);
-                     }
-                     return CallKvMethod<kvrpcpb::RawBatchPutResponse>(
-                                *endpoint_, store, kRawBatchPutMethod, req, kAttemptTimeoutMicros)
-                         .status();
-                   });
+    absl::Status s = WithRegion(pairs[first].first, deadline,
+                                [&](const metapb::Region& region, NodeId store,
+                                    const raftstore::Context& ctx) -> absl::Status {
+                                  kvrpcpb::RawBatchPutRequest req;
+                                  ToRpcContext(ctx, req.mutable_context());
+                                  sent.clear();
+                                  for (size_t i = first; i < pairs.size(); ++i) {
+                                    if (done[i] || !raftstore::KeyInRegion(pairs[i].first, region))
+                                      continue;
+                                    kvrpcpb::KvPair* p = req.add_pairs();
+                                    p->set_key(pairs[i].first);
+                                    p->set_value(pairs[i].second);
+                                    sent.push_back(i);
+                                  }
+                                  return CallKvMethod<kvrpcpb::RawBatchPutResponse>(
+                                             *endpoint_, store, kRawBatchPutMethod, req,
+                                             options_.attempt_timeout_micros)
+                                      .status();
+                                });
     if (!s.ok()) return s;
     for (size_t i : sent) done[i] = true;
   }
@@ -345,19 +343,19 @@ absl::Status RpcRawKv::BatchPut(const std::vector<KvPair>& pairs) {
 
 absl::Status RpcRawKv::SplitAt(const std::string& key) {
   uint64_t split_region = 0;
-  absl::Status s =
-      WithRegion(key, Deadline(),
-                 [&](const metapb::Region& region, NodeId store,
-                     const raftstore::Context& ctx) -> absl::Status {
-                   if (region.start_key() == key) return absl::OkStatus();
-                   split_region = region.id();
-                   kvrpcpb::SplitRegionRequest req;
-                   ToRpcContext(ctx, req.mutable_context());
-                   req.set_split_key(key);
-                   return CallKvMethod<kvrpcpb::SplitRegionResponse>(
-                              *endpoint_, store, kSplitRegionMethod, req, kAttemptTimeoutMicros)
-                       .status();
-                 });
+  absl::Status s = WithRegion(key, Deadline(),
+                              [&](const metapb::Region& region, NodeId store,
+                                  const raftstore::Context& ctx) -> absl::Status {
+                                if (region.start_key() == key) return absl::OkStatus();
+                                split_region = region.id();
+                                kvrpcpb::SplitRegionRequest req;
+                                ToRpcContext(ctx, req.mutable_context());
+                                req.set_split_key(key);
+                                return CallKvMethod<kvrpcpb::SplitRegionResponse>(
+                                           *endpoint_, store, kSplitRegionMethod, req,
+                                           options_.attempt_timeout_micros)
+                                    .status();
+                              });
   if (split_region != 0) Invalidate(split_region);
   return s;
 }
