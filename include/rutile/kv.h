@@ -39,10 +39,8 @@ namespace rutile {
 class Node;
 class Pd;
 namespace node {
+struct Access;     // Internal: lib/node's helpers (node_internal.h).
 struct TxnAccess;  // Internal: lib/node/txn_service.h.
-}  // namespace node
-namespace node {
-struct Access;  // Internal: lib/node's helpers (node_internal.h).
 }  // namespace node
 
 struct RawKvOptions {

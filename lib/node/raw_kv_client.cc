@@ -187,10 +187,15 @@ struct RawKvClient::Impl {
                 need_backoff = true;
                 break;
               case raft_cmdpb::Error::kRegionNotFound:
-                SetLeader(loc->region.id(), 0);
+              case raft_cmdpb::Error::kProposalInMergingMode:
+                // The store no longer has the region (moved or merged away) or is merging
+                // it away: the cached range may be stale, so ask PD again.
+                Invalidate(loc->region.id());
                 need_backoff = true;
                 break;
-              default:  // ServerIsBusy, StaleCommand.
+              default:  // ServerIsBusy (e.g. a stopping store), StaleCommand.
+                // Try the other replicas too: a stopped store stays busy until restarted.
+                SetLeader(loc->region.id(), 0);
                 need_backoff = true;
                 break;
             }
