@@ -193,9 +193,7 @@ struct RawKvClient::Impl {
                 Invalidate(loc->region.id());
                 need_backoff = true;
                 break;
-              default:  // ServerIsBusy (e.g. a stopping store), StaleCommand.
-                // Try the other replicas too: a stopped store stays busy until restarted.
-                SetLeader(loc->region.id(), 0);
+              default:  // ServerIsBusy, StaleCommand.
                 need_backoff = true;
                 break;
             }
