@@ -91,6 +91,10 @@ struct NodeOptions {
   // Or: the PD is hosted by this node id in another process, reached over `transport`
   // (the hosting node serves it over RPC). Such a node has no Pd handle (pd() is null).
   uint64_t pd_node = 0;
+  // How long Open keeps trying to register with a PD in another process (`pd_node`) that
+  // is not up yet (its process still starting or still opening): nodes of a cluster may
+  // be started in any order.
+  uint64_t pd_connect_timeout_micros = 30'000'000;
   // Or: the replicated PD (lib/pd/server.h): these node ids are its members, one Raft
   // group; a node listed here hosts a member in its own engine, and every node reaches the
   // PD leader through a PD client on its endpoint. Such a node has no Pd handle either.

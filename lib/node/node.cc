@@ -1,5 +1,6 @@
 #include "rutile/node.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -116,9 +117,23 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
       impl->pd != nullptr ? node::LocalPdOf(node::Access::ImplOf(impl->pd.get())) : nullptr;
   // The replicated PD may have no leader yet (its members open one by one): the store's
   // first heartbeat registers it instead.
-  absl::Status put = pd != nullptr                ? pd->PutStore(options.id)
-                     : impl->remote_pd != nullptr ? impl->remote_pd->PutStore(options.id)
-                                                  : absl::OkStatus();
+  absl::Status put = absl::OkStatus();
+  if (pd != nullptr) {
+    put = pd->PutStore(options.id);
+  } else if (impl->remote_pd != nullptr) {
+    // The PD's node may still be starting (no address yet: the call times out) or opening
+    // (its endpoint answers before the PD service is registered: Unimplemented).
+    const uint64_t deadline = impl->env->NowMicros() + options.pd_connect_timeout_micros;
+    uint64_t backoff = 10'000;
+    for (;;) {
+      put = impl->remote_pd->PutStore(options.id);
+      const bool transient = absl::IsUnavailable(put) || absl::IsDeadlineExceeded(put) ||
+                             absl::IsUnimplemented(put);
+      if (put.ok() || !transient || impl->env->NowMicros() >= deadline) break;
+      impl->env->SleepForMicros(backoff);
+      backoff = std::min<uint64_t>(backoff * 2, 500'000);
+    }
+  }
   if (!put.ok()) {
     if (impl->replicated_pd != nullptr) impl->replicated_pd->Close();
     if (impl->endpoint != nullptr) impl->endpoint->Stop();
