@@ -127,8 +127,8 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     uint64_t backoff = 10'000;
     for (;;) {
       put = impl->remote_pd->PutStore(options.id);
-      const bool transient = absl::IsUnavailable(put) || absl::IsDeadlineExceeded(put) ||
-                             absl::IsUnimplemented(put);
+      const bool transient =
+          absl::IsUnavailable(put) || absl::IsDeadlineExceeded(put) || absl::IsUnimplemented(put);
       if (put.ok() || !transient || impl->env->NowMicros() >= deadline) break;
       impl->env->SleepForMicros(backoff);
       backoff = std::min<uint64_t>(backoff * 2, 500'000);
