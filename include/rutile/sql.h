@@ -36,6 +36,7 @@
 namespace rutile::sql {
 
 class Session;
+class Catalog;
 struct DatabaseImpl;
 struct SessionImpl;
 
@@ -116,6 +117,7 @@ class Database {
   std::unique_ptr<Session> NewSession();
 
  private:
+  friend Catalog* CatalogOf(Database* db);  // sql/catalog/catalog.h (tests, tools)
   Database();
   std::unique_ptr<DatabaseImpl> impl_;
 };

@@ -5,6 +5,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "sql/catalog/meta.h"
+#include "sql/codec/tablecodec.h"
 #include "sql/types/context.h"
 
 namespace rutile::sql {
@@ -156,40 +158,277 @@ absl::StatusOr<FieldType> ToFieldType(const DataType& t) {
   return ft;
 }
 
-Catalog::Catalog() {}
+std::string_view SchemaStateName(SchemaState s) {
+  switch (s) {
+    case SchemaState::kNone:
+      return "none";
+    case SchemaState::kDeleteOnly:
+      return "delete only";
+    case SchemaState::kWriteOnly:
+      return "write only";
+    case SchemaState::kWriteReorg:
+      return "write reorganization";
+    case SchemaState::kPublic:
+      return "public";
+  }
+  return "unknown";
+}
+
+std::string HandleBytes(int64_t h) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>(static_cast<uint64_t>(h) >> (56 - 8 * i));
+  return s;
+}
+
+int64_t HandleFromBytes(std::string_view v) {
+  uint64_t u = 0;
+  for (size_t i = 0; i < 8 && i < v.size(); ++i) u = (u << 8) | static_cast<uint8_t>(v[i]);
+  return static_cast<int64_t>(u);
+}
+
+IndexEntry MakeIndexEntry(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row,
+                          int64_t handle) {
+  std::vector<Datum> vals;
+  std::vector<Collation> colls;
+  bool has_null = false;
+  for (int c : idx.columns) {
+    vals.push_back(row[c]);
+    has_null = has_null || row[c].IsNull();
+    const FieldType& ft = t.columns[c].type;
+    colls.push_back(ft.GetEvalType() == EvalType::kString ? ft.collation : Collation::kBinary);
+  }
+  IndexEntry e;
+  if (idx.unique && !has_null) {
+    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, std::nullopt, colls);
+    e.value = HandleBytes(handle);
+    e.unique_check = true;
+  } else {
+    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, handle, colls);
+    e.value = std::string(1, '\0');
+  }
+  return e;
+}
+
+// ---- AutoIdAllocator ----
+
+absl::Status AutoIdAllocator::Reserve(int64_t above, bool force) {
+  for (int attempt = 0;; ++attempt) {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    Meta m(b->get());
+    auto cur = m.GetAutoId(db_id_, table_id_);
+    if (!cur.ok()) return cur.status();
+    // Ids up to `cur` are taken; reserve (start, start + kBatch].
+    int64_t start = force ? above : std::max(*cur, above);
+    m.SetAutoId(db_id_, table_id_, start + kBatch);
+    absl::Status s = (*b)->Commit();
+    if (s.ok()) {
+      base_ = start + 1;
+      end_ = start + kBatch + 1;
+      return s;
+    }
+    if (!absl::IsAborted(s) || attempt >= 20) return s;
+  }
+}
+
+absl::StatusOr<int64_t> AutoIdAllocator::Next() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (base_ >= end_) {
+    absl::Status s = Reserve(0, false);
+    if (!s.ok()) return s;
+  }
+  return base_++;
+}
+
+absl::Status AutoIdAllocator::Rebase(int64_t used) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (used < base_) return absl::OkStatus();
+  if (used + 1 < end_) {
+    base_ = used + 1;
+    return absl::OkStatus();
+  }
+  return Reserve(used, false);
+}
+
+absl::Status AutoIdAllocator::Reset(int64_t next) {
+  std::lock_guard<std::mutex> l(mu_);
+  return Reserve(std::max<int64_t>(next, 1) - 1, true);
+}
+
+// ---- Catalog ----
+
+namespace {
+
+absl::Status BadDb(const std::string& name) {
+  return MakeMySqlStatus(absl::StatusCode::kNotFound,
+                         {kErBadDb, "42000", absl::StrCat("Unknown database '", name, "'")});
+}
+
+}  // namespace
+
+Catalog::Catalog(kv::KvStore* store) : store_(store) {
+  static std::atomic<uint64_t> next_catalog{1};
+  owner_id_ =
+      absl::StrCat("catalog-", reinterpret_cast<uintptr_t>(this), "-", next_catalog.fetch_add(1));
+}
+
+Catalog::~Catalog() = default;
+
+std::shared_ptr<AutoIdAllocator> Catalog::AllocatorFor(int64_t db_id, int64_t table_id) {
+  auto& a = allocators_[table_id];
+  if (a == nullptr) a = std::make_shared<AutoIdAllocator>(store_, db_id, table_id);
+  return a;
+}
+
+void Catalog::PublishLocked(std::shared_ptr<TableInfo> t) {
+  t->next_id = AllocatorFor(t->db_id, t->id);
+  auto it = dbs_.find(LowerName(t->db));
+  if (it == dbs_.end()) return;
+  it->second.tables[LowerName(t->name)] = t;
+  by_id_[t->id] = t;
+}
+
+absl::Status Catalog::LoadFrom(kv::KvTxn* txn) {
+  Meta m(txn);
+  auto version = m.SchemaVersion();
+  if (!version.ok()) return version.status();
+  auto dbs = m.ListDatabases();
+  if (!dbs.ok()) return dbs.status();
+  std::map<int64_t, std::vector<std::shared_ptr<TableInfo>>> tables;
+  for (const DbInfo& d : *dbs) {
+    auto ts = m.ListTables(d.id);
+    if (!ts.ok()) return ts.status();
+    tables[d.id] = *std::move(ts);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (*version <= version_.load() && !dbs_.empty()) return absl::OkStatus();
+  dbs_.clear();
+  by_id_.clear();
+  for (const DbInfo& d : *dbs) {
+    Db& db = dbs_[LowerName(d.name)];
+    db.id = d.id;
+    db.name = d.name;
+    for (auto& t : tables[d.id]) {
+      t->db = d.name;
+      PublishLocked(t);
+    }
+  }
+  version_.store(*version);
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::Load() {
+  auto b = store_->Begin();
+  if (!b.ok()) return b.status();
+  absl::Status s = LoadFrom(b->get());
+  (*b)->Rollback();
+  return s;
+}
+
+absl::Status Catalog::Sync(kv::KvTxn* txn) {
+  auto v = Meta(txn).SchemaVersion();
+  if (!v.ok()) return v.status();
+  if (*v <= version_.load()) return absl::OkStatus();
+  return LoadFrom(txn);
+}
+
+absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
+                             const std::function<void()>& apply) {
+  std::lock_guard<std::mutex> ddl(ddl_mu_);
+  for (int attempt = 0;; ++attempt) {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    kv::KvTxn* txn = b->get();
+    absl::Status s = Sync(txn);
+    if (!s.ok()) return s;
+    Meta m(txn);
+    s = fn(m);
+    if (!s.ok()) {
+      txn->Rollback();
+      return s;
+    }
+    auto v = m.BumpSchemaVersion();
+    if (!v.ok()) return v.status();
+    {
+      std::unique_lock<std::shared_mutex> publish(publish_mu_);
+      s = txn->Commit();
+      if (s.ok()) {
+        std::lock_guard<std::mutex> l(mu_);
+        apply();
+        version_.store(*v);
+        return s;
+      }
+    }
+    if (!absl::IsAborted(s) || attempt >= 20) return s;
+  }
+}
 
 absl::Status Catalog::CreateDatabase(const std::string& name, bool if_not_exists) {
-  std::lock_guard<std::mutex> l(mu_);
   const std::string lower = LowerName(name);
-  if (dbs_.count(lower)) {
-    if (if_not_exists) return absl::OkStatus();
-    return MakeMySqlStatus(absl::StatusCode::kAlreadyExists,
-                           {kErDbCreateExists, "HY000",
-                            absl::StrCat("Can't create database '", name, "'; database exists")});
-  }
-  dbs_[lower];
-  db_names_[lower] = name;
-  ++version_;
-  return absl::OkStatus();
+  bool exists = false;
+  DbInfo info;
+  info.name = name;
+  absl::Status s = Mutate(
+      [&](Meta& m) -> absl::Status {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          if (dbs_.count(lower)) {
+            exists = true;
+            if (if_not_exists) return absl::CancelledError();
+            return MakeMySqlStatus(
+                absl::StatusCode::kAlreadyExists,
+                {kErDbCreateExists, "HY000",
+                 absl::StrCat("Can't create database '", name, "'; database exists")});
+          }
+        }
+        auto id = m.GenGlobalId();
+        if (!id.ok()) return id.status();
+        info.id = *id;
+        m.PutDatabase(info);
+        return absl::OkStatus();
+      },
+      [&] {
+        Db& d = dbs_[lower];
+        d.id = info.id;
+        d.name = name;
+      });
+  if (exists && if_not_exists) return absl::OkStatus();
+  return s;
 }
 
 absl::Status Catalog::DropDatabase(const std::string& name, bool if_exists,
                                    std::vector<TablePtr>* dropped) {
-  std::lock_guard<std::mutex> l(mu_);
   const std::string lower = LowerName(name);
-  auto it = dbs_.find(lower);
-  if (it == dbs_.end()) {
-    if (if_exists) return absl::OkStatus();
-    return MakeMySqlStatus(
-        absl::StatusCode::kNotFound,
-        {kErDbDropExists, "HY000",
-         absl::StrCat("Can't drop database '", name, "'; database doesn't exist")});
-  }
-  for (auto& [n, t] : it->second) dropped->push_back(t);
-  dbs_.erase(it);
-  db_names_.erase(lower);
-  ++version_;
-  return absl::OkStatus();
+  bool missing = false;
+  int64_t id = 0;
+  absl::Status s = Mutate(
+      [&](Meta& m) -> absl::Status {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto it = dbs_.find(lower);
+          if (it == dbs_.end()) {
+            missing = true;
+            if (if_exists) return absl::CancelledError();
+            return MakeMySqlStatus(
+                absl::StatusCode::kNotFound,
+                {kErDbDropExists, "HY000",
+                 absl::StrCat("Can't drop database '", name, "'; database doesn't exist")});
+          }
+          id = it->second.id;
+        }
+        return m.DropDatabase(id);
+      },
+      [&] {
+        auto it = dbs_.find(lower);
+        if (it == dbs_.end()) return;
+        for (auto& [n, t] : it->second.tables) {
+          dropped->push_back(t);
+          by_id_.erase(t->id);
+        }
+        dbs_.erase(it);
+      });
+  if (missing && if_exists) return absl::OkStatus();
+  return s;
 }
 
 bool Catalog::HasDatabase(const std::string& name) const {
@@ -200,7 +439,7 @@ bool Catalog::HasDatabase(const std::string& name) const {
 std::vector<std::string> Catalog::Databases() const {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::string> out;
-  for (auto& [lower, name] : db_names_) out.push_back(name);
+  for (auto& [lower, d] : dbs_) out.push_back(d.name);
   return out;
 }
 
@@ -209,7 +448,7 @@ std::vector<TablePtr> Catalog::Tables(const std::string& db) const {
   std::vector<TablePtr> out;
   auto it = dbs_.find(LowerName(db));
   if (it == dbs_.end()) return out;
-  for (auto& [n, t] : it->second) out.push_back(t);
+  for (auto& [n, t] : it->second.tables) out.push_back(t);
   return out;
 }
 
@@ -217,9 +456,15 @@ TablePtr Catalog::FindTable(const std::string& db, const std::string& name) cons
   std::lock_guard<std::mutex> l(mu_);
   auto it = dbs_.find(LowerName(db));
   if (it == dbs_.end()) return nullptr;
-  auto t = it->second.find(LowerName(name));
-  if (t == it->second.end()) return nullptr;
+  auto t = it->second.tables.find(LowerName(name));
+  if (t == it->second.tables.end()) return nullptr;
   return t->second;
+}
+
+TablePtr Catalog::FindTableById(int64_t id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 absl::StatusOr<TablePtr> Catalog::GetTable(const std::string& db, const std::string& name) const {
@@ -233,46 +478,94 @@ absl::StatusOr<TablePtr> Catalog::GetTable(const std::string& db, const std::str
 }
 
 absl::Status Catalog::AddTable(std::shared_ptr<TableInfo> table) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = dbs_.find(LowerName(table->db));
-  if (it == dbs_.end()) {
-    return MakeMySqlStatus(absl::StatusCode::kNotFound,
-                           {kErBadDb, "42000", absl::StrCat("Unknown database '", table->db, "'")});
-  }
   const std::string lower = LowerName(table->name);
-  if (it->second.count(lower)) {
-    return MakeMySqlStatus(
-        absl::StatusCode::kAlreadyExists,
-        {kErTableExists, "42S01", absl::StrCat("Table '", table->name, "' already exists")});
-  }
-  if (table->id == 0) table->id = next_id_.fetch_add(1);
-  it->second[lower] = std::move(table);
-  ++version_;
-  return absl::OkStatus();
+  return Mutate(
+      [&](Meta& m) -> absl::Status {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto it = dbs_.find(LowerName(table->db));
+          if (it == dbs_.end()) return BadDb(table->db);
+          if (it->second.tables.count(lower)) {
+            return MakeMySqlStatus(absl::StatusCode::kAlreadyExists,
+                                   {kErTableExists, "42S01",
+                                    absl::StrCat("Table '", table->name, "' already exists")});
+          }
+          table->db_id = it->second.id;
+        }
+        if (table->id == 0) {
+          auto id = m.GenGlobalId();
+          if (!id.ok()) return id.status();
+          table->id = *id;
+        }
+        table->revision = 1;
+        m.PutTable(table->db_id, *table);
+        return absl::OkStatus();
+      },
+      [&] { PublishLocked(table); });
 }
 
 absl::Status Catalog::ReplaceTable(std::shared_ptr<TableInfo> table) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = dbs_.find(LowerName(table->db));
-  if (it == dbs_.end()) return absl::NotFoundError("database vanished");
-  auto t = it->second.find(LowerName(table->name));
-  if (t == it->second.end() || t->second->id != table->id) {
-    return absl::NotFoundError("table vanished");
-  }
-  t->second = std::move(table);
-  ++version_;
-  return absl::OkStatus();
+  const int64_t base = table->revision;
+  return Mutate(
+      [&](Meta& m) -> absl::Status {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto it = by_id_.find(table->id);
+          if (it == by_id_.end()) return absl::NotFoundError("table vanished");
+          if (it->second->revision != base) {
+            return MySqlErrorStatus(kErInfoSchemaChanged,
+                                    "Information schema is changed during the execution of the "
+                                    "statement, please try again");
+          }
+        }
+        table->revision = base + 1;
+        m.PutTable(table->db_id, *table);
+        return absl::OkStatus();
+      },
+      [&] { PublishLocked(table); });
 }
 
 absl::Status Catalog::RemoveTable(const std::string& db, const std::string& name) {
+  TablePtr t;
+  return Mutate(
+      [&](Meta& m) -> absl::Status {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          auto it = dbs_.find(LowerName(db));
+          if (it != dbs_.end()) {
+            auto tt = it->second.tables.find(LowerName(name));
+            if (tt != it->second.tables.end()) t = tt->second;
+          }
+        }
+        if (t == nullptr) {
+          return MakeMySqlStatus(
+              absl::StatusCode::kNotFound,
+              {kErBadTable, "42S02", absl::StrCat("Unknown table '", db, ".", name, "'")});
+        }
+        m.DropTable(t->db_id, t->id);
+        return absl::OkStatus();
+      },
+      [&] {
+        auto it = dbs_.find(LowerName(db));
+        if (it != dbs_.end()) it->second.tables.erase(LowerName(name));
+        by_id_.erase(t->id);
+        allocators_.erase(t->id);
+      });
+}
+
+absl::Status Catalog::CheckCommit(const std::map<int64_t, int64_t>& used) const {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = dbs_.find(LowerName(db));
-  if (it == dbs_.end() || it->second.erase(LowerName(name)) == 0) {
-    return MakeMySqlStatus(
-        absl::StatusCode::kNotFound,
-        {kErBadTable, "42S02", absl::StrCat("Unknown table '", db, ".", name, "'")});
+  for (const auto& [id, rev] : used) {
+    auto it = by_id_.find(id);
+    // A dropped table: its rows are unreachable garbage, never read again; nothing to
+    // corrupt. A table two or more revisions ahead: the writes may miss an index.
+    if (it != by_id_.end() && it->second->revision > rev + 1) {
+      return MakeMySqlStatus(absl::StatusCode::kAborted,
+                             {kErInfoSchemaChanged, "HY000",
+                              "Information schema is changed during the execution of the "
+                              "statement, please try again"});
+    }
   }
-  ++version_;
   return absl::OkStatus();
 }
 

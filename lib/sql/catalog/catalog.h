@@ -5,28 +5,38 @@
 // handle (rows live at t{id}_r{pk}); any other table gets a hidden row id allocated from a
 // per-table counter, and its primary key (if any) becomes a unique index.
 //
-// The catalog lives in memory, shared by every session of a Database, and changes are
-// applied at once under its mutex (DDL commits implicitly, as in MySQL); each change bumps
-// the schema version. Not yet persisted to meta keys nor changed through F1's online
-// states; see lib/README.md.
+// The catalog is persisted in meta keys (TiDB's layout, sql/catalog/meta.h) through the
+// transactional KV interface; a Catalog caches it in memory, shared by every session of a
+// Database. Every change is one meta transaction that also bumps the schema version;
+// Sync() reloads the cache when another catalog over the same store changed the version.
+//
+// Indexes change online through F1's states (none -> delete-only -> write-only ->
+// write-reorg -> public, and back for DROP), driven by a DDL job queue in meta keys that
+// one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published change bumps
+// the table's revision; a transaction that wrote a table under revision r commits only
+// while the table is at r or r + 1 (adjacent F1 states are compatible), checked
+// atomically with respect to publishing (CommitGuard), else error 8028.
 //
 // Thread safety: Catalog is thread-safe; TableInfo objects are immutable once published
-// (a DDL change publishes a new one), except the atomic id counters.
+// (a DDL change publishes a new one), except the shared id allocator.
 
 #ifndef RUTILE_SQL_CATALOG_CATALOG_H_
 #define RUTILE_SQL_CATALOG_CATALOG_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sql/kv/kv.h"
 #include "sql/parser/ast.h"
 #include "sql/types/datum.h"
 #include "sql/types/field_type.h"
@@ -51,6 +61,17 @@ inline constexpr uint16_t kErNotSupported = 1235;
 inline constexpr uint16_t kErInvalidDefault = 1067;
 inline constexpr uint16_t kErWrongAutoKey = 1075;
 inline constexpr uint16_t kErKeyColumnDoesNotExist = 1072;
+inline constexpr uint16_t kErInfoSchemaChanged = 8028;
+
+// F1's schema states (TiDB's model.SchemaState).
+enum class SchemaState : uint8_t {
+  kNone = 0,
+  kDeleteOnly = 1,  // DML deletes entries but adds none; readers ignore the index.
+  kWriteOnly = 2,   // DML maintains entries; readers ignore the index.
+  kWriteReorg = 3,  // As write-only while the owner backfills existing rows.
+  kPublic = 4,
+};
+std::string_view SchemaStateName(SchemaState s);
 
 struct ColumnInfo {
   int64_t id = 0;
@@ -68,7 +89,51 @@ struct IndexInfo {
   std::vector<int> columns;  // Offsets into TableInfo::columns.
   bool unique = false;
   bool primary = false;
+  SchemaState state = SchemaState::kPublic;
+
+  bool Public() const { return state == SchemaState::kPublic; }
+  bool Writable() const { return state >= SchemaState::kWriteOnly; }
+  bool Deletable() const { return state >= SchemaState::kDeleteOnly; }
 };
+
+class Catalog;
+class Meta;
+
+// AUTO_INCREMENT values and hidden row ids for one table, from id ranges reserved in the
+// table's meta key (m"DB:{db}"h"TID:{table}"), kBatch at a time, so ids stay unique
+// across restarts and across catalogs over the same store.
+class AutoIdAllocator {
+ public:
+  static constexpr int64_t kBatch = 1000;
+  AutoIdAllocator(kv::KvStore* store, int64_t db_id, int64_t table_id)
+      : store_(store), db_id_(db_id), table_id_(table_id) {}
+
+  absl::StatusOr<int64_t> Next();
+  // An explicit value `used` was stored: later ids are above it.
+  absl::Status Rebase(int64_t used);
+  // TRUNCATE / AUTO_INCREMENT = n: the next id is `next`.
+  absl::Status Reset(int64_t next);
+
+ private:
+  absl::Status Reserve(int64_t at_least_above, bool force);
+  kv::KvStore* store_;
+  int64_t db_id_;
+  int64_t table_id_;
+  std::mutex mu_;
+  int64_t base_ = 0;  // Next id to hand out; ids in [base_, end_) are reserved.
+  int64_t end_ = 0;
+};
+
+// An index entry of a row: key, value, and whether it is a unique key without NULLs.
+struct IndexEntry {
+  std::string key;
+  std::string value;
+  bool unique_check = false;
+};
+IndexEntry MakeIndexEntry(const struct TableInfo& t, const IndexInfo& idx,
+                          const std::vector<Datum>& row, int64_t handle);
+std::string HandleBytes(int64_t h);
+int64_t HandleFromBytes(std::string_view v);
 
 // A trigger: statements run for each row an INSERT, UPDATE or DELETE touches.
 struct TriggerInfo {
@@ -80,8 +145,11 @@ struct TriggerInfo {
 
 struct TableInfo {
   int64_t id = 0;
+  int64_t db_id = 0;
   std::string db;
   std::string name;
+  // Bumped by every published change of this table (see the commit rule above).
+  int64_t revision = 0;
   std::vector<ColumnInfo> columns;  // Visible columns in order.
   std::vector<IndexInfo> indexes;
   std::vector<TriggerInfo> triggers;
@@ -91,8 +159,8 @@ struct TableInfo {
   bool is_view = false;
   std::string view_sql;
   std::vector<std::string> view_columns;
-  // Counter shared by AUTO_INCREMENT and the hidden row id.
-  std::shared_ptr<std::atomic<int64_t>> next_id = std::make_shared<std::atomic<int64_t>>(1);
+  // Allocator shared by AUTO_INCREMENT and the hidden row id (set when published).
+  std::shared_ptr<AutoIdAllocator> next_id;
 
   int FindColumn(std::string_view name) const;  // -1 when absent (case-insensitive).
   int AutoIncrementColumn() const;
@@ -105,7 +173,15 @@ absl::StatusOr<FieldType> ToFieldType(const DataType& t);
 
 class Catalog {
  public:
-  Catalog();
+  // A catalog over `store` (which must outlive it); call Load() before use.
+  explicit Catalog(kv::KvStore* store);
+  ~Catalog();
+
+  // Loads the persisted catalog.
+  absl::Status Load();
+  // Reloads when the schema version in `txn`'s snapshot is newer than the cached one.
+  absl::Status Sync(kv::KvTxn* txn);
+  kv::KvStore* store() const { return store_; }
 
   absl::Status CreateDatabase(const std::string& name, bool if_not_exists);
   absl::Status DropDatabase(const std::string& name, bool if_exists,
@@ -119,24 +195,75 @@ class Catalog {
   absl::StatusOr<TablePtr> GetTable(const std::string& db, const std::string& name) const;
   TablePtr FindTable(const std::string& db, const std::string& name) const;
 
+  TablePtr FindTableById(int64_t id) const;
+
   // Adds `table` (its id assigned here). 1050 when the name is taken.
   absl::Status AddTable(std::shared_ptr<TableInfo> table);
-  // Replaces the published definition of the table with the same id.
+  // Replaces the published definition of the table with the same id; 8028 when `table`
+  // was derived from an older revision than the published one.
   absl::Status ReplaceTable(std::shared_ptr<TableInfo> table);
   absl::Status RemoveTable(const std::string& db, const std::string& name);
 
-  int64_t AllocateId() { return next_id_.fetch_add(1); }
   int64_t schema_version() const { return version_.load(); }
 
+  // Online DDL (sql/catalog/ddl.cc): queues a job adding `index` (state none) to `t` or
+  // dropping index `index_id`, runs the queue as the DDL owner, and returns the job's
+  // outcome (1062 when a unique index meets duplicates; the index is then gone again).
+  absl::Status AddIndexOnline(const TablePtr& t, IndexInfo index);
+  absl::Status DropIndexOnline(const TablePtr& t, int64_t index_id);
+  // ADMIN CHECK TABLE: every row has its entry in each public index and no index holds
+  // an entry without its row (DataLoss naming the index otherwise).
+  absl::Status CheckIndexes(const TablePtr& table);
+  // Rows per backfill transaction.
+  void set_backfill_batch(int64_t n) { backfill_batch_ = n; }
+  // Test hook: called after each published DDL state change and backfill batch, outside
+  // every catalog lock (a test runs DML from other sessions there).
+  void set_ddl_hook(std::function<void(const TableInfo&)> hook) { ddl_hook_ = std::move(hook); }
+
+  // Held (shared) by a transaction across its commit-time schema check and its commit;
+  // publishing a DDL state takes it exclusively.
+  std::shared_lock<std::shared_mutex> CommitGuard() const {
+    return std::shared_lock<std::shared_mutex>(publish_mu_);
+  }
+  // The commit rule: every table in `used` (id -> revision the transaction wrote it
+  // under) is still at that revision or the next one. Call under CommitGuard().
+  absl::Status CheckCommit(const std::map<int64_t, int64_t>& used) const;
+
  private:
+  struct Db {
+    int64_t id = 0;
+    std::string name;                        // as created
+    std::map<std::string, TablePtr> tables;  // lower-case names
+  };
+  friend class DdlWorker;
+  // Runs `fn` in a meta transaction that bumps the schema version (retrying write
+  // conflicts); the cache is updated by `apply` after the commit, under mu_ and the
+  // publish lock.
+  absl::Status Mutate(const std::function<absl::Status(Meta&)>& fn,
+                      const std::function<void()>& apply);
+  absl::Status LoadFrom(kv::KvTxn* txn);
+  void PublishLocked(std::shared_ptr<TableInfo> t);
+  std::shared_ptr<AutoIdAllocator> AllocatorFor(int64_t db_id, int64_t table_id);
+  absl::Status RunJobs(int64_t job_id);
+
+  kv::KvStore* store_;
   mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, TablePtr>> dbs_;  // lower-case names
-  std::map<std::string, std::string> db_names_;                 // lower -> as created
-  std::atomic<int64_t> next_id_{100};
+  std::map<std::string, Db> dbs_;  // lower-case names
+  std::map<int64_t, TablePtr> by_id_;
+  std::map<int64_t, std::shared_ptr<AutoIdAllocator>> allocators_;
   std::atomic<int64_t> version_{0};
+  std::mutex ddl_mu_;  // Serializes this catalog's meta transactions.
+  mutable std::shared_mutex publish_mu_;
+  std::string owner_id_;
+  int64_t backfill_batch_ = 256;
+  std::function<void(const TableInfo&)> ddl_hook_;
 };
 
 std::string LowerName(std::string_view s);
+
+class Database;  // rutile/sql.h
+// The catalog of a Database, for tests and tools inside the library (session.cc).
+Catalog* CatalogOf(Database* db);
 
 }  // namespace rutile::sql
 

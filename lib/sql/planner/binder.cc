@@ -1504,7 +1504,7 @@ void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>
   scan->hi = hi;
   if (lo != INT64_MIN || hi != INT64_MAX || index_eq_col < 0) return;
   for (const IndexInfo& idx : t.indexes) {
-    if (idx.columns.empty() || idx.columns[0] != index_eq_col) continue;
+    if (!idx.Public() || idx.columns.empty() || idx.columns[0] != index_eq_col) continue;
     const FieldType& ct = t.columns[index_eq_col].type;
     std::vector<Datum> vals = {index_eq_value};
     std::vector<Collation> colls = {ct.collation};

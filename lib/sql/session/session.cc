@@ -31,16 +31,6 @@ absl::Status Err(uint16_t code, std::string msg) { return MySqlErrorStatus(code,
 constexpr char kVersion[] = "8.0.11-Rutile-0.1";
 constexpr char kVersionComment[] = "Rutile (TiDB architecture, embedded)";
 
-std::string HandleBytes(int64_t h) {
-  std::string s(8, '\0');
-  uint64_t u = static_cast<uint64_t>(h);
-  for (int i = 7; i >= 0; --i) {
-    s[i] = static_cast<char>(u & 0xFF);
-    u >>= 8;
-  }
-  return s;
-}
-
 ColumnMeta MetaOf(const OutputColumn& c) {
   ColumnMeta m;
   m.name = c.name;
@@ -75,7 +65,7 @@ MySqlErrorInfo MySqlErrorOf(const absl::Status& status) {
 
 struct DatabaseImpl {
   kv::LocalKvStore store;
-  Catalog catalog;
+  Catalog catalog{&store};
 };
 
 struct Prepared {
@@ -100,6 +90,25 @@ struct SessionImpl {
   uint64_t run_id = 0;
   std::map<uint32_t, Prepared> prepared;
   uint32_t next_prepared = 1;
+  // Tables the open transaction wrote, with the oldest revision it wrote each under
+  // (the commit rule in sql/catalog/catalog.h).
+  std::map<int64_t, int64_t> written_tables;
+
+  void NoteWrite(const TableInfo& t) {
+    auto [it, added] = written_tables.emplace(t.id, t.revision);
+    if (!added) it->second = std::min(it->second, t.revision);
+  }
+  // Commits `t` under the catalog's commit rule.
+  absl::Status CommitTxn(kv::KvTxn* t) {
+    auto guard = db->catalog.CommitGuard();
+    absl::Status s = db->catalog.CheckCommit(written_tables);
+    written_tables.clear();
+    if (!s.ok()) {
+      t->Rollback();
+      return s;
+    }
+    return t->Commit();
+  }
 
   absl::StatusOr<ResultSet> Execute(std::string_view sql);
   absl::StatusOr<ResultSet> Run(const Stmt& stmt, const std::vector<Datum>* params);
@@ -145,42 +154,6 @@ struct SessionImpl {
 
 namespace {
 
-std::vector<Collation> IndexCollations(const TableInfo& t, const IndexInfo& idx) {
-  std::vector<Collation> out;
-  for (int c : idx.columns) {
-    const FieldType& ft = t.columns[c].type;
-    out.push_back(ft.GetEvalType() == EvalType::kString ? ft.collation : Collation::kBinary);
-  }
-  return out;
-}
-
-struct IndexEntry {
-  std::string key;
-  std::string value;
-  bool unique_check = false;  // A unique key without NULLs: must not exist for another row.
-};
-
-IndexEntry MakeIndexEntry(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row,
-                          int64_t handle) {
-  std::vector<Datum> vals;
-  bool has_null = false;
-  for (int c : idx.columns) {
-    vals.push_back(row[c]);
-    has_null = has_null || row[c].IsNull();
-  }
-  std::vector<Collation> colls = IndexCollations(t, idx);
-  IndexEntry e;
-  if (idx.unique && !has_null) {
-    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, std::nullopt, colls);
-    e.value = HandleBytes(handle);
-    e.unique_check = true;
-  } else {
-    e.key = codec::EncodeIndexKey(t.id, idx.id, vals, handle, colls);
-    e.value = std::string(1, '\0');
-  }
-  return e;
-}
-
 std::string EntryText(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row) {
   std::vector<std::string> parts;
   for (int c : idx.columns) parts.push_back(row[c].IsNull() ? "NULL" : row[c].ToString());
@@ -192,12 +165,6 @@ absl::Status DupError(const TableInfo& t, const std::string& entry, const std::s
       absl::StatusCode::kAlreadyExists,
       {kErDupEntry, "23000",
        absl::StrCat("Duplicate entry '", entry, "' for key '", t.name, ".", key, "'")});
-}
-
-int64_t HandleFromBytes(std::string_view v) {
-  uint64_t u = 0;
-  for (size_t i = 0; i < 8 && i < v.size(); ++i) u = (u << 8) | static_cast<uint8_t>(v[i]);
-  return static_cast<int64_t>(u);
 }
 
 absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector<Datum>& row) {
@@ -238,7 +205,9 @@ absl::StatusOr<std::optional<std::vector<Datum>>> ReadRow(kv::KvTxn* txn, const 
 absl::Status RemoveRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
                        int64_t handle) {
   txn->Delete(codec::EncodeRowKey(t.id, handle));
-  for (const IndexInfo& idx : t.indexes) txn->Delete(MakeIndexEntry(t, idx, row, handle).key);
+  for (const IndexInfo& idx : t.indexes) {
+    if (idx.Deletable()) txn->Delete(MakeIndexEntry(t, idx, row, handle).key);
+  }
   return absl::OkStatus();
 }
 
@@ -254,7 +223,7 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> FindConflict(
     if (v->has_value()) return R(std::make_pair(handle, std::string("PRIMARY")));
   }
   for (const IndexInfo& idx : t.indexes) {
-    if (!idx.unique) continue;
+    if (!idx.unique || !idx.Writable()) continue;
     IndexEntry e = MakeIndexEntry(t, idx, row, handle);
     if (!e.unique_check) continue;
     auto v = txn->Get(e.key);
@@ -273,6 +242,7 @@ absl::Status WriteRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datu
   if (!value.ok()) return value.status();
   txn->Put(codec::EncodeRowKey(t.id, handle), *std::move(value));
   for (const IndexInfo& idx : t.indexes) {
+    if (!idx.Writable()) continue;
     IndexEntry e = MakeIndexEntry(t, idx, row, handle);
     txn->Put(e.key, e.value);
   }
@@ -398,10 +368,11 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
     switch (t->kind) {
       case TxnKind::kBegin: {
         if (txn) {
-          absl::Status s = txn->Commit();
+          absl::Status s = CommitTxn(txn.get());
           txn.reset();
           if (!s.ok()) return s;
         }
+        written_tables.clear();
         auto b = db->store.Begin();
         if (!b.ok()) return b.status();
         txn = *std::move(b);
@@ -409,7 +380,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
       }
       case TxnKind::kCommit: {
         if (!txn) return rs;
-        absl::Status s = txn->Commit();
+        absl::Status s = CommitTxn(txn.get());
         txn.reset();
         if (!s.ok()) return s;
         return rs;
@@ -417,6 +388,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
       case TxnKind::kRollback:
         if (txn) txn->Rollback();
         txn.reset();
+        written_tables.clear();
         return rs;
       default:
         return Err(kErNotSupported, "SAVEPOINT is not supported yet");
@@ -438,7 +410,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
   }
   // DDL commits the open transaction first, as in MySQL.
   if (txn) {
-    absl::Status s = txn->Commit();
+    absl::Status s = CommitTxn(txn.get());
     txn.reset();
     if (!s.ok()) return s;
   }
@@ -455,6 +427,9 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
     if (!b.ok()) return b.status();
     local = *std::move(b);
     t = local.get();
+    written_tables.clear();
+    absl::Status synced = db->catalog.Sync(t);
+    if (!synced.ok()) return synced;
     if (!autocommit) {
       txn = std::move(local);
       t = txn.get();
@@ -464,11 +439,14 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
   auto r = Dispatch(stmt, params, t);
   if (!r.ok()) {
     t->RollbackStatement();
-    if (local) local->Rollback();
+    if (local) {
+      local->Rollback();
+      written_tables.clear();
+    }
     return r.status();
   }
   if (local) {
-    absl::Status s = local->Commit();
+    absl::Status s = CommitTxn(local.get());
     if (!s.ok()) return s;
   }
   return r;
@@ -551,6 +529,7 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
   auto table = db->catalog.GetTable(*db_name, s.table->name);
   if (!table.ok()) return table.status();
   const TableInfo& ti = **table;
+  NoteWrite(ti);
   if (ti.is_view) {
     return Err(1471,
                absl::StrCat("The target table ", ti.name, " of the INSERT is not insertable-into"));
@@ -690,7 +669,9 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
         if (v.kind() == DatumKind::kUint64) zero = v.GetUint64() == 0;
       }
       if (v.IsNull() || zero) {
-        int64_t id = ti.next_id->fetch_add(1);
+        auto next = ti.next_id->Next();
+        if (!next.ok()) return next.status();
+        int64_t id = *next;
         auto cv = CastDatum(&ctx, Datum::Int(id), FieldType::LongLong(), ti.columns[auto_col].type);
         if (!cv.ok()) return cv.status();
         v = *cv;
@@ -698,9 +679,8 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
       } else {
         int64_t given_id =
             v.kind() == DatumKind::kUint64 ? static_cast<int64_t>(v.GetUint64()) : v.GetInt64();
-        int64_t cur = ti.next_id->load();
-        while (given_id >= cur && !ti.next_id->compare_exchange_weak(cur, given_id + 1)) {
-        }
+        absl::Status rebased = ti.next_id->Rebase(given_id);
+        if (!rebased.ok()) return rebased;
       }
     }
     int64_t handle = 0;
@@ -708,7 +688,9 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
       const Datum& h = row[ti.handle_col];
       handle = h.kind() == DatumKind::kUint64 ? static_cast<int64_t>(h.GetUint64()) : h.GetInt64();
     } else {
-      handle = ti.next_id->fetch_add(1);
+      auto next = ti.next_id->Next();
+      if (!next.ok()) return next.status();
+      handle = *next;
     }
     auto conflict = FindConflict(t, ti, row, handle, std::nullopt);
     if (!conflict.ok()) return conflict.status();
@@ -823,6 +805,7 @@ static absl::StatusOr<TargetRows> ReadTargets(SessionImpl* self, const TableName
   if (!db_name.ok()) return db_name.status();
   auto table = self->db->catalog.GetTable(*db_name, tn.name);
   if (!table.ok()) return table.status();
+  self->NoteWrite(**table);
   if ((*table)->is_view) {
     return Err(
         1288, absl::StrCat("The target table ", (*table)->name, " of the UPDATE is not updatable"));
@@ -1048,7 +1031,8 @@ absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
                  absl::StrCat("Table '", *d, ".", s->table->name, "' doesn't exist"));
     absl::Status st = DeleteTableData((*t)->id);
     if (!st.ok()) return st;
-    (*t)->next_id->store(1);
+    st = (*t)->next_id->Reset(1);
+    if (!st.ok()) return st;
     return ResultSet();
   }
   if (auto* s = dynamic_cast<const CreateViewStmt*>(&stmt)) {
@@ -1170,7 +1154,9 @@ absl::StatusOr<ResultSet> SessionImpl::CreateTable(const CreateTableStmt& s) {
     auto src = db->catalog.GetTable(*ld, s.like->name);
     if (!src.ok()) return src.status();
     info->columns = (*src)->columns;
-    info->indexes = (*src)->indexes;
+    for (const IndexInfo& i : (*src)->indexes) {
+      if (i.Public()) info->indexes.push_back(i);
+    }
     info->handle_col = (*src)->handle_col;
     absl::Status st = db->catalog.AddTable(info);
     if (!st.ok()) return st;
@@ -1341,14 +1327,17 @@ absl::StatusOr<ResultSet> SessionImpl::CreateTable(const CreateTableStmt& s) {
     idx.name = name;
     info->indexes.push_back(idx);
   }
+  absl::Status st = db->catalog.AddTable(info);
+  if (!st.ok()) return st;
   for (const TableOption& o : s.options) {
     if (o.kind == TableOptionKind::kAutoIncrement) {
       int64_t v = 1;
-      if (absl::SimpleAtoi(o.value, &v) && v > 0) info->next_id->store(v);
+      if (absl::SimpleAtoi(o.value, &v) && v > 0) {
+        st = info->next_id->Reset(v);
+        if (!st.ok()) return st;
+      }
     }
   }
-  absl::Status st = db->catalog.AddTable(info);
-  if (!st.ok()) return st;
   return ResultSet();
 }
 
@@ -1412,37 +1401,9 @@ absl::StatusOr<ResultSet> SessionImpl::CreateIndex(const TablePtr& t, const std:
       return Err(kErDupKeyName, absl::StrCat("Duplicate key name '", idx.name, "'"));
     }
   }
-  // Backfill in one transaction; a duplicate aborts the DDL and changes nothing.
-  auto b = db->store.Begin();
-  if (!b.ok()) return b.status();
-  kv::KvTxn* txn = b->get();
-  ExecContext ctx;
-  InitContext(&ctx, txn);
-  Binder binder(Options(nullptr));
-  auto plan = binder.BuildTableRead(t, t->name, nullptr);
-  if (!plan.ok()) return plan.status();
-  auto rows = RunPlanRows(**plan, &ctx);
-  if (!rows.ok()) return rows.status();
-  const size_t ncols = t->columns.size();
-  for (const auto& row : *rows) {
-    std::vector<Datum> cols(row.begin(), row.begin() + ncols);
-    int64_t handle = row[ncols].GetInt64();
-    IndexEntry e = MakeIndexEntry(*info, idx, cols, handle);
-    if (e.unique_check) {
-      auto v = txn->Get(e.key);
-      if (!v.ok()) return v.status();
-      if (v->has_value()) {
-        txn->Rollback();
-        return DupError(*info, EntryText(*info, idx, cols), idx.name);
-      }
-    }
-    txn->Put(e.key, e.value);
-  }
-  absl::Status st = txn->Commit();
-  if (!st.ok()) return st;
-  if (unique && idx.columns.size() == 1) info->columns[idx.columns[0]].type.flag |= kUniqueKeyFlag;
-  info->indexes.push_back(idx);
-  st = db->catalog.ReplaceTable(info);
+  // Online: F1's states with a batched backfill, run by the DDL owner from the job queue
+  // (sql/catalog/ddl.cc); a duplicate rolls the index back and changes nothing.
+  absl::Status st = db->catalog.AddIndexOnline(t, std::move(idx));
   if (!st.ok()) return st;
   return ResultSet();
 }
@@ -1450,24 +1411,15 @@ absl::StatusOr<ResultSet> SessionImpl::CreateIndex(const TablePtr& t, const std:
 absl::StatusOr<ResultSet> SessionImpl::DropIndex(const TablePtr& t, const std::string& name,
                                                  bool if_exists) {
   auto info = std::make_shared<TableInfo>(*t);
-  auto it = std::find_if(info->indexes.begin(), info->indexes.end(),
-                         [&](const IndexInfo& i) { return absl::EqualsIgnoreCase(i.name, name); });
+  auto it = std::find_if(info->indexes.begin(), info->indexes.end(), [&](const IndexInfo& i) {
+    return i.Public() && absl::EqualsIgnoreCase(i.name, name);
+  });
   if (it == info->indexes.end()) {
     if (if_exists) return ResultSet();
     return Err(kErCantDropFieldOrKey,
                absl::StrCat("Can't DROP '", name, "'; check that column/key exists"));
   }
-  const int64_t iid = it->id;
-  info->indexes.erase(it);
-  absl::Status st = db->catalog.ReplaceTable(info);
-  if (!st.ok()) return st;
-  auto b = db->store.Begin();
-  if (!b.ok()) return b.status();
-  const std::string start = codec::EncodeIndexPrefix(t->id, iid);
-  auto r = (*b)->Scan(start, codec::PrefixNext(start), 0, false);
-  if (!r.ok()) return r.status();
-  for (const kv::Pair& p : *r) (*b)->Delete(p.key);
-  st = (*b)->Commit();
+  absl::Status st = db->catalog.DropIndexOnline(t, it->id);
   if (!st.ok()) return st;
   return ResultSet();
 }
@@ -1716,7 +1668,8 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
             key = "UNI";
           else {
             for (const IndexInfo& idx : ti.indexes) {
-              if (!idx.columns.empty() && idx.columns[0] == static_cast<int>(i)) key = "MUL";
+              if (idx.Public() && !idx.columns.empty() && idx.columns[0] == static_cast<int>(i))
+                key = "MUL";
             }
           }
           std::optional<std::string> def;
@@ -1733,6 +1686,7 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
                           ti.columns[ti.handle_col].name});
         }
         for (const IndexInfo& idx : ti.indexes) {
+          if (!idx.Public()) continue;
           for (size_t k = 0; k < idx.columns.size(); ++k) {
             rows.push_back({ti.name, std::string(idx.unique ? "0" : "1"), idx.name,
                             absl::StrCat(k + 1), ti.columns[idx.columns[k]].name});
@@ -1762,6 +1716,7 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
       if (ti.handle_col >= 0)
         lines.push_back(absl::StrCat("  PRIMARY KEY (`", ti.columns[ti.handle_col].name, "`)"));
       for (const IndexInfo& idx : ti.indexes) {
+        if (!idx.Public()) continue;
         std::vector<std::string> cols;
         for (int c : idx.columns) cols.push_back("`" + ti.columns[c].name + "`");
         if (idx.primary) {
@@ -1804,10 +1759,14 @@ Database::~Database() = default;
 
 absl::StatusOr<std::unique_ptr<Database>> Database::OpenInMemory() {
   auto db = std::unique_ptr<Database>(new Database());
-  absl::Status s = db->impl_->catalog.CreateDatabase("test", true);
+  absl::Status s = db->impl_->catalog.Load();
+  if (!s.ok()) return s;
+  s = db->impl_->catalog.CreateDatabase("test", true);
   if (!s.ok()) return s;
   return db;
 }
+
+Catalog* CatalogOf(Database* db) { return &db->impl_->catalog; }
 
 std::unique_ptr<Session> Database::NewSession() {
   auto impl = std::make_unique<SessionImpl>();

@@ -1,0 +1,410 @@
+// Online index changes through F1's states, run from a DDL job queue in meta keys by the
+// DDL owner (TiDB's ddl/ package, reduced).
+//
+// ADD INDEX:  none -> delete-only -> write-only -> write-reorg (backfill in batches, each
+//             one transaction that also records the job's progress) -> public. A unique
+//             index that meets a duplicate rolls back: delete-only -> none (entries removed).
+// DROP INDEX: public -> write-only -> delete-only -> none (entries removed).
+//
+// Every state change is one meta transaction bumping the table's revision and the schema
+// version, published under the catalog's publish lock, so a DML transaction two states
+// behind cannot commit (Catalog::CheckCommit). Backfill batches conflict (Percolator
+// write-write) with DML that changes the same index entries, and are retried.
+//
+// The owner is elected through the m"DDLOwner" lease key (owner id, expiry in timestamp
+// units): a catalog becomes owner when the key is empty, its own or expired, and renews it
+// in every job step's transaction, so two would-be owners conflict there. Departure from
+// TiDB: the election is not through PD, and a non-owner does not wait for the owner to run
+// its job (the SQL layer has no Env to wait on yet); it reports the job as queued.
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sql/catalog/catalog.h"
+#include "sql/catalog/meta.h"
+#include "sql/codec/rowcodec.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/errors.h"
+#include "sql/types/context.h"
+
+namespace rutile::sql {
+namespace {
+
+// About ten seconds of a TSO timestamp (physical milliseconds << 18).
+constexpr uint64_t kOwnerLease = 10'000ull << 18;
+
+codec::RowDecoder DecoderFor(const TableInfo& t) {
+  std::vector<codec::RowColumn> cols;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    codec::RowColumn rc;
+    rc.id = t.columns[i].id;
+    rc.type = t.columns[i].type;
+    rc.default_value = t.columns[i].default_value;
+    rc.is_handle = static_cast<int>(i) == t.handle_col;
+    cols.push_back(rc);
+  }
+  return codec::RowDecoder(cols);
+}
+
+IndexInfo* FindIndex(TableInfo* t, int64_t id) {
+  for (IndexInfo& i : t->indexes) {
+    if (i.id == id) return &i;
+  }
+  return nullptr;
+}
+
+absl::Status DeleteRange(kv::KvTxn* txn, const std::string& start) {
+  auto r = txn->Scan(start, codec::PrefixNext(start), 0, false);
+  if (!r.ok()) return r.status();
+  for (const kv::Pair& p : *r) txn->Delete(p.key);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// One step of the first queued job, as owner, in one transaction. Sets *published when the
+// table changed; *done when the job left the queue.
+class DdlWorker {
+ public:
+  explicit DdlWorker(Catalog* c) : c_(c) {}
+
+  // Returns false when another catalog holds the owner lease.
+  absl::StatusOr<bool> Step(bool* idle) {
+    *idle = false;
+    auto b = c_->store_->Begin();
+    if (!b.ok()) return b.status();
+    kv::KvTxn* txn = b->get();
+    Meta m(txn);
+    auto owner = m.Owner();
+    if (!owner.ok()) return owner.status();
+    if (owner->has_value() && (*owner)->first != c_->owner_id_ &&
+        (*owner)->second > txn->start_ts()) {
+      txn->Rollback();
+      return false;
+    }
+    m.SetOwner(c_->owner_id_, txn->start_ts() + kOwnerLease);
+    auto job = m.FirstJob();
+    if (!job.ok()) return job.status();
+    if (!job->has_value()) {
+      *idle = true;
+      absl::Status s = txn->Commit();
+      if (!s.ok() && !absl::IsAborted(s)) return s;
+      return true;
+    }
+    DdlJob j = **job;
+    auto table = m.GetTable(j.db_id, j.table_id);
+    std::shared_ptr<TableInfo> t;
+    if (table.ok()) {
+      t = *table;
+    } else if (absl::IsNotFound(table.status())) {
+      j.state = DdlJobState::kCancelled;
+      j.error_code = kErNoSuchTable;
+      j.error = "Table doesn't exist";
+      m.FinishJob(j);
+      return Finish(txn, nullptr, false, &m);
+    } else {
+      return table.status();
+    }
+    bool changed = false;
+    absl::Status s = j.type == DdlJobType::kAddIndex
+                         ? AddIndexStep(txn, &m, &j, t.get(), &changed)
+                         : DropIndexStep(txn, &m, &j, t.get(), &changed);
+    if (!s.ok()) return s;
+    if (changed) {
+      ++t->revision;
+      m.PutTable(j.db_id, *t);
+    }
+    if (j.state == DdlJobState::kDone || j.state == DdlJobState::kCancelled) {
+      m.FinishJob(j);
+    } else {
+      m.PutJob(j);
+    }
+    return Finish(txn, t, changed, &m);
+  }
+
+ private:
+  // Commits the step; a table change is published under the publish lock.
+  absl::StatusOr<bool> Finish(kv::KvTxn* txn, std::shared_ptr<TableInfo> t, bool changed, Meta* m) {
+    absl::Status s;
+    if (!changed) {
+      s = txn->Commit();
+    } else {
+      auto v = m->BumpSchemaVersion();
+      if (!v.ok()) return v.status();
+      std::unique_lock<std::shared_mutex> publish(c_->publish_mu_);
+      s = txn->Commit();
+      if (s.ok()) {
+        std::lock_guard<std::mutex> l(c_->mu_);
+        auto old = c_->by_id_.find(t->id);
+        if (old != c_->by_id_.end()) t->db = old->second->db;
+        c_->PublishLocked(t);
+        c_->version_.store(*v);
+      }
+    }
+    if (absl::IsAborted(s)) return true;  // A conflict: the step runs again.
+    if (!s.ok()) return s;
+    if (t != nullptr && c_->ddl_hook_) c_->ddl_hook_(*t);
+    return true;
+  }
+
+  absl::Status AddIndexStep(kv::KvTxn* txn, Meta* m, DdlJob* j, TableInfo* t, bool* changed) {
+    IndexInfo* idx = FindIndex(t, j->index.id);
+    if (j->state == DdlJobState::kRollback) return RemoveIndex(txn, j, t, idx, changed);
+    switch (j->schema_state) {
+      case SchemaState::kNone: {
+        for (const IndexInfo& i : t->indexes) {
+          if (i.id == j->index.id || LowerName(i.name) == LowerName(j->index.name)) {
+            j->state = DdlJobState::kCancelled;
+            j->error_code = kErDupKeyName;
+            j->error = absl::StrCat("Duplicate key name '", j->index.name, "'");
+            return absl::OkStatus();
+          }
+        }
+        for (int c : j->index.columns) {
+          if (c < 0 || static_cast<size_t>(c) >= t->columns.size()) {
+            j->state = DdlJobState::kCancelled;
+            j->error_code = kErKeyColumnDoesNotExist;
+            j->error = "Key column doesn't exist in table";
+            return absl::OkStatus();
+          }
+        }
+        IndexInfo n = j->index;
+        n.state = SchemaState::kDeleteOnly;
+        t->indexes.push_back(n);
+        j->state = DdlJobState::kRunning;
+        j->schema_state = SchemaState::kDeleteOnly;
+        *changed = true;
+        return absl::OkStatus();
+      }
+      case SchemaState::kDeleteOnly:
+      case SchemaState::kWriteOnly:
+        if (idx == nullptr) return absl::InternalError("index of a running job vanished");
+        j->schema_state = static_cast<SchemaState>(static_cast<int>(j->schema_state) + 1);
+        idx->state = j->schema_state;
+        j->reorg_handle = INT64_MIN;
+        *changed = true;
+        return absl::OkStatus();
+      case SchemaState::kWriteReorg:
+        if (idx == nullptr) return absl::InternalError("index of a running job vanished");
+        return Backfill(txn, j, t, idx, changed);
+      case SchemaState::kPublic:
+        j->state = DdlJobState::kDone;
+        return absl::OkStatus();
+    }
+    (void)m;
+    return absl::OkStatus();
+  }
+
+  // One batch of the backfill: rows from the job's reorg handle on.
+  absl::Status Backfill(kv::KvTxn* txn, DdlJob* j, TableInfo* t, IndexInfo* idx, bool* changed) {
+    const std::string start = j->reorg_handle == INT64_MIN
+                                  ? codec::EncodeRecordPrefix(t->id)
+                                  : codec::EncodeRowKey(t->id, j->reorg_handle);
+    const std::string end = codec::PrefixNext(codec::EncodeRecordPrefix(t->id));
+    const size_t batch = static_cast<size_t>(std::max<int64_t>(1, c_->backfill_batch_));
+    auto rows = txn->Scan(start, end, batch, false);
+    if (!rows.ok()) return rows.status();
+    codec::RowDecoder dec = DecoderFor(*t);
+    txn->BeginStatement();
+    int64_t last = INT64_MIN;
+    for (const kv::Pair& p : *rows) {
+      int64_t tid, handle;
+      absl::Status s = codec::DecodeRowKey(p.key, &tid, &handle);
+      if (!s.ok()) return s;
+      auto row = dec.Decode(p.value, handle);
+      if (!row.ok()) return row.status();
+      IndexEntry e = MakeIndexEntry(*t, *idx, *row, handle);
+      if (e.unique_check) {
+        auto v = txn->Get(e.key);
+        if (!v.ok()) return v.status();
+        if (v->has_value() && HandleFromBytes(**v) != handle) {
+          std::vector<std::string> parts;
+          for (int c : idx->columns) {
+            parts.push_back((*row)[c].IsNull() ? "NULL" : (*row)[c].ToString());
+          }
+          // Nothing of this batch is written; the index goes back through delete-only.
+          txn->RollbackStatement();
+          j->state = DdlJobState::kRollback;
+          j->error_code = kErDupEntry;
+          j->error = absl::StrCat("Duplicate entry '", absl::StrJoin(parts, "-"), "' for key '",
+                                  t->name, ".", idx->name, "'");
+          return absl::OkStatus();
+        }
+      }
+      txn->Put(e.key, e.value);
+      last = handle;
+      ++j->row_count;
+    }
+    if (rows->size() < batch || last == INT64_MAX) {
+      idx->state = SchemaState::kPublic;
+      j->schema_state = SchemaState::kPublic;
+      j->state = DdlJobState::kDone;
+      if (idx->unique && idx->columns.size() == 1) {
+        t->columns[idx->columns[0]].type.flag |= kUniqueKeyFlag;
+      }
+      *changed = true;
+    } else {
+      j->reorg_handle = last + 1;
+    }
+    return absl::OkStatus();
+  }
+
+  // Rollback of ADD INDEX and the tail of DROP INDEX: down to delete-only, then gone.
+  absl::Status RemoveIndex(kv::KvTxn* txn, DdlJob* j, TableInfo* t, IndexInfo* idx, bool* changed) {
+    if (idx == nullptr) {
+      j->state = j->type == DdlJobType::kAddIndex ? DdlJobState::kCancelled : DdlJobState::kDone;
+      return absl::OkStatus();
+    }
+    if (idx->state > SchemaState::kDeleteOnly) {
+      idx->state = SchemaState::kDeleteOnly;
+      j->schema_state = SchemaState::kDeleteOnly;
+      *changed = true;
+      return absl::OkStatus();
+    }
+    const int64_t iid = idx->id;
+    t->indexes.erase(t->indexes.begin() + (idx - t->indexes.data()));
+    absl::Status s = DeleteRange(txn, codec::EncodeIndexPrefix(t->id, iid));
+    if (!s.ok()) return s;
+    j->schema_state = SchemaState::kNone;
+    j->state = j->type == DdlJobType::kAddIndex ? DdlJobState::kCancelled : DdlJobState::kDone;
+    *changed = true;
+    return absl::OkStatus();
+  }
+
+  absl::Status DropIndexStep(kv::KvTxn* txn, Meta*, DdlJob* j, TableInfo* t, bool* changed) {
+    IndexInfo* idx = FindIndex(t, j->index_id);
+    j->state = DdlJobState::kRunning;
+    if (idx != nullptr && idx->state == SchemaState::kPublic) {
+      idx->state = SchemaState::kWriteOnly;
+      j->schema_state = SchemaState::kWriteOnly;
+      *changed = true;
+      return absl::OkStatus();
+    }
+    return RemoveIndex(txn, j, t, idx, changed);
+  }
+
+  Catalog* c_;
+};
+
+absl::Status Catalog::RunJobs(int64_t job_id) {
+  DdlWorker w(this);
+  for (int steps = 0;; ++steps) {
+    bool idle = false;
+    absl::StatusOr<bool> owner;
+    {
+      std::lock_guard<std::mutex> ddl(ddl_mu_);
+      owner = w.Step(&idle);
+    }
+    if (!owner.ok()) return owner.status();
+    if (!*owner) {
+      return MySqlErrorStatus(
+          8214, absl::StrCat("DDL job ", job_id, " is queued; another catalog is the DDL owner"));
+    }
+    if (!idle && steps < 1'000'000) continue;
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    auto h = Meta(b->get()).HistoryJob(job_id);
+    (*b)->Rollback();
+    if (!h.ok()) return h.status();
+    if (!h->has_value()) return absl::InternalError(absl::StrCat("DDL job ", job_id, " vanished"));
+    if ((*h)->state == DdlJobState::kCancelled) {
+      return MakeMySqlStatus(
+          (*h)->error_code == kErDupEntry ? absl::StatusCode::kAlreadyExists
+                                          : absl::StatusCode::kFailedPrecondition,
+          {(*h)->error_code, (*h)->error_code == kErDupEntry ? "23000" : "42000", (*h)->error});
+    }
+    return absl::OkStatus();
+  }
+}
+
+static absl::StatusOr<int64_t> Enqueue(kv::KvStore* store, DdlJob job) {
+  for (int attempt = 0;; ++attempt) {
+    auto b = store->Begin();
+    if (!b.ok()) return b.status();
+    Meta m(b->get());
+    auto id = m.GenJobId();
+    if (!id.ok()) return id.status();
+    job.id = *id;
+    m.PutJob(job);
+    absl::Status s = (*b)->Commit();
+    if (s.ok()) return job.id;
+    if (!absl::IsAborted(s) || attempt >= 20) return s;
+  }
+}
+
+absl::Status Catalog::AddIndexOnline(const TablePtr& t, IndexInfo index) {
+  DdlJob job;
+  job.type = DdlJobType::kAddIndex;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  index.state = SchemaState::kNone;
+  job.index_id = index.id;
+  job.index = std::move(index);
+  auto id = Enqueue(store_, std::move(job));
+  if (!id.ok()) return id.status();
+  return RunJobs(*id);
+}
+
+absl::Status Catalog::DropIndexOnline(const TablePtr& t, int64_t index_id) {
+  DdlJob job;
+  job.type = DdlJobType::kDropIndex;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  job.index_id = index_id;
+  auto id = Enqueue(store_, std::move(job));
+  if (!id.ok()) return id.status();
+  return RunJobs(*id);
+}
+
+absl::Status Catalog::CheckIndexes(const TablePtr& table) {
+  auto b = store_->Begin();
+  if (!b.ok()) return b.status();
+  kv::KvTxn* txn = b->get();
+  const std::string rows_start = codec::EncodeRecordPrefix(table->id);
+  auto rows = txn->Scan(rows_start, codec::PrefixNext(rows_start), 0, false);
+  if (!rows.ok()) return rows.status();
+  codec::RowDecoder dec = DecoderFor(*table);
+  std::map<int64_t, std::map<std::string, std::string>> want;  // index id -> key -> value
+  for (const kv::Pair& p : *rows) {
+    int64_t tid, handle;
+    absl::Status s = codec::DecodeRowKey(p.key, &tid, &handle);
+    if (!s.ok()) return s;
+    auto row = dec.Decode(p.value, handle);
+    if (!row.ok()) return row.status();
+    for (const IndexInfo& idx : table->indexes) {
+      if (!idx.Public()) continue;
+      IndexEntry e = MakeIndexEntry(*table, idx, *row, handle);
+      if (!want[idx.id].emplace(e.key, e.value).second) {
+        return absl::DataLossError(absl::StrCat("index ", idx.name, ": two rows share an entry"));
+      }
+    }
+  }
+  for (const IndexInfo& idx : table->indexes) {
+    if (!idx.Public()) continue;
+    const std::string start = codec::EncodeIndexPrefix(table->id, idx.id);
+    auto got = txn->Scan(start, codec::PrefixNext(start), 0, false);
+    if (!got.ok()) return got.status();
+    std::map<std::string, std::string>& w = want[idx.id];
+    for (const kv::Pair& p : *got) {
+      auto it = w.find(p.key);
+      if (it == w.end()) {
+        return absl::DataLossError(
+            absl::StrCat("index ", idx.name, " has a dangling entry (no row has it)"));
+      }
+      if (it->second != p.value) {
+        return absl::DataLossError(
+            absl::StrCat("index ", idx.name, " entry points at the wrong handle"));
+      }
+      w.erase(it);
+    }
+    if (!w.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("index ", idx.name, " misses ", w.size(), " entries of existing rows"));
+    }
+  }
+  txn->Rollback();
+  return absl::OkStatus();
+}
+
+}  // namespace rutile::sql

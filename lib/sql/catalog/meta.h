@@ -1,0 +1,110 @@
+// The catalog's persistent form: TiDB's meta layout (meta/meta.go) over the transactional
+// KV interface, so the schema survives restart and every session over the same store sees
+// the same one. All keys are `m...` structure keys (sql/codec/tablecodec.h):
+//
+//   m"NextGlobalID"s                     the last allocated global id (databases, tables)
+//   m"SchemaVersionKey"s                 the schema version, bumped by every DDL step
+//   m"DBs"h"DB:{db_id}"                  a database's info
+//   m"DB:{db_id}"h"Table:{table_id}"     a table's info (columns, indexes with their states)
+//   m"DB:{db_id}"h"TID:{table_id}"       the table's AUTO_INCREMENT / row id high-water mark
+//   m"DDLJobList"h{job_id}               queued DDL jobs (job id as 8 big-endian bytes)
+//   m"DDLJobHistory"h{job_id}            finished DDL jobs
+//   m"DDLOwner"s                         the DDL owner lease: owner id and expiry
+//
+// Values are Rutile's own compact binary encoding (TiDB stores JSON); integers are text
+// where TiDB stores text. A Meta reads and writes inside the caller's transaction.
+//
+// Thread safety: a Meta is used by one thread with its transaction.
+
+#ifndef RUTILE_SQL_CATALOG_META_H_
+#define RUTILE_SQL_CATALOG_META_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sql/catalog/catalog.h"
+#include "sql/kv/kv.h"
+
+namespace rutile::sql {
+
+struct DbInfo {
+  int64_t id = 0;
+  std::string name;
+};
+
+// A DDL job in the queue (TiDB's model.Job, reduced to what Rutile runs).
+enum class DdlJobType : uint8_t { kAddIndex = 1, kDropIndex = 2 };
+enum class DdlJobState : uint8_t {
+  kQueueing = 0,
+  kRunning = 1,
+  kDone = 2,
+  kRollback = 3,
+  kCancelled = 4
+};
+
+struct DdlJob {
+  int64_t id = 0;
+  DdlJobType type = DdlJobType::kAddIndex;
+  DdlJobState state = DdlJobState::kQueueing;
+  int64_t db_id = 0;
+  int64_t table_id = 0;
+  int64_t index_id = 0;
+  SchemaState schema_state = SchemaState::kNone;
+  int64_t reorg_handle = INT64_MIN;  // Backfill progress: next handle to read.
+  int64_t row_count = 0;             // Index entries backfilled.
+  IndexInfo index;                   // kAddIndex: the index being added.
+  uint16_t error_code = 0;           // Set when the job failed (Cancelled).
+  std::string error;
+};
+
+std::string EncodeTableInfo(const TableInfo& t);
+absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in);
+std::string EncodeDdlJob(const DdlJob& j);
+absl::StatusOr<DdlJob> DecodeDdlJob(std::string_view in);
+
+class Meta {
+ public:
+  explicit Meta(kv::KvTxn* txn) : txn_(txn) {}
+
+  absl::StatusOr<int64_t> GenGlobalId();
+  absl::StatusOr<int64_t> SchemaVersion();
+  // Bumps the schema version; returns the new one.
+  absl::StatusOr<int64_t> BumpSchemaVersion();
+
+  absl::StatusOr<std::vector<DbInfo>> ListDatabases();
+  void PutDatabase(const DbInfo& db);
+  // Removes the database and every table in it.
+  absl::Status DropDatabase(int64_t db_id);
+
+  absl::StatusOr<std::vector<std::shared_ptr<TableInfo>>> ListTables(int64_t db_id);
+  absl::StatusOr<std::shared_ptr<TableInfo>> GetTable(int64_t db_id, int64_t table_id);
+  void PutTable(int64_t db_id, const TableInfo& t);
+  void DropTable(int64_t db_id, int64_t table_id);
+
+  absl::StatusOr<int64_t> GetAutoId(int64_t db_id, int64_t table_id);
+  void SetAutoId(int64_t db_id, int64_t table_id, int64_t v);
+
+  // The DDL queue, oldest first.
+  absl::StatusOr<int64_t> GenJobId();
+  void PutJob(const DdlJob& job);
+  absl::StatusOr<std::optional<DdlJob>> FirstJob();
+  absl::StatusOr<std::optional<DdlJob>> HistoryJob(int64_t id);
+  // Moves the job from the queue to the history.
+  void FinishJob(const DdlJob& job);
+
+  // The owner lease: (owner id, expiry).
+  absl::StatusOr<std::optional<std::pair<std::string, uint64_t>>> Owner();
+  void SetOwner(const std::string& owner, uint64_t expiry);
+
+ private:
+  absl::StatusOr<int64_t> GetInt(const std::string& key);
+  kv::KvTxn* txn_;
+};
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_CATALOG_META_H_

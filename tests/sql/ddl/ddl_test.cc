@@ -1,0 +1,327 @@
+// The catalog in meta keys (persistence, id ranges, reload across catalogs) and online
+// index changes through F1's states with DML from other sessions at every state and
+// backfill batch, checked by Catalog::CheckIndexes (every row has its entry, no extra).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rutile/sql.h"
+#include "sql/catalog/catalog.h"
+#include "sql/catalog/meta.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/kv/kv.h"
+
+namespace rutile::sql {
+namespace {
+
+ResultSet Ok(Session* s, const std::string& sql) {
+  auto r = s->Execute(sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status();
+  return r.ok() ? *std::move(r) : ResultSet();
+}
+
+uint16_t ErrCode(Session* s, const std::string& sql) {
+  auto r = s->Execute(sql);
+  if (r.ok()) return 0;
+  return MySqlErrorOf(r.status()).code;
+}
+
+std::string One(Session* s, const std::string& sql) {
+  ResultSet r = Ok(s, sql);
+  if (r.rows.size() != 1 || r.rows[0].empty() || !r.rows[0][0].has_value()) return "<none>";
+  return *r.rows[0][0];
+}
+
+std::shared_ptr<TableInfo> SampleTable() {
+  auto t = std::make_shared<TableInfo>();
+  t->db = "shop";
+  t->name = "Items";
+  ColumnInfo id;
+  id.id = 1;
+  id.name = "id";
+  id.type = FieldType::LongLong();
+  id.auto_increment = true;
+  ColumnInfo name;
+  name.id = 2;
+  name.name = "name";
+  name.type = FieldType::Varchar(20);
+  name.has_default = true;
+  name.default_value = Datum::String("none");
+  t->columns = {id, name};
+  t->handle_col = 0;
+  IndexInfo idx;
+  idx.id = 1;
+  idx.name = "by_name";
+  idx.columns = {1};
+  idx.unique = true;
+  t->indexes = {idx};
+  return t;
+}
+
+TEST(CatalogMetaTest, SurvivesAReopenAndIdsStayUnique) {
+  kv::LocalKvStore store;
+  int64_t first_id = 0;
+  {
+    Catalog c(&store);
+    ASSERT_TRUE(c.Load().ok());
+    ASSERT_TRUE(c.CreateDatabase("shop", false).ok());
+    ASSERT_TRUE(c.AddTable(SampleTable()).ok());
+    auto t = c.GetTable("shop", "items");
+    ASSERT_TRUE(t.ok()) << t.status();
+    auto a = (*t)->next_id->Next();
+    auto b = (*t)->next_id->Next();
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(*a, 1);
+    EXPECT_EQ(*b, 2);
+    first_id = (*t)->id;
+    EXPECT_GE(first_id, 100);
+  }
+  // A new catalog over the same store (a restart) sees everything.
+  Catalog c(&store);
+  ASSERT_TRUE(c.Load().ok());
+  ASSERT_TRUE(c.HasDatabase("SHOP"));
+  auto t = c.GetTable("shop", "Items");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->id, first_id);
+  ASSERT_EQ((*t)->columns.size(), 2u);
+  EXPECT_EQ((*t)->columns[1].name, "name");
+  EXPECT_EQ((*t)->columns[1].type, FieldType::Varchar(20));
+  EXPECT_EQ((*t)->columns[1].default_value.GetString(), "none");
+  EXPECT_TRUE((*t)->columns[0].auto_increment);
+  ASSERT_EQ((*t)->indexes.size(), 1u);
+  EXPECT_TRUE((*t)->indexes[0].unique);
+  EXPECT_TRUE((*t)->indexes[0].Public());
+  // AUTO_INCREMENT continues above every range the first catalog reserved.
+  auto next = (*t)->next_id->Next();
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, 2);
+  // A second table gets a fresh id.
+  auto t2 = SampleTable();
+  t2->name = "other";
+  ASSERT_TRUE(c.AddTable(t2).ok());
+  EXPECT_GT(t2->id, first_id);
+  EXPECT_EQ(c.CreateDatabase("shop", false).code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST(CatalogMetaTest, SyncReloadsChangesOfAnotherCatalog) {
+  kv::LocalKvStore store;
+  Catalog a(&store), b(&store);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  ASSERT_TRUE(a.CreateDatabase("shop", false).ok());
+  ASSERT_TRUE(a.AddTable(SampleTable()).ok());
+  EXPECT_FALSE(b.HasDatabase("shop"));
+  auto txn = store.Begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE(b.Sync(txn->get()).ok());
+  EXPECT_TRUE(b.HasDatabase("shop"));
+  EXPECT_NE(b.FindTable("shop", "items"), nullptr);
+  EXPECT_EQ(b.schema_version(), a.schema_version());
+  // b's stale view makes its change conflict-free: it reloads first, then sees the name.
+  EXPECT_EQ(b.AddTable(SampleTable()).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(a.RemoveTable("shop", "items").ok());
+  auto txn2 = store.Begin();
+  ASSERT_TRUE(txn2.ok());
+  ASSERT_TRUE(b.Sync(txn2->get()).ok());
+  EXPECT_EQ(b.FindTable("shop", "items"), nullptr);
+}
+
+TEST(CatalogMetaTest, CorruptValuesAreErrorsNotCrashes) {
+  std::string good = EncodeTableInfo(*SampleTable());
+  ASSERT_TRUE(DecodeTableInfo(good).ok());
+  for (size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(DecodeTableInfo(good.substr(0, n)).ok()) << n;
+  }
+  EXPECT_FALSE(DecodeTableInfo(good + "x").ok());
+  EXPECT_FALSE(DecodeDdlJob("garbage").ok());
+}
+
+class OnlineDdlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Database::OpenInMemory();
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = *std::move(db);
+    catalog_ = CatalogOf(db_.get());
+    catalog_->set_backfill_batch(8);
+    ddl_ = db_->NewSession();
+    dml_ = db_->NewSession();
+    late_ = db_->NewSession();
+    for (Session* s : {ddl_.get(), dml_.get(), late_.get()}) Ok(s, "USE test");
+    Ok(ddl_.get(), "CREATE TABLE t (id INT PRIMARY KEY, v INT, w VARCHAR(10))");
+    for (int i = 1; i <= 60; ++i) {
+      Ok(ddl_.get(), absl::StrCat("INSERT INTO t VALUES (", i, ", ", i % 7, ", 'w", i, "')"));
+    }
+  }
+
+  void CheckIndexes() {
+    auto t = catalog_->GetTable("test", "t");
+    ASSERT_TRUE(t.ok());
+    absl::Status s = catalog_->CheckIndexes(*t);
+    EXPECT_TRUE(s.ok()) << s;
+  }
+
+  static SchemaState StateOf(const TableInfo& t, const std::string& name) {
+    for (const IndexInfo& i : t.indexes) {
+      if (i.name == name) return i.state;
+    }
+    return SchemaState::kNone;
+  }
+
+  std::unique_ptr<Database> db_;
+  Catalog* catalog_ = nullptr;
+  std::unique_ptr<Session> ddl_, dml_, late_;
+};
+
+TEST_F(OnlineDdlTest, AddIndexWithDmlAtEveryStateAndBatch) {
+  int step = 0;
+  int next_id = 1000;
+  std::vector<SchemaState> seen;
+  bool late_open = false;
+  int late_ok = 0;
+  catalog_->set_ddl_hook([&](const TableInfo& t) {
+    SchemaState st = StateOf(t, "iv");
+    seen.push_back(st);
+    ++step;
+    // Inserts, updates that move index entries, deletes, and an update of a row the
+    // backfill has not reached yet, from another session, in autocommit transactions.
+    for (int k = 0; k < 2; ++k) {
+      int id = next_id++;
+      auto r = dml_->Execute(absl::StrCat("INSERT INTO t VALUES (", id, ", ", id % 5, ", 'n')"));
+      EXPECT_TRUE(r.ok()) << r.status();
+    }
+    Ok(dml_.get(), absl::StrCat("UPDATE t SET v = v + 10 WHERE id = ", step));
+    Ok(dml_.get(), absl::StrCat("UPDATE t SET v = v + 1 WHERE id = ", 61 - step));
+    Ok(dml_.get(), absl::StrCat("DELETE FROM t WHERE id = ", 30 + step));
+    // An explicit transaction that spans one state change commits; one that spans two is
+    // refused (8028) and changes nothing.
+    if (late_open) {
+      auto r = late_->Execute("COMMIT");
+      // It spans at most one state change, so the schema never stops it; a backfill
+      // batch writing the same index entry may (a write conflict, 1213, changes nothing).
+      if (!r.ok()) {
+        EXPECT_EQ(MySqlErrorOf(r.status()).code, 1213) << r.status();
+      }
+      late_ok += r.ok() ? 1 : 0;
+      late_open = false;
+    } else {
+      Ok(late_.get(), "BEGIN");
+      Ok(late_.get(), absl::StrCat("INSERT INTO t VALUES (", next_id++, ", 3, 'late')"));
+      // The row the other session just inserted: no write conflict with its statements.
+      Ok(late_.get(), absl::StrCat("UPDATE t SET v = v + 100 WHERE id = ", next_id - 2));
+      late_open = true;
+    }
+  });
+  Ok(ddl_.get(), "ALTER TABLE t ADD INDEX iv (v)");
+  catalog_->set_ddl_hook(nullptr);
+  if (late_open) Ok(late_.get(), "COMMIT");
+  // Every state was visited, in order, with several backfill batches in write-reorg.
+  std::vector<SchemaState> distinct;
+  for (SchemaState s : seen) {
+    if (distinct.empty() || distinct.back() != s) distinct.push_back(s);
+  }
+  EXPECT_EQ(distinct, (std::vector<SchemaState>{SchemaState::kDeleteOnly, SchemaState::kWriteOnly,
+                                                SchemaState::kWriteReorg, SchemaState::kPublic}));
+  EXPECT_GE(std::count(seen.begin(), seen.end(), SchemaState::kWriteReorg), 5);
+  EXPECT_GT(late_ok, 0);
+  CheckIndexes();
+  // The index serves reads and agrees with a full scan.
+  for (int v = 0; v < 120; v += 13) {
+    EXPECT_EQ(One(ddl_.get(), absl::StrCat("SELECT COUNT(*) FROM t WHERE v = ", v)),
+              One(ddl_.get(), absl::StrCat("SELECT COUNT(*) FROM t WHERE v + 0 = ", v)))
+        << v;
+  }
+  ResultSet idx = Ok(ddl_.get(), "SHOW INDEX FROM t");
+  ASSERT_EQ(idx.rows.size(), 2u);
+  EXPECT_EQ(*idx.rows[1][2], "iv");
+  // DML after the change keeps the index exact.
+  Ok(dml_.get(), "UPDATE t SET v = v * 2");
+  Ok(dml_.get(), "DELETE FROM t WHERE id % 3 = 0");
+  CheckIndexes();
+}
+
+TEST_F(OnlineDdlTest, StaleTransactionTwoStatesBehindCannotCommit) {
+  int calls = 0;
+  catalog_->set_ddl_hook([&](const TableInfo& t) {
+    ++calls;
+    if (StateOf(t, "iv") == SchemaState::kDeleteOnly) {
+      Ok(late_.get(), "BEGIN");
+      Ok(late_.get(), "INSERT INTO t VALUES (500, 4, 'stale')");
+    }
+  });
+  Ok(ddl_.get(), "CREATE INDEX iv ON t (v)");
+  catalog_->set_ddl_hook(nullptr);
+  // Written in delete-only (no index entry), now public: must fail, not corrupt.
+  EXPECT_EQ(ErrCode(late_.get(), "COMMIT"), kErInfoSchemaChanged);
+  EXPECT_EQ(One(ddl_.get(), "SELECT COUNT(*) FROM t WHERE id = 500"), "0");
+  CheckIndexes();
+}
+
+TEST_F(OnlineDdlTest, UniqueIndexOverDuplicatesRollsBack) {
+  int in_reorg = 0;
+  catalog_->set_ddl_hook([&](const TableInfo& t) {
+    if (StateOf(t, "uv") == SchemaState::kWriteReorg) {
+      ++in_reorg;
+      // A writer in write-reorg meets the unique check of the index being built.
+      if (in_reorg == 1) {
+        Ok(dml_.get(), "INSERT INTO t VALUES (700, 70, 'u')");
+        EXPECT_EQ(ErrCode(dml_.get(), "INSERT INTO t VALUES (701, 70, 'u')"), 1062);
+      }
+    }
+  });
+  // v repeats (i % 7): the backfill finds a duplicate.
+  EXPECT_EQ(ErrCode(ddl_.get(), "ALTER TABLE t ADD UNIQUE INDEX uv (v)"), 1062);
+  catalog_->set_ddl_hook(nullptr);
+  EXPECT_GT(in_reorg, 0);
+  auto t = catalog_->GetTable("test", "t");
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE((*t)->indexes.empty());
+  EXPECT_EQ(Ok(ddl_.get(), "SHOW INDEX FROM t").rows.size(), 1u);
+  // No entries of the rolled-back index remain, and the name is free again.
+  auto txn = catalog_->store()->Begin();
+  ASSERT_TRUE(txn.ok());
+  auto all = (*txn)->Scan("", "", 0, false);
+  ASSERT_TRUE(all.ok());
+  int index_keys = 0;
+  for (const kv::Pair& p : *all) index_keys += codec::IsIndexKey(p.key) ? 1 : 0;
+  EXPECT_EQ(index_keys, 0);
+  Ok(ddl_.get(), "DELETE FROM t WHERE id > 7");
+  Ok(ddl_.get(), "ALTER TABLE t ADD UNIQUE INDEX uv (v)");
+  EXPECT_EQ(ErrCode(dml_.get(), "INSERT INTO t VALUES (900, 1, 'dup')"), 1062);
+  CheckIndexes();
+}
+
+TEST_F(OnlineDdlTest, DropIndexWithDmlAtEveryState) {
+  Ok(ddl_.get(), "CREATE INDEX iv ON t (v)");
+  Ok(ddl_.get(), "CREATE INDEX iw ON t (w)");
+  int n = 0;
+  catalog_->set_ddl_hook([&](const TableInfo&) {
+    ++n;
+    Ok(dml_.get(), absl::StrCat("INSERT INTO t VALUES (", 800 + n, ", 1, 'd')"));
+    Ok(dml_.get(), absl::StrCat("UPDATE t SET v = v + 1, w = 'x' WHERE id = ", n));
+    Ok(dml_.get(), absl::StrCat("DELETE FROM t WHERE id = ", 40 + n));
+  });
+  Ok(ddl_.get(), "DROP INDEX iv ON t");
+  catalog_->set_ddl_hook(nullptr);
+  EXPECT_EQ(n, 3);  // write-only, delete-only, gone
+  auto t = catalog_->GetTable("test", "t");
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ((*t)->indexes.size(), 1u);
+  EXPECT_EQ((*t)->indexes[0].name, "iw");
+  CheckIndexes();
+  EXPECT_EQ(ErrCode(ddl_.get(), "DROP INDEX iv ON t"), 1091);
+  // The dropped index's entries are gone.
+  auto txn = catalog_->store()->Begin();
+  ASSERT_TRUE(txn.ok());
+  auto all = (*txn)->Scan("", "", 0, false);
+  ASSERT_TRUE(all.ok());
+  size_t index_keys = 0;
+  for (const kv::Pair& p : *all) index_keys += codec::IsIndexKey(p.key) ? 1 : 0;
+  EXPECT_EQ(index_keys, static_cast<size_t>(std::stoi(One(ddl_.get(), "SELECT COUNT(*) FROM t"))));
+}
+
+}  // namespace
+}  // namespace rutile::sql
