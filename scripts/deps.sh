@@ -8,7 +8,7 @@ PACKAGES=(
   libleveldb-dev libsnappy-dev libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libabsl-dev libboost-fiber-dev libboost-context-dev libboost-system-dev
   libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev libcli11-dev libedit-dev openssl
+  libcpp-httplib-dev libcli11-dev libedit-dev openssl libmariadb-dev mariadb-client
 )
 
 missing=()

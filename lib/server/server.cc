@@ -1,0 +1,870 @@
+// MySqlServer: the accept loop and one fiber per connection speaking the MySQL protocol.
+
+#include "server/server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "server/protocol.h"
+#include "sql/parser/parser.h"
+#include "util/env_internal.h"
+#include "util/logging.h"
+#include "util/metrics.h"
+#include "util/sync.h"
+
+namespace rutile::server {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+struct ServerMetrics {
+  metrics::Gauge* connections;
+  metrics::Counter* connections_total;
+  metrics::Counter* rejected_total;
+  metrics::Family<metrics::Counter>* commands;
+  metrics::Counter* errors_total;
+  metrics::Histogram* query_seconds;
+};
+
+const ServerMetrics& Metrics() {
+  static const ServerMetrics m = [] {
+    auto& r = metrics::Registry::Default();
+    ServerMetrics x;
+    x.connections =
+        r.AddGauge("rutile_server_connections", "Open MySQL protocol connections.").value();
+    x.connections_total =
+        r.AddCounter("rutile_server_connections_total", "MySQL connections accepted.").value();
+    x.rejected_total = r.AddCounter("rutile_server_connections_rejected_total",
+                                    "MySQL connections refused (limit or failed login).")
+                           .value();
+    x.commands = r.AddCounterFamily("rutile_server_commands_total",
+                                    "MySQL protocol commands by command.", {"command"})
+                     .value();
+    x.errors_total =
+        r.AddCounter("rutile_server_errors_total", "ERR packets sent to clients.").value();
+    x.query_seconds = r.AddHistogram("rutile_server_statement_duration_seconds",
+                                     "Time to run one statement (COM_QUERY or COM_STMT_EXECUTE).",
+                                     metrics::ExponentialBuckets(0.00005, 2, 18))
+                          .value();
+    return x;
+  }();
+  return m;
+}
+
+const char* CommandName(uint8_t c) {
+  switch (c) {
+    case kComQuit:
+      return "quit";
+    case kComInitDb:
+      return "init_db";
+    case kComQuery:
+      return "query";
+    case kComFieldList:
+      return "field_list";
+    case kComStatistics:
+      return "statistics";
+    case kComPing:
+      return "ping";
+    case kComChangeUser:
+      return "change_user";
+    case kComStmtPrepare:
+      return "stmt_prepare";
+    case kComStmtExecute:
+      return "stmt_execute";
+    case kComStmtSendLongData:
+      return "stmt_send_long_data";
+    case kComStmtClose:
+      return "stmt_close";
+    case kComStmtReset:
+      return "stmt_reset";
+    case kComSetOption:
+      return "set_option";
+    case kComResetConnection:
+      return "reset_connection";
+    default:
+      return "other";
+  }
+}
+
+std::string QuoteIdent(std::string_view name) {
+  return absl::StrCat("`", absl::StrReplaceAll(std::string(name), {{"`", "``"}}), "`");
+}
+
+constexpr char kNativePlugin[] = "mysql_native_password";
+
+}  // namespace
+
+class Connection;
+
+struct MySqlServer::Impl {
+  sql::Database* db = nullptr;
+  ServerOptions options;
+  Env* env = nullptr;
+  std::unique_ptr<Env> net_env;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  tcp::acceptor acceptor{io};
+  uint16_t port = 0;
+  uint64_t start_micros = 0;
+  Notification io_done;
+  WaitGroup fibers;
+
+  std::atomic<uint32_t> next_connection_id{1};
+  std::atomic<uint64_t> active{0};
+  std::atomic<uint64_t> total{0};
+  std::atomic<uint64_t> questions{0};
+
+  std::mutex mu;  // Guards stopping and sockets. Never held across a fiber wait.
+  bool stopping = false;
+  std::set<std::shared_ptr<tcp::socket>> sockets;
+
+  void AcceptLoop();
+  void Serve(std::shared_ptr<tcp::socket> socket, uint32_t id, bool over_limit);
+};
+
+namespace {
+
+using IoResult = std::pair<boost::system::error_code, size_t>;
+
+// Packet framing and socket I/O of one connection. Every socket operation is started on
+// the io_context's thread (asio::post), so a socket is only ever touched by that thread;
+// the fiber waits for the completion on a Future.
+class PacketIo {
+ public:
+  PacketIo(asio::io_context* io, std::shared_ptr<tcp::socket> socket, size_t max_packet)
+      : io_(io), socket_(std::move(socket)), max_packet_(max_packet) {}
+
+  // Reads one logical packet (joining continuation packets). NotFound on a clean close,
+  // Unavailable on a socket error, ResourceExhausted when it exceeds max_packet.
+  absl::StatusOr<std::string> ReadPacket() {
+    std::string payload;
+    for (;;) {
+      absl::Status s = Fill(4);
+      if (!s.ok()) return s;
+      const auto* h = reinterpret_cast<const uint8_t*>(in_.data() + in_pos_);
+      const size_t len = h[0] | (h[1] << 8) | (h[2] << 16);
+      seq_ = static_cast<uint8_t>(h[3] + 1);
+      in_pos_ += 4;
+      if (payload.size() + len > max_packet_) {
+        return absl::ResourceExhaustedError("Got a packet bigger than 'max_allowed_packet' bytes");
+      }
+      s = Fill(len);
+      if (!s.ok()) return s;
+      payload.append(in_.data() + in_pos_, len);
+      in_pos_ += len;
+      if (len < kMaxPacketChunk) return payload;
+    }
+  }
+
+  // Queues one logical packet (split into chunks as needed) with the next sequence ids.
+  absl::Status Write(std::string_view payload) {
+    size_t pos = 0;
+    for (;;) {
+      const size_t n = std::min(kMaxPacketChunk, payload.size() - pos);
+      PutU24(&out_, static_cast<uint32_t>(n));
+      PutU8(&out_, seq_++);
+      out_.append(payload.substr(pos, n));
+      pos += n;
+      if (n < kMaxPacketChunk) break;
+    }
+    if (out_.size() >= (1u << 20)) return Flush();
+    return absl::OkStatus();
+  }
+
+  absl::Status Flush() {
+    if (out_.empty()) return absl::OkStatus();
+    std::string data = std::move(out_);
+    out_.clear();
+    Promise<IoResult> done;
+    Future<IoResult> result = done.GetFuture();
+    asio::post(*io_, [socket = socket_, &data, done]() mutable {
+      asio::async_write(*socket, asio::buffer(data),
+                        [done](const boost::system::error_code& ec, size_t n) mutable {
+                          done.Set({ec, n});
+                        });
+    });
+    const IoResult& r = result.Get();
+    if (r.first) return absl::UnavailableError(r.first.message());
+    return absl::OkStatus();
+  }
+
+  void set_seq(uint8_t seq) { seq_ = seq; }
+
+ private:
+  // Makes at least `n` unread bytes available in in_.
+  absl::Status Fill(size_t n) {
+    while (in_.size() - in_pos_ < n) {
+      if (in_pos_ > 0) {
+        in_.erase(0, in_pos_);
+        in_pos_ = 0;
+      }
+      const size_t have = in_.size();
+      const size_t want = std::max<size_t>(n - have, 16 * 1024);
+      in_.resize(have + want);
+      Promise<IoResult> done;
+      Future<IoResult> result = done.GetFuture();
+      char* buf = in_.data() + have;
+      asio::post(*io_, [socket = socket_, buf, want, done]() mutable {
+        socket->async_read_some(asio::buffer(buf, want),
+                                [done](const boost::system::error_code& ec, size_t k) mutable {
+                                  done.Set({ec, k});
+                                });
+      });
+      const IoResult& r = result.Get();
+      in_.resize(have + (r.first ? 0 : r.second));
+      if (r.first == asio::error::eof) return absl::NotFoundError("connection closed");
+      if (r.first) return absl::UnavailableError(r.first.message());
+    }
+    return absl::OkStatus();
+  }
+
+  asio::io_context* io_;
+  std::shared_ptr<tcp::socket> socket_;
+  const size_t max_packet_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  std::string out_;
+  uint8_t seq_ = 0;
+};
+
+}  // namespace
+
+// One client connection: handshake, then commands until COM_QUIT or the socket closes.
+class Connection {
+ public:
+  Connection(MySqlServer::Impl* server, std::shared_ptr<tcp::socket> socket, uint32_t id)
+      : server_(server),
+        io_(&server->io, std::move(socket), server->options.max_allowed_packet),
+        id_(id) {}
+
+  void Run() {
+    if (!Handshake()) return;
+    for (;;) {
+      auto packet = io_.ReadPacket();
+      if (!packet.ok()) {
+        if (absl::IsResourceExhausted(packet.status())) {
+          SendError(kErNetPacketTooLarge, "08S01", std::string(packet.status().message()));
+          (void)io_.Flush();
+        }
+        return;
+      }
+      server_->questions.fetch_add(1, std::memory_order_relaxed);
+      bool quit = false;
+      Dispatch(*packet, &quit);
+      if (!io_.Flush().ok() || quit) return;
+    }
+  }
+
+  // Sends ERR 1040 as the first packet and returns.
+  void RejectTooMany() {
+    SendError(kErConCount, "08004", "Too many connections");
+    (void)io_.Flush();
+  }
+
+ private:
+  struct Stmt {
+    size_t params = 0;
+    std::vector<uint16_t> types;  // Bound at the first execute that sends them.
+    std::map<uint16_t, std::string> long_data;
+  };
+
+  uint16_t Status(bool more = false) const {
+    uint16_t s = kStatusAutocommit;
+    if (session_ && session_->InTransaction()) s |= kStatusInTrans;
+    if (more) s |= kStatusMoreResultsExist;
+    return s;
+  }
+
+  void SendError(uint16_t code, std::string_view sqlstate, std::string_view message) {
+    Metrics().errors_total->Increment();
+    (void)io_.Write(ErrPayload(code, sqlstate, message));
+  }
+
+  void SendStatus(const absl::Status& status) {
+    sql::MySqlErrorInfo e = sql::MySqlErrorOf(status);
+    SendError(e.code, e.sqlstate, e.message);
+  }
+
+  void SendOk(uint64_t affected = 0, uint64_t insert_id = 0, uint16_t warnings = 0,
+              bool more = false) {
+    (void)io_.Write(OkPayload(affected, insert_id, Status(more), warnings));
+  }
+
+  // Sends a statement's outcome: OK, or a text or binary result set.
+  void SendResult(const sql::ResultSet& rs, bool more, bool binary) {
+    if (!rs.has_rows) {
+      SendOk(rs.affected_rows, rs.last_insert_id, static_cast<uint16_t>(rs.warnings), more);
+      return;
+    }
+    std::vector<std::string> rows;
+    rows.reserve(rs.rows.size());
+    for (const auto& row : rs.rows) {
+      if (binary) {
+        auto p = BinaryRowPayload(rs.columns, row);
+        if (!p.ok()) {
+          SendError(kErMalformedPacket, "HY000", std::string(p.status().message()));
+          return;
+        }
+        rows.push_back(*std::move(p));
+      } else {
+        rows.push_back(TextRowPayload(row));
+      }
+    }
+    std::string count;
+    PutLenencInt(&count, rs.columns.size());
+    (void)io_.Write(count);
+    for (const auto& c : rs.columns) (void)io_.Write(ColumnDefinitionPayload(c));
+    (void)io_.Write(EofPayload(Status(more), 0));
+    for (const auto& r : rows) (void)io_.Write(r);
+    (void)io_.Write(EofPayload(Status(more), static_cast<uint16_t>(rs.warnings)));
+  }
+
+  std::string NewScramble() {
+    std::string s(20, '\0');
+    Env* env = server_->env;
+    for (auto& c : s) c = static_cast<char>(1 + env->Uniform(126));  // Printable, no NUL.
+    return s;
+  }
+
+  // Reads an auth response after asking the client to switch to mysql_native_password.
+  absl::StatusOr<std::string> AuthSwitch() {
+    std::string p;
+    PutU8(&p, 0xFE);
+    PutNulString(&p, kNativePlugin);
+    PutNulString(&p, scramble_);
+    (void)io_.Write(p);
+    absl::Status s = io_.Flush();
+    if (!s.ok()) return s;
+    return io_.ReadPacket();
+  }
+
+  bool Authenticate(std::string_view user, std::string_view auth) {
+    auto it = server_->options.users.find(std::string(user));
+    if (it != server_->options.users.end() && CheckNativePassword(it->second, scramble_, auth)) {
+      return true;
+    }
+    Metrics().rejected_total->Increment();
+    SendError(kErAccessDenied, "28000",
+              absl::StrCat("Access denied for user '", std::string(user), "'@'", peer_host_,
+                           "' (using password: ", auth.empty() ? "NO" : "YES", ")"));
+    return false;
+  }
+
+  // Opens a fresh session, optionally in `db`. On failure sends the error.
+  bool OpenSession(std::string_view db) {
+    session_ = server_->db->NewSession();
+    stmts_.clear();
+    if (!db.empty()) {
+      auto r = session_->Execute(absl::StrCat("USE ", QuoteIdent(db)));
+      if (!r.ok()) {
+        SendStatus(r.status());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool Handshake() {
+    scramble_ = NewScramble();
+    std::string p;
+    PutU8(&p, 10);
+    PutNulString(&p, server_->options.server_version);
+    PutU32(&p, id_);
+    p.append(scramble_.substr(0, 8));
+    PutU8(&p, 0);
+    PutU16(&p, static_cast<uint16_t>(kServerCapabilities & 0xFFFF));
+    PutU8(&p, 45);  // utf8mb4_general_ci.
+    PutU16(&p, kStatusAutocommit);
+    PutU16(&p, static_cast<uint16_t>(kServerCapabilities >> 16));
+    PutU8(&p, 21);
+    p.append(10, '\0');
+    PutNulString(&p, scramble_.substr(8));
+    PutNulString(&p, kNativePlugin);
+    (void)io_.Write(p);
+    if (!io_.Flush().ok()) return false;
+
+    auto packet = io_.ReadPacket();
+    if (!packet.ok()) {
+      if (absl::IsResourceExhausted(packet.status())) {
+        SendError(kErNetPacketTooLarge, "08S01", std::string(packet.status().message()));
+        (void)io_.Flush();
+      }
+      return false;
+    }
+    auto bad = [&](std::string_view why) {
+      SendError(kErHandshake, "08S01", absl::StrCat("Bad handshake: ", std::string(why)));
+      (void)io_.Flush();
+      return false;
+    };
+    PayloadReader r(*packet);
+    auto client_caps = r.U32();
+    if (!client_caps.ok()) return bad("truncated");
+    if (!(*client_caps & kClientProtocol41)) return bad("the client does not speak protocol 4.1");
+    if (*client_caps & kClientSsl) return bad("SSL was not offered");
+    caps_ = *client_caps & kServerCapabilities;
+    if (!r.U32().ok() || !r.U8().ok() || !r.Bytes(23).ok()) return bad("truncated");
+    auto user = r.NulString();
+    if (!user.ok()) return bad("truncated user name");
+    absl::StatusOr<std::string_view> auth = std::string_view();
+    if (caps_ & kClientPluginAuthLenencData) {
+      auth = r.LenencString();
+    } else if (caps_ & kClientSecureConnection) {
+      auto n = r.U8();
+      if (!n.ok()) return bad("truncated auth data");
+      auth = r.Bytes(*n);
+    } else {
+      auth = r.NulString(true);
+    }
+    if (!auth.ok()) return bad("truncated auth data");
+    std::string_view db;
+    if ((caps_ & kClientConnectWithDb) && !r.empty()) {
+      auto d = r.NulString(true);
+      if (!d.ok()) return bad("truncated database name");
+      db = *d;
+    }
+    std::string_view plugin;
+    if ((caps_ & kClientPluginAuth) && !r.empty()) {
+      auto pl = r.NulString(true);
+      if (!pl.ok()) return bad("truncated plugin name");
+      plugin = *pl;
+    }
+    std::string auth_data(*auth);
+    if (!plugin.empty() && plugin != kNativePlugin) {
+      auto switched = AuthSwitch();
+      if (!switched.ok()) return false;
+      auth_data = *std::move(switched);
+    }
+    user_ = std::string(*user);
+    if (!Authenticate(user_, auth_data) || !OpenSession(db)) {
+      (void)io_.Flush();
+      return false;
+    }
+    SendOk();
+    return io_.Flush().ok();
+  }
+
+  void Dispatch(std::string_view payload, bool* quit) {
+    if (payload.empty()) {
+      SendError(kErMalformedPacket, "HY000", "Malformed communication packet: empty command");
+      return;
+    }
+    const uint8_t command = static_cast<uint8_t>(payload[0]);
+    Metrics().commands->WithLabels({CommandName(command)})->Increment();
+    PayloadReader r(payload.substr(1));
+    switch (command) {
+      case kComQuit:
+        *quit = true;
+        return;
+      case kComPing:
+        SendOk();
+        return;
+      case kComInitDb: {
+        auto res = session_->Execute(absl::StrCat("USE ", QuoteIdent(r.Rest())));
+        if (!res.ok()) return SendStatus(res.status());
+        SendOk();
+        return;
+      }
+      case kComQuery:
+        return Query(r.Rest());
+      case kComFieldList:
+        return FieldList(&r);
+      case kComStatistics:
+        return Statistics();
+      case kComChangeUser:
+        return ChangeUser(&r, quit);
+      case kComResetConnection: {
+        if (OpenSession(session_->CurrentDatabase())) SendOk();
+        return;
+      }
+      case kComSetOption: {
+        auto option = r.U16();
+        if (!option.ok() || *option > 1) {
+          SendError(kErUnknownCom, "08S01", "Unknown COM_SET_OPTION option");
+          return;
+        }
+        if (*option == 0) {
+          caps_ |= kClientMultiStatements;
+        } else {
+          caps_ &= ~kClientMultiStatements;
+        }
+        (void)io_.Write(EofPayload(Status(), 0));
+        return;
+      }
+      case kComStmtPrepare:
+        return Prepare(r.Rest());
+      case kComStmtExecute:
+        return Execute(&r);
+      case kComStmtSendLongData:
+        return SendLongData(&r);
+      case kComStmtClose: {
+        auto id = r.U32();
+        if (id.ok() && stmts_.erase(*id) > 0) (void)session_->ClosePrepared(*id);
+        return;  // No response, as in MySQL.
+      }
+      case kComStmtReset: {
+        auto id = r.U32();
+        if (!id.ok()) return Malformed(id.status());
+        auto it = stmts_.find(*id);
+        if (it == stmts_.end()) return UnknownStmt(*id, "mysqld_stmt_reset");
+        it->second.long_data.clear();
+        SendOk();
+        return;
+      }
+      default:
+        SendError(kErUnknownCom, "08S01", "Unknown command");
+        return;
+    }
+  }
+
+  void Malformed(const absl::Status& s) {
+    SendError(kErMalformedPacket, "HY000",
+              absl::StrCat("Malformed communication packet: ", s.message()));
+  }
+
+  void UnknownStmt(uint32_t id, std::string_view where) {
+    SendError(kErUnknownStmtHandler, "HY000",
+              absl::StrCat("Unknown prepared statement handler (", id, ") given to ",
+                           std::string(where)));
+  }
+
+  void Query(std::string_view sql_text) {
+    std::vector<std::string_view> statements;
+    if (caps_ & kClientMultiStatements) {
+      statements = sql::SplitStatements(sql_text);
+    } else {
+      statements.push_back(sql_text);
+    }
+    if (statements.empty()) {
+      SendError(1065, "42000", "Query was empty");
+      return;
+    }
+    for (size_t i = 0; i < statements.size(); ++i) {
+      const uint64_t start = server_->env->NowMicros();
+      auto rs = session_->Execute(statements[i]);
+      Metrics().query_seconds->Observe((server_->env->NowMicros() - start) / 1e6);
+      if (!rs.ok()) return SendStatus(rs.status());
+      SendResult(*rs, i + 1 < statements.size(), /*binary=*/false);
+    }
+  }
+
+  void FieldList(PayloadReader* r) {
+    auto table = r->NulString(true);
+    if (!table.ok()) return Malformed(table.status());
+    auto rs = session_->Execute(absl::StrCat("SELECT * FROM ", QuoteIdent(*table), " LIMIT 0"));
+    if (!rs.ok()) return SendStatus(rs.status());
+    for (const auto& c : rs->columns) (void)io_.Write(ColumnDefinitionPayload(c, true));
+    (void)io_.Write(EofPayload(Status(), 0));
+  }
+
+  void Statistics() {
+    const uint64_t uptime = (server_->env->NowMicros() - server_->start_micros) / 1'000'000;
+    const uint64_t q = server_->questions.load();
+    (void)io_.Write(absl::StrFormat(
+        "Uptime: %d  Threads: %d  Questions: %d  Slow queries: 0  Opens: 0  Open tables: 0  "
+        "Queries per second avg: %.3f",
+        uptime, server_->active.load(), q, uptime == 0 ? 0.0 : static_cast<double>(q) / uptime));
+  }
+
+  void ChangeUser(PayloadReader* r, bool* quit) {
+    auto user = r->NulString();
+    if (!user.ok()) return Malformed(user.status());
+    absl::StatusOr<std::string_view> auth = std::string_view();
+    if (caps_ & kClientSecureConnection) {
+      auto n = r->U8();
+      if (!n.ok()) return Malformed(n.status());
+      auth = r->Bytes(*n);
+    } else {
+      auth = r->NulString(true);
+    }
+    if (!auth.ok()) return Malformed(auth.status());
+    std::string_view db;
+    if (!r->empty()) {
+      auto d = r->NulString(true);
+      if (!d.ok()) return Malformed(d.status());
+      db = *d;
+    }
+    std::string_view plugin;
+    if (r->remaining() >= 2) {
+      (void)r->U16();  // Character set.
+      if ((caps_ & kClientPluginAuth) && !r->empty()) {
+        auto pl = r->NulString(true);
+        if (!pl.ok()) return Malformed(pl.status());
+        plugin = *pl;
+      }
+    }
+    std::string auth_data(*auth);
+    std::string db_name(db);
+    if (!plugin.empty() && plugin != kNativePlugin) {
+      auto switched = AuthSwitch();
+      if (!switched.ok()) {
+        *quit = true;
+        return;
+      }
+      auth_data = *std::move(switched);
+    }
+    std::string new_user(*user);
+    // A failed change of user ends the connection, as in MySQL.
+    if (!Authenticate(new_user, auth_data) || !OpenSession(db_name)) {
+      *quit = true;
+      return;
+    }
+    user_ = new_user;
+    SendOk();
+  }
+
+  void Prepare(std::string_view sql_text) {
+    auto id = session_->Prepare(sql_text);
+    if (!id.ok()) return SendStatus(id.status());
+    auto params = session_->ParamCount(*id);
+    if (!params.ok()) return SendStatus(params.status());
+    Stmt& stmt = stmts_[*id];
+    stmt = Stmt();
+    stmt.params = *params;
+    std::string p;
+    PutU8(&p, 0x00);
+    PutU32(&p, *id);
+    // Result columns are sent with each execution (the session learns them by running);
+    // clients take the execute response's column definitions.
+    PutU16(&p, 0);
+    PutU16(&p, static_cast<uint16_t>(stmt.params));
+    PutU8(&p, 0);
+    PutU16(&p, 0);
+    (void)io_.Write(p);
+    if (stmt.params > 0) {
+      sql::ColumnMeta param;
+      param.name = "?";
+      param.type = kTypeVarString;
+      param.collation_id = 63;
+      for (size_t i = 0; i < stmt.params; ++i) (void)io_.Write(ColumnDefinitionPayload(param));
+      (void)io_.Write(EofPayload(Status(), 0));
+    }
+  }
+
+  void Execute(PayloadReader* r) {
+    auto id = r->U32();
+    if (!id.ok()) return Malformed(id.status());
+    auto it = stmts_.find(*id);
+    if (it == stmts_.end()) return UnknownStmt(*id, "mysqld_stmt_execute");
+    Stmt& stmt = it->second;
+    auto flags = r->U8();
+    auto iterations = r->U32();
+    if (!flags.ok() || !iterations.ok()) return Malformed(absl::InvalidArgumentError("truncated"));
+    std::vector<sql::Value> values;
+    if (stmt.params > 0) {
+      auto bitmap = r->Bytes((stmt.params + 7) / 8);
+      if (!bitmap.ok()) return Malformed(bitmap.status());
+      auto bound = r->U8();
+      if (!bound.ok()) return Malformed(bound.status());
+      if (*bound == 1) {
+        std::vector<uint16_t> types;
+        for (size_t i = 0; i < stmt.params; ++i) {
+          auto t = r->U16();
+          if (!t.ok()) return Malformed(t.status());
+          types.push_back(*t);
+        }
+        stmt.types = std::move(types);
+      }
+      if (stmt.types.size() != stmt.params) {
+        return Malformed(absl::InvalidArgumentError("parameter types were never sent"));
+      }
+      for (size_t i = 0; i < stmt.params; ++i) {
+        auto ld = stmt.long_data.find(static_cast<uint16_t>(i));
+        if (ld != stmt.long_data.end()) {
+          values.push_back(sql::Value::String(ld->second));
+          continue;
+        }
+        if ((*bitmap)[i / 8] & (1 << (i % 8))) {
+          values.push_back(sql::Value::Null());
+          continue;
+        }
+        auto v = DecodeBinaryParam(stmt.types[i], r);
+        if (!v.ok()) {
+          stmt.long_data.clear();
+          return Malformed(v.status());
+        }
+        values.push_back(*std::move(v));
+      }
+    }
+    stmt.long_data.clear();
+    const uint64_t start = server_->env->NowMicros();
+    auto rs = session_->ExecutePrepared(*id, values);
+    Metrics().query_seconds->Observe((server_->env->NowMicros() - start) / 1e6);
+    if (!rs.ok()) return SendStatus(rs.status());
+    SendResult(*rs, false, /*binary=*/true);
+  }
+
+  void SendLongData(PayloadReader* r) {
+    // No response, as in MySQL; problems surface at execute.
+    auto id = r->U32();
+    auto param = r->U16();
+    if (!id.ok() || !param.ok()) return;
+    auto it = stmts_.find(*id);
+    if (it == stmts_.end() || *param >= it->second.params) return;
+    std::string& buf = it->second.long_data[*param];
+    std::string_view data = r->Rest();
+    if (buf.size() + data.size() > server_->options.max_allowed_packet) return;
+    buf.append(data);
+  }
+
+  MySqlServer::Impl* server_;
+  PacketIo io_;
+  const uint32_t id_;
+  std::string peer_host_ = "localhost";
+  std::string scramble_;
+  std::string user_;
+  uint32_t caps_ = 0;
+  std::unique_ptr<sql::Session> session_;
+  std::map<uint32_t, Stmt> stmts_;
+};
+
+void MySqlServer::Impl::AcceptLoop() {
+  for (;;) {
+    auto socket = std::make_shared<tcp::socket>(io);
+    Promise<boost::system::error_code> done;
+    Future<boost::system::error_code> result = done.GetFuture();
+    asio::post(io, [this, socket, done]() mutable {
+      acceptor.async_accept(*socket,
+                            [done](const boost::system::error_code& ec) mutable { done.Set(ec); });
+    });
+    const boost::system::error_code ec = result.Get();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stopping) {
+        asio::post(io, [socket] {
+          boost::system::error_code ignored;
+          socket->close(ignored);
+        });
+        return;
+      }
+      if (!ec) sockets.insert(socket);
+    }
+    if (ec) {
+      // Out of descriptors or similar: back off instead of spinning.
+      RUTILE_LOG_WARN("mysql server: accept failed: {}", ec.message());
+      env->SleepForMicros(100'000);
+      continue;
+    }
+    const bool over = active.load() >= options.max_connections;
+    const uint32_t id = next_connection_id.fetch_add(1);
+    fibers.Add(1);
+    env->Spawn([this, socket, id, over] { Serve(socket, id, over); });
+  }
+}
+
+void MySqlServer::Impl::Serve(std::shared_ptr<tcp::socket> socket, uint32_t id, bool over_limit) {
+  {
+    Connection conn(this, socket, id);
+    if (over_limit) {
+      Metrics().rejected_total->Increment();
+      conn.RejectTooMany();
+    } else {
+      active.fetch_add(1);
+      total.fetch_add(1);
+      Metrics().connections->Increment();
+      Metrics().connections_total->Increment();
+      conn.Run();
+      active.fetch_sub(1);
+      Metrics().connections->Decrement();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    sockets.erase(socket);
+  }
+  asio::post(io, [socket] {
+    boost::system::error_code ignored;
+    socket->shutdown(tcp::socket::shutdown_both, ignored);
+    socket->close(ignored);
+  });
+  fibers.Done();
+}
+
+MySqlServer::MySqlServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MySqlServer::~MySqlServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<MySqlServer>> MySqlServer::Start(sql::Database* db,
+                                                                const ServerOptions& options) {
+  auto impl = std::make_shared<Impl>();
+  impl->db = db;
+  impl->options = options;
+  impl->env = options.env != nullptr ? options.env : Env::Default();
+  impl->start_micros = impl->env->NowMicros();
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("bad listen address '", options.host, "'"));
+  }
+  tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.host, ":", options.port, ": ", ec.message()));
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->work.emplace(impl->io.get_executor());
+  ThreadedEnvOptions net;
+  net.worker_threads = 1;
+  net.io_threads = 1;
+  impl->net_env = NewThreadedEnv(net);
+  Impl* raw = impl.get();
+  raw->net_env->Spawn([raw] {
+    raw->net_env->RunBlocking([raw] { raw->io.run(); });
+    raw->io_done.Notify();
+  });
+  raw->fibers.Add(1);
+  raw->env->Spawn([raw] {
+    raw->AcceptLoop();
+    raw->fibers.Done();
+  });
+  return std::unique_ptr<MySqlServer>(new MySqlServer(std::move(impl)));
+}
+
+void MySqlServer::Stop() {
+  Impl* impl = impl_.get();
+  {
+    std::lock_guard<std::mutex> lock(impl->mu);
+    if (impl->stopping) return;
+    impl->stopping = true;
+    std::vector<std::shared_ptr<tcp::socket>> sockets(impl->sockets.begin(), impl->sockets.end());
+    asio::post(impl->io, [impl, sockets] {
+      boost::system::error_code ignored;
+      impl->acceptor.close(ignored);
+      for (const auto& s : sockets) {
+        s->shutdown(tcp::socket::shutdown_both, ignored);
+        s->close(ignored);
+      }
+    });
+  }
+  impl->fibers.Wait();
+  impl->work.reset();
+  impl->io.stop();
+  impl->io_done.Wait();
+  impl->net_env.reset();
+}
+
+uint16_t MySqlServer::port() const { return impl_->port; }
+
+MySqlServer::Stats MySqlServer::GetStats() const {
+  Stats s;
+  s.connections = impl_->active.load();
+  s.total_connections = impl_->total.load();
+  s.questions = impl_->questions.load();
+  s.uptime_seconds = (impl_->env->NowMicros() - impl_->start_micros) / 1'000'000;
+  return s;
+}
+
+}  // namespace rutile::server

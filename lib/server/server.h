@@ -1,0 +1,105 @@
+// MySqlServer serves a sql::Database over the MySQL client/server protocol (v10 handshake,
+// mysql_native_password), so the mariadb CLI, sysbench, libmariadb and other drivers can
+// use Rutile. StatusServer serves the HTTP status port: /metrics (Prometheus text),
+// /status (JSON) and, when the host supplies it, /regions.
+//
+// Each connection is a fiber on the server's Env that runs one command at a time against
+// its own sql::Session. Socket I/O is Boost.Asio: every socket operation is started on one
+// io_context whose run loop occupies a thread borrowed from a private fiber Env's I/O pool
+// (util/env_internal.h), and the connection fiber waits on a fiber Future for the
+// completion, so an idle connection holds no thread.
+//
+// Supported commands: COM_QUIT, COM_INIT_DB, COM_QUERY (multi-statements when the client
+// asks), COM_FIELD_LIST, COM_STATISTICS, COM_PING, COM_CHANGE_USER, COM_RESET_CONNECTION,
+// COM_SET_OPTION, COM_STMT_PREPARE / EXECUTE / SEND_LONG_DATA / CLOSE / RESET. Anything
+// else gets ERR 1047. Malformed or truncated payloads get ERR 1835 and the connection
+// stays usable; a packet larger than max_allowed_packet gets ERR 1153 and the connection
+// is closed; a connection beyond max_connections gets ERR 1040 and is closed.
+//
+// Thread safety: Start/Stop/port/GetStats may be called from any thread.
+
+#ifndef RUTILE_SERVER_SERVER_H_
+#define RUTILE_SERVER_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "rutile/env.h"
+#include "rutile/sql.h"
+
+namespace rutile::server {
+
+struct ServerOptions {
+  // Address to listen on; port 0 picks a free port (see MySqlServer::port()).
+  std::string host = "127.0.0.1";
+  uint16_t port = 4000;
+  // Connections beyond this many get ERR 1040 "Too many connections".
+  size_t max_connections = 1000;
+  // The largest command payload accepted (MySQL's max_allowed_packet).
+  size_t max_allowed_packet = 64 << 20;
+  // Accounts, user name to password (mysql_native_password). Default: root, no password.
+  std::map<std::string, std::string> users = {{"root", ""}};
+  // The version string sent in the handshake.
+  std::string server_version = "8.0.11-Rutile-0.1";
+  // The Env whose fibers run connections; Env::Default() when null.
+  Env* env = nullptr;
+};
+
+class MySqlServer {
+ public:
+  struct Stats {
+    uint64_t connections = 0;        // Open now.
+    uint64_t total_connections = 0;  // Accepted since start.
+    uint64_t questions = 0;          // Commands run.
+    uint64_t uptime_seconds = 0;
+  };
+
+  // Listens on options.host:options.port and starts serving `db`, which must outlive the
+  // server. Unavailable if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<MySqlServer>> Start(sql::Database* db,
+                                                            const ServerOptions& options);
+
+  // Stops: closes the listener and every connection, and waits for their fibers.
+  ~MySqlServer();
+  void Stop();
+
+  uint16_t port() const;
+  Stats GetStats() const;
+
+  struct Impl;
+
+ private:
+  explicit MySqlServer(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+struct StatusOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 10080;  // 0 picks a free port.
+  // Optional: the MySQL server whose counters /status reports.
+  const MySqlServer* mysql = nullptr;
+  // Optional: the body of /regions (JSON), supplied by the host.
+  std::function<std::string()> regions;
+};
+
+class StatusServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<StatusServer>> Start(const StatusOptions& options);
+  ~StatusServer();
+  void Stop();
+  uint16_t port() const;
+
+  struct Impl;
+
+ private:
+  explicit StatusServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rutile::server
+
+#endif  // RUTILE_SERVER_SERVER_H_
