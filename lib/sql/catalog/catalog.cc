@@ -432,20 +432,28 @@ absl::Status Catalog::DropDatabase(const std::string& name, bool if_exists,
 }
 
 bool Catalog::HasDatabase(const std::string& name) const {
+  if (IsInfoSchema(name)) return true;
   std::lock_guard<std::mutex> l(mu_);
   return dbs_.count(LowerName(name)) > 0;
 }
 
 std::vector<std::string> Catalog::Databases() const {
   std::lock_guard<std::mutex> l(mu_);
-  std::vector<std::string> out;
+  std::vector<std::string> out = {"information_schema"};
   for (auto& [lower, d] : dbs_) out.push_back(d.name);
   return out;
 }
 
 std::vector<TablePtr> Catalog::Tables(const std::string& db) const {
-  std::lock_guard<std::mutex> l(mu_);
   std::vector<TablePtr> out;
+  if (IsInfoSchema(db)) {
+    for (const char* n : {"COLUMNS", "SCHEMATA", "STATISTICS", "TABLES"}) {
+      auto t = InfoSchemaTable(n);
+      if (t.ok()) out.push_back(*t);
+    }
+    return out;
+  }
+  std::lock_guard<std::mutex> l(mu_);
   auto it = dbs_.find(LowerName(db));
   if (it == dbs_.end()) return out;
   for (auto& [n, t] : it->second.tables) out.push_back(t);

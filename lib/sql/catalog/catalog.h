@@ -150,6 +150,9 @@ struct TableInfo {
   std::string name;
   // Bumped by every published change of this table (see the commit rule above).
   int64_t revision = 0;
+  // The largest column id ever used: ids of dropped columns are never reused, since old
+  // rows still hold values under them.
+  int64_t max_column_id = 0;
   std::vector<ColumnInfo> columns;  // Visible columns in order.
   std::vector<IndexInfo> indexes;
   std::vector<TriggerInfo> triggers;
@@ -159,6 +162,9 @@ struct TableInfo {
   bool is_view = false;
   std::string view_sql;
   std::vector<std::string> view_columns;
+  // information_schema tables: the rows, built from the catalog when the table is
+  // resolved (nothing is stored in KV for them).
+  std::shared_ptr<const std::vector<std::vector<Datum>>> memory_rows;
   // Allocator shared by AUTO_INCREMENT and the hidden row id (set when published).
   std::shared_ptr<AutoIdAllocator> next_id;
 
@@ -196,6 +202,12 @@ class Catalog {
   TablePtr FindTable(const std::string& db, const std::string& name) const;
 
   TablePtr FindTableById(int64_t id) const;
+
+  // information_schema (sql/catalog/infoschema.cc): SCHEMATA, TABLES, COLUMNS and
+  // STATISTICS, read-only, their rows a snapshot of the catalog taken here. 1146 for
+  // other names.
+  static bool IsInfoSchema(std::string_view db);
+  absl::StatusOr<TablePtr> InfoSchemaTable(const std::string& name) const;
 
   // Adds `table` (its id assigned here). 1050 when the name is taken.
   absl::Status AddTable(std::shared_ptr<TableInfo> table);

@@ -162,6 +162,7 @@ std::string EncodeTableInfo(const TableInfo& t) {
   w.U(t.view_columns.size());
   for (const std::string& c : t.view_columns) w.S(c);
   w.I(t.revision);
+  w.I(t.max_column_id);
   return w.Take();
 }
 
@@ -218,7 +219,9 @@ absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in) 
   for (std::string& c : t->view_columns) {
     if (!r.S(&c)) return Corrupt("view column");
   }
-  if (!r.I(&t->revision) || !r.Done()) return Corrupt("table trailer");
+  if (!r.I(&t->revision) || !r.I(&t->max_column_id) || !r.Done()) {
+    return Corrupt("table trailer");
+  }
   if (t->handle_col >= static_cast<int>(t->columns.size())) return Corrupt("handle column");
   return t;
 }

@@ -254,6 +254,7 @@ class TableScanExec : public Executor {
   absl::Status Next(Chunk* out) override {
     // Point gets fill a handful of rows: size the chunk for them, not for 1,024.
     *out = Chunk(types_, p_.handles.has_value() ? p_.handles->size() + 1 : kMaxChunkSize);
+    if (p_.table->memory_rows != nullptr) return NextMemory(out);
     while (!done_ && out->NumRows() == 0) {
       std::vector<kv::Pair> pairs;
       if (p_.handles.has_value()) {
@@ -299,6 +300,29 @@ class TableScanExec : public Executor {
   }
 
  private:
+  // information_schema: rows held by the table definition, handle = position + 1.
+  absl::Status NextMemory(Chunk* out) {
+    const auto& rows = *p_.table->memory_rows;
+    while (!done_ && out->NumRows() == 0) {
+      for (; memory_pos_ < rows.size() && !out->IsFull(); ++memory_pos_) {
+        std::vector<Datum> row = rows[memory_pos_];
+        row.push_back(Datum::Int(static_cast<int64_t>(memory_pos_) + 1));
+        if (!out->AppendRow(row)) return absl::InternalError("information_schema row type");
+      }
+      if (memory_pos_ >= rows.size()) done_ = true;
+      absl::Status s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (p_.limit.has_value()) {
+        if (produced_ + out->NumRows() >= *p_.limit) {
+          *out = out->Slice(0, *p_.limit - produced_);
+          done_ = true;
+        }
+        produced_ += out->NumRows();
+      }
+    }
+    return absl::OkStatus();
+  }
+
   // One batch of rows found through the index range.
   absl::StatusOr<std::vector<kv::Pair>> IndexLookup() {
     if (index_next_.empty()) index_next_ = p_.index_lo;
@@ -338,6 +362,7 @@ class TableScanExec : public Executor {
   codec::RowDecoder decoder_;
   std::vector<const expr::Expression*> conds_;
   std::string prefix_, next_, end_, index_next_;
+  size_t memory_pos_ = 0;
   bool done_ = false;
   uint64_t produced_ = 0;
 };

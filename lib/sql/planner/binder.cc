@@ -268,6 +268,7 @@ absl::StatusOr<expr::ExprPtr> Binder::BindFunction(const std::string& name,
 absl::StatusOr<TablePtr> Binder::ResolveTable(const TableName& t) {
   std::string db = t.db.empty() ? opts_.db : t.db;
   if (db.empty()) return Err(kErNoDb, "No database selected");
+  if (Catalog::IsInfoSchema(db)) return opts_.catalog->InfoSchemaTable(t.name);
   return opts_.catalog->GetTable(db, t.name);
 }
 

@@ -1434,7 +1434,7 @@ absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
     switch (spec.kind) {
       case AlterKind::kAddColumns: {
         auto info = std::make_shared<TableInfo>(*cur);
-        int64_t max_id = 0;
+        int64_t max_id = info->max_column_id;
         for (const ColumnInfo& c : info->columns) max_id = std::max(max_id, c.id);
         for (const ColumnDef& cd : spec.columns) {
           if (info->FindColumn(cd.name) >= 0) {
@@ -1482,6 +1482,7 @@ absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
           }
           info->columns.push_back(c);
         }
+        info->max_column_id = max_id;
         absl::Status st = db->catalog.ReplaceTable(info);
         if (!st.ok()) return st;
         cur = info;
@@ -1503,6 +1504,9 @@ absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
           if (std::find(i.columns.begin(), i.columns.end(), idx) != i.columns.end()) {
             return Err(kErNotSupported, "dropping an indexed column is not supported yet");
           }
+        }
+        for (const ColumnInfo& c : info->columns) {
+          info->max_column_id = std::max(info->max_column_id, c.id);
         }
         info->columns.erase(info->columns.begin() + idx);
         if (info->handle_col > idx) --info->handle_col;
