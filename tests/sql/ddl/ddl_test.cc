@@ -139,6 +139,49 @@ TEST(CatalogMetaTest, CorruptValuesAreErrorsNotCrashes) {
   EXPECT_FALSE(DecodeDdlJob("garbage").ok());
 }
 
+IndexInfo NewIndex(int64_t id, const std::string& name) {
+  IndexInfo i;
+  i.id = id;
+  i.name = name;
+  i.columns = {1};
+  return i;
+}
+
+// The job queue is shared through the store; one owner (the lease key) runs every
+// catalog's jobs.
+TEST(DdlOwnerTest, TheOwnerRunsJobsQueuedByAnotherCatalog) {
+  kv::LocalKvStore store;
+  Catalog a(&store), b(&store);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  ASSERT_TRUE(a.CreateDatabase("shop", false).ok());
+  ASSERT_TRUE(a.AddTable(SampleTable()).ok());
+  auto ta = a.GetTable("shop", "items");
+  ASSERT_TRUE(ta.ok());
+  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(2, "n2")).ok());  // a is the owner now
+  auto txn = store.Begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE(b.Sync(txn->get()).ok());
+  auto tb = b.GetTable("shop", "items");
+  ASSERT_TRUE(tb.ok());
+  ASSERT_EQ((*tb)->indexes.size(), 2u);
+  absl::Status queued = b.AddIndexOnline(*tb, NewIndex(3, "n3"));
+  EXPECT_EQ(MySqlErrorOf(queued).code, 8214) << queued;
+  // The owner's next DDL runs the queue in order: b's job first.
+  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(4, "n4")).ok());
+  // A job whose name is taken by then is cancelled with 1061 and changes nothing.
+  EXPECT_EQ(MySqlErrorOf(a.AddIndexOnline(*ta, NewIndex(5, "N3"))).code, kErDupKeyName);
+  auto t = a.GetTable("shop", "items");
+  ASSERT_TRUE(t.ok());
+  std::vector<std::string> names;
+  for (const IndexInfo& i : (*t)->indexes) {
+    EXPECT_TRUE(i.Public()) << i.name;
+    names.push_back(i.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"by_name", "n2", "n3", "n4"}));
+  EXPECT_TRUE(a.CheckIndexes(*t).ok());
+}
+
 class OnlineDdlTest : public ::testing::Test {
  protected:
   void SetUp() override {
