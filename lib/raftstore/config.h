@@ -59,6 +59,9 @@ struct StoreConfig {
   // Store::Create. Defaults (10 ticks, d = 5%): 8.14 ticks. Leader transfer and
   // PrepareMerge drop the lease at once.
   uint64_t max_lease_micros = 0;
+  // Lease reads at a leader are served in the caller's fiber when the lease allows
+  // (Store::LocalRead), without a hop through the poller.
+  bool local_read = true;
   // The worst relative rate error of any store's monotonic clock, in [0, 1).
   double max_clock_drift = 0.05;
 

@@ -114,11 +114,13 @@ bool Peer::Step(const raft_serverpb::RaftMessage& msg) {
     Wake();
   }
   absl::Status s = raw_->Step(m);
+  CheckLocalLease();
   return s.ok();
 }
 
 void Peer::Tick() {
   raw_->Tick();
+  CheckLocalLease();
   ++ticks_;
   // A ReadIndex whose answer was lost is not retried by Raft: fail it so the caller
   // retries, rather than leaving it pending until the term changes.
@@ -308,7 +310,7 @@ void Peer::ProposeNormal(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
     // From here the target may absorb the range as soon as the entry commits: no more
     // lease reads (ReadIndex reads wait for the entry and are refused once it applied).
     prepare_merge_index_ = after;
-    lease_expire_micros_ = 0;
+    DropLease();
   }
   proposals_.push_back(Proposal{after, Term(), env_->NowMicros(), std::move(cb)});
 }
@@ -445,7 +447,7 @@ void Peer::ProposeTransferLeader(const raft_cmdpb::RaftCmdRequest& req, WriteCal
   }
   // A leader handing over must stop serving lease reads at once: the transferee may be
   // elected before this peer's lease would expire.
-  lease_expire_micros_ = 0;
+  DropLease();
   if (target.id() != self_.id()) raw_->TransferLeader(target.id());
   cb.Set(absl::OkStatus());
 }
@@ -455,6 +457,29 @@ bool Peer::LeaseValid() const {
   return IsLeader() && r->lead_transferee() == raft::kNone &&
          storage_->apply_state().applied_term() == r->term() &&
          env_->NowMicros() < lease_expire_micros_;
+}
+
+void Peer::DropLease() {
+  lease_expire_micros_ = 0;
+  local_lease_->store(0, std::memory_order_release);
+}
+
+void Peer::CheckLocalLease() {
+  // Stepping down or starting a transfer (MsgTransferLeader arrives as a message) ends
+  // local reads at once, before the store publishes anything.
+  if (!IsLeader() || raw_->raft()->lead_transferee() != raft::kNone) {
+    local_lease_->store(0, std::memory_order_release);
+  }
+}
+
+uint64_t Peer::PublishLocalLease() {
+  const raft::Raft* r = raw_->raft();
+  const bool servable = IsLeader() && r->lead_transferee() == raft::kNone &&
+                        storage_->apply_state().applied_term() == r->term() &&
+                        !merge_state_.has_value() && prepare_merge_index_ == 0 && initialized();
+  const uint64_t expire = servable ? lease_expire_micros_ : 0;
+  local_lease_->store(expire, std::memory_order_release);
+  return expire;
 }
 
 void Peer::RenewLease(uint64_t from_micros) {
@@ -559,7 +584,7 @@ void Peer::Campaign() { (void)raw_->Campaign(); }
 
 void Peer::OnReady(const raft::Ready& rd) {
   if (rd.soft_state.has_value()) {
-    lease_expire_micros_ = 0;
+    DropLease();
     prepare_merge_index_ = 0;
     if (!IsLeader()) {
       hibernating_ = false;
@@ -815,6 +840,9 @@ absl::StatusOr<bool> Peer::MergeSourceReady(const raft_cmdpb::CommitMergeRequest
 
 absl::Status Peer::ExecPrepareMerge(const raft_cmdpb::RaftCmdRequest& req, uint64_t index,
                                     ApplyOutput* out) {
+  // The target may absorb this range as soon as the entry commits: no local reads from
+  // here (the poller drops the lease again in PostApply).
+  DropLease();
   const raft_cmdpb::PrepareMergeRequest& pm = req.admin_request().prepare_merge();
   metapb::Region r = region();
   r.mutable_region_epoch()->set_version(r.region_epoch().version() + 1);
@@ -1194,7 +1222,7 @@ void Peer::PostApply(const ApplyOutput& out) {
         // Lease reads stay valid for the parent: its range only shrank.
         break;
       case ExecResult::Kind::kPrepareMerge:
-        lease_expire_micros_ = 0;
+        DropLease();
         break;
       case ExecResult::Kind::kCommitMerge:
       case ExecResult::Kind::kRollbackMerge:

@@ -11,6 +11,7 @@
 #ifndef RUTILE_RAFTSTORE_PEER_H_
 #define RUTILE_RAFTSTORE_PEER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -164,6 +165,17 @@ class Peer {
   // log compaction) and serves reads that became possible.
   void PostApply(const ApplyOutput& out);
 
+  // ---- Local reads (Store's local reader) ----
+  // When the lease lets readers outside the poller serve reads, the lease's expiry on
+  // this store's clock (Env::NowMicros), else 0. Shared with the store's read delegate:
+  // every event that ends the lease (stepping down, a transfer starting, a term change,
+  // PrepareMerge proposed or applied) zeroes it at once, on the fiber that saw it;
+  // PublishLocalLease sets it from the lease when the peer may serve lease reads at all
+  // (leader, no transfer, an entry of its term applied, no merge). Returns what it set.
+  const std::shared_ptr<std::atomic<uint64_t>>& local_lease() const { return local_lease_; }
+  uint64_t PublishLocalLease();
+  void DropLease();
+
   // ---- Hibernation ----
   bool hibernating() const { return hibernating_; }
   void Wake();
@@ -215,6 +227,7 @@ class Peer {
   void WriteRegionState(storage::WriteBatch* wb, raft_serverpb::PeerState state) const;
   bool LeaseValid() const;
   void RenewLease(uint64_t from_micros);
+  void CheckLocalLease();
   void ServeReads();
   std::shared_ptr<RegionSnapshot> TakeSnapshot();
   void MaybeGcLog();
@@ -248,6 +261,7 @@ class Peer {
   uint64_t next_read_id_ = 1;
   uint64_t lease_expire_micros_ = 0;
   uint64_t max_lease_micros_ = 0;
+  std::shared_ptr<std::atomic<uint64_t>> local_lease_ = std::make_shared<std::atomic<uint64_t>>(0);
 
   bool hibernating_ = false;
   int idle_ticks_ = 0;

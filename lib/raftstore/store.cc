@@ -127,6 +127,8 @@ void Store::RegisterFsm(const FsmPtr& fsm) {
     absl::MutexLock fl(&fsm->mu);
     fsm->region = fsm->peer->region();
     fsm->applied_index = fsm->peer->AppliedIndex();
+    fsm->self_peer_id = fsm->peer->self().id();
+    fsm->local_lease = fsm->peer->local_lease();
   }
   absl::MutexLock lock(&mu_);
   peers_[fsm->peer->region_id()] = fsm;
@@ -134,7 +136,7 @@ void Store::RegisterFsm(const FsmPtr& fsm) {
 }
 
 Store::FsmPtr Store::Lookup(uint64_t region_id) {
-  absl::MutexLock lock(&mu_);
+  absl::ReaderMutexLock lock(&mu_);
   auto it = peers_.find(region_id);
   return it == peers_.end() ? nullptr : it->second;
 }
@@ -478,6 +480,9 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     if (!item.out.error.ok()) Fatal(item.out.error, "applying committed entries");
     // Also serves reads whose read index arrived in this Ready.
     p->PostApply(item.out);
+    // The local reader sees the new region (a split's smaller range, a merge's lease
+    // gone) before any peer the results create exists.
+    if (!item.out.results.empty()) Publish(item.fsm);
     for (const ExecResult& r : item.out.results) {
       if (r.kind == ExecResult::Kind::kSplit) HandleSplit(p, r);
       if (r.kind == ExecResult::Kind::kCommitMerge) HandleCommitMerge(p, r);
@@ -549,6 +554,7 @@ void Store::Publish(const FsmPtr& fsm) {
   fsm->is_leader = p->IsLeader();
   fsm->hibernating = p->hibernating();
   fsm->applied_index = p->AppliedIndex();
+  p->PublishLocalLease();
   fsm->written_bytes += p->written_bytes();
   fsm->written_keys += p->written_keys();
   p->ResetWritten();
@@ -664,6 +670,7 @@ void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
   const uint64_t id = p->region_id();
   RUTILE_LOG_INFO("store {}: destroying peer {} of {}", config_.store_id, p->self().id(),
                   DescribeRegion(p->region()));
+  p->DropLease();
   p->FailPending(RegionNotFoundError(id));
   if (!keep_data) {
     // A merged source is a tombstone already (written with the target's new range): its
@@ -894,6 +901,10 @@ Future<ReadResult> Store::Read(const raft_cmdpb::RaftRequestHeader& header) {
     p.Set(ServerIsBusyError("store stopped"));
     return f;
   }
+  if (std::optional<ReadResult> local = LocalRead(header)) {
+    p.Set(std::move(*local));
+    return f;
+  }
   FsmPtr fsm = Lookup(header.region_id());
   if (fsm == nullptr) {
     p.Set(RegionNotFoundError(header.region_id()));
@@ -905,6 +916,27 @@ Future<ReadResult> Store::Read(const raft_cmdpb::RaftRequestHeader& header) {
   m.rcb = p;
   if (!Send(fsm, std::move(m))) p.Set(ServerIsBusyError("mailbox full or peer gone"));
   return f;
+}
+
+std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& header) {
+  if (!config_.local_read || stopped_) return std::nullopt;
+  FsmPtr fsm = Lookup(header.region_id());
+  if (fsm == nullptr) return std::nullopt;
+  absl::ReaderMutexLock lock(&fsm->mu);
+  if (fsm->stopped || fsm->local_lease == nullptr) return std::nullopt;
+  const std::atomic<uint64_t>& lease = *fsm->local_lease;
+  if (lease.load(std::memory_order_acquire) == 0) return std::nullopt;
+  if (header.peer().id() != 0 && header.peer().id() != fsm->self_peer_id) return std::nullopt;
+  if (header.region_epoch().version() != fsm->region.region_epoch().version()) {
+    return std::nullopt;
+  }
+  // The snapshot first, then the clock: the lease held when the view was taken. Under mu,
+  // so the region published with this lease is the region of the view.
+  std::unique_ptr<storage::Snapshot> snap = engine_->GetSnapshot();
+  if (env_->NowMicros() >= lease.load(std::memory_order_acquire)) return std::nullopt;
+  local_reads_.fetch_add(1, std::memory_order_relaxed);
+  return ReadResult(
+      std::make_shared<RegionSnapshot>(engine_, std::move(snap), fsm->region, fsm->applied_index));
 }
 
 namespace {
@@ -1054,7 +1086,9 @@ size_t Store::PeerCount() {
 
 StoreCounters Store::stats() {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  StoreCounters c = stats_;
+  c.local_reads = local_reads_.load(std::memory_order_relaxed);
+  return c;
 }
 
 // ---- Split checking and PD ----

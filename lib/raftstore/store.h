@@ -65,6 +65,7 @@ struct StoreCounters {
   uint64_t snapshots_applied = 0;
   uint64_t ticks_sent = 0;
   uint64_t hibernating_peers = 0;  // At the last tick.
+  uint64_t local_reads = 0;        // Reads served by the local reader (no poller hop).
 };
 
 class Store : public std::enable_shared_from_this<Store> {
@@ -105,8 +106,19 @@ class Store : public std::enable_shared_from_this<Store> {
   // Proposes `req` to its region (header.region_id); resolves when it applied, or with a
   // region error (errors.h).
   Future<absl::Status> Propose(raft_cmdpb::RaftCmdRequest req);
-  // A consistent snapshot of the region at its leader (lease or ReadIndex).
+  // A consistent snapshot of the region at its leader (lease or ReadIndex). Tries
+  // LocalRead first.
   Future<ReadResult> Read(const raft_cmdpb::RaftRequestHeader& header);
+  // The local reader (TiKV's LocalReader): when this store's peer of the region leads
+  // with a valid lease, no transfer or merge under way, an entry of its term applied and
+  // the header's epoch version current, a snapshot taken in the CALLER's fiber, with no
+  // hop through the peer's mailbox and poller. nullopt when any of that does not hold
+  // (or StoreConfig::local_read is off): go through Read, which decides (and errs)
+  // exactly as before. As safe as the poller's lease read: the lease it checks is the
+  // peer's own (config.h, max_lease_micros), on this store's clock, checked after the
+  // engine snapshot was taken; every event that ends the lease zeroes it at once
+  // (Peer::local_lease).
+  std::optional<ReadResult> LocalRead(const raft_cmdpb::RaftRequestHeader& header);
 
   // Splits region `region_id` at `split_keys` (ids from PD) and waits for the split to apply
   // on this store (its leader).
@@ -174,6 +186,10 @@ class Store : public std::enable_shared_from_this<Store> {
     uint64_t applied_index ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_keys ABSL_GUARDED_BY(mu) = 0;
+    // The read delegate: the local reader reads region and applied_index above with
+    // these, under mu (Publish updates region and lease together).
+    uint64_t self_peer_id = 0;                           // Set once at registration.
+    std::shared_ptr<std::atomic<uint64_t>> local_lease;  // Set once at registration.
     // Only the poller holding the fsm (scheduled) touches the peer.
     std::unique_ptr<Peer> peer;
   };
@@ -242,6 +258,7 @@ class Store : public std::enable_shared_from_this<Store> {
   Channel<std::function<void()>> apply_tasks_;
   Channel<std::string> inbox_;
   std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> local_reads_{0};
   // Notified by Stop; the background loops wait on it between rounds.
   Notification stop_note_;
   WaitGroup fibers_;

@@ -8,6 +8,11 @@
 // overwrite was acknowledged; with drift far beyond the bound the same scenario does (the
 // control that shows the scenario bites). Registers under the nemesis with drifting clocks
 // stay linearizable. Store::Create refuses a lease above the bound.
+//
+// The local reader (Store::LocalRead) serves those lease reads in the caller's fiber: the
+// scenario tests above go through it (Store::Read tries it first). LocalReaderTest checks
+// that it serves only while the peer's own lease read would: it stops at once on a
+// transfer, a stale epoch, a wrong peer, an expired lease, and is off when configured off.
 
 #include <cstdio>
 #include <memory>
@@ -164,6 +169,114 @@ TEST(LeaseTest, LeaseAboveTheBoundIsRefused) {
   o.config.max_lease_micros = 800'000;
   st = Store::Create(o);
   EXPECT_TRUE(st.ok()) << st.status();
+}
+
+raft_cmdpb::RaftRequestHeader HeaderFor(const metapb::Region& r) {
+  raft_cmdpb::RaftRequestHeader h;
+  h.set_region_id(r.id());
+  *h.mutable_region_epoch() = r.region_epoch();
+  return h;
+}
+
+TEST(LocalReaderTest, ServesLeaseReadsInTheCallersFiberUntilTheLeaseEnds) {
+  ClusterOptions o{.stores = 3, .seed = 91};
+  o.config.hibernate_regions = false;
+  Cluster c(o);
+  c.Start();
+  bool ok = c.Run([&] {
+    std::optional<Cluster::Route> l = c.WaitLeader("");
+    ASSERT_TRUE(l.has_value());
+    ASSERT_TRUE(c.Put("k", "v1").ok());  // Applying it renews the lease.
+    std::shared_ptr<Store> st = c.store(l->store);
+    raft_cmdpb::RaftRequestHeader h = HeaderFor(*st->GetRegion(1));
+    const uint64_t before = st->stats().local_reads;
+    for (int i = 0; i < 100; ++i) {
+      std::optional<ReadResult> r = st->LocalRead(h);
+      ASSERT_TRUE(r.has_value()) << "read " << i;
+      ASSERT_TRUE(r->ok()) << r->status();
+      absl::StatusOr<std::optional<std::string>> v = (**r)->Get(storage::CF::kDefault, "k");
+      ASSERT_TRUE(v.ok() && v->has_value());
+      EXPECT_EQ(**v, "v1");
+    }
+    EXPECT_EQ(st->stats().local_reads, before + 100);
+    // A write acknowledged before the read is seen by it.
+    ASSERT_TRUE(c.Put("k", "v2").ok());
+    std::optional<ReadResult> r = st->LocalRead(h);
+    ASSERT_TRUE(r.has_value() && r->ok());
+    EXPECT_EQ((**r)->Get(storage::CF::kDefault, "k")->value_or(""), "v2");
+
+    // Not for a stale epoch or another peer: those go to the peer, which errs.
+    raft_cmdpb::RaftRequestHeader stale = h;
+    stale.mutable_region_epoch()->set_version(h.region_epoch().version() + 7);
+    EXPECT_FALSE(st->LocalRead(stale).has_value());
+    raft_cmdpb::RaftRequestHeader other = h;
+    other.mutable_peer()->set_id(999);
+    EXPECT_FALSE(st->LocalRead(other).has_value());
+    Future<ReadResult> slow = st->Read(stale);
+    ASSERT_TRUE(slow.WaitFor(c.env(), 1'000'000));
+    EXPECT_FALSE(slow.Get().ok());
+
+    // The lease runs out when nothing renews it (about 8 ticks here); a read through the
+    // peer renews it.
+    c.env()->SleepForMicros(2'000'000);
+    EXPECT_FALSE(st->LocalRead(h).has_value());
+    Future<ReadResult> renew = st->Read(h);
+    ASSERT_TRUE(renew.WaitFor(c.env(), 1'000'000));
+    ASSERT_TRUE(renew.Get().ok()) << renew.Get().status();
+    EXPECT_TRUE(st->LocalRead(h).has_value());
+
+    // A split: the old epoch no longer reads locally, the new one does, over the new range.
+    ASSERT_TRUE(st->SplitRegion(1, {"m"}).ok());
+    EXPECT_FALSE(st->LocalRead(h).has_value());
+    ASSERT_TRUE(c.Put("a", "x").ok());
+    raft_cmdpb::RaftRequestHeader h2 = HeaderFor(*st->GetRegion(1));
+    std::optional<ReadResult> after = st->LocalRead(h2);
+    ASSERT_TRUE(after.has_value() && after->ok());
+    EXPECT_EQ((**after)->region().region_epoch().version(), h2.region_epoch().version());
+
+    // A transfer ends local reads at once, before the transferee is even elected.
+    metapb::Peer target;
+    const metapb::Region r1 = *st->GetRegion(1);
+    for (const metapb::Peer& p : r1.peers()) {
+      if (p.store_id() != l->store) target = p;
+    }
+    ASSERT_TRUE(st->TransferLeader(1, target).ok());
+    EXPECT_FALSE(st->LocalRead(h2).has_value());
+    // The new leader reads locally once it applied an entry of its term and has a lease.
+    std::shared_ptr<Store> nt = c.store(target.store_id());
+    bool served = false;
+    for (int i = 0; i < 100 && !served; ++i) {
+      c.env()->SleepForMicros(50'000);
+      if (!nt->IsLeader(1)) continue;
+      ASSERT_TRUE(c.Put("a", "y").ok());
+      std::optional<ReadResult> nr = nt->LocalRead(HeaderFor(*nt->GetRegion(1)));
+      served = nr.has_value() && nr->ok() &&
+               (**nr)->Get(storage::CF::kDefault, "a")->value_or("") == "y";
+    }
+    EXPECT_TRUE(served);
+    EXPECT_FALSE(st->LocalRead(h2).has_value());
+  });
+  EXPECT_TRUE(ok);
+}
+
+TEST(LocalReaderTest, OffWhenConfiguredOff) {
+  ClusterOptions o{.stores = 3, .seed = 92};
+  o.config.local_read = false;
+  Cluster c(o);
+  c.Start();
+  bool ok = c.Run([&] {
+    std::optional<Cluster::Route> l = c.WaitLeader("");
+    ASSERT_TRUE(l.has_value());
+    ASSERT_TRUE(c.Put("k", "v").ok());
+    std::shared_ptr<Store> st = c.store(l->store);
+    raft_cmdpb::RaftRequestHeader h = HeaderFor(*st->GetRegion(1));
+    EXPECT_FALSE(st->LocalRead(h).has_value());
+    absl::StatusOr<std::shared_ptr<RegionSnapshot>> snap = c.Snapshot("k");
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    EXPECT_EQ((*snap)->Get(storage::CF::kDefault, "k")->value_or(""), "v");
+    EXPECT_EQ(st->stats().local_reads, 0u);
+  });
+  EXPECT_TRUE(ok);
 }
 
 }  // namespace
