@@ -153,13 +153,13 @@ struct RawKvClient::Impl {
           raftstore::Context ctx;
           ctx.region_id = loc->region.id();
           ctx.region_epoch = loc->region.region_epoch();
-          where = absl::StrCat(" (region ", loc->region.id(), " version ",
-                               loc->region.region_epoch().version(), " at store ", store, ")");
           last = fn(loc->region, store, kv.get(), ctx);
           if (last.ok()) {
             if (loc->leader_store != store) SetLeader(loc->region.id(), store);
             return last;
           }
+          where = absl::StrCat(" (region ", loc->region.id(), " version ",
+                               loc->region.region_epoch().version(), " at store ", store, ")");
           std::optional<raft_cmdpb::Error> err = raftstore::GetRegionError(last);
           if (err.has_value()) {
             switch (err->kind_case()) {

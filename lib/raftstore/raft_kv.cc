@@ -1,5 +1,6 @@
 #include "raftstore/raft_kv.h"
 
+#include <optional>
 #include <utility>
 
 #include "raftstore/store.h"
@@ -51,6 +52,9 @@ class StoreRaftKv final : public RaftKv {
   absl::StatusOr<std::shared_ptr<RegionSnapshot>> Snapshot(const Context& ctx) override {
     raft_cmdpb::RaftRequestHeader header;
     FillHeader(ctx, &header);
+    // The local reader first: at a leader with a valid lease, no hop through the poller
+    // and no promise to wait on.
+    if (std::optional<ReadResult> local = store_->LocalRead(header)) return std::move(*local);
     Future<ReadResult> f = store_->Read(header);
     if (!f.WaitFor(env(), timeout_micros_)) {
       return absl::DeadlineExceededError("read timed out");

@@ -1,8 +1,9 @@
 // RaftKv is how the layers above raftstore (the transactional store, the coprocessor)
 // read and write a region without seeing Raft (DESIGN.md §2): a write is proposed to the
 // region's Raft group and returns once it applied at the leader; a snapshot is a
-// consistent read view at the leader — local under the leader lease, after a ReadIndex
-// round otherwise — or, with Context::replica_read, at a follower after a ReadIndex round
+// consistent read view at the leader — local under the leader lease (served in the
+// caller's fiber by the store's local reader, Store::LocalRead), after a ReadIndex round
+// otherwise — or, with Context::replica_read, at a follower after a ReadIndex round
 // with the leader; limited to the region's range.
 //
 // Errors are the region errors of errors.h (NotLeader with the leader to retry at,

@@ -563,6 +563,7 @@ void Store::Publish(const FsmPtr& fsm) {
 void Store::SendMessages(Peer* peer, std::vector<raft::Message> msgs,
                          std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* snap_reports) {
   if (msgs.empty()) return;
+  raft_messages_sent_.fetch_add(msgs.size(), std::memory_order_relaxed);
   std::map<uint64_t, raft_serverpb::RaftMessageBatch> by_store;
   for (raft_serverpb::RaftMessage& m : peer->WrapMessages(std::move(msgs))) {
     uint64_t to_store = m.to_peer().store_id();
@@ -1088,6 +1089,7 @@ StoreCounters Store::stats() {
   absl::MutexLock lock(&mu_);
   StoreCounters c = stats_;
   c.local_reads = local_reads_.load(std::memory_order_relaxed);
+  c.raft_messages_sent = raft_messages_sent_.load(std::memory_order_relaxed);
   return c;
 }
 

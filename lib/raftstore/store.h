@@ -64,8 +64,9 @@ struct StoreCounters {
   uint64_t snapshots_sent = 0;
   uint64_t snapshots_applied = 0;
   uint64_t ticks_sent = 0;
-  uint64_t hibernating_peers = 0;  // At the last tick.
-  uint64_t local_reads = 0;        // Reads served by the local reader (no poller hop).
+  uint64_t hibernating_peers = 0;   // At the last tick.
+  uint64_t local_reads = 0;         // Reads served by the local reader (no poller hop).
+  uint64_t raft_messages_sent = 0;  // Raft messages its peers sent.
 };
 
 class Store : public std::enable_shared_from_this<Store> {
@@ -259,6 +260,7 @@ class Store : public std::enable_shared_from_this<Store> {
   Channel<std::string> inbox_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> local_reads_{0};
+  std::atomic<uint64_t> raft_messages_sent_{0};
   // Notified by Stop; the background loops wait on it between rounds.
   Notification stop_note_;
   WaitGroup fibers_;
