@@ -289,6 +289,7 @@ class DdlWorker {
 
 absl::Status Catalog::RunJobs(int64_t job_id) {
   DdlWorker w(this);
+  int aborted_in_a_row = 0;
   for (int steps = 0;; ++steps) {
     bool idle = false;
     absl::StatusOr<bool> owner;
@@ -296,7 +297,11 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
       std::lock_guard<std::mutex> ddl(ddl_mu_);
       owner = w.Step(&idle);
     }
+    // A step that met a lock or a conflict (concurrent DML) left nothing behind: run it
+    // again. The job stays queued if that keeps failing; the next DDL resumes it.
+    if (absl::IsAborted(owner.status()) && ++aborted_in_a_row < 10'000) continue;
     if (!owner.ok()) return owner.status();
+    aborted_in_a_row = 0;
     if (!*owner) {
       return MySqlErrorStatus(
           8214, absl::StrCat("DDL job ", job_id, " is queued; another catalog is the DDL owner"));
