@@ -135,6 +135,9 @@ class Session {
   absl::Status ClosePrepared(uint32_t id);
   // Number of `?` placeholders of a prepared statement.
   absl::StatusOr<size_t> ParamCount(uint32_t id) const;
+  // The result columns a prepared query will return (bound with NULL parameters, without
+  // running it); empty for statements that return no rows. What COM_STMT_PREPARE announces.
+  absl::StatusOr<std::vector<ColumnMeta>> PreparedColumns(uint32_t id) const;
 
   // The current database ("" when none).
   std::string CurrentDatabase() const;

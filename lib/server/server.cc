@@ -630,12 +630,15 @@ class Connection {
     Stmt& stmt = stmts_[*id];
     stmt = Stmt();
     stmt.params = *params;
+    // The result columns as bound with NULL parameters. Clients that cannot see them here
+    // (sysbench decides from them whether to fetch) lose sync otherwise; when binding
+    // needs real values, announce none and let the execute response carry them.
+    std::vector<sql::ColumnMeta> columns;
+    if (auto c = session_->PreparedColumns(*id); c.ok()) columns = *std::move(c);
     std::string p;
     PutU8(&p, 0x00);
     PutU32(&p, *id);
-    // Result columns are sent with each execution (the session learns them by running);
-    // clients take the execute response's column definitions.
-    PutU16(&p, 0);
+    PutU16(&p, static_cast<uint16_t>(columns.size()));
     PutU16(&p, static_cast<uint16_t>(stmt.params));
     PutU8(&p, 0);
     PutU16(&p, 0);
@@ -646,6 +649,10 @@ class Connection {
       param.type = kTypeVarString;
       param.collation_id = 63;
       for (size_t i = 0; i < stmt.params; ++i) (void)io_.Write(ColumnDefinitionPayload(param));
+      (void)io_.Write(EofPayload(Status(), 0));
+    }
+    if (!columns.empty()) {
+      for (const auto& c : columns) (void)io_.Write(ColumnDefinitionPayload(c));
       (void)io_.Write(EofPayload(Status(), 0));
     }
   }

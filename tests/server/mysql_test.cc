@@ -180,6 +180,12 @@ TEST_F(MySqlTest, BinaryProtocolEveryColumnTypeAndNull) {
   const char* q = "SELECT * FROM d1.types WHERE id = ?";
   ASSERT_EQ(mysql_stmt_prepare(st, q, strlen(q)), 0) << mysql_stmt_error(st);
   ASSERT_EQ(mysql_stmt_param_count(st), 1u);
+  // The result columns are known at prepare time, before any execution.
+  ASSERT_EQ(mysql_stmt_field_count(st), 17u);
+  MYSQL_RES* meta = mysql_stmt_result_metadata(st);
+  ASSERT_NE(meta, nullptr);
+  EXPECT_EQ(mysql_fetch_fields(meta)[14].type, MYSQL_TYPE_DATETIME);
+  mysql_free_result(meta);
   for (int id : {1, 2}) {
     int32_t param = id;
     MYSQL_BIND pb{};
@@ -689,10 +695,13 @@ TEST_F(MySqlTest, MalformedAndTruncatedPacketsGetCleanErrors) {
     EXPECT_EQ(ErrCode(c.ReadPacket()), kErUnknownStmtHandler);
     c.SendPacket("\x16SELECT ?", 0);  // Prepare: OK, one parameter definition, EOF.
     auto prep = c.ReadPacket();
-    ASSERT_TRUE(prep && (*prep)[0] == 0);
+    ASSERT_TRUE(prep && prep->size() == 12 && (*prep)[0] == 0);
     const uint32_t id = static_cast<uint8_t>((*prep)[1]);
-    ASSERT_TRUE(c.ReadPacket().has_value());
-    ASSERT_TRUE(c.ReadPacket().has_value());
+    const int columns = static_cast<uint8_t>((*prep)[5]);
+    EXPECT_EQ(static_cast<uint8_t>((*prep)[7]), 1);  // One parameter.
+    for (int i = 0; i < 1 + 1 + (columns > 0 ? columns + 1 : 0); ++i) {
+      ASSERT_TRUE(c.ReadPacket().has_value());
+    }
     std::string exec;
     PutU8(&exec, kComStmtExecute);
     PutU32(&exec, id);

@@ -1858,6 +1858,22 @@ absl::StatusOr<size_t> Session::ParamCount(uint32_t id) const {
   return it->second.params;
 }
 
+absl::StatusOr<std::vector<ColumnMeta>> Session::PreparedColumns(uint32_t id) const {
+  auto it = impl_->prepared.find(id);
+  if (it == impl_->prepared.end()) return Err(1243, "Unknown prepared statement handler");
+  std::vector<ColumnMeta> out;
+  const auto* q = dynamic_cast<const QueryStmt*>(it->second.stmt.get());
+  if (q == nullptr) return out;
+  std::vector<Datum> nulls(it->second.params, Datum::Null());
+  Binder binder(impl_->Options(&nulls));
+  auto plan = binder.BuildQuery(*q);
+  if (!plan.ok()) return plan.status();
+  for (const auto& c : (*plan)->schema) {
+    if (!c.hidden) out.push_back(MetaOf(c));
+  }
+  return out;
+}
+
 std::string Session::CurrentDatabase() const { return impl_->current_db; }
 bool Session::InTransaction() const { return impl_->txn != nullptr; }
 
