@@ -13,7 +13,8 @@
 //
 // The owner is elected through the m"DDLOwner" lease key (owner id, expiry in timestamp
 // units): a catalog becomes owner when the key is empty, its own or expired, and renews it
-// in every job step's transaction, so two would-be owners conflict there. Departure from
+// in every job step's transaction, so two would-be owners conflict there, and gives it up
+// when the queue is empty. Departure from
 // TiDB: the election is not through PD, and a non-owner does not wait for the owner to run
 // its job (the SQL layer has no Env to wait on yet); it reports the job as queued.
 
@@ -87,6 +88,8 @@ class DdlWorker {
     auto job = m.FirstJob();
     if (!job.ok()) return job.status();
     if (!job->has_value()) {
+      // Nothing queued: give the lease up, so the next DDL of any catalog runs at once.
+      m.SetOwner(c_->owner_id_, txn->start_ts());
       *idle = true;
       absl::Status s = txn->Commit();
       if (!s.ok() && !absl::IsAborted(s)) return s;

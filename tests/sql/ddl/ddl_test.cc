@@ -160,7 +160,15 @@ TEST(DdlOwnerTest, TheOwnerRunsJobsQueuedByAnotherCatalog) {
   ASSERT_TRUE(a.AddTable(SampleTable()).ok());
   auto ta = a.GetTable("shop", "items");
   ASSERT_TRUE(ta.ok());
-  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(2, "n2")).ok());  // a is the owner now
+  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(2, "n2")).ok());
+  // Another live owner holds the lease (as if in the middle of its own job).
+  auto hold = [&](uint64_t expiry) {
+    auto w = store.Begin();
+    ASSERT_TRUE(w.ok());
+    Meta((*w).get()).SetOwner("elsewhere", expiry);
+    ASSERT_TRUE((*w)->Commit().ok());
+  };
+  hold(UINT64_MAX);
   auto txn = store.Begin();
   ASSERT_TRUE(txn.ok());
   ASSERT_TRUE(b.Sync(txn->get()).ok());
@@ -169,10 +177,22 @@ TEST(DdlOwnerTest, TheOwnerRunsJobsQueuedByAnotherCatalog) {
   ASSERT_EQ((*tb)->indexes.size(), 2u);
   absl::Status queued = b.AddIndexOnline(*tb, NewIndex(3, "n3"));
   EXPECT_EQ(MySqlErrorOf(queued).code, 8214) << queued;
-  // The owner's next DDL runs the queue in order: b's job first.
-  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(4, "n4")).ok());
+  EXPECT_EQ(MySqlErrorOf(a.AddIndexOnline(*ta, NewIndex(4, "n4"))).code, 8214);
+  // The lease expires; the next DDL takes it and runs the queue in order.
+  hold(1);
+  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(6, "n6")).ok());
+  // An idle owner gives the lease up: b runs its own DDL at once.
+  auto txn3 = store.Begin();
+  ASSERT_TRUE(txn3.ok());
+  ASSERT_TRUE(b.Sync(txn3->get()).ok());
+  auto tb2 = b.GetTable("shop", "items");
+  ASSERT_TRUE(tb2.ok());
+  ASSERT_TRUE(b.DropIndexOnline(*tb2, 6).ok());
   // A job whose name is taken by then is cancelled with 1061 and changes nothing.
   EXPECT_EQ(MySqlErrorOf(a.AddIndexOnline(*ta, NewIndex(5, "N3"))).code, kErDupKeyName);
+  auto sync = store.Begin();
+  ASSERT_TRUE(sync.ok());
+  ASSERT_TRUE(a.Sync(sync->get()).ok());
   auto t = a.GetTable("shop", "items");
   ASSERT_TRUE(t.ok());
   std::vector<std::string> names;
