@@ -251,6 +251,20 @@ TEST_F(OnlineDdlTest, AddIndexWithDmlAtEveryStateAndBatch) {
     SchemaState st = StateOf(t, "iv");
     seen.push_back(st);
     ++step;
+    // Readers use the index only once it is public, and only then do SHOW INDEX,
+    // information_schema and SHOW CREATE TABLE list it.
+    EXPECT_EQ(One(dml_.get(), "SELECT COUNT(*) FROM t WHERE v = 3"),
+              One(dml_.get(), "SELECT COUNT(*) FROM t WHERE v + 0 = 3"));
+    const size_t listed = st == SchemaState::kPublic ? 1 : 0;
+    EXPECT_EQ(Ok(dml_.get(), "SHOW INDEX FROM t").rows.size(), 1 + listed);
+    EXPECT_EQ(One(dml_.get(),
+                  "SELECT COUNT(*) FROM information_schema.STATISTICS "
+                  "WHERE TABLE_NAME = 't' AND INDEX_NAME = 'iv'"),
+              absl::StrCat(listed));
+    ResultSet create = Ok(dml_.get(), "SHOW CREATE TABLE t");
+    ASSERT_EQ(create.rows.size(), 1u);
+    EXPECT_EQ(create.rows[0][1]->find("KEY `iv` (`v`)") != std::string::npos, listed == 1)
+        << *create.rows[0][1];
     // Inserts, updates that move index entries, deletes, and an update of a row the
     // backfill has not reached yet, from another session, in autocommit transactions.
     for (int k = 0; k < 2; ++k) {
