@@ -9,14 +9,18 @@
 // Durable path: three replicas in this process, each with its own LevelDbEngine (synced
 //   writes) under one temporary directory and an EngineLogStorage, connected by one
 //   transport::LocalTransport (each raft message a frame: a serialized raft.Message).
-//   Every replica runs RawNode with asynchronous storage writes (raw_node.h): its Ready loop
-//   thread sends MsgApp at once (the leader before its own append is durable, thesis
-//   §10.2.1), applies, and queues the Ready's writes to its writer thread, which merges
-//   everything queued into one synced write (group commit across Readys: consecutive
-//   MsgApps a follower receives during one fsync share the next one) and then releases the
-//   acknowledgements (a follower's MsgAppResp, the leader's own ack). The leader drains
-//   every waiting client proposal into one ProposeBatch, and keeps up to max_inflight_msgs
-//   MsgApps in flight per follower (pipelined replication).
+//   Every replica runs RawNode with asynchronous storage writes (raw_node.h) on fibers of
+//   Env::Default(), as the raftstore does: its Ready loop fiber sends MsgApp at once (the
+//   leader before its own append is durable, thesis §10.2.1), applies, and queues the
+//   Ready's writes to its writer fiber, which merges everything queued into one synced
+//   write done through Env::RunBlocking (group commit across Readys: consecutive MsgApps a
+//   follower receives during one fsync share the next one) and then releases the
+//   acknowledgements (a follower's MsgAppResp, the leader's own ack). The client is a fiber
+//   too. The leader drains every waiting client proposal into one ProposeBatch, and keeps
+//   up to max_inflight_msgs MsgApps in flight per follower (pipelined replication).
+//   With RAFT_BENCH_VERBOSE set, each run also prints the median time of every hop of an
+//   entry (propose, leader step, MsgApp out, follower frame/step/write/durable, MsgAppResp
+//   back, leader durable, applied, client woken) and each replica's write statistics.
 //   fdatasync_baseline  this disk's synced-write latency, measured first: 1,000 x (pwrite
 //                       4 KiB + fdatasync) on a file in the same directory.
 //   commit_latency      one proposal in flight: p50/p99 from Propose to applied on the leader.
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -48,6 +53,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <future>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -66,6 +75,7 @@
 #include "storage/leveldb_engine.h"
 #include "storage/write_batch.h"
 #include "transport/local_transport.h"
+#include "util/sync.h"
 
 namespace rutile::raft {
 namespace {
@@ -136,6 +146,123 @@ uint64_t Percentile(std::vector<uint64_t> v, double p) {
   std::sort(v.begin(), v.end());
   size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
   return v[i];
+}
+
+// ---- Per-hop trace (RAFT_BENCH_VERBOSE) ----------------------------------------------
+
+// Timestamps of one log entry's way through the durable path, keyed by log index; with
+// one proposal in flight the medians of consecutive differences say where the time goes.
+enum Hop : int {
+  kPropose,          // Client calls Propose.
+  kLeaderStep,       // The leader's Ready loop takes the proposal.
+  kMsgAppSent,       // The leader hands a MsgApp ending at this index to the transport.
+  kFollowerFrame,    // OnFrame of that MsgApp on a follower.
+  kFollowerStep,     // The follower's Ready loop steps it.
+  kFollowerWrite,    // The follower's writer starts the synced write.
+  kFollowerDurable,  // ... and finishes it (then sends MsgAppResp).
+  kLeaderRespFrame,  // OnFrame of the first MsgAppResp at the leader.
+  kLeaderDurable,    // The leader's own synced write of the entry is done.
+  kApplied,          // Applied on the leader.
+  kClientWoken,      // The client sees it applied.
+  kNumHops
+};
+const char* const kHopNames[kNumHops] = {"propose",          "leader_step",       "msgapp_sent",
+                                         "follower_frame",   "follower_step",     "follower_write",
+                                         "follower_durable", "leader_resp_frame", "leader_durable",
+                                         "applied",          "client_woken"};
+
+class HopTrace {
+ public:
+  static bool Enabled() {
+    static const bool on = getenv("RAFT_BENCH_VERBOSE") != nullptr;
+    return on;
+  }
+  // Records the first time `hop` happens for `index` (later ones are ignored). `node` 1 is
+  // the leader; follower hops are kept per follower and the faster one reported.
+  void Mark(uint64_t index, Hop hop, uint64_t node = 1) {
+    if (Enabled()) MarkAt(index, hop, node, NowNanos());
+  }
+  void MarkAt(uint64_t index, Hop hop, uint64_t node, uint64_t at) {
+    if (!Enabled() || index == 0) return;
+    std::lock_guard<std::mutex> l(mu_);
+    auto& slot = at_[index][node - 1][hop];
+    if (slot == 0) slot = at;
+  }
+  // The leader appended proposal `id` at `index`.
+  void MapId(uint64_t id, uint64_t index) {
+    if (!Enabled()) return;
+    std::lock_guard<std::mutex> l(mu_);
+    index_of_[id] = index;
+  }
+  void MarkId(uint64_t id, Hop hop) {
+    if (!Enabled()) return;
+    uint64_t now = NowNanos();
+    uint64_t index;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = index_of_.find(id);
+      if (it == index_of_.end()) return;
+      index = it->second;
+    }
+    MarkAt(index, hop, 1, now);
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> l(mu_);
+    at_.clear();
+    index_of_.clear();
+  }
+  // Prints the median of each step, following per entry the follower whose MsgAppResp
+  // reached the leader first. Without `client_hop` the last step (client woken) is left
+  // out and the total ends at applied.
+  void Print(const char* what, bool client_hop) {
+    if (!Enabled()) return;
+    std::lock_guard<std::mutex> l(mu_);
+    std::vector<std::vector<uint64_t>> d(kNumHops);
+    for (auto& [index, per] : at_) {
+      int f = 1;
+      if (per[2][kLeaderRespFrame] != 0 &&
+          (per[1][kLeaderRespFrame] == 0 || per[2][kLeaderRespFrame] < per[1][kLeaderRespFrame])) {
+        f = 2;
+      }
+      std::array<uint64_t, kNumHops> t = per[0];
+      if (!client_hop) t[kClientWoken] = t[kApplied];
+      for (int h :
+           {kFollowerFrame, kFollowerStep, kFollowerWrite, kFollowerDurable, kLeaderRespFrame}) {
+        t[h] = per[f][h];
+      }
+      bool complete = true;
+      for (uint64_t v : t) complete = complete && v != 0;
+      if (!complete) continue;
+      for (int h = 1; h < kNumHops; ++h) {
+        uint64_t prev = h == kLeaderDurable ? t[kMsgAppSent] : t[h - 1];
+        if (h == kApplied) prev = std::max(t[kLeaderRespFrame], t[kLeaderDurable]);
+        d[h].push_back(t[h] > prev ? t[h] - prev : 0);
+      }
+      d[0].push_back(t[kClientWoken] - t[kPropose]);
+    }
+    std::fprintf(stderr, "%s: per-hop p50 over %zu entries (us):", what, d[0].size());
+    for (int h = 1; h < kNumHops; ++h) {
+      std::fprintf(stderr, " %s=%.0f", kHopNames[h],
+                   static_cast<double>(Percentile(d[h], 0.5)) / 1e3);
+    }
+    std::fprintf(stderr, " | total=%.0f\n", static_cast<double>(Percentile(d[0], 0.5)) / 1e3);
+    std::fprintf(stderr,
+                 "  (leader_durable is measured from msgapp_sent, applied from the later of "
+                 "leader_resp_frame and leader_durable)\n");
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<uint64_t, std::array<std::array<uint64_t, kNumHops>, 3>> at_;
+  std::map<uint64_t, uint64_t> index_of_;
+};
+
+HopTrace g_trace;
+
+// The last entry index a MsgApp carries, or 0.
+uint64_t MsgAppLast(const Message& m) {
+  if (m.type() != MSG_APP || m.entries().empty()) return 0;
+  return m.entries(m.entries().size() - 1).index();
 }
 
 // ---- CPU path ----------------------------------------------------------------------
@@ -309,24 +436,31 @@ struct WriteJob {
   bool HasWrite() const { return hard_state.has_value() || !entries.empty() || snapshot; }
 };
 
-// Folds `next` (a later Ready) into `into`: what one write of both must persist.
-void MergeWrite(WriteJob& into, const WriteJob& next) {
+// Folds the persisted part of `next` (a later Ready) into `into`: what one write of both
+// must persist. Moves `next`'s entries, snapshot and hard state; its acknowledgements stay.
+void MergeWrite(WriteJob& into, WriteJob& next) {
   if (next.snapshot.has_value()) {
-    into.snapshot = next.snapshot;
+    into.snapshot = std::move(next.snapshot);
     into.entries.clear();
   }
   if (!next.entries.empty()) {
     uint64_t first = next.entries.front().index();
     while (!into.entries.empty() && into.entries.back().index() >= first) into.entries.pop_back();
-    into.entries.insert(into.entries.end(), next.entries.begin(), next.entries.end());
+    if (into.entries.empty()) {
+      into.entries = std::move(next.entries);
+    } else {
+      into.entries.insert(into.entries.end(), std::make_move_iterator(next.entries.begin()),
+                          std::make_move_iterator(next.entries.end()));
+    }
   }
-  if (next.hard_state.has_value()) into.hard_state = next.hard_state;
+  if (next.hard_state.has_value()) into.hard_state = std::move(next.hard_state);
   into.must_sync = into.must_sync || next.must_sync;
 }
 
-// The RawNode reads its storage from the Ready loop's thread while the writer thread
-// persists: every read and the two in-memory steps of a write take this lock; the engine
-// write itself (the fsync) runs outside it.
+// The RawNode reads its storage on the Ready loop fiber while an I/O thread persists for
+// the writer fiber: every read and the two in-memory steps of a write take this lock (held
+// briefly, never across a wait, so a std::mutex is fine on a fiber); the engine write
+// itself (the fsync) runs outside it.
 class LockedLogStorage : public LogStorage {
  public:
   explicit LockedLogStorage(EngineLogStorage* log) : log_(log) {}
@@ -374,36 +508,49 @@ class LockedLogStorage : public LogStorage {
 };
 
 // One replica: a RawNode with asynchronous storage writes on an EngineLogStorage over its
-// own LevelDbEngine. Two threads: the Ready loop (steps messages, proposes, sends, applies)
-// and the writer (persists Readys; everything queued while a write is in progress goes into
-// the next write, so one fsync carries many Readys).
+// own LevelDbEngine. Everything runs on fibers of Env::Default(), as the raftstore does:
+// the Ready loop fiber (steps messages, proposes, sends, applies) and the writer fiber
+// (persists Readys through Env::RunBlocking; everything queued while a write is in progress
+// goes into the next write, so one fsync carries many Readys). Frames arrive on the
+// transport's delivery fibers; no hand-off crosses a thread except the I/O thread's.
 class Replica;
 
 class DurableCluster {
  public:
+  // Call on a fiber of Env::Default(), as every method.
   explicit DurableCluster(const std::string& dir);
   ~DurableCluster();
 
   // Client side: proposes entry `id` at the leader (replica 1).
   void Propose(uint64_t id);
-  // Blocks until at least `n` proposals were applied on the leader.
+  // Waits until at least `n` proposals were applied on the leader.
   void WaitApplied(uint64_t n);
-  uint64_t applied() const { return applied_.load(); }
+  uint64_t applied() {
+    MutexLock l(mu_);
+    return applied_;
+  }
+  // When proposal `id` was made.
+  uint64_t StartNanos(uint64_t id) {
+    MutexLock l(mu_);
+    return id < start_ns_.size() ? start_ns_[id] : 0;
+  }
   std::vector<uint64_t> TakeLatencies();
 
-  // Called by the leader replica as it applies entry `id`.
-  void OnApplied(uint64_t id);
+  // Called by the leader replica as it applies entries (ids of client proposals).
+  void OnApplied(const std::vector<uint64_t>& ids);
   // Sends a raft message over the transport.
   void Send(const Message& m);
   transport::LocalTransport* transport() { return transport_.get(); }
+  Env* env() { return env_; }
 
  private:
   friend class Replica;
+  Env* const env_;
   std::unique_ptr<transport::LocalTransport> transport_;
   std::vector<std::unique_ptr<Replica>> replicas_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::atomic<uint64_t> applied_{0};
+  Mutex mu_;
+  CondVar cv_;
+  uint64_t applied_ = 0;
   std::vector<uint64_t> start_ns_;
   std::vector<uint64_t> latencies_ns_;
 };
@@ -411,15 +558,17 @@ class DurableCluster {
 class Replica : public FrameReceiver {
  public:
   Replica(DurableCluster* cluster, uint64_t id, const std::string& dir)
-      : cluster_(cluster), id_(id) {
-    storage::LevelDbEngineOptions eo;
-    auto e = storage::LevelDbEngine::Open(dir, eo);
-    Check(e.status(), "open engine");
-    engine_ = *std::move(e);
-    auto s = EngineLogStorage::Open(engine_.get(), /*group_id=*/1);
-    Check(s.status(), "open log");
-    log_ = *std::move(s);
-    Check(log_->ApplySnapshot(Bootstrap()), "bootstrap");
+      : cluster_(cluster), env_(cluster->env()), id_(id) {
+    env_->RunBlocking([&] {
+      storage::LevelDbEngineOptions eo;
+      auto e = storage::LevelDbEngine::Open(dir, eo);
+      Check(e.status(), "open engine");
+      engine_ = *std::move(e);
+      auto s = EngineLogStorage::Open(engine_.get(), /*group_id=*/1);
+      Check(s.status(), "open log");
+      log_ = *std::move(s);
+      Check(log_->ApplySnapshot(Bootstrap()), "bootstrap");
+    });
     locked_ = std::make_unique<LockedLogStorage>(log_.get());
     Config c = NodeConfig(id, locked_.get());
     c.async_storage_writes = true;
@@ -430,22 +579,28 @@ class Replica : public FrameReceiver {
 
   void Start() {
     Check(cluster_->transport()->Register(id_, this), "register");
-    thread_ = std::thread([this] { Loop(); });
-    writer_ = std::thread([this] { WriterLoop(); });
+    running_.Add(2);
+    env_->Spawn([this] {
+      Loop();
+      running_.Done();
+    });
+    env_->Spawn([this] {
+      WriterLoop();
+      running_.Done();
+    });
   }
   void Stop() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       stop_ = true;
     }
-    cv_.notify_one();
-    thread_.join();
+    cv_.NotifyAll();
     {
-      std::lock_guard<std::mutex> l(wmu_);
+      MutexLock l(wmu_);
       wstop_ = true;
     }
-    wcv_.notify_one();
-    writer_.join();
+    wcv_.NotifyAll();
+    running_.Wait();
     cluster_->transport()->Unregister(id_);
   }
 
@@ -453,33 +608,41 @@ class Replica : public FrameReceiver {
   void OnFrame(NodeId /*from*/, std::string frame) override {
     Message m;
     if (!m.ParseFromString(frame)) return;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      inbox_.push_back(std::move(m));
+    if (id_ != 1) g_trace.Mark(MsgAppLast(m), kFollowerFrame, id_);
+    if (id_ == 1 && m.type() == MSG_APP_RESP && !m.reject()) {
+      g_trace.Mark(m.index(), kLeaderRespFrame, m.from());
     }
-    cv_.notify_one();
+    MutexLock l(mu_);
+    inbox_.push_back(std::move(m));
+    l.unlock();
+    cv_.NotifyOne();
   }
   void AddProposal(std::string data) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      proposals_.push_back(std::move(data));
-    }
-    cv_.notify_one();
+    MutexLock l(mu_);
+    proposals_.push_back(std::move(data));
+    l.unlock();
+    cv_.NotifyOne();
   }
   void Campaign() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     campaign_ = true;
-    cv_.notify_one();
+    l.unlock();
+    cv_.NotifyOne();
   }
-  bool IsLeader() const { return is_leader_.load(); }
+  bool IsLeader() {
+    MutexLock l(mu_);
+    return is_leader_;
+  }
 
-  // Written by the writer thread; read after Stop.
+  // Written by the writer fiber; read after Stop.
   struct Stats {
     uint64_t synced_writes = 0;
     uint64_t synced_entries = 0;
     uint64_t synced_readys = 0;
     uint64_t sync_nanos = 0;
     uint64_t unsynced_writes = 0;
+    uint64_t unsynced_nanos = 0;
+    uint64_t carried_writes = 0;
   };
   const Stats& stats() const { return stats_; }
 
@@ -488,11 +651,12 @@ class Replica : public FrameReceiver {
     std::vector<Message> msgs;
     std::vector<std::string> props;
     std::vector<WriteJob> done;
+    std::vector<uint64_t> applied;
     for (;;) {
       bool campaign = false;
       {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [&] {
+        MutexLock l(mu_);
+        cv_.Wait(l, [&] {
           return stop_ || campaign_ || !inbox_.empty() || !proposals_.empty() || !done_.empty();
         });
         if (stop_) return;
@@ -502,12 +666,16 @@ class Replica : public FrameReceiver {
         campaign = campaign_;
         campaign_ = false;
       }
+      const uint64_t picked = HopTrace::Enabled() ? NowNanos() : 0;
       // Durable writes first (the writer already sent their acknowledgements): the leader
       // counts its own log, a follower may apply.
       for (WriteJob& j : done) node_->AdvanceAppend(std::move(j.ack));
       done.clear();
       if (campaign) Check(node_->Campaign(), "campaign");
-      for (Message& m : msgs) (void)node_->Step(std::move(m));
+      for (Message& m : msgs) {
+        if (id_ != 1) g_trace.Mark(MsgAppLast(m), kFollowerStep, id_);
+        (void)node_->Step(std::move(m));
+      }
       msgs.clear();
       if (!props.empty()) {
         // Group commit: every waiting proposal in one append.
@@ -516,10 +684,22 @@ class Replica : public FrameReceiver {
       }
       while (node_->HasReady()) {
         Ready rd = node_->GetReady();
-        is_leader_.store(node_->raft()->state() == StateType::kLeader);
-        // Sent at once: MsgApp before our own append is durable (thesis §10.2.1);
+        if (rd.soft_state.has_value()) {
+          MutexLock l(mu_);
+          is_leader_ = node_->raft()->state() == StateType::kLeader;
+        }
+        if (id_ == 1 && HopTrace::Enabled()) {
+          for (const Entry& e : rd.entries) {
+            if (e.data().empty()) continue;
+            uint64_t pid = PayloadId(e.data());
+            g_trace.MapId(pid, e.index());
+            g_trace.MarkAt(e.index(), kPropose, 1, cluster_->StartNanos(pid));
+            g_trace.MarkAt(e.index(), kLeaderStep, 1, picked);
+          }
+        }
+        // The write goes to the writer first, so that its fsync overlaps the followers':
+        // MsgApp is sent at once, before our own append is durable (thesis §10.2.1);
         // acknowledgements wait in rd.messages_after_append.
-        for (const Message& m : rd.messages) cluster_->Send(m);
         WriteJob job;
         job.hard_state = std::move(rd.hard_state);
         job.entries = std::move(rd.entries);
@@ -527,17 +707,27 @@ class Replica : public FrameReceiver {
         job.must_sync = rd.must_sync;
         job.after = std::move(rd.messages_after_append);
         job.ack = std::move(rd.append_ack);
-        {
-          std::lock_guard<std::mutex> l(wmu_);
-          wqueue_.push_back(std::move(job));
+        if (job.HasWrite() || !job.after.empty() || !job.ack.self_messages.empty() ||
+            job.ack.last_entry.has_value() || job.ack.snapshot_index.has_value()) {
+          {
+            MutexLock l(wmu_);
+            wqueue_.push_back(std::move(job));
+          }
+          wcv_.NotifyOne();
         }
-        wcv_.notify_one();
+        for (const Message& m : rd.messages) {
+          if (id_ == 1) g_trace.Mark(MsgAppLast(m), kMsgAppSent);
+          cluster_->Send(m);
+        }
         if (id_ == 1) {
           for (const Entry& e : rd.committed_entries) {
             if (e.type() == ENTRY_NORMAL && !e.data().empty()) {
-              cluster_->OnApplied(PayloadId(e.data()));
+              g_trace.Mark(e.index(), kApplied);
+              applied.push_back(PayloadId(e.data()));
             }
           }
+          if (!applied.empty()) cluster_->OnApplied(applied);
+          applied.clear();
         }
         node_->Advance(rd);
       }
@@ -546,25 +736,58 @@ class Replica : public FrameReceiver {
 
   void WriterLoop() {
     std::vector<WriteJob> jobs;
+    // A hard state whose write was put off (see below); persisted with the next write.
+    std::optional<HardState> carried;
     for (;;) {
       {
-        std::unique_lock<std::mutex> l(wmu_);
-        wcv_.wait(l, [&] { return wstop_ || !wqueue_.empty(); });
+        MutexLock l(wmu_);
+        wcv_.Wait(l, [&] { return wstop_ || !wqueue_.empty(); });
         if (wstop_) return;
         jobs.swap(wqueue_);
       }
       WriteJob merged;
-      for (const WriteJob& j : jobs) MergeWrite(merged, j);
+      merged.hard_state = std::move(carried);
+      carried.reset();
+      bool new_log_data = false;
+      for (WriteJob& j : jobs) {
+        new_log_data = new_log_data || j.ack.last_entry.has_value() ||
+                       j.ack.snapshot_index.has_value() || !j.ack.self_messages.empty();
+        MergeWrite(merged, j);
+      }
+      // Only the commit index moved (no entries, no snapshot, same term and vote: nothing
+      // that must be synced): that needs no write of its own, which under a busy disk can
+      // take as long as a synced one and would hold up the next MsgApp's write. It goes
+      // with the next write; a restart may then find an older commit index, which Raft
+      // allows (etcd-raft persists it lazily too). The acknowledgements of these Readys
+      // are about entries made durable by earlier writes and may leave now.
+      if (!merged.must_sync && merged.entries.empty() && !merged.snapshot.has_value() &&
+          !new_log_data) {
+        carried = std::move(merged.hard_state);
+        merged.hard_state.reset();
+        stats_.carried_writes++;
+      }
       if (merged.HasWrite()) {
         uint64_t w0 = NowNanos();
-        locked_->Persist(engine_.get(), merged);
+        if (id_ != 1 && merged.must_sync) {
+          for (const Entry& e : merged.entries) g_trace.MarkAt(e.index(), kFollowerWrite, id_, w0);
+        }
+        // The engine write (and its fsync) blocks: an I/O thread does it while this
+        // replica's Ready loop and the other fibers go on.
+        env_->RunBlocking([&] { locked_->Persist(engine_.get(), merged); });
+        uint64_t w1 = NowNanos();
+        if (merged.must_sync && HopTrace::Enabled()) {
+          for (const Entry& e : merged.entries) {
+            g_trace.MarkAt(e.index(), id_ == 1 ? kLeaderDurable : kFollowerDurable, id_, w1);
+          }
+        }
         if (merged.must_sync) {
           stats_.synced_writes++;
           stats_.synced_entries += merged.entries.size();
           stats_.synced_readys += jobs.size();
-          stats_.sync_nanos += NowNanos() - w0;
+          stats_.sync_nanos += w1 - w0;
         } else {
           stats_.unsynced_writes++;
+          stats_.unsynced_nanos += w1 - w0;
         }
       }
       // The acknowledgements leave from here, without waiting for the Ready loop's turn.
@@ -573,66 +796,70 @@ class Replica : public FrameReceiver {
         j.after.clear();
       }
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(mu_);
         for (WriteJob& j : jobs) done_.push_back(std::move(j));
       }
-      cv_.notify_one();
+      cv_.NotifyOne();
       jobs.clear();
     }
   }
 
   DurableCluster* cluster_;
+  Env* const env_;
   const uint64_t id_;
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<EngineLogStorage> log_;
   std::unique_ptr<LockedLogStorage> locked_;
   std::unique_ptr<RawNode> node_;
-  std::thread thread_;
-  std::thread writer_;
+  WaitGroup running_;
   // Ready loop input.
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::vector<Message> inbox_;
   std::vector<std::string> proposals_;
   std::vector<WriteJob> done_;
   bool campaign_ = false;
   bool stop_ = false;
+  bool is_leader_ = false;
   // Writer input.
-  std::mutex wmu_;
-  std::condition_variable wcv_;
+  Mutex wmu_;
+  CondVar wcv_;
   std::vector<WriteJob> wqueue_;
   bool wstop_ = false;
-  std::atomic<bool> is_leader_{false};
   Stats stats_;
 };
 
-DurableCluster::DurableCluster(const std::string& dir) {
-  transport_ = std::make_unique<transport::LocalTransport>(Env::Default());
+DurableCluster::DurableCluster(const std::string& dir) : env_(Env::Default()) {
+  transport_ = std::make_unique<transport::LocalTransport>(env_);
   for (uint64_t id = 1; id <= 3; ++id) {
     replicas_.push_back(std::make_unique<Replica>(this, id, dir + "/r" + std::to_string(id)));
   }
   for (auto& r : replicas_) r->Start();
   replicas_[0]->Campaign();
-  while (!replicas_[0]->IsLeader()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!replicas_[0]->IsLeader()) env_->SleepForMicros(1000);
 }
 
 DurableCluster::~DurableCluster() {
   for (auto& r : replicas_) r->Stop();
-  if (getenv("RAFT_BENCH_VERBOSE") != nullptr) {
+  if (HopTrace::Enabled()) {
     for (size_t i = 0; i < replicas_.size(); ++i) {
       const Replica::Stats& s = replicas_[i]->stats();
       std::fprintf(
           stderr,
           "replica %zu: %llu synced writes (%.1f entries, %.1f Readys each, %.0f us "
-          "each), %llu unsynced\n",
+          "each), %llu unsynced (%.0f us each), %llu put off\n",
           i + 1, static_cast<unsigned long long>(s.synced_writes),
           s.synced_writes ? static_cast<double>(s.synced_entries) / s.synced_writes : 0.0,
           s.synced_writes ? static_cast<double>(s.synced_readys) / s.synced_writes : 0.0,
           s.synced_writes ? static_cast<double>(s.sync_nanos) / s.synced_writes / 1e3 : 0.0,
-          static_cast<unsigned long long>(s.unsynced_writes));
+          static_cast<unsigned long long>(s.unsynced_writes),
+          s.unsynced_writes ? static_cast<double>(s.unsynced_nanos) / s.unsynced_writes / 1e3 : 0.0,
+          static_cast<unsigned long long>(s.carried_writes));
     }
   }
   transport_.reset();
+  // The engines close on an I/O thread: closing flushes and syncs.
+  env_->RunBlocking([&] { replicas_.clear(); });
 }
 
 void DurableCluster::Send(const Message& m) {
@@ -641,33 +868,45 @@ void DurableCluster::Send(const Message& m) {
 
 void DurableCluster::Propose(uint64_t id) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (start_ns_.size() <= id) start_ns_.resize(id + 1 + 1024);
     start_ns_[id] = NowNanos();
   }
   replicas_[0]->AddProposal(Payload(id));
 }
 
-void DurableCluster::OnApplied(uint64_t id) {
+void DurableCluster::OnApplied(const std::vector<uint64_t>& ids) {
   uint64_t now = NowNanos();
   {
-    std::lock_guard<std::mutex> l(mu_);
-    if (id < start_ns_.size()) latencies_ns_.push_back(now - start_ns_[id]);
-    applied_.fetch_add(1);
+    MutexLock l(mu_);
+    for (uint64_t id : ids) {
+      if (id < start_ns_.size()) latencies_ns_.push_back(now - start_ns_[id]);
+    }
+    applied_ += ids.size();
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void DurableCluster::WaitApplied(uint64_t n) {
-  std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return applied_.load() >= n; });
+  MutexLock l(mu_);
+  cv_.Wait(l, [&] { return applied_ >= n; });
 }
 
 std::vector<uint64_t> DurableCluster::TakeLatencies() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(mu_);
   std::vector<uint64_t> out;
   out.swap(latencies_ns_);
   return out;
+}
+
+// Runs `fn` on a fiber of Env::Default() and waits for it on this (benchmark) thread.
+void RunOnEnv(const std::function<void()>& fn) {
+  std::promise<void> done;
+  Env::Default()->Spawn([&] {
+    fn();
+    done.set_value();
+  });
+  done.get_future().wait();
 }
 
 uint64_t DurableN(uint64_t dflt) {
@@ -680,13 +919,18 @@ void BM_CommitLatency(benchmark::State& state) {
   const uint64_t n = DurableN(1000);
   std::vector<uint64_t> lat;
   for (auto _ : state) {
-    DurableCluster c(dir);
-    for (uint64_t id = 0; id < n; ++id) {
-      c.Propose(id);
-      c.WaitApplied(id + 1);
-    }
-    lat = c.TakeLatencies();
+    g_trace.Clear();
+    RunOnEnv([&] {
+      DurableCluster c(dir);
+      for (uint64_t id = 0; id < n; ++id) {
+        c.Propose(id);
+        c.WaitApplied(id + 1);
+        g_trace.MarkId(id, kClientWoken);
+      }
+      lat = c.TakeLatencies();
+    });
   }
+  g_trace.Print("commit_latency", /*client_hop=*/true);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   double p50 = static_cast<double>(Percentile(lat, 0.5)) / 1000.0;
@@ -710,17 +954,21 @@ void BM_Throughput(benchmark::State& state) {
   double rate = 0;
   std::vector<uint64_t> lat;
   for (auto _ : state) {
-    DurableCluster c(dir);
-    uint64_t t0 = NowNanos();
-    uint64_t submitted = 0;
-    while (c.applied() < n) {
-      uint64_t done = c.applied();
-      while (submitted < n && submitted - done < inflight) c.Propose(submitted++);
-      c.WaitApplied(done + 1);
-    }
-    rate = static_cast<double>(n) / (static_cast<double>(NowNanos() - t0) / 1e9);
-    lat = c.TakeLatencies();
+    g_trace.Clear();
+    RunOnEnv([&] {
+      DurableCluster c(dir);
+      uint64_t t0 = NowNanos();
+      uint64_t submitted = 0;
+      while (c.applied() < n) {
+        uint64_t done = c.applied();
+        while (submitted < n && submitted - done < inflight) c.Propose(submitted++);
+        c.WaitApplied(done + 1);
+      }
+      rate = static_cast<double>(n) / (static_cast<double>(NowNanos() - t0) / 1e9);
+      lat = c.TakeLatencies();
+    });
   }
+  g_trace.Print("throughput_64", /*client_hop=*/false);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   state.counters["entries_per_s"] = rate;
