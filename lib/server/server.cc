@@ -106,7 +106,7 @@ constexpr char kNativePlugin[] = "mysql_native_password";
 
 class Connection;
 
-struct MySqlServer::Impl {
+struct MySqlServer::Impl : std::enable_shared_from_this<MySqlServer::Impl> {
   sql::Database* db = nullptr;
   ServerOptions options;
   Env* env = nullptr;
@@ -199,6 +199,8 @@ class PacketIo {
   }
 
   void set_seq(uint8_t seq) { seq_ = seq; }
+
+  const std::shared_ptr<tcp::socket>& socket() const { return socket_; }
 
  private:
   // Makes at least `n` unread bytes available in in_.
@@ -374,7 +376,24 @@ class Connection {
     return true;
   }
 
+  // Runs the login under options.handshake_timeout_micros: when the timer fires first it
+  // closes the socket, which fails the pending read.
   bool Handshake() {
+    std::shared_ptr<MySqlServer::Impl> server = server_->shared_from_this();
+    std::shared_ptr<tcp::socket> socket = io_.socket();
+    const TimerId timer =
+        server_->env->ScheduleCallback(server_->options.handshake_timeout_micros, [server, socket] {
+          asio::post(server->io, [socket] {
+            boost::system::error_code ignored;
+            socket->close(ignored);
+          });
+        });
+    const bool ok = HandshakeSteps();
+    server_->env->Cancel(timer);
+    return ok;
+  }
+
+  bool HandshakeSteps() {
     scramble_ = NewScramble();
     std::string p;
     PutU8(&p, 10);

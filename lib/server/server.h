@@ -41,6 +41,9 @@ struct ServerOptions {
   size_t max_connections = 1000;
   // The largest command payload accepted (MySQL's max_allowed_packet).
   size_t max_allowed_packet = 64 << 20;
+  // A client that has not completed the login this long after connecting is disconnected,
+  // so idle sockets cannot hold the connection slots.
+  uint64_t handshake_timeout_micros = 10'000'000;
   // Accounts, user name to password (mysql_native_password). Default: root, no password.
   std::map<std::string, std::string> users = {{"root", ""}};
   // The version string sent in the handshake.

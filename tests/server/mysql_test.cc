@@ -33,11 +33,15 @@ extern "C" const char* __lsan_default_suppressions() { return "leak:libmariadb.s
 namespace rutile::server {
 namespace {
 
+// Whether d1.types exists in this run of the suite (the suite's database is fresh each run).
+bool types_created = false;
+
 class MySqlTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     mysql_library_init(0, nullptr, nullptr);
     db_ = sql::Database::OpenInMemory()->release();
+    types_created = false;
     ServerOptions o;
     o.port = 0;
     o.users = {{"root", ""}, {"alice", "secret"}};
@@ -125,9 +129,8 @@ constexpr char kNullRow[] =
     "NULL";
 
 void CreateTypes(MYSQL* m) {
-  static bool created = false;
-  if (created) return;
-  created = true;
+  if (types_created) return;
+  types_created = true;
   ASSERT_EQ(mysql_query(m, kTypesTable), 0) << mysql_error(m);
   ASSERT_EQ(mysql_query(m,
                         "INSERT INTO d1.types VALUES (1, -7, -300, 70000, -9000000000, "
@@ -745,6 +748,33 @@ TEST_F(MySqlTest, MalformedAndTruncatedPacketsGetCleanErrors) {
   ASSERT_NE(m, nullptr) << last_connect_error_;
   EXPECT_EQ(Rows(m, "SELECT 'still serving'"), std::vector<std::string>{"still serving"});
   mysql_close(m);
+}
+
+TEST_F(MySqlTest, ClientSilentDuringLoginIsDisconnected) {
+  sql::Database* db = sql::Database::OpenInMemory()->release();
+  ServerOptions o;
+  o.port = 0;
+  o.handshake_timeout_micros = 200'000;
+  auto server = MySqlServer::Start(db, o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    RawClient silent((*server)->port());
+    ASSERT_TRUE(silent.ReadPacket().has_value());  // The greeting; then say nothing.
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_FALSE(silent.ReadPacket().has_value());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  }
+  {  // A client that logs in in time keeps its connection past the timeout.
+    RawClient prompt((*server)->port());
+    ASSERT_TRUE(prompt.Login());
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    prompt.SendPacket("\x0e", 0);  // COM_PING.
+    auto ok = prompt.ReadPacket();
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ((*ok)[0], 0);
+  }
+  server->reset();
+  delete db;
 }
 
 #ifdef RUTILE_MARIADB_CLI
