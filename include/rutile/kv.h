@@ -184,8 +184,15 @@ class Transaction {
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
   // Optimistic: the keys join the commit as locks (a concurrent write to them conflicts).
-  // Pessimistic: locks them now.
+  // Pessimistic: a locking read (SELECT ... FOR UPDATE): locks them now on their latest
+  // committed version (a commit after start_ts is no conflict: the lock is taken again
+  // at a fresh for_update_ts), which later reads of these keys in this transaction see.
+  // Put and Delete in pessimistic mode lock at start_ts: a commit after start_ts on the
+  // key is a write conflict (Aborted), as snapshot isolation requires.
   absl::Status LockKeys(const std::vector<std::string>& keys);
+  // LockKeys({key}) and the key's value as this transaction now sees it (pessimistic: the
+  // latest committed version; optimistic: the snapshot's, checked for conflicts at commit).
+  absl::StatusOr<std::optional<std::string>> GetForUpdate(const std::string& key);
   absl::Status Commit();
   absl::Status Rollback();
 
@@ -220,7 +227,16 @@ class TxnClient {
   absl::Status SplitAt(const std::string& key);
   // One GC pass over every region: locks older than `safe_point` are resolved, and
   // versions no read at or above it can see are removed. Returns the versions removed.
+  // The safe point is recorded in PD first (it never moves back; above the current
+  // timestamp is InvalidArgument); a stale read (TxnOptions::read_ts) below PD's safe
+  // point fails with FailedPrecondition.
   absl::StatusOr<uint64_t> Gc(uint64_t safe_point);
+  // PD's GC safe point (0: no GC has run).
+  absl::StatusOr<uint64_t> GcSafePoint();
+  // Waits until the commits a Commit left to the background are done: 2PC's secondaries
+  // and every key of an async commit (their outcome is already decided; readers that meet
+  // their locks resolve them). For benchmarks measuring one commit at a time, and tests.
+  void WaitForBackgroundCommits();
 
   struct Impl;
   Impl* impl() { return impl_.get(); }

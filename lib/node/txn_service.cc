@@ -166,6 +166,10 @@ class NodeCluster final : public txn::client::ClusterAccess {
     }
     return entry.second.get();
   }
+  absl::StatusOr<txn::TimeStamp> GetGcSafePoint() override { return pd_->GetGcSafePoint(); }
+  absl::StatusOr<txn::TimeStamp> UpdateGcSafePoint(txn::TimeStamp safe_point) override {
+    return pd_->UpdateGcSafePoint(safe_point);
+  }
   // For SplitAt.
   std::shared_ptr<raftstore::Store> RawStore(uint64_t store_id) { return resolve_(store_id); }
 
@@ -267,6 +271,10 @@ absl::Status TxnClient::SplitAt(const std::string& key) {
       });
 }
 
+absl::StatusOr<uint64_t> TxnClient::GcSafePoint() { return impl_->client->GcSafePoint(); }
+
+void TxnClient::WaitForBackgroundCommits() { impl_->client->WaitBackground(); }
+
 absl::StatusOr<uint64_t> TxnClient::Gc(uint64_t safe_point) {
   absl::StatusOr<txn::GcStats> s = impl_->client->Gc(safe_point);
   if (!s.ok()) return s.status();
@@ -298,6 +306,9 @@ absl::Status Transaction::Put(const std::string& key, const std::string& value) 
 absl::Status Transaction::Delete(const std::string& key) { return impl_->txn->Delete(key); }
 absl::Status Transaction::LockKeys(const std::vector<std::string>& keys) {
   return impl_->txn->LockKeys(keys);
+}
+absl::StatusOr<std::optional<std::string>> Transaction::GetForUpdate(const std::string& key) {
+  return impl_->txn->GetForUpdate(key);
 }
 absl::Status Transaction::Commit() { return impl_->txn->Commit(); }
 absl::Status Transaction::Rollback() { return impl_->txn->Rollback(); }

@@ -557,6 +557,51 @@ TEST(PessimisticTest, ConflictsAndRolledBack) {
       IsErr<PessimisticLockRolledBack>(must_acquire_pessimistic_lock_err(e, "k", "k", 15, 40)));
 }
 
+// A locking read (SELECT ... FOR UPDATE) as the client runs it: the lock at start_ts meets
+// a newer commit, the client locks again at a fresh for_update_ts and gets the latest
+// value; locking again higher raises the lock's for_update_ts and reads at it; the
+// prewrite carries the highest for_update_ts, and an async-commit prewrite computes a
+// min_commit_ts above it.
+TEST(PessimisticTest, LockingReadAtAFreshForUpdateTs) {
+  TestEngine e;
+  must_prewrite_put(e, "k", "v20", "k", 18);
+  must_commit(e, "k", 18, 20);
+  auto r = try_acquire_pessimistic_lock(e, "k", "k", 15, 15, false, /*return_values=*/true);
+  auto wc = GetTxnErrorAs<WriteConflict>(r.status());
+  ASSERT_TRUE(wc.has_value()) << r.status();
+  EXPECT_EQ(wc->conflict_commit_ts, 20u);
+  must_unlocked(e, "k");
+  r = try_acquire_pessimistic_lock(e, "k", "k", 15, 25, false, true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->values.at(0), std::optional<std::string>("v20"));
+  must_pessimistic_locked(e, "k", 15, 25);
+  EXPECT_GE(e.cm.max_ts(), 25u);
+  // Our own lock held: relocking higher raises for_update_ts; lower leaves it.
+  r = try_acquire_pessimistic_lock(e, "k", "k", 15, 30, false, true);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->values.at(0), std::optional<std::string>("v20"));
+  must_pessimistic_locked(e, "k", 15, 30);
+  must_acquire_pessimistic_lock(e, "k", "k", 15, 26);
+  must_pessimistic_locked(e, "k", 15, 30);
+  // Others cannot write below our lock.
+  EXPECT_TRUE(IsErr<KeyIsLocked>(must_prewrite_put_err(e, "k", "x", "k", 31)));
+  // Async-commit pessimistic prewrite: min_commit_ts above for_update_ts.
+  PrewriteRequest req = OptimisticReq(Mutation::Put("k", "v15"), "k", 15);
+  req.for_update_ts = 30;
+  req.is_pessimistic_lock = {true};
+  req.use_async_commit = true;
+  req.min_commit_ts = 16;
+  PrewriteResponse pr = must_prewrite(e, req);
+  EXPECT_GT(pr.min_commit_ts, 30u);
+  Lock l = must_locked(e, "k", 15);
+  EXPECT_EQ(l.for_update_ts, 30u);
+  EXPECT_TRUE(l.use_async_commit);
+  must_commit(e, "k", 15, pr.min_commit_ts);
+  must_written(e, "k", 15, pr.min_commit_ts, WriteType::kPut);
+  must_get(e, "k", pr.min_commit_ts, "v15");
+  must_get(e, "k", 29, "v20");
+}
+
 TEST(PessimisticTest, PrewriteWithoutItsLock) {
   TestEngine e;
   // Never locked, nothing committed since: the lock is amended.

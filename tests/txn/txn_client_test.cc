@@ -323,10 +323,86 @@ TEST(TxnClientTest, PessimisticLockWaitAndDeadlock) {
     ASSERT_TRUE(x->Commit().ok());
     EXPECT_EQ(c.Read("b"), "x");
 
-    // A lock on a key committed after start_ts is a write conflict.
+    // Put on a key committed after start_ts is a write conflict (first committer wins).
     auto old = c.Begin(p);
     ASSERT_TRUE(c.Write({{"q", "1"}}).ok());
-    EXPECT_TRUE(absl::IsAborted(old->LockKeys({"q"})));
+    EXPECT_TRUE(absl::IsAborted(old->Put("q", "old")));
+  });
+}
+
+// SELECT ... FOR UPDATE: a locking read locks and returns the latest committed version,
+// taking a fresh for_update_ts when a commit is newer than start_ts; a snapshot read of
+// another key still sees start_ts; the commit lands above the for_update_ts.
+TEST(TxnClientTest, PessimisticLockingReadsSeeTheLatestCommit) {
+  OnFiber([] {
+    Cluster c(3);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.kv().SplitAt("m").ok());
+    ASSERT_TRUE(c.Write({{"a", "a0"}, {"n", "n0"}, {"z", "z0"}}).ok());
+    TxnOptions p{.pessimistic = true, .lock_wait_timeout_ms = 5'000};
+    auto t = c.Begin(p);
+    // Commits after t's start_ts, in both regions.
+    ASSERT_TRUE(c.Write({{"a", "a1"}, {"n", "n1"}, {"z", "z1"}}).ok());
+    const uint64_t newer = *c.kv().CurrentTimestamp();
+    EXPECT_EQ(t->Get("a").value(), "a0");  // Snapshot read at start_ts.
+    auto a = t->GetForUpdate("a");
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(*a, "a1");
+    EXPECT_EQ(t->Get("a").value(), "a1");  // The locked version from now on.
+    // LockKeys across both regions locks the latest too; BatchGet and Scan see it.
+    ASSERT_TRUE(t->LockKeys({"n", "z", "absent"}).ok());
+    auto b = t->BatchGet({"a", "n", "z", "absent"});
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_EQ((*b)[1], "n1");
+    EXPECT_EQ((*b)[2], "z1");
+    EXPECT_EQ((*b)[3], std::nullopt);
+    auto scan = t->Scan("", "");
+    ASSERT_TRUE(scan.ok()) << scan.status();
+    std::vector<Transaction::KvPair> want = {{"a", "a1"}, {"n", "n1"}, {"z", "z1"}};
+    EXPECT_EQ(*scan, want);
+    // The locks hold: another writer waits, and times out.
+    auto other = c.Begin(TxnOptions{.pessimistic = true, .lock_wait_timeout_ms = 100});
+    EXPECT_TRUE(absl::IsAborted(other->Put("n", "other")));
+    ASSERT_TRUE(other->Rollback().ok());
+    // Write what the locking reads saw, plus one more; commit above for_update_ts.
+    ASSERT_TRUE(t->Put("a", **a + "+t").ok());
+    ASSERT_TRUE(t->Delete("z").ok());
+    ASSERT_TRUE(t->Commit().ok());
+    EXPECT_GT(t->commit_ts(), newer);
+    EXPECT_EQ(c.Read("a"), "a1+t");
+    EXPECT_EQ(c.Read("n"), "n1");
+    EXPECT_EQ(c.Read("z"), std::nullopt);
+
+    // Async commit after a locking read: commit_ts above for_update_ts too.
+    TxnOptions pa = p;
+    pa.async_commit = true;
+    auto u = c.Begin(pa);
+    ASSERT_TRUE(c.Write({{"n", "n2"}}).ok());
+    const uint64_t newer2 = *c.kv().CurrentTimestamp();
+    auto n = u->GetForUpdate("n");
+    ASSERT_TRUE(n.ok()) << n.status();
+    EXPECT_EQ(*n, "n2");
+    ASSERT_TRUE(u->Put("n", "n3").ok());
+    ASSERT_TRUE(u->Commit().ok());
+    EXPECT_EQ(KindOf(*u), "async");
+    EXPECT_GT(u->commit_ts(), newer2);
+    EXPECT_EQ(c.Read("n"), "n3");
+
+    // A rolled-back locking read releases locks taken at a newer for_update_ts.
+    auto v = c.Begin(p);
+    ASSERT_TRUE(c.Write({{"a", "a2"}}).ok());
+    ASSERT_TRUE(v->LockKeys({"a"}).ok());
+    ASSERT_TRUE(v->Rollback().ok());
+    auto w = c.Begin(TxnOptions{.pessimistic = true, .lock_wait_timeout_ms = 100});
+    ASSERT_TRUE(w->Put("a", "w").ok());
+    ASSERT_TRUE(w->Commit().ok());
+    EXPECT_EQ(c.Read("a"), "w");
+
+    // Optimistic GetForUpdate: the snapshot value, and a conflict at commit.
+    auto o = c.Begin();
+    EXPECT_EQ(o->GetForUpdate("a").value(), "w");
+    ASSERT_TRUE(c.Write({{"a", "x"}}).ok());
+    EXPECT_TRUE(absl::IsAborted(o->Commit()));
   });
 }
 
@@ -368,10 +444,21 @@ TEST(TxnClientTest, GcRemovesOldVersionsOnly) {
     removed = c.kv().Gc(*safe);
     ASSERT_TRUE(removed.ok());
     EXPECT_EQ(*removed, 0u);
-    // Reading below the safe point no longer sees the old versions.
-    auto below = c.Begin(TxnOptions{.read_ts = ts[1]})->Get(Key(0));
-    ASSERT_TRUE(below.ok());
-    EXPECT_NE(*below, std::optional<std::string>("v1"));
+    // PD keeps the safe point; it never moves back, and cannot run ahead of the TSO.
+    absl::StatusOr<uint64_t> kept = c.kv().GcSafePoint();
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_EQ(*kept, *safe);
+    removed = c.kv().Gc(ts[0]);
+    ASSERT_TRUE(removed.ok()) << removed.status();
+    EXPECT_EQ(*c.kv().GcSafePoint(), *safe);
+    EXPECT_TRUE(absl::IsInvalidArgument(c.kv().Gc(*safe + (uint64_t{1000} << 18)).status()));
+    EXPECT_EQ(*c.kv().GcSafePoint(), *safe);
+    // A stale read below the safe point is refused (its versions may be gone); at it, fine.
+    auto below = c.kv().Begin(TxnOptions{.read_ts = ts[1]});
+    EXPECT_TRUE(absl::IsFailedPrecondition(below.status())) << below.status();
+    auto at = c.kv().Begin(TxnOptions{.read_ts = *safe});
+    ASSERT_TRUE(at.ok()) << at.status();
+    EXPECT_EQ((*at)->Get(Key(0)).value(), "v4");
   });
 }
 

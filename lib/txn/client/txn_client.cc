@@ -79,6 +79,13 @@ absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) 
     absl::StatusOr<TimeStamp> t = cluster_->GetTimestamp();
     if (!t.ok()) return t.status();
     ts = *t;
+  } else {
+    absl::StatusOr<TimeStamp> safe = cluster_->GetGcSafePoint();
+    if (!safe.ok()) return safe.status();
+    if (ts < *safe) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "read_ts ", ts, " is below the GC safe point ", *safe, ": its versions may be gone"));
+    }
   }
   return std::make_unique<Txn>(this, options, ts);
 }
@@ -129,10 +136,18 @@ absl::StatusOr<Client::Cached> Client::Locate(const std::string& ekey) {
   return Cached{r->region, r->leader_store};
 }
 
-uint64_t Client::PickStore(const Cached& c, uint64_t attempt) {
-  if (c.leader_store != 0 && cluster_->Store(c.leader_store) != nullptr) return c.leader_store;
+uint64_t Client::PickStore(const Cached& c, uint64_t attempt, TxnService** svc) {
+  if (c.leader_store != 0) {
+    TxnService* s = cluster_->Store(c.leader_store);
+    if (s != nullptr) {
+      if (svc != nullptr) *svc = s;
+      return c.leader_store;
+    }
+  }
   const auto& peers = c.region.peers();
-  return peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
+  const uint64_t store = peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
+  if (svc != nullptr) *svc = store == 0 ? nullptr : cluster_->Store(store);
+  return store;
 }
 
 Client::Outcome Client::OnError(const absl::Status& s, const Cached& c, uint64_t store) {
@@ -191,8 +206,8 @@ absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
     if (!loc.ok()) {
       last = loc.status();
     } else {
-      uint64_t store = PickStore(*loc, attempt++);
-      TxnService* svc = cluster_->Store(store);
+      TxnService* svc = nullptr;
+      uint64_t store = PickStore(*loc, attempt++, &svc);
       if (svc == nullptr) {
         last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
         SetLeader(loc->region.id(), 0);
@@ -245,8 +260,8 @@ absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint
     const uint64_t this_attempt = attempt++;
     auto run = [&](size_t i) {
       const Cached& c = work[i].first->first;
-      uint64_t store = PickStore(c, this_attempt);
-      TxnService* svc = cluster_->Store(store);
+      TxnService* svc = nullptr;
+      uint64_t store = PickStore(c, this_attempt, &svc);
       Result& r = work[i].second;
       if (svc == nullptr) {
         SetLeader(c.region.id(), 0);
@@ -473,7 +488,19 @@ absl::StatusOr<bool> Client::ResolveLocks(const std::vector<LockInfo>& locks,
 
 // ---- GC ----
 
-absl::StatusOr<GcStats> Client::Gc(TimeStamp safe_point) {
+absl::StatusOr<GcStats> Client::Gc(TimeStamp requested) {
+  if (requested == 0) return absl::InvalidArgumentError("gc: safe point 0");
+  absl::StatusOr<TimeStamp> now = cluster_->GetTimestamp();
+  if (!now.ok()) return now.status();
+  if (requested > *now) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gc: safe point ", requested, " is above the current timestamp ", *now));
+  }
+  // PD keeps the safe point: record it before removing anything, so a stale read that
+  // begins from now on is refused instead of reading versions being removed.
+  absl::StatusOr<TimeStamp> kept = cluster_->UpdateGcSafePoint(requested);
+  if (!kept.ok()) return kept.status();
+  const TimeStamp safe_point = *kept;
   GcStats total;
   const uint64_t deadline = Deadline();
   std::vector<RegionRoute> regions = cluster_->Regions();
@@ -534,7 +561,7 @@ absl::StatusOr<GcStats> Client::Gc(TimeStamp safe_point) {
 // ==== Txn ====
 
 Txn::Txn(Client* client, BeginOptions options, TimeStamp start_ts)
-    : client_(client), options_(options), start_ts_(start_ts) {}
+    : client_(client), options_(options), start_ts_(start_ts), for_update_ts_(start_ts) {}
 
 Txn::~Txn() {
   if (state_ == State::kActive || state_ == State::kFailed) {
@@ -594,6 +621,8 @@ absl::StatusOr<std::optional<std::string>> Txn::Get(const std::string& key) {
   if (!a.ok()) return a;
   auto it = writes_.find(key);
   if (it != writes_.end()) return it->second;
+  auto lv = locked_values_.find(key);
+  if (lv != locked_values_.end()) return lv->second;
   std::optional<std::string> out;
   absl::Status s = SnapshotGet(key, &out);
   if (!s.ok()) return s;
@@ -608,7 +637,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGet(
   std::map<std::string, std::optional<std::string>> fetched;
   std::vector<std::string> need;
   for (const std::string& k : keys) {
-    if (writes_.count(k) == 0) need.push_back(k);
+    if (writes_.count(k) == 0 && locked_values_.count(k) == 0) need.push_back(k);
   }
   std::sort(need.begin(), need.end());
   need.erase(std::unique(need.begin(), need.end()), need.end());
@@ -663,7 +692,10 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGet(
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     auto w = writes_.find(keys[i]);
-    out[i] = w != writes_.end() ? w->second : fetched[keys[i]];
+    auto lv = locked_values_.find(keys[i]);
+    out[i] = w != writes_.end()           ? w->second
+             : lv != locked_values_.end() ? lv->second
+                                          : fetched[keys[i]];
   }
   return out;
 }
@@ -676,9 +708,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
   if (!end.empty() && end <= start) return std::vector<std::pair<std::string, std::string>>();
   // Buffered writes in range may hide or add keys; ask the store for enough.
   size_t deletes = 0;
-  for (auto it = writes_.lower_bound(start); it != writes_.end() && EndAfter(end, it->first);
-       ++it) {
-    if (!it->second.has_value()) ++deletes;
+  for (const auto* m : {&locked_values_, &writes_}) {
+    for (auto it = m->lower_bound(start); it != m->end() && EndAfter(end, it->first); ++it) {
+      if (!it->second.has_value()) ++deletes;
+    }
   }
   std::map<std::string, std::string> snap;
   const uint64_t deadline = client_->Deadline();
@@ -730,12 +763,14 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
     if (region_end.empty() || (!end.empty() && region_end >= EncodeKey(end))) break;
     cursor = region_end;
   }
-  for (auto it = writes_.lower_bound(start); it != writes_.end() && EndAfter(end, it->first);
-       ++it) {
-    if (it->second.has_value()) {
-      snap[it->first] = *it->second;
-    } else {
-      snap.erase(it->first);
+  // Values locked by locking reads (newer than the snapshot), then this txn's own writes.
+  for (const auto* m : {&locked_values_, &writes_}) {
+    for (auto it = m->lower_bound(start); it != m->end() && EndAfter(end, it->first); ++it) {
+      if (it->second.has_value()) {
+        snap[it->first] = *it->second;
+      } else {
+        snap.erase(it->first);
+      }
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
@@ -751,7 +786,7 @@ absl::Status Txn::Put(const std::string& key, const std::string& value) {
   if (!a.ok()) return a;
   if (key.empty()) return absl::InvalidArgumentError("empty key");
   if (options_.pessimistic) {
-    absl::Status s = AcquirePessimistic({key});
+    absl::Status s = AcquirePessimistic({key}, /*latest=*/false);
     if (!s.ok()) return s;
   }
   writes_[key] = value;
@@ -763,7 +798,7 @@ absl::Status Txn::Delete(const std::string& key) {
   if (!a.ok()) return a;
   if (key.empty()) return absl::InvalidArgumentError("empty key");
   if (options_.pessimistic) {
-    absl::Status s = AcquirePessimistic({key});
+    absl::Status s = AcquirePessimistic({key}, /*latest=*/false);
     if (!s.ok()) return s;
   }
   writes_[key] = std::nullopt;
@@ -776,12 +811,27 @@ absl::Status Txn::LockKeys(const std::vector<std::string>& keys) {
   for (const std::string& k : keys) {
     if (k.empty()) return absl::InvalidArgumentError("empty key");
   }
-  if (options_.pessimistic) return AcquirePessimistic(keys);
+  if (options_.pessimistic) return AcquirePessimistic(keys, /*latest=*/true);
   for (const std::string& k : keys) lock_only_.insert(k);
   return absl::OkStatus();
 }
 
-absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
+absl::StatusOr<std::optional<std::string>> Txn::GetForUpdate(const std::string& key) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  if (!options_.pessimistic) {
+    absl::StatusOr<std::optional<std::string>> v = Get(key);
+    if (v.ok()) lock_only_.insert(key);
+    return v;
+  }
+  absl::Status s = AcquirePessimistic({key}, /*latest=*/true);
+  if (!s.ok()) return s;
+  // Own writes first, then the locked value; a key locked by Put/Delete is in writes_.
+  return Get(key);
+}
+
+absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys, bool latest) {
   std::vector<std::string> need;
   for (const std::string& k : keys) {
     if (pessimistic_locked_.count(k) == 0) need.push_back(k);
@@ -797,6 +847,10 @@ absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
     Mutex mu;
     std::vector<LockInfo> locks;
     std::vector<std::string> retry;
+    std::vector<std::string> conflicted;
+    // Put/Delete lock at start_ts: a commit after start_ts on the key is a write conflict,
+    // as in optimistic mode. A locking read locks the latest version at for_update_ts.
+    const TimeStamp for_update_ts = latest ? for_update_ts_ : start_ts_;
     absl::Status s = client_->ForEachGroup(
         need, deadline, true,
         [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&,
@@ -805,9 +859,8 @@ absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
           for (const std::string& k : ks) req.keys.push_back({k, false});
           req.primary = primary_;
           req.start_ts = start_ts_;
-          // Locking at start_ts keeps snapshot isolation: a commit after start_ts on a
-          // locked key is a write conflict, as in optimistic mode.
-          req.for_update_ts = start_ts_;
+          req.for_update_ts = for_update_ts;
+          req.return_values = latest;
           req.lock_ttl = options_.lock_ttl_ms;
           uint64_t now = client_->env()->NowMicros();
           uint64_t wait_ms = wait_deadline > now ? (wait_deadline - now) / 1000 : 0;
@@ -815,7 +868,16 @@ absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
               svc->AcquirePessimisticLock(ctx, req, wait_ms);
           if (r.ok()) {
             MutexLock l(mu);
-            for (const std::string& k : ks) pessimistic_locked_.insert(k);
+            for (size_t i = 0; i < ks.size(); ++i) {
+              pessimistic_locked_.insert(ks[i]);
+              if (latest && i < r->values.size()) locked_values_[ks[i]] = r->values[i];
+            }
+            return absl::OkStatus();
+          }
+          if (latest && GetTxnErrorAs<WriteConflict>(r.status()).has_value()) {
+            // Committed above for_update_ts: lock again at a fresh one.
+            MutexLock l(mu);
+            conflicted.insert(conflicted.end(), ks.begin(), ks.end());
             return absl::OkStatus();
           }
           std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(r.status());
@@ -833,8 +895,20 @@ absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys) {
       }
       return s;
     }
+    if (!conflicted.empty()) {
+      // The TSO is monotonic: a fresh timestamp is above every commit that conflicted.
+      absl::StatusOr<TimeStamp> ts = client_->GetTimestamp();
+      if (!ts.ok()) return ts.status();
+      for_update_ts_ = std::max(for_update_ts_, *ts);
+      if (client_->env()->NowMicros() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "locking read of '", EscapeKey(conflicted.front()), "' kept meeting newer commits"));
+      }
+    }
     need = std::move(retry);
+    need.insert(need.end(), conflicted.begin(), conflicted.end());
     if (need.empty()) break;
+    if (locks.empty()) continue;
     absl::StatusOr<bool> done = client_->ResolveLocks(locks, 0, deadline);
     if (!done.ok()) return done.status();
     if (client_->env()->NowMicros() >= wait_deadline) {
@@ -945,7 +1019,7 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
             req.max_commit_ts = ComposeTs(PhysicalMs(start_ts_) + kMaxCommitTsWindowMs, 0);
           }
           if (options_.pessimistic) {
-            req.for_update_ts = start_ts_;
+            req.for_update_ts = for_update_ts_;
           }
           for (const std::string& k : ks) {
             req.mutations.push_back(muts[index[k]]);
@@ -991,7 +1065,7 @@ void Txn::ReleasePessimisticLocks() {
                                 PessimisticRollbackRequest req;
                                 req.keys = ks;
                                 req.start_ts = start_ts_;
-                                req.for_update_ts = start_ts_;
+                                req.for_update_ts = for_update_ts_;
                                 return svc->PessimisticRollback(ctx, req);
                               });
 }

@@ -55,6 +55,10 @@ class ClusterAccess {
   virtual std::vector<RegionRoute> Regions() = 0;
   // The transaction service of a store, or null when unreachable.
   virtual TxnService* Store(uint64_t store_id) = 0;
+  // PD's GC safe point (0: none yet), and raising it: PD keeps the larger of the stored
+  // and the given one and returns what it keeps.
+  virtual absl::StatusOr<TimeStamp> GetGcSafePoint() = 0;
+  virtual absl::StatusOr<TimeStamp> UpdateGcSafePoint(TimeStamp safe_point) = 0;
 };
 
 struct ClientOptions {
@@ -93,9 +97,13 @@ class Client {
                        const std::function<absl::Status(uint64_t store, uint64_t region,
                                                         const std::string&)>& split);
 
-  // One GC pass: every region resolves its locks older than `safe_point` and drops the
-  // versions no read at or above it can see.
+  // One GC pass: raises PD's GC safe point to `safe_point` (it never moves back; a
+  // `safe_point` above the TSO is InvalidArgument), then every region resolves its locks
+  // older than PD's safe point and drops the versions no read at or above it can see.
   absl::StatusOr<GcStats> Gc(TimeStamp safe_point);
+  // PD's GC safe point. A stale read (BeginOptions::read_ts) below it fails with
+  // FailedPrecondition: the versions it would need may be gone.
+  absl::StatusOr<TimeStamp> GcSafePoint() { return cluster_->GetGcSafePoint(); }
 
   // ---- Internals shared with Txn. ----
 
@@ -121,6 +129,9 @@ class Client {
 
   // Runs `fn` in a background fiber the destructor waits for.
   void Background(std::function<void()> fn);
+  // Waits until the background work started so far (commits of secondaries, and of every
+  // key after an async commit) is done.
+  void WaitBackground() { background_.Wait(); }
 
   Env* env() { return env_; }
   const ClientOptions& options() const { return options_; }
@@ -140,7 +151,9 @@ class Client {
   void SetLeader(uint64_t region_id, uint64_t store);
   // Classifies `s` from an attempt at `store`; updates the cache.
   Outcome OnError(const absl::Status& s, const Cached& c, uint64_t store);
-  uint64_t PickStore(const Cached& c, uint64_t attempt);
+  // The store to try (the cached leader when reachable), and its service in `*svc`
+  // (null: unreachable) unless `svc` is null.
+  uint64_t PickStore(const Cached& c, uint64_t attempt, TxnService** svc = nullptr);
 
   // The fate of a transaction: commit_ts (0: rolled back), or nullopt while alive.
   absl::StatusOr<std::optional<TimeStamp>> TxnFate(const LockInfo& lock, TimeStamp caller_start_ts,
@@ -178,7 +191,14 @@ class Txn {
                                                                         size_t limit);
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
+  // Optimistic: the keys join the commit as locks. Pessimistic: a locking read (SELECT ...
+  // FOR UPDATE): locks each key at for_update_ts, taking a fresh for_update_ts from the
+  // TSO when a commit newer than it exists, so the lock succeeds on the latest committed
+  // version; later Gets of a locked key return that version.
   absl::Status LockKeys(const std::vector<std::string>& keys);
+  // Pessimistic: LockKeys({key}) and the latest committed value it locked (overlaid by
+  // this transaction's own writes). Optimistic: Get plus LockKeys({key}).
+  absl::StatusOr<std::optional<std::string>> GetForUpdate(const std::string& key);
   absl::Status Commit();
   absl::Status Rollback();
 
@@ -190,7 +210,11 @@ class Txn {
   enum class State { kActive, kCommitted, kRolledBack, kFailed };
   absl::Status CheckActive(bool writing) const;
   absl::Status SnapshotGet(const std::string& key, std::optional<std::string>* out);
-  absl::Status AcquirePessimistic(const std::vector<std::string>& keys);
+  // Locks `keys` (pessimistic mode). `latest`: a locking read at for_update_ts_,
+  // refreshed from the TSO on a write conflict, remembering the values locked; otherwise
+  // the keys are locked at start_ts and a newer commit is a write conflict (Put and
+  // Delete keep first-committer-wins, as snapshot isolation needs).
+  absl::Status AcquirePessimistic(const std::vector<std::string>& keys, bool latest);
   struct PrewriteResult {
     TimeStamp min_commit_ts = 0;
     TimeStamp one_pc_commit_ts = 0;
@@ -212,6 +236,10 @@ class Txn {
   std::map<std::string, std::optional<std::string>> writes_;  // nullopt: delete.
   std::set<std::string> lock_only_;                           // LockKeys (optimistic).
   std::set<std::string> pessimistic_locked_;
+  // Pessimistic: the highest for_update_ts any lock was taken at (start_ts until a
+  // locking read met a newer commit), and the values locking reads locked.
+  TimeStamp for_update_ts_ = 0;
+  std::map<std::string, std::optional<std::string>> locked_values_;
   std::string primary_;
   std::vector<TimeStamp> bypass_;  // Locks of txns known to commit above start_ts.
   std::shared_ptr<Notification> hb_stop_;
