@@ -621,4 +621,117 @@ bool CheckNativePassword(std::string_view password, std::string_view scramble,
   return NativePasswordResponse(password, scramble) == auth_response;
 }
 
+absl::StatusOr<HandshakeResponse> ParseHandshakeResponse(std::string_view payload) {
+  auto bad = [](const char* why) { return absl::InvalidArgumentError(why); };
+  HandshakeResponse out;
+  PayloadReader r(payload);
+  auto client_caps = r.U32();
+  if (!client_caps.ok()) return bad("truncated");
+  if (!(*client_caps & kClientProtocol41)) return bad("the client does not speak protocol 4.1");
+  if (*client_caps & kClientSsl) return bad("SSL was not offered");
+  out.capabilities = *client_caps & kServerCapabilities;
+  const uint32_t caps = out.capabilities;
+  // Max packet size, character set, 23 reserved bytes.
+  if (!r.U32().ok() || !r.U8().ok() || !r.Bytes(23).ok()) return bad("truncated");
+  auto user = r.NulString();
+  if (!user.ok()) return bad("truncated user name");
+  out.user = *user;
+  absl::StatusOr<std::string_view> auth = std::string_view();
+  if (caps & kClientPluginAuthLenencData) {
+    auth = r.LenencString();
+  } else if (caps & kClientSecureConnection) {
+    auto n = r.U8();
+    if (!n.ok()) return bad("truncated auth data");
+    auth = r.Bytes(*n);
+  } else {
+    auth = r.NulString(true);
+  }
+  if (!auth.ok()) return bad("truncated auth data");
+  out.auth_response = *auth;
+  if ((caps & kClientConnectWithDb) && !r.empty()) {
+    auto d = r.NulString(true);
+    if (!d.ok()) return bad("truncated database name");
+    out.database = *d;
+  }
+  if ((caps & kClientPluginAuth) && !r.empty()) {
+    auto pl = r.NulString(true);
+    if (!pl.ok()) return bad("truncated plugin name");
+    out.plugin = *pl;
+  }
+  return out;  // Connection attributes, if any, are ignored.
+}
+
+absl::StatusOr<ChangeUserRequest> ParseChangeUser(std::string_view payload, uint32_t caps) {
+  ChangeUserRequest out;
+  PayloadReader r(payload);
+  auto user = r.NulString();
+  if (!user.ok()) return user.status();
+  out.user = *user;
+  absl::StatusOr<std::string_view> auth = std::string_view();
+  if (caps & kClientSecureConnection) {
+    auto n = r.U8();
+    if (!n.ok()) return n.status();
+    auth = r.Bytes(*n);
+  } else {
+    auth = r.NulString(true);
+  }
+  if (!auth.ok()) return auth.status();
+  out.auth_response = *auth;
+  if (!r.empty()) {
+    auto d = r.NulString(true);
+    if (!d.ok()) return d.status();
+    out.database = *d;
+  }
+  if (r.remaining() >= 2) {
+    (void)r.U16();  // Character set.
+    if ((caps & kClientPluginAuth) && !r.empty()) {
+      auto pl = r.NulString(true);
+      if (!pl.ok()) return pl.status();
+      out.plugin = *pl;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<sql::Value>> DecodeExecuteParams(
+    PayloadReader* r, size_t params, std::vector<uint16_t>* types,
+    const std::map<uint16_t, std::string>& long_data) {
+  std::vector<sql::Value> values;
+  if (params == 0) return values;
+  auto bitmap = r->Bytes((params + 7) / 8);
+  if (!bitmap.ok()) return bitmap.status();
+  auto bound = r->U8();
+  if (!bound.ok()) return bound.status();
+  std::vector<uint16_t> sent;
+  if (*bound == 1) {
+    sent.reserve(params);
+    for (size_t i = 0; i < params; ++i) {
+      auto t = r->U16();
+      if (!t.ok()) return t.status();
+      sent.push_back(*t);
+    }
+  }
+  const std::vector<uint16_t>& use = *bound == 1 ? sent : *types;
+  if (use.size() != params) {
+    return absl::InvalidArgumentError("parameter types were never sent");
+  }
+  values.reserve(params);
+  for (size_t i = 0; i < params; ++i) {
+    auto ld = long_data.find(static_cast<uint16_t>(i));
+    if (ld != long_data.end()) {
+      values.push_back(sql::Value::String(ld->second));
+      continue;
+    }
+    if ((*bitmap)[i / 8] & (1 << (i % 8))) {
+      values.push_back(sql::Value::Null());
+      continue;
+    }
+    auto v = DecodeBinaryParam(use[i], r);
+    if (!v.ok()) return v.status();
+    values.push_back(*std::move(v));
+  }
+  if (*bound == 1) *types = std::move(sent);
+  return values;
+}
+
 }  // namespace rutile::server

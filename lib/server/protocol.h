@@ -13,6 +13,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,13 +111,16 @@ enum FieldType : uint8_t {
 inline constexpr uint32_t kUnsignedFlag = 32;
 
 // MySQL error codes the server itself raises.
-inline constexpr uint16_t kErConCount = 1040;            // Too many connections (08004).
-inline constexpr uint16_t kErHandshake = 1043;           // Bad handshake (08S01).
-inline constexpr uint16_t kErAccessDenied = 1045;        // Access denied (28000).
-inline constexpr uint16_t kErUnknownCom = 1047;          // Unknown command (08S01).
-inline constexpr uint16_t kErNetPacketTooLarge = 1153;   // max_allowed_packet (08S01).
-inline constexpr uint16_t kErUnknownStmtHandler = 1243;  // (HY000).
-inline constexpr uint16_t kErMalformedPacket = 1835;     // (HY000).
+inline constexpr uint16_t kErUnknownError = 1105;          // (HY000).
+inline constexpr uint16_t kErConCount = 1040;              // Too many connections (08004).
+inline constexpr uint16_t kErHandshake = 1043;             // Bad handshake (08S01).
+inline constexpr uint16_t kErAccessDenied = 1045;          // Access denied (28000).
+inline constexpr uint16_t kErUnknownCom = 1047;            // Unknown command (08S01).
+inline constexpr uint16_t kErNetPacketTooLarge = 1153;     // max_allowed_packet (08S01).
+inline constexpr uint16_t kErUnknownStmtHandler = 1243;    // (HY000).
+inline constexpr uint16_t kErPsManyParam = 1390;           // > 65535 placeholders (HY000).
+inline constexpr uint16_t kErMaxPreparedStmtCount = 1461;  // (42000).
+inline constexpr uint16_t kErMalformedPacket = 1835;       // (HY000).
 
 // The largest payload of one packet; longer payloads continue in the next packet.
 inline constexpr size_t kMaxPacketChunk = 0xFFFFFF;
@@ -179,6 +183,42 @@ absl::StatusOr<std::string> BinaryRowPayload(const std::vector<sql::ColumnMeta>&
 // Decodes one binary-protocol parameter value of `type` (low byte the MYSQL_TYPE, bit 15
 // the unsigned flag) from `reader`.
 absl::StatusOr<sql::Value> DecodeBinaryParam(uint16_t type, PayloadReader* reader);
+
+// A HandshakeResponse41, as parsed by ParseHandshakeResponse. The views point into the
+// payload passed in.
+struct HandshakeResponse {
+  uint32_t capabilities = 0;  // The client's flags ∧ kServerCapabilities.
+  std::string_view user;
+  std::string_view auth_response;
+  std::string_view database;  // Empty when none was sent.
+  std::string_view plugin;    // Empty when none was sent.
+};
+
+// Parses the client's handshake response. InvalidArgument (the message says why) when it
+// is truncated, not protocol 4.1, or asks for SSL, which this server does not offer.
+absl::StatusOr<HandshakeResponse> ParseHandshakeResponse(std::string_view payload);
+
+// COM_CHANGE_USER's fields; the views point into the payload passed in.
+struct ChangeUserRequest {
+  std::string_view user;
+  std::string_view auth_response;
+  std::string_view database;
+  std::string_view plugin;
+};
+
+// Parses COM_CHANGE_USER's payload after the command byte, for a connection with
+// capabilities `caps`. InvalidArgument when truncated.
+absl::StatusOr<ChangeUserRequest> ParseChangeUser(std::string_view payload, uint32_t caps);
+
+// Decodes the parameter block of COM_STMT_EXECUTE (after the statement id, flags and
+// iteration count) for a statement with `params` parameters: the NULL bitmap, the
+// new-params-bound flag, the 2-byte types when bound, then one value per parameter that
+// is neither NULL nor in `long_data` (those sent with COM_STMT_SEND_LONG_DATA, whose value
+// is the accumulated string). When the types are not sent, *types holds those of an earlier
+// execute. On success *types holds the types used; on error it is unchanged.
+absl::StatusOr<std::vector<sql::Value>> DecodeExecuteParams(
+    PayloadReader* reader, size_t params, std::vector<uint16_t>* types,
+    const std::map<uint16_t, std::string>& long_data);
 
 // SHA-1 of `data`.
 std::array<uint8_t, 20> Sha1(std::string_view data);

@@ -102,6 +102,15 @@ std::string QuoteIdent(std::string_view name) {
 
 constexpr char kNativePlugin[] = "mysql_native_password";
 
+// The largest packet accepted before the login completes. A handshake response is a few
+// hundred bytes (a few KB with many connection attributes), so a client that has not
+// authenticated cannot make the server buffer max_allowed_packet bytes.
+constexpr size_t kMaxLoginPacket = 16 << 10;
+
+// The most placeholders one prepared statement may have: COM_STMT_PREPARE_OK carries the
+// count in 2 bytes.
+constexpr size_t kMaxPlaceholders = 0xFFFF;
+
 }  // namespace
 
 class Connection;
@@ -199,6 +208,7 @@ class PacketIo {
   }
 
   void set_seq(uint8_t seq) { seq_ = seq; }
+  void set_max_packet(size_t max_packet) { max_packet_ = max_packet; }
 
   const std::shared_ptr<tcp::socket>& socket() const { return socket_; }
 
@@ -232,7 +242,7 @@ class PacketIo {
 
   asio::io_context* io_;
   std::shared_ptr<tcp::socket> socket_;
-  const size_t max_packet_;
+  size_t max_packet_;
   std::string in_;
   size_t in_pos_ = 0;
   std::string out_;
@@ -245,9 +255,7 @@ class PacketIo {
 class Connection {
  public:
   Connection(MySqlServer::Impl* server, std::shared_ptr<tcp::socket> socket, uint32_t id)
-      : server_(server),
-        io_(&server->io, std::move(socket), server->options.max_allowed_packet),
-        id_(id) {}
+      : server_(server), io_(&server->io, std::move(socket), kMaxLoginPacket), id_(id) {}
 
   void Run() {
     if (!Handshake()) return;
@@ -278,7 +286,22 @@ class Connection {
     size_t params = 0;
     std::vector<uint16_t> types;  // Bound at the first execute that sends them.
     std::map<uint16_t, std::string> long_data;
+    size_t long_data_bytes = 0;       // Sum over long_data.
+    bool long_data_overflow = false;  // Some SEND_LONG_DATA was refused; execute fails.
   };
+
+  // Drops a statement's long data, keeping long_data_bytes_ in step.
+  void ResetLongData(Stmt* stmt) {
+    long_data_bytes_ -= stmt->long_data_bytes;
+    stmt->long_data.clear();
+    stmt->long_data_bytes = 0;
+    stmt->long_data_overflow = false;
+  }
+
+  void ClearStmts() {
+    stmts_.clear();
+    long_data_bytes_ = 0;
+  }
 
   uint16_t Status(bool more = false) const {
     uint16_t s = kStatusAutocommit;
@@ -365,7 +388,7 @@ class Connection {
   // Opens a fresh session, optionally in `db`. On failure sends the error.
   bool OpenSession(std::string_view db) {
     session_ = server_->db->NewSession();
-    stmts_.clear();
+    ClearStmts();
     if (!db.empty()) {
       auto r = session_->Execute(absl::StrCat("USE ", QuoteIdent(db)));
       if (!r.ok()) {
@@ -425,49 +448,24 @@ class Connection {
       (void)io_.Flush();
       return false;
     };
-    PayloadReader r(*packet);
-    auto client_caps = r.U32();
-    if (!client_caps.ok()) return bad("truncated");
-    if (!(*client_caps & kClientProtocol41)) return bad("the client does not speak protocol 4.1");
-    if (*client_caps & kClientSsl) return bad("SSL was not offered");
-    caps_ = *client_caps & kServerCapabilities;
-    if (!r.U32().ok() || !r.U8().ok() || !r.Bytes(23).ok()) return bad("truncated");
-    auto user = r.NulString();
-    if (!user.ok()) return bad("truncated user name");
-    absl::StatusOr<std::string_view> auth = std::string_view();
-    if (caps_ & kClientPluginAuthLenencData) {
-      auth = r.LenencString();
-    } else if (caps_ & kClientSecureConnection) {
-      auto n = r.U8();
-      if (!n.ok()) return bad("truncated auth data");
-      auth = r.Bytes(*n);
-    } else {
-      auth = r.NulString(true);
-    }
-    if (!auth.ok()) return bad("truncated auth data");
-    std::string_view db;
-    if ((caps_ & kClientConnectWithDb) && !r.empty()) {
-      auto d = r.NulString(true);
-      if (!d.ok()) return bad("truncated database name");
-      db = *d;
-    }
-    std::string_view plugin;
-    if ((caps_ & kClientPluginAuth) && !r.empty()) {
-      auto pl = r.NulString(true);
-      if (!pl.ok()) return bad("truncated plugin name");
-      plugin = *pl;
-    }
-    std::string auth_data(*auth);
+    auto response = ParseHandshakeResponse(*packet);
+    if (!response.ok()) return bad(std::string(response.status().message()));
+    caps_ = response->capabilities;
+    const std::string_view db = response->database;
+    const std::string_view plugin = response->plugin;
+    const std::string_view user = response->user;
+    std::string auth_data(response->auth_response);
     if (!plugin.empty() && plugin != kNativePlugin) {
       auto switched = AuthSwitch();
       if (!switched.ok()) return false;
       auth_data = *std::move(switched);
     }
-    user_ = std::string(*user);
+    user_ = std::string(user);
     if (!Authenticate(user_, auth_data) || !OpenSession(db)) {
       (void)io_.Flush();
       return false;
     }
+    io_.set_max_packet(server_->options.max_allowed_packet);
     SendOk();
     return io_.Flush().ok();
   }
@@ -527,7 +525,12 @@ class Connection {
         return SendLongData(&r);
       case kComStmtClose: {
         auto id = r.U32();
-        if (id.ok() && stmts_.erase(*id) > 0) (void)session_->ClosePrepared(*id);
+        if (!id.ok()) return;
+        auto it = stmts_.find(*id);
+        if (it == stmts_.end()) return;
+        ResetLongData(&it->second);
+        stmts_.erase(it);
+        (void)session_->ClosePrepared(*id);
         return;  // No response, as in MySQL.
       }
       case kComStmtReset: {
@@ -535,7 +538,7 @@ class Connection {
         if (!id.ok()) return Malformed(id.status());
         auto it = stmts_.find(*id);
         if (it == stmts_.end()) return UnknownStmt(*id, "mysqld_stmt_reset");
-        it->second.long_data.clear();
+        ResetLongData(&it->second);
         SendOk();
         return;
       }
@@ -595,34 +598,11 @@ class Connection {
   }
 
   void ChangeUser(PayloadReader* r, bool* quit) {
-    auto user = r->NulString();
-    if (!user.ok()) return Malformed(user.status());
-    absl::StatusOr<std::string_view> auth = std::string_view();
-    if (caps_ & kClientSecureConnection) {
-      auto n = r->U8();
-      if (!n.ok()) return Malformed(n.status());
-      auth = r->Bytes(*n);
-    } else {
-      auth = r->NulString(true);
-    }
-    if (!auth.ok()) return Malformed(auth.status());
-    std::string_view db;
-    if (!r->empty()) {
-      auto d = r->NulString(true);
-      if (!d.ok()) return Malformed(d.status());
-      db = *d;
-    }
-    std::string_view plugin;
-    if (r->remaining() >= 2) {
-      (void)r->U16();  // Character set.
-      if ((caps_ & kClientPluginAuth) && !r->empty()) {
-        auto pl = r->NulString(true);
-        if (!pl.ok()) return Malformed(pl.status());
-        plugin = *pl;
-      }
-    }
-    std::string auth_data(*auth);
-    std::string db_name(db);
+    auto request = ParseChangeUser(r->Rest(), caps_);
+    if (!request.ok()) return Malformed(request.status());
+    const std::string_view plugin = request->plugin;
+    std::string auth_data(request->auth_response);
+    std::string db_name(request->database);
     if (!plugin.empty() && plugin != kNativePlugin) {
       auto switched = AuthSwitch();
       if (!switched.ok()) {
@@ -631,7 +611,7 @@ class Connection {
       }
       auth_data = *std::move(switched);
     }
-    std::string new_user(*user);
+    std::string new_user(request->user);
     // A failed change of user ends the connection, as in MySQL.
     if (!Authenticate(new_user, auth_data) || !OpenSession(db_name)) {
       *quit = true;
@@ -642,10 +622,27 @@ class Connection {
   }
 
   void Prepare(std::string_view sql_text) {
+    const size_t max_stmts = server_->options.max_prepared_statements;
+    if (stmts_.size() >= max_stmts) {
+      SendError(kErMaxPreparedStmtCount, "42000",
+                absl::StrCat("Can't create more than max_prepared_stmt_count statements "
+                             "(current value: ",
+                             max_stmts, ")"));
+      return;
+    }
     auto id = session_->Prepare(sql_text);
     if (!id.ok()) return SendStatus(id.status());
     auto params = session_->ParamCount(*id);
-    if (!params.ok()) return SendStatus(params.status());
+    if (!params.ok()) {
+      (void)session_->ClosePrepared(*id);
+      return SendStatus(params.status());
+    }
+    if (*params > kMaxPlaceholders) {
+      // COM_STMT_PREPARE_OK cannot announce the count; refuse, as MySQL does.
+      (void)session_->ClosePrepared(*id);
+      SendError(kErPsManyParam, "HY000", "Prepared statement contains too many placeholders");
+      return;
+    }
     Stmt& stmt = stmts_[*id];
     stmt = Stmt();
     stmt.params = *params;
@@ -654,6 +651,9 @@ class Connection {
     // needs real values, announce none and let the execute response carry them.
     std::vector<sql::ColumnMeta> columns;
     if (auto c = session_->PreparedColumns(*id); c.ok()) columns = *std::move(c);
+    // More columns than the 2-byte count can carry: announce none; the execute response
+    // carries them.
+    if (columns.size() > 0xFFFF) columns.clear();
     std::string p;
     PutU8(&p, 0x00);
     PutU32(&p, *id);
@@ -685,61 +685,46 @@ class Connection {
     auto flags = r->U8();
     auto iterations = r->U32();
     if (!flags.ok() || !iterations.ok()) return Malformed(absl::InvalidArgumentError("truncated"));
-    std::vector<sql::Value> values;
-    if (stmt.params > 0) {
-      auto bitmap = r->Bytes((stmt.params + 7) / 8);
-      if (!bitmap.ok()) return Malformed(bitmap.status());
-      auto bound = r->U8();
-      if (!bound.ok()) return Malformed(bound.status());
-      if (*bound == 1) {
-        std::vector<uint16_t> types;
-        for (size_t i = 0; i < stmt.params; ++i) {
-          auto t = r->U16();
-          if (!t.ok()) return Malformed(t.status());
-          types.push_back(*t);
-        }
-        stmt.types = std::move(types);
-      }
-      if (stmt.types.size() != stmt.params) {
-        return Malformed(absl::InvalidArgumentError("parameter types were never sent"));
-      }
-      for (size_t i = 0; i < stmt.params; ++i) {
-        auto ld = stmt.long_data.find(static_cast<uint16_t>(i));
-        if (ld != stmt.long_data.end()) {
-          values.push_back(sql::Value::String(ld->second));
-          continue;
-        }
-        if ((*bitmap)[i / 8] & (1 << (i % 8))) {
-          values.push_back(sql::Value::Null());
-          continue;
-        }
-        auto v = DecodeBinaryParam(stmt.types[i], r);
-        if (!v.ok()) {
-          stmt.long_data.clear();
-          return Malformed(v.status());
-        }
-        values.push_back(*std::move(v));
-      }
+    if (stmt.long_data_overflow) {
+      ResetLongData(&stmt);
+      SendError(kErUnknownError, "HY000",
+                "Parameter of prepared statement which is set through mysql_send_long_data() "
+                "is longer than 'max_allowed_packet' bytes");
+      return;
     }
-    stmt.long_data.clear();
+    auto values = DecodeExecuteParams(r, stmt.params, &stmt.types, stmt.long_data);
+    ResetLongData(&stmt);
+    if (!values.ok()) return Malformed(values.status());
     const uint64_t start = server_->env->NowMicros();
-    auto rs = session_->ExecutePrepared(*id, values);
+    auto rs = session_->ExecutePrepared(*id, *values);
     Metrics().query_seconds->Observe((server_->env->NowMicros() - start) / 1e6);
     if (!rs.ok()) return SendStatus(rs.status());
     SendResult(*rs, false, /*binary=*/true);
   }
 
   void SendLongData(PayloadReader* r) {
-    // No response, as in MySQL; problems surface at execute.
+    // No response, as in MySQL; problems surface at execute (ERR 1105, as MySQL reports a
+    // parameter longer than max_long_data_size).
     auto id = r->U32();
     auto param = r->U16();
     if (!id.ok() || !param.ok()) return;
     auto it = stmts_.find(*id);
     if (it == stmts_.end() || *param >= it->second.params) return;
-    std::string& buf = it->second.long_data[*param];
+    Stmt& stmt = it->second;
+    if (stmt.long_data_overflow) return;
     std::string_view data = r->Rest();
-    if (buf.size() + data.size() > server_->options.max_allowed_packet) return;
-    buf.append(data);
+    // The long data of all of a connection's statements together is capped at
+    // max_allowed_packet, so a client cannot grow the server's memory without bound (one
+    // statement could otherwise hold that much per parameter, and a connection many
+    // statements); the statement's next execute reports the refusal.
+    if (long_data_bytes_ + data.size() > server_->options.max_allowed_packet) {
+      ResetLongData(&stmt);
+      stmt.long_data_overflow = true;
+      return;
+    }
+    stmt.long_data[*param].append(data);
+    stmt.long_data_bytes += data.size();
+    long_data_bytes_ += data.size();
   }
 
   MySqlServer::Impl* server_;
@@ -751,6 +736,7 @@ class Connection {
   uint32_t caps_ = 0;
   std::unique_ptr<sql::Session> session_;
   std::map<uint32_t, Stmt> stmts_;
+  size_t long_data_bytes_ = 0;  // Sum of every statement's long_data_bytes.
 };
 
 void MySqlServer::Impl::AcceptLoop() {
@@ -780,7 +766,10 @@ void MySqlServer::Impl::AcceptLoop() {
       env->SleepForMicros(100'000);
       continue;
     }
+    // Counted here, not in the connection's fiber, so a burst of accepts before those
+    // fibers run cannot exceed the limit. Only this loop increments `active`.
     const bool over = active.load() >= options.max_connections;
+    if (!over) active.fetch_add(1);
     const uint32_t id = next_connection_id.fetch_add(1);
     fibers.Add(1);
     env->Spawn([this, socket, id, over] { Serve(socket, id, over); });
@@ -794,7 +783,6 @@ void MySqlServer::Impl::Serve(std::shared_ptr<tcp::socket> socket, uint32_t id, 
       Metrics().rejected_total->Increment();
       conn.RejectTooMany();
     } else {
-      active.fetch_add(1);
       total.fetch_add(1);
       Metrics().connections->Increment();
       Metrics().connections_total->Increment();

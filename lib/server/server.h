@@ -39,8 +39,13 @@ struct ServerOptions {
   uint16_t port = 4000;
   // Connections beyond this many get ERR 1040 "Too many connections".
   size_t max_connections = 1000;
-  // The largest command payload accepted (MySQL's max_allowed_packet).
+  // The largest command payload accepted (MySQL's max_allowed_packet). It also caps the
+  // COM_STMT_SEND_LONG_DATA bytes one connection may hold. Before the login completes
+  // only packets up to 16 KiB are accepted.
   size_t max_allowed_packet = 64 << 20;
+  // Prepared statements one connection may hold open (MySQL's max_prepared_stmt_count,
+  // there server-wide); COM_STMT_PREPARE beyond it gets ERR 1461.
+  size_t max_prepared_statements = 16382;
   // A client that has not completed the login this long after connecting is disconnected,
   // so idle sockets cannot hold the connection slots.
   uint64_t handshake_timeout_micros = 10'000'000;
