@@ -8,6 +8,8 @@
 #ifndef RUTILE_TESTS_RAFTSTORE_CLUSTER_H_
 #define RUTILE_TESTS_RAFTSTORE_CLUSTER_H_
 
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,7 +92,17 @@ struct ClusterOptions {
   testing::SimulationOptions sim;
   // Per-store clock rates (DriftEnv); stores not listed keep true time.
   std::map<uint64_t, double> clock_rates;
+  // Regions bootstrapped on every store: region 1 alone over the whole key space, or
+  // regions 1..N over [RegionBoundary(k-1), RegionBoundary(k)) (peer k*10+s on store s).
+  int regions = 1;
 };
+
+// The start key of region k+1 when Cluster bootstraps several regions.
+inline std::string RegionBoundary(int k) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "r%06d", k);
+  return buf;
+}
 
 class Cluster {
  public:
@@ -107,25 +119,37 @@ class Cluster {
 
   // Bootstraps region 1 on every store and starts the nodes.
   void Start() {
-    metapb::Region r;
-    r.set_id(1);
-    r.mutable_region_epoch()->set_conf_ver(1);
-    r.mutable_region_epoch()->set_version(1);
-    for (int i = 1; i <= options_.stores; ++i) {
-      metapb::Peer* p = r.add_peers();
-      p->set_id(10 + i);
-      p->set_store_id(i);
+    std::vector<metapb::Region> regions;
+    const int n = std::max(1, options_.regions);
+    for (int k = 1; k <= n; ++k) {
+      metapb::Region r;
+      r.set_id(k);
+      r.mutable_region_epoch()->set_conf_ver(1);
+      r.mutable_region_epoch()->set_version(1);
+      if (k > 1) r.set_start_key(RegionBoundary(k - 1));
+      if (k < n) r.set_end_key(RegionBoundary(k));
+      for (int i = 1; i <= options_.stores; ++i) {
+        metapb::Peer* p = r.add_peers();
+        p->set_id(static_cast<uint64_t>(k) * 10 + i);
+        p->set_store_id(i);
+      }
+      pd_.PutRegion(r);
+      regions.push_back(std::move(r));
     }
-    pd_.PutRegion(r);
-    for (int i = 1; i <= options_.stores; ++i) AddStore(i, &r);
+    for (int i = 1; i <= options_.stores; ++i) AddStore(i, regions);
   }
 
   // Adds store `id`; with `bootstrap` its engine gets that region first, else it starts
   // empty (peers arrive by conf change).
   void AddStore(uint64_t id, const metapb::Region* bootstrap = nullptr) {
+    std::vector<metapb::Region> regions;
+    if (bootstrap != nullptr) regions.push_back(*bootstrap);
+    AddStore(id, regions);
+  }
+  void AddStore(uint64_t id, const std::vector<metapb::Region>& bootstrap) {
     auto engine = std::make_unique<storage::MemEngine>();
-    if (bootstrap != nullptr) {
-      absl::Status s = Store::BootstrapRegion(engine.get(), *bootstrap);
+    for (const metapb::Region& r : bootstrap) {
+      absl::Status s = Store::BootstrapRegion(engine.get(), r);
       EXPECT_TRUE(s.ok()) << s;
     }
     engines_[id] = std::move(engine);
