@@ -25,5 +25,19 @@ TEST(ClusterLinearizabilityTest, RawKvRegistersUnderFullNemesisSoak) {
       100, [&](uint64_t seed) { register_workload::RunSeed(seed, o); }, 100'000);
 }
 
+// The same with PD scheduling on: merges of the nemesis's splits and replica repair after
+// crashes (conf changes) happen under the checker. RUTILE_SIM_SEEDS sets how many (default
+// 20) from 200000.
+TEST(ClusterLinearizabilityTest, RawKvRegistersUnderFullNemesisWithPdScheduling) {
+  register_workload::Options o;
+  o.fault_micros = 5'000'000;
+  o.clients = 4;
+  o.keys = 4;
+  o.ops_per_client = 500;
+  o.pd_scheduling = true;
+  ForEachSeed(
+      20, [&](uint64_t seed) { register_workload::RunSeed(seed, o); }, 200'000);
+}
+
 }  // namespace
 }  // namespace rutile::testing

@@ -39,6 +39,10 @@ struct Options {
   int keys = 3;
   // Operations per client at most (clients also stop when the faults end).
   int ops_per_client = 30;
+  // PD's checkers and schedulers run too: the merge checker merges the nemesis's splits
+  // back (split-merge-interval 0) and a store down for 1 s has its replicas repaired
+  // elsewhere (conf changes), all under the checker.
+  bool pd_scheduling = false;
 };
 
 struct History {
@@ -120,11 +124,21 @@ inline void RunSeed(uint64_t seed, const Options& o = Options()) {
   co.sim.seed = seed;
   co.sim.min_latency_micros = 200;
   co.sim.max_latency_micros = 5'000;
-  co.manual_replication = true;  // The nemesis moves leaders and splits; PD stays still.
+  // The nemesis moves leaders and splits; PD stays still unless o.pd_scheduling.
+  co.manual_replication = !o.pd_scheduling;
+  if (o.pd_scheduling) {
+    co.nodes = 4;  // Room to repair a crashed store's replicas.
+    co.max_store_down_time_micros = 1'000'000;
+  }
   co.kv.timeout_micros = 2'000'000;
   TestCluster c(co);
   absl::Status started = c.Start();
   ASSERT_TRUE(started.ok()) << started << " " << c.SeedMessage();
+  if (o.pd_scheduling) {
+    bool set = false;
+    ASSERT_TRUE(c.Run([&] { set = c.PdCtl("config set split-merge-interval 0s").ok(); }));
+    ASSERT_TRUE(set) << c.SeedMessage();
+  }
 
   NemesisOptions n;
   n.min_interval_micros = 150'000;
