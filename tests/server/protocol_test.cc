@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <map>
 #include <random>
 
 #include "absl/strings/escaping.h"
@@ -173,6 +174,100 @@ TEST(BinaryParam, RandomInputNeverCrashes) {
     PayloadReader r2(s);
     (void)r2.LenencString();
   }
+}
+
+std::string HandshakeResponseFor(uint32_t caps, std::string_view user, std::string_view auth,
+                                 std::string_view db, std::string_view plugin) {
+  std::string p;
+  PutU32(&p, caps);
+  PutU32(&p, 1 << 24);
+  PutU8(&p, 45);
+  p.append(23, '\0');
+  PutNulString(&p, user);
+  PutU8(&p, static_cast<uint8_t>(auth.size()));
+  p.append(auth);
+  PutNulString(&p, db);
+  PutNulString(&p, plugin);
+  return p;
+}
+
+TEST(ParseHandshakeResponse, FieldsAndRefusals) {
+  const uint32_t caps = kClientProtocol41 | kClientSecureConnection | kClientPluginAuth |
+                        kClientConnectWithDb | kClientSsl;
+  const std::string auth(20, 'a');
+  std::string p =
+      HandshakeResponseFor(caps & ~kClientSsl, "root", auth, "d1", "mysql_native_password");
+  auto r = ParseHandshakeResponse(p);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->user, "root");
+  EXPECT_EQ(r->auth_response, auth);
+  EXPECT_EQ(r->database, "d1");
+  EXPECT_EQ(r->plugin, "mysql_native_password");
+  EXPECT_EQ(r->capabilities & kClientSsl, 0u);
+  EXPECT_FALSE(ParseHandshakeResponse(HandshakeResponseFor(caps, "root", auth, "", "")).ok());
+  EXPECT_FALSE(
+      ParseHandshakeResponse(HandshakeResponseFor(kClientSecureConnection, "root", auth, "", ""))
+          .ok());
+  for (size_t n = 0; n < 36; ++n) {  // Truncated before the auth data ends.
+    EXPECT_FALSE(ParseHandshakeResponse(p.substr(0, n)).ok()) << n;
+  }
+}
+
+TEST(ParseChangeUser, FieldsAndTruncation) {
+  std::string p;
+  PutNulString(&p, "alice");
+  PutU8(&p, 3);
+  p.append("xyz");
+  PutNulString(&p, "d1");
+  PutU16(&p, 45);
+  PutNulString(&p, "mysql_native_password");
+  auto r = ParseChangeUser(p, kClientSecureConnection | kClientPluginAuth);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->user, "alice");
+  EXPECT_EQ(r->auth_response, "xyz");
+  EXPECT_EQ(r->database, "d1");
+  EXPECT_EQ(r->plugin, "mysql_native_password");
+  EXPECT_FALSE(ParseChangeUser("alice", kClientSecureConnection).ok());
+  EXPECT_FALSE(ParseChangeUser(std::string("alice\0\x05xy", 9), kClientSecureConnection).ok());
+}
+
+TEST(DecodeExecuteParams, BitmapTypesLongDataAndFailures) {
+  std::string p;
+  PutU8(&p, 0x04);  // Parameter 2 is NULL.
+  PutU8(&p, 1);     // Types follow.
+  PutU16(&p, kTypeLongLong);
+  PutU16(&p, kTypeVarString);
+  PutU16(&p, kTypeVarString);
+  PutU64(&p, 42);
+  std::map<uint16_t, std::string> long_data = {{1, "long"}};
+  std::vector<uint16_t> types;
+  PayloadReader r(p);
+  auto v = DecodeExecuteParams(&r, 3, &types, long_data);
+  ASSERT_TRUE(v.ok()) << v.status();
+  ASSERT_EQ(v->size(), 3u);
+  EXPECT_EQ((*v)[0].i, 42);
+  EXPECT_EQ((*v)[1].kind, sql::Value::Kind::kString);
+  EXPECT_EQ((*v)[2].kind, sql::Value::Kind::kNull);
+  EXPECT_EQ(types.size(), 3u);
+  // Without types, those of the earlier execute apply.
+  std::string again;
+  PutU8(&again, 0x06);
+  PutU8(&again, 0);
+  PutU64(&again, 7);
+  PayloadReader r2(again);
+  v = DecodeExecuteParams(&r2, 3, &types, {});
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ((*v)[0].i, 7);
+  // Never-sent types, a truncated value: errors, and the bound types stay.
+  std::vector<uint16_t> none;
+  PayloadReader r3(again);
+  EXPECT_FALSE(DecodeExecuteParams(&r3, 3, &none, {}).ok());
+  const std::vector<uint16_t> kept = types;
+  std::string truncated = p.substr(0, p.size() - 1);
+  truncated[2] = static_cast<char>(kTypeDouble);  // 8 bytes; 7 remain.
+  PayloadReader r4(truncated);
+  EXPECT_FALSE(DecodeExecuteParams(&r4, 3, &types, {}).ok());
+  EXPECT_EQ(types, kept);
 }
 
 }  // namespace
