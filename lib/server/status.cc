@@ -1,6 +1,9 @@
 // StatusServer: the HTTP status port over cpp-httplib. httplib's listen loop blocks its
-// thread, so it runs inside RunBlocking on a private fiber Env's I/O thread; its request
-// handlers run on httplib's own small thread pool and only read atomics and metrics.
+// thread, so it runs inside RunBlocking on a private fiber Env's I/O thread. Its requests
+// (blocking socket reads and writes, handlers that only read atomics and metrics) run the
+// same way: httplib's task queue is replaced by EnvTaskQueue, which hands each accepted
+// socket to a fiber of that Env that runs it under RunBlocking, so every thread comes from
+// the Env (DESIGN.md §3) and at most kRequestThreads requests run at once.
 
 #include <httplib.h>
 
@@ -12,6 +15,33 @@
 #include "util/sync.h"
 
 namespace rutile::server {
+
+namespace {
+
+// I/O threads of the status port's Env that serve requests (one more runs the listen loop).
+constexpr int kRequestThreads = 2;
+
+class EnvTaskQueue : public httplib::TaskQueue {
+ public:
+  explicit EnvTaskQueue(Env* env) : env_(env) {}
+
+  void enqueue(std::function<void()> fn) override {
+    pending_.Add(1);
+    env_->Spawn([this, fn = std::move(fn)] {
+      env_->RunBlocking(fn);
+      pending_.Done();
+    });
+  }
+
+  // Called by httplib when the listen loop ends: waits for the requests in flight.
+  void shutdown() override { pending_.Wait(); }
+
+ private:
+  Env* env_;
+  WaitGroup pending_;
+};
+
+}  // namespace
 
 struct StatusServer::Impl {
   StatusOptions options;
@@ -30,7 +60,6 @@ absl::StatusOr<std::unique_ptr<StatusServer>> StatusServer::Start(const StatusOp
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   Impl* raw = impl.get();
-  raw->http.new_task_queue = [] { return new httplib::ThreadPool(2); };
   raw->http.Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics::Registry::Default().RenderText(),
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -70,8 +99,10 @@ absl::StatusOr<std::unique_ptr<StatusServer>> StatusServer::Start(const StatusOp
   raw->port = static_cast<uint16_t>(port);
   ThreadedEnvOptions net;
   net.worker_threads = 1;
-  net.io_threads = 1;
+  net.io_threads = 1 + kRequestThreads;
   raw->net_env = NewThreadedEnv(net);
+  Env* env = raw->net_env.get();
+  raw->http.new_task_queue = [env] { return new EnvTaskQueue(env); };
   raw->net_env->Spawn([raw] {
     raw->net_env->RunBlocking([raw] { raw->http.listen_after_bind(); });
     raw->done.Notify();
