@@ -16,9 +16,23 @@
 // Values come back in MySQL's text protocol form (NULL as nullopt), with MySQL column
 // metadata (protocol type code, flags, length, decimals).
 //
+// Where the data lives:
+//   Database::Open(DatabaseOptions{client})   over a cluster's transactional client
+//       (rutile/kv.h): timestamps from PD's TSO, rows in the cluster's regions, commits
+//       through Percolator (one-phase when every key is in one region).
+//   Database::OpenLocalCluster(options)       starts an in-process cluster of 1 or more
+//       Nodes (MemEngine, or LevelDB under data_dir) and opens a database over it; the
+//       Database owns and closes the cluster.
+//   Database::OpenInMemory()                  no cluster: txn/txn_storage over one
+//       MemEngine with counter timestamps (unit tests; fastest).
+// Over a cluster, every call (Open*, Execute, Prepare, ..., and destroying the Database)
+// must run on a fiber of the cluster's Env (as rutile::TxnClient's calls do).
+//
+// The catalog is still held by the Database object (not yet in meta keys): two Databases
+// over one cluster do not see each other's tables.
+//
 // Thread safety: a Database is thread-safe; a Session is used by one thread (fiber) at a
-// time. Today the store is in-process (txn/txn_storage over a MemEngine); see
-// lib/README.md for the plan to run over the cluster's transactional client.
+// time.
 
 #ifndef RUTILE_SQL_H_
 #define RUTILE_SQL_H_
@@ -33,12 +47,38 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+namespace rutile {
+class Env;
+class TxnClient;
+}  // namespace rutile
+
 namespace rutile::sql {
 
 class Session;
 class Catalog;
+struct DatabaseAccess;
 struct DatabaseImpl;
 struct SessionImpl;
+
+struct DatabaseOptions {
+  // The cluster's transactional client (rutile/kv.h). Required; must outlive the Database.
+  TxnClient* client = nullptr;
+  // Commit in one phase when every written key lives in one region.
+  bool try_one_pc = true;
+};
+
+struct LocalClusterOptions {
+  // Nodes in the in-process cluster (node ids 1..nodes over a LocalTransport, node 1
+  // hosting PD, every region replicated on every node).
+  int nodes = 1;
+  // Empty: each node's engine is in memory. Otherwise LevelDB under data_dir/node<id>
+  // (reopening the directory finds the rows, not yet the catalog).
+  std::string data_dir;
+  // Null: Env::Default().
+  Env* env = nullptr;
+  // Raft tick (an election takes 10 to 20 ticks).
+  uint64_t raft_tick_micros = 10'000;
+};
 
 // A MySQL column definition as the protocol sends it.
 struct ColumnMeta {
@@ -110,14 +150,22 @@ MySqlErrorInfo MySqlErrorOf(const absl::Status& status);
 
 class Database {
  public:
-  // A database over a fresh in-memory engine.
+  // A database over a fresh in-memory engine (no cluster).
   static absl::StatusOr<std::unique_ptr<Database>> OpenInMemory();
+  // A database over a cluster (see DatabaseOptions). Implemented in lib/node: link
+  // rutile::rutile.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  // Starts an in-process cluster and opens a database over it; the Database owns the
+  // cluster and closes it when destroyed. Implemented in lib/node.
+  static absl::StatusOr<std::unique_ptr<Database>> OpenLocalCluster(
+      const LocalClusterOptions& options = LocalClusterOptions());
   ~Database();
 
   std::unique_ptr<Session> NewSession();
 
  private:
   friend Catalog* CatalogOf(Database* db);  // sql/catalog/catalog.h (tests, tools)
+  friend struct DatabaseAccess;
   Database();
   std::unique_ptr<DatabaseImpl> impl_;
 };

@@ -193,6 +193,10 @@ struct TxnClient::Impl {
 };
 
 TxnClient::TxnClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+txn::client::Client* node::TxnAccess::ClientOf(TxnClient* client) {
+  return client == nullptr ? nullptr : client->impl()->client.get();
+}
 TxnClient::~TxnClient() {
   if (impl_ != nullptr) impl_->client.reset();
 }

@@ -49,6 +49,8 @@ struct TxnAccess {
   static absl::StatusOr<std::unique_ptr<TxnClient>> Open(Env* env, std::shared_ptr<Pd> pd,
                                                          TxnStoreResolver resolve,
                                                          const TxnClientOptions& options);
+  // The client engine behind a TxnClient (null for null), for the SQL layer's KvStore.
+  static txn::client::Client* ClientOf(TxnClient* client);
 };
 
 }  // namespace node

@@ -1,8 +1,10 @@
 // sqllogictest runner for Rutile's SQL layer (engine name "mysql").
 //
-//   slt_runner [-v] [--sql-mode=MODES] FILE...
+//   slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] FILE...
 //
-// Runs each file against a fresh in-memory Database and prints one line per file, then
+// Runs each file against a fresh Database over a fresh in-process cluster (one Node on a
+// MemEngine by default; --nodes=3 for three replicas; --in-memory: no cluster, the
+// LocalKvStore of Database::OpenInMemory) and prints one line per file, then
 // the totals as `N passed, N failed, N skipped` (counted in records). Records guarded by
 // `skipif mysql` or `onlyif <other engine>` are skipped; `halt` stops the file. Query
 // results are checked in MySQL's typing: the record's type string must match the result
@@ -29,7 +31,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "rutile/env.h"
 #include "rutile/sql.h"
+#include "util/sync.h"
 
 namespace {
 
@@ -128,8 +132,9 @@ bool Applies(const Record& r) {
 
 class FileRunner {
  public:
-  FileRunner(std::string path, bool verbose, std::string sql_mode)
-      : path_(std::move(path)), verbose_(verbose), sql_mode_(std::move(sql_mode)) {}
+  // `nodes` 0: Database::OpenInMemory; otherwise a local cluster of that many nodes.
+  FileRunner(std::string path, bool verbose, std::string sql_mode, int nodes)
+      : path_(std::move(path)), verbose_(verbose), sql_mode_(std::move(sql_mode)), nodes_(nodes) {}
 
   Counts Run() {
     Counts counts;
@@ -145,7 +150,7 @@ class FileRunner {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       lines.push_back(line);
     }
-    auto db = Database::OpenInMemory();
+    auto db = nodes_ == 0 ? Database::OpenInMemory() : Database::OpenLocalCluster(ClusterOptions());
     if (!db.ok()) {
       std::cerr << "cannot open database: " << db.status() << "\n";
       counts.failed = 1;
@@ -292,6 +297,13 @@ class FileRunner {
   std::string path_;
   bool verbose_;
   std::string sql_mode_;
+  int nodes_ = 1;
+
+  rutile::sql::LocalClusterOptions ClusterOptions() const {
+    rutile::sql::LocalClusterOptions o;
+    o.nodes = nodes_;
+    return o;
+  }
   int hash_threshold_ = 0;
 };
 
@@ -304,6 +316,7 @@ int main(int argc, char** argv) {
   std::string sql_mode =
       "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
       "NO_ENGINE_SUBSTITUTION";
+  int nodes = 1;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -311,18 +324,34 @@ int main(int argc, char** argv) {
       verbose = true;
     } else if (a.rfind("--sql-mode=", 0) == 0) {
       sql_mode = a.substr(11);
+    } else if (a.rfind("--nodes=", 0) == 0) {
+      if (!absl::SimpleAtoi(a.substr(8), &nodes) || nodes < 1) {
+        std::cerr << "bad " << a << "\n";
+        return 2;
+      }
+    } else if (a == "--in-memory") {
+      nodes = 0;
     } else {
       files.push_back(a);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: slt_runner [-v] FILE...\n";
+    std::cerr << "usage: slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] FILE...\n";
     return 2;
   }
   Counts total;
   for (const std::string& f : files) {
-    FileRunner runner(f, verbose, sql_mode);
-    Counts c = runner.Run();
+    FileRunner runner(f, verbose, sql_mode, nodes);
+    // The cluster's calls run on fibers of its Env (and so does the in-memory store's,
+    // whose waits are fiber primitives too).
+    Counts c;
+    rutile::WaitGroup wg;
+    wg.Add(1);
+    rutile::Env::Default()->Spawn([&] {
+      c = runner.Run();
+      wg.Done();
+    });
+    wg.Wait();
     std::cout << f << ": " << c.passed << " passed, " << c.failed << " failed, " << c.skipped
               << " skipped" << std::endl;
     total.passed += c.passed;

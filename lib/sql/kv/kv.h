@@ -11,9 +11,14 @@
 // RollbackStatement(), so a failing statement inside an explicit transaction changes
 // nothing.
 //
-// LocalKvStore owns a storage::Engine (MemEngine by default), a ConcurrencyManager,
-// latches, a TxnStorage and a timestamp allocator (a counter; the PD TSO takes over when
-// the SQL layer moves to the transactional client).
+// Two stores implement it:
+//   ClientKvStore (kv/client_kv.h) runs over the cluster's transactional client
+//     (txn/client: timestamps from PD's TSO, keys routed to region leaders, 2PC / 1PC);
+//     this is what a Database over a cluster uses.
+//   LocalKvStore owns a storage::Engine (MemEngine by default), a ConcurrencyManager,
+//     latches, a TxnStorage and a counter for timestamps: no Raft, no PD. It backs
+//     Database::OpenInMemory(), the unit-test store.
+// Both buffer writes and run statement rollback the same way (BufferedTxn below).
 //
 // Thread safety: KvStore is thread-safe; a KvTxn is used by one session at a time.
 
@@ -26,6 +31,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,6 +74,56 @@ class KvStore {
  public:
   virtual ~KvStore() = default;
   virtual absl::StatusOr<std::unique_ptr<KvTxn>> Begin() = 0;
+};
+
+// Percolator outcomes as MySQL errors: conflicts are retryable (1213, SQLSTATE 40001), a
+// lock another transaction holds (or a lock wait that timed out) is 1205.
+absl::Status MapTxnError(const absl::Status& s);
+
+// A KvTxn that buffers its writes (TiDB's membuffer) over a snapshot a subclass reads:
+// reads merge the buffer over the snapshot, statements roll back through an undo log,
+// and Commit hands the buffer to the subclass. Snapshot scans are cached per
+// transaction (a correlated subquery re-runs the same scan once per outer row).
+class BufferedTxn : public KvTxn {
+ public:
+  using Buffer = std::map<std::string, std::optional<std::string>>;  // nullopt: delete.
+
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key) override;
+  absl::StatusOr<std::vector<Pair>> BatchGet(const std::vector<std::string>& keys) override;
+  absl::StatusOr<std::vector<Pair>> Scan(const std::string& start, const std::string& end,
+                                         size_t limit, bool reverse) override;
+  void Put(const std::string& key, std::string value) override;
+  void Delete(const std::string& key) override;
+  void BeginStatement() override;
+  void RollbackStatement() override;
+  size_t BufferedWrites() const override { return buffer_.size(); }
+  absl::Status Commit() override;
+  void Rollback() override;
+
+ protected:
+  // The snapshot at start_ts. Errors are mapped by the caller (MapTxnError).
+  virtual absl::StatusOr<std::optional<std::string>> SnapshotGet(const std::string& key) = 0;
+  // `keys` sorted and distinct; returns the present ones in key order.
+  virtual absl::StatusOr<std::vector<Pair>> SnapshotBatchGet(
+      const std::vector<std::string>& keys) = 0;
+  // Ascending; `reverse`: descending. At most `limit` pairs (0: no limit).
+  virtual absl::StatusOr<std::vector<Pair>> SnapshotScan(const std::string& start,
+                                                         const std::string& end, size_t limit,
+                                                         bool reverse) = 0;
+  // Writes `buffer` (not empty) atomically at a commit timestamp.
+  virtual absl::Status CommitBuffer(const Buffer& buffer) = 0;
+  // Called on Rollback and after a failed or finished Commit.
+  virtual void Abandon() {}
+
+ private:
+  void Record(const std::string& key);
+
+  static constexpr size_t kScanCacheBytes = 32 << 20;
+  Buffer buffer_;
+  std::map<std::tuple<std::string, std::string, size_t, bool>, std::vector<Pair>> scan_cache_;
+  size_t cache_bytes_ = 0;
+  std::vector<std::pair<std::string, std::optional<std::optional<std::string>>>> undo_;
+  bool in_statement_ = false;
 };
 
 // KvStore over txn::TxnStorage on a local engine.

@@ -10,6 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "rutile/env.h"
 #include "rutile/sql.h"
 #include "sql/catalog/catalog.h"
 #include "sql/codec/codec.h"
@@ -20,6 +24,7 @@
 #include "sql/kv/kv.h"
 #include "sql/parser/parser.h"
 #include "sql/planner/binder.h"
+#include "sql/session/database_access.h"
 #include "sql/types/convert.h"
 
 namespace rutile::sql {
@@ -64,8 +69,16 @@ MySqlErrorInfo MySqlErrorOf(const absl::Status& status) {
 }
 
 struct DatabaseImpl {
-  kv::LocalKvStore store;
-  Catalog catalog{&store};
+  DatabaseImpl(std::unique_ptr<kv::KvStore> kv, std::shared_ptr<void> holder, Env* e)
+      : owner(std::move(holder)),
+        env(e != nullptr ? e : Env::Default()),
+        store(std::move(kv)),
+        catalog(store.get()) {}
+
+  std::shared_ptr<void> owner;  // Released last: may own the cluster `store` runs on.
+  Env* env;                     // NOW() reads its wall clock.
+  std::unique_ptr<kv::KvStore> store;
+  Catalog catalog;
 };
 
 struct Prepared {
@@ -109,6 +122,18 @@ struct SessionImpl {
     }
     return t->Commit();
   }
+  // Bound plans of prepared point selects, by the prepared statement's AST.
+  struct CachedPlan {
+    int64_t schema_version = 0;
+    std::string db;
+    std::string sql_mode;
+    PlanPtr plan;
+    TableScanNode* scan = nullptr;  // In `plan`: the point get whose handle is the parameter.
+  };
+  std::map<const Stmt*, CachedPlan> plan_cache;
+
+  // The plan of a query: bound afresh, or a cached prepared point select's.
+  absl::StatusOr<PlanPtr> PlanQuery(const QueryStmt& q, const std::vector<Datum>* params);
 
   absl::StatusOr<ResultSet> Execute(std::string_view sql);
   absl::StatusOr<ResultSet> Run(const Stmt& stmt, const std::vector<Datum>* params);
@@ -348,6 +373,12 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
 }
 
 void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
+  // The statement's NOW(): the Env's wall clock, in UTC (time_zone is not modelled yet).
+  const absl::CivilSecond cs = absl::ToCivilSecond(
+      absl::FromUnixMicros(static_cast<int64_t>(db->env->WallMicros())), absl::UTCTimeZone());
+  ctx->now =
+      Time::FromDatetime(static_cast<int>(cs.year()), cs.month(), cs.day(), cs.hour(), cs.minute(),
+                         cs.second(), static_cast<int>(db->env->WallMicros() % 1'000'000), 6);
   ctx->sql_mode = sql_mode;
   ctx->txn = txn;
   ctx->catalog = &db->catalog;
@@ -373,7 +404,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
           if (!s.ok()) return s;
         }
         written_tables.clear();
-        auto b = db->store.Begin();
+        auto b = db->store->Begin();
         if (!b.ok()) return b.status();
         txn = *std::move(b);
         return rs;
@@ -423,7 +454,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
   std::unique_ptr<kv::KvTxn> local;
   kv::KvTxn* t = txn.get();
   if (implicit) {
-    auto b = db->store.Begin();
+    auto b = db->store->Begin();
     if (!b.ok()) return b.status();
     local = *std::move(b);
     t = local.get();
@@ -461,10 +492,86 @@ absl::StatusOr<ResultSet> SessionImpl::Dispatch(const Stmt& stmt, const std::vec
   return Err(kErNotSupported, "unsupported statement");
 }
 
-absl::StatusOr<ResultSet> SessionImpl::Query(const QueryStmt& q, const std::vector<Datum>* params,
-                                             kv::KvTxn* t) {
+namespace {
+
+// `SELECT col, ... | * FROM t WHERE col = ?` and nothing else: the shape whose bound plan
+// depends on its one parameter only through a point get's handle (when the column turns
+// out to be the integer primary key; PointGetScan checks the plan).
+bool PointSelectShape(const QueryStmt& q) {
+  auto* s = dynamic_cast<const SelectStmt*>(&q);
+  if (s == nullptr || s->distinct || !s->hints.empty() || !s->group_by.empty() ||
+      s->having != nullptr || !s->order_by.empty() || s->limit.has_value() ||
+      s->lock != LockMode::kNone || s->sql_calc_found_rows) {
+    return false;
+  }
+  auto* from = dynamic_cast<const TableName*>(s->from.get());
+  if (from == nullptr || !from->index_hints.empty()) return false;
+  auto* eq = dynamic_cast<const BinaryExpr*>(s->where.get());
+  if (eq == nullptr || eq->op != BinaryOp::kEq) return false;
+  const bool col_param = dynamic_cast<const ColumnRefExpr*>(eq->left.get()) != nullptr &&
+                         dynamic_cast<const ParamExpr*>(eq->right.get()) != nullptr;
+  const bool param_col = dynamic_cast<const ParamExpr*>(eq->left.get()) != nullptr &&
+                         dynamic_cast<const ColumnRefExpr*>(eq->right.get()) != nullptr;
+  if (!col_param && !param_col) return false;
+  for (const SelectField& f : s->fields) {
+    if (!f.wildcard && dynamic_cast<const ColumnRefExpr*>(f.expr.get()) == nullptr) return false;
+  }
+  return true;
+}
+
+// The point get on `handle` of a plan made only of projections over one table scan
+// that reads exactly that handle with nothing else pushed into it; null otherwise.
+TableScanNode* PointGetScan(PlanNode* node, int64_t handle) {
+  while (node->kind == PlanKind::kProjection && node->children.size() == 1) {
+    node = node->children[0].get();
+  }
+  if (node->kind != PlanKind::kTableScan || !node->children.empty()) return nullptr;
+  auto* scan = static_cast<TableScanNode*>(node);
+  if (!scan->handles.has_value() || scan->handles->size() != 1 || (*scan->handles)[0] != handle ||
+      scan->filter != nullptr || scan->limit.has_value() || scan->index_id != 0) {
+    return nullptr;
+  }
+  return scan;
+}
+
+}  // namespace
+
+absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
+                                               const std::vector<Datum>* params) {
+  // Prepared point selects keep their bound plan (TiDB's plan cache for point gets): a
+  // later execution with a non-negative integer parameter only swaps the handle. The plan
+  // is rebuilt when the schema version, the current database or sql_mode changed.
+  int64_t handle = -1;
+  if (params != nullptr && params->size() == 1 && (*params)[0].kind() == DatumKind::kInt64 &&
+      PointSelectShape(q)) {
+    handle = (*params)[0].GetInt64();
+  }
+  const int64_t version = db->catalog.schema_version();
+  if (handle >= 0) {
+    auto it = plan_cache.find(&q);
+    if (it != plan_cache.end() && it->second.schema_version == version &&
+        it->second.db == current_db && it->second.sql_mode == sql_mode_text) {
+      it->second.scan->handles = std::vector<int64_t>{handle};
+      return it->second.plan;
+    }
+  }
   Binder binder(Options(params));
   auto plan = binder.BuildQuery(q);
+  if (!plan.ok()) return plan.status();
+  if (handle >= 0) {
+    TableScanNode* scan = PointGetScan(plan->get(), handle);
+    if (scan != nullptr) {
+      plan_cache[&q] = CachedPlan{version, current_db, sql_mode_text, *plan, scan};
+    } else {
+      plan_cache.erase(&q);
+    }
+  }
+  return plan;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Query(const QueryStmt& q, const std::vector<Datum>* params,
+                                             kv::KvTxn* t) {
+  auto plan = PlanQuery(q, params);
   if (!plan.ok()) return plan.status();
   ExecContext ctx;
   InitContext(&ctx, t);
@@ -944,7 +1051,7 @@ absl::StatusOr<ResultSet> SessionImpl::Delete(const DeleteStmt& s, const std::ve
 // ---- DDL ----
 
 absl::Status SessionImpl::DeleteTableData(int64_t table_id) {
-  auto b = db->store.Begin();
+  auto b = db->store->Begin();
   if (!b.ok()) return b.status();
   const std::string start = codec::EncodeTablePrefix(table_id);
   const std::string end = codec::PrefixNext(start);
@@ -1568,7 +1675,7 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
       auto x = binder.BindOver(*item.value, none);
       if (!x.ok()) return x.status();
       ExecContext ctx;
-      auto b = db->store.Begin();
+      auto b = db->store->Begin();
       if (!b.ok()) return b.status();
       InitContext(&ctx, b->get());
       auto d = Binder::EvalConstant(&ctx, **x);
@@ -1758,11 +1865,19 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
 
 // ---- Public API ----
 
-Database::Database() : impl_(std::make_unique<DatabaseImpl>()) {}
+Database::Database() = default;
 Database::~Database() = default;
 
 absl::StatusOr<std::unique_ptr<Database>> Database::OpenInMemory() {
+  return DatabaseAccess::Make(std::make_unique<kv::LocalKvStore>(), nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<Database>> DatabaseAccess::Make(std::unique_ptr<kv::KvStore> store,
+                                                               std::shared_ptr<void> owner,
+                                                               Env* env) {
+  if (store == nullptr) return absl::InvalidArgumentError("no KV store");
   auto db = std::unique_ptr<Database>(new Database());
+  db->impl_ = std::make_unique<DatabaseImpl>(std::move(store), std::move(owner), env);
   absl::Status s = db->impl_->catalog.Load();
   if (!s.ok()) return s;
   s = db->impl_->catalog.CreateDatabase("test", true);
@@ -1845,6 +1960,8 @@ absl::StatusOr<ResultSet> Session::ExecutePrepared(uint32_t id, const std::vecto
 }
 
 absl::Status Session::ClosePrepared(uint32_t id) {
+  auto it = impl_->prepared.find(id);
+  if (it != impl_->prepared.end()) impl_->plan_cache.erase(it->second.stmt.get());
   if (impl_->prepared.erase(id) == 0) {
     return Err(1243, absl::StrCat("Unknown prepared statement handler (", id,
                                   ") given to DEALLOCATE PREPARE"));
