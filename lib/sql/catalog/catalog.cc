@@ -232,7 +232,7 @@ absl::Status AutoIdAllocator::Reserve(int64_t above, bool force) {
 }
 
 absl::StatusOr<int64_t> AutoIdAllocator::Next() {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<Mutex> l(mu_);
   if (base_ >= end_) {
     absl::Status s = Reserve(0, false);
     if (!s.ok()) return s;
@@ -241,7 +241,7 @@ absl::StatusOr<int64_t> AutoIdAllocator::Next() {
 }
 
 absl::Status AutoIdAllocator::Rebase(int64_t used) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<Mutex> l(mu_);
   if (used < base_) return absl::OkStatus();
   if (used + 1 < end_) {
     base_ = used + 1;
@@ -251,7 +251,7 @@ absl::Status AutoIdAllocator::Rebase(int64_t used) {
 }
 
 absl::Status AutoIdAllocator::Reset(int64_t next) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<Mutex> l(mu_);
   return Reserve(std::max<int64_t>(next, 1) - 1, true);
 }
 
@@ -334,7 +334,7 @@ absl::Status Catalog::Sync(kv::KvTxn* txn) {
 
 absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
                              const std::function<void()>& apply) {
-  std::lock_guard<std::mutex> ddl(ddl_mu_);
+  std::lock_guard<Mutex> ddl(ddl_mu_);
   for (int attempt = 0;; ++attempt) {
     auto b = store_->Begin();
     if (!b.ok()) return b.status();
@@ -350,7 +350,7 @@ absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
     auto v = m.BumpSchemaVersion();
     if (!v.ok()) return v.status();
     {
-      std::unique_lock<std::shared_mutex> publish(publish_mu_);
+      std::unique_lock<FiberSharedMutex> publish(publish_mu_);
       s = txn->Commit();
       if (s.ok()) {
         std::lock_guard<std::mutex> l(mu_);

@@ -40,6 +40,7 @@
 #include "sql/parser/ast.h"
 #include "sql/types/datum.h"
 #include "sql/types/field_type.h"
+#include "util/sync.h"
 
 namespace rutile::sql {
 
@@ -102,6 +103,37 @@ class Meta;
 // AUTO_INCREMENT values and hidden row ids for one table, from id ranges reserved in the
 // table's meta key (m"DB:{db}"h"TID:{table}"), kBatch at a time, so ids stay unique
 // across restarts and across catalogs over the same store.
+// A readers-writer lock for fibers: held across KvTxn calls, which block the fiber (and
+// over the cluster resume it on any worker thread), so it must not be an OS-thread lock.
+class FiberSharedMutex {
+ public:
+  void lock() {
+    MutexLock l(mu_);
+    cv_.Wait(l, [&] { return !writer_ && readers_ == 0; });
+    writer_ = true;
+  }
+  void unlock() {
+    MutexLock l(mu_);
+    writer_ = false;
+    cv_.NotifyAll();
+  }
+  void lock_shared() {
+    MutexLock l(mu_);
+    cv_.Wait(l, [&] { return !writer_; });
+    ++readers_;
+  }
+  void unlock_shared() {
+    MutexLock l(mu_);
+    if (--readers_ == 0) cv_.NotifyAll();
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool writer_ = false;
+  int readers_ = 0;
+};
+
 class AutoIdAllocator {
  public:
   static constexpr int64_t kBatch = 1000;
@@ -119,7 +151,7 @@ class AutoIdAllocator {
   kv::KvStore* store_;
   int64_t db_id_;
   int64_t table_id_;
-  std::mutex mu_;
+  Mutex mu_;          // Held across the reservation's transaction: a fiber mutex.
   int64_t base_ = 0;  // Next id to hand out; ids in [base_, end_) are reserved.
   int64_t end_ = 0;
 };
@@ -234,8 +266,8 @@ class Catalog {
 
   // Held (shared) by a transaction across its commit-time schema check and its commit;
   // publishing a DDL state takes it exclusively.
-  std::shared_lock<std::shared_mutex> CommitGuard() const {
-    return std::shared_lock<std::shared_mutex>(publish_mu_);
+  std::shared_lock<FiberSharedMutex> CommitGuard() const {
+    return std::shared_lock<FiberSharedMutex>(publish_mu_);
   }
   // The commit rule: every table in `used` (id -> revision the transaction wrote it
   // under) is still at that revision or the next one. Call under CommitGuard().
@@ -264,8 +296,8 @@ class Catalog {
   std::map<int64_t, TablePtr> by_id_;
   std::map<int64_t, std::shared_ptr<AutoIdAllocator>> allocators_;
   std::atomic<int64_t> version_{0};
-  std::mutex ddl_mu_;  // Serializes this catalog's meta transactions.
-  mutable std::shared_mutex publish_mu_;
+  Mutex ddl_mu_;  // Serializes this catalog's meta transactions (a fiber mutex).
+  mutable FiberSharedMutex publish_mu_;
   std::string owner_id_;
   int64_t backfill_batch_ = 256;
   std::function<void(const TableInfo&)> ddl_hook_;

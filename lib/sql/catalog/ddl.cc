@@ -135,7 +135,7 @@ class DdlWorker {
     } else {
       auto v = m->BumpSchemaVersion();
       if (!v.ok()) return v.status();
-      std::unique_lock<std::shared_mutex> publish(c_->publish_mu_);
+      std::unique_lock<FiberSharedMutex> publish(c_->publish_mu_);
       s = txn->Commit();
       if (s.ok()) {
         std::lock_guard<std::mutex> l(c_->mu_);
@@ -297,7 +297,7 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     bool idle = false;
     absl::StatusOr<bool> owner;
     {
-      std::lock_guard<std::mutex> ddl(ddl_mu_);
+      std::lock_guard<Mutex> ddl(ddl_mu_);
       owner = w.Step(&idle);
     }
     // A step that met a lock or a conflict (concurrent DML) left nothing behind: run it
