@@ -28,8 +28,7 @@
 // Over a cluster, every call (Open*, Execute, Prepare, ..., and destroying the Database)
 // must run on a fiber of the cluster's Env (as rutile::TxnClient's calls do).
 //
-// The catalog is still held by the Database object (not yet in meta keys): two Databases
-// over one cluster do not see each other's tables.
+// The catalog lives in the store's meta keys: Databases over one cluster share it.
 //
 // Thread safety: a Database is thread-safe; a Session is used by one thread (fiber) at a
 // time.
@@ -71,8 +70,7 @@ struct LocalClusterOptions {
   // Nodes in the in-process cluster (node ids 1..nodes over a LocalTransport, node 1
   // hosting PD, every region replicated on every node).
   int nodes = 1;
-  // Empty: each node's engine is in memory. Otherwise LevelDB under data_dir/node<id>
-  // (reopening the directory finds the rows, not yet the catalog).
+  // Empty: each node's engine is in memory. Otherwise LevelDB under data_dir/node<id>.
   std::string data_dir;
   // Null: Env::Default().
   Env* env = nullptr;
