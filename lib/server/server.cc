@@ -16,6 +16,7 @@
 #include "server/protocol.h"
 #include "sql/parser/parser.h"
 #include "util/env_internal.h"
+#include "util/failpoint.h"
 #include "util/logging.h"
 #include "util/metrics.h"
 #include "util/sync.h"
@@ -777,6 +778,8 @@ void MySqlServer::Impl::AcceptLoop() {
 }
 
 void MySqlServer::Impl::Serve(std::shared_ptr<tcp::socket> socket, uint32_t id, bool over_limit) {
+  // Lets a test hold connection fibers back while the accept loop takes a burst.
+  RUTILE_FAIL_POINT("mysql_server_before_serve");
   {
     Connection conn(this, socket, id);
     if (over_limit) {

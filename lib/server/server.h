@@ -14,7 +14,11 @@
 // COM_SET_OPTION, COM_STMT_PREPARE / EXECUTE / SEND_LONG_DATA / CLOSE / RESET. Anything
 // else gets ERR 1047. Malformed or truncated payloads get ERR 1835 and the connection
 // stays usable; a packet larger than max_allowed_packet gets ERR 1153 and the connection
-// is closed; a connection beyond max_connections gets ERR 1040 and is closed.
+// is closed; a connection beyond max_connections (counted when accepted) gets ERR 1040
+// and is closed. Limits for untrusted clients: packets before the login are at most 16 KiB
+// (ERR 1153, closed); COM_STMT_PREPARE with more than 65535 placeholders gets ERR 1390, and
+// beyond max_prepared_statements open statements ERR 1461; SEND_LONG_DATA beyond
+// max_allowed_packet per connection makes the statement's next execute fail with ERR 1105.
 //
 // Thread safety: Start/Stop/port/GetStats may be called from any thread.
 

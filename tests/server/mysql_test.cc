@@ -28,6 +28,7 @@
 #include "absl/strings/str_replace.h"
 #include "server/protocol.h"
 #include "server/server.h"
+#include "util/failpoint.h"
 
 // libmariadb leaks a few allocations when a connection attempt is refused during the
 // handshake (ERR 1040 / 1045); those are the client library's, not the server's.
@@ -823,9 +824,20 @@ TEST_F(MySqlTest, ConnectionLimitHoldsForABurstOfConnects) {
   o.max_connections = 2;
   auto server = MySqlServer::Start(db, o);
   ASSERT_TRUE(server.ok()) << server.status();
-  // All connect before any reads: the server accepts them in a burst.
+  // All connect before any connection fiber runs: the failpoint (when compiled in) holds
+  // each one back until the accept loop has taken all six, which is when a limit counted
+  // in the connection fiber would let every one in.
+  constexpr char kHold[] = "mysql_server_before_serve";
+  const bool held = failpoint::Configure(kHold, "pause").ok();
   std::vector<std::unique_ptr<RawClient>> clients;
   for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<RawClient>((*server)->port()));
+  if (held) {
+    for (int i = 0; i < 2000 && failpoint::Evaluations(kHold) < 6; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(failpoint::Evaluations(kHold), 6u);
+    failpoint::Remove(kHold);
+  }
   int greeted = 0, refused = 0;
   for (auto& c : clients) {
     auto p = c->ReadPacket();
