@@ -185,6 +185,12 @@ class Session {
   // running it); empty for statements that return no rows. What COM_STMT_PREPARE announces.
   absl::StatusOr<std::vector<ColumnMeta>> PreparedColumns(uint32_t id) const;
 
+  // Who is connected, for CONNECTION_ID(), USER() and CURRENT_USER(): a server calls it
+  // once the client authenticated (its protocol thread id, the account, the client host).
+  // A session nobody told is root@localhost with an id unique within its Database.
+  void SetConnectionInfo(uint64_t connection_id, std::string_view user, std::string_view host);
+  uint64_t ConnectionId() const;
+
   // The current database ("" when none).
   std::string CurrentDatabase() const;
   bool InTransaction() const;

@@ -387,8 +387,9 @@ class Connection {
   }
 
   // Opens a fresh session, optionally in `db`. On failure sends the error.
-  bool OpenSession(std::string_view db) {
+  bool OpenSession(std::string_view user, std::string_view db) {
     session_ = server_->db->NewSession();
+    session_->SetConnectionInfo(id_, user, peer_host_);
     ClearStmts();
     if (!db.empty()) {
       auto r = session_->Execute(absl::StrCat("USE ", QuoteIdent(db)));
@@ -462,7 +463,7 @@ class Connection {
       auth_data = *std::move(switched);
     }
     user_ = std::string(user);
-    if (!Authenticate(user_, auth_data) || !OpenSession(db)) {
+    if (!Authenticate(user_, auth_data) || !OpenSession(user_, db)) {
       (void)io_.Flush();
       return false;
     }
@@ -501,7 +502,7 @@ class Connection {
       case kComChangeUser:
         return ChangeUser(&r, quit);
       case kComResetConnection: {
-        if (OpenSession(session_->CurrentDatabase())) SendOk();
+        if (OpenSession(user_, session_->CurrentDatabase())) SendOk();
         return;
       }
       case kComSetOption: {
@@ -614,7 +615,7 @@ class Connection {
     }
     std::string new_user(request->user);
     // A failed change of user ends the connection, as in MySQL.
-    if (!Authenticate(new_user, auth_data) || !OpenSession(db_name)) {
+    if (!Authenticate(new_user, auth_data) || !OpenSession(new_user, db_name)) {
       *quit = true;
       return;
     }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -31,6 +33,47 @@ int TableInfo::AutoIncrementColumn() const {
   }
   return -1;
 }
+
+namespace {
+
+// The TEXT and BLOB family: MySQL's byte limits per variant (TINY 2^8-1, plain 2^16-1,
+// MEDIUM 2^24-1, LONG 2^32-1). flen is an int, so LONG's limit is capped at INT32_MAX,
+// which is beyond any value a session can send (the protocol's packets are smaller).
+// TEXT(n) / BLOB(n) pick the smallest variant holding n bytes, as MySQL does.
+FieldType SizedBlob(TypeKind kind, int64_t length, Collation collation) {
+  FieldType ft = FieldType::Blob(collation);
+  int64_t limit = 65535;
+  switch (kind) {
+    case TypeKind::kTinyText:
+    case TypeKind::kTinyBlob:
+      limit = 255;
+      break;
+    case TypeKind::kMediumText:
+    case TypeKind::kMediumBlob:
+      limit = 16777215;
+      break;
+    case TypeKind::kLongText:
+    case TypeKind::kLongBlob:
+      limit = 4294967295;
+      break;
+    default:
+      if (length >= 0) {
+        limit = length <= 255        ? 255
+                : length <= 65535    ? 65535
+                : length <= 16777215 ? 16777215
+                                     : 4294967295;
+      }
+      break;
+  }
+  ft.tp = limit == 255        ? TypeCode::kTinyBlob
+          : limit == 65535    ? TypeCode::kBlob
+          : limit == 16777215 ? TypeCode::kMediumBlob
+                              : TypeCode::kLongBlob;
+  ft.flen = static_cast<int>(std::min<int64_t>(limit, std::numeric_limits<int32_t>::max()));
+  return ft;
+}
+
+}  // namespace
 
 absl::StatusOr<FieldType> ToFieldType(const DataType& t) {
   FieldType ft;
@@ -136,14 +179,13 @@ absl::StatusOr<FieldType> ToFieldType(const DataType& t) {
     case TypeKind::kLongText: {
       auto c = collation(kDefaultCollation);
       if (!c.ok()) return c.status();
-      ft = FieldType::Blob(*c);
-      return ft;
+      return SizedBlob(t.kind, t.length, *c);
     }
     case TypeKind::kTinyBlob:
     case TypeKind::kBlob:
     case TypeKind::kMediumBlob:
     case TypeKind::kLongBlob:
-      return FieldType::Blob(Collation::kBinary);
+      return SizedBlob(t.kind, t.length, Collation::kBinary);
     case TypeKind::kDate:
       return FieldType::Date();
     case TypeKind::kDateTime:

@@ -768,6 +768,18 @@ absl::StatusOr<expr::ExprPtr> Binder::BindInner(const Expr& e, Scope* s) {
       if (opts_.db.empty()) return expr::NewNull();
       return expr::NewString(opts_.db, Collation::kUtf8mb4GeneralCi);
     }
+    if (name == "user" || name == "session_user" || name == "system_user" ||
+        name == "current_user") {
+      if (!fc->args.empty())
+        return Err(1582, absl::StrCat("Incorrect parameter count in the call to native function '",
+                                      fc->name, "'"));
+      // Answered by the session under a name no system variable can have.
+      VariableExpr v;
+      v.system = true;
+      v.name = name == "current_user" ? "current_user()" : "user()";
+      if (!opts_.variable) return expr::NewNull();
+      return opts_.variable(v);
+    }
     if (name == "version" || name == "last_insert_id" || name == "connection_id" ||
         name == "row_count" || name == "found_rows") {
       if (!fc->args.empty())

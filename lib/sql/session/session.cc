@@ -1,6 +1,7 @@
 // Session: statement dispatch, transactions, DDL, DML and system variables.
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <utility>
@@ -42,6 +43,9 @@ ColumnMeta MetaOf(const OutputColumn& c) {
   m.table = c.table;
   m.db = c.db;
   m.type = static_cast<uint8_t>(c.type.tp == TypeCode::kVarchar ? TypeCode::kVarString : c.type.tp);
+  // As MySQL: every TEXT/BLOB variant goes out as MYSQL_TYPE_BLOB, its length telling them
+  // apart.
+  if ((c.type.flag & kBlobFlag) != 0) m.type = static_cast<uint8_t>(TypeCode::kBlob);
   m.flags = c.type.flag;
   m.length = c.type.flen < 0 ? 0 : c.type.flen;
   m.decimals = static_cast<uint8_t>(c.type.decimal < 0 ? 31 : c.type.decimal);
@@ -79,6 +83,8 @@ struct DatabaseImpl {
   Env* env;                     // NOW() reads its wall clock.
   std::unique_ptr<kv::KvStore> store;
   Catalog catalog;
+  // CONNECTION_ID() of sessions no server named (SetConnectionInfo).
+  std::atomic<uint64_t> next_connection_id{1};
 };
 
 struct Prepared {
@@ -101,6 +107,10 @@ struct SessionImpl {
   std::map<std::string, std::string> other_vars;
   uint64_t last_insert_id = 0;
   uint64_t run_id = 0;
+  // CONNECTION_ID(), and the account and client host of USER() / CURRENT_USER().
+  uint64_t connection_id = 0;
+  std::string user = "root";
+  std::string host = "localhost";
   std::map<uint32_t, Prepared> prepared;
   uint32_t next_prepared = 1;
   // Tables the open transaction wrote, with the oldest revision it wrote each under
@@ -297,6 +307,9 @@ absl::StatusOr<Datum> StoreValue(ExecContext* ctx, const ColumnInfo& c, const Da
     const std::string& s = v.GetString();
     size_t chars = 0;
     for (unsigned char ch : s) chars += (ch & 0xC0) != 0x80 ? 1 : 0;
+    // The TEXT/BLOB family limits bytes (TINYTEXT 255 ... LONGTEXT 4 GiB-1), CHAR/VARCHAR
+    // characters.
+    if ((c.type.flag & kBlobFlag) != 0) chars = s.size();
     if (chars > static_cast<size_t>(c.type.flen)) {
       return Err(kErDataTooLong, absl::StrCat("Data too long for column '", c.name, "' at row 1"));
     }
@@ -358,7 +371,15 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
   if (name == "last_insert_id" || name == "identity") return expr::NewUint(last_insert_id);
   if (name == "max_allowed_packet") return expr::NewInt(64 << 20);
   if (name == "group_concat_max_len") return expr::NewInt(1024);
-  if (name == "connection_id") return expr::NewInt(1);
+  if (name == "connection_id") return expr::NewUint(connection_id);
+  // USER() is the client as it connected; CURRENT_USER() the account it authenticated as,
+  // and accounts are not host-restricted ('%').
+  if (name == "user()") return expr::NewString(absl::StrCat(user, "@", host));
+  if (name == "current_user()") return expr::NewString(absl::StrCat(user, "@%"));
+  if (name == "character_set_database" || name == "character_set_system") {
+    return expr::NewString(name == "character_set_system" ? "utf8mb3" : "utf8mb4");
+  }
+  if (name == "collation_database") return expr::NewString("utf8mb4_general_ci");
   if (name == "character_set_client" || name == "character_set_connection" ||
       name == "character_set_results" || name == "character_set_server") {
     return expr::NewString("utf8mb4");
@@ -1890,6 +1911,7 @@ Catalog* CatalogOf(Database* db) { return &db->impl_->catalog; }
 std::unique_ptr<Session> Database::NewSession() {
   auto impl = std::make_unique<SessionImpl>();
   impl->db = impl_.get();
+  impl->connection_id = impl_->next_connection_id.fetch_add(1);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
 }
 
@@ -1990,6 +2012,14 @@ absl::StatusOr<std::vector<ColumnMeta>> Session::PreparedColumns(uint32_t id) co
   }
   return out;
 }
+
+void Session::SetConnectionInfo(uint64_t connection_id, std::string_view user,
+                                std::string_view host) {
+  impl_->connection_id = connection_id;
+  impl_->user = std::string(user);
+  impl_->host = std::string(host);
+}
+uint64_t Session::ConnectionId() const { return impl_->connection_id; }
 
 std::string Session::CurrentDatabase() const { return impl_->current_db; }
 bool Session::InTransaction() const { return impl_->txn != nullptr; }
