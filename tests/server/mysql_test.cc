@@ -1033,6 +1033,18 @@ TEST_F(MySqlTest, MariadbCliThroughAPipeAndInBatchMode) {
   const std::string err = RunShell(absl::StrCat(cli, " -e 'SELECT * FROM cli.nope' 2>&1"));
   EXPECT_NE(err.find("ERROR 1146 (42S02)"), std::string::npos) << err;
 }
+
+// The CLI's `status` command: USER(), the connection id and the character sets.
+TEST_F(MySqlTest, MariadbCliStatus) {
+  const std::string cli =
+      absl::StrCat(RUTILE_MARIADB_CLI, " --no-defaults -h127.0.0.1 -P", server_->port(), " -uroot");
+  const std::string out = RunShell(absl::StrCat(cli, " -e status 2>&1"));
+  EXPECT_EQ(out.find("ERROR"), std::string::npos) << out;
+  EXPECT_EQ(out.find("[exit"), std::string::npos) << out;
+  EXPECT_NE(out.find("Current user:\t\troot@"), std::string::npos) << out;
+  EXPECT_NE(out.find("Db     characterset:\tutf8mb4"), std::string::npos) << out;
+  EXPECT_NE(out.find("Connection id:"), std::string::npos) << out;
+}
 #endif
 
 }  // namespace
