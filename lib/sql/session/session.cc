@@ -111,6 +111,11 @@ struct SessionImpl {
   uint64_t connection_id = 0;
   std::string user = "root";
   std::string host = "localhost";
+  // SHOW WARNINGS / SHOW ERRORS: the diagnostics of the last statement that was neither
+  // (its warnings, and its error when it failed); `pending_warnings` collects the running
+  // statement's.
+  std::vector<SqlWarning> diagnostics;
+  std::vector<SqlWarning> pending_warnings;
   std::map<uint32_t, Prepared> prepared;
   uint32_t next_prepared = 1;
   // Tables the open transaction wrote, with the oldest revision it wrote each under
@@ -147,6 +152,8 @@ struct SessionImpl {
 
   absl::StatusOr<ResultSet> Execute(std::string_view sql);
   absl::StatusOr<ResultSet> Run(const Stmt& stmt, const std::vector<Datum>* params);
+  // Run, recording the statement's diagnostics for SHOW WARNINGS.
+  absl::StatusOr<ResultSet> RunRecorded(const Stmt& stmt, const std::vector<Datum>* params);
 
   BindOptions Options(const std::vector<Datum>* params);
   absl::StatusOr<expr::ExprPtr> Variable(const VariableExpr& v);
@@ -410,8 +417,29 @@ absl::StatusOr<ResultSet> SessionImpl::Execute(std::string_view sql) {
   ParserOptions po;
   po.pipes_as_concat = sql_mode.pipes_as_concat;
   auto stmt = ParseOne(sql, po);
-  if (!stmt.ok()) return stmt.status();
-  return Run(**stmt, nullptr);
+  if (!stmt.ok()) {
+    MySqlErrorInfo e = MySqlErrorOf(stmt.status());
+    diagnostics = {{WarnLevel::kError, {e.code, e.sqlstate, e.message}}};
+    return stmt.status();
+  }
+  return RunRecorded(**stmt, nullptr);
+}
+
+absl::StatusOr<ResultSet> SessionImpl::RunRecorded(const Stmt& stmt,
+                                                   const std::vector<Datum>* params) {
+  auto* show = dynamic_cast<const ShowStmt*>(&stmt);
+  if (show != nullptr && (show->kind == ShowKind::kWarnings || show->kind == ShowKind::kErrors)) {
+    return Run(stmt, params);
+  }
+  pending_warnings.clear();
+  absl::StatusOr<ResultSet> r = Run(stmt, params);
+  diagnostics = std::move(pending_warnings);
+  pending_warnings.clear();
+  if (!r.ok()) {
+    MySqlErrorInfo e = MySqlErrorOf(r.status());
+    diagnostics.push_back({WarnLevel::kError, {e.code, e.sqlstate, e.message}});
+  }
+  return r;
 }
 
 absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<Datum>* params) {
@@ -625,6 +653,7 @@ absl::StatusOr<ResultSet> SessionImpl::Query(const QueryStmt& q, const std::vect
     }
   }
   rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  pending_warnings = ctx.warnings();
   return rs;
 }
 
@@ -909,6 +938,7 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
     rs.last_insert_id = first_auto;
   }
   rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  pending_warnings = ctx.warnings();
   return rs;
 }
 
@@ -1044,6 +1074,7 @@ absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::ve
     rs.affected_rows += 1;
   }
   rs.warnings = static_cast<uint32_t>(ctx.warning_count());
+  pending_warnings = ctx.warnings();
   return rs;
 }
 
@@ -1877,8 +1908,17 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
       return TextResult({"Variable_name", "Value"}, std::move(rows));
     }
     case ShowKind::kWarnings:
-    case ShowKind::kErrors:
-      return TextResult({"Level", "Code", "Message"}, {});
+    case ShowKind::kErrors: {
+      std::vector<Row> rows;
+      for (const SqlWarning& w : diagnostics) {
+        if (s.kind == ShowKind::kErrors && w.level != WarnLevel::kError) continue;
+        const char* level = w.level == WarnLevel::kNote      ? "Note"
+                            : w.level == WarnLevel::kWarning ? "Warning"
+                                                             : "Error";
+        rows.push_back({std::string(level), std::to_string(w.error.code), w.error.message});
+      }
+      return TextResult({"Level", "Code", "Message"}, std::move(rows));
+    }
     default:
       return Err(kErNotSupported, "this SHOW statement is not supported yet");
   }
@@ -1978,7 +2018,7 @@ absl::StatusOr<ResultSet> Session::ExecutePrepared(uint32_t id, const std::vecto
         break;
     }
   }
-  return impl_->Run(*it->second.stmt, &ds);
+  return impl_->RunRecorded(*it->second.stmt, &ds);
 }
 
 absl::Status Session::ClosePrepared(uint32_t id) {
