@@ -77,6 +77,42 @@ class CondVar {
   boost::fibers::condition_variable_any cv_;
 };
 
+// A reader-writer lock for fibers (with std::unique_lock / std::shared_lock): it blocks
+// the fiber, not the thread, so it may be held across a KV call that yields. Waiting
+// writers go first: once one waits, new readers wait too, so readers cannot starve it
+// (a fiber must therefore not take the shared lock twice).
+class SharedMutex {
+ public:
+  void lock() {
+    MutexLock l(mu_);
+    ++writers_waiting_;
+    cv_.Wait(l, [&] { return !writer_ && readers_ == 0; });
+    --writers_waiting_;
+    writer_ = true;
+  }
+  void unlock() {
+    MutexLock l(mu_);
+    writer_ = false;
+    cv_.NotifyAll();
+  }
+  void lock_shared() {
+    MutexLock l(mu_);
+    cv_.Wait(l, [&] { return !writer_ && writers_waiting_ == 0; });
+    ++readers_;
+  }
+  void unlock_shared() {
+    MutexLock l(mu_);
+    if (--readers_ == 0) cv_.NotifyAll();
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  int readers_ = 0;
+  int writers_waiting_ = 0;
+  bool writer_ = false;
+};
+
 // A one-shot event, as absl::Notification, for fibers. Cheap to copy: copies share state.
 class Notification {
  public:

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <set>
+#include <shared_mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -311,4 +314,40 @@ TEST(ThreadedEnvTest, ChannelAcrossFibersAndThreads) {
 }
 
 }  // namespace
+TEST(SyncTest, SharedMutexReadersShareWritersExcludeAndGoFirst) {
+  SimEnv env(SimEnvOptions{.seed = 3});
+  SharedMutex mu;
+  int readers_in = 0;
+  int max_readers = 0;
+  bool writer_in = false;
+  std::vector<std::string> order;
+  for (int i = 0; i < 3; ++i) {
+    env.Spawn([&] {
+      std::shared_lock<SharedMutex> l(mu);
+      EXPECT_FALSE(writer_in);
+      max_readers = std::max(max_readers, ++readers_in);
+      env.SleepForMicros(100);  // Holds the lock across a wait that yields.
+      --readers_in;
+    });
+  }
+  env.Spawn([&] {
+    env.SleepForMicros(10);
+    std::unique_lock<SharedMutex> l(mu);
+    EXPECT_EQ(readers_in, 0);
+    writer_in = true;
+    env.SleepForMicros(100);
+    writer_in = false;
+    order.push_back("writer");
+  });
+  env.Spawn([&] {
+    env.SleepForMicros(20);  // Arrives while the writer waits: goes after it.
+    std::shared_lock<SharedMutex> l(mu);
+    EXPECT_FALSE(writer_in);
+    order.push_back("reader");
+  });
+  env.RunUntilIdle();
+  EXPECT_EQ(max_readers, 3);
+  EXPECT_EQ(order, (std::vector<std::string>{"writer", "reader"}));
+}
+
 }  // namespace rutile

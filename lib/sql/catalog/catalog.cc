@@ -274,7 +274,7 @@ absl::Status AutoIdAllocator::Reserve(int64_t above, bool force) {
 }
 
 absl::StatusOr<int64_t> AutoIdAllocator::Next() {
-  std::lock_guard<Mutex> l(mu_);
+  MutexLock l(mu_);
   if (base_ >= end_) {
     absl::Status s = Reserve(0, false);
     if (!s.ok()) return s;
@@ -283,7 +283,7 @@ absl::StatusOr<int64_t> AutoIdAllocator::Next() {
 }
 
 absl::Status AutoIdAllocator::Rebase(int64_t used) {
-  std::lock_guard<Mutex> l(mu_);
+  MutexLock l(mu_);
   if (used < base_) return absl::OkStatus();
   if (used + 1 < end_) {
     base_ = used + 1;
@@ -293,7 +293,7 @@ absl::Status AutoIdAllocator::Rebase(int64_t used) {
 }
 
 absl::Status AutoIdAllocator::Reset(int64_t next) {
-  std::lock_guard<Mutex> l(mu_);
+  MutexLock l(mu_);
   return Reserve(std::max<int64_t>(next, 1) - 1, true);
 }
 
@@ -322,12 +322,13 @@ std::shared_ptr<AutoIdAllocator> Catalog::AllocatorFor(int64_t db_id, int64_t ta
   return a;
 }
 
-void Catalog::PublishLocked(std::shared_ptr<TableInfo> t) {
-  t->next_id = AllocatorFor(t->db_id, t->id);
+bool Catalog::PublishLocked(std::shared_ptr<TableInfo> t) {
   auto it = dbs_.find(LowerName(t->db));
-  if (it == dbs_.end()) return;
+  if (it == dbs_.end()) return false;
+  t->next_id = AllocatorFor(t->db_id, t->id);
   it->second.tables[LowerName(t->name)] = t;
   by_id_[t->id] = t;
+  return true;
 }
 
 absl::Status Catalog::LoadFrom(kv::KvTxn* txn) {
@@ -376,7 +377,7 @@ absl::Status Catalog::Sync(kv::KvTxn* txn) {
 
 absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
                              const std::function<void()>& apply) {
-  std::lock_guard<Mutex> ddl(ddl_mu_);
+  MutexLock ddl(ddl_mu_);
   for (int attempt = 0;; ++attempt) {
     auto b = store_->Begin();
     if (!b.ok()) return b.status();
@@ -392,12 +393,16 @@ absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
     auto v = m.BumpSchemaVersion();
     if (!v.ok()) return v.status();
     {
-      std::unique_lock<FiberSharedMutex> publish(publish_mu_);
+      std::unique_lock<SharedMutex> publish(publish_mu_);
       s = txn->Commit();
       if (s.ok()) {
         std::lock_guard<std::mutex> l(mu_);
-        apply();
-        version_.store(*v);
+        // The commit bumped the version from the snapshot's, which Sync loaded: unless a
+        // Sync raced ahead (and loaded this change too), the cache is exactly one behind.
+        if (version_.load() == *v - 1) {
+          apply();
+          version_.store(*v);
+        }
         return s;
       }
     }
@@ -603,18 +608,32 @@ absl::Status Catalog::RemoveTable(const std::string& db, const std::string& name
       });
 }
 
-absl::Status Catalog::CheckCommit(const std::map<int64_t, int64_t>& used) const {
-  std::lock_guard<std::mutex> l(mu_);
-  for (const auto& [id, rev] : used) {
-    auto it = by_id_.find(id);
-    // A dropped table: its rows are unreachable garbage, never read again; nothing to
-    // corrupt. A table two or more revisions ahead: the writes may miss an index.
-    if (it != by_id_.end() && it->second->revision > rev + 1) {
-      return MakeMySqlStatus(absl::StatusCode::kAborted,
-                             {kErInfoSchemaChanged, "HY000",
-                              "Information schema is changed during the execution of the "
-                              "statement, please try again"});
+absl::Status Catalog::CheckCommit(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) const {
+  const absl::Status changed = MakeMySqlStatus(
+      absl::StatusCode::kAborted, {kErInfoSchemaChanged, "HY000",
+                                   "Information schema is changed during the execution of the "
+                                   "statement, please try again"});
+  std::map<int64_t, int64_t> db_of;  // table id -> database id, of the tables to read
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [id, rev] : used) {
+      auto it = by_id_.find(id);
+      // A dropped table: its rows are unreachable garbage, never read again; nothing to
+      // corrupt. A table two or more revisions ahead: the writes may miss an index.
+      if (it == by_id_.end()) continue;
+      if (it->second->revision > rev + 1) return changed;
+      db_of[id] = it->second->db_id;
     }
+  }
+  if (txn == nullptr) return absl::OkStatus();
+  // The store's revision as of the transaction's snapshot: steps another catalog
+  // published that this one has not loaded yet.
+  Meta m(txn);
+  for (const auto& [id, db_id] : db_of) {
+    auto t = m.GetTable(db_id, id);
+    if (absl::IsNotFound(t.status())) continue;
+    if (!t.ok()) return t.status();
+    if ((*t)->revision > used.at(id) + 1) return changed;
   }
   return absl::OkStatus();
 }

@@ -14,8 +14,16 @@
 // write-reorg -> public, and back for DROP), driven by a DDL job queue in meta keys that
 // one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published change bumps
 // the table's revision; a transaction that wrote a table under revision r commits only
-// while the table is at r or r + 1 (adjacent F1 states are compatible), checked
-// atomically with respect to publishing (CommitGuard), else error 8028.
+// while the table is at r or r + 1 (adjacent F1 states are compatible), else error 8028.
+// The check reads the revision both from this catalog's cache, atomically with respect
+// to its own publishing (CommitGuard), and from the committing transaction's snapshot,
+// so a catalog that has not loaded another catalog's steps still refuses a commit the
+// store already made unsafe. Departure from TiDB: there is no schema lease, so a step
+// another catalog commits after the transaction's start_ts is not seen (see ddl.cc).
+//
+// Locks: every lock held across a KV call (ddl_mu_, publish_mu_, an allocator's) is a
+// fiber lock (util/sync.h), so a store that yields never blocks a worker thread; mu_
+// guards the cache only and is never held across KV calls.
 //
 // Thread safety: Catalog is thread-safe; TableInfo objects are immutable once published
 // (a DDL change publishes a new one), except the shared id allocator.
@@ -103,37 +111,6 @@ class Meta;
 // AUTO_INCREMENT values and hidden row ids for one table, from id ranges reserved in the
 // table's meta key (m"DB:{db}"h"TID:{table}"), kBatch at a time, so ids stay unique
 // across restarts and across catalogs over the same store.
-// A readers-writer lock for fibers: held across KvTxn calls, which block the fiber (and
-// over the cluster resume it on any worker thread), so it must not be an OS-thread lock.
-class FiberSharedMutex {
- public:
-  void lock() {
-    MutexLock l(mu_);
-    cv_.Wait(l, [&] { return !writer_ && readers_ == 0; });
-    writer_ = true;
-  }
-  void unlock() {
-    MutexLock l(mu_);
-    writer_ = false;
-    cv_.NotifyAll();
-  }
-  void lock_shared() {
-    MutexLock l(mu_);
-    cv_.Wait(l, [&] { return !writer_; });
-    ++readers_;
-  }
-  void unlock_shared() {
-    MutexLock l(mu_);
-    if (--readers_ == 0) cv_.NotifyAll();
-  }
-
- private:
-  Mutex mu_;
-  CondVar cv_;
-  bool writer_ = false;
-  int readers_ = 0;
-};
-
 class AutoIdAllocator {
  public:
   static constexpr int64_t kBatch = 1000;
@@ -151,7 +128,7 @@ class AutoIdAllocator {
   kv::KvStore* store_;
   int64_t db_id_;
   int64_t table_id_;
-  Mutex mu_;          // Held across the reservation's transaction: a fiber mutex.
+  Mutex mu_;          // Held across the reserving meta transaction.
   int64_t base_ = 0;  // Next id to hand out; ids in [base_, end_) are reserved.
   int64_t end_ = 0;
 };
@@ -266,12 +243,14 @@ class Catalog {
 
   // Held (shared) by a transaction across its commit-time schema check and its commit;
   // publishing a DDL state takes it exclusively.
-  std::shared_lock<FiberSharedMutex> CommitGuard() const {
-    return std::shared_lock<FiberSharedMutex>(publish_mu_);
+  std::shared_lock<SharedMutex> CommitGuard() const {
+    return std::shared_lock<SharedMutex>(publish_mu_);
   }
   // The commit rule: every table in `used` (id -> revision the transaction wrote it
-  // under) is still at that revision or the next one. Call under CommitGuard().
-  absl::Status CheckCommit(const std::map<int64_t, int64_t>& used) const;
+  // under) is still at that revision or the next one, in this catalog's cache and in
+  // `txn`'s snapshot of the meta keys (`txn` is the committing transaction; null skips
+  // the store read). Call under CommitGuard().
+  absl::Status CheckCommit(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) const;
 
  private:
   struct Db {
@@ -286,7 +265,8 @@ class Catalog {
   absl::Status Mutate(const std::function<absl::Status(Meta&)>& fn,
                       const std::function<void()>& apply);
   absl::Status LoadFrom(kv::KvTxn* txn);
-  void PublishLocked(std::shared_ptr<TableInfo> t);
+  // False when `t`'s database is not in the cache (nothing published).
+  bool PublishLocked(std::shared_ptr<TableInfo> t);
   std::shared_ptr<AutoIdAllocator> AllocatorFor(int64_t db_id, int64_t table_id);
   absl::Status RunJobs(int64_t job_id);
 
@@ -296,8 +276,8 @@ class Catalog {
   std::map<int64_t, TablePtr> by_id_;
   std::map<int64_t, std::shared_ptr<AutoIdAllocator>> allocators_;
   std::atomic<int64_t> version_{0};
-  Mutex ddl_mu_;  // Serializes this catalog's meta transactions (a fiber mutex).
-  mutable FiberSharedMutex publish_mu_;
+  Mutex ddl_mu_;  // Serializes this catalog's meta transactions.
+  mutable SharedMutex publish_mu_;
   std::string owner_id_;
   int64_t backfill_batch_ = 256;
   std::function<void(const TableInfo&)> ddl_hook_;

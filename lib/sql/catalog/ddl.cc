@@ -9,7 +9,13 @@
 // Every state change is one meta transaction bumping the table's revision and the schema
 // version, published under the catalog's publish lock, so a DML transaction two states
 // behind cannot commit (Catalog::CheckCommit). Backfill batches conflict (Percolator
-// write-write) with DML that changes the same index entries, and are retried.
+// write-write) with DML that changes the same index entries, and are retried a bounded
+// number of times. Each step first loads (Sync) every change of other catalogs up to its
+// snapshot, so the owner's cache never claims a version it has not loaded.
+//
+// Known gap (no schema lease yet): a DML transaction of another catalog that started
+// before a step committed, and commits after the next one, is not refused; TiDB closes
+// this by waiting two schema leases between states.
 //
 // The owner is elected through the m"DDLOwner" lease key (owner id, expiry in timestamp
 // units): a catalog becomes owner when the key is empty, its own or expired, and renews it
@@ -19,6 +25,8 @@
 // its job (the SQL layer has no Env to wait on yet); it reports the job as queued.
 
 #include <algorithm>
+#include <boost/fiber/operations.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -34,6 +42,9 @@ namespace {
 
 // About ten seconds of a TSO timestamp (physical milliseconds << 18).
 constexpr uint64_t kOwnerLease = 10'000ull << 18;
+// Conflicts in a row with concurrent DML before a DDL statement gives up (the job stays
+// queued).
+constexpr int kMaxConflictRetries = 1000;
 
 codec::RowDecoder DecoderFor(const TableInfo& t) {
   std::vector<codec::RowColumn> cols;
@@ -76,6 +87,13 @@ class DdlWorker {
     auto b = c_->store_->Begin();
     if (!b.ok()) return b.status();
     kv::KvTxn* txn = b->get();
+    // Load what other catalogs changed up to this snapshot, so the step is published
+    // over a cache at the version it bumps.
+    absl::Status synced = c_->Sync(txn);
+    if (!synced.ok()) {
+      txn->Rollback();
+      return synced;
+    }
     Meta m(txn);
     auto owner = m.Owner();
     if (!owner.ok()) return owner.status();
@@ -135,22 +153,32 @@ class DdlWorker {
     } else {
       auto v = m->BumpSchemaVersion();
       if (!v.ok()) return v.status();
-      std::unique_lock<FiberSharedMutex> publish(c_->publish_mu_);
+      std::unique_lock<SharedMutex> publish(c_->publish_mu_);
       s = txn->Commit();
       if (s.ok()) {
         std::lock_guard<std::mutex> l(c_->mu_);
+        // Advance only from exactly the version this step bumped (Sync loaded it): a
+        // cache behind or ahead of it, or one without the table, is left for the next
+        // Sync to reload instead of claiming a version it has not loaded.
         auto old = c_->by_id_.find(t->id);
-        if (old != c_->by_id_.end()) t->db = old->second->db;
-        c_->PublishLocked(t);
-        c_->version_.store(*v);
+        if (c_->version_.load() == *v - 1 && old != c_->by_id_.end()) {
+          t->db = old->second->db;
+          if (c_->PublishLocked(t)) c_->version_.store(*v);
+        }
       }
     }
     if (absl::IsAborted(s)) return true;  // A conflict: the step runs again.
     if (!s.ok()) return s;
-    if (t != nullptr && c_->ddl_hook_) c_->ddl_hook_(*t);
+    if (t != nullptr) hooked_ = t;
     return true;
   }
 
+ public:
+  // The table of the last step that committed a change or backfill batch (for the DDL
+  // hook, which runs outside every catalog lock), once.
+  std::shared_ptr<TableInfo> TakeHooked() { return std::exchange(hooked_, nullptr); }
+
+ private:
   absl::Status AddIndexStep(kv::KvTxn* txn, Meta* m, DdlJob* j, TableInfo* t, bool* changed) {
     IndexInfo* idx = FindIndex(t, j->index.id);
     if (j->state == DdlJobState::kRollback) return RemoveIndex(txn, j, t, idx, changed);
@@ -288,6 +316,7 @@ class DdlWorker {
   }
 
   Catalog* c_;
+  std::shared_ptr<TableInfo> hooked_;
 };
 
 absl::Status Catalog::RunJobs(int64_t job_id) {
@@ -297,12 +326,26 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     bool idle = false;
     absl::StatusOr<bool> owner;
     {
-      std::lock_guard<Mutex> ddl(ddl_mu_);
+      MutexLock ddl(ddl_mu_);
       owner = w.Step(&idle);
     }
+    // Outside ddl_mu_, as catalog.h promises: the hook may run DML and DDL of its own.
+    if (auto t = w.TakeHooked(); t != nullptr && ddl_hook_) ddl_hook_(*t);
     // A step that met a lock or a conflict (concurrent DML) left nothing behind: run it
-    // again. The job stays queued if that keeps failing; the next DDL resumes it.
-    if (absl::IsAborted(owner.status()) && ++aborted_in_a_row < 10'000) continue;
+    // again, after letting other fibers of this thread run. The job stays queued if that
+    // keeps failing; the next DDL resumes it.
+    if (absl::IsAborted(owner.status())) {
+      if (++aborted_in_a_row < kMaxConflictRetries) {
+        boost::this_fiber::yield();
+        continue;
+      }
+      return MakeMySqlStatus(
+          absl::StatusCode::kAborted,
+          {1213, "40001",
+           absl::StrCat("DDL job ", job_id, " met concurrent DML ", kMaxConflictRetries,
+                        " times in a row and stays queued (the next DDL resumes it): ",
+                        owner.status().message())});
+    }
     if (!owner.ok()) return owner.status();
     aborted_in_a_row = 0;
     if (!*owner) {

@@ -129,7 +129,7 @@ struct SessionImpl {
   // Commits `t` under the catalog's commit rule.
   absl::Status CommitTxn(kv::KvTxn* t) {
     auto guard = db->catalog.CommitGuard();
-    absl::Status s = db->catalog.CheckCommit(written_tables);
+    absl::Status s = db->catalog.CheckCommit(written_tables, t);
     written_tables.clear();
     if (!s.ok()) {
       t->Rollback();

@@ -3,6 +3,7 @@
 // backfill batch, checked by Catalog::CheckIndexes (every row has its entry, no extra).
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -204,6 +205,37 @@ TEST(DdlOwnerTest, TheOwnerRunsJobsQueuedByAnotherCatalog) {
   EXPECT_TRUE(a.CheckIndexes(*t).ok());
 }
 
+// The owner loads other catalogs' changes before each step: a step never moves its cache
+// to a version whose changes it has not loaded.
+TEST(DdlOwnerTest, OwnerLoadsOtherCatalogsChangesBeforeEachStep) {
+  kv::LocalKvStore store;
+  Catalog a(&store), b(&store);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  ASSERT_TRUE(a.CreateDatabase("shop", false).ok());
+  ASSERT_TRUE(a.AddTable(SampleTable()).ok());
+  // b adds a table and a database a has not loaded.
+  auto other = SampleTable();
+  other->name = "other";
+  ASSERT_TRUE(b.AddTable(other).ok());
+  ASSERT_TRUE(b.CreateDatabase("depot", false).ok());
+  auto ta = a.GetTable("shop", "items");
+  ASSERT_TRUE(ta.ok());
+  ASSERT_TRUE(a.AddIndexOnline(*ta, NewIndex(2, "n2")).ok());
+  EXPECT_NE(a.FindTable("shop", "other"), nullptr);
+  EXPECT_TRUE(a.HasDatabase("depot"));
+  auto txn = store.Begin();
+  ASSERT_TRUE(txn.ok());
+  ASSERT_TRUE(a.Sync(txn->get()).ok());
+  ASSERT_TRUE(b.Sync(txn->get()).ok());
+  EXPECT_NE(a.FindTable("shop", "other"), nullptr);
+  EXPECT_EQ(a.schema_version(), b.schema_version());
+  auto items = a.GetTable("shop", "items");
+  ASSERT_TRUE(items.ok());
+  EXPECT_EQ((*items)->indexes.size(), 2u);
+  EXPECT_TRUE((*items)->indexes[1].Public());
+}
+
 class OnlineDdlTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -337,6 +369,59 @@ TEST_F(OnlineDdlTest, StaleTransactionTwoStatesBehindCannotCommit) {
   EXPECT_EQ(ErrCode(late_.get(), "COMMIT"), kErInfoSchemaChanged);
   EXPECT_EQ(One(ddl_.get(), "SELECT COUNT(*) FROM t WHERE id = 500"), "0");
   CheckIndexes();
+}
+
+// F1 across catalogs: catalog b never loads a's steps; its DML, written for the table as
+// b knows it (no index), must not commit once the store holds a state two steps on.
+TEST_F(OnlineDdlTest, StaleCatalogCannotCommitTwoStatesBehind) {
+  kv::KvStore* store = catalog_->store();
+  Catalog b(store);
+  ASSERT_TRUE(b.Load().ok());
+  TablePtr tb = b.FindTable("test", "t");
+  ASSERT_NE(tb, nullptr);
+  ASSERT_EQ(tb->indexes.size(), 0u);
+  // Deletes the row `id` as b sees the table (no index entry to remove).
+  auto stale_delete = [&](int64_t id) {
+    auto txn = store->Begin();
+    if (!txn.ok()) return txn.status();
+    (*txn)->Delete(codec::EncodeRowKey(tb->id, id));
+    std::map<int64_t, int64_t> used = {{tb->id, tb->revision}};
+    auto guard = b.CommitGuard();
+    absl::Status s = b.CheckCommit(used, txn->get());
+    if (!s.ok()) {
+      (*txn)->Rollback();
+      return s;
+    }
+    return (*txn)->Commit();
+  };
+  int reorg_calls = 0;
+  std::vector<uint16_t> codes;
+  catalog_->set_ddl_hook([&](const TableInfo& t) {
+    SchemaState st = StateOf(t, "iv");
+    // After the first backfill batch (rows 1..8 have entries), and once public.
+    if (st == SchemaState::kWriteReorg && ++reorg_calls == 2) {
+      codes.push_back(MySqlErrorOf(stale_delete(5)).code);
+    } else if (st == SchemaState::kPublic) {
+      codes.push_back(MySqlErrorOf(stale_delete(6)).code);
+    }
+  });
+  Ok(ddl_.get(), "ALTER TABLE t ADD INDEX iv (v)");
+  catalog_->set_ddl_hook(nullptr);
+  EXPECT_EQ(codes, (std::vector<uint16_t>{kErInfoSchemaChanged, kErInfoSchemaChanged}));
+  EXPECT_EQ(One(ddl_.get(), "SELECT COUNT(*) FROM t WHERE id IN (5, 6)"), "2");
+  CheckIndexes();
+  // Once b loads the change, its view includes the index and it may write again.
+  auto sync = store->Begin();
+  ASSERT_TRUE(sync.ok());
+  ASSERT_TRUE(b.Sync(sync->get()).ok());
+  (*sync)->Rollback();
+  tb = b.FindTable("test", "t");
+  ASSERT_NE(tb, nullptr);
+  EXPECT_EQ(tb->indexes.size(), 1u);
+  auto txn = store->Begin();
+  ASSERT_TRUE(txn.ok());
+  EXPECT_TRUE(b.CheckCommit({{tb->id, tb->revision}}, txn->get()).ok());
+  (*txn)->Rollback();
 }
 
 TEST_F(OnlineDdlTest, UniqueIndexOverDuplicatesRollsBack) {
