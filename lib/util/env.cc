@@ -46,15 +46,58 @@ void UnpoisonStack(const boost::context::stack_context& sc) {
 }
 }  // namespace
 
+namespace {
+
+// Stacks of finished fibers, kept for the next ones: a fiber per delivered frame or timer
+// is common, and a fresh stack costs mmap, mprotect, page faults and, on release, munmap
+// with its TLB shootdown across cores. Process-wide, bounded.
+class StackCache {
+ public:
+  static StackCache& Get() {
+    static StackCache* cache = new StackCache();  // Never destroyed: fibers may outlive main.
+    return *cache;
+  }
+
+  // A stack an allocator for `bytes` made earlier, if one is cached.
+  bool Take(size_t bytes, boost::context::stack_context* sc) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = stacks_.size(); i-- > 0;) {
+      if (stacks_[i].first == bytes) {
+        *sc = stacks_[i].second;
+        stacks_[i] = stacks_.back();
+        stacks_.pop_back();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Keeps `sc` (made for `bytes`) unless the cache is full.
+  bool Put(size_t bytes, const boost::context::stack_context& sc) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stacks_.size() >= kMaxStacks) return false;
+    stacks_.emplace_back(bytes, sc);
+    return true;
+  }
+
+ private:
+  static constexpr size_t kMaxStacks = 64;
+  std::mutex mu_;
+  std::vector<std::pair<size_t, boost::context::stack_context>> stacks_;
+};
+
+}  // namespace
+
 boost::context::stack_context FiberStackAllocator::allocate() {
-  boost::context::stack_context sc = inner_.allocate();
+  boost::context::stack_context sc;
+  if (!StackCache::Get().Take(bytes_, &sc)) sc = inner_.allocate();
   UnpoisonStack(sc);
   return sc;
 }
 
 void FiberStackAllocator::deallocate(boost::context::stack_context& sc) noexcept {
   UnpoisonStack(sc);
-  inner_.deallocate(sc);
+  if (!StackCache::Get().Put(bytes_, sc)) inner_.deallocate(sc);
 }
 
 }  // namespace env_internal
@@ -71,10 +114,31 @@ namespace {
 
 // The ready queue every worker thread of one pool shares. Pinned contexts (each thread's
 // main and dispatcher contexts) never migrate and stay in their thread's local queue.
+// Idle workers wait each on their own condition variable, so that new work wakes exactly
+// one of them and a wake-up meant for one thread (a fiber of its own made ready by another
+// thread) wakes only that thread: on a virtual machine, waking a halted CPU for nothing
+// costs tens of microseconds of the CPU that must run the work.
+struct SharedQueue;
+
+struct IdleWorker {
+  std::condition_variable cv;
+  bool woken = false;  // Guarded by SharedQueue::mu.
+};
+
 struct SharedQueue {
   std::mutex mu;
-  std::condition_variable cv;
   std::deque<boost::fibers::context*> ready;
+  // Workers waiting in suspend_until, in the order they began to wait.
+  std::deque<IdleWorker*> idle;
+
+  // Wakes one idle worker, if any. Requires mu.
+  void WakeOneLocked() {
+    if (idle.empty()) return;
+    IdleWorker* w = idle.back();  // The most recently idle: its cache is warmest.
+    idle.pop_back();
+    w->woken = true;
+    w->cv.notify_one();
+  }
 };
 
 class SharingAlgorithm : public boost::fibers::algo::algorithm {
@@ -87,11 +151,9 @@ class SharingAlgorithm : public boost::fibers::algo::algorithm {
       return;
     }
     ctx->detach();
-    {
-      std::lock_guard<std::mutex> lock(shared_->mu);
-      shared_->ready.push_back(ctx);
-    }
-    shared_->cv.notify_one();
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    shared_->ready.push_back(ctx);
+    shared_->WakeOneLocked();
   }
 
   boost::fibers::context* pick_next() noexcept override {
@@ -121,26 +183,36 @@ class SharingAlgorithm : public boost::fibers::algo::algorithm {
 
   void suspend_until(std::chrono::steady_clock::time_point const& tp) noexcept override {
     std::unique_lock<std::mutex> lock(shared_->mu);
-    auto wake = [&] { return notified_ || !shared_->ready.empty(); };
+    if (notified_ || !shared_->ready.empty()) {
+      notified_ = false;
+      return;
+    }
+    self_.woken = false;
+    shared_->idle.push_back(&self_);
+    auto wake = [&] { return notified_ || self_.woken; };
     if (tp == std::chrono::steady_clock::time_point::max()) {
-      shared_->cv.wait(lock, wake);
+      self_.cv.wait(lock, wake);
     } else {
-      shared_->cv.wait_until(lock, tp, wake);
+      self_.cv.wait_until(lock, tp, wake);
+    }
+    if (!self_.woken) {
+      // Timed out or notified: no longer idle.
+      auto it = std::find(shared_->idle.begin(), shared_->idle.end(), &self_);
+      if (it != shared_->idle.end()) shared_->idle.erase(it);
     }
     notified_ = false;
   }
 
   void notify() noexcept override {
-    {
-      std::lock_guard<std::mutex> lock(shared_->mu);
-      notified_ = true;
-    }
-    shared_->cv.notify_all();
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    notified_ = true;
+    self_.cv.notify_one();
   }
 
  private:
   SharedQueue* shared_;
   boost::fibers::scheduler::ready_queue_type local_;
+  IdleWorker self_;
   bool notified_ = false;  // Guarded by shared_->mu.
 };
 
@@ -269,7 +341,9 @@ class ThreadedEnv : public Env {
     boost::fibers::use_scheduling_algorithm<SharingAlgorithm>(&shared_);
     t_current_pool = this;
     // This thread's main fiber launches what other threads hand over; fibers it launches
-    // join the shared queue and may run on any worker.
+    // join the shared queue and may run on any worker. Every worker's main fiber is woken
+    // for each hand-over (Channel notifies all): a worker whose thread a fiber blocks (a
+    // std::mutex, a synchronous write) must not hold the launch up.
     while (auto fn = spawn_queue_.Pop()) {
       Launch(std::move(*fn));
     }

@@ -48,11 +48,15 @@ inline constexpr size_t kDefaultFiberStackBytes = 256 * 1024;
 // without this a later fiber given the same memory would see false positives.
 class FiberStackAllocator {
  public:
-  explicit FiberStackAllocator(size_t bytes) : inner_(bytes) {}
+  explicit FiberStackAllocator(size_t bytes) : bytes_(bytes), inner_(bytes) {}
+  // Stacks of finished fibers are cached (a bounded, process-wide set) and handed to new
+  // fibers asking for the same size: a fresh stack costs mmap, mprotect and page faults,
+  // and releasing it munmap with a TLB shootdown.
   boost::context::stack_context allocate();
   void deallocate(boost::context::stack_context& sc) noexcept;
 
  private:
+  size_t bytes_;
   boost::fibers::protected_fixedsize_stack inner_;
 };
 

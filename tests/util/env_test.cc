@@ -295,6 +295,75 @@ TEST(ThreadedEnvTest, NestedRunBlockingRunsInline) {
   EXPECT_EQ(result.GetFuture().Get(), 2);
 }
 
+// Work made ready while workers sleep must wake enough of them: four fibers that each
+// hold their OS thread until all four run at once can only finish on four workers.
+TEST(ThreadedEnvTest, IdleWorkersWakeForReadyFibers) {
+  constexpr int kWorkers = 4;
+  auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = kWorkers, .io_threads = 1});
+  for (int round = 0; round < 20; ++round) {
+    std::atomic<int> running{0};
+    std::atomic<int> met{0};
+    WaitGroup wg;
+    wg.Add(kWorkers);
+    Notification go;
+    // Spawned from a fiber, so each new fiber is made ready by a worker while the others
+    // sleep; the fibers then block their threads on purpose.
+    env->Spawn([&] {
+      for (int i = 0; i < kWorkers; ++i) {
+        env->Spawn([&] {
+          running.fetch_add(1);
+          auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+          while (running.load() < kWorkers && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+          }
+          if (running.load() == kWorkers) met.fetch_add(1);
+          wg.Done();
+        });
+      }
+    });
+    wg.Wait();
+    ASSERT_EQ(met.load(), kWorkers) << "round " << round;
+  }
+}
+
+// A ping-pong between a fiber and a thread outside the Env: every wake-up of a sleeping
+// worker by another thread must arrive (a lost one hangs here).
+TEST(ThreadedEnvTest, CrossThreadPingPong) {
+  auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 2, .io_threads = 2});
+  Channel<int> to_fiber;
+  Channel<int> to_thread;
+  Notification finished;
+  env->Spawn([&, finished]() mutable {
+    while (auto v = to_fiber.Pop()) {
+      if (*v % 2 == 0) {
+        env->RunBlocking([] {});  // Through an I/O thread and back.
+      }
+      to_thread.Push(*v + 1);
+    }
+    finished.Notify();
+  });
+  for (int i = 0; i < 500; ++i) {
+    to_fiber.Push(i);
+    ASSERT_EQ(*to_thread.Pop(), i + 1);
+  }
+  to_fiber.Close();
+  finished.Wait();
+}
+
+// Fibers reuse the stacks of finished ones; each must get a whole usable stack.
+TEST(ThreadedEnvTest, ReusedStacksAreWhole) {
+  auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 2, .io_threads = 1});
+  for (int i = 0; i < 300; ++i) {
+    Promise<int> p;
+    env->Spawn([&p, i] {
+      volatile char big[128 * 1024];
+      for (size_t k = 0; k < sizeof(big); k += 4096) big[k] = static_cast<char>(i);
+      p.Set(big[4096] + 1);
+    });
+    ASSERT_EQ(p.GetFuture().Get(), static_cast<char>(i) + 1);
+  }
+}
+
 TEST(ThreadedEnvTest, ChannelAcrossFibersAndThreads) {
   auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 2, .io_threads = 1});
   Channel<int> ch(16);
