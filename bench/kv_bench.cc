@@ -12,6 +12,9 @@
 //   tso/c64            64 fibers each taking timestamps from Pd::GetTimestamp
 //   leveldb_put_synced raw LevelDB Put with sync, one thread (one fsync per write)
 //   leveldb_get        raw LevelDB Get of present keys, one thread
+//   leveldb_get_2t     the same on two threads (every core of the 2-core target machine):
+//                      the cluster's readers run on Env::Default's worker threads, so
+//                      this stricter baseline is reported beside the issue's one
 // The suite runs in rounds (RUTILE_KV_BENCH_ROUNDS, default 3) so that a shared machine's
 // load falls on both sides; every RATIO is the median over rounds of the ratio within a
 // round:
@@ -325,6 +328,11 @@ void RegisterAll() {
       reg("kv_put/c" + std::to_string(c) + r, [c](benchmark::State& s) { KvPut(s, c, false); });
     }
     reg("leveldb_get" + r, LevelDbGet);
+    benchmark::RegisterBenchmark(("leveldb_get_2t" + r).c_str(), LevelDbGet)
+        ->Unit(benchmark::kMicrosecond)
+        ->MinTime(0.3)
+        ->Threads(2)
+        ->UseRealTime();
     for (int c : kClientCounts) {
       reg("kv_get/c" + std::to_string(c) + r, [c](benchmark::State& s) { KvGet(s, c, false); });
     }
@@ -395,6 +403,7 @@ int main(int argc, char** argv) {
     const std::string n = std::to_string(c);
     reporter.RecordRatio("get@" + n + "_vs_leveldb_get", "kv_get/c" + n, "leveldb_get");
   }
+  reporter.RecordRatio("get@16_vs_leveldb_get_2threads", "kv_get/c16", "leveldb_get_2t");
   reporter.RecordRatio("get_rpc@16_vs_leveldb_get", "kv_get_rpc/c16", "leveldb_get");
   reporter.RecordRatio("put_rpc@64_vs_leveldb_synced_put", "kv_put_rpc/c64", "leveldb_put_synced");
   reporter.RecordRatio("tso@64_vs_500k", "tso/c64", "", 500'000);
