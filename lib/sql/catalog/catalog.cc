@@ -228,6 +228,19 @@ int64_t HandleFromBytes(std::string_view v) {
   return static_cast<int64_t>(u);
 }
 
+codec::RowDecoder RowDecoderFor(const TableInfo& t) {
+  std::vector<codec::RowColumn> cols;
+  for (size_t i = 0; i < t.columns.size(); ++i) {
+    codec::RowColumn rc;
+    rc.id = t.columns[i].id;
+    rc.type = t.columns[i].type;
+    rc.default_value = t.columns[i].default_value;
+    rc.is_handle = static_cast<int>(i) == t.handle_col;
+    cols.push_back(rc);
+  }
+  return codec::RowDecoder(cols);
+}
+
 IndexEntry MakeIndexEntry(const TableInfo& t, const IndexInfo& idx, const std::vector<Datum>& row,
                           int64_t handle) {
   std::vector<Datum> vals;

@@ -44,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sql/codec/rowcodec.h"
 #include "sql/kv/kv.h"
 #include "sql/parser/ast.h"
 #include "sql/types/datum.h"
@@ -182,6 +183,9 @@ struct TableInfo {
 };
 
 using TablePtr = std::shared_ptr<const TableInfo>;
+
+// The row decoder for `t`'s stored rows (its columns by id, the handle column marked).
+codec::RowDecoder RowDecoderFor(const TableInfo& t);
 
 // Converts an AST column type to a FieldType (lengths defaulted as MySQL does).
 absl::StatusOr<FieldType> ToFieldType(const DataType& t);

@@ -46,19 +46,6 @@ constexpr uint64_t kOwnerLease = 10'000ull << 18;
 // queued).
 constexpr int kMaxConflictRetries = 1000;
 
-codec::RowDecoder DecoderFor(const TableInfo& t) {
-  std::vector<codec::RowColumn> cols;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    codec::RowColumn rc;
-    rc.id = t.columns[i].id;
-    rc.type = t.columns[i].type;
-    rc.default_value = t.columns[i].default_value;
-    rc.is_handle = static_cast<int>(i) == t.handle_col;
-    cols.push_back(rc);
-  }
-  return codec::RowDecoder(cols);
-}
-
 IndexInfo* FindIndex(TableInfo* t, int64_t id) {
   for (IndexInfo& i : t->indexes) {
     if (i.id == id) return &i;
@@ -236,7 +223,7 @@ class DdlWorker {
     const size_t batch = static_cast<size_t>(std::max<int64_t>(1, c_->backfill_batch_));
     auto rows = txn->Scan(start, end, batch, false);
     if (!rows.ok()) return rows.status();
-    codec::RowDecoder dec = DecoderFor(*t);
+    codec::RowDecoder dec = RowDecoderFor(*t);
     txn->BeginStatement();
     int64_t last = INT64_MIN;
     for (const kv::Pair& p : *rows) {
@@ -415,7 +402,7 @@ absl::Status Catalog::CheckIndexes(const TablePtr& table) {
   const std::string rows_start = codec::EncodeRecordPrefix(table->id);
   auto rows = txn->Scan(rows_start, codec::PrefixNext(rows_start), 0, false);
   if (!rows.ok()) return rows.status();
-  codec::RowDecoder dec = DecoderFor(*table);
+  codec::RowDecoder dec = RowDecoderFor(*table);
   std::map<int64_t, std::map<std::string, std::string>> want;  // index id -> key -> value
   for (const kv::Pair& p : *rows) {
     int64_t tid, handle;

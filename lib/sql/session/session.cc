@@ -220,26 +220,13 @@ absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector
   return codec::EncodeRow(ids, vals);
 }
 
-codec::RowDecoder DecoderOf(const TableInfo& t) {
-  std::vector<codec::RowColumn> cols;
-  for (size_t i = 0; i < t.columns.size(); ++i) {
-    codec::RowColumn rc;
-    rc.id = t.columns[i].id;
-    rc.type = t.columns[i].type;
-    rc.default_value = t.columns[i].default_value;
-    rc.is_handle = static_cast<int>(i) == t.handle_col;
-    cols.push_back(rc);
-  }
-  return codec::RowDecoder(cols);
-}
-
 // Reads the row under `handle`; nullopt when absent.
 absl::StatusOr<std::optional<std::vector<Datum>>> ReadRow(kv::KvTxn* txn, const TableInfo& t,
                                                           int64_t handle) {
   auto v = txn->Get(codec::EncodeRowKey(t.id, handle));
   if (!v.ok()) return v.status();
   if (!v->has_value()) return std::optional<std::vector<Datum>>();
-  auto row = DecoderOf(t).Decode(**v, handle);
+  auto row = RowDecoderFor(t).Decode(**v, handle);
   if (!row.ok()) return row.status();
   return std::optional<std::vector<Datum>>(*std::move(row));
 }
