@@ -8,6 +8,9 @@
 #include <utility>
 #include <vector>
 
+#include "rutile/env.h"
+#include "util/sync.h"
+
 namespace rutile::bench {
 namespace {
 
@@ -62,6 +65,28 @@ void PrintRatios() {
     std::printf("RATIO %s %.4g\n", name.c_str(), value);
   }
   std::fflush(stdout);
+}
+
+void OnFiber(const std::function<void()>& fn) {
+  WaitGroup wg;
+  wg.Add(1);
+  Env::Default()->Spawn([&] {
+    fn();
+    wg.Done();
+  });
+  wg.Wait();
+}
+
+void RunClients(int clients, const std::function<void(int)>& fn) {
+  WaitGroup wg;
+  wg.Add(clients);
+  for (int c = 0; c < clients; ++c) {
+    Env::Default()->Spawn([&, c] {
+      fn(c);
+      wg.Done();
+    });
+  }
+  wg.Wait();
 }
 
 }  // namespace rutile::bench

@@ -3,6 +3,7 @@
 #ifndef RUTILE_BENCH_BENCH_UTIL_H_
 #define RUTILE_BENCH_BENCH_UTIL_H_
 
+#include <functional>
 #include <string>
 
 namespace rutile::bench {
@@ -22,6 +23,12 @@ void PrintRatios();
 // Runs the registered benchmarks with the usual flags, then prints one
 // `RATIO <comparison> <rutile/baseline>` line per comparison with both sides recorded.
 int RunAndReport(int argc, char** argv);
+
+// Runs `fn` on a fiber of Env::Default() (where cluster calls must run) and waits for it.
+void OnFiber(const std::function<void()>& fn);
+
+// Runs `fn(client)` on `clients` fibers of Env::Default() at once and waits for all.
+void RunClients(int clients, const std::function<void(int)>& fn);
 
 }  // namespace rutile::bench
 

@@ -107,29 +107,9 @@ class TempDir {
   std::string path_;
 };
 
-// Runs `fn` on a fiber of Env::Default() and waits for it.
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
+using bench::OnFiber;
 
-// Runs `fn(client)` on `clients` fibers at once and waits for all.
-void RunClients(int clients, const std::function<void(int)>& fn) {
-  WaitGroup wg;
-  wg.Add(clients);
-  for (int c = 0; c < clients; ++c) {
-    Env::Default()->Spawn([&, c] {
-      fn(c);
-      wg.Done();
-    });
-  }
-  wg.Wait();
-}
+using bench::RunClients;
 
 // The 3-node cluster, built on first use and kept for the whole run.
 class Cluster {

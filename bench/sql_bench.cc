@@ -51,15 +51,7 @@ void Die(const std::string& what) {
   std::abort();
 }
 
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
+using bench::OnFiber;
 
 struct Fixture {
   std::unique_ptr<Transport> transport;

@@ -59,27 +59,9 @@ void Die(const std::string& what) {
   std::abort();
 }
 
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
+using bench::OnFiber;
 
-void RunClients(int clients, const std::function<void(int)>& fn) {
-  WaitGroup wg;
-  wg.Add(clients);
-  for (int c = 0; c < clients; ++c) {
-    Env::Default()->Spawn([&, c] {
-      fn(c);
-      wg.Done();
-    });
-  }
-  wg.Wait();
-}
+using bench::RunClients;
 
 // Transactional keys ("t...") and raw keys ("r...", "p...") live in separate ranges.
 std::string TxnKey(char prefix, uint64_t i) { return absl::StrFormat("t%c%012d", prefix, i); }
