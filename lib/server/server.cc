@@ -4,15 +4,18 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cctype>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "server/privileges.h"
 #include "server/protocol.h"
 #include "sql/parser/parser.h"
 #include "util/env_internal.h"
@@ -112,6 +115,45 @@ constexpr size_t kMaxLoginPacket = 16 << 10;
 // count in 2 bytes.
 constexpr size_t kMaxPlaceholders = 0xFFFF;
 
+// How long a connection of an account created by SQL uses its grants before reading them
+// again (changes through this server apply at once).
+constexpr uint64_t kGrantsRefreshMicros = 1'000'000;
+
+// The first two words of a statement, upper case, skipping blanks and comments; enough to
+// tell the account statements (GRANT, REVOKE, CREATE USER, DROP USER, SHOW GRANTS) from
+// the rest without parsing.
+bool MaybeAccountStatement(std::string_view q) {
+  auto skip = [&](size_t i) {
+    for (;;) {
+      while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+      if (q.substr(i, 2) == "/*") {
+        const size_t end = q.find("*/", i + 2);
+        i = end == std::string_view::npos ? q.size() : end + 2;
+      } else if (q.substr(i, 1) == "#" || q.substr(i, 3) == "-- ") {
+        const size_t end = q.find('\n', i);
+        i = end == std::string_view::npos ? q.size() : end + 1;
+      } else {
+        return i;
+      }
+    }
+  };
+  auto word = [&](size_t* i) {
+    *i = skip(*i);
+    std::string w;
+    while (*i < q.size() && std::isalpha(static_cast<unsigned char>(q[*i]))) {
+      w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(q[*i]))));
+      ++*i;
+    }
+    return w;
+  };
+  size_t i = 0;
+  const std::string first = word(&i);
+  if (first == "GRANT" || first == "REVOKE") return true;
+  if (first != "CREATE" && first != "DROP" && first != "SHOW") return false;
+  const std::string second = word(&i);
+  return second == "USER" || second == "GRANTS";
+}
+
 }  // namespace
 
 class Connection;
@@ -133,6 +175,12 @@ struct MySqlServer::Impl : std::enable_shared_from_this<MySqlServer::Impl> {
   std::atomic<uint64_t> active{0};
   std::atomic<uint64_t> total{0};
   std::atomic<uint64_t> questions{0};
+
+  // Accounts created by SQL (privileges.h), and a counter bumped by every account statement
+  // this server runs, so its connections reload their grants at once (changes made through
+  // other servers are picked up within kGrantsRefreshMicros).
+  std::unique_ptr<AccountStore> accounts;
+  std::atomic<uint64_t> grants_generation{0};
 
   std::mutex mu;  // Guards stopping and sockets. Never held across a fiber wait.
   bool stopping = false;
@@ -256,7 +304,15 @@ class PacketIo {
 class Connection {
  public:
   Connection(MySqlServer::Impl* server, std::shared_ptr<tcp::socket> socket, uint32_t id)
-      : server_(server), io_(&server->io, std::move(socket), kMaxLoginPacket), id_(id) {}
+      : server_(server), io_(&server->io, std::move(socket), kMaxLoginPacket), id_(id) {
+    // No I/O on the socket has been started yet, so reading its peer here is safe.
+    boost::system::error_code ec;
+    const auto peer = io_.socket()->remote_endpoint(ec);
+    if (!ec) {
+      peer_ip_ = peer.address().to_string();
+      if (!peer.address().is_loopback()) peer_host_ = peer_ip_;
+    }
+  }
 
   void Run() {
     if (!Handshake()) return;
@@ -285,7 +341,8 @@ class Connection {
  private:
   struct Stmt {
     size_t params = 0;
-    std::vector<uint16_t> types;  // Bound at the first execute that sends them.
+    std::vector<uint16_t> types;    // Bound at the first execute that sends them.
+    std::vector<Requirement> reqs;  // Privileges it needs (checked at each execute).
     std::map<uint16_t, std::string> long_data;
     size_t long_data_bytes = 0;       // Sum over long_data.
     bool long_data_overflow = false;  // Some SEND_LONG_DATA was refused; execute fails.
@@ -374,10 +431,34 @@ class Connection {
     return io_.ReadPacket();
   }
 
+  // Checks the login of `user`; on success sets grants_ and account_host_. Built-in
+  // accounts (ServerOptions::users) are superusers; others come from the system tables.
   bool Authenticate(std::string_view user, std::string_view auth) {
     auto it = server_->options.users.find(std::string(user));
-    if (it != server_->options.users.end() && CheckNativePassword(it->second, scramble_, auth)) {
-      return true;
+    if (it != server_->options.users.end()) {
+      if (CheckNativePassword(it->second, scramble_, auth)) {
+        grants_ = Grants::Superuser();
+        account_host_ = "%";
+        return true;
+      }
+    } else {
+      auto account = server_->accounts->Find(user, peer_ip_);
+      if (!account.ok()) {
+        SendStatus(account.status());
+        return false;
+      }
+      if (account->has_value() && CheckNativePasswordHash((*account)->auth, scramble_, auth)) {
+        auto grants = server_->accounts->LoadGrants(user, (*account)->host);
+        if (!grants.ok()) {
+          SendStatus(grants.status());
+          return false;
+        }
+        grants_ = *std::move(grants);
+        account_host_ = (*account)->host;
+        grants_generation_ = server_->grants_generation.load();
+        grants_loaded_micros_ = server_->env->NowMicros();
+        return true;
+      }
     }
     Metrics().rejected_total->Increment();
     SendError(kErAccessDenied, "28000",
@@ -392,6 +473,10 @@ class Connection {
     session_->SetConnectionInfo(id_, user, peer_host_);
     ClearStmts();
     if (!db.empty()) {
+      if (absl::Status st = CheckDatabaseAccess(db); !st.ok()) {
+        SendStatus(st);
+        return false;
+      }
       auto r = session_->Execute(absl::StrCat("USE ", QuoteIdent(db)));
       if (!r.ok()) {
         SendStatus(r.status());
@@ -488,7 +573,9 @@ class Connection {
         SendOk();
         return;
       case kComInitDb: {
-        auto res = session_->Execute(absl::StrCat("USE ", QuoteIdent(r.Rest())));
+        const std::string_view db = r.Rest();
+        if (absl::Status st = CheckDatabaseAccess(db); !st.ok()) return SendStatus(st);
+        auto res = session_->Execute(absl::StrCat("USE ", QuoteIdent(db)));
         if (!res.ok()) return SendStatus(res.status());
         SendOk();
         return;
@@ -574,7 +661,7 @@ class Connection {
     }
     for (size_t i = 0; i < statements.size(); ++i) {
       const uint64_t start = server_->env->NowMicros();
-      auto rs = session_->Execute(statements[i]);
+      absl::StatusOr<sql::ResultSet> rs = ExecuteChecked(statements[i]);
       Metrics().query_seconds->Observe((server_->env->NowMicros() - start) / 1e6);
       if (!rs.ok()) return SendStatus(rs.status());
       SendResult(*rs, i + 1 < statements.size(), /*binary=*/false);
@@ -584,6 +671,16 @@ class Connection {
   void FieldList(PayloadReader* r) {
     auto table = r->NulString(true);
     if (!table.ok()) return Malformed(table.status());
+    if (!grants_->superuser()) {
+      RefreshGrants();
+      const std::string db = session_->CurrentDatabase();
+      if (!db.empty()) {
+        const std::vector<Requirement> reqs = {
+            Requirement{kGlobalPrivs, db, absl::AsciiStrToLower(std::string(*table)), true}};
+        absl::Status st = CheckPrivileges(*grants_, reqs, user_, peer_host_);
+        if (!st.ok()) return SendStatus(st);
+      }
+    }
     auto rs = session_->Execute(absl::StrCat("SELECT * FROM ", QuoteIdent(*table), " LIMIT 0"));
     if (!rs.ok()) return SendStatus(rs.status());
     for (const auto& c : rs->columns) (void)io_.Write(ColumnDefinitionPayload(c, true));
@@ -615,11 +712,15 @@ class Connection {
     }
     std::string new_user(request->user);
     // A failed change of user ends the connection, as in MySQL.
-    if (!Authenticate(new_user, auth_data) || !OpenSession(new_user, db_name)) {
+    if (!Authenticate(new_user, auth_data)) {
       *quit = true;
       return;
     }
     user_ = new_user;
+    if (!OpenSession(new_user, db_name)) {
+      *quit = true;
+      return;
+    }
     SendOk();
   }
 
@@ -631,6 +732,21 @@ class Connection {
                              "(current value: ",
                              max_stmts, ")"));
       return;
+    }
+    std::vector<Requirement> reqs;
+    if (!grants_->superuser()) {
+      auto parsed = sql::ParseOne(sql_text);
+      if (!parsed.ok()) return SendStatus(parsed.status());
+      if (AccountStore::Handles(**parsed)) {
+        SendError(1295, "HY000",
+                  "This command is not supported in the prepared statement protocol yet");
+        return;
+      }
+      reqs = RequiredPrivileges(**parsed, session_->CurrentDatabase());
+      RefreshGrants();
+      if (absl::Status st = CheckPrivileges(*grants_, reqs, user_, peer_host_); !st.ok()) {
+        return SendStatus(st);
+      }
     }
     auto id = session_->Prepare(sql_text);
     if (!id.ok()) return SendStatus(id.status());
@@ -648,6 +764,7 @@ class Connection {
     Stmt& stmt = stmts_[*id];
     stmt = Stmt();
     stmt.params = *params;
+    stmt.reqs = std::move(reqs);
     // The result columns as bound with NULL parameters. Clients that cannot see them here
     // (sysbench decides from them whether to fetch) lose sync otherwise; when binding
     // needs real values, announce none and let the execute response carry them.
@@ -697,6 +814,12 @@ class Connection {
     auto values = DecodeExecuteParams(r, stmt.params, &stmt.types, stmt.long_data);
     ResetLongData(&stmt);
     if (!values.ok()) return Malformed(values.status());
+    if (!grants_->superuser()) {
+      RefreshGrants();
+      if (absl::Status st = CheckPrivileges(*grants_, stmt.reqs, user_, peer_host_); !st.ok()) {
+        return SendStatus(st);
+      }
+    }
     const uint64_t start = server_->env->NowMicros();
     auto rs = session_->ExecutePrepared(*id, *values);
     Metrics().query_seconds->Observe((server_->env->NowMicros() - start) / 1e6);
@@ -729,10 +852,64 @@ class Connection {
     long_data_bytes_ += data.size();
   }
 
+  // Reloads the grants of an account created by SQL when this server changed accounts
+  // or they are older than kGrantsRefreshMicros. On a read error the old grants stay.
+  void RefreshGrants() {
+    if (grants_->superuser()) return;
+    const uint64_t gen = server_->grants_generation.load();
+    const uint64_t now = server_->env->NowMicros();
+    if (gen == grants_generation_ && now - grants_loaded_micros_ < kGrantsRefreshMicros) return;
+    auto g = server_->accounts->LoadGrants(user_, account_host_);
+    if (!g.ok()) return;
+    grants_ = *std::move(g);
+    grants_generation_ = gen;
+    grants_loaded_micros_ = now;
+  }
+
+  absl::Status CheckDatabaseAccess(std::string_view db) {
+    if (grants_->superuser()) return absl::OkStatus();
+    RefreshGrants();
+    const std::string lower = absl::AsciiStrToLower(std::string(db));
+    if (lower == "information_schema") return absl::OkStatus();
+    const std::vector<Requirement> reqs = {Requirement{0, lower, "", true}};
+    return CheckPrivileges(*grants_, reqs, user_, peer_host_);
+  }
+
+  // Runs one statement of COM_QUERY: account statements here, the rest in the session
+  // after the privilege check (accounts created by SQL only).
+  absl::StatusOr<sql::ResultSet> ExecuteChecked(std::string_view text) {
+    if (grants_->superuser() && !MaybeAccountStatement(text)) return session_->Execute(text);
+    auto parsed = sql::ParseOne(text);
+    if (!parsed.ok()) {
+      // The session reports the syntax error (and any warnings) as it would anyway;
+      // it runs nothing it cannot parse.
+      return session_->Execute(text);
+    }
+    if (AccountStore::Handles(**parsed)) {
+      RefreshGrants();
+      auto rs = server_->accounts->Execute(**parsed, *grants_, user_, account_host_,
+                                           session_->CurrentDatabase());
+      if (rs.ok() && !rs->has_rows) server_->grants_generation.fetch_add(1);
+      return rs;
+    }
+    if (!grants_->superuser()) {
+      RefreshGrants();
+      absl::Status st = CheckPrivileges(
+          *grants_, RequiredPrivileges(**parsed, session_->CurrentDatabase()), user_, peer_host_);
+      if (!st.ok()) return st;
+    }
+    return session_->Execute(text);
+  }
+
   MySqlServer::Impl* server_;
   PacketIo io_;
   const uint32_t id_;
-  std::string peer_host_ = "localhost";
+  std::string peer_host_ = "localhost";  // The client's address, "localhost" for loopback.
+  std::string peer_ip_ = "127.0.0.1";
+  std::shared_ptr<const Grants> grants_ = std::make_shared<Grants>();
+  std::string account_host_;  // The host pattern of the account logged in as.
+  uint64_t grants_generation_ = 0;
+  uint64_t grants_loaded_micros_ = 0;
   std::string scramble_;
   std::string user_;
   uint32_t caps_ = 0;
@@ -816,6 +993,7 @@ absl::StatusOr<std::unique_ptr<MySqlServer>> MySqlServer::Start(sql::Database* d
   auto impl = std::make_shared<Impl>();
   impl->db = db;
   impl->options = options;
+  impl->accounts = std::make_unique<AccountStore>(db);
   impl->env = options.env != nullptr ? options.env : Env::Default();
   impl->start_micros = impl->env->NowMicros();
   boost::system::error_code ec;

@@ -20,6 +20,13 @@
 // beyond max_prepared_statements open statements ERR 1461; SEND_LONG_DATA beyond
 // max_allowed_packet per connection makes the statement's next execute fail with ERR 1105.
 //
+// Accounts (privileges.h): the built-in accounts of ServerOptions::users are superusers;
+// CREATE USER / DROP USER / GRANT / REVOKE / SHOW GRANTS manage further accounts stored in
+// the database's system tables (mysql.user, mysql.grants), checked at the handshake and at
+// COM_CHANGE_USER (ERR 1045), and their privileges are checked before each statement
+// (COM_QUERY, COM_STMT_PREPARE and each COM_STMT_EXECUTE, COM_INIT_DB, COM_FIELD_LIST) with
+// MySQL's errors (1142 table, 1044 database, 1227 global).
+//
 // Thread safety: Start/Stop/port/GetStats may be called from any thread.
 
 #ifndef RUTILE_SERVER_SERVER_H_
@@ -53,7 +60,8 @@ struct ServerOptions {
   // A client that has not completed the login this long after connecting is disconnected,
   // so idle sockets cannot hold the connection slots.
   uint64_t handshake_timeout_micros = 10'000'000;
-  // Accounts, user name to password (mysql_native_password). Default: root, no password.
+  // Built-in accounts, user name to password (mysql_native_password), each with every
+  // privilege; accounts made by CREATE USER live in the database. Default: root, no password.
   std::map<std::string, std::string> users = {{"root", ""}};
   // The version string sent in the handshake.
   std::string server_version = "8.0.11-Rutile-0.1";
