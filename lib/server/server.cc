@@ -2,6 +2,7 @@
 
 #include "server/server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <cctype>
@@ -98,6 +99,19 @@ const char* CommandName(uint8_t c) {
     default:
       return "other";
   }
+}
+
+// The per-command counter, resolved once per command byte: Family::WithLabels takes the
+// family's lock and allocates, too much for every command of every connection.
+metrics::Counter* CommandCounter(uint8_t c) {
+  static const std::array<metrics::Counter*, 256> counters = [] {
+    std::array<metrics::Counter*, 256> a{};
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = Metrics().commands->WithLabels({CommandName(static_cast<uint8_t>(i))});
+    }
+    return a;
+  }();
+  return counters[c];
 }
 
 std::string QuoteIdent(std::string_view name) {
@@ -239,14 +253,29 @@ class PacketIo {
     return absl::OkStatus();
   }
 
+  // Writes what Write queued. First straight from the calling fiber (the socket is
+  // non-blocking and no other operation is pending on it: a connection reads only while it
+  // is not writing, and shutdowns from other threads leave the descriptor valid), which
+  // answers most commands without a hop to the I/O thread; what the kernel does not take
+  // at once is written by the I/O thread.
   absl::Status Flush() {
     if (out_.empty()) return absl::OkStatus();
     std::string data = std::move(out_);
     out_.clear();
+    size_t written = 0;
+    if (direct_) {
+      boost::system::error_code ec;
+      written = socket_->write_some(asio::buffer(data), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+        return absl::UnavailableError(ec.message());
+      }
+      if (ec) written = 0;
+      if (written == data.size()) return absl::OkStatus();
+    }
     Promise<IoResult> done;
     Future<IoResult> result = done.GetFuture();
-    asio::post(*io_, [socket = socket_, &data, done]() mutable {
-      asio::async_write(*socket, asio::buffer(data),
+    asio::post(*io_, [socket = socket_, buf = asio::buffer(data) + written, done]() mutable {
+      asio::async_write(*socket, buf,
                         [done](const boost::system::error_code& ec, size_t n) mutable {
                           done.Set({ec, n});
                         });
@@ -254,6 +283,14 @@ class PacketIo {
     const IoResult& r = result.Get();
     if (r.first) return absl::UnavailableError(r.first.message());
     return absl::OkStatus();
+  }
+
+  // Makes the socket non-blocking so Flush and Fill can try it from the fiber first. Call
+  // before any I/O is started.
+  void EnableDirectIo() {
+    boost::system::error_code ec;
+    socket_->non_blocking(true, ec);
+    direct_ = !ec;
   }
 
   void set_seq(uint8_t seq) { seq_ = seq; }
@@ -272,6 +309,20 @@ class PacketIo {
       const size_t have = in_.size();
       const size_t want = std::max<size_t>(n - have, 16 * 1024);
       in_.resize(have + want);
+      if (direct_) {
+        // What has arrived already is read without a hop to the I/O thread.
+        boost::system::error_code ec;
+        const size_t k = socket_->read_some(asio::buffer(in_.data() + have, want), ec);
+        if (!ec) {
+          in_.resize(have + k);
+          continue;
+        }
+        if (ec != asio::error::would_block && ec != asio::error::try_again) {
+          in_.resize(have);
+          if (ec == asio::error::eof) return absl::NotFoundError("connection closed");
+          return absl::UnavailableError(ec.message());
+        }
+      }
       Promise<IoResult> done;
       Future<IoResult> result = done.GetFuture();
       char* buf = in_.data() + have;
@@ -296,6 +347,7 @@ class PacketIo {
   size_t in_pos_ = 0;
   std::string out_;
   uint8_t seq_ = 0;
+  bool direct_ = false;
 };
 
 }  // namespace
@@ -306,6 +358,7 @@ class Connection {
   Connection(MySqlServer::Impl* server, std::shared_ptr<tcp::socket> socket, uint32_t id)
       : server_(server), io_(&server->io, std::move(socket), kMaxLoginPacket), id_(id) {
     // No I/O on the socket has been started yet, so reading its peer here is safe.
+    io_.EnableDirectIo();
     boost::system::error_code ec;
     const auto peer = io_.socket()->remote_endpoint(ec);
     if (!ec) {
@@ -493,9 +546,11 @@ class Connection {
     std::shared_ptr<tcp::socket> socket = io_.socket();
     const TimerId timer =
         server_->env->ScheduleCallback(server_->options.handshake_timeout_micros, [server, socket] {
+          // Shutdown, not close: the connection's fiber may be writing to the socket
+          // directly (PacketIo::Flush); the socket is closed once that fiber is done.
           asio::post(server->io, [socket] {
             boost::system::error_code ignored;
-            socket->close(ignored);
+            socket->shutdown(tcp::socket::shutdown_both, ignored);
           });
         });
     const bool ok = HandshakeSteps();
@@ -563,7 +618,7 @@ class Connection {
       return;
     }
     const uint8_t command = static_cast<uint8_t>(payload[0]);
-    Metrics().commands->WithLabels({CommandName(command)})->Increment();
+    CommandCounter(command)->Increment();
     PayloadReader r(payload.substr(1));
     switch (command) {
       case kComQuit:
@@ -1040,8 +1095,8 @@ void MySqlServer::Stop() {
       boost::system::error_code ignored;
       impl->acceptor.close(ignored);
       for (const auto& s : sockets) {
+        // Closed by each connection's Serve once its fiber is done (see Handshake).
         s->shutdown(tcp::socket::shutdown_both, ignored);
-        s->close(ignored);
       }
     });
   }
