@@ -144,6 +144,13 @@ struct TxnClientOptions {
   uint64_t timeout_micros = 20'000'000;
   uint64_t backoff_first_micros = 2'000;
   uint64_t backoff_max_micros = 200'000;
+  // Open(nodes) only: when non-zero the client reaches the stores and PD over RPC (the
+  // transactional KV service every Node serves), as node `rpc_client_id` on the nodes'
+  // Transport, an id no node uses; zero: in process, straight to the stores (faster).
+  uint64_t rpc_client_id = 0;
+  // RPC mode: how long one call to one store may wait for its answer (beyond a lock wait)
+  // before the client tries again; a killed store shows up only this way.
+  uint64_t attempt_timeout_micros = 3'000'000;
 };
 
 struct TxnOptions {
@@ -215,6 +222,18 @@ class TxnClient {
   // takes timestamps and regions from `pd`, and waits on `env`.
   static absl::StatusOr<std::unique_ptr<TxnClient>> Open(
       Env* env, std::shared_ptr<Pd> pd, std::function<Node*(uint64_t)> node_of,
+      const TxnClientOptions& options = TxnClientOptions());
+  // A client of a cluster it reaches only over `transport` (nodes in other processes):
+  // registers as node `client_id` (an id no node uses), takes timestamps and regions from
+  // the PD hosted by node `pd_node` (NodeOptions::host_pd), and sends every command to the
+  // store leading its region through the KV RPC service. `env` and `transport` must
+  // outlive the client. Must run on a fiber of `env`.
+  static absl::StatusOr<std::unique_ptr<TxnClient>> Connect(
+      Env* env, Transport* transport, uint64_t client_id, uint64_t pd_node,
+      const TxnClientOptions& options = TxnClientOptions());
+  // The same for a cluster on the replicated PD (NodeOptions::pd_members).
+  static absl::StatusOr<std::unique_ptr<TxnClient>> ConnectToPdMembers(
+      Env* env, Transport* transport, uint64_t client_id, const std::vector<uint64_t>& pd_members,
       const TxnClientOptions& options = TxnClientOptions());
   ~TxnClient();
   TxnClient(const TxnClient&) = delete;

@@ -4,10 +4,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "node/kv_service.h"
 #include "node/local_pd.h"
 #include "node/node_internal.h"
 #include "node/pd_service.h"
+#include "node/txn_kv_service.h"
+#include "node/txn_service.h"
 #include "raftstore/keys.h"
 #include "storage/leveldb_engine.h"
 #include "storage/mem_engine.h"
@@ -41,6 +44,76 @@ absl::StatusOr<bool> HasRegions(storage::Engine* engine) {
 }
 
 }  // namespace
+
+absl::Status node::ServeTransactions(Node::Impl* impl, LocalPd* pd) {
+  // Timestamps from whichever PD the node uses, held weakly: a handler still running after
+  // Close gets Unavailable instead of a dangling PD.
+  TxnHostDeps deps;
+  std::shared_ptr<txn::DeadlockDetector> served_detector;
+  if (pd != nullptr) {
+    deps.timestamp = [weak = std::weak_ptr<Pd>(impl->pd)]() -> absl::StatusOr<txn::TimeStamp> {
+      std::shared_ptr<Pd> p = weak.lock();
+      if (p == nullptr) return absl::UnavailableError("node is closed");
+      return LocalPdOf(Access::ImplOf(p.get()))->GetTimestamp();
+    };
+    // Shared with in-process clients of the same PD; served for nodes in other processes.
+    deps.detector = LocalDeadlockDetector(pd);
+    if (impl->options.host_pd) served_detector = deps.detector;
+  } else if (impl->remote_pd != nullptr) {
+    deps.timestamp =
+        [weak = std::weak_ptr<RemotePd>(impl->remote_pd)]() -> absl::StatusOr<txn::TimeStamp> {
+      std::shared_ptr<RemotePd> p = weak.lock();
+      if (p == nullptr) return absl::UnavailableError("node is closed");
+      return p->GetTimestamp();
+    };
+    // The node hosting the PD keeps the cluster's wait-for graph.
+    deps.detector = std::make_shared<RemoteDeadlockDetector>(impl->endpoint, impl->options.pd_node);
+  } else if (impl->replicated_pd != nullptr) {
+    deps.timestamp = [weak = std::weak_ptr<ReplicatedPd>(
+                          impl->replicated_pd)]() -> absl::StatusOr<txn::TimeStamp> {
+      std::shared_ptr<ReplicatedPd> p = weak.lock();
+      if (p == nullptr) return absl::UnavailableError("node is closed");
+      return p->GetTimestamp();
+    };
+    // The PD member with the smallest id keeps the wait-for graph (while it is down, lock
+    // waits end by their timeout instead of by detection).
+    const uint64_t keeper =
+        *std::min_element(impl->options.pd_members.begin(), impl->options.pd_members.end());
+    if (keeper == impl->options.id) {
+      deps.detector = LocalDeadlockDetector(impl->replicated_pd.get());
+      served_detector = deps.detector;
+    } else {
+      deps.detector = std::make_shared<RemoteDeadlockDetector>(impl->endpoint, keeper);
+    }
+  }
+  if (served_detector != nullptr) {
+    if (absl::Status s = RegisterDeadlockService(*impl->endpoint, served_detector); !s.ok()) {
+      return s;
+    }
+  }
+  // Made on the first request and kept: the store's latches, max_ts and memory locks must
+  // outlive any one request.
+  struct Provider {
+    std::weak_ptr<raftstore::Store> store;
+    TxnHostDeps deps;
+    Env* env;
+    absl::Mutex mu;
+    std::shared_ptr<txn::TxnService> service ABSL_GUARDED_BY(mu);
+  };
+  auto provider = std::make_shared<Provider>();
+  provider->store = impl->store;
+  provider->deps = std::move(deps);
+  provider->env = impl->env;
+  return RegisterTxnKvService(*impl->endpoint, [provider]() -> std::shared_ptr<txn::TxnService> {
+    absl::MutexLock lock(&provider->mu);
+    if (provider->service == nullptr) {
+      std::shared_ptr<raftstore::Store> store = provider->store.lock();
+      if (store == nullptr) return nullptr;
+      provider->service = TxnServiceFor(std::move(store), provider->deps, provider->env);
+    }
+    return provider->service;
+  });
+}
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   absl::StatusOr<std::unique_ptr<Impl>> impl = node::OpenNodeImpl(options);
@@ -195,6 +268,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   if (served.ok() && options.host_pd) {
     served = node::RegisterLocalPdService(*impl->endpoint, pd, impl->pd);
   }
+  if (served.ok()) served = node::ServeTransactions(impl.get(), pd);
   if (!served.ok()) {
     impl->endpoint->Stop();
     return served;

@@ -31,12 +31,14 @@ struct Node::Impl {
   Env* env = nullptr;
   std::shared_ptr<storage::Engine> engine;
   std::shared_ptr<Pd> pd;
-  std::unique_ptr<transport::RpcEndpoint> endpoint;
+  // Shared (as are the PD handles below) so that the transaction service's handlers can
+  // hold weak references that fail cleanly after Close.
+  std::shared_ptr<transport::RpcEndpoint> endpoint;
   // The PD of another process (NodeOptions::pd_node), called through `endpoint`.
-  std::unique_ptr<node::RemotePd> remote_pd;
+  std::shared_ptr<node::RemotePd> remote_pd;
   // The replicated PD (NodeOptions::pd_members): a member when this node is one, and the
   // client of the leader, on `endpoint`.
-  std::unique_ptr<node::ReplicatedPd> replicated_pd;
+  std::shared_ptr<node::ReplicatedPd> replicated_pd;
   std::shared_ptr<raftstore::Store> store;
   std::atomic<bool> closed{false};
 };
@@ -68,6 +70,11 @@ using StoreResolver = std::function<std::shared_ptr<raftstore::Store>(uint64_t s
 absl::StatusOr<std::unique_ptr<RawKvClient>> OpenRawKvClient(Env* env, std::shared_ptr<Pd> pd,
                                                              StoreResolver resolve,
                                                              const RawKvOptions& options);
+
+// Registers the transactional KV service (txn_kv_service.h) on the node's endpoint, over
+// the node's store, timestamps from its PD (`pd` when in process) and the cluster's
+// deadlock detector (served here when this node keeps it).
+absl::Status ServeTransactions(Node::Impl* impl, LocalPd* pd);
 
 // Node::Open's body, with two hooks for rutile::testing::TestCluster: a non-null `engine`
 // replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),

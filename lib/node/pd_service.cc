@@ -21,6 +21,8 @@ constexpr char kReportRegion[] = "LocalPd.ReportRegion";
 constexpr char kGetTimestamp[] = "LocalPd.GetTimestamp";
 constexpr char kGetRegionByKey[] = "LocalPd.GetRegionByKey";
 constexpr char kRegions[] = "LocalPd.Regions";
+constexpr char kGetGcSafePoint[] = "LocalPd.GetGcSafePoint";
+constexpr char kUpdateGcSafePoint[] = "LocalPd.UpdateGcSafePoint";
 
 // Largest split a request may ask ids for: bounds the work a malformed request can cause.
 constexpr uint32_t kMaxSplitCount = 1024;
@@ -200,7 +202,7 @@ absl::Status RegisterLocalPdService(transport::RpcEndpoint& endpoint, LocalPd* p
         return r;
       });
   if (!s.ok()) return s;
-  return Register<Empty, localpdpb::RegionsResponse>(
+  s = Register<Empty, localpdpb::RegionsResponse>(
       endpoint, kRegions, owner, [pd](const Empty&) -> absl::StatusOr<localpdpb::RegionsResponse> {
         localpdpb::RegionsResponse r;
         for (const LocalPd::RegionRoute& route : pd->Regions()) {
@@ -208,6 +210,26 @@ absl::Status RegisterLocalPdService(transport::RpcEndpoint& endpoint, LocalPd* p
           *o->mutable_region() = route.region;
           *o->mutable_leader() = route.leader;
         }
+        return r;
+      });
+  if (!s.ok()) return s;
+  s = Register<Empty, localpdpb::GcSafePoint>(
+      endpoint, kGetGcSafePoint, owner,
+      [pd](const Empty&) -> absl::StatusOr<localpdpb::GcSafePoint> {
+        absl::StatusOr<uint64_t> sp = pd->GetGcSafePoint();
+        if (!sp.ok()) return sp.status();
+        localpdpb::GcSafePoint r;
+        r.set_safe_point(*sp);
+        return r;
+      });
+  if (!s.ok()) return s;
+  return Register<localpdpb::GcSafePoint, localpdpb::GcSafePoint>(
+      endpoint, kUpdateGcSafePoint, owner,
+      [pd](const localpdpb::GcSafePoint& req) -> absl::StatusOr<localpdpb::GcSafePoint> {
+        absl::StatusOr<uint64_t> sp = pd->UpdateGcSafePoint(req.safe_point());
+        if (!sp.ok()) return sp.status();
+        localpdpb::GcSafePoint r;
+        r.set_safe_point(*sp);
         return r;
       });
 }
@@ -321,6 +343,22 @@ absl::StatusOr<std::vector<LocalPd::RegionRoute>> RemotePd::Regions() {
     out.push_back({route.region(), route.leader()});
   }
   return out;
+}
+
+absl::StatusOr<uint64_t> RemotePd::GetGcSafePoint() {
+  absl::StatusOr<localpdpb::GcSafePoint> r = transport::CallTyped<localpdpb::GcSafePoint>(
+      *endpoint_, pd_node_, kGetGcSafePoint, Empty(), timeout_micros_);
+  if (!r.ok()) return r.status();
+  return r->safe_point();
+}
+
+absl::StatusOr<uint64_t> RemotePd::UpdateGcSafePoint(uint64_t safe_point) {
+  localpdpb::GcSafePoint req;
+  req.set_safe_point(safe_point);
+  absl::StatusOr<localpdpb::GcSafePoint> r = transport::CallTyped<localpdpb::GcSafePoint>(
+      *endpoint_, pd_node_, kUpdateGcSafePoint, req, timeout_micros_);
+  if (!r.ok()) return r.status();
+  return r->safe_point();
 }
 
 }  // namespace rutile::node

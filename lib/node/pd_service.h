@@ -57,6 +57,8 @@ class RemotePd final : public raftstore::PdClient {
   absl::StatusOr<uint64_t> GetTimestamp();
   absl::StatusOr<LocalPd::RegionRoute> GetRegionByKey(const std::string& key);
   absl::StatusOr<std::vector<LocalPd::RegionRoute>> Regions();
+  absl::StatusOr<uint64_t> GetGcSafePoint();
+  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point);
 
   NodeId pd_node() const { return pd_node_; }
 

@@ -6,7 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "node/kv_service.h"
 #include "node/node_internal.h"
+#include "node/pd_service.h"
+#include "node/replicated_pd.h"
+#include "node/txn_kv_service.h"
 #include "raftstore/errors.h"
 #include "raftstore/keys.h"
 #include "util/sync.h"
@@ -36,9 +40,10 @@ class StoreRegionView final : public txn::RegionView {
 
 class StoreRegionKv final : public txn::RegionKv {
  public:
-  StoreRegionKv(std::shared_ptr<raftstore::Store> store, LocalPd* pd, Env* wait_env)
+  StoreRegionKv(std::shared_ptr<raftstore::Store> store,
+                std::function<absl::StatusOr<txn::TimeStamp>()> timestamp, Env* wait_env)
       : kv_(raftstore::NewStoreRaftKv(std::move(store), kAttemptTimeoutMicros, wait_env)),
-        pd_(pd) {}
+        timestamp_(std::move(timestamp)) {}
 
   absl::StatusOr<std::shared_ptr<txn::RegionView>> Snapshot(
       const txn::RegionContext& ctx) override {
@@ -69,8 +74,8 @@ class StoreRegionKv final : public txn::RegionKv {
   }
 
   absl::StatusOr<txn::TimeStamp> GetTimestamp() override {
-    if (pd_ == nullptr) return absl::UnavailableError("no PD for timestamps");
-    return pd_->GetTimestamp();
+    if (!timestamp_) return absl::UnavailableError("no PD for timestamps");
+    return timestamp_();
   }
 
  private:
@@ -83,7 +88,7 @@ class StoreRegionKv final : public txn::RegionKv {
   }
 
   std::unique_ptr<raftstore::RaftKv> kv_;
-  LocalPd* const pd_;
+  const std::function<absl::StatusOr<txn::TimeStamp>()> timestamp_;
 };
 
 // One store's transaction service and what it runs on.
@@ -92,15 +97,16 @@ struct StoreTxnHost {
   StoreRegionKv kv;
   txn::RegionTxnStore service;
 
-  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> store, LocalPd* pd,
-               std::shared_ptr<txn::DeadlockDetector> d)
-      : detector(std::move(d)), kv(std::move(store), pd, env), service(env, &kv, detector.get()) {}
+  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> store, const TxnHostDeps& deps)
+      : detector(deps.detector),
+        kv(std::move(store), deps.timestamp, env),
+        service(env, &kv, detector.get()) {}
 };
 
 struct Registry {
   absl::Mutex mu;
   std::map<const raftstore::Store*, std::weak_ptr<StoreTxnHost>> hosts ABSL_GUARDED_BY(mu);
-  std::map<const LocalPd*, std::weak_ptr<txn::DeadlockDetector>> detectors ABSL_GUARDED_BY(mu);
+  std::map<const void*, std::weak_ptr<txn::DeadlockDetector>> detectors ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -110,20 +116,26 @@ Registry& GetRegistry() {
 
 }  // namespace
 
-std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
-                                               Env* env) {
+std::shared_ptr<txn::DeadlockDetector> LocalDeadlockDetector(const void* cluster) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  std::shared_ptr<txn::DeadlockDetector> d = r.detectors[cluster].lock();
+  if (d == nullptr) {
+    d = std::make_shared<txn::DeadlockDetector>();
+    r.detectors[cluster] = d;
+  }
+  return d;
+}
+
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store,
+                                               const TxnHostDeps& deps, Env* env) {
   Registry& r = GetRegistry();
   absl::MutexLock lock(&r.mu);
   if (auto h = r.hosts[store.get()].lock()) {
     return std::shared_ptr<txn::TxnService>(h, &h->service);
   }
-  std::shared_ptr<txn::DeadlockDetector> d = r.detectors[pd].lock();
-  if (d == nullptr) {
-    d = std::make_shared<txn::DeadlockDetector>();
-    r.detectors[pd] = d;
-  }
   const raftstore::Store* key = store.get();
-  auto h = std::make_shared<StoreTxnHost>(env, std::move(store), pd, std::move(d));
+  auto h = std::make_shared<StoreTxnHost>(env, std::move(store), deps);
   r.hosts[key] = h;
   // Forget expired entries now and then.
   for (auto it = r.hosts.begin(); it != r.hosts.end();) {
@@ -132,51 +144,123 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
   return std::shared_ptr<txn::TxnService>(h, &h->service);
 }
 
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
+                                               Env* env) {
+  TxnHostDeps deps;
+  if (pd != nullptr) deps.timestamp = [pd] { return pd->GetTimestamp(); };
+  deps.detector = LocalDeadlockDetector(pd);
+  return TxnServiceFor(std::move(store), deps, env);
+}
+
+TxnPdAccess PdAccessOf(LocalPd* pd) {
+  TxnPdAccess a;
+  a.get_timestamp = [pd] { return pd->GetTimestamp(); };
+  a.get_region_by_key =
+      [pd](const std::string& key) -> absl::StatusOr<std::pair<metapb::Region, uint64_t>> {
+    absl::StatusOr<LocalPd::RegionRoute> r = pd->GetRegionByKey(key);
+    if (!r.ok()) return r.status();
+    return std::make_pair(r->region, r->leader.store_id());
+  };
+  a.regions = [pd] {
+    std::vector<std::pair<metapb::Region, uint64_t>> out;
+    for (const LocalPd::RegionRoute& r : pd->Regions()) {
+      out.emplace_back(r.region, r.leader.store_id());
+    }
+    return out;
+  };
+  a.get_gc_safe_point = [pd] { return pd->GetGcSafePoint(); };
+  a.update_gc_safe_point = [pd](uint64_t sp) { return pd->UpdateGcSafePoint(sp); };
+  return a;
+}
+
+// TxnPdAccess over a PD client of LocalPd's shape whose Regions() may fail (RemotePd,
+// ReplicatedPd); the access keeps `pd` alive.
+template <typename P>
+TxnPdAccess PdAccessOver(std::shared_ptr<P> pd) {
+  TxnPdAccess a;
+  a.get_timestamp = [pd] { return pd->GetTimestamp(); };
+  a.get_region_by_key =
+      [pd](const std::string& key) -> absl::StatusOr<std::pair<metapb::Region, uint64_t>> {
+    absl::StatusOr<LocalPd::RegionRoute> r = pd->GetRegionByKey(key);
+    if (!r.ok()) return r.status();
+    return std::make_pair(r->region, r->leader.store_id());
+  };
+  a.regions = [pd] {
+    std::vector<std::pair<metapb::Region, uint64_t>> out;
+    absl::StatusOr<std::vector<LocalPd::RegionRoute>> rs = pd->Regions();
+    if (rs.ok()) {
+      for (const LocalPd::RegionRoute& r : *rs) out.emplace_back(r.region, r.leader.store_id());
+    }
+    return out;
+  };
+  a.get_gc_safe_point = [pd] { return pd->GetGcSafePoint(); };
+  a.update_gc_safe_point = [pd](uint64_t sp) { return pd->UpdateGcSafePoint(sp); };
+  return a;
+}
+
 namespace {
 
-class NodeCluster final : public txn::client::ClusterAccess {
- public:
-  NodeCluster(Env* env, std::shared_ptr<Pd> pd_handle, LocalPd* pd, TxnStoreResolver resolve)
-      : env_(env), pd_handle_(std::move(pd_handle)), pd_(pd), resolve_(std::move(resolve)) {}
+// Where a TxnClient's split requests go: the store, the region as cached, the encoded key.
+using SplitFn =
+    std::function<absl::Status(uint64_t store, const metapb::Region&, const std::string& key)>;
 
+// ClusterAccess over a TxnPdAccess; the stores are for subclasses.
+class PdCluster : public txn::client::ClusterAccess {
+ public:
+  PdCluster(Env* env, TxnPdAccess pd) : env_(env), pd_(std::move(pd)) {}
   Env* env() override { return env_; }
-  absl::StatusOr<txn::TimeStamp> GetTimestamp() override { return pd_->GetTimestamp(); }
+  absl::StatusOr<txn::TimeStamp> GetTimestamp() override { return pd_.get_timestamp(); }
   absl::StatusOr<txn::client::RegionRoute> GetRegionByKey(const std::string& key) override {
-    absl::StatusOr<LocalPd::RegionRoute> r = pd_->GetRegionByKey(key);
+    absl::StatusOr<std::pair<metapb::Region, uint64_t>> r = pd_.get_region_by_key(key);
     if (!r.ok()) return r.status();
-    return txn::client::RegionRoute{r->region, r->leader.store_id()};
+    return txn::client::RegionRoute{std::move(r->first), r->second};
   }
   std::vector<txn::client::RegionRoute> Regions() override {
     std::vector<txn::client::RegionRoute> out;
-    for (const LocalPd::RegionRoute& r : pd_->Regions()) {
-      out.push_back({r.region, r.leader.store_id()});
-    }
+    for (auto& [region, leader] : pd_.regions()) out.push_back({std::move(region), leader});
     return out;
   }
+  absl::StatusOr<txn::TimeStamp> GetGcSafePoint() override { return pd_.get_gc_safe_point(); }
+  absl::StatusOr<txn::TimeStamp> UpdateGcSafePoint(txn::TimeStamp safe_point) override {
+    return pd_.update_gc_safe_point(safe_point);
+  }
+
+ protected:
+  Env* const env_;
+  const TxnPdAccess pd_;
+};
+
+// In process: the stores themselves.
+class NodeCluster final : public PdCluster {
+ public:
+  NodeCluster(Env* env, std::shared_ptr<Pd> pd_handle, LocalPd* pd, TxnStoreResolver resolve)
+      : PdCluster(env, PdAccessOf(pd)),
+        pd_handle_(std::move(pd_handle)),
+        local_pd_(pd),
+        resolve_(std::move(resolve)) {}
+
   txn::TxnService* Store(uint64_t store_id) override {
     std::shared_ptr<raftstore::Store> s = resolve_(store_id);
     if (s == nullptr) return nullptr;
     absl::MutexLock lock(&mu_);
     auto& entry = services_[store_id];
     if (entry.first != s.get()) {
-      std::shared_ptr<txn::TxnService> svc = TxnServiceFor(s, pd_, env_);
+      std::shared_ptr<txn::TxnService> svc = TxnServiceFor(s, local_pd_, env_);
       // Old services stay alive: a fiber may still be calling one.
       retired_.push_back(std::move(entry.second));
       entry = {s.get(), std::move(svc)};
     }
     return entry.second.get();
   }
-  absl::StatusOr<txn::TimeStamp> GetGcSafePoint() override { return pd_->GetGcSafePoint(); }
-  absl::StatusOr<txn::TimeStamp> UpdateGcSafePoint(txn::TimeStamp safe_point) override {
-    return pd_->UpdateGcSafePoint(safe_point);
+  absl::Status Split(uint64_t store, const metapb::Region& region, const std::string& key) {
+    std::shared_ptr<raftstore::Store> s = resolve_(store);
+    if (s == nullptr) return absl::UnavailableError(absl::StrCat("store ", store, " gone"));
+    return s->SplitRegion(region.id(), {key});
   }
-  // For SplitAt.
-  std::shared_ptr<raftstore::Store> RawStore(uint64_t store_id) { return resolve_(store_id); }
 
  private:
-  Env* const env_;
   std::shared_ptr<Pd> pd_handle_;
-  LocalPd* const pd_;
+  LocalPd* const local_pd_;
   TxnStoreResolver resolve_;
   absl::Mutex mu_;
   std::map<uint64_t, std::pair<const raftstore::Store*, std::shared_ptr<txn::TxnService>>> services_
@@ -184,11 +268,55 @@ class NodeCluster final : public txn::client::ClusterAccess {
   std::vector<std::shared_ptr<txn::TxnService>> retired_ ABSL_GUARDED_BY(mu_);
 };
 
+// Over RPC: a RemoteTxnService per store node, on the client's own endpoint.
+class RpcCluster final : public PdCluster {
+ public:
+  RpcCluster(Env* env, std::unique_ptr<transport::RpcEndpoint> endpoint, TxnPdAccess pd,
+             uint64_t attempt_timeout_micros)
+      : PdCluster(env, std::move(pd)),
+        endpoint_(std::move(endpoint)),
+        attempt_timeout_micros_(attempt_timeout_micros) {}
+  ~RpcCluster() override { endpoint_->Stop(); }
+
+  txn::TxnService* Store(uint64_t store_id) override {
+    absl::MutexLock lock(&mu_);
+    std::unique_ptr<RemoteTxnService>& s = services_[store_id];
+    if (s == nullptr) {
+      s = std::make_unique<RemoteTxnService>(endpoint_.get(), store_id, attempt_timeout_micros_);
+    }
+    return s.get();
+  }
+  absl::Status Split(uint64_t store, const metapb::Region& region, const std::string& key) {
+    kvrpcpb::SplitRegionRequest req;
+    req.mutable_context()->set_region_id(region.id());
+    *req.mutable_context()->mutable_region_epoch() = region.region_epoch();
+    req.set_split_key(key);
+    return CallKvMethod<kvrpcpb::SplitRegionResponse>(*endpoint_, store, kSplitRegionMethod, req,
+                                                      attempt_timeout_micros_)
+        .status();
+  }
+
+ private:
+  std::unique_ptr<transport::RpcEndpoint> endpoint_;
+  const uint64_t attempt_timeout_micros_;
+  absl::Mutex mu_;
+  std::map<uint64_t, std::unique_ptr<RemoteTxnService>> services_ ABSL_GUARDED_BY(mu_);
+};
+
+txn::client::ClientOptions ClientOptionsOf(const TxnClientOptions& options) {
+  txn::client::ClientOptions co;
+  co.timeout_micros = options.timeout_micros;
+  co.backoff_first_micros = options.backoff_first_micros;
+  co.backoff_max_micros = options.backoff_max_micros;
+  return co;
+}
+
 }  // namespace
 }  // namespace node
 
 struct TxnClient::Impl {
-  std::unique_ptr<node::NodeCluster> cluster;
+  std::unique_ptr<txn::client::ClusterAccess> cluster;
+  node::SplitFn split;
   std::unique_ptr<txn::client::Client> client;
 };
 
@@ -208,18 +336,58 @@ absl::StatusOr<std::unique_ptr<TxnClient>> node::TxnAccess::Open(Env* env, std::
   LocalPd* local = LocalPdOf(pd->impl_.get());
   if (local == nullptr) return absl::FailedPreconditionError("PD is not in this process");
   auto impl = std::make_unique<TxnClient::Impl>();
-  impl->cluster = std::make_unique<NodeCluster>(env, std::move(pd), local, std::move(resolve));
-  txn::client::ClientOptions co;
-  co.timeout_micros = options.timeout_micros;
-  co.backoff_first_micros = options.backoff_first_micros;
-  co.backoff_max_micros = options.backoff_max_micros;
-  impl->client = std::make_unique<txn::client::Client>(impl->cluster.get(), co);
+  auto cluster = std::make_unique<NodeCluster>(env, std::move(pd), local, std::move(resolve));
+  NodeCluster* c = cluster.get();
+  impl->split = [c](uint64_t store, const metapb::Region& region, const std::string& key) {
+    return c->Split(store, region, key);
+  };
+  impl->cluster = std::move(cluster);
+  impl->client =
+      std::make_unique<txn::client::Client>(impl->cluster.get(), ClientOptionsOf(options));
+  return std::unique_ptr<TxnClient>(new TxnClient(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<TxnClient>> node::TxnAccess::OpenRpc(
+    Env* env, Transport* transport, uint64_t client_id, const PdAccessFactory& pd,
+    const TxnClientOptions& options) {
+  if (env == nullptr || transport == nullptr) {
+    return absl::InvalidArgumentError("no env or transport");
+  }
+  if (client_id == 0) return absl::InvalidArgumentError("client id 0");
+  auto endpoint = std::make_unique<transport::RpcEndpoint>(env, transport, client_id);
+  if (absl::Status s = endpoint->status(); !s.ok()) return s;
+  absl::StatusOr<TxnPdAccess> access = pd(endpoint.get());
+  if (!access.ok()) {
+    endpoint->Stop();
+    return access.status();
+  }
+  auto impl = std::make_unique<TxnClient::Impl>();
+  auto cluster = std::make_unique<RpcCluster>(env, std::move(endpoint), *std::move(access),
+                                              options.attempt_timeout_micros);
+  RpcCluster* c = cluster.get();
+  impl->split = [c](uint64_t store, const metapb::Region& region, const std::string& key) {
+    return c->Split(store, region, key);
+  };
+  impl->cluster = std::move(cluster);
+  impl->client =
+      std::make_unique<txn::client::Client>(impl->cluster.get(), ClientOptionsOf(options));
   return std::unique_ptr<TxnClient>(new TxnClient(std::move(impl)));
 }
 
 absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::Open(const std::vector<Node*>& nodes,
                                                            const TxnClientOptions& options) {
   if (nodes.empty()) return absl::InvalidArgumentError("no nodes");
+  if (options.rpc_client_id != 0) {
+    uint64_t pd_node = 0;
+    for (Node* n : nodes) {
+      if (n->impl_->options.host_pd) pd_node = n->id();
+    }
+    if (pd_node == 0) {
+      return absl::InvalidArgumentError("RPC mode needs the node hosting the PD among the nodes");
+    }
+    return Connect(nodes[0]->impl_->env, nodes[0]->impl_->options.transport, options.rpc_client_id,
+                   pd_node, options);
+  }
   std::map<uint64_t, std::shared_ptr<raftstore::Store>> stores;
   for (Node* n : nodes) {
     std::shared_ptr<raftstore::Store> s = node::StoreOf(n->impl_.get());
@@ -249,6 +417,42 @@ absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::Open(Env* env, std::shared
       options);
 }
 
+absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::Connect(Env* env, Transport* transport,
+                                                              uint64_t client_id, uint64_t pd_node,
+                                                              const TxnClientOptions& options) {
+  if (pd_node == 0) return absl::InvalidArgumentError("no PD node");
+  return node::TxnAccess::OpenRpc(
+      env, transport, client_id,
+      [pd_node](transport::RpcEndpoint* ep) -> absl::StatusOr<node::TxnPdAccess> {
+        auto pd = std::make_shared<node::RemotePd>(ep, pd_node);
+        return node::PdAccessOver(std::move(pd));
+      },
+      options);
+}
+
+absl::StatusOr<std::unique_ptr<TxnClient>> TxnClient::ConnectToPdMembers(
+    Env* env, Transport* transport, uint64_t client_id, const std::vector<uint64_t>& pd_members,
+    const TxnClientOptions& options) {
+  if (pd_members.empty()) return absl::InvalidArgumentError("no PD members");
+  for (uint64_t m : pd_members) {
+    if (m == client_id) return absl::InvalidArgumentError("the client id is a PD member's");
+  }
+  return node::TxnAccess::OpenRpc(
+      env, transport, client_id,
+      [env, client_id,
+       pd_members](transport::RpcEndpoint* ep) -> absl::StatusOr<node::TxnPdAccess> {
+        node::ReplicatedPdOptions ro;
+        ro.self_id = client_id;
+        ro.members = pd_members;
+        absl::StatusOr<std::unique_ptr<node::ReplicatedPd>> opened =
+            node::ReplicatedPd::Open(env, nullptr, ep, ro);
+        if (!opened.ok()) return opened.status();
+        std::shared_ptr<node::ReplicatedPd> pd(std::move(*opened));
+        return node::PdAccessOver(std::move(pd));
+      },
+      options);
+}
+
 absl::StatusOr<std::unique_ptr<Transaction>> TxnClient::Begin(const TxnOptions& options) {
   txn::client::BeginOptions b;
   b.pessimistic = options.pessimistic;
@@ -267,12 +471,7 @@ absl::StatusOr<std::unique_ptr<Transaction>> TxnClient::Begin(const TxnOptions& 
 absl::StatusOr<uint64_t> TxnClient::CurrentTimestamp() { return impl_->client->GetTimestamp(); }
 
 absl::Status TxnClient::SplitAt(const std::string& key) {
-  return impl_->client->SplitAt(
-      key, [&](uint64_t store, uint64_t region, const std::string& split_key) -> absl::Status {
-        std::shared_ptr<raftstore::Store> s = impl_->cluster->RawStore(store);
-        if (s == nullptr) return absl::UnavailableError(absl::StrCat("store ", store, " gone"));
-        return s->SplitRegion(region, {split_key});
-      });
+  return impl_->client->SplitAt(key, impl_->split);
 }
 
 absl::StatusOr<uint64_t> TxnClient::GcSafePoint() { return impl_->client->GcSafePoint(); }

@@ -99,10 +99,11 @@ struct RpcEndpoint::Core : std::enable_shared_from_this<Core> {
       ++stats.calls_deadline_exceeded;
       tell_server = !stopped;
     }
+    // The server may still be working on it; let it stop. Sent before the promise is set:
+    // once the caller wakes, it may stop the endpoint and free the transport.
+    if (tell_server) SendCancel(p->to, id);
     p->promise.Set(absl::DeadlineExceededError(
         absl::StrCat("RPC call ", id, " to node ", p->to, " timed out")));
-    // The server may still be working on it; let it stop.
-    if (tell_server) SendCancel(p->to, id);
   }
 
   void OnRequest(NodeId from, RpcRequest& request) {

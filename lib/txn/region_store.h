@@ -73,12 +73,15 @@ class RegionKv {
 
 // Wait-for graph of transactions blocked on pessimistic locks (TiKV's deadlock detector,
 // which runs at one leader of the cluster). Detect adds the edge waiter -> holder unless
-// it closes a cycle, in which case it returns true and adds nothing.
+// it closes a cycle, in which case it returns true and adds nothing. The methods are
+// virtual so that stores in other processes can reach the cluster's one graph by RPC
+// (lib/node/txn_kv_service.h); this class is the graph itself.
 class DeadlockDetector {
  public:
-  bool Detect(TimeStamp waiter, TimeStamp holder);
-  void CleanUpWaitFor(TimeStamp waiter, TimeStamp holder);
-  void CleanUp(TimeStamp waiter);
+  virtual ~DeadlockDetector() = default;
+  virtual bool Detect(TimeStamp waiter, TimeStamp holder);
+  virtual void CleanUpWaitFor(TimeStamp waiter, TimeStamp holder);
+  virtual void CleanUp(TimeStamp waiter);
   size_t TEST_EdgeCount();
 
  private:

@@ -221,7 +221,13 @@ struct TxnSimOptions {
   bool nemesis = true;
   bool region_chaos = true;
   int clients = 4;
+  // The client reaches the stores over RPC (TxnClient over the SimTransport, as node
+  // kTxnSimRpcClientId, through each node's transactional KV service) instead of in
+  // process; PD stays in process (it lives beside the nodes and never crashes).
+  bool rpc = false;
 };
+
+inline constexpr uint64_t kTxnSimRpcClientId = 995;
 
 // A split point inside the workload's keys.
 inline std::string TxnSimSplitKey(TxnWorkloadKind kind, Env* env) {
@@ -282,8 +288,8 @@ inline TxnSimResult RunTxnSim(uint64_t seed, const TxnSimOptions& options) {
   testing::TestCluster cluster(co);
   auto fail = [&](absl::Status s) {
     result.status =
-        absl::Status(s.code(), absl::StrCat(TxnModeName(options.mode), " ",
-                                            TxnWorkloadKindName(options.workload), ": ",
+        absl::Status(s.code(), absl::StrCat(options.rpc ? "rpc " : "", TxnModeName(options.mode),
+                                            " ", TxnWorkloadKindName(options.workload), ": ",
                                             s.message(), " [", cluster.SeedMessage(), "]"));
     if (cluster.sim() != nullptr) result.nemesis_log = cluster.sim()->NemesisLog();
     return result;
@@ -291,13 +297,28 @@ inline TxnSimResult RunTxnSim(uint64_t seed, const TxnSimOptions& options) {
   absl::Status s = cluster.Start();
   if (!s.ok()) return fail(s);
   testing::TestCluster* c = &cluster;
-  absl::StatusOr<std::unique_ptr<TxnClient>> opened = node::TxnAccess::Open(
-      cluster.env(), cluster.pd(),
-      [c](uint64_t id) -> std::shared_ptr<raftstore::Store> {
-        Node* n = c->node(id);
-        return n == nullptr ? nullptr : node::StoreOf(node::Access::ImplOf(n).get());
-      },
-      TxnClientOptions{.timeout_micros = 5'000'000});
+  TxnClientOptions client_options{.timeout_micros = 5'000'000};
+  absl::StatusOr<std::unique_ptr<TxnClient>> opened;
+  if (options.rpc) {
+    client_options.attempt_timeout_micros = 1'000'000;
+    std::shared_ptr<Pd> pd = cluster.pd();
+    cluster.Run([&] {
+      opened = node::TxnAccess::OpenRpc(
+          cluster.env(), cluster.sim()->transport(), kTxnSimRpcClientId,
+          [pd](transport::RpcEndpoint*) -> absl::StatusOr<node::TxnPdAccess> {
+            return node::PdAccessOf(node::LocalPdOf(node::Access::ImplOf(pd.get())));
+          },
+          client_options);
+    });
+  } else {
+    opened = node::TxnAccess::Open(
+        cluster.env(), cluster.pd(),
+        [c](uint64_t id) -> std::shared_ptr<raftstore::Store> {
+          Node* n = c->node(id);
+          return n == nullptr ? nullptr : node::StoreOf(node::Access::ImplOf(n).get());
+        },
+        client_options);
+  }
   if (!opened.ok()) return fail(opened.status());
   client = std::move(*opened);
   auto db = std::make_shared<RutileTxnDb>(client, options.mode);

@@ -53,6 +53,36 @@ TEST(TxnSimTest, Pessimistic) { RunMode(TxnMode::kPessimistic, 200'000); }
 TEST(TxnSimTest, AsyncCommit) { RunMode(TxnMode::kAsyncCommit, 300'000); }
 TEST(TxnSimTest, OnePc) { RunMode(TxnMode::kOnePc, 400'000); }
 
+// The bank workload with the client reaching the stores over RPC (the transactional KV
+// service on each node's endpoint, over the SimTransport with its faults), in every mode.
+TEST(TxnSimTest, BankOverRpc) {
+  std::optional<uint64_t> replay = testing::SeedFromEnvironment();
+  int failures = 0;
+  TxnCounts total;
+  for (TxnMode mode : kAllTxnModes) {
+    for (uint64_t i = 0; i < (replay ? 1 : 2); ++i) {
+      uint64_t seed = replay ? *replay : 500'000 + static_cast<uint64_t>(mode) * 1000 + i;
+      TxnSimOptions o;
+      o.mode = mode;
+      o.workload = TxnWorkloadKind::kBank;
+      o.rpc = true;
+      o.duration_micros = 600'000;
+      o.quiet_micros = 1'500'000;
+      TxnSimResult r = RunTxnSim(seed, o);
+      total.ok += r.counts.ok;
+      total.fail += r.counts.fail;
+      total.info += r.counts.info;
+      if (!r.status.ok() && ++failures <= 3) {
+        ADD_FAILURE() << r.status << "\n  txns " << r.counts.ToString() << ", chaos " << r.chaos
+                      << "\n  nemesis:\n    " << absl::StrJoin(r.nemesis_log, "\n    ");
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(total.ok, total.fail) << total.ToString();
+  std::cout << "bank over rpc: " << total.ToString() << "\n";
+}
+
 // Regression (found by the soak, 13 of 60 seeds of 1pc/bank at 3 s of load): a 1PC commit
 // whose keys' region split between the 1PC decision and the prewrite was regrouped by
 // region and each group committed in one phase on its own, at its own commit_ts, so the

@@ -315,7 +315,7 @@ absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint
 
 absl::Status Client::SplitAt(
     const std::string& key,
-    const std::function<absl::Status(uint64_t, uint64_t, const std::string&)>& split) {
+    const std::function<absl::Status(uint64_t, const metapb::Region&, const std::string&)>& split) {
   const std::string ekey = EncodeKey(key);
   uint64_t split_region = 0;
   absl::Status s =
@@ -324,7 +324,7 @@ absl::Status Client::SplitAt(
         split_region = r.id();
         absl::StatusOr<Cached> c = Locate(ekey);
         uint64_t store = c.ok() ? PickStore(*c, 0) : 0;
-        return split(store, r.id(), ekey);
+        return split(store, r, ekey);
       });
   if (split_region != 0) Invalidate(split_region);
   return s;

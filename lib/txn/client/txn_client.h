@@ -92,10 +92,11 @@ class Client {
   absl::StatusOr<TimeStamp> GetTimestamp() { return cluster_->GetTimestamp(); }
 
   // Splits the region holding raw `key` so that the key starts a region (through `split`,
-  // given the region id and the encoded split key).
-  absl::Status SplitAt(const std::string& key,
-                       const std::function<absl::Status(uint64_t store, uint64_t region,
-                                                        const std::string&)>& split);
+  // given the store to ask, the region as cached and the encoded split key).
+  absl::Status SplitAt(
+      const std::string& key,
+      const std::function<absl::Status(uint64_t store, const metapb::Region& region,
+                                       const std::string&)>& split);
 
   // One GC pass: raises PD's GC safe point to `safe_point` (it never moves back; a
   // `safe_point` above the TSO is InvalidArgument), then every region resolves its locks
