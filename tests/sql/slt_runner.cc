@@ -1,6 +1,7 @@
 // sqllogictest runner for Rutile's SQL layer (engine name "mysql").
 //
-//   slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] FILE...
+//   slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] [--slow=MS] [--verify]
+//              FILE...
 //
 // Runs each file against a fresh Database over a fresh in-process cluster (one Node on a
 // MemEngine by default; --nodes=3 for three replicas; --in-memory: no cluster, the
@@ -12,6 +13,12 @@
 // matches any), values print as sqllogictest does (R as %.3f, NULL, (empty), control
 // characters as '@'), sorted per nosort/rowsort/valuesort, and compared as values or as
 // an md5 hash above the hash threshold. Exit status 1 when any record failed.
+//
+// --slow=MS prints every record that took at least MS milliseconds, with its time, and each
+// file's slowest query. --verify also runs every query with the optimizer's rules off
+// (`SET SESSION rutile_optimizer = 0`: tables joined in written order,
+// no access paths, no reordering, no decorrelation) and fails the record when the two
+// results differ as multisets of rows.
 
 #include <openssl/evp.h>
 
@@ -133,8 +140,14 @@ bool Applies(const Record& r) {
 class FileRunner {
  public:
   // `nodes` 0: Database::OpenInMemory; otherwise a local cluster of that many nodes.
-  FileRunner(std::string path, bool verbose, std::string sql_mode, int nodes)
-      : path_(std::move(path)), verbose_(verbose), sql_mode_(std::move(sql_mode)), nodes_(nodes) {}
+  FileRunner(std::string path, bool verbose, std::string sql_mode, int nodes, int64_t slow_ms,
+             bool verify)
+      : path_(std::move(path)),
+        verbose_(verbose),
+        sql_mode_(std::move(sql_mode)),
+        nodes_(nodes),
+        slow_ms_(slow_ms),
+        verify_(verify) {}
 
   Counts Run() {
     Counts counts;
@@ -207,7 +220,18 @@ class FileRunner {
         continue;
       }
       std::string why;
-      if (RunRecord(session.get(), r, &why)) {
+      const uint64_t start = rutile::Env::Default()->NowMicros();
+      bool ok = RunRecord(session.get(), r, &why);
+      const uint64_t micros = rutile::Env::Default()->NowMicros() - start;
+      if (slow_ms_ >= 0 && micros >= static_cast<uint64_t>(slow_ms_) * 1000) {
+        std::cerr << path_ << ":" << r.line << ": " << micros / 1000 << " ms\n";
+      }
+      if (r.kind == "query" && micros > slowest_micros_) {
+        slowest_micros_ = micros;
+        slowest_line_ = r.line;
+      }
+      if (ok && verify_ && r.kind == "query") ok = Verify(session.get(), r, &why);
+      if (ok) {
         ++counts.passed;
       } else {
         ++counts.failed;
@@ -216,10 +240,48 @@ class FileRunner {
         }
       }
     }
+    if (slow_ms_ >= 0) {
+      std::cerr << path_ << ": slowest query " << slowest_micros_ / 1000 << " ms at line "
+                << slowest_line_ << "\n";
+    }
     return counts;
   }
 
  private:
+  // The rows of `rs` as sorted strings, one per row.
+  static std::vector<std::string> RowMultiset(const ResultSet& rs) {
+    std::vector<std::string> out;
+    for (const auto& row : rs.rows) {
+      std::string line;
+      for (const auto& v : row) absl::StrAppend(&line, v.has_value() ? *v : "NULL", "|");
+      out.push_back(std::move(line));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  bool Verify(Session* s, const Record& r, std::string* why) {
+    auto on = s->Execute(r.sql);
+    auto off_set = s->Execute("SET SESSION rutile_optimizer = 0");
+    auto off = s->Execute(r.sql);
+    auto back = s->Execute("SET SESSION rutile_optimizer = 1");
+    if (!off_set.ok() || !back.ok()) {
+      *why = "cannot switch rutile_optimizer";
+      return false;
+    }
+    if (!on.ok() || !off.ok()) {
+      *why = absl::StrCat("verify: optimized ", on.status().ToString(), ", unoptimized ",
+                          off.status().ToString());
+      return false;
+    }
+    if (RowMultiset(*on) != RowMultiset(*off)) {
+      *why = absl::StrCat("verify: optimized and unoptimized results differ (", on->rows.size(),
+                          " vs ", off->rows.size(), " rows)");
+      return false;
+    }
+    return true;
+  }
+
   bool RunRecord(Session* s, const Record& r, std::string* why) {
     auto rs = s->Execute(r.sql);
     if (r.kind == "statement") {
@@ -298,6 +360,10 @@ class FileRunner {
   bool verbose_;
   std::string sql_mode_;
   int nodes_ = 1;
+  int64_t slow_ms_ = -1;
+  bool verify_ = false;
+  uint64_t slowest_micros_ = 0;
+  int slowest_line_ = 0;
 
   rutile::sql::LocalClusterOptions ClusterOptions() const {
     rutile::sql::LocalClusterOptions o;
@@ -317,6 +383,8 @@ int main(int argc, char** argv) {
       "STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
       "NO_ENGINE_SUBSTITUTION";
   int nodes = 1;
+  int64_t slow_ms = -1;
+  bool verify = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -331,17 +399,25 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--in-memory") {
       nodes = 0;
+    } else if (a.rfind("--slow=", 0) == 0) {
+      if (!absl::SimpleAtoi(a.substr(7), &slow_ms) || slow_ms < 0) {
+        std::cerr << "bad " << a << "\n";
+        return 2;
+      }
+    } else if (a == "--verify") {
+      verify = true;
     } else {
       files.push_back(a);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] FILE...\n";
+    std::cerr << "usage: slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] "
+                 "[--slow=MS] [--verify] FILE...\n";
     return 2;
   }
   Counts total;
   for (const std::string& f : files) {
-    FileRunner runner(f, verbose, sql_mode, nodes);
+    FileRunner runner(f, verbose, sql_mode, nodes, slow_ms, verify);
     // The cluster's calls run on fibers of its Env (and so does the in-memory store's,
     // whose waits are fiber primitives too).
     Counts c;

@@ -61,6 +61,8 @@ struct PlanNode {
   PlanKind kind;
   Schema schema;
   std::vector<std::shared_ptr<PlanNode>> children;
+  // The planner's estimate of the rows this node produces (negative: not estimated).
+  double est_rows = -1;
   // One line describing this node (EXPLAIN).
   virtual std::string Describe() const = 0;
 };

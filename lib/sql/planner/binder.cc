@@ -13,6 +13,8 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/expr/registry.h"
 #include "sql/parser/parser.h"
+#include "sql/planner/cardinality.h"
+#include "sql/planner/join_order.h"
 #include "sql/types/compare.h"
 #include "sql/types/convert.h"
 #include "sql/types/infer.h"
@@ -1218,6 +1220,10 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
                                               std::vector<const Expr*> conds, Scope* parent,
                                               std::vector<Correlation>* corr,
                                               std::vector<const Expr*>*) {
+  const size_t n = leaves.size();
+  if (n > 64) {
+    return Err(1116, "Too many tables; Rutile can only use 64 tables in a join");
+  }
   Schema full;
   std::vector<size_t> offsets;
   for (const auto& l : leaves) {
@@ -1230,13 +1236,30 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     while (offsets[j + 1] <= col) ++j;
     return j;
   };
+  auto mask_of = [&](const expr::Expression& x) {
+    std::set<size_t> cols;
+    CollectColumns(x, &cols);
+    uint64_t m = 0;
+    for (size_t col : cols) m |= uint64_t{1} << leaf_of(col);
+    return m;
+  };
   Scope fs;
   fs.schema = &full;
   fs.parent = parent;
   fs.corr = corr;
   fs.clause = "where clause";
-  std::vector<std::vector<const Expr*>> leaf_conds(leaves.size());
-  std::vector<std::vector<std::pair<const Expr*, expr::ExprPtr>>> step_conds(leaves.size());
+  std::vector<std::vector<const Expr*>> leaf_conds(n);
+  // Conditions over two or more leaves: the join graph's edges.
+  struct JoinCond {
+    const Expr* ast;
+    uint64_t mask;
+    // `lhs = rhs` with sides over disjoint leaf sets (an equi edge), else null.
+    const Expr* lhs = nullptr;
+    const Expr* rhs = nullptr;
+    uint64_t lmask = 0, rmask = 0;
+    bool placed = false;
+  };
+  std::vector<JoinCond> join_conds;
   std::vector<expr::ExprPtr> top;
   // `x IN (uncorrelated subquery)` as a top-level conjunct becomes a hash semi join over
   // the joined inputs (a NULL or unmatched x drops the row either way).
@@ -1247,7 +1270,7 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
   std::vector<Semi> semis;
   for (const Expr* c : conds) {
     if (auto* in = dynamic_cast<const InExpr*>(c);
-        in && in->subquery && !in->negated &&
+        opts_.optimize && in && in->subquery && !in->negated &&
         dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
       std::vector<Correlation> sub_corr;
       auto sub = BuildQueryIn(*in->subquery, &fs, &sub_corr);
@@ -1260,19 +1283,31 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     }
     auto x = Bind(*c, &fs);
     if (!x.ok()) return x.status();
-    std::set<size_t> cols;
-    CollectColumns(**x, &cols);
-    std::set<size_t> ls;
-    for (size_t col : cols) ls.insert(leaf_of(col));
-    if (ls.empty()) {
+    const uint64_t m = mask_of(**x);
+    if (m == 0) {
       top.push_back(*std::move(x));
-    } else if (ls.size() == 1) {
-      leaf_conds[*ls.begin()].push_back(c);
+    } else if ((m & (m - 1)) == 0) {
+      leaf_conds[__builtin_ctzll(m)].push_back(c);
     } else {
-      step_conds[*ls.rbegin()].push_back({c, *std::move(x)});
+      JoinCond jc{c, m};
+      auto* b = dynamic_cast<const BinaryExpr*>(c);
+      if (b != nullptr && b->op == BinaryOp::kEq) {
+        auto l = Bind(*b->left, &fs);
+        auto r = Bind(*b->right, &fs);
+        if (l.ok() && r.ok() && HashCompatible((*l)->type(), (*r)->type())) {
+          const uint64_t lm = mask_of(**l), rm = mask_of(**r);
+          if (lm != 0 && rm != 0 && (lm & rm) == 0) {
+            jc.lhs = b->left.get();
+            jc.rhs = b->right.get();
+            jc.lmask = lm;
+            jc.rmask = rm;
+          }
+        }
+      }
+      join_conds.push_back(jc);
     }
   }
-  for (size_t j = 0; j < leaves.size(); ++j) {
+  for (size_t j = 0; j < n; ++j) {
     if (leaf_conds[j].empty()) continue;
     Scope ls;
     ls.schema = &leaves[j]->schema;
@@ -1287,7 +1322,7 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     }
     if (leaves[j]->kind == PlanKind::kTableScan) {
       auto* scan = static_cast<TableScanNode*>(leaves[j].get());
-      ApplyAccessPath(scan, leaf_conds[j], &ls);
+      if (opts_.optimize) ApplyAccessPath(scan, leaf_conds[j], &ls);
       scan->filter = AndAll(std::move(bound));
     } else {
       auto sel = std::make_shared<SelectionNode>();
@@ -1297,56 +1332,121 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       leaves[j] = sel;
     }
   }
-  PlanPtr plan = leaves[0];
-  for (size_t k = 1; k < leaves.size(); ++k) {
+  std::vector<double> rows(n);
+  for (size_t j = 0; j < n; ++j) rows[j] = EstimatePlanRows(leaves[j].get(), opts_.stats);
+  std::vector<JoinEdge> edges;
+  for (const JoinCond& jc : join_conds) {
+    JoinEdge e;
+    e.leaves = jc.mask;
+    e.left = jc.lmask;
+    e.right = jc.rmask;
+    e.selectivity = kDefaultJoinSelectivity;
+    if (jc.lhs != nullptr) {
+      // 1 / max(NDV) of the two sides (TiDB's equal-join estimate), for plain columns.
+      auto l = Bind(*jc.lhs, &fs);
+      auto r = Bind(*jc.rhs, &fs);
+      double ndv = 1;
+      for (auto* x : {l.ok() ? l->get() : nullptr, r.ok() ? r->get() : nullptr}) {
+        auto* c = dynamic_cast<const expr::ColumnRef*>(x);
+        if (c == nullptr) {
+          ndv = std::max(ndv, 1 / kPseudoEqualRate);
+          continue;
+        }
+        const size_t leaf = leaf_of(c->index());
+        ndv = std::max(
+            ndv, ColumnNdv(*leaves[leaf], c->index() - offsets[leaf], rows[leaf], opts_.stats));
+      }
+      e.selectivity = 1 / ndv;
+    }
+    edges.push_back(e);
+  }
+  std::vector<JoinOrderNode> order =
+      opts_.optimize ? OrderJoins(rows, edges) : WrittenJoinOrder(rows, edges);
+  // Builds the plans bottom-up; each node's output is its left then right columns.
+  std::vector<PlanPtr> built(order.size());
+  std::vector<std::vector<int>> leaf_order(order.size());  // Leaves in output order.
+  for (size_t k = 0; k < order.size(); ++k) {
+    const JoinOrderNode& on = order[k];
+    if (on.leaf >= 0) {
+      built[k] = leaves[on.leaf];
+      leaf_order[k] = {on.leaf};
+      continue;
+    }
+    const PlanPtr& lp = built[on.left];
+    const PlanPtr& rp = built[on.right];
+    const uint64_t lmask = order[on.left].mask, rmask = order[on.right].mask;
     auto join = std::make_shared<JoinNode>();
     join->type = JoinType::kInner;
-    join->children = {plan, leaves[k]};
-    join->schema = plan->schema;
-    join->schema.insert(join->schema.end(), leaves[k]->schema.begin(), leaves[k]->schema.end());
+    join->children = {lp, rp};
+    join->schema = lp->schema;
+    join->schema.insert(join->schema.end(), rp->schema.begin(), rp->schema.end());
+    join->est_rows = on.rows;
+    leaf_order[k] = leaf_order[on.left];
+    leaf_order[k].insert(leaf_order[k].end(), leaf_order[on.right].begin(),
+                         leaf_order[on.right].end());
+    Scope js;
+    js.schema = &join->schema;
+    js.parent = parent;
+    js.corr = corr;
+    js.clause = "where clause";
     std::vector<expr::ExprPtr> others;
-    for (auto& [ast, bound] : step_conds[k]) {
-      auto* b = dynamic_cast<const BinaryExpr*>(ast);
-      if (b != nullptr && b->op == BinaryOp::kEq) {
-        auto l = Bind(*b->left, &fs);
-        auto r = Bind(*b->right, &fs);
-        if (l.ok() && r.ok()) {
-          std::set<size_t> lc, rc;
-          CollectColumns(**l, &lc);
-          CollectColumns(**r, &rc);
-          auto before = [&](const std::set<size_t>& s) {
-            return !s.empty() && *s.rbegin() < offsets[k];
-          };
-          auto here = [&](const std::set<size_t>& s) {
-            return !s.empty() && *s.begin() >= offsets[k] && *s.rbegin() < offsets[k + 1];
-          };
-          const Expr* rside = nullptr;
-          expr::ExprPtr lkey;
-          if (before(lc) && here(rc)) {
-            rside = b->right.get();
-            lkey = *std::move(l);
-          } else if (before(rc) && here(lc)) {
-            rside = b->left.get();
-            lkey = *std::move(r);
-          }
-          if (rside != nullptr) {
-            Scope rs;
-            rs.schema = &leaves[k]->schema;
-            rs.parent = parent;
-            rs.corr = corr;
-            auto rkey = Bind(*rside, &rs);
-            if (rkey.ok() && HashCompatible(lkey->type(), (*rkey)->type())) {
-              join->left_keys.push_back(std::move(lkey));
-              join->right_keys.push_back(*std::move(rkey));
-              continue;
-            }
+    for (JoinCond& jc : join_conds) {
+      if (jc.placed || (jc.mask & ~on.mask) != 0) continue;
+      jc.placed = true;
+      if (jc.lhs != nullptr) {
+        const Expr* lside = nullptr;
+        const Expr* rside = nullptr;
+        if ((jc.lmask & ~lmask) == 0 && (jc.rmask & ~rmask) == 0) {
+          lside = jc.lhs;
+          rside = jc.rhs;
+        } else if ((jc.rmask & ~lmask) == 0 && (jc.lmask & ~rmask) == 0) {
+          lside = jc.rhs;
+          rside = jc.lhs;
+        }
+        if (lside != nullptr) {
+          Scope lsc = js, rsc = js;
+          lsc.schema = &lp->schema;
+          rsc.schema = &rp->schema;
+          auto lkey = Bind(*lside, &lsc);
+          if (!lkey.ok()) return lkey.status();
+          auto rkey = Bind(*rside, &rsc);
+          if (!rkey.ok()) return rkey.status();
+          if (HashCompatible((*lkey)->type(), (*rkey)->type())) {
+            join->left_keys.push_back(*std::move(lkey));
+            join->right_keys.push_back(*std::move(rkey));
+            continue;
           }
         }
       }
-      others.push_back(std::move(bound));
+      auto x = Bind(*jc.ast, &js);
+      if (!x.ok()) return x.status();
+      others.push_back(*std::move(x));
     }
     join->other = AndAll(std::move(others));
-    plan = join;
+    built[k] = join;
+  }
+  PlanPtr plan = built.back();
+  // Restores the written column order when the leaves were reordered.
+  const std::vector<int>& lo = leaf_order.back();
+  bool same = true;
+  for (size_t i = 0; i < lo.size(); ++i) same = same && lo[i] == static_cast<int>(i);
+  if (!same) {
+    std::vector<size_t> pos(n);  // Leaf -> first column in the join's output.
+    size_t at = 0;
+    for (int leaf : lo) {
+      pos[leaf] = at;
+      at += leaves[leaf]->schema.size();
+    }
+    auto proj = std::make_shared<ProjectionNode>();
+    proj->children.push_back(plan);
+    proj->schema = full;
+    proj->est_rows = plan->est_rows;
+    for (size_t j = 0; j < n; ++j) {
+      for (size_t c = 0; c < leaves[j]->schema.size(); ++c) {
+        proj->exprs.push_back(expr::NewColumn(pos[j] + c, leaves[j]->schema[c].type));
+      }
+    }
+    plan = proj;
   }
   for (Semi& s : semis) {
     auto join = std::make_shared<JoinNode>();

@@ -34,6 +34,7 @@
 #include "sql/exec/executor.h"
 #include "sql/exec/plan.h"
 #include "sql/parser/ast.h"
+#include "sql/planner/stats.h"
 
 namespace rutile::sql {
 
@@ -48,6 +49,12 @@ struct BindOptions {
   // sql_mode ONLY_FULL_GROUP_BY: non-grouped columns are errors 1055/1140 (else they take
   // a value of the group, as MySQL does without the mode).
   bool only_full_group_by = true;
+  // The optimizer's rules (session variable rutile_optimizer): join reordering, access
+  // paths and IN-subquery semi joins. Off, tables join in written order and every scan
+  // reads the whole table (the slt runner's --verify compares the two).
+  bool optimize = true;
+  // Table statistics for cardinality estimation (null: pseudo statistics).
+  const StatsCache* stats = nullptr;
 };
 
 struct Scope;

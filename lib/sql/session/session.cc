@@ -83,6 +83,8 @@ struct DatabaseImpl {
   Env* env;                     // NOW() reads its wall clock.
   std::unique_ptr<kv::KvStore> store;
   Catalog catalog;
+  // Table statistics from ANALYZE TABLE (planner/stats.h), shared by the sessions.
+  StatsCache stats;
   // CONNECTION_ID() of sessions no server named (SetConnectionInfo).
   std::atomic<uint64_t> next_connection_id{1};
 };
@@ -334,6 +336,10 @@ BindOptions SessionImpl::Options(const std::vector<Datum>* params) {
   o.params = params;
   o.variable = [this](const VariableExpr& v) { return Variable(v); };
   o.only_full_group_by = sql_mode.only_full_group_by;
+  auto opt = other_vars.find("rutile_optimizer");
+  o.optimize = opt == other_vars.end() ||
+               !(absl::EqualsIgnoreCase(opt->second, "off") || opt->second == "0");
+  o.stats = &db->stats;
   return o;
 }
 

@@ -1,0 +1,107 @@
+// Table statistics (TiDB's statistics/): what `ANALYZE TABLE` collects per column and per
+// index, and what the planner's selectivity estimation (planner/cardinality.h) reads.
+//
+//   row count, NULL count, NDV         exact, from a full scan;
+//   TopN                               the most frequent values with their counts;
+//   histogram                          equi-depth buckets over the values not in the TopN,
+//                                      each with its upper bound, cumulative count and the
+//                                      repeats of that bound;
+//   Count-Min sketch                   depth x width counters over the values not in the
+//                                      TopN, for equality estimates of values the TopN lacks.
+//
+// Values are kept as their memcomparable key encoding (codec::EncodeKeyDatum, strings as
+// collation sort keys), so every comparison is a byte comparison; an index's value is the
+// concatenated encoding of its columns (a prefix of it answers for a prefix of columns).
+//
+// Statistics persist in the system table `mysql.stats` (one row per table: the table id,
+// the version, and the serialized TableStats), written by ANALYZE and read when a table's
+// cached entry is absent. The in-memory StatsCache is shared by a Database's sessions.
+//
+// Thread safety: TableStats are immutable once published; StatsCache is thread-safe.
+
+#ifndef RUTILE_SQL_PLANNER_STATS_H_
+#define RUTILE_SQL_PLANNER_STATS_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace rutile::sql {
+
+class CMSketch {
+ public:
+  CMSketch() = default;
+  CMSketch(int depth, int width);
+  void Insert(std::string_view value, uint64_t count = 1);
+  // An upper bound of `value`'s count (the minimum over rows).
+  uint64_t Query(std::string_view value) const;
+  int depth() const { return depth_; }
+  int width() const { return width_; }
+  void Serialize(std::string* out) const;
+  bool Deserialize(std::string_view* in);
+
+ private:
+  int depth_ = 0, width_ = 0;
+  std::vector<uint32_t> table_;  // depth_ rows of width_ counters.
+};
+
+struct Bucket {
+  std::string upper;    // Encoded upper bound (inclusive).
+  int64_t count = 0;    // Values in this bucket and every earlier one.
+  int64_t repeats = 0;  // Occurrences of `upper`.
+};
+
+// The statistics of one column or index.
+struct ColumnStats {
+  int64_t ndv = 0;
+  int64_t null_count = 0;
+  std::vector<std::pair<std::string, int64_t>> topn;  // Value, count; most frequent first.
+  std::vector<Bucket> buckets;                        // Values not in topn, ascending.
+  std::string lower;                                  // Smallest value in the buckets.
+  CMSketch cms;
+  int64_t non_null() const;  // Rows counted in topn and buckets.
+
+  // Estimated rows equal to encoded `value`.
+  double EqualRows(std::string_view value) const;
+  // Estimated rows in [lo, hi) (encoded; empty lo: from the smallest, empty hi: to the
+  // largest), NULLs excluded.
+  double RangeRows(std::string_view lo, std::string_view hi) const;
+};
+
+struct TableStats {
+  int64_t table_id = 0;
+  uint64_t version = 0;  // The snapshot the statistics were collected at.
+  int64_t row_count = 0;
+  std::map<int64_t, ColumnStats> columns;  // By column id.
+  std::map<int64_t, ColumnStats> indexes;  // By index id.
+
+  std::string Serialize() const;
+  static absl::StatusOr<TableStats> Deserialize(std::string_view data);
+};
+
+using TableStatsPtr = std::shared_ptr<const TableStats>;
+
+// Builds a column's statistics from its encoded non-NULL values (any order).
+ColumnStats BuildColumnStats(std::vector<std::string> values, int64_t null_count,
+                             size_t max_buckets = 64, size_t max_topn = 20);
+
+class StatsCache {
+ public:
+  TableStatsPtr Get(int64_t table_id) const;
+  void Put(TableStatsPtr stats);
+  void Erase(int64_t table_id);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int64_t, TableStatsPtr> tables_;
+};
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_PLANNER_STATS_H_
