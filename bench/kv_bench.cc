@@ -15,6 +15,14 @@
 //   leveldb_get_2t     the same on two threads (every core of the 2-core target machine):
 //                      the cluster's readers run on Env::Default's worker threads, so
 //                      this stricter baseline is reported beside the issue's one
+//   idle regions       after the suite, not a Google Benchmark: a 3-store raftstore cluster
+//                      (LevelDB under /dev/shm, LocalTransport, the in-process PD with its
+//                      schedulers off so nothing moves, NodeOptions' timing) bootstrapped
+//                      with N regions, all of them elected and then hibernated; the
+//                      process's CPU seconds per wall second over a quiet window, for
+//                      N = RUTILE_KV_BENCH_IDLE_REGIONS (default 10,000; 0 skips) and for
+//                      N = 1 in the same run:
+//   RATIO idle_cpu@<N>_regions_vs_1_region    target: near 1 (quiet regions cost nothing)
 // The suite runs in rounds (RUTILE_KV_BENCH_ROUNDS, default 3) so that a shared machine's
 // load falls on both sides; every RATIO is the median over rounds of the ratio within a
 // round:
@@ -23,6 +31,7 @@
 //   RATIO tso@64_vs_500k                timestamps/s over the 500,000/s target
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,10 +51,13 @@
 #include "benchmark/benchmark.h"
 #include "leveldb/db.h"
 #include "leveldb/options.h"
+#include "node/local_pd.h"
+#include "raftstore/store.h"
 #include "rutile/env.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
 #include "storage/leveldb_engine.h"
+#include "transport/rpc.h"
 #include "util/sync.h"
 
 namespace rutile::kvbench {
@@ -92,8 +104,8 @@ void Die(const std::string& what) {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string templ = "/tmp/rutile_kv_bench_XXXXXX";
+  explicit TempDir(const std::string& parent = "/tmp") {
+    std::string templ = parent + "/rutile_kv_bench_XXXXXX";
     if (mkdtemp(templ.data()) == nullptr) Die("mkdtemp failed");
     path_ = templ;
   }
@@ -286,6 +298,144 @@ void LevelDbGet(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// ---- Idle regions ----
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+struct IdleResult {
+  double cpu_per_second = 0;  // Process CPU seconds per wall second while quiet.
+  double settle_seconds = 0;  // From start until every region hibernated on every store.
+};
+
+// Runs on a fiber of Env::Default().
+IdleResult MeasureIdle(int regions) {
+  constexpr int kStores = 3;
+  Env* env = Env::Default();
+  std::error_code ec;
+  // tmpfs when there is one: bootstrapping writes two synced batches per peer.
+  TempDir dir(std::filesystem::is_directory("/dev/shm", ec) ? "/dev/shm" : "/tmp");
+  std::unique_ptr<Transport> transport = NewLocalTransport(env);
+  std::vector<std::unique_ptr<storage::Engine>> engines;
+  std::vector<std::unique_ptr<transport::RpcEndpoint>> endpoints;
+  std::vector<std::shared_ptr<raftstore::Store>> stores;
+  for (int s = 1; s <= kStores; ++s) {
+    storage::LevelDbEngineOptions eo;
+    eo.io_env = env;
+    absl::StatusOr<std::unique_ptr<storage::Engine>> e =
+        storage::LevelDbEngine::Open(dir.path() + "/s" + std::to_string(s), eo);
+    if (!e.ok()) Die("open engine: " + e.status().ToString());
+    engines.push_back(std::move(*e));
+  }
+  absl::StatusOr<std::unique_ptr<node::LocalPd>> pd = node::LocalPd::Open(env, engines[0].get());
+  if (!pd.ok()) Die("open pd: " + pd.status().ToString());
+  (*pd)->SetSchedulingEnabled(false);
+  // Region k+1 covers [b(k), b(k+1)) with peer (k+1)*10+s on store s (ids stay clear of
+  // what the PD allocates only because nothing splits here).
+  auto boundary = [](int k) {
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "i%07d", k);
+    return std::string(buf);
+  };
+  for (int k = 0; k < regions; ++k) {
+    metapb::Region r;
+    r.set_id(static_cast<uint64_t>(k) + 1);
+    r.mutable_region_epoch()->set_conf_ver(1);
+    r.mutable_region_epoch()->set_version(1);
+    if (k > 0) r.set_start_key(boundary(k));
+    if (k + 1 < regions) r.set_end_key(boundary(k + 1));
+    for (int s = 1; s <= kStores; ++s) {
+      metapb::Peer* p = r.add_peers();
+      p->set_id((static_cast<uint64_t>(k) + 1) * 10 + static_cast<uint64_t>(s));
+      p->set_store_id(static_cast<uint64_t>(s));
+    }
+    for (auto& e : engines) {
+      if (absl::Status st = raftstore::Store::BootstrapRegion(e.get(), r); !st.ok()) {
+        Die("bootstrap: " + st.ToString());
+      }
+    }
+    (*pd)->ReportRegion(r);
+  }
+  const NodeOptions defaults;
+  for (int s = 1; s <= kStores; ++s) {
+    const auto id = static_cast<uint64_t>(s);
+    if (absl::Status st = (*pd)->PutStore(id); !st.ok()) Die("put store: " + st.ToString());
+    endpoints.push_back(std::make_unique<transport::RpcEndpoint>(env, transport.get(), id));
+    raftstore::Store::Options so;
+    so.config.store_id = id;
+    so.config.tick_interval_micros = defaults.raft_tick_micros;
+    so.config.pd_heartbeat_interval_micros = defaults.pd_heartbeat_interval_micros;
+    so.config.store_heartbeat_interval_micros = defaults.pd_heartbeat_interval_micros;
+    so.config.hibernate_regions = true;
+    so.env = env;
+    so.engine = engines[static_cast<size_t>(s - 1)].get();
+    so.endpoint = endpoints.back().get();
+    so.pd = pd->get();
+    absl::StatusOr<std::shared_ptr<raftstore::Store>> st = raftstore::Store::Create(so);
+    if (!st.ok()) Die("create store: " + st.status().ToString());
+    stores.push_back(*st);
+  }
+  const uint64_t start = env->NowMicros();
+  for (auto& st : stores) st->Start();
+  // Every region elects a leader and, with nothing to do, goes to sleep everywhere.
+  const uint64_t deadline = start + 300'000'000;
+  auto all_asleep = [&] {
+    for (auto& st : stores) {
+      if (st->stats().hibernating_peers < static_cast<uint64_t>(regions)) return false;
+    }
+    return true;
+  };
+  while (!all_asleep()) {
+    if (env->NowMicros() > deadline) Die("regions did not all hibernate in 300 s");
+    env->SleepForMicros(200'000);
+  }
+  IdleResult out;
+  out.settle_seconds = static_cast<double>(env->NowMicros() - start) / 1e6;
+  env->SleepForMicros(2'000'000);  // Let the last wake-ups and heartbeats pass.
+  constexpr uint64_t kWindow = 6'000'000;
+  const double cpu0 = ProcessCpuSeconds();
+  const uint64_t t0 = env->NowMicros();
+  env->SleepForMicros(kWindow);
+  const double cpu1 = ProcessCpuSeconds();
+  const uint64_t t1 = env->NowMicros();
+  out.cpu_per_second = (cpu1 - cpu0) / (static_cast<double>(t1 - t0) / 1e6);
+  if (!all_asleep()) Die("a region woke while idle");
+  for (auto& st : stores) st->Shutdown();
+  for (auto& ep : endpoints) ep->Stop();
+  stores.clear();
+  endpoints.clear();
+  pd->reset();
+  engines.clear();
+  return out;
+}
+
+int IdleRegions() {
+  const char* env = getenv("RUTILE_KV_BENCH_IDLE_REGIONS");
+  return env != nullptr ? atoi(env) : 10'000;
+}
+
+void RunIdleRegions() {
+  const int n = IdleRegions();
+  if (n <= 0) return;
+  IdleResult one;
+  IdleResult many;
+  OnFiber([&] { one = MeasureIdle(1); });
+  OnFiber([&] { many = MeasureIdle(n); });
+  std::printf(
+      "idle regions (3 stores, every region on each): 1 region %.4f CPU s/s; %d regions %.4f "
+      "CPU s/s (%.2f us per region per second, all asleep after %.1f s)\n",
+      one.cpu_per_second, n, many.cpu_per_second,
+      (many.cpu_per_second - one.cpu_per_second) * 1e6 / n, many.settle_seconds);
+  std::fflush(stdout);
+  if (one.cpu_per_second > 0) {
+    bench::RecordRatio("idle_cpu@" + std::to_string(n) + "_regions_vs_1_region",
+                       many.cpu_per_second / one.cpu_per_second);
+  }
+}
+
 int Rounds() {
   const char* env = getenv("RUTILE_KV_BENCH_ROUNDS");
   const int n = env != nullptr ? atoi(env) : 0;
@@ -390,6 +540,7 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   rutile::kvbench::cluster.reset();  // Closes the nodes and removes their directories.
   rutile::kvbench::baseline.reset();
+  rutile::kvbench::RunIdleRegions();
   rutile::bench::PrintRatios();
   return 0;
 }

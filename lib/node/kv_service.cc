@@ -66,7 +66,11 @@ absl::Status ReadInto(const raftstore::RegionSnapshot& snapshot, const std::stri
   absl::StatusOr<std::optional<std::string>> v = snapshot.Get(storage::CF::kDefault, key);
   if (!v.ok()) return v.status();
   out->set_found(v->has_value());
-  if (v->has_value()) out->set_value(std::move(**v));
+  if (v->has_value()) {
+    out->set_value(std::move(**v));
+  } else {
+    out->clear_value();
+  }
   return absl::OkStatus();
 }
 
@@ -85,9 +89,10 @@ absl::Status RegisterRawKvService(transport::RpcEndpoint& endpoint,
       [c](const kvrpcpb::RawGetRequest& req, kvrpcpb::RawGetResponse* resp) -> absl::Status {
         absl::StatusOr<raftstore::Context> ctx = FromRpcContext(req.context());
         if (!ctx.ok()) return ctx.status();
-        absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> snap = c->kv->Snapshot(*ctx);
-        if (!snap.ok()) return snap.status();
-        return ReadInto(**snap, req.key(), resp->mutable_value());
+        // One key: no engine snapshot (RaftKv::ReadLatest; ReadInto overwrites on a rerun).
+        return c->kv->ReadLatest(*ctx, [&](const raftstore::RegionSnapshot& view) {
+          return ReadInto(view, req.key(), resp->mutable_value());
+        });
       });
   if (!s.ok()) return s;
 

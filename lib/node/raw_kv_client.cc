@@ -2,6 +2,7 @@
 // in-process nodes, through raftstore's RaftKv and Store public API.
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <utility>
 
@@ -22,10 +23,13 @@ namespace {
 // How long one attempt at one store may take before the client tries again.
 constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
 
+// Shared, so that a lookup copies a pointer, not the region.
 struct CachedRegion {
-  metapb::Region region;
-  uint64_t leader_store = 0;
+  CachedRegion(metapb::Region r, uint64_t leader) : region(std::move(r)), leader_store(leader) {}
+  const metapb::Region region;
+  std::atomic<uint64_t> leader_store;  // 0: not known.
 };
+using RegionPtr = std::shared_ptr<CachedRegion>;
 
 bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
@@ -52,6 +56,11 @@ struct RawKvClient::Impl {
   std::shared_ptr<raftstore::RaftKv> KvFor(uint64_t store_id) {
     std::shared_ptr<raftstore::Store> s = store_id == 0 ? nullptr : resolve(store_id);
     if (s == nullptr) return nullptr;
+    {
+      absl::ReaderMutexLock lock(&kv_mu);
+      auto it = kvs.find(store_id);
+      if (it != kvs.end() && it->second.store == s) return it->second.kv;
+    }
     absl::MutexLock lock(&kv_mu);
     StoreKv& e = kvs[store_id];
     if (e.store != s) {
@@ -63,7 +72,7 @@ struct RawKvClient::Impl {
   }
 
   absl::Mutex mu;
-  std::map<std::string, CachedRegion> cache ABSL_GUARDED_BY(mu);  // By start key.
+  std::map<std::string, RegionPtr> cache ABSL_GUARDED_BY(mu);  // By start key.
 
   // ---- Region cache.
 
@@ -71,7 +80,7 @@ struct RawKvClient::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     // Drop every cached region overlapping [start, end) and every entry of the same id.
     for (auto it = cache.begin(); it != cache.end();) {
-      const metapb::Region& c = it->second.region;
+      const metapb::Region& c = it->second->region;
       bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
       if (overlaps || c.id() == r.id()) {
         it = cache.erase(it);
@@ -79,7 +88,7 @@ struct RawKvClient::Impl {
         ++it;
       }
     }
-    cache[r.start_key()] = CachedRegion{r, leader_store};
+    cache[r.start_key()] = std::make_shared<CachedRegion>(r, leader_store);
   }
 
   void Insert(const metapb::Region& r, uint64_t leader_store) {
@@ -90,7 +99,7 @@ struct RawKvClient::Impl {
   void Invalidate(uint64_t region_id) {
     absl::MutexLock lock(&mu);
     for (auto it = cache.begin(); it != cache.end(); ++it) {
-      if (it->second.region.id() == region_id) {
+      if (it->second->region.id() == region_id) {
         cache.erase(it);
         return;
       }
@@ -98,25 +107,27 @@ struct RawKvClient::Impl {
   }
 
   void SetLeader(uint64_t region_id, uint64_t store) {
-    absl::MutexLock lock(&mu);
+    absl::ReaderMutexLock lock(&mu);
     for (auto& [k, c] : cache) {
-      if (c.region.id() == region_id) c.leader_store = store;
+      if (c->region.id() == region_id) c->leader_store.store(store, std::memory_order_relaxed);
     }
   }
 
-  absl::StatusOr<CachedRegion> Locate(const std::string& key) {
+  // Performance-critical path.
+  absl::StatusOr<RegionPtr> Locate(const std::string& key) {
     {
-      absl::MutexLock lock(&mu);
+      absl::ReaderMutexLock lock(&mu);
       auto it = cache.upper_bound(key);
       if (it != cache.begin()) {
         --it;
-        if (EndAfter(it->second.region.end_key(), key)) return it->second;
+        if (EndAfter(it->second->region.end_key(), key)) return it->second;
       }
     }
     absl::StatusOr<node::LocalPd::RegionRoute> r = pd->GetRegionByKey(key);
     if (!r.ok()) return r.status();
-    CachedRegion c{r->region, r->leader.store_id()};
-    Insert(c.region, c.leader_store);
+    auto c = std::make_shared<CachedRegion>(r->region, r->leader.store_id());
+    absl::MutexLock lock(&mu);
+    InsertLocked(c->region, c->leader_store.load(std::memory_order_relaxed));
     return c;
   }
 
@@ -132,12 +143,14 @@ struct RawKvClient::Impl {
     std::string where;  // The last region and store tried, for the error message.
     while (true) {
       bool need_backoff = false;
-      absl::StatusOr<CachedRegion> loc = Locate(key);
-      if (!loc.ok()) {
-        last = loc.status();
+      absl::StatusOr<RegionPtr> located = Locate(key);
+      if (!located.ok()) {
+        last = located.status();
         need_backoff = true;
       } else {
-        uint64_t store = loc->leader_store;
+        const CachedRegion* loc = located->get();
+        const uint64_t cached_leader = loc->leader_store.load(std::memory_order_relaxed);
+        uint64_t store = cached_leader;
         std::shared_ptr<raftstore::RaftKv> kv = KvFor(store);
         if (kv == nullptr) {
           const auto& peers = loc->region.peers();
@@ -155,7 +168,7 @@ struct RawKvClient::Impl {
           ctx.region_epoch = loc->region.region_epoch();
           last = fn(loc->region, store, kv.get(), ctx);
           if (last.ok()) {
-            if (loc->leader_store != store) SetLeader(loc->region.id(), store);
+            if (cached_leader != store) SetLeader(loc->region.id(), store);
             return last;
           }
           where = absl::StrCat(" (region ", loc->region.id(), " version ",
@@ -297,12 +310,13 @@ absl::StatusOr<std::optional<std::string>> RawKvClient::Get(const std::string& k
   absl::Status s = impl_->WithRegion(
       key, impl_->Deadline(),
       [&](const metapb::Region&, uint64_t, raftstore::RaftKv* kv, const raftstore::Context& ctx) {
-        absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> snap = kv->Snapshot(ctx);
-        if (!snap.ok()) return snap.status();
-        absl::StatusOr<std::optional<std::string>> v = (*snap)->Get(storage::CF::kDefault, key);
-        if (!v.ok()) return v.status();
-        out = std::move(*v);
-        return absl::OkStatus();
+        // No engine snapshot for one key (RaftKv::ReadLatest).
+        return kv->ReadLatest(ctx, [&](const raftstore::RegionSnapshot& view) {
+          absl::StatusOr<std::optional<std::string>> v = view.Get(storage::CF::kDefault, key);
+          if (!v.ok()) return v.status();
+          out = std::move(*v);
+          return absl::OkStatus();
+        });
       });
   if (!s.ok()) return s;
   return out;

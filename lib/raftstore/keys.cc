@@ -1,5 +1,7 @@
 #include "raftstore/keys.h"
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -29,6 +31,12 @@ std::string DataKey(std::string_view user_key) {
   k.push_back(kDataPrefix);
   k.append(user_key);
   return k;
+}
+
+size_t WriteDataKey(std::string_view user_key, char* out) {
+  out[0] = kDataPrefix;
+  if (!user_key.empty()) std::memcpy(out + 1, user_key.data(), user_key.size());
+  return user_key.size() + 1;
 }
 
 std::string DataEndKey(std::string_view user_end_key) {

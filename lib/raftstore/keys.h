@@ -35,6 +35,9 @@ inline constexpr uint64_t kInitLogIndex = 5;
 inline constexpr uint64_t kInitLogTerm = 5;
 
 std::string DataKey(std::string_view user_key);
+// Writes DataKey(user_key) into `out` (at least user_key.size() + 1 bytes); returns its
+// length. For point reads that keep the key on the stack.
+size_t WriteDataKey(std::string_view user_key, char* out);
 // The engine key bounding the region's data from above ('{' for an empty end key).
 std::string DataEndKey(std::string_view user_end_key);
 // Strips the data prefix; requires a data key.

@@ -461,15 +461,13 @@ bool Peer::LeaseValid() const {
 
 void Peer::DropLease() {
   lease_expire_micros_ = 0;
-  local_lease_->store(0, std::memory_order_release);
+  local_lease_->Zero();
 }
 
 void Peer::CheckLocalLease() {
   // Stepping down or starting a transfer (MsgTransferLeader arrives as a message) ends
   // local reads at once, before the store publishes anything.
-  if (!IsLeader() || raw_->raft()->lead_transferee() != raft::kNone) {
-    local_lease_->store(0, std::memory_order_release);
-  }
+  if (!IsLeader() || raw_->raft()->lead_transferee() != raft::kNone) local_lease_->Zero();
 }
 
 uint64_t Peer::PublishLocalLease() {
@@ -478,7 +476,7 @@ uint64_t Peer::PublishLocalLease() {
                         storage_->apply_state().applied_term() == r->term() &&
                         !merge_state_.has_value() && prepare_merge_index_ == 0 && initialized();
   const uint64_t expire = servable ? lease_expire_micros_ : 0;
-  local_lease_->store(expire, std::memory_order_release);
+  local_lease_->Set(expire);
   return expire;
 }
 

@@ -37,6 +37,50 @@
 
 namespace rutile::raftstore {
 
+// The leader lease as the store's local reader sees it (Peer::local_lease). Only the fiber
+// driving the peer writes it; readers on any fiber bracket their engine reads with
+// Begin/HeldThroughout, a sequence-lock check:
+//
+//   uint64_t gen;
+//   if (!lease.Begin(&gen)) -> no local read
+//   ... read the engine ...
+//   if (!lease.HeldThroughout(gen, env)) -> discard what was read, take the slow path
+//
+// Every event that ends the lease early (stepping down, a transfer starting, a term
+// change, PrepareMerge) zeroes `expire` and then bumps `generation`; a new lease is only
+// ever published after such a zeroing (a new term always passes through one), and within
+// one generation `expire` only grows. So a reader that finds the same generation before
+// and after, a non-zero expiry after, and the clock still below it, read while this peer
+// held one unbroken lease.
+struct LocalLease {
+  std::atomic<uint64_t> expire{0};  // On the store's clock (Env::NowMicros); 0: none.
+  std::atomic<uint64_t> generation{0};
+
+  bool Begin(uint64_t* gen) const {
+    *gen = generation.load(std::memory_order_acquire);
+    return expire.load(std::memory_order_acquire) != 0;
+  }
+  bool HeldThroughout(uint64_t gen, Env* env) const {
+    // The reads above happen before the loads below (seqlock reader's fence).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const uint64_t e = expire.load(std::memory_order_acquire);
+    return e != 0 && generation.load(std::memory_order_acquire) == gen && env->NowMicros() < e;
+  }
+  // Writer side (the peer's fiber).
+  void Set(uint64_t e) {
+    if (e == 0) {
+      Zero();
+    } else {
+      expire.store(e, std::memory_order_release);
+    }
+  }
+  void Zero() {
+    if (expire.load(std::memory_order_relaxed) == 0) return;
+    expire.store(0, std::memory_order_release);
+    generation.fetch_add(1, std::memory_order_acq_rel);
+  }
+};
+
 using WriteCallback = Promise<absl::Status>;
 using ReadResult = absl::StatusOr<std::shared_ptr<RegionSnapshot>>;
 using ReadCallback = Promise<ReadResult>;
@@ -172,7 +216,7 @@ class Peer {
   // PrepareMerge proposed or applied) zeroes it at once, on the fiber that saw it;
   // PublishLocalLease sets it from the lease when the peer may serve lease reads at all
   // (leader, no transfer, an entry of its term applied, no merge). Returns what it set.
-  const std::shared_ptr<std::atomic<uint64_t>>& local_lease() const { return local_lease_; }
+  const std::shared_ptr<LocalLease>& local_lease() const { return local_lease_; }
   uint64_t PublishLocalLease();
   void DropLease();
 
@@ -261,7 +305,7 @@ class Peer {
   uint64_t next_read_id_ = 1;
   uint64_t lease_expire_micros_ = 0;
   uint64_t max_lease_micros_ = 0;
-  std::shared_ptr<std::atomic<uint64_t>> local_lease_ = std::make_shared<std::atomic<uint64_t>>(0);
+  std::shared_ptr<LocalLease> local_lease_ = std::make_shared<LocalLease>();
 
   bool hibernating_ = false;
   int idle_ticks_ = 0;

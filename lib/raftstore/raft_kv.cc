@@ -6,6 +6,14 @@
 #include "raftstore/store.h"
 
 namespace rutile::raftstore {
+
+absl::Status RaftKv::ReadLatest(const Context& ctx,
+                                absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn) {
+  absl::StatusOr<std::shared_ptr<RegionSnapshot>> snap = Snapshot(ctx);
+  if (!snap.ok()) return snap.status();
+  return fn(**snap);
+}
+
 namespace {
 
 class StoreRaftKv final : public RaftKv {
@@ -60,6 +68,18 @@ class StoreRaftKv final : public RaftKv {
       return absl::DeadlineExceededError("read timed out");
     }
     return f.Get();
+  }
+
+  // Performance-critical path.
+  absl::Status ReadLatest(const Context& ctx,
+                          absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn) override {
+    if (!ctx.replica_read) {
+      if (std::optional<absl::Status> s =
+              store_->ReadLatest(ctx.region_id, ctx.region_epoch.version(), ctx.peer.id(), fn)) {
+        return *std::move(s);
+      }
+    }
+    return RaftKv::ReadLatest(ctx, fn);
   }
 
  private:

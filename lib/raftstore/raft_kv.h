@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "metapb.pb.h"
@@ -75,6 +76,17 @@ class RaftKv {
   // A consistent snapshot of the region at its leader, reflecting every write acknowledged
   // before the call. Shared: it stays valid as long as any holder keeps it.
   virtual absl::StatusOr<std::shared_ptr<RegionSnapshot>> Snapshot(const Context& ctx) = 0;
+
+  // Point reads without an engine snapshot, the fast path for reading one key (a raw Get;
+  // a transactional point get reading the lock, write and default CFs of one key): runs
+  // `fn(view)` and returns its status, or the region error that kept it from running.
+  // At a leader with a valid lease it runs in the caller's fiber over a LIVE view
+  // (Store::ReadLatest: no engine snapshot taken; every read linearizable and current,
+  // but several reads are not one frozen snapshot); otherwise, or when the lease ended
+  // while `fn` ran, over Snapshot(ctx). So `fn` may run twice: it must only read, and
+  // overwrite (not append to) what it fills.
+  virtual absl::Status ReadLatest(const Context& ctx,
+                                  absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn);
 };
 
 // RaftKv over a local Store. `store` must outlive it; `timeout_micros` 0 means the store's

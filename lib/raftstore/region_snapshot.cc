@@ -122,27 +122,43 @@ class RegionSnapshot::View final : public storage::Engine {
 
 RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
                                metapb::Region region, uint64_t applied_index)
+    : RegionSnapshot(engine, std::move(snapshot),
+                     std::make_shared<const metapb::Region>(std::move(region)), applied_index) {}
+
+RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
+                               std::shared_ptr<const metapb::Region> region, uint64_t applied_index)
     : engine_(engine),
       snapshot_(std::move(snapshot)),
       region_(std::move(region)),
-      applied_index_(applied_index),
-      view_(std::make_unique<View>(this)) {}
+      applied_index_(applied_index) {}
 
 RegionSnapshot::~RegionSnapshot() = default;
 
+storage::Engine* RegionSnapshot::engine() const {
+  std::call_once(view_once_, [this] { view_ = std::make_unique<View>(this); });
+  return view_.get();
+}
+
+// Performance-critical path.
 absl::StatusOr<std::optional<std::string>> RegionSnapshot::Get(storage::CF cf,
                                                                std::string_view key) const {
-  if (!KeyInRegion(key, region_)) return KeyNotInRegionError(key, region_);
+  if (!KeyInRegion(key, *region_)) return KeyNotInRegionError(key, *region_);
   storage::ReadOptions ro;
   ro.snapshot = snapshot_.get();
+  // The data key ('z' + key) in a stack buffer when small: no allocation.
+  char buf[128];
+  if (key.size() + 1 <= sizeof(buf)) {
+    const size_t n = WriteDataKey(key, buf);
+    return engine_->Get(cf, std::string_view(buf, n), ro);
+  }
   return engine_->Get(cf, DataKey(key), ro);
 }
 
 std::unique_ptr<storage::Iterator> RegionSnapshot::NewIterator(
     storage::CF cf, const storage::IterOptions& options) const {
-  std::string lower = region_.start_key();
+  std::string lower = region_->start_key();
   if (options.lower_bound > lower) lower = options.lower_bound;
-  std::string upper = region_.end_key();
+  std::string upper = region_->end_key();
   if (!options.upper_bound.empty() && (upper.empty() || options.upper_bound < upper)) {
     upper = options.upper_bound;
   }

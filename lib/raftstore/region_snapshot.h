@@ -8,6 +8,10 @@
 // whatever ReadOptions say (a snapshot from the view's own GetSnapshot, or none), writes
 // fail with FailedPrecondition.
 //
+// A live view (no engine snapshot, Store::ReadLatest) reads the engine's latest state at
+// each call instead: every read is current when it runs, but two reads are not one frozen
+// view. The store creates those only for the duration of a ReadLatest callback.
+//
 // Thread safety: reads may come from many fibers at once. The engine must outlive the
 // RegionSnapshot.
 
@@ -16,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,16 +34,20 @@ namespace rutile::raftstore {
 
 class RegionSnapshot {
  public:
-  // Takes ownership of `snapshot` (from `engine`).
+  // Takes ownership of `snapshot` (from `engine`); a null `snapshot` makes a live view.
   RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
                  metapb::Region region, uint64_t applied_index);
+  RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
+                 std::shared_ptr<const metapb::Region> region, uint64_t applied_index);
   ~RegionSnapshot();
   RegionSnapshot(const RegionSnapshot&) = delete;
   RegionSnapshot& operator=(const RegionSnapshot&) = delete;
 
-  const metapb::Region& region() const { return region_; }
-  // The region's applied index the view reflects.
+  const metapb::Region& region() const { return *region_; }
+  // The region's applied index the view reflects (a live view: at least this).
   uint64_t applied_index() const { return applied_index_; }
+  // Reads see the engine's latest state, not a frozen snapshot.
+  bool live() const { return snapshot_ == nullptr; }
 
   // Reads `key` of `cf`. KeyNotInRegion (errors.h) for a key outside the region.
   absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key) const;
@@ -49,16 +58,18 @@ class RegionSnapshot {
                                                  const storage::IterOptions& options) const;
 
   // The view as an Engine (owned by this object).
-  storage::Engine* engine() const { return view_.get(); }
+  storage::Engine* engine() const;
 
  private:
   class View;
 
   storage::Engine* const engine_;
   std::unique_ptr<storage::Snapshot> snapshot_;
-  const metapb::Region region_;
+  const std::shared_ptr<const metapb::Region> region_;
   const uint64_t applied_index_;
-  std::unique_ptr<storage::Engine> view_;
+  // Made on the first engine() call: point reads through Get never need it.
+  mutable std::once_flag view_once_;
+  mutable std::unique_ptr<storage::Engine> view_;
 };
 
 }  // namespace rutile::raftstore

@@ -125,7 +125,7 @@ absl::StatusOr<Store::FsmPtr> Store::CreatePeer(
 void Store::RegisterFsm(const FsmPtr& fsm) {
   {
     absl::MutexLock fl(&fsm->mu);
-    fsm->region = fsm->peer->region();
+    SetRegionLocked(fsm.get(), fsm->peer->region());
     fsm->applied_index = fsm->peer->AppliedIndex();
     fsm->self_peer_id = fsm->peer->self().id();
     fsm->local_lease = fsm->peer->local_lease();
@@ -549,7 +549,7 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
 void Store::Publish(const FsmPtr& fsm) {
   Peer* p = fsm->peer.get();
   absl::MutexLock lock(&fsm->mu);
-  fsm->region = p->region();
+  SetRegionLocked(fsm.get(), p->region());
   fsm->leader = p->Leader();
   fsm->is_leader = p->IsLeader();
   fsm->hibernating = p->hibernating();
@@ -558,6 +558,33 @@ void Store::Publish(const FsmPtr& fsm) {
   fsm->written_bytes += p->written_bytes();
   fsm->written_keys += p->written_keys();
   p->ResetWritten();
+}
+
+namespace {
+
+bool SamePeers(const metapb::Region& a, const metapb::Region& b) {
+  if (a.peers_size() != b.peers_size()) return false;
+  for (int i = 0; i < a.peers_size(); ++i) {
+    const metapb::Peer& x = a.peers(i);
+    const metapb::Peer& y = b.peers(i);
+    if (x.id() != y.id() || x.store_id() != y.store_id() || x.role() != y.role()) return false;
+  }
+  return true;
+}
+
+bool SameRegion(const metapb::Region& a, const metapb::Region& b) {
+  return a.id() == b.id() && a.region_epoch().version() == b.region_epoch().version() &&
+         a.region_epoch().conf_ver() == b.region_epoch().conf_ver() &&
+         a.start_key() == b.start_key() && a.end_key() == b.end_key() && SamePeers(a, b);
+}
+
+}  // namespace
+
+void Store::SetRegionLocked(PeerFsm* fsm, const metapb::Region& region) {
+  // Publish runs several times per poll round: copy only what changed.
+  if (fsm->read_region != nullptr && SameRegion(*fsm->read_region, region)) return;
+  fsm->region = region;
+  fsm->read_region = std::make_shared<const metapb::Region>(region);
 }
 
 void Store::SendMessages(Peer* peer, std::vector<raft::Message> msgs,
@@ -722,8 +749,9 @@ void Store::HandleCommitMerge(Peer* target, const ExecResult& res) {
     {
       // Stop routing to it at once: the target serves the range now.
       absl::MutexLock fl(&src->mu);
-      src->region = res.source;
-      src->region.clear_peers();
+      metapb::Region gone = res.source;
+      gone.clear_peers();
+      SetRegionLocked(src.get(), gone);
       src->is_leader = false;
     }
     Send(src, PeerMsg{PeerMsg::Kind::kDestroyMerged});
@@ -923,21 +951,55 @@ std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& 
   if (!config_.local_read || stopped_) return std::nullopt;
   FsmPtr fsm = Lookup(header.region_id());
   if (fsm == nullptr) return std::nullopt;
-  absl::ReaderMutexLock lock(&fsm->mu);
-  if (fsm->stopped || fsm->local_lease == nullptr) return std::nullopt;
-  const std::atomic<uint64_t>& lease = *fsm->local_lease;
-  if (lease.load(std::memory_order_acquire) == 0) return std::nullopt;
-  if (header.peer().id() != 0 && header.peer().id() != fsm->self_peer_id) return std::nullopt;
-  if (header.region_epoch().version() != fsm->region.region_epoch().version()) {
-    return std::nullopt;
+  std::shared_ptr<const metapb::Region> region;
+  uint64_t applied = 0;
+  uint64_t gen = 0;
+  {
+    absl::ReaderMutexLock lock(&fsm->mu);
+    if (fsm->stopped || fsm->local_lease == nullptr || !fsm->local_lease->Begin(&gen)) {
+      return std::nullopt;
+    }
+    if (header.peer().id() != 0 && header.peer().id() != fsm->self_peer_id) return std::nullopt;
+    if (header.region_epoch().version() != fsm->read_region->region_epoch().version()) {
+      return std::nullopt;
+    }
+    region = fsm->read_region;
+    applied = fsm->applied_index;
   }
-  // The snapshot first, then the clock: the lease held when the view was taken. Under mu,
-  // so the region published with this lease is the region of the view.
+  // The snapshot first, then the lease check: the lease held when the view was taken.
   std::unique_ptr<storage::Snapshot> snap = engine_->GetSnapshot();
-  if (env_->NowMicros() >= lease.load(std::memory_order_acquire)) return std::nullopt;
+  if (!fsm->local_lease->HeldThroughout(gen, env_)) return std::nullopt;
   local_reads_.fetch_add(1, std::memory_order_relaxed);
   return ReadResult(
-      std::make_shared<RegionSnapshot>(engine_, std::move(snap), fsm->region, fsm->applied_index));
+      std::make_shared<RegionSnapshot>(engine_, std::move(snap), std::move(region), applied));
+}
+
+// Performance-critical path.
+std::optional<absl::Status> Store::ReadLatest(
+    uint64_t region_id, uint64_t epoch_version, uint64_t peer_id,
+    absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn) {
+  if (!config_.local_read || stopped_) return std::nullopt;
+  FsmPtr fsm = Lookup(region_id);
+  if (fsm == nullptr) return std::nullopt;
+  std::shared_ptr<const metapb::Region> region;
+  uint64_t applied = 0;
+  uint64_t gen = 0;
+  {
+    absl::ReaderMutexLock lock(&fsm->mu);
+    if (fsm->stopped || fsm->local_lease == nullptr || !fsm->local_lease->Begin(&gen)) {
+      return std::nullopt;
+    }
+    if (peer_id != 0 && peer_id != fsm->self_peer_id) return std::nullopt;
+    if (epoch_version != fsm->read_region->region_epoch().version()) return std::nullopt;
+    region = fsm->read_region;
+    applied = fsm->applied_index;
+  }
+  const RegionSnapshot view(engine_, nullptr, std::move(region), applied);
+  absl::Status s = fn(view);
+  // See the header: the reads above are linearizable iff one lease held throughout.
+  if (!fsm->local_lease->HeldThroughout(gen, env_)) return std::nullopt;
+  local_reads_.fetch_add(1, std::memory_order_relaxed);
+  return s;
 }
 
 namespace {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -121,6 +122,35 @@ class Store : public std::enable_shared_from_this<Store> {
   // (Peer::local_lease).
   std::optional<ReadResult> LocalRead(const raft_cmdpb::RaftRequestHeader& header);
 
+  // The local reader's snapshot-free path, for point reads (RaftKv::ReadLatest; the raw
+  // client's Get). Under the same conditions as LocalRead (leader with a valid lease, an
+  // entry of its term applied, no transfer or merge, `epoch_version` current, `peer_id`
+  // this store's peer or 0), runs `fn` in the caller's fiber with a LIVE view of the
+  // region (RegionSnapshot::live): each read returns the engine's latest applied state,
+  // with no engine snapshot taken or released. After `fn` returns it checks that the peer
+  // held one unbroken lease throughout (LocalLease::HeldThroughout); if so it returns
+  // fn's status, otherwise (or when the conditions do not hold) nullopt, and the caller
+  // must discard what `fn` read and take the slow path (Read). `fn` must only read.
+  //
+  // Why this is linearizable. Each read is linearized at the instant it reads the engine.
+  // At that instant this peer was the leader of some term T and held the lease: no other
+  // peer can be elected (and so nothing can commit) before the lease ends (config.h,
+  // max_lease_micros) or is dropped (a transfer: the drop is seen by the check after).
+  // Every write acknowledged to any client before that instant is in the engine: a write
+  // acknowledged in term T was applied by this leader before the acknowledgement (the
+  // store resolves a proposal only after applying it), and a write acknowledged in an
+  // earlier term was committed before T began, so it precedes T's first entry in the log,
+  // which this peer has applied (the lease is only published once applied_term == T).
+  // Conversely everything the engine holds for the region is committed (only committed
+  // entries are applied), so nothing the read returns can be rolled back. The engine
+  // snapshot LocalRead takes buys nothing more for a single read: it freezes the same
+  // latest applied state. Several reads through one view are each linearizable but are
+  // not one frozen snapshot; read in an order where that is harmless (Percolator: lock
+  // CF before write CF before default CF).
+  std::optional<absl::Status> ReadLatest(uint64_t region_id, uint64_t epoch_version,
+                                         uint64_t peer_id,
+                                         absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn);
+
   // Splits region `region_id` at `split_keys` (ids from PD) and waits for the split to apply
   // on this store (its leader).
   absl::Status SplitRegion(uint64_t region_id, std::vector<std::string> split_keys);
@@ -187,10 +217,12 @@ class Store : public std::enable_shared_from_this<Store> {
     uint64_t applied_index ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_keys ABSL_GUARDED_BY(mu) = 0;
-    // The read delegate: the local reader reads region and applied_index above with
-    // these, under mu (Publish updates region and lease together).
-    uint64_t self_peer_id = 0;                           // Set once at registration.
-    std::shared_ptr<std::atomic<uint64_t>> local_lease;  // Set once at registration.
+    // The read delegate: the local reader reads these and applied_index above under mu
+    // (Publish updates region and lease together). read_region is `region`, shared with
+    // the views the local reader hands out; replaced (not changed) when region changes.
+    std::shared_ptr<const metapb::Region> read_region ABSL_GUARDED_BY(mu);
+    uint64_t self_peer_id = 0;                // Set once at registration.
+    std::shared_ptr<LocalLease> local_lease;  // Set once at registration.
     // Only the poller holding the fsm (scheduled) touches the peer.
     std::unique_ptr<Peer> peer;
   };
@@ -227,6 +259,9 @@ class Store : public std::enable_shared_from_this<Store> {
   // it leads, or RollbackMerge when the target moved on without it.
   void ScheduleMerge(Peer* source);
   void Publish(const FsmPtr& fsm);
+  // Sets fsm->region (and read_region when it changed).
+  static void SetRegionLocked(PeerFsm* fsm, const metapb::Region& region)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(fsm->mu);
 
   void OnRaftBody(std::string body);
   void HandleRaftMessage(raft_serverpb::RaftMessage msg);

@@ -20,6 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "raftstore/cluster.h"
+#include "raftstore/raft_kv.h"
 #include "raftstore/register_workload.h"
 #include "rutile/testing/simulation.h"
 #include "storage/mem_engine.h"
@@ -93,6 +94,20 @@ ScenarioResult RunIsolatedLeaderScenario(std::map<uint64_t, double> rates, uint6
     uint64_t until = c.env()->NowMicros() + 3'000'000;
     while (c.env()->NowMicros() < until && !(stop && c.env()->NowMicros() > acked_at + 1'000'000)) {
       uint64_t issued = c.env()->NowMicros();
+      // The snapshot-free point read first (Store::ReadLatest), then a snapshot read.
+      std::optional<std::string> latest;
+      std::optional<absl::Status> ls =
+          c.store(1)->ReadLatest(1, h.region_epoch().version(), 0, [&](const RegionSnapshot& v) {
+            absl::StatusOr<std::optional<std::string>> got = v.Get(storage::CF::kDefault, "k");
+            if (!got.ok()) return got.status();
+            latest = *got;
+            return absl::OkStatus();
+          });
+      if (ls.has_value() && ls->ok()) {
+        ++res.lease_reads_after_isolation;
+        if (latest.value_or("") == "old" && issued > acked_at) ++res.stale_reads;
+      }
+      issued = c.env()->NowMicros();
       Future<ReadResult> f = c.store(1)->Read(h);
       if (f.WaitFor(c.env(), 5'000) && f.Get().ok()) {
         ++res.lease_reads_after_isolation;
@@ -257,6 +272,103 @@ TEST(LocalReaderTest, ServesLeaseReadsInTheCallersFiberUntilTheLeaseEnds) {
     EXPECT_FALSE(st->LocalRead(h2).has_value());
   });
   EXPECT_TRUE(ok);
+}
+
+// Store::ReadLatest, the snapshot-free point read: served under the same conditions as
+// LocalRead, and its result discarded (nullopt) when the lease broke while it read.
+TEST(LocalReaderTest, ReadLatestServesPointReadsOnlyUnderOneUnbrokenLease) {
+  ClusterOptions o{.stores = 3, .seed = 93};
+  o.config.hibernate_regions = false;
+  Cluster c(o);
+  c.Start();
+  bool ok = c.Run([&] {
+    std::optional<Cluster::Route> l = c.WaitLeader("");
+    ASSERT_TRUE(l.has_value());
+    ASSERT_TRUE(c.Put("k", "v1").ok());
+    std::shared_ptr<Store> st = c.store(l->store);
+    const metapb::Region r = *st->GetRegion(1);
+    const uint64_t ver = r.region_epoch().version();
+    auto get = [&](const std::shared_ptr<Store>& s, uint64_t version, uint64_t peer,
+                   std::string_view key) -> std::optional<std::string> {
+      std::optional<std::string> out;
+      std::optional<absl::Status> res =
+          s->ReadLatest(1, version, peer, [&](const RegionSnapshot& v) {
+            EXPECT_TRUE(v.live());
+            absl::StatusOr<std::optional<std::string>> got = v.Get(storage::CF::kDefault, key);
+            if (!got.ok()) return got.status();
+            out = got->value_or("<absent>");
+            return absl::OkStatus();
+          });
+      if (!res.has_value() || !res->ok()) return std::nullopt;
+      return out;
+    };
+    const uint64_t before = st->stats().local_reads;
+    EXPECT_EQ(get(st, ver, 0, "k"), "v1");
+    EXPECT_EQ(get(st, ver, 0, "nope"), "<absent>");
+    EXPECT_EQ(st->stats().local_reads, before + 2);
+    // A write acknowledged before the read is seen by it.
+    ASSERT_TRUE(c.Put("k", "v2").ok());
+    EXPECT_EQ(get(st, ver, 0, "k"), "v2");
+    // Not for a stale epoch, another peer, or at a follower.
+    EXPECT_FALSE(get(st, ver + 1, 0, "k").has_value());
+    EXPECT_FALSE(get(st, ver, 999, "k").has_value());
+    for (uint64_t id : c.store_ids()) {
+      if (id != l->store) {
+        EXPECT_FALSE(get(c.store(id), ver, 0, "k").has_value()) << id;
+      }
+    }
+    // A lease that breaks while the callback reads (a transfer starts: the peer drops it
+    // at once) makes the store discard the result, even though the read itself succeeded.
+    metapb::Peer target;
+    for (const metapb::Peer& p : r.peers()) {
+      if (p.store_id() != l->store) target = p;
+    }
+    bool ran = false;
+    std::optional<absl::Status> res = st->ReadLatest(1, ver, 0, [&](const RegionSnapshot& v) {
+      ran = true;
+      EXPECT_TRUE(v.Get(storage::CF::kDefault, "k").ok());
+      return st->TransferLeader(1, target);
+    });
+    EXPECT_TRUE(ran);
+    EXPECT_FALSE(res.has_value());
+    EXPECT_FALSE(get(st, ver, 0, "k").has_value());
+    // And RaftKv::ReadLatest falls back to the slow path, which answers NotLeader there.
+    for (int i = 0; i < 100 && st->IsLeader(1); ++i) c.env()->SleepForMicros(50'000);
+    ASSERT_FALSE(st->IsLeader(1));
+    std::unique_ptr<RaftKv> kv = NewStoreRaftKv(st);
+    Context ctx;
+    ctx.region_id = 1;
+    ctx.region_epoch = r.region_epoch();
+    int runs = 0;
+    absl::Status s = kv->ReadLatest(ctx, [&](const RegionSnapshot&) {
+      ++runs;
+      return absl::OkStatus();
+    });
+    EXPECT_EQ(runs, 0);
+    EXPECT_TRUE(GetRegionError(s).has_value()) << s;
+  });
+  EXPECT_TRUE(ok);
+}
+
+TEST(LocalLeaseTest, GenerationCatchesADropAndRenewalBetweenChecks) {
+  testing::Simulation sim(testing::SimulationOptions{});
+  Env* env = sim.env();
+  LocalLease lease;
+  uint64_t gen = 0;
+  EXPECT_FALSE(lease.Begin(&gen));
+  const uint64_t far = env->NowMicros() + 1'000'000;
+  lease.Set(far);
+  ASSERT_TRUE(lease.Begin(&gen));
+  EXPECT_TRUE(lease.HeldThroughout(gen, env));
+  lease.Set(far + 10);  // A renewal keeps the generation.
+  EXPECT_TRUE(lease.HeldThroughout(gen, env));
+  lease.Zero();  // Dropped and granted again (a new term): the expiry is back, not the lease.
+  lease.Set(far + 20);
+  EXPECT_FALSE(lease.HeldThroughout(gen, env));
+  ASSERT_TRUE(lease.Begin(&gen));
+  EXPECT_TRUE(lease.HeldThroughout(gen, env));
+  lease.Set(env->NowMicros());  // Expired.
+  EXPECT_FALSE(lease.HeldThroughout(gen, env));
 }
 
 TEST(LocalReaderTest, OffWhenConfiguredOff) {
