@@ -43,6 +43,7 @@
 namespace leveldb {
 class Cache;
 class DB;
+class Env;
 class FilterPolicy;
 class Logger;
 class Status;
@@ -53,7 +54,8 @@ struct Options;
 namespace rutile::storage {
 
 // The LevelDB objects an engine shares between its two databases: block cache, Bloom
-// filter policy, and the info logger. Also used by benchmarks to open a raw LevelDB with
+// filter policy, the info logger, and the Env that zero-fills write-ahead logs ahead
+// (LevelDbEngineOptions::wal_zero_fill_bytes). Also used by benchmarks to open a raw LevelDB with
 // exactly the engine's options.
 class LevelDbResources {
  public:
@@ -71,6 +73,7 @@ class LevelDbResources {
   std::unique_ptr<leveldb::Cache> cache_;
   std::unique_ptr<const leveldb::FilterPolicy> filter_;
   std::unique_ptr<leveldb::Logger> logger_;
+  std::unique_ptr<leveldb::Env> env_;  // Null: LevelDB's default Env.
 };
 
 // Converts a LevelDB status: NotFound -> NotFound, Corruption -> DataLoss, NotSupported ->

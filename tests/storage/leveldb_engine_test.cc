@@ -304,6 +304,55 @@ TEST(LevelDbEngineTest, SyncedWritesFromManyFibersRunThroughTheIoEnv) {
   EXPECT_EQ(Scan(e, CF::kDefault).size(), size_t{kFibers * kWrites});
 }
 
+// Write-ahead logs are zero-filled ahead of their data (wal_zero_fill_bytes): the log
+// file is longer than what was written, and LevelDB's recovery reads the records and
+// skips the zeros, across many chunks and 32 KiB log blocks, also with paranoid checks.
+TEST(LevelDbEngineTest, ZeroFilledWriteAheadLogsRecoverEveryWrite) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("engine");
+  LevelDbEngineOptions options;
+  options.wal_zero_fill_bytes = 64 << 10;
+  options.write_buffer_size = 64 << 20;  // Everything stays in the log until reopened.
+  const int kWrites = 2000;              // About 600 KiB of records.
+  auto value = [](int i) { return absl::StrFormat("%0*d", 200 + i % 150, i); };
+  {
+    auto engine = Open(dir, options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (int i = 0; i < kWrites; ++i) {
+      WriteBatch b;
+      b.Put(CF::kRaft, absl::StrFormat("r%06d", i), value(i));
+      // A batch with data is synced whatever the options say (raft part first).
+      if (i % 100 == 0) b.Put(CF::kWrite, absl::StrFormat("d%06d", i), value(i));
+      WriteOptions o;
+      o.sync = i % 100 == 0;
+      ASSERT_TRUE((*engine)->Write(b, o).ok());
+    }
+    // The raft database's log runs ahead of its data by at least half a chunk of zeros.
+    uint64_t log_bytes = 0;
+    std::string log_tail;
+    for (const auto& entry : fs::directory_iterator(dir + "/raft")) {
+      if (entry.path().extension() != ".log") continue;
+      log_bytes = fs::file_size(entry.path());
+      std::string all = ReadFile(entry.path().string());
+      log_tail = all.substr(all.size() - (32 << 10));
+    }
+    EXPECT_GT(log_bytes, uint64_t{kWrites} * 200);
+    EXPECT_EQ(log_bytes % (64 << 10), 0u) << log_bytes;
+    EXPECT_EQ(log_tail, std::string(32 << 10, '\0'));
+  }
+  for (bool paranoid : {true, false}) {
+    options.paranoid_checks = paranoid;
+    auto engine = Open(dir, options);
+    ASSERT_TRUE(engine.ok()) << engine.status() << " paranoid " << paranoid;
+    Engine* e = engine->get();
+    EXPECT_EQ(Scan(e, CF::kRaft).size(), size_t{kWrites});
+    EXPECT_EQ(Scan(e, CF::kWrite).size(), size_t{(kWrites + 99) / 100});
+    for (int i = 0; i < kWrites; i += 7) {
+      ASSERT_EQ(GetOr(e, CF::kRaft, absl::StrFormat("r%06d", i)), value(i)) << i;
+    }
+  }
+}
+
 TEST(LevelDbEngineTest, SyncedWritesUnderSimEnvRunInline) {
   TempDir tmp;
   SimEnv env;
