@@ -232,6 +232,10 @@ struct SimResult {
   uint64_t messages = 0;
   // Gets served by ReadIndex (safe or lease-based) rather than through the log.
   uint64_t index_reads = 0;
+  // Of those, the ones answered: by a ReadOnlySafe heartbeat round, and in seeds with
+  // ReadOnlyLeaseBased (served under the leader lease, or by the round it falls back to).
+  uint64_t safe_reads_served = 0;
+  uint64_t lease_reads_served = 0;
   // Digest of the committed history, to compare two runs of one seed.
   uint64_t history_digest = 0;
 
@@ -642,6 +646,7 @@ class Simulation {
       if (v != n.kv.data.end()) out.value = v->second;
       it->second.second.Set(out);
       n.read_waiters.erase(it);
+      ++(lease_reads_ ? result_.lease_reads_served : result_.safe_reads_served);
     }
     n.ready_reads = std::move(waiting);
   }

@@ -70,6 +70,8 @@ TEST(RaftSimTest, RandomizedSeeds) {
     total.snapshots_installed += r.snapshots_installed;
     total.leader_changes += r.leader_changes;
     total.index_reads += r.index_reads;
+    total.safe_reads_served += r.safe_reads_served;
+    total.lease_reads_served += r.lease_reads_served;
     if (failed >= 5) break;  // Enough to debug from.
   }
   // The nemesis and the workload must actually have done something.
@@ -80,14 +82,18 @@ TEST(RaftSimTest, RandomizedSeeds) {
   // (Fewer since gets may skip the log as ReadIndex reads: fewer entries, fewer compactions.)
   EXPECT_GT(total.snapshots_installed, kFastSeeds / 10);
   EXPECT_GT(total.index_reads, kFastSeeds * 3);
+  // Both read-only options answered reads (not only issued them).
+  EXPECT_GT(total.safe_reads_served, kFastSeeds);
+  EXPECT_GT(total.lease_reads_served, kFastSeeds / 2);
   EXPECT_GT(total.leader_changes, kFastSeeds);
   std::printf(
       "%llu seeds: acked=%llu unknown=%llu crashes=%llu confchanges=%llu "
-      "snapshots=%llu leaders=%llu index_reads=%llu\n",
+      "snapshots=%llu leaders=%llu index_reads=%llu (served: safe %llu, lease %llu)\n",
       (unsigned long long)kFastSeeds, (unsigned long long)total.acked_ops,
       (unsigned long long)total.unknown_ops, (unsigned long long)total.crashes,
       (unsigned long long)total.conf_changes_applied, (unsigned long long)total.snapshots_installed,
-      (unsigned long long)total.leader_changes, (unsigned long long)total.index_reads);
+      (unsigned long long)total.leader_changes, (unsigned long long)total.index_reads,
+      (unsigned long long)total.safe_reads_served, (unsigned long long)total.lease_reads_served);
 }
 
 TEST(RaftSimTest, SameSeedSameHistory) {
