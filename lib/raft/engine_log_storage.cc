@@ -216,6 +216,16 @@ absl::Status EngineLogStorage::BuildReadyWrite(const std::optional<HardState>& h
   return absl::OkStatus();
 }
 
+absl::Status EngineLogStorage::BuildReadyWrite(const std::optional<HardState>& hard_state,
+                                               std::vector<Entry>&& entries,
+                                               const std::optional<Snapshot>& snapshot,
+                                               storage::WriteBatch* batch) {
+  absl::Status st = BuildWrite(hard_state, entries, snapshot, batch);
+  if (!st.ok()) return st;
+  pending_ = PendingWrite{hard_state, std::move(entries), snapshot};
+  return absl::OkStatus();
+}
+
 absl::Status EngineLogStorage::BuildWrite(const std::optional<HardState>& hard_state,
                                           const std::vector<Entry>& entries,
                                           const std::optional<Snapshot>& snapshot,
@@ -280,7 +290,8 @@ absl::Status EngineLogStorage::BuildWrite(const std::optional<HardState>& hard_s
 
 void EngineLogStorage::ApplyToMemory(const std::optional<HardState>& hs,
                                      const std::vector<Entry>& entries,
-                                     const std::optional<Snapshot>& snapshot) {
+                                     const std::optional<Snapshot>& snapshot,
+                                     std::vector<Entry>* owned) {
   if (snapshot.has_value()) {
     snapshot_ = *snapshot;
     truncated_index_ = snapshot->metadata().index();
@@ -293,15 +304,20 @@ void EngineLogStorage::ApplyToMemory(const std::optional<HardState>& hs,
     size_t skip = 0;
     if (entries[0].index() <= truncated_index_) skip = truncated_index_ + 1 - entries[0].index();
     uint64_t first = entries[skip].index();
+    const uint64_t last = entries.back().index();  // Before the entries are moved from.
     while (!cache_.empty() && cache_.back().index() >= first) {
       cache_bytes_ -= CacheCost(cache_.back());
       cache_.pop_back();
     }
     for (size_t k = skip; k < entries.size(); ++k) {
       cache_bytes_ += CacheCost(entries[k]);
-      cache_.push_back(entries[k]);
+      if (owned != nullptr) {
+        cache_.push_back(std::move((*owned)[k]));
+      } else {
+        cache_.push_back(entries[k]);
+      }
     }
-    last_index_ = entries.back().index();
+    last_index_ = last;
     TrimCache();
   }
   if (hs.has_value()) hard_state_ = *hs;
@@ -309,7 +325,7 @@ void EngineLogStorage::ApplyToMemory(const std::optional<HardState>& hs,
 
 void EngineLogStorage::OnReadyWritten() {
   if (!pending_.has_value()) return;
-  ApplyToMemory(pending_->hard_state, pending_->entries, pending_->snapshot);
+  ApplyToMemory(pending_->hard_state, pending_->entries, pending_->snapshot, &pending_->entries);
   pending_.reset();
 }
 

@@ -104,6 +104,10 @@ class EngineLogStorage : public LogStorage {
   absl::Status BuildReadyWrite(const std::optional<HardState>& hard_state,
                                const std::vector<Entry>& entries,
                                const std::optional<Snapshot>& snapshot, storage::WriteBatch* batch);
+  // The same, taking the entries over instead of copying them (they end in the cache).
+  absl::Status BuildReadyWrite(const std::optional<HardState>& hard_state,
+                               std::vector<Entry>&& entries,
+                               const std::optional<Snapshot>& snapshot, storage::WriteBatch* batch);
   // Step 2, after Engine::Write of the batch returned OK: makes the outstanding write
   // visible to reads. After a failed write call AbandonReadyWrite instead.
   void OnReadyWritten();
@@ -153,8 +157,9 @@ class EngineLogStorage : public LogStorage {
   absl::Status ReadFromEngine(uint64_t lo, uint64_t hi, uint64_t max_size, uint64_t* size,
                               std::vector<Entry>* out);
   // Applies a successful write's effects to the in-memory view.
+  // `owned`, when given, is `entries` itself and may be moved from.
   void ApplyToMemory(const std::optional<HardState>& hs, const std::vector<Entry>& entries,
-                     const std::optional<Snapshot>& snapshot);
+                     const std::optional<Snapshot>& snapshot, std::vector<Entry>* owned = nullptr);
   void TrimCache();
   absl::Status WriteNow(const storage::WriteBatch& batch, bool sync);
   std::string StateKey(char kind) const;

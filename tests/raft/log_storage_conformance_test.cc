@@ -483,6 +483,14 @@ TEST(EngineLogStorageTest, GroupCommitWritesManyGroupsInOneBatch) {
   b->OnReadyWritten();
   EXPECT_EQ(*a->LastIndex(), 3u);
   EXPECT_EQ(*b->LastIndex(), 2u);
+  // The entries were taken over (rvalue BuildReadyWrite) into the cache intact.
+  auto got = a->Entries(1, 4, UINT64_MAX);
+  ASSERT_TRUE(got.ok());
+  std::vector<Entry> want = Ents(1, 1, 3);
+  ASSERT_EQ(got->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ((*got)[i].SerializeAsString(), want[i].SerializeAsString()) << i;
+  }
   EXPECT_EQ(engine.UnsyncedWriteCount(), 0u);
   engine.SimulateCrash();
   EXPECT_EQ(*OpenOn(&engine, 1)->LastIndex(), 3u);
