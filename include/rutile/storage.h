@@ -45,13 +45,14 @@ struct LevelDbEngineOptions {
   // instead of LevelDB's default of skipping what it cannot read.
   bool paranoid_checks = false;
 
-  // Write-ahead log files are kept written with zeros this many bytes (at least half of
-  // it) ahead of their data, so that a synced write overwrites blocks already in the file
-  // and its fdatasync need not commit file-system metadata (etcd's WAL preallocation,
-  // RocksDB's log recycling). LevelDB's log reader skips the zeros. Each log file then
-  // occupies up to two chunks more than its data. 0 appends as LevelDB does; ignored with
-  // paranoid_checks (a write torn by a crash would then read as a corrupt record instead
-  // of a short file, and paranoid recovery refuses that).
+  // Write-ahead log files are kept written with zeros ahead of their data, up to this
+  // many bytes (as many as the log holds, from 64 KiB up), so that a synced write
+  // overwrites blocks already in the file and its fdatasync need not also write the
+  // file's size and allocation (etcd's WAL preallocation, RocksDB's log recycling).
+  // LevelDB's log reader skips the zeros. A log file then occupies up to this much more
+  // than its data. 0 appends as LevelDB does; ignored with paranoid_checks (a write torn
+  // by a crash would then read as a corrupt record instead of a short file, and paranoid
+  // recovery refuses that).
   uint64_t wal_zero_fill_bytes = 1 << 20;
 
   // When set, every write that waits for fsync (a synced write, a batch mixing the Raft CF

@@ -47,18 +47,19 @@ class NullLogger final : public leveldb::Logger {
 // ---- Write-ahead log files zero-filled ahead of the write position ----------------------
 //
 // A synced LevelDB write appends to the database's .log file and fdatasyncs it. An append
-// moves the end of the file, so every fdatasync must also commit file-system metadata (on
-// ext4 a journal transaction: a second device flush). ZeroFilledLogFile keeps the file
-// written with zeros `chunk` bytes ahead of the data: records then overwrite blocks that
-// are already allocated and inside the file, and the fdatasync flushes only their pages.
-// Only the write that extends the zeroed region (once per chunk) pays for the metadata.
-// This is etcd's WAL preallocation and RocksDB's log recycling; zeros rather than
-// fallocate, because writing into an unwritten extent changes metadata again.
+// moves the end of the file, so every fdatasync must also write the file's metadata (its
+// size and allocation: the inode, or on a journalled ext4 a journal commit), a second
+// device write and flush. ZeroFilledLogFile keeps the file written with zeros ahead of
+// the data (up to `chunk` bytes): records then overwrite blocks that are already
+// allocated and inside the file, and the fdatasync flushes only their pages. Only the
+// write that extends the zeroed region pays for the metadata (and for the zeros). This is
+// etcd's WAL preallocation and RocksDB's log recycling; zeros rather than fallocate,
+// because writing into an unwritten extent changes metadata again.
 //
 // LevelDB's log reader skips zero-filled blocks (kZeroType with length 0: its old mmap
 // writer preallocated the same way), so recovery reads the records and then only zeros.
-// The file is fsynced once more, with its directory, on its first Sync, so that a new log
-// file's name is durable before any write in it is acknowledged.
+// The directory is fsynced on the file's first Sync, so that a new log file's name is
+// durable before any write in it is acknowledged.
 class ZeroFilledLogFile final : public leveldb::WritableFile {
  public:
   ZeroFilledLogFile(std::string path, int fd, uint64_t chunk)
@@ -79,12 +80,16 @@ class ZeroFilledLogFile final : public leveldb::WritableFile {
     if (!s.ok()) return s;
     offset_ = end;
     buf_.clear();
-    // Keep at least half a chunk of zeros ahead: the fdatasync after this extension
-    // commits the new size once; the writes of the next half chunk or more need none.
-    if (end + chunk_ / 2 > zeroed_) {
-      static const std::string* const kZeros = new std::string(64 << 10, '\0');
+    // Keep zeros ahead of the data: as much as there is data, at least 64 KiB and at most
+    // a chunk (a small database's log stays small), extended when less than half of that
+    // is left. The fdatasync after an extension writes the new size once; the writes of
+    // the next half extension or more need no metadata.
+    static constexpr uint64_t kMinAhead = 64 << 10;
+    const uint64_t ahead = std::clamp<uint64_t>(end, std::min(kMinAhead, chunk_), chunk_);
+    if (end + ahead / 2 > zeroed_) {
+      static const std::string* const kZeros = new std::string(kMinAhead, '\0');
       uint64_t from = std::max(zeroed_, end);
-      const uint64_t to = (end / chunk_ + 2) * chunk_;
+      const uint64_t to = (end + ahead + kMinAhead - 1) / kMinAhead * kMinAhead;
       while (from < to) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(to - from, kZeros->size()));
         s = WriteAt(kZeros->data(), n, from);
