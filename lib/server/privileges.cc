@@ -297,8 +297,18 @@ std::vector<Requirement> RequiredPrivileges(const sql::Stmt& stmt, std::string_v
   } else if (auto* s = dynamic_cast<const sql::UseStmt*>(&stmt)) {
     const std::string db = Lower(s->db);
     if (db != "information_schema") reqs.push_back(Requirement{0, db, "", /*any=*/true});
-  } else if (dynamic_cast<const sql::TxnStmt*>(&stmt) != nullptr ||
-             dynamic_cast<const sql::SetStmt*>(&stmt) != nullptr) {
+  } else if (auto* s = dynamic_cast<const sql::SetStmt*>(&stmt)) {
+    // Values may read tables; SET GLOBAL changes every session's defaults.
+    Require(&reqs, kPrivSelect, all);
+    constexpr uint8_t kGlobalScope = 2;  // lexer.h's VarScope::kGlobal.
+    for (const sql::SetItem& item : s->items) {
+      const bool global =
+          (item.kind == sql::SetKind::kVariable && item.target != nullptr && item.target->system &&
+           item.target->scope == kGlobalScope) ||
+          (item.kind == sql::SetKind::kTransaction && item.txn_scope == kGlobalScope);
+      if (global) reqs.push_back(Requirement{kPrivSuper, "", "", false});
+    }
+  } else if (dynamic_cast<const sql::TxnStmt*>(&stmt) != nullptr) {
     // Nothing.
   } else {
     // A statement this table does not know: only an account with every privilege.

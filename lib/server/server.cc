@@ -395,7 +395,9 @@ class Connection {
   struct Stmt {
     size_t params = 0;
     std::vector<uint16_t> types;    // Bound at the first execute that sends them.
-    std::vector<Requirement> reqs;  // Privileges it needs (checked at each execute).
+    std::vector<Requirement> reqs;  // Privileges it needs (checked at each execute),
+    std::string reqs_db;            // with unqualified names in this database,
+    std::string text;               // for this text (non-built-in accounts only).
     std::map<uint16_t, std::string> long_data;
     size_t long_data_bytes = 0;       // Sum over long_data.
     bool long_data_overflow = false;  // Some SEND_LONG_DATA was refused; execute fails.
@@ -820,6 +822,10 @@ class Connection {
     stmt = Stmt();
     stmt.params = *params;
     stmt.reqs = std::move(reqs);
+    if (!grants_->superuser()) {
+      stmt.reqs_db = session_->CurrentDatabase();
+      stmt.text = std::string(sql_text);
+    }
     // The result columns as bound with NULL parameters. Clients that cannot see them here
     // (sysbench decides from them whether to fetch) lose sync otherwise; when binding
     // needs real values, announce none and let the execute response carry them.
@@ -871,6 +877,13 @@ class Connection {
     if (!values.ok()) return Malformed(values.status());
     if (!grants_->superuser()) {
       RefreshGrants();
+      // Unqualified names bind in the current database at each execute.
+      if (std::string db = session_->CurrentDatabase(); db != stmt.reqs_db) {
+        auto parsed = sql::ParseOne(stmt.text);
+        if (!parsed.ok()) return SendStatus(parsed.status());
+        stmt.reqs = RequiredPrivileges(**parsed, db);
+        stmt.reqs_db = std::move(db);
+      }
       if (absl::Status st = CheckPrivileges(*grants_, stmt.reqs, user_, peer_host_); !st.ok()) {
         return SendStatus(st);
       }

@@ -247,6 +247,30 @@ TEST_F(UsersTest, GrantOptionAndPreparedStatements) {
   EXPECT_EQ(mysql_errno(d.get()), 1045u);
 }
 
+TEST_F(UsersTest, PreparedStatementsBindInTheCurrentDatabaseAndSetGlobalNeedsSuper) {
+  Conn root = Root();
+  ASSERT_EQ(Run(root.get(), "CREATE USER gina IDENTIFIED BY 'g'"), 0u);
+  ASSERT_EQ(Run(root.get(), "CREATE TABLE e.t1 (id INT PRIMARY KEY, v INT)"), 0u);
+  ASSERT_EQ(Run(root.get(), "GRANT SELECT ON d.* TO gina"), 0u);
+  ASSERT_EQ(Run(root.get(), "GRANT INSERT ON e.* TO gina"), 0u);
+  Conn g(Connect("gina", "g", "d"));
+  ASSERT_TRUE(g) << last_error_;
+  MYSQL_STMT* st = mysql_stmt_init(g.get());
+  const std::string q = "SELECT count(*) FROM t1";
+  ASSERT_EQ(mysql_stmt_prepare(st, q.data(), q.size()), 0) << mysql_stmt_error(st);
+  ASSERT_EQ(mysql_stmt_execute(st), 0) << mysql_stmt_error(st);
+  mysql_stmt_store_result(st);
+  mysql_stmt_free_result(st);
+  // In e, `t1` is e.t1, which gina may not read.
+  ASSERT_EQ(Run(g.get(), "USE e"), 0u) << mysql_error(g.get());
+  EXPECT_NE(mysql_stmt_execute(st), 0);
+  EXPECT_EQ(mysql_stmt_errno(st), 1142u);
+  mysql_stmt_close(st);
+  EXPECT_EQ(Run(g.get(), "SET GLOBAL max_connections = 10"), 1227u);
+  EXPECT_EQ(Run(g.get(), "SET @x = (SELECT count(*) FROM e.t1)"), 1142u);
+  EXPECT_EQ(Run(g.get(), "SET @x = (SELECT count(*) FROM d.t1)"), 0u) << mysql_error(g.get());
+}
+
 TEST_F(UsersTest, GrantsThroughAnotherServerReachOpenConnections) {
   Conn root = Root();
   ASSERT_EQ(Run(root.get(), "CREATE USER frank IDENTIFIED BY 'f'"), 0u);
