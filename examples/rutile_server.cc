@@ -8,24 +8,44 @@
 // committed row. --nodes picks the node count; --in-memory runs the same cluster on memory
 // engines (nothing survives the process).
 //
+// With --node-id N --peers 1=host:port,2=host:port,... it runs ONE node per process
+// instead, the way a cluster grows past one machine: node N listens for Raft, PD and KV
+// RPC traffic over gRPC (GrpcTransport) at its own address in --peers and finds the others
+// at theirs. The peers given at the first start host the replicated PD (one member each)
+// and bootstrap the first region on all of them; a node started with --join is a new store
+// of a running cluster (the other peers listed are its PD members) and receives replicas
+// from PD's scheduling. Every process serves SQL (MySQL protocol) over the whole cluster
+// through a transactional client that reaches every store over RPC. Restarting a process
+// on the same --data-dir (SIGKILL included) recovers its node: every committed row stays.
+//
 // Runs until SIGINT or SIGTERM; --demo runs a short scripted session through the mariadb
-// CLI (or, without the CLI, through a session) and exits.
+// CLI (or, without the CLI, through a session) and exits. --ready-file names a file written
+// (atomically) once the server accepts connections: "<mysql port> <status port>\n".
 
 #include <signal.h>
 
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "rutile/env.h"
+#include "rutile/kv.h"
 #include "rutile/logging.h"
+#include "rutile/node.h"
 #include "rutile/sql.h"
 #include "server/server.h"
+#include "transport/grpc_transport.h"
 
 namespace {
 
@@ -38,7 +58,117 @@ struct Flags {
   int max_connections = 1000;
   bool in_memory = false;
   bool demo = false;
+  std::string ready_file;
+  // One node per process (see the header).
+  int node_id = 0;
+  std::string peers;
+  bool join = false;
+  int raft_tick_ms = 100;
 };
+
+// The client id the SQL layer's transactional client uses on the transport of node `id`'s
+// process (an id no node uses; the other processes route it to node `id`'s address).
+constexpr uint64_t kClientIdBase = 1000;
+
+// "1=127.0.0.1:20161,2=..." -> {1: "127.0.0.1:20161", ...}.
+absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(const std::string& text) {
+  std::map<uint64_t, std::string> out;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
+    uint64_t id = 0;
+    if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &id) || id == 0 || id >= 990 ||
+        kv[1].find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--peers: expected id=host:port (id 1..989), got '", std::string(item), "'"));
+    }
+    if (!out.emplace(id, kv[1]).second) {
+      return absl::InvalidArgumentError(absl::StrCat("--peers: node ", id, " given twice"));
+    }
+  }
+  if (out.empty()) return absl::InvalidArgumentError("--peers is empty");
+  return out;
+}
+
+// Writes `content` to `path` atomically (a reader sees all of it or no file).
+bool Publish(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.good()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// One node of a multi-process cluster and the SQL database over the whole cluster.
+struct ProcessNode {
+  std::unique_ptr<rutile::transport::GrpcTransport> transport;
+  std::unique_ptr<rutile::Node> node;
+  std::unique_ptr<rutile::TxnClient> client;
+  std::unique_ptr<rutile::sql::Database> db;
+};
+
+// Opens node f.node_id over gRPC. Runs on a fiber of Env::Default().
+absl::Status OpenProcessNode(const Flags& f, ProcessNode* out) {
+  auto peers = ParsePeers(f.peers);
+  if (!peers.ok()) return peers.status();
+  const uint64_t self = static_cast<uint64_t>(f.node_id);
+  auto me = peers->find(self);
+  if (me == peers->end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--peers does not list this node (--node-id ", self, ")"));
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, addr] : *peers) ids.push_back(id);
+  std::vector<uint64_t> members;  // The replicated PD's members.
+  for (uint64_t id : ids) {
+    if (!f.join || id != self) members.push_back(id);
+  }
+  if (members.empty())
+    return absl::InvalidArgumentError("--join needs the running peers in --peers");
+
+  rutile::transport::GrpcTransportOptions to;
+  to.listen_address = me->second;
+  const std::map<uint64_t, std::string> addresses = *peers;
+  to.resolver = [addresses](rutile::NodeId node) -> absl::StatusOr<std::string> {
+    auto it = addresses.find(node >= kClientIdBase ? node - kClientIdBase : node);
+    if (it == addresses.end()) return absl::NotFoundError("unknown node");
+    return it->second;
+  };
+  // Notice a killed peer quickly and come back soon after it restarts.
+  to.max_backoff_micros = 500'000;
+  auto transport = rutile::transport::GrpcTransport::Create(to);
+  if (!transport.ok()) return transport.status();
+  out->transport = *std::move(transport);
+
+  rutile::NodeOptions o;
+  o.id = self;
+  if (!f.in_memory) o.data_dir = absl::StrCat(f.data_dir, "/node", self);
+  o.transport = out->transport.get();
+  o.pd_members = members;
+  if (!f.join) o.initial_stores = ids;
+  o.raft_tick_micros = static_cast<uint64_t>(f.raft_tick_ms) * 1000;
+  o.pd_heartbeat_interval_micros = 1'000'000;
+  // The other processes may still be starting: wait for them.
+  o.pd_connect_timeout_micros = 120'000'000;
+  auto node = rutile::Node::Open(o);
+  if (!node.ok()) return node.status();
+  out->node = *std::move(node);
+
+  rutile::TxnClientOptions co;
+  // A killed store shows up as an unanswered call: try another soon.
+  co.attempt_timeout_micros = 2'000'000;
+  auto client = rutile::TxnClient::ConnectToPdMembers(rutile::Env::Default(), out->transport.get(),
+                                                      kClientIdBase + self, members, co);
+  if (!client.ok()) return client.status();
+  out->client = *std::move(client);
+  rutile::sql::DatabaseOptions dbo;
+  dbo.client = out->client.get();
+  auto db = rutile::sql::Database::Open(dbo);
+  if (!db.ok()) return db.status();
+  out->db = *std::move(db);
+  return absl::OkStatus();
+}
 
 // Runs `fn` on a fiber of Env::Default() (where the cluster's calls must run) and waits.
 template <typename T>
@@ -111,7 +241,22 @@ int main(int argc, char** argv) {
   app.add_flag("--in-memory", f.in_memory, "Run the cluster on memory engines (not durable)");
   app.add_option("--max-connections", f.max_connections, "Connection limit")->capture_default_str();
   app.add_flag("--demo", f.demo, "Run a short scripted session and exit");
+  app.add_option("--ready-file", f.ready_file,
+                 "Write '<mysql port> <status port>' here once serving");
+  app.add_option("--node-id", f.node_id, "Run only this node, over gRPC (needs --peers)")
+      ->check(CLI::Range(1, 989));
+  app.add_option("--peers", f.peers,
+                 "Every node's gRPC address: 1=host:port,2=host:port,... (with --node-id)");
+  app.add_flag("--join", f.join,
+               "Join a running cluster as a new store (the other --peers are its PD members)");
+  app.add_option("--raft-tick-ms", f.raft_tick_ms, "Raft tick (an election takes 10-20)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
   CLI11_PARSE(app, argc, argv);
+  if ((f.node_id != 0) != !f.peers.empty()) {
+    std::fprintf(stderr, "rutile-server: --node-id and --peers go together\n");
+    return 2;
+  }
 
   // SIGINT and SIGTERM are taken by sigwait below; block them before any thread starts.
   sigset_t signals;
@@ -122,12 +267,24 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   rutile::SetLogLevel(rutile::LogLevel::kWarn);
 
-  rutile::sql::LocalClusterOptions co;
-  co.nodes = f.nodes;
-  if (!f.in_memory) co.data_dir = f.data_dir;
-  co.raft_tick_micros = 100'000;  // Elections after 1-2 s, as a real deployment would tick.
-  auto db = OnFiber<absl::StatusOr<std::unique_ptr<rutile::sql::Database>>>(
-      [&] { return rutile::sql::Database::OpenLocalCluster(co); });
+  ProcessNode process;
+  absl::StatusOr<std::unique_ptr<rutile::sql::Database>> db;
+  if (f.node_id != 0) {
+    absl::Status s = OnFiber<absl::Status>([&] { return OpenProcessNode(f, &process); });
+    if (!s.ok()) {
+      std::fprintf(stderr, "rutile-server: node %d: %s\n", f.node_id, s.ToString().c_str());
+      return 1;
+    }
+    db = std::move(process.db);
+  } else {
+    rutile::sql::LocalClusterOptions co;
+    co.nodes = f.nodes;
+    if (!f.in_memory) co.data_dir = f.data_dir;
+    // Elections after 1-2 s, as a real deployment would tick.
+    co.raft_tick_micros = static_cast<uint64_t>(f.raft_tick_ms) * 1000;
+    db = OnFiber<absl::StatusOr<std::unique_ptr<rutile::sql::Database>>>(
+        [&] { return rutile::sql::Database::OpenLocalCluster(co); });
+  }
   if (!db.ok()) {
     std::fprintf(stderr, "rutile-server: %s\n", db.status().ToString().c_str());
     return 1;
@@ -150,15 +307,24 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "rutile-server: %s\n", status.status().ToString().c_str());
     return 1;
   }
+  const std::string storage =
+      f.in_memory ? "in memory (lost on exit)" : absl::StrCat("durable LevelDB under ", f.data_dir);
+  const std::string store =
+      f.node_id != 0 ? absl::StrCat("node ", f.node_id, " of a multi-process cluster (peers ",
+                                    f.peers, f.join ? ", joined" : "", "), ", storage)
+                     : absl::StrCat("an embedded ", f.nodes, "-node cluster, ", storage);
   std::printf(
       "rutile-server: SQL over the MySQL protocol on %s:%d, status on http://%s:%d/status\n"
-      "  store: an embedded %d-node cluster, %s\n"
+      "  store: %s\n"
       "  connect: mariadb -h%s -P%d -uroot\n",
-      f.host.c_str(), (*server)->port(), f.host.c_str(), (*status)->port(), f.nodes,
-      f.in_memory ? "in memory (lost on exit)"
-                  : absl::StrCat("durable LevelDB under ", f.data_dir).c_str(),
+      f.host.c_str(), (*server)->port(), f.host.c_str(), (*status)->port(), store.c_str(),
       f.host.c_str(), (*server)->port());
   std::fflush(stdout);
+  if (!f.ready_file.empty() &&
+      !Publish(f.ready_file, absl::StrCat((*server)->port(), " ", (*status)->port(), "\n"))) {
+    std::fprintf(stderr, "rutile-server: cannot write %s\n", f.ready_file.c_str());
+    return 1;
+  }
 
   int rc = 0;
   if (f.demo) {
@@ -173,7 +339,11 @@ int main(int argc, char** argv) {
   // Closing the cluster runs on its Env, as opening did.
   OnFiber<int>([&] {
     db->reset();
+    process.client.reset();
+    if (process.node != nullptr) process.node->Close();
     return 0;
   });
+  process.node.reset();
+  process.transport.reset();
   return rc;
 }
