@@ -24,6 +24,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -31,6 +32,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,7 @@
 #include "rutile/sql.h"
 #include "server/server.h"
 #include "transport/grpc_transport.h"
+#include "util/sync.h"
 
 namespace {
 
@@ -100,8 +103,79 @@ bool Publish(const std::string& path, const std::string& content) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Where every node's process listens, for the transport's resolver. It starts from
+// --peers and learns nodes that joined later: every process registers a directory
+// receiver (node id kDirectoryIdBase + its node id) on its transport and, once a second,
+// sends its whole book to the directory of every node it knows. A node's own entry
+// (sent by its own directory) replaces what a receiver had; others only fill gaps. So the
+// running nodes learn a --join'ed node's address from its first round (they could not
+// answer it otherwise), and a node restarted with the original --peers learns it again.
+constexpr uint64_t kDirectoryIdBase = 2000;
+
+class AddressBook : public rutile::FrameReceiver {
+ public:
+  AddressBook(uint64_t self, std::map<uint64_t, std::string> initial)
+      : self_(self), book_(std::move(initial)) {}
+
+  absl::StatusOr<std::string> Resolve(rutile::NodeId node) {
+    // Nodes, their SQL clients and their directories all live at the node's address.
+    uint64_t id = node;
+    if (id >= kDirectoryIdBase) {
+      id -= kDirectoryIdBase;
+    } else if (id >= kClientIdBase) {
+      id -= kClientIdBase;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = book_.find(id);
+    if (it == book_.end()) return absl::NotFoundError("unknown node");
+    return it->second;
+  }
+
+  // A book from another process: "id=host:port" lines.
+  void OnFrame(rutile::NodeId from, std::string frame) override {
+    if (from < kDirectoryIdBase) return;
+    const uint64_t sender = from - kDirectoryIdBase;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (absl::string_view line : absl::StrSplit(frame, '\n', absl::SkipEmpty())) {
+      std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+      uint64_t id = 0;
+      if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &id) || id == 0 || id >= 990 || id == self_ ||
+          kv[1].find(':') == std::string::npos || kv[1].size() > 255) {
+        continue;
+      }
+      if (id == sender) {
+        book_[id] = kv[1];
+      } else {
+        book_.emplace(id, kv[1]);
+      }
+    }
+  }
+
+  std::string Encode() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const auto& [id, addr] : book_) absl::StrAppend(&out, id, "=", addr, "\n");
+    return out;
+  }
+
+  std::vector<uint64_t> Nodes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<uint64_t> out;
+    for (const auto& [id, addr] : book_) out.push_back(id);
+    return out;
+  }
+
+ private:
+  const uint64_t self_;
+  std::mutex mu_;
+  std::map<uint64_t, std::string> book_;
+};
+
 // One node of a multi-process cluster and the SQL database over the whole cluster.
 struct ProcessNode {
+  std::shared_ptr<AddressBook> book;
+  std::atomic<bool> stop{false};
+  rutile::WaitGroup gossip;
   std::unique_ptr<rutile::transport::GrpcTransport> transport;
   std::unique_ptr<rutile::Node> node;
   std::unique_ptr<rutile::TxnClient> client;
@@ -129,17 +203,27 @@ absl::Status OpenProcessNode(const Flags& f, ProcessNode* out) {
 
   rutile::transport::GrpcTransportOptions to;
   to.listen_address = me->second;
-  const std::map<uint64_t, std::string> addresses = *peers;
-  to.resolver = [addresses](rutile::NodeId node) -> absl::StatusOr<std::string> {
-    auto it = addresses.find(node >= kClientIdBase ? node - kClientIdBase : node);
-    if (it == addresses.end()) return absl::NotFoundError("unknown node");
-    return it->second;
-  };
+  out->book = std::make_shared<AddressBook>(self, *peers);
+  std::shared_ptr<AddressBook> book = out->book;
+  to.resolver = [book](rutile::NodeId node) { return book->Resolve(node); };
   // Notice a killed peer quickly and come back soon after it restarts.
   to.max_backoff_micros = 500'000;
   auto transport = rutile::transport::GrpcTransport::Create(to);
   if (!transport.ok()) return transport.status();
   out->transport = *std::move(transport);
+  const rutile::NodeId directory = kDirectoryIdBase + self;
+  if (absl::Status s = out->transport->Register(directory, book.get()); !s.ok()) return s;
+  out->gossip.Add(1);
+  rutile::Env::Default()->Spawn([out, self, directory] {
+    while (!out->stop.load()) {
+      const std::string encoded = out->book->Encode();
+      for (uint64_t id : out->book->Nodes()) {
+        if (id != self) out->transport->Send(directory, kDirectoryIdBase + id, encoded);
+      }
+      rutile::Env::Default()->SleepForMicros(1'000'000);
+    }
+    out->gossip.Done();
+  });
 
   rutile::NodeOptions o;
   o.id = self;
@@ -272,6 +356,8 @@ int main(int argc, char** argv) {
   if (f.node_id != 0) {
     absl::Status s = OnFiber<absl::Status>([&] { return OpenProcessNode(f, &process); });
     if (!s.ok()) {
+      process.stop.store(true);
+      process.gossip.Wait();
       std::fprintf(stderr, "rutile-server: node %d: %s\n", f.node_id, s.ToString().c_str());
       return 1;
     }
@@ -341,6 +427,11 @@ int main(int argc, char** argv) {
     db->reset();
     process.client.reset();
     if (process.node != nullptr) process.node->Close();
+    if (process.transport != nullptr) {
+      process.stop.store(true);
+      process.gossip.Wait();
+      process.transport->Unregister(kDirectoryIdBase + static_cast<uint64_t>(f.node_id));
+    }
     return 0;
   });
   process.node.reset();
