@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -169,10 +170,19 @@ class FileRunner {
       counts.failed = 1;
       return counts;
     }
-    std::unique_ptr<Session> session = (*db)->NewSession();
-    (void)session->Execute("USE test");
-    auto mode = session->Execute("SET SESSION sql_mode = '" + sql_mode_ + "'");
-    if (!mode.ok()) std::cerr << "cannot set sql_mode: " << mode.status() << "\n";
+    // `connection NAME` (sqllogictest-rs) switches the session the next records run on;
+    // each name gets its own session, "default" is the first.
+    std::map<std::string, std::unique_ptr<Session>> sessions;
+    auto open_session = [&](const std::string& name) {
+      std::unique_ptr<Session> s = (*db)->NewSession();
+      (void)s->Execute("USE test");
+      auto mode = s->Execute("SET SESSION sql_mode = '" + sql_mode_ + "'");
+      if (!mode.ok()) std::cerr << "cannot set sql_mode: " << mode.status() << "\n";
+      Session* raw = s.get();
+      sessions[name] = std::move(s);
+      return raw;
+    };
+    Session* session = open_session("default");
     size_t i = 0;
     while (i < lines.size()) {
       // Skip blank lines and comments between records.
@@ -195,6 +205,12 @@ class FileRunner {
       r.kind = r.header[0];
       if (r.kind == "halt") {
         if (Applies(r)) break;
+        continue;
+      }
+      if (r.kind == "connection") {
+        const std::string name = r.header.size() > 1 ? r.header[1] : "default";
+        auto it = sessions.find(name);
+        session = it != sessions.end() ? it->second.get() : open_session(name);
         continue;
       }
       if (r.kind == "hash-threshold") {
@@ -221,7 +237,7 @@ class FileRunner {
       }
       std::string why;
       const uint64_t start = rutile::Env::Default()->NowMicros();
-      bool ok = RunRecord(session.get(), r, &why);
+      bool ok = RunRecord(session, r, &why);
       const uint64_t micros = rutile::Env::Default()->NowMicros() - start;
       if (slow_ms_ >= 0 && micros >= static_cast<uint64_t>(slow_ms_) * 1000) {
         std::cerr << path_ << ":" << r.line << ": " << micros / 1000 << " ms\n";
@@ -230,7 +246,7 @@ class FileRunner {
         slowest_micros_ = micros;
         slowest_line_ = r.line;
       }
-      if (ok && verify_ && r.kind == "query") ok = Verify(session.get(), r, &why);
+      if (ok && verify_ && r.kind == "query") ok = Verify(session, r, &why);
       if (ok) {
         ++counts.passed;
       } else {

@@ -27,6 +27,16 @@ int TableInfo::FindColumn(std::string_view name) const {
   return -1;
 }
 
+std::vector<const ColumnInfo*> TableInfo::WritableChangingColumns() const {
+  std::vector<const ColumnInfo*> out;
+  for (const ColumnInfo& c : changing_columns) {
+    if (c.state == SchemaState::kWriteOnly || c.state == SchemaState::kWriteReorg) {
+      out.push_back(&c);
+    }
+  }
+  return out;
+}
+
 int TableInfo::AutoIncrementColumn() const {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i].auto_increment) return static_cast<int>(i);
@@ -356,6 +366,9 @@ absl::Status Catalog::LoadFrom(kv::KvTxn* txn) {
     if (!ts.ok()) return ts.status();
     tables[d.id] = *std::move(ts);
   }
+  // Loading a newer schema waits for the commits validated under the old one
+  // (CommitGuard), so a catalog that reports the new version has none in flight.
+  std::unique_lock<SharedMutex> publish(publish_mu_);
   std::lock_guard<std::mutex> l(mu_);
   if (*version <= version_.load() && !dbs_.empty()) return absl::OkStatus();
   dbs_.clear();
@@ -374,11 +387,126 @@ absl::Status Catalog::LoadFrom(kv::KvTxn* txn) {
 }
 
 absl::Status Catalog::Load() {
+  MutexLock l(refresh_mu_);
+  // Register before loading: a schema writer that misses this report published before
+  // the snapshot the load reads, and one that sees it waits for this catalog's version.
+  for (int attempt = 0;; ++attempt) {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    Meta((*b).get()).PutSyncer({owner_id_, -1, env_->WallMicros()});
+    absl::Status s = (*b)->Commit();
+    if (s.ok()) break;
+    if (!absl::IsAborted(s) || attempt >= 20) return s;
+  }
+  const uint64_t t0 = Now();
   auto b = store_->Begin();
   if (!b.ok()) return b.status();
   absl::Status s = LoadFrom(b->get());
   (*b)->Rollback();
-  return s;
+  if (!s.ok()) return s;
+  synced_at_.store(t0);
+  reported_version_ = -1;
+  return RefreshLocked();
+}
+
+void Catalog::SetLease(Env* env, uint64_t lease_micros, uint64_t refresh_micros) {
+  if (env != nullptr) env_ = env;
+  lease_micros_ = std::max<uint64_t>(lease_micros, 1000);
+  refresh_micros_ = std::min(refresh_micros, lease_micros_ / 4);
+  // Unique across processes too (the address alone is not).
+  owner_id_ = absl::StrCat(owner_id_, "-", env_->Random64());
+}
+
+absl::Status Catalog::EnsureFresh() {
+  if (Now() < synced_at_.load() + refresh_micros_) return absl::OkStatus();
+  MutexLock l(refresh_mu_);
+  if (Now() < synced_at_.load() + refresh_micros_) return absl::OkStatus();
+  return RefreshLocked();
+}
+
+absl::Status Catalog::RefreshLocked() {
+  const uint64_t t0 = Now();
+  auto b = store_->Begin();
+  if (!b.ok()) return b.status();
+  kv::KvTxn* txn = b->get();
+  auto v = Meta(txn).SchemaVersion();
+  if (!v.ok()) {
+    txn->Rollback();
+    return v.status();
+  }
+  if (*v > version_.load()) {
+    absl::Status s = LoadFrom(txn);
+    if (!s.ok()) {
+      txn->Rollback();
+      return s;
+    }
+  }
+  if (t0 > synced_at_.load()) synced_at_.store(t0);
+  // Report the loaded version when it changed, and now and then to show this catalog is
+  // alive (a silent one stops delaying DDL once its lease is surely over).
+  const int64_t loaded = version_.load();
+  const uint64_t wall = env_->WallMicros();
+  if (loaded == reported_version_ && wall < reported_wall_ + lease_micros_ / 4) {
+    txn->Rollback();
+    return absl::OkStatus();
+  }
+  Meta(txn).PutSyncer({owner_id_, loaded, wall});
+  // A report that fails only makes schema writers wait out the lease; the view is fresh.
+  if (txn->Commit().ok()) {
+    reported_version_ = loaded;
+    reported_wall_ = wall;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::CommitChecked(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) {
+  if (used.empty()) return txn->Commit();
+  absl::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    s = EnsureFresh();
+    if (!s.ok()) continue;
+    auto guard = CommitGuard();
+    // Half a lease left for the commit itself: a schema writer that did not hear from
+    // this catalog waits a whole lease before its next step.
+    if (Now() >= synced_at_.load() + lease_micros_ / 2) continue;
+    s = CheckRevisions(used);
+    if (!s.ok()) {
+      txn->Rollback();
+      return s;
+    }
+    return txn->Commit();
+  }
+  txn->Rollback();
+  return MakeMySqlStatus(
+      absl::StatusCode::kAborted,
+      {kErInfoSchemaExpired, "HY000",
+       absl::StrCat("Information schema is out of date: schema failed to update in 1 lease, "
+                    "please make sure the cluster is reachable",
+                    s.ok() ? "" : absl::StrCat(" (", s.message(), ")"))});
+}
+
+absl::Status Catalog::WaitSchemaSynced(int64_t version) {
+  const uint64_t deadline = Now() + lease_micros_;
+  const uint64_t poll = std::max<uint64_t>(1000, refresh_micros_ / 4);
+  for (;;) {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    auto list = Meta(b->get()).ListSyncers();
+    (*b)->Rollback();
+    if (!list.ok()) return list.status();
+    const uint64_t wall = env_->WallMicros();
+    bool behind = false;
+    for (const SyncerInfo& r : *list) {
+      if (r.id == owner_id_ || r.version >= version) continue;
+      // Silent for a lease past its last report interval: its lease is over, so it
+      // reloads before using its view again.
+      if (wall > r.wall_micros + lease_micros_ + lease_micros_ / 4) continue;
+      behind = true;
+      break;
+    }
+    if (!behind || Now() >= deadline) return absl::OkStatus();
+    env_->SleepForMicros(poll);
+  }
 }
 
 absl::Status Catalog::Sync(kv::KvTxn* txn) {
@@ -416,8 +544,13 @@ absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
           apply();
           version_.store(*v);
         }
-        return s;
       }
+    }
+    if (s.ok()) {
+      // Other catalogs load the change before the next one (or the statement) goes on;
+      // the change is made either way.
+      (void)WaitSchemaSynced(*v);
+      return s;
     }
     if (!absl::IsAborted(s) || attempt >= 20) return s;
   }
@@ -621,32 +754,20 @@ absl::Status Catalog::RemoveTable(const std::string& db, const std::string& name
       });
 }
 
-absl::Status Catalog::CheckCommit(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) const {
-  const absl::Status changed = MakeMySqlStatus(
-      absl::StatusCode::kAborted, {kErInfoSchemaChanged, "HY000",
-                                   "Information schema is changed during the execution of the "
-                                   "statement, please try again"});
-  std::map<int64_t, int64_t> db_of;  // table id -> database id, of the tables to read
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [id, rev] : used) {
-      auto it = by_id_.find(id);
-      // A dropped table: its rows are unreachable garbage, never read again; nothing to
-      // corrupt. A table two or more revisions ahead: the writes may miss an index.
-      if (it == by_id_.end()) continue;
-      if (it->second->revision > rev + 1) return changed;
-      db_of[id] = it->second->db_id;
+absl::Status Catalog::CheckRevisions(const std::map<int64_t, int64_t>& used) const {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& [id, rev] : used) {
+    auto it = by_id_.find(id);
+    // A dropped table: its rows are unreachable garbage, never read again; nothing to
+    // corrupt. A table at another revision: the store may be a state further on, where
+    // the writes miss an index entry the backfill relies on.
+    if (it == by_id_.end()) continue;
+    if (it->second->revision != rev) {
+      return MakeMySqlStatus(absl::StatusCode::kAborted,
+                             {kErInfoSchemaChanged, "HY000",
+                              "Information schema is changed during the execution of the "
+                              "statement, please try again"});
     }
-  }
-  if (txn == nullptr) return absl::OkStatus();
-  // The store's revision as of the transaction's snapshot: steps another catalog
-  // published that this one has not loaded yet.
-  Meta m(txn);
-  for (const auto& [id, db_id] : db_of) {
-    auto t = m.GetTable(db_id, id);
-    if (absl::IsNotFound(t.status())) continue;
-    if (!t.ok()) return t.status();
-    if ((*t)->revision > used.at(id) + 1) return changed;
   }
   return absl::OkStatus();
 }

@@ -15,11 +15,23 @@
 // one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published change bumps
 // the table's revision; a transaction that wrote a table under revision r commits only
 // while the table is at r or r + 1 (adjacent F1 states are compatible), else error 8028.
-// The check reads the revision both from this catalog's cache, atomically with respect
-// to its own publishing (CommitGuard), and from the committing transaction's snapshot,
-// so a catalog that has not loaded another catalog's steps still refuses a commit the
-// store already made unsafe. Departure from TiDB: there is no schema lease, so a step
-// another catalog commits after the transaction's start_ts is not seen (see ddl.cc).
+//
+// Schema lease and validator (TiDB's domain reload loop and SchemaValidator). Several
+// catalogs (Databases, processes) may run over one store. Each holds the schema it loaded
+// for a lease (`lease_micros`, measured on its Env's monotonic clock from just before
+// the read that confirmed the version): statements bind against the cached schema with
+// no KV read, and the version key is re-read at most once per `refresh_micros`
+// (EnsureFresh), which also reports the loaded version in m"SchemaSyncers". Loading a
+// new version takes the publish lock exclusively, so it waits for every commit this
+// catalog validated under the old view (CommitGuard). After every schema change the
+// writer (the DDL owner, or Mutate) waits until every live catalog reported the new
+// version, or one lease passed (WaitSchemaSynced), before the next F1 state: at any time
+// at most two adjacent states are in use anywhere. The validator (CommitChecked): a
+// transaction that wrote a table under revision r commits only if this catalog's view,
+// refreshed within half a lease, still has the table at r (8028 otherwise: the store is
+// then at most at r + 1, an adjacent state); a view that cannot be refreshed in time is
+// 8027 (retryable). TiDB's lease default is 45 s; Rutile's is 1 s since a catalog that
+// went away without a word delays every DDL step by one lease.
 //
 // Locks: every lock held across a KV call (ddl_mu_, publish_mu_, an allocator's) is a
 // fiber lock (util/sync.h), so a store that yields never blocks a worker thread; mu_
@@ -44,6 +56,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "rutile/env.h"
 #include "sql/codec/rowcodec.h"
 #include "sql/kv/kv.h"
 #include "sql/parser/ast.h"
@@ -71,6 +84,7 @@ inline constexpr uint16_t kErNotSupported = 1235;
 inline constexpr uint16_t kErInvalidDefault = 1067;
 inline constexpr uint16_t kErWrongAutoKey = 1075;
 inline constexpr uint16_t kErKeyColumnDoesNotExist = 1072;
+inline constexpr uint16_t kErInfoSchemaExpired = 8027;
 inline constexpr uint16_t kErInfoSchemaChanged = 8028;
 
 // F1's schema states (TiDB's model.SchemaState).
@@ -91,6 +105,9 @@ struct ColumnInfo {
   Datum default_value;  // Of `type`'s canonical kind, or NULL.
   bool auto_increment = false;
   bool hidden = false;  // The hidden row id (_tidb_rowid).
+  // Public for TableInfo::columns; the F1 state of a column being added or dropped for
+  // TableInfo::changing_columns.
+  SchemaState state = SchemaState::kPublic;
 };
 
 struct IndexInfo {
@@ -164,6 +181,12 @@ struct TableInfo {
   // rows still hold values under them.
   int64_t max_column_id = 0;
   std::vector<ColumnInfo> columns;  // Visible columns in order.
+  // Columns in the middle of ADD COLUMN (delete-only, write-only, write-reorg; public
+  // moves them to `columns`) or DROP COLUMN (write-only, delete-only; then gone).
+  // Invisible to reads; writers store the write-only/reorg ones (the default on insert,
+  // the row's current value on update) so a catalog one state ahead, where the column is
+  // public, never sees its value lost.
+  std::vector<ColumnInfo> changing_columns;
   std::vector<IndexInfo> indexes;
   std::vector<TriggerInfo> triggers;
   // Offset of the integer primary-key column that is the handle, or -1 (hidden row id).
@@ -179,6 +202,8 @@ struct TableInfo {
   std::shared_ptr<AutoIdAllocator> next_id;
 
   int FindColumn(std::string_view name) const;  // -1 when absent (case-insensitive).
+  // The changing columns writers store (write-only and write-reorg).
+  std::vector<const ColumnInfo*> WritableChangingColumns() const;
   int AutoIncrementColumn() const;
 };
 
@@ -236,6 +261,12 @@ class Catalog {
   // outcome (1062 when a unique index meets duplicates; the index is then gone again).
   absl::Status AddIndexOnline(const TablePtr& t, IndexInfo index);
   absl::Status DropIndexOnline(const TablePtr& t, int64_t index_id);
+  // ALTER TABLE ADD COLUMN `column` (its id assigned by the owner; appended last) and
+  // DROP COLUMN `column_id` through F1's states (none -> delete-only -> write-only ->
+  // write-reorg -> public; public -> write-only -> delete-only -> none). 1060 when the
+  // name is taken by then, 1091 when the column is gone.
+  absl::Status AddColumnOnline(const TablePtr& t, ColumnInfo column);
+  absl::Status DropColumnOnline(const TablePtr& t, int64_t column_id);
   // ADMIN CHECK TABLE: every row has its entry in each public index and no index holds
   // an entry without its row (DataLoss naming the index otherwise).
   absl::Status CheckIndexes(const TablePtr& table);
@@ -245,16 +276,31 @@ class Catalog {
   // every catalog lock (a test runs DML from other sessions there).
   void set_ddl_hook(std::function<void(const TableInfo&)> hook) { ddl_hook_ = std::move(hook); }
 
+  // The schema lease (see the top of this file). `env` (null: Env::Default()) supplies
+  // the clocks and sleeps; call before Load().
+  void SetLease(Env* env, uint64_t lease_micros, uint64_t refresh_micros);
+  uint64_t lease_micros() const { return lease_micros_; }
+  // Makes the cached schema usable for a statement: no KV access when the version was
+  // confirmed within refresh_micros; otherwise re-reads it (loading a newer schema) and
+  // reports this catalog's version.
+  absl::Status EnsureFresh();
+  // The id this catalog reports its loaded version under (and owns DDL under).
+  const std::string& id() const { return owner_id_; }
+
   // Held (shared) by a transaction across its commit-time schema check and its commit;
-  // publishing a DDL state takes it exclusively.
+  // publishing a DDL state, or loading a newer schema, takes it exclusively.
   std::shared_lock<SharedMutex> CommitGuard() const {
     return std::shared_lock<SharedMutex>(publish_mu_);
   }
-  // The commit rule: every table in `used` (id -> revision the transaction wrote it
-  // under) is still at that revision or the next one, in this catalog's cache and in
-  // `txn`'s snapshot of the meta keys (`txn` is the committing transaction; null skips
-  // the store read). Call under CommitGuard().
-  absl::Status CheckCommit(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) const;
+  // The schema validator: commits `txn` if every table in `used` (id -> revision the
+  // transaction wrote it under) is still at that revision in this catalog's view,
+  // refreshed within half a lease; otherwise rolls it back with 8028 (schema changed) or
+  // 8027 (the view could not be refreshed). Read-only transactions (`used` empty) just
+  // commit.
+  absl::Status CommitChecked(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn);
+  // Waits until every catalog over the store that may still use an older schema has
+  // reported `version`, or one lease passed. Called by schema writers after publishing.
+  absl::Status WaitSchemaSynced(int64_t version);
 
  private:
   struct Db {
@@ -269,6 +315,11 @@ class Catalog {
   absl::Status Mutate(const std::function<absl::Status(Meta&)>& fn,
                       const std::function<void()>& apply);
   absl::Status LoadFrom(kv::KvTxn* txn);
+  // The revision rule of CommitChecked; call under CommitGuard().
+  absl::Status CheckRevisions(const std::map<int64_t, int64_t>& used) const;
+  // Re-reads the version (under refresh_mu_).
+  absl::Status RefreshLocked();
+  uint64_t Now() const { return env_->NowMicros(); }
   // False when `t`'s database is not in the cache (nothing published).
   bool PublishLocked(std::shared_ptr<TableInfo> t);
   std::shared_ptr<AutoIdAllocator> AllocatorFor(int64_t db_id, int64_t table_id);
@@ -283,6 +334,16 @@ class Catalog {
   Mutex ddl_mu_;  // Serializes this catalog's meta transactions.
   mutable SharedMutex publish_mu_;
   std::string owner_id_;
+  // The schema lease.
+  Env* env_ = Env::Default();
+  uint64_t lease_micros_ = 1'000'000;
+  uint64_t refresh_micros_ = 20'000;
+  Mutex refresh_mu_;
+  // Env::NowMicros() just before the last read that confirmed version_ (0: never).
+  std::atomic<uint64_t> synced_at_{0};
+  // The version and wall time last written to m"SchemaSyncers" (under refresh_mu_).
+  int64_t reported_version_ = -1;
+  uint64_t reported_wall_ = 0;
   int64_t backfill_batch_ = 256;
   std::function<void(const TableInfo&)> ddl_hook_;
 };

@@ -13,9 +13,10 @@
 // number of times. Each step first loads (Sync) every change of other catalogs up to its
 // snapshot, so the owner's cache never claims a version it has not loaded.
 //
-// Known gap (no schema lease yet): a DML transaction of another catalog that started
-// before a step committed, and commits after the next one, is not refused; TiDB closes
-// this by waiting two schema leases between states.
+// Across catalogs (the schema lease, catalog.h): after each published step the owner
+// waits, still holding the step lock, until every live catalog reported the new version
+// or one lease passed (TiDB waits for all_schema_versions or two leases), so no catalog
+// validates a commit under a state two steps behind the store.
 //
 // The owner is elected through the m"DDLOwner" lease key (owner id, expiry in timestamp
 // units): a catalog becomes owner when the key is empty, its own or expired, and renews it
@@ -115,9 +116,21 @@ class DdlWorker {
       return table.status();
     }
     bool changed = false;
-    absl::Status s = j.type == DdlJobType::kAddIndex
-                         ? AddIndexStep(txn, &m, &j, t.get(), &changed)
-                         : DropIndexStep(txn, &m, &j, t.get(), &changed);
+    absl::Status s;
+    switch (j.type) {
+      case DdlJobType::kAddIndex:
+        s = AddIndexStep(txn, &m, &j, t.get(), &changed);
+        break;
+      case DdlJobType::kDropIndex:
+        s = DropIndexStep(txn, &m, &j, t.get(), &changed);
+        break;
+      case DdlJobType::kAddColumn:
+        s = AddColumnStep(&j, t.get(), &changed);
+        break;
+      case DdlJobType::kDropColumn:
+        s = DropColumnStep(&j, t.get(), &changed);
+        break;
+    }
     if (!s.ok()) return s;
     if (changed) {
       ++t->revision;
@@ -143,6 +156,7 @@ class DdlWorker {
       std::unique_lock<SharedMutex> publish(c_->publish_mu_);
       s = txn->Commit();
       if (s.ok()) {
+        published_ = *v;
         std::lock_guard<std::mutex> l(c_->mu_);
         // Advance only from exactly the version this step bumped (Sync loaded it): a
         // cache behind or ahead of it, or one without the table, is left for the next
@@ -164,6 +178,8 @@ class DdlWorker {
   // The table of the last step that committed a change or backfill batch (for the DDL
   // hook, which runs outside every catalog lock), once.
   std::shared_ptr<TableInfo> TakeHooked() { return std::exchange(hooked_, nullptr); }
+  // The schema version the last step published, once (0: none).
+  int64_t TakePublished() { return std::exchange(published_, 0); }
 
  private:
   absl::Status AddIndexStep(kv::KvTxn* txn, Meta* m, DdlJob* j, TableInfo* t, bool* changed) {
@@ -302,8 +318,120 @@ class DdlWorker {
     return RemoveIndex(txn, j, t, idx, changed);
   }
 
+  static ColumnInfo* FindChanging(TableInfo* t, int64_t id) {
+    for (ColumnInfo& c : t->changing_columns) {
+      if (c.id == id) return &c;
+    }
+    return nullptr;
+  }
+
+  // ADD COLUMN: none -> delete-only -> write-only -> write-reorg -> public. Rows written
+  // before write-only decode the missing column as its default (which the column keeps
+  // as its original default), so write-reorg has nothing to backfill.
+  absl::Status AddColumnStep(DdlJob* j, TableInfo* t, bool* changed) {
+    j->state = DdlJobState::kRunning;
+    if (j->schema_state == SchemaState::kNone) {
+      const std::string lower = LowerName(j->column.name);
+      bool taken = t->FindColumn(j->column.name) >= 0;
+      for (const ColumnInfo& c : t->changing_columns) taken = taken || LowerName(c.name) == lower;
+      if (taken) {
+        j->state = DdlJobState::kCancelled;
+        j->error_code = kErDupFieldName;
+        j->error = absl::StrCat("Duplicate column name '", j->column.name, "'");
+        return absl::OkStatus();
+      }
+      // The id is the owner's to assign: ids of dropped columns are never reused.
+      int64_t max_id = t->max_column_id;
+      for (const ColumnInfo& c : t->columns) max_id = std::max(max_id, c.id);
+      for (const ColumnInfo& c : t->changing_columns) max_id = std::max(max_id, c.id);
+      j->column.id = max_id + 1;
+      t->max_column_id = j->column.id;
+      ColumnInfo c = j->column;
+      c.state = SchemaState::kDeleteOnly;
+      t->changing_columns.push_back(c);
+      j->schema_state = SchemaState::kDeleteOnly;
+      *changed = true;
+      return absl::OkStatus();
+    }
+    ColumnInfo* c = FindChanging(t, j->column.id);
+    if (c == nullptr) return absl::InternalError("column of a running job vanished");
+    if (j->schema_state == SchemaState::kWriteReorg) {
+      ColumnInfo pub = *c;
+      pub.state = SchemaState::kPublic;
+      t->changing_columns.erase(t->changing_columns.begin() + (c - t->changing_columns.data()));
+      t->columns.push_back(pub);
+      j->schema_state = SchemaState::kPublic;
+      j->state = DdlJobState::kDone;
+    } else {
+      j->schema_state = static_cast<SchemaState>(static_cast<int>(j->schema_state) + 1);
+      c->state = j->schema_state;
+    }
+    *changed = true;
+    return absl::OkStatus();
+  }
+
+  // DROP COLUMN: public -> write-only -> delete-only -> none. Rows keep the dropped
+  // column's value under its id, which nothing decodes again.
+  absl::Status DropColumnStep(DdlJob* j, TableInfo* t, bool* changed) {
+    j->state = DdlJobState::kRunning;
+    if (j->schema_state == SchemaState::kNone) {
+      int idx = -1;
+      for (size_t i = 0; i < t->columns.size(); ++i) {
+        if (t->columns[i].id == j->column.id) idx = static_cast<int>(i);
+      }
+      std::string refused;
+      if (idx < 0) {
+        refused = "the column is gone";
+      } else if (idx == t->handle_col || t->columns.size() == 1) {
+        refused = "the column is the handle or the last one";
+      } else {
+        for (const IndexInfo& i : t->indexes) {
+          if (std::find(i.columns.begin(), i.columns.end(), idx) != i.columns.end()) {
+            refused = "the column is indexed";
+          }
+        }
+      }
+      if (!refused.empty()) {
+        j->state = DdlJobState::kCancelled;
+        j->error_code = kErCantDropFieldOrKey;
+        j->error = absl::StrCat("Can't DROP '", j->column.name, "'; ", refused);
+        return absl::OkStatus();
+      }
+      ColumnInfo c = t->columns[idx];
+      c.state = SchemaState::kWriteOnly;
+      t->max_column_id = std::max(t->max_column_id, c.id);
+      t->columns.erase(t->columns.begin() + idx);
+      if (t->handle_col > idx) --t->handle_col;
+      for (IndexInfo& i : t->indexes) {
+        for (int& ic : i.columns) {
+          if (ic > idx) --ic;
+        }
+      }
+      t->changing_columns.push_back(c);
+      j->schema_state = SchemaState::kWriteOnly;
+      *changed = true;
+      return absl::OkStatus();
+    }
+    ColumnInfo* c = FindChanging(t, j->column.id);
+    if (c == nullptr) {
+      j->state = DdlJobState::kDone;
+      return absl::OkStatus();
+    }
+    if (c->state == SchemaState::kWriteOnly) {
+      c->state = SchemaState::kDeleteOnly;
+      j->schema_state = SchemaState::kDeleteOnly;
+    } else {
+      t->changing_columns.erase(t->changing_columns.begin() + (c - t->changing_columns.data()));
+      j->schema_state = SchemaState::kNone;
+      j->state = DdlJobState::kDone;
+    }
+    *changed = true;
+    return absl::OkStatus();
+  }
+
   Catalog* c_;
   std::shared_ptr<TableInfo> hooked_;
+  int64_t published_ = 0;
 };
 
 absl::Status Catalog::RunJobs(int64_t job_id) {
@@ -315,6 +443,11 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     {
       MutexLock ddl(ddl_mu_);
       owner = w.Step(&idle);
+      // Every catalog loads this state before the next one is published.
+      if (int64_t v = w.TakePublished(); v != 0) {
+        absl::Status synced = WaitSchemaSynced(v);
+        if (!synced.ok() && owner.ok()) owner = synced;
+      }
     }
     // Outside ddl_mu_, as catalog.h promises: the hook may run DML and DDL of its own.
     if (auto t = w.TakeHooked(); t != nullptr && ddl_hook_) ddl_hook_(*t);
@@ -347,10 +480,14 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     if (!h.ok()) return h.status();
     if (!h->has_value()) return absl::InternalError(absl::StrCat("DDL job ", job_id, " vanished"));
     if ((*h)->state == DdlJobState::kCancelled) {
-      return MakeMySqlStatus(
-          (*h)->error_code == kErDupEntry ? absl::StatusCode::kAlreadyExists
-                                          : absl::StatusCode::kFailedPrecondition,
-          {(*h)->error_code, (*h)->error_code == kErDupEntry ? "23000" : "42000", (*h)->error});
+      return MakeMySqlStatus((*h)->error_code == kErDupEntry
+                                 ? absl::StatusCode::kAlreadyExists
+                                 : absl::StatusCode::kFailedPrecondition,
+                             {(*h)->error_code,
+                              (*h)->error_code == kErDupEntry       ? "23000"
+                              : (*h)->error_code == kErDupFieldName ? "42S21"
+                                                                    : "42000",
+                              (*h)->error});
     }
     return absl::OkStatus();
   }
@@ -390,6 +527,33 @@ absl::Status Catalog::DropIndexOnline(const TablePtr& t, int64_t index_id) {
   job.db_id = t->db_id;
   job.table_id = t->id;
   job.index_id = index_id;
+  auto id = Enqueue(store_, std::move(job));
+  if (!id.ok()) return id.status();
+  return RunJobs(*id);
+}
+
+absl::Status Catalog::AddColumnOnline(const TablePtr& t, ColumnInfo column) {
+  DdlJob job;
+  job.type = DdlJobType::kAddColumn;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  column.id = 0;
+  column.state = SchemaState::kNone;
+  job.column = std::move(column);
+  auto id = Enqueue(store_, std::move(job));
+  if (!id.ok()) return id.status();
+  return RunJobs(*id);
+}
+
+absl::Status Catalog::DropColumnOnline(const TablePtr& t, int64_t column_id) {
+  DdlJob job;
+  job.type = DdlJobType::kDropColumn;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  for (const ColumnInfo& c : t->columns) {
+    if (c.id == column_id) job.column = c;
+  }
+  job.column.id = column_id;
   auto id = Enqueue(store_, std::move(job));
   if (!id.ok()) return id.status();
   return RunJobs(*id);

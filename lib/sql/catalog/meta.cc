@@ -15,6 +15,7 @@ constexpr char kJobList[] = "DDLJobList";
 constexpr char kJobHistory[] = "DDLJobHistory";
 constexpr char kNextJobId[] = "NextDDLJobID";
 constexpr char kOwner[] = "DDLOwner";
+constexpr char kSyncers[] = "SchemaSyncers";
 
 std::string DbKey(int64_t db_id) { return absl::StrCat("DB:", db_id); }
 std::string TableField(int64_t id) { return absl::StrCat("Table:", id); }
@@ -127,6 +128,34 @@ bool ReadIndex(Reader* r, IndexInfo* idx) {
   return true;
 }
 
+void WriteColumn(Writer* w, const ColumnInfo& c) {
+  w->I(c.id);
+  w->S(c.name);
+  WriteFieldType(w, c.type);
+  w->U((c.has_default ? 1 : 0) | (c.auto_increment ? 2 : 0) | (c.hidden ? 4 : 0));
+  std::string dv;
+  codec::EncodeKeyDatum(&dv, c.default_value);
+  w->S(dv);
+}
+
+bool ReadColumn(Reader* r, ColumnInfo* c) {
+  uint64_t flags;
+  std::string dv;
+  if (!r->I(&c->id) || !r->S(&c->name) || !ReadFieldType(r, &c->type) || !r->U(&flags) ||
+      !r->S(&dv)) {
+    return false;
+  }
+  c->has_default = flags & 1;
+  c->auto_increment = flags & 2;
+  c->hidden = flags & 4;
+  std::string_view dvv = dv;
+  auto d =
+      dv.empty() ? absl::StatusOr<Datum>(Datum::Null()) : codec::DecodeKeyDatumAs(&dvv, c->type);
+  if (!d.ok()) return false;
+  c->default_value = *d;
+  return true;
+}
+
 }  // namespace
 
 std::string EncodeTableInfo(const TableInfo& t) {
@@ -138,15 +167,7 @@ std::string EncodeTableInfo(const TableInfo& t) {
   w.S(t.name);
   w.I(t.handle_col);
   w.U(t.columns.size());
-  for (const ColumnInfo& c : t.columns) {
-    w.I(c.id);
-    w.S(c.name);
-    WriteFieldType(&w, c.type);
-    w.U((c.has_default ? 1 : 0) | (c.auto_increment ? 2 : 0) | (c.hidden ? 4 : 0));
-    std::string dv;
-    codec::EncodeKeyDatum(&dv, c.default_value);
-    w.S(dv);
-  }
+  for (const ColumnInfo& c : t.columns) WriteColumn(&w, c);
   w.U(t.indexes.size());
   for (const IndexInfo& idx : t.indexes) WriteIndex(&w, idx);
   w.U(t.triggers.size());
@@ -163,6 +184,14 @@ std::string EncodeTableInfo(const TableInfo& t) {
   for (const std::string& c : t.view_columns) w.S(c);
   w.I(t.revision);
   w.I(t.max_column_id);
+  // Optional trailer (absent in values written before column states existed).
+  if (!t.changing_columns.empty()) {
+    w.U(t.changing_columns.size());
+    for (const ColumnInfo& c : t.changing_columns) {
+      WriteColumn(&w, c);
+      w.I(static_cast<int64_t>(c.state));
+    }
+  }
   return w.Take();
 }
 
@@ -177,19 +206,7 @@ absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in) 
   }
   t->columns.resize(n);
   for (ColumnInfo& c : t->columns) {
-    uint64_t flags;
-    std::string dv;
-    if (!r.I(&c.id) || !r.S(&c.name) || !ReadFieldType(&r, &c.type) || !r.U(&flags) || !r.S(&dv)) {
-      return Corrupt("column");
-    }
-    c.has_default = flags & 1;
-    c.auto_increment = flags & 2;
-    c.hidden = flags & 4;
-    std::string_view dvv = dv;
-    auto d =
-        dv.empty() ? absl::StatusOr<Datum>(Datum::Null()) : codec::DecodeKeyDatumAs(&dvv, c.type);
-    if (!d.ok()) return Corrupt("column default");
-    c.default_value = *d;
+    if (!ReadColumn(&r, &c)) return Corrupt("column");
   }
   if (!r.U(&n) || n > (1u << 16)) return Corrupt("indexes");
   t->indexes.resize(n);
@@ -219,8 +236,14 @@ absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in) 
   for (std::string& c : t->view_columns) {
     if (!r.S(&c)) return Corrupt("view column");
   }
-  if (!r.I(&t->revision) || !r.I(&t->max_column_id) || !r.Done()) {
-    return Corrupt("table trailer");
+  if (!r.I(&t->revision) || !r.I(&t->max_column_id)) return Corrupt("table trailer");
+  if (!r.Done()) {
+    if (!r.U(&n) || n > (1u << 16)) return Corrupt("changing columns");
+    t->changing_columns.resize(n);
+    for (ColumnInfo& c : t->changing_columns) {
+      if (!ReadColumn(&r, &c) || !r.Small(&c.state)) return Corrupt("changing column");
+    }
+    if (!r.Done()) return Corrupt("table trailer");
   }
   if (t->handle_col >= static_cast<int>(t->columns.size())) return Corrupt("handle column");
   return t;
@@ -241,6 +264,9 @@ std::string EncodeDdlJob(const DdlJob& j) {
   WriteIndex(&w, j.index);
   w.I(j.error_code);
   w.S(j.error);
+  if (j.type == DdlJobType::kAddColumn || j.type == DdlJobType::kDropColumn) {
+    WriteColumn(&w, j.column);
+  }
   return w.Take();
 }
 
@@ -251,9 +277,14 @@ absl::StatusOr<DdlJob> DecodeDdlJob(std::string_view in) {
   if (!r.U(&version) || version != 1 || !r.I(&j.id) || !r.Small(&j.type) || !r.Small(&j.state) ||
       !r.I(&j.db_id) || !r.I(&j.table_id) || !r.I(&j.index_id) || !r.Small(&j.schema_state) ||
       !r.I(&j.reorg_handle) || !r.I(&j.row_count) || !ReadIndex(&r, &j.index) ||
-      !r.Small(&j.error_code) || !r.S(&j.error) || !r.Done()) {
+      !r.Small(&j.error_code) || !r.S(&j.error)) {
     return Corrupt("ddl job");
   }
+  if ((j.type == DdlJobType::kAddColumn || j.type == DdlJobType::kDropColumn) &&
+      !ReadColumn(&r, &j.column)) {
+    return Corrupt("ddl job column");
+  }
+  if (!r.Done()) return Corrupt("ddl job");
   return j;
 }
 
@@ -413,6 +444,32 @@ void Meta::SetOwner(const std::string& owner, uint64_t expiry) {
   w.S(owner);
   w.U(expiry);
   txn_->Put(codec::MetaStringKey(kOwner), w.Take());
+}
+
+absl::StatusOr<std::vector<SyncerInfo>> Meta::ListSyncers() {
+  const std::string prefix = codec::MetaHashPrefix(kSyncers);
+  auto r = txn_->Scan(prefix, codec::PrefixNext(prefix), 0, false);
+  if (!r.ok()) return r.status();
+  std::vector<SyncerInfo> out;
+  for (const kv::Pair& p : *r) {
+    std::string key;
+    SyncerInfo info;
+    absl::Status s = codec::DecodeMetaHashKey(p.key, &key, &info.id);
+    if (!s.ok()) return s;
+    Reader rd(p.value);
+    if (!rd.I(&info.version) || !rd.U(&info.wall_micros) || !rd.Done()) {
+      return Corrupt("schema syncer");
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void Meta::PutSyncer(const SyncerInfo& info) {
+  Writer w;
+  w.I(info.version);
+  w.U(info.wall_micros);
+  txn_->Put(codec::MetaHashKey(kSyncers, info.id), w.Take());
 }
 
 }  // namespace rutile::sql

@@ -10,6 +10,7 @@
 //   m"DDLJobList"h{job_id}               queued DDL jobs (job id as 8 big-endian bytes)
 //   m"DDLJobHistory"h{job_id}            finished DDL jobs
 //   m"DDLOwner"s                         the DDL owner lease: owner id and expiry
+//   m"SchemaSyncers"h{catalog_id}        the schema version a catalog loaded, and when
 //
 // Values are Rutile's own compact binary encoding (TiDB stores JSON); integers are text
 // where TiDB stores text. A Meta reads and writes inside the caller's transaction.
@@ -36,8 +37,16 @@ struct DbInfo {
   std::string name;
 };
 
+// What a catalog reported in m"SchemaSyncers" (TiDB's all_schema_versions in etcd): the
+// schema version it loaded, and the wall-clock time (Env::WallMicros) of that report.
+struct SyncerInfo {
+  std::string id;
+  int64_t version = 0;
+  uint64_t wall_micros = 0;
+};
+
 // A DDL job in the queue (TiDB's model.Job, reduced to what Rutile runs).
-enum class DdlJobType : uint8_t { kAddIndex = 1, kDropIndex = 2 };
+enum class DdlJobType : uint8_t { kAddIndex = 1, kDropIndex = 2, kAddColumn = 3, kDropColumn = 4 };
 enum class DdlJobState : uint8_t {
   kQueueing = 0,
   kRunning = 1,
@@ -57,6 +66,7 @@ struct DdlJob {
   int64_t reorg_handle = INT64_MIN;  // Backfill progress: next handle to read.
   int64_t row_count = 0;             // Index entries backfilled.
   IndexInfo index;                   // kAddIndex: the index being added.
+  ColumnInfo column;                 // kAddColumn: the column; kDropColumn: its id.
   uint16_t error_code = 0;           // Set when the job failed (Cancelled).
   std::string error;
 };
@@ -99,6 +109,10 @@ class Meta {
   // The owner lease: (owner id, expiry).
   absl::StatusOr<std::optional<std::pair<std::string, uint64_t>>> Owner();
   void SetOwner(const std::string& owner, uint64_t expiry);
+
+  // The schema syncers' reports, and this catalog's.
+  absl::StatusOr<std::vector<SyncerInfo>> ListSyncers();
+  void PutSyncer(const SyncerInfo& info);
 
  private:
   absl::StatusOr<int64_t> GetInt(const std::string& key);

@@ -37,6 +37,7 @@ class ClientKvStore : public KvStore {
   ~ClientKvStore() override;
 
   absl::StatusOr<std::unique_ptr<KvTxn>> Begin() override;
+  absl::StatusOr<std::unique_ptr<KvTxn>> BeginWith(const TxnOptions& options) override;
   txn::client::Client* client() { return client_; }
 
  private:

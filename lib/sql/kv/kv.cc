@@ -16,9 +16,11 @@ namespace rutile::sql::kv {
 absl::Status MapTxnError(const absl::Status& s) {
   if (s.ok()) return s;
   if (GetMySqlError(s).has_value()) return s;
+  const std::string lower = absl::AsciiStrToLower(s.message());
   if (txn::GetTxnErrorAs<txn::KeyIsLocked>(s).has_value() ||
-      (s.code() == absl::StatusCode::kAborted &&
-       absl::StrContains(absl::AsciiStrToLower(s.message()), "lock wait timeout"))) {
+      (s.code() == absl::StatusCode::kAborted && absl::StrContains(lower, "lock wait timeout")) ||
+      // The client gave up waiting for another transaction's live locks.
+      (s.code() == absl::StatusCode::kDeadlineExceeded && absl::StrContains(lower, "lock"))) {
     return MakeMySqlStatus(absl::StatusCode::kAborted,
                            {1205, "HY000",
                             absl::StrCat("Lock wait timeout exceeded; try restarting transaction (",
@@ -161,6 +163,25 @@ void BufferedTxn::Rollback() {
   Abandon();
 }
 
+absl::Status BufferedTxn::LockStatement() {
+  if (undo_.empty()) return absl::OkStatus();
+  std::vector<std::string> keys;
+  keys.reserve(undo_.size());
+  for (const auto& u : undo_) keys.push_back(u.first);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  absl::Status s = LockWritten(keys);
+  if (s.ok()) return s;
+  RollbackStatement();
+  return MapTxnError(s);
+}
+
+absl::Status BufferedTxn::RefreshSnapshot() {
+  scan_cache_.clear();
+  cache_bytes_ = 0;
+  return MapTxnError(NewReadSnapshot());
+}
+
 void BufferedTxn::Record(const std::string& key) {
   if (!in_statement_) return;
   auto it = buffer_.find(key);
@@ -177,18 +198,19 @@ namespace {
 
 class LocalTxn : public BufferedTxn {
  public:
-  LocalTxn(LocalKvStore* store, txn::TimeStamp start_ts) : store_(store), start_ts_(start_ts) {}
+  LocalTxn(LocalKvStore* store, txn::TimeStamp start_ts)
+      : store_(store), start_ts_(start_ts), read_ts_(start_ts) {}
 
   uint64_t start_ts() const override { return start_ts_; }
 
  protected:
   absl::StatusOr<std::optional<std::string>> SnapshotGet(const std::string& key) override {
-    return store_->storage()->Get(key, start_ts_);
+    return store_->storage()->Get(key, read_ts_);
   }
 
   absl::StatusOr<std::vector<Pair>> SnapshotBatchGet(
       const std::vector<std::string>& keys) override {
-    auto r = store_->storage()->BatchGet(keys, start_ts_);
+    auto r = store_->storage()->BatchGet(keys, read_ts_);
     if (!r.ok()) return r.status();
     std::vector<Pair> out;
     for (txn::KvPair& p : *r) {
@@ -204,7 +226,7 @@ class LocalTxn : public BufferedTxn {
     txn::ScanOptions opts;
     opts.start_key = start;
     opts.end_key = end;
-    opts.ts = start_ts_;
+    opts.ts = read_ts_;
     opts.reverse = reverse;
     opts.limit = limit;
     auto r = store_->storage()->Scan(opts);
@@ -244,9 +266,15 @@ class LocalTxn : public BufferedTxn {
     return store_->storage()->Commit(cr);
   }
 
+  absl::Status NewReadSnapshot() override {
+    read_ts_ = store_->NextTs();
+    return absl::OkStatus();
+  }
+
  private:
   LocalKvStore* store_;
   txn::TimeStamp start_ts_;
+  txn::TimeStamp read_ts_;  // start_ts_, or later under READ COMMITTED.
 };
 
 }  // namespace

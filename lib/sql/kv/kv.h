@@ -49,6 +49,16 @@ struct Pair {
   std::string value;
 };
 
+// How a transaction runs (TiDB's tidb_txn_mode and isolation).
+struct TxnOptions {
+  // Pessimistic: the keys each statement writes are locked when the statement ends
+  // (LockStatement), waiting for other transactions' locks with deadlock detection, so
+  // a conflict fails the statement (1213, or 1205 after the lock wait timeout) instead
+  // of the COMMIT. The write keeps snapshot isolation's first-committer-wins: a key
+  // committed by another transaction after start_ts is a conflict.
+  bool pessimistic = false;
+};
+
 class KvTxn {
  public:
   virtual ~KvTxn() = default;
@@ -68,12 +78,24 @@ class KvTxn {
   virtual size_t BufferedWrites() const = 0;
   virtual absl::Status Commit() = 0;
   virtual void Rollback() = 0;
+  // Pessimistic transactions: locks the keys the running statement wrote. On failure the
+  // statement's writes are rolled back (as RollbackStatement) and the error is returned
+  // mapped (1213 conflict or deadlock, 1205 lock wait timeout). Optimistic: nothing.
+  virtual absl::Status LockStatement() { return absl::OkStatus(); }
+  // READ COMMITTED: later snapshot reads see what was committed before this call
+  // (writes still commit at start_ts).
+  virtual absl::Status RefreshSnapshot() { return absl::OkStatus(); }
 };
 
 class KvStore {
  public:
   virtual ~KvStore() = default;
   virtual absl::StatusOr<std::unique_ptr<KvTxn>> Begin() = 0;
+  // A transaction with `options`; a store without pessimistic locking runs it optimistic.
+  virtual absl::StatusOr<std::unique_ptr<KvTxn>> BeginWith(const TxnOptions& options) {
+    (void)options;
+    return Begin();
+  }
 };
 
 // Percolator outcomes as MySQL errors: conflicts are retryable (1213, SQLSTATE 40001), a
@@ -99,8 +121,25 @@ class BufferedTxn : public KvTxn {
   size_t BufferedWrites() const override { return buffer_.size(); }
   absl::Status Commit() override;
   void Rollback() override;
+  absl::Status LockStatement() override;
+  absl::Status RefreshSnapshot() override;
 
  protected:
+  // Pessimistic: locks `keys` (written by the running statement; their values in
+  // `Buffered`). Default: nothing to lock.
+  virtual absl::Status LockWritten(const std::vector<std::string>& keys) {
+    (void)keys;
+    return absl::OkStatus();
+  }
+  // READ COMMITTED: reads from now on come from a fresh snapshot.
+  virtual absl::Status NewReadSnapshot() { return absl::OkStatus(); }
+  // The buffered write of `key` (nullopt inside: a delete), or nullopt when unbuffered.
+  std::optional<std::optional<std::string>> Buffered(const std::string& key) const {
+    auto it = buffer_.find(key);
+    if (it == buffer_.end()) return std::nullopt;
+    return it->second;
+  }
+
   // The snapshot at start_ts. Errors are mapped by the caller (MapTxnError).
   virtual absl::StatusOr<std::optional<std::string>> SnapshotGet(const std::string& key) = 0;
   // `keys` sorted and distinct; returns the present ones in key order.

@@ -1992,6 +1992,11 @@ void TruncateStmt::Dump(Dumper* d) const {
 void TxnStmt::Restore(Restorer* r) const {
   switch (kind) {
     case TxnKind::kBegin: {
+      if (!mode.empty()) {
+        r->Write("BEGIN ");
+        r->Write(mode);
+        break;
+      }
       r->Write("START TRANSACTION");
       const char* sep = " ";
       if (consistent_snapshot) {
@@ -2034,6 +2039,7 @@ void TxnStmt::Dump(Dumper* d) const {
   d->Bool(read_only);
   d->Bool(read_write);
   d->Bool(consistent_snapshot);
+  d->Str(mode);
   d->Str(savepoint);
   d->Close();
 }

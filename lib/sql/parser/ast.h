@@ -871,6 +871,8 @@ class TxnStmt : public Stmt {
   bool read_only = false;
   bool read_write = false;
   bool consistent_snapshot = false;
+  // BEGIN PESSIMISTIC / BEGIN OPTIMISTIC (TiDB): "PESSIMISTIC", "OPTIMISTIC" or empty.
+  std::string mode;
   std::string savepoint;
 
   void Restore(Restorer* r) const override;

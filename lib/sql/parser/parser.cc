@@ -2828,8 +2828,14 @@ class Parser {
     Advance();
     switch (kw) {
       case Kw::kBEGIN:
-        AcceptKw(Kw::kWORK);
         s->kind = TxnKind::kBegin;
+        if (AcceptWord("PESSIMISTIC")) {
+          s->mode = "PESSIMISTIC";
+        } else if (AcceptWord("OPTIMISTIC")) {
+          s->mode = "OPTIMISTIC";
+        } else {
+          AcceptKw(Kw::kWORK);
+        }
         return s;
       case Kw::kSTART:
         TRY(ExpectKw(Kw::kTRANSACTION));

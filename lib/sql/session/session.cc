@@ -77,7 +77,12 @@ struct DatabaseImpl {
       : owner(std::move(holder)),
         env(e != nullptr ? e : Env::Default()),
         store(std::move(kv)),
-        catalog(store.get()) {}
+        catalog(store.get()) {
+    catalog.SetLease(env, kSchemaLeaseMicros, kSchemaRefreshMicros);
+  }
+  // The schema lease and how often a busy catalog re-reads the version (catalog.h).
+  static constexpr uint64_t kSchemaLeaseMicros = 1'000'000;
+  static constexpr uint64_t kSchemaRefreshMicros = 20'000;
 
   std::shared_ptr<void> owner;  // Released last: may own the cluster `store` runs on.
   Env* env;                     // NOW() reads its wall clock.
@@ -105,6 +110,16 @@ struct SessionImpl {
       "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
   SqlMode sql_mode = SqlMode::Default();
   std::string isolation = "REPEATABLE-READ";
+  // tidb_txn_mode: explicit transactions lock as they write ("pessimistic", the
+  // default) or find conflicts at COMMIT ("optimistic"). Autocommit statements always
+  // run optimistic (nothing to wait for between their write and their commit).
+  std::string txn_mode = "pessimistic";
+  // A new explicit transaction: pessimistic or not by `mode` ("" is tidb_txn_mode).
+  absl::StatusOr<std::unique_ptr<kv::KvTxn>> BeginExplicit(const std::string& mode) {
+    kv::TxnOptions o;
+    o.pessimistic = mode.empty() ? txn_mode == "pessimistic" : mode == "PESSIMISTIC";
+    return db->store->BeginWith(o);
+  }
   std::map<std::string, Datum> user_vars;
   std::map<std::string, std::string> other_vars;
   uint64_t last_insert_id = 0;
@@ -130,14 +145,9 @@ struct SessionImpl {
   }
   // Commits `t` under the catalog's commit rule.
   absl::Status CommitTxn(kv::KvTxn* t) {
-    auto guard = db->catalog.CommitGuard();
-    absl::Status s = db->catalog.CheckCommit(written_tables, t);
+    std::map<int64_t, int64_t> used = std::move(written_tables);
     written_tables.clear();
-    if (!s.ok()) {
-      t->Rollback();
-      return s;
-    }
-    return t->Commit();
+    return db->catalog.CommitChecked(used, t);
   }
   // Bound plans of prepared point selects, by the prepared statement's AST.
   struct CachedPlan {
@@ -162,6 +172,7 @@ struct SessionImpl {
   void InitContext(ExecContext* ctx, kv::KvTxn* txn);
 
   absl::StatusOr<ResultSet> RunInTxn(const Stmt& stmt, const std::vector<Datum>* params);
+  absl::StatusOr<ResultSet> RunInTxnOnce(const Stmt& stmt, const std::vector<Datum>* params);
   absl::StatusOr<ResultSet> Dispatch(const Stmt& stmt, const std::vector<Datum>* params,
                                      kv::KvTxn* txn);
   absl::StatusOr<ResultSet> Query(const QueryStmt& q, const std::vector<Datum>* params,
@@ -211,7 +222,10 @@ absl::Status DupError(const TableInfo& t, const std::string& entry, const std::s
        absl::StrCat("Duplicate entry '", entry, "' for key '", t.name, ".", key, "'")});
 }
 
-absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector<Datum>& row) {
+// `carried`: values of t.WritableChangingColumns() (in that order) to store; null or empty
+// stores their defaults (a new row).
+absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector<Datum>& row,
+                                           const std::vector<Datum>* carried = nullptr) {
   std::vector<int64_t> ids;
   std::vector<Datum> vals;
   for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -219,7 +233,36 @@ absl::StatusOr<std::string> EncodeRowValue(const TableInfo& t, const std::vector
     ids.push_back(t.columns[i].id);
     vals.push_back(row[i]);
   }
+  if (!t.changing_columns.empty()) {
+    std::vector<const ColumnInfo*> writable = t.WritableChangingColumns();
+    for (size_t i = 0; i < writable.size(); ++i) {
+      ids.push_back(writable[i]->id);
+      vals.push_back(carried != nullptr && i < carried->size() ? (*carried)[i]
+                                                               : writable[i]->default_value);
+    }
+  }
   return codec::EncodeRow(ids, vals);
+}
+
+// The stored values of the writable changing columns of the row under `handle` (an update
+// keeps them: a catalog where the column is public may have set them). Empty when the
+// table has none or the row is absent.
+absl::StatusOr<std::vector<Datum>> CarriedValues(kv::KvTxn* txn, const TableInfo& t,
+                                                 int64_t handle) {
+  std::vector<const ColumnInfo*> writable = t.WritableChangingColumns();
+  if (writable.empty()) return std::vector<Datum>();
+  auto v = txn->Get(codec::EncodeRowKey(t.id, handle));
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::vector<Datum>();
+  std::vector<codec::RowColumn> cols;
+  for (const ColumnInfo* c : writable) {
+    codec::RowColumn rc;
+    rc.id = c->id;
+    rc.type = c->type;
+    rc.default_value = c->default_value;
+    cols.push_back(rc);
+  }
+  return codec::RowDecoder(cols).Decode(**v, handle);
 }
 
 // Reads the row under `handle`; nullopt when absent.
@@ -268,8 +311,8 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> FindConflict(
 }
 
 absl::Status WriteRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
-                      int64_t handle) {
-  auto value = EncodeRowValue(t, row);
+                      int64_t handle, const std::vector<Datum>* carried = nullptr) {
+  auto value = EncodeRowValue(t, row, carried);
   if (!value.ok()) return value.status();
   txn->Put(codec::EncodeRowKey(t.id, handle), *std::move(value));
   for (const IndexInfo& idx : t.indexes) {
@@ -368,6 +411,7 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
   if (name == "version_comment") return expr::NewString(kVersionComment);
   if (name == "sql_mode") return expr::NewString(sql_mode_text);
   if (name == "tx_isolation" || name == "transaction_isolation") return expr::NewString(isolation);
+  if (name == "tidb_txn_mode") return expr::NewString(txn_mode);
   if (name == "last_insert_id" || name == "identity") return expr::NewUint(last_insert_id);
   if (name == "max_allowed_packet") return expr::NewInt(64 << 20);
   if (name == "group_concat_max_len") return expr::NewInt(1024);
@@ -446,7 +490,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
           if (!s.ok()) return s;
         }
         written_tables.clear();
-        auto b = db->store->Begin();
+        auto b = BeginExplicit(t->mode);
         if (!b.ok()) return b.status();
         txn = *std::move(b);
         return rs;
@@ -492,24 +536,59 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
 
 absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
                                                 const std::vector<Datum>* params) {
+  // An autocommit statement that met a schema change (8028) changed nothing: it runs
+  // again over the new schema, as TiDB retries autocommit statements.
+  for (int attempt = 0;; ++attempt) {
+    const bool autocommit_statement = txn == nullptr && autocommit;
+    auto r = RunInTxnOnce(stmt, params);
+    if (r.ok() || !autocommit_statement || attempt >= 3) return r;
+    auto e = GetMySqlError(r.status());
+    if (!e.has_value() || e->code != kErInfoSchemaChanged) return r;
+  }
+}
+
+absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
+                                                    const std::vector<Datum>* params) {
+  // The cached schema, confirmed within the lease's refresh interval (no KV read on the
+  // common path; catalog.h).
+  absl::Status fresh = db->catalog.EnsureFresh();
+  if (!fresh.ok()) return fresh;
   const bool implicit = txn == nullptr;
   std::unique_ptr<kv::KvTxn> local;
   kv::KvTxn* t = txn.get();
   if (implicit) {
-    auto b = db->store->Begin();
+    auto b = autocommit ? db->store->Begin() : BeginExplicit("");
     if (!b.ok()) return b.status();
     local = *std::move(b);
     t = local.get();
     written_tables.clear();
-    absl::Status synced = db->catalog.Sync(t);
-    if (!synced.ok()) return synced;
     if (!autocommit) {
       txn = std::move(local);
       t = txn.get();
     }
+  } else if (isolation == "READ-COMMITTED") {
+    // READ COMMITTED: each statement of a transaction reads what is committed when it
+    // starts (the first one reads at start_ts).
+    absl::Status refreshed = t->RefreshSnapshot();
+    if (!refreshed.ok()) return refreshed;
   }
   t->BeginStatement();
   auto r = Dispatch(stmt, params, t);
+  if (r.ok() && local == nullptr) {
+    // A pessimistic transaction locks what the statement wrote now: a conflict fails
+    // this statement, not the COMMIT. A deadlock or write conflict (1213) rolls the
+    // whole transaction back, as MySQL does; a lock wait timeout only the statement.
+    absl::Status locked = t->LockStatement();
+    if (!locked.ok()) {
+      auto e = GetMySqlError(locked);
+      if (e.has_value() && e->code == 1213) {
+        txn->Rollback();
+        txn.reset();
+        written_tables.clear();
+      }
+      return locked;
+    }
+  }
   if (!r.ok()) {
     t->RollbackStatement();
     if (local) {
@@ -562,7 +641,9 @@ bool PointSelectShape(const QueryStmt& q) {
 }
 
 // The point get on `handle` of a plan made only of projections over one table scan
-// that reads exactly that handle with nothing else pushed into it; null otherwise.
+// that reads exactly that handle with nothing else pushed into it but the filter the
+// binder keeps from the WHERE (the statement's only predicate, `handle column = ?` with
+// an integer parameter, which the point get already implies); null otherwise.
 TableScanNode* PointGetScan(PlanNode* node, int64_t handle) {
   while (node->kind == PlanKind::kProjection && node->children.size() == 1) {
     node = node->children[0].get();
@@ -570,7 +651,7 @@ TableScanNode* PointGetScan(PlanNode* node, int64_t handle) {
   if (node->kind != PlanKind::kTableScan || !node->children.empty()) return nullptr;
   auto* scan = static_cast<TableScanNode*>(node);
   if (!scan->handles.has_value() || scan->handles->size() != 1 || (*scan->handles)[0] != handle ||
-      scan->filter != nullptr || scan->limit.has_value() || scan->index_id != 0) {
+      scan->limit.has_value() || scan->index_id != 0) {
     return nullptr;
   }
   return scan;
@@ -603,6 +684,8 @@ absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
   if (handle >= 0) {
     TableScanNode* scan = PointGetScan(plan->get(), handle);
     if (scan != nullptr) {
+      // The kept `id = ?` filter would pin the first parameter; the point get implies it.
+      scan->filter = nullptr;
       plan_cache[&q] = CachedPlan{version, current_db, sql_mode_text, *plan, scan};
     } else {
       plan_cache.erase(&q);
@@ -906,9 +989,11 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
         if (c2->has_value()) {
           return DupError(ti, ConflictText(ti, cur, new_handle, (*c2)->second), (*c2)->second);
         }
+        auto carried = CarriedValues(t, ti, other);
+        if (!carried.ok()) return carried.status();
         absl::Status st = RemoveRow(t, ti, **old, other);
         if (!st.ok()) return st;
-        st = WriteRow(t, ti, cur, new_handle);
+        st = WriteRow(t, ti, cur, new_handle, &*carried);
         if (!st.ok()) return st;
         rs.affected_rows += 2;
         continue;
@@ -1053,6 +1138,8 @@ absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::ve
     std::vector<Datum> new_cols(cur.begin(), cur.begin() + ncols);
     absl::Status st = FireTriggers(ti, "UPDATE", true, t);
     if (!st.ok()) return st;
+    auto carried = CarriedValues(t, ti, old_handle);
+    if (!carried.ok()) return carried.status();
     st = RemoveRow(t, ti, old_cols, old_handle);
     if (!st.ok()) return st;
     auto c2 = FindConflict(t, ti, new_cols, new_handle, std::nullopt);
@@ -1060,7 +1147,7 @@ absl::StatusOr<ResultSet> SessionImpl::Update(const UpdateStmt& s, const std::ve
     if (c2->has_value()) {
       return DupError(ti, ConflictText(ti, new_cols, new_handle, (*c2)->second), (*c2)->second);
     }
-    st = WriteRow(t, ti, new_cols, new_handle);
+    st = WriteRow(t, ti, new_cols, new_handle, &*carried);
     if (!st.ok()) return st;
     st = FireTriggers(ti, "UPDATE", false, t);
     if (!st.ok()) return st;
@@ -1632,12 +1719,12 @@ absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
               c.default_value = *zero;
             }
           }
-          info->columns.push_back(c);
+          // Online: F1's states run by the DDL owner (sql/catalog/ddl.cc).
+          absl::Status st = db->catalog.AddColumnOnline(cur, c);
+          if (!st.ok()) return st;
+          cur = db->catalog.FindTable(*d, s.table->name);
+          if (cur == nullptr) return Err(kErNoSuchTable, "Table was dropped during ALTER TABLE");
         }
-        info->max_column_id = max_id;
-        absl::Status st = db->catalog.ReplaceTable(info);
-        if (!st.ok()) return st;
-        cur = info;
         break;
       }
       case AlterKind::kDropColumn: {
@@ -1657,19 +1744,10 @@ absl::StatusOr<ResultSet> SessionImpl::Alter(const AlterTableStmt& s) {
             return Err(kErNotSupported, "dropping an indexed column is not supported yet");
           }
         }
-        for (const ColumnInfo& c : info->columns) {
-          info->max_column_id = std::max(info->max_column_id, c.id);
-        }
-        info->columns.erase(info->columns.begin() + idx);
-        if (info->handle_col > idx) --info->handle_col;
-        for (IndexInfo& i : info->indexes) {
-          for (int& c : i.columns) {
-            if (c > idx) --c;
-          }
-        }
-        absl::Status st = db->catalog.ReplaceTable(info);
+        absl::Status st = db->catalog.DropColumnOnline(cur, info->columns[idx].id);
         if (!st.ok()) return st;
-        cur = info;
+        cur = db->catalog.FindTable(*d, s.table->name);
+        if (cur == nullptr) return Err(kErNoSuchTable, "Table was dropped during ALTER TABLE");
         break;
       }
       case AlterKind::kAddConstraint: {
@@ -1741,7 +1819,7 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
                    absl::StrCat("Variable 'autocommit' can't be set to the value of '", text, "'"));
       }
       if (on && txn && !autocommit) {
-        absl::Status st = txn->Commit();
+        absl::Status st = CommitTxn(txn.get());
         txn.reset();
         if (!st.ok()) return st;
       }
@@ -1756,6 +1834,14 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
                                       text, "'"));
       }
       isolation = up;
+    } else if (name == "tidb_txn_mode") {
+      std::string low = absl::AsciiStrToLower(text);
+      if (low.empty()) low = "optimistic";  // TiDB: '' is optimistic
+      if (low != "pessimistic" && low != "optimistic") {
+        return Err(1231, absl::StrCat("Variable 'tidb_txn_mode' can't be set to the value of '",
+                                      text, "'"));
+      }
+      txn_mode = low;
     } else if (name == "version" || name == "version_comment") {
       return Err(1238, absl::StrCat("Variable '", name, "' is a read only variable"));
     } else {

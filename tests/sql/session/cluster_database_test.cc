@@ -53,8 +53,9 @@ TEST(ClusterDatabaseTest, SingleNodeSessionsConflictsAndPlanCache) {
     EXPECT_EQ(One(b.get(), "SELECT SUM(v) FROM t"), "60");
     EXPECT_EQ(One(b.get(), "SELECT v FROM t ORDER BY id DESC LIMIT 1"), "30");
 
-    // Snapshot isolation and a write conflict: the later committer gets 1213.
-    Ok(a.get(), "BEGIN");
+    // Snapshot isolation and a write conflict: the later committer of an optimistic
+    // transaction gets 1213 (a pessimistic one would hold b's update on its lock).
+    Ok(a.get(), "BEGIN OPTIMISTIC");
     Ok(a.get(), "UPDATE t SET v = 11 WHERE id = 1");
     EXPECT_EQ(One(b.get(), "SELECT v FROM t WHERE id = 1"), "10");
     Ok(b.get(), "UPDATE t SET v = 12 WHERE id = 1");
@@ -155,6 +156,49 @@ TEST(ClusterDatabaseTest, OpenOverTxnClientOfThreeNodes) {
     }
     client->reset();
     for (auto& n : nodes) n->Close();
+  });
+}
+
+// Pessimistic transactions (the default) wait for each other's locks; two that wait for
+// each other are a deadlock: one fails with 1213 (SQLSTATE 40001) and is rolled back, so
+// the other's statement goes through and commits.
+TEST(ClusterDatabaseTest, PessimisticDeadlockIsError1213) {
+  OnFiber([] {
+    auto db = Database::OpenLocalCluster();
+    ASSERT_TRUE(db.ok()) << db.status();
+    auto s1 = (*db)->NewSession();
+    auto s2 = (*db)->NewSession();
+    for (Session* s : {s1.get(), s2.get()}) Ok(s, "USE test");
+    Ok(s1.get(), "CREATE TABLE d (id INT PRIMARY KEY, v INT)");
+    Ok(s1.get(), "INSERT INTO d VALUES (1, 0), (2, 0)");
+    Ok(s1.get(), "BEGIN");
+    Ok(s2.get(), "BEGIN PESSIMISTIC");
+    Ok(s1.get(), "UPDATE d SET v = 1 WHERE id = 1");
+    Ok(s2.get(), "UPDATE d SET v = 2 WHERE id = 2");
+    absl::StatusOr<ResultSet> r1, r2;
+    WaitGroup wg;
+    wg.Add(2);
+    Env::Default()->Spawn([&] {
+      r1 = s1->Execute("UPDATE d SET v = 1 WHERE id = 2");  // waits for s2
+      wg.Done();
+    });
+    Env::Default()->Spawn([&] {
+      Env::Default()->SleepForMicros(100'000);
+      r2 = s2->Execute("UPDATE d SET v = 2 WHERE id = 1");  // waits for s1: a cycle
+      wg.Done();
+    });
+    wg.Wait();
+    ASSERT_NE(r1.ok(), r2.ok()) << r1.status() << " / " << r2.status();
+    const absl::Status& failed = r1.ok() ? r2.status() : r1.status();
+    const MySqlErrorInfo e = MySqlErrorOf(failed);
+    EXPECT_EQ(e.code, 1213) << failed;
+    EXPECT_EQ(e.sqlstate, "40001");
+    Session* winner = r1.ok() ? s1.get() : s2.get();
+    Session* loser = r1.ok() ? s2.get() : s1.get();
+    Ok(winner, "COMMIT");
+    Ok(loser, "COMMIT");  // Nothing open: the deadlock rolled it back.
+    const std::string want = r1.ok() ? "1" : "2";
+    EXPECT_EQ(One(s1.get(), "SELECT GROUP_CONCAT(v ORDER BY id) FROM d"), want + "," + want);
   });
 }
 

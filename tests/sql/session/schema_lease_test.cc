@@ -1,0 +1,260 @@
+// The schema lease and validator across catalogs: two Databases over one cluster (as two
+// SQL servers over one TiKV cluster). DDL runs on one while the other runs DML through
+// the change; no index entry may be lost, and a transaction that spans a schema change
+// of a table it wrote fails with a clear retryable error and changes nothing. Every call
+// runs on a fiber of Env::Default(), the cluster's Env.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rutile/env.h"
+#include "rutile/kv.h"
+#include "rutile/node.h"
+#include "rutile/sql.h"
+#include "sql/catalog/catalog.h"
+#include "util/sync.h"
+
+namespace rutile::sql {
+namespace {
+
+void OnFiber(const std::function<void()>& fn) {
+  WaitGroup wg;
+  wg.Add(1);
+  Env::Default()->Spawn([&] {
+    fn();
+    wg.Done();
+  });
+  wg.Wait();
+}
+
+ResultSet Ok(Session* s, const std::string& sql) {
+  auto r = s->Execute(sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status();
+  return r.ok() ? *std::move(r) : ResultSet();
+}
+
+std::string One(Session* s, const std::string& sql) {
+  ResultSet r = Ok(s, sql);
+  if (r.rows.size() != 1 || r.rows[0].empty()) return "<shape>";
+  return r.rows[0][0].value_or("NULL");
+}
+
+// A one-node cluster and a TxnClient over it, closed at the end.
+struct Cluster {
+  std::unique_ptr<Transport> transport;
+  std::vector<std::unique_ptr<rutile::Node>> nodes;
+  std::unique_ptr<TxnClient> client;
+
+  absl::Status Open() {
+    transport = NewLocalTransport(Env::Default());
+    NodeOptions o;
+    o.id = 1;
+    o.transport = transport.get();
+    o.host_pd = true;
+    o.initial_stores = {1};
+    o.raft_tick_micros = 10'000;
+    auto n = rutile::Node::Open(o);
+    if (!n.ok()) return n.status();
+    std::vector<rutile::Node*> ptrs = {n->get()};
+    nodes.push_back(*std::move(n));
+    auto c = TxnClient::Open(ptrs);
+    if (!c.ok()) return c.status();
+    client = *std::move(c);
+    return absl::OkStatus();
+  }
+  std::unique_ptr<Database> NewDatabase() {
+    DatabaseOptions o;
+    o.client = client.get();
+    auto db = Database::Open(o);
+    EXPECT_TRUE(db.ok()) << db.status();
+    return db.ok() ? *std::move(db) : nullptr;
+  }
+  void Close() {
+    client.reset();
+    for (auto& n : nodes) n->Close();
+  }
+};
+
+TEST(SchemaLeaseTest, AddIndexOnOneDatabaseWhileAnotherRunsDml) {
+  OnFiber([] {
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Open().ok());
+    {
+      std::unique_ptr<Database> a = cluster.NewDatabase();
+      ASSERT_NE(a, nullptr);
+      auto ddl = a->NewSession();
+      Ok(ddl.get(), "USE test");
+      Ok(ddl.get(), "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+      std::string values;
+      for (int i = 1; i <= 120; ++i)
+        absl::StrAppend(&values, i > 1 ? "," : "", "(", i, ",", i % 7, ")");
+      Ok(ddl.get(), "INSERT INTO t VALUES " + values);
+      CatalogOf(a.get())->set_backfill_batch(16);
+
+      std::unique_ptr<Database> b = cluster.NewDatabase();
+      ASSERT_NE(b, nullptr);
+      std::atomic<bool> stop{false};
+      std::atomic<int> ok_statements{0}, schema_refusals{0}, spanning_commits{0};
+      WaitGroup workers;
+      // Autocommit DML on b: inserts, updates that move index entries, deletes.
+      for (int w = 0; w < 2; ++w) {
+        workers.Add(1);
+        Env::Default()->Spawn([&, w] {
+          auto s = b->NewSession();
+          Ok(s.get(), "USE test");
+          const int base = 1000 * (w + 1);
+          for (int i = 0; !stop.load() || i < 30; ++i) {
+            std::string sql;
+            switch (i % 3) {
+              case 0:
+                sql = absl::StrCat("INSERT INTO t VALUES (", base + i, ", ", i % 5, ")");
+                break;
+              case 1:
+                sql = absl::StrCat("UPDATE t SET v = v + 1 WHERE id = ", 1 + (w * 60 + i) % 120);
+                break;
+              default:
+                sql = absl::StrCat("DELETE FROM t WHERE id = ", base + i - 2);
+                break;
+            }
+            auto r = s->Execute(sql);
+            if (r.ok()) {
+              ok_statements.fetch_add(1);
+            } else {
+              const uint16_t code = MySqlErrorOf(r.status()).code;
+              EXPECT_TRUE(code == 1213 || code == 1205 || code == kErInfoSchemaChanged)
+                  << sql << ": " << r.status();
+            }
+          }
+          workers.Done();
+        });
+      }
+      // Explicit transactions on b that may span a state change: 8028 then, nothing kept.
+      workers.Add(1);
+      Env::Default()->Spawn([&] {
+        auto s = b->NewSession();
+        Ok(s.get(), "USE test");
+        for (int i = 0; !stop.load() || i < 5; ++i) {
+          const int id = 5000 + i;
+          Ok(s.get(), "BEGIN");
+          auto ins = s->Execute(absl::StrCat("INSERT INTO t VALUES (", id, ", 3)"));
+          Env::Default()->SleepForMicros(3'000);
+          auto r = s->Execute("COMMIT");
+          if (!ins.ok()) {
+            Ok(s.get(), "ROLLBACK");
+            continue;
+          }
+          if (r.ok()) {
+            spanning_commits.fetch_add(1);
+            continue;
+          }
+          const MySqlErrorInfo e = MySqlErrorOf(r.status());
+          if (e.code == kErInfoSchemaChanged) {
+            schema_refusals.fetch_add(1);
+            EXPECT_EQ(One(s.get(), absl::StrCat("SELECT COUNT(*) FROM t WHERE id = ", id)), "0");
+          } else {
+            EXPECT_TRUE(e.code == 1213 || e.code == 1205) << r.status();
+          }
+        }
+        workers.Done();
+      });
+      Ok(ddl.get(), "ALTER TABLE t ADD INDEX iv (v)");
+      stop.store(true);
+      workers.Wait();
+      EXPECT_GT(ok_statements.load(), 0);
+      EXPECT_GT(spanning_commits.load() + schema_refusals.load(), 0);
+
+      // No lost or dangling entries, as a's catalog and as b's see the table.
+      for (Database* db : {a.get(), b.get()}) {
+        Catalog* c = CatalogOf(db);
+        ASSERT_TRUE(c->EnsureFresh().ok());
+        auto t = c->GetTable("test", "t");
+        ASSERT_TRUE(t.ok());
+        ASSERT_EQ((*t)->indexes.size(), 1u);
+        absl::Status check = c->CheckIndexes(*t);
+        EXPECT_TRUE(check.ok()) << check;
+      }
+      auto reader = b->NewSession();
+      Ok(reader.get(), "USE test");
+      for (int v = 0; v < 12; ++v) {
+        EXPECT_EQ(One(reader.get(), absl::StrCat("SELECT COUNT(*) FROM t WHERE v = ", v)),
+                  One(reader.get(), absl::StrCat("SELECT COUNT(*) FROM t WHERE v + 0 = ", v)))
+            << v;
+      }
+    }
+    cluster.Close();
+  });
+}
+
+// A transaction on b that wrote a table, then saw a's schema change of it, is refused at
+// COMMIT with 8028 (retryable, nothing written); run again it succeeds. A table it did not
+// write does not stop it.
+TEST(SchemaLeaseTest, TransactionSpanningAnotherDatabasesDdlIsRefused) {
+  OnFiber([] {
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Open().ok());
+    {
+      std::unique_ptr<Database> a = cluster.NewDatabase();
+      ASSERT_NE(a, nullptr);
+      auto sa = a->NewSession();
+      Ok(sa.get(), "USE test");
+      Ok(sa.get(), "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+      Ok(sa.get(), "CREATE TABLE u (id INT PRIMARY KEY, v INT)");
+      std::unique_ptr<Database> b = cluster.NewDatabase();
+      ASSERT_NE(b, nullptr);
+      auto sb = b->NewSession();
+      Ok(sb.get(), "USE test");
+      Ok(sb.get(), "BEGIN");
+      Ok(sb.get(), "INSERT INTO t VALUES (1, 1)");
+      auto other = b->NewSession();
+      Ok(other.get(), "USE test");
+      Ok(other.get(), "BEGIN");
+      Ok(other.get(), "INSERT INTO u VALUES (1, 1)");
+      // b keeps refreshing while a's DDL runs (as a busy server does), so a does not wait
+      // out the lease at each state.
+      std::atomic<bool> stop{false};
+      WaitGroup poller;
+      poller.Add(1);
+      Env::Default()->Spawn([&] {
+        auto s = b->NewSession();
+        while (!stop.load()) {
+          EXPECT_TRUE(s->Execute("SELECT 1").ok());
+          Env::Default()->SleepForMicros(2'000);
+        }
+        poller.Done();
+      });
+      const uint64_t start = Env::Default()->NowMicros();
+      Ok(sa.get(), "CREATE INDEX iv ON t (v)");
+      const uint64_t took = Env::Default()->NowMicros() - start;
+      stop.store(true);
+      poller.Wait();
+      // Four states, none waiting out b's one-second lease.
+      EXPECT_LT(took, 3'000'000u);
+      auto r = sb->Execute("COMMIT");
+      ASSERT_FALSE(r.ok());
+      const MySqlErrorInfo e = MySqlErrorOf(r.status());
+      EXPECT_EQ(e.code, kErInfoSchemaChanged);
+      EXPECT_EQ(e.sqlstate, "HY000");
+      EXPECT_NE(e.message.find("try again"), std::string::npos) << e.message;
+      EXPECT_EQ(One(sa.get(), "SELECT COUNT(*) FROM t"), "0");
+      Ok(other.get(), "COMMIT");  // u did not change.
+      EXPECT_EQ(One(sa.get(), "SELECT COUNT(*) FROM u"), "1");
+      // Retried over the new schema, it commits with its index entry.
+      Ok(sb.get(), "BEGIN");
+      Ok(sb.get(), "INSERT INTO t VALUES (1, 1)");
+      Ok(sb.get(), "COMMIT");
+      EXPECT_EQ(One(sa.get(), "SELECT COUNT(*) FROM t WHERE v = 1"), "1");
+      auto t = CatalogOf(a.get())->GetTable("test", "t");
+      ASSERT_TRUE(t.ok());
+      EXPECT_TRUE(CatalogOf(a.get())->CheckIndexes(*t).ok());
+    }
+    cluster.Close();
+  });
+}
+
+}  // namespace
+}  // namespace rutile::sql
