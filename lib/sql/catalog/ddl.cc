@@ -21,9 +21,9 @@
 // The owner is elected through the m"DDLOwner" lease key (owner id, expiry in timestamp
 // units): a catalog becomes owner when the key is empty, its own or expired, and renews it
 // in every job step's transaction, so two would-be owners conflict there, and gives it up
-// when the queue is empty. Departure from
-// TiDB: the election is not through PD, and a non-owner does not wait for the owner to run
-// its job (the SQL layer has no Env to wait on yet); it reports the job as queued.
+// when the queue is empty. Departure from TiDB: the election is not through PD. A
+// non-owner waits for the owner to run its job, for up to ten schema leases, and then
+// reports it as queued (8214; the owner still runs it).
 
 #include <algorithm>
 #include <boost/fiber/operations.hpp>
@@ -437,6 +437,31 @@ class DdlWorker {
 absl::Status Catalog::RunJobs(int64_t job_id) {
   DdlWorker w(this);
   int aborted_in_a_row = 0;
+  uint64_t wait_start = 0;
+  // The job once finished (nullopt while queued or running).
+  auto history = [&]() -> absl::StatusOr<std::optional<DdlJob>> {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    auto h = Meta(b->get()).HistoryJob(job_id);
+    // A finished job's changes are in this snapshot: load them before the statement
+    // returns, so the session's next statement sees them.
+    if (h.ok() && h->has_value()) {
+      absl::Status synced = Sync(b->get());
+      if (!synced.ok()) h = synced;
+    }
+    (*b)->Rollback();
+    return h;
+  };
+  auto outcome = [](const DdlJob& h) -> absl::Status {
+    if (h.state != DdlJobState::kCancelled) return absl::OkStatus();
+    return MakeMySqlStatus(h.error_code == kErDupEntry ? absl::StatusCode::kAlreadyExists
+                                                       : absl::StatusCode::kFailedPrecondition,
+                           {h.error_code,
+                            h.error_code == kErDupEntry       ? "23000"
+                            : h.error_code == kErDupFieldName ? "42S21"
+                                                              : "42000",
+                            h.error});
+  };
   for (int steps = 0;; ++steps) {
     bool idle = false;
     absl::StatusOr<bool> owner;
@@ -469,27 +494,28 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     if (!owner.ok()) return owner.status();
     aborted_in_a_row = 0;
     if (!*owner) {
+      // Another catalog is the owner and runs this job too: wait for it in the history
+      // (as TiDB's non-owners do), for up to ten leases, then report it queued.
+      if (wait_start == 0) wait_start = Now();
+      auto h = history();
+      if (!h.ok()) return h.status();
+      if (h->has_value()) return outcome(**h);
+      if (Now() - wait_start < 10 * lease_micros_) {
+        // Keep loading (and reporting) the owner's steps meanwhile: the owner waits for
+        // this catalog's report at each one.
+        (void)EnsureFresh();
+        env_->SleepForMicros(refresh_micros_);
+        continue;
+      }
       return MySqlErrorStatus(
           8214, absl::StrCat("DDL job ", job_id, " is queued; another catalog is the DDL owner"));
     }
+    wait_start = 0;
     if (!idle && steps < 1'000'000) continue;
-    auto b = store_->Begin();
-    if (!b.ok()) return b.status();
-    auto h = Meta(b->get()).HistoryJob(job_id);
-    (*b)->Rollback();
+    auto h = history();
     if (!h.ok()) return h.status();
     if (!h->has_value()) return absl::InternalError(absl::StrCat("DDL job ", job_id, " vanished"));
-    if ((*h)->state == DdlJobState::kCancelled) {
-      return MakeMySqlStatus((*h)->error_code == kErDupEntry
-                                 ? absl::StatusCode::kAlreadyExists
-                                 : absl::StatusCode::kFailedPrecondition,
-                             {(*h)->error_code,
-                              (*h)->error_code == kErDupEntry       ? "23000"
-                              : (*h)->error_code == kErDupFieldName ? "42S21"
-                                                                    : "42000",
-                              (*h)->error});
-    }
-    return absl::OkStatus();
+    return outcome(**h);
   }
 }
 

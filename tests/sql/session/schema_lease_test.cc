@@ -256,5 +256,47 @@ TEST(SchemaLeaseTest, TransactionSpanningAnotherDatabasesDdlIsRefused) {
   });
 }
 
+// DDL from two Databases at once: one becomes the owner and runs both jobs from the
+// queue; the other waits for its job to finish instead of reporting it queued.
+TEST(SchemaLeaseTest, ConcurrentDdlFromTwoDatabasesBothComplete) {
+  OnFiber([] {
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Open().ok());
+    {
+      std::unique_ptr<Database> a = cluster.NewDatabase();
+      ASSERT_NE(a, nullptr);
+      auto sa = a->NewSession();
+      Ok(sa.get(), "USE test");
+      Ok(sa.get(), "CREATE TABLE t (id INT PRIMARY KEY, v INT, w INT)");
+      Ok(sa.get(), "INSERT INTO t VALUES (1, 1, 1), (2, 2, 2), (3, 3, 3)");
+      std::unique_ptr<Database> b = cluster.NewDatabase();
+      ASSERT_NE(b, nullptr);
+      auto sb = b->NewSession();
+      Ok(sb.get(), "USE test");
+      absl::StatusOr<ResultSet> ra, rb;
+      WaitGroup wg;
+      wg.Add(2);
+      Env::Default()->Spawn([&] {
+        ra = sa->Execute("ALTER TABLE t ADD INDEX iv (v)");
+        wg.Done();
+      });
+      Env::Default()->Spawn([&] {
+        rb = sb->Execute("ALTER TABLE t ADD COLUMN x INT DEFAULT 7");
+        wg.Done();
+      });
+      wg.Wait();
+      EXPECT_TRUE(ra.ok()) << ra.status();
+      EXPECT_TRUE(rb.ok()) << rb.status();
+      EXPECT_EQ(One(sa.get(), "SELECT SUM(x) FROM t WHERE v = 2"), "7");
+      EXPECT_EQ(One(sb.get(), "SELECT SUM(x) FROM t WHERE v = 2"), "7");
+      auto t = CatalogOf(a.get())->GetTable("test", "t");
+      ASSERT_TRUE(t.ok());
+      EXPECT_EQ((*t)->indexes.size(), 1u);
+      EXPECT_TRUE(CatalogOf(a.get())->CheckIndexes(*t).ok());
+    }
+    cluster.Close();
+  });
+}
+
 }  // namespace
 }  // namespace rutile::sql
