@@ -14,6 +14,8 @@
 //     ones plus the recorded transfers.
 // The test also demands progress: transfers and reads succeed, also after the restarts.
 //
+// A second test starts a fourth process with --join and reads and writes through it.
+//
 // `--long` (ctest server_jepsen_bank_slow_test) runs for a minute with a kill every few
 // seconds, cycling through the processes.
 
@@ -97,14 +99,16 @@ class Cluster {
     char tmpl[] = "/tmp/rutile_jepsen_XXXXXX";
     root_ = mkdtemp(tmpl);
     std::vector<std::string> peers;
-    for (int i = 1; i <= kNodes; ++i) {
+    for (int i = 1; i <= kNodes + 1; ++i) {
       peers.push_back(absl::StrFormat("%d=127.0.0.1:%d", i, FreePort()));
     }
+    joined_peers_ = absl::StrJoin(peers, ",");
+    peers.pop_back();
     peers_ = absl::StrJoin(peers, ",");
     for (auto& p : ports_) p.store(0);
   }
   ~Cluster() {
-    for (int i = 1; i <= kNodes; ++i) Kill(i);
+    for (int i = 1; i <= kNodes + 1; ++i) Kill(i);
     if (!::testing::Test::HasFailure()) {
       std::error_code ec;
       std::filesystem::remove_all(root_, ec);
@@ -113,13 +117,15 @@ class Cluster {
     }
   }
 
+  // Starts process i: one of the initial nodes, or (i = kNodes + 1) a node joining them.
   void Start(int i) {
     std::filesystem::remove(ReadyFile(i));
+    const bool join = i > kNodes;
     std::vector<std::string> args = {RUTILE_SERVER_BIN,
                                      "--node-id",
                                      std::to_string(i),
                                      "--peers",
-                                     peers_,
+                                     join ? joined_peers_ : peers_,
                                      "--data-dir",
                                      root_,
                                      "--port",
@@ -130,6 +136,7 @@ class Cluster {
                                      "50",
                                      "--ready-file",
                                      ReadyFile(i)};
+    if (join) args.push_back("--join");
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -205,8 +212,9 @@ class Cluster {
 
   std::string root_;
   std::string peers_;
+  std::string joined_peers_;  // With the joining node.
   std::map<int, pid_t> pids_;
-  std::atomic<int> ports_[kNodes];
+  std::atomic<int> ports_[kNodes + 1];
 };
 
 MYSQL* Connect(int port) {
@@ -526,6 +534,32 @@ TEST(JepsenBankTest, KillAndRestartProcessesUnderBankWorkload) {
   for (int i = 1; i <= kNodes; ++i) cluster.Start(i);
   for (int i = 1; i <= kNodes; ++i) ASSERT_TRUE(cluster.WaitReady(i));
   for (int i = 1; i <= kNodes; ++i) CheckFinalState(&cluster, i, &h, "after a full restart");
+}
+
+// A fourth process joins the running cluster (--join): the others learn its address, and it
+// serves SQL over the cluster's rows.
+TEST(JepsenBankTest, JoinedProcessServesTheCluster) {
+  mysql_library_init(0, nullptr, nullptr);
+  Cluster cluster;
+  for (int i = 1; i <= kNodes; ++i) cluster.Start(i);
+  for (int i = 1; i <= kNodes; ++i) ASSERT_TRUE(cluster.WaitReady(i));
+  for (const std::string& q : {std::string("CREATE DATABASE j"),
+                               std::string("CREATE TABLE j.t (id INT PRIMARY KEY, v INT)"),
+                               std::string("INSERT INTO j.t VALUES (1, 10), (2, 20)")}) {
+    auto r = QueryWithRetry(&cluster, 1, q);
+    ASSERT_TRUE(r.ok()) << q << ": " << r.status() << "\n" << cluster.Log(1);
+  }
+  const int joined = kNodes + 1;
+  cluster.Start(joined);
+  ASSERT_TRUE(cluster.WaitReady(joined));
+  auto rows = QueryWithRetry(&cluster, joined, "SELECT sum(v) FROM j.t");
+  ASSERT_TRUE(rows.ok()) << rows.status() << "\n" << cluster.Log(joined);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0][0].value_or("NULL"), "30");
+  ASSERT_TRUE(QueryWithRetry(&cluster, joined, "INSERT INTO j.t VALUES (3, 30)").ok());
+  rows = QueryWithRetry(&cluster, 2, "SELECT sum(v) FROM j.t");
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ((*rows)[0][0].value_or("NULL"), "60");
 }
 
 }  // namespace
