@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "rutile/env.h"
 #include "sql/codec/codec.h"
 #include "sql/codec/rowcodec.h"
 #include "sql/codec/tablecodec.h"
@@ -900,7 +901,42 @@ class SetOpExec : public Executor {
 
 }  // namespace
 
+namespace {
+
+// EXPLAIN ANALYZE: counts an executor's rows, calls and time (ExecContext::runtime).
+class InstrumentedExec : public Executor {
+ public:
+  InstrumentedExec(std::unique_ptr<Executor> inner, OperatorRuntime* rt)
+      : inner_(std::move(inner)), rt_(rt) {}
+  absl::Status Next(Chunk* out) override {
+    const uint64_t start = Env::Default()->NowMicros();
+    absl::Status s = inner_->Next(out);
+    rt_->micros += Env::Default()->NowMicros() - start;
+    ++rt_->calls;
+    if (s.ok()) rt_->rows += out->NumEffectiveRows();
+    return s;
+  }
+
+ private:
+  std::unique_ptr<Executor> inner_;
+  OperatorRuntime* rt_;
+};
+
+absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan, ExecContext* ctx);
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Executor>> BuildExecutor(const PlanNode& plan, ExecContext* ctx) {
+  auto e = BuildNodeExecutor(plan, ctx);
+  if (!e.ok() || ctx->runtime == nullptr) return e;
+  return std::unique_ptr<Executor>(
+      std::make_unique<InstrumentedExec>(*std::move(e), &(*ctx->runtime)[&plan]));
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan,
+                                                            ExecContext* ctx) {
   std::vector<std::unique_ptr<Executor>> kids;
   for (const auto& c : plan.children) {
     auto e = BuildExecutor(*c, ctx);
@@ -940,6 +976,8 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildExecutor(const PlanNode& plan, Ex
   }
   return absl::InternalError("unknown plan node");
 }
+
+}  // namespace
 
 absl::StatusOr<std::vector<std::vector<Datum>>> RunPlanRows(const PlanNode& plan,
                                                             ExecContext* ctx) {

@@ -10,6 +10,7 @@
 #define RUTILE_SQL_EXEC_PLAN_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,9 +24,21 @@
 
 namespace rutile::sql {
 
+struct PlanNode;
+
+// What EXPLAIN ANALYZE measures of one operator: rows it produced, Next calls, and the
+// time spent in them (its children's included).
+struct OperatorRuntime {
+  uint64_t rows = 0;
+  uint64_t calls = 0;
+  uint64_t micros = 0;
+};
+
 // What executors need beyond evaluation: the transaction and the catalog.
 class ExecContext : public EvalContext {
  public:
+  // When set, BuildExecutor wraps every executor to record its OperatorRuntime here.
+  std::map<const PlanNode*, OperatorRuntime>* runtime = nullptr;
   kv::KvTxn* txn = nullptr;
   Catalog* catalog = nullptr;
   // Distinguishes statement executions (uncorrelated subqueries cache per run).

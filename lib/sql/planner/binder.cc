@@ -305,9 +305,39 @@ absl::StatusOr<expr::ExprPtr> Binder::Bind(const Expr& e, Scope* s) {
       }
     }
   }
-  r = BindInner(e, s);
+  r = BindSimple(e, s);
   --depth_;
   return r;
+}
+
+// The operators deep expressions nest (AND/OR chains, comparisons, NOT, IS) in a small
+// stack frame: BindInner's frame is large (under ASan over 12 KB), and a fiber's stack
+// allows only a few dozen of those.
+__attribute__((noinline)) absl::StatusOr<expr::ExprPtr> Binder::BindSimple(const Expr& e,
+                                                                           Scope* s) {
+  if (auto* b = dynamic_cast<const BinaryExpr*>(&e);
+      b != nullptr && b->op != BinaryOp::kAssign &&
+      dynamic_cast<const RowExpr*>(b->left.get()) == nullptr &&
+      dynamic_cast<const RowExpr*>(b->right.get()) == nullptr &&
+      dynamic_cast<const IntervalExpr*>(b->left.get()) == nullptr &&
+      dynamic_cast<const IntervalExpr*>(b->right.get()) == nullptr) {
+    std::vector<expr::ExprPtr> args(2);
+    auto l = Bind(*b->left, s);
+    if (!l.ok()) return l.status();
+    args[0] = *std::move(l);
+    auto r = Bind(*b->right, s);
+    if (!r.ok()) return r.status();
+    args[1] = *std::move(r);
+    return BindFunction(BinaryFuncName(b->op), std::move(args));
+  }
+  if (auto* u = dynamic_cast<const UnaryExpr*>(&e); u != nullptr && u->op == UnaryOp::kNot) {
+    std::vector<expr::ExprPtr> args(1);
+    auto a = Bind(*u->operand, s);
+    if (!a.ok()) return a.status();
+    args[0] = *std::move(a);
+    return BindFunction("not", std::move(args));
+  }
+  return BindInner(e, s);
 }
 
 absl::StatusOr<expr::ExprPtr> Binder::BindColumn(const ColumnRefExpr& c, Scope* s) {
@@ -1023,6 +1053,16 @@ absl::StatusOr<PlanPtr> Binder::BuildLeaf(const TableRef& ref, Scope* parent,
       scan->schema.push_back({c.name, alias, (*table)->db, c.type, false});
     }
     scan->schema.push_back({"_tidb_rowid", alias, (*table)->db, FieldType::LongLong(), true});
+    for (const IndexHint& h : t->index_hints) {
+      for (const std::string& name : h.indexes) {
+        bool found = NameEq(name, "primary") && (*table)->handle_col >= 0;
+        for (const IndexInfo& idx : (*table)->indexes) found = found || NameEq(idx.name, name);
+        if (!found) {
+          return Err(1176, absl::StrCat("Key '", name, "' doesn't exist in table '", alias, "'"));
+        }
+      }
+    }
+    if (!t->index_hints.empty()) index_hints_[scan.get()] = t->index_hints;
     return PlanPtr(scan);
   }
   if (auto* d = dynamic_cast<const DerivedTable*>(&ref)) {
@@ -1443,7 +1483,8 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     proj->est_rows = plan->est_rows;
     for (size_t j = 0; j < n; ++j) {
       for (size_t c = 0; c < leaves[j]->schema.size(); ++c) {
-        proj->exprs.push_back(expr::NewColumn(pos[j] + c, leaves[j]->schema[c].type));
+        proj->exprs.push_back(
+            expr::NewColumn(pos[j] + c, leaves[j]->schema[c].type, leaves[j]->schema[c].name));
       }
     }
     plan = proj;
@@ -1616,8 +1657,29 @@ void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>
   scan->lo = lo;
   scan->hi = hi;
   if (lo != INT64_MIN || hi != INT64_MAX || index_eq_col < 0) return;
+  // Index hints: USE / FORCE INDEX name the indexes that may be used (an empty USE INDEX ()
+  // none), IGNORE INDEX those that may not; FORCE INDEX also overrides the cost check.
+  bool forced = false;
+  auto allowed = [&](const IndexInfo& idx) {
+    auto it = index_hints_.find(scan);
+    if (it == index_hints_.end()) return true;
+    bool ok = true;
+    for (const IndexHint& h : it->second) {
+      if (h.scope != IndexHintScope::kAll && h.scope != IndexHintScope::kJoin) continue;
+      bool named = false;
+      for (const std::string& n : h.indexes) named = named || NameEq(n, idx.name);
+      if (h.kind == IndexHintKind::kIgnore) {
+        ok = ok && !named;
+      } else {
+        ok = ok && named;
+        if (h.kind == IndexHintKind::kForce) forced = true;
+      }
+    }
+    return ok;
+  };
   for (const IndexInfo& idx : t.indexes) {
     if (!idx.Public() || idx.columns.empty() || idx.columns[0] != index_eq_col) continue;
+    if (!allowed(idx)) continue;
     const FieldType& ct = t.columns[index_eq_col].type;
     std::vector<Datum> vals = {index_eq_value};
     std::vector<Collation> colls = {ct.collation};
@@ -1627,6 +1689,25 @@ void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>
                                                ? std::span<const Collation>(colls)
                                                : std::span<const Collation>());
     scan->index_hi = codec::PrefixNext(scan->index_lo);
+    // Cost: an index lookup reads an index entry and then the row for each match, a full
+    // scan every row once; with statistics saying the value is common (over a quarter of
+    // the rows), the scan is cheaper (TiDB compares the two paths' costs the same way).
+    if (!forced && opts_.stats != nullptr) {
+      TableStatsPtr ts = opts_.stats->Get(t.id);
+      if (ts != nullptr && ts->row_count > 0) {
+        auto is = ts->indexes.find(idx.id);
+        const size_t plen = codec::EncodeIndexPrefix(t.id, idx.id).size();
+        if (is != ts->indexes.end() &&
+            is->second.RangeRows(std::string_view(scan->index_lo).substr(plen),
+                                 std::string_view(scan->index_hi).substr(plen)) >
+                0.25 * static_cast<double>(ts->row_count)) {
+          scan->index_id = 0;
+          scan->index_lo.clear();
+          scan->index_hi.clear();
+          continue;
+        }
+      }
+    }
     return;
   }
 }

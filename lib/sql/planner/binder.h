@@ -25,6 +25,7 @@
 #define RUTILE_SQL_PLANNER_BINDER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,6 +98,7 @@ class Binder {
                                         Scope* parent, std::vector<Correlation>* corr,
                                         std::vector<const Expr*>* leftover);
   absl::StatusOr<expr::ExprPtr> Bind(const Expr& e, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindSimple(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindInner(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindColumn(const ColumnRefExpr& c, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindSubquery(const QueryStmt& q, SubqueryKind kind,
@@ -108,6 +110,8 @@ class Binder {
 
   BindOptions opts_;
   std::vector<std::unique_ptr<Expr>> arena_;  // Synthesized AST nodes.
+  // USE / IGNORE / FORCE INDEX of each table scan built from a hinted table name.
+  std::map<const TableScanNode*, std::vector<IndexHint>> index_hints_;
   int depth_ = 0;
 };
 

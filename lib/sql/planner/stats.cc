@@ -277,9 +277,24 @@ ColumnStats BuildColumnStats(std::vector<std::string> values, int64_t null_count
 }
 
 TableStatsPtr StatsCache::Get(int64_t table_id) const {
+  std::function<TableStatsPtr(int64_t)> loader;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = tables_.find(table_id);
+    if (it != tables_.end()) return it->second;
+    loader = loader_;
+  }
+  if (!loader) return nullptr;
+  TableStatsPtr loaded = loader(table_id);
   std::lock_guard<std::mutex> l(mu_);
-  auto it = tables_.find(table_id);
-  return it == tables_.end() ? nullptr : it->second;
+  // An ANALYZE that finished meanwhile wins.
+  auto [it, inserted] = tables_.emplace(table_id, loaded);
+  return it->second;
+}
+
+void StatsCache::SetLoader(std::function<TableStatsPtr(int64_t)> loader) {
+  std::lock_guard<std::mutex> l(mu_);
+  loader_ = std::move(loader);
 }
 
 void StatsCache::Put(TableStatsPtr stats) {

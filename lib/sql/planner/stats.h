@@ -23,6 +23,7 @@
 #define RUTILE_SQL_PLANNER_STATS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,13 +94,18 @@ ColumnStats BuildColumnStats(std::vector<std::string> values, int64_t null_count
 
 class StatsCache {
  public:
+  // Statistics of `table_id`, or null when it was never analyzed. A table not cached yet
+  // is read once through the loader (which may do KV reads: it runs outside the lock).
   TableStatsPtr Get(int64_t table_id) const;
   void Put(TableStatsPtr stats);
   void Erase(int64_t table_id);
+  void SetLoader(std::function<TableStatsPtr(int64_t table_id)> loader);
 
  private:
   mutable std::mutex mu_;
-  std::map<int64_t, TableStatsPtr> tables_;
+  // A null entry: loaded, never analyzed.
+  mutable std::map<int64_t, TableStatsPtr> tables_;
+  std::function<TableStatsPtr(int64_t)> loader_;
 };
 
 }  // namespace rutile::sql

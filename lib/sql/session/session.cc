@@ -24,7 +24,9 @@
 #include "sql/expr/registry.h"
 #include "sql/kv/kv.h"
 #include "sql/parser/parser.h"
+#include "sql/planner/analyze.h"
 #include "sql/planner/binder.h"
+#include "sql/planner/explain.h"
 #include "sql/session/database_access.h"
 #include "sql/types/convert.h"
 
@@ -79,6 +81,14 @@ struct DatabaseImpl {
         store(std::move(kv)),
         catalog(store.get()) {
     catalog.SetLease(env, kSchemaLeaseMicros, kSchemaRefreshMicros);
+    // Statistics of a table this Database has not planned yet come from its stats key.
+    stats.SetLoader([this](int64_t table_id) -> TableStatsPtr {
+      auto b = store->Begin();
+      if (!b.ok()) return nullptr;
+      auto r = LoadTableStats(b->get(), table_id);
+      (*b)->Rollback();
+      return r.ok() ? *r : nullptr;
+    });
   }
   // The schema lease and how often a busy catalog re-reads the version (catalog.h).
   static constexpr uint64_t kSchemaLeaseMicros = 1'000'000;
@@ -184,6 +194,7 @@ struct SessionImpl {
   absl::StatusOr<ResultSet> Delete(const DeleteStmt& s, const std::vector<Datum>* params,
                                    kv::KvTxn* txn);
   absl::StatusOr<ResultSet> Explain(const ExplainStmt& s, const std::vector<Datum>* params);
+  absl::StatusOr<ResultSet> Analyze(const AnalyzeTableStmt& s);
   absl::StatusOr<ResultSet> Show(const ShowStmt& s);
   absl::StatusOr<ResultSet> Set(const SetStmt& s, const std::vector<Datum>* params);
   absl::StatusOr<ResultSet> Ddl(const Stmt& s);
@@ -740,16 +751,83 @@ absl::StatusOr<ResultSet> SessionImpl::Explain(const ExplainStmt& e,
   Binder binder(Options(params));
   auto plan = binder.BuildQuery(*q);
   if (!plan.ok()) return plan.status();
+  std::map<const PlanNode*, OperatorRuntime> runtime;
+  if (e.analyze) {
+    // Runs the query to the end, every operator instrumented, and discards its rows.
+    std::unique_ptr<kv::KvTxn> own;
+    kv::KvTxn* t = txn.get();
+    if (t == nullptr) {
+      auto b = db->store->Begin();
+      if (!b.ok()) return b.status();
+      own = *std::move(b);
+      t = own.get();
+    }
+    ExecContext ctx;
+    InitContext(&ctx, t);
+    ctx.runtime = &runtime;
+    auto exec = BuildExecutor(**plan, &ctx);
+    if (!exec.ok()) return exec.status();
+    while (true) {
+      Chunk c;
+      absl::Status s = (*exec)->Next(&c);
+      if (!s.ok()) return s;
+      if (c.NumRows() == 0) break;
+    }
+    if (own) own->Rollback();
+  }
   ResultSet rs;
   rs.has_rows = true;
-  OutputColumn oc;
-  oc.name = "plan";
-  oc.type = FieldType::Varchar(-1);
-  rs.columns.push_back(MetaOf(oc));
-  std::string text = ExplainPlan(**plan);
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    rs.rows.push_back({std::string(line)});
+  for (const std::string& n : ExplainColumns(e.analyze)) {
+    OutputColumn oc;
+    oc.name = n;
+    oc.type = FieldType::Varchar(-1);
+    rs.columns.push_back(MetaOf(oc));
   }
+  for (auto& row : ExplainRows(plan->get(), &db->stats, e.analyze ? &runtime : nullptr)) {
+    Row r;
+    for (auto& v : row) r.push_back(std::move(v));
+    rs.rows.push_back(std::move(r));
+  }
+  return rs;
+}
+
+// ANALYZE TABLE: collects each table's statistics in one snapshot, persists them and
+// publishes them to the Database's statistics cache (planner/analyze.h).
+absl::StatusOr<ResultSet> SessionImpl::Analyze(const AnalyzeTableStmt& s) {
+  std::vector<Row> rows;
+  for (const auto& tn : s.tables) {
+    auto d = DbOf(*tn);
+    if (!d.ok()) return d.status();
+    auto t = db->catalog.GetTable(*d, tn->name);
+    if (!t.ok()) return t.status();
+    if ((*t)->is_view || (*t)->memory_rows) {
+      return Err(1347, absl::StrCat("'", *d, ".", tn->name, "' is not BASE TABLE"));
+    }
+    auto b = db->store->Begin();
+    if (!b.ok()) return b.status();
+    ExecContext ctx;
+    InitContext(&ctx, b->get());
+    auto stats = CollectTableStats(*t, &ctx);
+    if (!stats.ok()) {
+      (*b)->Rollback();
+      return stats.status();
+    }
+    PersistTableStats(b->get(), *stats);
+    absl::Status st = (*b)->Commit();
+    if (!st.ok()) return st;
+    db->stats.Put(std::make_shared<const TableStats>(*std::move(stats)));
+    rows.push_back({absl::StrCat(*d, ".", tn->name), std::string("analyze"), std::string("status"),
+                    std::string("OK")});
+  }
+  ResultSet rs;
+  rs.has_rows = true;
+  for (const char* n : {"Table", "Op", "Msg_type", "Msg_text"}) {
+    OutputColumn oc;
+    oc.name = n;
+    oc.type = FieldType::Varchar(-1);
+    rs.columns.push_back(MetaOf(oc));
+  }
+  rs.rows = std::move(rows);
   return rs;
 }
 
@@ -1328,7 +1406,7 @@ absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
     if (!st.ok()) return st;
     return ResultSet();
   }
-  if (dynamic_cast<const AnalyzeTableStmt*>(&stmt) != nullptr) return ResultSet();
+  if (auto* a = dynamic_cast<const AnalyzeTableStmt*>(&stmt)) return Analyze(*a);
   if (auto* s = dynamic_cast<const CreateTriggerStmt*>(&stmt)) {
     auto d = DbOf(*s->table);
     if (!d.ok()) return d.status();

@@ -1,0 +1,187 @@
+#include "sql/planner/explain.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sql/planner/cardinality.h"
+
+namespace rutile::sql {
+
+namespace {
+
+std::string Exprs(const std::vector<expr::ExprPtr>& es) {
+  std::vector<std::string> parts;
+  for (const auto& e : es) parts.push_back(e->ToString());
+  return absl::StrJoin(parts, ", ");
+}
+
+struct Line {
+  std::string name, task, access, info;
+};
+
+std::string IndexText(const TableInfo& t, int64_t index_id) {
+  for (const IndexInfo& idx : t.indexes) {
+    if (idx.id != index_id) continue;
+    std::vector<std::string> cols;
+    for (int c : idx.columns) cols.push_back(t.columns[c].name);
+    return absl::StrCat("index:", idx.name, "(", absl::StrJoin(cols, ", "), ")");
+  }
+  return absl::StrCat("index:", index_id);
+}
+
+Line Describe(const PlanNode& p) {
+  Line l;
+  l.task = "root";
+  switch (p.kind) {
+    case PlanKind::kDual:
+      l.name = "TableDual";
+      break;
+    case PlanKind::kTableScan: {
+      const auto& s = static_cast<const TableScanNode&>(p);
+      const std::string alias = s.schema.empty() ? s.table->name : s.schema[0].table;
+      l.access = absl::StrCat("table:", alias);
+      if (s.handles.has_value()) {
+        l.name = s.handles->size() == 1 ? "Point_Get" : "Batch_Point_Get";
+        std::vector<std::string> hs;
+        for (size_t i = 0; i < s.handles->size() && i < 8; ++i) {
+          hs.push_back(absl::StrCat((*s.handles)[i]));
+        }
+        if (s.handles->size() > 8) hs.push_back("...");
+        l.info = absl::StrCat("handle:[", absl::StrJoin(hs, ","), "]");
+      } else if (s.index_id != 0) {
+        l.name = "IndexLookUp";
+        l.task = "cop[tikv]";
+        absl::StrAppend(&l.access, ", ", IndexText(*s.table, s.index_id));
+        l.info = "range:index prefix";
+      } else if (s.lo != INT64_MIN || s.hi != INT64_MAX) {
+        l.name = "TableRangeScan";
+        l.task = "cop[tikv]";
+        l.info =
+            absl::StrCat("range:[", s.lo == INT64_MIN ? std::string("-inf") : absl::StrCat(s.lo),
+                         ",", s.hi == INT64_MAX ? std::string("+inf") : absl::StrCat(s.hi), "]");
+      } else {
+        l.name = s.table->memory_rows ? "MemTableScan" : "TableFullScan";
+        l.task = s.table->memory_rows ? "root" : "cop[tikv]";
+        l.info = "keep order:false";
+      }
+      if (s.filter) {
+        absl::StrAppend(&l.info, l.info.empty() ? "" : ", ", "filter:", s.filter->ToString());
+      }
+      if (s.limit.has_value()) absl::StrAppend(&l.info, ", limit:", *s.limit);
+      break;
+    }
+    case PlanKind::kSelection:
+      l.name = "Selection";
+      l.info = Exprs(static_cast<const SelectionNode&>(p).conditions);
+      break;
+    case PlanKind::kProjection:
+      l.name = "Projection";
+      l.info = Exprs(static_cast<const ProjectionNode&>(p).exprs);
+      break;
+    case PlanKind::kJoin: {
+      const auto& j = static_cast<const JoinNode&>(p);
+      static const char* kTypes[] = {"inner join", "left outer join", "semi join",
+                                     "anti semi join"};
+      l.name = j.left_keys.empty() ? "NestedLoopJoin" : "HashJoin";
+      l.info = kTypes[static_cast<int>(j.type)];
+      if (!j.left_keys.empty()) {
+        std::vector<std::string> eq;
+        for (size_t i = 0; i < j.left_keys.size(); ++i) {
+          eq.push_back(absl::StrCat("eq(", j.left_keys[i]->ToString(), ", ",
+                                    j.right_keys[i]->ToString(), ")"));
+        }
+        absl::StrAppend(&l.info, ", equal:[", absl::StrJoin(eq, " "), "]");
+      }
+      if (j.other) absl::StrAppend(&l.info, ", other cond:", j.other->ToString());
+      break;
+    }
+    case PlanKind::kAggregate: {
+      const auto& a = static_cast<const AggregateNode&>(p);
+      l.name = "HashAgg";
+      std::vector<std::string> fs;
+      static const char* kAggs[] = {"count", "sum", "avg", "min", "max", "group_concat"};
+      for (const AggItem& it : a.aggs) {
+        fs.push_back(absl::StrCat(kAggs[static_cast<int>(it.desc.kind)],
+                                  it.desc.distinct ? "(distinct " : "(", Exprs(it.args), ")"));
+      }
+      l.info = absl::StrCat("group by:", Exprs(a.group_by), ", funcs:", absl::StrJoin(fs, ", "));
+      break;
+    }
+    case PlanKind::kSort: {
+      const auto& s = static_cast<const SortNode&>(p);
+      l.name = s.limit.has_value() ? "TopN" : "Sort";
+      std::vector<std::string> items;
+      for (const SortItem& i : s.items)
+        items.push_back(i.expr->ToString() + (i.desc ? ":desc" : ""));
+      l.info = absl::StrJoin(items, ", ");
+      if (s.limit.has_value()) absl::StrAppend(&l.info, ", limit:", *s.limit);
+      break;
+    }
+    case PlanKind::kLimit: {
+      const auto& lim = static_cast<const LimitNode&>(p);
+      l.name = "Limit";
+      l.info = absl::StrCat("offset:", lim.offset, ", count:", lim.count);
+      break;
+    }
+    case PlanKind::kDistinct:
+      l.name = "HashDistinct";
+      break;
+    case PlanKind::kSetOp: {
+      const auto& so = static_cast<const SetOpNode&>(p);
+      static const char* kNames[] = {"Union", "Except", "Intersect"};
+      l.name = kNames[static_cast<int>(so.op)];
+      if (so.all) l.info = "all";
+      break;
+    }
+  }
+  return l;
+}
+
+std::string Rows(double r) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.2f", r);
+  return buf;
+}
+
+void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
+          const std::map<const PlanNode*, OperatorRuntime>* runtime,
+          std::vector<std::vector<std::string>>* out) {
+  Line l = Describe(p);
+  std::string id = root ? l.name : absl::StrCat(prefix, last ? "└─" : "├─", l.name);
+  std::vector<std::string> row = {id, Rows(p.est_rows), l.task, l.access, l.info};
+  if (runtime != nullptr) {
+    auto it = runtime->find(&p);
+    if (it == runtime->end()) {
+      row.insert(row.end(), {"0", "0", "0us"});
+    } else {
+      row.push_back(absl::StrCat(it->second.rows));
+      row.push_back(absl::StrCat(it->second.calls));
+      row.push_back(absl::StrCat(it->second.micros, "us"));
+    }
+  }
+  out->push_back(std::move(row));
+  const std::string child_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
+  for (size_t i = 0; i < p.children.size(); ++i) {
+    Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, runtime, out);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> ExplainColumns(bool analyze) {
+  std::vector<std::string> c = {"id", "estRows", "task", "access object", "operator info"};
+  if (analyze) c.insert(c.end(), {"actRows", "loops", "time"});
+  return c;
+}
+
+std::vector<std::vector<std::string>> ExplainRows(
+    PlanNode* plan, const StatsCache* stats,
+    const std::map<const PlanNode*, OperatorRuntime>* runtime) {
+  EstimatePlanRows(plan, stats);
+  std::vector<std::vector<std::string>> out;
+  Walk(*plan, "", true, true, runtime, &out);
+  return out;
+}
+
+}  // namespace rutile::sql

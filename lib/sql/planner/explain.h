@@ -1,0 +1,36 @@
+// EXPLAIN and EXPLAIN ANALYZE output (TiDB's format): one row per operator, the tree drawn
+// in the id column, with the estimated rows, where it runs (root, or cop[tikv] for what a
+// table reader pushes to the coprocessor), the table and index it reads, and its
+// conditions; EXPLAIN ANALYZE adds the actual rows, Next calls and time of each operator.
+//
+// Operator names: Point_Get / Batch_Point_Get (handles), TableRangeScan (a handle range),
+// IndexLookUp (an index range, then the rows), TableFullScan, Selection, Projection,
+// HashJoin / NestedLoopJoin, HashAgg, Sort, TopN, Limit, HashDistinct, Union / Except /
+// Intersect, TableDual.
+//
+// Thread safety: pure functions.
+
+#ifndef RUTILE_SQL_PLANNER_EXPLAIN_H_
+#define RUTILE_SQL_PLANNER_EXPLAIN_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sql/exec/plan.h"
+#include "sql/planner/stats.h"
+
+namespace rutile::sql {
+
+// Column names of ExplainRows' rows (with `analyze`, the runtime columns too).
+std::vector<std::string> ExplainColumns(bool analyze);
+
+// The rows of EXPLAIN for `plan` (estimating rows where the planner has not). With
+// `runtime` (EXPLAIN ANALYZE), each row also has the operator's actual rows, loops and time.
+std::vector<std::vector<std::string>> ExplainRows(
+    PlanNode* plan, const StatsCache* stats,
+    const std::map<const PlanNode*, OperatorRuntime>* runtime = nullptr);
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_PLANNER_EXPLAIN_H_
