@@ -8,13 +8,14 @@
 // The catalog is persisted in meta keys (TiDB's layout, sql/catalog/meta.h) through the
 // transactional KV interface; a Catalog caches it in memory, shared by every session of a
 // Database. Every change is one meta transaction that also bumps the schema version;
-// Sync() reloads the cache when another catalog over the same store changed the version.
+// Sync() (and EnsureFresh, below) reloads the cache when another catalog over the same
+// store changed the version.
 //
-// Indexes change online through F1's states (none -> delete-only -> write-only ->
-// write-reorg -> public, and back for DROP), driven by a DDL job queue in meta keys that
-// one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published change bumps
-// the table's revision; a transaction that wrote a table under revision r commits only
-// while the table is at r or r + 1 (adjacent F1 states are compatible), else error 8028.
+// Indexes and columns change online through F1's states (none -> delete-only ->
+// write-only -> write-reorg -> public, and back for DROP), driven by a DDL job queue in
+// meta keys that one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published
+// change bumps the table's revision; a transaction that wrote a table under revision r
+// commits only while the table is still at r in a fresh view (below), else error 8028.
 //
 // Schema lease and validator (TiDB's domain reload loop and SchemaValidator). Several
 // catalogs (Databases, processes) may run over one store. Each holds the schema it loaded

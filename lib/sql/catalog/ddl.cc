@@ -8,7 +8,7 @@
 //
 // Every state change is one meta transaction bumping the table's revision and the schema
 // version, published under the catalog's publish lock, so a DML transaction two states
-// behind cannot commit (Catalog::CheckCommit). Backfill batches conflict (Percolator
+// behind cannot commit (Catalog::CommitChecked). Backfill batches conflict (Percolator
 // write-write) with DML that changes the same index entries, and are retried a bounded
 // number of times. Each step first loads (Sync) every change of other catalogs up to its
 // snapshot, so the owner's cache never claims a version it has not loaded.
