@@ -313,6 +313,7 @@ struct History {
   std::map<int64_t, Transfer> acknowledged;
   std::map<int64_t, Transfer> indeterminate;
   int64_t failed = 0;
+  std::map<std::string, int64_t> errors;  // Failed operations by error, for the log.
   int64_t index = 0;
   // Successes after the last restart (progress must resume).
   std::atomic<int64_t> ok_since_mark{0};
@@ -381,6 +382,10 @@ void Worker(int thread, Cluster* cluster, History* h, std::atomic<bool>* stop) {
       if (rng() % 2 == 0) {
         auto r = ReadAccounts(m);
         if (!r.ok()) {
+          {
+            std::lock_guard<std::mutex> lock(h->mu);
+            ++h->errors[absl::StrCat("read: ", r.status().message().substr(0, 54))];
+          }
           client.MaybeDrop(r.status());
           continue;
         }
@@ -407,6 +412,7 @@ void Worker(int thread, Cluster* cluster, History* h, std::atomic<bool>* stop) {
           h->indeterminate[t.id] = t;
         } else {
           ++h->failed;
+          ++h->errors[std::string(error.message().substr(0, 60))];
         }
       }
       if (outcome != 1) client.MaybeDrop(error);
@@ -509,7 +515,14 @@ TEST(JepsenBankTest, KillAndRestartProcessesUnderBankWorkload) {
   // Progress must resume once everyone is back.
   h.ok_since_mark.store(0);
   const uint64_t deadline = NowMicros() + 60'000'000;
-  while (h.ok_since_mark.load() < 20 && NowMicros() < deadline) Sleep(100'000);
+  // (On a loaded machine the workload may need longer for its minimum of transfers.)
+  auto acknowledged = [&] {
+    std::lock_guard<std::mutex> lock(h.mu);
+    return h.acknowledged.size();
+  };
+  while ((h.ok_since_mark.load() < 20 || acknowledged() < 10) && NowMicros() < deadline) {
+    Sleep(100'000);
+  }
   stop.store(true);
   for (auto& w : workers) w.join();
 
@@ -518,6 +531,8 @@ TEST(JepsenBankTest, KillAndRestartProcessesUnderBankWorkload) {
     fprintf(stderr, "bank: %zu reads, %zu acknowledged, %zu indeterminate, %lld failed transfers\n",
             h.reads.size(), h.acknowledged.size(), h.indeterminate.size(),
             static_cast<long long>(h.failed));
+    for (const auto& [e, n] : h.errors)
+      fprintf(stderr, "  %6lld x %s\n", static_cast<long long>(n), e.c_str());
     EXPECT_GE(h.ok_since_mark.load(), 20) << "no progress after the restarts";
     EXPECT_GE(h.acknowledged.size(), 10u);
     EXPECT_GE(h.reads.size(), 10u);
