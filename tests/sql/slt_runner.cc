@@ -1,7 +1,7 @@
 // sqllogictest runner for Rutile's SQL layer (engine name "mysql").
 //
 //   slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] [--slow=MS] [--verify]
-//              FILE...
+//              [--explain-index] FILE...
 //
 // Runs each file against a fresh Database over a fresh in-process cluster (one Node on a
 // MemEngine by default; --nodes=3 for three replicas; --in-memory: no cluster, the
@@ -13,6 +13,10 @@
 // matches any), values print as sqllogictest does (R as %.3f, NULL, (empty), control
 // characters as '@'), sorted per nosort/rowsort/valuesort, and compared as values or as
 // an md5 hash above the hash threshold. Exit status 1 when any record failed.
+//
+// --explain-index also runs EXPLAIN of every query and reports, per file, how many plans
+// read a table through an index or the handle (IndexLookUp, Point_Get, Batch_Point_Get,
+// TableRangeScan) rather than only by full scans.
 //
 // --slow=MS prints every record that took at least MS milliseconds, with its time, and each
 // file's slowest query. --verify also runs every query with the optimizer's rules off
@@ -142,13 +146,14 @@ class FileRunner {
  public:
   // `nodes` 0: Database::OpenInMemory; otherwise a local cluster of that many nodes.
   FileRunner(std::string path, bool verbose, std::string sql_mode, int nodes, int64_t slow_ms,
-             bool verify)
+             bool verify, bool explain_index)
       : path_(std::move(path)),
         verbose_(verbose),
         sql_mode_(std::move(sql_mode)),
         nodes_(nodes),
         slow_ms_(slow_ms),
-        verify_(verify) {}
+        verify_(verify),
+        explain_index_(explain_index) {}
 
   Counts Run() {
     Counts counts;
@@ -247,6 +252,22 @@ class FileRunner {
         slowest_line_ = r.line;
       }
       if (ok && verify_ && r.kind == "query") ok = Verify(session, r, &why);
+      if (explain_index_ && r.kind == "query") {
+        auto plan = session->Execute("EXPLAIN " + r.sql);
+        ++explained_;
+        bool indexed = false;
+        if (plan.ok()) {
+          for (const auto& row : plan->rows) {
+            for (const auto& v : row) {
+              indexed =
+                  indexed || (v.has_value() && (v->find("IndexLookUp") != std::string::npos ||
+                                                v->find("Point_Get") != std::string::npos ||
+                                                v->find("TableRangeScan") != std::string::npos));
+            }
+          }
+        }
+        if (indexed) ++indexed_;
+      }
       if (ok) {
         ++counts.passed;
       } else {
@@ -255,6 +276,10 @@ class FileRunner {
           std::cerr << path_ << ":" << r.line << ": FAILED: " << why << "\n  " << r.sql << "\n";
         }
       }
+    }
+    if (explain_index_) {
+      std::cout << path_ << ": " << indexed_ << " of " << explained_
+                << " queries use an index or handle access path" << std::endl;
     }
     if (slow_ms_ >= 0) {
       std::cerr << path_ << ": slowest query " << slowest_micros_ / 1000 << " ms at line "
@@ -378,6 +403,8 @@ class FileRunner {
   int nodes_ = 1;
   int64_t slow_ms_ = -1;
   bool verify_ = false;
+  bool explain_index_ = false;
+  int64_t explained_ = 0, indexed_ = 0;
   uint64_t slowest_micros_ = 0;
   int slowest_line_ = 0;
 
@@ -401,6 +428,7 @@ int main(int argc, char** argv) {
   int nodes = 1;
   int64_t slow_ms = -1;
   bool verify = false;
+  bool explain_index = false;
   std::vector<std::string> files;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -422,18 +450,20 @@ int main(int argc, char** argv) {
       }
     } else if (a == "--verify") {
       verify = true;
+    } else if (a == "--explain-index") {
+      explain_index = true;
     } else {
       files.push_back(a);
     }
   }
   if (files.empty()) {
     std::cerr << "usage: slt_runner [-v] [--sql-mode=MODES] [--nodes=N | --in-memory] "
-                 "[--slow=MS] [--verify] FILE...\n";
+                 "[--slow=MS] [--verify] [--explain-index] FILE...\n";
     return 2;
   }
   Counts total;
   for (const std::string& f : files) {
-    FileRunner runner(f, verbose, sql_mode, nodes, slow_ms, verify);
+    FileRunner runner(f, verbose, sql_mode, nodes, slow_ms, verify, explain_index);
     // The cluster's calls run on fibers of its Env (and so does the in-memory store's,
     // whose waits are fiber primitives too).
     Counts c;
