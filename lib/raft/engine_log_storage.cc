@@ -271,11 +271,22 @@ absl::Status EngineLogStorage::BuildWrite(const std::optional<HardState>& hard_s
     batch->Put(storage::CF::kRaft, StateKey(kTruncatedTag), truncated.SerializeAsString());
   }
   if (skip < entries.size()) {
+    // Performance-critical path: one key buffer, one value buffer, the batch sized once.
+    std::string key = prefix_;
+    key.push_back(kLogTag);
+    const size_t key_base = key.size();
+    size_t bytes = 0;
+    for (size_t k = skip; k < entries.size(); ++k) {
+      bytes += key_base + 8 + entries[k].data().size() + 32;
+    }
+    batch->Reserve(entries.size() - skip, bytes);
     std::string value;
     for (size_t k = skip; k < entries.size(); ++k) {
       value.clear();
       entries[k].AppendToString(&value);
-      batch->Put(storage::CF::kRaft, LogKey(group_id_, entries[k].index()), value);
+      key.resize(key_base);
+      PutFixed64BE(&key, entries[k].index());
+      batch->Put(storage::CF::kRaft, key, value);
     }
     // Drop the old suffix past the new last entry (a conflicting tail).
     for (uint64_t i = entries.back().index() + 1; i <= vlast; ++i) {

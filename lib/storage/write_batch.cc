@@ -1,5 +1,6 @@
 #include "storage/write_batch.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace rutile::storage {
@@ -46,6 +47,15 @@ void WriteBatch::Delete(CF cf, std::string_view key) { Add(OpType::kDelete, cf, 
 void WriteBatch::DeleteRange(CF cf, std::string_view start, std::string_view end) {
   Add(OpType::kDeleteRange, cf, start, end);
   has_delete_range_ = true;
+}
+
+void WriteBatch::Reserve(size_t ops, size_t bytes) {
+  // Growing at least geometrically, so that many calls on one batch (group commit of many
+  // Raft groups) stay linear. Each operation also stores two column family bytes.
+  const size_t want_ops = ops_.size() + ops;
+  if (want_ops > ops_.capacity()) ops_.reserve(std::max(want_ops, 2 * ops_.capacity()));
+  const size_t want_bytes = data_.size() + bytes + 2 * ops;
+  if (want_bytes > data_.capacity()) data_.reserve(std::max(want_bytes, 2 * data_.capacity()));
 }
 
 void WriteBatch::Clear() {

@@ -59,6 +59,10 @@ class WriteBatch {
   // Removes every operation, keeping the allocated memory for reuse.
   void Clear();
 
+  // Makes room for `ops` more operations holding `bytes` more bytes of keys and values,
+  // so that a caller that knows the batch's size adds to it without reallocations.
+  void Reserve(size_t ops, size_t bytes);
+
   // Operations recorded so far.
   size_t Count() const { return ops_.size(); }
   bool Empty() const { return ops_.empty(); }
