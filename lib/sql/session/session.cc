@@ -547,14 +547,17 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
 
 absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
                                                 const std::vector<Datum>* params) {
-  // An autocommit statement that met a schema change (8028) changed nothing: it runs
-  // again over the new schema, as TiDB retries autocommit statements.
+  // An autocommit statement that met a schema change (8028) or a write conflict at its
+  // commit (1213; autocommit statements run optimistic, so never a deadlock) changed
+  // nothing and showed nothing: it runs again over the new schema and a fresh snapshot,
+  // as TiDB retries autocommit statements.
   for (int attempt = 0;; ++attempt) {
     const bool autocommit_statement = txn == nullptr && autocommit;
     auto r = RunInTxnOnce(stmt, params);
     if (r.ok() || !autocommit_statement || attempt >= 3) return r;
     auto e = GetMySqlError(r.status());
-    if (!e.has_value() || e->code != kErInfoSchemaChanged) return r;
+    if (!e.has_value() || (e->code != kErInfoSchemaChanged && e->code != 1213)) return r;
+    if (e->code == 1213) db->env->SleepForMicros(1000u << attempt);
   }
 }
 
