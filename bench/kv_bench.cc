@@ -384,7 +384,7 @@ IdleResult MeasureIdle(int regions) {
   const uint64_t deadline = start + 300'000'000;
   auto all_asleep = [&] {
     for (auto& st : stores) {
-      if (st->stats().hibernating_peers < static_cast<uint64_t>(regions)) return false;
+      if (st->stats().asleep_peers < static_cast<uint64_t>(regions)) return false;
     }
     return true;
   };

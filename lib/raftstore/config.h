@@ -80,11 +80,11 @@ struct StoreConfig {
   uint64_t store_heartbeat_interval_micros = 10'000'000;
 
   // Hibernation: an idle region (leader with every follower caught up, nothing pending,
-  // for hibernate_idle_ticks ticks) ticks only once every hibernate_tick_multiplier ticks,
-  // and tells its followers to do the same. Any activity wakes it.
+  // for hibernate_idle_ticks ticks) tells its followers and then none of its peers is
+  // ticked until a message or request wakes it, or its leader's store falls silent for
+  // 2 * election_tick ticks (stores ping each other every heartbeat_tick ticks; store.h).
   bool hibernate_regions = true;
   int hibernate_idle_ticks = 20;
-  int hibernate_tick_multiplier = 10;
 
   // Merge (TiKV's merge_max_log_gap, merge_check_tick_interval): PrepareMerge is refused
   // when a source peer's log lags the leader's by more than this many entries; a merging

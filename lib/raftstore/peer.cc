@@ -91,6 +91,17 @@ std::optional<metapb::Peer> Peer::Leader() const {
 void Peer::Wake() {
   hibernating_ = false;
   idle_ticks_ = 0;
+  hibernate_ticks_ = 0;
+}
+
+bool Peer::asleep() const {
+  if (!hibernating_ || !config_->hibernate_regions) return false;
+  if (!proposals_.empty() || !reads_.empty() || !pending_apply_.empty() ||
+      merge_state_.has_value()) {
+    return false;
+  }
+  if (IsLeader()) return hibernate_ticks_ >= 2 * std::max(1, config_->heartbeat_tick);
+  return raw_->raft()->state() == raft::StateType::kFollower && LeaderId() != raft::kNone;
 }
 
 // ---- Input ----
@@ -164,7 +175,11 @@ void Peer::MaybeHibernate() {
     Wake();
     return;
   }
-  if (++idle_ticks_ >= config_->hibernate_idle_ticks) hibernating_ = true;
+  if (hibernating_) {
+    ++hibernate_ticks_;
+  } else if (++idle_ticks_ >= config_->hibernate_idle_ticks) {
+    hibernating_ = true;
+  }
 }
 
 void Peer::MaybeGcLog() {

@@ -221,7 +221,15 @@ class Peer {
   void DropLease();
 
   // ---- Hibernation ----
+  // The leader found the region idle (every follower caught up, nothing pending) for
+  // hibernate_idle_ticks ticks; a follower heard so from its leader (RaftMessage.hibernate).
   bool hibernating() const { return hibernating_; }
+  // Hibernating and the group knows it: the store stops ticking the peer altogether until
+  // a message or a request wakes it (Store's tick set), or its leader's store falls
+  // silent (store liveness). A leader sleeps once it ticked 2 * heartbeat_tick times while
+  // hibernating, so a heartbeat carrying the flag went to every follower and the answers
+  // had time to come back; a follower as soon as that heartbeat arrived.
+  bool asleep() const;
   void Wake();
 
   // Written bytes and keys since the last split check.
@@ -309,6 +317,7 @@ class Peer {
 
   bool hibernating_ = false;
   int idle_ticks_ = 0;
+  int hibernate_ticks_ = 0;  // Ticks a leader spent hibernating (see asleep()).
   int ticks_ = 0;
 
   uint64_t written_bytes_ = 0;

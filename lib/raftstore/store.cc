@@ -132,6 +132,7 @@ void Store::RegisterFsm(const FsmPtr& fsm) {
   }
   absl::MutexLock lock(&mu_);
   peers_[fsm->peer->region_id()] = fsm;
+  ticking_[fsm->peer->region_id()] = fsm;
   if (fsm->peer->initialized()) ranges_[fsm->peer->region().start_key()] = fsm->peer->region_id();
 }
 
@@ -168,8 +169,8 @@ bool Store::Send(const FsmPtr& fsm, PeerMsg msg) {
 void Store::Start() {
   if (started_.exchange(true)) return;
   std::shared_ptr<Store> self = shared_from_this();
-  endpoint_->SetRaftHandler([weak = weak_from_this()](NodeId, uint64_t, std::string body) {
-    if (std::shared_ptr<Store> s = weak.lock()) s->OnRaftBody(std::move(body));
+  endpoint_->SetRaftHandler([weak = weak_from_this()](NodeId from, uint64_t, std::string body) {
+    if (std::shared_ptr<Store> s = weak.lock()) s->OnRaftBody(from, std::move(body));
   });
   auto spawn = [this, self](void (Store::*loop)()) {
     fibers_.Add(1);
@@ -242,35 +243,99 @@ void Store::ReceiveLoop() {
   }
 }
 
-void Store::OnRaftBody(std::string body) {
-  if (!stopped_) inbox_.TryPush(std::move(body));
+void Store::OnRaftBody(uint64_t from_store, std::string body) {
+  if (stopped_) return;
+  {
+    absl::MutexLock lock(&live_mu_);
+    last_heard_[from_store] = ticks_.load(std::memory_order_relaxed);
+  }
+  if (body.empty()) return;  // A store ping (PingStores).
+  inbox_.TryPush(std::move(body));
+}
+
+void Store::PingStores() {
+  std::vector<uint64_t> to;
+  {
+    absl::MutexLock lock(&live_mu_);
+    for (uint64_t s : known_stores_) {
+      if (s != config_.store_id) to.push_back(s);
+    }
+    for (const auto& [s, t] : last_heard_) {
+      if (s != config_.store_id && known_stores_.count(s) == 0) to.push_back(s);
+    }
+  }
+  for (uint64_t s : to) endpoint_->SendRaft(s, 0, std::string());
+  absl::MutexLock lock(&mu_);
+  stats_.store_pings_sent += to.size();
+}
+
+void Store::CheckStoreLiveness() {
+  // Counted in this store's ticks, as Raft counts election timeouts: a starved process
+  // ticks late and does not take its own lateness for the other store's silence. Twice an
+  // election timeout: a false alarm costs a wake-up cycle of every region it led.
+  const uint64_t now = ticks_.load(std::memory_order_relaxed);
+  const uint64_t timeout = 2 * static_cast<uint64_t>(std::max(1, config_.election_tick));
+  std::set<uint64_t> newly_silent;
+  {
+    absl::MutexLock lock(&live_mu_);
+    for (const auto& [s, t] : last_heard_) {
+      if (s == config_.store_id) continue;
+      if (now > t + timeout) {
+        if (silent_stores_.insert(s).second) newly_silent.insert(s);
+      } else {
+        silent_stores_.erase(s);
+      }
+    }
+  }
+  if (newly_silent.empty()) return;
+  // Rare (a store died or was cut off): a sweep over the peers is fine here.
+  std::vector<FsmPtr> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, f] : peers_) all.push_back(f);
+  }
+  uint64_t woken = 0;
+  for (const FsmPtr& f : all) {
+    bool wake = false;
+    {
+      absl::MutexLock fl(&f->mu);
+      wake = f->asleep && f->leader.has_value() && newly_silent.count(f->leader->store_id()) > 0;
+    }
+    if (wake && Send(f, PeerMsg{PeerMsg::Kind::kWake})) ++woken;
+  }
+  if (woken > 0) {
+    RUTILE_LOG_INFO("store {}: woke {} hibernating peers led from silent stores", config_.store_id,
+                    woken);
+  }
+  absl::MutexLock lock(&mu_);
+  stats_.liveness_wakeups += woken;
 }
 
 void Store::TickLoop() {
   uint64_t tick = 0;
-  const int mult = std::max(1, config_.hibernate_tick_multiplier);
+  const auto ping_every = static_cast<uint64_t>(std::max(1, config_.heartbeat_tick));
   while (!stopped_) {
     if (stop_note_.WaitFor(env_, config_.tick_interval_micros)) return;
     ++tick;
-    std::vector<FsmPtr> all;
+    ticks_.store(tick, std::memory_order_relaxed);
+    // Only the peers that are not asleep: an idle store with many hibernating regions
+    // does work here in proportion to its awake ones.
+    std::vector<FsmPtr> awake;
     {
       absl::MutexLock lock(&mu_);
-      for (auto& [id, f] : peers_) all.push_back(f);
+      awake.reserve(ticking_.size());
+      for (auto& [id, f] : ticking_) awake.push_back(f);
     }
-    uint64_t sent = 0, sleeping = 0;
-    for (const FsmPtr& f : all) {
-      bool hib;
-      {
-        absl::MutexLock fl(&f->mu);
-        hib = f->hibernating;
-      }
-      if (hib) ++sleeping;
-      if (hib && tick % mult != 0) continue;
+    uint64_t sent = 0;
+    for (const FsmPtr& f : awake) {
       if (Send(f, PeerMsg{PeerMsg::Kind::kTick})) ++sent;
+    }
+    if (config_.hibernate_regions) {
+      if (tick % ping_every == 0) PingStores();
+      CheckStoreLiveness();
     }
     absl::MutexLock lock(&mu_);
     stats_.ticks_sent += sent;
-    stats_.hibernating_peers = sleeping;
   }
 }
 
@@ -355,6 +420,9 @@ void Store::HandleMsg(const FsmPtr& fsm, PeerMsg& msg) {
       return;
     case PeerMsg::Kind::kDestroyMerged:
       DestroyPeer(fsm, /*keep_data=*/true);
+      return;
+    case PeerMsg::Kind::kWake:
+      p->Wake();
       return;
   }
 }
@@ -548,16 +616,34 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
 
 void Store::Publish(const FsmPtr& fsm) {
   Peer* p = fsm->peer.get();
-  absl::MutexLock lock(&fsm->mu);
-  SetRegionLocked(fsm.get(), p->region());
-  fsm->leader = p->Leader();
-  fsm->is_leader = p->IsLeader();
-  fsm->hibernating = p->hibernating();
-  fsm->applied_index = p->AppliedIndex();
-  p->PublishLocalLease();
-  fsm->written_bytes += p->written_bytes();
-  fsm->written_keys += p->written_keys();
-  p->ResetWritten();
+  const bool asleep = p->asleep();
+  bool moved = false;
+  {
+    absl::MutexLock lock(&fsm->mu);
+    SetRegionLocked(fsm.get(), p->region());
+    fsm->leader = p->Leader();
+    fsm->is_leader = p->IsLeader();
+    fsm->hibernating = p->hibernating();
+    fsm->applied_index = p->AppliedIndex();
+    p->PublishLocalLease();
+    fsm->written_bytes += p->written_bytes();
+    fsm->written_keys += p->written_keys();
+    p->ResetWritten();
+    if (fsm->asleep != asleep && !fsm->stopped) {
+      fsm->asleep = asleep;
+      moved = true;
+    }
+  }
+  if (!moved) return;
+  // Only the poller holding the peer publishes it, so transitions come in order.
+  absl::MutexLock lock(&mu_);
+  auto it = peers_.find(p->region_id());
+  if (it == peers_.end() || it->second != fsm) return;
+  if (asleep) {
+    ticking_.erase(p->region_id());
+  } else {
+    ticking_[p->region_id()] = fsm;
+  }
 }
 
 namespace {
@@ -585,6 +671,8 @@ void Store::SetRegionLocked(PeerFsm* fsm, const metapb::Region& region) {
   if (fsm->read_region != nullptr && SameRegion(*fsm->read_region, region)) return;
   fsm->region = region;
   fsm->read_region = std::make_shared<const metapb::Region>(region);
+  absl::MutexLock lock(&live_mu_);
+  for (const metapb::Peer& p : region.peers()) known_stores_.insert(p.store_id());
 }
 
 void Store::SendMessages(Peer* peer, std::vector<raft::Message> msgs,
@@ -718,7 +806,10 @@ void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
   {
     absl::MutexLock lock(&mu_);
     auto it = peers_.find(id);
-    if (it != peers_.end() && it->second == fsm) peers_.erase(it);
+    if (it != peers_.end() && it->second == fsm) {
+      peers_.erase(it);
+      ticking_.erase(id);
+    }
     for (auto r = ranges_.begin(); r != ranges_.end();) {
       r = r->second == id ? ranges_.erase(r) : std::next(r);
     }
@@ -1150,6 +1241,12 @@ size_t Store::PeerCount() {
 StoreCounters Store::stats() {
   absl::MutexLock lock(&mu_);
   StoreCounters c = stats_;
+  c.hibernating_peers = 0;
+  for (auto& [id, f] : peers_) {
+    absl::MutexLock fl(&f->mu);
+    if (f->hibernating) ++c.hibernating_peers;
+  }
+  c.asleep_peers = peers_.size() - ticking_.size();
   c.local_reads = local_reads_.load(std::memory_order_relaxed);
   c.raft_messages_sent = raft_messages_sent_.load(std::memory_order_relaxed);
   return c;

@@ -9,8 +9,15 @@
 //     the committed entries to the apply fibers (one task per peer; each task writes the
 //     data and the apply state in one batch), wait for them, act on the results (conf
 //     changes, splits creating peers, log compaction, reads), and Advance.
-//   - Background fibers: the ticker (with hibernation: idle regions tick rarely), the
-//     split checker, and heartbeats to PD.
+//   - Background fibers: the ticker, the split checker, and heartbeats to PD.
+//   - Hibernation (TiKV's hibernate regions): the ticker ticks only the peers in its tick
+//     set; a peer asleep (Peer::asleep: its region idle and every member told) leaves it
+//     and costs nothing until a message, a request or a wake-up brings it back. A region
+//     whose leader's store dies would then never notice, so stores check each other's
+//     liveness instead, at a cost per store, not per region: every heartbeat_tick ticks a
+//     store pings each store it knows (an empty raft body), and any raft traffic counts as
+//     hearing from its sender; a store silent for 2 * election_tick ticks gets every
+//     local asleep peer whose leader it hosts woken, to tick and elect a new leader.
 //   - Peers are created at start from the engine, by splits, and on demand for messages to
 //     unknown regions when valid (TiKV's maybe_create_peer: only a vote, pre-vote or first
 //     heartbeat creates a peer, never for a range overlapping a local region, never for a
@@ -34,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,7 +73,10 @@ struct StoreCounters {
   uint64_t snapshots_sent = 0;
   uint64_t snapshots_applied = 0;
   uint64_t ticks_sent = 0;
-  uint64_t hibernating_peers = 0;   // At the last tick.
+  uint64_t hibernating_peers = 0;   // Peers whose region is hibernating (Peer::hibernating).
+  uint64_t asleep_peers = 0;        // Of those, peers the ticker skips (Peer::asleep).
+  uint64_t store_pings_sent = 0;    // Store liveness heartbeats.
+  uint64_t liveness_wakeups = 0;    // Asleep peers woken because their leader's store fell silent.
   uint64_t local_reads = 0;         // Reads served by the local reader (no poller hop).
   uint64_t raft_messages_sent = 0;  // Raft messages its peers sent.
 };
@@ -192,7 +203,9 @@ class Store : public std::enable_shared_from_this<Store> {
       // held-back apply, go away after the target absorbed this region.
       kCatchUpLogs,
       kApplyWake,
-      kDestroyMerged
+      kDestroyMerged,
+      // Hibernation: the leader's store fell silent.
+      kWake
     };
     Kind kind = Kind::kTick;
     raft_serverpb::RaftMessage raft;
@@ -214,6 +227,7 @@ class Store : public std::enable_shared_from_this<Store> {
     std::optional<metapb::Peer> leader ABSL_GUARDED_BY(mu);
     bool is_leader ABSL_GUARDED_BY(mu) = false;
     bool hibernating ABSL_GUARDED_BY(mu) = false;
+    bool asleep ABSL_GUARDED_BY(mu) = false;  // Out of the tick set (ticking_).
     uint64_t applied_index ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_keys ABSL_GUARDED_BY(mu) = 0;
@@ -260,10 +274,14 @@ class Store : public std::enable_shared_from_this<Store> {
   void ScheduleMerge(Peer* source);
   void Publish(const FsmPtr& fsm);
   // Sets fsm->region (and read_region when it changed).
-  static void SetRegionLocked(PeerFsm* fsm, const metapb::Region& region)
+  void SetRegionLocked(PeerFsm* fsm, const metapb::Region& region)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(fsm->mu);
+  // Store liveness (hibernation): pings every known store; wakes the asleep peers led
+  // from a store silent for an election timeout.
+  void PingStores();
+  void CheckStoreLiveness();
 
-  void OnRaftBody(std::string body);
+  void OnRaftBody(uint64_t from_store, std::string body);
   void HandleRaftMessage(raft_serverpb::RaftMessage msg);
   void MaybeCreatePeer(raft_serverpb::RaftMessage msg);
   bool OverlapsLocked(std::string_view start, std::string_view end, uint64_t except_region)
@@ -289,12 +307,21 @@ class Store : public std::enable_shared_from_this<Store> {
   // Initialized regions by start key.
   std::map<std::string, uint64_t> ranges_ ABSL_GUARDED_BY(mu_);
   StoreCounters stats_ ABSL_GUARDED_BY(mu_);
+  // The peers the ticker ticks: every peer not asleep.
+  std::map<uint64_t, FsmPtr> ticking_ ABSL_GUARDED_BY(mu_);
+
+  // Store liveness. Taken after (never before) any other lock.
+  absl::Mutex live_mu_;
+  std::map<uint64_t, uint64_t> last_heard_ ABSL_GUARDED_BY(live_mu_);  // Store -> ticks_.
+  std::set<uint64_t> known_stores_ ABSL_GUARDED_BY(live_mu_);          // Of local regions.
+  std::set<uint64_t> silent_stores_ ABSL_GUARDED_BY(live_mu_);
 
   Channel<FsmPtr> ready_;
   Channel<std::function<void()>> apply_tasks_;
   Channel<std::string> inbox_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> local_reads_{0};
+  std::atomic<uint64_t> ticks_{0};  // Ticker rounds so far.
   std::atomic<uint64_t> raft_messages_sent_{0};
   // Notified by Stop; the background loops wait on it between rounds.
   Notification stop_note_;
