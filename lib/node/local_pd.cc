@@ -208,7 +208,7 @@ absl::StatusOr<LocalPd::RegionRoute> LocalPd::GetRegionByKey(const std::string& 
   return RegionRoute{r->meta, r->leader};
 }
 
-std::vector<LocalPd::RegionRoute> LocalPd::Regions() {
+absl::StatusOr<std::vector<LocalPd::RegionRoute>> LocalPd::Regions() {
   MutexLock lock(mu_);
   std::vector<RegionRoute> out;
   for (const pd::RegionInfo* r : sched_.cluster().GetRegions()) {
@@ -217,9 +217,10 @@ std::vector<LocalPd::RegionRoute> LocalPd::Regions() {
   return out;
 }
 
-void LocalPd::SetSchedulingEnabled(bool enabled) {
+absl::Status LocalPd::SetSchedulingEnabled(bool enabled) {
   MutexLock lock(mu_);
   sched_.SetSchedulingEnabled(enabled);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> LocalPd::AdminExecute(std::string_view command_line) {
@@ -237,16 +238,16 @@ void LocalPd::WithScheduling(const std::function<void(pd::Scheduling&)>& fn) {
 // rutile::Pd's admin half (include/rutile/node.h), next to the PD it drives.
 namespace rutile {
 
-void Pd::SetSchedulingEnabled(bool enabled) { impl_->pd->SetSchedulingEnabled(enabled); }
+void Pd::SetSchedulingEnabled(bool enabled) { (void)impl_->api->SetSchedulingEnabled(enabled); }
 
 absl::StatusOr<std::string> Pd::Admin(std::string_view command_line) {
-  return impl_->pd->AdminExecute(command_line);
+  return impl_->api->AdminExecute(command_line);
 }
 
-absl::StatusOr<uint64_t> Pd::GetGcSafePoint() { return impl_->pd->GetGcSafePoint(); }
+absl::StatusOr<uint64_t> Pd::GetGcSafePoint() { return impl_->api->GetGcSafePoint(); }
 
 absl::StatusOr<uint64_t> Pd::UpdateGcSafePoint(uint64_t safe_point) {
-  return impl_->pd->UpdateGcSafePoint(safe_point);
+  return impl_->api->UpdateGcSafePoint(safe_point);
 }
 
 }  // namespace rutile

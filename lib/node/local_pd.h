@@ -79,7 +79,34 @@ std::optional<raftstore::RegionOperator> ToRegionOperator(const pd::OpStep& step
 // PD's defaults for a node-hosted PD: the core's.
 pd::SchedulingOptions DefaultSchedulingOptions();
 
-class LocalPd final : public raftstore::PdClient {
+// What the PD's clients (RawKvClient, TxnClient, rutile::Pd) need from it, whichever PD it
+// is: the in-process LocalPd or the replicated PD reached through its client
+// (ReplicatedPd). Every method may be called from any fiber concurrently.
+class PdApi {
+ public:
+  struct RegionRoute {
+    metapb::Region region;
+    metapb::Peer leader;  // id 0 when unknown.
+  };
+
+  virtual ~PdApi() = default;
+  // A timestamp from the TSO.
+  virtual absl::StatusOr<uint64_t> GetTimestamp() = 0;
+  // The region containing `key`, NotFound when PD knows none.
+  virtual absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key) = 0;
+  // Every region in key order.
+  virtual absl::StatusOr<std::vector<RegionRoute>> Regions() = 0;
+  // Turns the checkers and schedulers on or off (manual replication when off).
+  virtual absl::Status SetSchedulingEnabled(bool enabled) = 0;
+  // Runs one pd-ctl style admin command (pd::Admin::Execute).
+  virtual absl::StatusOr<std::string> AdminExecute(std::string_view command_line) = 0;
+  // The GC safe point (0 until set), and moving it up to `safe_point` (never down),
+  // returning the one in force.
+  virtual absl::StatusOr<uint64_t> GetGcSafePoint() = 0;
+  virtual absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point) = 0;
+};
+
+class LocalPd final : public raftstore::PdClient, public PdApi {
  public:
   // `engine` holds the allocator limits and must outlive the PD. Loads the limits and
   // starts the TSO (errors: the engine's).
@@ -103,27 +130,14 @@ class LocalPd final : public raftstore::PdClient {
   // Tells PD about a region a store holds (no leader known); ignored when stale.
   void ReportRegion(const metapb::Region& region);
 
-  // A timestamp from the TSO.
-  absl::StatusOr<uint64_t> GetTimestamp();
-
-  // The GC safe point (persisted synced next to the allocator limits; 0 until set), and
-  // moving it up to `safe_point` (never down), returning the one in force.
-  absl::StatusOr<uint64_t> GetGcSafePoint();
-  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point);
-
-  struct RegionRoute {
-    metapb::Region region;
-    metapb::Peer leader;  // id 0 when unknown.
-  };
-  // The region containing `key`, NotFound when PD knows none.
-  absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key);
-  // Every region in key order.
-  std::vector<RegionRoute> Regions();
-
-  // Turns the checkers and schedulers on or off (manual replication when off).
-  void SetSchedulingEnabled(bool enabled);
-  // Runs one pd-ctl style admin command (pd::Admin::Execute).
-  absl::StatusOr<std::string> AdminExecute(std::string_view command_line);
+  // PdApi.
+  absl::StatusOr<uint64_t> GetTimestamp() override;
+  absl::StatusOr<uint64_t> GetGcSafePoint() override;
+  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point) override;
+  absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key) override;
+  absl::StatusOr<std::vector<RegionRoute>> Regions() override;  // Never fails.
+  absl::Status SetSchedulingEnabled(bool enabled) override;     // Never fails.
+  absl::StatusOr<std::string> AdminExecute(std::string_view command_line) override;
   // Runs `fn` on the scheduling state under the PD's lock (tests, admin).
   void WithScheduling(const std::function<void(pd::Scheduling&)>& fn);
 

@@ -25,7 +25,16 @@ std::unique_ptr<Transport> NewLocalTransport(Env* env) {
 Pd::Pd(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Pd::~Pd() = default;
 
-absl::StatusOr<uint64_t> Pd::GetTimestamp() { return impl_->pd->GetTimestamp(); }
+absl::StatusOr<uint64_t> Pd::GetTimestamp() { return impl_->api->GetTimestamp(); }
+
+std::shared_ptr<Pd> node::NewLocalPdHandle(std::shared_ptr<storage::Engine> engine,
+                                           std::unique_ptr<LocalPd> pd) {
+  auto pi = std::make_unique<Pd::Impl>();
+  pi->engine = std::move(engine);
+  pi->pd = std::move(pd);
+  pi->api = pi->pd.get();
+  return Access::NewPd(std::move(pi));
+}
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Node::~Node() { Close(); }
@@ -56,8 +65,9 @@ absl::Status node::ServeTransactions(Node::Impl* impl, LocalPd* pd) {
       if (p == nullptr) return absl::UnavailableError("node is closed");
       return LocalPdOf(Access::ImplOf(p.get()))->GetTimestamp();
     };
-    // Shared with in-process clients of the same PD; served for nodes in other processes.
-    deps.detector = LocalDeadlockDetector(pd);
+    // Shared with in-process clients of the same PD (keyed by its PdApi, as they key it);
+    // served for nodes in other processes.
+    deps.detector = LocalDeadlockDetector(static_cast<PdApi*>(pd));
     if (impl->options.host_pd) served_detector = deps.detector;
   } else if (impl->remote_pd != nullptr) {
     deps.timestamp =
@@ -123,7 +133,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
 
 absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     const NodeOptions& options, std::shared_ptr<storage::Engine> engine,
-    const std::function<void(raftstore::StoreConfig*)>& tune) {
+    const std::function<void(raftstore::StoreConfig*)>& tune,
+    const std::function<void(ReplicatedPdOptions*)>& tune_pd) {
   using Impl = Node::Impl;
   if (options.id == 0 || options.id >= node::kFirstAllocatedId - node::kBootstrapPeerIdBase) {
     return absl::InvalidArgumentError(absl::StrCat("node id ", options.id, " out of range"));
@@ -158,10 +169,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     absl::StatusOr<std::unique_ptr<node::LocalPd>> pd =
         node::LocalPd::Open(impl->env, impl->engine.get());
     if (!pd.ok()) return pd.status();
-    auto pi = std::make_unique<Pd::Impl>();
-    pi->engine = impl->engine;
-    pi->pd = std::move(*pd);
-    impl->pd = node::Access::NewPd(std::move(pi));
+    impl->pd = node::NewLocalPdHandle(impl->engine, std::move(*pd));
   } else if (options.pd != nullptr) {
     impl->pd = options.pd;
   } else {
@@ -177,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
       ro.self_id = options.id;
       ro.members = options.pd_members;
       ro.server.id_floor = node::kFirstAllocatedId;
+      if (tune_pd) tune_pd(&ro);
       absl::StatusOr<std::unique_ptr<node::ReplicatedPd>> rp =
           node::ReplicatedPd::Open(impl->env, impl->engine.get(), impl->endpoint.get(), ro);
       if (!rp.ok()) {

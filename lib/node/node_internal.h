@@ -20,10 +20,16 @@
 namespace rutile {
 
 struct Pd::Impl {
-  // The engine the PD keeps its allocator limits in (the hosting node's); shared so the
-  // PD stays valid while any node still holds the handle.
+  // Either the in-process PD: the engine it keeps its allocator limits in (the hosting
+  // node's), shared so the PD stays valid while any node still holds the handle ...
   std::shared_ptr<storage::Engine> engine;
   std::unique_ptr<node::LocalPd> pd;
+  // ... or a client of the replicated PD on an endpoint of its own (TestCluster). Its
+  // owner closes it on a fiber before dropping the handle (ReplicatedPd::Close waits).
+  std::unique_ptr<transport::RpcEndpoint> endpoint;
+  std::unique_ptr<node::ReplicatedPd> replicated;
+  // What rutile::Pd and the clients call: `pd` or `replicated`.
+  node::PdApi* api = nullptr;
 };
 
 struct Node::Impl {
@@ -46,6 +52,8 @@ struct Node::Impl {
 namespace node {
 // For the client: the store of a node and the PD behind a handle.
 inline std::shared_ptr<raftstore::Store> StoreOf(Node::Impl* n) { return n->store; }
+inline PdApi* PdApiOf(Pd::Impl* p) { return p->api; }
+// The in-process PD behind a handle, null for the replicated PD.
 inline LocalPd* LocalPdOf(Pd::Impl* p) { return p->pd.get(); }
 
 // Private constructors and members of the public classes, for lib/node only.
@@ -76,12 +84,18 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> OpenRawKvClient(Env* env, std::shar
 // deadlock detector (served here when this node keeps it).
 absl::Status ServeTransactions(Node::Impl* impl, LocalPd* pd);
 
-// Node::Open's body, with two hooks for rutile::testing::TestCluster: a non-null `engine`
+// Node::Open's body, with three hooks for rutile::testing::TestCluster: a non-null `engine`
 // replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),
-// and `tune` may adjust the store's configuration beyond what NodeOptions exposes.
+// `tune` may adjust the store's configuration and `tune_pd` the replicated PD member's and
+// client's (options.pd_members) beyond what NodeOptions exposes.
 absl::StatusOr<std::unique_ptr<Node::Impl>> OpenNodeImpl(
     const NodeOptions& options, std::shared_ptr<storage::Engine> engine = nullptr,
-    const std::function<void(raftstore::StoreConfig*)>& tune = nullptr);
+    const std::function<void(raftstore::StoreConfig*)>& tune = nullptr,
+    const std::function<void(ReplicatedPdOptions*)>& tune_pd = nullptr);
+
+// A handle on an in-process LocalPd whose limits live in `engine`.
+std::shared_ptr<Pd> NewLocalPdHandle(std::shared_ptr<storage::Engine> engine,
+                                     std::unique_ptr<LocalPd> pd);
 }  // namespace node
 
 }  // namespace rutile

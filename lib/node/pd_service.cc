@@ -205,7 +205,9 @@ absl::Status RegisterLocalPdService(transport::RpcEndpoint& endpoint, LocalPd* p
   s = Register<Empty, localpdpb::RegionsResponse>(
       endpoint, kRegions, owner, [pd](const Empty&) -> absl::StatusOr<localpdpb::RegionsResponse> {
         localpdpb::RegionsResponse r;
-        for (const LocalPd::RegionRoute& route : pd->Regions()) {
+        absl::StatusOr<std::vector<LocalPd::RegionRoute>> routes = pd->Regions();
+        if (!routes.ok()) return routes.status();
+        for (const LocalPd::RegionRoute& route : *routes) {
           localpdpb::RegionRoute* o = r.add_regions();
           *o->mutable_region() = route.region;
           *o->mutable_leader() = route.leader;

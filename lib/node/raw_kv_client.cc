@@ -40,7 +40,7 @@ struct RawKvClient::Impl {
   Env* env = nullptr;
   // RPC mode (Connect, or Open with rpc_client_id): every call goes here instead.
   std::unique_ptr<node::RpcRawKv> rpc;
-  node::LocalPd* pd = nullptr;
+  node::PdApi* pd = nullptr;
   std::shared_ptr<Pd> pd_handle;
   // The store serving a store id now; null when there is none (its node is down).
   node::StoreResolver resolve;
@@ -123,7 +123,7 @@ struct RawKvClient::Impl {
         if (EndAfter(it->second->region.end_key(), key)) return it->second;
       }
     }
-    absl::StatusOr<node::LocalPd::RegionRoute> r = pd->GetRegionByKey(key);
+    absl::StatusOr<node::PdApi::RegionRoute> r = pd->GetRegionByKey(key);
     if (!r.ok()) return r.status();
     auto c = std::make_shared<CachedRegion>(r->region, r->leader.store_id());
     absl::MutexLock lock(&mu);
@@ -257,7 +257,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector
   impl->env = nodes[0]->impl_->env;
   impl->pd_handle = nodes[0]->pd();
   if (impl->pd_handle == nullptr) return absl::FailedPreconditionError("node is closed");
-  impl->pd = node::LocalPdOf(impl->pd_handle->impl_.get());
+  impl->pd = node::PdApiOf(impl->pd_handle->impl_.get());
   auto stores = std::make_shared<std::map<uint64_t, std::shared_ptr<raftstore::Store>>>();
   for (Node* n : nodes) {
     std::shared_ptr<raftstore::Store> s = node::StoreOf(n->impl_.get());
@@ -285,7 +285,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> node::OpenRawKvClient(Env* env, std
   impl->options = options;
   impl->env = env;
   impl->pd_handle = std::move(pd);
-  impl->pd = LocalPdOf(Access::ImplOf(impl->pd_handle.get()));
+  impl->pd = PdApiOf(Access::ImplOf(impl->pd_handle.get()));
   impl->resolve = std::move(resolve);
   return Access::NewRawKvClient(std::move(impl));
 }
@@ -465,7 +465,9 @@ absl::Status RawKvClient::SplitAt(const std::string& key) {
 std::vector<RegionDescription> RawKvClient::Regions() {
   if (impl_->rpc != nullptr) return impl_->rpc->Regions();
   std::vector<RegionDescription> out;
-  for (const node::LocalPd::RegionRoute& r : impl_->pd->Regions()) {
+  absl::StatusOr<std::vector<node::PdApi::RegionRoute>> routes = impl_->pd->Regions();
+  if (!routes.ok()) return out;
+  for (const node::PdApi::RegionRoute& r : *routes) {
     RegionDescription d;
     d.id = r.region.id();
     d.start_key = r.region.start_key();

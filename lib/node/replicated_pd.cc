@@ -34,6 +34,7 @@ absl::StatusOr<std::unique_ptr<ReplicatedPd>> ReplicatedPd::Open(
   std::unique_ptr<ReplicatedPd> pd(new ReplicatedPd());
   for (uint64_t m : options.members) {
     if (m != options.self_id) continue;
+    if (engine == nullptr) return absl::InvalidArgumentError("a PD member needs an engine");
     pd::PdServerOptions so = options.server;
     so.member_id = options.self_id;
     so.members = options.members;
@@ -53,6 +54,11 @@ ReplicatedPd::~ReplicatedPd() = default;
 void ReplicatedPd::Close() {
   if (client_ != nullptr) client_->Close();
   if (server_ != nullptr) server_->Stop();
+}
+
+void ReplicatedPd::Abandon() {
+  if (client_ != nullptr) client_->Abandon();
+  server_.reset();  // ~PdServer stops the member without waiting.
 }
 
 absl::StatusOr<uint64_t> ReplicatedPd::AllocId() { return client_->AllocIds(1); }
@@ -117,17 +123,17 @@ absl::Status ReplicatedPd::ReportRegion(const metapb::Region& region) {
 
 absl::StatusOr<uint64_t> ReplicatedPd::GetTimestamp() { return client_->GetTimestamp(); }
 
-absl::StatusOr<LocalPd::RegionRoute> ReplicatedPd::GetRegionByKey(const std::string& key) {
+absl::StatusOr<PdApi::RegionRoute> ReplicatedPd::GetRegionByKey(const std::string& key) {
   absl::StatusOr<std::optional<pdpb::RegionRoute>> r = client_->GetRegionByKey(key);
   if (!r.ok()) return r.status();
   if (!r->has_value()) return absl::NotFoundError("no region known for key");
-  return LocalPd::RegionRoute{(*r)->region(), (*r)->leader()};
+  return RegionRoute{(*r)->region(), (*r)->leader()};
 }
 
-absl::StatusOr<std::vector<LocalPd::RegionRoute>> ReplicatedPd::Regions() {
+absl::StatusOr<std::vector<PdApi::RegionRoute>> ReplicatedPd::Regions() {
   absl::StatusOr<std::vector<pdpb::RegionRoute>> r = client_->ScanRegions("", "", 0);
   if (!r.ok()) return r.status();
-  std::vector<LocalPd::RegionRoute> out;
+  std::vector<RegionRoute> out;
   for (const pdpb::RegionRoute& route : *r) out.push_back({route.region(), route.leader()});
   return out;
 }

@@ -1,6 +1,7 @@
 // ReplicatedPd: a node's view of the replicated PD (lib/pd/server.h, lib/pd/client.h), in
-// LocalPd's shape so Node and the raw KV client can use either. It optionally hosts this
-// node's PD member (PdServer over the node's engine and endpoint) and talks to the
+// LocalPd's shape (PdApi) so Node, the raw KV and txn clients and rutile::Pd can use either.
+// With `engine` null and self_id not a member it is only a client (TestCluster's). It optionally
+// hosts this node's PD member (PdServer over the node's engine and endpoint) and talks to the
 // leader through a pd::Client on the same endpoint; raftstore's PdClient calls become
 // pdpb calls, and heartbeat replies' operators become raftstore::RegionOperator.
 //
@@ -38,7 +39,7 @@ struct ReplicatedPdOptions {
   pd::ClientOptions client;
 };
 
-class ReplicatedPd final : public raftstore::PdClient {
+class ReplicatedPd final : public raftstore::PdClient, public PdApi {
  public:
   // `engine` and `endpoint` must outlive the object. Must run on a fiber of `env`.
   static absl::StatusOr<std::unique_ptr<ReplicatedPd>> Open(Env* env, storage::Engine* engine,
@@ -48,6 +49,9 @@ class ReplicatedPd final : public raftstore::PdClient {
 
   // Stops the hosted member and the client, waiting for their fibers. Idempotent.
   void Close();
+  // For a node that crashed (its fibers never run again): stops the member and the
+  // client without waiting; Close and the destructor then return at once.
+  void Abandon();
 
   // raftstore::PdClient.
   absl::StatusOr<uint64_t> AllocId() override;
@@ -62,13 +66,15 @@ class ReplicatedPd final : public raftstore::PdClient {
   // LocalPd's other calls.
   absl::Status PutStore(uint64_t store_id);
   absl::Status ReportRegion(const metapb::Region& region);
-  absl::StatusOr<uint64_t> GetTimestamp();
-  absl::StatusOr<LocalPd::RegionRoute> GetRegionByKey(const std::string& key);
-  absl::StatusOr<std::vector<LocalPd::RegionRoute>> Regions();
-  absl::Status SetSchedulingEnabled(bool enabled);
-  absl::StatusOr<std::string> AdminExecute(std::string_view command_line);
-  absl::StatusOr<uint64_t> GetGcSafePoint();
-  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point);
+
+  // PdApi.
+  absl::StatusOr<uint64_t> GetTimestamp() override;
+  absl::StatusOr<RegionRoute> GetRegionByKey(const std::string& key) override;
+  absl::StatusOr<std::vector<RegionRoute>> Regions() override;
+  absl::Status SetSchedulingEnabled(bool enabled) override;
+  absl::StatusOr<std::string> AdminExecute(std::string_view command_line) override;
+  absl::StatusOr<uint64_t> GetGcSafePoint() override;
+  absl::StatusOr<uint64_t> UpdateGcSafePoint(uint64_t safe_point) override;
 
   pd::Client& client() { return *client_; }
   // The hosted member, or null.

@@ -1,7 +1,8 @@
 // TestCluster (include/rutile/testing/cluster.h): nodes over a Simulation or over
-// Env::Default() + LocalTransport, each on a MemEngine kept across its incarnations, one
-// LocalPd beside them on the cluster's Env, and a RawKvClient that resolves stores through
-// the nodes currently up.
+// Env::Default() + LocalTransport, each on a MemEngine kept across its incarnations; the
+// replicated PD with members on the first three nodes (or one LocalPd beside them on the
+// cluster's Env), and a RawKvClient that resolves stores through the nodes currently up and
+// reaches PD through a pd::Client on an endpoint of its own.
 
 #include <algorithm>
 #include <map>
@@ -26,6 +27,9 @@ constexpr uint64_t kMaxNodeId = node::kFirstAllocatedId - node::kBootstrapPeerId
 
 // How often the waiting verbs look again.
 constexpr uint64_t kPollMicros = 50'000;
+
+// The transport id of the clients' PD endpoint (node ids stay below kMaxNodeId).
+constexpr NodeId kPdClientEndpointId = 999;
 
 bool SameEpoch(const metapb::Region& a, const metapb::Region& b) {
   return a.region_epoch().version() == b.region_epoch().version() &&
@@ -59,10 +63,13 @@ struct TestCluster::Rep {
   std::unique_ptr<Simulation> sim;                   // Simulated mode.
   std::unique_ptr<transport::LocalTransport> local;  // Real mode.
   Env* env = nullptr;
-  std::shared_ptr<storage::MemEngine> pd_engine;
+  std::shared_ptr<storage::MemEngine> pd_engine;  // LocalPd only.
   std::shared_ptr<Pd> pd;
-  node::LocalPd* local_pd = nullptr;
+  node::PdApi* pd_api = nullptr;
+  node::ReplicatedPd* pd_client = nullptr;  // Replicated PD only: the handle's client.
+  pd::SchedulingOptions pd_scheduling;
   std::vector<uint64_t> initial_stores;
+  std::vector<uint64_t> pd_members;  // Replicated PD only.
   std::unique_ptr<RawKvClient> client;
 
   mutable absl::Mutex mu;
@@ -76,7 +83,11 @@ struct TestCluster::Rep {
     o.id = id;
     o.env = node_env;
     o.transport = transport;
-    o.pd = pd;
+    if (options.replicated_pd) {
+      o.pd_members = pd_members;
+    } else {
+      o.pd = pd;
+    }
     o.initial_stores = initial_stores;
     o.raft_tick_micros = options.raft_tick_micros;
     o.pd_heartbeat_interval_micros = options.pd_heartbeat_interval_micros;
@@ -96,7 +107,8 @@ struct TestCluster::Rep {
     const uint64_t split_check = options.split_check_interval_micros;
     absl::StatusOr<std::unique_ptr<Node::Impl>> impl = node::OpenNodeImpl(
         MakeOptions(id, node_env, transport), engine,
-        [split_check](raftstore::StoreConfig* c) { c->split_check_interval_micros = split_check; });
+        [split_check](raftstore::StoreConfig* c) { c->split_check_interval_micros = split_check; },
+        [this](node::ReplicatedPdOptions* o) { TunePd(o); });
     absl::MutexLock lock(&mu);
     Slot& s = slots[id];
     if (!impl.ok()) {
@@ -105,6 +117,11 @@ struct TestCluster::Rep {
     }
     s.open_status = absl::OkStatus();
     s.node = node::Access::NewNode(std::move(*impl));
+  }
+
+  void TunePd(node::ReplicatedPdOptions* o) const {
+    o->server.scheduling = pd_scheduling;
+    o->server.tick_micros = options.raft_tick_micros;
   }
 
   // A simulated node's crash hook: the incarnation stops where it is (its fibers are dead
@@ -123,6 +140,7 @@ struct TestCluster::Rep {
       std::unique_ptr<Node::Impl>& impl = node::Access::ImplOf(n.get());
       impl->closed = true;  // ~Node must not wait for fibers that will never run.
       impl->store->Stop();
+      if (impl->replicated_pd != nullptr) impl->replicated_pd->Abandon();
       impl->endpoint->Stop();
       absl::MutexLock lock(&mu);
       graveyard.push_back(std::move(n));
@@ -154,6 +172,21 @@ struct TestCluster::Rep {
     if (absl::Status s = OpenStatus(id); !s.ok()) return s;
     if (!IsUp(id)) return absl::DeadlineExceededError(absl::StrCat("node ", id, " did not open"));
     return absl::OkStatus();
+  }
+
+  // With the replicated PD a store registers itself with its first heartbeat (Node::Open
+  // does not wait for a PD leader); registers stores `ids` now, so PD knows them when the
+  // verb that started them returns.
+  absl::Status RegisterStores(const std::vector<uint64_t>& ids) {
+    if (!options.replicated_pd) return absl::OkStatus();
+    absl::Status s;
+    RunOnFiber([&] {
+      for (uint64_t id : ids) {
+        s = pd_client->PutStore(id);
+        if (!s.ok()) return;
+      }
+    });
+    return s;
   }
 
   absl::Status OpenStatus(uint64_t id) const {
@@ -305,6 +338,16 @@ TestCluster::TestCluster(const TestClusterOptions& options) : rep_(std::make_uni
 }
 
 TestCluster::~TestCluster() {
+  if (rep_->pd_client != nullptr) {
+    // The clients' PD endpoint lives on the network: stop it (and the client's fibers)
+    // while the network does; the handle itself may outlive both.
+    rep_->RunOnFiber(
+        [&] {
+          rep_->pd_client->Close();
+          node::Access::ImplOf(rep_->pd.get())->endpoint->Stop();
+        },
+        30'000'000);
+  }
   if (rep_->sim != nullptr) {
     // Crashes every node that is up (moving it to the graveyard) and unwinds every fiber,
     // some of which may be inside the client.
@@ -337,28 +380,55 @@ absl::Status TestCluster::Start() {
   if (r.options.max_replicas <= 0) return absl::InvalidArgumentError("max_replicas must be > 0");
   for (int i = 1; i <= std::min(r.options.nodes, 3); ++i) r.initial_stores.push_back(i);
 
-  // The PD: on the cluster's Env, so no node's crash takes it down.
   pd::SchedulingOptions so = node::DefaultSchedulingOptions();
   so.config.max_replicas = static_cast<uint64_t>(r.options.max_replicas);
   if (r.options.max_store_down_time_micros != 0) {
     so.config.max_store_down_time_micros = r.options.max_store_down_time_micros;
   }
   so.scheduling_enabled = !r.options.manual_replication;
-  r.pd_engine = std::make_shared<storage::MemEngine>();
+  r.pd_scheduling = so;
   absl::Status pd_status;
-  r.RunOnFiber([&] {
-    absl::StatusOr<std::unique_ptr<node::LocalPd>> pd =
-        node::LocalPd::Open(r.env, r.pd_engine.get(), so);
-    if (!pd.ok()) {
-      pd_status = pd.status();
-      return;
-    }
-    auto pi = std::make_unique<Pd::Impl>();
-    pi->engine = r.pd_engine;
-    pi->pd = std::move(*pd);
-    r.local_pd = pi->pd.get();
-    r.pd = node::Access::NewPd(std::move(pi));
-  });
+  if (r.options.replicated_pd) {
+    // The members live on nodes 1..3 (Start brings them up); the clients reach the
+    // leader through a pd::Client on an endpoint of their own, which no crash takes down.
+    r.pd_members = r.initial_stores;
+    Transport* transport =
+        r.sim != nullptr ? r.sim->transport() : static_cast<Transport*>(r.local.get());
+    r.RunOnFiber([&] {
+      auto pi = std::make_unique<Pd::Impl>();
+      pi->endpoint =
+          std::make_unique<transport::RpcEndpoint>(r.env, transport, kPdClientEndpointId);
+      if (pd_status = pi->endpoint->status(); !pd_status.ok()) return;
+      node::ReplicatedPdOptions ro;
+      ro.self_id = kPdClientEndpointId;
+      ro.members = r.pd_members;
+      absl::StatusOr<std::unique_ptr<node::ReplicatedPd>> rp =
+          node::ReplicatedPd::Open(r.env, nullptr, pi->endpoint.get(), ro);
+      if (!rp.ok()) {
+        pd_status = rp.status();
+        pi->endpoint->Stop();
+        return;
+      }
+      pi->replicated = std::move(*rp);
+      pi->api = pi->replicated.get();
+      r.pd_api = pi->api;
+      r.pd_client = pi->replicated.get();
+      r.pd = node::Access::NewPd(std::move(pi));
+    });
+  } else {
+    // The PD: on the cluster's Env, so no node's crash takes it down.
+    r.pd_engine = std::make_shared<storage::MemEngine>();
+    r.RunOnFiber([&] {
+      absl::StatusOr<std::unique_ptr<node::LocalPd>> pd =
+          node::LocalPd::Open(r.env, r.pd_engine.get(), so);
+      if (!pd.ok()) {
+        pd_status = pd.status();
+        return;
+      }
+      r.pd_api = pd->get();
+      r.pd = node::NewLocalPdHandle(r.pd_engine, std::move(*pd));
+    });
+  }
   if (!pd_status.ok()) return pd_status;
   if (r.pd == nullptr) return absl::InternalError("PD did not open");
 
@@ -367,12 +437,28 @@ absl::Status TestCluster::Start() {
     if (absl::Status s = r.AddSlot(id); !s.ok()) return s;
     if (absl::Status s = r.StartNode(id); !s.ok()) return s;
   }
+  if (absl::Status s = r.RegisterStores(r.UpIds()); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<RawKvClient>> c = node::OpenRawKvClient(
       r.env, r.pd, [rep = rep_.get()](uint64_t id) { return rep->StoreOf(id); }, r.options.kv);
   if (!c.ok()) return c.status();
   r.client = std::move(*c);
   absl::Status leaders;
-  if (!Run([&] { leaders = WaitForLeaders(30'000'000); }, 60'000'000)) {
+  if (!Run(
+          [&] {
+            leaders = WaitForLeaders(30'000'000);
+            // The replicated PD learns regions from heartbeats: wait until it routes.
+            const uint64_t deadline = r.env->NowMicros() + 30'000'000;
+            while (leaders.ok() && r.options.replicated_pd) {
+              absl::StatusOr<node::PdApi::RegionRoute> route = r.pd_api->GetRegionByKey("");
+              if (route.ok()) break;
+              if (r.env->NowMicros() >= deadline) {
+                leaders = absl::DeadlineExceededError(
+                    absl::StrCat("PD does not route yet: ", route.status().ToString()));
+              }
+              r.env->SleepForMicros(kPollMicros);
+            }
+          },
+          90'000'000)) {
     return absl::DeadlineExceededError("cluster did not elect leaders");
   }
   return leaders;
@@ -401,6 +487,19 @@ void TestCluster::RunFor(uint64_t micros) {
 
 RawKvClient& TestCluster::kv() { return *rep_->client; }
 std::shared_ptr<Pd> TestCluster::pd() { return rep_->pd; }
+
+std::vector<uint64_t> TestCluster::pd_members() const { return rep_->pd_members; }
+
+uint64_t TestCluster::PdLeader() {
+  absl::MutexLock lock(&rep_->mu);
+  for (uint64_t id : rep_->pd_members) {
+    auto it = rep_->slots.find(id);
+    if (it == rep_->slots.end() || it->second.node == nullptr) continue;
+    node::ReplicatedPd* rp = node::Access::ImplOf(it->second.node.get())->replicated_pd.get();
+    if (rp != nullptr && rp->server() != nullptr && rp->server()->IsServing()) return id;
+  }
+  return 0;
+}
 
 std::vector<uint64_t> TestCluster::node_ids() const {
   std::vector<uint64_t> out;
@@ -467,11 +566,21 @@ void TestCluster::Restart(uint64_t id) {
 absl::Status TestCluster::AddNode(uint64_t id) {
   if (rep_->pd == nullptr) return absl::FailedPreconditionError("cluster not started");
   if (absl::Status s = rep_->AddSlot(id); !s.ok()) return s;
-  return rep_->StartNode(id);
+  if (absl::Status s = rep_->StartNode(id); !s.ok()) return s;
+  return rep_->RegisterStores({id});
 }
 
 void TestCluster::SetManualReplication(bool manual) {
-  rep_->local_pd->SetSchedulingEnabled(!manual);
+  if (!rep_->options.replicated_pd) {
+    (void)rep_->pd_api->SetSchedulingEnabled(!manual);
+    return;
+  }
+  // A PD call: on a fiber, retried through leader changes (the setting is replicated).
+  rep_->RunOnFiber([&] {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      if (rep_->pd_api->SetSchedulingEnabled(!manual).ok()) return;
+    }
+  });
 }
 
 absl::Status TestCluster::SplitRegion(const std::string& key, uint64_t timeout_micros) {
@@ -557,7 +666,7 @@ absl::Status TestCluster::WaitForLeaders(uint64_t timeout_micros) {
 }
 
 absl::StatusOr<std::string> TestCluster::PdCtl(const std::string& command_line) {
-  return rep_->local_pd->AdminExecute(command_line);
+  return rep_->pd_api->AdminExecute(command_line);
 }
 
 std::vector<RegionDescription> TestCluster::Regions() {

@@ -144,7 +144,7 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
   return std::shared_ptr<txn::TxnService>(h, &h->service);
 }
 
-std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, PdApi* pd,
                                                Env* env) {
   TxnHostDeps deps;
   if (pd != nullptr) deps.timestamp = [pd] { return pd->GetTimestamp(); };
@@ -152,7 +152,7 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
   return TxnServiceFor(std::move(store), deps, env);
 }
 
-TxnPdAccess PdAccessOf(LocalPd* pd) {
+TxnPdAccess PdAccessOf(PdApi* pd) {
   TxnPdAccess a;
   a.get_timestamp = [pd] { return pd->GetTimestamp(); };
   a.get_region_by_key =
@@ -163,9 +163,9 @@ TxnPdAccess PdAccessOf(LocalPd* pd) {
   };
   a.regions = [pd] {
     std::vector<std::pair<metapb::Region, uint64_t>> out;
-    for (const LocalPd::RegionRoute& r : pd->Regions()) {
-      out.emplace_back(r.region, r.leader.store_id());
-    }
+    absl::StatusOr<std::vector<PdApi::RegionRoute>> rs = pd->Regions();
+    if (!rs.ok()) return out;
+    for (const PdApi::RegionRoute& r : *rs) out.emplace_back(r.region, r.leader.store_id());
     return out;
   };
   a.get_gc_safe_point = [pd] { return pd->GetGcSafePoint(); };
@@ -233,7 +233,7 @@ class PdCluster : public txn::client::ClusterAccess {
 // In process: the stores themselves.
 class NodeCluster final : public PdCluster {
  public:
-  NodeCluster(Env* env, std::shared_ptr<Pd> pd_handle, LocalPd* pd, TxnStoreResolver resolve)
+  NodeCluster(Env* env, std::shared_ptr<Pd> pd_handle, PdApi* pd, TxnStoreResolver resolve)
       : PdCluster(env, PdAccessOf(pd)),
         pd_handle_(std::move(pd_handle)),
         local_pd_(pd),
@@ -260,7 +260,7 @@ class NodeCluster final : public PdCluster {
 
  private:
   std::shared_ptr<Pd> pd_handle_;
-  LocalPd* const local_pd_;
+  PdApi* const local_pd_;
   TxnStoreResolver resolve_;
   absl::Mutex mu_;
   std::map<uint64_t, std::pair<const raftstore::Store*, std::shared_ptr<txn::TxnService>>> services_
@@ -333,8 +333,8 @@ absl::StatusOr<std::unique_ptr<TxnClient>> node::TxnAccess::Open(Env* env, std::
                                                                  TxnStoreResolver resolve,
                                                                  const TxnClientOptions& options) {
   if (pd == nullptr) return absl::FailedPreconditionError("no PD handle");
-  LocalPd* local = LocalPdOf(pd->impl_.get());
-  if (local == nullptr) return absl::FailedPreconditionError("PD is not in this process");
+  PdApi* local = PdApiOf(pd->impl_.get());
+  if (local == nullptr) return absl::FailedPreconditionError("PD handle without a PD");
   auto impl = std::make_unique<TxnClient::Impl>();
   auto cluster = std::make_unique<NodeCluster>(env, std::move(pd), local, std::move(resolve));
   NodeCluster* c = cluster.get();

@@ -52,7 +52,7 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
 // The same for in-process clients: `pd` gives timestamps and identifies the cluster's
 // deadlock detector; `env` is the clients' Env, so waits end even when the store's node
 // crashed.
-std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, LocalPd* pd,
+std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, PdApi* pd,
                                                Env* env);
 // The deadlock detector of this process for the cluster identified by `cluster` (its PD),
 // made on first use.
@@ -72,7 +72,7 @@ struct TxnPdAccess {
   std::function<absl::StatusOr<uint64_t>()> get_gc_safe_point;
   std::function<absl::StatusOr<uint64_t>(uint64_t)> update_gc_safe_point;
 };
-TxnPdAccess PdAccessOf(LocalPd* pd);
+TxnPdAccess PdAccessOf(PdApi* pd);
 
 struct TxnAccess {
   // A TxnClient whose waits run on `env`, reaching stores through `resolve` (test clusters

@@ -45,6 +45,11 @@ void Client::Close() {
   shared_->wg.Wait();
 }
 
+void Client::Abandon() {
+  if (shared_->closed.exchange(true)) return;
+  shared_->queue.Close();
+}
+
 ClientStats Client::stats() const {
   ClientStats s;
   s.tso_calls = shared_->tso_calls.load();

@@ -61,6 +61,9 @@ class Client {
   // Fails queued timestamp requests with Cancelled and waits for the batching fiber (on a
   // fiber of the Env). Idempotent.
   void Close();
+  // Close for a client whose Env no longer runs its fibers (a crashed simulated node): the
+  // same without waiting for the batching fiber. Close then returns at once.
+  void Abandon();
 
   // A timestamp from the TSO, greater than every timestamp any PD client received before
   // this call began.

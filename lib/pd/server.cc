@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "pd/id_allocator.h"
 #include "pdpb.pb.h"
 #include "raft/engine_log_storage.h"
@@ -24,6 +25,24 @@ constexpr uint64_t kInitIndex = 5;
 constexpr uint64_t kInitTerm = 5;
 // How long a "Pd.Raft" call may wait for its (empty) answer; nobody waits for it.
 constexpr uint64_t kRaftSendTimeoutMicros = 1'000'000;
+
+// True for the pd-ctl lines whose effect is replicated: they change the configuration or
+// the set of schedulers.
+bool ReplicatedAdminCommand(std::string_view line) {
+  std::vector<std::string> w = absl::StrSplit(std::string(line), ' ', absl::SkipEmpty());
+  if (w.size() < 3) return false;
+  return (w[0] == "config" && w[1] == "set") ||
+         (w[0] == "scheduler" && (w[1] == "add" || w[1] == "remove"));
+}
+
+// What a replicated admin line sets: "config set <name>" or "scheduler <name>" (a later
+// line with the same key supersedes an earlier one).
+std::string AdminCommandKey(std::string_view line) {
+  std::vector<std::string> w = absl::StrSplit(std::string(line), ' ', absl::SkipEmpty());
+  if (w.size() >= 3 && w[0] == "config") return absl::StrCat("config ", w[2]);
+  if (w.size() >= 3 && w[0] == "scheduler") return absl::StrCat("scheduler ", w[2]);
+  return std::string(line);
+}
 
 struct Event {
   enum class Kind { kMessage, kPropose, kReadIndex };
@@ -69,6 +88,9 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   Channel<Event> inbox;
   WaitGroup fibers;
   std::atomic<bool> stopped{false};
+  // For tests, updated by the driver fiber.
+  std::atomic<uint64_t> first_index_stat{0};
+  std::atomic<uint64_t> applied_stat{0};
 
   // Everything below under mu.
   mutable Mutex mu;
@@ -78,6 +100,10 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   uint64_t id_limit = 0;
   uint64_t gc_safe_point = 0;
   std::map<uint64_t, metapb::Store> stores;
+  // Replicated configuration changes in log order, and scheduling on/off (0: as the
+  // options say; 1 on, 2 off).
+  std::vector<std::string> admin_commands;
+  uint32_t scheduling = 0;
   // Role.
   bool is_leader = false;
   uint64_t term = 0;
@@ -109,6 +135,11 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   void Run();
   void HandleReady();
   void Apply(const raft::Entry& e);
+  // The state machine as a snapshot's data, and back (under mu).
+  pdpb::State StateLocked() const;
+  void RestoreLocked(const pdpb::State& st);
+  // Snapshots the state machine and compacts the log when enough entries applied.
+  void MaybeCompact();
   void OnRoleChange(const raft::SoftState& ss);
   void SendMessages(std::vector<raft::Message> msgs);
   void Resolve(uint64_t waiter, absl::Status s);
@@ -249,6 +280,18 @@ void PdServer::Core::HandleReady() {
       RUTILE_LOG_WARN("pd {}: persisting raft state failed: {}", options.member_id, s.ToString());
       return;  // Retried with the next Ready; the RawNode did not advance.
     }
+    if (rd.snapshot.has_value() && rd.snapshot->metadata().index() > applied_index) {
+      // A snapshot from the leader (this member lagged behind its compacted log).
+      pdpb::State st;
+      if (!st.ParseFromString(rd.snapshot->data())) {
+        RUTILE_LOG_WARN("pd {}: snapshot at {} does not parse", options.member_id,
+                        rd.snapshot->metadata().index());
+      } else {
+        MutexLock l(mu);
+        RestoreLocked(st);
+      }
+      applied_index = rd.snapshot->metadata().index();
+    }
     if (rd.soft_state.has_value()) OnRoleChange(*rd.soft_state);
     if (rd.hard_state.has_value()) {
       MutexLock l(mu);
@@ -271,6 +314,8 @@ void PdServer::Core::HandleReady() {
       applied_index = e.index();
     }
     raw->Advance(rd);
+    applied_stat = applied_index;
+    MaybeCompact();
     bool start_ready = false;
     uint64_t t = 0;
     {
@@ -335,6 +380,9 @@ void PdServer::Core::BecomeReady(uint64_t t) {
     auto sc = std::make_shared<SchedBox>(
         options.scheduling, [this] { return ids.Alloc(); }, env->NowMicros());
     for (const auto& [id, meta] : stores) (void)sc->s.PutStore(meta, env->NowMicros());
+    // The replicated configuration (no id is allocated: nothing here waits on Raft).
+    for (const std::string& line : admin_commands) (void)sc->s.admin().Execute(line);
+    if (scheduling != 0) sc->s.SetSchedulingEnabled(scheduling == 1);
     sched = std::move(sc);
     bootstrap = cluster_id == 0;
   }
@@ -390,11 +438,74 @@ void PdServer::Core::Apply(const raft::Entry& e) {
       case pdpb::Command::kBootstrapClusterId:
         if (cluster_id == 0) cluster_id = c.bootstrap_cluster_id();
         break;
+      case pdpb::Command::kAdminCommand: {
+        // Only the latest of the lines that set the same thing matters.
+        const std::string key = AdminCommandKey(c.admin_command());
+        std::erase_if(admin_commands,
+                      [&](const std::string& line) { return AdminCommandKey(line) == key; });
+        admin_commands.push_back(c.admin_command());
+        break;
+      }
+      case pdpb::Command::kScheduling:
+        scheduling = c.scheduling();
+        break;
       case pdpb::Command::CMD_NOT_SET:
         break;
     }
   }
   if (c.proposal_id() != 0) Resolve(c.proposal_id(), absl::OkStatus());
+}
+
+pdpb::State PdServer::Core::StateLocked() const {
+  pdpb::State st;
+  st.set_cluster_id(cluster_id);
+  st.set_tso_limit_ms(tso_limit_ms);
+  st.set_id_limit(id_limit);
+  st.set_gc_safe_point(gc_safe_point);
+  for (const auto& [id, meta] : stores) *st.add_stores() = meta;
+  for (const std::string& line : admin_commands) st.add_admin_commands(line);
+  st.set_scheduling(scheduling);
+  return st;
+}
+
+void PdServer::Core::RestoreLocked(const pdpb::State& st) {
+  cluster_id = st.cluster_id();
+  tso_limit_ms = std::max(tso_limit_ms, st.tso_limit_ms());
+  id_limit = std::max(id_limit, st.id_limit());
+  gc_safe_point = std::max(gc_safe_point, st.gc_safe_point());
+  stores.clear();
+  for (const metapb::Store& meta : st.stores()) stores[meta.id()] = meta;
+  admin_commands.assign(st.admin_commands().begin(), st.admin_commands().end());
+  scheduling = st.scheduling();
+}
+
+void PdServer::Core::MaybeCompact() {
+  if (options.compact_log_entries == 0) return;
+  absl::StatusOr<uint64_t> first = log->FirstIndex();
+  if (!first.ok()) return;
+  first_index_stat = *first;
+  if (applied_index < *first + options.compact_log_entries) return;
+  raft::ConfState cs;
+  std::vector<uint64_t> members = options.members;
+  std::sort(members.begin(), members.end());
+  for (uint64_t m : members) cs.add_voters(m);
+  std::string data;
+  {
+    MutexLock l(mu);
+    data = StateLocked().SerializeAsString();
+  }
+  absl::StatusOr<raft::Snapshot> snap = log->CreateSnapshot(applied_index, &cs, std::move(data));
+  if (!snap.ok()) {
+    RUTILE_LOG_WARN("pd {}: snapshot at {} failed: {}", options.member_id, applied_index,
+                    snap.status().ToString());
+    return;
+  }
+  if (absl::Status s = log->Compact(applied_index); !s.ok()) {
+    RUTILE_LOG_WARN("pd {}: compacting the log to {} failed: {}", options.member_id, applied_index,
+                    s.ToString());
+    return;
+  }
+  if (absl::StatusOr<uint64_t> f = log->FirstIndex(); f.ok()) first_index_stat = *f;
 }
 
 void PdServer::Core::SendMessages(std::vector<raft::Message> msgs) {
@@ -690,14 +801,26 @@ void PdServer::Core::RegisterService() {
       self, "Admin", [](Core& c, const pdpb::AdminRequest& req, pdpb::AdminResponse* resp) {
         std::shared_ptr<Core::SchedBox> box = c.Sched();
         if (box == nullptr) return Unready(resp->mutable_header());
-        MutexLock l(box->mu);
+        pdpb::Command cmd;
         if (req.set_scheduling()) {
-          box->s.SetSchedulingEnabled(req.scheduling_enabled());
-          return absl::OkStatus();
+          {
+            MutexLock l(box->mu);
+            box->s.SetSchedulingEnabled(req.scheduling_enabled());
+          }
+          cmd.set_scheduling(req.scheduling_enabled() ? 1 : 2);
+        } else {
+          absl::StatusOr<std::string> out;
+          {
+            MutexLock l(box->mu);
+            out = box->s.admin().Execute(req.command_line());
+          }
+          if (!out.ok()) return out.status();
+          resp->set_output(*out);
+          if (!ReplicatedAdminCommand(req.command_line())) return absl::OkStatus();
+          cmd.set_admin_command(req.command_line());
         }
-        absl::StatusOr<std::string> out = box->s.admin().Execute(req.command_line());
-        if (!out.ok()) return out.status();
-        resp->set_output(*out);
+        // Replicate it, so the next leader does the same (see the file comment).
+        if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
         return absl::OkStatus();
       });
 }
@@ -737,6 +860,20 @@ absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions&
     std::sort(members.begin(), members.end());
     for (uint64_t m : members) snap.mutable_metadata()->mutable_conf_state()->add_voters(m);
     if (absl::Status s = core->log->ApplySnapshot(snap); !s.ok()) return s;
+  } else {
+    // Restart: the state machine starts from the last snapshot; the entries after it are
+    // applied again as they come out of the RawNode.
+    absl::StatusOr<raft::Snapshot> snap = core->log->GetSnapshot();
+    if (!snap.ok()) return snap.status();
+    if (!snap->data().empty()) {
+      pdpb::State st;
+      if (!st.ParseFromString(snap->data())) {
+        return absl::DataLossError("pd server: the log's snapshot does not parse");
+      }
+      MutexLock l(core->mu);
+      core->RestoreLocked(st);
+    }
+    core->applied_index = snap->metadata().index();
   }
   raft::Config rc;
   rc.id = options.member_id;
@@ -783,6 +920,9 @@ void PdServer::Stop() {
 }
 
 uint64_t PdServer::member_id() const { return core_->options.member_id; }
+
+uint64_t PdServer::TEST_FirstLogIndex() const { return core_->first_index_stat; }
+uint64_t PdServer::TEST_AppliedIndex() const { return core_->applied_stat; }
 
 bool PdServer::IsServing() const {
   MutexLock l(core_->mu);

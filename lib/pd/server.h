@@ -15,8 +15,16 @@
 // before it goes out, so a deposed leader that has not noticed yet never answers after
 // its successor has: timestamps are strictly increasing across failovers.
 //
-// The state machine is volatile and rebuilt by replaying the log at start (the log is
-// never compacted; PD's log grows by one small entry per TSO window, every ~1.5 s).
+// Configuration. Turning scheduling on or off and the pd-ctl verbs that change the
+// configuration or the schedulers ("config set", "scheduler add|remove") run at the leader
+// and are then committed to the log; a new leader replays them on its fresh scheduling
+// view, so they survive failovers. Operators are not replicated (as in PD: a new leader's
+// checkers and schedulers make new ones).
+//
+// The state machine is volatile: rebuilt at start from the last snapshot and the log after
+// it. Every `compact_log_entries` applied entries the member snapshots its state machine
+// (pdpb.State) into its log storage and compacts the log up to there; a member that lags
+// behind the compacted log gets that snapshot from the leader.
 //
 // Thread safety: every method may be called from any fiber of the Env.
 
@@ -62,6 +70,8 @@ struct PdServerOptions {
   uint64_t tso_update_interval_micros = 50'000;
   // How long a proposal or a ReadIndex may take before it fails Unavailable.
   uint64_t propose_timeout_micros = 3'000'000;
+  // Snapshot and compact the log after this many applied entries (0: never).
+  uint64_t compact_log_entries = 1000;
 };
 
 class PdServer {
@@ -84,6 +94,9 @@ class PdServer {
   bool IsServing() const;
   // The leader this member knows of (0: none).
   uint64_t leader() const;
+  // The first index still in this member's log and the last applied (tests: compaction).
+  uint64_t TEST_FirstLogIndex() const;
+  uint64_t TEST_AppliedIndex() const;
 
   struct Core;
 

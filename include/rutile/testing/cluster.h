@@ -1,8 +1,12 @@
 // TestCluster: N Rutile nodes in one process for tests, CockroachDB's TestCluster and
 // TiKV's test_raftstore::Cluster in spirit. Each node is a rutile::Node on an in-memory
-// engine that survives a crash minus its unsynced writes; the placement driver is one
-// in-process PD beside the nodes (it does not crash with any of them), and a RawKvClient
-// reaches the stores of whichever nodes are up.
+// engine that survives a crash minus its unsynced writes. The placement driver is, by
+// default, the replicated PD: its members (one Raft group) are hosted by nodes 1..3 as
+// Node does with NodeOptions::pd_members, so crashing one of those nodes crashes a PD
+// member and may force a PD leader failover; the clients (RawKvClient, pd(), TxnClient over
+// pd()) reach the PD leader through a pd::Client with failover on an endpoint of their own
+// (transport id 999). Option replicated_pd = false puts one in-process PD beside the nodes
+// instead, which never crashes. A RawKvClient reaches the stores of whichever nodes are up.
 //
 // Two modes:
 //   - simulated (the default): a Simulation (SimEnv + SimTransport) runs every node as
@@ -86,6 +90,11 @@ struct TestClusterOptions {
 
   // The client's deadlines and backoff.
   RawKvOptions kv;
+
+  // The replicated PD on nodes 1..min(nodes, 3) (see the file comment), or one LocalPd
+  // beside the nodes (false). Its configuration (scheduling on/off, pd-ctl "config set"
+  // and "scheduler" verbs) is replicated, so it survives PD leader changes.
+  bool replicated_pd = true;
 };
 
 class TestCluster {
@@ -118,8 +127,12 @@ class TestCluster {
 
   // A client over every node, valid until the cluster is destroyed. Blocking verb.
   RawKvClient& kv();
-  // The PD handle (timestamps).
+  // The PD handle (timestamps, GC safe point, admin); its calls are blocking verbs.
   std::shared_ptr<Pd> pd();
+  // The PD members' node ids (empty with replicated_pd = false), and the member serving as
+  // the PD leader now (0: none, or not replicated).
+  std::vector<uint64_t> pd_members() const;
+  uint64_t PdLeader();
 
   // Every node id ever added, ascending; the ones up now.
   std::vector<uint64_t> node_ids() const;
@@ -140,7 +153,8 @@ class TestCluster {
   // PdCtl). InvalidArgument for id 0 or >= 990, AlreadyExists for a known id.
   absl::Status AddNode(uint64_t id);
 
-  // Turns PD's checkers and schedulers off (true) or on (false).
+  // Turns PD's checkers and schedulers off (true) or on (false). Control verb (a PD call,
+  // run on a fiber of its own).
   void SetManualReplication(bool manual);
 
   // Blocking verbs (run on a fiber of env()).

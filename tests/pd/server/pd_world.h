@@ -28,10 +28,12 @@ constexpr NodeId kClientNode = 100;
 // Three PD members (nodes 1..3) and a client endpoint (node 100, never crashed).
 class PdWorld {
  public:
-  explicit PdWorld(uint64_t seed, double loss = 0) : sim_(Options(seed, loss)) {
+  explicit PdWorld(uint64_t seed, double loss = 0, uint64_t compact_log_entries = 1000)
+      : sim_(Options(seed, loss)) {
     for (NodeId id : {1, 2, 3}) {
       auto m = std::make_shared<Member>();
       m->engine = std::make_shared<storage::MemEngine>();
+      m->compact_log_entries = compact_log_entries;
       members_[id] = m;
       absl::Status s =
           sim_.AddNode(id, {.start = [m](const testing::NodeHandle& h) { StartMember(h, m); },
@@ -79,6 +81,9 @@ class PdWorld {
     return 0;
   }
 
+  // Member `id`'s server, null while it is down.
+  pd::PdServer* server(NodeId id) { return members_.at(id)->server.get(); }
+
   // Runs `fn` on a fiber of the simulation (not of a node) until it returns.
   bool Run(std::function<void()> fn, uint64_t timeout_micros = 120'000'000) {
     bool done = false;
@@ -94,6 +99,7 @@ class PdWorld {
     std::shared_ptr<storage::MemEngine> engine;
     std::shared_ptr<transport::RpcEndpoint> endpoint;
     std::unique_ptr<pd::PdServer> server;
+    uint64_t compact_log_entries = 1000;
   };
 
   static testing::SimulationOptions Options(uint64_t seed, double loss) {
@@ -112,6 +118,7 @@ class PdWorld {
     o.engine = m->engine.get();
     o.endpoint = m->endpoint.get();
     o.id_floor = 1000;
+    o.compact_log_entries = m->compact_log_entries;
     absl::StatusOr<std::unique_ptr<pd::PdServer>> s = pd::PdServer::Start(o);
     if (!s.ok()) std::abort();
     m->server = std::move(*s);

@@ -95,6 +95,83 @@ TEST(ReplicatedPdTest, IdsAndSafePointSurviveCrashesOfEveryMember) {
   })) << w.Seed();
 }
 
+// Log compaction: with a snapshot every 20 applied entries, every member's log is cut
+// short while timestamps and ids keep flowing; a member that was down through several
+// compactions catches up from the leader's snapshot (its state machine restored from it:
+// stores, limits, safe point), and after it becomes the leader its timestamps and ids
+// still exceed every earlier one.
+TEST(ReplicatedPdTest, LogIsCompactedAndALaggingMemberCatchesUpFromASnapshot) {
+  PdWorld w(SeedOr(10), 0, /*compact_log_entries=*/20);
+  uint64_t last_ts = 0;
+  uint64_t last_id = 0;
+  NodeId down = 0;
+  ASSERT_TRUE(w.Run([&] {
+    ASSERT_TRUE(w.client().GetTimestamp().ok());
+    metapb::Store st;
+    st.set_id(7);
+    st.set_node_id(7);
+    ASSERT_TRUE(w.client().PutStore(st).ok());
+    ASSERT_TRUE(w.client().UpdateGcSafePoint(777).ok());
+    absl::StatusOr<std::string> out = w.client().Admin("config set max-store-down-time 5s");
+    ASSERT_TRUE(out.ok()) << out.status();
+    // Take a follower down, then let the log grow (each id batch and TSO window is an
+    // entry) far past several compactions.
+    down = w.Leader() == 1 ? 2 : 1;
+    w.sim().Crash(down);
+    for (int i = 0; i < 150; ++i) {
+      absl::StatusOr<uint64_t> id = w.client().AllocIds(1'000'000);
+      ASSERT_TRUE(id.ok()) << id.status();
+      last_id = *id + 1'000'000 - 1;
+      absl::StatusOr<uint64_t> ts = w.client().GetTimestamp();
+      ASSERT_TRUE(ts.ok()) << ts.status();
+      last_ts = *ts;
+    }
+  })) << w.Seed();
+  for (NodeId id : {1, 2, 3}) {
+    if (id == down) continue;
+    ASSERT_NE(w.server(id), nullptr);
+    EXPECT_GT(w.server(id)->TEST_FirstLogIndex(), 100u) << "member " << id << " " << w.Seed();
+  }
+  // The lagging member comes back and catches up (from a snapshot: its log was cut).
+  w.sim().Restart(down);
+  ASSERT_TRUE(w.sim().RunUntil(
+      [&] {
+        pd::PdServer* s = w.server(down);
+        pd::PdServer* l = w.Leader() != 0 ? w.server(w.Leader()) : nullptr;
+        return s != nullptr && l != nullptr && s->TEST_AppliedIndex() + 5 >= l->TEST_AppliedIndex();
+      },
+      30'000'000))
+      << w.Seed();
+  // Make it the leader: crash the others in turn until it serves (it needs one of them).
+  for (int round = 0; round < 10 && w.Leader() != down; ++round) {
+    NodeId leader = w.Leader();
+    if (leader != 0) {
+      w.sim().Crash(leader);
+      w.sim().RunFor(2'000'000);
+      w.sim().Restart(leader);
+    }
+    w.sim().RunFor(2'000'000);
+  }
+  ASSERT_EQ(w.Leader(), down) << w.Seed();
+  ASSERT_TRUE(w.Run([&] {
+    absl::StatusOr<uint64_t> ts = w.client().GetTimestamp();
+    ASSERT_TRUE(ts.ok()) << ts.status();
+    EXPECT_GT(*ts, last_ts);
+    absl::StatusOr<uint64_t> id = w.client().AllocIds(1);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_GT(*id, last_id);
+    absl::StatusOr<uint64_t> sp = w.client().GetGcSafePoint();
+    ASSERT_TRUE(sp.ok()) << sp.status();
+    EXPECT_EQ(*sp, 777u);
+    absl::StatusOr<std::string> out = w.client().Admin("store");
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_NE(out->find("s7"), std::string::npos) << *out;
+    out = w.client().Admin("config show");
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_NE(out->find("max-store-down-time = 5s"), std::string::npos) << *out;
+  })) << w.Seed();
+}
+
 TEST(ReplicatedPdTest, BadRequestsGetErrorsAndChangeNothing) {
   PdWorld w(SeedOr(9));
   ASSERT_TRUE(w.Run([&] {
