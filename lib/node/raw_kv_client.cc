@@ -22,6 +22,9 @@ namespace {
 
 // How long one attempt at one store may take before the client tries again.
 constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
+// Region errors that name a new leader or region are retried at once at most this many
+// times in a row before the client backs off.
+constexpr int kMaxImmediateRetries = 3;
 
 // Shared, so that a lookup copies a pointer, not the region.
 struct CachedRegion {
@@ -141,6 +144,7 @@ struct RawKvClient::Impl {
     uint64_t attempt = 0;
     absl::Status last = absl::DeadlineExceededError("no attempt");
     std::string where;  // The last region and store tried, for the error message.
+    int immediate = 0;  // Retries in a row without a backoff.
     while (true) {
       bool need_backoff = false;
       absl::StatusOr<RegionPtr> located = Locate(key);
@@ -224,6 +228,15 @@ struct RawKvClient::Impl {
       if (now >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             "raw kv request not done in time; last error", where, ": ", last.ToString()));
+      }
+      // A region error that names somewhere new to try retries at once, but never many
+      // times in a row: stale hints can point in a circle (every up replica naming a
+      // crashed leader as in seed 200019), and answers that take no time would then spin
+      // the loop without time passing, so the deadline never came.
+      immediate = need_backoff ? 0 : immediate + 1;
+      if (immediate > kMaxImmediateRetries) {
+        need_backoff = true;
+        immediate = 0;
       }
       if (need_backoff) {
         env->SleepForMicros(std::min(backoff, deadline - now));

@@ -357,9 +357,12 @@ void PdServer::Core::OnRoleChange(const raft::SoftState& ss) {
   }
   if (lost) {
     RUTILE_LOG_INFO("pd {}: lost leadership", options.member_id);
+    // Waiters first: a TSO window or id limit save may hold its allocator's lock while it
+    // waits for its proposal, which would otherwise stall this (driver) fiber until the
+    // proposal times out.
+    FailAllWaiters(absl::UnavailableError("pd: leadership lost"));
     tso.Reset();
     ids.Reset();
-    FailAllWaiters(absl::UnavailableError("pd: leadership lost"));
   }
 }
 
@@ -829,9 +832,11 @@ PdServer::PdServer(std::shared_ptr<Core> core) : core_(std::move(core)) {}
 
 PdServer::~PdServer() {
   // Without waiting: the fibers may belong to a crashed simulated node and never run again.
+  // Nor may it take a lock such a fiber could hold forever: the TSO's and the id
+  // allocator's are held across a proposal (their Reset would hang a crash hook, as seed
+  // 2 of the cluster linearizability test did); `stopped` already keeps the service quiet.
   if (core_ == nullptr || core_->stopped.exchange(true)) return;
   core_->inbox.Close();
-  core_->tso.Reset();
   core_->FailAllWaiters(absl::UnavailableError("pd: stopped"));
 }
 
@@ -911,8 +916,8 @@ absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions&
 void PdServer::Stop() {
   if (core_ == nullptr || core_->stopped.exchange(true)) return;
   core_->inbox.Close();
-  core_->tso.Reset();
   core_->FailAllWaiters(absl::UnavailableError("pd: stopped"));
+  core_->tso.Reset();
   core_->fibers.Wait();
   MutexLock l(core_->mu);
   core_->serving = false;

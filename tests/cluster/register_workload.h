@@ -43,6 +43,9 @@ struct Options {
   // back (split-merge-interval 0) and a store down for 1 s has its replicas repaired
   // elsewhere (conf changes), all under the checker.
   bool pd_scheduling = false;
+  // The replicated PD on nodes 1..3 (TestCluster's default), or one LocalPd that never
+  // crashes.
+  bool replicated_pd = true;
 };
 
 struct History {
@@ -126,6 +129,7 @@ inline void RunSeed(uint64_t seed, const Options& o = Options()) {
   co.sim.max_latency_micros = 5'000;
   // The nemesis moves leaders and splits; PD stays still unless o.pd_scheduling.
   co.manual_replication = !o.pd_scheduling;
+  co.replicated_pd = o.replicated_pd;
   if (o.pd_scheduling) {
     co.nodes = 4;  // Room to repair a crashed store's replicas.
     co.max_store_down_time_micros = 1'000'000;
