@@ -306,7 +306,7 @@ inline TxnSimResult RunTxnSim(uint64_t seed, const TxnSimOptions& options) {
       opened = node::TxnAccess::OpenRpc(
           cluster.env(), cluster.sim()->transport(), kTxnSimRpcClientId,
           [pd](transport::RpcEndpoint*) -> absl::StatusOr<node::TxnPdAccess> {
-            return node::PdAccessOf(node::LocalPdOf(node::Access::ImplOf(pd.get())));
+            return node::PdAccessOf(node::PdApiOf(node::Access::ImplOf(pd.get())));
           },
           client_options);
     });
