@@ -106,6 +106,26 @@ void Column::AppendBytes(std::string_view v) {
   AppendNotNullBit();
 }
 
+bool Column::Suits(PhysicalType type, const Datum& d) {
+  if (d.IsNull()) return true;
+  switch (type) {
+    case PhysicalType::kInt64:
+    case PhysicalType::kUint64:
+      return d.kind() == DatumKind::kInt64 || d.kind() == DatumKind::kUint64;
+    case PhysicalType::kFloat64:
+      return d.kind() == DatumKind::kFloat64 || d.kind() == DatumKind::kFloat32;
+    case PhysicalType::kDecimal:
+      return d.kind() == DatumKind::kDecimal;
+    case PhysicalType::kTime:
+      return d.kind() == DatumKind::kTime;
+    case PhysicalType::kDuration:
+      return d.kind() == DatumKind::kDuration;
+    case PhysicalType::kBytes:
+      return d.kind() == DatumKind::kString;
+  }
+  return false;
+}
+
 bool Column::AppendDatum(const Datum& d) {
   if (d.IsNull()) {
     AppendNull();

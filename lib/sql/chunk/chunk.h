@@ -73,6 +73,8 @@ class Column {
   // Appends a datum; its kind must suit the column (an int64 into a uint64 column and the
   // like are reinterpreted, Float32 widened). Returns false on a kind mismatch.
   bool AppendDatum(const Datum& d);
+  // Whether AppendDatum(d) would succeed on a column of physical type `type`.
+  static bool Suits(PhysicalType type, const Datum& d);
   // Appends row `i` of `src`, which has the same physical type.
   // Performance-critical path.
   void AppendFrom(const Column& src, size_t i);

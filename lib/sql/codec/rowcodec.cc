@@ -271,14 +271,22 @@ RowDecoder::RowDecoder(std::vector<RowColumn> columns) : columns_(std::move(colu
 
 absl::StatusOr<std::vector<Datum>> RowDecoder::Decode(std::string_view value,
                                                       int64_t handle) const {
+  std::vector<Datum> out;
+  absl::Status s = DecodeInto(value, handle, &out);
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::Status RowDecoder::DecodeInto(std::string_view value, int64_t handle,
+                                    std::vector<Datum>* out) const {
   absl::StatusOr<RowView> r = ParseRow(value);
   if (!r.ok()) return r.status();
-  std::vector<Datum> out;
-  out.reserve(columns_.size());
+  out->clear();
+  out->reserve(columns_.size());
   for (const RowColumn& col : columns_) {
     if (col.is_handle) {
-      out.push_back(col.type.IsUnsigned() ? Datum::Uint(static_cast<uint64_t>(handle))
-                                          : Datum::Int(handle));
+      out->push_back(col.type.IsUnsigned() ? Datum::Uint(static_cast<uint64_t>(handle))
+                                           : Datum::Int(handle));
       continue;
     }
     uint32_t at = 0;
@@ -286,33 +294,33 @@ absl::StatusOr<std::vector<Datum>> RowDecoder::Decode(std::string_view value,
       uint32_t begin = at == 0 ? 0 : r->End(at - 1);
       absl::StatusOr<Datum> d = DecodeValue(r->data.substr(begin, r->End(at) - begin), col.type);
       if (!d.ok()) return d.status();
-      out.push_back(std::move(*d));
+      out->push_back(std::move(*d));
     } else if (FindId(*r, r->num_not_null, r->num_not_null + r->num_null, col.id, &at)) {
-      out.push_back(Datum());
+      out->push_back(Datum());
     } else {
-      out.push_back(col.default_value);
+      out->push_back(col.default_value);
     }
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::Status RowDecoder::DecodeToChunk(std::string_view value, int64_t handle, Chunk* chunk) const {
   if (chunk->NumCols() != columns_.size()) {
     return absl::InvalidArgumentError("chunk does not match the decoder's columns");
   }
-  absl::StatusOr<std::vector<Datum>> row = Decode(value, handle);
-  if (!row.ok()) return row.status();
+  // Per-row scratch (a scan decodes millions of rows): no fiber switch happens between
+  // filling and reading it, so a thread's own copy is safe.
+  thread_local std::vector<Datum> row;
+  absl::Status s = DecodeInto(value, handle, &row);
+  if (!s.ok()) return s;
   // Check every datum first so a failure leaves the chunk untouched.
-  for (size_t c = 0; c < row->size(); ++c) {
-    const Datum& d = (*row)[c];
-    if (d.IsNull()) continue;
-    Column probe(chunk->column(c).type());
-    if (!probe.AppendDatum(d)) {
+  for (size_t c = 0; c < row.size(); ++c) {
+    if (!Column::Suits(chunk->column(c).type(), row[c])) {
       return absl::InvalidArgumentError(
           absl::StrCat("column ", columns_[c].id, " value does not suit its type"));
     }
   }
-  if (!chunk->AppendRow(*row)) return absl::InternalError("chunk append failed");
+  if (!chunk->AppendRow(row)) return absl::InternalError("chunk append failed");
   return absl::OkStatus();
 }
 

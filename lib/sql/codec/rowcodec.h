@@ -61,6 +61,8 @@ class RowDecoder {
 
   // Decodes `value` (the row stored under `handle`) into one datum per column.
   absl::StatusOr<std::vector<Datum>> Decode(std::string_view value, int64_t handle) const;
+  // The same into `out` (cleared first), reusing its storage.
+  absl::Status DecodeInto(std::string_view value, int64_t handle, std::vector<Datum>* out) const;
   // Appends the decoded row to `chunk`, whose columns are this decoder's columns in order.
   absl::Status DecodeToChunk(std::string_view value, int64_t handle, Chunk* chunk) const;
 

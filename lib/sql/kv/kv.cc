@@ -91,9 +91,12 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::Scan(const std::string& start,
     auto r = SnapshotScan(start, end, snap_limit, reverse);
     if (!r.ok()) return MapTxnError(r.status());
     snap = *std::move(r);
+    // One batch of a large scan (a full batch; more follow) is not kept: copying it
+    // costs more than it could save, and a re-run of such a scan is rare.
+    const bool large_batch = snap_limit >= kUncachedBatch && snap.size() >= snap_limit;
     size_t bytes = 0;
     for (const Pair& p : snap) bytes += p.key.size() + p.value.size() + 64;
-    if (cache_bytes_ + bytes <= kScanCacheBytes) {
+    if (!large_batch && cache_bytes_ + bytes <= kScanCacheBytes) {
       cache_bytes_ += bytes;
       scan_cache_.emplace(cache_key, snap);
     }

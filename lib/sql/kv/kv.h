@@ -158,6 +158,7 @@ class BufferedTxn : public KvTxn {
   void Record(const std::string& key);
 
   static constexpr size_t kScanCacheBytes = 32 << 20;
+  static constexpr size_t kUncachedBatch = 4096;
   Buffer buffer_;
   std::map<std::tuple<std::string, std::string, size_t, bool>, std::vector<Pair>> scan_cache_;
   size_t cache_bytes_ = 0;

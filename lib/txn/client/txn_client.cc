@@ -708,12 +708,16 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
   if (!end.empty() && end <= start) return std::vector<std::pair<std::string, std::string>>();
   // Buffered writes in range may hide or add keys; ask the store for enough.
   size_t deletes = 0;
+  bool buffered = false;
   for (const auto* m : {&locked_values_, &writes_}) {
     for (auto it = m->lower_bound(start); it != m->end() && EndAfter(end, it->first); ++it) {
+      buffered = true;
       if (!it->second.has_value()) ++deletes;
     }
   }
-  std::map<std::string, std::string> snap;
+  // Regions are visited in key order and each answers in key order, so the snapshot's
+  // pairs arrive sorted: a vector, merged with the buffered writes only if there are any.
+  std::vector<std::pair<std::string, std::string>> snap;
   const uint64_t deadline = client_->Deadline();
   std::string cursor = EncodeKey(start);
   const size_t want = limit == 0 ? 0 : limit + deletes;
@@ -750,7 +754,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
         locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
       }
       if (locks.empty()) {
-        for (KvPair& p : part) snap[p.key] = std::move(p.value);
+        snap.reserve(snap.size() + part.size());
+        for (KvPair& p : part) snap.emplace_back(std::move(p.key), std::move(p.value));
         break;
       }
       absl::StatusOr<bool> done = client_->ResolveLocks(locks, start_ts_, deadline, &bypass_);
@@ -763,18 +768,24 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
     if (region_end.empty() || (!end.empty() && region_end >= EncodeKey(end))) break;
     cursor = region_end;
   }
+  if (!buffered) {
+    if (limit != 0 && snap.size() > limit) snap.resize(limit);
+    return snap;
+  }
+  std::map<std::string, std::string> merged;
+  for (auto& [k, v] : snap) merged.emplace(std::move(k), std::move(v));
   // Values locked by locking reads (newer than the snapshot), then this txn's own writes.
   for (const auto* m : {&locked_values_, &writes_}) {
     for (auto it = m->lower_bound(start); it != m->end() && EndAfter(end, it->first); ++it) {
       if (it->second.has_value()) {
-        snap[it->first] = *it->second;
+        merged[it->first] = *it->second;
       } else {
-        snap.erase(it->first);
+        merged.erase(it->first);
       }
     }
   }
   std::vector<std::pair<std::string, std::string>> out;
-  for (auto& [k, v] : snap) {
+  for (auto& [k, v] : merged) {
     if (limit != 0 && out.size() >= limit) break;
     out.emplace_back(k, std::move(v));
   }

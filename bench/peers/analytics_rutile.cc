@@ -1,0 +1,197 @@
+// Rutile's side of bench/peers/analytics: loads CSV files into a single-node durable
+// cluster (Database::OpenLocalCluster on LevelDB) through the real SQL path, and times
+// queries on it. The data directory persists, so a second invocation can query what a
+// first one loaded.
+//
+//   analytics_rutile load DIR TABLE CSV [ROWS_PER_INSERT [INSERTS_PER_TXN]]
+//       Appends the CSV's rows (numbers only, comma-separated, no header) to TABLE with
+//       multi-row INSERT statements (default 1,000 rows each) in explicit transactions of
+//       INSERTS_PER_TXN statements (default 8): every row goes through the parser, the
+//       binder, the row codec, and Percolator's 2PC over Raft. Prints `LOADED <rows> <s>`.
+//   analytics_rutile sql DIR STATEMENT...
+//       Executes statements (DDL, for instance) and prints their rows.
+//   analytics_rutile query DIR RUNS NAME SQL [NAME SQL ...]
+//       Runs each query RUNS times and prints `TIME <name> <median seconds>`,
+//       `CPU <name> <median CPU seconds of the process>` (the figure to trust on a loaded
+//       machine) and `RESULT <name> <first row>`.
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "rutile/sql.h"
+
+namespace rutile::analytics {
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "analytics_rutile: %s\n", what.c_str());
+  std::fflush(nullptr);
+  std::_Exit(1);  // Not exit(): the cluster's threads are still running.
+}
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the whole process (every thread) so far.
+double CpuNow() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::unique_ptr<sql::Database> Open(const std::string& dir) {
+  sql::LocalClusterOptions o;
+  o.nodes = 1;
+  o.data_dir = dir;
+  auto db = sql::Database::OpenLocalCluster(o);
+  if (!db.ok()) Die("open " + dir + ": " + db.status().ToString());
+  return *std::move(db);
+}
+
+sql::ResultSet Exec(sql::Session* s, const std::string& stmt) {
+  auto r = s->Execute(stmt);
+  if (!r.ok()) {
+    sql::MySqlErrorInfo e = sql::MySqlErrorOf(r.status());
+    Die("'" + stmt.substr(0, 120) + "': " + std::to_string(e.code) + " " + e.message);
+  }
+  return *std::move(r);
+}
+
+// A session in the database `analytics` (created on first use).
+std::unique_ptr<sql::Session> NewSession(sql::Database* db) {
+  auto s = db->NewSession();
+  Exec(s.get(), "CREATE DATABASE IF NOT EXISTS analytics");
+  Exec(s.get(), "USE analytics");
+  return s;
+}
+
+std::string RowText(const sql::Row& row) {
+  std::string out;
+  for (size_t i = 0; i < row.size(); ++i) {
+    if (i > 0) out += '|';
+    out += row[i].has_value() ? *row[i] : "NULL";
+  }
+  return out;
+}
+
+int Load(const std::string& dir, const std::string& table, const std::string& csv,
+         size_t rows_per_insert, size_t inserts_per_txn) {
+  std::ifstream in(csv);
+  if (!in) Die("cannot read " + csv);
+  uint64_t rows = 0;
+  double start = Now();
+  bench::OnFiber([&] {
+    auto db = Open(dir);
+    auto s = NewSession(db.get());
+    std::string line, stmt;
+    size_t in_stmt = 0, in_txn = 0;
+    auto flush_stmt = [&] {
+      if (in_stmt == 0) return;
+      if (in_txn == 0) Exec(s.get(), "BEGIN");
+      Exec(s.get(), stmt);
+      stmt.clear();
+      in_stmt = 0;
+      if (++in_txn == inserts_per_txn) {
+        Exec(s.get(), "COMMIT");
+        in_txn = 0;
+      }
+    };
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      if (in_stmt == 0) {
+        stmt = "INSERT INTO " + table + " VALUES (";
+      } else {
+        stmt += ",(";
+      }
+      stmt += line;
+      stmt += ')';
+      ++rows;
+      if (++in_stmt == rows_per_insert) flush_stmt();
+    }
+    flush_stmt();
+    if (in_txn > 0) Exec(s.get(), "COMMIT");
+    s.reset();
+    db.reset();
+  });
+  std::printf("LOADED %s %llu %.3f\n", table.c_str(), static_cast<unsigned long long>(rows),
+              Now() - start);
+  return 0;
+}
+
+int Sql(const std::string& dir, const std::vector<std::string>& stmts) {
+  bench::OnFiber([&] {
+    auto db = Open(dir);
+    auto s = NewSession(db.get());
+    for (const std::string& st : stmts) {
+      sql::ResultSet r = Exec(s.get(), st);
+      for (const sql::Row& row : r.rows) std::printf("%s\n", RowText(row).c_str());
+    }
+    s.reset();
+    db.reset();
+  });
+  return 0;
+}
+
+int Query(const std::string& dir, int runs, const std::vector<std::string>& args) {
+  if (args.size() % 2 != 0) Die("query wants NAME SQL pairs");
+  bench::OnFiber([&] {
+    auto db = Open(dir);
+    auto s = NewSession(db.get());
+    for (size_t q = 0; q < args.size(); q += 2) {
+      std::vector<double> times, cpus;
+      std::string first;
+      for (int i = 0; i < runs; ++i) {
+        double t0 = Now(), c0 = CpuNow();
+        sql::ResultSet r = Exec(s.get(), args[q + 1]);
+        times.push_back(Now() - t0);
+        cpus.push_back(CpuNow() - c0);
+        first = r.rows.empty() ? "(no rows)" : RowText(r.rows[0]);
+      }
+      std::sort(times.begin(), times.end());
+      std::sort(cpus.begin(), cpus.end());
+      std::printf("TIME %s %.4f\n", args[q].c_str(), times[times.size() / 2]);
+      std::printf("CPU %s %.4f\n", args[q].c_str(), cpus[cpus.size() / 2]);
+      std::printf("RESULT %s %s\n", args[q].c_str(), first.c_str());
+      std::fflush(stdout);
+    }
+    s.reset();
+    db.reset();
+  });
+  return 0;
+}
+
+}  // namespace
+}  // namespace rutile::analytics
+
+int main(int argc, char** argv) {
+  using namespace rutile::analytics;
+  std::vector<std::string> a(argv + 1, argv + argc);
+  if (a.size() >= 4 && a[0] == "load") {
+    size_t per_insert = a.size() > 4 ? std::stoul(a[4]) : 1000;
+    size_t per_txn = a.size() > 5 ? std::stoul(a[5]) : 8;
+    return Load(a[1], a[2], a[3], per_insert, per_txn);
+  }
+  if (a.size() >= 3 && a[0] == "sql") {
+    return Sql(a[1], std::vector<std::string>(a.begin() + 2, a.end()));
+  }
+  if (a.size() >= 5 && a[0] == "query") {
+    return Query(a[1], std::stoi(a[2]), std::vector<std::string>(a.begin() + 3, a.end()));
+  }
+  std::fprintf(stderr,
+               "usage: analytics_rutile load DIR TABLE CSV [ROWS_PER_INSERT [INSERTS_PER_TXN]]\n"
+               "       analytics_rutile sql DIR STATEMENT...\n"
+               "       analytics_rutile query DIR RUNS NAME SQL [NAME SQL ...]\n");
+  return 2;
+}
