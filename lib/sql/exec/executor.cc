@@ -13,6 +13,7 @@
 #include "sql/codec/codec.h"
 #include "sql/codec/rowcodec.h"
 #include "sql/codec/tablecodec.h"
+#include "sql/errors.h"
 #include "sql/types/compare.h"
 #include "sql/types/convert.h"
 
@@ -23,6 +24,19 @@ std::vector<FieldType> SchemaTypes(const Schema& s) {
   out.reserve(s.size());
   for (const OutputColumn& c : s) out.push_back(c.type);
   return out;
+}
+
+absl::Status ExecContext::ConsumeMemory(int64_t bytes) {
+  mem_used += bytes;
+  if (bytes <= 0 || mem_quota <= 0 || mem_used <= mem_quota) return absl::OkStatus();
+  return MakeMySqlStatus(
+      absl::StatusCode::kResourceExhausted,
+      {8175, "HY000",
+       absl::StrCat("Your query has been cancelled due to exceeding the allowed memory limit "
+                    "for a single SQL query (tidb_mem_quota_query = ",
+                    mem_quota, " bytes; the query needed more than ", mem_used,
+                    "). Please try narrowing your query scope or increase the "
+                    "tidb_mem_quota_query limit and try again.")});
 }
 
 namespace {
@@ -173,6 +187,27 @@ absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Express
   *chunk = std::move(out);
   return absl::OkStatus();
 }
+
+// What one executor holds against its statement's memory quota; released when it goes.
+class MemAccount {
+ public:
+  explicit MemAccount(ExecContext* ctx) : ctx_(ctx) {}
+  ~MemAccount() { ctx_->mem_used -= bytes_; }
+  MemAccount(const MemAccount&) = delete;
+  MemAccount& operator=(const MemAccount&) = delete;
+  absl::Status Add(int64_t bytes) {
+    bytes_ += bytes;
+    return ctx_->ConsumeMemory(bytes);
+  }
+
+ private:
+  ExecContext* ctx_;
+  int64_t bytes_ = 0;
+};
+
+// Estimated bytes of `n` buffered rows of `cols` columns (values, null bits, row
+// bookkeeping; string payloads are not counted).
+int64_t RowBytes(size_t n, size_t cols) { return static_cast<int64_t>(n * (cols * 17 + 8)); }
 
 // Hands out a growing buffer of rows in chunks of at most kMaxChunkSize.
 class OutputQueue {
@@ -518,6 +553,9 @@ class JoinExec : public Executor {
     right_all_ = Chunk(right_types_);
     absl::Status s = Drain(right_.get(), &right_all_);
     if (!s.ok()) return s;
+    s = mem_.Add(RowBytes(right_all_.NumRows(), right_all_.NumCols()) +
+                 static_cast<int64_t>(right_all_.NumRows() * 48));  // Hash table entries.
+    if (!s.ok()) return s;
     if (p_.left_keys.empty()) return absl::OkStatus();
     std::vector<Column> keys;
     s = EvalColumns(ctx_, p_.right_keys, right_all_, &keys);
@@ -608,6 +646,7 @@ class JoinExec : public Executor {
   bool built_ = false;
   bool left_done_ = false;
   OutputQueue out_;
+  MemAccount mem_{ctx_};
 };
 
 class AggregateExec : public Executor {
@@ -746,7 +785,14 @@ class AggregateExec : public Executor {
         s = EvalColumns(ctx_, p_.aggs[a].args, in, &args[a]);
         if (!s.ok()) return s;
       }
+      absl::Status mem;
       auto new_group = [&](size_t r, std::vector<Datum> kd) {
+        if (mem.ok()) {
+          mem = mem_.Add(static_cast<int64_t>(
+              sizeof(Group) + 64 +
+              p_.aggs.size() * (sizeof(FastAcc) + sizeof(void*) + kAggStateBytes) +
+              (kd.size() + firsts.size()) * sizeof(Datum)));
+        }
         groups.push_back(NewGroup());
         groups.back().keys = std::move(kd);
         for (size_t i = 0; i < firsts.size(); ++i) {
@@ -788,6 +834,7 @@ class AggregateExec : public Executor {
           gid[r] = it->second;
         }
       }
+      if (!mem.ok()) return mem;
       for (size_t a = 0; a < p_.aggs.size(); ++a) {
         FastKind fk = FastKindOf(a, args[a]);
         if (fk != FastKind::kNone && used_fast_[a] != FastKind::kNone && used_fast_[a] != fk) {
@@ -859,7 +906,9 @@ class AggregateExec : public Executor {
   ExecContext* ctx_;
   std::unique_ptr<Executor> child_;
   OutputQueue out_;
+  static constexpr size_t kAggStateBytes = 96;  // An AggState, roughly.
   std::vector<FastKind> used_fast_;  // Per aggregate: the vectorized path it took, if any.
+  MemAccount mem_{ctx_};
   bool done_ = false;
 };
 
@@ -970,6 +1019,9 @@ class SortExec : public Executor {
         if (!s.ok()) return s;
         cols.push_back(std::move(c));
       }
+      s = mem_.Add(RowBytes(in.NumRows(), in.NumCols()) +
+                   static_cast<int64_t>(in.NumRows() * (24 + cols.size() * sizeof(Datum))));
+      if (!s.ok()) return s;
       for (size_t r = 0; r < in.NumRows(); ++r) {
         std::vector<Datum> k;
         for (size_t i = 0; i < cols.size(); ++i) {
@@ -1000,6 +1052,7 @@ class SortExec : public Executor {
   std::unique_ptr<Executor> child_;
   OutputQueue out_;
   bool done_ = false;
+  MemAccount mem_{ctx_};
 };
 
 class LimitExec : public Executor {

@@ -43,6 +43,14 @@ class ExecContext : public EvalContext {
   Catalog* catalog = nullptr;
   // Distinguishes statement executions (uncorrelated subqueries cache per run).
   uint64_t run_id = 0;
+  // The statement's memory quota in bytes (tidb_mem_quota_query; 0: none) and what its
+  // executors hold now, as estimated by the ones that buffer rows (hash aggregation, sort,
+  // hash join build side).
+  int64_t mem_quota = 0;
+  int64_t mem_used = 0;
+  // Accounts `bytes` more (negative: released). Past the quota: MySQL error 8175, and the
+  // statement fails (the executors unwind and release what they hold).
+  absl::Status ConsumeMemory(int64_t bytes);
 };
 
 struct OutputColumn {

@@ -130,6 +130,8 @@ struct SessionImpl {
     o.pessimistic = mode.empty() ? txn_mode == "pessimistic" : mode == "PESSIMISTIC";
     return db->store->BeginWith(o);
   }
+  // tidb_mem_quota_query: each statement's memory quota in bytes (0: none), 1 GiB as TiDB.
+  int64_t mem_quota_query = int64_t{1} << 30;
   std::map<std::string, Datum> user_vars;
   std::map<std::string, std::string> other_vars;
   uint64_t last_insert_id = 0;
@@ -426,6 +428,7 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
   if (name == "last_insert_id" || name == "identity") return expr::NewUint(last_insert_id);
   if (name == "max_allowed_packet") return expr::NewInt(64 << 20);
   if (name == "group_concat_max_len") return expr::NewInt(1024);
+  if (name == "tidb_mem_quota_query") return expr::NewInt(mem_quota_query);
   if (name == "connection_id") return expr::NewUint(connection_id);
   // USER() is the client as it connected; CURRENT_USER() the account it authenticated as,
   // and accounts are not host-restricted ('%').
@@ -459,6 +462,7 @@ void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
   ctx->txn = txn;
   ctx->catalog = &db->catalog;
   ctx->run_id = ++run_id;
+  ctx->mem_quota = mem_quota_query;
 }
 
 absl::StatusOr<ResultSet> SessionImpl::Execute(std::string_view sql) {
@@ -1923,6 +1927,12 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
                                       text, "'"));
       }
       txn_mode = low;
+    } else if (name == "tidb_mem_quota_query") {
+      int64_t q = 0;
+      if (!absl::SimpleAtoi(text, &q) || q < 0) {
+        return Err(1232, "Incorrect argument type to variable 'tidb_mem_quota_query'");
+      }
+      mem_quota_query = q;
     } else if (name == "version" || name == "version_comment") {
       return Err(1238, absl::StrCat("Variable '", name, "' is a read only variable"));
     } else {
