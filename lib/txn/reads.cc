@@ -120,8 +120,10 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
       auto raw = DecodeKey(user);
       if (!raw.ok()) return raw.status();
       std::string value;
-      if (!opts.key_only) {
-        auto v = reader->LoadData(user, w->start_ts, w->short_value);
+      if (!opts.key_only && w->short_value.has_value()) {
+        value = *std::move(w->short_value);  // No copy: the record is ours.
+      } else if (!opts.key_only) {
+        auto v = reader->LoadData(user, w->start_ts, std::nullopt);
         if (!v.ok()) return v.status();
         value = *std::move(v);
       }
@@ -197,6 +199,7 @@ absl::StatusOr<std::vector<KvPair>> Scan(MvccReader* reader, const ScanOptions& 
   std::unique_ptr<storage::Iterator> write_it =
       reader->NewIterator(storage::CF::kWrite, lower, upper);
   std::vector<KvPair> out;
+  if (opts.limit != 0) out.reserve(std::min<size_t>(opts.limit, 1 << 16));
   if (opts.reverse) {
     if (lock_it) lock_it->SeekToLast();
     write_it->SeekToLast();
