@@ -603,7 +603,15 @@ class JoinExec : public Executor {
         cands = it == table_.end() ? &kNone : &it->second;
       }
       bool matched = false;
-      for (size_t begin = 0; begin < cands->size(); begin += kMaxChunkSize) {
+      if (other_.empty()) {
+        // No other condition: every candidate matches, straight into the output (no
+        // chunk per probe row to filter).
+        matched = !cands->empty();
+        if (p_.type == JoinType::kInner || p_.type == JoinType::kLeft) {
+          for (uint32_t rr : *cands) AppendCombined(&out_.buf(), l, r, rr);
+        }
+      }
+      for (size_t begin = 0; !other_.empty() && begin < cands->size(); begin += kMaxChunkSize) {
         size_t end = std::min(cands->size(), begin + kMaxChunkSize);
         Chunk c(combined_types_);
         for (size_t j = begin; j < end; ++j) AppendCombined(&c, l, r, (*cands)[j]);
