@@ -239,6 +239,47 @@ bool HashCompatible(const FieldType& a, const FieldType& b) {
          ea == EvalType::kDatetime || ea == EvalType::kDuration;
 }
 
+// The table names (aliases) `ref` brings into scope.
+void CollectAliases(const TableRef& ref, std::set<std::string>* out) {
+  if (auto* t = dynamic_cast<const TableName*>(&ref)) {
+    out->insert(absl::AsciiStrToLower(t->alias.empty() ? t->name : t->alias));
+  } else if (auto* d = dynamic_cast<const DerivedTable*>(&ref)) {
+    out->insert(absl::AsciiStrToLower(d->alias));
+  } else if (auto* j = dynamic_cast<const JoinRef*>(&ref)) {
+    CollectAliases(*j->left, out);
+    CollectAliases(*j->right, out);
+  }
+}
+
+// Whether some conjunct is a comparison (=, <>, <, <=, >, >=) with an operand that is a
+// column qualified by a table of `inner`: NULL there makes it NULL, so it rejects the
+// NULL-extended rows of an outer join with `inner` as the inner side.
+bool NullRejects(const std::vector<const Expr*>& conds, const TableRef& inner) {
+  std::set<std::string> aliases;
+  CollectAliases(inner, &aliases);
+  auto inner_col = [&](const Expr* e) {
+    auto* c = dynamic_cast<const ColumnRefExpr*>(e);
+    return c != nullptr && !c->table.empty() && aliases.count(absl::AsciiStrToLower(c->table)) > 0;
+  };
+  for (const Expr* c : conds) {
+    auto* b = dynamic_cast<const BinaryExpr*>(c);
+    if (b == nullptr) continue;
+    switch (b->op) {
+      case BinaryOp::kEq:
+      case BinaryOp::kNe:
+      case BinaryOp::kLt:
+      case BinaryOp::kLe:
+      case BinaryOp::kGt:
+      case BinaryOp::kGe:
+        if (inner_col(b->left.get()) || inner_col(b->right.get())) return true;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 Binder::Binder(BindOptions opts) : opts_(std::move(opts)) {}
@@ -1089,6 +1130,8 @@ absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where
                                           std::vector<const Expr*>* leftover) {
   std::vector<PlanPtr> leaves;
   std::vector<const Expr*> conds;
+  std::vector<const Expr*> where_conds;
+  SplitAnd(where, &where_conds);
   // Flattens inner joins; outer joins become one leaf each.
   std::function<absl::Status(const TableRef&)> flatten = [&](const TableRef& r) -> absl::Status {
     auto* j = dynamic_cast<const JoinRef*>(&r);
@@ -1098,7 +1141,14 @@ absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where
       leaves.push_back(*std::move(leaf));
       return absl::OkStatus();
     }
-    const bool outer = j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight;
+    bool outer = j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight;
+    // Outer-to-inner conversion: a WHERE conjunct that rejects NULLs of the inner side
+    // drops the NULL-extended rows anyway, so the join is an inner one (and joins the
+    // reorderable graph).
+    if (outer && opts_.optimize && !where_conds.empty() &&
+        NullRejects(where_conds, j->kind == JoinKind::kLeft ? *j->right : *j->left)) {
+      outer = false;
+    }
     if (!outer) {
       size_t first_left = leaves.size();
       absl::Status s = flatten(*j->left);
