@@ -25,6 +25,7 @@
 //   RATIO async_p50_vs_2pc_p50_b2b, async_p99_vs_2pc_p99_b2b   (back to back; no target)
 
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -174,17 +175,29 @@ uint64_t Mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+double ProcessCpuMicros() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 // Times the loop on the Env clock and records the final run's rate for `comparison`.
 template <typename Body>
 void Timed(benchmark::State& state, const std::string& comparison, const std::string& side,
            int items_per_iteration, Body body) {
   std::atomic<int> failures{0};
+  const double cpu0 = ProcessCpuMicros();
   const uint64_t t0 = Env::Default()->NowMicros();
   for (auto _ : state) body(failures);
   const uint64_t t1 = Env::Default()->NowMicros();
+  const double cpu1 = ProcessCpuMicros();
   if (failures.load() > 0) state.SkipWithError("operation failed");
   const double items = static_cast<double>(state.iterations()) * items_per_iteration;
   state.SetItemsProcessed(static_cast<int64_t>(items));
+  // CPU of the whole process (every node's threads) per item: on a loaded machine a
+  // steadier comparison of two cases than their rates.
+  if (items > 0) state.counters["cpu_us/item"] = (cpu1 - cpu0) / items;
   if (t1 > t0) bench::RecordRate(comparison, side, items * 1e6 / static_cast<double>(t1 - t0));
 }
 

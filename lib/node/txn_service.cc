@@ -38,6 +38,22 @@ class StoreRegionView final : public txn::RegionView {
   std::shared_ptr<raftstore::RegionSnapshot> snap_;
 };
 
+// The same over a view borrowed for one ReadLatest callback.
+class BorrowedRegionView final : public txn::RegionView {
+ public:
+  explicit BorrowedRegionView(const raftstore::RegionSnapshot& snap) : snap_(snap) {}
+  storage::Engine* engine() const override { return snap_.engine(); }
+  bool Contains(std::string_view key) const override {
+    return raftstore::KeyInRegion(key, snap_.region());
+  }
+  absl::Status NotInRegion(std::string_view key) const override {
+    return raftstore::KeyNotInRegionError(key, snap_.region());
+  }
+
+ private:
+  const raftstore::RegionSnapshot& snap_;
+};
+
 class StoreRegionKv final : public txn::RegionKv {
  public:
   StoreRegionKv(std::shared_ptr<raftstore::Store> store,
@@ -50,6 +66,14 @@ class StoreRegionKv final : public txn::RegionKv {
     absl::StatusOr<std::shared_ptr<raftstore::RegionSnapshot>> s = kv_->Snapshot(ContextOf(ctx));
     if (!s.ok()) return s.status();
     return std::shared_ptr<txn::RegionView>(std::make_shared<StoreRegionView>(*std::move(s)));
+  }
+
+  absl::Status ReadLatest(const txn::RegionContext& ctx,
+                          absl::FunctionRef<absl::Status(const txn::RegionView&)> fn) override {
+    return kv_->ReadLatest(ContextOf(ctx), [&](const raftstore::RegionSnapshot& snap) {
+      BorrowedRegionView view(snap);
+      return fn(view);
+    });
   }
 
   absl::Status Write(const txn::RegionContext& ctx, const storage::WriteBatch& batch) override {

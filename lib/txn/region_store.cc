@@ -128,35 +128,58 @@ absl::Status CheckMemLock(ConcurrencyManager* cm, const std::string& key, TimeSt
 
 }  // namespace
 
+// Point reads go through RegionKv::ReadLatest, not a snapshot. Why a read at ts of each key
+// in turn (lock CF, then write CF, then default CF) returns exactly what a snapshot would:
+// max_ts was raised to ts first, and the memory locks checked, so a transaction that
+// prewrites a key after its lock was read commits above ts (2PC takes its commit_ts from
+// the TSO after its prewrite finished, later than ts was handed out; async commit and 1PC
+// take it above max_ts). A commit at or below ts that the write CF read could still miss
+// would have held its lock when the lock was read: the read then reports KeyIsLocked.
 absl::StatusOr<std::optional<std::string>> RegionTxnStore::Get(const RegionContext& ctx,
                                                                const std::string& key, TimeStamp ts,
                                                                const TxnReadOptions& opts) {
+  const std::string enc = EncodeKey(key);
   if (opts.isolation == IsolationLevel::kSI) {
     cm_.UpdateMaxTs(ts);
-    absl::Status s = CheckMemLock(&cm_, EncodeKey(key), ts, opts);
+    absl::Status s = CheckMemLock(&cm_, enc, ts, opts);
     if (!s.ok()) return s;
   }
-  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {key});
-  if (!view.ok()) return view.status();
-  MvccReader reader((*view)->engine(), nullptr);
-  return PointGet(&reader, key, ts, opts);
+  absl::StatusOr<std::optional<std::string>> out;
+  absl::Status s = kv_->ReadLatest(ctx, [&](const RegionView& view) -> absl::Status {
+    if (!view.Contains(enc)) return view.NotInRegion(enc);
+    MvccReader reader(view.engine(), nullptr);
+    out = PointGet(&reader, key, ts, opts);
+    return out.status();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<KvPair>> RegionTxnStore::BatchGet(const RegionContext& ctx,
                                                              const std::vector<std::string>& keys,
                                                              TimeStamp ts,
                                                              const TxnReadOptions& opts) {
+  std::vector<std::string> enc;
+  enc.reserve(keys.size());
+  for (const std::string& k : keys) enc.push_back(EncodeKey(k));
   if (opts.isolation == IsolationLevel::kSI) {
     cm_.UpdateMaxTs(ts);
-    for (const std::string& k : keys) {
-      absl::Status s = CheckMemLock(&cm_, EncodeKey(k), ts, opts);
+    for (const std::string& k : enc) {
+      absl::Status s = CheckMemLock(&cm_, k, ts, opts);
       if (!s.ok()) return s;
     }
   }
-  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, keys);
-  if (!view.ok()) return view.status();
-  MvccReader reader((*view)->engine(), nullptr);
-  return txn::BatchGet(&reader, keys, ts, opts);
+  absl::StatusOr<std::vector<KvPair>> out;
+  absl::Status s = kv_->ReadLatest(ctx, [&](const RegionView& view) -> absl::Status {
+    for (const std::string& k : enc) {
+      if (!view.Contains(k)) return view.NotInRegion(k);
+    }
+    MvccReader reader(view.engine(), nullptr);
+    out = txn::BatchGet(&reader, keys, ts, opts);
+    return out.status();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 absl::StatusOr<std::vector<KvPair>> RegionTxnStore::Scan(const RegionContext& ctx,

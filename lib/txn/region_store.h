@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "rutile/env.h"
@@ -66,6 +67,19 @@ class RegionKv {
  public:
   virtual ~RegionKv() = default;
   virtual absl::StatusOr<std::shared_ptr<RegionView>> Snapshot(const RegionContext& ctx) = 0;
+  // Point reads without a frozen snapshot: runs `fn` over a view whose every read is
+  // linearizable and current (at a leader holding its lease: no engine snapshot is taken),
+  // or over Snapshot(ctx); `fn` may run twice, so it must only read and overwrite what it
+  // fills. Reads of one view are not one snapshot: Percolator point reads at ts stay exact
+  // because they read each key's lock before its write records (a commit at or below ts
+  // that a later read could see held its lock when the lock was read, or would have had to
+  // take a commit_ts above ts: see RegionTxnStore::Get).
+  virtual absl::Status ReadLatest(const RegionContext& ctx,
+                                  absl::FunctionRef<absl::Status(const RegionView&)> fn) {
+    absl::StatusOr<std::shared_ptr<RegionView>> view = Snapshot(ctx);
+    if (!view.ok()) return view.status();
+    return fn(**view);
+  }
   virtual absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch) = 0;
   // A fresh timestamp from PD's TSO (a new leader raises max_ts with it).
   virtual absl::StatusOr<TimeStamp> GetTimestamp() = 0;
