@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -38,6 +39,8 @@ TEST(TxnSimSoak, ManySeeds) {
   uint64_t load_ms = EnvOr("RUTILE_TXN_SOAK_LOAD_MS", 3'000);
   std::string mode_name = StrEnv("RUTILE_TXN_SOAK_MODE");
   std::string workload_name = StrEnv("RUTILE_TXN_SOAK_WORKLOAD");
+  // Progress every this many seeds (a soak under `nice` on a busy machine is slow).
+  const uint64_t report_every = std::max<uint64_t>(1, EnvOr("RUTILE_TXN_SOAK_REPORT_EVERY", 100));
   int failures = 0;
   TxnCounts total;
   for (uint64_t s = first; s < first + seeds; ++s) {
@@ -61,7 +64,7 @@ TEST(TxnSimSoak, ManySeeds) {
                 << r.chaos << "\n  nemesis:\n    " << absl::StrJoin(r.nemesis_log, "\n    ")
                 << std::endl;
     }
-    if ((s - first + 1) % 100 == 0) {
+    if ((s - first + 1) % report_every == 0) {
       std::cout << "soak: " << (s - first + 1) << " seeds, " << failures << " failed, "
                 << total.ToString() << std::endl;
     }

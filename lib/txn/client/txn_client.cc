@@ -92,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) 
 
 void Client::InsertLocked(const metapb::Region& r, uint64_t leader) {
   for (auto it = cache_.begin(); it != cache_.end();) {
-    const metapb::Region& c = it->second.region;
+    const metapb::Region& c = it->second->region;
     bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
     if (overlaps || c.id() == r.id()) {
       it = cache_.erase(it);
@@ -100,13 +100,13 @@ void Client::InsertLocked(const metapb::Region& r, uint64_t leader) {
       ++it;
     }
   }
-  cache_[r.start_key()] = Cached{r, leader};
+  cache_[r.start_key()] = std::make_shared<const Cached>(Cached{r, leader});
 }
 
 void Client::Invalidate(uint64_t region_id) {
   absl::MutexLock lock(&mu_);
   for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-    if (it->second.region.id() == region_id) {
+    if (it->second->region.id() == region_id) {
       cache_.erase(it);
       return;
     }
@@ -116,24 +116,28 @@ void Client::Invalidate(uint64_t region_id) {
 void Client::SetLeader(uint64_t region_id, uint64_t store) {
   absl::MutexLock lock(&mu_);
   for (auto& [k, c] : cache_) {
-    if (c.region.id() == region_id) c.leader_store = store;
+    if (c->region.id() != region_id || c->leader_store == store) continue;
+    // Entries are shared with callers: replace, never change in place.
+    auto updated = std::make_shared<Cached>(*c);
+    updated->leader_store = store;
+    c = std::move(updated);
   }
 }
 
-absl::StatusOr<Client::Cached> Client::Locate(const std::string& ekey) {
+absl::StatusOr<Client::CachedPtr> Client::Locate(const std::string& ekey) {
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.upper_bound(ekey);
     if (it != cache_.begin()) {
       --it;
-      if (EndAfter(it->second.region.end_key(), ekey)) return it->second;
+      if (EndAfter(it->second->region.end_key(), ekey)) return it->second;
     }
   }
   absl::StatusOr<RegionRoute> r = cluster_->GetRegionByKey(ekey);
   if (!r.ok()) return r.status();
   absl::MutexLock lock(&mu_);
   InsertLocked(r->region, r->leader_store);
-  return Cached{r->region, r->leader_store};
+  return cache_[r->region.start_key()];
 }
 
 uint64_t Client::PickStore(const Cached& c, uint64_t attempt, TxnService** svc) {
@@ -202,22 +206,23 @@ absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
   absl::Status last = absl::DeadlineExceededError("no attempt");
   while (true) {
     bool need_backoff = true;
-    absl::StatusOr<Cached> loc = Locate(ekey);
+    absl::StatusOr<CachedPtr> loc = Locate(ekey);
     if (!loc.ok()) {
       last = loc.status();
     } else {
       TxnService* svc = nullptr;
-      uint64_t store = PickStore(*loc, attempt++, &svc);
+      const Cached& c = **loc;
+      uint64_t store = PickStore(c, attempt++, &svc);
       if (svc == nullptr) {
         last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
-        SetLeader(loc->region.id(), 0);
+        SetLeader(c.region.id(), 0);
       } else {
-        last = fn(ContextOf(loc->region), svc, loc->region);
+        last = fn(ContextOf(c.region), svc, c.region);
         if (last.ok()) {
-          if (loc->leader_store != store) SetLeader(loc->region.id(), store);
+          if (c.leader_store != store) SetLeader(c.region.id(), store);
           return last;
         }
-        Outcome o = OnError(last, *loc, store);
+        Outcome o = OnError(last, c, store);
         if (o == Outcome::kFail) return last;
         need_backoff = o == Outcome::kRetry;
       }
@@ -238,16 +243,16 @@ absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint
   absl::Status last = absl::DeadlineExceededError("no attempt");
   while (!pending.empty()) {
     // Group by the cached regions.
-    std::map<uint64_t, std::pair<Cached, std::vector<std::string>>> groups;
+    std::map<uint64_t, std::pair<CachedPtr, std::vector<std::string>>> groups;
     std::vector<std::string> unlocated;
     for (const std::string& k : pending) {
-      absl::StatusOr<Cached> c = Locate(EncodeKey(k));
+      absl::StatusOr<CachedPtr> c = Locate(EncodeKey(k));
       if (!c.ok()) {
         last = c.status();
         unlocated.push_back(k);
         continue;
       }
-      auto& g = groups[c->region.id()];
+      auto& g = groups[(*c)->region.id()];
       g.first = *c;
       g.second.push_back(k);
     }
@@ -255,11 +260,11 @@ absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint
       absl::Status status;
       Outcome outcome = Outcome::kDone;
     };
-    std::vector<std::pair<const std::pair<Cached, std::vector<std::string>>*, Result>> work;
+    std::vector<std::pair<const std::pair<CachedPtr, std::vector<std::string>>*, Result>> work;
     for (auto& [id, g] : groups) work.push_back({&g, Result{}});
     const uint64_t this_attempt = attempt++;
     auto run = [&](size_t i) {
-      const Cached& c = work[i].first->first;
+      const Cached& c = *work[i].first->first;
       TxnService* svc = nullptr;
       uint64_t store = PickStore(c, this_attempt, &svc);
       Result& r = work[i].second;
@@ -322,8 +327,8 @@ absl::Status Client::SplitAt(
       WithRegion(ekey, Deadline(), [&](const RegionContext&, TxnService*, const metapb::Region& r) {
         if (r.start_key() == ekey) return absl::OkStatus();
         split_region = r.id();
-        absl::StatusOr<Cached> c = Locate(ekey);
-        uint64_t store = c.ok() ? PickStore(*c, 0) : 0;
+        absl::StatusOr<CachedPtr> c = Locate(ekey);
+        uint64_t store = c.ok() ? PickStore(**c, 0) : 0;
         return split(store, r, ekey);
       });
   if (split_region != 0) Invalidate(split_region);

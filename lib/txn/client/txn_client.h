@@ -145,8 +145,11 @@ class Client {
     metapb::Region region;
     uint64_t leader_store = 0;
   };
+  // Cache entries are shared with callers and never changed in place (SetLeader replaces
+  // one), so a lookup costs no copy of the region.
+  using CachedPtr = std::shared_ptr<const Cached>;
   enum class Outcome { kDone, kRetry, kRetryNow, kFail };
-  absl::StatusOr<Cached> Locate(const std::string& ekey);
+  absl::StatusOr<CachedPtr> Locate(const std::string& ekey);
   void InsertLocked(const metapb::Region& r, uint64_t leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Invalidate(uint64_t region_id);
   void SetLeader(uint64_t region_id, uint64_t store);
@@ -166,7 +169,7 @@ class Client {
   Env* const env_;
   const ClientOptions options_;
   absl::Mutex mu_;
-  std::map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);      // By encoded start key.
+  std::map<std::string, CachedPtr> cache_ ABSL_GUARDED_BY(mu_);   // By encoded start key.
   std::map<TimeStamp, TimeStamp> resolved_ ABSL_GUARDED_BY(mu_);  // start_ts -> commit_ts.
   WaitGroup background_;
 };
