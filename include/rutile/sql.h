@@ -197,6 +197,7 @@ class Session {
 
  private:
   friend class Database;
+  friend struct SessionAccess;  // sql/session/session_access.h (lib/server)
   explicit Session(std::unique_ptr<SessionImpl> impl);
   std::unique_ptr<SessionImpl> impl_;
 };

@@ -18,7 +18,9 @@
 #include "absl/strings/str_replace.h"
 #include "server/privileges.h"
 #include "server/protocol.h"
+#include "sql/errors.h"
 #include "sql/parser/parser.h"
+#include "sql/session/session_access.h"
 #include "util/env_internal.h"
 #include "util/failpoint.h"
 #include "util/logging.h"
@@ -132,41 +134,6 @@ constexpr size_t kMaxPlaceholders = 0xFFFF;
 // How long a connection of an account created by SQL uses its grants before reading them
 // again (changes through this server apply at once).
 constexpr uint64_t kGrantsRefreshMicros = 1'000'000;
-
-// The first two words of a statement, upper case, skipping blanks and comments; enough to
-// tell the account statements (GRANT, REVOKE, CREATE USER, DROP USER, SHOW GRANTS) from
-// the rest without parsing.
-bool MaybeAccountStatement(std::string_view q) {
-  auto skip = [&](size_t i) {
-    for (;;) {
-      while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
-      if (q.substr(i, 2) == "/*") {
-        const size_t end = q.find("*/", i + 2);
-        i = end == std::string_view::npos ? q.size() : end + 2;
-      } else if (q.substr(i, 1) == "#" || q.substr(i, 3) == "-- ") {
-        const size_t end = q.find('\n', i);
-        i = end == std::string_view::npos ? q.size() : end + 1;
-      } else {
-        return i;
-      }
-    }
-  };
-  auto word = [&](size_t* i) {
-    *i = skip(*i);
-    std::string w;
-    while (*i < q.size() && std::isalpha(static_cast<unsigned char>(q[*i]))) {
-      w.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(q[*i]))));
-      ++*i;
-    }
-    return w;
-  };
-  size_t i = 0;
-  const std::string first = word(&i);
-  if (first == "GRANT" || first == "REVOKE") return true;
-  if (first != "CREATE" && first != "DROP" && first != "SHOW") return false;
-  const std::string second = word(&i);
-  return second == "USER" || second == "GRANTS";
-}
 
 }  // namespace
 
@@ -396,8 +363,8 @@ class Connection {
     size_t params = 0;
     std::vector<uint16_t> types;    // Bound at the first execute that sends them.
     std::vector<Requirement> reqs;  // Privileges it needs (checked at each execute),
-    std::string reqs_db;            // with unqualified names in this database,
-    std::string text;               // for this text (non-built-in accounts only).
+    std::string reqs_db;            // with unqualified names in this database
+                                    // (non-built-in accounts only).
     std::map<uint16_t, std::string> long_data;
     size_t long_data_bytes = 0;       // Sum over long_data.
     bool long_data_overflow = false;  // Some SEND_LONG_DATA was refused; execute fails.
@@ -729,7 +696,7 @@ class Connection {
     auto table = r->NulString(true);
     if (!table.ok()) return Malformed(table.status());
     if (!grants_->superuser()) {
-      RefreshGrants();
+      if (absl::Status st = RefreshGrants(); !st.ok()) return SendStatus(st);
       const std::string db = session_->CurrentDatabase();
       if (!db.empty()) {
         const std::vector<Requirement> reqs = {
@@ -790,23 +757,26 @@ class Connection {
                              max_stmts, ")"));
       return;
     }
+    auto id = session_->Prepare(sql_text);
+    if (!id.ok()) return SendStatus(id.status());
+    // Checked on the tree the session prepared, which is what each execute runs.
+    const sql::Stmt* tree = sql::SessionAccess::Prepared(*session_, *id);
+    if (tree == nullptr || AccountStore::Handles(*tree)) {
+      (void)session_->ClosePrepared(*id);
+      SendError(1295, "HY000",
+                "This command is not supported in the prepared statement protocol yet");
+      return;
+    }
     std::vector<Requirement> reqs;
     if (!grants_->superuser()) {
-      auto parsed = sql::ParseOne(sql_text);
-      if (!parsed.ok()) return SendStatus(parsed.status());
-      if (AccountStore::Handles(**parsed)) {
-        SendError(1295, "HY000",
-                  "This command is not supported in the prepared statement protocol yet");
-        return;
-      }
-      reqs = RequiredPrivileges(**parsed, session_->CurrentDatabase());
-      RefreshGrants();
-      if (absl::Status st = CheckPrivileges(*grants_, reqs, user_, peer_host_); !st.ok()) {
+      reqs = RequiredPrivileges(*tree, session_->CurrentDatabase());
+      absl::Status st = RefreshGrants();
+      if (st.ok()) st = CheckPrivileges(*grants_, reqs, user_, peer_host_);
+      if (!st.ok()) {
+        (void)session_->ClosePrepared(*id);
         return SendStatus(st);
       }
     }
-    auto id = session_->Prepare(sql_text);
-    if (!id.ok()) return SendStatus(id.status());
     auto params = session_->ParamCount(*id);
     if (!params.ok()) {
       (void)session_->ClosePrepared(*id);
@@ -822,10 +792,7 @@ class Connection {
     stmt = Stmt();
     stmt.params = *params;
     stmt.reqs = std::move(reqs);
-    if (!grants_->superuser()) {
-      stmt.reqs_db = session_->CurrentDatabase();
-      stmt.text = std::string(sql_text);
-    }
+    if (!grants_->superuser()) stmt.reqs_db = session_->CurrentDatabase();
     // The result columns as bound with NULL parameters. Clients that cannot see them here
     // (sysbench decides from them whether to fetch) lose sync otherwise; when binding
     // needs real values, announce none and let the execute response carry them.
@@ -876,12 +843,12 @@ class Connection {
     ResetLongData(&stmt);
     if (!values.ok()) return Malformed(values.status());
     if (!grants_->superuser()) {
-      RefreshGrants();
+      if (absl::Status st = RefreshGrants(); !st.ok()) return SendStatus(st);
       // Unqualified names bind in the current database at each execute.
       if (std::string db = session_->CurrentDatabase(); db != stmt.reqs_db) {
-        auto parsed = sql::ParseOne(stmt.text);
-        if (!parsed.ok()) return SendStatus(parsed.status());
-        stmt.reqs = RequiredPrivileges(**parsed, db);
+        const sql::Stmt* tree = sql::SessionAccess::Prepared(*session_, *id);
+        if (tree == nullptr) return UnknownStmt(*id, "mysqld_stmt_execute");
+        stmt.reqs = RequiredPrivileges(*tree, db);
         stmt.reqs_db = std::move(db);
       }
       if (absl::Status st = CheckPrivileges(*grants_, stmt.reqs, user_, peer_host_); !st.ok()) {
@@ -921,22 +888,38 @@ class Connection {
   }
 
   // Reloads the grants of an account created by SQL when this server changed accounts
-  // or they are older than kGrantsRefreshMicros. On a read error the old grants stay.
-  void RefreshGrants() {
-    if (grants_->superuser()) return;
+  // or they are older than kGrantsRefreshMicros. When they cannot be read the account
+  // holds nothing until a read succeeds (a REVOKE made elsewhere must not be missed):
+  // the error says why the statement is refused.
+  absl::Status RefreshGrants() {
+    if (grants_->superuser()) return absl::OkStatus();
     const uint64_t gen = server_->grants_generation.load();
     const uint64_t now = server_->env->NowMicros();
-    if (gen == grants_generation_ && now - grants_loaded_micros_ < kGrantsRefreshMicros) return;
+    if (grants_valid_ && gen == grants_generation_ &&
+        now - grants_loaded_micros_ < kGrantsRefreshMicros) {
+      return absl::OkStatus();
+    }
     auto g = server_->accounts->LoadGrants(user_, account_host_);
-    if (!g.ok()) return;
+    if (!g.ok()) {
+      grants_ = std::make_shared<Grants>();
+      grants_valid_ = false;
+      return sql::MakeMySqlStatus(
+          absl::StatusCode::kUnavailable,
+          sql::MySqlError{
+              1105, "HY000",
+              absl::StrCat("Cannot read the privileges of '", user_, "'@'", account_host_,
+                           "' from mysql.grants (", g.status().message(), "); statement refused")});
+    }
     grants_ = *std::move(g);
+    grants_valid_ = true;
     grants_generation_ = gen;
     grants_loaded_micros_ = now;
+    return absl::OkStatus();
   }
 
   absl::Status CheckDatabaseAccess(std::string_view db) {
     if (grants_->superuser()) return absl::OkStatus();
-    RefreshGrants();
+    if (absl::Status st = RefreshGrants(); !st.ok()) return st;
     const std::string lower = absl::AsciiStrToLower(std::string(db));
     if (lower == "information_schema") return absl::OkStatus();
     const std::vector<Requirement> reqs = {Requirement{0, lower, "", true}};
@@ -944,29 +927,26 @@ class Connection {
   }
 
   // Runs one statement of COM_QUERY: account statements here, the rest in the session
-  // after the privilege check (accounts created by SQL only).
+  // after the privilege check (accounts created by SQL only). The statement is parsed
+  // once, with the session's sql_mode, and the tree checked is the tree that runs; text
+  // that does not parse returns the syntax error and runs nothing.
   absl::StatusOr<sql::ResultSet> ExecuteChecked(std::string_view text) {
-    if (grants_->superuser() && !MaybeAccountStatement(text)) return session_->Execute(text);
-    auto parsed = sql::ParseOne(text);
-    if (!parsed.ok()) {
-      // The session reports the syntax error (and any warnings) as it would anyway;
-      // it runs nothing it cannot parse.
-      return session_->Execute(text);
-    }
+    auto parsed = sql::SessionAccess::Parse(session_.get(), text);
+    if (!parsed.ok()) return parsed.status();
     if (AccountStore::Handles(**parsed)) {
-      RefreshGrants();
+      if (absl::Status st = RefreshGrants(); !st.ok()) return st;
       auto rs = server_->accounts->Execute(**parsed, *grants_, user_, account_host_,
                                            session_->CurrentDatabase());
       if (rs.ok() && !rs->has_rows) server_->grants_generation.fetch_add(1);
       return rs;
     }
     if (!grants_->superuser()) {
-      RefreshGrants();
+      if (absl::Status st = RefreshGrants(); !st.ok()) return st;
       absl::Status st = CheckPrivileges(
           *grants_, RequiredPrivileges(**parsed, session_->CurrentDatabase()), user_, peer_host_);
       if (!st.ok()) return st;
     }
-    return session_->Execute(text);
+    return sql::SessionAccess::Run(session_.get(), **parsed);
   }
 
   MySqlServer::Impl* server_;
@@ -978,6 +958,7 @@ class Connection {
   std::string account_host_;  // The host pattern of the account logged in as.
   uint64_t grants_generation_ = 0;
   uint64_t grants_loaded_micros_ = 0;
+  bool grants_valid_ = true;  // False after a failed read: the next check reads again.
   std::string scramble_;
   std::string user_;
   uint32_t caps_ = 0;

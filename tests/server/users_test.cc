@@ -287,5 +287,40 @@ TEST_F(UsersTest, GrantsThroughAnotherServerReachOpenConnections) {
   EXPECT_EQ(rc, 0u);
 }
 
+// The privilege check sees exactly the statement that runs: text that parses only under
+// the session's sql_mode (ANSI makes `||` concatenation, so the BETWEEN bound below parses
+// only there) is checked on that parse, and text that does not parse runs nothing.
+TEST_F(UsersTest, StatementParsedUnderSessionSqlModeIsChecked) {
+  Conn root = Root();
+  ASSERT_EQ(Run(root.get(), "CREATE USER mallory IDENTIFIED BY 'm'"), 0u)
+      << mysql_error(root.get());
+  Conn m(Connect("mallory", "m"));
+  ASSERT_TRUE(m) << last_error_;
+  EXPECT_EQ(Run(m.get(), "SET sql_mode = 'ANSI'"), 0u) << mysql_error(m.get());
+  const std::string grab =
+      "INSERT INTO mysql.grants SELECT 'mallory', '%', '', '', 268435455 FROM dual "
+      "WHERE 1 BETWEEN 0 || '' AND 2";
+  EXPECT_EQ(Run(m.get(), grab), 1142u) << mysql_error(m.get());
+  EXPECT_NE(std::string(mysql_error(m.get())).find("INSERT command denied"), std::string::npos)
+      << mysql_error(m.get());
+  // The same through the prepared statement protocol.
+  MYSQL_STMT* st = mysql_stmt_init(m.get());
+  EXPECT_NE(mysql_stmt_prepare(st, grab.data(), grab.size()), 0);
+  EXPECT_EQ(mysql_stmt_errno(st), 1142u) << mysql_stmt_error(st);
+  mysql_stmt_close(st);
+  // Nothing changed: no grant row, and mallory still reads nothing.
+  EXPECT_EQ(Rows(root.get(), "SELECT count(*) FROM mysql.grants WHERE user = 'mallory'"),
+            std::vector<std::string>{"0"});
+  EXPECT_EQ(Rows(m.get(), "SHOW GRANTS"),
+            std::vector<std::string>{"GRANT USAGE ON *.* TO `mallory`@`%`"});
+  EXPECT_EQ(Run(m.get(), "SELECT * FROM d.t1"), 1142u);
+  // Text that does not parse under the session's sql_mode is a syntax error.
+  EXPECT_EQ(Run(m.get(), "SET sql_mode = ''"), 0u) << mysql_error(m.get());
+  EXPECT_EQ(Run(m.get(), grab), 1064u) << mysql_error(m.get());
+  EXPECT_EQ(Run(m.get(), "INSERT INTO mysql.grants VALUES ('mallory'"), 1064u);
+  EXPECT_EQ(Rows(root.get(), "SELECT count(*) FROM mysql.grants WHERE user = 'mallory'"),
+            std::vector<std::string>{"0"});
+}
+
 }  // namespace
 }  // namespace rutile::server

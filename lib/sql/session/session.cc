@@ -28,6 +28,7 @@
 #include "sql/planner/binder.h"
 #include "sql/planner/explain.h"
 #include "sql/session/database_access.h"
+#include "sql/session/session_access.h"
 #include "sql/types/convert.h"
 
 namespace rutile::sql {
@@ -175,6 +176,14 @@ struct SessionImpl {
   absl::StatusOr<PlanPtr> PlanQuery(const QueryStmt& q, const std::vector<Datum>* params);
 
   absl::StatusOr<ResultSet> Execute(std::string_view sql);
+  // The parser options sql_mode implies.
+  ParserOptions ParseOptions() const {
+    ParserOptions po;
+    po.pipes_as_concat = sql_mode.pipes_as_concat;
+    return po;
+  }
+  // Parses as Execute does, recording a syntax error in the diagnostics.
+  absl::StatusOr<StmtPtr> Parse(std::string_view sql);
   absl::StatusOr<ResultSet> Run(const Stmt& stmt, const std::vector<Datum>* params);
   // Run, recording the statement's diagnostics for SHOW WARNINGS.
   absl::StatusOr<ResultSet> RunRecorded(const Stmt& stmt, const std::vector<Datum>* params);
@@ -465,15 +474,18 @@ void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
   ctx->mem_quota = mem_quota_query;
 }
 
-absl::StatusOr<ResultSet> SessionImpl::Execute(std::string_view sql) {
-  ParserOptions po;
-  po.pipes_as_concat = sql_mode.pipes_as_concat;
-  auto stmt = ParseOne(sql, po);
+absl::StatusOr<StmtPtr> SessionImpl::Parse(std::string_view sql) {
+  auto stmt = ParseOne(sql, ParseOptions());
   if (!stmt.ok()) {
     MySqlErrorInfo e = MySqlErrorOf(stmt.status());
     diagnostics = {{WarnLevel::kError, {e.code, e.sqlstate, e.message}}};
-    return stmt.status();
   }
+  return stmt;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::Execute(std::string_view sql) {
+  auto stmt = Parse(sql);
+  if (!stmt.ok()) return stmt.status();
   return RunRecorded(**stmt, nullptr);
 }
 
@@ -2132,8 +2144,22 @@ Session::~Session() {
 
 absl::StatusOr<ResultSet> Session::Execute(std::string_view sql) { return impl_->Execute(sql); }
 
+absl::StatusOr<StmtPtr> SessionAccess::Parse(Session* s, std::string_view sql) {
+  return s->impl_->Parse(sql);
+}
+
+absl::StatusOr<ResultSet> SessionAccess::Run(Session* s, const Stmt& stmt) {
+  return s->impl_->RunRecorded(stmt, nullptr);
+}
+
+const Stmt* SessionAccess::Prepared(const Session& s, uint32_t id) {
+  auto it = s.impl_->prepared.find(id);
+  return it == s.impl_->prepared.end() ? nullptr : it->second.stmt.get();
+}
+
 absl::StatusOr<uint32_t> Session::Prepare(std::string_view sql) {
-  auto stmt = ParseOne(sql);
+  // Parsed under the session's sql_mode, as a statement run at once would be.
+  auto stmt = ParseOne(sql, impl_->ParseOptions());
   if (!stmt.ok()) return stmt.status();
   Prepared p;
   p.sql = std::string(sql);
