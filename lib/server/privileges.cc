@@ -145,6 +145,11 @@ std::vector<std::pair<std::string, std::string>> Others(
   return out;
 }
 
+// Whether an expression reads a column (a column reference anywhere in it).
+bool ReadsColumns(const sql::Node* e) {
+  return e != nullptr && sql::DumpAst(*e).find("(Col ") != std::string::npos;
+}
+
 bool LikeMatch(std::string_view pattern, std::string_view s) {
   if (pattern.empty()) return s.empty();
   if (pattern[0] == '%') {
@@ -229,6 +234,13 @@ bool Grants::AnyIn(std::string_view db) const {
   return false;
 }
 
+bool Grants::Visible(std::string_view db, std::string_view table) const {
+  if (superuser_) return true;
+  if (Lower(db) == "information_schema") return true;
+  if (table.empty()) return (global_ & kPrivShowDatabases) != 0 || AnyIn(db);
+  return OnTable(db, table) != 0;
+}
+
 std::vector<Requirement> RequiredPrivileges(const sql::Stmt& stmt, std::string_view current_db) {
   using Tables = std::vector<std::pair<std::string, std::string>>;
   std::vector<Requirement> reqs;
@@ -251,12 +263,19 @@ std::vector<Requirement> RequiredPrivileges(const sql::Stmt& stmt, std::string_v
     Require(&reqs, p, t);
     Require(&reqs, kPrivSelect, Others(all, t));
   } else if (auto* s = dynamic_cast<const sql::UpdateStmt*>(&stmt)) {
+    // Reading columns (in WHERE, ORDER BY, a join's conditions or a SET value) needs
+    // SELECT, as in MySQL (here at table level): UPDATE alone must not be an oracle for
+    // values the account may not read.
     Tables t = targets_of(s->table.get());
-    Require(&reqs, kPrivUpdate, t);
+    bool reads = ReadsColumns(s->where.get()) || !s->order_by.empty() ||
+                 dynamic_cast<const sql::TableName*>(s->table.get()) == nullptr;
+    for (const sql::Assignment& a : s->set) reads = reads || ReadsColumns(a.value.get());
+    Require(&reqs, reads ? kPrivUpdate | kPrivSelect : kPrivUpdate, t);
     Require(&reqs, kPrivSelect, Others(all, t));
   } else if (auto* s = dynamic_cast<const sql::DeleteStmt*>(&stmt)) {
     Tables t = targets_of(s->table.get());
-    Require(&reqs, kPrivDelete, t);
+    const bool reads = ReadsColumns(s->where.get()) || !s->order_by.empty();
+    Require(&reqs, reads ? kPrivDelete | kPrivSelect : kPrivDelete, t);
     Require(&reqs, kPrivSelect, Others(all, t));
   } else if (auto* s = dynamic_cast<const sql::CreateDatabaseStmt*>(&stmt)) {
     reqs.push_back(Requirement{kPrivCreate, db_of(s->name), "", false});
@@ -288,7 +307,14 @@ std::vector<Requirement> RequiredPrivileges(const sql::Stmt& stmt, std::string_v
   } else if (auto* s = dynamic_cast<const sql::ExplainStmt*>(&stmt)) {
     if (s->stmt != nullptr) reqs = RequiredPrivileges(*s->stmt, current_db);
   } else if (auto* s = dynamic_cast<const sql::ShowStmt*>(&stmt)) {
-    if (!s->table.empty() && s->kind != sql::ShowKind::kCreateDatabase) {
+    if (s->kind == sql::ShowKind::kTables || s->kind == sql::ShowKind::kTableStatus) {
+      // Some privilege in the database, as USE needs (the list shows only the tables the
+      // account holds a privilege on: the server's visibility filter).
+      const std::string db = db_of(s->db);
+      if (!db.empty() && db != "information_schema") {
+        reqs.push_back(Requirement{0, db, "", /*any=*/true});
+      }
+    } else if (!s->table.empty() && s->kind != sql::ShowKind::kCreateDatabase) {
       const std::string db = db_of(s->db);
       if (!db.empty() && db != "information_schema") {
         reqs.push_back(Requirement{kGlobalPrivs, db, Lower(s->table), /*any=*/true});

@@ -98,6 +98,9 @@ class Grants {
   uint64_t Global() const { return superuser_ ? kGlobalPrivs : global_; }
   // Whether any privilege is held on the database or on some table in it (what USE needs).
   bool AnyIn(std::string_view db) const;
+  // Whether SHOW and information_schema list the database (table "": some privilege in
+  // it, or SHOW DATABASES) or the table (some privilege on it), as MySQL lists them.
+  bool Visible(std::string_view db, std::string_view table) const;
 
   // Levels as stored: key (db, table), "" for a wildcard.
   std::map<std::pair<std::string, std::string>, uint64_t> levels;

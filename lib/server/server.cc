@@ -493,6 +493,14 @@ class Connection {
   bool OpenSession(std::string_view user, std::string_view db) {
     session_ = server_->db->NewSession();
     session_->SetConnectionInfo(id_, user, peer_host_);
+    if (!grants_->superuser()) {
+      // SHOW and information_schema list what the account holds some privilege on (the
+      // grants as last read: a failed read leaves none).
+      sql::SessionAccess::SetVisibility(session_.get(),
+                                        [this](std::string_view db, std::string_view table) {
+                                          return grants_->Visible(db, table);
+                                        });
+    }
     ClearStmts();
     if (!db.empty()) {
       if (absl::Status st = CheckDatabaseAccess(db); !st.ok()) {

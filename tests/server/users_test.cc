@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <mysql.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -320,6 +321,100 @@ TEST_F(UsersTest, StatementParsedUnderSessionSqlModeIsChecked) {
   EXPECT_EQ(Run(m.get(), "INSERT INTO mysql.grants VALUES ('mallory'"), 1064u);
   EXPECT_EQ(Rows(root.get(), "SELECT count(*) FROM mysql.grants WHERE user = 'mallory'"),
             std::vector<std::string>{"0"});
+}
+
+// SHOW DATABASES, SHOW TABLES and information_schema list only what the account holds
+// some privilege on, as MySQL does; SHOW TABLES of a database it holds nothing in is 1044.
+TEST_F(UsersTest, ShowAndInformationSchemaListOnlyVisibleObjects) {
+  Conn root = Root();
+  ASSERT_EQ(Run(root.get(), "CREATE USER ivy IDENTIFIED BY 'i'"), 0u) << mysql_error(root.get());
+  ASSERT_EQ(Run(root.get(), "GRANT SELECT ON d.t1 TO ivy"), 0u) << mysql_error(root.get());
+  Conn v(Connect("ivy", "i"));
+  ASSERT_TRUE(v) << last_error_;
+  const std::vector<std::string> dbs = Rows(v.get(), "SHOW DATABASES");
+  EXPECT_NE(std::find(dbs.begin(), dbs.end(), "d"), dbs.end());
+  EXPECT_EQ(std::find(dbs.begin(), dbs.end(), "e"), dbs.end());
+  EXPECT_EQ(std::find(dbs.begin(), dbs.end(), "mysql"), dbs.end());
+  EXPECT_EQ(Rows(v.get(), "SHOW TABLES FROM d"), std::vector<std::string>{"t1"});
+  EXPECT_EQ(Run(v.get(), "SHOW TABLES FROM e"), 1044u);
+  EXPECT_EQ(Run(v.get(), "SHOW TABLES FROM mysql"), 1044u);
+  EXPECT_EQ(Rows(v.get(),
+                 "SELECT table_name FROM information_schema.tables WHERE table_schema IN "
+                 "('d', 'e', 'mysql') ORDER BY table_name"),
+            std::vector<std::string>{"t1"});
+  EXPECT_EQ(Rows(v.get(),
+                 "SELECT DISTINCT table_name FROM information_schema.columns WHERE "
+                 "table_schema <> 'information_schema'"),
+            std::vector<std::string>{"t1"});
+  EXPECT_EQ(Rows(v.get(),
+                 "SELECT schema_name FROM information_schema.schemata WHERE schema_name IN "
+                 "('d', 'e', 'mysql')"),
+            std::vector<std::string>{"d"});
+  EXPECT_EQ(
+      Rows(v.get(), "SELECT count(*) FROM information_schema.statistics WHERE table_schema = 'e'"),
+      std::vector<std::string>{"0"});
+  // A database-level grant shows every table of the database.
+  ASSERT_EQ(Run(root.get(), "GRANT INSERT ON e.* TO ivy"), 0u) << mysql_error(root.get());
+  EXPECT_EQ(Rows(v.get(), "SHOW TABLES FROM e"), Rows(root.get(), "SHOW TABLES FROM e"));
+  // Built-in accounts see everything.
+  const std::vector<std::string> all = Rows(root.get(), "SHOW DATABASES");
+  EXPECT_NE(std::find(all.begin(), all.end(), "mysql"), all.end());
+}
+
+// UPDATE and DELETE that read columns (WHERE, ORDER BY, SET values) need SELECT on the
+// table, so an account holding only DELETE cannot probe values with it.
+TEST_F(UsersTest, UpdateAndDeleteReadingColumnsNeedSelect) {
+  Conn root = Root();
+  ASSERT_EQ(Run(root.get(), "CREATE TABLE d.secret (id INT PRIMARY KEY, pw VARCHAR(20))"), 0u)
+      << mysql_error(root.get());
+  ASSERT_EQ(Run(root.get(), "INSERT INTO d.secret VALUES (1, 'abc'), (2, 'xyz')"), 0u);
+  ASSERT_EQ(Run(root.get(), "CREATE USER jack IDENTIFIED BY 'j'"), 0u);
+  ASSERT_EQ(Run(root.get(), "GRANT UPDATE, DELETE ON d.secret TO jack"), 0u);
+  Conn j(Connect("jack", "j"));
+  ASSERT_TRUE(j) << last_error_;
+  EXPECT_EQ(Run(j.get(), "DELETE FROM d.secret WHERE pw LIKE 'a%'"), 1142u);
+  EXPECT_NE(std::string(mysql_error(j.get())).find("SELECT command denied"), std::string::npos)
+      << mysql_error(j.get());
+  EXPECT_EQ(Run(j.get(), "DELETE FROM d.secret ORDER BY pw LIMIT 1"), 1142u);
+  EXPECT_EQ(Run(j.get(), "UPDATE d.secret SET pw = 'q' WHERE pw LIKE 'a%'"), 1142u);
+  EXPECT_EQ(Run(j.get(), "UPDATE d.secret SET pw = concat(pw, 'q')"), 1142u);
+  EXPECT_EQ(Rows(root.get(), "SELECT pw FROM d.secret ORDER BY id"),
+            (std::vector<std::string>{"abc", "xyz"}));
+  // Writing without reading needs no SELECT.
+  EXPECT_EQ(Run(j.get(), "UPDATE d.secret SET pw = 'same'"), 0u) << mysql_error(j.get());
+  ASSERT_EQ(Run(root.get(), "GRANT SELECT ON d.secret TO jack"), 0u);
+  EXPECT_EQ(Run(j.get(), "DELETE FROM d.secret WHERE id = 2"), 0u) << mysql_error(j.get());
+  ASSERT_EQ(Run(root.get(), "REVOKE SELECT ON d.secret FROM jack"), 0u);
+  EXPECT_EQ(Run(j.get(), "DELETE FROM d.secret"), 0u) << mysql_error(j.get());
+  EXPECT_EQ(Rows(root.get(), "SELECT count(*) FROM d.secret"), std::vector<std::string>{"0"});
+}
+
+// When mysql.grants cannot be read the account holds nothing (fail closed) and the error
+// says why, instead of keeping grants a REVOKE elsewhere may have changed.
+TEST_F(UsersTest, UnreadableGrantsDenyInsteadOfKeepingStaleOnes) {
+  Conn root = Root();
+  ASSERT_EQ(Run(root.get(), "CREATE USER kim IDENTIFIED BY 'k'"), 0u) << mysql_error(root.get());
+  ASSERT_EQ(Run(root.get(), "GRANT SELECT ON d.t1 TO kim"), 0u);
+  Conn k(Connect("kim", "k"));
+  ASSERT_TRUE(k) << last_error_;
+  EXPECT_EQ(Run(k.get(), "SELECT * FROM d.t1"), 0u) << mysql_error(k.get());
+  // mysql.grants loses the column the privileges are read from.
+  ASSERT_EQ(Run(root.get(), "ALTER TABLE mysql.grants DROP COLUMN privs"), 0u)
+      << mysql_error(root.get());
+  // An account statement through this server makes its connections read grants again.
+  ASSERT_EQ(Run(root.get(), "CREATE USER kim2"), 0u) << mysql_error(root.get());
+  EXPECT_EQ(Run(k.get(), "SELECT * FROM d.t1"), 1105u);
+  EXPECT_NE(std::string(mysql_error(k.get())).find("Cannot read the privileges"), std::string::npos)
+      << mysql_error(k.get());
+  EXPECT_EQ(Run(k.get(), "SHOW TABLES FROM d"), 1105u);
+  // Readable again (the privileges granted anew: the column came back empty).
+  ASSERT_EQ(Run(root.get(),
+                "ALTER TABLE mysql.grants ADD COLUMN privs BIGINT UNSIGNED NOT NULL DEFAULT 0"),
+            0u)
+      << mysql_error(root.get());
+  EXPECT_EQ(Run(k.get(), "SELECT * FROM d.t1"), 1142u);
+  ASSERT_EQ(Run(root.get(), "GRANT SELECT ON d.t1 TO kim"), 0u) << mysql_error(root.get());
+  EXPECT_EQ(Run(k.get(), "SELECT * FROM d.t1"), 0u) << mysql_error(k.get());
 }
 
 }  // namespace

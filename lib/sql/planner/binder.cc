@@ -46,6 +46,26 @@ struct Scope {
 
 namespace {
 
+// An information_schema table with only the rows `visible` lets the account see: every
+// table there has TABLE_SCHEMA (SCHEMA_NAME in SCHEMATA) second and, but for SCHEMATA,
+// TABLE_NAME third.
+TablePtr VisibleRows(const TablePtr& t,
+                     const std::function<bool(std::string_view, std::string_view)>& visible) {
+  if (t->memory_rows == nullptr) return t;
+  const bool schemata = t->name == "SCHEMATA";
+  auto rows = std::make_shared<std::vector<std::vector<Datum>>>();
+  for (const std::vector<Datum>& row : *t->memory_rows) {
+    if (row.size() < 3 || row[1].IsNull() || row[2].IsNull()) continue;
+    const std::string db = row[1].ToString();
+    if (Catalog::IsInfoSchema(db) || visible(db, schemata ? "" : row[2].ToString())) {
+      rows->push_back(row);
+    }
+  }
+  auto copy = std::make_shared<TableInfo>(*t);
+  copy->memory_rows = std::move(rows);
+  return copy;
+}
+
 absl::Status Err(uint16_t code, std::string msg) { return MySqlErrorStatus(code, std::move(msg)); }
 
 bool NameEq(std::string_view a, std::string_view b) {
@@ -311,7 +331,11 @@ absl::StatusOr<expr::ExprPtr> Binder::BindFunction(const std::string& name,
 absl::StatusOr<TablePtr> Binder::ResolveTable(const TableName& t) {
   std::string db = t.db.empty() ? opts_.db : t.db;
   if (db.empty()) return Err(kErNoDb, "No database selected");
-  if (Catalog::IsInfoSchema(db)) return opts_.catalog->InfoSchemaTable(t.name);
+  if (Catalog::IsInfoSchema(db)) {
+    auto table = opts_.catalog->InfoSchemaTable(t.name);
+    if (!table.ok() || opts_.visible == nullptr || !*opts_.visible) return table;
+    return VisibleRows(*table, *opts_.visible);
+  }
   return opts_.catalog->GetTable(db, t.name);
 }
 

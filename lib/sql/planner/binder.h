@@ -56,6 +56,9 @@ struct BindOptions {
   bool optimize = true;
   // Table statistics for cardinality estimation (null: pseudo statistics).
   const StatsCache* stats = nullptr;
+  // What information_schema shows (null: everything): whether the database (table "")
+  // or the table may be seen by the account the statement runs for.
+  const std::function<bool(std::string_view db, std::string_view table)>* visible = nullptr;
 };
 
 struct Scope;

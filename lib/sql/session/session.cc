@@ -120,6 +120,9 @@ struct SessionImpl {
       "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
       "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
   SqlMode sql_mode = SqlMode::Default();
+  // Which databases (table "") and tables SHOW and information_schema list (empty: all);
+  // set by SessionAccess::SetVisibility.
+  std::function<bool(std::string_view db, std::string_view table)> visible;
   std::string isolation = "REPEATABLE-READ";
   // tidb_txn_mode: explicit transactions lock as they write ("pessimistic", the
   // default) or find conflicts at COMMIT ("optimistic"). Autocommit statements always
@@ -397,6 +400,7 @@ absl::StatusOr<Datum> StoreValue(ExecContext* ctx, const ColumnInfo& c, const Da
 BindOptions SessionImpl::Options(const std::vector<Datum>* params) {
   BindOptions o;
   o.catalog = &db->catalog;
+  o.visible = &visible;
   o.db = current_db;
   o.params = params;
   o.variable = [this](const VariableExpr& v) { return Variable(v); };
@@ -1975,7 +1979,9 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
   switch (s.kind) {
     case ShowKind::kDatabases: {
       std::vector<Row> rows;
-      for (const std::string& d : db->catalog.Databases()) rows.push_back({d});
+      for (const std::string& d : db->catalog.Databases()) {
+        if (!visible || visible(d, "")) rows.push_back({d});
+      }
       return TextResult({"Database"}, std::move(rows));
     }
     case ShowKind::kTables: {
@@ -1985,6 +1991,7 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
         return Err(kErBadDb, absl::StrCat("Unknown database '", d, "'"));
       std::vector<Row> rows;
       for (const TablePtr& t : db->catalog.Tables(d)) {
+        if (visible && !visible(d, t->name)) continue;
         if (s.full) {
           rows.push_back({t->name, std::string(t->is_view ? "VIEW" : "BASE TABLE")});
         } else {
@@ -2150,6 +2157,11 @@ absl::StatusOr<StmtPtr> SessionAccess::Parse(Session* s, std::string_view sql) {
 
 absl::StatusOr<ResultSet> SessionAccess::Run(Session* s, const Stmt& stmt) {
   return s->impl_->RunRecorded(stmt, nullptr);
+}
+
+void SessionAccess::SetVisibility(
+    Session* s, std::function<bool(std::string_view db, std::string_view table)> visible) {
+  s->impl_->visible = std::move(visible);
 }
 
 const Stmt* SessionAccess::Prepared(const Session& s, uint32_t id) {

@@ -7,6 +7,7 @@
 #define RUTILE_SQL_SESSION_SESSION_ACCESS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,10 @@ struct SessionAccess {
   static absl::StatusOr<ResultSet> Run(Session* s, const Stmt& stmt);
   // The syntax tree of prepared statement `id` (what ExecutePrepared runs), or null.
   static const Stmt* Prepared(const Session& s, uint32_t id);
+  // Limits what SHOW DATABASES, SHOW TABLES and information_schema list to the databases
+  // (table "") and tables `visible` accepts (an account's privileges); empty: everything.
+  static void SetVisibility(
+      Session* s, std::function<bool(std::string_view db, std::string_view table)> visible);
 };
 
 }  // namespace rutile::sql
