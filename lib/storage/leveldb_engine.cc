@@ -60,6 +60,17 @@ class NullLogger final : public leveldb::Logger {
 // writer preallocated the same way), so recovery reads the records and then only zeros.
 // The directory is fsynced on the file's first Sync, so that a new log file's name is
 // durable before any write in it is acknowledged.
+//
+// Crash safety. Records overwrite pages already inside the file, so after a crash the
+// pages of unsynced records (an unsynced write, or a synced one whose fdatasync had not
+// returned) may have reached the disk in any order: record N may read as zeros while
+// N+1 is intact. LevelDB's reader drops the rest of a 32 KiB block at a bad or zero
+// record and goes on with the next block, so it would recover N+1 without N (and the
+// data database keeps the apply state next to the data). Two rules keep recovery a
+// prefix of the writes: TrimNewestLog cuts the newest log at its first bad, zero or
+// incomplete record before LevelDB opens the database, and Close syncs a log that has
+// unsynced records (LevelDB closes the old log unsynced when it starts a new one), so
+// only the newest log can be torn.
 class ZeroFilledLogFile final : public leveldb::WritableFile {
  public:
   ZeroFilledLogFile(std::string path, int fd, uint64_t chunk)
@@ -75,6 +86,7 @@ class ZeroFilledLogFile final : public leveldb::WritableFile {
   }
   leveldb::Status Flush() override {
     if (buf_.empty()) return leveldb::Status::OK();
+    unsynced_ = true;
     const uint64_t end = offset_ + buf_.size();
     leveldb::Status s = WriteAt(buf_.data(), buf_.size(), offset_);
     if (!s.ok()) return s;
@@ -104,6 +116,7 @@ class ZeroFilledLogFile final : public leveldb::WritableFile {
     leveldb::Status s = Flush();
     if (!s.ok()) return s;
     if (::fdatasync(fd_) != 0) return IoError(errno, "fdatasync");
+    unsynced_ = false;
     if (!dir_synced_) {
       std::string dir = fs::path(path_).parent_path().string();
       int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -116,8 +129,12 @@ class ZeroFilledLogFile final : public leveldb::WritableFile {
     }
     return leveldb::Status::OK();
   }
+  // LevelDB closes a log without syncing it when it switches to a new one. This one is
+  // synced first, so that only the newest log of a database can hold unsynced records:
+  // the one TrimNewestLog scans before the next Open.
   leveldb::Status Close() override {
     leveldb::Status s = Flush();
+    if (s.ok() && fd_ >= 0 && unsynced_) s = Sync();
     if (fd_ >= 0 && ::close(fd_) != 0 && s.ok()) s = IoError(errno, "close");
     fd_ = -1;
     return s;
@@ -147,8 +164,9 @@ class ZeroFilledLogFile final : public leveldb::WritableFile {
   int fd_;
   const uint64_t chunk_;
   std::string buf_;
-  uint64_t offset_ = 0;  // Where the next record goes (the data written so far).
-  uint64_t zeroed_ = 0;  // The file holds data, then zeros, up to here.
+  uint64_t offset_ = 0;    // Where the next record goes (the data written so far).
+  uint64_t zeroed_ = 0;    // The file holds data, then zeros, up to here.
+  bool unsynced_ = false;  // Data written since the last fdatasync.
   bool dir_synced_ = false;
 };
 
@@ -173,6 +191,127 @@ class ZeroFilledLogEnv final : public leveldb::EnvWrapper {
 
 absl::Status ErrnoStatus(int error, std::string_view what, const std::string& path) {
   return absl::ErrnoToStatus(error, absl::StrCat("storage: ", std::string(what), " ", path));
+}
+
+// ---- Trimming a torn write-ahead log before recovery ------------------------------------
+
+// CRC-32C (Castagnoli), as LevelDB checksums its log records.
+uint32_t Crc32c(uint32_t crc, const char* p, size_t n) {
+  static const uint32_t* const kTable = [] {
+    auto* t = new uint32_t[256];
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i)
+    crc = kTable[(crc ^ static_cast<uint8_t>(p[i])) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+// Length of the longest prefix of a LevelDB log (`log` is the whole file) made of
+// complete, intact logical records: LevelDB's format (db/log_format.h) is 32 KiB blocks of
+// physical records, each a 7-byte header (masked CRC-32C of type and payload, 16-bit
+// length, type: 1 full, 2 first, 3 middle, 4 last) and its payload; a block's last 1 to 6
+// bytes are zero padding when no header fits. The prefix ends at the first zero header
+// (the zero-filled tail, or a page that never reached the disk), bad checksum, record
+// running past its block or the file, or fragment out of sequence.
+size_t IntactLogPrefix(std::string_view log) {
+  constexpr size_t kBlock = 32 << 10;
+  constexpr size_t kHeader = 7;
+  size_t pos = 0;
+  size_t intact = 0;
+  bool in_fragment = false;
+  while (pos < log.size()) {
+    const size_t left_in_block = kBlock - pos % kBlock;
+    if (left_in_block < kHeader) {
+      pos += left_in_block;  // Trailer.
+      continue;
+    }
+    if (log.size() - pos < kHeader) break;
+    const auto* h = reinterpret_cast<const uint8_t*>(log.data() + pos);
+    const uint32_t stored =
+        uint32_t{h[0]} | uint32_t{h[1]} << 8 | uint32_t{h[2]} << 16 | uint32_t{h[3]} << 24;
+    const size_t length = size_t{h[4]} | size_t{h[5]} << 8;
+    const uint8_t type = h[6];
+    if (type < 1 || type > 4) break;  // Zero (type 0) or garbage.
+    if (length > left_in_block - kHeader || length > log.size() - pos - kHeader) break;
+    uint32_t crc = Crc32c(0, log.data() + pos + 6, 1 + length);
+    crc = ((crc >> 15) | (crc << 17)) + 0xa282ead8u;  // LevelDB's crc32c::Mask.
+    if (crc != stored) break;
+    const bool starts = type == 1 || type == 2;
+    if (starts == in_fragment) break;  // A first/full inside a record, or a stray middle/last.
+    pos += kHeader + length;
+    in_fragment = type == 2 || type == 3;
+    if (!in_fragment) intact = pos;
+  }
+  return intact;
+}
+
+// Cuts the newest write-ahead log of the LevelDB in `path` (the one a crash can have
+// torn; see ZeroFilledLogFile) at the end of its intact prefix when anything but zeros
+// follows it, so that recovery replays a prefix of the writes. The cut drops only what a
+// crash left unsynced or torn (a synced write's fdatasync made every earlier record
+// durable), so it is done even if the Open fails later. Does nothing when the database does not
+// exist yet or is locked (open elsewhere: LevelDB's Open reports that).
+absl::Status TrimNewestLog(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path + "/CURRENT", ec)) return absl::OkStatus();
+  leveldb::Env* env = leveldb::Env::Default();
+  leveldb::FileLock* lock = nullptr;
+  if (!env->LockFile(path + "/LOCK", &lock).ok()) return absl::OkStatus();
+  absl::Status result = [&]() -> absl::Status {
+    uint64_t newest = 0;
+    std::string log_path;
+    for (fs::directory_iterator it(path, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() <= 4 || !absl::EndsWith(name, ".log")) continue;
+      uint64_t number = 0;
+      bool digits = true;
+      for (char c : std::string_view(name).substr(0, name.size() - 4)) {
+        if (c < '0' || c > '9') digits = false;
+        number = number * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (digits && (log_path.empty() || number > newest)) {
+        newest = number;
+        log_path = it->path().string();
+      }
+    }
+    if (ec) return ErrnoStatus(ec.value(), "cannot list", path);
+    if (log_path.empty()) return absl::OkStatus();
+    int fd = ::open(log_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "cannot open", log_path);
+    std::string log;
+    char buf[1 << 16];
+    while (true) {
+      ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int e = errno;
+        ::close(fd);
+        return ErrnoStatus(e, "cannot read", log_path);
+      }
+      if (n == 0) break;
+      log.append(buf, static_cast<size_t>(n));
+    }
+    // Only zeros after the intact prefix (the zero-filled tail of a cleanly written log)
+    // need no trimming: LevelDB reads them as the end.
+    const size_t intact = IntactLogPrefix(log);
+    if (log.find_first_not_of('\0', intact) != std::string::npos &&
+        (::ftruncate(fd, static_cast<off_t>(intact)) != 0 || ::fsync(fd) != 0)) {
+      int e = errno;
+      ::close(fd);
+      return ErrnoStatus(e, "cannot trim the torn write-ahead log", log_path);
+    }
+    ::close(fd);
+    return absl::OkStatus();
+  }();
+  (void)env->UnlockFile(lock);
+  return result;
 }
 
 // Reads a whole small file. Returns NotFound when it does not exist.
@@ -475,7 +614,12 @@ struct ThreadBatches {
 };
 
 absl::Status OpenDb(const LevelDbResources& resources, const std::string& path,
-                    bool create_if_missing, std::unique_ptr<leveldb::DB>* out) {
+                    bool create_if_missing, bool paranoid_checks,
+                    std::unique_ptr<leveldb::DB>* out) {
+  // Paranoid checks refuse a torn log instead (LevelDB reports the corruption).
+  if (!paranoid_checks) {
+    if (absl::Status s = TrimNewestLog(path); !s.ok()) return s;
+  }
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(resources.MakeOptions(create_if_missing), path, &db);
   if (s.ok()) {
@@ -605,9 +749,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LevelDbEngine::Open(const std::string& d
   std::unique_ptr<leveldb::DB> data_db;
   std::unique_ptr<leveldb::DB> raft_db;
   // The data database first: its lock is what tells a second opener the engine is in use.
-  absl::Status s = OpenDb(*resources, data_path, creating, &data_db);
+  absl::Status s = OpenDb(*resources, data_path, creating, options.paranoid_checks, &data_db);
   if (!s.ok()) return s;
-  s = OpenDb(*resources, raft_path, creating, &raft_db);
+  s = OpenDb(*resources, raft_path, creating, options.paranoid_checks, &raft_db);
   if (!s.ok()) return s;
   if (creating) {
     s = WriteFileAtomically(dir, kMarkerFile, absl::StrCat(kMarkerHeader, kMarkerReady));
