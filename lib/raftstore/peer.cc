@@ -5,10 +5,12 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "raft/errors.h"
 #include "raftstore/errors.h"
 #include "raftstore/keys.h"
+#include "util/failpoint.h"
 #include "util/logging.h"
 
 namespace rutile::raftstore {
@@ -549,7 +551,9 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
     cb.Set(EpochNotMatch("read with a stale version"));
     return;
   }
-  if (LeaseValid()) {
+  // Not before this leader applied every commit index it sent: a follower may already
+  // serve that state (RevealCommit).
+  if (LeaseValid() && AppliedIndex() >= revealed_commit_) {
     cb.Set(TakeSnapshot());
     return;
   }
@@ -659,6 +663,17 @@ std::vector<raft_serverpb::RaftMessage> Peer::WrapMessages(std::vector<raft::Mes
 // ---- Apply ----
 
 ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
+  // Tests hold one store's applies: "raftstore_apply_delay" returning "<store id>:<micros>".
+  if (std::optional<std::string> v = RUTILE_FAIL_POINT_VALUE("raftstore_apply_delay")) {
+    uint64_t store = 0;
+    uint64_t micros = 0;
+    const size_t colon = v->find(':');
+    if (!entries.empty() && colon != std::string::npos &&
+        absl::SimpleAtoi(v->substr(0, colon), &store) &&
+        absl::SimpleAtoi(v->substr(colon + 1), &micros) && store == self_.store_id()) {
+      env_->SleepForMicros(micros);
+    }
+  }
   ApplyOutput out;
   storage::WriteBatch wb;
   sync_apply_ = false;

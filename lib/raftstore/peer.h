@@ -11,6 +11,7 @@
 #ifndef RUTILE_RAFTSTORE_PEER_H_
 #define RUTILE_RAFTSTORE_PEER_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -239,6 +240,17 @@ class Peer {
     written_bytes_ = 0;
     written_keys_ = 0;
   }
+  // Called before this peer's Ready messages are sent: notes the commit index they may
+  // reveal (Raft's committed index, an upper bound) and returns it. A follower that learns
+  // commit index C applies up to C and serves follower reads from that state at once, so
+  // a lease read here must not return state older than C: the lease read (Read) and the
+  // store's local reader (which compares this to the applied index it publishes) serve
+  // only once this peer applied what it revealed; before that they take the ReadIndex
+  // path or the mailbox, which waits for the apply.
+  uint64_t RevealCommit() {
+    revealed_commit_ = std::max(revealed_commit_, raw_->raft()->log().committed());
+    return revealed_commit_;
+  }
   // Entries proposed and not applied, and reads waiting (for tests and metrics).
   size_t PendingProposals() const { return proposals_.size(); }
   // The siblings of the last split this peer applied (including its own region).
@@ -313,6 +325,7 @@ class Peer {
   uint64_t next_read_id_ = 1;
   uint64_t lease_expire_micros_ = 0;
   uint64_t max_lease_micros_ = 0;
+  uint64_t revealed_commit_ = 0;  // See RevealCommit.
   std::shared_ptr<LocalLease> local_lease_ = std::make_shared<LocalLease>();
 
   bool hibernating_ = false;

@@ -516,6 +516,15 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   std::vector<std::pair<uint64_t, raft::SnapshotStatus>> snap_reports;
   std::vector<std::vector<std::pair<uint64_t, raft::SnapshotStatus>>> reports(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].rd.messages.empty()) continue;
+    // Before the messages that may carry a new commit index to followers (which apply and
+    // serve follower reads at once): the local reader stops serving lease reads until
+    // this peer applied as far (Peer::RevealCommit).
+    const uint64_t revealed = items[i].fsm->peer->RevealCommit();
+    {
+      absl::MutexLock lock(&items[i].fsm->mu);
+      items[i].fsm->revealed_commit = revealed;
+    }
     SendMessages(items[i].fsm->peer.get(), std::move(items[i].rd.messages), &reports[i]);
   }
 
@@ -1054,6 +1063,8 @@ std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& 
     if (header.region_epoch().version() != fsm->read_region->region_epoch().version()) {
       return std::nullopt;
     }
+    // A follower may already serve state this peer has not applied (revealed_commit).
+    if (fsm->applied_index < fsm->revealed_commit) return std::nullopt;
     region = fsm->read_region;
     applied = fsm->applied_index;
   }
@@ -1082,6 +1093,8 @@ std::optional<absl::Status> Store::ReadLatest(
     }
     if (peer_id != 0 && peer_id != fsm->self_peer_id) return std::nullopt;
     if (epoch_version != fsm->read_region->region_epoch().version()) return std::nullopt;
+    // A follower may already serve state this peer has not applied (revealed_commit).
+    if (fsm->applied_index < fsm->revealed_commit) return std::nullopt;
     region = fsm->read_region;
     applied = fsm->applied_index;
   }

@@ -229,6 +229,9 @@ class Store : public std::enable_shared_from_this<Store> {
     bool hibernating ABSL_GUARDED_BY(mu) = false;
     bool asleep ABSL_GUARDED_BY(mu) = false;  // Out of the tick set (ticking_).
     uint64_t applied_index ABSL_GUARDED_BY(mu) = 0;
+    // Peer::RevealCommit, stored before the peer's messages go out: the local reader
+    // serves only while applied_index has reached it.
+    uint64_t revealed_commit ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_bytes ABSL_GUARDED_BY(mu) = 0;
     uint64_t written_keys ABSL_GUARDED_BY(mu) = 0;
     // The read delegate: the local reader reads these and applied_index above under mu
