@@ -152,6 +152,10 @@ class Store : public std::enable_shared_from_this<Store> {
   // store resolves a proposal only after applying it), and a write acknowledged in an
   // earlier term was committed before T began, so it precedes T's first entry in the log,
   // which this peer has applied (the lease is only published once applied_term == T).
+  // And nothing a follower read returned before that instant is missing: a follower
+  // serves state up to a commit index it learned from this leader's messages, and the
+  // reader declines while this peer has not applied the commit index it revealed
+  // (PeerFsm::revealed_commit, stored before the messages are sent).
   // Conversely everything the engine holds for the region is committed (only committed
   // entries are applied), so nothing the read returns can be rolled back. The engine
   // snapshot LocalRead takes buys nothing more for a single read: it freezes the same
