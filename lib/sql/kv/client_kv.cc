@@ -1,7 +1,6 @@
 #include "sql/kv/client_kv.h"
 
 #include <algorithm>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,17 +54,8 @@ class ClientTxn : public BufferedTxn {
 
   absl::Status CommitBuffer(const Buffer& buffer) override {
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
-    // Keys a failed statement locked and handed to the client, then took back: the
-    // client writes their snapshot value again (the lock makes that a no-op change).
-    for (const std::string& k : taken_back_) {
-      if (buffer.count(k) != 0) continue;
-      auto v = txn_->Get(k);
-      absl::Status s = !v.ok() ? v.status() : v->has_value() ? txn_->Put(k, **v) : txn_->Delete(k);
-      if (!s.ok()) {
-        (void)txn_->Rollback();
-        return s;
-      }
-    }
+    // Pessimistic: every key a locking statement wrote is locked already (Put and Delete
+    // find the lock), and keys locked but not written commit as lock records.
     for (const auto& [k, v] : buffer) {
       absl::Status s = v.has_value() ? txn_->Put(k, *v) : txn_->Delete(k);
       if (!s.ok()) {
@@ -81,25 +71,41 @@ class ClientTxn : public BufferedTxn {
     // has nothing to undo.
     txn_.reset();
     read_txn_.reset();
+    current_txn_.reset();
   }
 
-  // Pessimistic: the client's Put/Delete lock each key at start_ts (waiting for other
-  // transactions' locks, with deadlock detection); a key already locked costs nothing.
-  absl::Status LockWritten(const std::vector<std::string>& keys) override {
+  bool Pessimistic() const override { return pessimistic_; }
+
+  // The client's locking read (LockKeys) locks each key at for_update_ts on its latest
+  // version, taking a fresh for_update_ts when a newer commit exists (the lock is held
+  // either way): then what the statement read at the old one may be stale.
+  absl::Status LockKeys(const std::vector<std::string>& keys, bool* moved) override {
+    *moved = false;
     if (!pessimistic_) return absl::OkStatus();
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
-    for (size_t i = 0; i < keys.size(); ++i) {
-      auto b = Buffered(keys[i]);
-      absl::Status s;
-      if (b.has_value()) {
-        s = b->has_value() ? txn_->Put(keys[i], **b) : txn_->Delete(keys[i]);
-      }
-      if (!s.ok()) {
-        // The statement rolls back: what it handed over is restored at commit.
-        for (size_t j = 0; j <= i; ++j) taken_back_.insert(keys[j]);
-        return s;
-      }
+    const txn::TimeStamp before = txn_->for_update_ts();
+    absl::Status s = txn_->LockKeys(keys);
+    if (!s.ok()) return s;
+    *moved = txn_->for_update_ts() > before;
+    return absl::OkStatus();
+  }
+
+  // A current read: a read-only client transaction at a fresh TSO timestamp, which
+  // becomes the for_update_ts the statement's keys are locked at.
+  absl::Status SetCurrentRead(bool on) override {
+    if (!on) {
+      current_txn_.reset();
+      return absl::OkStatus();
     }
+    if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
+    auto ts = client_->GetTimestamp();
+    if (!ts.ok()) return ts.status();
+    txn_->RaiseForUpdateTs(*ts);
+    txn::client::BeginOptions b;
+    b.read_ts = txn_->for_update_ts();
+    auto r = client_->Begin(b);
+    if (!r.ok()) return r.status();
+    current_txn_ = *std::move(r);
     return absl::OkStatus();
   }
 
@@ -117,14 +123,17 @@ class ClientTxn : public BufferedTxn {
   }
 
  private:
-  txn::client::Txn* reader() { return read_txn_ != nullptr ? read_txn_.get() : txn_.get(); }
+  txn::client::Txn* reader() {
+    if (current_txn_ != nullptr) return current_txn_.get();
+    return read_txn_ != nullptr ? read_txn_.get() : txn_.get();
+  }
 
   txn::client::Client* const client_;
   std::unique_ptr<txn::client::Txn> txn_;
-  std::unique_ptr<txn::client::Txn> read_txn_;  // READ COMMITTED's latest snapshot.
+  std::unique_ptr<txn::client::Txn> read_txn_;     // READ COMMITTED's latest snapshot.
+  std::unique_ptr<txn::client::Txn> current_txn_;  // A locking statement's current read.
   const uint64_t start_ts_;
   const bool pessimistic_;
-  std::set<std::string> taken_back_;
 };
 
 }  // namespace

@@ -1,15 +1,19 @@
 #include "sql/kv/kv.h"
 
 #include <algorithm>
+#include <functional>
+#include <set>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "rutile/env.h"
 #include "sql/errors.h"
 #include "storage/mem_engine.h"
 #include "txn/errors.h"
+#include "txn/region_store.h"
 
 namespace rutile::sql::kv {
 
@@ -39,6 +43,9 @@ absl::Status MapTxnError(const absl::Status& s) {
 // ---- BufferedTxn ----
 
 absl::StatusOr<std::optional<std::string>> BufferedTxn::Get(const std::string& key) {
+  // SELECT ... FOR UPDATE locks a key it looked for even when it is absent (as TiDB's
+  // point get does), so no other transaction can insert it meanwhile.
+  if (lock_reads_) read_keys_.push_back(key);
   auto it = buffer_.find(key);
   if (it != buffer_.end()) return it->second;
   auto r = SnapshotGet(key);
@@ -70,6 +77,7 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::BatchGet(const std::vector<std::s
     auto f = fetched.find(k);
     if (f != fetched.end()) out.push_back({k, f->second});
   }
+  if (lock_reads_) read_keys_.insert(read_keys_.end(), sorted.begin(), sorted.end());
   return out;
 }
 
@@ -101,7 +109,12 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::Scan(const std::string& start,
       scan_cache_.emplace(cache_key, snap);
     }
   }
-  if (!buffered) return snap;
+  if (!buffered) {
+    if (lock_reads_) {
+      for (const Pair& p : snap) read_keys_.push_back(p.key);
+    }
+    return snap;
+  }
   // Merge the snapshot with the buffer, both in ascending order, then reverse if asked.
   if (reverse) std::reverse(snap.begin(), snap.end());
   std::vector<Pair> out;
@@ -119,6 +132,9 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::Scan(const std::string& start,
   }
   if (reverse) std::reverse(out.begin(), out.end());
   if (limit > 0 && out.size() > limit) out.resize(limit);
+  if (lock_reads_) {
+    for (const Pair& p : out) read_keys_.push_back(p.key);
+  }
   return out;
 }
 
@@ -138,6 +154,7 @@ void BufferedTxn::BeginStatement() {
 }
 
 void BufferedTxn::RollbackStatement() {
+  EndLocking();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     if (it->second.has_value()) {
       buffer_[it->first] = *it->second;
@@ -153,6 +170,7 @@ absl::Status BufferedTxn::Commit() {
     Abandon();
     return absl::OkStatus();
   }
+  locking_ = false;
   absl::Status s = CommitBuffer(buffer_);
   buffer_.clear();
   undo_.clear();
@@ -161,27 +179,71 @@ absl::Status BufferedTxn::Commit() {
 }
 
 void BufferedTxn::Rollback() {
+  locking_ = false;
+  lock_reads_ = false;
+  read_keys_.clear();
   buffer_.clear();
   undo_.clear();
   Abandon();
 }
 
-absl::Status BufferedTxn::LockStatement() {
-  if (undo_.empty()) return absl::OkStatus();
-  std::vector<std::string> keys;
-  keys.reserve(undo_.size());
+absl::Status BufferedTxn::BeginLockingStatement(bool lock_reads) {
+  EndLocking();
+  BeginStatement();
+  if (!Pessimistic()) return absl::OkStatus();
+  // A fresh for_update_ts per statement (and per run of it): the cached scans were read
+  // at another timestamp.
+  ClearScanCache();
+  absl::Status s = SetCurrentRead(true);
+  if (!s.ok()) {
+    (void)SetCurrentRead(false);
+    return MapTxnError(s);
+  }
+  locking_ = true;
+  lock_reads_ = lock_reads;
+  read_keys_.clear();
+  return absl::OkStatus();
+}
+
+void BufferedTxn::EndLocking() {
+  if (!locking_) return;
+  locking_ = false;
+  lock_reads_ = false;
+  read_keys_.clear();
+  ClearScanCache();
+  // Back to the snapshot at start_ts (or READ COMMITTED's); a failure shows on the
+  // next read.
+  (void)SetCurrentRead(false);
+}
+
+absl::Status BufferedTxn::LockStatement(bool* retry) {
+  *retry = false;
+  if (!locking_) return absl::OkStatus();
+  std::vector<std::string> keys = std::move(read_keys_);
+  read_keys_.clear();
+  keys.reserve(keys.size() + undo_.size());
   for (const auto& u : undo_) keys.push_back(u.first);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  absl::Status s = LockWritten(keys);
-  if (s.ok()) return s;
-  RollbackStatement();
-  return MapTxnError(s);
+  bool moved = false;
+  absl::Status s = keys.empty() ? absl::OkStatus() : LockKeys(keys, &moved);
+  if (!s.ok()) {
+    RollbackStatement();
+    return MapTxnError(s);
+  }
+  if (moved) {
+    // What the statement read is older than what it locked: run it again over the
+    // locked versions (the locks stay).
+    RollbackStatement();
+    *retry = true;
+    return absl::OkStatus();
+  }
+  EndLocking();
+  return absl::OkStatus();
 }
 
 absl::Status BufferedTxn::RefreshSnapshot() {
-  scan_cache_.clear();
-  cache_bytes_ = 0;
+  ClearScanCache();
   return MapTxnError(NewReadSnapshot());
 }
 
@@ -201,45 +263,68 @@ namespace {
 
 class LocalTxn : public BufferedTxn {
  public:
-  LocalTxn(LocalKvStore* store, txn::TimeStamp start_ts)
-      : store_(store), start_ts_(start_ts), read_ts_(start_ts) {}
+  LocalTxn(LocalKvStore* store, txn::TimeStamp start_ts, bool pessimistic)
+      : store_(store),
+        start_ts_(start_ts),
+        read_ts_(start_ts),
+        for_update_ts_(start_ts),
+        pessimistic_(pessimistic) {}
+  ~LocalTxn() override { ReleaseLocks(); }
 
   uint64_t start_ts() const override { return start_ts_; }
 
  protected:
   absl::StatusOr<std::optional<std::string>> SnapshotGet(const std::string& key) override {
-    return store_->storage()->Get(key, read_ts_);
+    std::optional<std::string> out;
+    absl::Status s = WaitForLocks([&]() -> absl::Status {
+      auto r = store_->storage()->Get(key, ReadTs());
+      if (!r.ok()) return r.status();
+      out = *std::move(r);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   absl::StatusOr<std::vector<Pair>> SnapshotBatchGet(
       const std::vector<std::string>& keys) override {
-    auto r = store_->storage()->BatchGet(keys, read_ts_);
-    if (!r.ok()) return r.status();
     std::vector<Pair> out;
-    for (txn::KvPair& p : *r) {
-      if (!p.error.ok()) return p.error;
-      out.push_back({std::move(p.key), std::move(p.value)});
-    }
+    absl::Status s = WaitForLocks([&]() -> absl::Status {
+      out.clear();
+      auto r = store_->storage()->BatchGet(keys, ReadTs());
+      if (!r.ok()) return r.status();
+      for (txn::KvPair& p : *r) {
+        if (!p.error.ok()) return p.error;
+        out.push_back({std::move(p.key), std::move(p.value)});
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
     std::sort(out.begin(), out.end(), [](const Pair& a, const Pair& b) { return a.key < b.key; });
     return out;
   }
 
   absl::StatusOr<std::vector<Pair>> SnapshotScan(const std::string& start, const std::string& end,
                                                  size_t limit, bool reverse) override {
-    txn::ScanOptions opts;
-    opts.start_key = start;
-    opts.end_key = end;
-    opts.ts = read_ts_;
-    opts.reverse = reverse;
-    opts.limit = limit;
-    auto r = store_->storage()->Scan(opts);
-    if (!r.ok()) return r.status();
     std::vector<Pair> out;
-    out.reserve(r->size());
-    for (txn::KvPair& p : *r) {
-      if (!p.error.ok()) return p.error;
-      out.push_back({std::move(p.key), std::move(p.value)});
-    }
+    absl::Status s = WaitForLocks([&]() -> absl::Status {
+      out.clear();
+      txn::ScanOptions opts;
+      opts.start_key = start;
+      opts.end_key = end;
+      opts.ts = ReadTs();
+      opts.reverse = reverse;
+      opts.limit = limit;
+      auto r = store_->storage()->Scan(opts);
+      if (!r.ok()) return r.status();
+      out.reserve(r->size());
+      for (txn::KvPair& p : *r) {
+        if (!p.error.ok()) return p.error;
+        out.push_back({std::move(p.key), std::move(p.value)});
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
     return out;
   }
 
@@ -247,14 +332,30 @@ class LocalTxn : public BufferedTxn {
     txn::PrewriteRequest req;
     req.start_ts = start_ts_;
     req.lock_ttl = 3000;
-    req.primary = buffer.begin()->first;
-    req.txn_size = buffer.size();
+    req.primary = primary_.empty() ? buffer.begin()->first : primary_;
+    if (pessimistic_) req.for_update_ts = for_update_ts_;
     std::vector<std::string> keys;
     for (auto& [k, v] : buffer) {
       keys.push_back(k);
       req.mutations.push_back(v.has_value() ? txn::Mutation::Put(k, *v) : txn::Mutation::Delete(k));
+      if (pessimistic_) req.is_pessimistic_lock.push_back(locked_.count(k) != 0);
     }
-    auto pw = store_->storage()->Prewrite(req);
+    // Keys locked (SELECT ... FOR UPDATE) but not written commit as lock records.
+    for (const std::string& k : locked_) {
+      if (buffer.count(k) != 0) continue;
+      keys.push_back(k);
+      req.mutations.push_back(txn::Mutation::LockKey(k));
+      req.is_pessimistic_lock.push_back(true);
+    }
+    req.txn_size = keys.size();
+    locked_.clear();
+    // Another transaction's lock (a pessimistic lock until its owner commits, or a commit
+    // in flight): wait for it as the cluster client's prewrite does.
+    absl::StatusOr<txn::PrewriteResponse> pw = absl::UnknownError("not run");
+    (void)WaitForLocks([&]() -> absl::Status {
+      pw = store_->storage()->Prewrite(req);
+      return pw.status();
+    });
     if (!pw.ok()) {
       txn::RollbackRequest rb;
       rb.keys = keys;
@@ -269,15 +370,114 @@ class LocalTxn : public BufferedTxn {
     return store_->storage()->Commit(cr);
   }
 
+  void Abandon() override { ReleaseLocks(); }
+
   absl::Status NewReadSnapshot() override {
     read_ts_ = store_->NextTs();
     return absl::OkStatus();
   }
 
+  bool Pessimistic() const override { return pessimistic_; }
+
+  absl::Status SetCurrentRead(bool on) override {
+    if (!on) {
+      current_ts_ = 0;
+      return absl::OkStatus();
+    }
+    for_update_ts_ = std::max(for_update_ts_, store_->NextTs());
+    current_ts_ = for_update_ts_;
+    return absl::OkStatus();
+  }
+
+  // Locks each key at for_update_ts_ (a newer commit takes a fresh one and sets
+  // `*moved`), waiting for other holders with the store's deadlock detector.
+  absl::Status LockKeys(const std::vector<std::string>& keys, bool* moved) override {
+    *moved = false;
+    if (!pessimistic_) return absl::OkStatus();
+    Env* env = store_->env();
+    txn::DeadlockDetector* detector = store_->detector();
+    for (const std::string& key : keys) {
+      if (locked_.count(key) != 0) continue;
+      const uint64_t wait_deadline = env->NowMicros() + kLockWaitMicros;
+      uint64_t backoff = 200;
+      while (true) {
+        txn::AcquirePessimisticLockRequest req;
+        req.keys.push_back({key, false});
+        req.primary = primary_.empty() ? key : primary_;
+        req.start_ts = start_ts_;
+        req.for_update_ts = for_update_ts_;
+        req.lock_ttl = 3000;
+        auto r = store_->storage()->AcquirePessimisticLock(req);
+        if (r.ok()) {
+          if (primary_.empty()) primary_ = key;
+          locked_.insert(key);
+          break;
+        }
+        if (txn::GetTxnErrorAs<txn::WriteConflict>(r.status()).has_value()) {
+          for_update_ts_ = std::max(for_update_ts_, store_->NextTs());
+          *moved = true;
+          continue;
+        }
+        std::optional<txn::KeyIsLocked> kl = txn::GetTxnErrorAs<txn::KeyIsLocked>(r.status());
+        if (!kl.has_value()) return r.status();
+        const txn::TimeStamp holder = kl->locks.front().lock_version;
+        if (detector->Detect(start_ts_, holder)) {
+          return txn::DeadlockError(start_ts_, holder, key);
+        }
+        if (env->NowMicros() >= wait_deadline) {
+          detector->CleanUpWaitFor(start_ts_, holder);
+          return absl::AbortedError(absl::StrCat("lock wait timeout: txn ", start_ts_,
+                                                 " waited for a key held by txn ", holder));
+        }
+        env->SleepForMicros(backoff);
+        backoff = std::min<uint64_t>(backoff * 2, 5'000);
+        detector->CleanUpWaitFor(start_ts_, holder);
+      }
+    }
+    return absl::OkStatus();
+  }
+
  private:
+  static constexpr uint64_t kLockWaitMicros = 3'000'000;
+
+  txn::TimeStamp ReadTs() const { return current_ts_ != 0 ? current_ts_ : read_ts_; }
+
+  // Runs the read `fn` again while it meets another transaction's lock: a commit in
+  // flight (prewrite then commit) finishes soon; pessimistic locks do not block reads.
+  absl::Status WaitForLocks(const std::function<absl::Status()>& fn) {
+    Env* env = store_->env();
+    const uint64_t deadline = env->NowMicros() + kLockWaitMicros;
+    uint64_t backoff = 100;
+    while (true) {
+      absl::Status s = fn();
+      if (!txn::GetTxnErrorAs<txn::KeyIsLocked>(s).has_value() || env->NowMicros() >= deadline) {
+        return s;
+      }
+      env->SleepForMicros(backoff);
+      backoff = std::min<uint64_t>(backoff * 2, 5'000);
+    }
+  }
+
+  void ReleaseLocks() {
+    if (!locked_.empty()) {
+      txn::PessimisticRollbackRequest req;
+      req.keys.assign(locked_.begin(), locked_.end());
+      req.start_ts = start_ts_;
+      req.for_update_ts = for_update_ts_;
+      (void)store_->storage()->PessimisticRollback(req);
+      locked_.clear();
+    }
+    if (pessimistic_) store_->detector()->CleanUp(start_ts_);
+  }
+
   LocalKvStore* store_;
   txn::TimeStamp start_ts_;
-  txn::TimeStamp read_ts_;  // start_ts_, or later under READ COMMITTED.
+  txn::TimeStamp read_ts_;         // start_ts_, or later under READ COMMITTED.
+  txn::TimeStamp current_ts_ = 0;  // A locking statement's current read.
+  txn::TimeStamp for_update_ts_;
+  const bool pessimistic_;
+  std::string primary_;           // Of the pessimistic locks.
+  std::set<std::string> locked_;  // Pessimistic locks held.
 };
 
 }  // namespace
@@ -293,12 +493,16 @@ LocalKvStore::LocalKvStore(storage::Engine* engine) : next_ts_(txn::ComposeTs(1,
   cm_ = std::make_unique<txn::ConcurrencyManager>(next_ts_.load());
   latches_ = std::make_unique<txn::Latches>();
   storage_ = std::make_unique<txn::TxnStorage>(engine_, cm_.get(), latches_.get());
+  detector_ = std::make_unique<txn::DeadlockDetector>();
+  env_ = Env::Default();
 }
 
 LocalKvStore::~LocalKvStore() = default;
 
-absl::StatusOr<std::unique_ptr<KvTxn>> LocalKvStore::Begin() {
-  return std::unique_ptr<KvTxn>(std::make_unique<LocalTxn>(this, NextTs()));
+absl::StatusOr<std::unique_ptr<KvTxn>> LocalKvStore::Begin() { return BeginWith(TxnOptions()); }
+
+absl::StatusOr<std::unique_ptr<KvTxn>> LocalKvStore::BeginWith(const TxnOptions& options) {
+  return std::unique_ptr<KvTxn>(std::make_unique<LocalTxn>(this, NextTs(), options.pessimistic));
 }
 
 }  // namespace rutile::sql::kv

@@ -37,9 +37,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "rutile/env.h"
 #include "storage/engine.h"
 #include "txn/concurrency_manager.h"
 #include "txn/latches.h"
+#include "txn/region_store.h"
 #include "txn/txn_storage.h"
 
 namespace rutile::sql::kv {
@@ -51,14 +53,17 @@ struct Pair {
 
 // How a transaction runs (TiDB's tidb_txn_mode and isolation).
 struct TxnOptions {
-  // Pessimistic: the keys each statement writes are locked when the statement ends
-  // (LockStatement), waiting for other transactions' locks with deadlock detection, so
-  // a conflict fails the statement (1213, or 1205 after the lock wait timeout) instead
-  // of the COMMIT. The write keeps snapshot isolation's first-committer-wins: a key
-  // committed by another transaction after start_ts is a conflict.
+  // Pessimistic (TiDB's pessimistic mode): a statement that writes or locks (DML,
+  // SELECT ... FOR UPDATE) reads the latest committed data at a fresh for_update_ts
+  // ("current read", BeginLockingStatement) and, when it ends, locks the keys it wrote
+  // (and, for FOR UPDATE, the keys it read) at that for_update_ts (LockStatement),
+  // waiting for other transactions' locks with deadlock detection. A key committed by
+  // another transaction after the statement read is no error: the lock is taken on the
+  // latest version and the statement runs again over it, so an update never loses
+  // another's committed write and only a deadlock is 1213. Plain SELECTs read the
+  // snapshot at start_ts.
   bool pessimistic = false;
 };
-
 class KvTxn {
  public:
   virtual ~KvTxn() = default;
@@ -78,10 +83,26 @@ class KvTxn {
   virtual size_t BufferedWrites() const = 0;
   virtual absl::Status Commit() = 0;
   virtual void Rollback() = 0;
-  // Pessimistic transactions: locks the keys the running statement wrote. On failure the
-  // statement's writes are rolled back (as RollbackStatement) and the error is returned
-  // mapped (1213 conflict or deadlock, 1205 lock wait timeout). Optimistic: nothing.
-  virtual absl::Status LockStatement() { return absl::OkStatus(); }
+  // Pessimistic transactions: BeginStatement for a statement that writes or locks. Its
+  // reads see the latest committed data (at a fresh for_update_ts) overlaid by this
+  // transaction's writes, and with `lock_reads` (SELECT ... FOR UPDATE) the keys it reads
+  // are locked too. Optimistic: BeginStatement.
+  virtual absl::Status BeginLockingStatement(bool lock_reads) {
+    (void)lock_reads;
+    BeginStatement();
+    return absl::OkStatus();
+  }
+  // Pessimistic: locks the keys the running statement wrote (and read, with lock_reads)
+  // at its for_update_ts, waiting for other holders. When some key had a commit newer
+  // than what the statement read, the keys are still locked (on their latest version),
+  // the statement's writes are rolled back and `*retry` is set: the statement must run
+  // again (BeginLockingStatement; it then reads at the newer for_update_ts). On failure
+  // the statement's writes are rolled back and the error is returned mapped (1213
+  // deadlock, 1205 lock wait timeout). Optimistic: nothing.
+  virtual absl::Status LockStatement(bool* retry) {
+    *retry = false;
+    return absl::OkStatus();
+  }
   // READ COMMITTED: later snapshot reads see what was committed before this call
   // (writes still commit at start_ts).
   virtual absl::Status RefreshSnapshot() { return absl::OkStatus(); }
@@ -121,18 +142,30 @@ class BufferedTxn : public KvTxn {
   size_t BufferedWrites() const override { return buffer_.size(); }
   absl::Status Commit() override;
   void Rollback() override;
-  absl::Status LockStatement() override;
+  absl::Status BeginLockingStatement(bool lock_reads) override;
+  absl::Status LockStatement(bool* retry) override;
   absl::Status RefreshSnapshot() override;
 
  protected:
-  // Pessimistic: locks `keys` (written by the running statement; their values in
-  // `Buffered`). Default: nothing to lock.
-  virtual absl::Status LockWritten(const std::vector<std::string>& keys) {
+  // Pessimistic: locks `keys` (sorted, distinct; written or read by the running locking
+  // statement) at the for_update_ts its reads used, on their latest versions; sets
+  // `*moved` when some key had a newer commit (the for_update_ts moved past it).
+  // Default: nothing to lock.
+  virtual absl::Status LockKeys(const std::vector<std::string>& keys, bool* moved) {
     (void)keys;
+    *moved = false;
+    return absl::OkStatus();
+  }
+  // Pessimistic: snapshot reads from now on are current reads at a fresh for_update_ts
+  // (`on`), or go back to the transaction's snapshot (`!on`). Default: nothing changes.
+  virtual absl::Status SetCurrentRead(bool on) {
+    (void)on;
     return absl::OkStatus();
   }
   // READ COMMITTED: reads from now on come from a fresh snapshot.
   virtual absl::Status NewReadSnapshot() { return absl::OkStatus(); }
+  // Whether the transaction is pessimistic (locking statements lock).
+  virtual bool Pessimistic() const { return false; }
   // The buffered write of `key` (nullopt inside: a delete), or nullopt when unbuffered.
   std::optional<std::optional<std::string>> Buffered(const std::string& key) const {
     auto it = buffer_.find(key);
@@ -156,6 +189,12 @@ class BufferedTxn : public KvTxn {
 
  private:
   void Record(const std::string& key);
+  // Ends a locking statement's current read.
+  void EndLocking();
+  void ClearScanCache() {
+    scan_cache_.clear();
+    cache_bytes_ = 0;
+  }
 
   static constexpr size_t kScanCacheBytes = 32 << 20;
   static constexpr size_t kUncachedBatch = 4096;
@@ -164,6 +203,11 @@ class BufferedTxn : public KvTxn {
   size_t cache_bytes_ = 0;
   std::vector<std::pair<std::string, std::optional<std::optional<std::string>>>> undo_;
   bool in_statement_ = false;
+  // A locking statement is running: reads are current reads; with lock_reads_ the keys
+  // returned are collected in read_keys_ to be locked when it ends.
+  bool locking_ = false;
+  bool lock_reads_ = false;
+  std::vector<std::string> read_keys_;
 };
 
 // KvStore over txn::TxnStorage on a local engine.
@@ -176,8 +220,13 @@ class LocalKvStore : public KvStore {
   ~LocalKvStore() override;
 
   absl::StatusOr<std::unique_ptr<KvTxn>> Begin() override;
+  // Pessimistic transactions lock through the TxnStorage's pessimistic locks, waiting
+  // (Env::Default()) for other holders up to 3 s with a deadlock detector of the store.
+  absl::StatusOr<std::unique_ptr<KvTxn>> BeginWith(const TxnOptions& options) override;
   txn::TimeStamp NextTs() { return next_ts_.fetch_add(1) + 1; }
   txn::TxnStorage* storage() { return storage_.get(); }
+  txn::DeadlockDetector* detector() { return detector_.get(); }
+  Env* env() { return env_; }
 
  private:
   std::unique_ptr<storage::Engine> owned_engine_;
@@ -185,6 +234,8 @@ class LocalKvStore : public KvStore {
   std::unique_ptr<txn::ConcurrencyManager> cm_;
   std::unique_ptr<txn::Latches> latches_;
   std::unique_ptr<txn::TxnStorage> storage_;
+  std::unique_ptr<txn::DeadlockDetector> detector_;
+  Env* env_;
   std::atomic<txn::TimeStamp> next_ts_;
 };
 

@@ -565,6 +565,30 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
   return Ddl(stmt);
 }
 
+namespace {
+
+// How often a pessimistic statement runs again after meeting newer commits on keys it
+// locked (each run keeps its locks, so this takes a stream of new keys).
+constexpr int kMaxStatementRetries = 100;
+
+// SELECT ... FOR UPDATE [NOWAIT | SKIP LOCKED] (LOCK IN SHARE MODE takes no lock, as in
+// TiDB by default).
+bool LocksReads(const Stmt& stmt) {
+  auto* s = dynamic_cast<const SelectStmt*>(&stmt);
+  return s != nullptr &&
+         (s->lock == LockMode::kForUpdate || s->lock == LockMode::kForUpdateNoWait ||
+          s->lock == LockMode::kForUpdateSkipLocked);
+}
+
+// Statements a pessimistic transaction runs with a current read and locks.
+bool IsLockingStatement(const Stmt& stmt) {
+  return dynamic_cast<const InsertStmt*>(&stmt) != nullptr ||
+         dynamic_cast<const UpdateStmt*>(&stmt) != nullptr ||
+         dynamic_cast<const DeleteStmt*>(&stmt) != nullptr || LocksReads(stmt);
+}
+
+}  // namespace
+
 absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
                                                 const std::vector<Datum>* params) {
   // An autocommit statement that met a schema change (8028) or a write conflict at its
@@ -606,13 +630,39 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
     absl::Status refreshed = t->RefreshSnapshot();
     if (!refreshed.ok()) return refreshed;
   }
-  t->BeginStatement();
-  auto r = Dispatch(stmt, params, t);
-  if (r.ok() && local == nullptr) {
-    // A pessimistic transaction locks what the statement wrote now: a conflict fails
-    // this statement, not the COMMIT. A deadlock or write conflict (1213) rolls the
-    // whole transaction back, as MySQL does; a lock wait timeout only the statement.
-    absl::Status locked = t->LockStatement();
+  if (local != nullptr) {
+    t->BeginStatement();
+    auto r = Dispatch(stmt, params, t);
+    if (!r.ok()) {
+      local->Rollback();
+      written_tables.clear();
+      return r.status();
+    }
+    absl::Status s = CommitTxn(local.get());
+    if (!s.ok()) return s;
+    return r;
+  }
+  // Inside a transaction. A pessimistic one runs a statement that writes or locks as a
+  // locking statement (kv.h): it reads the latest committed data, locks what it wrote
+  // (and, FOR UPDATE, what it read) when it ends, and runs again when a key it locked had
+  // a commit newer than what it read (TiDB's pessimistic statement retry; the locks stay,
+  // so the next run sees the same versions). A deadlock (1213) rolls the whole
+  // transaction back, as MySQL does; a lock wait timeout only the statement.
+  const bool locking = IsLockingStatement(stmt);
+  for (int attempt = 0;; ++attempt) {
+    if (locking) {
+      absl::Status b = t->BeginLockingStatement(LocksReads(stmt));
+      if (!b.ok()) return b;
+    } else {
+      t->BeginStatement();
+    }
+    auto r = Dispatch(stmt, params, t);
+    if (!r.ok()) {
+      t->RollbackStatement();
+      return r.status();
+    }
+    bool retry = false;
+    absl::Status locked = t->LockStatement(&retry);
     if (!locked.ok()) {
       auto e = GetMySqlError(locked);
       if (e.has_value() && e->code == 1213) {
@@ -622,20 +672,19 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
       }
       return locked;
     }
-  }
-  if (!r.ok()) {
-    t->RollbackStatement();
-    if (local) {
-      local->Rollback();
+    if (!retry) return r;
+    if (attempt >= kMaxStatementRetries) {
+      txn->Rollback();
+      txn.reset();
       written_tables.clear();
+      return MakeMySqlStatus(
+          absl::StatusCode::kAborted,
+          {1213, "40001",
+           "Deadlock found when trying to get lock; try restarting transaction (the "
+           "statement kept meeting newer commits)"});
     }
-    return r.status();
+    pending_warnings.clear();
   }
-  if (local) {
-    absl::Status s = CommitTxn(local.get());
-    if (!s.ok()) return s;
-  }
-  return r;
 }
 
 absl::StatusOr<ResultSet> SessionImpl::Dispatch(const Stmt& stmt, const std::vector<Datum>* params,

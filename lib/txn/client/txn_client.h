@@ -19,6 +19,7 @@
 #ifndef RUTILE_TXN_CLIENT_TXN_CLIENT_H_
 #define RUTILE_TXN_CLIENT_TXN_CLIENT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -203,6 +204,13 @@ class Txn {
   // Pessimistic: LockKeys({key}) and the latest committed value it locked (overlaid by
   // this transaction's own writes). Optimistic: Get plus LockKeys({key}).
   absl::StatusOr<std::optional<std::string>> GetForUpdate(const std::string& key);
+  // Pessimistic: the timestamp locking reads lock at (start_ts until raised, by
+  // RaiseForUpdateTs or by a locking read that met a newer commit).
+  TimeStamp for_update_ts() const { return for_update_ts_; }
+  // Pessimistic: locking reads from now on lock at `ts` or later (it never goes down). A
+  // caller that read the latest data at `ts` (TiDB's current read for a DML statement)
+  // raises it first, so that a commit after `ts` is what moves for_update_ts.
+  void RaiseForUpdateTs(TimeStamp ts) { for_update_ts_ = std::max(for_update_ts_, ts); }
   absl::Status Commit();
   absl::Status Rollback();
 
