@@ -340,8 +340,12 @@ int DoTransfer(MYSQL* m, const Transfer& t, absl::Status* error) {
     return 0;
   };
   if (auto s = Query(m, "BEGIN"); !s.ok()) return fail(s.status());
-  auto rows = Query(
-      m, absl::StrFormat("SELECT id, balance FROM accounts WHERE id IN (%d, %d)", t.from, t.to));
+  // FOR UPDATE: the balance checked is the latest one, locked until COMMIT. A pessimistic
+  // UPDATE works on the latest committed balance (as in TiDB and InnoDB), so a check
+  // against the transaction's snapshot could let a balance go negative.
+  auto rows = Query(m, absl::StrFormat("SELECT id, balance FROM accounts WHERE id IN (%d, %d) "
+                                       "FOR UPDATE",
+                                       t.from, t.to));
   if (!rows.ok()) return fail(rows.status());
   int64_t from_balance = -1;
   for (const auto& row : *rows) {

@@ -397,8 +397,10 @@ TEST_F(MySqlTest, WriteConflictIs1213) {
   ASSERT_NE(b, nullptr);
   Exec(a, "CREATE TABLE acct (id INT PRIMARY KEY, v INT)");
   Exec(a, "INSERT INTO acct VALUES (1, 0)");
-  Exec(a, "BEGIN");
-  Exec(b, "BEGIN");
+  // Optimistic: the conflict shows at b's COMMIT (pessimistic, b's UPDATE would wait for
+  // a's lock on this one-threaded client).
+  Exec(a, "BEGIN OPTIMISTIC");
+  Exec(b, "BEGIN OPTIMISTIC");
   Exec(a, "UPDATE acct SET v = 1 WHERE id = 1");
   int rb = mysql_query(b, "UPDATE acct SET v = 2 WHERE id = 1");
   Exec(a, "COMMIT");

@@ -335,7 +335,9 @@ TEST_F(OnlineDdlTest, AddIndexWithDmlAtEveryStateAndBatch) {
       late_open = false;
     } else {
       late_revision = t.revision;
-      Ok(late_.get(), "BEGIN");
+      // Optimistic: a pessimistic transaction's row locks would make the backfill, run
+      // by this same thread, wait for them.
+      Ok(late_.get(), "BEGIN OPTIMISTIC");
       Ok(late_.get(), absl::StrCat("INSERT INTO t VALUES (", next_id++, ", 3, 'late')"));
       // The row the other session just inserted: no write conflict with its statements.
       Ok(late_.get(), absl::StrCat("UPDATE t SET v = v + 100 WHERE id = ", next_id - 2));
@@ -375,7 +377,7 @@ TEST_F(OnlineDdlTest, StaleTransactionTwoStatesBehindCannotCommit) {
   catalog_->set_ddl_hook([&](const TableInfo& t) {
     ++calls;
     if (StateOf(t, "iv") == SchemaState::kDeleteOnly) {
-      Ok(late_.get(), "BEGIN");
+      Ok(late_.get(), "BEGIN OPTIMISTIC");  // No locks the backfill would wait for.
       Ok(late_.get(), "INSERT INTO t VALUES (500, 4, 'stale')");
     }
   });

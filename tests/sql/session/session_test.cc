@@ -78,9 +78,10 @@ TEST_F(SessionTest, SnapshotIsolation) {
 }
 
 TEST_F(SessionTest, WriteConflictAbortsTheLaterCommitter) {
+  // Optimistic: the conflict shows at COMMIT (pessimistic_test.cc: b would wait for a).
   Ok(a_.get(), "INSERT INTO t VALUES (1, 10, 'x')");
-  Ok(a_.get(), "BEGIN");
-  Ok(b_.get(), "BEGIN");
+  Ok(a_.get(), "BEGIN OPTIMISTIC");
+  Ok(b_.get(), "BEGIN OPTIMISTIC");
   Ok(a_.get(), "UPDATE t SET v = v + 1 WHERE id = 1");
   Ok(b_.get(), "UPDATE t SET v = v + 100 WHERE id = 1");
   Ok(a_.get(), "COMMIT");
