@@ -459,6 +459,19 @@ absl::Status Catalog::RefreshLocked() {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status SchemaExpired(const absl::Status& s) {
+  return MakeMySqlStatus(
+      absl::StatusCode::kAborted,
+      {kErInfoSchemaExpired, "HY000",
+       absl::StrCat("Information schema is out of date: schema failed to update in 1 lease, "
+                    "please make sure the cluster is reachable",
+                    s.ok() ? "" : absl::StrCat(" (", s.message(), ")"))});
+}
+
+}  // namespace
+
 absl::Status Catalog::CommitChecked(const std::map<int64_t, int64_t>& used, kv::KvTxn* txn) {
   if (used.empty()) return txn->Commit();
   absl::Status s;
@@ -468,21 +481,29 @@ absl::Status Catalog::CommitChecked(const std::map<int64_t, int64_t>& used, kv::
     auto guard = CommitGuard();
     // Half a lease left for the commit itself: a schema writer that did not hear from
     // this catalog waits a whole lease before its next step.
-    if (Now() >= synced_at_.load() + lease_micros_ / 2) continue;
+    const uint64_t now = Now();
+    if (now >= synced_at_.load() + lease_micros_ / 2) continue;
     s = CheckRevisions(used);
     if (!s.ok()) {
       txn->Rollback();
       return s;
     }
-    return txn->Commit();
+    // The prewrite, lock resolution and backoff may take longer than the lease: the view
+    // must still be within its lease when the commit_ts is chosen, just before the commit
+    // point (TiDB's schema lease checker). The view cannot change meanwhile (the guard
+    // holds off a load), so only the lease can run out; synced_at_ may move on as other
+    // sessions confirm the same version. After the lease a schema writer may be two
+    // states further on, where this write would miss what a backfill relies on.
+    return txn->CommitWithCheck(
+        [this] {
+          if (commit_hook_) commit_hook_();
+          if (Now() >= synced_at_.load() + lease_micros_) return SchemaExpired(absl::OkStatus());
+          return absl::OkStatus();
+        },
+        synced_at_.load() + lease_micros_ - now);
   }
   txn->Rollback();
-  return MakeMySqlStatus(
-      absl::StatusCode::kAborted,
-      {kErInfoSchemaExpired, "HY000",
-       absl::StrCat("Information schema is out of date: schema failed to update in 1 lease, "
-                    "please make sure the cluster is reachable",
-                    s.ok() ? "" : absl::StrCat(" (", s.message(), ")"))});
+  return SchemaExpired(s);
 }
 
 absl::Status Catalog::WaitSchemaSynced(int64_t version) {

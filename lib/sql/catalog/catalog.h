@@ -30,9 +30,12 @@
 // at most two adjacent states are in use anywhere. The validator (CommitChecked): a
 // transaction that wrote a table under revision r commits only if this catalog's view,
 // refreshed within half a lease, still has the table at r (8028 otherwise: the store is
-// then at most at r + 1, an adjacent state); a view that cannot be refreshed in time is
-// 8027 (retryable). TiDB's lease default is 45 s; Rutile's is 1 s since a catalog that
-// went away without a word delays every DDL step by one lease.
+// then at most at r + 1, an adjacent state), and the view is still within its lease when
+// the commit_ts is chosen after the prewrite (KvTxn::CommitWithCheck; 1PC and async commit
+// are bounded by max_commit_ts); a view that cannot be refreshed in time, or whose lease
+// ran out during the prewrite, is 8027 (retryable, the transaction rolled back). TiDB's lease
+// default is 45 s; Rutile's is 1 s since a catalog that went away without a word delays every DDL
+// step by one lease.
 //
 // Locks: every lock held across a KV call (ddl_mu_, publish_mu_, an allocator's) is a
 // fiber lock (util/sync.h), so a store that yields never blocks a worker thread; mu_
@@ -276,6 +279,9 @@ class Catalog {
   // Test hook: called after each published DDL state change and backfill batch, outside
   // every catalog lock (a test runs DML from other sessions there).
   void set_ddl_hook(std::function<void(const TableInfo&)> hook) { ddl_hook_ = std::move(hook); }
+  // Test hook: called by CommitChecked after the prewrite, just before the lease check
+  // that gates the commit (a test delays the commit there).
+  void set_commit_hook(std::function<void()> hook) { commit_hook_ = std::move(hook); }
 
   // The schema lease (see the top of this file). `env` (null: Env::Default()) supplies
   // the clocks and sleeps; call before Load().
@@ -347,6 +353,7 @@ class Catalog {
   uint64_t reported_wall_ = 0;
   int64_t backfill_batch_ = 256;
   std::function<void(const TableInfo&)> ddl_hook_;
+  std::function<void()> commit_hook_;
 };
 
 std::string LowerName(std::string_view s);

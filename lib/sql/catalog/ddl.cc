@@ -187,12 +187,34 @@ class DdlWorker {
     if (j->state == DdlJobState::kRollback) return RemoveIndex(txn, j, t, idx, changed);
     switch (j->schema_state) {
       case SchemaState::kNone: {
+        int64_t max_id = 0;
+        bool id_taken = false;
         for (const IndexInfo& i : t->indexes) {
-          if (i.id == j->index.id || LowerName(i.name) == LowerName(j->index.name)) {
+          max_id = std::max(max_id, i.id);
+          id_taken = id_taken || i.id == j->index.id;
+          if (LowerName(i.name) == LowerName(j->index.name)) {
             j->state = DdlJobState::kCancelled;
             j->error_code = kErDupKeyName;
             j->error = absl::StrCat("Duplicate key name '", j->index.name, "'");
             return absl::OkStatus();
+          }
+        }
+        // The session chose the id from its view: another job queued from the same view
+        // may have taken it.
+        if (id_taken) {
+          j->index.id = max_id + 1;
+          j->index_id = j->index.id;
+        }
+        // Positions come from the current table (a column dropped or added since the
+        // session planned the index moved them); a column that is gone fails the job.
+        if (!j->index_column_ids.empty()) {
+          j->index.columns.clear();
+          for (int64_t id : j->index_column_ids) {
+            int pos = -1;
+            for (size_t i = 0; i < t->columns.size(); ++i) {
+              if (t->columns[i].id == id) pos = static_cast<int>(i);
+            }
+            j->index.columns.push_back(pos);
           }
         }
         for (int c : j->index.columns) {
@@ -540,6 +562,12 @@ absl::Status Catalog::AddIndexOnline(const TablePtr& t, IndexInfo index) {
   job.db_id = t->db_id;
   job.table_id = t->id;
   index.state = SchemaState::kNone;
+  for (int c : index.columns) {
+    if (c < 0 || static_cast<size_t>(c) >= t->columns.size()) {
+      return absl::InvalidArgumentError("index column out of range");
+    }
+    job.index_column_ids.push_back(t->columns[c].id);
+  }
   job.index_id = index.id;
   job.index = std::move(index);
   auto id = Enqueue(store_, std::move(job));

@@ -251,7 +251,7 @@ absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in) 
 
 std::string EncodeDdlJob(const DdlJob& j) {
   Writer w;
-  w.U(1);
+  w.U(2);
   w.I(j.id);
   w.I(static_cast<int64_t>(j.type));
   w.I(static_cast<int64_t>(j.state));
@@ -267,6 +267,10 @@ std::string EncodeDdlJob(const DdlJob& j) {
   if (j.type == DdlJobType::kAddColumn || j.type == DdlJobType::kDropColumn) {
     WriteColumn(&w, j.column);
   }
+  if (j.type == DdlJobType::kAddIndex) {
+    w.U(j.index_column_ids.size());
+    for (int64_t id : j.index_column_ids) w.I(id);
+  }
   return w.Take();
 }
 
@@ -274,15 +278,24 @@ absl::StatusOr<DdlJob> DecodeDdlJob(std::string_view in) {
   Reader r(in);
   DdlJob j;
   uint64_t version;
-  if (!r.U(&version) || version != 1 || !r.I(&j.id) || !r.Small(&j.type) || !r.Small(&j.state) ||
-      !r.I(&j.db_id) || !r.I(&j.table_id) || !r.I(&j.index_id) || !r.Small(&j.schema_state) ||
-      !r.I(&j.reorg_handle) || !r.I(&j.row_count) || !ReadIndex(&r, &j.index) ||
-      !r.Small(&j.error_code) || !r.S(&j.error)) {
+  if (!r.U(&version) || (version != 1 && version != 2) || !r.I(&j.id) || !r.Small(&j.type) ||
+      !r.Small(&j.state) || !r.I(&j.db_id) || !r.I(&j.table_id) || !r.I(&j.index_id) ||
+      !r.Small(&j.schema_state) || !r.I(&j.reorg_handle) || !r.I(&j.row_count) ||
+      !ReadIndex(&r, &j.index) || !r.Small(&j.error_code) || !r.S(&j.error)) {
     return Corrupt("ddl job");
   }
   if ((j.type == DdlJobType::kAddColumn || j.type == DdlJobType::kDropColumn) &&
       !ReadColumn(&r, &j.column)) {
     return Corrupt("ddl job column");
+  }
+  // Version 1 jobs carry positions only.
+  if (version >= 2 && j.type == DdlJobType::kAddIndex) {
+    uint64_t n;
+    if (!r.U(&n) || n > 4096) return Corrupt("ddl job index columns");
+    j.index_column_ids.resize(n);
+    for (int64_t& id : j.index_column_ids) {
+      if (!r.I(&id)) return Corrupt("ddl job index columns");
+    }
   }
   if (!r.Done()) return Corrupt("ddl job");
   return j;

@@ -66,8 +66,12 @@ struct DdlJob {
   int64_t reorg_handle = INT64_MIN;  // Backfill progress: next handle to read.
   int64_t row_count = 0;             // Index entries backfilled.
   IndexInfo index;                   // kAddIndex: the index being added.
-  ColumnInfo column;                 // kAddColumn: the column; kDropColumn: its id.
-  uint16_t error_code = 0;           // Set when the job failed (Cancelled).
+  // kAddIndex: the index's columns by column id. The session named them as positions in
+  // its view, which a DROP COLUMN queued or run before this job shifts: the owner
+  // resolves index.columns from these when the job starts.
+  std::vector<int64_t> index_column_ids;
+  ColumnInfo column;        // kAddColumn: the column; kDropColumn: its id.
+  uint16_t error_code = 0;  // Set when the job failed (Cancelled).
   std::string error;
 };
 

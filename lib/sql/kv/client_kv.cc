@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "txn/types.h"
+
 namespace rutile::sql::kv {
 namespace {
 
@@ -62,6 +64,14 @@ class ClientTxn : public BufferedTxn {
         (void)txn_->Rollback();
         return s;
       }
+    }
+    if (commit_check() != nullptr) {
+      // 1PC and async commit must land within the window (their commit_ts is at most
+      // start_ts's physical time plus it; start_ts is older than now, so this is safe).
+      const uint64_t window_ms = commit_window_micros() / 1000;
+      txn_->SetCommitCheck(
+          commit_check(),
+          window_ms == 0 ? 0 : txn::ComposeTs(txn::PhysicalMs(start_ts_) + window_ms, 0));
     }
     return txn_->Commit();
   }

@@ -178,6 +178,15 @@ absl::Status BufferedTxn::Commit() {
   return MapTxnError(s);
 }
 
+absl::Status BufferedTxn::CommitWithCheck(std::function<absl::Status()> check,
+                                          uint64_t window_micros) {
+  commit_check_ = std::move(check);
+  commit_window_micros_ = window_micros;
+  absl::Status s = Commit();
+  commit_check_ = nullptr;
+  return s;
+}
+
 void BufferedTxn::Rollback() {
   locking_ = false;
   lock_reads_ = false;
@@ -356,17 +365,19 @@ class LocalTxn : public BufferedTxn {
       pw = store_->storage()->Prewrite(req);
       return pw.status();
     });
-    if (!pw.ok()) {
+    absl::Status s = pw.status();
+    txn::CommitRequest cr;
+    cr.commit_ts = store_->NextTs();
+    if (s.ok() && commit_check() != nullptr) s = commit_check()();
+    if (!s.ok()) {
       txn::RollbackRequest rb;
       rb.keys = keys;
       rb.start_ts = start_ts_;
       (void)store_->storage()->Rollback(rb);
-      return pw.status();
+      return s;
     }
-    txn::CommitRequest cr;
     cr.keys = std::move(keys);
     cr.start_ts = start_ts_;
-    cr.commit_ts = store_->NextTs();
     return store_->storage()->Commit(cr);
   }
 

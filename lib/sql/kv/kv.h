@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,6 +83,13 @@ class KvTxn {
   // Buffered writes not yet committed.
   virtual size_t BufferedWrites() const = 0;
   virtual absl::Status Commit() = 0;
+  // Commit gated by the schema validator (Catalog::CommitChecked, TiDB's schema lease
+  // checker): `check` runs after the prewrite, just before the commit point, and an error
+  // from it rolls the transaction back and is returned as is. A commit with no second
+  // phase (1PC, async commit) must get a commit_ts within `window_micros` of now, else it
+  // falls back to two phases and the check.
+  virtual absl::Status CommitWithCheck(std::function<absl::Status()> check,
+                                       uint64_t window_micros) = 0;
   virtual void Rollback() = 0;
   // Pessimistic transactions: BeginStatement for a statement that writes or locks. Its
   // reads see the latest committed data (at a fresh for_update_ts) overlaid by this
@@ -141,6 +149,8 @@ class BufferedTxn : public KvTxn {
   void RollbackStatement() override;
   size_t BufferedWrites() const override { return buffer_.size(); }
   absl::Status Commit() override;
+  absl::Status CommitWithCheck(std::function<absl::Status()> check,
+                               uint64_t window_micros) override;
   void Rollback() override;
   absl::Status BeginLockingStatement(bool lock_reads) override;
   absl::Status LockStatement(bool* retry) override;
@@ -182,8 +192,11 @@ class BufferedTxn : public KvTxn {
   virtual absl::StatusOr<std::vector<Pair>> SnapshotScan(const std::string& start,
                                                          const std::string& end, size_t limit,
                                                          bool reverse) = 0;
-  // Writes `buffer` (not empty) atomically at a commit timestamp.
+  // Writes `buffer` (not empty) atomically at a commit timestamp; when commit_check() is
+  // set (CommitWithCheck), runs it between the prewrite and the commit.
   virtual absl::Status CommitBuffer(const Buffer& buffer) = 0;
+  const std::function<absl::Status()>& commit_check() const { return commit_check_; }
+  uint64_t commit_window_micros() const { return commit_window_micros_; }
   // Called on Rollback and after a failed or finished Commit.
   virtual void Abandon() {}
 
@@ -199,6 +212,8 @@ class BufferedTxn : public KvTxn {
   static constexpr size_t kScanCacheBytes = 32 << 20;
   static constexpr size_t kUncachedBatch = 4096;
   Buffer buffer_;
+  std::function<absl::Status()> commit_check_;
+  uint64_t commit_window_micros_ = 0;
   std::map<std::tuple<std::string, std::string, size_t, bool>, std::vector<Pair>> scan_cache_;
   size_t cache_bytes_ = 0;
   std::vector<std::pair<std::string, std::optional<std::optional<std::string>>>> undo_;

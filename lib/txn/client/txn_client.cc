@@ -1033,6 +1033,9 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
           req.try_one_pc = one_pc && ks.size() == keys.size();
           if (async || one_pc) {
             req.max_commit_ts = ComposeTs(PhysicalMs(start_ts_) + kMaxCommitTsWindowMs, 0);
+            if (commit_check_ != nullptr) {
+              req.max_commit_ts = std::min(req.max_commit_ts, check_max_commit_ts_);
+            }
           }
           if (options_.pessimistic) {
             req.for_update_ts = for_update_ts_;
@@ -1130,8 +1133,10 @@ absl::Status Txn::Commit() {
   // commit records in the same Raft entry, so a pessimistic transaction commits with one
   // replicated write instead of a prewrite, a TSO call and a commit (three round trips
   // after its lock writes; SQL's explicit transactions are pessimistic by default).
+  // A commit gate bounds 1PC and async commit through max_commit_ts (see SetCommitCheck).
+  const bool fast_ok = commit_check_ == nullptr || check_max_commit_ts_ > start_ts_;
   bool one_pc = false;
-  if (options_.try_one_pc) {
+  if (options_.try_one_pc && fast_ok) {
     std::set<uint64_t> regions;
     bool ok = true;
     for (const std::string& k : keys) {
@@ -1145,7 +1150,8 @@ absl::Status Txn::Commit() {
     }
     one_pc = ok && regions.size() == 1;
   }
-  const bool async = !one_pc && options_.async_commit && keys.size() <= kMaxAsyncCommitKeys;
+  const bool async =
+      !one_pc && fast_ok && options_.async_commit && keys.size() <= kMaxAsyncCommitKeys;
   if (!one_pc) StartHeartbeat();
 
   PrewriteResult pr;
@@ -1187,6 +1193,17 @@ absl::Status Txn::Commit() {
         break;
       }
       commit_ts = *ts;
+      if (commit_check_ != nullptr) {
+        // The gate decides at the chosen commit_ts, before anything is committed.
+        absl::Status c = commit_check_();
+        if (!c.ok()) {
+          StopHeartbeat();
+          state_ = State::kFailed;
+          failure_ = c;
+          CleanupAfterFailure(keys);
+          return c;
+        }
+      }
       s = client_->WithRegion(
           EncodeKey(primary_), deadline,
           [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) {

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -213,6 +214,16 @@ class Txn {
   void RaiseForUpdateTs(TimeStamp ts) { for_update_ts_ = std::max(for_update_ts_, ts); }
   absl::Status Commit();
   absl::Status Rollback();
+  // A commit gate (TiDB's schema lease checker, for the SQL layer's schema validator):
+  // `check` runs after every key is prewritten and the commit_ts is chosen, just before
+  // the primary commits; an error from it rolls the transaction back and is returned.
+  // 1PC and async commit, which commit during the prewrite, are held to commit_ts <=
+  // `max_commit_ts` (a prewrite above it falls back to 2PC, where `check` runs);
+  // max_commit_ts <= start_ts disables them. Set before Commit().
+  void SetCommitCheck(std::function<absl::Status()> check, TimeStamp max_commit_ts) {
+    commit_check_ = std::move(check);
+    check_max_commit_ts_ = max_commit_ts;
+  }
 
   // Test hook: prewrites every mutation (2PC, no commit) and then behaves as if the
   // client died: no commit, no rollback, no heartbeat.
@@ -253,6 +264,8 @@ class Txn {
   TimeStamp for_update_ts_ = 0;
   std::map<std::string, std::optional<std::string>> locked_values_;
   std::string primary_;
+  std::function<absl::Status()> commit_check_;
+  TimeStamp check_max_commit_ts_ = 0;
   std::vector<TimeStamp> bypass_;  // Locks of txns known to commit above start_ts.
   std::shared_ptr<Notification> hb_stop_;
   WaitGroup hb_done_;

@@ -618,5 +618,52 @@ TEST_F(OnlineDdlTest, AddAndDropColumnWithDmlAtEveryState) {
   EXPECT_EQ(One(ddl_.get(), "SELECT COUNT(*) FROM t WHERE x <> 1"), "0");
 }
 
+// Reviewer's finding: CREATE UNIQUE INDEX u ON t(c) planned on a view of t(a, b, c, d),
+// run after a DROP COLUMN b that went first. The job names c by column id, so the index
+// is on c, not on whatever sits at c's old position (d).
+TEST_F(OnlineDdlTest, AddIndexPlannedBeforeADropColumnIndexesTheNamedColumn) {
+  Ok(ddl_.get(), "CREATE TABLE t4 (a INT PRIMARY KEY, b INT, c INT, d INT)");
+  Ok(ddl_.get(), "INSERT INTO t4 VALUES (1, 10, 100, 7), (2, 20, 200, 7)");
+  auto stale = catalog_->GetTable("test", "t4");
+  ASSERT_TRUE(stale.ok());
+  Ok(dml_.get(), "ALTER TABLE t4 DROP COLUMN b");
+  IndexInfo u;
+  u.id = 1;
+  u.name = "u";
+  u.unique = true;
+  u.columns = {(*stale)->FindColumn("c")};
+  ASSERT_EQ(u.columns[0], 2);
+  absl::Status st = catalog_->AddIndexOnline(*stale, u);
+  ASSERT_TRUE(st.ok()) << st;
+  auto t = catalog_->GetTable("test", "t4");
+  ASSERT_TRUE(t.ok());
+  const IndexInfo* idx = nullptr;
+  for (const IndexInfo& i : (*t)->indexes) {
+    if (i.name == "u") idx = &i;
+  }
+  ASSERT_NE(idx, nullptr);
+  ASSERT_EQ(idx->columns.size(), 1u);
+  EXPECT_EQ((*t)->columns[idx->columns[0]].name, "c");
+  EXPECT_TRUE(catalog_->CheckIndexes(*t).ok());
+  // Uniqueness holds on c (a duplicate d is fine, a duplicate c is not).
+  Ok(dml_.get(), "INSERT INTO t4 VALUES (3, 300, 7)");
+  EXPECT_EQ(ErrCode(dml_.get(), "INSERT INTO t4 VALUES (4, 100, 8)"), 1062);
+  EXPECT_EQ(One(dml_.get(), "SELECT a FROM t4 WHERE c = 200"), "2");
+  // A job whose column was dropped before it ran fails with a clear error.
+  auto stale2 = catalog_->GetTable("test", "t4");
+  ASSERT_TRUE(stale2.ok());
+  Ok(dml_.get(), "ALTER TABLE t4 DROP COLUMN d");
+  IndexInfo v;
+  v.id = 2;
+  v.name = "v";
+  v.columns = {(*stale2)->FindColumn("d")};
+  absl::Status st2 = catalog_->AddIndexOnline(*stale2, v);
+  EXPECT_FALSE(st2.ok());
+  EXPECT_EQ(MySqlErrorOf(st2).code, kErKeyColumnDoesNotExist) << st2;
+  auto t2 = catalog_->GetTable("test", "t4");
+  ASSERT_TRUE(t2.ok());
+  EXPECT_EQ((*t2)->indexes.size(), 1u);
+}
+
 }  // namespace
 }  // namespace rutile::sql

@@ -67,9 +67,10 @@ struct Cluster {
     client = *std::move(c);
     return absl::OkStatus();
   }
-  std::unique_ptr<Database> NewDatabase() {
+  std::unique_ptr<Database> NewDatabase(bool try_one_pc = true) {
     DatabaseOptions o;
     o.client = client.get();
+    o.try_one_pc = try_one_pc;
     auto db = Database::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
@@ -293,6 +294,72 @@ TEST(SchemaLeaseTest, ConcurrentDdlFromTwoDatabasesBothComplete) {
       ASSERT_TRUE(t.ok());
       EXPECT_EQ((*t)->indexes.size(), 1u);
       EXPECT_TRUE(CatalogOf(a.get())->CheckIndexes(*t).ok());
+    }
+    cluster.Close();
+  });
+}
+
+// Reviewer's finding: the validator passed an insert before its prewrite, and the commit
+// then took longer than the lease while another Database's ADD INDEX went on to
+// write-reorg (and public), so the row could commit after the backfill's snapshot with no
+// index entry. The commit hook holds b's commit after its prewrite until a's DDL
+// published write-reorg: by then b's lease ran out (a waited it out, b being silent), so
+// the lease check just before the commit point rolls the insert back with 8027.
+TEST(SchemaLeaseTest, CommitDelayedPastTheLeaseAfterPrewriteIsRolledBack) {
+  OnFiber([] {
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Open().ok());
+    {
+      std::unique_ptr<Database> a = cluster.NewDatabase();
+      ASSERT_NE(a, nullptr);
+      auto sa = a->NewSession();
+      Ok(sa.get(), "USE test");
+      Ok(sa.get(), "CREATE TABLE t (id INT PRIMARY KEY, v INT)");
+      Ok(sa.get(), "INSERT INTO t VALUES (1, 1), (2, 2)");
+      // Two phases: a 1PC commit has no point between prewrite and commit (it is held
+      // to max_commit_ts instead).
+      std::unique_ptr<Database> b = cluster.NewDatabase(/*try_one_pc=*/false);
+      ASSERT_NE(b, nullptr);
+      auto sb = b->NewSession();
+      Ok(sb.get(), "USE test");
+      EXPECT_EQ(One(sb.get(), "SELECT COUNT(*) FROM t"), "2");
+
+      Notification reorg;
+      CatalogOf(a.get())->set_ddl_hook([&](const TableInfo& t) {
+        for (const IndexInfo& i : t.indexes) {
+          if (i.name == "iv" && i.state >= SchemaState::kWriteReorg) reorg.Notify();
+        }
+      });
+      absl::StatusOr<ResultSet> ddl;
+      WaitGroup ddl_done;
+      int hooked = 0;
+      CatalogOf(b.get())->set_commit_hook([&] {
+        if (hooked++ > 0) return;
+        ddl_done.Add(1);
+        Env::Default()->Spawn([&] {
+          ddl = sa->Execute("CREATE INDEX iv ON t (v)");
+          ddl_done.Done();
+        });
+        // b holds its commit (prewritten, not committed) until a's index is backfilling.
+        EXPECT_TRUE(reorg.WaitFor(Env::Default(), 60'000'000));
+      });
+      auto r = sb->Execute("INSERT INTO t VALUES (3, 3)");
+      ASSERT_FALSE(r.ok());
+      const MySqlErrorInfo e = MySqlErrorOf(r.status());
+      EXPECT_EQ(e.code, kErInfoSchemaExpired) << r.status();
+      EXPECT_EQ(hooked, 1);
+      ddl_done.Wait();
+      ASSERT_TRUE(ddl.ok()) << ddl.status();
+      CatalogOf(a.get())->set_ddl_hook(nullptr);
+      CatalogOf(b.get())->set_commit_hook(nullptr);
+      // Nothing of the insert stayed; retried over the new schema it commits with its entry.
+      EXPECT_EQ(One(sa.get(), "SELECT COUNT(*) FROM t"), "2");
+      Ok(sb.get(), "INSERT INTO t VALUES (3, 3)");
+      EXPECT_EQ(One(sa.get(), "SELECT id FROM t WHERE v = 3"), "3");
+      auto t = CatalogOf(a.get())->GetTable("test", "t");
+      ASSERT_TRUE(t.ok());
+      absl::Status check = CatalogOf(a.get())->CheckIndexes(*t);
+      EXPECT_TRUE(check.ok()) << check;
     }
     cluster.Close();
   });
