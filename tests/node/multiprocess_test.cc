@@ -27,6 +27,7 @@
 #include "util/sync.h"
 
 #if RUTILE_WITH_GRPC && defined(RUTILE_NODE_SERVER)
+#include "fiber_test_util.h"
 #include "transport/grpc_transport.h"
 #endif
 
@@ -39,16 +40,6 @@ namespace {
 
 constexpr uint64_t kClientId = 900;
 constexpr uint64_t kPdNode = 1;
-
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
 
 std::string Key(int i) { return absl::StrFormat("k%05d", i); }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "fiber_test_util.h"
 #include "gtest/gtest.h"
 #include "node/local_pd.h"
 #include "rutile/env.h"
@@ -24,16 +25,6 @@ namespace rutile {
 namespace {
 
 // Runs `fn` on a fiber of Env::Default() and waits for it.
-void OnFiber(std::function<void()> fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
-
 std::string Key(int i) { return absl::StrFormat("k%05d", i); }
 
 class TestCluster {

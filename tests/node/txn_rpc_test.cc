@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "fiber_test_util.h"
 #include "gtest/gtest.h"
 #include "kvrpcpb.pb.h"
 #include "node/txn_kv_service.h"
@@ -27,16 +28,6 @@ namespace rutile {
 namespace {
 
 constexpr uint64_t kTimeout = 5'000'000;
-
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
 
 std::string Key(int i) { return absl::StrFormat("k%03d", i); }
 

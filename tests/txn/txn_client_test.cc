@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "fiber_test_util.h"
 #include "gtest/gtest.h"
 #include "node/txn_service.h"
 #include "rutile/env.h"
@@ -21,16 +22,6 @@
 
 namespace rutile {
 namespace {
-
-void OnFiber(std::function<void()> fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
 
 std::string Key(int i) { return absl::StrFormat("k%03d", i); }
 

@@ -17,32 +17,11 @@
 #include "rutile/node.h"
 #include "rutile/sql.h"
 #include "sql/catalog/catalog.h"
+#include "sql/session/session_test_util.h"
 #include "util/sync.h"
 
 namespace rutile::sql {
 namespace {
-
-void OnFiber(const std::function<void()>& fn) {
-  WaitGroup wg;
-  wg.Add(1);
-  Env::Default()->Spawn([&] {
-    fn();
-    wg.Done();
-  });
-  wg.Wait();
-}
-
-ResultSet Ok(Session* s, const std::string& sql) {
-  auto r = s->Execute(sql);
-  EXPECT_TRUE(r.ok()) << sql << ": " << r.status();
-  return r.ok() ? *std::move(r) : ResultSet();
-}
-
-std::string One(Session* s, const std::string& sql) {
-  ResultSet r = Ok(s, sql);
-  if (r.rows.size() != 1 || r.rows[0].empty()) return "<shape>";
-  return r.rows[0][0].value_or("NULL");
-}
 
 // A one-node cluster and a TxnClient over it, closed at the end.
 struct Cluster {
