@@ -79,6 +79,17 @@ ExprPtr MakeCast(ExprPtr e, const FieldType& target) {
   return std::make_unique<ScalarFunction>("cast", std::move(args), target, impl);
 }
 
+ExprPtr MakeImplicitCast(ExprPtr e, const FieldType& target) {
+  std::vector<ExprPtr> args;
+  args.push_back(std::move(e));
+  FuncImpl impl;
+  impl.row = CastRow;
+  impl.vec = CastVec;
+  FuncAux aux;
+  aux.implicit_cast = true;
+  return std::make_unique<ScalarFunction>("cast", std::move(args), target, impl, aux);
+}
+
 FieldType ImplicitTarget(EvalType et, const FieldType& from) {
   switch (et) {
     case EvalType::kInt:
@@ -127,7 +138,7 @@ ExprPtr WrapCast(ExprPtr e, EvalType target) {
     return e;
   }
   FieldType to = ImplicitTarget(target, ft);
-  return MakeCast(std::move(e), to);
+  return MakeImplicitCast(std::move(e), to);
 }
 
 FieldType TypeForClass(EvalType et, std::span<const FieldType> types) {

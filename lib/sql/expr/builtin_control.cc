@@ -40,7 +40,7 @@ ExprPtr CoerceTo(ExprPtr e, const FieldType& rt) {
   if (et == EvalType::kString || et == EvalType::kJson) target.flen = kUnspecifiedLength;
   if (et == EvalType::kDecimal) target.flen = kMaxDecimalPrecision;
   target.flag &= ~kNotNullFlag;
-  return MakeCast(std::move(e), target);
+  return MakeImplicitCast(std::move(e), target);
 }
 
 inline bool IsTrue(const Datum& d) { return !d.IsNull() && DatumTruth(d); }

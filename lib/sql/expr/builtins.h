@@ -32,6 +32,8 @@ void RegisterTime(FunctionTable* t);
 
 // A CAST of `e` to exactly `target`.
 ExprPtr MakeCast(ExprPtr e, const FieldType& target);
+// The same, marked as a conversion a builder inserted (FuncAux::implicit_cast).
+ExprPtr MakeImplicitCast(ExprPtr e, const FieldType& target);
 // `e` converted to evaluation class `target` (unchanged if already of it): the implicit
 // conversions functions apply to their arguments.
 ExprPtr WrapCast(ExprPtr e, EvalType target);

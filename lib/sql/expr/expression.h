@@ -125,6 +125,9 @@ struct FuncAux {
   EvalType cmp_type = EvalType::kInt;        // The class operands are compared in.
   int64_t int_param = 0;
   std::string str_param;
+  // On a "cast": inserted by a function's builder to convert an argument (not written in
+  // the query), so serializing the call leaves it out and rebuilding re-inserts it.
+  bool implicit_cast = false;
 };
 
 // A function call with eagerly evaluated arguments. Subclasses (lazy operators) override
