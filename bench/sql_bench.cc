@@ -13,9 +13,18 @@
 //   sql_insert         prepared single-row autocommit `INSERT INTO w VALUES (?, ?, ?)`
 //   kv_put_commit      TxnClient Begin + Put + Commit of one fresh key (a one-key
 //                      transaction, try_one_pc)
+//   sql_agg_cop / sql_agg_kv
+//                      `SELECT k % 10, SUM(v) FROM a GROUP BY k % 10` over a 100,000-row
+//                      table split into 4 regions: through the coprocessor (partial
+//                      aggregation at the region leaders, regions in parallel) against the
+//                      KV path (tidb_allow_coprocessor = 0: every row to the SQL node)
+//   sql_count_cop / sql_count_kv
+//                      `SELECT COUNT(*) FROM a WHERE v > 900`, the same two ways
 // Lines at the end:
 //   RATIO point_select_vs_txn_get   target >= 0.5
 //   RATIO insert_vs_one_key_txn     target >= 0.5
+//   RATIO cop_agg_vs_kv_path        coprocessor over the old path (> 1: faster)
+//   RATIO cop_count_vs_kv_path
 
 #include <chrono>
 #include <cstdint>
@@ -32,6 +41,7 @@
 #include "rutile/kv.h"
 #include "rutile/node.h"
 #include "rutile/sql.h"
+#include "sql/codec/tablecodec.h"
 #include "util/sync.h"
 
 namespace rutile::sqlbench {
@@ -225,11 +235,89 @@ void BM_KvPutCommit(benchmark::State& state) {
   });
 }
 
+// The analytics table, loaded on first use: a(id, k, v) of 100,000 rows in 4 regions,
+// and a session reading it through the KV path.
+constexpr int64_t kAggRows = 100'000;
+struct AggFixture {
+  std::unique_ptr<sql::Session> cop;
+  std::unique_ptr<sql::Session> kv;
+  AggFixture() {
+    Fixture& f = F();
+    OnFiber([&] {
+      cop = f.db->NewSession();
+      kv = f.db->NewSession();
+      Fixture::Must(cop->Execute("USE test"));
+      Fixture::Must(kv->Execute("USE test"));
+      Fixture::Must(kv->Execute("SET tidb_allow_coprocessor = 0"));
+      Fixture::Must(cop->Execute("CREATE TABLE a (id BIGINT PRIMARY KEY, k INT, v INT)"));
+      for (int64_t base = 0; base < kAggRows; base += 1000) {
+        std::string sql = "INSERT INTO a VALUES ";
+        for (int64_t i = base; i < base + 1000; ++i) {
+          if (i != base) sql += ",";
+          sql += "(" + std::to_string(i) + "," + std::to_string(Mix(i) % 1000) + "," +
+                 std::to_string(Mix(i + kAggRows) % 1000) + ")";
+        }
+        Fixture::Must(cop->Execute(sql));
+      }
+      auto id = cop->Execute(
+          "SELECT TIDB_TABLE_ID FROM information_schema.tables WHERE table_name = 'a'");
+      Fixture::Must(id);
+      const std::string tid = id->rows.at(0).at(0).value_or("0");
+      // Split at handles 25k, 50k, 75k.
+      for (int64_t h : {25'000, 50'000, 75'000}) {
+        const std::string key = sql::codec::EncodeRowKey(std::stoll(tid), h);
+        Fixture::Must(f.kv->SplitAt(key));
+      }
+    });
+  }
+};
+
+AggFixture& A() {
+  static AggFixture* a = new AggFixture();
+  return *a;
+}
+
+void RunQuery(benchmark::State& state, sql::Session* s, const char* sql, size_t want_rows,
+              const char* comparison, const char* side) {
+  OnFiber([&] {
+    auto start = Clock::now();
+    for (auto _ : state) {
+      auto r = s->Execute(sql);
+      if (!r.ok() || r->rows.size() != want_rows) {
+        state.SkipWithError(r.ok() ? "wrong row count" : r.status().ToString().c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(r->rows[0][0]);
+    }
+    Finish(state, start, comparison, side);
+  });
+}
+
+constexpr char kAggSql[] = "SELECT k % 10, SUM(v) FROM a GROUP BY k % 10";
+constexpr char kCountSql[] = "SELECT COUNT(*) FROM a WHERE v > 900";
+
+void BM_SqlAggCop(benchmark::State& state) {
+  RunQuery(state, A().cop.get(), kAggSql, 10, "cop_agg_vs_kv_path", "rutile");
+}
+void BM_SqlAggKv(benchmark::State& state) {
+  RunQuery(state, A().kv.get(), kAggSql, 10, "cop_agg_vs_kv_path", "baseline");
+}
+void BM_SqlCountCop(benchmark::State& state) {
+  RunQuery(state, A().cop.get(), kCountSql, 1, "cop_count_vs_kv_path", "rutile");
+}
+void BM_SqlCountKv(benchmark::State& state) {
+  RunQuery(state, A().kv.get(), kCountSql, 1, "cop_count_vs_kv_path", "baseline");
+}
+
 // The loops run on a fiber, not on the benchmark's thread: size them by wall time.
 BENCHMARK(BM_KvGet)->Name("kv_get")->UseRealTime();
 BENCHMARK(BM_SqlPointSelect)->Name("sql_point_select")->UseRealTime();
 BENCHMARK(BM_KvPutCommit)->Name("kv_put_commit")->UseRealTime();
 BENCHMARK(BM_SqlInsert)->Name("sql_insert")->UseRealTime();
+BENCHMARK(BM_SqlAggKv)->Name("sql_agg_kv")->UseRealTime();
+BENCHMARK(BM_SqlAggCop)->Name("sql_agg_cop")->UseRealTime();
+BENCHMARK(BM_SqlCountKv)->Name("sql_count_kv")->UseRealTime();
+BENCHMARK(BM_SqlCountCop)->Name("sql_count_cop")->UseRealTime();
 
 }  // namespace
 }  // namespace rutile::sqlbench

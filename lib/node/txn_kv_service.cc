@@ -400,6 +400,16 @@ absl::Status RegisterTxnKvService(transport::RpcEndpoint& endpoint, TxnServicePr
         return svc->PessimisticRollback(ctx, r);
       });
   if (!s.ok()) return s;
+  s = Register<coprocessor::Request, coprocessor::Response>(
+      endpoint, kCoprocessorMethod, provider,
+      [](txn::TxnService* svc, const txn::RegionContext& ctx, const coprocessor::Request& req,
+         coprocessor::Response* resp) -> absl::Status {
+        absl::StatusOr<coprocessor::Response> r = svc->Coprocessor(ctx, req);
+        if (!r.ok()) return r.status();
+        *resp = *std::move(r);
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
   return Register<kvrpcpb::GcRequest, kvrpcpb::GcResponse>(
       endpoint, kGcMethod, provider,
       [](txn::TxnService* svc, const txn::RegionContext& ctx, const kvrpcpb::GcRequest& req,
@@ -726,6 +736,13 @@ absl::StatusOr<txn::GcStats> RemoteTxnService::Gc(const txn::RegionContext& ctx,
   out.versions_deleted = r->versions_deleted();
   out.values_deleted = r->values_deleted();
   return out;
+}
+
+absl::StatusOr<coprocessor::Response> RemoteTxnService::Coprocessor(
+    const txn::RegionContext& ctx, const coprocessor::Request& req) {
+  coprocessor::Request w = req;
+  ToProto(ctx, w.mutable_context());
+  return Call<coprocessor::Response>(kCoprocessorMethod, w);
 }
 
 }  // namespace rutile::node

@@ -52,6 +52,7 @@ inline constexpr char kPessimisticLockMethod[] = "Kv.PessimisticLock";
 inline constexpr char kPessimisticRollbackMethod[] = "Kv.PessimisticRollback";
 inline constexpr char kGcMethod[] = "Kv.Gc";
 inline constexpr char kDeadlockMethod[] = "Kv.Deadlock";
+inline constexpr char kCoprocessorMethod[] = "Kv.Coprocessor";
 
 // A status in full on the wire, and back (an unknown code reads as kUnknown).
 void StatusToProto(const absl::Status& s, kvrpcpb::ErrorStatus* out);
@@ -126,6 +127,8 @@ class RemoteTxnService final : public txn::TxnService {
                                    const txn::PessimisticRollbackRequest& req) override;
   absl::StatusOr<txn::GcStats> Gc(const txn::RegionContext& ctx,
                                   txn::TimeStamp safe_point) override;
+  absl::StatusOr<coprocessor::Response> Coprocessor(const txn::RegionContext& ctx,
+                                                    const coprocessor::Request& req) override;
 
  private:
   template <typename Resp, typename Req>

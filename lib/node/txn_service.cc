@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "node/coprocessor_host.h"
 #include "node/kv_service.h"
 #include "node/node_internal.h"
 #include "node/pd_service.h"
@@ -124,7 +125,9 @@ struct StoreTxnHost {
   StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> store, const TxnHostDeps& deps)
       : detector(deps.detector),
         kv(std::move(store), deps.timestamp, env),
-        service(env, &kv, detector.get()) {}
+        service(env, &kv, detector.get()) {
+    service.SetCoprocessorHandler(&RunCoprocessor);
+  }
 };
 
 struct Registry {

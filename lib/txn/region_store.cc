@@ -182,6 +182,33 @@ absl::StatusOr<std::vector<KvPair>> RegionTxnStore::BatchGet(const RegionContext
   return out;
 }
 
+absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::SnapshotForRead(
+    const RegionContext& ctx, const std::vector<std::pair<std::string, std::string>>& ranges,
+    TimeStamp ts, const TxnReadOptions& opts) {
+  if (opts.isolation == IsolationLevel::kSI) {
+    cm_.UpdateMaxTs(ts);
+    for (const auto& [start, end] : ranges) {
+      absl::Status s = cm_.ReadRangeCheck(
+          EncodeKey(start), end.empty() ? "" : EncodeKey(end),
+          [&](const Lock& l, std::string_view k) { return CheckLockForRead(l, k, ts, opts); });
+      if (!s.ok()) return s;
+    }
+  }
+  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {});
+  if (!view.ok()) return view.status();
+  for (const auto& [start, end] : ranges) {
+    std::string enc = EncodeKey(start);
+    if (!(*view)->Contains(enc)) return (*view)->NotInRegion(enc);
+  }
+  return view;
+}
+
+absl::StatusOr<coprocessor::Response> RegionTxnStore::Coprocessor(const RegionContext& ctx,
+                                                                  const coprocessor::Request& req) {
+  if (!cop_handler_) return TxnService::Coprocessor(ctx, req);
+  return cop_handler_(this, ctx, req);
+}
+
 absl::StatusOr<std::vector<KvPair>> RegionTxnStore::Scan(const RegionContext& ctx,
                                                          const ScanOptions& opts) {
   if (opts.read.isolation == IsolationLevel::kSI) {

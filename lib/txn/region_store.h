@@ -33,6 +33,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "coprocessor.pb.h"
 #include "rutile/env.h"
 #include "storage/engine.h"
 #include "txn/commands.h"
@@ -147,7 +148,23 @@ class TxnService {
                                            const PessimisticRollbackRequest& req) = 0;
   // GC of the whole region at the safe point.
   virtual absl::StatusOr<GcStats> Gc(const RegionContext& ctx, TimeStamp safe_point) = 0;
+  // Runs a coprocessor request (a plan fragment over the region's snapshot at
+  // req.start_ts(); sql/coprocessor) and returns its encoded result. Region errors and
+  // KeyIsLocked come back as the status, as for Scan. Unimplemented when the store runs no
+  // coprocessor.
+  virtual absl::StatusOr<coprocessor::Response> Coprocessor(const RegionContext& ctx,
+                                                            const coprocessor::Request& req) {
+    (void)ctx;
+    (void)req;
+    return absl::UnimplementedError("this store runs no coprocessor");
+  }
 };
+
+class RegionTxnStore;
+// What runs coprocessor requests at a store; installed by the layer that knows the DAG
+// (lib/node), since txn may not depend on sql.
+using CoprocessorHandler = std::function<absl::StatusOr<coprocessor::Response>(
+    RegionTxnStore* store, const RegionContext& ctx, const coprocessor::Request& req)>;
 
 class RegionTxnStore final : public TxnService {
  public:
@@ -184,6 +201,20 @@ class RegionTxnStore final : public TxnService {
   absl::Status PessimisticRollback(const RegionContext& ctx,
                                    const PessimisticRollbackRequest& req) override;
   absl::StatusOr<GcStats> Gc(const RegionContext& ctx, TimeStamp safe_point) override;
+  absl::StatusOr<coprocessor::Response> Coprocessor(const RegionContext& ctx,
+                                                    const coprocessor::Request& req) override;
+
+  // Installs the coprocessor. Call before the store is shared.
+  void SetCoprocessorHandler(CoprocessorHandler handler) { cop_handler_ = std::move(handler); }
+
+  // A snapshot of the region for reads at ts over the raw ranges [start, end) (empty end:
+  // unbounded) with the same rules as Scan: under SI it raises max_ts to ts and checks the
+  // memory lock table over every range first (KeyIsLocked), so an async-commit or 1PC
+  // transaction cannot commit at or below ts in these ranges after the snapshot is taken.
+  // A range starting outside the region is a region error.
+  absl::StatusOr<std::shared_ptr<RegionView>> SnapshotForRead(
+      const RegionContext& ctx, const std::vector<std::pair<std::string, std::string>>& ranges,
+      TimeStamp ts, const TxnReadOptions& opts);
 
  private:
   template <typename F>
@@ -200,6 +231,7 @@ class RegionTxnStore final : public TxnService {
   DeadlockDetector* const detector_;
   Latches latches_;
   ConcurrencyManager cm_;
+  CoprocessorHandler cop_handler_;
 
   struct Waiters {
     std::vector<std::shared_ptr<Notification>> list;

@@ -15,6 +15,7 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/errors.h"
 #include "sql/exec/exec_util.h"
+#include "sql/exec/reader.h"
 #include "sql/types/compare.h"
 #include "sql/types/convert.h"
 
@@ -158,180 +159,6 @@ class DualExec : public Executor {
  private:
   std::vector<FieldType> types_;
   bool done_ = false;
-};
-
-class TableScanExec : public Executor {
- public:
-  TableScanExec(const TableScanNode& p, ExecContext* ctx)
-      : p_(p), ctx_(ctx), types_(SchemaTypes(p.schema)), decoder_(Columns(p)) {
-    if (p.filter) conds_.push_back(p.filter.get());
-    prefix_ = codec::EncodeRecordPrefix(p.table->id);
-    if (p.lo != INT64_MIN) {
-      next_ = codec::EncodeRowKey(p.table->id, p.lo);
-    } else {
-      next_ = prefix_;
-    }
-    end_ = p.hi == INT64_MAX ? codec::PrefixNext(prefix_)
-                             : codec::PrefixNext(codec::EncodeRowKey(p.table->id, p.hi));
-  }
-
-  static std::vector<codec::RowColumn> Columns(const TableScanNode& p) {
-    std::vector<codec::RowColumn> cols;
-    for (size_t i = 0; i < p.table->columns.size(); ++i) {
-      const ColumnInfo& c = p.table->columns[i];
-      codec::RowColumn rc;
-      rc.id = c.id;
-      rc.type = c.type;
-      rc.default_value = c.default_value;
-      rc.is_handle = static_cast<int>(i) == p.table->handle_col;
-      cols.push_back(rc);
-    }
-    codec::RowColumn h;
-    h.id = -1;
-    h.type = FieldType::LongLong();
-    h.is_handle = true;
-    cols.push_back(h);
-    return cols;
-  }
-
-  absl::Status Next(Chunk* out) override {
-    // Point gets fill a handful of rows: size the chunk for them, not for 1,024.
-    *out = Chunk(types_, p_.handles.has_value() ? p_.handles->size() + 1 : kMaxChunkSize);
-    if (p_.table->memory_rows != nullptr) return NextMemory(out);
-    while (!done_ && out->NumRows() == 0) {
-      std::vector<kv::Pair> pairs;
-      if (p_.handles.has_value()) {
-        std::vector<std::string> keys;
-        for (int64_t h : *p_.handles) keys.push_back(codec::EncodeRowKey(p_.table->id, h));
-        auto r = ctx_->txn->BatchGet(keys);
-        if (!r.ok()) return r.status();
-        pairs = std::move(*r);
-        done_ = true;
-      } else if (p_.index_id != 0) {
-        auto r = IndexLookup();
-        if (!r.ok()) return r.status();
-        pairs = std::move(*r);
-      } else {
-        // A range scan fetches up to kScanBatch rows per KV request (each request takes a
-        // region snapshot and seeks) and decodes them a chunk at a time; under a pushed
-        // limit a chunk's worth is enough.
-        const size_t batch = p_.limit.has_value() ? kMaxChunkSize : kScanBatch;
-        if (pending_pos_ >= pending_.size()) {
-          auto r = ctx_->txn->Scan(next_, end_, batch, false);
-          if (!r.ok()) return r.status();
-          pending_ = std::move(*r);
-          pending_pos_ = 0;
-          if (pending_.size() < batch) {
-            scan_exhausted_ = true;
-          } else {
-            next_ = pending_.back().key;
-            next_.push_back('\0');
-          }
-        }
-        const size_t n = std::min(kMaxChunkSize, pending_.size() - pending_pos_);
-        absl::Status s =
-            DecodePairs(std::span<const kv::Pair>(pending_).subspan(pending_pos_, n), out);
-        if (!s.ok()) return s;
-        pending_pos_ += n;
-        if (pending_pos_ >= pending_.size() && scan_exhausted_) done_ = true;
-      }
-      absl::Status s = DecodePairs(pairs, out);
-      if (!s.ok()) return s;
-      s = FilterChunk(ctx_, conds_, out);
-      if (!s.ok()) return s;
-      if (p_.limit.has_value()) {
-        if (produced_ + out->NumRows() >= *p_.limit) {
-          *out = out->Slice(0, *p_.limit - produced_);
-          done_ = true;
-        }
-        produced_ += out->NumRows();
-      }
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  static constexpr size_t kScanBatch = 16 * kMaxChunkSize;
-
-  absl::Status DecodePairs(std::span<const kv::Pair> pairs, Chunk* out) {
-    for (const kv::Pair& kvp : pairs) {
-      int64_t tid = 0, handle = 0;
-      absl::Status s = codec::DecodeRowKey(kvp.key, &tid, &handle);
-      if (!s.ok()) return s;
-      s = decoder_.DecodeToChunk(kvp.value, handle, out);
-      if (!s.ok()) return s;
-    }
-    return absl::OkStatus();
-  }
-
-  // information_schema: rows held by the table definition, handle = position + 1.
-  absl::Status NextMemory(Chunk* out) {
-    const auto& rows = *p_.table->memory_rows;
-    while (!done_ && out->NumRows() == 0) {
-      for (; memory_pos_ < rows.size() && !out->IsFull(); ++memory_pos_) {
-        std::vector<Datum> row = rows[memory_pos_];
-        row.push_back(Datum::Int(static_cast<int64_t>(memory_pos_) + 1));
-        if (!out->AppendRow(row)) return absl::InternalError("information_schema row type");
-      }
-      if (memory_pos_ >= rows.size()) done_ = true;
-      absl::Status s = FilterChunk(ctx_, conds_, out);
-      if (!s.ok()) return s;
-      if (p_.limit.has_value()) {
-        if (produced_ + out->NumRows() >= *p_.limit) {
-          *out = out->Slice(0, *p_.limit - produced_);
-          done_ = true;
-        }
-        produced_ += out->NumRows();
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  // One batch of rows found through the index range.
-  absl::StatusOr<std::vector<kv::Pair>> IndexLookup() {
-    if (index_next_.empty()) index_next_ = p_.index_lo;
-    auto r = ctx_->txn->Scan(index_next_, p_.index_hi, kMaxChunkSize, false);
-    if (!r.ok()) return r.status();
-    if (r->size() < kMaxChunkSize) {
-      done_ = true;
-    } else {
-      index_next_ = r->back().key;
-      index_next_.push_back('\0');
-    }
-    std::vector<std::string> keys;
-    for (const kv::Pair& e : *r) {
-      int64_t handle = 0;
-      if (e.value.size() == 8) {
-        uint64_t u = 0;
-        for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(e.value[i]);
-        handle = static_cast<int64_t>(u);
-      } else {
-        int64_t tid = 0, iid = 0;
-        std::vector<Datum> ds;
-        absl::Status s = codec::DecodeIndexKey(e.key, &tid, &iid, &ds);
-        if (!s.ok()) return s;
-        if (ds.empty() || ds.back().kind() != DatumKind::kInt64) {
-          return absl::DataLossError("index entry without a handle");
-        }
-        handle = ds.back().GetInt64();
-      }
-      keys.push_back(codec::EncodeRowKey(p_.table->id, handle));
-    }
-    return ctx_->txn->BatchGet(keys);
-  }
-
-  const TableScanNode& p_;
-  ExecContext* ctx_;
-  std::vector<FieldType> types_;
-  codec::RowDecoder decoder_;
-  std::vector<const expr::Expression*> conds_;
-  std::string prefix_, next_, end_, index_next_;
-  std::vector<kv::Pair> pending_;  // Fetched by the range scan, not yet decoded.
-  size_t pending_pos_ = 0;
-  bool scan_exhausted_ = false;
-  size_t memory_pos_ = 0;
-  bool done_ = false;
-  uint64_t produced_ = 0;
 };
 
 class SelectionExec : public Executor {
@@ -576,7 +403,23 @@ namespace {
 absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan,
                                                             ExecContext* ctx) {
   std::vector<std::unique_ptr<Executor>> kids;
-  for (const auto& c : plan.children) {
+  // A read through the coprocessor (planner/pushdown.h): the scan runs at the regions with
+  // what is pushed into it; the node above it, if any, finishes on its chunks.
+  if (std::optional<CopPushdown> cop = ctx->allow_coprocessor ? PlanPushdown(plan) : std::nullopt) {
+    absl::StatusOr<std::unique_ptr<Executor>> reader = NewCopReader(*cop, ctx);
+    if (!reader.ok()) return reader.status();
+    if (*reader != nullptr) {
+      if (cop->scan == &plan) return reader;
+      std::unique_ptr<Executor> r = *std::move(reader);
+      if (ctx->runtime != nullptr) {
+        r = std::make_unique<InstrumentedExec>(std::move(r), &(*ctx->runtime)[cop->scan]);
+      }
+      if (cop->agg != nullptr) return NewFinalAggExec(*cop->agg, ctx, std::move(r));
+      kids.push_back(std::move(r));
+    }
+  }
+  for (size_t i = kids.size(); i < plan.children.size(); ++i) {
+    const auto& c = plan.children[i];
     auto e = BuildExecutor(*c, ctx);
     if (!e.ok()) return e.status();
     kids.push_back(*std::move(e));
@@ -585,8 +428,7 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
     case PlanKind::kDual:
       return std::unique_ptr<Executor>(std::make_unique<DualExec>(plan));
     case PlanKind::kTableScan:
-      return std::unique_ptr<Executor>(
-          std::make_unique<TableScanExec>(static_cast<const TableScanNode&>(plan), ctx));
+      return NewTableScanExec(static_cast<const TableScanNode&>(plan), ctx);
     case PlanKind::kSelection:
       return std::unique_ptr<Executor>(std::make_unique<SelectionExec>(
           static_cast<const SelectionNode&>(plan), ctx, std::move(kids[0])));

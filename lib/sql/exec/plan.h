@@ -48,6 +48,8 @@ class ExecContext : public EvalContext {
   // hash join build side).
   int64_t mem_quota = 0;
   int64_t mem_used = 0;
+  // Table reads may run at the coprocessor (tidb_allow_coprocessor; planner/pushdown.h).
+  bool allow_coprocessor = true;
   // Accounts `bytes` more (negative: released). Past the quota: MySQL error 8175, and the
   // statement fails (the executors unwind and release what they hold).
   absl::Status ConsumeMemory(int64_t bytes);

@@ -86,6 +86,16 @@ class ClientTxn : public BufferedTxn {
 
   bool Pessimistic() const override { return pessimistic_; }
 
+  std::optional<CopSnapshot> StoreCopSnapshot() override {
+    // Values locked by a locking read (newer than the snapshot) overlay the client's reads,
+    // which the coprocessor would not see.
+    if (txn_ == nullptr || locked_any_) return std::nullopt;
+    CopSnapshot s;
+    s.client = client_;
+    s.read_ts = reader()->start_ts();
+    return s;
+  }
+
   // The client's locking read (LockKeys) locks each key at for_update_ts on its latest
   // version, taking a fresh for_update_ts when a newer commit exists (the lock is held
   // either way): then what the statement read at the old one may be stale.
@@ -93,6 +103,7 @@ class ClientTxn : public BufferedTxn {
     *moved = false;
     if (!pessimistic_) return absl::OkStatus();
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
+    if (!keys.empty()) locked_any_ = true;
     const txn::TimeStamp before = txn_->for_update_ts();
     absl::Status s = txn_->LockKeys(keys);
     if (!s.ok()) return s;
@@ -144,6 +155,7 @@ class ClientTxn : public BufferedTxn {
   std::unique_ptr<txn::client::Txn> current_txn_;  // A locking statement's current read.
   const uint64_t start_ts_;
   const bool pessimistic_;
+  bool locked_any_ = false;
 };
 
 }  // namespace

@@ -256,6 +256,14 @@ absl::Status BufferedTxn::RefreshSnapshot() {
   return MapTxnError(NewReadSnapshot());
 }
 
+std::optional<CopSnapshot> BufferedTxn::CoprocessorSnapshot(const std::string& start,
+                                                            const std::string& end) {
+  if (locking_) return std::nullopt;
+  auto it = buffer_.lower_bound(start);
+  if (it != buffer_.end() && (end.empty() || it->first < end)) return std::nullopt;
+  return StoreCopSnapshot();
+}
+
 void BufferedTxn::Record(const std::string& key) {
   if (!in_statement_) return;
   auto it = buffer_.find(key);

@@ -45,11 +45,23 @@
 #include "txn/region_store.h"
 #include "txn/txn_storage.h"
 
+namespace rutile::txn::client {
+class Client;
+}  // namespace rutile::txn::client
+
 namespace rutile::sql::kv {
 
 struct Pair {
   std::string key;
   std::string value;
+};
+
+// What a coprocessor read (sql/coprocessor/distsql.h) of a key range needs: the cluster's
+// client and the timestamp the transaction's snapshot reads at now.
+struct CopSnapshot {
+  txn::client::Client* client = nullptr;
+  uint64_t read_ts = 0;
+  bool read_committed = false;
 };
 
 // How a transaction runs (TiDB's tidb_txn_mode and isolation).
@@ -114,6 +126,17 @@ class KvTxn {
   // READ COMMITTED: later snapshot reads see what was committed before this call
   // (writes still commit at start_ts).
   virtual absl::Status RefreshSnapshot() { return absl::OkStatus(); }
+  // The snapshot a coprocessor may read raw keys [start, end) at instead of Scan, or
+  // nullopt when the read must go through Scan: the store runs no coprocessor, this
+  // transaction has buffered writes (or locked newer values) in the range that the
+  // snapshot does not hold (TiDB merges them in UnionScan; Rutile falls back), or a
+  // locking statement is running (its reads are current reads).
+  virtual std::optional<CopSnapshot> CoprocessorSnapshot(const std::string& start,
+                                                         const std::string& end) {
+    (void)start;
+    (void)end;
+    return std::nullopt;
+  }
 };
 
 class KvStore {
@@ -155,8 +178,13 @@ class BufferedTxn : public KvTxn {
   absl::Status BeginLockingStatement(bool lock_reads) override;
   absl::Status LockStatement(bool* retry) override;
   absl::Status RefreshSnapshot() override;
+  std::optional<CopSnapshot> CoprocessorSnapshot(const std::string& start,
+                                                 const std::string& end) override;
 
  protected:
+  // The coprocessor snapshot of the store (see CoprocessorSnapshot), or nullopt when the
+  // store has none. Default: none.
+  virtual std::optional<CopSnapshot> StoreCopSnapshot() { return std::nullopt; }
   // Pessimistic: locks `keys` (sorted, distinct; written or read by the running locking
   // statement) at the for_update_ts its reads used, on their latest versions; sets
   // `*moved` when some key had a newer commit (the for_update_ts moved past it).

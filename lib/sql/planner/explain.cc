@@ -1,10 +1,12 @@
 #include "sql/planner/explain.h"
 
 #include <cstdio>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "sql/planner/cardinality.h"
+#include "sql/planner/pushdown.h"
 
 namespace rutile::sql {
 
@@ -162,6 +164,24 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
   }
   out->push_back(std::move(row));
   const std::string child_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
+  // Work pushed to the coprocessor (planner/pushdown.h): the root operator finishes what
+  // a TableReader brings back from the regions, which ran the same operator partially.
+  std::optional<CopPushdown> cop = PlanPushdown(p);
+  if (cop.has_value() && cop->scan != &p) {
+    auto synthetic = [&](const std::string& id, const std::string& task, const std::string& info,
+                         double est) {
+      std::vector<std::string> r = {id, Rows(est), task, "", info};
+      if (runtime != nullptr) r.insert(r.end(), {"", "", ""});
+      out->push_back(std::move(r));
+    };
+    const std::string name = l.name;
+    synthetic(absl::StrCat(child_prefix, "└─TableReader"), "root", "data:" + name, p.est_rows);
+    const std::string inner = absl::StrCat(child_prefix, "  ");
+    synthetic(absl::StrCat(inner, "└─", name), "cop[tikv]",
+              cop->agg != nullptr ? "partial, " + l.info : l.info, p.est_rows);
+    Walk(*cop->scan, absl::StrCat(inner, "  "), true, false, runtime, out);
+    return;
+  }
   for (size_t i = 0; i < p.children.size(); ++i) {
     Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, runtime, out);
   }

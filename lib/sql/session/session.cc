@@ -136,6 +136,8 @@ struct SessionImpl {
   }
   // tidb_mem_quota_query: each statement's memory quota in bytes (0: none), 1 GiB as TiDB.
   int64_t mem_quota_query = int64_t{1} << 30;
+  // tidb_allow_coprocessor: table reads may run at the region leaders (planner/pushdown.h).
+  bool allow_coprocessor = true;
   std::map<std::string, Datum> user_vars;
   std::map<std::string, std::string> other_vars;
   uint64_t last_insert_id = 0;
@@ -442,6 +444,7 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
   if (name == "max_allowed_packet") return expr::NewInt(64 << 20);
   if (name == "group_concat_max_len") return expr::NewInt(1024);
   if (name == "tidb_mem_quota_query") return expr::NewInt(mem_quota_query);
+  if (name == "tidb_allow_coprocessor") return expr::NewInt(allow_coprocessor ? 1 : 0);
   if (name == "connection_id") return expr::NewUint(connection_id);
   // USER() is the client as it connected; CURRENT_USER() the account it authenticated as,
   // and accounts are not host-restricted ('%').
@@ -476,6 +479,7 @@ void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
   ctx->catalog = &db->catalog;
   ctx->run_id = ++run_id;
   ctx->mem_quota = mem_quota_query;
+  ctx->allow_coprocessor = allow_coprocessor;
 }
 
 absl::StatusOr<StmtPtr> SessionImpl::Parse(std::string_view sql) {
@@ -1998,6 +2002,17 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
         return Err(1232, "Incorrect argument type to variable 'tidb_mem_quota_query'");
       }
       mem_quota_query = q;
+    } else if (name == "tidb_allow_coprocessor") {
+      std::string low = absl::AsciiStrToLower(text);
+      if (low == "1" || low == "on") {
+        allow_coprocessor = true;
+      } else if (low == "0" || low == "off") {
+        allow_coprocessor = false;
+      } else {
+        return Err(1231,
+                   absl::StrCat("Variable 'tidb_allow_coprocessor' can't be set to the value of '",
+                                text, "'"));
+      }
     } else if (name == "version" || name == "version_comment") {
       return Err(1238, absl::StrCat("Variable '", name, "' is a read only variable"));
     } else {

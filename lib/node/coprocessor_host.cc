@@ -1,0 +1,85 @@
+#include "node/coprocessor_host.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sql/coprocessor/dag.h"
+#include "txn/errors.h"
+#include "txn/mvcc_reader.h"
+#include "txn/reads.h"
+
+namespace rutile::node {
+namespace {
+
+// Scans one region snapshot in batches through Percolator's scanner.
+class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
+ public:
+  MvccSnapshotReader(std::shared_ptr<txn::RegionView> view, txn::TimeStamp ts,
+                     txn::TxnReadOptions opts)
+      : view_(std::move(view)), ts_(ts), opts_(std::move(opts)) {}
+
+  absl::Status Scan(std::string_view start, std::string_view end, bool reverse,
+                    absl::FunctionRef<bool(std::string_view, std::string_view)> fn) override {
+    txn::ScanOptions o;
+    o.start_key = std::string(start);
+    o.end_key = std::string(end);
+    o.ts = ts_;
+    o.reverse = reverse;
+    o.limit = kBatch;
+    o.read = opts_;
+    while (true) {
+      txn::MvccReader reader(view_->engine(), nullptr);
+      absl::StatusOr<std::vector<txn::KvPair>> batch = txn::Scan(&reader, o);
+      if (!batch.ok()) return batch.status();
+      // Every lock of the batch at once, so the client resolves them together.
+      std::vector<txn::LockInfo> locks;
+      for (const txn::KvPair& p : *batch) {
+        if (p.error.ok()) continue;
+        std::optional<txn::KeyIsLocked> kl = txn::GetTxnErrorAs<txn::KeyIsLocked>(p.error);
+        if (!kl.has_value()) return p.error;
+        locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+      }
+      if (!locks.empty()) return txn::MakeTxnError(txn::KeyIsLocked{std::move(locks)});
+      for (const txn::KvPair& p : *batch) {
+        if (!fn(p.key, p.value)) return absl::OkStatus();
+      }
+      if (batch->size() < kBatch) return absl::OkStatus();
+      if (reverse) {
+        o.end_key = batch->back().key;
+      } else {
+        o.start_key = batch->back().key;
+        o.start_key.push_back('\0');
+      }
+    }
+  }
+
+ private:
+  static constexpr size_t kBatch = 1024;
+  std::shared_ptr<txn::RegionView> view_;
+  const txn::TimeStamp ts_;
+  const txn::TxnReadOptions opts_;
+};
+
+}  // namespace
+
+absl::StatusOr<coprocessor::Response> RunCoprocessor(txn::RegionTxnStore* store,
+                                                     const txn::RegionContext& ctx,
+                                                     const coprocessor::Request& req) {
+  txn::TxnReadOptions opts;
+  opts.isolation = req.read_committed() ? txn::IsolationLevel::kRC : txn::IsolationLevel::kSI;
+  opts.bypass_locks.assign(req.bypass_locks().begin(), req.bypass_locks().end());
+  opts.resolved_locks.assign(req.resolved_locks().begin(), req.resolved_locks().end());
+  std::vector<std::pair<std::string, std::string>> ranges;
+  for (const coprocessor::KeyRange& r : req.ranges()) ranges.emplace_back(r.start(), r.end());
+  absl::StatusOr<std::shared_ptr<txn::RegionView>> view =
+      store->SnapshotForRead(ctx, ranges, req.start_ts(), opts);
+  if (!view.ok()) return view.status();
+  MvccSnapshotReader reader(*std::move(view), req.start_ts(), std::move(opts));
+  coprocessor::Response resp;
+  absl::Status s = sql::coprocessor::RunDag(req, &reader, &resp);
+  if (!s.ok()) return s;
+  return resp;
+}
+
+}  // namespace rutile::node

@@ -1,0 +1,368 @@
+#include "sql/exec/reader.h"
+
+#include <algorithm>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "sql/codec/codec.h"
+#include "sql/codec/rowcodec.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/coprocessor/distsql.h"
+#include "sql/exec/exec_util.h"
+#include "sql/expr/aggregate.h"
+
+namespace rutile::sql {
+namespace {
+
+using exec_internal::FilterChunk;
+
+class TableScanExec : public Executor {
+ public:
+  TableScanExec(const TableScanNode& p, ExecContext* ctx)
+      : p_(p), ctx_(ctx), types_(SchemaTypes(p.schema)), decoder_(Columns(p)) {
+    if (p.filter) conds_.push_back(p.filter.get());
+    prefix_ = codec::EncodeRecordPrefix(p.table->id);
+    if (p.lo != INT64_MIN) {
+      next_ = codec::EncodeRowKey(p.table->id, p.lo);
+    } else {
+      next_ = prefix_;
+    }
+    end_ = p.hi == INT64_MAX ? codec::PrefixNext(prefix_)
+                             : codec::PrefixNext(codec::EncodeRowKey(p.table->id, p.hi));
+  }
+
+  static std::vector<codec::RowColumn> Columns(const TableScanNode& p) {
+    std::vector<codec::RowColumn> cols;
+    for (size_t i = 0; i < p.table->columns.size(); ++i) {
+      const ColumnInfo& c = p.table->columns[i];
+      codec::RowColumn rc;
+      rc.id = c.id;
+      rc.type = c.type;
+      rc.default_value = c.default_value;
+      rc.is_handle = static_cast<int>(i) == p.table->handle_col;
+      cols.push_back(rc);
+    }
+    codec::RowColumn h;
+    h.id = -1;
+    h.type = FieldType::LongLong();
+    h.is_handle = true;
+    cols.push_back(h);
+    return cols;
+  }
+
+  absl::Status Next(Chunk* out) override {
+    // Point gets fill a handful of rows: size the chunk for them, not for 1,024.
+    *out = Chunk(types_, p_.handles.has_value() ? p_.handles->size() + 1 : kMaxChunkSize);
+    if (p_.table->memory_rows != nullptr) return NextMemory(out);
+    while (!done_ && out->NumRows() == 0) {
+      std::vector<kv::Pair> pairs;
+      if (p_.handles.has_value()) {
+        std::vector<std::string> keys;
+        for (int64_t h : *p_.handles) keys.push_back(codec::EncodeRowKey(p_.table->id, h));
+        auto r = ctx_->txn->BatchGet(keys);
+        if (!r.ok()) return r.status();
+        pairs = std::move(*r);
+        done_ = true;
+      } else if (p_.index_id != 0) {
+        auto r = IndexLookup();
+        if (!r.ok()) return r.status();
+        pairs = std::move(*r);
+      } else {
+        // A range scan fetches up to kScanBatch rows per KV request (each request takes a
+        // region snapshot and seeks) and decodes them a chunk at a time; under a pushed
+        // limit a chunk's worth is enough.
+        const size_t batch = p_.limit.has_value() ? kMaxChunkSize : kScanBatch;
+        if (pending_pos_ >= pending_.size()) {
+          auto r = ctx_->txn->Scan(next_, end_, batch, false);
+          if (!r.ok()) return r.status();
+          pending_ = std::move(*r);
+          pending_pos_ = 0;
+          if (pending_.size() < batch) {
+            scan_exhausted_ = true;
+          } else {
+            next_ = pending_.back().key;
+            next_.push_back('\0');
+          }
+        }
+        const size_t n = std::min(kMaxChunkSize, pending_.size() - pending_pos_);
+        absl::Status s =
+            DecodePairs(std::span<const kv::Pair>(pending_).subspan(pending_pos_, n), out);
+        if (!s.ok()) return s;
+        pending_pos_ += n;
+        if (pending_pos_ >= pending_.size() && scan_exhausted_) done_ = true;
+      }
+      absl::Status s = DecodePairs(pairs, out);
+      if (!s.ok()) return s;
+      s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (p_.limit.has_value()) {
+        if (produced_ + out->NumRows() >= *p_.limit) {
+          *out = out->Slice(0, *p_.limit - produced_);
+          done_ = true;
+        }
+        produced_ += out->NumRows();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  static constexpr size_t kScanBatch = 16 * kMaxChunkSize;
+
+  absl::Status DecodePairs(std::span<const kv::Pair> pairs, Chunk* out) {
+    for (const kv::Pair& kvp : pairs) {
+      int64_t tid = 0, handle = 0;
+      absl::Status s = codec::DecodeRowKey(kvp.key, &tid, &handle);
+      if (!s.ok()) return s;
+      s = decoder_.DecodeToChunk(kvp.value, handle, out);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  // information_schema: rows held by the table definition, handle = position + 1.
+  absl::Status NextMemory(Chunk* out) {
+    const auto& rows = *p_.table->memory_rows;
+    while (!done_ && out->NumRows() == 0) {
+      for (; memory_pos_ < rows.size() && !out->IsFull(); ++memory_pos_) {
+        std::vector<Datum> row = rows[memory_pos_];
+        row.push_back(Datum::Int(static_cast<int64_t>(memory_pos_) + 1));
+        if (!out->AppendRow(row)) return absl::InternalError("information_schema row type");
+      }
+      if (memory_pos_ >= rows.size()) done_ = true;
+      absl::Status s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (p_.limit.has_value()) {
+        if (produced_ + out->NumRows() >= *p_.limit) {
+          *out = out->Slice(0, *p_.limit - produced_);
+          done_ = true;
+        }
+        produced_ += out->NumRows();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // One batch of rows found through the index range.
+  absl::StatusOr<std::vector<kv::Pair>> IndexLookup() {
+    if (index_next_.empty()) index_next_ = p_.index_lo;
+    auto r = ctx_->txn->Scan(index_next_, p_.index_hi, kMaxChunkSize, false);
+    if (!r.ok()) return r.status();
+    if (r->size() < kMaxChunkSize) {
+      done_ = true;
+    } else {
+      index_next_ = r->back().key;
+      index_next_.push_back('\0');
+    }
+    std::vector<std::string> keys;
+    for (const kv::Pair& e : *r) {
+      int64_t handle = 0;
+      if (e.value.size() == 8) {
+        uint64_t u = 0;
+        for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(e.value[i]);
+        handle = static_cast<int64_t>(u);
+      } else {
+        int64_t tid = 0, iid = 0;
+        std::vector<Datum> ds;
+        absl::Status s = codec::DecodeIndexKey(e.key, &tid, &iid, &ds);
+        if (!s.ok()) return s;
+        if (ds.empty() || ds.back().kind() != DatumKind::kInt64) {
+          return absl::DataLossError("index entry without a handle");
+        }
+        handle = ds.back().GetInt64();
+      }
+      keys.push_back(codec::EncodeRowKey(p_.table->id, handle));
+    }
+    return ctx_->txn->BatchGet(keys);
+  }
+
+  const TableScanNode& p_;
+  ExecContext* ctx_;
+  std::vector<FieldType> types_;
+  codec::RowDecoder decoder_;
+  std::vector<const expr::Expression*> conds_;
+  std::string prefix_, next_, end_, index_next_;
+  std::vector<kv::Pair> pending_;  // Fetched by the range scan, not yet decoded.
+  size_t pending_pos_ = 0;
+  bool scan_exhausted_ = false;
+  size_t memory_pos_ = 0;
+  bool done_ = false;
+  uint64_t produced_ = 0;
+};
+
+class CopReaderExec : public Executor {
+ public:
+  CopReaderExec(ExecContext* ctx, kv::CopSnapshot snap, coprocessor::DistSqlRequest req)
+      : ctx_(ctx), snap_(snap), req_(std::move(req)) {}
+
+  absl::Status Next(Chunk* out) override {
+    if (stream_ == nullptr) {
+      if (done_) {
+        *out = Chunk();
+        return absl::OkStatus();
+      }
+      absl::StatusOr<std::unique_ptr<coprocessor::DistSqlStream>> s =
+          coprocessor::DistSqlStream::Start(snap_.client, std::move(req_));
+      if (!s.ok()) return kv::MapTxnError(s.status());
+      stream_ = *std::move(s);
+    }
+    absl::Status s = stream_->Next(out);
+    if (!s.ok()) return kv::MapTxnError(s);
+    if (out->NumRows() == 0) {
+      for (SqlWarning& w : stream_->TakeWarnings()) {
+        if (w.level == WarnLevel::kNote) {
+          ctx_->AppendNote(w.error.code, std::move(w.error.message));
+        } else {
+          ctx_->AppendWarning(w.error.code, std::move(w.error.message));
+        }
+      }
+      stream_.reset();
+      done_ = true;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  ExecContext* ctx_;
+  kv::CopSnapshot snap_;
+  coprocessor::DistSqlRequest req_;
+  std::unique_ptr<coprocessor::DistSqlStream> stream_;
+  bool done_ = false;
+};
+
+class FinalAggExec : public Executor {
+ public:
+  FinalAggExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
+      : p_(p), ctx_(ctx), child_(std::move(child)), types_(SchemaTypes(p.schema)) {
+    for (const AggItem& it : p.aggs) {
+      widths_.push_back(expr::PartialTypes(it.desc).size());
+      partial_cols_ += widths_.back();
+    }
+  }
+  ~FinalAggExec() override { ctx_->mem_used -= mem_; }
+
+  absl::Status Next(Chunk* out) override {
+    if (!consumed_) {
+      absl::Status s = Consume();
+      if (!s.ok()) return s;
+      consumed_ = true;
+    }
+    *out = Chunk(types_);
+    std::vector<Datum> row;
+    for (; pos_ < groups_.size() && !out->IsFull(); ++pos_) {
+      Group& g = groups_[pos_];
+      row = g.keys;
+      for (const auto& st : g.states) {
+        absl::StatusOr<Datum> d = st->FinalResult(ctx_);
+        if (!d.ok()) return d.status();
+        row.push_back(*std::move(d));
+      }
+      if (!out->AppendRow(row)) return absl::InternalError("final aggregate row of wrong type");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Group {
+    std::vector<Datum> keys;
+    std::vector<std::unique_ptr<expr::AggState>> states;
+  };
+
+  Group NewGroup(std::vector<Datum> keys) {
+    Group g;
+    g.keys = std::move(keys);
+    for (const AggItem& it : p_.aggs) g.states.push_back(expr::NewAggState(it.desc));
+    return g;
+  }
+
+  absl::Status Consume() {
+    const size_t ngb = p_.group_by.size();
+    std::string key;
+    std::vector<Datum> partial;
+    while (true) {
+      Chunk in;
+      absl::Status s = child_->Next(&in);
+      if (!s.ok()) return s;
+      if (in.NumRows() == 0) break;
+      if (in.NumCols() != partial_cols_ + ngb) {
+        return absl::InternalError("partial aggregate chunk of the wrong width");
+      }
+      for (size_t r = 0; r < in.NumRows(); ++r) {
+        key.clear();
+        std::vector<Datum> keys;
+        keys.reserve(ngb);
+        for (size_t g = 0; g < ngb; ++g) {
+          const FieldType& ft = in.types()[partial_cols_ + g];
+          keys.push_back(in.GetDatum(r, partial_cols_ + g));
+          AppendHashKey(&key, keys.back(), ft);
+        }
+        auto [it, inserted] = index_.try_emplace(key, groups_.size());
+        if (inserted) {
+          groups_.push_back(NewGroup(std::move(keys)));
+          const int64_t bytes = static_cast<int64_t>(64 + key.size() + 48 * p_.aggs.size());
+          mem_ += bytes;
+          s = ctx_->ConsumeMemory(bytes);
+          if (!s.ok()) return s;
+        }
+        Group& grp = groups_[it->second];
+        size_t col = 0;
+        for (size_t a = 0; a < p_.aggs.size(); ++a) {
+          partial.clear();
+          for (size_t j = 0; j < widths_[a]; ++j) partial.push_back(in.GetDatum(r, col + j));
+          col += widths_[a];
+          s = grp.states[a]->Merge(ctx_, partial);
+          if (!s.ok()) return s;
+        }
+      }
+    }
+    // A scalar aggregation answers one row even over no input.
+    if (groups_.empty() && ngb == 0) groups_.push_back(NewGroup({}));
+    return absl::OkStatus();
+  }
+
+  const AggregateNode& p_;
+  ExecContext* ctx_;
+  std::unique_ptr<Executor> child_;
+  std::vector<FieldType> types_;
+  std::vector<size_t> widths_;
+  size_t partial_cols_ = 0;
+  absl::flat_hash_map<std::string, size_t> index_;
+  std::vector<Group> groups_;
+  size_t pos_ = 0;
+  bool consumed_ = false;
+  int64_t mem_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* ctx) {
+  return std::make_unique<TableScanExec>(p, ctx);
+}
+
+absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, ExecContext* ctx) {
+  if (ctx->txn == nullptr) return std::unique_ptr<Executor>();
+  std::vector<coprocessor::KeyRange> ranges = CopScanRanges(*cop.scan);
+  std::optional<kv::CopSnapshot> snap =
+      ctx->txn->CoprocessorSnapshot(ranges.front().start, ranges.back().end);
+  if (!snap.has_value() || snap->client == nullptr) return std::unique_ptr<Executor>();
+  absl::StatusOr<rutile::coprocessor::DagRequest> dag = BuildCopDag(cop, *ctx);
+  if (!dag.ok()) return dag.status();
+  coprocessor::DistSqlRequest req;
+  req.dag = *std::move(dag);
+  req.ranges = std::move(ranges);
+  req.read_ts = snap->read_ts;
+  req.read_committed = snap->read_committed;
+  return std::unique_ptr<Executor>(std::make_unique<CopReaderExec>(ctx, *snap, std::move(req)));
+}
+
+std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,
+                                          std::unique_ptr<Executor> partial) {
+  return std::make_unique<FinalAggExec>(p, ctx, std::move(partial));
+}
+
+}  // namespace rutile::sql

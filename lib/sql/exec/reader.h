@@ -1,0 +1,38 @@
+// Table readers: how a plan's TableScan reads its rows.
+//
+// NewTableScanExec reads through the transaction's KV interface (kv::KvTxn: batch gets for
+// point gets, index scans followed by row lookups, range scans a batch at a time), merging
+// the transaction's own buffered writes. NewCopReader runs a coprocessor read
+// (planner/pushdown.h): the scan, its filter and the pushed aggregation / TopN / limit run
+// at the region leaders (sql/coprocessor/distsql.h, regions in parallel) and the reader
+// yields their chunks in key order; NewFinalAggExec merges a pushed aggregation's partial
+// rows into the AggregateNode's output (TiDB's final HashAgg above a TableReader).
+//
+// Thread safety: an executor belongs to one statement execution.
+
+#ifndef RUTILE_SQL_EXEC_READER_H_
+#define RUTILE_SQL_EXEC_READER_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "sql/exec/executor.h"
+#include "sql/exec/plan.h"
+#include "sql/planner/pushdown.h"
+
+namespace rutile::sql {
+
+std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* ctx);
+
+// The coprocessor read of `cop`, producing BuildCopDag's output; null when the
+// transaction must read through KV instead (kv::KvTxn::CoprocessorSnapshot).
+absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, ExecContext* ctx);
+
+// The final aggregation of `p` over `partial`, which yields each aggregate's partial
+// columns then the group-by values (in first-seen group order, as the hash aggregation).
+std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,
+                                          std::unique_ptr<Executor> partial);
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_EXEC_READER_H_

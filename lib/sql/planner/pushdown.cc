@@ -1,0 +1,138 @@
+#include "sql/planner/pushdown.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "sql/codec/codec.h"
+#include "sql/codec/tablecodec.h"
+#include "sql/expr/expr_pb.h"
+
+namespace rutile::sql {
+namespace {
+
+namespace pb = ::rutile::coprocessor;
+
+bool ScanPushable(const PlanNode& n) {
+  if (n.kind != PlanKind::kTableScan) return false;
+  const auto& s = static_cast<const TableScanNode&>(n);
+  if (s.table == nullptr || s.table->memory_rows != nullptr || s.handles.has_value() ||
+      s.index_id != 0 || s.lo > s.hi) {
+    return false;
+  }
+  // The scan's schema is the table's columns then the handle (TableScanNode).
+  if (s.schema.size() != s.table->columns.size() + 1) return false;
+  return s.filter == nullptr || expr::CanPushDown(*s.filter);
+}
+
+bool AllPushable(const std::vector<expr::ExprPtr>& es) {
+  for (const expr::ExprPtr& e : es) {
+    if (!expr::CanPushDown(*e)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
+  CopPushdown cop;
+  if (node.kind == PlanKind::kTableScan) {
+    if (!ScanPushable(node)) return std::nullopt;
+    cop.scan = static_cast<const TableScanNode*>(&node);
+    return cop;
+  }
+  if (node.children.size() != 1 || !ScanPushable(*node.children[0])) return std::nullopt;
+  cop.scan = static_cast<const TableScanNode*>(node.children[0].get());
+  // A limit inside the scan applies before an aggregation or TopN above it; the DAG
+  // limits only after them.
+  if (cop.scan->limit.has_value() && node.kind != PlanKind::kLimit) return std::nullopt;
+  switch (node.kind) {
+    case PlanKind::kAggregate: {
+      const auto& a = static_cast<const AggregateNode&>(node);
+      if (!a.first_values.empty() || !AllPushable(a.group_by)) return std::nullopt;
+      for (const AggItem& it : a.aggs) {
+        if (!expr::CanPushDownAgg(it.desc, it.args)) return std::nullopt;
+      }
+      cop.agg = &a;
+      return cop;
+    }
+    case PlanKind::kSort: {
+      const auto& s = static_cast<const SortNode&>(node);
+      if (!s.limit.has_value()) return std::nullopt;
+      for (const SortItem& it : s.items) {
+        if (!expr::CanPushDown(*it.expr)) return std::nullopt;
+      }
+      cop.topn = &s;
+      return cop;
+    }
+    case PlanKind::kLimit:
+      cop.limit = static_cast<const LimitNode*>(&node);
+      return cop;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::vector<coprocessor::KeyRange> CopScanRanges(const TableScanNode& scan) {
+  const std::string prefix = codec::EncodeRecordPrefix(scan.table->id);
+  coprocessor::KeyRange r;
+  r.start = scan.lo == INT64_MIN ? prefix : codec::EncodeRowKey(scan.table->id, scan.lo);
+  r.end = scan.hi == INT64_MAX ? codec::PrefixNext(prefix)
+                               : codec::PrefixNext(codec::EncodeRowKey(scan.table->id, scan.hi));
+  return {r};
+}
+
+absl::StatusOr<pb::DagRequest> BuildCopDag(const CopPushdown& cop, const EvalContext& ctx) {
+  pb::DagRequest dag;
+  const TableScanNode& s = *cop.scan;
+  pb::TableScan* ts = dag.add_executors()->mutable_table_scan();
+  ts->set_table_id(s.table->id);
+  for (size_t i = 0; i < s.table->columns.size(); ++i) {
+    const ColumnInfo& c = s.table->columns[i];
+    pb::ColumnInfo* ci = ts->add_columns();
+    ci->set_column_id(c.id);
+    expr::FieldTypeToPb(s.schema[i].type, ci->mutable_type());
+    ci->set_pk_handle(static_cast<int>(i) == s.table->handle_col);
+    if (!c.default_value.IsNull()) {
+      absl::Status st = expr::DatumToPb(c.default_value, ci->mutable_default_value());
+      if (!st.ok()) return st;
+    }
+  }
+  pb::ColumnInfo* h = ts->add_columns();
+  h->set_column_id(-1);
+  expr::FieldTypeToPb(s.schema.back().type, h->mutable_type());
+  h->set_pk_handle(true);
+  if (s.filter != nullptr) {
+    absl::Status st =
+        expr::ExprToPb(*s.filter, dag.add_executors()->mutable_selection()->add_conditions());
+    if (!st.ok()) return st;
+  }
+  if (cop.agg != nullptr) {
+    pb::Aggregation* a = dag.add_executors()->mutable_aggregation();
+    for (const expr::ExprPtr& g : cop.agg->group_by) {
+      absl::Status st = expr::ExprToPb(*g, a->add_group_by());
+      if (!st.ok()) return st;
+    }
+    for (const AggItem& it : cop.agg->aggs) {
+      absl::Status st = expr::AggToPb(it.desc, it.args, a->add_aggs());
+      if (!st.ok()) return st;
+    }
+  } else if (cop.topn != nullptr) {
+    pb::TopN* t = dag.add_executors()->mutable_top_n();
+    t->set_limit(*cop.topn->limit);
+    for (const SortItem& it : cop.topn->items) {
+      pb::ByItem* b = t->add_order_by();
+      b->set_desc(it.desc);
+      absl::Status st = expr::ExprToPb(*it.expr, b->mutable_expr());
+      if (!st.ok()) return st;
+    }
+  } else if (cop.limit != nullptr || s.limit.has_value()) {
+    uint64_t n = s.limit.has_value() ? *s.limit : UINT64_MAX;
+    if (cop.limit != nullptr) n = std::min(n, cop.limit->offset + cop.limit->count);
+    dag.add_executors()->mutable_limit()->set_limit(n);
+  }
+  expr::EvalConfigToPb(ctx, dag.mutable_eval());
+  return dag;
+}
+
+}  // namespace rutile::sql

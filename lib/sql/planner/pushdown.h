@@ -1,0 +1,54 @@
+// What a table read pushes to the coprocessor (TiDB's planner/core task.go: a cop task
+// absorbs the scan's selection, then a partial aggregation, a TopN or a limit, and a root
+// task finishes them). Decided over a plan as the binder built it: a full or handle-range
+// table scan (not point gets, index lookups or memory tables) whose filter can be
+// evaluated at the store (expr_pb.h CanPushDown) is a coprocessor read; directly above
+// it, a hash aggregation (every group-by and argument pushable, no first-row values) runs
+// partial at the regions and final at the root, a TopN runs at the regions and again at
+// the root, and a Limit sends offset+count at most from each region.
+//
+// The decision is a pure function of the plan: the executor builder (exec/reader.h) and
+// EXPLAIN call it and agree. Whether a read really goes to the coprocessor also depends
+// on the transaction at run time (kv::KvTxn::CoprocessorSnapshot): with buffered writes
+// in the table's range it falls back to the scan through the KV interface, so a
+// transaction reads its own writes.
+//
+// Thread safety: pure functions.
+
+#ifndef RUTILE_SQL_PLANNER_PUSHDOWN_H_
+#define RUTILE_SQL_PLANNER_PUSHDOWN_H_
+
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coprocessor.pb.h"
+#include "sql/coprocessor/distsql.h"
+#include "sql/exec/plan.h"
+
+namespace rutile::sql {
+
+struct CopPushdown {
+  const TableScanNode* scan = nullptr;
+  // Exactly one of these may be set: the node above the scan whose work is pushed.
+  const AggregateNode* agg = nullptr;  // Partial aggregation at the regions.
+  const SortNode* topn = nullptr;      // TopN of *topn->limit rows at the regions.
+  const LimitNode* limit = nullptr;    // offset+count rows at most from each region.
+};
+
+// The coprocessor read rooted at `node` (a TableScan, or an Aggregate / Sort with a limit /
+// Limit directly over one), or nullopt when `node` is not read through the coprocessor.
+std::optional<CopPushdown> PlanPushdown(const PlanNode& node);
+
+// The DAG of `cop`, evaluated with `ctx`'s settings. Its output: the scan's schema
+// (columns then the handle), or for an aggregation each aggregate's partial columns then
+// the group-by values.
+absl::StatusOr<rutile::coprocessor::DagRequest> BuildCopDag(const CopPushdown& cop,
+                                                            const EvalContext& ctx);
+
+// The raw key ranges `scan` reads.
+std::vector<coprocessor::KeyRange> CopScanRanges(const TableScanNode& scan);
+
+}  // namespace rutile::sql
+
+#endif  // RUTILE_SQL_PLANNER_PUSHDOWN_H_
