@@ -1,7 +1,8 @@
 // The coprocessor end to end over a one-node cluster whose table spans several regions:
 // pushed-down selection, aggregation, TopN and limit return what the KV path returns
-// (tidb_allow_coprocessor = 0), EXPLAIN shows the pushed operators, a lock met by a
-// coprocessor read is resolved, and a transaction still reads its own writes.
+// (tidb_allow_coprocessor = 0), in process and over RPC, EXPLAIN shows the pushed operators,
+// a lock met by a coprocessor read is resolved, and a transaction still reads its own
+// writes.
 
 #include <algorithm>
 #include <memory>
@@ -37,7 +38,9 @@ std::vector<std::string> Rows(Session* s, const std::string& sql, bool sort) {
 class CopClusterTest : public ::testing::Test {
  protected:
   // One node, table t(id, k, v, s) of 2,000 rows split into 5 regions.
-  void Start() {
+  // With `rpc`, the SQL layer's client reaches the store over the transport ("Kv.Coprocessor"
+  // and the txn commands) instead of in process.
+  void Start(bool rpc = false) {
     transport_ = NewLocalTransport(Env::Default());
     NodeOptions o;
     o.id = 1;
@@ -48,7 +51,8 @@ class CopClusterTest : public ::testing::Test {
     auto n = Node::Open(o);
     ASSERT_TRUE(n.ok()) << n.status();
     node_ = *std::move(n);
-    auto client = TxnClient::Open({node_.get()});
+    auto client = rpc ? TxnClient::Connect(Env::Default(), transport_.get(), 1000, 1)
+                      : TxnClient::Open({node_.get()});
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
     DatabaseOptions d;
@@ -132,6 +136,16 @@ TEST_F(CopClusterTest, PushedDownResultsEqualTheKvPath) {
     }
     EXPECT_NE(plan.find("TableReader"), std::string::npos) << plan;
     EXPECT_NE(plan.find("cop[tikv] |  | partial"), std::string::npos) << plan;
+    Stop();
+  });
+}
+
+TEST_F(CopClusterTest, OverRpc) {
+  OnFiber([&] {
+    Start(/*rpc=*/true);
+    Same("SELECT id, s FROM t WHERE v > 500 AND k <> 3", false);
+    Same("SELECT k % 10, SUM(v), COUNT(*), AVG(d) FROM t GROUP BY k % 10");
+    Same("SELECT id, v FROM t ORDER BY v DESC, id LIMIT 5", false);
     Stop();
   });
 }
