@@ -530,6 +530,7 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
     uint64_t id = next_read_id_++;
     PendingRead pr{id, 0, Term(), env_->NowMicros(), std::move(cb)};
     pr.replica = true;
+    pr.epoch_version = header.region_epoch().version();
     reads_.push_back(std::move(pr));
     raw_->ReadIndex(EncodeReadId(id));
     return;
@@ -558,7 +559,9 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
     return;
   }
   uint64_t id = next_read_id_++;
-  reads_.push_back(PendingRead{id, 0, Term(), env_->NowMicros(), std::move(cb)});
+  PendingRead pr{id, 0, Term(), env_->NowMicros(), std::move(cb)};
+  pr.epoch_version = header.region_epoch().version();
+  reads_.push_back(std::move(pr));
   raw_->ReadIndex(EncodeReadId(id));
 }
 
@@ -580,6 +583,14 @@ void Peer::ServeReads() {
     if (r.read_index == 0 || r.read_index > AppliedIndex()) break;
     if (r.replica && !initialized()) {
       r.cb.Set(RegionNotFoundError(region_id()));
+      reads_.pop_front();
+      continue;
+    }
+    if (r.epoch_version != region().region_epoch().version()) {
+      // A split applied while the read waited: the snapshot would show a smaller region
+      // than the reader asked for, and a scan would silently miss the rest (TiKV checks
+      // the epoch again when it answers a read index read).
+      r.cb.Set(EpochNotMatch("region changed while the read waited for its read index"));
       reads_.pop_front();
       continue;
     }

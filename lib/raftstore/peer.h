@@ -275,6 +275,10 @@ class Peer {
     ReadCallback cb;
     // A follower read: served locally once applied to read_index, whoever leads by then.
     bool replica = false;
+    // The region version the reader named (checked when the read arrived). A split or
+    // merge applied while the read waited for its read index changes the region the
+    // snapshot would show, so ServeReads checks it again.
+    uint64_t epoch_version = 0;
   };
 
   Peer(const StoreConfig* config, Env* env, storage::Engine* engine, SnapManager* snaps,
