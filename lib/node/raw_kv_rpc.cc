@@ -14,6 +14,10 @@
 namespace rutile::node {
 namespace {
 
+// Region errors that name a new leader or region are retried at once at most this many
+// times in a row before the client backs off.
+constexpr int kMaxImmediateRetries = 3;
+
 bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
 }  // namespace
@@ -96,6 +100,7 @@ absl::Status RpcRawKv::WithRegion(const std::string& key, uint64_t deadline,
                                   const Attempt& attempt) {
   uint64_t backoff = options_.backoff_first_micros;
   uint64_t attempts = 0;
+  int immediate = 0;  // Retries in a row without a backoff.
   absl::Status last = absl::DeadlineExceededError("no attempt");
   std::string where;  // The last region and store tried, for the error message.
   while (true) {
@@ -180,6 +185,15 @@ absl::Status RpcRawKv::WithRegion(const std::string& key, uint64_t deadline,
     if (now >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat("raw kv request not done in time; last error",
                                                       where, ": ", last.ToString()));
+    }
+    // A region error naming a new leader or region retries at once, but at most
+    // kMaxImmediateRetries times in a row (as RawKvClient and the txn client): stale
+    // leader hints can point in a circle, and an answer that takes no time (a local
+    // endpoint, a failed send) would spin the loop without the deadline coming closer.
+    immediate = need_backoff ? 0 : immediate + 1;
+    if (immediate > kMaxImmediateRetries) {
+      need_backoff = true;
+      immediate = 0;
     }
     if (need_backoff) {
       env_->SleepForMicros(std::min(backoff, deadline - now));
