@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "sql/chunk/chunk.h"
 #include "sql/chunk/chunk_codec.h"
@@ -341,15 +342,16 @@ class Runner {
       for (size_t g = 0; g < gcols.size(); ++g) {
         AppendHashKey(&key, gcols[g].GetDatum(i, p_.group_by[g]->type()), p_.group_by[g]->type());
       }
-      auto [it, inserted] = groups_.try_emplace(key);
-      Group& grp = it->second;
+      auto [it, inserted] = index_.try_emplace(key, groups_.size());
       if (inserted) {
-        order_.push_back(&grp);
+        groups_.emplace_back();
+        Group& grp = groups_.back();
         for (size_t g = 0; g < gcols.size(); ++g) {
           grp.keys.push_back(gcols[g].GetDatum(i, p_.group_by[g]->type()));
         }
         for (const expr::AggCall& a : p_.aggs) grp.states.push_back(expr::NewAggState(a.desc));
       }
+      Group& grp = groups_[it->second];
       for (size_t a = 0; a < p_.aggs.size(); ++a) {
         args.clear();
         for (size_t j = 0; j < acols[a].size(); ++j) {
@@ -363,20 +365,21 @@ class Runner {
   }
 
   absl::Status EmitGroups() {
-    if (order_.empty() && p_.group_by.empty()) {
+    if (groups_.empty() && p_.group_by.empty()) {
       // A scalar aggregation answers one row even over no input, as the final one does.
-      auto [it, inserted] = groups_.try_emplace("");
-      order_.push_back(&it->second);
-      for (const expr::AggCall& a : p_.aggs) it->second.states.push_back(expr::NewAggState(a.desc));
+      groups_.emplace_back();
+      for (const expr::AggCall& a : p_.aggs) {
+        groups_.back().states.push_back(expr::NewAggState(a.desc));
+      }
     }
     Chunk out(p_.out_types, chunk_rows_);
     std::vector<Datum> row;
-    for (Group* g : order_) {
+    for (const Group& g : groups_) {
       row.clear();
-      for (const auto& st : g->states) {
+      for (const auto& st : g.states) {
         for (Datum& d : st->PartialResult()) row.push_back(std::move(d));
       }
-      for (const Datum& d : g->keys) row.push_back(d);
+      for (const Datum& d : g.keys) row.push_back(d);
       if (!out.AppendRow(row)) return absl::InternalError("partial aggregate row of wrong type");
       if (out.NumRows() >= chunk_rows_) {
         Chunk full = std::move(out);
@@ -485,8 +488,9 @@ class Runner {
   bool done_ = false;
   uint64_t scanned_ = 0;
   uint64_t emitted_ = 0;
-  std::map<std::string, Group> groups_;
-  std::vector<Group*> order_;
+  // Groups in first-seen order, and their index by hash key.
+  absl::flat_hash_map<std::string, size_t> index_;
+  std::vector<Group> groups_;
   std::vector<TopRow> top_;
   uint64_t seq_ = 0;
 };
