@@ -115,6 +115,11 @@ constexpr SoakSeed kSoakSeeds[] = {
     // (fixed in the txn client: a backoff after 3 immediate retries in a row;
     // TxnClientRetryTest).
     {1'001'137, "client spun on circular NotLeader hints"},
+    // 1pc/set: hung. A scan met a lock, found its transaction's fate and resolved it,
+    // met the lock again at once (likely an in-flight 1PC prewrite's in-memory lock, which
+    // resolving cannot remove) and looped at one virtual instant, so the prewrite never
+    // finished (fixed in the txn client: Client::RetryPause; TxnClientRetryTest).
+    {1'006'295, "scan spun re-resolving a lock that stayed"},
 };
 
 TEST(TxnSimTest, SoakRegressions) {

@@ -93,6 +93,15 @@ bool Client::Backoff(uint64_t* backoff, uint64_t deadline) {
   return true;
 }
 
+bool Client::RetryPause(bool must_wait, uint64_t* backoff, int* immediate, uint64_t deadline) {
+  if (!must_wait && !SkipBackoff(false, immediate)) must_wait = true;
+  if (must_wait) {
+    *immediate = 0;
+    return Backoff(backoff, deadline);
+  }
+  return env_->NowMicros() < deadline;
+}
+
 absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) {
   TimeStamp ts = options.read_ts;
   if (ts == 0) {
@@ -538,6 +547,7 @@ absl::StatusOr<GcStats> Client::Gc(TimeStamp requested) {
     while (true) {
       std::string region_end;
       uint64_t backoff = options_.backoff_first_micros;
+      int immediate = 0;
       // Resolve the locks older than the safe point.
       while (true) {
         std::vector<LockInfo> locks;
@@ -561,8 +571,7 @@ absl::StatusOr<GcStats> Client::Gc(TimeStamp requested) {
         if (old.empty()) break;
         absl::StatusOr<bool> done = ResolveLocks(old, 0, deadline);
         if (!done.ok()) return done.status();
-        if (*done) continue;
-        if (!Backoff(&backoff, deadline)) {
+        if (!RetryPause(!*done, &backoff, &immediate, deadline)) {
           return absl::DeadlineExceededError("gc: live locks below the safe point");
         }
       }
@@ -619,6 +628,7 @@ absl::Status Txn::CheckActive(bool writing) const {
 absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>* out) {
   const uint64_t deadline = client_->Deadline();
   uint64_t backoff = client_->options().backoff_first_micros;
+  int immediate = 0;
   while (true) {
     TxnReadOptions opts;
     opts.bypass_locks = bypass_;
@@ -634,11 +644,9 @@ absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>
     if (!kl.has_value()) return s;
     absl::StatusOr<bool> done = client_->ResolveLocks(kl->locks, start_ts_, deadline, &bypass_);
     if (!done.ok()) return done.status();
-    if (!*done) {
-      if (!client_->Backoff(&backoff, deadline)) {
-        return absl::DeadlineExceededError(
-            absl::StrCat("read blocked by a live lock: ", s.message()));
-      }
+    if (!client_->RetryPause(!*done, &backoff, &immediate, deadline)) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("read blocked by a live lock: ", s.message()));
     }
   }
 }
@@ -670,6 +678,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGet(
   need.erase(std::unique(need.begin(), need.end()), need.end());
   const uint64_t deadline = client_->Deadline();
   uint64_t backoff = client_->options().backoff_first_micros;
+  int immediate = 0;
   while (!need.empty()) {
     Mutex mu;
     std::vector<LockInfo> locks;
@@ -713,7 +722,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGet(
     if (need.empty()) break;
     absl::StatusOr<bool> done = client_->ResolveLocks(locks, start_ts_, deadline, &bypass_);
     if (!done.ok()) return done.status();
-    if (!*done && !client_->Backoff(&backoff, deadline)) {
+    if (!client_->RetryPause(!*done, &backoff, &immediate, deadline)) {
       return absl::DeadlineExceededError("batch get blocked by live locks");
     }
   }
@@ -751,6 +760,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
   while (true) {
     std::string region_end;
     uint64_t backoff = client_->options().backoff_first_micros;
+    int immediate = 0;
     while (true) {
       std::vector<KvPair> part;
       absl::Status s = client_->WithRegion(
@@ -787,7 +797,7 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Txn::Scan(const
       }
       absl::StatusOr<bool> done = client_->ResolveLocks(locks, start_ts_, deadline, &bypass_);
       if (!done.ok()) return done.status();
-      if (!*done && !client_->Backoff(&backoff, deadline)) {
+      if (!client_->RetryPause(!*done, &backoff, &immediate, deadline)) {
         return absl::DeadlineExceededError("scan blocked by live locks");
       }
     }
@@ -1032,6 +1042,7 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
   }
   Mutex mu;
   uint64_t backoff = client_->options().backoff_first_micros;
+  int immediate = 0;
   std::vector<std::string> pending = keys;
   while (!pending.empty()) {
     std::vector<LockInfo> locks;
@@ -1085,7 +1096,7 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
     if (pending.empty()) break;
     absl::StatusOr<bool> done = client_->ResolveLocks(locks, 0, deadline);
     if (!done.ok()) return done.status();
-    if (!*done && !client_->Backoff(&backoff, deadline)) {
+    if (!client_->RetryPause(!*done, &backoff, &immediate, deadline)) {
       return absl::DeadlineExceededError(absl::StrCat("prewrite blocked by live locks, e.g. on '",
                                                       EscapeKey(locks[0].key), "' of txn ",
                                                       locks[0].lock_version));

@@ -141,6 +141,10 @@ class Client {
   uint64_t Deadline() { return env_->NowMicros() + options_.timeout_micros; }
   // Sleeps `*backoff` (capped by the deadline) and doubles it. False when past deadline.
   bool Backoff(uint64_t* backoff, uint64_t deadline);
+  // Before retrying a request after resolving locks: backs off when `must_wait` (a lock
+  // is still alive) or after a few immediate retries in a row (`*immediate` counts them),
+  // so a retry loop never spins without virtual time passing. False when past deadline.
+  bool RetryPause(bool must_wait, uint64_t* backoff, int* immediate, uint64_t deadline);
 
  private:
   struct Cached {
