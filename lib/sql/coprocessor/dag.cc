@@ -41,6 +41,25 @@ absl::StatusOr<std::vector<FieldType>> ColumnTypes(
   return out;
 }
 
+// How an aggregate accumulates at the coprocessor: through its AggState row by row
+// (kGeneric), or in plain integers folded into the state at the end (COUNT, and SUM/AVG
+// of signed integers, whose states would otherwise add a DECIMAL per row).
+enum FastAgg { kGeneric = 0, kFastCount, kFastSum, kFastAvg };
+
+int FastKind(const expr::AggCall& a) {
+  if (a.desc.distinct) return kGeneric;
+  if (a.desc.kind == expr::AggKind::kCount) return kFastCount;
+  if ((a.desc.kind != expr::AggKind::kSum && a.desc.kind != expr::AggKind::kAvg) ||
+      a.args.size() != 1 || a.desc.result_type.GetEvalType() != EvalType::kDecimal) {
+    return kGeneric;
+  }
+  const FieldType& t = a.args[0]->type();
+  if (!t.IsInteger() || t.IsUnsigned() || PhysicalTypeOf(t) != PhysicalType::kInt64) {
+    return kGeneric;
+  }
+  return a.desc.kind == expr::AggKind::kSum ? kFastSum : kFastAvg;
+}
+
 // The DAG decoded: what runs, with the types between the stages.
 struct Plan {
   // Scan.
@@ -53,8 +72,9 @@ struct Plan {
   std::optional<codec::RowDecoder> row_decoder;
   // Selection.
   std::vector<expr::ExprPtr> conds;
-  // Partial aggregation.
+  // Partial aggregation; `fast[a]` says how aggregate a accumulates (see Runner::Fast).
   bool agg = false;
+  std::vector<int> fast;
   std::vector<expr::ExprPtr> group_by;
   std::vector<expr::AggCall> aggs;
   // TopN.
@@ -132,6 +152,7 @@ absl::StatusOr<Plan> DecodePlan(const pb::DagRequest& dag) {
         absl::StatusOr<expr::AggCall> call = expr::AggFromPb(a, types);
         if (!call.ok()) return call.status();
         for (const FieldType& ft : expr::PartialTypes(call->desc)) next.push_back(ft);
+        p.fast.push_back(FastKind(*call));
         p.aggs.push_back(*std::move(call));
       }
       for (const auto& g : e.aggregation().group_by()) {
@@ -350,9 +371,28 @@ class Runner {
           grp.keys.push_back(gcols[g].GetDatum(i, p_.group_by[g]->type()));
         }
         for (const expr::AggCall& a : p_.aggs) grp.states.push_back(expr::NewAggState(a.desc));
+        grp.acc.resize(p_.aggs.size());
       }
       Group& grp = groups_[it->second];
       for (size_t a = 0; a < p_.aggs.size(); ++a) {
+        if (p_.fast[a] != kGeneric) {
+          bool null = false;
+          for (const Column& c : acols[a]) null = null || c.IsNull(i);
+          if (null) continue;
+          Acc& acc = grp.acc[a];
+          if (p_.fast[a] != kFastCount) {
+            int64_t sum = 0;
+            if (__builtin_add_overflow(acc.sum, acols[a][0].GetInt64(i), &sum)) {
+              absl::Status s = Fold(a, &grp);
+              if (!s.ok()) return s;
+              sum = acols[a][0].GetInt64(i);
+            }
+            acc.sum = sum;
+            acc.has = true;
+          }
+          ++acc.count;
+          continue;
+        }
         args.clear();
         for (size_t j = 0; j < acols[a].size(); ++j) {
           args.push_back(acols[a][j].GetDatum(i, p_.aggs[a].args[j]->type()));
@@ -374,7 +414,11 @@ class Runner {
     }
     Chunk out(p_.out_types, chunk_rows_);
     std::vector<Datum> row;
-    for (const Group& g : groups_) {
+    for (Group& g : groups_) {
+      for (size_t a = 0; a < p_.aggs.size() && !g.acc.empty(); ++a) {
+        absl::Status s = Fold(a, &g);
+        if (!s.ok()) return s;
+      }
       row.clear();
       for (const auto& st : g.states) {
         for (Datum& d : st->PartialResult()) row.push_back(std::move(d));
@@ -468,10 +512,38 @@ class Runner {
     return absl::OkStatus();
   }
 
+  struct Acc {
+    int64_t count = 0;
+    int64_t sum = 0;
+    bool has = false;
+  };
   struct Group {
     std::vector<Datum> keys;
     std::vector<std::unique_ptr<expr::AggState>> states;
+    std::vector<Acc> acc;  // Per aggregate, for the fast ones.
   };
+
+  // Moves what the fast accumulator of aggregate `a` holds into its state, as a partial
+  // result (merging is associative), and clears it.
+  absl::Status Fold(size_t a, Group* g) {
+    Acc& acc = g->acc[a];
+    if (p_.fast[a] == kGeneric || acc.count == 0) return absl::OkStatus();
+    Datum sum = acc.has ? Datum::Dec(Decimal::FromInt64(acc.sum)) : Datum();
+    std::vector<Datum> partial;
+    switch (p_.fast[a]) {
+      case kFastCount:
+        partial = {Datum::Int(acc.count)};
+        break;
+      case kFastSum:
+        partial = {std::move(sum)};
+        break;
+      default:
+        partial = {Datum::Int(acc.count), std::move(sum)};
+        break;
+    }
+    acc = Acc();
+    return g->states[a]->Merge(&ctx_, partial);
+  }
   struct TopRow {
     std::vector<Datum> keys;
     std::vector<Datum> row;
