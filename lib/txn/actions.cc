@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "util/failpoint.h"
 
 namespace rutile::txn {
 
@@ -230,20 +231,30 @@ absl::StatusOr<PrewriteKeyResult> PrewriteKey(
     l.secondaries = *secondaries;
   }
   if (l.use_async_commit || one_pc) {
-    // Publish the lock in memory before reading max_ts: a reader either raised max_ts
-    // before (then our commit_ts is above its read) or finds this memory lock.
+    // Hold the key in the memory table, then read max_ts and publish the lock in one hold
+    // of the table's mutex: a reader checking this key either ran before (it raised
+    // max_ts first, so our commit_ts is above its read) or finds the lock
+    // (concurrency_manager.h).
     KeyHandleGuard guard = txn->cm()->LockKey(key);
-    const TimeStamp max_ts = txn->cm()->max_ts();
-    TimeStamp mc = std::max({max_ts, start_ts, l.for_update_ts}) + 1;
-    mc = std::max(mc, l.min_commit_ts);
-    if (props.max_commit_ts != 0 && mc > props.max_commit_ts) {
+    RUTILE_FAIL_POINT("async_commit_before_memory_lock");
+    bool too_large = false;
+    guard.WithLock([&](std::optional<Lock>& slot) {
+      const TimeStamp max_ts = txn->cm()->max_ts();
+      TimeStamp mc = std::max({max_ts, start_ts, l.for_update_ts}) + 1;
+      mc = std::max(mc, l.min_commit_ts);
+      if (props.max_commit_ts != 0 && mc > props.max_commit_ts) {
+        too_large = true;
+        return;
+      }
+      l.min_commit_ts = mc;
+      slot = l;
+    });
+    if (too_large) {
       result.commit_ts_too_large = true;
       return result;
     }
-    l.min_commit_ts = mc;
-    guard.SetLock(l);
     txn->AddGuard(std::move(guard));
-    result.min_commit_ts = mc;
+    result.min_commit_ts = l.min_commit_ts;
   }
   if (one_pc) {
     txn->PutLockFor1pc(key, std::move(l), has_pessimistic_lock);

@@ -26,8 +26,12 @@ void KeyHandleGuard::Release() {
   }
 }
 
+void KeyHandleGuard::WithLock(absl::FunctionRef<void(std::optional<Lock>&)> fn) {
+  if (cm_ != nullptr) cm_->WithLock(key_, fn);
+}
+
 void KeyHandleGuard::SetLock(Lock lock) {
-  if (cm_ != nullptr) cm_->SetLock(key_, std::move(lock));
+  WithLock([&](std::optional<Lock>& slot) { slot = std::move(lock); });
 }
 
 ConcurrencyManager::ConcurrencyManager(TimeStamp latest_ts) : max_ts_(latest_ts) {}
@@ -43,6 +47,7 @@ KeyHandleGuard ConcurrencyManager::LockKey(std::string_view key) {
   MutexLock lock(mu_);
   cv_.Wait(lock, [&] { return table_.find(key) == table_.end(); });
   table_.emplace(std::string(key), Entry{});
+  table_size_.store(table_.size(), std::memory_order_seq_cst);
   return KeyHandleGuard(this, std::string(key));
 }
 
@@ -50,21 +55,23 @@ void ConcurrencyManager::Release(const std::string& key) {
   {
     MutexLock lock(mu_);
     table_.erase(key);
+    table_size_.store(table_.size(), std::memory_order_seq_cst);
   }
   cv_.NotifyAll();
 }
 
-void ConcurrencyManager::SetLock(const std::string& key, Lock l) {
+void ConcurrencyManager::WithLock(const std::string& key,
+                                  absl::FunctionRef<void(std::optional<Lock>&)> fn) {
   MutexLock lock(mu_);
   auto it = table_.find(key);
-  if (it != table_.end()) it->second.lock = std::move(l);
+  if (it != table_.end()) fn(it->second.lock);
 }
 
-absl::Status ConcurrencyManager::ReadKeyCheck(std::string_view key, const LockCheck& check) {
+absl::Status ConcurrencyManager::ReadKeyCheck(std::string_view key, LockCheck check) {
+  if (table_size_.load(std::memory_order_seq_cst) == 0) return absl::OkStatus();
   std::optional<Lock> found;
   {
     MutexLock lock(mu_);
-    if (table_.empty()) return absl::OkStatus();
     auto it = table_.find(key);
     if (it == table_.end() || !it->second.lock.has_value()) return absl::OkStatus();
     found = it->second.lock;
@@ -73,7 +80,8 @@ absl::Status ConcurrencyManager::ReadKeyCheck(std::string_view key, const LockCh
 }
 
 absl::Status ConcurrencyManager::ReadRangeCheck(std::string_view start, std::string_view end,
-                                                const LockCheck& check) {
+                                                LockCheck check) {
+  if (table_size_.load(std::memory_order_seq_cst) == 0) return absl::OkStatus();
   std::vector<std::pair<std::string, Lock>> found;
   {
     MutexLock lock(mu_);

@@ -2,14 +2,23 @@
 // without asking PD (TiKV's components/concurrency_manager).
 //
 //   max_ts      the largest timestamp any reader on this store has read at. A read at ts
-//               raises it to ts *before* it looks at the data; an async-commit prewrite
-//               computes min_commit_ts = max(max_ts, start_ts, for_update_ts) + 1 *after*
-//               putting its lock into the memory table. So either the reader sees the
-//               lock, or the lock's commit_ts is above the read: the read never misses a
-//               transaction that commits below it.
+//               raises it to ts *before* it looks at the memory lock table and the data.
 //   lock table  locks of prewrites being written, keyed by encoded key, visible to readers
 //               (ReadKeyCheck / ReadRangeCheck) from the moment min_commit_ts is computed
 //               until the batch is applied and the KeyHandleGuard is dropped.
+//
+// Why a read never misses a transaction that commits at or below its ts (TiKV's order):
+// an async-commit or 1PC prewrite first holds its key in the table (LockKey), then, in ONE
+// hold of the table's mutex (KeyHandleGuard::WithLock), reads max_ts, computes
+// min_commit_ts = max(max_ts, start_ts, for_update_ts) + 1 and publishes the lock. A
+// reader's check of the key takes the same mutex after raising max_ts. If the check runs
+// first, the prewrite's max_ts read follows the reader's raise, so the commit is above the
+// read; if it runs after, it sees the lock. (Reading max_ts and publishing in two steps
+// let a reader raise max_ts and check in between: it saw no lock and the lock got a
+// min_commit_ts below its read.) A read that finds the table empty skips the mutex: the
+// table size and max_ts are sequentially consistent atomics, the reader raises max_ts then
+// loads the size, LockKey raises the size before WithLock loads max_ts, so one of the two
+// sees the other (Dekker's argument).
 //
 // Thread safety: every method may be called from any fiber or thread. LockKey blocks the
 // calling fiber while another guard holds the same key (latches normally prevent that).
@@ -19,13 +28,13 @@
 #define RUTILE_TXN_CONCURRENCY_MANAGER_H_
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "txn/types.h"
 #include "util/sync.h"
@@ -45,6 +54,9 @@ class KeyHandleGuard {
   ~KeyHandleGuard();
 
   const std::string& key() const { return key_; }
+  // Runs `fn` on this key's memory lock slot while holding the table's mutex: readers of
+  // the key wait until it returns, and see what it left in the slot. `fn` must not block.
+  void WithLock(absl::FunctionRef<void(std::optional<Lock>& slot)> fn);
   // Publishes `lock` to readers of this key.
   void SetLock(Lock lock);
 
@@ -72,13 +84,14 @@ class ConcurrencyManager {
   // Locks encoded `key` in the memory table, waiting while another guard holds it.
   KeyHandleGuard LockKey(std::string_view key);
 
-  using LockCheck = std::function<absl::Status(const Lock& lock, std::string_view encoded_key)>;
+  using LockCheck = absl::FunctionRef<absl::Status(const Lock& lock, std::string_view encoded_key)>;
   // Runs `check` on the memory lock of encoded `key`, if one is published; returns its
-  // first error.
-  absl::Status ReadKeyCheck(std::string_view key, const LockCheck& check);
+  // first error. Call after raising max_ts to the read's ts. Takes no mutex while the
+  // table is empty.
+  absl::Status ReadKeyCheck(std::string_view key, LockCheck check);
   // The same over every published lock with encoded key in [start, end) (empty end: no
   // upper bound).
-  absl::Status ReadRangeCheck(std::string_view start, std::string_view end, const LockCheck& check);
+  absl::Status ReadRangeCheck(std::string_view start, std::string_view end, LockCheck check);
 
   // The smallest start_ts among published locks, if any (for resolved-ts / GC).
   std::optional<TimeStamp> GlobalMinLockTs();
@@ -92,9 +105,11 @@ class ConcurrencyManager {
     std::optional<Lock> lock;
   };
   void Release(const std::string& key);
-  void SetLock(const std::string& key, Lock lock);
+  void WithLock(const std::string& key, absl::FunctionRef<void(std::optional<Lock>&)> fn);
 
   std::atomic<TimeStamp> max_ts_;
+  // table_.size(), written under mu_, read without it (see the comment at the top).
+  std::atomic<size_t> table_size_{0};
   Mutex mu_;
   CondVar cv_;
   std::map<std::string, Entry, std::less<>> table_;  // Guarded by mu_.

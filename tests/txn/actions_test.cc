@@ -5,7 +5,9 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "rutile/env.h"
 #include "txn/txn_test_util.h"
+#include "util/failpoint.h"
 
 namespace rutile::txn::testing {
 namespace {
@@ -414,6 +416,44 @@ TEST(AsyncCommitTest, MemoryLockBlocksReadersUntilWritten) {
   g = KeyHandleGuard();
   must_get_none(e, "k", 25);
   EXPECT_EQ(e.cm.GlobalMinLockTs(), std::nullopt);
+}
+
+// The max_ts race: a reader at 100 raises max_ts and checks the memory lock table while an
+// async-commit prewrite (start_ts 10) holds its key in the table but has not published the
+// lock yet. The prewrite used to read max_ts before that point (so it still saw 1) and
+// publish min_commit_ts 11 after the reader had found nothing: the read at 100 missed a
+// transaction committing at 11. Now max_ts is read in the same mutex hold that publishes
+// the lock, so the reader either sees the lock or the commit lands above 100.
+TEST(AsyncCommitTest, ReaderBetweenLockKeyAndPublishIsNotMissed) {
+  if (!failpoint::CompiledIn()) GTEST_SKIP() << "failpoints compiled out";
+  SimEnv sim(SimEnvOptions{.seed = 1});
+  failpoint::SetEnv(&sim);
+  TestEngine e;
+  failpoint::ScopedFailPoint fp("async_commit_before_memory_lock", "pause");
+  ASSERT_TRUE(fp.ok());
+  PrewriteRequest req = OptimisticReq(Mutation::Put("k", "v"), "k", 10);
+  req.use_async_commit = true;
+  req.secondaries = {};
+  absl::StatusOr<PrewriteResponse> prewrite = absl::UnknownError("not run");
+  absl::StatusOr<std::optional<std::string>> read = absl::UnknownError("not run");
+  sim.Spawn([&] { prewrite = e.store.Prewrite(req); });
+  sim.Spawn([&] {
+    while (failpoint::Evaluations("async_commit_before_memory_lock") == 0) sim.SleepForMicros(10);
+    read = e.store.Get("k", 100, TxnReadOptions());
+    failpoint::Remove("async_commit_before_memory_lock");
+  });
+  sim.RunUntilIdle();
+  failpoint::SetEnv(nullptr);
+  ASSERT_TRUE(prewrite.ok()) << prewrite.status();
+  if (read.ok()) {
+    EXPECT_EQ(*read, std::nullopt);
+    // The read saw no lock: the transaction must commit above it.
+    EXPECT_GT(prewrite->min_commit_ts, 100u);
+  } else {
+    EXPECT_TRUE(IsErr<KeyIsLocked>(read.status())) << read.status();
+  }
+  Lock l = must_locked(e, "k", 10);
+  EXPECT_EQ(l.min_commit_ts, prewrite->min_commit_ts);
 }
 
 TEST(OnePcTest, CommitsInOnePhase) {
