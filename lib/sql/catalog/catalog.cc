@@ -345,6 +345,34 @@ std::shared_ptr<AutoIdAllocator> Catalog::AllocatorFor(int64_t db_id, int64_t ta
   return a;
 }
 
+void Catalog::ApplyTableLocked(std::shared_ptr<TableInfo> t) {
+  if (t->state == SchemaState::kPublic) {
+    PublishLocked(std::move(t));
+    return;
+  }
+  // On the way out (DROP TABLE): kept by id for the commit rule, hidden from names.
+  t->next_id = AllocatorFor(t->db_id, t->id);
+  auto it = dbs_.find(LowerName(t->db));
+  if (it != dbs_.end()) {
+    auto n = it->second.tables.find(LowerName(t->name));
+    if (n != it->second.tables.end() && n->second->id == t->id) it->second.tables.erase(n);
+  }
+  by_id_[t->id] = std::move(t);
+}
+
+void Catalog::EraseTableLocked(int64_t id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  TablePtr t = it->second;
+  auto d = dbs_.find(LowerName(t->db));
+  if (d != dbs_.end()) {
+    auto n = d->second.tables.find(LowerName(t->name));
+    if (n != d->second.tables.end() && n->second->id == id) d->second.tables.erase(n);
+  }
+  by_id_.erase(it);
+  allocators_.erase(id);
+}
+
 bool Catalog::PublishLocked(std::shared_ptr<TableInfo> t) {
   auto it = dbs_.find(LowerName(t->db));
   if (it == dbs_.end()) return false;
@@ -379,7 +407,7 @@ absl::Status Catalog::LoadFrom(kv::KvTxn* txn) {
     db.name = d.name;
     for (auto& t : tables[d.id]) {
       t->db = d.name;
-      PublishLocked(t);
+      ApplyTableLocked(t);
     }
   }
   version_.store(*version);
@@ -629,6 +657,9 @@ absl::Status Catalog::DropDatabase(const std::string& name, bool if_exists,
                  absl::StrCat("Can't drop database '", name, "'; database doesn't exist")});
           }
           id = it->second.id;
+          for (const auto& [tid, t] : by_id_) {
+            if (t->db_id == id) m.DropTableStats(tid);
+          }
         }
         return m.DropDatabase(id);
       },
@@ -699,31 +730,51 @@ absl::StatusOr<TablePtr> Catalog::GetTable(const std::string& db, const std::str
   return t;
 }
 
+absl::Status Catalog::SyncLatest() {
+  auto b = store_->Begin();
+  if (!b.ok()) return b.status();
+  absl::Status s = Sync(b->get());
+  (*b)->Rollback();
+  return s;
+}
+
 absl::Status Catalog::AddTable(std::shared_ptr<TableInfo> table) {
-  const std::string lower = LowerName(table->name);
-  return Mutate(
-      [&](Meta& m) -> absl::Status {
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          auto it = dbs_.find(LowerName(table->db));
-          if (it == dbs_.end()) return BadDb(table->db);
-          if (it->second.tables.count(lower)) {
-            return MakeMySqlStatus(absl::StatusCode::kAlreadyExists,
-                                   {kErTableExists, "42S01",
-                                    absl::StrCat("Table '", table->name, "' already exists")});
-          }
-          table->db_id = it->second.id;
-        }
-        if (table->id == 0) {
-          auto id = m.GenGlobalId();
-          if (!id.ok()) return id.status();
-          table->id = *id;
-        }
-        table->revision = 1;
-        m.PutTable(table->db_id, *table);
-        return absl::OkStatus();
-      },
-      [&] { PublishLocked(table); });
+  DdlJob job;
+  job.type = DdlJobType::kCreateTable;
+  // The database may be newer than this catalog's view.
+  if (absl::Status st = SyncLatest(); !st.ok()) return st;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = dbs_.find(LowerName(table->db));
+    if (it == dbs_.end()) return BadDb(table->db);
+    // The owner checks again against the store; this only saves a job.
+    if (it->second.tables.count(LowerName(table->name))) {
+      return MakeMySqlStatus(
+          absl::StatusCode::kAlreadyExists,
+          {kErTableExists, "42S01", absl::StrCat("Table '", table->name, "' already exists")});
+    }
+    job.db_id = it->second.id;
+  }
+  job.table_id = table->id;
+  job.table = std::make_shared<TableInfo>(*table);
+  job.table->db_id = job.db_id;
+  job.table->next_id = nullptr;
+  auto r = RunJob(std::move(job));
+  if (!r.ok()) return r.status();
+  TablePtr published = FindTableById(r->table_id);
+  table->id = r->table_id;
+  table->revision = 1;
+  table->state = SchemaState::kPublic;
+  if (published != nullptr) {
+    table->db_id = published->db_id;
+    table->next_id = published->next_id;
+  } else {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = dbs_.find(LowerName(table->db));
+    if (it != dbs_.end()) table->db_id = it->second.id;
+    table->next_id = AllocatorFor(table->db_id, table->id);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Catalog::ReplaceTable(std::shared_ptr<TableInfo> table) {
@@ -748,42 +799,50 @@ absl::Status Catalog::ReplaceTable(std::shared_ptr<TableInfo> table) {
 }
 
 absl::Status Catalog::RemoveTable(const std::string& db, const std::string& name) {
-  TablePtr t;
-  return Mutate(
-      [&](Meta& m) -> absl::Status {
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          auto it = dbs_.find(LowerName(db));
-          if (it != dbs_.end()) {
-            auto tt = it->second.tables.find(LowerName(name));
-            if (tt != it->second.tables.end()) t = tt->second;
-          }
-        }
-        if (t == nullptr) {
-          return MakeMySqlStatus(
-              absl::StatusCode::kNotFound,
-              {kErBadTable, "42S02", absl::StrCat("Unknown table '", db, ".", name, "'")});
-        }
-        m.DropTable(t->db_id, t->id);
-        return absl::OkStatus();
-      },
-      [&] {
-        auto it = dbs_.find(LowerName(db));
-        if (it != dbs_.end()) it->second.tables.erase(LowerName(name));
-        by_id_.erase(t->id);
-        allocators_.erase(t->id);
-      });
+  if (absl::Status st = SyncLatest(); !st.ok()) return st;
+  TablePtr t = FindTable(db, name);
+  if (t == nullptr) {
+    return MakeMySqlStatus(
+        absl::StatusCode::kNotFound,
+        {kErBadTable, "42S02", absl::StrCat("Unknown table '", db, ".", name, "'")});
+  }
+  DdlJob job;
+  job.type = DdlJobType::kDropTable;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  auto r = RunJob(std::move(job));
+  if (!r.ok() && GetMySqlError(r.status()).has_value() &&
+      GetMySqlError(r.status())->code == kErBadTable) {
+    return MakeMySqlStatus(
+        absl::StatusCode::kNotFound,
+        {kErBadTable, "42S02", absl::StrCat("Unknown table '", db, ".", name, "'")});
+  }
+  return r.status();
+}
+
+absl::Status Catalog::TruncateTable(const TablePtr& t) {
+  DdlJob job;
+  job.type = DdlJobType::kTruncateTable;
+  job.db_id = t->db_id;
+  job.table_id = t->id;
+  auto r = RunJob(std::move(job));
+  if (!r.ok() && GetMySqlError(r.status()).has_value() &&
+      GetMySqlError(r.status())->code == kErNoSuchTable) {
+    return MakeMySqlStatus(
+        absl::StatusCode::kNotFound,
+        {kErNoSuchTable, "42S02", absl::StrCat("Table '", t->db, ".", t->name, "' doesn't exist")});
+  }
+  return r.status();
 }
 
 absl::Status Catalog::CheckRevisions(const std::map<int64_t, int64_t>& used) const {
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [id, rev] : used) {
     auto it = by_id_.find(id);
-    // A dropped table: its rows are unreachable garbage, never read again; nothing to
-    // corrupt. A table at another revision: the store may be a state further on, where
-    // the writes miss an index entry the backfill relies on.
-    if (it == by_id_.end()) continue;
-    if (it->second->revision != rev) {
+    // A dropped (or truncated) table: its keys are being deleted, so a write now would
+    // be left behind. A table at another revision: the store may be a state further on,
+    // where the writes miss an index entry the backfill relies on.
+    if (it == by_id_.end() || it->second->revision != rev) {
       return MakeMySqlStatus(absl::StatusCode::kAborted,
                              {kErInfoSchemaChanged, "HY000",
                               "Information schema is changed during the execution of the "

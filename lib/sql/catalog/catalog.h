@@ -13,7 +13,9 @@
 //
 // Indexes and columns change online through F1's states (none -> delete-only ->
 // write-only -> write-reorg -> public, and back for DROP), driven by a DDL job queue in
-// meta keys that one DDL owner (a lease key) runs (sql/catalog/ddl.cc). Every published
+// meta keys that one DDL owner (a lease key) runs (sql/catalog/ddl.cc); CREATE / DROP /
+// TRUNCATE TABLE (and views) are jobs of that queue too. Databases, CREATE OR REPLACE
+// VIEW and triggers are still direct meta transactions (Mutate). Every published
 // change bumps the table's revision; a transaction that wrote a table under revision r
 // commits only while the table is still at r in a fresh view (below), else error 8028.
 //
@@ -129,6 +131,7 @@ struct IndexInfo {
 
 class Catalog;
 class Meta;
+struct DdlJob;
 
 // AUTO_INCREMENT values and hidden row ids for one table, from id ranges reserved in the
 // table's meta key (m"DB:{db}"h"TID:{table}"), kBatch at a time, so ids stay unique
@@ -181,6 +184,10 @@ struct TableInfo {
   std::string name;
   // Bumped by every published change of this table (see the commit rule above).
   int64_t revision = 0;
+  // Public, or on the way out through DROP TABLE (write-only, delete-only): a table not
+  // public is invisible to name lookups (1146 for new statements) but kept by id, so a
+  // transaction that wrote it while public fails the commit rule (8028).
+  SchemaState state = SchemaState::kPublic;
   // The largest column id ever used: ids of dropped columns are never reused, since old
   // rows still hold values under them.
   int64_t max_column_id = 0;
@@ -219,6 +226,11 @@ codec::RowDecoder RowDecoderFor(const TableInfo& t);
 // Converts an AST column type to a FieldType (lengths defaulted as MySQL does).
 absl::StatusOr<FieldType> ToFieldType(const DataType& t);
 
+// What a finished DDL job reports back to its caller.
+struct DdlJobResult {
+  int64_t table_id = 0;  // CREATE: the new table's id; TRUNCATE: the table's new id.
+};
+
 class Catalog {
  public:
   // A catalog over `store` (which must outlive it); call Load() before use.
@@ -251,12 +263,21 @@ class Catalog {
   static bool IsInfoSchema(std::string_view db);
   absl::StatusOr<TablePtr> InfoSchemaTable(const std::string& name) const;
 
-  // Adds `table` (its id assigned here). 1050 when the name is taken.
+  // CREATE TABLE / VIEW as a DDL job run by the owner (sql/catalog/ddl.cc): adds `table`
+  // (its id assigned by the owner unless set; on success `table` gets its id, db_id,
+  // revision and allocator). 1050 when the name is taken by then, 1049 when the database
+  // is gone.
   absl::Status AddTable(std::shared_ptr<TableInfo> table);
   // Replaces the published definition of the table with the same id; 8028 when `table`
   // was derived from an older revision than the published one.
   absl::Status ReplaceTable(std::shared_ptr<TableInfo> table);
+  // DROP TABLE / VIEW as a DDL job: public -> write-only -> delete-only -> none, then the
+  // table's keys (and saved statistics) are deleted once every catalog loaded the version
+  // without it. 1051 when the table is unknown.
   absl::Status RemoveTable(const std::string& db, const std::string& name);
+  // TRUNCATE TABLE as a DDL job: the table under a new id (empty, AUTO_INCREMENT from 1),
+  // the old id's keys deleted as for DROP.
+  absl::Status TruncateTable(const TablePtr& t);
 
   int64_t schema_version() const { return version_.load(); }
 
@@ -322,6 +343,8 @@ class Catalog {
   absl::Status Mutate(const std::function<absl::Status(Meta&)>& fn,
                       const std::function<void()>& apply);
   absl::Status LoadFrom(kv::KvTxn* txn);
+  // Sync over a fresh snapshot.
+  absl::Status SyncLatest();
   // The revision rule of CommitChecked; call under CommitGuard().
   absl::Status CheckRevisions(const std::map<int64_t, int64_t>& used) const;
   // Re-reads the version (under refresh_mu_).
@@ -329,8 +352,15 @@ class Catalog {
   uint64_t Now() const { return env_->NowMicros(); }
   // False when `t`'s database is not in the cache (nothing published).
   bool PublishLocked(std::shared_ptr<TableInfo> t);
+  // Publishes a table in any state: by name only when public.
+  void ApplyTableLocked(std::shared_ptr<TableInfo> t);
+  void EraseTableLocked(int64_t id);
+  // Queues `job` and runs the queue (RunJobs).
+  absl::StatusOr<DdlJobResult> RunJob(DdlJob job);
+  // Deletes the ranges of dropped tables whose version every catalog loaded.
+  absl::Status ProcessDeleteRanges();
   std::shared_ptr<AutoIdAllocator> AllocatorFor(int64_t db_id, int64_t table_id);
-  absl::Status RunJobs(int64_t job_id);
+  absl::Status RunJobs(int64_t job_id, DdlJobResult* result = nullptr);
 
   kv::KvStore* store_;
   mutable std::mutex mu_;

@@ -5,6 +5,17 @@
 //             one transaction that also records the job's progress) -> public. A unique
 //             index that meets a duplicate rolls back: delete-only -> none (entries removed).
 // DROP INDEX: public -> write-only -> delete-only -> none (entries removed).
+// CREATE TABLE / VIEW: none -> public in one step; the owner checks the name against the
+//             store, so of two racing CREATEs of one name one gets 1050.
+// DROP TABLE / VIEW: public -> write-only -> delete-only -> none. A table not public is
+//             invisible to new statements (1146) but kept by id with a bumped revision,
+//             so a transaction that wrote it while public fails the commit rule (8028).
+//             At none its meta entries and saved statistics go, and a delete-range
+//             record (m"DDLDeleteRanges") names its keys; the owner deletes them when the
+//             queue is empty, after every catalog loaded that version (TiDB's
+//             gc_delete_range, run by the owner rather than by GC).
+// TRUNCATE:   the table under a new id in one step (empty; AUTO_INCREMENT from 1), the old
+//             id's keys deleted the same way.
 //
 // Every state change is one meta transaction bumping the table's revision and the schema
 // version, published under the catalog's publish lock, so a DML transaction two states
@@ -102,6 +113,10 @@ class DdlWorker {
       return true;
     }
     DdlJob j = **job;
+    if (j.type == DdlJobType::kCreateTable || j.type == DdlJobType::kDropTable ||
+        j.type == DdlJobType::kTruncateTable) {
+      return TableJobStep(txn, &m, &j);
+    }
     auto table = m.GetTable(j.db_id, j.table_id);
     std::shared_ptr<TableInfo> t;
     if (table.ok()) {
@@ -130,6 +145,8 @@ class DdlWorker {
       case DdlJobType::kDropColumn:
         s = DropColumnStep(&j, t.get(), &changed);
         break;
+      default:
+        return absl::InternalError("table job in the column/index path");
     }
     if (!s.ok()) return s;
     if (changed) {
@@ -145,6 +162,152 @@ class DdlWorker {
   }
 
  private:
+  // CREATE TABLE (none -> public), DROP TABLE (public -> write-only -> delete-only ->
+  // none: a table not public is invisible to new statements, and each step bumps its
+  // revision so a transaction that wrote it while public cannot commit; at none the meta
+  // entries and saved statistics go and a delete-range record is left for the table's
+  // keys) and TRUNCATE (the table under a new id, the old id's keys deleted the same way).
+  absl::StatusOr<bool> TableJobStep(kv::KvTxn* txn, Meta* m, DdlJob* j) {
+    auto cancel = [&](uint16_t code, std::string msg) -> absl::StatusOr<bool> {
+      j->state = DdlJobState::kCancelled;
+      j->error_code = code;
+      j->error = std::move(msg);
+      m->FinishJob(*j);
+      return Finish(txn, nullptr, false, m);
+    };
+    auto version = m->SchemaVersion();
+    if (!version.ok()) return version.status();
+    // The version this step publishes (Finish bumps it): once every catalog loaded it, no
+    // transaction can still write a dropped table's keys.
+    const int64_t next_version = *version + 1;
+    auto delete_range = [&](int64_t table_id) {
+      const std::string start = codec::EncodeTablePrefix(table_id);
+      m->PutDeleteRange({j->id, next_version, start, codec::PrefixNext(start)});
+    };
+    std::shared_ptr<TableInfo> put;
+    int64_t erase = 0;
+    std::shared_ptr<TableInfo> hooked;
+    switch (j->type) {
+      case DdlJobType::kCreateTable: {
+        if (j->table == nullptr) return absl::InternalError("CREATE TABLE job without a table");
+        auto dbs = m->ListDatabases();
+        if (!dbs.ok()) return dbs.status();
+        bool db_found = false;
+        for (const DbInfo& d : *dbs) db_found = db_found || d.id == j->db_id;
+        if (!db_found)
+          return cancel(kErBadDb, absl::StrCat("Unknown database '", j->table->db, "'"));
+        auto tables = m->ListTables(j->db_id);
+        if (!tables.ok()) return tables.status();
+        for (const auto& other : *tables) {
+          if (LowerName(other->name) == LowerName(j->table->name)) {
+            return cancel(kErTableExists,
+                          absl::StrCat("Table '", j->table->name, "' already exists"));
+          }
+        }
+        auto t = std::make_shared<TableInfo>(*j->table);
+        if (t->id == 0) {
+          auto id = m->GenGlobalId();
+          if (!id.ok()) return id.status();
+          t->id = *id;
+        }
+        t->db_id = j->db_id;
+        t->revision = 1;
+        t->state = SchemaState::kPublic;
+        t->next_id = nullptr;
+        m->PutTable(j->db_id, *t);
+        j->table_id = t->id;
+        j->schema_state = SchemaState::kPublic;
+        j->state = DdlJobState::kDone;
+        put = hooked = t;
+        break;
+      }
+      case DdlJobType::kDropTable: {
+        auto table = m->GetTable(j->db_id, j->table_id);
+        if (absl::IsNotFound(table.status())) return cancel(kErBadTable, "Unknown table");
+        if (!table.ok()) return table.status();
+        std::shared_ptr<TableInfo> t = *table;
+        j->state = DdlJobState::kRunning;
+        if (t->state == SchemaState::kPublic || t->state == SchemaState::kWriteOnly) {
+          t->state =
+              t->state == SchemaState::kPublic ? SchemaState::kWriteOnly : SchemaState::kDeleteOnly;
+          ++t->revision;
+          m->PutTable(j->db_id, *t);
+          put = hooked = t;
+        } else {
+          m->DropTable(j->db_id, t->id);
+          m->DropTableStats(t->id);
+          if (!t->is_view) delete_range(t->id);
+          t->state = SchemaState::kNone;
+          j->state = DdlJobState::kDone;
+          erase = t->id;
+          hooked = t;
+        }
+        j->schema_state = t->state;
+        break;
+      }
+      case DdlJobType::kTruncateTable: {
+        auto table = m->GetTable(j->db_id, j->table_id);
+        if (absl::IsNotFound(table.status())) {
+          return cancel(kErNoSuchTable, "Table doesn't exist");
+        }
+        if (!table.ok()) return table.status();
+        auto id = m->GenGlobalId();
+        if (!id.ok()) return id.status();
+        auto t = std::make_shared<TableInfo>(**table);
+        t->id = *id;
+        t->revision = 1;
+        m->DropTable(j->db_id, j->table_id);
+        m->DropTableStats(j->table_id);
+        m->PutTable(j->db_id, *t);
+        delete_range(j->table_id);
+        j->new_table_id = t->id;
+        j->schema_state = SchemaState::kPublic;
+        j->state = DdlJobState::kDone;
+        erase = j->table_id;
+        put = hooked = t;
+        break;
+      }
+      default:
+        return absl::InternalError("not a table job");
+    }
+    if (j->state == DdlJobState::kDone) {
+      m->FinishJob(*j);
+    } else {
+      m->PutJob(*j);
+    }
+    auto v = m->BumpSchemaVersion();
+    if (!v.ok()) return v.status();
+    absl::Status s;
+    {
+      std::unique_lock<SharedMutex> publish(c_->publish_mu_);
+      s = txn->Commit();
+      if (s.ok()) {
+        published_ = *v;
+        std::lock_guard<std::mutex> l(c_->mu_);
+        // As in Finish: advance only from exactly the version this step bumped.
+        if (c_->version_.load() == *v - 1) {
+          bool ok = true;
+          if (erase != 0) c_->EraseTableLocked(erase);
+          if (put != nullptr) {
+            ok = false;
+            for (const auto& [lower, d] : c_->dbs_) {
+              if (d.id == put->db_id) {
+                put->db = d.name;
+                ok = true;
+              }
+            }
+            if (ok) c_->ApplyTableLocked(put);
+          }
+          if (ok) c_->version_.store(*v);
+        }
+      }
+    }
+    if (absl::IsAborted(s)) return true;  // A conflict: the step runs again.
+    if (!s.ok()) return s;
+    if (hooked != nullptr) hooked_ = hooked;
+    return true;
+  }
+
   // Commits the step; a table change is published under the publish lock.
   absl::StatusOr<bool> Finish(kv::KvTxn* txn, std::shared_ptr<TableInfo> t, bool changed, Meta* m) {
     absl::Status s;
@@ -456,7 +619,7 @@ class DdlWorker {
   int64_t published_ = 0;
 };
 
-absl::Status Catalog::RunJobs(int64_t job_id) {
+absl::Status Catalog::RunJobs(int64_t job_id, DdlJobResult* result) {
   DdlWorker w(this);
   int aborted_in_a_row = 0;
   uint64_t wait_start = 0;
@@ -474,15 +637,39 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     (*b)->Rollback();
     return h;
   };
-  auto outcome = [](const DdlJob& h) -> absl::Status {
-    if (h.state != DdlJobState::kCancelled) return absl::OkStatus();
-    return MakeMySqlStatus(h.error_code == kErDupEntry ? absl::StatusCode::kAlreadyExists
-                                                       : absl::StatusCode::kFailedPrecondition,
-                           {h.error_code,
-                            h.error_code == kErDupEntry       ? "23000"
-                            : h.error_code == kErDupFieldName ? "42S21"
-                                                              : "42000",
-                            h.error});
+  auto outcome = [result](const DdlJob& h) -> absl::Status {
+    if (h.state != DdlJobState::kCancelled) {
+      if (result != nullptr) {
+        result->table_id = h.type == DdlJobType::kTruncateTable ? h.new_table_id : h.table_id;
+      }
+      return absl::OkStatus();
+    }
+    absl::StatusCode code = absl::StatusCode::kFailedPrecondition;
+    const char* state = "42000";
+    switch (h.error_code) {
+      case kErDupEntry:
+        code = absl::StatusCode::kAlreadyExists;
+        state = "23000";
+        break;
+      case kErDupFieldName:
+        state = "42S21";
+        break;
+      case kErTableExists:
+        code = absl::StatusCode::kAlreadyExists;
+        state = "42S01";
+        break;
+      case kErBadTable:
+      case kErNoSuchTable:
+        code = absl::StatusCode::kNotFound;
+        state = "42S02";
+        break;
+      case kErBadDb:
+        code = absl::StatusCode::kNotFound;
+        break;
+      default:
+        break;
+    }
+    return MakeMySqlStatus(code, {h.error_code, state, h.error});
   };
   for (int steps = 0;; ++steps) {
     bool idle = false;
@@ -534,6 +721,10 @@ absl::Status Catalog::RunJobs(int64_t job_id) {
     }
     wait_start = 0;
     if (!idle && steps < 1'000'000) continue;
+    // The queue is empty: delete what dropped tables left (every catalog has loaded the
+    // versions without them, WaitSchemaSynced above). A failure leaves the records for
+    // the next owner run.
+    (void)ProcessDeleteRanges();
     auto h = history();
     if (!h.ok()) return h.status();
     if (!h->has_value()) return absl::InternalError(absl::StrCat("DDL job ", job_id, " vanished"));
@@ -554,6 +745,58 @@ static absl::StatusOr<int64_t> Enqueue(kv::KvStore* store, DdlJob job) {
     if (s.ok()) return job.id;
     if (!absl::IsAborted(s) || attempt >= 20) return s;
   }
+}
+
+absl::StatusOr<DdlJobResult> Catalog::RunJob(DdlJob job) {
+  auto id = Enqueue(store_, std::move(job));
+  if (!id.ok()) return id.status();
+  DdlJobResult result;
+  absl::Status s = RunJobs(*id, &result);
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::Status Catalog::ProcessDeleteRanges() {
+  std::vector<DeleteRangeRecord> records;
+  {
+    auto b = store_->Begin();
+    if (!b.ok()) return b.status();
+    auto r = Meta(b->get()).ListDeleteRanges();
+    (*b)->Rollback();
+    if (!r.ok()) return r.status();
+    records = *std::move(r);
+  }
+  constexpr size_t kBatch = 1024;
+  for (const DeleteRangeRecord& rec : records) {
+    absl::Status s = WaitSchemaSynced(rec.version);
+    if (!s.ok()) return s;
+    std::string next = rec.start;
+    for (int attempt = 0;;) {
+      auto b = store_->Begin();
+      if (!b.ok()) return b.status();
+      auto rows = (*b)->Scan(next, rec.end, kBatch, false);
+      if (!rows.ok()) return rows.status();
+      if (rows->empty()) {
+        (*b)->Rollback();
+        break;
+      }
+      for (const kv::Pair& p : *rows) (*b)->Delete(p.key);
+      s = (*b)->Commit();
+      if (absl::IsAborted(s) && ++attempt < 20) continue;
+      if (!s.ok()) return s;
+      next = rows->back().key;
+      next.push_back('\0');
+    }
+    for (int attempt = 0;; ++attempt) {
+      auto b = store_->Begin();
+      if (!b.ok()) return b.status();
+      Meta(b->get()).RemoveDeleteRange(rec.job_id);
+      s = (*b)->Commit();
+      if (s.ok()) break;
+      if (!absl::IsAborted(s) || attempt >= 20) return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Catalog::AddIndexOnline(const TablePtr& t, IndexInfo index) {

@@ -16,6 +16,9 @@ constexpr char kJobHistory[] = "DDLJobHistory";
 constexpr char kNextJobId[] = "NextDDLJobID";
 constexpr char kOwner[] = "DDLOwner";
 constexpr char kSyncers[] = "SchemaSyncers";
+constexpr char kDeleteRanges[] = "DDLDeleteRanges";
+// planner/analyze.cc's StatsKey uses the same key (a test checks they agree).
+constexpr char kStats[] = "Stats";
 
 std::string DbKey(int64_t db_id) { return absl::StrCat("DB:", db_id); }
 std::string TableField(int64_t id) { return absl::StrCat("Table:", id); }
@@ -184,14 +187,16 @@ std::string EncodeTableInfo(const TableInfo& t) {
   for (const std::string& c : t.view_columns) w.S(c);
   w.I(t.revision);
   w.I(t.max_column_id);
-  // Optional trailer (absent in values written before column states existed).
-  if (!t.changing_columns.empty()) {
+  // Optional trailers (absent in values written before column states, or table states,
+  // existed): the changing columns, then the table's state.
+  if (!t.changing_columns.empty() || t.state != SchemaState::kPublic) {
     w.U(t.changing_columns.size());
     for (const ColumnInfo& c : t.changing_columns) {
       WriteColumn(&w, c);
       w.I(static_cast<int64_t>(c.state));
     }
   }
+  if (t.state != SchemaState::kPublic) w.I(static_cast<int64_t>(t.state));
   return w.Take();
 }
 
@@ -243,6 +248,9 @@ absl::StatusOr<std::shared_ptr<TableInfo>> DecodeTableInfo(std::string_view in) 
     for (ColumnInfo& c : t->changing_columns) {
       if (!ReadColumn(&r, &c) || !r.Small(&c.state)) return Corrupt("changing column");
     }
+    if (!r.Done()) {
+      if (!r.Small(&t->state) || t->state > SchemaState::kPublic) return Corrupt("table state");
+    }
     if (!r.Done()) return Corrupt("table trailer");
   }
   if (t->handle_col >= static_cast<int>(t->columns.size())) return Corrupt("handle column");
@@ -271,6 +279,8 @@ std::string EncodeDdlJob(const DdlJob& j) {
     w.U(j.index_column_ids.size());
     for (int64_t id : j.index_column_ids) w.I(id);
   }
+  if (j.type == DdlJobType::kCreateTable) w.S(j.table ? EncodeTableInfo(*j.table) : "");
+  if (j.type == DdlJobType::kTruncateTable) w.I(j.new_table_id);
   return w.Take();
 }
 
@@ -296,6 +306,19 @@ absl::StatusOr<DdlJob> DecodeDdlJob(std::string_view in) {
     for (int64_t& id : j.index_column_ids) {
       if (!r.I(&id)) return Corrupt("ddl job index columns");
     }
+  }
+  if (j.type == DdlJobType::kCreateTable) {
+    std::string blob;
+    if (!r.S(&blob)) return Corrupt("ddl job table");
+    auto t = DecodeTableInfo(blob);
+    if (!t.ok()) return t.status();
+    j.table = *std::move(t);
+  }
+  if (j.type == DdlJobType::kTruncateTable && !r.I(&j.new_table_id)) {
+    return Corrupt("ddl job new table id");
+  }
+  if (j.type < DdlJobType::kAddIndex || j.type > DdlJobType::kTruncateTable) {
+    return Corrupt("ddl job type");
   }
   if (!r.Done()) return Corrupt("ddl job");
   return j;
@@ -394,6 +417,45 @@ void Meta::PutTable(int64_t db_id, const TableInfo& t) {
 void Meta::DropTable(int64_t db_id, int64_t table_id) {
   txn_->Delete(codec::MetaHashKey(DbKey(db_id), TableField(table_id)));
   txn_->Delete(codec::MetaHashKey(DbKey(db_id), AutoIdField(table_id)));
+}
+
+void Meta::DropTableStats(int64_t table_id) {
+  txn_->Delete(codec::MetaHashKey(kStats, absl::StrCat("Table:", table_id)));
+}
+
+void Meta::PutDeleteRange(const DeleteRangeRecord& r) {
+  Writer w;
+  w.I(r.version);
+  w.S(r.start);
+  w.S(r.end);
+  txn_->Put(codec::MetaHashKey(kDeleteRanges, JobField(r.job_id)), w.Take());
+}
+
+absl::StatusOr<std::vector<DeleteRangeRecord>> Meta::ListDeleteRanges() {
+  const std::string prefix = codec::MetaHashPrefix(kDeleteRanges);
+  auto r = txn_->Scan(prefix, codec::PrefixNext(prefix), 0, false);
+  if (!r.ok()) return r.status();
+  std::vector<DeleteRangeRecord> out;
+  for (const kv::Pair& p : *r) {
+    std::string key, field;
+    absl::Status s = codec::DecodeMetaHashKey(p.key, &key, &field);
+    if (!s.ok()) return s;
+    DeleteRangeRecord rec;
+    Reader rd(p.value);
+    if (field.size() != 8 || !rd.I(&rec.version) || !rd.S(&rec.start) || !rd.S(&rec.end) ||
+        !rd.Done()) {
+      return Corrupt("delete range");
+    }
+    uint64_t id = 0;
+    for (char c : field) id = (id << 8) | static_cast<uint8_t>(c);
+    rec.job_id = static_cast<int64_t>(id);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+void Meta::RemoveDeleteRange(int64_t job_id) {
+  txn_->Delete(codec::MetaHashKey(kDeleteRanges, JobField(job_id)));
 }
 
 absl::StatusOr<int64_t> Meta::GetAutoId(int64_t db_id, int64_t table_id) {

@@ -11,6 +11,9 @@
 //   m"DDLJobHistory"h{job_id}            finished DDL jobs
 //   m"DDLOwner"s                         the DDL owner lease: owner id and expiry
 //   m"SchemaSyncers"h{catalog_id}        the schema version a catalog loaded, and when
+//   m"DDLDeleteRanges"h{job_id}          key ranges of dropped/truncated tables to delete
+//                                        once every catalog loaded the version that dropped them
+//   m"Stats"h"Table:{table_id}"          a table's saved statistics (planner/analyze.h)
 //
 // Values are Rutile's own compact binary encoding (TiDB stores JSON); integers are text
 // where TiDB stores text. A Meta reads and writes inside the caller's transaction.
@@ -46,7 +49,15 @@ struct SyncerInfo {
 };
 
 // A DDL job in the queue (TiDB's model.Job, reduced to what Rutile runs).
-enum class DdlJobType : uint8_t { kAddIndex = 1, kDropIndex = 2, kAddColumn = 3, kDropColumn = 4 };
+enum class DdlJobType : uint8_t {
+  kAddIndex = 1,
+  kDropIndex = 2,
+  kAddColumn = 3,
+  kDropColumn = 4,
+  kCreateTable = 5,    // Tables and views: none -> public in one step.
+  kDropTable = 6,      // public -> write-only -> delete-only -> none, then the range deleted.
+  kTruncateTable = 7,  // The table under a new id, the old id's range deleted.
+};
 enum class DdlJobState : uint8_t {
   kQueueing = 0,
   kRunning = 1,
@@ -70,9 +81,22 @@ struct DdlJob {
   // its view, which a DROP COLUMN queued or run before this job shifts: the owner
   // resolves index.columns from these when the job starts.
   std::vector<int64_t> index_column_ids;
-  ColumnInfo column;        // kAddColumn: the column; kDropColumn: its id.
+  ColumnInfo column;  // kAddColumn: the column; kDropColumn: its id.
+  // kCreateTable: the table or view to create (its id assigned by the owner).
+  std::shared_ptr<TableInfo> table;
+  // kTruncateTable: the id the owner gave the emptied table.
+  int64_t new_table_id = 0;
   uint16_t error_code = 0;  // Set when the job failed (Cancelled).
   std::string error;
+};
+
+// Keys of a dropped or truncated table to delete (TiDB's gc_delete_range), safe once
+// every catalog loaded schema version `version`, which no longer has the table.
+struct DeleteRangeRecord {
+  int64_t job_id = 0;
+  int64_t version = 0;
+  std::string start;
+  std::string end;
 };
 
 std::string EncodeTableInfo(const TableInfo& t);
@@ -98,6 +122,14 @@ class Meta {
   absl::StatusOr<std::shared_ptr<TableInfo>> GetTable(int64_t db_id, int64_t table_id);
   void PutTable(int64_t db_id, const TableInfo& t);
   void DropTable(int64_t db_id, int64_t table_id);
+
+  // Deletes the table's saved statistics (m"Stats"h"Table:{id}").
+  void DropTableStats(int64_t table_id);
+
+  // Pending range deletions, oldest first.
+  void PutDeleteRange(const DeleteRangeRecord& r);
+  absl::StatusOr<std::vector<DeleteRangeRecord>> ListDeleteRanges();
+  void RemoveDeleteRange(int64_t job_id);
 
   absl::StatusOr<int64_t> GetAutoId(int64_t db_id, int64_t table_id);
   void SetAutoId(int64_t db_id, int64_t table_id, int64_t v);

@@ -1422,9 +1422,8 @@ absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
     if ((*t)->is_view)
       return Err(kErNoSuchTable,
                  absl::StrCat("Table '", *d, ".", s->table->name, "' doesn't exist"));
-    absl::Status st = DeleteTableData((*t)->id);
-    if (!st.ok()) return st;
-    st = (*t)->next_id->Reset(1);
+    // A DDL job: the table under a new id, the old id's keys deleted (catalog.h).
+    absl::Status st = db->catalog.TruncateTable(*t);
     if (!st.ok()) return st;
     return ResultSet();
   }
@@ -1552,6 +1551,9 @@ absl::StatusOr<ResultSet> SessionImpl::CreateTable(const CreateTableStmt& s) {
     }
     info->handle_col = (*src)->handle_col;
     absl::Status st = db->catalog.AddTable(info);
+    if (!st.ok() && s.if_not_exists && MySqlErrorOf(st).code == kErTableExists) {
+      return ResultSet();
+    }
     if (!st.ok()) return st;
     return ResultSet();
   }
@@ -1721,6 +1723,10 @@ absl::StatusOr<ResultSet> SessionImpl::CreateTable(const CreateTableStmt& s) {
     info->indexes.push_back(idx);
   }
   absl::Status st = db->catalog.AddTable(info);
+  // Created meanwhile by another session (the owner's check): IF NOT EXISTS is fine.
+  if (!st.ok() && s.if_not_exists && MySqlErrorOf(st).code == kErTableExists) {
+    return ResultSet();
+  }
   if (!st.ok()) return st;
   for (const TableOption& o : s.options) {
     if (o.kind == TableOptionKind::kAutoIncrement) {
@@ -1758,12 +1764,11 @@ absl::StatusOr<ResultSet> SessionImpl::DropTable(const DropTableStmt& s) {
                                          absl::StrJoin(missing, ","), "'")});
   }
   for (const TablePtr& t : found) {
+    // A DDL job through F1's states; the owner deletes the table's keys (catalog.h).
     absl::Status st = db->catalog.RemoveTable(t->db, t->name);
+    // Dropped meanwhile by another session: IF EXISTS makes that fine.
+    if (!st.ok() && s.if_exists && MySqlErrorOf(st).code == kErBadTable) continue;
     if (!st.ok()) return st;
-    if (!t->is_view) {
-      st = DeleteTableData(t->id);
-      if (!st.ok()) return st;
-    }
   }
   return ResultSet();
 }
