@@ -82,6 +82,7 @@ struct DistSqlStream::State {
   absl::Status RunTask(std::vector<KeyRange> remaining, std::deque<Chunk>* chunks) {
     const uint64_t deadline = client->Deadline();
     uint64_t backoff = client->options().backoff_first_micros;
+    int immediate = 0;  // Retries in a row without a backoff (Client::RetryPause).
     std::vector<txn::TimeStamp> bypass;
     std::vector<KeyRange> sent, rest;
     while (!remaining.empty()) {
@@ -117,7 +118,7 @@ struct DistSqlStream::State {
         absl::StatusOr<bool> resolved =
             client->ResolveLocks(kl->locks, req.read_ts, deadline, &bypass);
         if (!resolved.ok()) return resolved.status();
-        if (!*resolved && !client->Backoff(&backoff, deadline)) {
+        if (!client->RetryPause(!*resolved, &backoff, &immediate, deadline)) {
           return absl::DeadlineExceededError("coprocessor read blocked by live locks");
         }
         continue;
