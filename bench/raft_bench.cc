@@ -10,8 +10,8 @@
 //   writes) under one temporary directory and an EngineLogStorage, connected by one
 //   transport::LocalTransport (each raft message a frame: a serialized raft.Message).
 //   Every replica runs RawNode with asynchronous storage writes (raw_node.h) on fibers of
-//   one Env (BenchEnv: one worker thread for every fiber, plus the Env's I/O threads for
-//   the syncs; RAFT_BENCH_WORKERS=N for more workers): its Ready loop fiber sends MsgApp at
+//   one Env (Env::Default(); RAFT_BENCH_WORKERS=N runs a private pool of N workers
+//   instead, for comparison): its Ready loop fiber sends MsgApp at
 //   once (the leader before its own append is durable, thesis §10.2.1), applies, and
 //   queues the Ready's writes to its writer fiber, which merges everything queued into one
 //   synced write done through Env::RunBlocking (group commit across Readys: consecutive
@@ -53,8 +53,11 @@
 //     latency ratio did not get easier. RAFT_BENCH_ZERO_FILL=0 shows the old behaviour.
 //   - perf: with two worker threads, ~30% of all CPU was boost.fiber spinlocks (the
 //     replicas' fibers migrate between the workers and contend on every Mutex/CondVar);
-//     one worker thread halves user CPU per entry and lowers the per-cycle p50, while
-//     the syncs still overlap on the I/O threads.
+//     session 4 ran this path on a one-worker Env. Session 5 replaced Boost's fiber
+//     mutex and condition variable (util/sync.h: no lock held across a fiber switch):
+//     the spinlocks left the profile, two workers use the same user CPU per entry as
+//     one (0.20-0.24 s per 40,000 entries against 0.35-0.50 s before), and the bench
+//     runs on Env::Default() again.
 //   - the storage takes a Ready's entries over (EngineLogStorage::BuildReadyWrite with an
 //     rvalue) instead of copying them twice on their way into its cache.
 // RAFT_BENCH_DIR picks the directory (default /tmp); RAFT_BENCH_N scales the durable runs.
@@ -390,8 +393,9 @@ BENCHMARK(BM_CpuPath)->Arg(64)->Arg(256)->Iterations(2000)->Unit(benchmark::kMic
 Env* BenchEnv() {
   static Env* env = [] {
     const char* w = getenv("RAFT_BENCH_WORKERS");
+    if (w == nullptr) return Env::Default();
     ThreadedEnvOptions o;
-    o.worker_threads = w != nullptr ? std::max(1, atoi(w)) : 1;
+    o.worker_threads = std::max(1, atoi(w));
     return NewThreadedEnv(o).release();
   }();
   return env;

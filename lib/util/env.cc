@@ -151,9 +151,15 @@ class SharingAlgorithm : public boost::fibers::algo::algorithm {
       return;
     }
     ctx->detach();
+    // Called by this thread's dispatcher (moving fibers woken by other threads, or
+    // sleepers whose time came), this thread picks the next fiber right away: the first
+    // fiber queued needs no other worker woken for it.
+    const bool picking_next =
+        boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context);
     std::lock_guard<std::mutex> lock(shared_->mu);
+    const bool first = shared_->ready.empty();
     shared_->ready.push_back(ctx);
-    shared_->WakeOneLocked();
+    if (!(picking_next && first)) shared_->WakeOneLocked();
   }
 
   boost::fibers::context* pick_next() noexcept override {

@@ -3,7 +3,6 @@
 #ifndef RUTILE_UTIL_ENV_INTERNAL_H_
 #define RUTILE_UTIL_ENV_INTERNAL_H_
 
-#include <boost/fiber/condition_variable.hpp>
 #include <boost/fiber/protected_fixedsize_stack.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +20,8 @@
 #endif
 
 namespace rutile {
+
+class CondVar;
 
 // Options of a fiber Env backed by OS threads.
 struct ThreadedEnvOptions {
@@ -76,8 +77,8 @@ void SimUnpoisonCurrentStack(void* sim, const void* here);
 void UnpoisonMemory(void* begin, size_t size);
 
 // Registers and unregisters a condition variable a fiber of `sim` waits on.
-void SimRegisterWait(void* sim, boost::fibers::condition_variable_any* cv);
-void SimUnregisterWait(void* sim, boost::fibers::condition_variable_any* cv);
+void SimRegisterWait(void* sim, CondVar* cv);
+void SimUnregisterWait(void* sim, CondVar* cv);
 
 // 64-bit mixing used for trace hashes and seeding.
 inline uint64_t Mix64(uint64_t x) {

@@ -70,7 +70,7 @@ struct SimEnv::Rep {
       std::make_shared<std::map<uintptr_t, size_t>>();
 
   // Condition variables fibers are blocked on, with counts; woken at shutdown.
-  std::unordered_map<boost::fibers::condition_variable_any*, int> waits;
+  std::unordered_map<CondVar*, int> waits;
 
   class SimAlgorithm* algo = nullptr;
 
@@ -205,11 +205,9 @@ void SimUnpoisonCurrentStack(void* sim, const void* here) {
 
 bool SimShuttingDown(void* sim) { return static_cast<SimEnv::Rep*>(sim)->shutting_down; }
 
-void SimRegisterWait(void* sim, boost::fibers::condition_variable_any* cv) {
-  ++static_cast<SimEnv::Rep*>(sim)->waits[cv];
-}
+void SimRegisterWait(void* sim, CondVar* cv) { ++static_cast<SimEnv::Rep*>(sim)->waits[cv]; }
 
-void SimUnregisterWait(void* sim, boost::fibers::condition_variable_any* cv) {
+void SimUnregisterWait(void* sim, CondVar* cv) {
   auto& waits = static_cast<SimEnv::Rep*>(sim)->waits;
   auto it = waits.find(cv);
   if (it != waits.end() && --it->second == 0) waits.erase(it);
@@ -272,7 +270,7 @@ SimEnv::~SimEnv() {
   rep_->timer_when.clear();
   for (int round = 0; rep_->live_fibers > 0 && round < 10000; ++round) {
     auto waits = rep_->waits;
-    for (auto& [cv, n] : waits) cv->notify_all();
+    for (auto& [cv, n] : waits) cv->NotifyAll();
     Drain(rep_.get());
   }
   if (rep_->live_fibers > 0) {

@@ -1,6 +1,7 @@
 #include "util/sync.h"
 
 #include <atomic>
+#include <boost/fiber/context.hpp>
 
 #include "util/env_internal.h"
 
@@ -19,8 +20,19 @@ namespace {
 
 }  // namespace
 
-WaitScope::WaitScope(boost::fibers::condition_variable_any* cv)
-    : cv_(cv), sim_(env_internal::CurrentSim()) {
+void Suspend() { boost::fibers::context::active()->suspend(); }
+
+void Wake(boost::fibers::context* ctx) { boost::fibers::context::active()->schedule(ctx); }
+
+void WakeChain(Waiter* w) {
+  while (w != nullptr) {
+    Waiter* next = w->next;
+    Wake(w->ctx);
+    w = next;
+  }
+}
+
+WaitScope::WaitScope(CondVar* cv) : cv_(cv), sim_(env_internal::CurrentSim()) {
   if (sim_ != nullptr) {
     if (env_internal::SimShuttingDown(sim_)) ThrowCancelled(sim_);
     env_internal::SimRegisterWait(sim_, cv_);
@@ -36,17 +48,12 @@ void WaitScope::CheckCancelled() {
   if (sim != nullptr && env_internal::SimShuttingDown(sim)) ThrowCancelled(sim);
 }
 
-void UntimedWait(boost::fibers::condition_variable_any* cv, MutexLock& lock,
-                 const std::function<bool()>& ready) {
-  while (!ready()) {
-    WaitScope scope(cv);
-    cv->wait(lock);
-  }
+void UntimedWait(CondVar* cv, MutexLock& lock, const std::function<bool()>& ready) {
+  while (!ready()) cv->Wait(lock);
 }
 
 bool TimedWait(Env* env, uint64_t timeout_micros, const std::shared_ptr<void>& keep_alive,
-               boost::fibers::condition_variable_any* cv, MutexLock& lock,
-               const std::function<bool()>& ready) {
+               CondVar* cv, MutexLock& lock, const std::function<bool()>& ready) {
   if (ready()) return true;
   if (timeout_micros == 0) return false;
   // The timer holds `keep_alive` (which owns `cv` and the mutex) and its own flag, so a
@@ -58,26 +65,81 @@ bool TimedWait(Env* env, uint64_t timeout_micros, const std::shared_ptr<void>& k
     MutexLock l(*mu);
     *fired = true;
     l.unlock();
-    cv->notify_all();
+    cv->NotifyAll();
   });
-  while (!ready() && !*fired) {
-    WaitScope scope(cv);
-    cv->wait(lock);
-  }
+  while (!ready() && !*fired) cv->Wait(lock);
   if (!*fired) env->Cancel(id);
   return ready();
 }
 
 }  // namespace sync_internal
 
+void Mutex::LockSlow() {
+  for (;;) {
+    sync_internal::Waiter w;
+    {
+      std::lock_guard<std::mutex> g(guard_);
+      // Marks the lock contended; if it was free meanwhile, it is ours (still marked
+      // contended, so our unlock looks for waiters: harmless).
+      if (state_.exchange(2, std::memory_order_acquire) == 0) return;
+      w.ctx = boost::fibers::context::active();
+      waiters_.PushBack(&w);
+    }
+    sync_internal::Suspend();
+  }
+}
+
+void Mutex::UnlockSlow() {
+  // Wakes one waiter. Others stay queued with the lock now marked free: the woken fiber
+  // marks it contended again when it retries (taking it or queueing anew), so the unlock
+  // after that wakes the next one.
+  sync_internal::Waiter* w;
+  {
+    std::lock_guard<std::mutex> g(guard_);
+    w = waiters_.PopFront();
+  }
+  if (w != nullptr) sync_internal::Wake(w->ctx);
+}
+
 void CondVar::Wait(MutexLock& lock) {
-  sync_internal::WaitScope scope(&cv_);
-  cv_.wait(lock);
+  sync_internal::WaitScope scope(this);
+  sync_internal::Waiter w;
+  w.ctx = boost::fibers::context::active();
+  {
+    std::lock_guard<std::mutex> g(guard_);
+    waiters_.PushBack(&w);
+    num_waiters_.fetch_add(1, std::memory_order_relaxed);
+  }
+  lock.unlock();
+  sync_internal::Suspend();
+  lock.lock();
+}
+
+void CondVar::NotifyOne() {
+  if (num_waiters_.load(std::memory_order_acquire) == 0) return;
+  sync_internal::Waiter* w;
+  {
+    std::lock_guard<std::mutex> g(guard_);
+    w = waiters_.PopFront();
+    if (w != nullptr) num_waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (w != nullptr) sync_internal::Wake(w->ctx);
+}
+
+void CondVar::NotifyAll() {
+  if (num_waiters_.load(std::memory_order_acquire) == 0) return;
+  sync_internal::Waiter* chain;
+  {
+    std::lock_guard<std::mutex> g(guard_);
+    chain = waiters_.TakeAll();
+    num_waiters_.store(0, std::memory_order_relaxed);
+  }
+  sync_internal::WakeChain(chain);
 }
 
 struct Notification::State {
   mutable Mutex mu;
-  mutable boost::fibers::condition_variable_any cv;
+  mutable CondVar cv;
   std::atomic<bool> notified{false};
 };
 
@@ -91,7 +153,7 @@ void Notification::Notify() {
   if (state->notified.load(std::memory_order_relaxed)) return;
   state->notified.store(true, std::memory_order_release);
   lock.unlock();
-  state->cv.notify_all();
+  state->cv.NotifyAll();
 }
 
 bool Notification::HasBeenNotified() const {
@@ -114,7 +176,7 @@ bool Notification::WaitFor(Env* env, uint64_t timeout_micros) const {
 
 struct WaitGroup::State {
   Mutex mu;
-  boost::fibers::condition_variable_any cv;
+  CondVar cv;
   int64_t count = 0;
 };
 
@@ -130,7 +192,7 @@ void WaitGroup::Done() {
   MutexLock lock(state->mu);
   if (--state->count <= 0) {
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
   }
 }
 

@@ -12,11 +12,12 @@
 #ifndef RUTILE_UTIL_SYNC_H_
 #define RUTILE_UTIL_SYNC_H_
 
-#include <boost/fiber/condition_variable.hpp>
-#include <boost/fiber/mutex.hpp>
+#include <atomic>
+#include <boost/fiber/context.hpp>
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,8 +35,107 @@ class FiberCancelled : public std::exception {
   const char* what() const noexcept override { return "fiber cancelled: SimEnv destroyed"; }
 };
 
-using Mutex = boost::fibers::mutex;
-using MutexLock = std::unique_lock<boost::fibers::mutex>;
+class CondVar;
+
+namespace sync_internal {
+
+// One fiber suspended in a WaitList; lives on the suspended fiber's stack.
+struct Waiter {
+  boost::fibers::context* ctx = nullptr;
+  Waiter* next = nullptr;
+};
+
+// A FIFO of suspended fibers. Not synchronized: its owner guards it.
+class WaitList {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  void PushBack(Waiter* w) {
+    w->next = nullptr;
+    if (tail_ == nullptr) {
+      head_ = w;
+    } else {
+      tail_->next = w;
+    }
+    tail_ = w;
+  }
+  Waiter* PopFront() {
+    Waiter* w = head_;
+    if (w != nullptr) {
+      head_ = w->next;
+      if (head_ == nullptr) tail_ = nullptr;
+    }
+    return w;
+  }
+  // Empties the list and returns its former head (a chain through `next`).
+  Waiter* TakeAll() {
+    Waiter* w = head_;
+    head_ = tail_ = nullptr;
+    return w;
+  }
+
+ private:
+  Waiter* head_ = nullptr;
+  Waiter* tail_ = nullptr;
+};
+
+// Suspends the calling fiber until some thread passes its context to Wake. The caller
+// must have published its Waiter (under a lock it has released since) first.
+//
+// No lock is held across the switch, unlike Boost's own mutex and condition variable,
+// whose spinlocks stay held until the next fiber runs (through the scheduler's pick_next
+// and any wake-up it does): on a loaded machine other threads spun on them for long
+// stretches. It is safe because a fiber woken from another thread goes through its own
+// thread's remote-ready queue, which only that thread's dispatcher drains, after the fiber
+// has switched out; a fiber woken from its own thread has switched out already.
+void Suspend();
+
+// Makes a suspended fiber runnable. Must be called exactly once per Suspend, after the
+// Waiter was taken out of its list; safe from any thread, fiber or not.
+void Wake(boost::fibers::context* ctx);
+
+// Wakes every fiber of a chain TakeAll returned. Reads each link before waking its owner,
+// whose stack holds it.
+void WakeChain(Waiter* w);
+
+}  // namespace sync_internal
+
+// A mutex for fibers (with std::unique_lock / std::lock_guard): contention suspends the
+// fiber, not the thread. Not recursive. An uncontended lock or unlock is one atomic
+// operation; unlock wakes the longest waiting fiber, which then competes for the lock
+// again (as Boost's fiber mutex does).
+class Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  void lock() {
+    uint32_t expected = 0;
+    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+      LockSlow();
+    }
+  }
+  bool try_lock() {
+    uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+  void unlock() {
+    if (state_.exchange(0, std::memory_order_release) == 2) UnlockSlow();
+  }
+
+ private:
+  void LockSlow();
+  void UnlockSlow();
+
+  // 0 unlocked, 1 locked, 2 locked and fibers may be waiting.
+  std::atomic<uint32_t> state_{0};
+  std::mutex guard_;  // Guards waiters_.
+  sync_internal::WaitList waiters_;
+};
+
+using MutexLock = std::unique_lock<Mutex>;
 
 namespace sync_internal {
 
@@ -44,7 +144,7 @@ namespace sync_internal {
 // down. Free under Env::Default().
 class WaitScope {
  public:
-  explicit WaitScope(boost::fibers::condition_variable_any* cv);
+  explicit WaitScope(CondVar* cv);
   ~WaitScope();
   WaitScope(const WaitScope&) = delete;
   WaitScope& operator=(const WaitScope&) = delete;
@@ -53,16 +153,21 @@ class WaitScope {
   static void CheckCancelled();
 
  private:
-  boost::fibers::condition_variable_any* cv_;
+  CondVar* cv_;
   void* sim_;
 };
 
 }  // namespace sync_internal
 
 // A condition variable for fiber mutexes. Waits without a timeout; for timed waits use
-// Notification, Future or Channel, whose state outlives a pending timeout.
+// Notification, Future or Channel, whose state outlives a pending timeout. Wakes in FIFO
+// order; there are no spurious wake-ups except from SimEnv's shutdown.
 class CondVar {
  public:
+  CondVar() = default;
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
   void Wait(MutexLock& lock);
 
   template <typename Pred>
@@ -70,11 +175,15 @@ class CondVar {
     while (!pred()) Wait(lock);
   }
 
-  void NotifyOne() { cv_.notify_one(); }
-  void NotifyAll() { cv_.notify_all(); }
+  void NotifyOne();
+  void NotifyAll();
 
  private:
-  boost::fibers::condition_variable_any cv_;
+  // Waiters enqueue under guard_ while they still hold the caller's mutex, so a notifier
+  // that changed the condition under that mutex sees them through this count.
+  std::atomic<uint32_t> num_waiters_{0};
+  std::mutex guard_;  // Guards waiters_.
+  sync_internal::WaitList waiters_;
 };
 
 // A reader-writer lock for fibers (with std::unique_lock / std::shared_lock): it blocks
@@ -139,7 +248,7 @@ namespace sync_internal {
 template <typename T>
 struct FutureState {
   Mutex mu;
-  boost::fibers::condition_variable_any cv;
+  CondVar cv;
   std::optional<T> value;
 };
 
@@ -147,12 +256,10 @@ struct FutureState {
 // pass; `keep_alive` owns the memory `cv` and the lock's mutex live in, so a late timer
 // never touches freed memory. Returns ready().
 bool TimedWait(Env* env, uint64_t timeout_micros, const std::shared_ptr<void>& keep_alive,
-               boost::fibers::condition_variable_any* cv, MutexLock& lock,
-               const std::function<bool()>& ready);
+               CondVar* cv, MutexLock& lock, const std::function<bool()>& ready);
 
 // Waits on `cv` under `lock` until `ready()`.
-void UntimedWait(boost::fibers::condition_variable_any* cv, MutexLock& lock,
-                 const std::function<bool()>& ready);
+void UntimedWait(CondVar* cv, MutexLock& lock, const std::function<bool()>& ready);
 
 }  // namespace sync_internal
 
@@ -174,7 +281,7 @@ class Promise {
     if (state->value.has_value()) return false;
     state->value.emplace(std::move(value));
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
     return true;
   }
 
@@ -236,7 +343,7 @@ class Channel {
     if (state->closed) return false;
     state->items.push_back(std::move(value));
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
     return true;
   }
 
@@ -247,7 +354,7 @@ class Channel {
     if (state->closed || !HasRoom()) return false;
     state->items.push_back(std::move(value));
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
     return true;
   }
 
@@ -277,7 +384,7 @@ class Channel {
     MutexLock lock(state->mu);
     state->closed = true;
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
   }
 
   size_t Size() const {
@@ -288,7 +395,7 @@ class Channel {
  private:
   struct State {
     Mutex mu;
-    boost::fibers::condition_variable_any cv;
+    CondVar cv;
     std::deque<T> items;
     size_t capacity = 0;
     bool closed = false;
@@ -302,7 +409,7 @@ class Channel {
     std::optional<T> out(std::move(state->items.front()));
     state->items.pop_front();
     lock.unlock();
-    state->cv.notify_all();
+    state->cv.NotifyAll();
     return out;
   }
 
