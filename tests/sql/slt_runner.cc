@@ -16,7 +16,8 @@
 //
 // --explain-index also runs EXPLAIN of every query and reports, per file, how many plans
 // read a table through an index or the handle (IndexLookUp, Point_Get, Batch_Point_Get,
-// TableRangeScan) rather than only by full scans.
+// TableRangeScan, IndexReader, IndexMerge) rather than only by full scans; with -v it prints the
+// queries that use none.
 //
 // --slow=MS prints every record that took at least MS milliseconds, with its time, and each
 // file's slowest query. --verify also runs every query with the optimizer's rules off
@@ -261,12 +262,16 @@ class FileRunner {
             for (const auto& v : row) {
               indexed =
                   indexed || (v.has_value() && (v->find("IndexLookUp") != std::string::npos ||
+                                                v->find("IndexReader") != std::string::npos ||
+                                                v->find("IndexMerge") != std::string::npos ||
                                                 v->find("Point_Get") != std::string::npos ||
                                                 v->find("TableRangeScan") != std::string::npos));
             }
           }
         }
         if (indexed) ++indexed_;
+        if (!indexed && verbose_)
+          std::cerr << path_ << ":" << r.line << ": no index: " << r.sql << "\n";
       }
       if (ok) {
         ++counts.passed;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sql/catalog/catalog.h"
@@ -98,17 +99,36 @@ struct DualNode : PlanNode {
 };
 
 // Reads rows of a table: output is every visible column then the handle (hidden).
-// Access paths: a full scan, a handle range [lo, hi], a list of handles (point gets), or
-// a range of a secondary index followed by row lookups.
+// Access paths: a full scan, handle ranges, a list of handles (point gets), or ranges of
+// a secondary index followed by row lookups (or, covering, the index alone).
 struct TableScanNode : PlanNode {
   TableScanNode() : PlanNode(PlanKind::kTableScan) {}
   TablePtr table;
   std::optional<std::vector<int64_t>> handles;  // Point gets, ascending, distinct.
   int64_t lo = INT64_MIN;                       // Handle range (inclusive).
   int64_t hi = INT64_MAX;
-  // Index range: encoded index keys [index_lo, index_hi) of index `index_id`.
+  // Several handle ranges (inclusive, ascending, disjoint, inside [lo, hi]); when empty
+  // the scan reads [lo, hi].
+  std::vector<std::pair<int64_t, int64_t>> handle_ranges;
+  // Index ranges: encoded index keys [first, second) of index `index_id`, ascending and
+  // disjoint.
   int64_t index_id = 0;
-  std::string index_lo, index_hi;
+  std::vector<std::pair<std::string, std::string>> index_ranges;
+  // Covering index read: rows are decoded from the index entries alone; columns outside
+  // the index are NULL (nothing above reads them).
+  bool index_only = false;
+  // Index merge (union): the rows any of these paths reads, each path an index's ranges
+  // (index_id != 0) or row-key ranges (index_id == 0); every row is read once, in handle
+  // order.
+  struct MergePath {
+    int64_t index_id = 0;
+    std::vector<std::pair<std::string, std::string>> ranges;
+  };
+  std::vector<MergePath> merge_paths;
+  // A covering index read in descending index order (ranges last to first).
+  bool desc = false;
+  // The planner's estimate of the rows the access path reads (negative: not estimated).
+  double access_rows = -1;
   // Filter pushed into the scan (bound to this node's output); may be null.
   expr::ExprPtr filter;
   std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.

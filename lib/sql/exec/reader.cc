@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <utility>
@@ -27,13 +28,17 @@ class TableScanExec : public Executor {
       : p_(p), ctx_(ctx), types_(SchemaTypes(p.schema)), decoder_(Columns(p)) {
     if (p.filter) conds_.push_back(p.filter.get());
     prefix_ = codec::EncodeRecordPrefix(p.table->id);
-    if (p.lo != INT64_MIN) {
-      next_ = codec::EncodeRowKey(p.table->id, p.lo);
+    if (p.handle_ranges.empty()) {
+      SetHandleRange(p.lo, p.hi);
     } else {
-      next_ = prefix_;
+      SetHandleRange(p.handle_ranges[0].first, p.handle_ranges[0].second);
     }
-    end_ = p.hi == INT64_MAX ? codec::PrefixNext(prefix_)
-                             : codec::PrefixNext(codec::EncodeRowKey(p.table->id, p.hi));
+  }
+
+  void SetHandleRange(int64_t lo, int64_t hi) {
+    next_ = lo == INT64_MIN ? prefix_ : codec::EncodeRowKey(p_.table->id, lo);
+    end_ = hi == INT64_MAX ? codec::PrefixNext(prefix_)
+                           : codec::PrefixNext(codec::EncodeRowKey(p_.table->id, hi));
   }
 
   static std::vector<codec::RowColumn> Columns(const TableScanNode& p) {
@@ -68,10 +73,12 @@ class TableScanExec : public Executor {
         if (!r.ok()) return r.status();
         pairs = std::move(*r);
         done_ = true;
+      } else if (!p_.merge_paths.empty()) {
+        absl::Status s = IndexMergeBatch(out);
+        if (!s.ok()) return s;
       } else if (p_.index_id != 0) {
-        auto r = IndexLookup();
-        if (!r.ok()) return r.status();
-        pairs = std::move(*r);
+        absl::Status s = IndexBatch(out);
+        if (!s.ok()) return s;
       } else {
         // A range scan fetches up to kScanBatch rows per KV request (each request takes a
         // region snapshot and seeks) and decodes them a chunk at a time; under a pushed
@@ -83,7 +90,13 @@ class TableScanExec : public Executor {
           pending_ = std::move(*r);
           pending_pos_ = 0;
           if (pending_.size() < batch) {
-            scan_exhausted_ = true;
+            if (range_pos_ + 1 < p_.handle_ranges.size()) {
+              ++range_pos_;
+              SetHandleRange(p_.handle_ranges[range_pos_].first,
+                             p_.handle_ranges[range_pos_].second);
+            } else {
+              scan_exhausted_ = true;
+            }
           } else {
             next_ = pending_.back().key;
             next_.push_back('\0');
@@ -148,37 +161,135 @@ class TableScanExec : public Executor {
     return absl::OkStatus();
   }
 
-  // One batch of rows found through the index range.
-  absl::StatusOr<std::vector<kv::Pair>> IndexLookup() {
-    if (index_next_.empty()) index_next_ = p_.index_lo;
-    auto r = ctx_->txn->Scan(index_next_, p_.index_hi, kMaxChunkSize, false);
+  // Index merge: first the handles every path reads (united, ascending), then a chunk of
+  // rows per call.
+  absl::Status IndexMergeBatch(Chunk* out) {
+    if (!merge_collected_) {
+      std::set<int64_t> handles;
+      for (const TableScanNode::MergePath& mp : p_.merge_paths) {
+        const IndexInfo* idx = nullptr;
+        for (const IndexInfo& i : p_.table->indexes) {
+          if (i.id == mp.index_id) idx = &i;
+        }
+        if (mp.index_id != 0 && idx == nullptr) {
+          return absl::InternalError("index of the scan is gone");
+        }
+        for (const auto& range : mp.ranges) {
+          std::string next = range.first;
+          while (true) {
+            auto r = ctx_->txn->Scan(next, range.second, kScanBatch, false);
+            if (!r.ok()) return r.status();
+            for (const kv::Pair& e : *r) {
+              int64_t handle = 0;
+              if (mp.index_id == 0) {
+                int64_t tid = 0;
+                absl::Status s = codec::DecodeRowKey(e.key, &tid, &handle);
+                if (!s.ok()) return s;
+              } else {
+                absl::Status s = HandleOf(e, *idx, &handle, nullptr);
+                if (!s.ok()) return s;
+              }
+              handles.insert(handle);
+            }
+            if (r->size() < kScanBatch) break;
+            next = r->back().key;
+            next.push_back('\0');
+          }
+        }
+      }
+      merge_handles_.assign(handles.begin(), handles.end());
+      merge_collected_ = true;
+    }
+    const size_t n = std::min(kMaxChunkSize, merge_handles_.size() - merge_pos_);
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < n; ++i) {
+      keys.push_back(codec::EncodeRowKey(p_.table->id, merge_handles_[merge_pos_ + i]));
+    }
+    merge_pos_ += n;
+    if (merge_pos_ >= merge_handles_.size()) done_ = true;
+    if (keys.empty()) return absl::OkStatus();
+    auto rows = ctx_->txn->BatchGet(keys);
+    if (!rows.ok()) return rows.status();
+    return DecodePairs(*rows, out);
+  }
+
+  // The handle of index entry `e` of `idx`; `datums` (optional) receives the key's datums.
+  static absl::Status HandleOf(const kv::Pair& e, const IndexInfo& idx, int64_t* handle,
+                               std::vector<Datum>* datums) {
+    int64_t tid = 0, iid = 0;
+    std::vector<Datum> ds;
+    absl::Status s = codec::DecodeIndexKey(e.key, &tid, &iid, &ds);
+    if (!s.ok()) return s;
+    if (e.value.size() == 8) {
+      uint64_t u = 0;
+      for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(e.value[i]);
+      *handle = static_cast<int64_t>(u);
+    } else {
+      if (ds.size() <= idx.columns.size() || ds.back().kind() != DatumKind::kInt64) {
+        return absl::DataLossError("index entry without a handle");
+      }
+      *handle = ds.back().GetInt64();
+    }
+    if (datums != nullptr) *datums = std::move(ds);
+    return absl::OkStatus();
+  }
+
+  // One batch of rows found through the index ranges: looked up in the table, or (a
+  // covering read) decoded from the index entries.
+  absl::Status IndexBatch(Chunk* out) {
+    if (index_pos_ >= p_.index_ranges.size()) {
+      done_ = true;
+      return absl::OkStatus();
+    }
+    // Descending: the ranges from the last, each read backwards from its end.
+    const auto& range =
+        p_.index_ranges[p_.desc ? p_.index_ranges.size() - 1 - index_pos_ : index_pos_];
+    if (index_next_.empty()) index_next_ = p_.desc ? range.second : range.first;
+    auto r = p_.desc ? ctx_->txn->Scan(range.first, index_next_, kMaxChunkSize, true)
+                     : ctx_->txn->Scan(index_next_, range.second, kMaxChunkSize, false);
     if (!r.ok()) return r.status();
     if (r->size() < kMaxChunkSize) {
-      done_ = true;
+      index_next_.clear();
+      if (++index_pos_ >= p_.index_ranges.size()) done_ = true;
     } else {
       index_next_ = r->back().key;
-      index_next_.push_back('\0');
+      if (!p_.desc) index_next_.push_back('\0');
     }
+    const IndexInfo* idx = nullptr;
+    for (const IndexInfo& i : p_.table->indexes) {
+      if (i.id == p_.index_id) idx = &i;
+    }
+    if (idx == nullptr) return absl::InternalError("index of the scan is gone");
     std::vector<std::string> keys;
+    std::vector<Datum> row;
     for (const kv::Pair& e : *r) {
+      std::vector<Datum> ds;
       int64_t handle = 0;
-      if (e.value.size() == 8) {
-        uint64_t u = 0;
-        for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(e.value[i]);
-        handle = static_cast<int64_t>(u);
-      } else {
-        int64_t tid = 0, iid = 0;
-        std::vector<Datum> ds;
-        absl::Status s = codec::DecodeIndexKey(e.key, &tid, &iid, &ds);
-        if (!s.ok()) return s;
-        if (ds.empty() || ds.back().kind() != DatumKind::kInt64) {
-          return absl::DataLossError("index entry without a handle");
-        }
-        handle = ds.back().GetInt64();
+      absl::Status s = HandleOf(e, *idx, &handle, &ds);
+      if (!s.ok()) return s;
+      if (!p_.index_only) {
+        keys.push_back(codec::EncodeRowKey(p_.table->id, handle));
+        continue;
       }
-      keys.push_back(codec::EncodeRowKey(p_.table->id, handle));
+      if (ds.size() < idx->columns.size()) return absl::DataLossError("short index entry");
+      const size_t ncols = p_.table->columns.size();
+      row.assign(ncols + 1, Datum::Null());
+      for (size_t k = 0; k < idx->columns.size(); ++k) {
+        const int c = idx->columns[k];
+        Datum d = std::move(ds[k]);
+        if (!d.IsNull() && p_.table->columns[c].type.tp == TypeCode::kFloat) {
+          d = Datum::Float(static_cast<float>(d.GetDouble()));
+        }
+        row[c] = std::move(d);
+      }
+      if (p_.table->handle_col >= 0) row[p_.table->handle_col] = Datum::Int(handle);
+      row[ncols] = Datum::Int(handle);
+      if (!out->AppendRow(row)) return absl::InternalError("index entry does not fit the row");
     }
-    return ctx_->txn->BatchGet(keys);
+    if (p_.index_only) return absl::OkStatus();
+    auto rows = ctx_->txn->BatchGet(keys);
+    if (!rows.ok()) return rows.status();
+    return DecodePairs(*rows, out);
   }
 
   const TableScanNode& p_;
@@ -191,6 +302,11 @@ class TableScanExec : public Executor {
   size_t pending_pos_ = 0;
   bool scan_exhausted_ = false;
   size_t memory_pos_ = 0;
+  size_t range_pos_ = 0;  // In handle_ranges.
+  size_t index_pos_ = 0;  // In index_ranges.
+  bool merge_collected_ = false;
+  std::vector<int64_t> merge_handles_;  // Index merge: the united handles, ascending.
+  size_t merge_pos_ = 0;
   bool done_ = false;
   uint64_t produced_ = 0;
 };

@@ -10,11 +10,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "sql/codec/codec.h"
 #include "sql/codec/tablecodec.h"
 #include "sql/expr/registry.h"
 #include "sql/parser/parser.h"
 #include "sql/planner/cardinality.h"
 #include "sql/planner/join_order.h"
+#include "sql/planner/ranger.h"
 #include "sql/types/compare.h"
 #include "sql/types/convert.h"
 #include "sql/types/infer.h"
@@ -952,6 +954,9 @@ absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
     r = Err(kErNotSupported, "unsupported query");
   }
   --depth_;
+  if (r.ok() && !access_candidates_.empty()) {
+    FinishAccessPaths(r->get(), std::vector<bool>((*r)->schema.size(), true));
+  }
   return r;
 }
 
@@ -1113,6 +1118,9 @@ absl::StatusOr<PlanPtr> Binder::BuildLeaf(const TableRef& ref, Scope* parent,
       return plan;
     }
     auto scan = std::make_shared<TableScanNode>();
+    // A scan of an abandoned plan may have had this address.
+    access_candidates_.erase(scan.get());
+    index_hints_.erase(scan.get());
     scan->table = *table;
     for (const ColumnInfo& c : (*table)->columns) {
       scan->schema.push_back({c.name, alias, (*table)->db, c.type, false});
@@ -1152,10 +1160,17 @@ absl::StatusOr<PlanPtr> Binder::BuildLeaf(const TableRef& ref, Scope* parent,
 absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where, Scope* parent,
                                           std::vector<Correlation>* corr,
                                           std::vector<const Expr*>* leftover) {
-  std::vector<PlanPtr> leaves;
-  std::vector<const Expr*> conds;
   std::vector<const Expr*> where_conds;
   SplitAnd(where, &where_conds);
+  return BuildFromConds(ref, where_conds, parent, corr, leftover);
+}
+
+absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
+                                               const std::vector<const Expr*>& where_conds,
+                                               Scope* parent, std::vector<Correlation>* corr,
+                                               std::vector<const Expr*>* leftover) {
+  std::vector<PlanPtr> leaves;
+  std::vector<const Expr*> conds;
   // Flattens inner joins; outer joins become one leaf each.
   std::function<absl::Status(const TableRef&)> flatten = [&](const TableRef& r) -> absl::Status {
     auto* j = dynamic_cast<const JoinRef*>(&r);
@@ -1326,7 +1341,7 @@ absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where
   };
   absl::Status s = flatten(ref);
   if (!s.ok()) return s;
-  SplitAnd(where, &conds);
+  conds.insert(conds.end(), where_conds.begin(), where_conds.end());
   return BuildJoinTree(std::move(leaves), std::move(conds), parent, corr, leftover);
 }
 
@@ -1376,13 +1391,16 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
   std::vector<JoinCond> join_conds;
   std::vector<expr::ExprPtr> top;
   // `x IN (uncorrelated subquery)` as a top-level conjunct becomes a hash semi join over
-  // the joined inputs (a NULL or unmatched x drops the row either way).
-  struct Semi {
-    expr::ExprPtr left;
-    PlanPtr plan;
-  };
-  std::vector<Semi> semis;
+  // the joined inputs (a NULL or unmatched x drops the row either way); so do [NOT]
+  // EXISTS and IN subqueries correlated through their WHERE conjuncts (Decorrelate).
+  std::vector<SemiJoinPart> semis;
   for (const Expr* c : conds) {
+    if (opts_.optimize) {
+      if (auto part = Decorrelate(*c, full, parent, corr)) {
+        semis.push_back(*std::move(part));
+        continue;
+      }
+    }
     if (auto* in = dynamic_cast<const InExpr*>(c);
         opts_.optimize && in && in->subquery && !in->negated &&
         dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
@@ -1391,7 +1409,11 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       auto left = Bind(*in->operand, &fs);
       if (sub.ok() && left.ok() && sub_corr.empty() && (*sub)->schema.size() == 1 &&
           HashCompatible((*left)->type(), (*sub)->schema[0].type)) {
-        semis.push_back({*std::move(left), *std::move(sub)});
+        SemiJoinPart part;
+        part.left_keys.push_back(*std::move(left));
+        part.right_keys.push_back(expr::NewColumn(0, (*sub)->schema[0].type));
+        part.plan = *std::move(sub);
+        semis.push_back(std::move(part));
         continue;
       }
     }
@@ -1436,7 +1458,7 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     }
     if (leaves[j]->kind == PlanKind::kTableScan) {
       auto* scan = static_cast<TableScanNode*>(leaves[j].get());
-      if (opts_.optimize) ApplyAccessPath(scan, leaf_conds[j], &ls);
+      if (opts_.optimize) ApplyAccessPath(scan, bound);
       scan->filter = AndAll(std::move(bound));
     } else {
       auto sel = std::make_shared<SelectionNode>();
@@ -1563,13 +1585,14 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     }
     plan = proj;
   }
-  for (Semi& s : semis) {
+  for (SemiJoinPart& s : semis) {
     auto join = std::make_shared<JoinNode>();
-    join->type = JoinType::kSemi;
+    join->type = s.type;
     join->children = {plan, s.plan};
     join->schema = plan->schema;
-    join->left_keys.push_back(std::move(s.left));
-    join->right_keys.push_back(expr::NewColumn(0, s.plan->schema[0].type));
+    join->left_keys = std::move(s.left_keys);
+    join->right_keys = std::move(s.right_keys);
+    join->other = std::move(s.other);
     plan = join;
   }
   if (!top.empty()) {
@@ -1582,157 +1605,259 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
   return plan;
 }
 
-void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>& conds, Scope* s) {
-  const TableInfo& t = *scan->table;
-  std::optional<std::vector<int64_t>> handles;
-  int64_t lo = INT64_MIN, hi = INT64_MAX;
-  const bool has_handle = t.handle_col >= 0 && !t.columns[t.handle_col].type.IsUnsigned();
-  Schema none;
-  auto const_int = [&](const Expr* e, int64_t* v) {
-    auto x = BindOver(*e, none);
-    if (!x.ok() || !(*x)->IsConstant() || (*x)->eval_type() != EvalType::kInt ||
-        (*x)->type().IsUnsigned()) {
-      return false;
-    }
-    const Datum& d = static_cast<const expr::Constant&>(**x).value();
-    if (d.kind() != DatumKind::kInt64) return false;
-    *v = d.GetInt64();
+namespace {
+
+bool ContainsSubquery(const Expr& e) {
+  if (dynamic_cast<const SubqueryExpr*>(&e) != nullptr ||
+      dynamic_cast<const ExistsExpr*>(&e) != nullptr ||
+      dynamic_cast<const CompareSubqueryExpr*>(&e) != nullptr) {
     return true;
-  };
-  auto column_of = [&](const Expr* e) -> int {
-    auto* c = dynamic_cast<const ColumnRefExpr*>(e);
-    if (c == nullptr) return -1;
-    int idx = FindColumn(*s->schema, *c);
-    return idx;
-  };
-  auto narrow = [&](std::vector<int64_t> hs) {
-    std::sort(hs.begin(), hs.end());
-    hs.erase(std::unique(hs.begin(), hs.end()), hs.end());
-    if (!handles.has_value()) {
-      handles = std::move(hs);
-      return;
-    }
-    std::vector<int64_t> both;
-    std::set_intersection(handles->begin(), handles->end(), hs.begin(), hs.end(),
-                          std::back_inserter(both));
-    handles = std::move(both);
-  };
-  int index_eq_col = -1;
-  Datum index_eq_value;
-  for (const Expr* c : conds) {
-    if (auto* b = dynamic_cast<const BinaryExpr*>(c)) {
-      BinaryOp op = b->op;
-      int col = column_of(b->left.get());
-      const Expr* other = b->right.get();
-      if (col < 0) {
-        col = column_of(b->right.get());
-        other = b->left.get();
-        switch (op) {
-          case BinaryOp::kLt:
-            op = BinaryOp::kGt;
-            break;
-          case BinaryOp::kLe:
-            op = BinaryOp::kGe;
-            break;
-          case BinaryOp::kGt:
-            op = BinaryOp::kLt;
-            break;
-          case BinaryOp::kGe:
-            op = BinaryOp::kLe;
-            break;
-          default:
-            break;
-        }
-      }
-      if (col < 0) continue;
-      int64_t v = 0;
-      if (has_handle && col == t.handle_col && const_int(other, &v)) {
-        switch (op) {
-          case BinaryOp::kEq:
-            narrow({v});
-            break;
-          case BinaryOp::kLt:
-            if (v == INT64_MIN) {
-              narrow({});
-            } else {
-              hi = std::min(hi, v - 1);
-            }
-            break;
-          case BinaryOp::kLe:
-            hi = std::min(hi, v);
-            break;
-          case BinaryOp::kGt:
-            if (v == INT64_MAX) {
-              narrow({});
-            } else {
-              lo = std::max(lo, v + 1);
-            }
-            break;
-          case BinaryOp::kGe:
-            lo = std::max(lo, v);
-            break;
-          default:
-            break;
-        }
-        continue;
-      }
-      if (op == BinaryOp::kEq && index_eq_col < 0 && col < static_cast<int>(t.columns.size())) {
-        auto x = BindOver(*other, none);
-        if (x.ok() && (*x)->IsConstant()) {
-          const FieldType& ct = t.columns[col].type;
-          const FieldType& xt = (*x)->type();
-          const Datum& d = static_cast<const expr::Constant&>(**x).value();
-          bool ok = !d.IsNull() && ct.GetEvalType() == xt.GetEvalType() && !ct.IsUnsigned() &&
-                    !xt.IsUnsigned() &&
-                    (ct.GetEvalType() == EvalType::kInt ||
-                     (ct.GetEvalType() == EvalType::kString && ct.collation == xt.collation));
-          if (ok) {
-            index_eq_col = col;
-            index_eq_value = d;
-          }
-        }
-      }
-    } else if (auto* in = dynamic_cast<const InExpr*>(c)) {
-      if (in->negated || in->subquery || !has_handle ||
-          column_of(in->operand.get()) != t.handle_col)
-        continue;
-      std::vector<int64_t> hs;
-      bool all = true;
-      for (const auto& x : in->list) {
-        int64_t v = 0;
-        if (!const_int(x.get(), &v)) {
-          all = false;
-          break;
-        }
-        hs.push_back(v);
-      }
-      if (all) narrow(std::move(hs));
-    } else if (auto* bt = dynamic_cast<const BetweenExpr*>(c)) {
-      int64_t a = 0, b2 = 0;
-      if (!bt->negated && has_handle && column_of(bt->operand.get()) == t.handle_col &&
-          const_int(bt->low.get(), &a) && const_int(bt->high.get(), &b2)) {
-        lo = std::max(lo, a);
-        hi = std::min(hi, b2);
-      }
-    }
   }
-  if (handles.has_value()) {
-    std::vector<int64_t> in_range;
-    for (int64_t h : *handles) {
-      if (h >= lo && h <= hi) in_range.push_back(h);
-    }
-    scan->handles = std::move(in_range);
+  if (auto* in = dynamic_cast<const InExpr*>(&e); in != nullptr && in->subquery) return true;
+  bool found = false;
+  ForEachChild(e, [&](const Expr& c) { found = found || ContainsSubquery(c); });
+  return found;
+}
+
+void CollectColumnRefs(const Expr& e, std::vector<const ColumnRefExpr*>* out) {
+  if (auto* c = dynamic_cast<const ColumnRefExpr*>(&e)) {
+    out->push_back(c);
     return;
   }
-  if (lo > hi) {
-    scan->handles = std::vector<int64_t>{};
-    return;
+  ForEachChild(e, [&](const Expr& c) { CollectColumnRefs(c, out); });
+}
+
+}  // namespace
+
+std::optional<Binder::SemiJoinPart> Binder::Decorrelate(const Expr& cond, const Schema& outer,
+                                                        Scope* parent,
+                                                        std::vector<Correlation>* corr) {
+  const Expr* e = &cond;
+  bool negated = false;
+  if (auto* u = dynamic_cast<const UnaryExpr*>(e); u != nullptr && u->op == UnaryOp::kNot) {
+    negated = true;
+    e = u->operand.get();
   }
-  scan->lo = lo;
-  scan->hi = hi;
-  if (lo != INT64_MIN || hi != INT64_MAX || index_eq_col < 0) return;
+  const QueryStmt* q = nullptr;
+  const Expr* operand = nullptr;
+  if (auto* ex = dynamic_cast<const ExistsExpr*>(e)) {
+    q = ex->query.get();
+  } else if (auto* in = dynamic_cast<const InExpr*>(e);
+             in != nullptr && in->subquery && !in->negated && !negated &&
+             dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
+    q = in->subquery.get();
+    operand = in->operand.get();
+  }
+  if (q == nullptr) return std::nullopt;
+  auto* sel = dynamic_cast<const SelectStmt*>(q);
+  if (sel == nullptr || sel->from == nullptr || !sel->group_by.empty() || sel->having ||
+      sel->limit.has_value() || sel->with_rollup) {
+    return std::nullopt;
+  }
+  std::vector<const AggregateExpr*> aggs;
+  for (const SelectField& f : sel->fields) {
+    if (f.expr) CollectAggs(*f.expr, &aggs);
+  }
+  for (const OrderItem& o : sel->order_by) CollectAggs(*o.expr, &aggs);
+  if (!aggs.empty()) return std::nullopt;
+  if (operand != nullptr && (sel->fields.size() != 1 || sel->fields[0].wildcard)) {
+    return std::nullopt;
+  }
+  // The subquery's FROM alone gives its schema; nothing in it may be correlated.
+  std::vector<Correlation> from_corr;
+  auto probe = BuildFromConds(*sel->from, {}, nullptr, &from_corr, nullptr);
+  if (!probe.ok() || !from_corr.empty()) return std::nullopt;
+  const Schema inner = (*probe)->schema;
+  Schema combined = outer;
+  combined.insert(combined.end(), inner.begin(), inner.end());
+  Scope inner_scope;
+  inner_scope.schema = &inner;
+  Scope comb_scope;
+  comb_scope.schema = &combined;
+  SemiJoinPart part;
+  part.type = negated ? JoinType::kAnti : JoinType::kSemi;
+  std::vector<const Expr*> conj, local;
+  SplitAnd(sel->where.get(), &conj);
+  std::vector<expr::ExprPtr> others;
+  bool correlated = false;
+  for (const Expr* k : conj) {
+    {
+      std::vector<Correlation> kc;
+      Scope ks = inner_scope;
+      ks.corr = &kc;
+      auto x = Bind(*k, &ks);
+      if (x.ok() && kc.empty()) {
+        local.push_back(k);
+        continue;
+      }
+    }
+    // Correlated: every column must resolve over outer ++ inner exactly as the subquery's
+    // scoping resolves it (inner names first, then the outer query's).
+    if (ContainsSubquery(*k)) return std::nullopt;
+    std::vector<const ColumnRefExpr*> refs;
+    CollectColumnRefs(*k, &refs);
+    for (const ColumnRefExpr* c : refs) {
+      const int ri = FindColumn(inner, *c);
+      if (ri == -2) return std::nullopt;
+      int want = ri >= 0 ? static_cast<int>(outer.size()) + ri : FindColumn(outer, *c);
+      if (want < 0 || FindColumn(combined, *c) != want) return std::nullopt;
+    }
+    correlated = true;
+    if (auto* b = dynamic_cast<const BinaryExpr*>(k); b != nullptr && b->op == BinaryOp::kEq) {
+      auto l = Bind(*b->left, &comb_scope);
+      auto r = Bind(*b->right, &comb_scope);
+      if (!l.ok() || !r.ok()) return std::nullopt;
+      std::set<size_t> lc, rc;
+      CollectColumns(**l, &lc);
+      CollectColumns(**r, &rc);
+      auto outer_only = [&](const std::set<size_t>& cs) {
+        return !cs.empty() && *cs.rbegin() < outer.size();
+      };
+      auto inner_only = [&](const std::set<size_t>& cs) {
+        return !cs.empty() && *cs.begin() >= outer.size();
+      };
+      const Expr* inner_side = nullptr;
+      expr::ExprPtr outer_key;
+      if (outer_only(lc) && inner_only(rc)) {
+        inner_side = b->right.get();
+        outer_key = *std::move(l);
+      } else if (outer_only(rc) && inner_only(lc)) {
+        inner_side = b->left.get();
+        outer_key = *std::move(r);
+      }
+      if (inner_side != nullptr) {
+        auto inner_key = Bind(*inner_side, &inner_scope);
+        if (inner_key.ok() && HashCompatible(outer_key->type(), (*inner_key)->type())) {
+          part.left_keys.push_back(std::move(outer_key));
+          part.right_keys.push_back(*std::move(inner_key));
+          continue;
+        }
+      }
+    }
+    auto x = Bind(*k, &comb_scope);
+    if (!x.ok()) return std::nullopt;
+    others.push_back(*std::move(x));
+  }
+  if (operand != nullptr) {
+    Scope os;
+    os.schema = &outer;
+    os.parent = parent;
+    os.corr = corr;
+    auto l = Bind(*operand, &os);
+    auto r = Bind(*sel->fields[0].expr, &inner_scope);
+    if (!l.ok() || !r.ok() || !HashCompatible((*l)->type(), (*r)->type())) return std::nullopt;
+    part.left_keys.insert(part.left_keys.begin(), *std::move(l));
+    part.right_keys.insert(part.right_keys.begin(), *std::move(r));
+  } else if (!correlated) {
+    return std::nullopt;  // An uncorrelated EXISTS runs once and is cached.
+  }
+  std::vector<Correlation> sub_corr;
+  auto plan = BuildFromConds(*sel->from, local, nullptr, &sub_corr, nullptr);
+  if (!plan.ok() || !sub_corr.empty()) return std::nullopt;
+  part.plan = *std::move(plan);
+  part.other = AndAll(std::move(others));
+  return part;
+}
+
+namespace {
+
+// Costs per row read (TiDB's cost model in spirit): a table row in a scan, an index entry,
+// and the extra random read of an index lookup's row; a seek per range.
+constexpr double kTableRowCost = 1.0;
+constexpr double kIndexRowCost = 0.6;
+constexpr double kLookupRowCost = 1.5;
+constexpr double kSeekCost = 0.5;
+
+std::string IndexPrefixOf(const TableInfo& t, const IndexInfo& idx) {
+  return codec::EncodeIndexPrefix(t.id, idx.id);
+}
+
+}  // namespace
+
+void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<expr::ExprPtr>& conds) {
+  const TableInfo& t = *scan->table;
+  if (t.memory_rows != nullptr) return;
+  std::vector<const expr::Expression*> cs;
+  for (const auto& c : conds) cs.push_back(c.get());
+  const double rows = TableRows(*scan, opts_.stats);
+  TableStatsPtr ts = StatsOf(*scan, opts_.stats);
+  std::vector<AccessCandidate> cands;
+  AccessCandidate full;
+  full.rows = rows;
+  full.cost = rows * kTableRowCost;
+  cands.push_back(full);
+  // Estimated rows of handle ranges and of an index's ranges.
+  const bool has_handle = t.handle_col >= 0 && !t.columns[t.handle_col].type.IsUnsigned();
+  const ColumnStats* hstats = nullptr;
+  if (ts != nullptr && has_handle) {
+    auto it = ts->columns.find(t.columns[t.handle_col].id);
+    if (it != ts->columns.end()) hstats = &it->second;
+  }
+  auto handle_rows = [&](const std::vector<std::pair<int64_t, int64_t>>& hr, bool* points) {
+    *points = true;
+    double n = 0, est = 0;
+    for (const auto& [a, b] : hr) {
+      *points = *points && a == b;
+      n += static_cast<double>(b) - static_cast<double>(a) + 1;
+      if (a == b) {
+        est += 1;
+      } else if (hstats != nullptr) {
+        std::string lo, hi;
+        if (a != INT64_MIN) codec::EncodeKeyDatum(&lo, Datum::Int(a));
+        if (b != INT64_MAX) codec::EncodeKeyDatum(&hi, Datum::Int(b));
+        est += hstats->RangeRows(lo, hi.empty() ? "" : codec::PrefixNext(hi));
+      } else if (a != INT64_MIN && b != INT64_MAX) {
+        est += static_cast<double>(b) - static_cast<double>(a) + 1;
+      } else if (a != INT64_MIN || b != INT64_MAX) {
+        est += rows * kPseudoLessRate;
+      } else {
+        est += rows;
+      }
+    }
+    return std::min(rows, std::min(est, n));
+  };
+  auto index_rows = [&](const IndexInfo& idx, const std::vector<KeyRange>& ranges) {
+    const ColumnStats* is = nullptr;
+    if (ts != nullptr) {
+      auto it = ts->indexes.find(idx.id);
+      if (it != ts->indexes.end()) is = &it->second;
+    }
+    double est = 0;
+    for (const KeyRange& r : ranges) {
+      if (r.full_point && idx.unique && r.lo.find(static_cast<char>(codec::kNilFlag)) != 0) {
+        est += 1;
+      } else if (is != nullptr) {
+        est += is->RangeRows(r.lo, r.hi);
+      } else {
+        est += rows * r.pseudo_selectivity;
+      }
+    }
+    return std::min(est, rows);
+  };
+  auto index_key_ranges = [&](const IndexInfo& idx, const std::vector<KeyRange>& ranges) {
+    const std::string prefix = IndexPrefixOf(t, idx);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const KeyRange& r : ranges) {
+      out.push_back({prefix + r.lo, r.hi.empty() ? codec::PrefixNext(prefix) : prefix + r.hi});
+    }
+    return out;
+  };
+  // The integer handle: point gets or handle ranges.
+  if (has_handle) {
+    auto hr = BuildHandleRanges(cs, static_cast<size_t>(t.handle_col));
+    if (hr.has_value()) {
+      AccessCandidate c;
+      c.kind = AccessCandidate::kHandle;
+      c.handle_ranges = *hr;
+      bool points = false;
+      c.rows = handle_rows(*hr, &points);
+      c.cost = c.rows * kTableRowCost + (points ? 0 : static_cast<double>(hr->size()) * kSeekCost);
+      cands.push_back(std::move(c));
+    }
+  }
   // Index hints: USE / FORCE INDEX name the indexes that may be used (an empty USE INDEX ()
-  // none), IGNORE INDEX those that may not; FORCE INDEX also overrides the cost check.
+  // none), IGNORE INDEX those that may not; FORCE INDEX also rules the table scan out
+  // when a named index applies.
   bool forced = false;
   auto allowed = [&](const IndexInfo& idx) {
     auto it = index_hints_.find(scan);
@@ -1751,38 +1876,367 @@ void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>
     }
     return ok;
   };
+  auto index_types = [&](const IndexInfo& idx, std::vector<size_t>* cols,
+                         std::vector<FieldType>* types) {
+    bool coverable = true;
+    for (int c : idx.columns) {
+      cols->push_back(static_cast<size_t>(c));
+      types->push_back(t.columns[c].type);
+      const FieldType& ft = t.columns[c].type;
+      const EvalType et = ft.GetEvalType();
+      coverable = coverable && (et == EvalType::kInt || et == EvalType::kReal) &&
+                  ft.tp != TypeCode::kBit && ft.tp != TypeCode::kYear;
+    }
+    return coverable;
+  };
   for (const IndexInfo& idx : t.indexes) {
-    if (!idx.Public() || idx.columns.empty() || idx.columns[0] != index_eq_col) continue;
-    if (!allowed(idx)) continue;
-    const FieldType& ct = t.columns[index_eq_col].type;
-    std::vector<Datum> vals = {index_eq_value};
-    std::vector<Collation> colls = {ct.collation};
-    scan->index_id = idx.id;
-    scan->index_lo = codec::EncodeIndexKey(t.id, idx.id, vals, std::nullopt,
-                                           ct.GetEvalType() == EvalType::kString
-                                               ? std::span<const Collation>(colls)
-                                               : std::span<const Collation>());
-    scan->index_hi = codec::PrefixNext(scan->index_lo);
-    // Cost: an index lookup reads an index entry and then the row for each match, a full
-    // scan every row once; with statistics saying the value is common (over a quarter of
-    // the rows), the scan is cheaper (TiDB compares the two paths' costs the same way).
-    if (!forced && opts_.stats != nullptr) {
-      TableStatsPtr ts = opts_.stats->Get(t.id);
-      if (ts != nullptr && ts->row_count > 0) {
-        auto is = ts->indexes.find(idx.id);
-        const size_t plen = codec::EncodeIndexPrefix(t.id, idx.id).size();
-        if (is != ts->indexes.end() &&
-            is->second.RangeRows(std::string_view(scan->index_lo).substr(plen),
-                                 std::string_view(scan->index_hi).substr(plen)) >
-                0.25 * static_cast<double>(ts->row_count)) {
-          scan->index_id = 0;
-          scan->index_lo.clear();
-          scan->index_hi.clear();
-          continue;
+    if (!idx.Public() || idx.columns.empty() || !allowed(idx)) continue;
+    std::vector<size_t> cols;
+    std::vector<FieldType> types;
+    const bool coverable = index_types(idx, &cols, &types);
+    auto ranges = BuildIndexRanges(cs, cols, types);
+    AccessCandidate c;
+    c.kind = AccessCandidate::kIndex;
+    c.index = &idx;
+    c.coverable = coverable;
+    if (!ranges.has_value()) {
+      // No range: the whole index, worth reading only when it covers the query (its
+      // entries are narrower than rows).
+      if (!coverable) continue;
+      const std::string prefix = IndexPrefixOf(t, idx);
+      c.index_ranges.push_back({prefix, codec::PrefixNext(prefix)});
+      c.rows = rows;
+      c.cost = 1e300;
+      c.covering_cost = rows * kIndexRowCost + kSeekCost;
+      cands.push_back(std::move(c));
+      continue;
+    }
+    c.index_ranges = index_key_ranges(idx, *ranges);
+    c.rows = index_rows(idx, *ranges);
+    const double seeks = static_cast<double>(ranges->size()) * kSeekCost;
+    c.cost = c.rows * (kIndexRowCost + kLookupRowCost) + seeks;
+    c.covering_cost = c.rows * kIndexRowCost + seeks;
+    cands.push_back(std::move(c));
+  }
+  // Index merge (union) for a conjunct that is an OR: each disjunct read through its best
+  // index or handle ranges, the handles united, each row looked up once.
+  for (const expr::Expression* cond : cs) {
+    std::vector<const expr::Expression*> disj;
+    std::function<void(const expr::Expression*)> flatten = [&](const expr::Expression* e) {
+      auto* f = dynamic_cast<const expr::ScalarFunction*>(e);
+      if (f != nullptr && f->name() == "or" && disj.size() <= 16) {
+        for (size_t i = 0; i < f->num_args(); ++i) flatten(&f->arg(i));
+      } else {
+        disj.push_back(e);
+      }
+    };
+    flatten(cond);
+    if (disj.size() < 2 || disj.size() > 16) continue;
+    AccessCandidate m;
+    m.kind = AccessCandidate::kMerge;
+    double read = 0, cost = 0;
+    bool ok = true;
+    for (const expr::Expression* d : disj) {
+      std::vector<const expr::Expression*> one = {d};
+      TableScanNode::MergePath best;
+      double best_rows = -1, best_cost = 0;
+      if (has_handle) {
+        auto hr = BuildHandleRanges(one, static_cast<size_t>(t.handle_col));
+        if (hr.has_value()) {
+          bool points = false;
+          best_rows = handle_rows(*hr, &points);
+          best_cost = best_rows * kIndexRowCost + static_cast<double>(hr->size()) * kSeekCost;
+          for (const auto& [a, b] : *hr) {
+            best.ranges.push_back({codec::EncodeRowKey(t.id, a),
+                                   b == INT64_MAX
+                                       ? codec::PrefixNext(codec::EncodeRecordPrefix(t.id))
+                                       : codec::PrefixNext(codec::EncodeRowKey(t.id, b))});
+          }
         }
       }
+      for (const IndexInfo& idx : t.indexes) {
+        if (!idx.Public() || idx.columns.empty() || !allowed(idx)) continue;
+        std::vector<size_t> cols;
+        std::vector<FieldType> types;
+        index_types(idx, &cols, &types);
+        auto ranges = BuildIndexRanges(one, cols, types);
+        if (!ranges.has_value()) continue;
+        const double r = index_rows(idx, *ranges);
+        const double c = r * kIndexRowCost + static_cast<double>(ranges->size()) * kSeekCost;
+        if (best_rows < 0 || c < best_cost) {
+          best_rows = r;
+          best_cost = c;
+          best.index_id = idx.id;
+          best.ranges = index_key_ranges(idx, *ranges);
+        }
+      }
+      if (best_rows < 0) {
+        ok = false;
+        break;
+      }
+      read += best_rows;
+      cost += best_cost;
+      m.merge_paths.push_back(std::move(best));
     }
+    if (!ok) continue;
+    m.rows = std::min(read, rows);
+    m.cost = cost + m.rows * kLookupRowCost;
+    m.covering_cost = m.cost;
+    cands.push_back(std::move(m));
+  }
+  if (forced) {
+    bool any_index = false;
+    for (const AccessCandidate& c : cands)
+      any_index = any_index || c.kind == AccessCandidate::kIndex;
+    if (any_index) {
+      for (AccessCandidate& c : cands) {
+        if (c.kind != AccessCandidate::kIndex) c.cost = c.covering_cost = 1e300;
+      }
+    }
+  }
+  for (AccessCandidate& c : cands) {
+    if (c.kind != AccessCandidate::kIndex) c.covering_cost = c.cost;
+  }
+  ApplyCandidate(scan, cands, /*covering_ok=*/false);
+  if (cands.size() > 1) access_candidates_[scan] = std::move(cands);
+}
+
+void Binder::ApplyCandidate(TableScanNode* scan, const std::vector<AccessCandidate>& cands,
+                            bool covering_ok) {
+  size_t best = 0;
+  double best_cost = 0;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const AccessCandidate& c = cands[i];
+    const double cost = covering_ok && c.coverable ? c.covering_cost : c.cost;
+    // Ties go to the later (narrower) path.
+    if (i == 0 || cost <= best_cost) {
+      best = i;
+      best_cost = cost;
+    }
+  }
+  const AccessCandidate& c = cands[best];
+  scan->handles.reset();
+  scan->lo = INT64_MIN;
+  scan->hi = INT64_MAX;
+  scan->handle_ranges.clear();
+  scan->index_id = 0;
+  scan->index_ranges.clear();
+  scan->index_only = false;
+  scan->merge_paths.clear();
+  scan->access_rows = c.rows;
+  switch (c.kind) {
+    case AccessCandidate::kFull:
+      break;
+    case AccessCandidate::kHandle: {
+      bool points = true;
+      for (const auto& [a, b] : c.handle_ranges) points = points && a == b;
+      if (points) {
+        std::vector<int64_t> hs;
+        for (const auto& r : c.handle_ranges) hs.push_back(r.first);
+        scan->handles = std::move(hs);
+      } else {
+        scan->lo = c.handle_ranges.front().first;
+        scan->hi = c.handle_ranges.back().second;
+        if (c.handle_ranges.size() > 1) scan->handle_ranges = c.handle_ranges;
+      }
+      break;
+    }
+    case AccessCandidate::kMerge:
+      scan->merge_paths = c.merge_paths;
+      break;
+    case AccessCandidate::kIndex:
+      scan->index_id = c.index->id;
+      scan->index_ranges = c.index_ranges;
+      scan->index_only = covering_ok && c.coverable;
+      break;
+  }
+}
+
+// Max/min elimination (TiDB's rule_max_min_eliminate): MIN(col) or MAX(col) alone, with
+// no GROUP BY, over one table with an index led by `col` that covers what the scan reads,
+// needs only the first (last) non-NULL entry in the index's order: the scan reads the
+// index in that order, NULLs excluded by its ranges, and stops after one row that passes
+// its filter. The aggregate stays on top (NULL when no row is left).
+void Binder::EliminateMaxMin(AggregateNode* agg) {
+  if (!agg->group_by.empty() || agg->aggs.size() != 1 || !agg->first_values.empty()) return;
+  const AggItem& item = agg->aggs[0];
+  if (item.desc.kind != expr::AggKind::kMin && item.desc.kind != expr::AggKind::kMax) return;
+  if (item.args.size() != 1 || agg->children[0]->kind != PlanKind::kTableScan) return;
+  auto* col = dynamic_cast<const expr::ColumnRef*>(item.args[0].get());
+  auto* scan = static_cast<TableScanNode*>(agg->children[0].get());
+  const TableInfo& t = *scan->table;
+  if (col == nullptr || col->index() >= t.columns.size() || t.memory_rows != nullptr) return;
+  std::vector<bool> need(scan->schema.size(), false);
+  need[col->index()] = true;
+  if (scan->filter) {
+    std::set<size_t> cs;
+    CollectColumns(*scan->filter, &cs);
+    for (size_t c : cs) need[c] = true;
+  }
+  std::vector<const expr::Expression*> conds;
+  if (scan->filter) conds.push_back(scan->filter.get());
+  auto not_null = expr::NewFunction("isnotnull", [&] {
+    std::vector<expr::ExprPtr> a;
+    a.push_back(expr::NewColumn(col->index(), col->type()));
+    return a;
+  }());
+  if (!not_null.ok()) return;
+  conds.push_back(not_null->get());
+  auto hints = index_hints_.find(scan);
+  for (const IndexInfo& idx : t.indexes) {
+    if (!idx.Public() || idx.columns.empty() || idx.columns[0] != static_cast<int>(col->index())) {
+      continue;
+    }
+    if (hints != index_hints_.end()) continue;  // Hinted scans keep their hinted path.
+    std::vector<bool> have(scan->schema.size(), false);
+    std::vector<size_t> cols;
+    std::vector<FieldType> types;
+    bool covers = true;
+    for (int c : idx.columns) {
+      have[c] = true;
+      cols.push_back(static_cast<size_t>(c));
+      types.push_back(t.columns[c].type);
+      const EvalType et = t.columns[c].type.GetEvalType();
+      covers = covers && (et == EvalType::kInt || et == EvalType::kReal) &&
+               t.columns[c].type.tp != TypeCode::kBit && t.columns[c].type.tp != TypeCode::kYear;
+    }
+    if (t.handle_col >= 0) have[t.handle_col] = true;
+    have[t.columns.size()] = true;
+    for (size_t k = 0; k < need.size(); ++k) covers = covers && (!need[k] || have[k]);
+    if (!covers) continue;
+    auto ranges = BuildIndexRanges(conds, cols, types);
+    if (!ranges.has_value()) continue;
+    const std::string prefix = codec::EncodeIndexPrefix(t.id, idx.id);
+    scan->handles.reset();
+    scan->lo = INT64_MIN;
+    scan->hi = INT64_MAX;
+    scan->handle_ranges.clear();
+    scan->index_id = idx.id;
+    scan->index_ranges.clear();
+    for (const KeyRange& r : *ranges) {
+      scan->index_ranges.push_back(
+          {prefix + r.lo, r.hi.empty() ? codec::PrefixNext(prefix) : prefix + r.hi});
+    }
+    scan->index_only = true;
+    scan->desc = item.desc.kind == expr::AggKind::kMax;
+    scan->limit = 1;
+    scan->access_rows = 1;
+    scan->est_rows = -1;
+    access_candidates_.erase(scan);
     return;
+  }
+}
+
+// Columns of a node's output that the nodes above it read; at a table scan with several
+// access paths, a covering index read is chosen when it holds every read column.
+void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
+  if (access_candidates_.empty()) return;
+  auto cols_of = [](const expr::Expression* e, std::vector<bool>* need) {
+    if (e == nullptr) return;
+    std::set<size_t> cs;
+    CollectColumns(*e, &cs);
+    for (size_t c : cs) {
+      if (c < need->size()) (*need)[c] = true;
+    }
+  };
+  auto child_size = [&](size_t i) { return p->children[i]->schema.size(); };
+  switch (p->kind) {
+    case PlanKind::kTableScan: {
+      auto* scan = static_cast<TableScanNode*>(p);
+      auto it = access_candidates_.find(scan);
+      if (it == access_candidates_.end()) return;
+      std::vector<bool> need = required;
+      need.resize(scan->schema.size(), false);
+      cols_of(scan->filter.get(), &need);
+      const TableInfo& t = *scan->table;
+      std::vector<AccessCandidate>& cands = it->second;
+      for (AccessCandidate& c : cands) {
+        if (c.kind != AccessCandidate::kIndex || !c.coverable) continue;
+        std::vector<bool> have(scan->schema.size(), false);
+        for (int col : c.index->columns) have[col] = true;
+        if (t.handle_col >= 0) have[t.handle_col] = true;
+        have[t.columns.size()] = true;  // The hidden handle.
+        for (size_t k = 0; k < need.size(); ++k) {
+          if (need[k] && !have[k]) c.coverable = false;
+        }
+      }
+      ApplyCandidate(scan, cands, /*covering_ok=*/true);
+      access_candidates_.erase(it);
+      return;
+    }
+    case PlanKind::kProjection: {
+      auto* proj = static_cast<ProjectionNode*>(p);
+      std::vector<bool> need(child_size(0), false);
+      for (size_t i = 0; i < proj->exprs.size(); ++i) {
+        if (i >= required.size() || required[i]) cols_of(proj->exprs[i].get(), &need);
+      }
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    case PlanKind::kSelection: {
+      std::vector<bool> need = required;
+      need.resize(child_size(0), true);
+      for (const auto& c : static_cast<SelectionNode*>(p)->conditions) cols_of(c.get(), &need);
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    case PlanKind::kJoin: {
+      auto* j = static_cast<JoinNode*>(p);
+      const size_t nl = child_size(0), nr = child_size(1);
+      std::vector<bool> all(nl + nr, false);
+      for (size_t i = 0; i < required.size() && i < all.size(); ++i) all[i] = required[i];
+      if (j->type == JoinType::kSemi || j->type == JoinType::kAnti) {
+        // Output is the left side only.
+      }
+      std::vector<bool> left(all.begin(), all.begin() + nl);
+      std::vector<bool> right(all.begin() + nl, all.end());
+      for (const auto& k : j->left_keys) cols_of(k.get(), &left);
+      for (const auto& k : j->right_keys) cols_of(k.get(), &right);
+      std::vector<bool> other(nl + nr, false);
+      cols_of(j->other.get(), &other);
+      for (size_t i = 0; i < nl; ++i) left[i] = left[i] || other[i];
+      for (size_t i = 0; i < nr; ++i) right[i] = right[i] || other[nl + i];
+      FinishAccessPaths(p->children[0].get(), left);
+      FinishAccessPaths(p->children[1].get(), right);
+      return;
+    }
+    case PlanKind::kAggregate: {
+      auto* a = static_cast<AggregateNode*>(p);
+      std::vector<bool> need(child_size(0), false);
+      for (const auto& g : a->group_by) cols_of(g.get(), &need);
+      for (const AggItem& it : a->aggs) {
+        for (const auto& x : it.args) cols_of(x.get(), &need);
+      }
+      for (const auto& f : a->first_values) cols_of(f.get(), &need);
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    case PlanKind::kSort: {
+      std::vector<bool> need = required;
+      need.resize(child_size(0), true);
+      for (const SortItem& it : static_cast<SortNode*>(p)->items) cols_of(it.expr.get(), &need);
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    case PlanKind::kLimit: {
+      std::vector<bool> need = required;
+      need.resize(child_size(0), true);
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    case PlanKind::kDistinct: {
+      std::vector<bool> need = required;
+      need.resize(child_size(0), true);
+      const size_t k = static_cast<DistinctNode*>(p)->key_cols;
+      for (size_t i = 0; i < k && i < need.size(); ++i) need[i] = true;
+      FinishAccessPaths(p->children[0].get(), need);
+      return;
+    }
+    default:
+      for (size_t i = 0; i < p->children.size(); ++i) {
+        FinishAccessPaths(p->children[i].get(), std::vector<bool>(child_size(i), true));
+      }
+      return;
   }
 }
 
@@ -1958,6 +2412,7 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
     }
     info.full_group_by = opts_.only_full_group_by;
     info.node = an.get();
+    if (opts_.optimize) EliminateMaxMin(an.get());
     plan = an;
     agg_scope.schema = &from_schema;
     agg_scope.parent = parent;

@@ -27,6 +27,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,23 @@ class Binder {
   absl::StatusOr<PlanPtr> BuildFrom(const TableRef& ref, const Expr* where, Scope* parent,
                                     std::vector<Correlation>* corr,
                                     std::vector<const Expr*>* leftover);
+  absl::StatusOr<PlanPtr> BuildFromConds(const TableRef& ref,
+                                         const std::vector<const Expr*>& where_conds, Scope* parent,
+                                         std::vector<Correlation>* corr,
+                                         std::vector<const Expr*>* leftover);
+  // A WHERE conjunct [NOT] EXISTS (subquery) or x IN (subquery) whose subquery is
+  // correlated only through conjuncts of its WHERE becomes a semi (anti) join of the
+  // outer rows with the subquery's rows (TiDB's decorrelation of Apply): correlated
+  // equalities become hash keys, other correlated conjuncts the join's condition.
+  struct SemiJoinPart {
+    JoinType type = JoinType::kSemi;
+    std::vector<expr::ExprPtr> left_keys;   // Over the outer rows.
+    std::vector<expr::ExprPtr> right_keys;  // Over the subquery's rows.
+    expr::ExprPtr other;                    // Over outer ++ subquery rows.
+    PlanPtr plan;
+  };
+  std::optional<SemiJoinPart> Decorrelate(const Expr& cond, const Schema& outer, Scope* parent,
+                                          std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildLeaf(const TableRef& ref, Scope* parent,
                                     std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildJoinTree(std::vector<PlanPtr> leaves, std::vector<const Expr*> conds,
@@ -109,12 +127,34 @@ class Binder {
                                              Scope* s);
   absl::StatusOr<expr::ExprPtr> BindFunction(const std::string& name,
                                              std::vector<expr::ExprPtr> args);
-  void ApplyAccessPath(TableScanNode* scan, const std::vector<const Expr*>& conds, Scope* s);
+  // One way to read a table scan's rows (the candidates ApplyAccessPath costs).
+  struct AccessCandidate {
+    enum Kind { kFull, kHandle, kIndex, kMerge } kind = kFull;
+    std::vector<TableScanNode::MergePath> merge_paths;
+    std::vector<std::pair<int64_t, int64_t>> handle_ranges;
+    const IndexInfo* index = nullptr;
+    std::vector<std::pair<std::string, std::string>> index_ranges;
+    bool coverable = false;  // The index can serve the read alone (set finally by
+                             // FinishAccessPaths from the columns read above).
+    double rows = 0;         // Estimated rows read.
+    double cost = 0;         // Reading the rows (index lookups included).
+    double covering_cost = 0;
+  };
+  // Chooses the cheapest access path for `scan` from its pushed conditions `conds`
+  // (bound to its output), assuming row lookups; covering reads are decided once the
+  // columns read above are known (FinishAccessPaths).
+  void ApplyAccessPath(TableScanNode* scan, const std::vector<expr::ExprPtr>& conds);
+  void ApplyCandidate(TableScanNode* scan, const std::vector<AccessCandidate>& cands,
+                      bool covering_ok);
+  void FinishAccessPaths(PlanNode* p, const std::vector<bool>& required);
+  void EliminateMaxMin(AggregateNode* agg);
 
   BindOptions opts_;
   std::vector<std::unique_ptr<Expr>> arena_;  // Synthesized AST nodes.
   // USE / IGNORE / FORCE INDEX of each table scan built from a hinted table name.
   std::map<const TableScanNode*, std::vector<IndexHint>> index_hints_;
+  // Access paths of scans whose covering choice waits for FinishAccessPaths.
+  std::map<TableScanNode*, std::vector<AccessCandidate>> access_candidates_;
   int depth_ = 0;
 };
 

@@ -138,21 +138,12 @@ double ScanRows(TableScanNode* scan, const StatsCache* stats) {
   const double rows = TableRows(*scan, stats);
   if (scan->table->memory_rows) return static_cast<double>(scan->table->memory_rows->size());
   double access = rows;
-  if (scan->handles.has_value()) {
+  if (scan->access_rows >= 0) {
+    access = scan->access_rows;
+  } else if (scan->handles.has_value()) {
     access = static_cast<double>(scan->handles->size());
   } else if (scan->index_id != 0) {
-    const ColumnStats* is = nullptr;
-    if (ts != nullptr) {
-      auto it = ts->indexes.find(scan->index_id);
-      if (it != ts->indexes.end()) is = &it->second;
-    }
-    const size_t plen = codec::EncodeIndexPrefix(scan->table->id, scan->index_id).size();
-    if (is != nullptr && scan->index_lo.size() >= plen && scan->index_hi.size() >= plen) {
-      access = is->RangeRows(std::string_view(scan->index_lo).substr(plen),
-                             std::string_view(scan->index_hi).substr(plen));
-    } else {
-      access = rows * kPseudoEqualRate;
-    }
+    access = rows * kPseudoEqualRate;
   } else if (scan->lo != INT64_MIN || scan->hi != INT64_MAX) {
     const int tc = scan->table->handle_col;
     const ColumnStats* hs = tc >= 0 ? StatsFor(ts.get(), scan->table->columns[tc]) : nullptr;

@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "sql/codec/codec.h"
+#include "sql/codec/tablecodec.h"
 #include "sql/planner/cardinality.h"
 #include "sql/planner/pushdown.h"
 
@@ -32,6 +34,68 @@ std::string IndexText(const TableInfo& t, int64_t index_id) {
   return absl::StrCat("index:", index_id);
 }
 
+// One encoded key bound as values: "(1, 2.5)" or "1"; "?" when it is not whole datums.
+std::string KeyText(std::string_view key) {
+  std::vector<std::string> vs;
+  while (!key.empty()) {
+    if (key == std::string_view("\x01", 1)) {  // Below every non-NULL value.
+      vs.push_back("-inf");
+      break;
+    }
+    auto d = codec::DecodeKeyDatum(&key);
+    if (!d.ok()) {
+      vs.push_back("?");
+      break;
+    }
+    vs.push_back(d->IsNull() ? "NULL" : d->ToString());
+  }
+  return vs.size() == 1 ? vs[0] : absl::StrCat("(", absl::StrJoin(vs, ","), ")");
+}
+
+// The index ranges as TiDB shows them: [1,1] for a point, [lo,hi) otherwise.
+std::string IndexRanges(const TableScanNode& s) {
+  const std::string prefix = codec::EncodeIndexPrefix(s.table->id, s.index_id);
+  const std::string end = codec::PrefixNext(prefix);
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < s.index_ranges.size() && i < 8; ++i) {
+    std::string_view lo = s.index_ranges[i].first, hi = s.index_ranges[i].second;
+    if (lo.substr(0, prefix.size()) != prefix) {
+      parts.push_back("?");
+      continue;
+    }
+    lo.remove_prefix(prefix.size());
+    const bool hi_end = hi == end;
+    if (!hi_end) hi.remove_prefix(prefix.size());
+    if (!hi_end && codec::PrefixNext(lo) == hi) {
+      const std::string v = KeyText(lo);
+      parts.push_back(absl::StrCat("[", v, ",", v, "]"));
+      continue;
+    }
+    const bool lo_start = lo.empty() || lo == std::string_view("\x01", 1);
+    std::string hi_text = hi_end ? "+inf]" : absl::StrCat(KeyText(hi), ")");
+    if (!hi_end) {
+      // hi just past a prefix of lo's values: those values, then +inf.
+      std::string_view rest = lo;
+      std::vector<size_t> cuts;
+      while (!rest.empty()) {
+        if (!codec::DecodeKeyDatum(&rest).ok()) break;
+        cuts.push_back(lo.size() - rest.size());
+      }
+      for (size_t k = cuts.size(); k-- > 0;) {
+        if (codec::PrefixNext(lo.substr(0, cuts[k])) == hi) {
+          std::string p = KeyText(lo.substr(0, cuts[k]));
+          if (!p.empty() && p[0] == '(') p = p.substr(1, p.size() - 2);
+          hi_text = absl::StrCat("(", p, ",+inf)]");
+          break;
+        }
+      }
+    }
+    parts.push_back(absl::StrCat("[", lo_start ? "-inf" : KeyText(lo), ",", hi_text));
+  }
+  if (s.index_ranges.size() > 8) parts.push_back("...");
+  return absl::StrJoin(parts, " ");
+}
+
 Line Describe(const PlanNode& p) {
   Line l;
   l.task = "root";
@@ -51,17 +115,42 @@ Line Describe(const PlanNode& p) {
         }
         if (s.handles->size() > 8) hs.push_back("...");
         l.info = absl::StrCat("handle:[", absl::StrJoin(hs, ","), "]");
+      } else if (!s.merge_paths.empty()) {
+        l.name = "IndexMerge";
+        l.task = "cop[tikv]";
+        std::vector<std::string> parts;
+        for (const TableScanNode::MergePath& mp : s.merge_paths) {
+          if (mp.index_id == 0) {
+            parts.push_back("handle");
+            continue;
+          }
+          TableScanNode one;
+          one.table = s.table;
+          one.index_id = mp.index_id;
+          one.index_ranges = mp.ranges;
+          parts.push_back(
+              absl::StrCat(IndexText(*s.table, mp.index_id), " range:", IndexRanges(one)));
+        }
+        l.info = absl::StrCat("union:[", absl::StrJoin(parts, "; "), "]");
       } else if (s.index_id != 0) {
-        l.name = "IndexLookUp";
+        l.name = s.index_only ? "IndexReader" : "IndexLookUp";
         l.task = "cop[tikv]";
         absl::StrAppend(&l.access, ", ", IndexText(*s.table, s.index_id));
-        l.info = "range:index prefix";
+        l.info = absl::StrCat("range:", IndexRanges(s));
+        if (s.desc) absl::StrAppend(&l.info, ", keep order:true, desc");
       } else if (s.lo != INT64_MIN || s.hi != INT64_MAX) {
         l.name = "TableRangeScan";
         l.task = "cop[tikv]";
-        l.info =
-            absl::StrCat("range:[", s.lo == INT64_MIN ? std::string("-inf") : absl::StrCat(s.lo),
-                         ",", s.hi == INT64_MAX ? std::string("+inf") : absl::StrCat(s.hi), "]");
+        std::vector<std::pair<int64_t, int64_t>> rs = s.handle_ranges;
+        if (rs.empty()) rs.push_back({s.lo, s.hi});
+        std::vector<std::string> parts;
+        for (size_t i = 0; i < rs.size() && i < 8; ++i) {
+          parts.push_back(absl::StrCat(
+              "[", rs[i].first == INT64_MIN ? std::string("-inf") : absl::StrCat(rs[i].first), ",",
+              rs[i].second == INT64_MAX ? std::string("+inf") : absl::StrCat(rs[i].second), "]"));
+        }
+        if (rs.size() > 8) parts.push_back("...");
+        l.info = absl::StrCat("range:", absl::StrJoin(parts, " "));
       } else {
         l.name = s.table->memory_rows ? "MemTableScan" : "TableFullScan";
         l.task = s.table->memory_rows ? "root" : "cop[tikv]";

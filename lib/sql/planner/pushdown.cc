@@ -17,7 +17,7 @@ bool ScanPushable(const PlanNode& n) {
   if (n.kind != PlanKind::kTableScan) return false;
   const auto& s = static_cast<const TableScanNode&>(n);
   if (s.table == nullptr || s.table->memory_rows != nullptr || s.handles.has_value() ||
-      s.index_id != 0 || s.lo > s.hi) {
+      s.index_id != 0 || !s.merge_paths.empty() || s.lo > s.hi) {
     return false;
   }
   // The scan's schema is the table's columns then the handle (TableScanNode).
@@ -75,11 +75,17 @@ std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
 
 std::vector<coprocessor::KeyRange> CopScanRanges(const TableScanNode& scan) {
   const std::string prefix = codec::EncodeRecordPrefix(scan.table->id);
-  coprocessor::KeyRange r;
-  r.start = scan.lo == INT64_MIN ? prefix : codec::EncodeRowKey(scan.table->id, scan.lo);
-  r.end = scan.hi == INT64_MAX ? codec::PrefixNext(prefix)
-                               : codec::PrefixNext(codec::EncodeRowKey(scan.table->id, scan.hi));
-  return {r};
+  std::vector<std::pair<int64_t, int64_t>> handle_ranges = scan.handle_ranges;
+  if (handle_ranges.empty()) handle_ranges.push_back({scan.lo, scan.hi});
+  std::vector<coprocessor::KeyRange> out;
+  for (const auto& [lo, hi] : handle_ranges) {
+    coprocessor::KeyRange r;
+    r.start = lo == INT64_MIN ? prefix : codec::EncodeRowKey(scan.table->id, lo);
+    r.end = hi == INT64_MAX ? codec::PrefixNext(prefix)
+                            : codec::PrefixNext(codec::EncodeRowKey(scan.table->id, hi));
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 absl::StatusOr<pb::DagRequest> BuildCopDag(const CopPushdown& cop, const EvalContext& ctx) {

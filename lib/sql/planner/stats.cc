@@ -299,12 +299,37 @@ void StatsCache::SetLoader(std::function<TableStatsPtr(int64_t)> loader) {
 
 void StatsCache::Put(TableStatsPtr stats) {
   std::lock_guard<std::mutex> l(mu_);
+  modifications_.erase(stats->table_id);
   tables_[stats->table_id] = std::move(stats);
 }
 
 void StatsCache::Erase(int64_t table_id) {
   std::lock_guard<std::mutex> l(mu_);
   tables_.erase(table_id);
+  modifications_.erase(table_id);
+}
+
+void StatsCache::NoteModified(int64_t table_id, int64_t rows_delta, int64_t modified) {
+  std::lock_guard<std::mutex> l(mu_);
+  Modifications& m = modifications_[table_id];
+  m.rows_delta += rows_delta;
+  m.modified += modified;
+}
+
+bool StatsCache::DueForAnalyze(int64_t table_id) const {
+  Modifications m;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = modifications_.find(table_id);
+    if (it == modifications_.end()) return false;
+    m = it->second;
+  }
+  TableStatsPtr ts = Get(table_id);
+  const int64_t base = ts != nullptr ? ts->row_count : 0;
+  if (base + m.rows_delta < kAutoAnalyzeMinRows) return false;
+  if (ts == nullptr) return true;
+  return static_cast<double>(m.modified) >
+         kAutoAnalyzeRatio * static_cast<double>(std::max<int64_t>(base, 1));
 }
 
 }  // namespace rutile::sql

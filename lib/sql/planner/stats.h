@@ -92,6 +92,12 @@ using TableStatsPtr = std::shared_ptr<const TableStats>;
 ColumnStats BuildColumnStats(std::vector<std::string> values, int64_t null_count,
                              size_t max_buckets = 64, size_t max_topn = 20);
 
+// Automatic ANALYZE (TiDB's tidb_auto_analyze_ratio and its minimum row count): a table
+// of at least kAutoAnalyzeMinRows rows is analyzed when it never was, or when the rows
+// modified since its last ANALYZE pass kAutoAnalyzeRatio of the rows it had then.
+inline constexpr double kAutoAnalyzeRatio = 0.5;
+inline constexpr int64_t kAutoAnalyzeMinRows = 1000;
+
 class StatsCache {
  public:
   // Statistics of `table_id`, or null when it was never analyzed. A table not cached yet
@@ -100,12 +106,22 @@ class StatsCache {
   void Put(TableStatsPtr stats);
   void Erase(int64_t table_id);
   void SetLoader(std::function<TableStatsPtr(int64_t table_id)> loader);
+  // A committed transaction changed table_id's row count by `rows_delta` and modified
+  // `modified` rows (inserted, updated or deleted). Put (an ANALYZE) starts over.
+  void NoteModified(int64_t table_id, int64_t rows_delta, int64_t modified);
+  // Whether table_id is due for an automatic ANALYZE (the rule above).
+  bool DueForAnalyze(int64_t table_id) const;
 
  private:
   mutable std::mutex mu_;
   // A null entry: loaded, never analyzed.
   mutable std::map<int64_t, TableStatsPtr> tables_;
   std::function<TableStatsPtr(int64_t)> loader_;
+  struct Modifications {
+    int64_t rows_delta = 0;
+    int64_t modified = 0;
+  };
+  std::map<int64_t, Modifications> modifications_;  // Since the last ANALYZE.
 };
 
 }  // namespace rutile::sql

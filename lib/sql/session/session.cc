@@ -157,16 +157,31 @@ struct SessionImpl {
   // (the commit rule in sql/catalog/catalog.h).
   std::map<int64_t, int64_t> written_tables;
 
+  // Rows the open transaction's INSERT/UPDATE/DELETE statements changed, per table: the
+  // row-count change and the rows modified (automatic ANALYZE, planner/stats.h).
+  std::map<int64_t, std::pair<int64_t, int64_t>> modified_rows;
+
   void NoteWrite(const TableInfo& t) {
     auto [it, added] = written_tables.emplace(t.id, t.revision);
     if (!added) it->second = std::min(it->second, t.revision);
   }
-  // Commits `t` under the catalog's commit rule.
+  void ClearWrites() {
+    written_tables.clear();
+    modified_rows.clear();
+  }
+  // Commits `t` under the catalog's commit rule, then hands its modification counts to
+  // the statistics and analyzes the tables they make due.
   absl::Status CommitTxn(kv::KvTxn* t) {
     std::map<int64_t, int64_t> used = std::move(written_tables);
-    written_tables.clear();
-    return db->catalog.CommitChecked(used, t);
+    std::map<int64_t, std::pair<int64_t, int64_t>> modified = std::move(modified_rows);
+    ClearWrites();
+    absl::Status s = db->catalog.CommitChecked(used, t);
+    if (s.ok()) AutoAnalyze(modified);
+    return s;
   }
+  void NoteModified(const TableName& tn, int64_t rows_delta, int64_t modified);
+  void AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t>>& modified);
+  absl::Status AnalyzeOne(const TablePtr& t);
   // Bound plans of prepared point selects, by the prepared statement's AST.
   struct CachedPlan {
     int64_t schema_version = 0;
@@ -524,7 +539,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
           txn.reset();
           if (!s.ok()) return s;
         }
-        written_tables.clear();
+        ClearWrites();
         auto b = BeginExplicit(t->mode);
         if (!b.ok()) return b.status();
         txn = *std::move(b);
@@ -540,7 +555,7 @@ absl::StatusOr<ResultSet> SessionImpl::Run(const Stmt& stmt, const std::vector<D
       case TxnKind::kRollback:
         if (txn) txn->Rollback();
         txn.reset();
-        written_tables.clear();
+        ClearWrites();
         return rs;
       default:
         return Err(kErNotSupported, "SAVEPOINT is not supported yet");
@@ -623,7 +638,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
     if (!b.ok()) return b.status();
     local = *std::move(b);
     t = local.get();
-    written_tables.clear();
+    ClearWrites();
     if (!autocommit) {
       txn = std::move(local);
       t = txn.get();
@@ -639,7 +654,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
     auto r = Dispatch(stmt, params, t);
     if (!r.ok()) {
       local->Rollback();
-      written_tables.clear();
+      ClearWrites();
       return r.status();
     }
     absl::Status s = CommitTxn(local.get());
@@ -672,7 +687,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
       if (e.has_value() && e->code == 1213) {
         txn->Rollback();
         txn.reset();
-        written_tables.clear();
+        ClearWrites();
       }
       return locked;
     }
@@ -680,7 +695,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
     if (attempt >= kMaxStatementRetries) {
       txn->Rollback();
       txn.reset();
-      written_tables.clear();
+      ClearWrites();
       return MakeMySqlStatus(
           absl::StatusCode::kAborted,
           {1213, "40001",
@@ -694,10 +709,52 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
 absl::StatusOr<ResultSet> SessionImpl::Dispatch(const Stmt& stmt, const std::vector<Datum>* params,
                                                 kv::KvTxn* t) {
   if (auto* q = dynamic_cast<const QueryStmt*>(&stmt)) return Query(*q, params, t);
-  if (auto* i = dynamic_cast<const InsertStmt*>(&stmt)) return Insert(*i, params, t);
-  if (auto* u = dynamic_cast<const UpdateStmt*>(&stmt)) return Update(*u, params, t);
-  if (auto* d = dynamic_cast<const DeleteStmt*>(&stmt)) return Delete(*d, params, t);
+  if (auto* i = dynamic_cast<const InsertStmt*>(&stmt)) {
+    auto r = Insert(*i, params, t);
+    if (r.ok() && i->table) {
+      const auto n = static_cast<int64_t>(r->affected_rows);
+      NoteModified(*i->table, n, n);
+    }
+    return r;
+  }
+  if (auto* u = dynamic_cast<const UpdateStmt*>(&stmt)) {
+    auto r = Update(*u, params, t);
+    if (auto* tn = dynamic_cast<const TableName*>(u->table.get()); r.ok() && tn != nullptr) {
+      NoteModified(*tn, 0, static_cast<int64_t>(r->affected_rows));
+    }
+    return r;
+  }
+  if (auto* d = dynamic_cast<const DeleteStmt*>(&stmt)) {
+    auto r = Delete(*d, params, t);
+    if (r.ok() && d->table) {
+      const auto n = static_cast<int64_t>(r->affected_rows);
+      NoteModified(*d->table, -n, n);
+    }
+    return r;
+  }
   return Err(kErNotSupported, "unsupported statement");
+}
+
+void SessionImpl::NoteModified(const TableName& tn, int64_t rows_delta, int64_t modified) {
+  if (modified == 0) return;
+  auto d = DbOf(tn);
+  if (!d.ok()) return;
+  auto t = db->catalog.GetTable(*d, tn.name);
+  if (!t.ok() || (*t)->is_view || (*t)->memory_rows) return;
+  auto& m = modified_rows[(*t)->id];
+  m.first += rows_delta;
+  m.second += modified;
+}
+
+// Automatic ANALYZE after a commit: best effort (a failure leaves the statistics as they
+// were and does not fail the committed statement).
+void SessionImpl::AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t>>& modified) {
+  for (const auto& [id, m] : modified) {
+    db->stats.NoteModified(id, m.first, m.second);
+    if (!db->stats.DueForAnalyze(id)) continue;
+    TablePtr t = db->catalog.FindTableById(id);
+    if (t != nullptr) (void)AnalyzeOne(t);
+  }
 }
 
 namespace {
@@ -879,19 +936,8 @@ absl::StatusOr<ResultSet> SessionImpl::Analyze(const AnalyzeTableStmt& s) {
     if ((*t)->is_view || (*t)->memory_rows) {
       return Err(1347, absl::StrCat("'", *d, ".", tn->name, "' is not BASE TABLE"));
     }
-    auto b = db->store->Begin();
-    if (!b.ok()) return b.status();
-    ExecContext ctx;
-    InitContext(&ctx, b->get());
-    auto stats = CollectTableStats(*t, &ctx);
-    if (!stats.ok()) {
-      (*b)->Rollback();
-      return stats.status();
-    }
-    PersistTableStats(b->get(), *stats);
-    absl::Status st = (*b)->Commit();
+    absl::Status st = AnalyzeOne(*t);
     if (!st.ok()) return st;
-    db->stats.Put(std::make_shared<const TableStats>(*std::move(stats)));
     rows.push_back({absl::StrCat(*d, ".", tn->name), std::string("analyze"), std::string("status"),
                     std::string("OK")});
   }
@@ -905,6 +951,23 @@ absl::StatusOr<ResultSet> SessionImpl::Analyze(const AnalyzeTableStmt& s) {
   }
   rs.rows = std::move(rows);
   return rs;
+}
+
+absl::Status SessionImpl::AnalyzeOne(const TablePtr& t) {
+  auto b = db->store->Begin();
+  if (!b.ok()) return b.status();
+  ExecContext ctx;
+  InitContext(&ctx, b->get());
+  auto stats = CollectTableStats(t, &ctx);
+  if (!stats.ok()) {
+    (*b)->Rollback();
+    return stats.status();
+  }
+  PersistTableStats(b->get(), *stats);
+  absl::Status st = (*b)->Commit();
+  if (!st.ok()) return st;
+  db->stats.Put(std::make_shared<const TableStats>(*std::move(stats)));
+  return absl::OkStatus();
 }
 
 // ---- INSERT / REPLACE ----
