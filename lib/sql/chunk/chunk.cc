@@ -1,5 +1,6 @@
 #include "sql/chunk/chunk.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace rutile::sql {
@@ -31,7 +32,11 @@ PhysicalType PhysicalTypeOf(const FieldType& ft) {
 Column::Column(PhysicalType type) : type_(type) {}
 
 bool Column::HasNulls() const {
-  for (size_t i = 0; i < size_; ++i) {
+  const size_t full = size_ >> 3;
+  for (size_t b = 0; b < full; ++b) {
+    if (nulls_[b] != 0) return true;
+  }
+  for (size_t i = full << 3; i < size_; ++i) {
     if (IsNull(i)) return true;
   }
   return false;
@@ -206,6 +211,92 @@ void Column::AppendFrom(const Column& src, size_t i) {
   if (src.IsNull(i)) SetNull(size_ - 1, true);
 }
 
+namespace {
+
+template <typename T>
+void GatherInto(std::vector<T>* dst, const std::vector<T>& src, std::span<const uint32_t> rows) {
+  const size_t base = dst->size();
+  dst->resize(base + rows.size());
+  T* out = dst->data() + base;
+  for (size_t k = 0; k < rows.size(); ++k) out[k] = src[rows[k]];
+}
+
+}  // namespace
+
+void Column::AppendRange(const Column& src, size_t begin, size_t end) {
+  if (begin >= end) return;
+  const size_t base = size_;
+  const size_t n = end - begin;
+  switch (type_) {
+    case PhysicalType::kInt64:
+      i64_.insert(i64_.end(), src.i64_.begin() + begin, src.i64_.begin() + end);
+      break;
+    case PhysicalType::kDuration:
+      dur_.insert(dur_.end(), src.dur_.begin() + begin, src.dur_.begin() + end);
+      break;
+    case PhysicalType::kUint64:
+      u64_.insert(u64_.end(), src.u64_.begin() + begin, src.u64_.begin() + end);
+      break;
+    case PhysicalType::kFloat64:
+      f64_.insert(f64_.end(), src.f64_.begin() + begin, src.f64_.begin() + end);
+      break;
+    case PhysicalType::kDecimal:
+      dec_.insert(dec_.end(), src.dec_.begin() + begin, src.dec_.begin() + end);
+      break;
+    case PhysicalType::kTime:
+      time_.insert(time_.end(), src.time_.begin() + begin, src.time_.begin() + end);
+      break;
+    case PhysicalType::kBytes: {
+      const uint32_t from = begin == 0 ? 0 : src.offsets_[begin - 1];
+      const uint32_t to = src.offsets_[end - 1];
+      const uint32_t shift = static_cast<uint32_t>(bytes_.size());
+      bytes_.append(src.bytes_.data() + from, to - from);
+      offsets_.reserve(offsets_.size() + n);
+      for (size_t i = begin; i < end; ++i) offsets_.push_back(src.offsets_[i] - from + shift);
+      break;
+    }
+  }
+  size_ = base + n;
+  nulls_.resize((size_ + 7) >> 3, 0);
+  for (size_t k = 0; k < n; ++k) SetNull(base + k, src.IsNull(begin + k));
+}
+
+void Column::AppendGather(const Column& src, std::span<const uint32_t> rows) {
+  if (rows.empty()) return;
+  const size_t base = size_;
+  switch (type_) {
+    case PhysicalType::kInt64:
+      GatherInto(&i64_, src.i64_, rows);
+      break;
+    case PhysicalType::kDuration:
+      GatherInto(&dur_, src.dur_, rows);
+      break;
+    case PhysicalType::kUint64:
+      GatherInto(&u64_, src.u64_, rows);
+      break;
+    case PhysicalType::kFloat64:
+      GatherInto(&f64_, src.f64_, rows);
+      break;
+    case PhysicalType::kDecimal:
+      GatherInto(&dec_, src.dec_, rows);
+      break;
+    case PhysicalType::kTime:
+      GatherInto(&time_, src.time_, rows);
+      break;
+    case PhysicalType::kBytes:
+      offsets_.reserve(offsets_.size() + rows.size());
+      for (uint32_t r : rows) {
+        std::string_view v = src.GetBytes(r);
+        bytes_.append(v.data(), v.size());
+        offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
+      }
+      break;
+  }
+  size_ = base + rows.size();
+  nulls_.resize((size_ + 7) >> 3, 0);
+  for (size_t k = 0; k < rows.size(); ++k) SetNull(base + k, src.IsNull(rows[k]));
+}
+
 Datum Column::GetDatum(size_t i, const FieldType& ft) const {
   if (IsNull(i)) return Datum();
   switch (type_) {
@@ -332,16 +423,30 @@ std::vector<Datum> Chunk::GetRow(size_t row) const {
   return out;
 }
 
+void Chunk::Append(const Chunk& src) {
+  const size_t n = src.NumRows();
+  for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendRange(src.columns_[c], 0, n);
+}
+
+void Chunk::AppendGather(const Chunk& src, std::span<const uint32_t> rows) {
+  for (size_t c = 0; c < columns_.size(); ++c) columns_[c].AppendGather(src.columns_[c], rows);
+}
+
 Chunk Chunk::Slice(size_t begin, size_t end) const {
   Chunk out(types_, capacity_);
-  for (size_t r = begin; r < end && r < NumRows(); ++r) out.AppendRowFrom(*this, r);
+  end = std::min(end, NumRows());
+  if (begin < end) {
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      out.columns_[c].AppendRange(columns_[c], begin, end);
+    }
+  }
   return out;
 }
 
 Chunk Chunk::Compact() const {
   if (!sel_) return Slice(0, NumRows());
   Chunk out(types_, capacity_);
-  for (uint32_t r : *sel_) out.AppendRowFrom(*this, r);
+  out.AppendGather(*this, *sel_);
   return out;
 }
 

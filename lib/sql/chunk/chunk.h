@@ -78,6 +78,10 @@ class Column {
   // Appends row `i` of `src`, which has the same physical type.
   // Performance-critical path.
   void AppendFrom(const Column& src, size_t i);
+  // Appends rows [begin, end) of `src` (same physical type), a column at a time.
+  void AppendRange(const Column& src, size_t begin, size_t end);
+  // Appends rows `rows` of `src` (same physical type) in that order.
+  void AppendGather(const Column& src, std::span<const uint32_t> rows);
 
   // ---- Reading ----
   int64_t GetInt64(size_t i) const { return i64_[i]; }
@@ -160,6 +164,10 @@ class Chunk {
   bool AppendRow(std::span<const Datum> row);
   // Appends physical row `row` of `src` (same column types).
   void AppendRowFrom(const Chunk& src, size_t row);
+  // Appends every physical row of `src` (same column types), a column at a time.
+  void Append(const Chunk& src);
+  // Appends physical rows `rows` of `src` (same column types) in that order.
+  void AppendGather(const Chunk& src, std::span<const uint32_t> rows);
   // Datums of physical row `row`.
   std::vector<Datum> GetRow(size_t row) const;
   Datum GetDatum(size_t row, size_t col) const { return columns_[col].GetDatum(row, types_[col]); }

@@ -308,19 +308,118 @@ absl::Status RowDecoder::DecodeToChunk(std::string_view value, int64_t handle, C
   if (chunk->NumCols() != columns_.size()) {
     return absl::InvalidArgumentError("chunk does not match the decoder's columns");
   }
-  // Per-row scratch (a scan decodes millions of rows): no fiber switch happens between
-  // filling and reading it, so a thread's own copy is safe.
-  thread_local std::vector<Datum> row;
-  absl::Status s = DecodeInto(value, handle, &row);
-  if (!s.ok()) return s;
-  // Check every datum first so a failure leaves the chunk untouched.
-  for (size_t c = 0; c < row.size(); ++c) {
-    if (!Column::Suits(chunk->column(c).type(), row[c])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("column ", columns_[c].id, " value does not suit its type"));
+  absl::StatusOr<RowView> r = ParseRow(value);
+  if (!r.ok()) return r.status();
+  // Pass 1 decodes every value into a typed slot (integers, floats and strings unboxed;
+  // other types as a Datum) and checks it suits its column; pass 2 appends, so a failure
+  // leaves the chunk untouched. Per-row scratch (a scan decodes millions of rows): no fiber
+  // switch happens between filling and reading it, so a thread's own copy is safe.
+  struct Slot {
+    enum Kind : uint8_t { kNull, kBits, kReal, kBytes, kDatum } kind = kNull;
+    uint64_t bits = 0;  // kBits: an integer's two's complement bits.
+    double real = 0;
+    std::string_view bytes;
+    const Datum* datum = nullptr;
+  };
+  thread_local std::vector<Slot> slots;
+  thread_local std::vector<Datum> boxed;
+  slots.resize(columns_.size());
+  boxed.clear();
+  boxed.reserve(columns_.size());  // Pointers into it stay valid.
+  auto suits = [&](size_t c, const Datum& d) -> absl::Status {
+    if (Column::Suits(chunk->column(c).type(), d)) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", columns_[c].id, " value does not suit its type"));
+  };
+  auto need = [&](size_t c, PhysicalType a, PhysicalType b) -> absl::Status {
+    PhysicalType t = chunk->column(c).type();
+    if (t == a || t == b) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("column ", columns_[c].id, " value does not suit its type"));
+  };
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    const RowColumn& col = columns_[c];
+    Slot& slot = slots[c];
+    slot.kind = Slot::kNull;
+    absl::Status s;
+    if (col.is_handle) {
+      slot.kind = Slot::kBits;
+      slot.bits = static_cast<uint64_t>(handle);
+      s = need(c, PhysicalType::kInt64, PhysicalType::kUint64);
+      if (!s.ok()) return s;
+      continue;
+    }
+    uint32_t at = 0;
+    if (FindId(*r, 0, r->num_not_null, col.id, &at)) {
+      uint32_t begin = at == 0 ? 0 : r->End(at - 1);
+      std::string_view v = r->data.substr(begin, r->End(at) - begin);
+      switch (col.type.GetEvalType()) {
+        case EvalType::kInt:
+          if (!IntSize(v.size())) return Corrupt("integer size");
+          slot.kind = Slot::kBits;
+          slot.bits = col.type.IsUnsigned() ? GetLE(v)
+                                            : static_cast<uint64_t>(SignExtend(GetLE(v), v.size()));
+          s = need(c, PhysicalType::kInt64, PhysicalType::kUint64);
+          break;
+        case EvalType::kReal: {
+          if (v.size() != 8) return Corrupt("float size");
+          absl::StatusOr<double> f = memcomparable::DecodeFloat64(&v);
+          if (!f.ok()) return f.status();
+          slot.kind = Slot::kReal;
+          slot.real =
+              col.type.tp == TypeCode::kFloat ? static_cast<double>(static_cast<float>(*f)) : *f;
+          s = need(c, PhysicalType::kFloat64, PhysicalType::kFloat64);
+          break;
+        }
+        case EvalType::kString:
+        case EvalType::kJson:
+          slot.kind = Slot::kBytes;
+          slot.bytes = v;
+          s = need(c, PhysicalType::kBytes, PhysicalType::kBytes);
+          break;
+        default: {
+          absl::StatusOr<Datum> d = DecodeValue(v, col.type);
+          if (!d.ok()) return d.status();
+          boxed.push_back(*std::move(d));
+          slot.kind = Slot::kDatum;
+          slot.datum = &boxed.back();
+          s = suits(c, *slot.datum);
+        }
+      }
+    } else if (FindId(*r, r->num_not_null, r->num_not_null + r->num_null, col.id, &at)) {
+      slot.kind = Slot::kNull;
+    } else {
+      slot.kind = Slot::kDatum;
+      slot.datum = &col.default_value;
+      s = suits(c, col.default_value);
+    }
+    if (!s.ok()) return s;
+  }
+  for (size_t c = 0; c < columns_.size(); ++c) {
+    const Slot& slot = slots[c];
+    Column& out = chunk->column(c);
+    switch (slot.kind) {
+      case Slot::kNull:
+        out.AppendNull();
+        break;
+      case Slot::kBits:
+        if (out.type() == PhysicalType::kInt64) {
+          out.AppendInt64(static_cast<int64_t>(slot.bits));
+        } else {
+          out.AppendUint64(slot.bits);
+        }
+        break;
+      case Slot::kReal:
+        out.AppendFloat64(slot.real);
+        break;
+      case Slot::kBytes:
+        out.AppendBytes(slot.bytes);
+        break;
+      case Slot::kDatum:
+        if (!out.AppendDatum(*slot.datum)) return absl::InternalError("chunk append failed");
+        break;
     }
   }
-  if (!chunk->AppendRow(row)) return absl::InternalError("chunk append failed");
   return absl::OkStatus();
 }
 

@@ -45,8 +45,8 @@ absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Express
     if (ok[i]) keep.push_back(static_cast<uint32_t>(i));
   }
   if (keep.size() == n) return absl::OkStatus();
-  Chunk out(chunk->types());
-  for (uint32_t r : keep) out.AppendRowFrom(*chunk, r);
+  Chunk out(chunk->types(), keep.size());
+  out.AppendGather(*chunk, keep);
   *chunk = std::move(out);
   return absl::OkStatus();
 }
@@ -57,7 +57,7 @@ absl::Status Drain(Executor* e, Chunk* all) {
     absl::Status s = e->Next(&c);
     if (!s.ok()) return s;
     if (c.NumRows() == 0) return absl::OkStatus();
-    for (size_t r = 0; r < c.NumRows(); ++r) all->AppendRowFrom(c, r);
+    all->Append(c);
   }
 }
 

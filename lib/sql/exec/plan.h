@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "rutile/env.h"
 #include "sql/catalog/catalog.h"
 #include "sql/expr/aggregate.h"
 #include "sql/expr/expression.h"
@@ -44,6 +45,11 @@ class ExecContext : public EvalContext {
   Catalog* catalog = nullptr;
   // Distinguishes statement executions (uncorrelated subqueries cache per run).
   uint64_t run_id = 0;
+  // Where parallel operators spawn their worker fibers (null: everything runs on the
+  // statement's fiber) and how many workers each may use (TiDB's
+  // tidb_executor_concurrency; 1: serial).
+  Env* env = nullptr;
+  int concurrency = 1;
   // The statement's memory quota in bytes (tidb_mem_quota_query; 0: none) and what its
   // executors hold now, as estimated by the ones that buffer rows (hash aggregation, sort,
   // hash join build side).

@@ -70,7 +70,26 @@ class SortExec : public Executor {
         if (!s.ok()) return s;
         cols.push_back(std::move(c));
       }
+      // Once the heap is full, a row whose first key is strictly worse than the worst
+      // kept row's cannot enter: rejected on the typed value, without building datums.
+      const Column& first = cols[0];
+      const bool first_desc = p_.items[0].desc;
+      const bool typed_first =
+          first.type() == PhysicalType::kInt64 || first.type() == PhysicalType::kFloat64;
       for (size_t r = 0; r < in.NumRows(); ++r, ++seq) {
+        if (typed_first && heap.size() >= limit && !first.IsNull(r)) {
+          const Datum& worst = heap.front().keys[0];
+          int c = 0;  // This row's first key against the worst kept one's.
+          if (first.type() == PhysicalType::kInt64 && worst.kind() == DatumKind::kInt64) {
+            const int64_t v = first.GetInt64(r), w = worst.GetInt64();
+            c = v < w ? -1 : v > w ? 1 : 0;
+          } else if (first.type() == PhysicalType::kFloat64 &&
+                     worst.kind() == DatumKind::kFloat64) {
+            const double v = first.GetFloat64(r), w = worst.GetDouble();
+            c = v < w ? -1 : v > w ? 1 : 0;
+          }
+          if (first_desc ? c < 0 : c > 0) continue;
+        }
         cand.keys.resize(cols.size());
         for (size_t i = 0; i < cols.size(); ++i) {
           cand.keys[i] = cols[i].GetDatum(r, p_.items[i].expr->type());

@@ -138,6 +138,9 @@ struct SessionImpl {
   int64_t mem_quota_query = int64_t{1} << 30;
   // tidb_allow_coprocessor: table reads may run at the region leaders (planner/pushdown.h).
   bool allow_coprocessor = true;
+  // tidb_executor_concurrency: workers of a parallel operator (hash aggregation), 1..64;
+  // 1 runs everything on the statement's fiber.
+  int64_t executor_concurrency = 2;
   std::map<std::string, Datum> user_vars;
   std::map<std::string, std::string> other_vars;
   uint64_t last_insert_id = 0;
@@ -460,6 +463,7 @@ absl::StatusOr<expr::ExprPtr> SessionImpl::Variable(const VariableExpr& v) {
   if (name == "group_concat_max_len") return expr::NewInt(1024);
   if (name == "tidb_mem_quota_query") return expr::NewInt(mem_quota_query);
   if (name == "tidb_allow_coprocessor") return expr::NewInt(allow_coprocessor ? 1 : 0);
+  if (name == "tidb_executor_concurrency") return expr::NewInt(executor_concurrency);
   if (name == "connection_id") return expr::NewUint(connection_id);
   // USER() is the client as it connected; CURRENT_USER() the account it authenticated as,
   // and accounts are not host-restricted ('%').
@@ -495,6 +499,8 @@ void SessionImpl::InitContext(ExecContext* ctx, kv::KvTxn* txn) {
   ctx->run_id = ++run_id;
   ctx->mem_quota = mem_quota_query;
   ctx->allow_coprocessor = allow_coprocessor;
+  ctx->env = db->env;
+  ctx->concurrency = static_cast<int>(executor_concurrency);
 }
 
 absl::StatusOr<StmtPtr> SessionImpl::Parse(std::string_view sql) {
@@ -2081,6 +2087,14 @@ absl::StatusOr<ResultSet> SessionImpl::Set(const SetStmt& s, const std::vector<D
                    absl::StrCat("Variable 'tidb_allow_coprocessor' can't be set to the value of '",
                                 text, "'"));
       }
+    } else if (name == "tidb_executor_concurrency") {
+      int64_t c = 0;
+      if (!absl::SimpleAtoi(text, &c) || c < 1 || c > 64) {
+        return Err(1231, absl::StrCat("Variable 'tidb_executor_concurrency' can't be set to the "
+                                      "value of '",
+                                      text, "'"));
+      }
+      executor_concurrency = c;
     } else if (name == "version" || name == "version_comment") {
       return Err(1238, absl::StrCat("Variable '", name, "' is a read only variable"));
     } else {
