@@ -144,6 +144,9 @@ start_mariadb() {
 RUTILE_PORT=""
 start_rutile() {
   mkdir -p "$D/rutile"
+  # Created here, not by the background job's redirection, which may not have run yet
+  # when the loop below first reads it.
+  : >"$D/rutile/out.log"
   "$RUTILE_SERVER" --host 127.0.0.1 --port 0 --status-port 0 --data-dir "$D/rutile/data" \
     >"$D/rutile/out.log" 2>&1 &
   RUTILE_PID=$!

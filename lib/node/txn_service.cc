@@ -34,6 +34,8 @@ class StoreRegionView final : public txn::RegionView {
   absl::Status NotInRegion(std::string_view key) const override {
     return raftstore::KeyNotInRegionError(key, snap_->region());
   }
+  uint64_t leader_term() const override { return snap_->leader_term(); }
+  uint64_t epoch_version() const override { return snap_->region().region_epoch().version(); }
 
  private:
   std::shared_ptr<raftstore::RegionSnapshot> snap_;

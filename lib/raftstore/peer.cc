@@ -493,6 +493,11 @@ uint64_t Peer::PublishLocalLease() {
                         storage_->apply_state().applied_term() == r->term() &&
                         !merge_state_.has_value() && prepare_merge_index_ == 0 && initialized();
   const uint64_t expire = servable ? lease_expire_micros_ : 0;
+  if (expire != 0 && local_lease_->term.load(std::memory_order_relaxed) != r->term()) {
+    // A lease of a new term starts a new generation (readers of the old one fail).
+    local_lease_->Zero();
+    local_lease_->term.store(r->term(), std::memory_order_release);
+  }
   local_lease_->Set(expire);
   return expire;
 }
@@ -503,9 +508,11 @@ void Peer::RenewLease(uint64_t from_micros) {
   lease_expire_micros_ = std::max(lease_expire_micros_, from_micros + max_lease_micros_);
 }
 
-std::shared_ptr<RegionSnapshot> Peer::TakeSnapshot() {
-  return std::make_shared<RegionSnapshot>(engine_, engine_->GetSnapshot(), region(),
-                                          AppliedIndex());
+std::shared_ptr<RegionSnapshot> Peer::TakeSnapshot(bool replica) {
+  auto snap =
+      std::make_shared<RegionSnapshot>(engine_, engine_->GetSnapshot(), region(), AppliedIndex());
+  if (!replica && IsLeader()) snap->set_leader_term(Term());
+  return snap;
 }
 
 void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
@@ -555,7 +562,7 @@ void Peer::Read(const raft_cmdpb::RaftRequestHeader& header, ReadCallback cb) {
   // Not before this leader applied every commit index it sent: a follower may already
   // serve that state (RevealCommit).
   if (LeaseValid() && AppliedIndex() >= revealed_commit_) {
-    cb.Set(TakeSnapshot());
+    cb.Set(TakeSnapshot(false));
     return;
   }
   uint64_t id = next_read_id_++;
@@ -594,7 +601,7 @@ void Peer::ServeReads() {
       reads_.pop_front();
       continue;
     }
-    r.cb.Set(TakeSnapshot());
+    r.cb.Set(TakeSnapshot(r.replica));
     reads_.pop_front();
   }
 }

@@ -56,6 +56,10 @@ namespace rutile::raftstore {
 struct LocalLease {
   std::atomic<uint64_t> expire{0};  // On the store's clock (Env::NowMicros); 0: none.
   std::atomic<uint64_t> generation{0};
+  // The leader's term the lease belongs to; stored before a non-zero `expire` is, and
+  // never changed within one generation, so a reader between Begin and a successful
+  // HeldThroughout reads the term of the lease it held (RegionSnapshot::leader_term).
+  std::atomic<uint64_t> term{0};
 
   bool Begin(uint64_t* gen) const {
     *gen = generation.load(std::memory_order_acquire);
@@ -297,7 +301,8 @@ class Peer {
   void RenewLease(uint64_t from_micros);
   void CheckLocalLease();
   void ServeReads();
-  std::shared_ptr<RegionSnapshot> TakeSnapshot();
+  // `replica`: a follower read's view, which carries no leader term.
+  std::shared_ptr<RegionSnapshot> TakeSnapshot(bool replica);
   void MaybeGcLog();
   void MaybeHibernate();
 

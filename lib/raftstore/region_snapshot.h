@@ -48,6 +48,12 @@ class RegionSnapshot {
   uint64_t applied_index() const { return applied_index_; }
   // Reads see the engine's latest state, not a frozen snapshot.
   bool live() const { return snapshot_ == nullptr; }
+  // The term in which this store's peer led the region when it served the view (lease or
+  // ReadIndex at the leader), or 0 (a follower read, or not known). A peer leads at most
+  // one unbroken stretch per term, so state kept only at the leader (txn's in-memory
+  // pessimistic locks) tags itself with it and is void once the term differs.
+  uint64_t leader_term() const { return leader_term_; }
+  void set_leader_term(uint64_t term) { leader_term_ = term; }
 
   // Reads `key` of `cf`. KeyNotInRegion (errors.h) for a key outside the region.
   absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key) const;
@@ -67,6 +73,7 @@ class RegionSnapshot {
   std::unique_ptr<storage::Snapshot> snapshot_;
   const std::shared_ptr<const metapb::Region> region_;
   const uint64_t applied_index_;
+  uint64_t leader_term_ = 0;
   // Made on the first engine() call: point reads through Get never need it.
   mutable std::once_flag view_once_;
   mutable std::unique_ptr<storage::Engine> view_;

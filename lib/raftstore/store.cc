@@ -1068,12 +1068,16 @@ std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& 
     region = fsm->read_region;
     applied = fsm->applied_index;
   }
+  // Read between Begin and HeldThroughout: the term of the lease that held (peer.h).
+  const uint64_t term = fsm->local_lease->term.load(std::memory_order_acquire);
   // The snapshot first, then the lease check: the lease held when the view was taken.
   std::unique_ptr<storage::Snapshot> snap = engine_->GetSnapshot();
   if (!fsm->local_lease->HeldThroughout(gen, env_)) return std::nullopt;
   local_reads_.fetch_add(1, std::memory_order_relaxed);
-  return ReadResult(
-      std::make_shared<RegionSnapshot>(engine_, std::move(snap), std::move(region), applied));
+  auto view =
+      std::make_shared<RegionSnapshot>(engine_, std::move(snap), std::move(region), applied);
+  view->set_leader_term(term);
+  return ReadResult(std::move(view));
 }
 
 // Performance-critical path.

@@ -28,9 +28,13 @@ absl::StatusOr<std::optional<Lock>> MvccReader::LoadLock(std::string_view key) {
   opts.snapshot = snapshot_;
   absl::StatusOr<std::optional<std::string>> v = engine_->Get(CF::kLock, key, opts);
   if (!v.ok()) return v.status();
-  if (!v->has_value()) return std::optional<Lock>();
+  if (!v->has_value()) {
+    if (mem_ != nullptr) return mem_->Get(key);
+    return std::optional<Lock>();
+  }
   absl::StatusOr<Lock> lock = Lock::Decode(**v);
   if (!lock.ok()) return lock.status();
+  if (mem_ != nullptr) mem_->NoteEngineLock(key);
   return std::optional<Lock>(*std::move(lock));
 }
 
@@ -147,7 +151,33 @@ absl::StatusOr<std::vector<std::pair<std::string, Lock>>> MvccReader::ScanLocks(
     out.emplace_back(std::string(it->key()), *std::move(lock));
   }
   if (!it->status().ok()) return it->status();
-  return out;
+  if (mem_ == nullptr) return out;
+  // Merge the in-memory locks of keys with no lock in the engine, up to where the engine
+  // scan stopped when it hit the limit.
+  const bool engine_more = has_more != nullptr && *has_more;
+  std::string_view mem_end = end;
+  std::string stop;
+  if (engine_more && !out.empty()) {
+    stop = out.back().first + '\0';
+    mem_end = stop;
+  }
+  std::vector<std::pair<std::string, Lock>> mem = mem_->Scan(start, mem_end);
+  if (mem.empty()) return out;
+  std::vector<std::pair<std::string, Lock>> merged;
+  merged.reserve(out.size() + mem.size());
+  size_t i = 0;
+  for (auto& m : mem) {
+    while (i < out.size() && out[i].first < m.first) merged.push_back(std::move(out[i++]));
+    if (i < out.size() && out[i].first == m.first) continue;  // The engine's lock wins.
+    if (filter && !filter(m.second)) continue;
+    merged.push_back(std::move(m));
+  }
+  while (i < out.size()) merged.push_back(std::move(out[i++]));
+  if (limit != 0 && merged.size() > limit) {
+    merged.resize(limit);
+    if (has_more != nullptr) *has_more = true;
+  }
+  return merged;
 }
 
 absl::StatusOr<std::vector<std::string>> MvccReader::ScanWriteKeys(std::string_view start,

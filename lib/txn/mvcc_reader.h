@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "storage/engine.h"
+#include "txn/mem_locks.h"
 #include "txn/types.h"
 
 namespace rutile::txn {
@@ -63,6 +64,9 @@ class MvccReader {
 
   storage::Engine* engine() const { return engine_; }
   const storage::Snapshot* snapshot() const { return snapshot_; }
+  // Commands at a region leader: the region's in-memory pessimistic locks (mem_locks.h)
+  // count as locks for keys with none in the engine (LoadLock, ScanLocks).
+  void set_mem_locks(MemLockScope* scope) { mem_ = scope; }
 
   absl::StatusOr<std::optional<Lock>> LoadLock(std::string_view key);
 
@@ -109,6 +113,7 @@ class MvccReader {
 
   storage::Engine* engine_;
   const storage::Snapshot* snapshot_;
+  MemLockScope* mem_ = nullptr;
   std::unique_ptr<storage::Iterator> write_it_;
 };
 

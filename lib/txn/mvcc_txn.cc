@@ -5,10 +5,14 @@ namespace rutile::txn {
 using storage::CF;
 
 void MvccTxn::PutLock(std::string_view key, const Lock& lock) {
+  if (mem_ != nullptr && mem_->PutLock(key, lock)) return;
   batch_.Put(CF::kLock, key, lock.Encode());
 }
 
-void MvccTxn::UnlockKey(std::string_view key) { batch_.Delete(CF::kLock, key); }
+void MvccTxn::UnlockKey(std::string_view key) {
+  if (mem_ != nullptr && mem_->UnlockKey(key)) return;
+  batch_.Delete(CF::kLock, key);
+}
 
 void MvccTxn::PutValue(std::string_view key, TimeStamp start_ts, std::string_view value) {
   batch_.Put(CF::kDefault, AppendTs(key, start_ts), value);
@@ -31,6 +35,7 @@ void MvccTxn::DeleteRange(storage::CF cf, std::string_view start, std::string_vi
 }
 
 void MvccTxn::Clear() {
+  if (mem_ != nullptr) mem_->ResetStaged();
   batch_.Clear();
   locks_for_1pc_.clear();
   guards_.clear();

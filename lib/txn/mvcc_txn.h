@@ -18,6 +18,7 @@
 
 #include "storage/write_batch.h"
 #include "txn/concurrency_manager.h"
+#include "txn/mem_locks.h"
 #include "txn/types.h"
 
 namespace rutile::txn {
@@ -31,6 +32,10 @@ class MvccTxn {
   MvccTxn& operator=(MvccTxn&&) = default;
 
   ConcurrencyManager* cm() const { return cm_; }
+  // Commands at a region leader: lock changes of keys whose lock lives in memory, and new
+  // pessimistic locks when the scope accepts them, are staged there instead of the batch
+  // (mem_locks.h); the caller publishes the scope after writing the batch.
+  void set_mem_locks(MemLockScope* scope) { mem_ = scope; }
 
   void PutLock(std::string_view key, const Lock& lock);
   void UnlockKey(std::string_view key);
@@ -66,6 +71,7 @@ class MvccTxn {
 
  private:
   ConcurrencyManager* cm_;
+  MemLockScope* mem_ = nullptr;
   storage::WriteBatch batch_;
   std::vector<OnePcLock> locks_for_1pc_;
   std::vector<KeyHandleGuard> guards_;

@@ -85,22 +85,38 @@ absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::ReadView(
 
 template <typename F>
 auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
-                              bool latch, F&& body)
+                              bool latch, F&& body, bool new_mem_locks)
     -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
   Latches::Guard guard;
   if (latch) guard = latches_.Acquire(LatchKeys(raw_keys));
   absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, raw_keys);
   if (!view.ok()) return view.status();
+  // The leadership the view was read under: in-memory pessimistic locks of another one
+  // are void (mem_locks.h).
+  const LeaderTag tag{(*view)->leader_term(), (*view)->epoch_version()};
+  const bool accept = new_mem_locks && mem_locks_on_.load(std::memory_order_relaxed) &&
+                      mem_locks_.HasRoom(ctx.region_id, tag, raw_keys.size());
+  MemLockScope mem(&mem_locks_, ctx.region_id, tag, accept);
   MvccReader reader((*view)->engine(), nullptr);
+  reader.set_mem_locks(&mem);
   // Declared last, destroyed first: the memory locks go after the write, before the
   // latches.
   MvccTxn txn(&cm_);
+  txn.set_mem_locks(&mem);
   auto result = body(&reader, &txn);
   if (!result.ok()) return result;
   if (txn.modify_count() > 0) {
     absl::Status s = kv_->Write(ctx, txn.batch());
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      // The write may still apply later: memory locks it would supersede go now
+      // (dropping one is always safe), nothing else is published.
+      mem.PublishRemovals();
+      return s;
+    }
   }
+  // Still under the latches: no other command of these keys sees the engine write
+  // without the memory change.
+  mem.Publish();
   return result;
 }
 
@@ -295,7 +311,10 @@ absl::StatusOr<std::vector<LockInfo>> RegionTxnStore::ScanLock(const RegionConte
   cm_.UpdateMaxTs(req.max_ts);
   absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {});
   if (!view.ok()) return view.status();
+  MemLockScope mem(&mem_locks_, ctx.region_id,
+                   LeaderTag{(*view)->leader_term(), (*view)->epoch_version()}, false);
   MvccReader reader((*view)->engine(), nullptr);
+  reader.set_mem_locks(&mem);
   ScanLockRequest whole = req;
   whole.start_key.clear();
   whole.end_key.clear();
@@ -325,9 +344,10 @@ absl::StatusOr<AcquirePessimisticLockResponse> RegionTxnStore::AcquirePessimisti
       MutexLock lock(wait_mu_);
       for (const std::string& k : keys) waiters_[k].list.push_back(note);
     }
-    auto r = RunWrite(ctx, keys, true, [&](MvccReader* rd, MvccTxn* t) {
-      return txn::AcquirePessimisticLock(rd, t, req);
-    });
+    auto r = RunWrite(
+        ctx, keys, true,
+        [&](MvccReader* rd, MvccTxn* t) { return txn::AcquirePessimisticLock(rd, t, req); },
+        /*new_mem_locks=*/true);
     std::optional<KeyIsLocked> locked;
     if (!r.ok()) locked = GetTxnErrorAs<KeyIsLocked>(r.status());
     const uint64_t now = env_->NowMicros();

@@ -20,6 +20,7 @@
 #ifndef RUTILE_TXN_REGION_STORE_H_
 #define RUTILE_TXN_REGION_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -39,6 +40,7 @@
 #include "txn/commands.h"
 #include "txn/concurrency_manager.h"
 #include "txn/latches.h"
+#include "txn/mem_locks.h"
 #include "txn/reads.h"
 #include "util/sync.h"
 
@@ -62,6 +64,11 @@ class RegionView {
   virtual bool Contains(std::string_view key) const = 0;
   // The region error for encoded `key` not being in the region.
   virtual absl::Status NotInRegion(std::string_view key) const = 0;
+  // The term in which this store's peer led the region when the view was taken, or 0
+  // (not known, or not taken at the leader): in-memory pessimistic locks (mem_locks.h)
+  // belong to one term and one epoch version and are used only by views that name both.
+  virtual uint64_t leader_term() const { return 0; }
+  virtual uint64_t epoch_version() const { return 0; }
 };
 
 class RegionKv {
@@ -173,6 +180,12 @@ class RegionTxnStore final : public TxnService {
   ~RegionTxnStore() override;
 
   ConcurrencyManager* cm() { return &cm_; }
+  // In-memory pessimistic locks (mem_locks.h; on by default, as TiKV's
+  // pessimistic-txn.in-memory): new pessimistic locks stay in the leader's memory instead
+  // of being written through Raft. Off: they are written as before (locks already in
+  // memory stay there until released).
+  void set_in_memory_pessimistic_locks(bool on) { mem_locks_on_.store(on); }
+  PessimisticLockTable* TEST_mem_locks() { return &mem_locks_; }
 
   absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx, const std::string& key,
                                                  TimeStamp ts, const TxnReadOptions& opts) override;
@@ -217,9 +230,12 @@ class RegionTxnStore final : public TxnService {
       TimeStamp ts, const TxnReadOptions& opts);
 
  private:
+  // Runs `body` over a view of the region under latches of `raw_keys` (when `latch`),
+  // writes what it collected, then publishes its in-memory lock changes. `new_mem_locks`:
+  // new pessimistic locks may stay in memory.
   template <typename F>
   auto RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys, bool latch,
-                F&& body)
+                F&& body, bool new_mem_locks = false)
       -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr)));
   absl::StatusOr<std::shared_ptr<RegionView>> ReadView(const RegionContext& ctx,
                                                        const std::vector<std::string>& raw_keys);
@@ -232,6 +248,8 @@ class RegionTxnStore final : public TxnService {
   Latches latches_;
   ConcurrencyManager cm_;
   CoprocessorHandler cop_handler_;
+  PessimisticLockTable mem_locks_;
+  std::atomic<bool> mem_locks_on_{true};
 
   struct Waiters {
     std::vector<std::shared_ptr<Notification>> list;
