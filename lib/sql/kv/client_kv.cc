@@ -57,9 +57,12 @@ class ClientTxn : public BufferedTxn {
   absl::Status CommitBuffer(const Buffer& buffer) override {
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
     // Pessimistic: every key a locking statement wrote is locked already (Put and Delete
-    // find the lock), and keys locked but not written commit as lock records.
+    // find the lock) unless it was written WithoutLock, and keys locked but not written
+    // commit as lock records.
     for (const auto& [k, v] : buffer) {
-      absl::Status s = v.has_value() ? txn_->Put(k, *v) : txn_->Delete(k);
+      absl::Status s = WrittenWithoutLock(k) ? txn_->WriteWithoutLock(k, v)
+                       : v.has_value()       ? txn_->Put(k, *v)
+                                             : txn_->Delete(k);
       if (!s.ok()) {
         (void)txn_->Rollback();
         return s;
@@ -111,23 +114,41 @@ class ClientTxn : public BufferedTxn {
     return absl::OkStatus();
   }
 
-  // A current read: a read-only client transaction at a fresh TSO timestamp, which
-  // becomes the for_update_ts the statement's keys are locked at.
-  absl::Status SetCurrentRead(bool on) override {
+  // A current read: a read-only client transaction at the for_update_ts the statement's
+  // keys are locked at: a fresh TSO timestamp, or (`!fresh`) the present one. It is not
+  // stale, so no GC safe-point check.
+  absl::Status SetCurrentRead(bool on, bool fresh) override {
     if (!on) {
       current_txn_.reset();
       return absl::OkStatus();
     }
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
-    auto ts = client_->GetTimestamp();
-    if (!ts.ok()) return ts.status();
-    txn_->RaiseForUpdateTs(*ts);
+    if (fresh) {
+      auto ts = client_->GetTimestamp();
+      if (!ts.ok()) return ts.status();
+      txn_->RaiseForUpdateTs(*ts);
+    }
     txn::client::BeginOptions b;
     b.read_ts = txn_->for_update_ts();
+    b.read_ts_is_current = true;
     auto r = client_->Begin(b);
     if (!r.ok()) return r.status();
     current_txn_ = *std::move(r);
     return absl::OkStatus();
+  }
+
+  // One request locks the keys and returns their latest values (the client's locking
+  // read with return values; a newer commit moves for_update_ts and the lock is taken on
+  // it).
+  absl::StatusOr<std::vector<Pair>> LockAndRead(const std::vector<std::string>& keys) override {
+    if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
+    auto r = txn_->BatchGetForUpdate(keys);
+    if (!r.ok()) return r.status();
+    std::vector<Pair> out;
+    for (size_t i = 0; i < keys.size() && i < r->size(); ++i) {
+      if ((*r)[i].has_value()) out.push_back({keys[i], *std::move((*r)[i])});
+    }
+    return out;
   }
 
   // READ COMMITTED: a read-only client transaction at a fresh TSO timestamp serves the

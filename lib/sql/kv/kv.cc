@@ -43,11 +43,21 @@ absl::Status MapTxnError(const absl::Status& s) {
 // ---- BufferedTxn ----
 
 absl::StatusOr<std::optional<std::string>> BufferedTxn::Get(const std::string& key) {
+  auto it = buffer_.find(key);
+  if (it != buffer_.end()) {
+    if (lock_reads_) read_keys_.push_back(key);
+    return it->second;
+  }
+  if (lock_on_read_) {
+    // Locked now, absent or not (as TiDB's locking point get), with its latest value.
+    auto r = LockAndRead({key});
+    if (!r.ok()) return MapTxnError(r.status());
+    if (r->empty()) return std::optional<std::string>();
+    return std::optional<std::string>(std::move(r->front().value));
+  }
   // SELECT ... FOR UPDATE locks a key it looked for even when it is absent (as TiDB's
   // point get does), so no other transaction can insert it meanwhile.
   if (lock_reads_) read_keys_.push_back(key);
-  auto it = buffer_.find(key);
-  if (it != buffer_.end()) return it->second;
   auto r = SnapshotGet(key);
   if (!r.ok()) return MapTxnError(r.status());
   return *std::move(r);
@@ -63,7 +73,7 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::BatchGet(const std::vector<std::s
   }
   std::map<std::string, std::string> fetched;
   if (!remote.empty()) {
-    auto r = SnapshotBatchGet(remote);
+    auto r = lock_on_read_ ? LockAndRead(remote) : SnapshotBatchGet(remote);
     if (!r.ok()) return MapTxnError(r.status());
     for (Pair& p : *r) fetched.emplace(std::move(p.key), std::move(p.value));
   }
@@ -77,13 +87,18 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::BatchGet(const std::vector<std::s
     auto f = fetched.find(k);
     if (f != fetched.end()) out.push_back({k, f->second});
   }
-  if (lock_reads_) read_keys_.insert(read_keys_.end(), sorted.begin(), sorted.end());
+  if (lock_reads_ && !lock_on_read_) {
+    read_keys_.insert(read_keys_.end(), sorted.begin(), sorted.end());
+  }
   return out;
 }
 
 absl::StatusOr<std::vector<Pair>> BufferedTxn::Scan(const std::string& start,
                                                     const std::string& end, size_t limit,
                                                     bool reverse) {
+  // Absent keys of a range cannot be locked: a statement reusing its for_update_ts runs
+  // again at a fresh one (LockStatement).
+  if (lock_on_read_) scanned_ = true;
   auto lo = buffer_.lower_bound(start);
   auto hi = end.empty() ? buffer_.end() : buffer_.lower_bound(end);
   const bool buffered = lo != hi;
@@ -139,12 +154,26 @@ absl::StatusOr<std::vector<Pair>> BufferedTxn::Scan(const std::string& start,
 }
 
 void BufferedTxn::Put(const std::string& key, std::string value) {
-  Record(key);
+  Record(key, true);
+  unlocked_.erase(key);
   buffer_[key] = std::move(value);
 }
 
 void BufferedTxn::Delete(const std::string& key) {
-  Record(key);
+  Record(key, true);
+  unlocked_.erase(key);
+  buffer_[key] = std::nullopt;
+}
+
+void BufferedTxn::PutWithoutLock(const std::string& key, std::string value) {
+  Record(key, false);
+  unlocked_.insert(key);
+  buffer_[key] = std::move(value);
+}
+
+void BufferedTxn::DeleteWithoutLock(const std::string& key) {
+  Record(key, false);
+  unlocked_.insert(key);
   buffer_[key] = std::nullopt;
 }
 
@@ -156,10 +185,15 @@ void BufferedTxn::BeginStatement() {
 void BufferedTxn::RollbackStatement() {
   EndLocking();
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-    if (it->second.has_value()) {
-      buffer_[it->first] = *it->second;
+    if (it->prior.has_value()) {
+      buffer_[it->key] = *it->prior;
     } else {
-      buffer_.erase(it->first);
+      buffer_.erase(it->key);
+    }
+    if (it->prior_unlocked) {
+      unlocked_.insert(it->key);
+    } else {
+      unlocked_.erase(it->key);
     }
   }
   undo_.clear();
@@ -174,6 +208,7 @@ absl::Status BufferedTxn::Commit() {
   absl::Status s = CommitBuffer(buffer_);
   buffer_.clear();
   undo_.clear();
+  unlocked_.clear();
   Abandon();
   return MapTxnError(s);
 }
@@ -190,26 +225,34 @@ absl::Status BufferedTxn::CommitWithCheck(std::function<absl::Status()> check,
 void BufferedTxn::Rollback() {
   locking_ = false;
   lock_reads_ = false;
+  lock_on_read_ = false;
+  scanned_ = false;
+  force_fresh_ = false;
   read_keys_.clear();
   buffer_.clear();
   undo_.clear();
+  unlocked_.clear();
   Abandon();
 }
 
-absl::Status BufferedTxn::BeginLockingStatement(bool lock_reads) {
+absl::Status BufferedTxn::BeginLockingStatement(const LockingOptions& options) {
   EndLocking();
   BeginStatement();
   if (!Pessimistic()) return absl::OkStatus();
-  // A fresh for_update_ts per statement (and per run of it): the cached scans were read
-  // at another timestamp.
+  // A fresh for_update_ts per statement (and per run of it), unless the statement locks
+  // whatever it reads: the cached scans were read at another timestamp.
+  const bool reuse = options.reuse_for_update_ts && !force_fresh_;
+  force_fresh_ = false;
   ClearScanCache();
-  absl::Status s = SetCurrentRead(true);
+  absl::Status s = SetCurrentRead(true, !reuse);
   if (!s.ok()) {
-    (void)SetCurrentRead(false);
+    (void)SetCurrentRead(false, false);
     return MapTxnError(s);
   }
   locking_ = true;
-  lock_reads_ = lock_reads;
+  lock_reads_ = options.lock_reads;
+  lock_on_read_ = reuse;
+  scanned_ = false;
   read_keys_.clear();
   return absl::OkStatus();
 }
@@ -218,11 +261,13 @@ void BufferedTxn::EndLocking() {
   if (!locking_) return;
   locking_ = false;
   lock_reads_ = false;
+  lock_on_read_ = false;
+  scanned_ = false;
   read_keys_.clear();
   ClearScanCache();
   // Back to the snapshot at start_ts (or READ COMMITTED's); a failure shows on the
   // next read.
-  (void)SetCurrentRead(false);
+  (void)SetCurrentRead(false, false);
 }
 
 absl::Status BufferedTxn::LockStatement(bool* retry) {
@@ -231,7 +276,9 @@ absl::Status BufferedTxn::LockStatement(bool* retry) {
   std::vector<std::string> keys = std::move(read_keys_);
   read_keys_.clear();
   keys.reserve(keys.size() + undo_.size());
-  for (const auto& u : undo_) keys.push_back(u.first);
+  for (const Undo& u : undo_) {
+    if (u.needs_lock) keys.push_back(u.key);
+  }
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   bool moved = false;
@@ -240,10 +287,13 @@ absl::Status BufferedTxn::LockStatement(bool* retry) {
     RollbackStatement();
     return MapTxnError(s);
   }
-  if (moved) {
-    // What the statement read is older than what it locked: run it again over the
-    // locked versions (the locks stay).
+  if (moved || scanned_) {
+    // What the statement read is older than what it locked, or (reusing an older
+    // for_update_ts) it read a range: run it again over the locked versions at a fresh
+    // for_update_ts (the locks stay).
+    const bool fresh = scanned_;
     RollbackStatement();
+    force_fresh_ = fresh;
     *retry = true;
     return absl::OkStatus();
   }
@@ -264,14 +314,15 @@ std::optional<CopSnapshot> BufferedTxn::CoprocessorSnapshot(const std::string& s
   return StoreCopSnapshot();
 }
 
-void BufferedTxn::Record(const std::string& key) {
+void BufferedTxn::Record(const std::string& key, bool needs_lock) {
   if (!in_statement_) return;
+  Undo u;
+  u.key = key;
+  u.prior_unlocked = unlocked_.count(key) != 0;
+  u.needs_lock = needs_lock;
   auto it = buffer_.find(key);
-  if (it == buffer_.end()) {
-    undo_.emplace_back(key, std::nullopt);
-  } else {
-    undo_.emplace_back(key, it->second);
-  }
+  if (it != buffer_.end()) u.prior = it->second;
+  undo_.push_back(std::move(u));
 }
 
 // ---- LocalKvStore ----
@@ -398,14 +449,27 @@ class LocalTxn : public BufferedTxn {
 
   bool Pessimistic() const override { return pessimistic_; }
 
-  absl::Status SetCurrentRead(bool on) override {
+  absl::Status SetCurrentRead(bool on, bool fresh) override {
     if (!on) {
       current_ts_ = 0;
       return absl::OkStatus();
     }
-    for_update_ts_ = std::max(for_update_ts_, store_->NextTs());
+    if (fresh) for_update_ts_ = std::max(for_update_ts_, store_->NextTs());
     current_ts_ = for_update_ts_;
     return absl::OkStatus();
+  }
+
+  // Locks, then reads at the for_update_ts the locks were taken at (no commit above it
+  // exists while they are held).
+  absl::StatusOr<std::vector<Pair>> LockAndRead(const std::vector<std::string>& keys) override {
+    bool moved = false;
+    absl::Status s = LockKeys(keys, &moved);
+    if (!s.ok()) return s;
+    const txn::TimeStamp saved = current_ts_;
+    current_ts_ = for_update_ts_;
+    auto r = SnapshotBatchGet(keys);
+    current_ts_ = saved;
+    return r;
   }
 
   // Locks each key at for_update_ts_ (a newer commit takes a fresh one and sets

@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -77,6 +78,21 @@ struct TxnOptions {
   // snapshot at start_ts.
   bool pessimistic = false;
 };
+
+// How a pessimistic transaction runs one statement that writes or locks
+// (KvTxn::BeginLockingStatement).
+struct LockingOptions {
+  // SELECT ... FOR UPDATE: the keys the statement reads are locked too.
+  bool lock_reads = false;
+  // TiDB's point-get DML and INSERT ... VALUES (its PessimisticRRTxnContextProvider
+  // optimization): read at the transaction's current for_update_ts instead of a fresh TSO
+  // timestamp, and lock every key read as it is read (Get/BatchGet lock it with its
+  // latest value, one request; see lock_on_read). What the statement depends on is then
+  // locked at its latest version, so no TSO call is needed; a range read (Scan), whose
+  // absent keys cannot be locked, makes the statement run again at a fresh timestamp.
+  bool reuse_for_update_ts = false;
+};
+
 class KvTxn {
  public:
   virtual ~KvTxn() = default;
@@ -90,6 +106,13 @@ class KvTxn {
                                                  size_t limit, bool reverse) = 0;
   virtual void Put(const std::string& key, std::string value) = 0;
   virtual void Delete(const std::string& key) = 0;
+  // Pessimistic transactions: writes whose key needs no lock of its own because every
+  // writer of it locks another key first (a non-unique index entry is covered by its row's
+  // lock; TiDB locks row keys and unique index keys only). Otherwise Put/Delete.
+  virtual void PutWithoutLock(const std::string& key, std::string value) {
+    Put(key, std::move(value));
+  }
+  virtual void DeleteWithoutLock(const std::string& key) { Delete(key); }
   virtual void BeginStatement() = 0;
   virtual void RollbackStatement() = 0;
   // Buffered writes not yet committed.
@@ -104,21 +127,23 @@ class KvTxn {
                                        uint64_t window_micros) = 0;
   virtual void Rollback() = 0;
   // Pessimistic transactions: BeginStatement for a statement that writes or locks. Its
-  // reads see the latest committed data (at a fresh for_update_ts) overlaid by this
-  // transaction's writes, and with `lock_reads` (SELECT ... FOR UPDATE) the keys it reads
-  // are locked too. Optimistic: BeginStatement.
-  virtual absl::Status BeginLockingStatement(bool lock_reads) {
-    (void)lock_reads;
+  // reads see the latest committed data (at a fresh for_update_ts, or see
+  // LockingOptions::reuse_for_update_ts) overlaid by this transaction's writes, and with
+  // `lock_reads` (SELECT ... FOR UPDATE) the keys it reads are locked too. Optimistic:
+  // BeginStatement.
+  virtual absl::Status BeginLockingStatement(const LockingOptions& options) {
+    (void)options;
     BeginStatement();
     return absl::OkStatus();
   }
-  // Pessimistic: locks the keys the running statement wrote (and read, with lock_reads)
-  // at its for_update_ts, waiting for other holders. When some key had a commit newer
-  // than what the statement read, the keys are still locked (on their latest version),
-  // the statement's writes are rolled back and `*retry` is set: the statement must run
-  // again (BeginLockingStatement; it then reads at the newer for_update_ts). On failure
-  // the statement's writes are rolled back and the error is returned mapped (1213
-  // deadlock, 1205 lock wait timeout). Optimistic: nothing.
+  // Pessimistic: locks the keys the running statement wrote (but not those written
+  // WithoutLock) and, with lock_reads, read, at its for_update_ts, waiting for other
+  // holders. When some key had a commit newer than what the statement read, the keys are
+  // still locked (on their latest version), the statement's writes are rolled back and
+  // `*retry` is set: the statement must run again (BeginLockingStatement; it then reads
+  // at the newer for_update_ts). On failure the statement's writes are rolled back and
+  // the error is returned mapped (1213 deadlock, 1205 lock wait timeout). Optimistic:
+  // nothing.
   virtual absl::Status LockStatement(bool* retry) {
     *retry = false;
     return absl::OkStatus();
@@ -168,6 +193,8 @@ class BufferedTxn : public KvTxn {
                                          size_t limit, bool reverse) override;
   void Put(const std::string& key, std::string value) override;
   void Delete(const std::string& key) override;
+  void PutWithoutLock(const std::string& key, std::string value) override;
+  void DeleteWithoutLock(const std::string& key) override;
   void BeginStatement() override;
   void RollbackStatement() override;
   size_t BufferedWrites() const override { return buffer_.size(); }
@@ -175,7 +202,7 @@ class BufferedTxn : public KvTxn {
   absl::Status CommitWithCheck(std::function<absl::Status()> check,
                                uint64_t window_micros) override;
   void Rollback() override;
-  absl::Status BeginLockingStatement(bool lock_reads) override;
+  absl::Status BeginLockingStatement(const LockingOptions& options) override;
   absl::Status LockStatement(bool* retry) override;
   absl::Status RefreshSnapshot() override;
   std::optional<CopSnapshot> CoprocessorSnapshot(const std::string& start,
@@ -194,16 +221,30 @@ class BufferedTxn : public KvTxn {
     *moved = false;
     return absl::OkStatus();
   }
-  // Pessimistic: snapshot reads from now on are current reads at a fresh for_update_ts
-  // (`on`), or go back to the transaction's snapshot (`!on`). Default: nothing changes.
-  virtual absl::Status SetCurrentRead(bool on) {
+  // Pessimistic: locks `keys` (sorted, distinct, none buffered) like LockKeys and returns
+  // the present ones with the latest values it locked, in key order. Default: LockKeys,
+  // then a snapshot read (a subclass whose snapshot reads are not at the lock's timestamp
+  // must override it).
+  virtual absl::StatusOr<std::vector<Pair>> LockAndRead(const std::vector<std::string>& keys) {
+    bool moved = false;
+    absl::Status s = LockKeys(keys, &moved);
+    if (!s.ok()) return s;
+    return SnapshotBatchGet(keys);
+  }
+  // Pessimistic: snapshot reads from now on are current reads (`on`) at a fresh
+  // for_update_ts (`fresh`) or at the transaction's present one, or go back to the
+  // transaction's snapshot (`!on`). Default: nothing changes.
+  virtual absl::Status SetCurrentRead(bool on, bool fresh) {
     (void)on;
+    (void)fresh;
     return absl::OkStatus();
   }
   // READ COMMITTED: reads from now on come from a fresh snapshot.
   virtual absl::Status NewReadSnapshot() { return absl::OkStatus(); }
   // Whether the transaction is pessimistic (locking statements lock).
   virtual bool Pessimistic() const { return false; }
+  // Whether the buffered write of `key` was made WithoutLock (it needs no lock).
+  bool WrittenWithoutLock(const std::string& key) const { return unlocked_.count(key) != 0; }
   // The buffered write of `key` (nullopt inside: a delete), or nullopt when unbuffered.
   std::optional<std::optional<std::string>> Buffered(const std::string& key) const {
     auto it = buffer_.find(key);
@@ -229,7 +270,9 @@ class BufferedTxn : public KvTxn {
   virtual void Abandon() {}
 
  private:
-  void Record(const std::string& key);
+  // Notes the write of `key` in the statement's undo log; `needs_lock`: it is locked when
+  // a pessimistic statement ends.
+  void Record(const std::string& key, bool needs_lock);
   // Ends a locking statement's current read.
   void EndLocking();
   void ClearScanCache() {
@@ -244,12 +287,25 @@ class BufferedTxn : public KvTxn {
   uint64_t commit_window_micros_ = 0;
   std::map<std::tuple<std::string, std::string, size_t, bool>, std::vector<Pair>> scan_cache_;
   size_t cache_bytes_ = 0;
-  std::vector<std::pair<std::string, std::optional<std::optional<std::string>>>> undo_;
+  struct Undo {
+    std::string key;
+    std::optional<std::optional<std::string>> prior;  // nullopt: was not buffered.
+    bool prior_unlocked = false;
+    bool needs_lock = true;
+  };
+  std::vector<Undo> undo_;
+  // Buffered keys whose write was made WithoutLock.
+  std::set<std::string> unlocked_;
   bool in_statement_ = false;
   // A locking statement is running: reads are current reads; with lock_reads_ the keys
-  // returned are collected in read_keys_ to be locked when it ends.
+  // returned are collected in read_keys_ to be locked when it ends; with lock_on_read_
+  // (reuse_for_update_ts) point reads lock as they read, and scanned_ notes a range read.
   bool locking_ = false;
   bool lock_reads_ = false;
+  bool lock_on_read_ = false;
+  bool scanned_ = false;
+  // The statement runs again at a fresh for_update_ts (a reuse_for_update_ts run scanned).
+  bool force_fresh_ = false;
   std::vector<std::string> read_keys_;
 };
 

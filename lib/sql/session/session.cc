@@ -243,6 +243,8 @@ struct SessionImpl {
   // Runs the `event` triggers of `t` (BEFORE or AFTER) for one row.
   absl::Status FireTriggers(const TableInfo& t, const char* event, bool before, kv::KvTxn* txn);
   int trigger_depth = 0;
+  // How a pessimistic transaction runs locking statement `stmt` (kv.h LockingOptions).
+  kv::LockingOptions LockingOptionsFor(const Stmt& stmt);
   absl::StatusOr<std::string> DbOf(const TableName& t) {
     std::string d = t.db.empty() ? current_db : t.db;
     if (d.empty()) return Err(kErNoDb, "No database selected");
@@ -321,11 +323,22 @@ absl::StatusOr<std::optional<std::vector<Datum>>> ReadRow(kv::KvTxn* txn, const 
   return std::optional<std::vector<Datum>>(*std::move(row));
 }
 
+// Whether a pessimistic statement locks index entry `e` of `idx` (TiDB's rule): a unique
+// key's entry (its key is the indexed values alone: two rows can contend for it). Other
+// entries end with the row's handle and are covered by the row key's lock.
+bool NeedsLock(const IndexInfo& idx, const IndexEntry& e) { return idx.unique && e.unique_check; }
+
 absl::Status RemoveRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
                        int64_t handle) {
   txn->Delete(codec::EncodeRowKey(t.id, handle));
   for (const IndexInfo& idx : t.indexes) {
-    if (idx.Deletable()) txn->Delete(MakeIndexEntry(t, idx, row, handle).key);
+    if (!idx.Deletable()) continue;
+    IndexEntry e = MakeIndexEntry(t, idx, row, handle);
+    if (NeedsLock(idx, e)) {
+      txn->Delete(e.key);
+    } else {
+      txn->DeleteWithoutLock(e.key);
+    }
   }
   return absl::OkStatus();
 }
@@ -363,7 +376,11 @@ absl::Status WriteRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datu
   for (const IndexInfo& idx : t.indexes) {
     if (!idx.Writable()) continue;
     IndexEntry e = MakeIndexEntry(t, idx, row, handle);
-    txn->Put(e.key, e.value);
+    if (NeedsLock(idx, e)) {
+      txn->Put(e.key, e.value);
+    } else {
+      txn->PutWithoutLock(e.key, e.value);
+    }
   }
   return absl::OkStatus();
 }
@@ -612,7 +629,92 @@ bool IsLockingStatement(const Stmt& stmt) {
          dynamic_cast<const DeleteStmt*>(&stmt) != nullptr || LocksReads(stmt);
 }
 
+// An expression that reads nothing but its row and the statement's parameters: no
+// subquery, no variable assignment.
+bool RowLocal(const Expr* e) {
+  if (e == nullptr) return true;
+  if (dynamic_cast<const LiteralExpr*>(e) != nullptr ||
+      dynamic_cast<const ParamExpr*>(e) != nullptr ||
+      dynamic_cast<const ColumnRefExpr*>(e) != nullptr ||
+      dynamic_cast<const DefaultExpr*>(e) != nullptr) {
+    return true;
+  }
+  if (auto* u = dynamic_cast<const UnaryExpr*>(e)) return RowLocal(u->operand.get());
+  if (auto* b = dynamic_cast<const BinaryExpr*>(e)) {
+    return b->op != BinaryOp::kAssign && RowLocal(b->left.get()) && RowLocal(b->right.get());
+  }
+  if (auto* f = dynamic_cast<const FuncCallExpr*>(e)) {
+    for (const ExprPtr& a : f->args) {
+      if (!RowLocal(a.get())) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool RowLocal(const std::vector<Assignment>& set) {
+  for (const Assignment& a : set) {
+    if (!RowLocal(a.value.get())) return false;
+  }
+  return true;
+}
+
+// `col = ?` or `col = literal`: the column named, or null.
+const ColumnRefExpr* EqualsConstant(const Expr* where) {
+  auto* eq = dynamic_cast<const BinaryExpr*>(where);
+  if (eq == nullptr || eq->op != BinaryOp::kEq) return nullptr;
+  auto constant = [](const Expr* e) {
+    return dynamic_cast<const ParamExpr*>(e) != nullptr ||
+           dynamic_cast<const LiteralExpr*>(e) != nullptr;
+  };
+  auto* l = dynamic_cast<const ColumnRefExpr*>(eq->left.get());
+  auto* r = dynamic_cast<const ColumnRefExpr*>(eq->right.get());
+  if (l != nullptr && constant(eq->right.get())) return l;
+  if (r != nullptr && constant(eq->left.get())) return r;
+  return nullptr;
+}
+
 }  // namespace
+
+kv::LockingOptions SessionImpl::LockingOptionsFor(const Stmt& stmt) {
+  kv::LockingOptions o;
+  o.lock_reads = LocksReads(stmt);
+  // TiDB reuses the transaction's for_update_ts for point-get DML and INSERT ... VALUES:
+  // every key such a statement depends on is one it reads by key, and those are locked as
+  // they are read (on their latest versions), so a fresh TSO timestamp buys nothing. The
+  // table must have no triggers (their statements read other tables).
+  auto table_of = [&](const TableName* tn) -> TablePtr {
+    if (tn == nullptr) return nullptr;
+    auto d = DbOf(*tn);
+    if (!d.ok()) return nullptr;
+    auto t = db->catalog.GetTable(*d, tn->name);
+    if (!t.ok() || (*t)->is_view || !(*t)->triggers.empty()) return nullptr;
+    return *t;
+  };
+  // WHERE <integer primary key> = constant: the planner reads that one row by its key.
+  auto point = [&](const TableName* tn, const Expr* where) {
+    TablePtr t = table_of(tn);
+    const ColumnRefExpr* c = EqualsConstant(where);
+    return t != nullptr && c != nullptr && t->handle_col >= 0 &&
+           t->FindColumn(c->column) == t->handle_col &&
+           (c->table.empty() || absl::EqualsIgnoreCase(c->table, tn->name) ||
+            absl::EqualsIgnoreCase(c->table, tn->alias));
+  };
+  if (auto* u = dynamic_cast<const UpdateStmt*>(&stmt)) {
+    o.reuse_for_update_ts = u->order_by.empty() && RowLocal(u->set) &&
+                            point(dynamic_cast<const TableName*>(u->table.get()), u->where.get());
+  } else if (auto* d = dynamic_cast<const DeleteStmt*>(&stmt)) {
+    o.reuse_for_update_ts = d->order_by.empty() && point(d->table.get(), d->where.get());
+  } else if (auto* i = dynamic_cast<const InsertStmt*>(&stmt)) {
+    bool local = i->select == nullptr && RowLocal(i->set) && RowLocal(i->on_duplicate) &&
+                 table_of(i->table.get()) != nullptr;
+    for (const auto& row : i->rows) {
+      for (const ExprPtr& e : row) local = local && RowLocal(e.get());
+    }
+    o.reuse_for_update_ts = local;
+  }
+  return o;
+}
 
 absl::StatusOr<ResultSet> SessionImpl::RunInTxn(const Stmt& stmt,
                                                 const std::vector<Datum>* params) {
@@ -676,7 +778,7 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
   const bool locking = IsLockingStatement(stmt);
   for (int attempt = 0;; ++attempt) {
     if (locking) {
-      absl::Status b = t->BeginLockingStatement(LocksReads(stmt));
+      absl::Status b = t->BeginLockingStatement(LockingOptionsFor(stmt));
       if (!b.ok()) return b;
     } else {
       t->BeginStatement();

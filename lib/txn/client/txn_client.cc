@@ -108,7 +108,7 @@ absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) 
     absl::StatusOr<TimeStamp> t = cluster_->GetTimestamp();
     if (!t.ok()) return t.status();
     ts = *t;
-  } else {
+  } else if (!options.read_ts_is_current) {
     absl::StatusOr<TimeStamp> safe = cluster_->GetGcSafePoint();
     if (!safe.ok()) return safe.status();
     if (ts < *safe) {
@@ -853,6 +853,16 @@ absl::Status Txn::Delete(const std::string& key) {
   return absl::OkStatus();
 }
 
+absl::Status Txn::WriteWithoutLock(const std::string& key,
+                                   const std::optional<std::string>& value) {
+  if (!options_.pessimistic) return value.has_value() ? Put(key, *value) : Delete(key);
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  writes_[key] = value;
+  return absl::OkStatus();
+}
+
 absl::Status Txn::LockKeys(const std::vector<std::string>& keys) {
   absl::Status a = CheckActive(true);
   if (!a.ok()) return a;
@@ -877,6 +887,50 @@ absl::StatusOr<std::optional<std::string>> Txn::GetForUpdate(const std::string& 
   if (!s.ok()) return s;
   // Own writes first, then the locked value; a key locked by Put/Delete is in writes_.
   return Get(key);
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Txn::BatchGetForUpdate(
+    const std::vector<std::string>& keys) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  for (const std::string& k : keys) {
+    if (k.empty()) return absl::InvalidArgumentError("empty key");
+  }
+  if (!options_.pessimistic) {
+    absl::StatusOr<std::vector<std::optional<std::string>>> v = BatchGet(keys);
+    if (v.ok()) lock_only_.insert(keys.begin(), keys.end());
+    return v;
+  }
+  absl::Status s = AcquirePessimistic(keys, /*latest=*/true);
+  if (!s.ok()) return s;
+  std::vector<std::optional<std::string>> out(keys.size());
+  std::vector<size_t> unknown;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (auto w = writes_.find(keys[i]); w != writes_.end()) {
+      out[i] = w->second;
+    } else if (auto lv = locked_values_.find(keys[i]); lv != locked_values_.end()) {
+      out[i] = lv->second;
+    } else {
+      unknown.push_back(i);
+    }
+  }
+  if (unknown.empty()) return out;
+  // Locked earlier without its value (Put/Delete lock at start_ts): read it at
+  // for_update_ts, where no newer commit can exist while the lock is held.
+  BeginOptions b;
+  b.read_ts = for_update_ts_;
+  b.read_ts_is_current = true;
+  absl::StatusOr<std::unique_ptr<Txn>> r = client_->Begin(b);
+  if (!r.ok()) return r.status();
+  std::vector<std::string> need;
+  for (size_t i : unknown) need.push_back(keys[i]);
+  absl::StatusOr<std::vector<std::optional<std::string>>> v = (*r)->BatchGet(need);
+  if (!v.ok()) return v.status();
+  for (size_t j = 0; j < unknown.size(); ++j) {
+    out[unknown[j]] = (*v)[j];
+    locked_values_[keys[unknown[j]]] = (*v)[j];
+  }
+  return out;
 }
 
 absl::Status Txn::AcquirePessimistic(const std::vector<std::string>& keys, bool latest) {

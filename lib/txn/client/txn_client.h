@@ -76,6 +76,10 @@ struct BeginOptions {
   bool try_one_pc = false;
   // Non-zero: a read-only transaction reading at this timestamp (stale read).
   TimeStamp read_ts = 0;
+  // read_ts is not stale: a pessimistic transaction's for_update_ts (its current reads),
+  // at or above the start_ts of that running transaction, so PD's GC safe point is not
+  // asked (one PD call per locking statement saved).
+  bool read_ts_is_current = false;
   uint64_t lock_ttl_ms = 3'000;
   // Pessimistic mode: how long LockKeys/Put/Delete wait for a lock held by another txn.
   uint64_t lock_wait_timeout_ms = 3'000;
@@ -201,6 +205,11 @@ class Txn {
                                                                         size_t limit);
   absl::Status Put(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
+  // Pessimistic: buffers a write (nullopt: a delete) without a lock of its own, for a key
+  // whose every writer first locks another key of this transaction: a non-unique index
+  // entry, covered by its row's lock (TiDB locks only row keys and unique index keys). Its
+  // prewrite still fails on a commit above for_update_ts. Optimistic: Put/Delete.
+  absl::Status WriteWithoutLock(const std::string& key, const std::optional<std::string>& value);
   // Optimistic: the keys join the commit as locks. Pessimistic: a locking read (SELECT ...
   // FOR UPDATE): locks each key at for_update_ts, taking a fresh for_update_ts from the
   // TSO when a commit newer than it exists, so the lock succeeds on the latest committed
@@ -209,6 +218,11 @@ class Txn {
   // Pessimistic: LockKeys({key}) and the latest committed value it locked (overlaid by
   // this transaction's own writes). Optimistic: Get plus LockKeys({key}).
   absl::StatusOr<std::optional<std::string>> GetForUpdate(const std::string& key);
+  // Pessimistic: LockKeys(keys) and the latest committed values they locked (overlaid by
+  // this transaction's own writes), in the order of `keys` (TiDB's locking point get with
+  // return values: one request locks and reads). Optimistic: BatchGet plus LockKeys.
+  absl::StatusOr<std::vector<std::optional<std::string>>> BatchGetForUpdate(
+      const std::vector<std::string>& keys);
   // Pessimistic: the timestamp locking reads lock at (start_ts until raised, by
   // RaiseForUpdateTs or by a locking read that met a newer commit).
   TimeStamp for_update_ts() const { return for_update_ts_; }

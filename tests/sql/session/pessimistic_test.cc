@@ -188,6 +188,88 @@ TEST_P(PessimisticTest, TrueDeadlockIs1213) {
   });
 }
 
+// Point DML and INSERT ... VALUES reuse the transaction's for_update_ts (no TSO call) and
+// lock the keys they read by key as they read them: they still act on the latest commits.
+TEST_P(PessimisticTest, PointStatementsActOnTheLatestCommits) {
+  OnFiber([this] {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    auto a = db->NewSession();
+    auto b = db->NewSession();
+    for (Session* s : {a.get(), b.get()}) Ok(s, "USE test");
+    Ok(a.get(), "CREATE TABLE p (id INT PRIMARY KEY, v INT, KEY kv (v))");
+    Ok(a.get(), "INSERT INTO p VALUES (1, 1), (2, 2), (4, 4)");
+    Ok(a.get(), "BEGIN");
+    EXPECT_EQ(One(a.get(), "SELECT COUNT(*) FROM p"), "3");
+    Ok(b.get(), "INSERT INTO p VALUES (3, 3), (5, 5)");
+    Ok(b.get(), "DELETE FROM p WHERE id = 4");
+    Ok(b.get(), "UPDATE p SET v = 20 WHERE id = 2");
+    // Row 3 exists now: a duplicate, whatever a's snapshot says.
+    auto r = a->Execute("INSERT INTO p VALUES (3, 30)");
+    EXPECT_EQ(MySqlErrorOf(r.status()).code, 1062) << r.status();
+    // Row 4 is gone now: the insert goes through.
+    Ok(a.get(), "INSERT INTO p VALUES (4, 40)");
+    r = a->Execute("DELETE FROM p WHERE id = 5");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->affected_rows, 1u);
+    r = a->Execute("UPDATE p SET v = v + 1 WHERE id = 2");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->affected_rows, 1u);
+    // The rows a wrote or locked are its own now: b waits for them (not tested here) and
+    // a's later point statements see its writes.
+    EXPECT_EQ(One(a.get(), "SELECT v FROM p WHERE id = 2"), "21");
+    Ok(a.get(), "COMMIT");
+    EXPECT_EQ(One(b.get(), "SELECT GROUP_CONCAT(id, ':', v ORDER BY id) FROM p"),
+              "1:1,2:21,3:3,4:40");
+    // The non-unique index agrees with the rows.
+    EXPECT_EQ(One(b.get(), "SELECT GROUP_CONCAT(id ORDER BY id) FROM p USE INDEX (kv) WHERE v > 0"),
+              "1,2,3,4");
+  });
+}
+
+// TiDB's lock set: a row's key and its unique index entries are locked, its non-unique
+// index entries are not (the row's lock covers them). Two transactions may change rows
+// to one indexed value at once; a unique value held by one makes the other wait, then fail
+// as a duplicate once the first commits.
+TEST_P(PessimisticTest, UniqueIndexEntriesAreLockedOthersAreNot) {
+  OnFiber([this] {
+    auto db = Open();
+    ASSERT_NE(db, nullptr);
+    auto a = db->NewSession();
+    auto b = db->NewSession();
+    for (Session* s : {a.get(), b.get()}) Ok(s, "USE test");
+    Ok(a.get(), "CREATE TABLE u (id INT PRIMARY KEY, k INT, w INT, KEY kk (k), UNIQUE KEY uw (w))");
+    Ok(a.get(), "INSERT INTO u VALUES (1, 0, 1), (2, 0, 2)");
+    Ok(a.get(), "BEGIN");
+    Ok(b.get(), "BEGIN");
+    Ok(a.get(), "UPDATE u SET k = 50 WHERE id = 1");
+    Ok(b.get(), "UPDATE u SET k = 50 WHERE id = 2");
+    Ok(b.get(), "COMMIT");
+    Ok(a.get(), "UPDATE u SET w = 7 WHERE id = 1");
+    std::atomic<bool> committed{false};
+    std::atomic<bool> saw_commit{false};
+    absl::StatusOr<ResultSet> w;
+    WaitGroup wg;
+    wg.Add(1);
+    Env::Default()->Spawn([&] {
+      Ok(b.get(), "BEGIN");
+      w = b->Execute("UPDATE u SET w = 7 WHERE id = 2");  // Waits for a's unique entry.
+      saw_commit = committed.load();
+      (void)b->Execute("ROLLBACK");
+      wg.Done();
+    });
+    Env::Default()->SleepForMicros(300'000);
+    committed = true;
+    Ok(a.get(), "COMMIT");
+    wg.Wait();
+    EXPECT_TRUE(saw_commit) << "b did not wait for the unique index entry";
+    EXPECT_EQ(MySqlErrorOf(w.status()).code, 1062) << w.status();
+    EXPECT_EQ(One(a.get(), "SELECT GROUP_CONCAT(id, ':', k, ':', w ORDER BY id) FROM u"),
+              "1:50:7,2:50:2");
+    EXPECT_EQ(One(a.get(), "SELECT COUNT(*) FROM u USE INDEX (kk) WHERE k = 50"), "2");
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, PessimisticTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return p.param ? std::string("Cluster") : std::string("InMemory");
