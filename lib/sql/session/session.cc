@@ -786,6 +786,14 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
     auto r = Dispatch(stmt, params, t);
     if (!r.ok()) {
       t->RollbackStatement();
+      // A statement that locks as it reads (kv::LockingOptions) can meet a deadlock
+      // before it ends: it rolls the transaction back too.
+      auto e = GetMySqlError(r.status());
+      if (locking && e.has_value() && e->code == 1213) {
+        txn->Rollback();
+        txn.reset();
+        written_tables.clear();
+      }
       return r.status();
     }
     bool retry = false;
