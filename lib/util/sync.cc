@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <boost/fiber/context.hpp>
+#include <cstdint>
+#include <mutex>
 
 #include "util/env_internal.h"
 
@@ -74,29 +76,77 @@ bool TimedWait(Env* env, uint64_t timeout_micros, const std::shared_ptr<void>& k
 
 }  // namespace sync_internal
 
+namespace {
+
+// One slot of the parking lot: the fibers waiting on the mutexes whose addresses hash
+// here, in arrival order.
+struct ParkingBucket {
+  std::mutex mu;
+  sync_internal::Waiter* head = nullptr;
+  sync_internal::Waiter* tail = nullptr;
+
+  void PushBack(sync_internal::Waiter* w) {
+    w->next = nullptr;
+    if (tail == nullptr) {
+      head = w;
+    } else {
+      tail->next = w;
+    }
+    tail = w;
+  }
+  // Unlinks and returns the first waiter parked under `key` (null if none).
+  sync_internal::Waiter* PopFirst(const void* key) {
+    sync_internal::Waiter* prev = nullptr;
+    for (sync_internal::Waiter* w = head; w != nullptr; prev = w, w = w->next) {
+      if (w->key != key) continue;
+      if (prev == nullptr) {
+        head = w->next;
+      } else {
+        prev->next = w->next;
+      }
+      if (tail == w) tail = prev;
+      return w;
+    }
+    return nullptr;
+  }
+};
+
+ParkingBucket& BucketFor(const void* key) {
+  static ParkingBucket buckets[256];
+  auto h = reinterpret_cast<uintptr_t>(key);
+  h ^= h >> 12;
+  return buckets[(h >> 4) % 256];
+}
+
+}  // namespace
+
 void Mutex::LockSlow() {
+  ParkingBucket& b = BucketFor(this);
   for (;;) {
     sync_internal::Waiter w;
     {
-      std::lock_guard<std::mutex> g(guard_);
+      std::lock_guard<std::mutex> g(b.mu);
       // Marks the lock contended; if it was free meanwhile, it is ours (still marked
-      // contended, so our unlock looks for waiters: harmless).
+      // contended, so our unlock looks for waiters: harmless). An unlock that saw the
+      // mark looks in the bucket under b.mu, so it finds this waiter once it is queued.
       if (state_.exchange(2, std::memory_order_acquire) == 0) return;
       w.ctx = boost::fibers::context::active();
-      waiters_.PushBack(&w);
+      w.key = this;
+      b.PushBack(&w);
     }
     sync_internal::Suspend();
   }
 }
 
-void Mutex::UnlockSlow() {
+void Mutex::UnlockSlow(const void* key) {
   // Wakes one waiter. Others stay queued with the lock now marked free: the woken fiber
   // marks it contended again when it retries (taking it or queueing anew), so the unlock
   // after that wakes the next one.
+  ParkingBucket& b = BucketFor(key);
   sync_internal::Waiter* w;
   {
-    std::lock_guard<std::mutex> g(guard_);
-    w = waiters_.PopFront();
+    std::lock_guard<std::mutex> g(b.mu);
+    w = b.PopFirst(key);
   }
   if (w != nullptr) sync_internal::Wake(w->ctx);
 }

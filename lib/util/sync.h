@@ -43,6 +43,8 @@ namespace sync_internal {
 struct Waiter {
   boost::fibers::context* ctx = nullptr;
   Waiter* next = nullptr;
+  // What it waits on, for waiters parked in the global table (Mutex).
+  const void* key = nullptr;
 };
 
 // A FIFO of suspended fibers. Not synchronized: its owner guards it.
@@ -103,6 +105,11 @@ void WakeChain(Waiter* w);
 // fiber, not the thread. Not recursive. An uncontended lock or unlock is one atomic
 // operation; unlock wakes the longest waiting fiber, which then competes for the lock
 // again (as Boost's fiber mutex does).
+//
+// Waiting fibers park in a global table keyed by the mutex's address (a "parking lot",
+// as WebKit's and Rust's parking_lot), not in the mutex: once unlock has released the
+// state word it touches no member, so another fiber may take the lock and destroy the
+// mutex at once (as POSIX allows for pthread mutexes).
 class Mutex {
  public:
   Mutex() = default;
@@ -122,17 +129,18 @@ class Mutex {
                                           std::memory_order_relaxed);
   }
   void unlock() {
-    if (state_.exchange(0, std::memory_order_release) == 2) UnlockSlow();
+    const void* key = this;
+    if (state_.exchange(0, std::memory_order_release) == 2) UnlockSlow(key);
   }
 
  private:
   void LockSlow();
-  void UnlockSlow();
+  // Wakes the longest waiter parked under `key`; `key` is only an address here, the
+  // mutex may already be gone.
+  static void UnlockSlow(const void* key);
 
   // 0 unlocked, 1 locked, 2 locked and fibers may be waiting.
   std::atomic<uint32_t> state_{0};
-  std::mutex guard_;  // Guards waiters_.
-  sync_internal::WaitList waiters_;
 };
 
 using MutexLock = std::unique_lock<Mutex>;

@@ -464,6 +464,33 @@ TEST(SyncTest, MutexAndCondVarAcrossWorkersAndAThread) {
   EXPECT_EQ(turn, kFibers * 20);
 }
 
+// Whoever takes the lock last may destroy the mutex right after its unlock, while an
+// earlier owner may still be inside its own unlock's slow path: unlock touches no member
+// once it has released the lock (its waiters park outside the mutex). ASan catches a
+// regression as a use after free.
+TEST(SyncTest, LastOwnerMayDestroyTheMutexWhileAnEarlierUnlockFinishes) {
+  auto env = NewThreadedEnv(ThreadedEnvOptions{.worker_threads = 2, .io_threads = 1});
+  struct Shared {
+    Mutex mu;
+    int left = 4;
+  };
+  for (int round = 0; round < 1000; ++round) {
+    auto* s = new Shared;
+    WaitGroup wg;
+    wg.Add(4);
+    for (int f = 0; f < 4; ++f) {
+      env->Spawn([s, &wg] {
+        s->mu.lock();
+        const bool last = --s->left == 0;
+        s->mu.unlock();
+        if (last) delete s;
+        wg.Done();
+      });
+    }
+    wg.Wait();
+  }
+}
+
 // CondVar and Mutex wake their waiters oldest first, so SimEnv schedules stay the same.
 TEST(SyncTest, WaitersWakeInArrivalOrder) {
   SimEnv env(SimEnvOptions{.seed = 5});
