@@ -142,6 +142,9 @@ class ClientTxn : public BufferedTxn {
   // it).
   absl::StatusOr<std::vector<Pair>> LockAndRead(const std::vector<std::string>& keys) override {
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
+    // The values it returns are newer than the snapshot: the coprocessor, which reads at
+    // the snapshot, must not serve this transaction's reads from now on.
+    if (!keys.empty()) locked_any_ = true;
     auto r = txn_->BatchGetForUpdate(keys);
     if (!r.ok()) return r.status();
     std::vector<Pair> out;
