@@ -21,12 +21,13 @@ class UserKeyIterator final : public storage::Iterator {
     inner_->SeekToLast();
     Sync();
   }
+  // Performance-critical path.
   void Seek(std::string_view target) override {
-    inner_->Seek(DataKey(target));
+    inner_->Seek(ToData(target));
     Sync();
   }
   void SeekForPrev(std::string_view target) override {
-    inner_->SeekForPrev(DataKey(target));
+    inner_->SeekForPrev(ToData(target));
     Sync();
   }
   void Next() override {
@@ -47,7 +48,14 @@ class UserKeyIterator final : public storage::Iterator {
       SetInvalid();
     }
   }
+  // The data key of `target`, in a buffer reused across seeks.
+  std::string_view ToData(std::string_view target) {
+    buf_.resize(target.size() + 1);
+    WriteDataKey(target, buf_.data());
+    return buf_;
+  }
   std::unique_ptr<storage::Iterator> inner_;
+  std::string buf_;
 };
 
 // An iterator that is never valid and reports `status`.
@@ -132,11 +140,16 @@ RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage:
       region_(std::move(region)),
       applied_index_(applied_index) {}
 
-RegionSnapshot::~RegionSnapshot() = default;
+RegionSnapshot::~RegionSnapshot() { delete view_.load(std::memory_order_acquire); }
 
 storage::Engine* RegionSnapshot::engine() const {
-  std::call_once(view_once_, [this] { view_ = std::make_unique<View>(this); });
-  return view_.get();
+  storage::Engine* v = view_.load(std::memory_order_acquire);
+  if (v != nullptr) return v;
+  auto made = std::make_unique<View>(this);
+  if (view_.compare_exchange_strong(v, made.get(), std::memory_order_acq_rel)) {
+    return made.release();
+  }
+  return v;  // Another caller published its view first.
 }
 
 // Performance-critical path.
@@ -156,10 +169,11 @@ absl::StatusOr<std::optional<std::string>> RegionSnapshot::Get(storage::CF cf,
 
 std::unique_ptr<storage::Iterator> RegionSnapshot::NewIterator(
     storage::CF cf, const storage::IterOptions& options) const {
-  std::string lower = region_->start_key();
-  if (options.lower_bound > lower) lower = options.lower_bound;
-  std::string upper = region_->end_key();
-  if (!options.upper_bound.empty() && (upper.empty() || options.upper_bound < upper)) {
+  std::string_view lower = region_->start_key();
+  if (std::string_view(options.lower_bound) > lower) lower = options.lower_bound;
+  std::string_view upper = region_->end_key();
+  if (!options.upper_bound.empty() &&
+      (upper.empty() || std::string_view(options.upper_bound) < upper)) {
     upper = options.upper_bound;
   }
   storage::IterOptions io;

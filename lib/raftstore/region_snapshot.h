@@ -18,9 +18,9 @@
 #ifndef RUTILE_RAFTSTORE_REGION_SNAPSHOT_H_
 #define RUTILE_RAFTSTORE_REGION_SNAPSHOT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,9 +74,10 @@ class RegionSnapshot {
   const std::shared_ptr<const metapb::Region> region_;
   const uint64_t applied_index_;
   uint64_t leader_term_ = 0;
-  // Made on the first engine() call: point reads through Get never need it.
-  mutable std::once_flag view_once_;
-  mutable std::unique_ptr<storage::Engine> view_;
+  // Made on the first engine() call: point reads through Get never need it. Published
+  // with a compare-and-swap, not std::call_once (whose glibc slow path makes a futex wake
+  // system call per view: one per transactional point get over a live view).
+  mutable std::atomic<storage::Engine*> view_{nullptr};
 };
 
 }  // namespace rutile::raftstore

@@ -50,7 +50,9 @@ absl::StatusOr<std::optional<std::string>> ReadCommitted(MvccReader* reader, std
   if (!w.ok()) return w.status();
   if (!w->has_value()) return std::optional<std::string>();
   if (key_only) return std::optional<std::string>(std::string());
-  auto v = reader->LoadData(key, (*w)->second.start_ts, (*w)->second.short_value);
+  std::optional<std::string>& short_value = (*w)->second.short_value;
+  if (short_value.has_value()) return std::move(short_value);  // The record is ours: no copy.
+  auto v = reader->LoadData(key, (*w)->second.start_ts, std::nullopt);
   if (!v.ok()) return v.status();
   return std::optional<std::string>(*std::move(v));
 }
@@ -157,13 +159,21 @@ absl::Status CheckLockForRead(const Lock& lock, std::string_view key, TimeStamp 
 
 absl::StatusOr<std::optional<std::string>> PointGet(MvccReader* reader, std::string_view raw_key,
                                                     TimeStamp ts, const TxnReadOptions& opts) {
-  const std::string key = EncodeKey(raw_key);
+  return PointGetEncoded(reader, EncodeKey(raw_key), ts, opts);
+}
+
+// Performance-critical path (TiKV's PointGetter): the lock, then the newest write record
+// at or below ts, whose short value is moved out; no result list, no key decoding.
+absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
+                                                           const std::string& key, TimeStamp ts,
+                                                           const TxnReadOptions& opts) {
   std::optional<Lock> lock;
   if (opts.isolation == IsolationLevel::kSI) {
     auto l = reader->LoadLock(key);
     if (!l.ok()) return l.status();
     lock = *std::move(l);
   }
+  if (!lock.has_value()) return ReadCommitted(reader, key, ts, false);
   std::vector<KvPair> out;
   absl::Status s = ReadOne(reader, key, lock, ts, opts, false, &out);
   if (!s.ok()) return s;

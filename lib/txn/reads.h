@@ -51,6 +51,10 @@ absl::Status CheckLockForRead(const Lock& lock, std::string_view key, TimeStamp 
 // The value of raw `key` visible at ts.
 absl::StatusOr<std::optional<std::string>> PointGet(MvccReader* reader, std::string_view key,
                                                     TimeStamp ts, const TxnReadOptions& opts);
+// The same for an encoded key.
+absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
+                                                           const std::string& key, TimeStamp ts,
+                                                           const TxnReadOptions& opts);
 
 // Values of raw `keys` at ts, in the order given, skipping absent keys; a locked key yields
 // a KvPair carrying the error. Other errors fail the whole call.

@@ -164,7 +164,7 @@ absl::StatusOr<std::optional<std::string>> RegionTxnStore::Get(const RegionConte
   absl::Status s = kv_->ReadLatest(ctx, [&](const RegionView& view) -> absl::Status {
     if (!view.Contains(enc)) return view.NotInRegion(enc);
     MvccReader reader(view.engine(), nullptr);
-    out = PointGet(&reader, key, ts, opts);
+    out = PointGetEncoded(&reader, enc, ts, opts);
     return out.status();
   });
   if (!s.ok()) return s;

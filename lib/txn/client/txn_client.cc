@@ -233,7 +233,7 @@ absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
   uint64_t backoff = options_.backoff_first_micros;
   uint64_t attempt = 0;
   int immediate = 0;  // Retries in a row without a backoff.
-  absl::Status last = absl::DeadlineExceededError("no attempt");
+  absl::Status last;  // OK until an attempt fails (no allocation on the fast path).
   while (true) {
     bool need_backoff = true;
     absl::StatusOr<CachedPtr> loc = Locate(ekey);
@@ -259,7 +259,8 @@ absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
     }
     if (env_->NowMicros() >= deadline) {
       return absl::DeadlineExceededError(
-          absl::StrCat("txn request not done in time; last error: ", last.ToString()));
+          absl::StrCat("txn request not done in time; last error: ",
+                       last.ok() ? std::string("no attempt") : last.ToString()));
     }
     if (!SkipBackoff(need_backoff, &immediate)) Backoff(&backoff, deadline);
   }
