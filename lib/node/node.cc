@@ -15,6 +15,7 @@
 #include "storage/leveldb_engine.h"
 #include "storage/mem_engine.h"
 #include "transport/local_transport.h"
+#include "util/memcomparable.h"
 
 namespace rutile {
 
@@ -123,6 +124,13 @@ absl::Status node::ServeTransactions(Node::Impl* impl, LocalPd* pd) {
     }
     return provider->service;
   });
+}
+
+std::string node::TxnSplitKey(std::string_view key) {
+  std::string_view in = key;
+  std::string user;
+  if (!memcomparable::DecodeBytes(&in, &user).ok()) return std::string(key);
+  return std::string(key.substr(0, key.size() - in.size()));
 }
 
 absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
@@ -256,6 +264,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   if (options.region_split_size != 0) so.config.region_split_size = options.region_split_size;
   if (options.region_split_keys != 0) so.config.region_split_keys = options.region_split_keys;
   so.config.hibernate_regions = options.hibernate_regions;
+  so.config.split_key_filter = node::TxnSplitKey;
   if (tune) tune(&so.config);
   so.env = impl->env;
   so.engine = impl->engine.get();

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "node/local_pd.h"
 #include "node/pd_service.h"
@@ -88,6 +90,13 @@ absl::Status ServeTransactions(Node::Impl* impl, LocalPd* pd);
 // replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),
 // `tune` may adjust the store's configuration and `tune_pd` the replicated PD member's and
 // client's (options.pd_members) beyond what NodeOptions exposes.
+// The split key a store's split checker proposes, cut back to a user-key boundary: a key
+// of the Percolator write/default column families is a memcomparable user key followed by
+// a timestamp, and a region boundary between two versions of one user key would leave a
+// reader at its region without the key's other versions (TiKV truncates the timestamp
+// too). Keys that do not start with an encoded user key (raw KV) are kept as they are.
+std::string TxnSplitKey(std::string_view key);
+
 absl::StatusOr<std::unique_ptr<Node::Impl>> OpenNodeImpl(
     const NodeOptions& options, std::shared_ptr<storage::Engine> engine = nullptr,
     const std::function<void(raftstore::StoreConfig*)>& tune = nullptr,

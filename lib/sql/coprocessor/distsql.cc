@@ -10,6 +10,7 @@
 #include "sql/coprocessor/dag.h"
 #include "txn/errors.h"
 #include "txn/types.h"
+#include "util/memcomparable.h"
 #include "util/sync.h"
 
 namespace rutile::sql::coprocessor {
@@ -40,9 +41,13 @@ absl::Status SplitAtEnd(const std::vector<KeyRange>& ranges, const std::string& 
       in->push_back(r);
     } else {
       if (!have_raw) {
-        absl::StatusOr<std::string> d = txn::DecodeKey(end);
-        if (!d.ok()) return d.status();
-        raw_end = *std::move(d);
+        // The user key the region ends at. A boundary made before split keys were cut
+        // to user keys may carry a timestamp after it: the user key still bounds the
+        // ranges.
+        std::string_view in = end;
+        if (!memcomparable::DecodeBytes(&in, &raw_end).ok()) {
+          return absl::DataLossError("region end key is not an encoded user key");
+        }
         have_raw = true;
       }
       in->push_back(KeyRange{r.start, raw_end});
