@@ -106,7 +106,7 @@ struct RunResult {
 };
 
 RunResult RunAgg(const AggregateNode& p, const std::vector<Chunk>& input, Env* env, int concurrency,
-              int64_t quota = 0) {
+                 int64_t quota = 0) {
   ExecContext ctx;
   ctx.env = env;
   ctx.concurrency = concurrency;
