@@ -86,10 +86,6 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> OpenRawKvClient(Env* env, std::shar
 // deadlock detector (served here when this node keeps it).
 absl::Status ServeTransactions(Node::Impl* impl, LocalPd* pd);
 
-// Node::Open's body, with three hooks for rutile::testing::TestCluster: a non-null `engine`
-// replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),
-// `tune` may adjust the store's configuration and `tune_pd` the replicated PD member's and
-// client's (options.pd_members) beyond what NodeOptions exposes.
 // The split key a store's split checker proposes, cut back to a user-key boundary: a key
 // of the Percolator write/default column families is a memcomparable user key followed by
 // a timestamp, and a region boundary between two versions of one user key would leave a
@@ -97,6 +93,10 @@ absl::Status ServeTransactions(Node::Impl* impl, LocalPd* pd);
 // too). Keys that do not start with an encoded user key (raw KV) are kept as they are.
 std::string TxnSplitKey(std::string_view key);
 
+// Node::Open's body, with three hooks for rutile::testing::TestCluster: a non-null `engine`
+// replaces the one options.data_dir names (a MemEngine that outlives a crashed incarnation),
+// `tune` may adjust the store's configuration and `tune_pd` the replicated PD member's and
+// client's (options.pd_members) beyond what NodeOptions exposes.
 absl::StatusOr<std::unique_ptr<Node::Impl>> OpenNodeImpl(
     const NodeOptions& options, std::shared_ptr<storage::Engine> engine = nullptr,
     const std::function<void(raftstore::StoreConfig*)>& tune = nullptr,
