@@ -222,6 +222,21 @@ Baseline* GetBaseline() {
   return baseline.get();
 }
 
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Counter cpu_us: the whole process's CPU microseconds per item since `cpu0` (every
+// thread: the Env's workers, LevelDB's, the benchmark's). On a shared machine the wall
+// rates swing with other processes' load; CPU per item is what a change to the path moves.
+void SetCpuPerItem(benchmark::State& state, double cpu0, int64_t items) {
+  if (items > 0) {
+    state.counters["cpu_us"] = (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(items);
+  }
+}
+
 std::atomic<uint64_t> next_put_key{0};
 
 void KvPut(benchmark::State& state, int clients, bool rpc) {
@@ -242,6 +257,7 @@ void KvGet(benchmark::State& state, int clients, bool rpc) {
   RawKvClient& kv = rpc ? GetCluster()->rpc_kv() : GetCluster()->kv();
   std::atomic<int> failures{0};
   std::atomic<uint64_t> seq{0};
+  const double cpu0 = ProcessCpuSeconds();
   for (auto _ : state) {
     RunClients(clients, [&](int) {
       uint64_t s = seq.fetch_add(kGetOpsPerClient);
@@ -252,7 +268,9 @@ void KvGet(benchmark::State& state, int clients, bool rpc) {
     });
   }
   if (failures.load() > 0) state.SkipWithError("get failed");
-  state.SetItemsProcessed(state.iterations() * clients * kGetOpsPerClient);
+  const auto items = state.iterations() * clients * kGetOpsPerClient;
+  state.SetItemsProcessed(items);
+  SetCpuPerItem(state, cpu0, items);
 }
 
 void Tso(benchmark::State& state, int requesters) {
@@ -290,21 +308,17 @@ void LevelDbGet(benchmark::State& state) {
   leveldb::DB* db = GetBaseline()->db.get();
   std::string value;
   uint64_t i = 0;
+  const double cpu0 = state.thread_index() == 0 ? ProcessCpuSeconds() : 0;
   for (auto _ : state) {
     if (!db->Get(leveldb::ReadOptions(), MakeKey('r', Mix(i++) % kReadKeys), &value).ok()) {
       state.SkipWithError("get failed");
     }
   }
   state.SetItemsProcessed(state.iterations());
+  if (state.threads() == 1) SetCpuPerItem(state, cpu0, state.iterations());
 }
 
 // ---- Idle regions ----
-
-double ProcessCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 struct IdleResult {
   bool ok = false;            // Every region fell asleep and stayed asleep.

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "util/env_internal.h"
 #include "util/sync.h"
 
@@ -28,6 +29,25 @@
 #endif
 
 namespace rutile {
+
+namespace {
+
+// Abseil turns its Mutex deadlock detection on when its own mutex.cc is compiled without
+// NDEBUG, and Debian's libabsl (20220623) is: every absl::Mutex lock and unlock, in any
+// build of ours, then records the lock in a global GraphCycles under one process-wide
+// spinlock (~110 ns per uncontended lock against ~35 ns without, and the two cores of a
+// read path serialise on that spinlock; the raw get profile of kv_bench showed a fifth of
+// its CPU there). Upstream abseil leaves detection off in optimised builds, so ours do the
+// same; Debug and sanitizer builds (no NDEBUG) keep it, and it still aborts there on a
+// lock-order cycle. Runs at load time, before any fiber or thread of ours exists.
+#ifdef NDEBUG
+[[maybe_unused]] const bool kAbslDeadlockDetectionOff = [] {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return true;
+}();
+#endif
+
+}  // namespace
 
 namespace env_internal {
 
