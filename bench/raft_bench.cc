@@ -17,8 +17,10 @@
 //   synced write done through Env::RunBlocking (group commit across Readys: consecutive
 //   MsgApps a follower receives during one fsync share the next one) and then releases the
 //   acknowledgements (a follower's MsgAppResp, the leader's own ack). The client is a fiber
-//   too. The leader drains every waiting client proposal into one ProposeBatch, and keeps
-//   up to max_inflight_msgs MsgApps in flight per follower (pipelined replication).
+//   too: whenever entries apply it hands every free slot's proposal to the leader at once
+//   (one hand-over, not one per proposal; see session 6 below). The leader drains every
+//   waiting client proposal into one ProposeBatch, and keeps up to max_inflight_msgs
+//   MsgApps in flight per follower (pipelined replication).
 //   With RAFT_BENCH_VERBOSE set, each run also prints the median time of every hop of an
 //   entry (propose, leader step, MsgApp out, follower frame/step/write/durable, MsgAppResp
 //   back, leader durable, applied, client woken) and each replica's write statistics.
@@ -60,6 +62,26 @@
 //     runs on Env::Default() again.
 //   - the storage takes a Ready's entries over (EngineLogStorage::BuildReadyWrite with an
 //     rvalue) instead of copying them twice on their way into its cache.
+// Session 6 (measured under chrt -f, which reproduced the lead's quiet-machine kv_bench
+// figures exactly on the loaded 2-core machine; fdatasync p50 152 us alone, 224 us three
+// at once): 0.73-0.85 of 100k entries/s. The verbose statistics showed every replica's
+// writer busy back to back with ~34 entries per synced write, 2 Readys each: the 64
+// proposals travelled as two half-batches that took turns at each disk, every entry
+// waiting for the other half's fsync before its own. The split came from the client:
+// it proposed one entry per hand-over, and with two workers the leader's Ready loop,
+// woken by the first, ran beside the client and took the first few proposals alone;
+// once split, the halves stay apart (each commits, and is refilled, at its own time).
+// With one worker (RAFT_BENCH_WORKERS=1) the batch stayed whole: 63.5 entries per write,
+// ratio ~1.0. The client now hands all its free slots over at once (as any client that
+// has N requests ready would): one batch per round trip, 63.5 entries per synced write
+// with two workers, 0.77-1.03 (p50 commit ~550 us). What remains per round: the synced
+// LevelDB write (~330 us against 224 us for a bare fdatasync of three files at once), the
+// I/O-thread hops of RunBlocking (~25 us there, ~35 us back), and the Ready loops' entry
+// copies (GetReady, MsgApp slices, committed entries from the storage cache: malloc/free
+// were a quarter of all CPU with the fsync switched off). The p99 (2-4.6 ms) is the
+// write-ahead log's zero-fill extensions: RAFT_BENCH_ZERO_FILL=0 gives p99 ~1.5 ms but
+// p50 ~800 us. Spinning idle workers and I/O threads before parking (to skip the VM's
+// wake-up latency) was tried and made it worse on two cores (0.63-0.66).
 // RAFT_BENCH_DIR picks the directory (default /tmp); RAFT_BENCH_N scales the durable runs.
 
 #include <fcntl.h>
@@ -550,16 +572,24 @@ class LockedLogStorage : public LogStorage {
   }
   // One engine write for `job` (synced if it must be).
   // The entries are moved into the storage's cache.
-  void Persist(storage::Engine* engine, WriteJob& job) {
+  // `build_ns` and `write_ns` (may be null) get the time spent building the batch and in
+  // the engine write.
+  void Persist(storage::Engine* engine, WriteJob& job, uint64_t* build_ns = nullptr,
+               uint64_t* write_ns = nullptr) {
+    const uint64_t t0 = NowNanos();
     storage::WriteBatch batch;
     {
       std::lock_guard<std::mutex> l(mu_);
       Check(log_->BuildReadyWrite(job.hard_state, std::move(job.entries), job.snapshot, &batch),
             "build");
     }
+    const uint64_t t1 = NowNanos();
     storage::WriteOptions wo;
     wo.sync = job.must_sync;
     Check(engine->Write(batch, wo), "write");
+    const uint64_t t2 = NowNanos();
+    if (build_ns != nullptr) *build_ns += t1 - t0;
+    if (write_ns != nullptr) *write_ns += t2 - t1;
     std::lock_guard<std::mutex> l(mu_);
     log_->OnReadyWritten();
   }
@@ -585,6 +615,8 @@ class DurableCluster {
 
   // Client side: proposes entry `id` at the leader (replica 1).
   void Propose(uint64_t id);
+  // Proposes entries [from, to) at the leader in one hand-over.
+  void ProposeRange(uint64_t from, uint64_t to);
   // Waits until at least `n` proposals were applied on the leader.
   void WaitApplied(uint64_t n);
   uint64_t applied() {
@@ -682,9 +714,14 @@ class Replica : public FrameReceiver {
     l.unlock();
     cv_.NotifyOne();
   }
-  void AddProposal(std::string data) {
+  void AddProposals(std::vector<std::string> data) {
     MutexLock l(mu_);
-    proposals_.push_back(std::move(data));
+    if (proposals_.empty()) {
+      proposals_ = std::move(data);
+    } else {
+      proposals_.insert(proposals_.end(), std::make_move_iterator(data.begin()),
+                        std::make_move_iterator(data.end()));
+    }
     l.unlock();
     cv_.NotifyOne();
   }
@@ -708,6 +745,10 @@ class Replica : public FrameReceiver {
     uint64_t unsynced_writes = 0;
     uint64_t unsynced_nanos = 0;
     uint64_t carried_writes = 0;
+    uint64_t build_nanos = 0;    // Building the engine batches (in the writes' time).
+    uint64_t engine_nanos = 0;   // Inside Engine::Write (in the writes' time).
+    uint64_t hop_in_nanos = 0;   // RunBlocking called -> the I/O thread runs the write.
+    uint64_t hop_out_nanos = 0;  // The write done -> the writer fiber runs again.
   };
   const Stats& stats() const { return stats_; }
 
@@ -731,7 +772,7 @@ class Replica : public FrameReceiver {
         campaign = campaign_;
         campaign_ = false;
       }
-      const uint64_t picked = HopTrace::Enabled() ? NowNanos() : 0;
+      const uint64_t picked = NowNanos();
       // Durable writes first (the writer already sent their acknowledgements): the leader
       // counts its own log, a follower may apply.
       for (WriteJob& j : done) node_->AdvanceAppend(std::move(j.ack));
@@ -796,6 +837,8 @@ class Replica : public FrameReceiver {
         }
         node_->Advance(rd);
       }
+      loop_nanos_ += NowNanos() - picked;
+      loop_rounds_++;
     }
   }
 
@@ -843,8 +886,15 @@ class Replica : public FrameReceiver {
         const size_t entries = merged.entries.size();
         // The engine write (and its fsync) blocks: an I/O thread does it while this
         // replica's Ready loop and the other fibers go on.
-        env_->RunBlocking([&] { locked_->Persist(engine_.get(), merged); });
+        uint64_t in = 0, out = 0;
+        env_->RunBlocking([&] {
+          in = NowNanos();
+          locked_->Persist(engine_.get(), merged, &stats_.build_nanos, &stats_.engine_nanos);
+          out = NowNanos();
+        });
         uint64_t w1 = NowNanos();
+        stats_.hop_in_nanos += in - w0;
+        stats_.hop_out_nanos += w1 - out;
         for (uint64_t i : indexes) {
           g_trace.MarkAt(i, id_ == 1 ? kLeaderDurable : kFollowerDurable, id_, w1);
         }
@@ -895,6 +945,10 @@ class Replica : public FrameReceiver {
   std::vector<WriteJob> wqueue_;
   bool wstop_ = false;
   Stats stats_;
+
+ public:
+  uint64_t loop_nanos_ = 0;  // The Ready loop's time between waits (read after Stop).
+  uint64_t loop_rounds_ = 0;
 };
 
 DurableCluster::DurableCluster(const std::string& dir) : env_(BenchEnv()) {
@@ -915,14 +969,24 @@ DurableCluster::~DurableCluster() {
       std::fprintf(
           stderr,
           "replica %zu: %llu synced writes (%.1f entries, %.1f Readys each, %.0f us "
-          "each), %llu unsynced (%.0f us each), %llu put off\n",
+          "each; build %.0f us, engine write %.0f us, I/O thread hop %.0f + %.0f us), %llu "
+          "unsynced (%.0f us each), %llu put off\n",
           i + 1, static_cast<unsigned long long>(s.synced_writes),
           s.synced_writes ? static_cast<double>(s.synced_entries) / s.synced_writes : 0.0,
           s.synced_writes ? static_cast<double>(s.synced_readys) / s.synced_writes : 0.0,
           s.synced_writes ? static_cast<double>(s.sync_nanos) / s.synced_writes / 1e3 : 0.0,
+          s.synced_writes ? static_cast<double>(s.build_nanos) / s.synced_writes / 1e3 : 0.0,
+          s.synced_writes ? static_cast<double>(s.engine_nanos) / s.synced_writes / 1e3 : 0.0,
+          s.synced_writes ? static_cast<double>(s.hop_in_nanos) / s.synced_writes / 1e3 : 0.0,
+          s.synced_writes ? static_cast<double>(s.hop_out_nanos) / s.synced_writes / 1e3 : 0.0,
           static_cast<unsigned long long>(s.unsynced_writes),
           s.unsynced_writes ? static_cast<double>(s.unsynced_nanos) / s.unsynced_writes / 1e3 : 0.0,
           static_cast<unsigned long long>(s.carried_writes));
+      std::fprintf(stderr, "replica %zu: Ready loop %llu rounds, %.1f us each\n", i + 1,
+                   static_cast<unsigned long long>(replicas_[i]->loop_rounds_),
+                   replicas_[i]->loop_rounds_ ? static_cast<double>(replicas_[i]->loop_nanos_) /
+                                                    replicas_[i]->loop_rounds_ / 1e3
+                                              : 0.0);
     }
   }
   transport_.reset();
@@ -934,13 +998,19 @@ void DurableCluster::Send(const Message& m) {
   transport_->Send(m.from(), m.to(), m.SerializeAsString());
 }
 
-void DurableCluster::Propose(uint64_t id) {
+void DurableCluster::Propose(uint64_t id) { ProposeRange(id, id + 1); }
+
+void DurableCluster::ProposeRange(uint64_t from, uint64_t to) {
+  std::vector<std::string> data;
+  data.reserve(to - from);
+  for (uint64_t id = from; id < to; ++id) data.push_back(Payload(id));
   {
     MutexLock l(mu_);
-    if (start_ns_.size() <= id) start_ns_.resize(id + 1 + 1024);
-    start_ns_[id] = NowNanos();
+    if (start_ns_.size() < to) start_ns_.resize(to + 1024);
+    const uint64_t now = NowNanos();
+    for (uint64_t id = from; id < to; ++id) start_ns_[id] = now;
   }
-  replicas_[0]->AddProposal(Payload(id));
+  replicas_[0]->AddProposals(std::move(data));
 }
 
 void DurableCluster::OnApplied(const std::vector<uint64_t>& ids) {
@@ -1031,7 +1101,12 @@ void BM_Throughput(benchmark::State& state) {
       uint64_t submitted = 0;
       while (c.applied() < n) {
         uint64_t done = c.applied();
-        while (submitted < n && submitted - done < inflight) c.Propose(submitted++);
+        // Every free slot at once: one hand-over to the leader for all of them (see above).
+        const uint64_t upto = std::min(n, done + inflight);
+        if (submitted < upto) {
+          c.ProposeRange(submitted, upto);
+          submitted = upto;
+        }
         c.WaitApplied(done + 1);
       }
       rate = static_cast<double>(n) / (static_cast<double>(NowNanos() - t0) / 1e9);
