@@ -412,9 +412,16 @@ std::optional<std::vector<std::pair<int64_t, int64_t>>> BuildHandleRanges(
   set = Intersect(set, NotNull());
   const std::string min_key = Enc(Datum::Int(INT64_MIN));
   const std::string max_key = Enc(Datum::Int(INT64_MAX));
+  // A bound is an integer's key, or the PrefixNext of one (an exclusive upper bound, an
+  // exclusive lower bound made inclusive), which drops trailing 0xFF bytes: the key of
+  // 255 is 03 80..00 FF and its PrefixNext 03 80..01, which zero-filled to nine bytes is
+  // the key of 256. Zero-filling keeps the bound's meaning for nine-byte keys (the
+  // smallest key with that prefix), so every such bound decodes.
   auto decode = [](const std::string& k, int64_t* v) {
-    if (k.size() != 9 || static_cast<uint8_t>(k[0]) != codec::kIntFlag) return false;
-    std::string_view in(k);
+    if (k.empty() || k.size() > 9 || static_cast<uint8_t>(k[0]) != codec::kIntFlag) return false;
+    std::string full = k;
+    full.resize(9, '\0');
+    std::string_view in(full);
     in.remove_prefix(1);
     auto r = memcomparable::DecodeInt64(&in);
     if (!r.ok()) return false;
