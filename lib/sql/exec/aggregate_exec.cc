@@ -344,19 +344,6 @@ class AggTable {
   std::string key_;
 };
 
-// Whether `e` reads anything but its input chunk (a subquery or an outer query's value:
-// those need the ExecContext and its transaction, so they stay on the reading fiber).
-bool ReadsOutside(const expr::Expression& e) {
-  if (dynamic_cast<const SubqueryExpression*>(&e) != nullptr ||
-      dynamic_cast<const CorrelatedColumn*>(&e) != nullptr) {
-    return true;
-  }
-  for (const expr::ExprPtr& c : e.children()) {
-    if (ReadsOutside(*c)) return true;
-  }
-  return false;
-}
-
 class AggregateExec : public Executor {
  public:
   AggregateExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)

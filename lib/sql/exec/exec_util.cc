@@ -4,6 +4,17 @@
 
 namespace rutile::sql::exec_internal {
 
+bool ReadsOutside(const expr::Expression& e) {
+  if (dynamic_cast<const SubqueryExpression*>(&e) != nullptr ||
+      dynamic_cast<const CorrelatedColumn*>(&e) != nullptr) {
+    return true;
+  }
+  for (const expr::ExprPtr& c : e.children()) {
+    if (ReadsOutside(*c)) return true;
+  }
+  return false;
+}
+
 absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
                          Chunk* chunk) {
   if (conds.empty() || chunk->NumRows() == 0) return absl::OkStatus();

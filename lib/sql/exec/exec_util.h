@@ -24,6 +24,11 @@ namespace rutile::sql::exec_internal {
 absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
                          Chunk* chunk);
 
+// Whether `e` reads anything but its input chunk (a subquery or an outer query's value:
+// those need the ExecContext and its transaction, so they stay on the statement's fiber
+// rather than a parallel operator's workers).
+bool ReadsOutside(const expr::Expression& e);
+
 // Appends every row `e` produces to `all`.
 absl::Status Drain(Executor* e, Chunk* all);
 

@@ -1,11 +1,15 @@
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "rutile/env.h"
 #include "sql/exec/exec_util.h"
+#include "util/sync.h"
 
 namespace rutile::sql::exec_internal {
 
@@ -21,11 +25,14 @@ class JoinExec : public Executor {
         right_(std::move(right)),
         left_types_(SchemaTypes(p.children[0]->schema)),
         right_types_(SchemaTypes(p.children[1]->schema)),
-        out_(SchemaTypes(p.schema)) {
+        out_types_(SchemaTypes(p.schema)),
+        out_(out_types_) {
     combined_types_ = left_types_;
     combined_types_.insert(combined_types_.end(), right_types_.begin(), right_types_.end());
     if (p.other) other_.push_back(p.other.get());
   }
+
+  ~JoinExec() override { StopWorkers(); }
 
   absl::Status Next(Chunk* out) override {
     if (!built_) {
@@ -33,16 +40,12 @@ class JoinExec : public Executor {
       if (!s.ok()) return s;
       built_ = true;
     }
-    while (!out_.HasFull() && !left_done_) {
-      Chunk l;
-      absl::Status s = left_->Next(&l);
-      if (!s.ok()) return s;
-      if (l.NumRows() == 0) {
-        left_done_ = true;
-        break;
+    while (!out_.HasFull() && !(left_done_ && in_flight_ == 0)) {
+      absl::Status s = workers_.empty() ? ProbeNextSerial() : ProbeNextParallel();
+      if (!s.ok()) {
+        StopWorkers();
+        return s;
       }
-      s = Probe(l);
-      if (!s.ok()) return s;
     }
     if (out_.Empty()) {
       *out = Chunk(SchemaTypes(p_.schema));
@@ -134,47 +137,59 @@ class JoinExec : public Executor {
     return it == table_.end() ? kNoRow : it->second;
   }
 
-  absl::Status Probe(const Chunk& l) {
+  // What one prober (the statement's fiber or a worker) uses: its evaluation context,
+  // the pending (left row, right row or kNoRow for NULLs) output pairs of the probe chunk,
+  // gathered a column at a time into `out`.
+  struct ProbeBuf {
+    ExecContext* ctx = nullptr;
+    Chunk* out = nullptr;
+    std::vector<uint32_t> lsel, rsel, cands;
     std::vector<Column> keys;
+    std::string k;
+  };
+
+  // Probes with left chunk `l`, appending the joined rows to *b.out.
+  absl::Status Probe(const Chunk& l, ProbeBuf* b) const {
+    std::vector<Column>& keys = b->keys;
+    keys.clear();
     if (!p_.left_keys.empty()) {
-      absl::Status s = EvalColumns(ctx_, p_.left_keys, l, &keys);
+      absl::Status s = EvalColumns(b->ctx, p_.left_keys, l, &keys);
       if (!s.ok()) return s;
     }
     const bool keyed = !p_.left_keys.empty();
     const bool emit_pairs = p_.type == JoinType::kInner || p_.type == JoinType::kLeft;
-    // Output rows as (left row, right row or kNoRow for NULLs), gathered a column at a
-    // time at the end.
-    lsel_.clear();
-    rsel_.clear();
-    std::vector<uint32_t> cands;
-    std::string k;
+    b->lsel.clear();
+    b->rsel.clear();
+    std::vector<uint32_t>& lsel = b->lsel;
+    std::vector<uint32_t>& rsel = b->rsel;
+    std::vector<uint32_t>& cands = b->cands;
     for (size_t r = 0; r < l.NumRows(); ++r) {
       const uint32_t lr = static_cast<uint32_t>(r);
       bool matched = false;
       if (other_.empty()) {
         // No other condition: every candidate matches, straight into the output.
         if (keyed) {
-          uint32_t h = Head(keys, r, &k);
+          uint32_t h = Head(keys, r, &b->k);
           matched = h != kNoRow;
           if (emit_pairs) {
             for (uint32_t rr = h; rr != kNoRow; rr = next_[rr]) {
-              lsel_.push_back(lr);
-              rsel_.push_back(rr);
+              lsel.push_back(lr);
+              rsel.push_back(rr);
             }
           }
         } else {
           matched = right_all_.NumRows() > 0;
           if (emit_pairs) {
             for (size_t rr = 0; rr < right_all_.NumRows(); ++rr) {
-              lsel_.push_back(lr);
-              rsel_.push_back(static_cast<uint32_t>(rr));
+              lsel.push_back(lr);
+              rsel.push_back(static_cast<uint32_t>(rr));
             }
           }
         }
       } else {
         cands.clear();
         if (keyed) {
-          for (uint32_t rr = Head(keys, r, &k); rr != kNoRow; rr = next_[rr]) {
+          for (uint32_t rr = Head(keys, r, &b->k); rr != kNoRow; rr = next_[rr]) {
             cands.push_back(rr);
           }
         } else {
@@ -186,42 +201,42 @@ class JoinExec : public Executor {
           const size_t end = std::min(cands.size(), begin + kMaxChunkSize);
           Chunk c(combined_types_, end - begin);
           for (size_t j = begin; j < end; ++j) AppendCombined(&c, l, r, cands[j]);
-          absl::Status s = FilterChunk(ctx_, other_, &c);
+          absl::Status s = FilterChunk(b->ctx, other_, &c);
           if (!s.ok()) return s;
           if (c.NumRows() == 0) continue;
           matched = true;
           if (!emit_pairs) break;
           // The rows that passed, in candidate order: flush what is pending first.
-          s = Flush(l);
-          if (!s.ok()) return s;
-          out_.buf().Append(c);
+          Flush(l, b);
+          b->out->Append(c);
         }
       }
       if ((p_.type == JoinType::kSemi && matched) || (p_.type == JoinType::kAnti && !matched) ||
           (p_.type == JoinType::kLeft && !matched)) {
-        lsel_.push_back(lr);
-        rsel_.push_back(kNoRow);
+        lsel.push_back(lr);
+        rsel.push_back(kNoRow);
       }
     }
-    return Flush(l);
+    Flush(l, b);
+    return absl::OkStatus();
   }
 
-  // Appends the pending (left row, right row) pairs of probe chunk `l` to the output.
-  absl::Status Flush(const Chunk& l) {
-    if (lsel_.empty()) return absl::OkStatus();
-    Chunk& b = out_.buf();
-    for (size_t i = 0; i < left_types_.size(); ++i) b.column(i).AppendGather(l.column(i), lsel_);
+  // Appends the pending (left row, right row) pairs of probe chunk `l` to *b->out.
+  void Flush(const Chunk& l, ProbeBuf* b) const {
+    if (b->lsel.empty()) return;
+    Chunk& o = *b->out;
+    for (size_t i = 0; i < left_types_.size(); ++i) o.column(i).AppendGather(l.column(i), b->lsel);
     if (p_.type == JoinType::kInner || p_.type == JoinType::kLeft) {
       const bool any_null = p_.type == JoinType::kLeft &&
-                            std::find(rsel_.begin(), rsel_.end(), kNoRow) != rsel_.end();
+                            std::find(b->rsel.begin(), b->rsel.end(), kNoRow) != b->rsel.end();
       for (size_t i = 0; i < right_types_.size(); ++i) {
-        Column& dst = b.column(left_types_.size() + i);
+        Column& dst = o.column(left_types_.size() + i);
         const Column& src = right_all_.column(i);
         if (!any_null) {
-          dst.AppendGather(src, rsel_);
+          dst.AppendGather(src, b->rsel);
           continue;
         }
-        for (uint32_t rr : rsel_) {
+        for (uint32_t rr : b->rsel) {
           if (rr == kNoRow) {
             dst.AppendNull();
           } else {
@@ -230,12 +245,138 @@ class JoinExec : public Executor {
         }
       }
     }
-    lsel_.clear();
-    rsel_.clear();
+    b->lsel.clear();
+    b->rsel.clear();
+  }
+
+  // ---- Serial probing, and the switch to parallel ----
+
+  // Whether probing may run on worker fibers (TiDB's parallel hash join probe workers):
+  // the probe side's keys and the other condition read only the chunk (no subquery or
+  // outer value: those need the statement's fiber).
+  bool CanProbeInParallel() const {
+    if (ctx_->env == nullptr || ctx_->concurrency <= 1) return false;
+    for (const auto& k : p_.left_keys) {
+      if (ReadsOutside(*k)) return false;
+    }
+    return p_.other == nullptr || !ReadsOutside(*p_.other);
+  }
+
+  absl::Status ProbeNextSerial() {
+    Chunk l;
+    absl::Status s = left_->Next(&l);
+    if (!s.ok()) return s;
+    if (l.NumRows() == 0) {
+      left_done_ = true;
+      return absl::OkStatus();
+    }
+    // A full probe chunk means more are likely: the next ones go to workers.
+    const bool go_parallel =
+        l.NumRows() >= kMaxChunkSize && right_all_.NumRows() > 0 && CanProbeInParallel();
+    serial_.ctx = ctx_;
+    serial_.out = &out_.buf();
+    s = Probe(l, &serial_);
+    if (!s.ok()) return s;
+    if (go_parallel) StartWorkers();
     return absl::OkStatus();
   }
 
-  void AppendCombined(Chunk* c, const Chunk& l, size_t lr, size_t rr) {
+  // ---- Parallel probing: the build side is shared read-only; the statement's fiber reads
+  // probe chunks (the child stays on it), numbers them and hands them to the workers, and
+  // emits their results in that order, so the output equals the serial one (warnings too).
+
+  struct ProbeTask {
+    uint64_t seq = 0;
+    Chunk in;
+  };
+  struct ProbeResult {
+    uint64_t seq = 0;
+    Chunk out;
+    absl::Status status;
+    std::vector<SqlWarning> warnings;
+  };
+  struct Worker {
+    explicit Worker(const ExecContext& base) : ctx(base) { ctx.ClearWarnings(); }
+    ExecContext ctx;
+    ProbeBuf buf;
+  };
+
+  void StartWorkers() {
+    const int n = ctx_->concurrency;
+    tasks_ = std::make_shared<Channel<ProbeTask>>(static_cast<size_t>(2 * n));
+    results_ = std::make_shared<Channel<ProbeResult>>();
+    running_.Add(n);
+    for (int i = 0; i < n; ++i) {
+      workers_.push_back(std::make_unique<Worker>(*ctx_));
+      Worker* w = workers_.back().get();
+      WaitGroup done = running_;
+      auto tasks = tasks_;
+      auto results = results_;
+      ctx_->env->Spawn([this, w, done, tasks, results]() mutable {
+        while (std::optional<ProbeTask> t = tasks->Pop()) {
+          ProbeResult r;
+          r.seq = t->seq;
+          r.out = Chunk(out_types_);
+          w->buf.ctx = &w->ctx;
+          w->buf.out = &r.out;
+          r.status = Probe(t->in, &w->buf);
+          r.warnings = w->ctx.warnings();
+          w->ctx.ClearWarnings();
+          results->Push(std::move(r));
+        }
+        done.Done();
+      });
+    }
+  }
+
+  // Keeps up to two tasks per worker in flight; appends the next result in order.
+  absl::Status ProbeNextParallel() {
+    const size_t window = 2 * workers_.size();
+    while (!left_done_ && in_flight_ < window) {
+      Chunk l;
+      absl::Status s = left_->Next(&l);
+      if (!s.ok()) return s;
+      if (l.NumRows() == 0) {
+        left_done_ = true;
+        break;
+      }
+      tasks_->Push(ProbeTask{next_seq_++, std::move(l)});
+      ++in_flight_;
+    }
+    if (in_flight_ == 0) return absl::OkStatus();
+    auto it = done_.find(emit_seq_);
+    while (it == done_.end()) {
+      std::optional<ProbeResult> r = results_->Pop();
+      if (!r.has_value()) return absl::InternalError("join probe workers stopped");
+      const uint64_t seq = r->seq;
+      it = done_.emplace(seq, std::move(*r)).first;
+      if (seq != emit_seq_) it = done_.find(emit_seq_);
+    }
+    ProbeResult r = std::move(it->second);
+    done_.erase(it);
+    ++emit_seq_;
+    --in_flight_;
+    for (const SqlWarning& warn : r.warnings) {
+      if (warn.level == WarnLevel::kNote) {
+        ctx_->AppendNote(warn.error.code, warn.error.message);
+      } else {
+        ctx_->AppendWarning(warn.error.code, warn.error.message);
+      }
+    }
+    if (!r.status.ok()) return r.status;
+    out_.buf().Append(r.out);
+    return absl::OkStatus();
+  }
+
+  // Closes the workers' input and waits for them (on every way out once they started).
+  void StopWorkers() {
+    if (workers_.empty() || stopped_) return;
+    stopped_ = true;
+    tasks_->Close();
+    running_.Wait();
+  }
+
+  void AppendCombined(Chunk* c, const Chunk& l, size_t lr, size_t rr) const {
     for (size_t i = 0; i < left_types_.size(); ++i) c->column(i).AppendFrom(l.column(i), lr);
     for (size_t i = 0; i < right_types_.size(); ++i) {
       c->column(left_types_.size() + i).AppendFrom(right_all_.column(i), rr);
@@ -253,11 +394,22 @@ class JoinExec : public Executor {
   absl::flat_hash_map<int64_t, uint32_t> int_table_;
   std::vector<uint32_t> next_;
   bool int_keyed_ = false;
-  std::vector<uint32_t> lsel_, rsel_;  // Pending output pairs of the probe chunk.
   bool built_ = false;
   bool left_done_ = false;
+  std::vector<FieldType> out_types_;
   OutputQueue out_;
   MemAccount mem_{ctx_};
+  ProbeBuf serial_;
+  // Parallel probing (StartWorkers): tasks numbered by next_seq_, results emitted in
+  // order from emit_seq_; in_flight_ counts tasks handed out and not yet emitted.
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::shared_ptr<Channel<ProbeTask>> tasks_;
+  std::shared_ptr<Channel<ProbeResult>> results_;
+  WaitGroup running_;
+  std::map<uint64_t, ProbeResult> done_;
+  uint64_t next_seq_ = 0, emit_seq_ = 0;
+  size_t in_flight_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sql/expr/aggregate.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -263,6 +264,99 @@ class GroupConcatState : public AggState {
   int64_t rows_ = 0;
 };
 
+// GROUP_CONCAT ... ORDER BY: buffers each row's sort keys and concatenated piece, sorts
+// them (stably) when the result is asked for. Its partial result carries the rows with
+// their keys, so a final merge re-sorts whatever partial states it folds in.
+class OrderedGroupConcatState : public AggState {
+ public:
+  explicit OrderedGroupConcatState(const AggDesc& d) : AggState(d), values_(ValueArgs(d)) {
+    for (size_t i = values_; i < d.arg_types.size(); ++i) {
+      collations_.push_back(CollationOf(d.arg_types[i]));
+    }
+  }
+  absl::Status Update(EvalContext* ctx, std::span<const Datum> args) override {
+    Row row;
+    for (size_t i = 0; i < values_; ++i) {
+      if (args[i].IsNull()) return absl::OkStatus();
+      row.piece += ToStringValue(args[i], desc_.arg_types[i]);
+    }
+    row.keys.assign(args.begin() + static_cast<ptrdiff_t>(values_), args.end());
+    rows_.push_back(std::move(row));
+    return absl::OkStatus();
+  }
+  absl::Status Merge(EvalContext* ctx, std::span<const Datum> partial) override {
+    if (partial.size() != 1) return absl::InvalidArgumentError("bad GROUP_CONCAT partial result");
+    if (partial[0].IsNull()) return absl::OkStatus();
+    if (partial[0].kind() != DatumKind::kString) {
+      return absl::InvalidArgumentError("bad GROUP_CONCAT partial result");
+    }
+    std::string_view in = partial[0].GetString();
+    const FieldType piece_type = FieldType::VarBinary(kUnspecifiedLength);
+    while (!in.empty()) {
+      Row row;
+      for (size_t i = values_; i < desc_.arg_types.size(); ++i) {
+        absl::StatusOr<Datum> d = codec::DecodeKeyDatumAs(&in, desc_.arg_types[i]);
+        if (!d.ok()) return d.status();
+        row.keys.push_back(std::move(*d));
+      }
+      absl::StatusOr<Datum> piece = codec::DecodeKeyDatumAs(&in, piece_type);
+      if (!piece.ok()) return piece.status();
+      if (piece->kind() != DatumKind::kString) {
+        return absl::InvalidArgumentError("bad GROUP_CONCAT partial result");
+      }
+      row.piece = std::string(piece->GetString());
+      rows_.push_back(std::move(row));
+    }
+    return absl::OkStatus();
+  }
+  std::vector<Datum> PartialResult() const override {
+    if (rows_.empty()) return {Datum()};
+    std::string out;
+    std::vector<Datum> tuple;
+    for (const Row& r : rows_) {
+      tuple = r.keys;
+      tuple.push_back(Datum::String(r.piece));
+      codec::EncodeKey(&out, tuple);
+    }
+    return {Datum::String(std::move(out))};
+  }
+  absl::StatusOr<Datum> FinalResult(EvalContext* ctx) const override {
+    if (rows_.empty()) return Datum();
+    std::vector<size_t> order(rows_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      for (size_t k = 0; k < collations_.size(); ++k) {
+        int c = CompareDatum(rows_[a].keys[k], rows_[b].keys[k], collations_[k]);
+        if (c != 0) return desc_.order_desc[k] ? c > 0 : c < 0;
+      }
+      return false;
+    });
+    std::string acc;
+    int64_t n = 0;
+    for (size_t i : order) {
+      ++n;
+      if (n > 1) acc += desc_.separator;
+      acc += rows_[i].piece;
+      if (acc.size() > desc_.max_len) {
+        acc.resize(desc_.max_len);
+        ctx->AppendWarning(1260, absl::StrCat("Row ", n, " was cut by GROUP_CONCAT()"));
+        break;
+      }
+    }
+    return Datum::String(std::move(acc));
+  }
+  void Reset() override { rows_.clear(); }
+
+ private:
+  struct Row {
+    std::vector<Datum> keys;
+    std::string piece;
+  };
+  size_t values_;
+  std::vector<Collation> collations_;
+  std::vector<Row> rows_;
+};
+
 std::unique_ptr<AggState> NewPlainState(const AggDesc& d) {
   switch (d.kind) {
     case AggKind::kCount:
@@ -276,20 +370,23 @@ std::unique_ptr<AggState> NewPlainState(const AggDesc& d) {
     case AggKind::kMax:
       return std::make_unique<MinMaxState>(d, true);
     case AggKind::kGroupConcat:
+      if (!d.order_desc.empty()) return std::make_unique<OrderedGroupConcatState>(d);
       return std::make_unique<GroupConcatState>(d);
   }
   return nullptr;
 }
 
 // DISTINCT: the set of distinct argument tuples (by their collation-aware key
-// encoding); the inner aggregate runs over them when the result is asked for.
+// encoding); the inner aggregate runs over them when the result is asked for. GROUP_CONCAT's
+// sort keys do not count (MySQL compares the values only): a value keeps the keys of its
+// first row.
 class DistinctState : public AggState {
  public:
   explicit DistinctState(const AggDesc& d) : AggState(d) {}
 
   absl::Status Update(EvalContext* ctx, std::span<const Datum> args) override {
-    for (const Datum& a : args) {
-      if (a.IsNull()) return absl::OkStatus();
+    for (size_t i = 0; i < ValueArgs(desc_); ++i) {
+      if (args[i].IsNull()) return absl::OkStatus();
     }
     Insert(args);
     return absl::OkStatus();
@@ -334,7 +431,7 @@ class DistinctState : public AggState {
  private:
   void Insert(std::span<const Datum> args) {
     std::string key;
-    for (size_t i = 0; i < args.size(); ++i) {
+    for (size_t i = 0; i < ValueArgs(desc_); ++i) {
       codec::EncodeKeyDatum(&key, args[i], CollationOf(desc_.arg_types[i]));
     }
     if (keys_.insert(key).second) tuples_.emplace_back(args.begin(), args.end());
@@ -347,7 +444,7 @@ class DistinctState : public AggState {
 }  // namespace
 
 absl::StatusOr<AggDesc> NewAggDesc(std::string_view name, std::vector<FieldType> arg_types,
-                                   bool distinct) {
+                                   bool distinct, std::vector<bool> order_desc) {
   std::string n(name);
   absl::AsciiStrToLower(&n);
   AggDesc d;
@@ -376,6 +473,13 @@ absl::StatusOr<AggDesc> NewAggDesc(std::string_view name, std::vector<FieldType>
         kErWrongParamCountToNativeFct,
         absl::StrCat("Incorrect parameter count in the call to native function '", n, "'"));
   }
+  if (!order_desc.empty() &&
+      (d.kind != AggKind::kGroupConcat || order_desc.size() >= arg_types.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("aggregate ", n, " with ", order_desc.size(),
+                                                   " sort keys over ", arg_types.size(),
+                                                   " arguments"));
+  }
+  d.order_desc = std::move(order_desc);
   d.arg_types = std::move(arg_types);
   switch (d.kind) {
     case AggKind::kCount:
@@ -415,6 +519,7 @@ std::vector<FieldType> PartialTypes(const AggDesc& d) {
     case AggKind::kMax:
       return {d.result_type};
     case AggKind::kGroupConcat:
+      if (!d.order_desc.empty()) return {FieldType::VarBinary(kUnspecifiedLength)};
       return {d.result_type};
   }
   return {};

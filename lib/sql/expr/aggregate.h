@@ -11,6 +11,8 @@
 //   COUNT -> [count]                     SUM -> [sum or NULL]
 //   AVG   -> [count, sum or NULL]        MIN/MAX -> [value or NULL]
 //   GROUP_CONCAT -> [text or NULL]
+//   GROUP_CONCAT ... ORDER BY -> [the (sort keys, piece) rows, key-encoded]: the final
+//                    merge re-sorts them, so the order holds however the work was split
 //   any DISTINCT aggregate but MIN/MAX -> [the distinct argument tuples, key-encoded]
 //
 // Results follow MySQL: COUNT is BIGINT; SUM of integers or decimals is DECIMAL, of
@@ -48,15 +50,26 @@ struct AggDesc {
   FieldType result_type;
   // GROUP_CONCAT's SEPARATOR.
   std::string separator = ",";
+  // GROUP_CONCAT ... ORDER BY: the last order_desc.size() arguments are the sort keys
+  // (compared in their collations, NULL first, descending where true), the others are
+  // concatenated. Rows that tie keep their input order.
+  std::vector<bool> order_desc;
   // group_concat_max_len.
   size_t max_len = 1024;
 };
 
 // Builds the descriptor of `name` (count, sum, avg, min, max, group_concat;
 // case-insensitive) over arguments of `arg_types`, inferring the result type. Errors:
-// 1305 for an unknown name, 1582 for a wrong argument count.
+// 1305 for an unknown name, 1582 for a wrong argument count. `order_desc`: GROUP_CONCAT's
+// ORDER BY (the last order_desc.size() of `arg_types` are its keys; other aggregates
+// take none).
 absl::StatusOr<AggDesc> NewAggDesc(std::string_view name, std::vector<FieldType> arg_types,
-                                   bool distinct = false);
+                                   bool distinct = false, std::vector<bool> order_desc = {});
+
+// The arguments of `desc` that are values rather than GROUP_CONCAT sort keys.
+inline size_t ValueArgs(const AggDesc& desc) {
+  return desc.arg_types.size() - desc.order_desc.size();
+}
 
 // The types of the partial result datums.
 std::vector<FieldType> PartialTypes(const AggDesc& desc);

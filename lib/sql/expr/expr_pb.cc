@@ -294,6 +294,7 @@ absl::Status AggToPb(const AggDesc& desc, std::span<const ExprPtr> args, sqlexpr
   FieldTypeToPb(desc.result_type, out->mutable_result_type());
   out->set_separator(desc.separator);
   out->set_max_len(desc.max_len);
+  for (bool d : desc.order_desc) out->add_order_desc(d);
   for (const FieldType& t : PartialTypes(desc)) FieldTypeToPb(t, out->add_partial_types());
   return absl::OkStatus();
 }
@@ -313,7 +314,8 @@ absl::StatusOr<AggCall> AggFromPb(const sqlexprpb::AggFunc& pb,
     call.args.push_back(std::move(*e));
   }
   absl::StatusOr<AggDesc> desc =
-      NewAggDesc(AggName(static_cast<AggKind>(kind)), std::move(arg_types), pb.distinct());
+      NewAggDesc(AggName(static_cast<AggKind>(kind)), std::move(arg_types), pb.distinct(),
+                 std::vector<bool>(pb.order_desc().begin(), pb.order_desc().end()));
   if (!desc.ok()) return desc.status();
   if (!pb.has_result_type()) return Bad("aggregate without a result_type");
   absl::StatusOr<FieldType> rt = FieldTypeFromPb(pb.result_type());

@@ -747,6 +747,17 @@ absl::StatusOr<expr::ExprPtr> Binder::BindInner(const Expr& e, Scope* s) {
                         cs->left.get(), cs->op, false, s);
   }
   if (auto* sq = dynamic_cast<const SubqueryExpr*>(&e)) {
+    if (auto it = scalar_cols_.find(sq); it != scalar_cols_.end() && it->second.schema != nullptr &&
+                                         it->second.schema == s->schema) {
+      // Decorrelated into a left join below (JoinScalarSubqueries).
+      const ScalarColumn& c = it->second;
+      expr::ExprPtr col = expr::NewColumn(c.index, c.type);
+      if (!c.is_count) return col;
+      std::vector<expr::ExprPtr> args;
+      args.push_back(std::move(col));
+      args.push_back(expr::NewInt(0));
+      return BindFunction("ifnull", std::move(args));
+    }
     return BindSubquery(*sq->query, SubqueryKind::kScalar, nullptr, BinaryOp::kEq, false, s);
   }
   if (auto* ex = dynamic_cast<const ExistsExpr*>(&e)) {
@@ -1761,6 +1772,169 @@ std::optional<Binder::SemiJoinPart> Binder::Decorrelate(const Expr& cond, const 
 
 namespace {
 
+// The scalar subqueries in `e` (not inside other subqueries).
+void CollectScalarSubqueries(const Expr& e, std::vector<const SubqueryExpr*>* out) {
+  if (auto* sq = dynamic_cast<const SubqueryExpr*>(&e)) {
+    out->push_back(sq);
+    return;
+  }
+  ForEachChild(e, [&](const Expr& c) { CollectScalarSubqueries(c, out); });
+}
+
+}  // namespace
+
+std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryExpr& sq,
+                                                                const Schema& outer) {
+  auto* sel = dynamic_cast<const SelectStmt*>(sq.query.get());
+  if (sel == nullptr || sel->from == nullptr || !sel->group_by.empty() || sel->having ||
+      sel->limit.has_value() || sel->with_rollup || sel->distinct || sel->fields.size() != 1 ||
+      sel->fields[0].wildcard) {
+    return std::nullopt;
+  }
+  auto* agg = dynamic_cast<const AggregateExpr*>(sel->fields[0].expr.get());
+  if (agg == nullptr || !agg->order_by.empty()) return std::nullopt;
+  const std::string name = absl::AsciiStrToLower(agg->name);
+  if (name != "count" && name != "sum" && name != "avg" && name != "min" && name != "max") {
+    return std::nullopt;
+  }
+  for (const auto& a : agg->args) {
+    std::vector<const AggregateExpr*> nested;
+    CollectAggs(*a, &nested);
+    if (!nested.empty() || ContainsSubquery(*a)) return std::nullopt;
+  }
+  std::vector<Correlation> from_corr;
+  auto probe = BuildFromConds(*sel->from, {}, nullptr, &from_corr, nullptr);
+  if (!probe.ok() || !from_corr.empty()) return std::nullopt;
+  const Schema inner = (*probe)->schema;
+  Schema combined = outer;
+  combined.insert(combined.end(), inner.begin(), inner.end());
+  Scope inner_scope;
+  inner_scope.schema = &inner;
+  Scope comb_scope;
+  comb_scope.schema = &combined;
+  ScalarJoinPart part;
+  std::vector<const Expr*> conj, local, inner_keys;
+  SplitAnd(sel->where.get(), &conj);
+  for (const Expr* k : conj) {
+    {
+      std::vector<Correlation> kc;
+      Scope ks = inner_scope;
+      ks.corr = &kc;
+      auto x = Bind(*k, &ks);
+      if (x.ok() && kc.empty()) {
+        local.push_back(k);
+        continue;
+      }
+    }
+    // Correlated: only `outer = inner` equalities, each column resolving over outer ++
+    // inner as the subquery's scoping resolves it.
+    if (ContainsSubquery(*k)) return std::nullopt;
+    std::vector<const ColumnRefExpr*> refs;
+    CollectColumnRefs(*k, &refs);
+    for (const ColumnRefExpr* c : refs) {
+      const int ri = FindColumn(inner, *c);
+      if (ri == -2) return std::nullopt;
+      int want = ri >= 0 ? static_cast<int>(outer.size()) + ri : FindColumn(outer, *c);
+      if (want < 0 || FindColumn(combined, *c) != want) return std::nullopt;
+    }
+    auto* b = dynamic_cast<const BinaryExpr*>(k);
+    if (b == nullptr || b->op != BinaryOp::kEq) return std::nullopt;
+    auto l = Bind(*b->left, &comb_scope);
+    auto r = Bind(*b->right, &comb_scope);
+    if (!l.ok() || !r.ok()) return std::nullopt;
+    std::set<size_t> lc, rc;
+    CollectColumns(**l, &lc);
+    CollectColumns(**r, &rc);
+    auto outer_only = [&](const std::set<size_t>& cs) {
+      return !cs.empty() && *cs.rbegin() < outer.size();
+    };
+    auto inner_only = [&](const std::set<size_t>& cs) {
+      return !cs.empty() && *cs.begin() >= outer.size();
+    };
+    const Expr* inner_side = nullptr;
+    expr::ExprPtr outer_key;
+    if (outer_only(lc) && inner_only(rc)) {
+      inner_side = b->right.get();
+      outer_key = *std::move(l);
+    } else if (outer_only(rc) && inner_only(lc)) {
+      inner_side = b->left.get();
+      outer_key = *std::move(r);
+    } else {
+      return std::nullopt;
+    }
+    auto inner_key = Bind(*inner_side, &inner_scope);
+    if (!inner_key.ok() || !HashCompatible(outer_key->type(), (*inner_key)->type())) {
+      return std::nullopt;
+    }
+    part.left_keys.push_back(std::move(outer_key));
+    inner_keys.push_back(inner_side);
+  }
+  if (part.left_keys.empty()) return std::nullopt;  // Uncorrelated: run once and cached.
+  std::vector<Correlation> sub_corr;
+  auto plan = BuildFromConds(*sel->from, local, nullptr, &sub_corr, nullptr);
+  if (!plan.ok() || !sub_corr.empty()) return std::nullopt;
+  Scope ps;
+  ps.schema = &(*plan)->schema;
+  auto an = std::make_shared<AggregateNode>();
+  an->children.push_back(*plan);
+  for (const Expr* k : inner_keys) {
+    auto x = Bind(*k, &ps);
+    if (!x.ok()) return std::nullopt;
+    // Unnamed: the columns join the outer query's FROM schema, where no name may find them.
+    an->schema.push_back({"", "", "", (*x)->type(), true});
+    an->group_by.push_back(*std::move(x));
+  }
+  AggItem item;
+  std::vector<FieldType> types;
+  for (const auto& a : agg->args) {
+    auto x = Bind(*a, &ps);
+    if (!x.ok()) return std::nullopt;
+    types.push_back((*x)->type());
+    item.args.push_back(*std::move(x));
+  }
+  auto desc = expr::NewAggDesc(name, types, agg->distinct);
+  if (!desc.ok()) return std::nullopt;
+  item.desc = *std::move(desc);
+  an->schema.push_back({"", "", "", item.desc.result_type, true});
+  an->aggs.push_back(std::move(item));
+  an->est_rows = EstimatePlanRows(an.get(), opts_.stats);
+  for (size_t i = 0; i < inner_keys.size(); ++i) {
+    part.right_keys.push_back(expr::NewColumn(i, an->schema[i].type));
+  }
+  part.plan = an;
+  part.is_count = name == "count";
+  return part;
+}
+
+std::vector<const SubqueryExpr*> Binder::JoinScalarSubqueries(const std::vector<const Expr*>& exprs,
+                                                              PlanPtr* plan) {
+  std::vector<const SubqueryExpr*> found, done;
+  for (const Expr* e : exprs) CollectScalarSubqueries(*e, &found);
+  for (const SubqueryExpr* sq : found) {
+    if (std::find(done.begin(), done.end(), sq) != done.end()) continue;
+    std::optional<ScalarJoinPart> part = DecorrelateScalar(*sq, (*plan)->schema);
+    if (!part.has_value()) continue;
+    auto join = std::make_shared<JoinNode>();
+    join->type = JoinType::kLeft;
+    join->children = {*plan, part->plan};
+    join->schema = (*plan)->schema;
+    join->schema.insert(join->schema.end(), part->plan->schema.begin(), part->plan->schema.end());
+    join->left_keys = std::move(part->left_keys);
+    join->right_keys = std::move(part->right_keys);
+    join->est_rows = (*plan)->est_rows;
+    ScalarColumn col;
+    col.index = join->schema.size() - 1;
+    col.type = join->schema.back().type;
+    col.is_count = part->is_count;
+    scalar_cols_[sq] = col;
+    *plan = join;
+    done.push_back(sq);
+  }
+  return done;
+}
+
+namespace {
+
 // Costs per row read (TiDB's cost model in spirit): a table row in a scan, an index entry,
 // and the extra random read of an index lookup's row; a seek per range.
 constexpr double kTableRowCost = 1.0;
@@ -2279,7 +2453,30 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
     if (!p.ok()) return p.status();
     plan = *std::move(p);
   }
+  // Correlated scalar subqueries of the select list of a query without aggregation become
+  // left joins (DecorrelateScalar); their values are hidden columns of from_schema.
+  std::vector<const SubqueryExpr*> scalar_subs;
+  if (opts_.optimize && sel.from != nullptr && sel.group_by.empty() && !sel.having) {
+    std::vector<const AggregateExpr*> outer_aggs;
+    std::vector<const Expr*> exprs;
+    for (const SelectField& f : sel.fields) {
+      if (f.expr == nullptr) continue;
+      CollectAggs(*f.expr, &outer_aggs);
+      exprs.push_back(f.expr.get());
+    }
+    for (const OrderItem& o : sel.order_by) CollectAggs(*o.expr, &outer_aggs);
+    if (outer_aggs.empty()) scalar_subs = JoinScalarSubqueries(exprs, &plan);
+  }
   const Schema from_schema = plan->schema;
+  // The entries point at from_schema: gone with it.
+  struct ForgetScalars {
+    std::map<const SubqueryExpr*, ScalarColumn>* cols;
+    const std::vector<const SubqueryExpr*>* subs;
+    ~ForgetScalars() {
+      for (const SubqueryExpr* sq : *subs) cols->erase(sq);
+    }
+  } forget{&scalar_cols_, &scalar_subs};
+  for (const SubqueryExpr* sq : scalar_subs) scalar_cols_[sq].schema = &from_schema;
   Scope from_scope;
   from_scope.schema = &from_schema;
   from_scope.parent = parent;
@@ -2401,7 +2598,32 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
         types.push_back((*x)->type());
         item.args.push_back(*std::move(x));
       }
-      auto desc = expr::NewAggDesc(absl::AsciiStrToLower(a->name), types, a->distinct);
+      // GROUP_CONCAT ... ORDER BY: the sort keys follow the values as further arguments;
+      // a position names one of the values (MySQL resolves it in the argument list).
+      std::vector<bool> order_desc;
+      for (const OrderItem& o : a->order_by) {
+        std::vector<const AggregateExpr*> nested;
+        CollectAggs(*o.expr, &nested);
+        if (!nested.empty()) return Err(1111, "Invalid use of group function");
+        const Expr* key = o.expr.get();
+        if (auto* lit = dynamic_cast<const LiteralExpr*>(key);
+            lit && lit->kind == LiteralKind::kInt) {
+          int64_t pos = 0;
+          if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
+              pos > static_cast<int64_t>(a->args.size())) {
+            return Err(kErBadField,
+                       absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
+          }
+          key = a->args[pos - 1].get();
+        }
+        auto x = Bind(*key, &from_scope);
+        if (!x.ok()) return x.status();
+        types.push_back((*x)->type());
+        item.args.push_back(*std::move(x));
+        order_desc.push_back(o.desc);
+      }
+      auto desc = expr::NewAggDesc(absl::AsciiStrToLower(a->name), types, a->distinct,
+                                   std::move(order_desc));
       if (!desc.ok()) return desc.status();
       item.desc = *std::move(desc);
       if (a->separator.has_value()) item.desc.separator = *a->separator;

@@ -113,6 +113,24 @@ class Binder {
   };
   std::optional<SemiJoinPart> Decorrelate(const Expr& cond, const Schema& outer, Scope* parent,
                                           std::vector<Correlation>* corr);
+  // A correlated scalar subquery `(SELECT agg(x) FROM ... WHERE inner = outer AND ...)`
+  // whose correlation is equalities of its WHERE becomes a left outer join of the outer
+  // rows with the aggregation grouped by the inner sides (TiDB's decorrelation of an Apply
+  // over an aggregation): a group per key, at most one match per outer row; an unmatched
+  // row gets the aggregate of no rows (COUNT 0, others NULL).
+  struct ScalarJoinPart {
+    std::vector<expr::ExprPtr> left_keys;   // Over the outer rows.
+    std::vector<expr::ExprPtr> right_keys;  // Over `plan`'s rows.
+    PlanPtr plan;                           // The group keys, then the aggregate.
+    bool is_count = false;
+  };
+  std::optional<ScalarJoinPart> DecorrelateScalar(const SubqueryExpr& sq, const Schema& outer);
+  // Left-joins onto *plan each scalar subquery in `exprs` that DecorrelateScalar takes (its
+  // value a hidden column appended to the schema), recording it in scalar_cols_ for
+  // expressions bound over `schema_of_result` (set by the caller once that schema exists:
+  // the subqueries are returned).
+  std::vector<const SubqueryExpr*> JoinScalarSubqueries(const std::vector<const Expr*>& exprs,
+                                                        PlanPtr* plan);
   absl::StatusOr<PlanPtr> BuildLeaf(const TableRef& ref, Scope* parent,
                                     std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildJoinTree(std::vector<PlanPtr> leaves, std::vector<const Expr*> conds,
@@ -155,6 +173,15 @@ class Binder {
   std::map<const TableScanNode*, std::vector<IndexHint>> index_hints_;
   // Access paths of scans whose covering choice waits for FinishAccessPaths.
   std::map<TableScanNode*, std::vector<AccessCandidate>> access_candidates_;
+  // Decorrelated scalar subqueries: where their values are, for expressions bound over
+  // `schema` (JoinScalarSubqueries).
+  struct ScalarColumn {
+    const Schema* schema = nullptr;
+    size_t index = 0;
+    FieldType type;
+    bool is_count = false;
+  };
+  std::map<const SubqueryExpr*, ScalarColumn> scalar_cols_;
   int depth_ = 0;
 };
 

@@ -1,5 +1,6 @@
 #include "sql/planner/explain.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -193,8 +194,17 @@ Line Describe(const PlanNode& p) {
       std::vector<std::string> fs;
       static const char* kAggs[] = {"count", "sum", "avg", "min", "max", "group_concat"};
       for (const AggItem& it : a.aggs) {
-        fs.push_back(absl::StrCat(kAggs[static_cast<int>(it.desc.kind)],
-                                  it.desc.distinct ? "(distinct " : "(", Exprs(it.args), ")"));
+        const size_t nv = std::min(expr::ValueArgs(it.desc), it.args.size());
+        std::vector<std::string> values;
+        for (size_t k = 0; k < nv; ++k) values.push_back(it.args[k]->ToString());
+        std::string f =
+            absl::StrCat(kAggs[static_cast<int>(it.desc.kind)],
+                         it.desc.distinct ? "(distinct " : "(", absl::StrJoin(values, ", "));
+        for (size_t k = nv; k < it.args.size(); ++k) {
+          absl::StrAppend(&f, k == nv ? " order by " : ", ", it.args[k]->ToString(),
+                          it.desc.order_desc[k - nv] ? " desc" : "");
+        }
+        fs.push_back(f + ")");
       }
       l.info = absl::StrCat("group by:", Exprs(a.group_by), ", funcs:", absl::StrJoin(fs, ", "));
       break;

@@ -222,6 +222,8 @@ TEST_P(PessimisticTest, PointStatementsActOnTheLatestCommits) {
     EXPECT_EQ(One(b.get(), "SELECT GROUP_CONCAT(id, ':', v ORDER BY id) FROM p"),
               "1:1,2:21,3:3,4:40");
     // The non-unique index agrees with the rows.
+    EXPECT_EQ(One(b.get(), "SELECT GROUP_CONCAT(id ORDER BY id) FROM p USE INDEX (kv) WHERE v > 0"),
+              "1,2,3,4");
     EXPECT_EQ(One(b.get(), "SELECT COUNT(*) FROM p USE INDEX (kv) WHERE v > 0"), "4");
     EXPECT_EQ(One(b.get(), "SELECT SUM(v) FROM p USE INDEX (kv) WHERE v > 0"), "65");
   });
