@@ -167,7 +167,13 @@ absl::Status LocalPd::StoreHeartbeat(const raftstore::StoreStats& stats) {
   s.leader_count = stats.leader_count;
   s.used_size = stats.used_bytes;
   MutexLock lock(mu_);
-  return sched_.StoreHeartbeat(stats.store_id, s, env_->NowMicros());
+  const uint64_t now = env_->NowMicros();
+  absl::Status st = sched_.StoreHeartbeat(stats.store_id, s, now);
+  // A deleted store whose regions all moved away becomes a tombstone.
+  for (uint64_t id : sched_.StoresToBury(now)) {
+    (void)sched_.cluster().SetStoreState(id, metapb::TOMBSTONE);
+  }
+  return st;
 }
 
 absl::Status LocalPd::PutStore(uint64_t store_id) {

@@ -28,8 +28,15 @@ std::unique_ptr<Operator> CheckReplicas(const ScheduleContext& ctx, const Region
   const size_t voters = region.VoterCount();
   for (const metapb::Peer& p : region.meta.peers()) {
     if (!IsVoter(p) || !ctx.PeerUnhealthy(region, p)) continue;
-    // A dead leader cannot carry out anything; wait for the region to elect another.
-    if (p.id() == region.leader.id()) continue;
+    // A dead leader cannot carry out anything; wait for the region to elect another. A
+    // leader on a live store that is leaving (offline: `store delete`) hands leadership
+    // to the new replica (or, when removed, to another voter) first.
+    if (p.id() == region.leader.id()) {
+      const StoreInfo* s = ctx.cluster.GetStore(p.store_id());
+      const bool alive = s != nullptr && s->IsOffline() && s->last_heartbeat_micros != 0 &&
+                         s->DownTime(ctx.now_micros) < ctx.config.max_store_down_time_micros;
+      if (!alive) continue;
+    }
     if (voters > max_replicas) {
       return Take(
           CreateRemovePeerOperator("remove-down-replica", region, p.store_id(), kOpReplica));

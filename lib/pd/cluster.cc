@@ -37,7 +37,9 @@ absl::Status Cluster::PutStore(const metapb::Store& meta) {
   if (it->second.IsTombstone()) {
     return absl::FailedPreconditionError(absl::StrCat("store ", meta.id(), " is a tombstone"));
   }
+  const metapb::StoreState state = it->second.meta.state();
   it->second.meta = meta;
+  it->second.meta.set_state(state);
   return absl::OkStatus();
 }
 

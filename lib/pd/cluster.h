@@ -34,7 +34,9 @@ class Cluster {
  public:
   // ---- Stores.
 
-  // Adds a store or updates its metadata (address, labels, state); statistics are kept.
+  // Adds a store or updates its metadata (address, labels); statistics are kept. A new
+  // store takes the state in `meta`; a known one keeps its own (a store re-registering
+  // after `store delete` stays offline: states change only through SetStoreState).
   // Returns FailedPrecondition when the store is a tombstone (ids are never reused).
   absl::Status PutStore(const metapb::Store& meta);
 

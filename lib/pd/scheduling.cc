@@ -6,6 +6,7 @@ namespace rutile::pd {
 
 Scheduling::Scheduling(const SchedulingOptions& options, IdAllocFn alloc_id, uint64_t now_micros)
     : schedule_interval_micros_(options.schedule_interval_micros),
+      created_micros_(now_micros),
       warm_at_micros_(now_micros + options.warmup_micros),
       enabled_(options.scheduling_enabled),
       now_micros_(now_micros),
@@ -36,6 +37,7 @@ absl::Status Scheduling::StoreHeartbeat(uint64_t store_id, const StoreStats& sta
   if (absl::Status s = cluster_.HandleStoreHeartbeat(store_id, stats, now_micros); !s.ok()) {
     return s;
   }
+  reported_regions_[store_id] = stats.region_count;
   MaybeSchedule(now_micros);
   return absl::OkStatus();
 }
@@ -67,6 +69,23 @@ void Scheduling::ReportRegion(const metapb::Region& region, uint64_t now_micros)
   absl::StatusOr<std::vector<uint64_t>> replaced =
       cluster_.HandleRegionHeartbeat(std::move(info), now_micros);
   if (replaced.ok() && !replaced->empty()) operators_.OnRegionsRemoved(*replaced);
+}
+
+std::vector<uint64_t> Scheduling::StoresToBury(uint64_t now_micros) const {
+  std::vector<uint64_t> out;
+  if (now_micros < warm_at_micros_) return out;
+  const uint64_t max_down = config_.max_store_down_time_micros;
+  for (const StoreInfo* s : cluster_.GetStores()) {
+    if (!s->IsOffline() || s->region_count != 0) continue;
+    auto it = reported_regions_.find(s->id());
+    const bool reported_empty = it != reported_regions_.end() && it->second == 0;
+    // Down for max-store-down-time within this view's life: every live region leader
+    // heartbeated meanwhile, so region_count is not merely unreported.
+    const bool long_down = s->DownTime(now_micros) >= max_down && now_micros >= created_micros_ &&
+                           now_micros - created_micros_ >= max_down;
+    if (reported_empty || long_down) out.push_back(s->id());
+  }
+  return out;
 }
 
 std::vector<std::string> Scheduling::MaybeSchedule(uint64_t now_micros) {

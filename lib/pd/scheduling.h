@@ -19,6 +19,7 @@
 #define RUTILE_PD_SCHEDULING_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,14 @@ class Scheduling {
   // reports are ignored; the leader PD knows is kept when the epoch did not change.
   void ReportRegion(const metapb::Region& region, uint64_t now_micros);
 
+  // The offline stores (pd-ctl `store delete`) ready to become tombstones: PD knows no
+  // region with a peer on them, the view is warm (regions had time to report), and either
+  // the store itself last reported holding no region or it has been down for
+  // max-store-down-time (a dead store never reports; its replicas were repaired
+  // elsewhere). The caller records the change (the replicated PD through its Raft log
+  // first) and applies it with cluster().SetStoreState(id, TOMBSTONE).
+  std::vector<uint64_t> StoresToBury(uint64_t now_micros) const;
+
   // Runs a scheduling round if one is due (enabled, warm, interval passed). Returns the
   // operators added.
   std::vector<std::string> MaybeSchedule(uint64_t now_micros);
@@ -82,7 +91,10 @@ class Scheduling {
 
  private:
   uint64_t schedule_interval_micros_;
+  uint64_t created_micros_;
   uint64_t warm_at_micros_;
+  // The region count each store last reported in a heartbeat to this view.
+  std::map<uint64_t, uint64_t> reported_regions_;
   bool enabled_;
   uint64_t last_round_micros_ = 0;
   bool ran_ = false;

@@ -35,6 +35,16 @@ bool ReplicatedAdminCommand(std::string_view line) {
          (w[0] == "scheduler" && (w[1] == "add" || w[1] == "remove"));
 }
 
+// The store of a pd-ctl "store delete <id>" line.
+std::optional<uint64_t> StoreDeleteTarget(std::string_view line) {
+  std::vector<std::string> w = absl::StrSplit(std::string(line), ' ', absl::SkipEmpty());
+  uint64_t id = 0;
+  if (w.size() != 3 || w[0] != "store" || w[1] != "delete" || !absl::SimpleAtoi(w[2], &id)) {
+    return std::nullopt;
+  }
+  return id;
+}
+
 // What a replicated admin line sets: "config set <name>" or "scheduler <name>" (a later
 // line with the same key supersedes an earlier one).
 std::string AdminCommandKey(std::string_view line) {
@@ -71,14 +81,20 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   explicit Core(const PdServerOptions& o)
       : options(o),
         env(o.env),
+        lease_micros(o.lease_micros != 0 ? o.lease_micros : MaxSafePdLeaseMicros(o)),
         alloc_storage(this),
         ids(&alloc_storage),
         tso(o.env, &alloc_storage, o.tso) {}
 
   const PdServerOptions options;
   Env* const env;
+  const uint64_t lease_micros;
 
   // Driver-fiber only.
+  // Ticks since start, and how many of the first ones (pre-)votes are ignored for (a
+  // restarted member may have acknowledged a leader lease and forgotten it).
+  uint64_t ticks = 0;
+  uint64_t ignore_votes_ticks = 0;
   std::unique_ptr<raft::EngineLogStorage> log;
   std::unique_ptr<raft::RawNode> raw;
   uint64_t term_start_index = 0;
@@ -110,6 +126,9 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
   uint64_t lead = 0;
   bool serving = false;
   uint64_t serving_term = 0;
+  // The leader lease: this member's monotonic clock may not reach it before a successor
+  // could be elected (see server.h). 0: none. Only ever set for the current term.
+  uint64_t lease_expire_micros = 0;
   // Waiters of proposals and ReadIndex requests, by id.
   std::map<uint64_t, Promise<absl::Status>> waiters;
   uint64_t next_waiter = 1;
@@ -149,7 +168,16 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
 
   // ---- From any fiber.
   absl::Status ProposeAndWait(pdpb::Command cmd);
+  // A ReadIndex round: OK once a quorum acknowledged this leader after the call (and the
+  // lease is renewed from the call's start).
   absl::Status ConfirmLeadership();
+  // OK at once while the lease holds, else ConfirmLeadership.
+  absl::Status LeaseOrConfirm();
+  bool HoldsLease() const;
+  // Extends the lease to `from_micros` + lease_micros if this member still leads `term`.
+  void RenewLease(uint64_t from_micros, uint64_t term);
+  // Renews the lease when less than half of it remains (the lease keeper fiber).
+  void KeepLease();
   absl::Status WaitFor(Event ev);
   // Fills `h`; returns false (and sets not_leader) unless this member serves.
   bool CheckServing(pdpb::ResponseHeader* h) const;
@@ -192,11 +220,15 @@ void PdServer::Core::FailAllWaiters(const absl::Status& s) {
 absl::Status PdServer::Core::WaitFor(Event ev) {
   Promise<absl::Status> p;
   Future<absl::Status> f = p.GetFuture();
+  // Whatever the quorum acknowledges for this request was sent after this instant.
+  const uint64_t issued = env->NowMicros();
+  uint64_t issue_term = 0;
   {
     MutexLock l(mu);
     if (!is_leader || stopped) return absl::UnavailableError("pd: not leader");
     ev.waiter = (options.member_id << 48) | next_waiter++;
     waiters.emplace(ev.waiter, p);
+    issue_term = term;
   }
   const uint64_t id = ev.waiter;
   if (ev.kind == Event::Kind::kPropose) {
@@ -213,7 +245,40 @@ absl::Status PdServer::Core::WaitFor(Event ev) {
     waiters.erase(id);
     return absl::UnavailableError("pd: proposal timed out");
   }
-  return f.Get();
+  absl::Status s = f.Get();
+  // A committed proposal of this term or a confirmed ReadIndex: a quorum heard from this
+  // leader after `issued`.
+  if (s.ok()) RenewLease(issued, issue_term);
+  return s;
+}
+
+void PdServer::Core::RenewLease(uint64_t from_micros, uint64_t t) {
+  MutexLock l(mu);
+  if (!is_leader || stopped || term != t || t == 0) return;
+  lease_expire_micros = std::max(lease_expire_micros, from_micros + lease_micros);
+}
+
+bool PdServer::Core::HoldsLease() const {
+  const uint64_t now = env->NowMicros();
+  MutexLock l(mu);
+  return serving && !stopped && is_leader && term == serving_term && now < lease_expire_micros;
+}
+
+absl::Status PdServer::Core::LeaseOrConfirm() {
+  if (HoldsLease()) return absl::OkStatus();
+  return ConfirmLeadership();
+}
+
+void PdServer::Core::KeepLease() {
+  uint64_t expire;
+  {
+    MutexLock l(mu);
+    if (!serving || stopped) return;
+    expire = lease_expire_micros;
+  }
+  const uint64_t now = env->NowMicros();
+  if (expire > now && expire - now > lease_micros / 2) return;
+  (void)ConfirmLeadership();
 }
 
 absl::Status PdServer::Core::ProposeAndWait(pdpb::Command cmd) {
@@ -239,6 +304,10 @@ void PdServer::Core::Run() {
     while (ev.has_value() && !stopped) {
       switch (ev->kind) {
         case Event::Kind::kMessage:
+          if (ticks < ignore_votes_ticks &&
+              (ev->message.type() == raft::MSG_VOTE || ev->message.type() == raft::MSG_PRE_VOTE)) {
+            break;  // Restarted: a lease we acknowledged and forgot may still hold.
+          }
           (void)raw->Step(std::move(ev->message));
           break;
         case Event::Kind::kPropose: {
@@ -266,6 +335,7 @@ void PdServer::Core::Run() {
     if (stopped) break;
     if (env->NowMicros() >= next_tick) {
       raw->Tick();
+      ++ticks;
       next_tick = env->NowMicros() + options.tick_micros;
     }
     HandleReady();
@@ -349,6 +419,8 @@ void PdServer::Core::OnRoleChange(const raft::SoftState& ss) {
       ready_started = false;
     }
     lost = is_leader && !now_leader;
+    // A new term earns its own lease.
+    if (lost || (now_leader && !is_leader)) lease_expire_micros = 0;
     is_leader = now_leader;
     if (lost) {
       serving = false;
@@ -432,9 +504,24 @@ void PdServer::Core::Apply(const raft::Entry& e) {
       case pdpb::Command::kIdLimit:
         id_limit = std::max(id_limit, c.id_limit());
         break;
-      case pdpb::Command::kPutStore:
-        stores[c.put_store().id()] = c.put_store();
+      case pdpb::Command::kPutStore: {
+        // A known store keeps its state (only store_state changes it).
+        auto it = stores.find(c.put_store().id());
+        const metapb::StoreState state =
+            it != stores.end() ? it->second.state() : c.put_store().state();
+        metapb::Store& meta = stores[c.put_store().id()];
+        meta = c.put_store();
+        meta.set_state(state);
         break;
+      }
+      case pdpb::Command::kStoreState: {
+        auto it = stores.find(c.store_state().store_id());
+        // A tombstone is final.
+        if (it != stores.end() && it->second.state() != metapb::TOMBSTONE) {
+          it->second.set_state(c.store_state().state());
+        }
+        break;
+      }
       case pdpb::Command::kGcSafePoint:
         gc_safe_point = std::max(gc_safe_point, c.gc_safe_point());
         break;
@@ -590,10 +677,11 @@ void PdServer::Core::RegisterService() {
           return absl::InvalidArgumentError(
               absl::StrCat("tso count ", req.count(), " not in [1, 2^18)"));
         }
+        // Allocate only under the leader lease, checked after the request arrived: no
+        // successor can have served yet (see server.h).
+        if (!c.LeaseOrConfirm().ok()) return Unready(resp->mutable_header());
         absl::StatusOr<uint64_t> ts = c.tso.GetTimestamp(req.count());
         if (!ts.ok()) return Unready(resp->mutable_header());
-        // Answer only while a quorum still follows this leader (see the file comment).
-        if (!c.ConfirmLeadership().ok()) return Unready(resp->mutable_header());
         resp->set_timestamp(*ts);
         resp->set_count(req.count());
         return absl::OkStatus();
@@ -623,7 +711,9 @@ void PdServer::Core::RegisterService() {
               return absl::FailedPreconditionError(
                   absl::StrCat("store ", req.store().id(), " is a tombstone"));
             }
-            if (it->second.SerializeAsString() == req.store().SerializeAsString()) {
+            metapb::Store same = req.store();
+            same.set_state(it->second.state());  // Registration never changes the state.
+            if (it->second.SerializeAsString() == same.SerializeAsString()) {
               return absl::OkStatus();
             }
           }
@@ -664,8 +754,25 @@ void PdServer::Core::RegisterService() {
         }
         std::shared_ptr<Core::SchedBox> box = c.Sched();
         if (box == nullptr) return Unready(resp->mutable_header());
-        MutexLock l(box->mu);
-        return box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
+        std::vector<uint64_t> bury;
+        absl::Status st;
+        {
+          MutexLock l(box->mu);
+          st = box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
+          bury = box->s.StoresToBury(c.env->NowMicros());
+        }
+        // Deleted stores whose regions all moved away become tombstones: in the log
+        // first, so every later leader knows (see pdpb.Command.store_state).
+        for (uint64_t id : bury) {
+          pdpb::Command cmd;
+          cmd.mutable_store_state()->set_store_id(id);
+          cmd.mutable_store_state()->set_state(metapb::TOMBSTONE);
+          if (!c.ProposeAndWait(std::move(cmd)).ok()) break;
+          MutexLock l(box->mu);
+          (void)box->s.cluster().SetStoreState(id, metapb::TOMBSTONE);
+          RUTILE_LOG_INFO("pd {}: store {} is a tombstone", c.options.member_id, id);
+        }
+        return st;
       });
 
   (void)Register<pdpb::RegionHeartbeatRequest, pdpb::RegionHeartbeatResponse>(
@@ -772,8 +879,8 @@ void PdServer::Core::RegisterService() {
   (void)Register<pdpb::GetGcSafePointRequest, pdpb::GetGcSafePointResponse>(
       self, "GetGcSafePoint",
       [](Core& c, const pdpb::GetGcSafePointRequest&, pdpb::GetGcSafePointResponse* resp) {
-        // A read of replicated state: confirm leadership so it is not stale.
-        if (!c.ConfirmLeadership().ok()) return Unready(resp->mutable_header());
+        // A read of replicated state: under the lease (or confirmed) it is not stale.
+        if (!c.LeaseOrConfirm().ok()) return Unready(resp->mutable_header());
         MutexLock l(c.mu);
         resp->set_safe_point(c.gc_safe_point);
         return absl::OkStatus();
@@ -792,7 +899,7 @@ void PdServer::Core::RegisterService() {
           pdpb::Command cmd;
           cmd.set_gc_safe_point(req.safe_point());
           if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
-        } else if (!c.ConfirmLeadership().ok()) {
+        } else if (!c.LeaseOrConfirm().ok()) {
           return Unready(resp->mutable_header());
         }
         MutexLock l(c.mu);
@@ -819,8 +926,16 @@ void PdServer::Core::RegisterService() {
           }
           if (!out.ok()) return out.status();
           resp->set_output(*out);
-          if (!ReplicatedAdminCommand(req.command_line())) return absl::OkStatus();
-          cmd.set_admin_command(req.command_line());
+          if (std::optional<uint64_t> id = StoreDeleteTarget(req.command_line())) {
+            // The store is offline in this view; record it so later leaders keep moving
+            // its regions away.
+            cmd.mutable_store_state()->set_store_id(*id);
+            cmd.mutable_store_state()->set_state(metapb::OFFLINE);
+          } else if (!ReplicatedAdminCommand(req.command_line())) {
+            return absl::OkStatus();
+          } else {
+            cmd.set_admin_command(req.command_line());
+          }
         }
         // Replicate it, so the next leader does the same (see the file comment).
         if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
@@ -848,6 +963,11 @@ absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions&
                                           options.member_id) == options.members.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("pd server: member ", options.member_id, " not among the members"));
+  }
+  if (options.lease_micros > MaxSafePdLeaseMicros(options)) {
+    return absl::InvalidArgumentError(absl::StrCat("pd server: lease_micros ", options.lease_micros,
+                                                   " exceeds the safe bound ",
+                                                   MaxSafePdLeaseMicros(options)));
   }
   auto core = std::make_shared<Core>(options);
   absl::StatusOr<std::unique_ptr<raft::EngineLogStorage>> log =
@@ -879,6 +999,7 @@ absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions&
       core->RestoreLocked(st);
     }
     core->applied_index = snap->metadata().index();
+    core->ignore_votes_ticks = static_cast<uint64_t>(options.election_tick);
   }
   raft::Config rc;
   rc.id = options.member_id;
@@ -893,9 +1014,20 @@ absl::StatusOr<std::unique_ptr<PdServer>> PdServer::Start(const PdServerOptions&
   core->raw = std::move(*raw);
   core->RegisterService();
 
-  core->fibers.Add(2);
+  core->fibers.Add(3);
   options.env->Spawn([core] {
     core->Run();
+    core->fibers.Done();
+  });
+  // The lease keeper: checks every heartbeat interval, renews below half the lease.
+  options.env->Spawn([core] {
+    const uint64_t interval =
+        std::max<uint64_t>(1, core->options.tick_micros *
+                                  static_cast<uint64_t>(std::max(1, core->options.heartbeat_tick)));
+    while (!core->stopped) {
+      core->env->SleepForMicros(interval);
+      if (!core->stopped) core->KeepLease();
+    }
     core->fibers.Done();
   });
   options.env->Spawn([core] {
@@ -928,6 +1060,8 @@ uint64_t PdServer::member_id() const { return core_->options.member_id; }
 
 uint64_t PdServer::TEST_FirstLogIndex() const { return core_->first_index_stat; }
 uint64_t PdServer::TEST_AppliedIndex() const { return core_->applied_stat; }
+
+bool PdServer::TEST_HoldsLease() const { return core_->HoldsLease(); }
 
 bool PdServer::IsServing() const {
   MutexLock l(core_->mu);

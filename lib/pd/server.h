@@ -11,9 +11,23 @@
 // limit L, serves above it, commits a new limit ahead through Raft) and the id allocator,
 // and builds a fresh scheduling view (pd::Scheduling) from the replicated stores; regions
 // come back from heartbeats. Only then is it ready. Losing leadership stops all of it.
-// Each TSO answer is confirmed by a ReadIndex round (a quorum still follows this term)
-// before it goes out, so a deposed leader that has not noticed yet never answers after
-// its successor has: timestamps are strictly increasing across failovers.
+//
+// The leader lease (PD's etcd lease, here derived from Raft as raftstore's). A quorum that
+// acknowledged a message this leader sent at time t (a heartbeat round confirming a
+// ReadIndex, or a proposal of its term that committed) refuses (pre-)votes until
+// election_tick of its own ticks passed, so no successor can be elected before
+// t + (election_tick - 1) * tick_micros of true time. The leader holds a lease until
+// t + lease_micros on its own monotonic clock, lease_micros at most that bound shrunk by
+// the clock drift allowed, (election_tick - 1) * tick_micros * (1 - d) / (1 + d)
+// (MaxSafePdLeaseMicros). Every TSO request checks the lease when it arrives, before it
+// allocates: held, it allocates from memory; not held, it first confirms leadership with
+// a ReadIndex round (which renews the lease). So a deposed leader that has not noticed yet
+// (partitioned away, still reachable by clients) stops handing out timestamps before a
+// successor can start, and the successor starts above the window limit its predecessor
+// committed: timestamps are strictly increasing in real time across failovers. A lease
+// keeper fiber renews the lease (a ReadIndex round) when less than half of it remains. A
+// restarted member may have acknowledged a lease and forgotten it, so it ignores
+// (pre-)votes for its first election_tick ticks (as lib/raft and raftstore do).
 //
 // Configuration. Turning scheduling on or off and the pd-ctl verbs that change the
 // configuration or the schedulers ("config set", "scheduler add|remove") run at the leader
@@ -72,7 +86,21 @@ struct PdServerOptions {
   uint64_t propose_timeout_micros = 3'000'000;
   // Snapshot and compact the log after this many applied entries (0: never).
   uint64_t compact_log_entries = 1000;
+  // The worst relative rate error of any member's monotonic clock, in [0, 1).
+  double max_clock_drift = 0.05;
+  // The leader lease (see the file comment); 0 means MaxSafePdLeaseMicros, a larger value
+  // is refused by Start.
+  uint64_t lease_micros = 0;
 };
+
+// The longest leader lease that keeps the TSO strictly increasing across failovers (see
+// the file comment); 0 when the options allow none.
+inline uint64_t MaxSafePdLeaseMicros(const PdServerOptions& o) {
+  if (o.election_tick < 2 || o.max_clock_drift < 0 || o.max_clock_drift >= 1) return 0;
+  const double ticks = static_cast<double>(o.election_tick - 1);
+  return static_cast<uint64_t>(ticks * static_cast<double>(o.tick_micros) *
+                               (1 - o.max_clock_drift) / (1 + o.max_clock_drift));
+}
 
 class PdServer {
  public:
@@ -92,6 +120,8 @@ class PdServer {
   uint64_t member_id() const;
   // True while this member is the leader and serves.
   bool IsServing() const;
+  // True while this member serves and holds the leader lease (tests).
+  bool TEST_HoldsLease() const;
   // The leader this member knows of (0: none).
   uint64_t leader() const;
   // The first index still in this member's log and the last applied (tests: compaction).

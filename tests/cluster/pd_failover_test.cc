@@ -7,15 +7,21 @@
 //   - with the PD leader's node crashed (twice, one after the other), the new PD leader
 //     still repairs the replicas that node held onto the spare store, under a down-store
 //     time that was set through pd-ctl (replicated configuration), and no write is lost.
-// A failure prints the seed (RUTILE_SIM_SEED replays it).
+// And a store deleted through pd-ctl is emptied, then stays a tombstone across PD leader
+// failovers. A failure prints the seed (RUTILE_SIM_SEED replays it).
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "node/node_internal.h"
+#include "node/replicated_pd.h"
+#include "pd/server.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
 #include "rutile/testing/cluster.h"
@@ -38,6 +44,8 @@ TEST(PdFailoverTest, TimestampsStayStrictlyIncreasingAcrossPdLeaderFailovers) {
   ASSERT_TRUE(c.Start().ok()) << c.SeedMessage();
   ASSERT_EQ(c.pd_members(), (std::vector<uint64_t>{1, 2, 3}));
 
+  int crashes = 0;
+  int partitions = 0;
   constexpr size_t kWanted = 100'000;
   constexpr int kFibers = 32;
   std::vector<std::vector<TsoCall>> calls(kFibers);
@@ -60,15 +68,15 @@ TEST(PdFailoverTest, TimestampsStayStrictlyIncreasingAcrossPdLeaderFailovers) {
         }
         call.ts = *ts;
         calls[f].push_back(call);
-        if (++total >= kWanted) stop = true;
+        // At least two of each fault too (with the leader lease, 100k take only a few
+        // virtual seconds).
+        if (++total >= kWanted && crashes >= 2 && partitions >= 2) stop = true;
       }
       --running;
     });
   }
   // The nemesis: every ~1.5 s the PD leader's node is crashed (restarted 1 s later) or
   // partitioned away from the other members (healed 1.5 s later).
-  int crashes = 0;
-  int partitions = 0;
   bool nemesis_done = false;
   env->Spawn([&] {
     for (int round = 0; !stop; ++round) {
@@ -174,6 +182,137 @@ TEST(PdFailoverTest, SchedulersRepairReplicasAcrossPdLeaderFailovers) {
     absl::StatusOr<std::string> out = c.PdCtl("config show");
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_NE(out->find("max-store-down-time = 2s"), std::string::npos) << *out;
+  })) << c.SeedMessage();
+}
+
+// pd-ctl `store delete` in a cluster on the replicated PD: PD moves every replica off the
+// store, then makes it a tombstone; the tombstone is in PD's Raft log, so the leaders
+// elected after the PD leader's node is crashed (twice) still know it: the store gets no
+// replica back, and no write is lost.
+TEST(PdFailoverTest, DeletedStoreIsEmptiedThenTombstonedAcrossPdLeaderFailovers) {
+  TestClusterOptions o;
+  o.sim.seed = SeedFromEnvironment().value_or(7003);
+  o.nodes = 4;
+  TestCluster c(o);
+  ASSERT_TRUE(c.Start().ok()) << c.SeedMessage();
+  constexpr uint64_t kDeleted = 3;
+  auto key = [](int i) { return absl::StrFormat("k%03d", i); };
+  auto tombstoned = [&] {
+    absl::StatusOr<std::string> out = c.PdCtl(absl::StrCat("store ", kDeleted));
+    return out.ok() && out->find("TOMBSTONE") != std::string::npos;
+  };
+  auto on_deleted = [&] {
+    int n = 0;
+    for (const RegionDescription& r : c.Regions()) {
+      n += std::count(r.stores.begin(), r.stores.end(), kDeleted);
+    }
+    return n;
+  };
+  ASSERT_TRUE(c.Run([&] {
+    for (int i = 0; i < 40; ++i) ASSERT_TRUE(c.kv().Put(key(i), std::to_string(i)).ok());
+    ASSERT_TRUE(c.SplitRegion(key(20)).ok());
+    ASSERT_TRUE(c.WaitForReplication(60'000'000).ok());
+    ASSERT_GT(on_deleted(), 0);
+    absl::StatusOr<std::string> out = c.PdCtl(absl::StrCat("store delete ", kDeleted));
+    ASSERT_TRUE(out.ok()) << out.status();
+    for (int i = 0; i < 240 && !(tombstoned() && on_deleted() == 0); ++i) {
+      c.env()->SleepForMicros(250'000);
+    }
+    ASSERT_TRUE(tombstoned()) << c.PdCtl(absl::StrCat("store ", kDeleted)).value_or("");
+    ASSERT_EQ(on_deleted(), 0);
+  })) << c.SeedMessage();
+  uint64_t restarted = 0;
+  for (int round = 0; round < 2; ++round) {
+    uint64_t leader = 0;
+    ASSERT_TRUE(c.Run([&] { leader = WaitForPdLeader(c); })) << c.SeedMessage();
+    ASSERT_NE(leader, 0u) << c.SeedMessage();
+    c.Crash(leader);
+    if (restarted != 0) c.Restart(restarted);
+    ASSERT_TRUE(c.Run([&] {
+      ASSERT_NE(WaitForPdLeader(c), 0u);
+      ASSERT_NE(c.PdLeader(), leader);
+      // Long enough for the new leader's schedulers to run (after its warm-up).
+      c.env()->SleepForMicros(4'000'000);
+      EXPECT_TRUE(tombstoned()) << "round " << round << ": "
+                                << c.PdCtl(absl::StrCat("store ", kDeleted)).value_or("");
+      EXPECT_EQ(on_deleted(), 0) << "round " << round;
+    })) << c.SeedMessage();
+    restarted = leader;
+  }
+  c.Restart(restarted);
+  ASSERT_TRUE(c.Run([&] {
+    for (int i = 0; i < 40; ++i) {
+      absl::StatusOr<std::optional<std::string>> v = c.kv().Get(key(i));
+      ASSERT_TRUE(v.ok()) << v.status();
+      EXPECT_EQ(*v, std::to_string(i));
+    }
+    EXPECT_EQ(on_deleted(), 0);
+  })) << c.SeedMessage();
+}
+
+// Hibernated regions and PD: every region asleep, the PD leader's member stops (its node
+// and store stay up). The new PD leader knows no region at first; it learns every asleep
+// region, with its leader, from the region heartbeats their leaders keep sending while
+// asleep, and neither that nor its scheduling rounds (on, over a balanced cluster) wakes
+// any of them: the asleep counts stay full for the whole time.
+TEST(PdFailoverTest, NewPdLeaderLearnsHibernatedRegionsWithoutWakingThem) {
+  TestClusterOptions o;
+  o.sim.seed = SeedFromEnvironment().value_or(7004);
+  o.nodes = 3;
+  TestCluster c(o);
+  ASSERT_TRUE(c.Start().ok()) << c.SeedMessage();
+  constexpr int kRegions = 8;
+  auto key = [](int i) { return absl::StrFormat("k%03d", i); };
+  auto store = [&](uint64_t id) { return node::StoreOf(node::Access::ImplOf(c.node(id)).get()); };
+  auto all_asleep = [&] {
+    for (uint64_t id : {1, 2, 3}) {
+      if (store(id)->stats().asleep_peers != c.RegionCount(id)) return false;
+    }
+    return true;
+  };
+  // Regions in PD's view whose leader it knows.
+  auto pd_regions_with_leader = [&] {
+    absl::StatusOr<std::string> out = c.PdCtl("region");
+    if (!out.ok()) return -1;
+    int n = 0;
+    for (absl::string_view line : absl::StrSplit(*out, '\n')) {
+      if (absl::StartsWith(line, "r") && absl::StrContains(line, "*")) ++n;
+    }
+    return n;
+  };
+  ASSERT_TRUE(c.Run([&] {
+    for (int i = 1; i < kRegions; ++i) ASSERT_TRUE(c.SplitRegion(key(i * 10)).ok());
+    for (int i = 0; i < kRegions * 10; ++i) ASSERT_TRUE(c.kv().Put(key(i), "v").ok());
+    ASSERT_TRUE(c.WaitForReplication(60'000'000).ok());
+    // The first PD leader's schedulers (after their warm-up) balance the leaders, then
+    // every region falls asleep and stays so for two seconds.
+    c.env()->SleepForMicros(5'000'000);
+    int quiet = 0;
+    for (int i = 0; i < 240 && quiet < 8; ++i) {
+      c.env()->SleepForMicros(250'000);
+      quiet = all_asleep() ? quiet + 1 : 0;
+    }
+    ASSERT_EQ(quiet, 8);
+    ASSERT_EQ(c.Regions().size(), static_cast<size_t>(kRegions));
+    const uint64_t leader = WaitForPdLeader(c);
+    ASSERT_NE(leader, 0u);
+    ASSERT_EQ(pd_regions_with_leader(), kRegions);
+    node::Access::ImplOf(c.node(leader))->replicated_pd->server()->Stop();
+    uint64_t next = 0;
+    for (int i = 0; i < 400 && (next == 0 || next == leader); ++i) {
+      c.env()->SleepForMicros(50'000);
+      next = c.PdLeader();
+    }
+    ASSERT_NE(next, 0u);
+    ASSERT_NE(next, leader);
+    // Ten seconds: past the new leader's warm-up, twenty heartbeat intervals.
+    int awake_at = -1;
+    for (int i = 0; i < 40; ++i) {
+      c.env()->SleepForMicros(250'000);
+      if (awake_at < 0 && !all_asleep()) awake_at = (i + 1) * 250;
+    }
+    EXPECT_EQ(awake_at, -1) << "a region woke up within " << awake_at << " ms";
+    EXPECT_EQ(pd_regions_with_leader(), kRegions);
   })) << c.SeedMessage();
 }
 

@@ -141,7 +141,35 @@ struct TsoCall {
   uint64_t ts = 0;
 };
 
-// Fetches `wanted` timestamps from `fibers` concurrent fibers while the serving leader is,
+// "" when the timestamps are unique and a call that began after another ended got a
+// larger one (real-time order); otherwise what went wrong.
+inline std::string CheckTsoHistory(std::vector<TsoCall> all) {
+  std::set<uint64_t> unique;
+  for (const TsoCall& c : all) unique.insert(c.ts);
+  if (unique.size() != all.size()) {
+    return absl::StrCat(all.size() - unique.size(), " duplicated timestamps");
+  }
+  std::vector<TsoCall> by_end = all;
+  std::sort(by_end.begin(), by_end.end(),
+            [](const TsoCall& a, const TsoCall& b) { return a.end < b.end; });
+  std::sort(all.begin(), all.end(),
+            [](const TsoCall& a, const TsoCall& b) { return a.start < b.start; });
+  uint64_t max_ended = 0;
+  size_t j = 0;
+  for (const TsoCall& c : all) {
+    while (j < by_end.size() && by_end[j].end < c.start) {
+      max_ended = std::max(max_ended, by_end[j++].ts);
+    }
+    if (c.ts <= max_ended) {
+      return absl::StrCat("timestamp ", c.ts, " from a call started at ", c.start, " is not above ",
+                          max_ended, ", returned before it began");
+    }
+  }
+  return "";
+}
+
+// Fetches `wanted` timestamps (and goes on until `min_failovers` happened) from `fibers`
+// concurrent fibers while the serving leader is,
 // in turn, crashed (restarted 1 s later) and partitioned away from the other members
 // (healed 1.5 s later; the client still reaches it), every ~1.5 s. Returns "" when every
 // timestamp is unique, each fiber's increase, and a call that began after another ended
@@ -154,7 +182,7 @@ struct TsoRunResult {
   pd::ClientStats stats;
 };
 
-inline TsoRunResult RunTsoFailovers(PdWorld& w, size_t wanted, int fibers) {
+inline TsoRunResult RunTsoFailovers(PdWorld& w, size_t wanted, int fibers, int min_failovers = 0) {
   TsoRunResult r;
   std::vector<std::vector<TsoCall>> calls(fibers);
   size_t total = 0;
@@ -174,7 +202,7 @@ inline TsoRunResult RunTsoFailovers(PdWorld& w, size_t wanted, int fibers) {
         }
         c.ts = *ts;
         calls[f].push_back(c);
-        if (++total >= wanted) stop = true;
+        if (++total >= wanted && r.failovers >= min_failovers) stop = true;
       }
       --running;
     });
@@ -218,29 +246,7 @@ inline TsoRunResult RunTsoFailovers(PdWorld& w, size_t wanted, int fibers) {
     all.insert(all.end(), calls[f].begin(), calls[f].end());
   }
   r.timestamps = all.size();
-  std::set<uint64_t> unique;
-  for (const TsoCall& c : all) unique.insert(c.ts);
-  if (unique.size() != all.size()) {
-    r.error = absl::StrCat(all.size() - unique.size(), " duplicated timestamps");
-    return r;
-  }
-  std::vector<TsoCall> by_end = all;
-  std::sort(by_end.begin(), by_end.end(),
-            [](const TsoCall& a, const TsoCall& b) { return a.end < b.end; });
-  std::sort(all.begin(), all.end(),
-            [](const TsoCall& a, const TsoCall& b) { return a.start < b.start; });
-  uint64_t max_ended = 0;
-  size_t j = 0;
-  for (const TsoCall& c : all) {
-    while (j < by_end.size() && by_end[j].end < c.start) {
-      max_ended = std::max(max_ended, by_end[j++].ts);
-    }
-    if (c.ts <= max_ended) {
-      r.error = absl::StrCat("timestamp ", c.ts, " from a call started at ", c.start,
-                             " is not above ", max_ended, ", returned before it began");
-      return r;
-    }
-  }
+  r.error = CheckTsoHistory(std::move(all));
   return r;
 }
 

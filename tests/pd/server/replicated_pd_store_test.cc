@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "node/replicated_pd.h"
 #include "raftstore/store.h"
@@ -209,6 +210,56 @@ TEST(ReplicatedPdStoreTest, StoresScheduledThroughTheReplicatedPd) {
     absl::StatusOr<uint64_t> got = w.pd(2).GetGcSafePoint();
     ASSERT_TRUE(got.ok()) << got.status();
     EXPECT_EQ(*got, *a);
+  })) << w.Seed();
+}
+
+// pd-ctl `store delete`: the store goes offline, PD moves its replica to the spare store,
+// then makes it a tombstone. Both state changes are in PD's Raft log: the PD leader stops
+// right after the delete, and its successor, which learned of it only from the log,
+// carries on and buries the store; the deleted store drops its replica and its
+// registration is refused from then on. (Tombstones across PD restarts: tests/cluster.)
+TEST(ReplicatedPdStoreTest, StoreDeleteMovesReplicasAwayThenTombstonesItAcrossPdFailover) {
+  std::optional<uint64_t> env_seed = testing::SeedFromEnvironment();
+  World w(env_seed.value_or(43));
+  w.Open();
+  ASSERT_TRUE(w.Eventually([&] { return w.Placement(4).size() == 1; }, 20'000'000)) << w.Seed();
+  const uint64_t leader = w.PdLeader();
+  ASSERT_NE(leader, 0u) << w.Seed();
+  // Delete a store that does not host the serving PD member (whose member is stopped).
+  const uint64_t deleted = leader == 3 ? 2 : 3;
+  ASSERT_TRUE(w.Run([&] {
+    absl::StatusOr<std::string> out = w.pd(4).AdminExecute(absl::StrCat("store delete ", deleted));
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_TRUE(absl::IsNotFound(w.pd(4).AdminExecute("store delete 77").status()));
+    w.pd(leader).server()->Stop();
+  })) << w.Seed();
+  auto store_line = [&](uint64_t via) {
+    std::string line;
+    w.Run([&] {
+      absl::StatusOr<std::string> out = w.pd(via).AdminExecute(absl::StrCat("store ", deleted));
+      if (out.ok()) line = *out;
+    });
+    return line;
+  };
+  std::vector<uint64_t> want;
+  for (uint64_t s = 1; s <= 4; ++s) {
+    if (s != deleted) want.push_back(s);
+  }
+  ASSERT_TRUE(w.Eventually(
+      [&] {
+        std::vector<std::vector<uint64_t>> p = w.Placement(4);
+        return p.size() == 1 && p[0] == want &&
+               store_line(4).find("TOMBSTONE") != std::string::npos;
+      },
+      60'000'000))
+      << "deleted store " << deleted << ": " << store_line(4) << "; " << w.Seed();
+  EXPECT_NE(w.PdLeader(), leader) << w.Seed();
+  // The deleted store dropped its replica.
+  EXPECT_TRUE(w.Eventually([&] { return w.store(deleted).Regions().empty(); }, 10'000'000))
+      << w.Seed();
+  // A tombstone stays one: its registration is refused, through another leader too.
+  ASSERT_TRUE(w.Run([&] {
+    EXPECT_EQ(w.pd(deleted).PutStore(deleted).code(), absl::StatusCode::kFailedPrecondition);
   })) << w.Seed();
 }
 

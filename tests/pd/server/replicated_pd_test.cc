@@ -32,7 +32,7 @@ using pdtest::SeedOr;
 
 TEST(ReplicatedPdTest, TimestampsStrictlyIncreaseAcrossLeaderFailovers) {
   PdWorld w(SeedOr(7));
-  pdtest::TsoRunResult r = pdtest::RunTsoFailovers(w, 100'000, 32);
+  pdtest::TsoRunResult r = pdtest::RunTsoFailovers(w, 100'000, 32, /*min_failovers=*/5);
   ASSERT_EQ(r.error, "") << w.Seed();
   EXPECT_GE(r.failovers, 5) << w.Seed();
   EXPECT_EQ(r.errors, 0) << w.Seed();
@@ -41,6 +41,103 @@ TEST(ReplicatedPdTest, TimestampsStrictlyIncreaseAcrossLeaderFailovers) {
               (w.sim().NowMicros() - 1'000'000) / 1e6, r.failovers);
   // Batching: far fewer calls than timestamps.
   EXPECT_LT(r.stats.tso_calls * 4, r.stats.timestamps) << w.Seed();
+}
+
+// The leader lease: the serving leader is partitioned away from the other members but
+// every member stays reachable by clients, and one fiber per member asks that member
+// directly for timestamps all along (pd::Client would stay with whichever member answers).
+// The deposed leader, which does not know it is deposed until the partition heals, must
+// stop answering within one lease of the partition, before its successor can start, so
+// every answer, from any member, is above every answer received before its call began.
+// (Without the lease check it answers until the heal, below its successor's timestamps.)
+TEST(ReplicatedPdTest, PartitionedLeaderStopsHandingOutTimestampsBeforeItsSuccessor) {
+  PdWorld w(SeedOr(11));
+  ASSERT_TRUE(w.Run([&] { ASSERT_TRUE(w.client().GetTimestamp().ok()); })) << w.Seed();
+  Env* env = w.sim().env();
+  struct Answer {
+    pdtest::TsoCall call;
+    NodeId member = 0;
+  };
+  std::vector<Answer> answers;
+  bool stop = false;
+  int running = 3;
+  for (NodeId member : {1, 2, 3}) {
+    env->Spawn([&, member] {
+      pdpb::TsoRequest req;
+      req.set_count(1);
+      const std::string body = req.SerializeAsString();
+      while (!stop) {
+        Answer a;
+        a.member = member;
+        a.call.start = env->NowMicros();
+        absl::StatusOr<std::string> out =
+            w.client_endpoint().CallAndWait(member, "Pd.Tso", body, 200'000);
+        a.call.end = env->NowMicros();
+        pdpb::TsoResponse resp;
+        if (out.ok() && resp.ParseFromString(*out) && !resp.header().not_leader() &&
+            resp.timestamp() != 0) {
+          a.call.ts = resp.timestamp();
+          answers.push_back(a);
+          env->SleepForMicros(1'000);
+        } else {
+          env->SleepForMicros(10'000);
+        }
+      }
+      --running;
+    });
+  }
+  struct Round {
+    NodeId deposed = 0;
+    uint64_t partitioned_at = 0;
+    uint64_t healed_at = 0;
+  };
+  std::vector<Round> rounds;
+  bool nemesis_done = false;
+  env->Spawn([&] {
+    for (int i = 0; i < 3; ++i) {
+      env->SleepForMicros(1'000'000);
+      Round r;
+      r.deposed = w.Leader();
+      if (r.deposed == 0) continue;
+      std::vector<NodeId> others;
+      for (NodeId id : {1, 2, 3}) {
+        if (id != r.deposed) others.push_back(id);
+      }
+      r.partitioned_at = env->NowMicros();
+      w.sim().Partition({{r.deposed}, others});
+      env->SleepForMicros(2'000'000);
+      r.healed_at = env->NowMicros();
+      w.sim().Heal();
+      rounds.push_back(r);
+    }
+    stop = true;
+    nemesis_done = true;
+  });
+  ASSERT_TRUE(w.sim().RunUntil([&] { return running == 0 && nemesis_done; }, 120'000'000))
+      << w.Seed();
+  ASSERT_GE(rounds.size(), 2u) << w.Seed();
+  std::vector<pdtest::TsoCall> calls;
+  for (const Answer& a : answers) calls.push_back(a.call);
+  EXPECT_EQ(pdtest::CheckTsoHistory(calls), "") << w.Seed();
+  pd::PdServerOptions defaults;
+  const uint64_t lease = pd::MaxSafePdLeaseMicros(defaults);
+  for (const Round& r : rounds) {
+    uint64_t last_deposed = 0;
+    NodeId successor = 0;
+    for (const Answer& a : answers) {
+      if (a.call.start < r.partitioned_at || a.call.start >= r.healed_at) continue;
+      if (a.member == r.deposed) {
+        last_deposed = std::max(last_deposed, a.call.start);
+      } else {
+        successor = a.member;
+      }
+    }
+    // The deposed leader answered nothing asked after its lease ran out ...
+    EXPECT_LT(last_deposed, r.partitioned_at + lease) << "member " << r.deposed << " " << w.Seed();
+    // ... and a successor served during the partition.
+    EXPECT_NE(successor, 0u) << "partition of " << r.deposed << " " << w.Seed();
+  }
+  std::printf("%zu answers over %zu partitions of the leader\n", answers.size(), rounds.size());
 }
 
 TEST(ReplicatedPdTest, IdsAndSafePointSurviveCrashesOfEveryMember) {
@@ -204,6 +301,16 @@ TEST(ReplicatedPdTest, BadRequestsGetErrorsAndChangeNothing) {
     m->set_type(raft::MSG_VOTE);
     EXPECT_TRUE(
         absl::IsInvalidArgument(call(leader, "Pd.Raft", wrong.SerializeAsString()).status()));
+    // A lease longer than the election timeout allows is refused.
+    storage::MemEngine engine;
+    pd::PdServerOptions o;
+    o.member_id = 1;
+    o.members = {1};
+    o.env = w.sim().env();
+    o.engine = &engine;
+    o.endpoint = &ep;
+    o.lease_micros = pd::MaxSafePdLeaseMicros(o) + 1;
+    EXPECT_TRUE(absl::IsInvalidArgument(pd::PdServer::Start(o).status()));
     pdpb::PutStoreRequest no_id;
     EXPECT_TRUE(absl::IsInvalidArgument(w.client().PutStore(no_id.store())));
     EXPECT_TRUE(absl::IsInvalidArgument(w.client().Admin("operator add nonsense").status()));
