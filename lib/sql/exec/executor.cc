@@ -420,6 +420,10 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
   }
   for (size_t i = kids.size(); i < plan.children.size(); ++i) {
     const auto& c = plan.children[i];
+    if (plan.kind == PlanKind::kJoin && i == 1 && static_cast<const JoinNode&>(plan).inner_lookup) {
+      kids.push_back(nullptr);  // Read per batch of outer keys (join_exec.cc).
+      continue;
+    }
     auto e = BuildExecutor(*c, ctx);
     if (!e.ok()) return e.status();
     kids.push_back(*std::move(e));

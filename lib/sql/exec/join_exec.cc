@@ -41,7 +41,9 @@ class JoinExec : public Executor {
       built_ = true;
     }
     while (!out_.HasFull() && !(left_done_ && in_flight_ == 0)) {
-      absl::Status s = workers_.empty() ? ProbeNextSerial() : ProbeNextParallel();
+      absl::Status s = p_.inner_lookup    ? ProbeNextLookup()
+                       : workers_.empty() ? ProbeNextSerial()
+                                          : ProbeNextParallel();
       if (!s.ok()) {
         StopWorkers();
         return s;
@@ -78,11 +80,22 @@ class JoinExec : public Executor {
   }
 
   absl::Status Build() {
+    if (p_.inner_lookup) return absl::OkStatus();  // Per probe chunk (ProbeNextLookup).
     right_all_ = Chunk(right_types_);
     absl::Status s = Drain(right_.get(), &right_all_);
     if (!s.ok()) return s;
-    s = mem_.Add(RowBytes(right_all_.NumRows(), right_all_.NumCols()) +
-                 static_cast<int64_t>(right_all_.NumRows() * 48));  // Hash table entries.
+    return IndexRight();
+  }
+
+  // The hash table over right_all_, counted against the quota (a previous batch's
+  // released).
+  absl::Status IndexRight() {
+    table_.clear();
+    int_table_.clear();
+    absl::Status s = mem_.Add(-right_bytes_);
+    right_bytes_ = RowBytes(right_all_.NumRows(), right_all_.NumCols()) +
+                   static_cast<int64_t>(right_all_.NumRows() * 48);  // Hash table entries.
+    if (s.ok()) s = mem_.Add(right_bytes_);
     if (!s.ok()) return s;
     if (p_.left_keys.empty()) return absl::OkStatus();
     std::vector<Column> keys;
@@ -281,6 +294,56 @@ class JoinExec : public Executor {
     return absl::OkStatus();
   }
 
+  // ---- Index lookup join: per probe chunk, the inner rows of its distinct keys ----
+
+  absl::Status ProbeNextLookup() {
+    Chunk l;
+    absl::Status s = left_->Next(&l);
+    if (!s.ok()) return s;
+    if (l.NumRows() == 0) {
+      left_done_ = true;
+      return absl::OkStatus();
+    }
+    std::vector<Column> keys;
+    s = EvalColumns(ctx_, p_.left_keys, l, &keys);
+    if (!s.ok()) return s;
+    absl::flat_hash_map<std::string, bool> seen;
+    std::vector<std::vector<Datum>> tuples;
+    std::string k;
+    for (size_t r = 0; r < l.NumRows(); ++r) {
+      if (!RowKey(keys, p_.left_keys, r, &k) || !seen.try_emplace(k, true).second) continue;
+      std::vector<Datum> t;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        t.push_back(keys[i].GetDatum(r, p_.left_keys[i]->type()));
+      }
+      tuples.push_back(std::move(t));
+    }
+    right_all_ = Chunk(right_types_);
+    if (!tuples.empty()) {
+      absl::StatusOr<PlanPtr> read = p_.inner_lookup(tuples);
+      if (!read.ok()) return read.status();
+      // The batch's read is not part of the statement's plan: EXPLAIN ANALYZE counts it
+      // in the join.
+      auto* runtime = ctx_->runtime;
+      ctx_->runtime = nullptr;
+      absl::StatusOr<std::unique_ptr<Executor>> e = BuildExecutor(**read, ctx_);
+      ctx_->runtime = runtime;
+      if (!e.ok()) return e.status();
+      s = Drain(e->get(), &right_all_);
+      if (!s.ok()) return s;
+      const auto& inner = static_cast<const TableScanNode&>(*p_.children[1]);
+      if (inner.filter) {
+        s = FilterChunk(ctx_, {inner.filter.get()}, &right_all_);
+        if (!s.ok()) return s;
+      }
+    }
+    s = IndexRight();
+    if (!s.ok()) return s;
+    serial_.ctx = ctx_;
+    serial_.out = &out_.buf();
+    return Probe(l, &serial_);
+  }
+
   // ---- Parallel probing: the build side is shared read-only; the statement's fiber reads
   // probe chunks (the child stays on it), numbers them and hands them to the workers, and
   // emits their results in that order, so the output equals the serial one (warnings too).
@@ -394,6 +457,7 @@ class JoinExec : public Executor {
   absl::flat_hash_map<int64_t, uint32_t> int_table_;
   std::vector<uint32_t> next_;
   bool int_keyed_ = false;
+  int64_t right_bytes_ = 0;  // What right_all_ and its table hold against the quota.
   bool built_ = false;
   bool left_done_ = false;
   std::vector<FieldType> out_types_;

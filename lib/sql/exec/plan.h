@@ -10,6 +10,7 @@
 #define RUTILE_SQL_EXEC_PLAN_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -135,6 +136,9 @@ struct TableScanNode : PlanNode {
   bool desc = false;
   // The planner's estimate of the rows the access path reads (negative: not estimated).
   double access_rows = -1;
+  // The inner side of an index lookup join (JoinNode::inner_lookup): never read whole;
+  // index_id names the index the lookups use (0: the handle).
+  bool lookup_inner = false;
   // Filter pushed into the scan (bound to this node's output); may be null.
   expr::ExprPtr filter;
   std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.
@@ -164,6 +168,15 @@ struct JoinNode : PlanNode {
   std::vector<expr::ExprPtr> left_keys;
   std::vector<expr::ExprPtr> right_keys;
   expr::ExprPtr other;
+  // Index lookup join (TiDB's IndexJoin, hint INL_JOIN): when set, the right child is a
+  // TableScan (lookup_inner) that is never read whole. For each chunk of left rows this
+  // returns the read of the right table's rows whose keys may equal one of the chunk's
+  // distinct non-NULL left key tuples (point gets by handle or index ranges, no filter:
+  // the join applies the right child's filter and re-checks the keys), and the chunk is
+  // hash-joined with those rows.
+  std::function<absl::StatusOr<std::shared_ptr<PlanNode>>(
+      const std::vector<std::vector<Datum>>& keys)>
+      inner_lookup;
   std::string Describe() const override;
 };
 

@@ -1,6 +1,7 @@
 #include "sql/planner/binder.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -10,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "sql/codec/codec.h"
 #include "sql/codec/tablecodec.h"
 #include "sql/expr/registry.h"
@@ -260,6 +262,11 @@ bool HashCompatible(const FieldType& a, const FieldType& b) {
   return ea == EvalType::kInt || ea == EvalType::kDecimal || ea == EvalType::kReal ||
          ea == EvalType::kDatetime || ea == EvalType::kDuration;
 }
+
+// An index lookup join is chosen by cost when the outer side's estimated rows times this
+// stay below the inner table's rows (a lookup costs a seek and a random row read; the hash
+// join reads the inner table once, sequentially).
+constexpr double kIndexJoinRowFactor = 10;
 
 // The table names (aliases) `ref` brings into scope.
 void CollectAliases(const TableRef& ref, std::set<std::string>* out) {
@@ -1507,8 +1514,75 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     }
     edges.push_back(e);
   }
-  std::vector<JoinOrderNode> order =
-      opts_.optimize ? OrderJoins(rows, edges) : WrittenJoinOrder(rows, edges);
+  // LEADING(t1, t2, ...): those leaves first in that order, then the rest as written.
+  std::vector<int> leading;
+  if (!hints_.leading.empty() && n > 1) {
+    std::vector<bool> taken(n, false);
+    for (const std::string& name : hints_.leading) {
+      for (size_t j = 0; j < n; ++j) {
+        if (!taken[j] && !leaves[j]->schema.empty() &&
+            absl::AsciiStrToLower(leaves[j]->schema[0].table) == name) {
+          taken[j] = true;
+          leading.push_back(static_cast<int>(j));
+          break;
+        }
+      }
+    }
+    if (leading.empty()) {
+      // No hinted table in this FROM.
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        if (!taken[j]) leading.push_back(static_cast<int>(j));
+      }
+    }
+  }
+  std::vector<JoinOrderNode> order = !leading.empty() ? WrittenJoinOrder(rows, edges, &leading)
+                                     : opts_.optimize ? OrderJoins(rows, edges)
+                                                      : WrittenJoinOrder(rows, edges);
+  // Whether an unplaced equality joins leaf `leaf` to leaves within `outer_mask` through a
+  // plain column of the leaf that is its handle or the first column of a public index.
+  auto index_joinable = [&](int leaf, uint64_t outer_mask) {
+    const PlanPtr& l = leaves[leaf];
+    if (l->kind != PlanKind::kTableScan) return false;
+    const TableInfo& t = *static_cast<const TableScanNode*>(l.get())->table;
+    if (t.memory_rows != nullptr) return false;
+    const uint64_t bit = uint64_t{1} << leaf;
+    Scope ls;
+    ls.schema = &l->schema;
+    ls.parent = parent;
+    ls.corr = corr;
+    for (const JoinCond& jc : join_conds) {
+      if (jc.placed || jc.lhs == nullptr) continue;
+      const Expr* side = nullptr;
+      if (jc.lmask == bit && (jc.rmask & ~outer_mask) == 0) {
+        side = jc.lhs;
+      } else if (jc.rmask == bit && (jc.lmask & ~outer_mask) == 0) {
+        side = jc.rhs;
+      }
+      if (side == nullptr) continue;
+      auto x = Bind(*side, &ls);
+      if (!x.ok()) continue;
+      auto* c = dynamic_cast<const expr::ColumnRef*>(x->get());
+      if (c == nullptr) continue;
+      const int col = static_cast<int>(c->index());
+      if (col == static_cast<int>(l->schema.size()) - 1 || col == t.handle_col) return true;
+      for (const IndexInfo& idx : t.indexes) {
+        if (idx.Public() && !idx.columns.empty() && idx.columns[0] == col) return true;
+      }
+    }
+    return false;
+  };
+  // What reading a table scan on its own costs in rows: its access path's rows when it
+  // has one (a point get or range already reads little), else the table's.
+  auto inner_read_rows = [&](const TableScanNode& scan) {
+    return scan.access_rows >= 0 ? scan.access_rows : TableRows(scan, opts_.stats);
+  };
+  auto alias_of = [&](int node) -> std::string {
+    if (node < 0 || order[node].leaf < 0) return "";
+    const PlanPtr& l = leaves[order[node].leaf];
+    if (l->kind != PlanKind::kTableScan || l->schema.empty()) return "";
+    return absl::AsciiStrToLower(l->schema[0].table);
+  };
   // Builds the plans bottom-up; each node's output is its left then right columns.
   std::vector<PlanPtr> built(order.size());
   std::vector<std::vector<int>> leaf_order(order.size());  // Leaves in output order.
@@ -1519,18 +1593,36 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       leaf_order[k] = {on.leaf};
       continue;
     }
-    const PlanPtr& lp = built[on.left];
-    const PlanPtr& rp = built[on.right];
-    const uint64_t lmask = order[on.left].mask, rmask = order[on.right].mask;
+    // INL_JOIN(t): t is the inner (right) side when it can be. By cost: the order puts the
+    // smaller input on the right (a hash join's build side); when that side is small next to
+    // a left table that its keys can look up (its handle or an index's first column), the
+    // table becomes the inner side of an index lookup join instead.
+    int li = on.left, ri = on.right;
+    if (hints_.inl.count(alias_of(li)) > 0 && hints_.inl.count(alias_of(ri)) == 0) {
+      std::swap(li, ri);
+    } else if (opts_.optimize && hints_.inl.count(alias_of(ri)) == 0 && !alias_of(li).empty() &&
+               hints_.hash.count(alias_of(li)) == 0 && hints_.hash.count(alias_of(ri)) == 0) {
+      auto rows_of = [&](int node) {
+        return inner_read_rows(*static_cast<const TableScanNode*>(leaves[order[node].leaf].get()));
+      };
+      const bool right_inl =
+          !alias_of(ri).empty() && order[li].rows * kIndexJoinRowFactor < rows_of(ri);
+      if (!right_inl && order[ri].rows * kIndexJoinRowFactor < rows_of(li) &&
+          index_joinable(order[li].leaf, order[ri].mask)) {
+        std::swap(li, ri);
+      }
+    }
+    const PlanPtr& lp = built[li];
+    const PlanPtr& rp = built[ri];
+    const uint64_t lmask = order[li].mask, rmask = order[ri].mask;
     auto join = std::make_shared<JoinNode>();
     join->type = JoinType::kInner;
     join->children = {lp, rp};
     join->schema = lp->schema;
     join->schema.insert(join->schema.end(), rp->schema.begin(), rp->schema.end());
     join->est_rows = on.rows;
-    leaf_order[k] = leaf_order[on.left];
-    leaf_order[k].insert(leaf_order[k].end(), leaf_order[on.right].begin(),
-                         leaf_order[on.right].end());
+    leaf_order[k] = leaf_order[li];
+    leaf_order[k].insert(leaf_order[k].end(), leaf_order[ri].begin(), leaf_order[ri].end());
     Scope js;
     js.schema = &join->schema;
     js.parent = parent;
@@ -1570,6 +1662,18 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       others.push_back(*std::move(x));
     }
     join->other = AndAll(std::move(others));
+    // Index lookup join: hinted (INL_JOIN), or by cost when the outer side is small next to
+    // what reading the inner table whole costs (and no HASH_JOIN hint names either side).
+    if (opts_.optimize && !join->right_keys.empty() && !alias_of(ri).empty()) {
+      auto* scan = static_cast<TableScanNode*>(rp.get());
+      const std::string inner = alias_of(ri), outer = alias_of(li);
+      bool use = hints_.inl.count(inner) > 0;
+      if (!use && hints_.hash.count(inner) == 0 &&
+          (outer.empty() || hints_.hash.count(outer) == 0)) {
+        use = order[li].rows * kIndexJoinRowFactor < inner_read_rows(*scan);
+      }
+      if (use) TryIndexJoin(join.get(), scan);
+    }
     built[k] = join;
   }
   PlanPtr plan = built.back();
@@ -1947,6 +2051,176 @@ std::string IndexPrefixOf(const TableInfo& t, const IndexInfo& idx) {
 }
 
 }  // namespace
+
+bool Binder::TryIndexJoin(JoinNode* join, TableScanNode* scan) {
+  const TablePtr table = scan->table;
+  const TableInfo& t = *table;
+  if (t.memory_rows != nullptr || scan->lookup_inner || scan->schema.empty()) return false;
+  const size_t nkeys = join->right_keys.size();
+  std::vector<int> kcol(nkeys, -1);
+  for (size_t i = 0; i < nkeys; ++i) {
+    if (auto* c = dynamic_cast<const expr::ColumnRef*>(join->right_keys[i].get())) {
+      kcol[i] = static_cast<int>(c->index());
+    }
+  }
+  // An outer key's datums must encode as the inner column's: integers of one signedness,
+  // or strings of one collation.
+  auto same_class = [&](size_t i, const FieldType& col) {
+    const FieldType& o = join->left_keys[i]->type();
+    const EvalType eo = o.GetEvalType(), ec = col.GetEvalType();
+    if (eo == EvalType::kInt && ec == EvalType::kInt) return o.IsUnsigned() == col.IsUnsigned();
+    if (eo == EvalType::kString && ec == EvalType::kString) return o.collation == col.collation;
+    return false;
+  };
+  const int handle_out = static_cast<int>(scan->schema.size()) - 1;
+  int handle_key = -1;
+  for (size_t i = 0; i < nkeys && handle_key < 0; ++i) {
+    if ((kcol[i] == handle_out || (t.handle_col >= 0 && kcol[i] == t.handle_col)) &&
+        same_class(i, scan->schema[handle_out].type)) {
+      handle_key = static_cast<int>(i);
+    }
+  }
+  const IndexInfo* best = nullptr;
+  std::vector<size_t> best_keys;  // Outer key of each index column used.
+  if (handle_key < 0) {
+    auto hints = index_hints_.find(scan);
+    for (const IndexInfo& idx : t.indexes) {
+      if (!idx.Public()) continue;
+      bool ok = true;
+      if (hints != index_hints_.end()) {
+        for (const IndexHint& h : hints->second) {
+          if (h.scope != IndexHintScope::kAll && h.scope != IndexHintScope::kJoin) continue;
+          bool named = false;
+          for (const std::string& nm : h.indexes) named = named || NameEq(nm, idx.name);
+          ok = ok && (h.kind == IndexHintKind::kIgnore ? !named : named);
+        }
+      }
+      if (!ok) continue;
+      std::vector<size_t> used;
+      for (int c : idx.columns) {
+        int found = -1;
+        for (size_t i = 0; i < nkeys && found < 0; ++i) {
+          if (kcol[i] == c && same_class(i, t.columns[c].type)) found = static_cast<int>(i);
+        }
+        if (found < 0) break;
+        used.push_back(static_cast<size_t>(found));
+      }
+      if (used.size() > best_keys.size()) {
+        best = &idx;
+        best_keys = std::move(used);
+      }
+    }
+    if (best == nullptr) return false;
+  }
+  // The template: what the lookups read besides their keys (the filter applied by the join).
+  access_candidates_.erase(scan);
+  scan->handles.reset();
+  scan->lo = INT64_MIN;
+  scan->hi = INT64_MAX;
+  scan->handle_ranges.clear();
+  scan->index_ranges.clear();
+  scan->merge_paths.clear();
+  scan->index_only = false;
+  scan->desc = false;
+  scan->limit.reset();
+  scan->index_id = best != nullptr ? best->id : 0;
+  scan->lookup_inner = true;
+  const Schema schema = scan->schema;
+  if (handle_key >= 0) {
+    const size_t ki = static_cast<size_t>(handle_key);
+    join->inner_lookup =
+        [table, schema,
+         ki](const std::vector<std::vector<Datum>>& keys) -> absl::StatusOr<PlanPtr> {
+      std::vector<int64_t> hs;
+      for (const std::vector<Datum>& k : keys) {
+        const Datum& d = k[ki];
+        if (d.kind() == DatumKind::kInt64) {
+          hs.push_back(d.GetInt64());
+        } else if (d.kind() == DatumKind::kUint64 &&
+                   d.GetUint64() <= static_cast<uint64_t>(INT64_MAX)) {
+          hs.push_back(static_cast<int64_t>(d.GetUint64()));
+        }
+      }
+      std::sort(hs.begin(), hs.end());
+      hs.erase(std::unique(hs.begin(), hs.end()), hs.end());
+      auto s = std::make_shared<TableScanNode>();
+      s->table = table;
+      s->schema = schema;
+      s->handles = std::move(hs);
+      return PlanPtr(s);
+    };
+    return true;
+  }
+  const std::string prefix = IndexPrefixOf(t, *best);
+  const int64_t index_id = best->id;
+  std::vector<Collation> colls;
+  for (size_t j = 0; j < best_keys.size(); ++j) {
+    const FieldType& ft = t.columns[best->columns[j]].type;
+    colls.push_back(ft.GetEvalType() == EvalType::kString ? ft.collation : Collation::kBinary);
+  }
+  join->inner_lookup = [table, schema, prefix, index_id, best_keys, colls](
+                           const std::vector<std::vector<Datum>>& keys) -> absl::StatusOr<PlanPtr> {
+    std::vector<std::string> los;
+    for (const std::vector<Datum>& k : keys) {
+      std::string lo = prefix;
+      for (size_t j = 0; j < best_keys.size(); ++j) {
+        codec::EncodeKeyDatum(&lo, k[best_keys[j]], colls[j]);
+      }
+      los.push_back(std::move(lo));
+    }
+    std::sort(los.begin(), los.end());
+    los.erase(std::unique(los.begin(), los.end()), los.end());
+    auto s = std::make_shared<TableScanNode>();
+    s->table = table;
+    s->schema = schema;
+    s->index_id = index_id;
+    for (std::string& lo : los) {
+      std::string hi = codec::PrefixNext(lo);
+      s->index_ranges.push_back({std::move(lo), std::move(hi)});
+    }
+    return PlanPtr(s);
+  };
+  return true;
+}
+
+Binder::JoinHints Binder::ParseJoinHints(const std::vector<std::string>& texts) {
+  JoinHints h;
+  for (const std::string& text : texts) {
+    size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() &&
+             !(std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
+        ++i;
+      size_t start = i;
+      while (i < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
+        ++i;
+      std::string name = absl::AsciiStrToLower(text.substr(start, i - start));
+      while (i < text.size() && text[i] == ' ') ++i;
+      if (name.empty() || i >= text.size() || text[i] != '(') continue;
+      size_t close = text.find(')', i);
+      if (close == std::string::npos) break;
+      std::vector<std::string> args;
+      for (absl::string_view a : absl::StrSplit(text.substr(i + 1, close - i - 1),
+                                                absl::ByAnyChar(", "), absl::SkipEmpty())) {
+        std::string arg(a);
+        arg.erase(std::remove(arg.begin(), arg.end(), '`'), arg.end());
+        if (size_t at = arg.find('@'); at != std::string::npos) arg.resize(at);
+        if (size_t dot = arg.rfind('.'); dot != std::string::npos) arg = arg.substr(dot + 1);
+        if (!arg.empty()) args.push_back(absl::AsciiStrToLower(arg));
+      }
+      i = close + 1;
+      if (name == "inl_join" || name == "tidb_inlj" || name == "inl_hash_join") {
+        h.inl.insert(args.begin(), args.end());
+      } else if (name == "hash_join" || name == "tidb_hj") {
+        h.hash.insert(args.begin(), args.end());
+      } else if (name == "leading") {
+        h.leading = args;
+      }
+    }
+  }
+  return h;
+}
 
 void Binder::ApplyAccessPath(TableScanNode* scan, const std::vector<expr::ExprPtr>& conds) {
   const TableInfo& t = *scan->table;
@@ -2429,6 +2703,12 @@ absl::StatusOr<PlanPtr> Binder::BuildTableRead(const TablePtr& table, const std:
 
 absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent,
                                             std::vector<Correlation>* corr) {
+  // This SELECT's join hints, restored for the enclosing one on the way out.
+  struct RestoreHints {
+    JoinHints* at;
+    JoinHints saved;
+    ~RestoreHints() { *at = std::move(saved); }
+  } restore_hints{&hints_, std::exchange(hints_, ParseJoinHints(sel.hints))};
   PlanPtr plan;
   if (sel.from == nullptr) {
     auto dual = std::make_shared<DualNode>();

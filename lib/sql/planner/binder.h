@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -166,6 +167,22 @@ class Binder {
                       bool covering_ok);
   void FinishAccessPaths(PlanNode* p, const std::vector<bool>& required);
   void EliminateMaxMin(AggregateNode* agg);
+  // Makes `join` (keys bound, right child `scan`) an index lookup join when the right keys
+  // cover the integer handle or a prefix of a public index of `scan`'s table, each paired
+  // with an outer key of the same type class; returns whether it did.
+  bool TryIndexJoin(JoinNode* join, TableScanNode* scan);
+
+  // Optimizer hints of the SELECT being built (TiDB's /*+ ... */ join hints), table names
+  // (aliases) in lower case: INL_JOIN(t) reads t by index lookups from the other side,
+  // HASH_JOIN(t) keeps hash joins for t, LEADING(t1, t2, ...) joins those tables first in
+  // that order (the rest follow in written order). MERGE_JOIN is accepted and has no
+  // effect (no merge join yet).
+  struct JoinHints {
+    std::set<std::string> inl, hash;
+    std::vector<std::string> leading;
+  };
+  static JoinHints ParseJoinHints(const std::vector<std::string>& texts);
+  JoinHints hints_;
 
   BindOptions opts_;
   std::vector<std::unique_ptr<Expr>> arena_;  // Synthesized AST nodes.

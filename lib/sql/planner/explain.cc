@@ -108,7 +108,13 @@ Line Describe(const PlanNode& p) {
       const auto& s = static_cast<const TableScanNode&>(p);
       const std::string alias = s.schema.empty() ? s.table->name : s.schema[0].table;
       l.access = absl::StrCat("table:", alias);
-      if (s.handles.has_value()) {
+      if (s.lookup_inner) {
+        // The inner side of an IndexJoin: read per batch of outer keys.
+        l.name = s.index_id != 0 ? "IndexLookUp" : "Batch_Point_Get";
+        l.task = s.index_id != 0 ? "cop[tikv]" : "root";
+        if (s.index_id != 0) absl::StrAppend(&l.access, ", ", IndexText(*s.table, s.index_id));
+        l.info = s.index_id != 0 ? "range: decided by the outer keys" : "handle: the outer keys";
+      } else if (s.handles.has_value()) {
         l.name = s.handles->size() == 1 ? "Point_Get" : "Batch_Point_Get";
         std::vector<std::string> hs;
         for (size_t i = 0; i < s.handles->size() && i < 8; ++i) {
@@ -175,7 +181,7 @@ Line Describe(const PlanNode& p) {
       const auto& j = static_cast<const JoinNode&>(p);
       static const char* kTypes[] = {"inner join", "left outer join", "semi join",
                                      "anti semi join"};
-      l.name = j.left_keys.empty() ? "NestedLoopJoin" : "HashJoin";
+      l.name = j.inner_lookup ? "IndexJoin" : j.left_keys.empty() ? "NestedLoopJoin" : "HashJoin";
       l.info = kTypes[static_cast<int>(j.type)];
       if (!j.left_keys.empty()) {
         std::vector<std::string> eq;

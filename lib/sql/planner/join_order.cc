@@ -171,13 +171,15 @@ std::vector<JoinOrderNode> OrderJoins(const std::vector<double>& rows,
 }
 
 std::vector<JoinOrderNode> WrittenJoinOrder(const std::vector<double>& rows,
-                                            const std::vector<JoinEdge>& edges) {
+                                            const std::vector<JoinEdge>& edges,
+                                            const std::vector<int>* order) {
   Graph g(rows, edges);
+  auto leaf_at = [&](int i) { return order != nullptr ? (*order)[i] : i; };
   std::vector<JoinOrderNode> out;
-  out.push_back(g.Leaf(0));
+  out.push_back(g.Leaf(leaf_at(0)));
   int acc = 0;
   for (int i = 1; i < static_cast<int>(rows.size()); ++i) {
-    out.push_back(g.Leaf(i));
+    out.push_back(g.Leaf(leaf_at(i)));
     const int leaf = static_cast<int>(out.size() - 1);
     JoinOrderNode j;
     j.left = acc;

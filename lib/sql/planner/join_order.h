@@ -46,9 +46,11 @@ struct JoinOrderNode {
 std::vector<JoinOrderNode> OrderJoins(const std::vector<double>& rows,
                                       const std::vector<JoinEdge>& edges, int dp_limit = 10);
 
-// The tree that joins the leaves in their given order, left-deep (optimizer rules off).
+// The tree that joins the leaves in their given order, left-deep (optimizer rules off), or
+// in the order `order` lists them (a permutation of the leaves; the LEADING hint).
 std::vector<JoinOrderNode> WrittenJoinOrder(const std::vector<double>& rows,
-                                            const std::vector<JoinEdge>& edges);
+                                            const std::vector<JoinEdge>& edges,
+                                            const std::vector<int>* order = nullptr);
 
 }  // namespace rutile::sql
 
