@@ -344,24 +344,10 @@ class AggTable {
   std::string key_;
 };
 
-class AggregateExec : public Executor {
+class AggregateExec : public BlockingExec {
  public:
   AggregateExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
-      : p_(p), ctx_(ctx), child_(std::move(child)), out_(SchemaTypes(p.schema)) {}
-
-  absl::Status Next(Chunk* out) override {
-    if (!done_) {
-      absl::Status s = Consume();
-      if (!s.ok()) return s;
-      done_ = true;
-    }
-    if (out_.Empty()) {
-      *out = Chunk(SchemaTypes(p_.schema));
-      return absl::OkStatus();
-    }
-    out_.Take(out);
-    return absl::OkStatus();
-  }
+      : BlockingExec(SchemaTypes(p.schema)), p_(p), ctx_(ctx), child_(std::move(child)) {}
 
  private:
   // A partial worker: a fiber aggregating the chunks sent to it into its own table.
@@ -397,7 +383,7 @@ class AggregateExec : public Executor {
     return true;
   }
 
-  absl::Status Consume() {
+  absl::Status Consume() override {
     AggTable main(p_, ctx_);
     std::vector<std::unique_ptr<Worker>> workers;
     WaitGroup running;
@@ -575,9 +561,7 @@ class AggregateExec : public Executor {
   const AggregateNode& p_;
   ExecContext* ctx_;
   std::unique_ptr<Executor> child_;
-  OutputQueue out_;
   MemAccount mem_{ctx_};
-  bool done_ = false;
 };
 
 }  // namespace

@@ -85,6 +85,35 @@ class OutputQueue {
   size_t pos_ = 0;
 };
 
+// An operator that consumes its whole input before it emits anything (hash aggregation,
+// sort): the first Next runs Consume(), which fills out_; Next then hands the rows out a
+// chunk at a time, and an empty chunk at the end.
+class BlockingExec : public Executor {
+ public:
+  explicit BlockingExec(const std::vector<FieldType>& types) : types_(types), out_(types) {}
+  absl::Status Next(Chunk* out) final {
+    if (!consumed_) {
+      absl::Status s = Consume();
+      if (!s.ok()) return s;
+      consumed_ = true;
+    }
+    if (out_.Empty()) {
+      *out = Chunk(types_);
+      return absl::OkStatus();
+    }
+    out_.Take(out);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::vector<FieldType> types_;
+  bool consumed_ = false;
+
+ protected:
+  virtual absl::Status Consume() = 0;
+  OutputQueue out_;
+};
+
 std::unique_ptr<Executor> NewJoinExec(const JoinNode& p, ExecContext* ctx,
                                       std::unique_ptr<Executor> left,
                                       std::unique_ptr<Executor> right);

@@ -10,24 +10,10 @@ namespace rutile::sql::exec_internal {
 
 namespace {
 
-class SortExec : public Executor {
+class SortExec : public BlockingExec {
  public:
   SortExec(const SortNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
-      : p_(p), ctx_(ctx), child_(std::move(child)), out_(SchemaTypes(p.schema)) {}
-
-  absl::Status Next(Chunk* out) override {
-    if (!done_) {
-      absl::Status s = Consume();
-      if (!s.ok()) return s;
-      done_ = true;
-    }
-    if (out_.Empty()) {
-      *out = Chunk(SchemaTypes(p_.schema));
-      return absl::OkStatus();
-    }
-    out_.Take(out);
-    return absl::OkStatus();
-  }
+      : BlockingExec(SchemaTypes(p.schema)), p_(p), ctx_(ctx), child_(std::move(child)) {}
 
  private:
   // ORDER BY ... LIMIT n with n up to this keeps only the best n rows (a heap) instead of
@@ -120,7 +106,7 @@ class SortExec : public Executor {
     return absl::OkStatus();
   }
 
-  absl::Status Consume() {
+  absl::Status Consume() override {
     if (p_.limit.has_value() && *p_.limit <= kMaxHeapLimit) return ConsumeTopN(*p_.limit);
     Chunk all(SchemaTypes(p_.schema));
     std::vector<std::vector<Datum>> keys;  // keys[row][item]
@@ -167,8 +153,6 @@ class SortExec : public Executor {
   const SortNode& p_;
   ExecContext* ctx_;
   std::unique_ptr<Executor> child_;
-  OutputQueue out_;
-  bool done_ = false;
   MemAccount mem_{ctx_};
 };
 
