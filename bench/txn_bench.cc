@@ -313,10 +313,13 @@ uint64_t Percentile(std::vector<uint64_t> v, double p) {
 }
 
 void RegisterAll() {
-  auto reg = [](const std::string& name, std::function<void(benchmark::State&)> fn) {
+  // TXN_BENCH_MIN_TIME=<seconds> runs each case longer (for profiling).
+  const char* min_time_env = getenv("TXN_BENCH_MIN_TIME");
+  const double min_time = min_time_env == nullptr ? 0.5 : std::max(0.1, atof(min_time_env));
+  auto reg = [min_time](const std::string& name, std::function<void(benchmark::State&)> fn) {
     benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })
         ->Unit(benchmark::kMicrosecond)
-        ->MinTime(0.5)
+        ->MinTime(min_time)
         ->UseRealTime();
   };
   for (int c : {1, 16, 64}) {

@@ -757,8 +757,20 @@ absl::StatusOr<std::unique_ptr<Engine>> LevelDbEngine::Open(const std::string& d
     s = WriteFileAtomically(dir, kMarkerFile, absl::StrCat(kMarkerHeader, kMarkerReady));
     if (!s.ok()) return s;
   }
-  return std::unique_ptr<Engine>(new LevelDbEngine(dir, options.io_env, std::move(resources),
-                                                   std::move(data_db), std::move(raft_db)));
+  auto engine = std::unique_ptr<LevelDbEngine>(new LevelDbEngine(
+      dir, options.io_env, std::move(resources), std::move(data_db), std::move(raft_db)));
+  s = engine->LoadLockIndex();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+absl::Status LevelDbEngine::LoadLockIndex() {
+  std::vector<std::string> keys;
+  std::unique_ptr<Iterator> it = NewIterator(CF::kLock, IterOptions());
+  for (it->SeekToFirst(); it->Valid(); it->Next()) keys.emplace_back(it->key());
+  if (absl::Status s = it->status(); !s.ok()) return s;
+  lock_index_.Reset(keys);
+  return absl::OkStatus();
 }
 
 LevelDbEngine::LevelDbEngine(std::string dir, Env* io_env,
@@ -786,6 +798,9 @@ absl::StatusOr<std::optional<std::string>> LevelDbEngine::Get(CF cf, std::string
       return absl::InvalidArgumentError("storage: Get with a snapshot of another engine");
     }
     ro.snapshot = static_cast<const LevelDbSnapshot*>(options.snapshot)->ForCf(cf);
+  } else if (cf == lock_index_.cf() && !lock_index_.MayContain(key)) {
+    // Absent from the database at this instant (key_index.h).
+    return std::optional<std::string>();
   }
   std::string value;
   leveldb::Status s;
@@ -949,7 +964,9 @@ absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOpti
   if (has_data) {
     leveldb::WriteOptions wo;
     wo.sync = options.sync;
+    KeyIndex::Pending pending = lock_index_.Begin(batch);
     leveldb::Status s = data_db_->Write(wo, &data_batch);
+    lock_index_.End(std::move(pending), s.ok());
     if (!s.ok()) {
       return FromLevelDbStatus(
           s, has_raft ? "storage: write to the data database (the raft part of this batch "

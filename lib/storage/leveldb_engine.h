@@ -23,6 +23,10 @@
 // and call CompactRange afterwards to reclaim space. Batches without DeleteRange hold the
 // write lock shared and run concurrently.
 //
+// CF kLock's keys are also kept in memory (storage/key_index.h, loaded at open, maintained
+// by every Write): a Get of the latest state of an absent lock answers without reading the
+// database. Reads at a snapshot and iterators read the database as before.
+//
 // Thread safety: as Engine. Opening the same directory twice (in one process or two) fails
 // with FailedPrecondition while the first engine is open.
 
@@ -39,6 +43,7 @@
 #include "rutile/env.h"
 #include "rutile/storage.h"
 #include "storage/engine.h"
+#include "storage/key_index.h"
 
 namespace leveldb {
 class Cache;
@@ -128,6 +133,8 @@ class LevelDbEngine final : public Engine {
   absl::Status LockAndWrite(const WriteBatch& batch, const WriteOptions& options, bool has_raft,
                             bool has_data) ABSL_LOCKS_EXCLUDED(write_mu_);
   absl::Status SyncNow();
+  // Fills lock_index_ from CF kLock (at open, before the engine is shared).
+  absl::Status LoadLockIndex();
 
   // Appends to `out` a Delete for every key of op `index` (a DeleteRange) present in the
   // database or put by an earlier op of `batch`. Requires write_mu_ held exclusively (the
@@ -149,6 +156,8 @@ class LevelDbEngine final : public Engine {
   // Held shared by every Write, exclusively by a Write containing DeleteRange. A plain OS
   // lock, not a fiber mutex: critical sections never wait on a fiber, only on LevelDB.
   absl::Mutex write_mu_;
+  // The keys of CF kLock (see the top of the file).
+  KeyIndex lock_index_{CF::kLock};
 };
 
 }  // namespace rutile::storage
