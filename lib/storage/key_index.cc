@@ -1,6 +1,8 @@
 #include "storage/key_index.h"
 
 #include <algorithm>
+#include <mutex>
+#include <shared_mutex>
 
 namespace rutile::storage {
 
@@ -13,7 +15,7 @@ bool InRange(std::string_view key, std::string_view start, std::string_view end)
 }  // namespace
 
 void KeyIndex::Reset(const std::vector<std::string>& keys) {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   entries_.clear();
   for (const std::string& k : keys) entries_[k].version = next_version_++;
   PublishSizeLocked();
@@ -65,7 +67,7 @@ KeyIndex::Pending KeyIndex::Begin(const WriteBatch& batch) {
     last.push_back(ops[i]);
   }
 
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   // Ranges and deletes first: this batch's own puts (registered below) must not count as
   // racing puts.
   const uint64_t range_version = next_version_ - 1;
@@ -100,7 +102,7 @@ KeyIndex::Pending KeyIndex::Begin(const WriteBatch& batch) {
 
 void KeyIndex::End(Pending pending, bool applied) {
   if (pending.empty()) return;
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   for (const std::string& k : pending.puts_) {
     auto it = entries_.find(k);
     if (it != entries_.end() && it->second.in_flight > 0) it->second.in_flight--;
@@ -126,12 +128,12 @@ void KeyIndex::End(Pending pending, bool applied) {
 }
 
 bool KeyIndex::MayContainSlow(std::string_view key) const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   return entries_.find(key) != entries_.end();
 }
 
 std::vector<std::string> KeyIndex::TEST_Keys() const {
-  absl::ReaderMutexLock lock(&mu_);
+  std::shared_lock lock(mu_);
   std::vector<std::string> out;
   for (const auto& [k, e] : entries_) out.push_back(k);
   return out;

@@ -37,13 +37,12 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "storage/cf.h"
 #include "storage/write_batch.h"
 
@@ -110,15 +109,17 @@ class KeyIndex {
     uint32_t in_flight = 0;  // Puts between Begin and End.
   };
   bool MayContainSlow(std::string_view key) const;
-  void PublishSizeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PublishSizeLocked();  // Requires mu_ held exclusively.
 
   const CF cf_;
   // entries_.size(), stored under mu_ after every change, read without it (an empty index
   // answers with one atomic load).
   std::atomic<size_t> size_{0};
-  mutable absl::Mutex mu_;
-  uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, Entry, std::less<>> entries_ ABSL_GUARDED_BY(mu_);
+  // A plain OS lock: abseil's mutex (as built here) pays for deadlock detection on every
+  // acquisition, and readers take this one on every lock read while locks exist.
+  mutable std::shared_mutex mu_;
+  uint64_t next_version_ = 1;                          // Guarded by mu_.
+  std::map<std::string, Entry, std::less<>> entries_;  // Guarded by mu_.
 };
 
 }  // namespace rutile::storage

@@ -27,12 +27,22 @@
 // by every Write): a Get of the latest state of an absent lock answers without reading the
 // database. Reads at a snapshot and iterators read the database as before.
 //
+// Iterators over the latest state of the data CFs (no snapshot in IterOptions) are reused:
+// when one is destroyed its LevelDB iterator is kept, and a later NewIterator takes it if
+// no write to the data database began since it was made (and none was in flight then), so
+// it shows exactly the latest state, as a fresh one would. A point read of the write CF
+// (a transactional get) then costs a seek, not a LevelDB iterator built and torn down. A
+// kept iterator pins LevelDB's memtable and table files of its time until it is reused or
+// dropped (at most a few, dropped at the next NewIterator or destruction after a write).
+//
 // Thread safety: as Engine. Opening the same directory twice (in one process or two) fails
 // with FailedPrecondition while the first engine is open.
 
 #ifndef RUTILE_STORAGE_LEVELDB_ENGINE_H_
 #define RUTILE_STORAGE_LEVELDB_ENGINE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,6 +67,8 @@ struct Options;
 }  // namespace leveldb
 
 namespace rutile::storage {
+
+class LatestIteratorPool;
 
 // The LevelDB objects an engine shares between its two databases: block cache, Bloom
 // filter policy, the info logger, and the Env that zero-fills write-ahead logs ahead
@@ -158,6 +170,13 @@ class LevelDbEngine final : public Engine {
   absl::Mutex write_mu_;
   // The keys of CF kLock (see the top of the file).
   KeyIndex lock_index_{CF::kLock};
+  // Writes to the data database begun and ended (around every data_db_->Write): while no
+  // write began since an iterator over the latest state was made, none in flight then, it
+  // still shows the latest state (LatestIteratorPool).
+  std::atomic<uint64_t> data_writes_begun_{0};
+  std::atomic<uint64_t> data_writes_ended_{0};
+  // Declared after data_db_: its iterators go before the database.
+  std::unique_ptr<LatestIteratorPool> latest_iterators_;
 };
 
 }  // namespace rutile::storage
