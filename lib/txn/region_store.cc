@@ -83,9 +83,28 @@ absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::ReadView(
   return view;
 }
 
+absl::Status RegionTxnStore::SyncMaxTs(uint64_t region_id, const LeaderTag& tag) {
+  if (tag.term != 0) {
+    MutexLock lock(synced_mu_);
+    auto it = max_ts_synced_.find(region_id);
+    if (it != max_ts_synced_.end() && it->second == tag) return absl::OkStatus();
+  }
+  // Asked after a view named `tag`: this store led the region in tag.term, with that
+  // epoch, before the timestamp was handed out.
+  absl::StatusOr<TimeStamp> ts = kv_->GetTimestamp();
+  if (!ts.ok()) return ts.status();
+  cm_.UpdateMaxTs(*ts);
+  if (tag.term != 0) {
+    MutexLock lock(synced_mu_);
+    LeaderTag& synced = max_ts_synced_[region_id];
+    if (synced < tag) synced = tag;
+  }
+  return absl::OkStatus();
+}
+
 template <typename F>
 auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
-                              bool latch, F&& body, bool new_mem_locks)
+                              bool latch, F&& body, bool new_mem_locks, bool sync_max_ts)
     -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
   Latches::Guard guard;
   if (latch) guard = latches_.Acquire(LatchKeys(raw_keys));
@@ -94,6 +113,10 @@ auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::s
   // The leadership the view was read under: in-memory pessimistic locks of another one
   // are void (mem_locks.h).
   const LeaderTag tag{(*view)->leader_term(), (*view)->epoch_version()};
+  if (sync_max_ts) {
+    absl::Status s = SyncMaxTs(ctx.region_id, tag);
+    if (!s.ok()) return s;
+  }
   const bool accept = new_mem_locks && mem_locks_on_.load(std::memory_order_relaxed) &&
                       mem_locks_.HasRoom(ctx.region_id, tag, raw_keys.size());
   MemLockScope mem(&mem_locks_, ctx.region_id, tag, accept);
@@ -244,19 +267,15 @@ absl::StatusOr<std::vector<KvPair>> RegionTxnStore::Scan(const RegionContext& ct
 
 absl::StatusOr<PrewriteResponse> RegionTxnStore::Prewrite(const RegionContext& ctx,
                                                           const PrewriteRequest& req) {
-  if (req.use_async_commit || req.try_one_pc) {
-    // This store may have just become the region's leader: reads served by the previous
-    // leader are below any fresh timestamp, so raising max_ts to one keeps the calculated
-    // commit_ts above every read that could have missed this transaction.
-    absl::StatusOr<TimeStamp> ts = kv_->GetTimestamp();
-    if (!ts.ok()) return ts.status();
-    cm_.UpdateMaxTs(*ts);
-  }
   std::vector<std::string> keys;
   keys.reserve(req.mutations.size());
   for (const Mutation& m : req.mutations) keys.push_back(m.key);
-  auto r = RunWrite(ctx, keys, true,
-                    [&](MvccReader* rd, MvccTxn* t) { return txn::Prewrite(rd, t, req); });
+  // Async commit and 1PC compute commit_ts from max_ts. This store may have just become
+  // the region's leader: SyncMaxTs raises max_ts above every read the previous leaders
+  // served, once per term (it was one PD call per such prewrite).
+  auto r = RunWrite(
+      ctx, keys, true, [&](MvccReader* rd, MvccTxn* t) { return txn::Prewrite(rd, t, req); },
+      /*new_mem_locks=*/false, /*sync_max_ts=*/req.use_async_commit || req.try_one_pc);
   if (r.ok() && r->one_pc_commit_ts != 0) WakeWaiters(keys);
   return r;
 }

@@ -233,10 +233,20 @@ class RegionTxnStore final : public TxnService {
   // Runs `body` over a view of the region under latches of `raw_keys` (when `latch`),
   // writes what it collected, then publishes its in-memory lock changes. `new_mem_locks`:
   // new pessimistic locks may stay in memory.
+  // `sync_max_ts`: the body computes commit timestamps from max_ts (async commit, 1PC), so
+  // max_ts must cover every read served by earlier leaders first (SyncMaxTs).
   template <typename F>
   auto RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys, bool latch,
-                F&& body, bool new_mem_locks = false)
+                F&& body, bool new_mem_locks = false, bool sync_max_ts = false)
       -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr)));
+  // Raises max_ts with a fresh PD timestamp once per leadership term and epoch version of
+  // the region at this store (TiKV's max_ts sync), `tag` being what the caller's view was
+  // read under: a read served by an earlier leader was at a timestamp PD handed out before
+  // this term began, below any fresh one; reads served here in this term raise max_ts
+  // themselves. A new epoch version (a split, or a merge bringing in keys whose reads
+  // another store served) syncs again. tag.term 0 (not known): a fresh timestamp every
+  // call.
+  absl::Status SyncMaxTs(uint64_t region_id, const LeaderTag& tag);
   absl::StatusOr<std::shared_ptr<RegionView>> ReadView(const RegionContext& ctx,
                                                        const std::vector<std::string>& raw_keys);
   // Wakes the pessimistic lock waiters of `raw_keys` (their locks may be gone).
@@ -256,6 +266,11 @@ class RegionTxnStore final : public TxnService {
   };
   Mutex wait_mu_;
   std::map<std::string, Waiters> waiters_;  // By raw key; guarded by wait_mu_.
+
+  Mutex synced_mu_;
+  // Region id -> the leadership (term, epoch version) in which max_ts was last synced;
+  // guarded by synced_mu_.
+  std::map<uint64_t, LeaderTag> max_ts_synced_;
 };
 
 }  // namespace rutile::txn
