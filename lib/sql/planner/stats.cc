@@ -332,4 +332,19 @@ bool StatsCache::DueForAnalyze(int64_t table_id) const {
          kAutoAnalyzeRatio * static_cast<double>(std::max<int64_t>(base, 1));
 }
 
+bool StatsCache::ClaimAnalyze(int64_t table_id) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (analyzing_.count(table_id) != 0) return false;
+  }
+  if (!DueForAnalyze(table_id)) return false;
+  std::lock_guard<std::mutex> l(mu_);
+  return analyzing_.insert(table_id).second;
+}
+
+void StatsCache::ReleaseAnalyze(int64_t table_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  analyzing_.erase(table_id);
+}
+
 }  // namespace rutile::sql

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,11 @@ class StatsCache {
   void NoteModified(int64_t table_id, int64_t rows_delta, int64_t modified);
   // Whether table_id is due for an automatic ANALYZE (the rule above).
   bool DueForAnalyze(int64_t table_id) const;
+  // Claims the automatic ANALYZE of a due table: true for one caller until it calls
+  // ReleaseAnalyze, false (not due, or another session is analyzing it) for the rest, so
+  // sessions committing at once do not all scan the table.
+  bool ClaimAnalyze(int64_t table_id);
+  void ReleaseAnalyze(int64_t table_id);
 
  private:
   mutable std::mutex mu_;
@@ -122,6 +128,7 @@ class StatsCache {
     int64_t modified = 0;
   };
   std::map<int64_t, Modifications> modifications_;  // Since the last ANALYZE.
+  std::set<int64_t> analyzing_;                     // Claimed by ClaimAnalyze.
 };
 
 }  // namespace rutile::sql

@@ -185,13 +185,17 @@ struct SessionImpl {
   void NoteModified(const TableName& tn, int64_t rows_delta, int64_t modified);
   void AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t>>& modified);
   absl::Status AnalyzeOne(const TablePtr& t);
-  // Bound plans of prepared point selects, by the prepared statement's AST.
+  // Bound plans of prepared point selects and handle-range selects, by the prepared
+  // statement's AST.
   struct CachedPlan {
     int64_t schema_version = 0;
     std::string db;
     std::string sql_mode;
     PlanPtr plan;
-    TableScanNode* scan = nullptr;  // In `plan`: the point get whose handle is the parameter.
+    // In `plan`: the point get whose handle is the parameter, or (range) the handle range
+    // whose bounds are the two parameters.
+    TableScanNode* scan = nullptr;
+    bool range = false;
   };
   std::map<const Stmt*, CachedPlan> plan_cache;
 
@@ -867,9 +871,13 @@ void SessionImpl::NoteModified(const TableName& tn, int64_t rows_delta, int64_t 
 void SessionImpl::AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t>>& modified) {
   for (const auto& [id, m] : modified) {
     db->stats.NoteModified(id, m.first, m.second);
-    if (!db->stats.DueForAnalyze(id)) continue;
+    // One session analyzes a due table; the others committing meanwhile go on (each
+    // scanned the whole table before, every connection of a sysbench run stalling for
+    // seconds at once).
+    if (!db->stats.ClaimAnalyze(id)) continue;
     TablePtr t = db->catalog.FindTableById(id);
     if (t != nullptr) (void)AnalyzeOne(t);
+    db->stats.ReleaseAnalyze(id);
   }
 }
 
@@ -900,6 +908,73 @@ bool PointSelectShape(const QueryStmt& q) {
   return true;
 }
 
+// `SELECT fields FROM t WHERE col BETWEEN ? AND ? [ORDER BY cols]`, DISTINCT or not, each
+// field a column or an aggregate of columns, and nothing else: the shape whose bound plan
+// depends on its two parameters only through a handle range's bounds (when the column
+// turns out to be the integer primary key and the planner read that range;
+// HandleRangeScan checks the plan). sysbench's range selects have this shape.
+bool RangeSelectShape(const QueryStmt& q) {
+  auto* s = dynamic_cast<const SelectStmt*>(&q);
+  if (s == nullptr || !s->hints.empty() || !s->group_by.empty() || s->having != nullptr ||
+      s->limit.has_value() || s->lock != LockMode::kNone || s->sql_calc_found_rows) {
+    return false;
+  }
+  auto* from = dynamic_cast<const TableName*>(s->from.get());
+  if (from == nullptr || !from->index_hints.empty()) return false;
+  auto* b = dynamic_cast<const BetweenExpr*>(s->where.get());
+  if (b == nullptr || b->negated ||
+      dynamic_cast<const ColumnRefExpr*>(b->operand.get()) == nullptr ||
+      dynamic_cast<const ParamExpr*>(b->low.get()) == nullptr ||
+      dynamic_cast<const ParamExpr*>(b->high.get()) == nullptr) {
+    return false;
+  }
+  auto is_col = [](const Expr* e) { return dynamic_cast<const ColumnRefExpr*>(e) != nullptr; };
+  for (const SelectField& f : s->fields) {
+    if (f.wildcard || is_col(f.expr.get())) continue;
+    auto* a = dynamic_cast<const AggregateExpr*>(f.expr.get());
+    if (a == nullptr || !a->order_by.empty() || a->separator.has_value()) return false;
+    for (const ExprPtr& x : a->args) {
+      if (!is_col(x.get())) return false;
+    }
+  }
+  for (const OrderItem& o : s->order_by) {
+    if (!is_col(o.expr.get())) return false;
+  }
+  return true;
+}
+
+// The table scan of a plan made only of projections, aggregations, sorts (no TopN) and
+// distincts over one scan that reads exactly the handle range [lo, hi] with nothing pushed
+// into it but the filter `between(handle, lo, hi)` the binder keeps from the WHERE (which
+// that range implies); null otherwise.
+TableScanNode* HandleRangeScan(PlanNode* node, int64_t lo, int64_t hi) {
+  while (node->children.size() == 1 &&
+         (node->kind == PlanKind::kProjection || node->kind == PlanKind::kAggregate ||
+          node->kind == PlanKind::kDistinct ||
+          (node->kind == PlanKind::kSort && !static_cast<SortNode*>(node)->limit.has_value()))) {
+    node = node->children[0].get();
+  }
+  if (node->kind != PlanKind::kTableScan || !node->children.empty()) return nullptr;
+  auto* scan = static_cast<TableScanNode*>(node);
+  if (scan->handles.has_value() || scan->index_id != 0 || !scan->merge_paths.empty() ||
+      !scan->handle_ranges.empty() || scan->index_only || scan->limit.has_value() ||
+      scan->lo != lo || scan->hi != hi || scan->table == nullptr || scan->table->handle_col < 0 ||
+      scan->table->memory_rows != nullptr || scan->filter == nullptr) {
+    return nullptr;
+  }
+  auto* f = dynamic_cast<const expr::ScalarFunction*>(scan->filter.get());
+  if (f == nullptr || f->name() != "between" || f->num_args() != 3) return nullptr;
+  auto* c = dynamic_cast<const expr::ColumnRef*>(&f->arg(0));
+  if (c == nullptr || c->index() != static_cast<size_t>(scan->table->handle_col)) return nullptr;
+  auto bound_is = [](const expr::Expression& e, int64_t v) {
+    if (!e.IsConstant()) return false;
+    const Datum& d = static_cast<const expr::Constant&>(e).value();
+    return d.kind() == DatumKind::kInt64 && d.GetInt64() == v;
+  };
+  if (!bound_is(f->arg(1), lo) || !bound_is(f->arg(2), hi)) return nullptr;
+  return scan;
+}
+
 // The point get on `handle` of a plan made only of projections over one table scan
 // that reads exactly that handle with nothing else pushed into it but the filter the
 // binder keeps from the WHERE (the statement's only predicate, `handle column = ?` with
@@ -924,29 +999,48 @@ absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
   // Prepared point selects keep their bound plan (TiDB's plan cache for point gets): a
   // later execution with a non-negative integer parameter only swaps the handle. The plan
   // is rebuilt when the schema version, the current database or sql_mode changed.
+  // Prepared handle-range selects (`WHERE pk BETWEEN ? AND ?` with integer parameters,
+  // low <= high) keep theirs the same way: a later execution only moves the range's bounds.
   int64_t handle = -1;
   if (params != nullptr && params->size() == 1 && (*params)[0].kind() == DatumKind::kInt64 &&
       PointSelectShape(q)) {
     handle = (*params)[0].GetInt64();
   }
+  bool range = false;
+  int64_t lo = 0, hi = 0;
+  if (handle < 0 && params != nullptr && params->size() == 2 &&
+      (*params)[0].kind() == DatumKind::kInt64 && (*params)[1].kind() == DatumKind::kInt64 &&
+      (*params)[0].GetInt64() <= (*params)[1].GetInt64() && RangeSelectShape(q)) {
+    range = true;
+    lo = (*params)[0].GetInt64();
+    hi = (*params)[1].GetInt64();
+  }
   const int64_t version = db->catalog.schema_version();
-  if (handle >= 0) {
+  if (handle >= 0 || range) {
     auto it = plan_cache.find(&q);
-    if (it != plan_cache.end() && it->second.schema_version == version &&
-        it->second.db == current_db && it->second.sql_mode == sql_mode_text) {
-      it->second.scan->handles = std::vector<int64_t>{handle};
+    if (it != plan_cache.end() && it->second.range == range &&
+        it->second.schema_version == version && it->second.db == current_db &&
+        it->second.sql_mode == sql_mode_text) {
+      if (range) {
+        it->second.scan->lo = lo;
+        it->second.scan->hi = hi;
+      } else {
+        it->second.scan->handles = std::vector<int64_t>{handle};
+      }
       return it->second.plan;
     }
   }
   Binder binder(Options(params));
   auto plan = binder.BuildQuery(q);
   if (!plan.ok()) return plan.status();
-  if (handle >= 0) {
-    TableScanNode* scan = PointGetScan(plan->get(), handle);
+  if (handle >= 0 || range) {
+    TableScanNode* scan =
+        range ? HandleRangeScan(plan->get(), lo, hi) : PointGetScan(plan->get(), handle);
     if (scan != nullptr) {
-      // The kept `id = ?` filter would pin the first parameter; the point get implies it.
+      // The kept `id = ?` (`id BETWEEN ? AND ?`) filter would pin the first parameters;
+      // the point get (the handle range) implies it.
       scan->filter = nullptr;
-      plan_cache[&q] = CachedPlan{version, current_db, sql_mode_text, *plan, scan};
+      plan_cache[&q] = CachedPlan{version, current_db, sql_mode_text, *plan, scan, range};
     } else {
       plan_cache.erase(&q);
     }
