@@ -4,10 +4,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "raftstore/errors.h"
 #include "sql/coprocessor/dag.h"
 #include "txn/errors.h"
 #include "txn/mvcc_reader.h"
 #include "txn/reads.h"
+#include "util/failpoint.h"
 
 namespace rutile::node {
 namespace {
@@ -66,6 +69,16 @@ class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
 absl::StatusOr<coprocessor::Response> RunCoprocessor(txn::RegionTxnStore* store,
                                                      const txn::RegionContext& ctx,
                                                      const coprocessor::Request& req) {
+  // Fault injection (tests): a request whose ranges hold the raw key given in hex answers
+  // ServerIsBusy, a region error its client retries until its deadline.
+  if (std::optional<std::string> v = RUTILE_FAIL_POINT_VALUE("coprocessor_busy_key")) {
+    const std::string key = absl::HexStringToBytes(*v);
+    for (const coprocessor::KeyRange& r : req.ranges()) {
+      if (r.start() <= key && key < r.end()) {
+        return raftstore::ServerIsBusyError("failpoint coprocessor_busy_key");
+      }
+    }
+  }
   txn::TxnReadOptions opts;
   opts.isolation = req.read_committed() ? txn::IsolationLevel::kRC : txn::IsolationLevel::kSI;
   opts.bypass_locks.assign(req.bypass_locks().begin(), req.bypass_locks().end());

@@ -21,6 +21,9 @@ namespace {
 
 std::atomic<uint64_t> total_region_requests{0};
 
+// Retries after lock resolution made without a backoff in a row (Client::RetryPause).
+constexpr int kImmediateRetries = 3;
+
 // True when raw key `raw` sorts before the encoded region end `end` (empty: no end).
 bool BeforeEnd(const std::string& raw, const std::string& end) {
   return end.empty() || txn::EncodeKey(raw) < end;
@@ -71,6 +74,9 @@ struct DistSqlStream::State {
     bool done = false;
     absl::Status status;
     std::deque<Chunk> chunks;
+    // The regions' warnings, handed to the reader when it reaches this task (so they
+    // arrive in key order and only for the tasks it read).
+    std::vector<SqlWarning> warnings;
   };
 
   Mutex mu;
@@ -79,26 +85,57 @@ struct DistSqlStream::State {
   size_t next_task = 0;              // Guarded by mu: the next one a worker takes.
   size_t consumed = 0;               // Guarded by mu: tasks the reader has finished.
   bool cancelled = false;            // Guarded by mu.
-  std::vector<SqlWarning> warnings;  // Guarded by mu.
+  std::vector<SqlWarning> warnings;  // Guarded by mu: of the tasks the reader reached.
   DistSqlStats stats;                // Guarded by mu.
-  WaitGroup workers;
+  // Notified with `cancelled`: wakes workers backing off (a live lock, a region error).
+  Notification cancel;
 
-  // Runs one task; fills `*chunks`.
-  absl::Status RunTask(std::vector<KeyRange> remaining, std::deque<Chunk>* chunks) {
+  // Stops the workers: none starts a task, running ones stop soon.
+  void Cancel() {  // mu held.
+    cancelled = true;
+    cv.NotifyAll();
+    cancel.Notify();
+  }
+
+  bool Cancelled() {
+    MutexLock l(mu);
+    return cancelled;
+  }
+
+  // Before retrying after resolving locks (Client::RetryPause's policy): backs off when
+  // `must_wait` or after a few immediate retries in a row, waking early when the stream
+  // is cancelled. False when cancelled or past `deadline`.
+  bool RetryPause(bool must_wait, uint64_t* backoff, int* immediate, uint64_t deadline) {
+    Env* env = client->env();
+    if (!must_wait && ++*immediate > kImmediateRetries) must_wait = true;
+    if (must_wait) {
+      *immediate = 0;
+      const uint64_t now = env->NowMicros();
+      if (now >= deadline) return false;
+      if (cancel.WaitFor(env, std::min(*backoff, deadline - now))) return false;
+      *backoff = std::min(*backoff * 2, client->options().backoff_max_micros);
+    }
+    return !Cancelled() && env->NowMicros() < deadline;
+  }
+
+  // Runs one task; fills `*chunks` and `*warns`. Stops (Cancelled) soon after the stream is
+  // cancelled: between region attempts and out of every backoff.
+  absl::Status RunTask(std::vector<KeyRange> remaining, std::deque<Chunk>* chunks,
+                       std::vector<SqlWarning>* warns) {
     const uint64_t deadline = client->Deadline();
     uint64_t backoff = client->options().backoff_first_micros;
-    int immediate = 0;  // Retries in a row without a backoff (Client::RetryPause).
+    int immediate = 0;  // Retries in a row without a backoff.
     std::vector<txn::TimeStamp> bypass;
     std::vector<KeyRange> sent, rest;
+    const absl::Status kCancelled = absl::CancelledError("coprocessor request cancelled");
     while (!remaining.empty()) {
-      {
-        MutexLock l(mu);
-        if (cancelled) return absl::CancelledError("coprocessor request cancelled");
-      }
+      if (Cancelled()) return kCancelled;
       absl::StatusOr<pb::Response> resp = absl::UnknownError("no attempt");
       absl::Status s = client->WithRegion(txn::EncodeKey(remaining.front().start), deadline,
                                           [&](const txn::RegionContext& ctx, txn::TxnService* svc,
                                               const metapb::Region& region) -> absl::Status {
+                                            // Not a region error: WithRegion stops retrying.
+                                            if (Cancelled()) return kCancelled;
                                             absl::Status split = SplitAtEnd(
                                                 remaining, region.end_key(), &sent, &rest);
                                             if (!split.ok()) return split;
@@ -123,7 +160,8 @@ struct DistSqlStream::State {
         absl::StatusOr<bool> resolved =
             client->ResolveLocks(kl->locks, req.read_ts, deadline, &bypass);
         if (!resolved.ok()) return resolved.status();
-        if (!client->RetryPause(!*resolved, &backoff, &immediate, deadline)) {
+        if (!RetryPause(!*resolved, &backoff, &immediate, deadline)) {
+          if (Cancelled()) return kCancelled;
           return absl::DeadlineExceededError("coprocessor read blocked by live locks");
         }
         continue;
@@ -139,12 +177,12 @@ struct DistSqlStream::State {
         ++stats.region_requests;
         total_region_requests.fetch_add(1, std::memory_order_relaxed);
         stats.scanned_rows += resp->scanned_rows();
-        for (const pb::Warning& w : resp->warnings()) {
-          SqlWarning sw;
-          sw.level = w.note() ? WarnLevel::kNote : WarnLevel::kWarning;
-          sw.error = MySqlError{static_cast<uint16_t>(w.code()), w.sqlstate(), w.message()};
-          warnings.push_back(std::move(sw));
-        }
+      }
+      for (const pb::Warning& w : resp->warnings()) {
+        SqlWarning sw;
+        sw.level = w.note() ? WarnLevel::kNote : WarnLevel::kWarning;
+        sw.error = MySqlError{static_cast<uint16_t>(w.code()), w.sqlstate(), w.message()};
+        warns->push_back(std::move(sw));
       }
       remaining = rest;
     }
@@ -167,10 +205,12 @@ struct DistSqlStream::State {
         ranges = tasks[i].ranges;
       }
       std::deque<Chunk> chunks;
-      absl::Status s = RunTask(std::move(ranges), &chunks);
+      std::vector<SqlWarning> warns;
+      absl::Status s = RunTask(std::move(ranges), &chunks, &warns);
       MutexLock l(mu);
       tasks[i].status = s;
       tasks[i].chunks = std::move(chunks);
+      tasks[i].warnings = std::move(warns);
       tasks[i].done = true;
       cv.NotifyAll();
     }
@@ -213,23 +253,17 @@ absl::StatusOr<std::unique_ptr<DistSqlStream>> DistSqlStream::Start(txn::client:
   }
   st->req = std::move(req);
   const size_t n = std::min(std::max<size_t>(st->req.concurrency, 1), st->tasks.size());
-  st->workers.Add(static_cast<int>(n));
-  for (size_t i = 0; i < n; ++i) {
-    client->env()->Spawn([st] {
-      st->Worker();
-      st->workers.Done();
-    });
-  }
+  // The client's background fibers: a stream stopped early does not wait for them, the
+  // client's destructor does (they use it).
+  for (size_t i = 0; i < n; ++i) client->Background([st] { st->Worker(); });
   return std::unique_ptr<DistSqlStream>(new DistSqlStream(std::move(st)));
 }
 
 DistSqlStream::~DistSqlStream() {
-  {
-    MutexLock l(state_->mu);
-    state_->cancelled = true;
-    state_->cv.NotifyAll();
-  }
-  state_->workers.Wait();
+  // The reader stopped (the end, a satisfied LIMIT, an error): workers still running
+  // finish or abandon their region requests on their own; nobody waits for them here.
+  MutexLock l(state_->mu);
+  state_->Cancel();
 }
 
 absl::Status DistSqlStream::Next(Chunk* out) {
@@ -238,11 +272,12 @@ absl::Status DistSqlStream::Next(Chunk* out) {
   while (st.consumed < st.tasks.size()) {
     State::Task& t = st.tasks[st.consumed];
     st.cv.Wait(l, [&] { return t.done; });
+    for (SqlWarning& w : t.warnings) st.warnings.push_back(std::move(w));
+    t.warnings.clear();
     if (!t.status.ok()) {
       absl::Status s = t.status;
-      st.cancelled = true;
       st.consumed = st.tasks.size();
-      st.cv.NotifyAll();
+      st.Cancel();
       return s;
     }
     if (!t.chunks.empty()) {

@@ -11,9 +11,16 @@
 // transactions known to commit above the read) and retries with backoff, until the
 // client's timeout.
 //
+// Stopping early (the stream destroyed before its end, or after an error: a satisfied
+// LIMIT, a failed statement) cancels the rest at once: no new region request starts,
+// workers backing off (a live lock, a region error) wake and stop, and requests in flight
+// are abandoned, their answers dropped (the workers are the client's background fibers,
+// which the client's destructor waits for). Warnings come per region request and reach
+// the reader with the task it reads (TakeWarnings), so those of the rows read so far are
+// there when it stops early.
+//
 // Thread safety: a DistSqlStream is used by one fiber; its workers run on their own
-// fibers. Destroying the stream stops starting new region requests and waits for the
-// ones in flight.
+// fibers.
 
 #ifndef RUTILE_SQL_COPROCESSOR_DISTSQL_H_
 #define RUTILE_SQL_COPROCESSOR_DISTSQL_H_
@@ -67,7 +74,8 @@ class DistSqlStream {
   // The next chunk in key order; no rows at the end. The first error of any region
   // request is returned (and the stream is then done).
   absl::Status Next(Chunk* out);
-  // Warnings the regions raised, moved out (call after the end).
+  // Warnings the regions raised for the tasks Next has reached so far, in key order,
+  // moved out (call after any Next, also when stopping early).
   std::vector<SqlWarning> TakeWarnings();
   DistSqlStats stats() const;
   const std::vector<FieldType>& types() const;

@@ -328,15 +328,16 @@ class CopReaderExec : public Executor {
       stream_ = *std::move(s);
     }
     absl::Status s = stream_->Next(out);
+    // The warnings of what was read so far: the consumer may stop at any chunk (a LIMIT).
+    for (SqlWarning& w : stream_->TakeWarnings()) {
+      if (w.level == WarnLevel::kNote) {
+        ctx_->AppendNote(w.error.code, std::move(w.error.message));
+      } else {
+        ctx_->AppendWarning(w.error.code, std::move(w.error.message));
+      }
+    }
     if (!s.ok()) return kv::MapTxnError(s);
     if (out->NumRows() == 0) {
-      for (SqlWarning& w : stream_->TakeWarnings()) {
-        if (w.level == WarnLevel::kNote) {
-          ctx_->AppendNote(w.error.code, std::move(w.error.message));
-        } else {
-          ctx_->AppendWarning(w.error.code, std::move(w.error.message));
-        }
-      }
       stream_.reset();
       done_ = true;
     }

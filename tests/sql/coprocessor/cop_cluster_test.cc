@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "node/txn_service.h"
 #include "rutile/env.h"
@@ -19,6 +21,7 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/coprocessor/distsql.h"
 #include "sql/session/session_test_util.h"
+#include "util/failpoint.h"
 
 namespace rutile::sql {
 namespace {
@@ -194,6 +197,43 @@ TEST_F(CopClusterTest, OwnWritesAndLocksAreSeen) {
     EXPECT_EQ(One(s_.get(), "SELECT COUNT(*) FROM t"), "2000");
     EXPECT_EQ(One(s_.get(), "SELECT v FROM t WHERE id >= 900 AND id < 901"), "300");
     EXPECT_GT(coprocessor::TotalRegionRequests(), before);
+    Stop();
+  });
+}
+
+// A reader that stops early (a satisfied LIMIT, an error) leaves the other regions'
+// requests behind at once instead of waiting for them, and keeps the warnings of what it
+// read. The last region answers ServerIsBusy to every coprocessor request (failpoint), a
+// region error the client retries until its timeout (20 s): a statement that needs only
+// the first regions must not wait for it. Over RPC, so that every region's request is
+// under way (each worker waits for its answer) before the reader has what it needs.
+TEST_F(CopClusterTest, EarlyStopDoesNotWaitForBlockedRegionsAndKeepsWarnings) {
+  OnFiber([&] {
+    Start(/*rpc=*/true);
+    failpoint::ScopedFailPoint busy(
+        "coprocessor_busy_key",
+        absl::StrCat("return(", absl::BytesToHexString(codec::EncodeRowKey(table_id_, 1700)), ")"));
+    Env* env = Env::Default();
+    const uint64_t start = env->NowMicros();
+    const uint64_t before = coprocessor::TotalRegionRequests();
+    // LIMIT satisfied by the first three regions.
+    EXPECT_EQ(Rows(s_.get(), "SELECT id FROM t WHERE k >= 0 LIMIT 1000", false).size(), 1000u);
+    // An error in the first region (BIGINT overflow) fails the statement at once.
+    absl::StatusOr<ResultSet> err =
+        s_->Execute("SELECT id FROM t WHERE v * 9223372036854775807 > 0");
+    ASSERT_FALSE(err.ok());
+    EXPECT_EQ(MySqlErrorOf(err.status()).code, 1690) << err.status();
+    // Warnings of the pushed filter (each 's<n>' is a truncated INTEGER, 1292) raised at
+    // the first region: the statement stops there and still reports them.
+    ResultSet w = Ok(s_.get(), "SELECT id FROM t WHERE CAST(s AS SIGNED) = 0 LIMIT 2");
+    EXPECT_EQ(w.rows.size(), 2u);
+    EXPECT_GT(w.warnings, 0u);
+    ResultSet shown = Ok(s_.get(), "SHOW WARNINGS");
+    ASSERT_FALSE(shown.rows.empty());
+    EXPECT_EQ(shown.rows[0][1].value_or(""), "1292");
+    EXPECT_GT(coprocessor::TotalRegionRequests(), before);
+    // Each statement took what the first region needed, not the blocked region's 20 s.
+    EXPECT_LT(env->NowMicros() - start, 10'000'000u);
     Stop();
   });
 }
