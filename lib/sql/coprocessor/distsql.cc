@@ -174,6 +174,8 @@ struct DistSqlStream::State {
       }
       {
         MutexLock l(mu);
+        // An answer that arrives after the reader stopped is dropped, uncounted.
+        if (cancelled) return kCancelled;
         ++stats.region_requests;
         total_region_requests.fetch_add(1, std::memory_order_relaxed);
         stats.scanned_rows += resp->scanned_rows();

@@ -431,8 +431,14 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
   switch (plan.kind) {
     case PlanKind::kDual:
       return std::unique_ptr<Executor>(std::make_unique<DualExec>(plan));
-    case PlanKind::kTableScan:
-      return NewTableScanExec(static_cast<const TableScanNode&>(plan), ctx);
+    case PlanKind::kTableScan: {
+      const auto& scan = static_cast<const TableScanNode&>(plan);
+      if (ctx->allow_coprocessor && scan.index_id != 0) {
+        absl::StatusOr<std::unique_ptr<Executor>> r = NewIndexCopReader(scan, ctx);
+        if (!r.ok() || *r != nullptr) return r;
+      }
+      return NewTableScanExec(scan, ctx);
+    }
     case PlanKind::kSelection:
       return std::unique_ptr<Executor>(std::make_unique<SelectionExec>(
           static_cast<const SelectionNode&>(plan), ctx, std::move(kids[0])));

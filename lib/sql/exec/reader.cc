@@ -10,12 +10,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "sql/chunk/chunk_codec.h"
 #include "sql/codec/codec.h"
 #include "sql/codec/rowcodec.h"
 #include "sql/codec/tablecodec.h"
+#include "sql/coprocessor/dag.h"
 #include "sql/coprocessor/distsql.h"
 #include "sql/exec/exec_util.h"
 #include "sql/expr/aggregate.h"
+#include "sql/expr/expr_pb.h"
 
 namespace rutile::sql {
 namespace {
@@ -352,6 +355,164 @@ class CopReaderExec : public Executor {
   bool done_ = false;
 };
 
+// A coprocessor read in process (kv::LocalCoprocessor, Database::OpenInMemory): one DAG
+// request over every range, its chunks then yielded in order.
+class LocalCopReaderExec : public Executor {
+ public:
+  LocalCopReaderExec(ExecContext* ctx, kv::LocalCoprocessor* cop, coprocessor::DistSqlRequest req)
+      : ctx_(ctx), cop_(cop), req_(std::move(req)) {}
+
+  absl::Status Next(Chunk* out) override {
+    if (!ran_) {
+      ran_ = true;
+      absl::Status s = Run();
+      if (!s.ok()) return kv::MapTxnError(s);
+    }
+    if (pos_ >= chunks_.size()) {
+      *out = Chunk(types_, 1);
+      return absl::OkStatus();
+    }
+    absl::StatusOr<Chunk> c = DecodeChunk(chunks_[pos_++], types_);
+    if (!c.ok()) return c.status();
+    *out = *std::move(c);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Run() {
+    absl::StatusOr<std::vector<FieldType>> types = coprocessor::OutputTypes(req_.dag);
+    if (!types.ok()) return types.status();
+    types_ = *std::move(types);
+    rutile::coprocessor::Request r;
+    r.set_start_ts(req_.read_ts);
+    r.set_read_committed(req_.read_committed);
+    for (const coprocessor::KeyRange& k : req_.ranges) {
+      rutile::coprocessor::KeyRange* kr = r.add_ranges();
+      kr->set_start(k.start);
+      kr->set_end(k.end);
+    }
+    *r.mutable_dag() = std::move(req_.dag);
+    rutile::coprocessor::Response resp;
+    absl::Status s = cop_->Run(r, &resp);
+    if (!s.ok()) return s;
+    for (const rutile::coprocessor::Warning& w : resp.warnings()) {
+      if (w.note()) {
+        ctx_->AppendNote(static_cast<uint16_t>(w.code()), w.message());
+      } else {
+        ctx_->AppendWarning(static_cast<uint16_t>(w.code()), w.message());
+      }
+    }
+    for (rutile::coprocessor::Chunk& c : *resp.mutable_chunks()) {
+      chunks_.push_back(std::move(*c.mutable_data()));
+    }
+    return absl::OkStatus();
+  }
+
+  ExecContext* ctx_;
+  kv::LocalCoprocessor* cop_;
+  coprocessor::DistSqlRequest req_;
+  std::vector<FieldType> types_;
+  std::vector<std::string> chunks_;  // Encoded (sql/chunk/chunk_codec.h), decoded one by one.
+  size_t pos_ = 0;
+  bool ran_ = false;
+};
+
+// An index read whose index scan runs at the coprocessor (TiDB's IndexReader /
+// IndexLookUp): `child` yields the DAG's chunks of the index entries in key order, the
+// index columns (a covering read) then the handle. A covering read places the columns
+// in the table's row; a lookup reads the rows by handle through the transaction (which
+// merges its own writes), keeping the index order. The scan's filter and limit finish
+// here, as TableScanExec's do.
+class IndexCopReaderExec : public Executor {
+ public:
+  IndexCopReaderExec(const TableScanNode& p, ExecContext* ctx, const IndexInfo& idx, bool covering,
+                     std::unique_ptr<Executor> child)
+      : p_(p),
+        ctx_(ctx),
+        idx_(idx),
+        covering_(covering),
+        child_(std::move(child)),
+        types_(SchemaTypes(p.schema)),
+        decoder_(TableScanExec::Columns(p)) {
+    if (p.filter) conds_.push_back(p.filter.get());
+  }
+
+  absl::Status Next(Chunk* out) override {
+    *out = Chunk(types_, kMaxChunkSize);
+    while (!done_ && out->NumRows() == 0) {
+      Chunk in;
+      absl::Status s = child_->Next(&in);
+      if (!s.ok()) return s;
+      if (in.NumRows() == 0) {
+        done_ = true;
+        break;
+      }
+      s = covering_ ? Covering(in, out) : Lookup(in, out);
+      if (!s.ok()) return s;
+      s = FilterChunk(ctx_, conds_, out);
+      if (!s.ok()) return s;
+      if (p_.limit.has_value()) {
+        if (produced_ + out->NumRows() >= *p_.limit) {
+          *out = out->Slice(0, *p_.limit - produced_);
+          done_ = true;
+        }
+        produced_ += out->NumRows();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Covering(const Chunk& in, Chunk* out) {
+    const size_t ncols = p_.table->columns.size();
+    const size_t hcol = in.NumCols() - 1;
+    std::vector<Datum> row;
+    for (size_t r = 0; r < in.NumRows(); ++r) {
+      row.assign(ncols + 1, Datum::Null());
+      for (size_t k = 0; k < idx_.columns.size(); ++k) row[idx_.columns[k]] = in.GetDatum(r, k);
+      Datum h = in.GetDatum(r, hcol);
+      if (p_.table->handle_col >= 0) row[p_.table->handle_col] = h;
+      row[ncols] = std::move(h);
+      if (!out->AppendRow(row)) return absl::InternalError("index entry does not fit the row");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Lookup(const Chunk& in, Chunk* out) {
+    const size_t hcol = in.NumCols() - 1;
+    std::vector<std::string> keys;
+    std::vector<int64_t> handles;
+    for (size_t r = 0; r < in.NumRows(); ++r) {
+      Datum h = in.GetDatum(r, hcol);
+      if (h.kind() != DatumKind::kInt64) return absl::DataLossError("index entry handle");
+      handles.push_back(h.GetInt64());
+      keys.push_back(codec::EncodeRowKey(p_.table->id, handles.back()));
+    }
+    absl::StatusOr<std::vector<kv::Pair>> rows = ctx_->txn->BatchGet(keys);
+    if (!rows.ok()) return rows.status();
+    absl::flat_hash_map<std::string_view, std::string_view> by_key;
+    for (const kv::Pair& kvp : *rows) by_key.emplace(kvp.key, kvp.value);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto it = by_key.find(keys[i]);
+      if (it == by_key.end()) continue;
+      absl::Status s = decoder_.DecodeToChunk(it->second, handles[i], out);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  const TableScanNode& p_;
+  ExecContext* ctx_;
+  const IndexInfo& idx_;
+  const bool covering_;
+  std::unique_ptr<Executor> child_;
+  std::vector<FieldType> types_;
+  codec::RowDecoder decoder_;
+  std::vector<const expr::Expression*> conds_;
+  bool done_ = false;
+  uint64_t produced_ = 0;
+};
+
 class FinalAggExec : public Executor {
  public:
   FinalAggExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
@@ -466,7 +627,9 @@ absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, E
   std::vector<coprocessor::KeyRange> ranges = CopScanRanges(*cop.scan);
   std::optional<kv::CopSnapshot> snap =
       ctx->txn->CoprocessorSnapshot(ranges.front().start, ranges.back().end);
-  if (!snap.has_value() || snap->client == nullptr) return std::unique_ptr<Executor>();
+  if (!snap.has_value() || (snap->client == nullptr && snap->local == nullptr)) {
+    return std::unique_ptr<Executor>();
+  }
   absl::StatusOr<rutile::coprocessor::DagRequest> dag = BuildCopDag(cop, *ctx);
   if (!dag.ok()) return dag.status();
   coprocessor::DistSqlRequest req;
@@ -474,7 +637,70 @@ absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, E
   req.ranges = std::move(ranges);
   req.read_ts = snap->read_ts;
   req.read_committed = snap->read_committed;
+  if (snap->client == nullptr) {
+    return std::unique_ptr<Executor>(
+        std::make_unique<LocalCopReaderExec>(ctx, snap->local, std::move(req)));
+  }
   return std::unique_ptr<Executor>(std::make_unique<CopReaderExec>(ctx, *snap, std::move(req)));
+}
+
+absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode& p,
+                                                            ExecContext* ctx) {
+  std::unique_ptr<Executor> none;
+  if (ctx->txn == nullptr || p.table == nullptr || p.table->memory_rows != nullptr ||
+      p.index_id == 0 || p.handles.has_value() || !p.merge_paths.empty() || p.desc ||
+      p.index_ranges.empty() || p.schema.size() != p.table->columns.size() + 1) {
+    return none;
+  }
+  const IndexInfo* idx = nullptr;
+  for (const IndexInfo& i : p.table->indexes) {
+    if (i.id == p.index_id) idx = &i;
+  }
+  if (idx == nullptr) return none;
+  std::vector<coprocessor::KeyRange> ranges;
+  for (const auto& [lo, hi] : p.index_ranges) {
+    if (hi.empty() || lo >= hi || (!ranges.empty() && lo < ranges.back().end)) return none;
+    ranges.push_back({lo, hi});
+  }
+  // Index keys hold integers exactly as the row does; other types (floats stored as
+  // doubles, collated strings as sort keys) are read from the rows.
+  bool covering = p.index_only;
+  for (int c : idx->columns) {
+    covering = covering && p.table->columns[c].type.IsInteger();
+  }
+  std::optional<kv::CopSnapshot> snap =
+      ctx->txn->CoprocessorSnapshot(ranges.front().start, ranges.back().end);
+  if (!snap.has_value() || (snap->client == nullptr && snap->local == nullptr)) return none;
+  rutile::coprocessor::DagRequest dag;
+  rutile::coprocessor::IndexScan* is = dag.add_executors()->mutable_index_scan();
+  is->set_table_id(p.table->id);
+  is->set_index_id(p.index_id);
+  is->set_handle(true);
+  if (covering) {
+    for (int c : idx->columns) {
+      rutile::coprocessor::ColumnInfo* ci = is->add_columns();
+      ci->set_column_id(p.table->columns[c].id);
+      expr::FieldTypeToPb(p.table->columns[c].type, ci->mutable_type());
+    }
+  }
+  // Without a filter the scan's limit counts index entries.
+  if (p.limit.has_value() && p.filter == nullptr) {
+    dag.add_executors()->mutable_limit()->set_limit(*p.limit);
+  }
+  expr::EvalConfigToPb(*ctx, dag.mutable_eval());
+  coprocessor::DistSqlRequest req;
+  req.dag = std::move(dag);
+  req.ranges = std::move(ranges);
+  req.read_ts = snap->read_ts;
+  req.read_committed = snap->read_committed;
+  std::unique_ptr<Executor> child;
+  if (snap->client == nullptr) {
+    child = std::make_unique<LocalCopReaderExec>(ctx, snap->local, std::move(req));
+  } else {
+    child = std::make_unique<CopReaderExec>(ctx, *snap, std::move(req));
+  }
+  return std::unique_ptr<Executor>(
+      std::make_unique<IndexCopReaderExec>(p, ctx, *idx, covering, std::move(child)));
 }
 
 std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,

@@ -5,7 +5,8 @@
 // the transaction's own buffered writes. NewCopReader runs a coprocessor read
 // (planner/pushdown.h): the scan, its filter and the pushed aggregation / TopN / limit run
 // at the region leaders (sql/coprocessor/distsql.h, regions in parallel) and the reader
-// yields their chunks in key order; NewFinalAggExec merges a pushed aggregation's partial
+// yields their chunks in key order; NewIndexCopReader runs an index range's scan there;
+// NewFinalAggExec merges a pushed aggregation's partial
 // rows into the AggregateNode's output (TiDB's final HashAgg above a TableReader).
 //
 // Thread safety: an executor belongs to one statement execution.
@@ -27,6 +28,14 @@ std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* 
 // The coprocessor read of `cop`, producing BuildCopDag's output; null when the
 // transaction must read through KV instead (kv::KvTxn::CoprocessorSnapshot).
 absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, ExecContext* ctx);
+
+// An index read of `p` (an index range, not descending) whose index scan runs at the
+// coprocessor: the entries' handles (and, for a covering read of integer columns, their
+// values) come from the regions, rows are looked up through the transaction. Null when
+// the read must go through KV instead (the transaction's own writes in the index range,
+// a locking statement, a store without a coprocessor).
+absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode& p,
+                                                            ExecContext* ctx);
 
 // The final aggregation of `p` over `partial`, which yields each aggregate's partial
 // columns then the group-by values (in first-seen group order, as the hash aggregation).

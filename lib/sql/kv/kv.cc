@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "rutile/env.h"
+#include "sql/coprocessor/dag.h"
 #include "sql/errors.h"
 #include "storage/mem_engine.h"
 #include "txn/errors.h"
@@ -328,6 +329,85 @@ void BufferedTxn::Record(const std::string& key, bool needs_lock) {
 // ---- LocalKvStore ----
 
 namespace {
+std::atomic<uint64_t> local_coprocessor_requests{0};
+}  // namespace
+
+uint64_t TotalLocalCoprocessorRequests() {
+  return local_coprocessor_requests.load(std::memory_order_relaxed);
+}
+
+namespace {
+
+// Reads a LocalKvStore's MVCC data for the DAG executor, in batches.
+class LocalSnapshotReader final : public coprocessor::SnapshotReader {
+ public:
+  LocalSnapshotReader(txn::TxnStorage* storage, txn::TimeStamp ts, txn::TxnReadOptions read)
+      : storage_(storage), ts_(ts), read_(std::move(read)) {}
+
+  absl::Status Scan(std::string_view start, std::string_view end, bool reverse,
+                    absl::FunctionRef<bool(std::string_view, std::string_view)> fn) override {
+    txn::ScanOptions o;
+    o.start_key = std::string(start);
+    o.end_key = std::string(end);
+    o.ts = ts_;
+    o.reverse = reverse;
+    o.limit = kBatch;
+    o.read = read_;
+    while (true) {
+      absl::StatusOr<std::vector<txn::KvPair>> batch = storage_->Scan(o);
+      if (!batch.ok()) return batch.status();
+      for (const txn::KvPair& p : *batch) {
+        if (!p.error.ok()) return p.error;
+      }
+      for (const txn::KvPair& p : *batch) {
+        if (!fn(p.key, p.value)) return absl::OkStatus();
+      }
+      if (batch->size() < kBatch) return absl::OkStatus();
+      if (reverse) {
+        o.end_key = batch->back().key;
+      } else {
+        o.start_key = batch->back().key;
+        o.start_key.push_back('\0');
+      }
+    }
+  }
+
+ private:
+  static constexpr size_t kBatch = 1024;
+  txn::TxnStorage* const storage_;
+  const txn::TimeStamp ts_;
+  const txn::TxnReadOptions read_;
+};
+
+class LocalCoprocessorImpl final : public LocalCoprocessor {
+ public:
+  explicit LocalCoprocessorImpl(LocalKvStore* store) : store_(store) {}
+
+  // A lock met is a commit in flight (pessimistic locks do not block reads): the request
+  // runs again until it is gone, as LocalTxn's reads wait (up to 3 s).
+  absl::Status Run(const rutile::coprocessor::Request& req,
+                   rutile::coprocessor::Response* resp) override {
+    txn::TxnReadOptions read;
+    read.isolation = req.read_committed() ? txn::IsolationLevel::kRC : txn::IsolationLevel::kSI;
+    Env* env = store_->env();
+    const uint64_t deadline = env->NowMicros() + 3'000'000;
+    uint64_t backoff = 100;
+    while (true) {
+      resp->Clear();
+      LocalSnapshotReader reader(store_->storage(), req.start_ts(), read);
+      absl::Status s = coprocessor::RunDag(req, &reader, resp);
+      if (!txn::GetTxnErrorAs<txn::KeyIsLocked>(s).has_value() || env->NowMicros() >= deadline) {
+        if (s.ok()) local_coprocessor_requests.fetch_add(1, std::memory_order_relaxed);
+        return s;
+      }
+      env->SleepForMicros(backoff);
+      backoff = std::min<uint64_t>(backoff * 2, 5'000);
+    }
+  }
+
+ private:
+  LocalKvStore* const store_;
+};
 
 class LocalTxn : public BufferedTxn {
  public:
@@ -448,6 +528,18 @@ class LocalTxn : public BufferedTxn {
   }
 
   bool Pessimistic() const override { return pessimistic_; }
+
+  std::optional<CopSnapshot> StoreCopSnapshot() override {
+    // A locking statement's current read (current_ts_) never reaches here
+    // (BufferedTxn::CoprocessorSnapshot). Keys this transaction locked may have been read
+    // at the newer for_update_ts (LockAndRead): reads go through KV then, as the cluster
+    // store's do.
+    if (!locked_.empty()) return std::nullopt;
+    CopSnapshot s;
+    s.local = store_->coprocessor();
+    s.read_ts = read_ts_;
+    return s;
+  }
 
   absl::Status SetCurrentRead(bool on, bool fresh) override {
     if (!on) {
@@ -578,6 +670,7 @@ LocalKvStore::LocalKvStore(storage::Engine* engine) : next_ts_(txn::ComposeTs(1,
   storage_ = std::make_unique<txn::TxnStorage>(engine_, cm_.get(), latches_.get());
   detector_ = std::make_unique<txn::DeadlockDetector>();
   env_ = Env::Default();
+  coprocessor_ = std::make_unique<LocalCoprocessorImpl>(this);
 }
 
 LocalKvStore::~LocalKvStore() = default;

@@ -17,7 +17,9 @@
 //     this is what a Database over a cluster uses.
 //   LocalKvStore owns a storage::Engine (MemEngine by default), a ConcurrencyManager,
 //     latches, a TxnStorage and a counter for timestamps: no Raft, no PD. It backs
-//     Database::OpenInMemory(), the unit-test store.
+//     Database::OpenInMemory(), the unit-test store. Its coprocessor is the same DAG
+//     executor (sql/coprocessor/dag.h) run in process over its TxnStorage
+//     (LocalCoprocessor), one request per read instead of one per region.
 // Both buffer writes and run statement rollback the same way (BufferedTxn below).
 //
 // Thread safety: KvStore is thread-safe; a KvTxn is used by one session at a time.
@@ -39,6 +41,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "coprocessor.pb.h"
 #include "rutile/env.h"
 #include "storage/engine.h"
 #include "txn/concurrency_manager.h"
@@ -57,10 +60,26 @@ struct Pair {
   std::string value;
 };
 
-// What a coprocessor read (sql/coprocessor/distsql.h) of a key range needs: the cluster's
-// client and the timestamp the transaction's snapshot reads at now.
+// A coprocessor in this process (LocalKvStore's): runs a DAG request over the store's
+// MVCC data at req.start_ts(), every range at once.
+class LocalCoprocessor {
+ public:
+  virtual ~LocalCoprocessor() = default;
+  // Fills `resp` (chunks, warnings, scanned rows); a lock that keeps blocking the read
+  // is KeyIsLocked, a malformed DAG InvalidArgument.
+  virtual absl::Status Run(const rutile::coprocessor::Request& req,
+                           rutile::coprocessor::Response* resp) = 0;
+};
+
+// Requests LocalCoprocessor::Run answered, over every local store of the process (tests).
+uint64_t TotalLocalCoprocessorRequests();
+
+// What a coprocessor read of a key range needs: the cluster's client (distsql, region
+// leaders: sql/coprocessor/distsql.h) or a local coprocessor (exactly one is set), and
+// the timestamp the transaction's snapshot reads at now.
 struct CopSnapshot {
   txn::client::Client* client = nullptr;
+  LocalCoprocessor* local = nullptr;
   uint64_t read_ts = 0;
   bool read_committed = false;
 };
@@ -326,8 +345,10 @@ class LocalKvStore : public KvStore {
   txn::TxnStorage* storage() { return storage_.get(); }
   txn::DeadlockDetector* detector() { return detector_.get(); }
   Env* env() { return env_; }
+  LocalCoprocessor* coprocessor() { return coprocessor_.get(); }
 
  private:
+  std::unique_ptr<LocalCoprocessor> coprocessor_;
   std::unique_ptr<storage::Engine> owned_engine_;
   storage::Engine* engine_;
   std::unique_ptr<txn::ConcurrencyManager> cm_;

@@ -252,9 +252,10 @@ std::string Rows(double r) {
 }
 
 void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
-          const std::map<const PlanNode*, OperatorRuntime>* runtime,
+          const std::map<const PlanNode*, OperatorRuntime>* runtime, bool coprocessor,
           std::vector<std::vector<std::string>>* out) {
   Line l = Describe(p);
+  if (!coprocessor) l.task = "root";
   std::string id = root ? l.name : absl::StrCat(prefix, last ? "└─" : "├─", l.name);
   std::vector<std::string> row = {id, Rows(p.est_rows), l.task, l.access, l.info};
   if (runtime != nullptr) {
@@ -271,7 +272,7 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
   const std::string child_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
   // Work pushed to the coprocessor (planner/pushdown.h): the root operator finishes what
   // a TableReader brings back from the regions, which ran the same operator partially.
-  std::optional<CopPushdown> cop = PlanPushdown(p);
+  std::optional<CopPushdown> cop = coprocessor ? PlanPushdown(p) : std::nullopt;
   if (cop.has_value() && cop->scan != &p) {
     auto synthetic = [&](const std::string& id, const std::string& task, const std::string& info,
                          double est) {
@@ -284,11 +285,12 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
     const std::string inner = absl::StrCat(child_prefix, "  ");
     synthetic(absl::StrCat(inner, "└─", name), "cop[tikv]",
               cop->agg != nullptr ? "partial, " + l.info : l.info, p.est_rows);
-    Walk(*cop->scan, absl::StrCat(inner, "  "), true, false, runtime, out);
+    Walk(*cop->scan, absl::StrCat(inner, "  "), true, false, runtime, coprocessor, out);
     return;
   }
   for (size_t i = 0; i < p.children.size(); ++i) {
-    Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, runtime, out);
+    Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, runtime, coprocessor,
+         out);
   }
 }
 
@@ -302,10 +304,10 @@ std::vector<std::string> ExplainColumns(bool analyze) {
 
 std::vector<std::vector<std::string>> ExplainRows(
     PlanNode* plan, const StatsCache* stats,
-    const std::map<const PlanNode*, OperatorRuntime>* runtime) {
+    const std::map<const PlanNode*, OperatorRuntime>* runtime, bool coprocessor) {
   EstimatePlanRows(plan, stats);
   std::vector<std::vector<std::string>> out;
-  Walk(*plan, "", true, true, runtime, &out);
+  Walk(*plan, "", true, true, runtime, coprocessor, &out);
   return out;
 }
 

@@ -27,9 +27,11 @@ std::vector<std::string> ExplainColumns(bool analyze);
 
 // The rows of EXPLAIN for `plan` (estimating rows where the planner has not). With
 // `runtime` (EXPLAIN ANALYZE), each row also has the operator's actual rows, loops and time.
+// Without `coprocessor` (tidb_allow_coprocessor = 0), every operator runs at the root:
+// no TableReader, nothing pushed, scans in task root.
 std::vector<std::vector<std::string>> ExplainRows(
     PlanNode* plan, const StatsCache* stats,
-    const std::map<const PlanNode*, OperatorRuntime>* runtime = nullptr);
+    const std::map<const PlanNode*, OperatorRuntime>* runtime = nullptr, bool coprocessor = true);
 
 }  // namespace rutile::sql
 
