@@ -605,75 +605,60 @@ absl::Status Catalog::Mutate(const std::function<absl::Status(Meta&)>& fn,
   }
 }
 
+// CREATE / DROP DATABASE are DDL jobs run by the owner (ddl.cc), as tables are: the name
+// is checked against this catalog's view first and by the owner against the store, so of
+// two racing CREATEs one gets 1007; DROP DATABASE leaves delete-range records for its
+// tables' keys in the job's own transaction.
 absl::Status Catalog::CreateDatabase(const std::string& name, bool if_not_exists) {
-  const std::string lower = LowerName(name);
-  bool exists = false;
-  DbInfo info;
-  info.name = name;
-  absl::Status s = Mutate(
-      [&](Meta& m) -> absl::Status {
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          if (dbs_.count(lower)) {
-            exists = true;
-            if (if_not_exists) return absl::CancelledError();
-            return MakeMySqlStatus(
-                absl::StatusCode::kAlreadyExists,
-                {kErDbCreateExists, "HY000",
-                 absl::StrCat("Can't create database '", name, "'; database exists")});
-          }
-        }
-        auto id = m.GenGlobalId();
-        if (!id.ok()) return id.status();
-        info.id = *id;
-        m.PutDatabase(info);
-        return absl::OkStatus();
-      },
-      [&] {
-        Db& d = dbs_[lower];
-        d.id = info.id;
-        d.name = name;
-      });
-  if (exists && if_not_exists) return absl::OkStatus();
-  return s;
+  (void)EnsureFresh();
+  if (HasDatabase(name)) {
+    if (if_not_exists) return absl::OkStatus();
+    return MakeMySqlStatus(absl::StatusCode::kAlreadyExists,
+                           {kErDbCreateExists, "HY000",
+                            absl::StrCat("Can't create database '", name, "'; database exists")});
+  }
+  DdlJob job;
+  job.type = DdlJobType::kCreateDatabase;
+  job.db_name = name;
+  absl::StatusOr<DdlJobResult> r = RunJob(std::move(job));
+  if (!r.ok() && if_not_exists && GetMySqlError(r.status()).has_value() &&
+      GetMySqlError(r.status())->code == kErDbCreateExists) {
+    return absl::OkStatus();
+  }
+  return r.status();
 }
 
 absl::Status Catalog::DropDatabase(const std::string& name, bool if_exists,
                                    std::vector<TablePtr>* dropped) {
-  const std::string lower = LowerName(name);
-  bool missing = false;
-  int64_t id = 0;
-  absl::Status s = Mutate(
-      [&](Meta& m) -> absl::Status {
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          auto it = dbs_.find(lower);
-          if (it == dbs_.end()) {
-            missing = true;
-            if (if_exists) return absl::CancelledError();
-            return MakeMySqlStatus(
-                absl::StatusCode::kNotFound,
-                {kErDbDropExists, "HY000",
-                 absl::StrCat("Can't drop database '", name, "'; database doesn't exist")});
-          }
-          id = it->second.id;
-          for (const auto& [tid, t] : by_id_) {
-            if (t->db_id == id) m.DropTableStats(tid);
-          }
-        }
-        return m.DropDatabase(id);
-      },
-      [&] {
-        auto it = dbs_.find(lower);
-        if (it == dbs_.end()) return;
-        for (auto& [n, t] : it->second.tables) {
-          dropped->push_back(t);
-          by_id_.erase(t->id);
-        }
-        dbs_.erase(it);
-      });
-  if (missing && if_exists) return absl::OkStatus();
-  return s;
+  (void)EnsureFresh();
+  DdlJob job;
+  job.type = DdlJobType::kDropDatabase;
+  job.db_name = name;
+  std::vector<TablePtr> tables;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = IsInfoSchema(name) ? dbs_.end() : dbs_.find(LowerName(name));
+    if (it != dbs_.end()) {
+      job.db_id = it->second.id;
+      for (const auto& [n, t] : it->second.tables) tables.push_back(t);
+    }
+  }
+  auto missing = [&]() -> absl::Status {
+    if (if_exists) return absl::OkStatus();
+    return MakeMySqlStatus(
+        absl::StatusCode::kNotFound,
+        {kErDbDropExists, "HY000",
+         absl::StrCat("Can't drop database '", name, "'; database doesn't exist")});
+  };
+  if (job.db_id == 0) return missing();
+  absl::StatusOr<DdlJobResult> r = RunJob(std::move(job));
+  if (!r.ok()) {
+    std::optional<MySqlError> e = GetMySqlError(r.status());
+    if (e.has_value() && e->code == kErDbDropExists) return missing();
+    return r.status();
+  }
+  if (dropped != nullptr) *dropped = std::move(tables);
+  return absl::OkStatus();
 }
 
 bool Catalog::HasDatabase(const std::string& name) const {

@@ -37,7 +37,7 @@
 // reports it as queued (8214; the owner still runs it).
 
 #include <algorithm>
-#include <boost/fiber/operations.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -114,7 +114,8 @@ class DdlWorker {
     }
     DdlJob j = **job;
     if (j.type == DdlJobType::kCreateTable || j.type == DdlJobType::kDropTable ||
-        j.type == DdlJobType::kTruncateTable) {
+        j.type == DdlJobType::kTruncateTable || j.type == DdlJobType::kCreateDatabase ||
+        j.type == DdlJobType::kDropDatabase) {
       return TableJobStep(txn, &m, &j);
     }
     auto table = m.GetTable(j.db_id, j.table_id);
@@ -187,7 +188,59 @@ class DdlWorker {
     std::shared_ptr<TableInfo> put;
     int64_t erase = 0;
     std::shared_ptr<TableInfo> hooked;
+    std::optional<DbInfo> put_db;
+    int64_t erase_db = 0;
     switch (j->type) {
+      case DdlJobType::kCreateDatabase: {
+        auto dbs = m->ListDatabases();
+        if (!dbs.ok()) return dbs.status();
+        for (const DbInfo& d : *dbs) {
+          if (LowerName(d.name) == LowerName(j->db_name)) {
+            return cancel(kErDbCreateExists, absl::StrCat("Can't create database '", j->db_name,
+                                                          "'; database exists"));
+          }
+        }
+        auto id = m->GenGlobalId();
+        if (!id.ok()) return id.status();
+        DbInfo info;
+        info.id = *id;
+        info.name = j->db_name;
+        m->PutDatabase(info);
+        j->db_id = info.id;
+        j->schema_state = SchemaState::kPublic;
+        j->state = DdlJobState::kDone;
+        put_db = info;
+        break;
+      }
+      case DdlJobType::kDropDatabase: {
+        auto dbs = m->ListDatabases();
+        if (!dbs.ok()) return dbs.status();
+        bool found = false;
+        for (const DbInfo& d : *dbs) found = found || d.id == j->db_id;
+        if (!found) {
+          return cancel(kErDbDropExists, absl::StrCat("Can't drop database '", j->db_name,
+                                                      "'; database doesn't exist"));
+        }
+        // Its tables go with it: meta entries and statistics now, their keys through
+        // delete-range records committed in this same transaction (so no crash or failed
+        // statement can leave the rows behind), deleted once every catalog loaded the
+        // version without them.
+        auto tables = m->ListTables(j->db_id);
+        if (!tables.ok()) return tables.status();
+        for (const auto& t : *tables) {
+          m->DropTableStats(t->id);
+          if (!t->is_view) {
+            const std::string start = codec::EncodeTablePrefix(t->id);
+            m->PutDeleteRange({j->id, next_version, start, codec::PrefixNext(start), t->id});
+          }
+        }
+        absl::Status dropped = m->DropDatabase(j->db_id);
+        if (!dropped.ok()) return dropped;
+        j->schema_state = SchemaState::kNone;
+        j->state = DdlJobState::kDone;
+        erase_db = j->db_id;
+        break;
+      }
       case DdlJobType::kCreateTable: {
         if (j->table == nullptr) return absl::InternalError("CREATE TABLE job without a table");
         auto dbs = m->ListDatabases();
@@ -287,6 +340,21 @@ class DdlWorker {
         // As in Finish: advance only from exactly the version this step bumped.
         if (c_->version_.load() == *v - 1) {
           bool ok = true;
+          if (put_db.has_value()) {
+            Catalog::Db& d = c_->dbs_[LowerName(put_db->name)];
+            d.id = put_db->id;
+            d.name = put_db->name;
+          }
+          if (erase_db != 0) {
+            for (auto it = c_->dbs_.begin(); it != c_->dbs_.end(); ++it) {
+              if (it->second.id != erase_db) continue;
+              std::vector<int64_t> ids;
+              for (const auto& [n, t] : it->second.tables) ids.push_back(t->id);
+              for (int64_t id : ids) c_->EraseTableLocked(id);
+              c_->dbs_.erase(it);
+              break;
+            }
+          }
           if (erase != 0) c_->EraseTableLocked(erase);
           if (put != nullptr) {
             ok = false;
@@ -666,6 +734,14 @@ absl::Status Catalog::RunJobs(int64_t job_id, DdlJobResult* result) {
       case kErBadDb:
         code = absl::StatusCode::kNotFound;
         break;
+      case kErDbCreateExists:
+        code = absl::StatusCode::kAlreadyExists;
+        state = "HY000";
+        break;
+      case kErDbDropExists:
+        code = absl::StatusCode::kNotFound;
+        state = "HY000";
+        break;
       default:
         break;
     }
@@ -690,7 +766,7 @@ absl::Status Catalog::RunJobs(int64_t job_id, DdlJobResult* result) {
     // keeps failing; the next DDL resumes it.
     if (absl::IsAborted(owner.status())) {
       if (++aborted_in_a_row < kMaxConflictRetries) {
-        boost::this_fiber::yield();
+        env_->Yield();
         continue;
       }
       return MakeMySqlStatus(
@@ -790,7 +866,7 @@ absl::Status Catalog::ProcessDeleteRanges() {
     for (int attempt = 0;; ++attempt) {
       auto b = store_->Begin();
       if (!b.ok()) return b.status();
-      Meta(b->get()).RemoveDeleteRange(rec.job_id);
+      Meta(b->get()).RemoveDeleteRange(rec.job_id, rec.element);
       s = (*b)->Commit();
       if (s.ok()) break;
       if (!absl::IsAborted(s) || attempt >= 20) return s;

@@ -29,6 +29,13 @@ std::string JobField(int64_t id) {
   return s;
 }
 
+// A delete-range record's field: the job id, then the element when not 0.
+std::string DeleteRangeField(int64_t job_id, int64_t element) {
+  std::string f = JobField(job_id);
+  if (element != 0) f += JobField(element);
+  return f;
+}
+
 // ---- A small binary writer/reader (varints and length-prefixed strings) ----
 
 class Writer {
@@ -281,6 +288,9 @@ std::string EncodeDdlJob(const DdlJob& j) {
   }
   if (j.type == DdlJobType::kCreateTable) w.S(j.table ? EncodeTableInfo(*j.table) : "");
   if (j.type == DdlJobType::kTruncateTable) w.I(j.new_table_id);
+  if (j.type == DdlJobType::kCreateDatabase || j.type == DdlJobType::kDropDatabase) {
+    w.S(j.db_name);
+  }
   return w.Take();
 }
 
@@ -317,7 +327,11 @@ absl::StatusOr<DdlJob> DecodeDdlJob(std::string_view in) {
   if (j.type == DdlJobType::kTruncateTable && !r.I(&j.new_table_id)) {
     return Corrupt("ddl job new table id");
   }
-  if (j.type < DdlJobType::kAddIndex || j.type > DdlJobType::kTruncateTable) {
+  if ((j.type == DdlJobType::kCreateDatabase || j.type == DdlJobType::kDropDatabase) &&
+      !r.S(&j.db_name)) {
+    return Corrupt("ddl job database name");
+  }
+  if (j.type < DdlJobType::kAddIndex || j.type > DdlJobType::kDropDatabase) {
     return Corrupt("ddl job type");
   }
   if (!r.Done()) return Corrupt("ddl job");
@@ -428,7 +442,7 @@ void Meta::PutDeleteRange(const DeleteRangeRecord& r) {
   w.I(r.version);
   w.S(r.start);
   w.S(r.end);
-  txn_->Put(codec::MetaHashKey(kDeleteRanges, JobField(r.job_id)), w.Take());
+  txn_->Put(codec::MetaHashKey(kDeleteRanges, DeleteRangeField(r.job_id, r.element)), w.Take());
 }
 
 absl::StatusOr<std::vector<DeleteRangeRecord>> Meta::ListDeleteRanges() {
@@ -442,20 +456,23 @@ absl::StatusOr<std::vector<DeleteRangeRecord>> Meta::ListDeleteRanges() {
     if (!s.ok()) return s;
     DeleteRangeRecord rec;
     Reader rd(p.value);
-    if (field.size() != 8 || !rd.I(&rec.version) || !rd.S(&rec.start) || !rd.S(&rec.end) ||
-        !rd.Done()) {
+    if ((field.size() != 8 && field.size() != 16) || !rd.I(&rec.version) || !rd.S(&rec.start) ||
+        !rd.S(&rec.end) || !rd.Done()) {
       return Corrupt("delete range");
     }
-    uint64_t id = 0;
-    for (char c : field) id = (id << 8) | static_cast<uint8_t>(c);
+    uint64_t id = 0, element = 0;
+    for (size_t i = 0; i < 8; ++i) id = (id << 8) | static_cast<uint8_t>(field[i]);
+    for (size_t i = 8; i < field.size(); ++i)
+      element = (element << 8) | static_cast<uint8_t>(field[i]);
     rec.job_id = static_cast<int64_t>(id);
+    rec.element = static_cast<int64_t>(element);
     out.push_back(std::move(rec));
   }
   return out;
 }
 
-void Meta::RemoveDeleteRange(int64_t job_id) {
-  txn_->Delete(codec::MetaHashKey(kDeleteRanges, JobField(job_id)));
+void Meta::RemoveDeleteRange(int64_t job_id, int64_t element) {
+  txn_->Delete(codec::MetaHashKey(kDeleteRanges, DeleteRangeField(job_id, element)));
 }
 
 absl::StatusOr<int64_t> Meta::GetAutoId(int64_t db_id, int64_t table_id) {

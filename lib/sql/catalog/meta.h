@@ -54,9 +54,11 @@ enum class DdlJobType : uint8_t {
   kDropIndex = 2,
   kAddColumn = 3,
   kDropColumn = 4,
-  kCreateTable = 5,    // Tables and views: none -> public in one step.
-  kDropTable = 6,      // public -> write-only -> delete-only -> none, then the range deleted.
-  kTruncateTable = 7,  // The table under a new id, the old id's range deleted.
+  kCreateTable = 5,     // Tables and views: none -> public in one step.
+  kDropTable = 6,       // public -> write-only -> delete-only -> none, then the range deleted.
+  kTruncateTable = 7,   // The table under a new id, the old id's range deleted.
+  kCreateDatabase = 8,  // none -> public in one step (the name checked by the owner).
+  kDropDatabase = 9,    // Gone with its tables in one step, their ranges deleted.
 };
 enum class DdlJobState : uint8_t {
   kQueueing = 0,
@@ -86,6 +88,8 @@ struct DdlJob {
   std::shared_ptr<TableInfo> table;
   // kTruncateTable: the id the owner gave the emptied table.
   int64_t new_table_id = 0;
+  // kCreateDatabase / kDropDatabase: the database's name (kDropDatabase: db_id is its id).
+  std::string db_name;
   uint16_t error_code = 0;  // Set when the job failed (Cancelled).
   std::string error;
 };
@@ -97,6 +101,9 @@ struct DeleteRangeRecord {
   int64_t version = 0;
   std::string start;
   std::string end;
+  // Tells apart the records of one job (DROP DATABASE: one per table, its id); 0 for a
+  // job's only record.
+  int64_t element = 0;
 };
 
 std::string EncodeTableInfo(const TableInfo& t);
@@ -129,7 +136,7 @@ class Meta {
   // Pending range deletions, oldest first.
   void PutDeleteRange(const DeleteRangeRecord& r);
   absl::StatusOr<std::vector<DeleteRangeRecord>> ListDeleteRanges();
-  void RemoveDeleteRange(int64_t job_id);
+  void RemoveDeleteRange(int64_t job_id, int64_t element = 0);
 
   absl::StatusOr<int64_t> GetAutoId(int64_t db_id, int64_t table_id);
   void SetAutoId(int64_t db_id, int64_t table_id, int64_t v);

@@ -243,7 +243,6 @@ struct SessionImpl {
                                         bool primary, bool if_not_exists);
   absl::StatusOr<ResultSet> DropIndex(const TablePtr& t, const std::string& name, bool if_exists);
   absl::StatusOr<ResultSet> Alter(const AlterTableStmt& s);
-  absl::Status DeleteTableData(int64_t table_id);
   // Runs the `event` triggers of `t` (BEFORE or AFTER) for one row.
   absl::Status FireTriggers(const TableInfo& t, const char* event, bool before, kv::KvTxn* txn);
   int trigger_depth = 0;
@@ -1126,7 +1125,8 @@ absl::StatusOr<ResultSet> SessionImpl::Explain(const ExplainStmt& e,
     oc.type = FieldType::Varchar(-1);
     rs.columns.push_back(MetaOf(oc));
   }
-  for (auto& row : ExplainRows(plan->get(), &db->stats, e.analyze ? &runtime : nullptr)) {
+  for (auto& row :
+       ExplainRows(plan->get(), &db->stats, e.analyze ? &runtime : nullptr, allow_coprocessor)) {
     Row r;
     for (auto& v : row) r.push_back(std::move(v));
     rs.rows.push_back(std::move(r));
@@ -1609,23 +1609,6 @@ absl::StatusOr<ResultSet> SessionImpl::Delete(const DeleteStmt& s, const std::ve
 
 // ---- DDL ----
 
-absl::Status SessionImpl::DeleteTableData(int64_t table_id) {
-  auto b = db->store->Begin();
-  if (!b.ok()) return b.status();
-  const std::string start = codec::EncodeTablePrefix(table_id);
-  const std::string end = codec::PrefixNext(start);
-  std::string next = start;
-  while (true) {
-    auto r = (*b)->Scan(next, end, 4096, false);
-    if (!r.ok()) return r.status();
-    for (const kv::Pair& p : *r) (*b)->Delete(p.key);
-    if (r->size() < 4096) break;
-    next = r->back().key;
-    next.push_back('\0');
-  }
-  return (*b)->Commit();
-}
-
 absl::Status SessionImpl::FireTriggers(const TableInfo& t, const char* event, bool before,
                                        kv::KvTxn* txn) {
   for (const TriggerInfo& tr : t.triggers) {
@@ -1653,13 +1636,9 @@ absl::StatusOr<ResultSet> SessionImpl::Ddl(const Stmt& stmt) {
   }
   if (auto* s = dynamic_cast<const DropDatabaseStmt*>(&stmt)) {
     std::vector<TablePtr> dropped;
+    // The DDL owner deletes the tables' keys (delete-range records of the job).
     absl::Status st = db->catalog.DropDatabase(s->name, s->if_exists, &dropped);
     if (!st.ok()) return st;
-    for (const TablePtr& t : dropped) {
-      if (t->is_view) continue;
-      st = DeleteTableData(t->id);
-      if (!st.ok()) return st;
-    }
     if (absl::EqualsIgnoreCase(current_db, s->name)) current_db.clear();
     ResultSet rs;
     rs.affected_rows = dropped.size();

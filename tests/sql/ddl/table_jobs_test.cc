@@ -16,6 +16,7 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/kv/kv.h"
 #include "sql/planner/analyze.h"
+#include "txn/commands.h"
 
 namespace rutile::sql {
 namespace {
@@ -234,6 +235,104 @@ TEST_F(TableJobsTest, TruncateIsANewIdAndTheOldKeysGo) {
   // The unique index works on the new id.
   EXPECT_EQ(ErrCode(b_.get(), "INSERT INTO t (v) VALUES (5)"), kErDupEntry);
   EXPECT_EQ(ErrCode(a_.get(), "TRUNCATE TABLE nosuch"), kErNoSuchTable);
+}
+
+// CREATE / DROP DATABASE are jobs the DDL owner runs, like CREATE / DROP TABLE: with
+// another live owner holding the lease they stay queued (8214) and the next owner runs the
+// queue in order; the owner checks names against the store.
+TEST(DatabaseJobsTest, CreateAndDropDatabaseAreOwnerJobs) {
+  kv::LocalKvStore store;
+  Catalog a(&store), b(&store);
+  a.SetLease(nullptr, 20'000, 2'000);
+  b.SetLease(nullptr, 20'000, 2'000);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  auto hold = [&](uint64_t expiry) {
+    auto w = store.Begin();
+    ASSERT_TRUE(w.ok());
+    Meta((*w).get()).SetOwner("elsewhere", expiry);
+    ASSERT_TRUE((*w)->Commit().ok());
+  };
+  hold(UINT64_MAX);
+  EXPECT_EQ(MySqlErrorOf(a.CreateDatabase("shop", false)).code, 8214);
+  EXPECT_FALSE(a.HasDatabase("shop"));
+  hold(1);
+  ASSERT_TRUE(a.CreateDatabase("depot", false).ok());  // Runs "shop" first.
+  EXPECT_TRUE(a.HasDatabase("shop"));
+  EXPECT_TRUE(a.HasDatabase("depot"));
+  EXPECT_EQ(MySqlErrorOf(a.CreateDatabase("SHOP", false)).code, kErDbCreateExists);
+  EXPECT_TRUE(a.CreateDatabase("shop", true).ok());
+  // b has not loaded "shop" yet; the owner's check against the store refuses it.
+  EXPECT_EQ(MySqlErrorOf(b.CreateDatabase("Shop", false)).code, kErDbCreateExists);
+  EXPECT_TRUE(b.HasDatabase("shop"));
+  hold(UINT64_MAX);
+  EXPECT_EQ(MySqlErrorOf(b.DropDatabase("shop", false, nullptr)).code, 8214);
+  EXPECT_TRUE(b.HasDatabase("shop"));
+  hold(1);
+  ASSERT_TRUE(b.DropDatabase("depot", false, nullptr).ok());
+  EXPECT_FALSE(b.HasDatabase("shop"));
+  EXPECT_FALSE(b.HasDatabase("depot"));
+  EXPECT_EQ(MySqlErrorOf(a.DropDatabase("shop", false, nullptr)).code, kErDbDropExists);
+  EXPECT_TRUE(a.DropDatabase("shop", true, nullptr).ok());
+}
+
+// DROP DATABASE deletes its tables' keys through delete-range records written by the
+// job's own transaction. Before, the session deleted them itself after the drop had
+// committed: when that failed (here: a lock left by a dead transaction that the delete
+// could not get past), the database was gone and its rows stayed forever. Now the record
+// stays until the owner's next run succeeds.
+TEST_F(TableJobsTest, DropDatabaseLeavesNoRowsEvenWhenItsDeleteFails) {
+  Ok(a_.get(), "CREATE DATABASE shop");
+  Ok(a_.get(), "CREATE TABLE shop.t (id INT PRIMARY KEY, v INT, KEY iv (v))");
+  Ok(a_.get(), "CREATE TABLE shop.u (id INT PRIMARY KEY)");
+  Ok(a_.get(), "CREATE VIEW shop.w AS SELECT id FROM shop.u");
+  for (int i = 1; i <= 20; ++i) {
+    Ok(a_.get(), absl::StrCat("INSERT INTO shop.t VALUES (", i, ", ", i, ")"));
+    Ok(a_.get(), absl::StrCat("INSERT INTO shop.u VALUES (", i, ")"));
+  }
+  Ok(a_.get(), "ANALYZE TABLE shop.t");
+  const int64_t t = catalog_->FindTable("shop", "t")->id;
+  const int64_t u = catalog_->FindTable("shop", "u")->id;
+  EXPECT_GT(KeysOf(t), 20u);
+  EXPECT_TRUE(HasKey(StatsKey(t)));
+  // A dead transaction's lock on a row of t (never resolved in the local store).
+  auto* local = dynamic_cast<kv::LocalKvStore*>(catalog_->store());
+  ASSERT_NE(local, nullptr);
+  txn::PrewriteRequest pw;
+  const std::string locked = codec::EncodeRowKey(t, 7);
+  pw.mutations.push_back(txn::Mutation::Put(locked, "x"));
+  pw.primary = locked;
+  pw.start_ts = local->NextTs();
+  pw.lock_ttl = 600'000;
+  ASSERT_TRUE(local->storage()->Prewrite(pw).ok());
+  // A transaction that wrote t while the database was there cannot commit after it.
+  Ok(b_.get(), "BEGIN OPTIMISTIC");
+  Ok(b_.get(), "INSERT INTO shop.t VALUES (100, 100)");
+  ResultSet r = Ok(a_.get(), "DROP DATABASE shop");
+  EXPECT_EQ(r.affected_rows, 3u);
+  EXPECT_EQ(ErrCode(b_.get(), "COMMIT"), kErInfoSchemaChanged);
+  EXPECT_FALSE(HasKey(StatsKey(t)));
+  EXPECT_NE(ErrCode(a_.get(), "SELECT * FROM shop.t"), 0);
+  // The lock's owner is rolled back; the owner's next run deletes what was left.
+  txn::RollbackRequest rb;
+  rb.keys = {locked};
+  rb.start_ts = pw.start_ts;
+  ASSERT_TRUE(local->storage()->Rollback(rb).ok());
+  Ok(a_.get(), "CREATE DATABASE other");
+  EXPECT_EQ(KeysOf(t), 0u);
+  EXPECT_EQ(KeysOf(u), 0u);
+  {
+    auto txn = catalog_->store()->Begin();
+    ASSERT_TRUE(txn.ok());
+    auto recs = Meta(txn->get()).ListDeleteRanges();
+    ASSERT_TRUE(recs.ok());
+    EXPECT_TRUE(recs->empty());
+    (*txn)->Rollback();
+  }
+  EXPECT_EQ(ErrCode(a_.get(), "DROP DATABASE shop"), kErDbDropExists);
+  Ok(a_.get(), "DROP DATABASE IF EXISTS shop");
+  Ok(a_.get(), "CREATE DATABASE shop");
+  EXPECT_EQ(ErrCode(a_.get(), "SELECT * FROM shop.t"), kErNoSuchTable);
 }
 
 }  // namespace
