@@ -7,16 +7,17 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "sql/chunk/chunk.h"
 #include "sql/chunk/chunk_codec.h"
 #include "sql/codec/codec.h"
 #include "sql/codec/rowcodec.h"
 #include "sql/codec/tablecodec.h"
+#include "sql/exec/agg_table.h"
 #include "sql/exec/executor.h"
 #include "sql/expr/aggregate.h"
 #include "sql/expr/expr_pb.h"
+#include "sql/expr/expression.h"
 #include "sql/types/compare.h"
 #include "sql/types/context.h"
 #include "sql/types/convert.h"
@@ -41,25 +42,6 @@ absl::StatusOr<std::vector<FieldType>> ColumnTypes(
   return out;
 }
 
-// How an aggregate accumulates at the coprocessor: through its AggState row by row
-// (kGeneric), or in plain integers folded into the state at the end (COUNT, and SUM/AVG
-// of signed integers, whose states would otherwise add a DECIMAL per row).
-enum FastAgg { kGeneric = 0, kFastCount, kFastSum, kFastAvg };
-
-int FastKind(const expr::AggCall& a) {
-  if (a.desc.distinct) return kGeneric;
-  if (a.desc.kind == expr::AggKind::kCount) return kFastCount;
-  if ((a.desc.kind != expr::AggKind::kSum && a.desc.kind != expr::AggKind::kAvg) ||
-      a.args.size() != 1 || a.desc.result_type.GetEvalType() != EvalType::kDecimal) {
-    return kGeneric;
-  }
-  const FieldType& t = a.args[0]->type();
-  if (!t.IsInteger() || t.IsUnsigned() || PhysicalTypeOf(t) != PhysicalType::kInt64) {
-    return kGeneric;
-  }
-  return a.desc.kind == expr::AggKind::kSum ? kFastSum : kFastAvg;
-}
-
 // The DAG decoded: what runs, with the types between the stages.
 struct Plan {
   // Scan.
@@ -69,12 +51,18 @@ struct Plan {
   int64_t index_id = 0;
   bool index_handle = false;
   std::vector<FieldType> scan_types;
+  // Table scans decode only the columns the later stages read (TiKV's column pruning of
+  // BatchTableScanExecutor): `decoded` lists them (scan column indexes, ascending) and
+  // `row_decoder` reads them in that order; the others are filled with placeholders the
+  // stages never look at. Empty `decoded` with a decoder: every column.
+  std::vector<size_t> decoded;
+  std::vector<FieldType> decoded_types;
+  std::vector<codec::RowColumn> scan_columns;
   std::optional<codec::RowDecoder> row_decoder;
   // Selection.
   std::vector<expr::ExprPtr> conds;
-  // Partial aggregation; `fast[a]` says how aggregate a accumulates (see Runner::Fast).
+  // Partial aggregation (an AggTable at run time).
   bool agg = false;
-  std::vector<int> fast;
   std::vector<expr::ExprPtr> group_by;
   std::vector<expr::AggCall> aggs;
   // TopN.
@@ -87,6 +75,70 @@ struct Plan {
   std::vector<FieldType> out_types;
   std::vector<uint32_t> offsets;
 };
+
+// Marks in `used` the scan columns `e` reads; false when `e` has a node of a kind this
+// does not know (then every column counts as read).
+bool MarkColumns(const expr::Expression& e, std::vector<bool>* used) {
+  if (const auto* c = dynamic_cast<const expr::ColumnRef*>(&e)) {
+    if (c->index() >= used->size()) return false;
+    (*used)[c->index()] = true;
+    return true;
+  }
+  if (dynamic_cast<const expr::Constant*>(&e) != nullptr) return true;
+  if (dynamic_cast<const expr::ScalarFunction*>(&e) == nullptr) return false;
+  for (const expr::ExprPtr& ch : e.children()) {
+    if (!MarkColumns(*ch, used)) return false;
+  }
+  return true;
+}
+
+// Chooses the table scan's decoded columns (Plan::decoded) and builds its row decoder.
+void PruneScan(Plan* p) {
+  const size_t n = p->scan_types.size();
+  std::vector<bool> used(n, false);
+  bool known = true;
+  auto mark = [&](const std::vector<expr::ExprPtr>& es) {
+    for (const expr::ExprPtr& e : es) known = known && MarkColumns(*e, &used);
+  };
+  mark(p->conds);
+  if (p->agg) {
+    mark(p->group_by);
+    for (const expr::AggCall& a : p->aggs) mark(a.args);
+  } else {
+    // The scan's rows are the output (through TopN and Limit): the offsets' columns.
+    mark(p->order_by);
+    for (uint32_t o : p->offsets) used[o] = true;
+  }
+  size_t count = 0;
+  for (bool u : used) count += u ? 1 : 0;
+  if (!known || count == n) {
+    p->row_decoder.emplace(p->scan_columns);
+    return;
+  }
+  std::vector<codec::RowColumn> cols;
+  for (size_t i = 0; i < n; ++i) {
+    if (!used[i]) continue;
+    p->decoded.push_back(i);
+    p->decoded_types.push_back(p->scan_types[i]);
+    cols.push_back(p->scan_columns[i]);
+  }
+  if (cols.empty()) {
+    // COUNT(*) alone: decode the handle (from the key, so no row parsing) to count rows.
+    for (size_t i = 0; i < n && cols.empty(); ++i) {
+      if (p->scan_columns[i].is_handle) {
+        p->decoded.push_back(i);
+        p->decoded_types.push_back(p->scan_types[i]);
+        cols.push_back(p->scan_columns[i]);
+      }
+    }
+    if (cols.empty()) {
+      p->decoded.push_back(0);
+      p->decoded_types.push_back(p->scan_types[0]);
+      cols.push_back(p->scan_columns[0]);
+    }
+  }
+  p->row_decoder.emplace(std::move(cols));
+}
 
 absl::StatusOr<Plan> DecodePlan(const pb::DagRequest& dag) {
   Plan p;
@@ -115,7 +167,7 @@ absl::StatusOr<Plan> DecodePlan(const pb::DagRequest& dag) {
       p.scan_types.push_back(*ft);
       cols.push_back(std::move(rc));
     }
-    p.row_decoder.emplace(std::move(cols));
+    p.scan_columns = std::move(cols);
   } else if (first.has_index_scan()) {
     const pb::IndexScan& is = first.index_scan();
     p.index = true;
@@ -152,7 +204,6 @@ absl::StatusOr<Plan> DecodePlan(const pb::DagRequest& dag) {
         absl::StatusOr<expr::AggCall> call = expr::AggFromPb(a, types);
         if (!call.ok()) return call.status();
         for (const FieldType& ft : expr::PartialTypes(call->desc)) next.push_back(ft);
-        p.fast.push_back(FastKind(*call));
         p.aggs.push_back(*std::move(call));
       }
       for (const auto& g : e.aggregation().group_by()) {
@@ -193,6 +244,7 @@ absl::StatusOr<Plan> DecodePlan(const pb::DagRequest& dag) {
       p.offsets.push_back(o);
     }
   }
+  if (!p.index) PruneScan(&p);
   return p;
 }
 
@@ -220,13 +272,29 @@ bool Truthy(EvalContext* ctx, const Column& col, size_t i, const FieldType& ft, 
 
 class Runner {
  public:
+  struct TopRow {
+    std::vector<Datum> keys;
+    std::vector<Datum> row;
+    uint64_t seq = 0;
+  };
   Runner(Plan* p, pb::Response* resp, uint32_t chunk_rows)
       : p_(*p), resp_(resp), chunk_rows_(chunk_rows) {}
 
   absl::Status Init(const sqlexprpb::EvalConfig& cfg) {
     absl::Status s = expr::EvalConfigFromPb(cfg, &ctx_);
     if (!s.ok()) return s;
-    in_ = Chunk(p_.scan_types, chunk_rows_);
+    in_ = Chunk(DecodedTypes(), chunk_rows_);
+    top_cols_.resize(p_.order_by.size());
+    if (p_.agg) {
+      for (const expr::ExprPtr& g : p_.group_by) spec_.group_by.push_back(g.get());
+      for (const expr::AggCall& a : p_.aggs) {
+        AggSpec::Agg sa;
+        sa.desc = &a.desc;
+        for (const expr::ExprPtr& e : a.args) sa.args.push_back(e.get());
+        spec_.aggs.push_back(std::move(sa));
+      }
+      table_ = std::make_unique<AggTable>(&spec_, &ctx_);
+    }
     return absl::OkStatus();
   }
 
@@ -252,6 +320,11 @@ class Runner {
   }
 
   absl::Status error() const { return err_; }
+
+  // The types of the scan chunk being filled: the decoded columns'.
+  const std::vector<FieldType>& DecodedTypes() const {
+    return p_.decoded.empty() ? p_.scan_types : p_.decoded_types;
+  }
 
   absl::Status Finish() {
     absl::Status s = Flush();
@@ -312,7 +385,24 @@ class Runner {
   absl::Status Flush() {
     if (in_.NumRows() == 0) return absl::OkStatus();
     Chunk chunk = std::move(in_);
-    in_ = Chunk(p_.scan_types, chunk_rows_);
+    in_ = Chunk(DecodedTypes(), chunk_rows_);
+    if (!p_.decoded.empty()) {
+      // Columns at their scan positions; the ones not decoded hold placeholders.
+      const size_t n = chunk.NumRows();
+      Chunk full(p_.scan_types, 0);
+      for (size_t j = 0; j < p_.decoded.size(); ++j) {
+        full.column(p_.decoded[j]) = std::move(chunk.column(j));
+      }
+      size_t j = 0;
+      for (size_t c = 0; c < p_.scan_types.size(); ++c) {
+        if (j < p_.decoded.size() && p_.decoded[j] == c) {
+          ++j;
+        } else {
+          full.column(c).ResizeFixed(n);
+        }
+      }
+      chunk = std::move(full);
+    }
     if (!p_.conds.empty()) {
       const size_t n = chunk.NumRows();
       std::vector<uint8_t> keep(n, 1);
@@ -342,137 +432,88 @@ class Runner {
   }
 
   absl::Status Aggregate(const Chunk& chunk) {
-    const size_t n = chunk.NumRows();
-    std::vector<Column> gcols(p_.group_by.size());
-    for (size_t g = 0; g < p_.group_by.size(); ++g) {
-      absl::Status s = p_.group_by[g]->EvalChunk(&ctx_, chunk, nullptr, &gcols[g]);
-      if (!s.ok()) return s;
-    }
-    std::vector<std::vector<Column>> acols(p_.aggs.size());
-    for (size_t a = 0; a < p_.aggs.size(); ++a) {
-      acols[a].resize(p_.aggs[a].args.size());
-      for (size_t j = 0; j < p_.aggs[a].args.size(); ++j) {
-        absl::Status s = p_.aggs[a].args[j]->EvalChunk(&ctx_, chunk, nullptr, &acols[a][j]);
-        if (!s.ok()) return s;
-      }
-    }
-    std::string key;
-    std::vector<Datum> args;
-    for (size_t i = 0; i < n; ++i) {
-      key.clear();
-      for (size_t g = 0; g < gcols.size(); ++g) {
-        AppendHashKey(&key, gcols[g].GetDatum(i, p_.group_by[g]->type()), p_.group_by[g]->type());
-      }
-      auto [it, inserted] = index_.try_emplace(key, groups_.size());
-      if (inserted) {
-        groups_.emplace_back();
-        Group& grp = groups_.back();
-        for (size_t g = 0; g < gcols.size(); ++g) {
-          grp.keys.push_back(gcols[g].GetDatum(i, p_.group_by[g]->type()));
-        }
-        for (const expr::AggCall& a : p_.aggs) grp.states.push_back(expr::NewAggState(a.desc));
-        grp.acc.resize(p_.aggs.size());
-      }
-      Group& grp = groups_[it->second];
-      for (size_t a = 0; a < p_.aggs.size(); ++a) {
-        if (p_.fast[a] != kGeneric) {
-          bool null = false;
-          for (const Column& c : acols[a]) null = null || c.IsNull(i);
-          if (null) continue;
-          Acc& acc = grp.acc[a];
-          if (p_.fast[a] != kFastCount) {
-            int64_t sum = 0;
-            if (__builtin_add_overflow(acc.sum, acols[a][0].GetInt64(i), &sum)) {
-              absl::Status s = Fold(a, &grp);
-              if (!s.ok()) return s;
-              sum = acols[a][0].GetInt64(i);
-            }
-            acc.sum = sum;
-            acc.has = true;
-          }
-          ++acc.count;
-          continue;
-        }
-        args.clear();
-        for (size_t j = 0; j < acols[a].size(); ++j) {
-          args.push_back(acols[a][j].GetDatum(i, p_.aggs[a].args[j]->type()));
-        }
-        absl::Status s = grp.states[a]->Update(&ctx_, args);
-        if (!s.ok()) return s;
-      }
-    }
-    return absl::OkStatus();
+    int64_t bytes = 0;  // The region's request is bounded by its rows, not a quota.
+    absl::Status s = table_->Add(chunk, agg_rows_, &bytes);
+    agg_rows_ += chunk.NumRows();
+    return s;
   }
 
   absl::Status EmitGroups() {
-    if (groups_.empty() && p_.group_by.empty()) {
-      // A scalar aggregation answers one row even over no input, as the final one does.
-      groups_.emplace_back();
-      for (const expr::AggCall& a : p_.aggs) {
-        groups_.back().states.push_back(expr::NewAggState(a.desc));
-      }
-    }
-    Chunk out(p_.out_types, chunk_rows_);
-    std::vector<Datum> row;
-    for (Group& g : groups_) {
-      for (size_t a = 0; a < p_.aggs.size() && !g.acc.empty(); ++a) {
-        absl::Status s = Fold(a, &g);
-        if (!s.ok()) return s;
-      }
-      row.clear();
-      for (const auto& st : g.states) {
-        for (Datum& d : st->PartialResult()) row.push_back(std::move(d));
-      }
-      for (const Datum& d : g.keys) row.push_back(d);
-      if (!out.AppendRow(row)) return absl::InternalError("partial aggregate row of wrong type");
-      if (out.NumRows() >= chunk_rows_) {
-        Chunk full = std::move(out);
-        out = Chunk(p_.out_types, chunk_rows_);
-        absl::Status s = p_.topn.has_value() ? CollectTopN(std::move(full)) : Emit(std::move(full));
-        if (!s.ok()) return s;
-      }
-    }
-    if (out.NumRows() == 0) return absl::OkStatus();
-    return p_.topn.has_value() ? CollectTopN(std::move(out)) : Emit(std::move(out));
+    return table_->EmitPartial(p_.out_types, chunk_rows_, [&](Chunk c) {
+      return p_.topn.has_value() ? CollectTopN(std::move(c)) : Emit(std::move(c));
+    });
   }
 
-  // TopN: keeps at most 2 x limit candidate rows, trimming by sort when over.
+  // TopN: a heap of at most `limit` rows with the last in order on top. A row that does
+  // not sort before the top is dropped unmaterialized (the common case once the heap is
+  // full); ties keep the earlier row, as a stable sort does.
   absl::Status CollectTopN(Chunk chunk) {
+    const uint64_t limit = *p_.topn;
     const size_t n = chunk.NumRows();
-    std::vector<Column> cols(p_.order_by.size());
+    if (limit == 0) return absl::OkStatus();
     for (size_t k = 0; k < p_.order_by.size(); ++k) {
-      absl::Status s = p_.order_by[k]->EvalChunk(&ctx_, chunk, nullptr, &cols[k]);
+      absl::Status s = p_.order_by[k]->EvalChunk(&ctx_, chunk, nullptr, &top_cols_[k]);
       if (!s.ok()) return s;
     }
+    auto before = [&](const TopRow& a, const TopRow& b) { return Before(a, b); };
     for (size_t i = 0; i < n; ++i) {
+      const uint64_t seq = seq_++;
+      if (top_.size() >= limit && !RowBeforeTop(i)) continue;
       TopRow r;
-      for (size_t k = 0; k < cols.size(); ++k) {
-        r.keys.push_back(cols[k].GetDatum(i, p_.order_by[k]->type()));
+      r.keys.reserve(top_cols_.size());
+      for (size_t k = 0; k < top_cols_.size(); ++k) {
+        r.keys.push_back(top_cols_[k].GetDatum(i, p_.order_by[k]->type()));
       }
       r.row = chunk.GetRow(i);
-      r.seq = seq_++;
-      top_.push_back(std::move(r));
+      r.seq = seq;
+      if (top_.size() >= limit) {
+        std::pop_heap(top_.begin(), top_.end(), before);
+        top_.back() = std::move(r);
+      } else {
+        top_.push_back(std::move(r));
+      }
+      std::push_heap(top_.begin(), top_.end(), before);
     }
-    if (top_.size() > 2 * std::max<uint64_t>(*p_.topn, 512)) TrimTopN();
     return absl::OkStatus();
   }
 
-  void TrimTopN() {
-    auto before = [&](const TopRow& a, const TopRow& b) {
-      for (size_t k = 0; k < a.keys.size(); ++k) {
-        int c = CompareDatum(a.keys[k], b.keys[k], p_.order_by[k]->type().collation);
-        if (c != 0) return p_.order_desc[k] ? c > 0 : c < 0;
+  // Whether `a` sorts before `b` under the TopN's order (then by arrival).
+  bool Before(const TopRow& a, const TopRow& b) const {
+    for (size_t k = 0; k < a.keys.size(); ++k) {
+      int c = CompareDatum(a.keys[k], b.keys[k], p_.order_by[k]->type().collation);
+      if (c != 0) return p_.order_desc[k] ? c > 0 : c < 0;
+    }
+    return a.seq < b.seq;
+  }
+
+  // Whether row `i` of the evaluated order columns sorts strictly before the heap's top
+  // (it arrived later, so a tie does not).
+  bool RowBeforeTop(size_t i) const {
+    const TopRow& top = top_.front();
+    for (size_t k = 0; k < top_cols_.size(); ++k) {
+      const Column& col = top_cols_[k];
+      const Datum& t = top.keys[k];
+      int c = 0;
+      if (!col.IsNull(i) && col.type() == PhysicalType::kFloat64 &&
+          t.kind() == DatumKind::kFloat64) {
+        const double v = col.GetFloat64(i), w = t.GetDouble();
+        c = v < w ? -1 : (v > w ? 1 : 0);
+      } else if (!col.IsNull(i) && col.type() == PhysicalType::kInt64 &&
+                 t.kind() == DatumKind::kInt64) {
+        const int64_t v = col.GetInt64(i), w = t.GetInt64();
+        c = v < w ? -1 : (v > w ? 1 : 0);
+      } else {
+        c = CompareDatum(col.GetDatum(i, p_.order_by[k]->type()), t,
+                         p_.order_by[k]->type().collation);
       }
-      return a.seq < b.seq;
-    };
-    const size_t keep = std::min<uint64_t>(*p_.topn, top_.size());
-    std::partial_sort(top_.begin(), top_.begin() + static_cast<std::ptrdiff_t>(keep), top_.end(),
-                      before);
-    top_.resize(keep);
+      if (c != 0) return p_.order_desc[k] ? c > 0 : c < 0;
+    }
+    return false;
   }
 
   absl::Status EmitTopN() {
-    TrimTopN();
+    std::sort(top_.begin(), top_.end(),
+              [&](const TopRow& a, const TopRow& b) { return Before(a, b); });
     Chunk out(p_.out_types, chunk_rows_);
     for (const TopRow& r : top_) {
       if (!out.AppendRow(r.row)) return absl::InternalError("topn row of the wrong type");
@@ -512,44 +553,6 @@ class Runner {
     return absl::OkStatus();
   }
 
-  struct Acc {
-    int64_t count = 0;
-    int64_t sum = 0;
-    bool has = false;
-  };
-  struct Group {
-    std::vector<Datum> keys;
-    std::vector<std::unique_ptr<expr::AggState>> states;
-    std::vector<Acc> acc;  // Per aggregate, for the fast ones.
-  };
-
-  // Moves what the fast accumulator of aggregate `a` holds into its state, as a partial
-  // result (merging is associative), and clears it.
-  absl::Status Fold(size_t a, Group* g) {
-    Acc& acc = g->acc[a];
-    if (p_.fast[a] == kGeneric || acc.count == 0) return absl::OkStatus();
-    Datum sum = acc.has ? Datum::Dec(Decimal::FromInt64(acc.sum)) : Datum();
-    std::vector<Datum> partial;
-    switch (p_.fast[a]) {
-      case kFastCount:
-        partial = {Datum::Int(acc.count)};
-        break;
-      case kFastSum:
-        partial = {std::move(sum)};
-        break;
-      default:
-        partial = {Datum::Int(acc.count), std::move(sum)};
-        break;
-    }
-    acc = Acc();
-    return g->states[a]->Merge(&ctx_, partial);
-  }
-  struct TopRow {
-    std::vector<Datum> keys;
-    std::vector<Datum> row;
-    uint64_t seq = 0;
-  };
-
   Plan& p_;
   pb::Response* resp_;
   const uint32_t chunk_rows_;
@@ -560,10 +563,12 @@ class Runner {
   bool done_ = false;
   uint64_t scanned_ = 0;
   uint64_t emitted_ = 0;
-  // Groups in first-seen order, and their index by hash key.
-  absl::flat_hash_map<std::string, size_t> index_;
-  std::vector<Group> groups_;
-  std::vector<TopRow> top_;
+  // Partial aggregation over the plan's group-by and aggregates.
+  AggSpec spec_;
+  std::unique_ptr<AggTable> table_;
+  uint64_t agg_rows_ = 0;
+  std::vector<TopRow> top_;  // A heap under Before: the last kept row on top.
+  std::vector<Column> top_cols_;
   uint64_t seq_ = 0;
 };
 

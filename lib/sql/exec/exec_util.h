@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "sql/chunk/chunk.h"
+#include "sql/exec/agg_table.h"
 #include "sql/exec/executor.h"
 #include "sql/exec/plan.h"
 
@@ -113,6 +114,9 @@ class BlockingExec : public Executor {
   virtual absl::Status Consume() = 0;
   OutputQueue out_;
 };
+
+// The AggTable spec of `p` (borrowing its expressions).
+AggSpec SpecOf(const AggregateNode& p);
 
 std::unique_ptr<Executor> NewJoinExec(const JoinNode& p, ExecContext* ctx,
                                       std::unique_ptr<Executor> left,

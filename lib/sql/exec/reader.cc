@@ -513,15 +513,16 @@ class IndexCopReaderExec : public Executor {
   uint64_t produced_ = 0;
 };
 
+// The final phase over partial rows (AggTable::AddPartial); groups come out in the
+// order their first partial row arrived.
 class FinalAggExec : public Executor {
  public:
   FinalAggExec(const AggregateNode& p, ExecContext* ctx, std::unique_ptr<Executor> child)
-      : p_(p), ctx_(ctx), child_(std::move(child)), types_(SchemaTypes(p.schema)) {
-    for (const AggItem& it : p.aggs) {
-      widths_.push_back(expr::PartialTypes(it.desc).size());
-      partial_cols_ += widths_.back();
-    }
-  }
+      : spec_(exec_internal::SpecOf(p)),
+        ctx_(ctx),
+        child_(std::move(child)),
+        types_(SchemaTypes(p.schema)),
+        table_(&spec_, ctx) {}
   ~FinalAggExec() override { ctx_->mem_used -= mem_; }
 
   absl::Status Next(Chunk* out) override {
@@ -531,9 +532,10 @@ class FinalAggExec : public Executor {
       consumed_ = true;
     }
     *out = Chunk(types_);
+    std::vector<AggTable::Group>& groups = table_.groups();
     std::vector<Datum> row;
-    for (; pos_ < groups_.size() && !out->IsFull(); ++pos_) {
-      Group& g = groups_[pos_];
+    for (; pos_ < groups.size() && !out->IsFull(); ++pos_) {
+      AggTable::Group& g = groups[pos_];
       row = g.keys;
       for (const auto& st : g.states) {
         absl::StatusOr<Datum> d = st->FinalResult(ctx_);
@@ -546,71 +548,34 @@ class FinalAggExec : public Executor {
   }
 
  private:
-  struct Group {
-    std::vector<Datum> keys;
-    std::vector<std::unique_ptr<expr::AggState>> states;
-  };
-
-  Group NewGroup(std::vector<Datum> keys) {
-    Group g;
-    g.keys = std::move(keys);
-    for (const AggItem& it : p_.aggs) g.states.push_back(expr::NewAggState(it.desc));
-    return g;
-  }
-
   absl::Status Consume() {
-    const size_t ngb = p_.group_by.size();
-    std::string key;
-    std::vector<Datum> partial;
+    uint64_t rows = 0;
     while (true) {
       Chunk in;
       absl::Status s = child_->Next(&in);
       if (!s.ok()) return s;
       if (in.NumRows() == 0) break;
-      if (in.NumCols() != partial_cols_ + ngb) {
-        return absl::InternalError("partial aggregate chunk of the wrong width");
-      }
-      for (size_t r = 0; r < in.NumRows(); ++r) {
-        key.clear();
-        std::vector<Datum> keys;
-        keys.reserve(ngb);
-        for (size_t g = 0; g < ngb; ++g) {
-          const FieldType& ft = in.types()[partial_cols_ + g];
-          keys.push_back(in.GetDatum(r, partial_cols_ + g));
-          AppendHashKey(&key, keys.back(), ft);
-        }
-        auto [it, inserted] = index_.try_emplace(key, groups_.size());
-        if (inserted) {
-          groups_.push_back(NewGroup(std::move(keys)));
-          const int64_t bytes = static_cast<int64_t>(64 + key.size() + 48 * p_.aggs.size());
-          mem_ += bytes;
-          s = ctx_->ConsumeMemory(bytes);
-          if (!s.ok()) return s;
-        }
-        Group& grp = groups_[it->second];
-        size_t col = 0;
-        for (size_t a = 0; a < p_.aggs.size(); ++a) {
-          partial.clear();
-          for (size_t j = 0; j < widths_[a]; ++j) partial.push_back(in.GetDatum(r, col + j));
-          col += widths_[a];
-          s = grp.states[a]->Merge(ctx_, partial);
-          if (!s.ok()) return s;
-        }
-      }
+      int64_t bytes = 0;
+      s = table_.AddPartial(in, rows, &bytes);
+      rows += in.NumRows();
+      mem_ += bytes;
+      if (s.ok() && bytes > 0) s = ctx_->ConsumeMemory(bytes);
+      if (!s.ok()) return s;
     }
+    absl::Status s = table_.FoldFast();
+    if (!s.ok()) return s;
     // A scalar aggregation answers one row even over no input.
-    if (groups_.empty() && ngb == 0) groups_.push_back(NewGroup({}));
+    if (table_.groups().empty() && spec_.group_by.empty()) {
+      table_.groups().push_back(table_.EmptyGroup());
+    }
     return absl::OkStatus();
   }
 
-  const AggregateNode& p_;
+  const AggSpec spec_;
   ExecContext* ctx_;
   std::unique_ptr<Executor> child_;
   std::vector<FieldType> types_;
-  std::vector<size_t> widths_;
-  size_t partial_cols_ = 0;
-  absl::flat_hash_map<std::string, size_t> index_;
-  std::vector<Group> groups_;
+  AggTable table_;
   size_t pos_ = 0;
   bool consumed_ = false;
   int64_t mem_ = 0;

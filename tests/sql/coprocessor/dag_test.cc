@@ -4,6 +4,7 @@
 
 #include "sql/coprocessor/dag.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "sql/expr/aggregate.h"
 #include "sql/expr/expr_pb.h"
 #include "sql/expr/registry.h"
+#include "sql/types/compare.h"
 
 namespace rutile::sql::coprocessor {
 namespace {
@@ -266,6 +268,209 @@ TEST_F(DagTest, MalformedRequestsAreClearErrors) {
   reader_.error = absl::FailedPreconditionError("locked");
   s = RunDag(NewRequest(), &reader_, &resp);
   EXPECT_EQ(s, reader_.error);
+}
+
+// A table w(id handle, g INT NULL, d DOUBLE NULL, s VARCHAR NULL) of random rows, for the
+// vectorized partial aggregation (AggTable) and TopN over many small chunks: their results
+// must equal a one-phase reference over the same rows.
+class DagRandomTest : public ::testing::Test {
+ protected:
+  struct Row {
+    int64_t id;
+    Datum g, d, s;
+  };
+
+  void SetUp() override {
+    uint64_t x = 88172645463325252ull;
+    auto next = [&] {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      return x;
+    };
+    for (int64_t h = 1; h <= 700; ++h) {
+      Row r;
+      r.id = h;
+      r.g = next() % 9 == 0 ? Datum() : Datum::Int(static_cast<int64_t>(next() % 13) - 3);
+      r.d = next() % 11 == 0 ? Datum() : Datum::Double(static_cast<double>(next() % 400) / 8);
+      r.s = next() % 7 == 0 ? Datum() : Datum::String("s" + std::to_string(next() % 5));
+      const std::vector<int64_t> ids = {2, 3, 4};
+      const std::vector<Datum> vals = {r.g, r.d, r.s};
+      auto row = codec::EncodeRow(ids, vals);
+      ASSERT_TRUE(row.ok());
+      reader_.rows[codec::EncodeRowKey(kTable, h)] = *row;
+      rows_.push_back(r);
+    }
+  }
+
+  static std::vector<FieldType> Types() {
+    return {FieldType::LongLong(), FieldType::Int(TypeCode::kLong), FieldType::Double(),
+            FieldType::Varchar(10)};
+  }
+
+  pb::Request NewRequest(uint32_t chunk_rows) {
+    pb::Request req;
+    req.set_start_ts(100);
+    pb::KeyRange* r = req.add_ranges();
+    r->set_start(codec::EncodeRowKey(kTable, 1));
+    r->set_end(codec::EncodeRowKey(kTable, 1000));
+    pb::TableScan* ts = req.mutable_dag()->add_executors()->mutable_table_scan();
+    ts->set_table_id(kTable);
+    const std::vector<FieldType> types = Types();
+    for (size_t i = 0; i < types.size(); ++i) {
+      pb::ColumnInfo* c = ts->add_columns();
+      c->set_column_id(static_cast<int64_t>(i + 1));
+      c->set_pk_handle(i == 0);
+      expr::FieldTypeToPb(types[i], c->mutable_type());
+    }
+    req.mutable_dag()->set_chunk_rows(chunk_rows);
+    EvalContext ctx;
+    expr::EvalConfigToPb(ctx, req.mutable_dag()->mutable_eval());
+    return req;
+  }
+
+  std::vector<std::vector<Datum>> Run(const pb::Request& req) {
+    pb::Response resp;
+    absl::Status s = RunDag(req, &reader_, &resp);
+    EXPECT_TRUE(s.ok()) << s;
+    auto types = OutputTypes(req.dag());
+    EXPECT_TRUE(types.ok()) << types.status();
+    std::vector<std::vector<Datum>> out;
+    for (const pb::Chunk& c : resp.chunks()) {
+      auto chunk = DecodeChunk(c.data(), *types);
+      EXPECT_TRUE(chunk.ok()) << chunk.status();
+      if (!chunk.ok()) break;
+      for (size_t i = 0; i < chunk->NumRows(); ++i) out.push_back(chunk->GetRow(i));
+    }
+    return out;
+  }
+
+  Datum Value(const Row& r, size_t col) const {
+    switch (col) {
+      case 0:
+        return Datum::Int(r.id);
+      case 1:
+        return r.g;
+      case 2:
+        return r.d;
+      default:
+        return r.s;
+    }
+  }
+
+  MapReader reader_;
+  std::vector<Row> rows_;
+};
+
+TEST_F(DagRandomTest, PartialAggregationOverManyChunksEqualsOnePhase) {
+  const std::vector<FieldType> types = Types();
+  // Aggregates: (name, argument column or -1 for none).
+  const std::vector<std::pair<std::string, int>> calls = {{"count", -1}, {"count", 2}, {"sum", 1},
+                                                          {"avg", 1},    {"sum", 2},   {"avg", 2},
+                                                          {"min", 3},    {"max", 2},   {"sum", 0}};
+  for (int key_col : {-1, 1, 3}) {  // No group-by, the INT column, the VARCHAR column.
+    for (uint32_t chunk_rows : {1u, 7u, 1024u}) {
+      SCOPED_TRACE(::testing::Message() << "group by " << key_col << " chunk " << chunk_rows);
+      pb::Request req = NewRequest(chunk_rows);
+      pb::Aggregation* agg = req.mutable_dag()->add_executors()->mutable_aggregation();
+      if (key_col >= 0) {
+        ASSERT_TRUE(
+            expr::ExprToPb(*expr::NewColumn(key_col, types[key_col]), agg->add_group_by()).ok());
+      }
+      std::vector<expr::AggDesc> descs;
+      for (const auto& [name, arg] : calls) {
+        std::vector<FieldType> at;
+        std::vector<expr::ExprPtr> args;
+        if (arg >= 0) {
+          at.push_back(types[arg]);
+          args.push_back(expr::NewColumn(arg, types[arg]));
+        }
+        auto d = expr::NewAggDesc(name, at);
+        ASSERT_TRUE(d.ok()) << d.status();
+        ASSERT_TRUE(expr::AggToPb(*d, args, agg->add_aggs()).ok());
+        descs.push_back(*d);
+      }
+      // Partial rows: each aggregate's partial columns, then the key.
+      EvalContext ctx;
+      std::map<std::string, std::vector<std::unique_ptr<expr::AggState>>> got;
+      std::vector<std::string> got_order;
+      for (const auto& r : Run(req)) {
+        const std::string key = key_col >= 0 ? r.back().ToString() : "";
+        auto& states = got[key];
+        ASSERT_TRUE(states.empty()) << "group " << key << " twice";
+        got_order.push_back(key);
+        size_t col = 0;
+        for (const expr::AggDesc& d : descs) {
+          states.push_back(expr::NewAggState(d));
+          const size_t w = expr::PartialTypes(d).size();
+          std::vector<Datum> partial(r.begin() + static_cast<std::ptrdiff_t>(col),
+                                     r.begin() + static_cast<std::ptrdiff_t>(col + w));
+          ASSERT_TRUE(states.back()->Merge(&ctx, partial).ok());
+          col += w;
+        }
+      }
+      // The reference: one phase over the rows, groups in first-seen order.
+      std::map<std::string, std::vector<std::unique_ptr<expr::AggState>>> want;
+      std::vector<std::string> want_order;
+      for (const Row& row : rows_) {
+        const std::string key = key_col >= 0 ? Value(row, key_col).ToString() : "";
+        auto& states = want[key];
+        if (states.empty()) {
+          want_order.push_back(key);
+          for (const expr::AggDesc& d : descs) states.push_back(expr::NewAggState(d));
+        }
+        for (size_t a = 0; a < calls.size(); ++a) {
+          std::vector<Datum> args;
+          if (calls[a].second >= 0) args.push_back(Value(row, calls[a].second));
+          ASSERT_TRUE(states[a]->Update(&ctx, args).ok());
+        }
+      }
+      if (key_col < 0) {
+        ASSERT_EQ(got_order.size(), 1u);
+      }
+      EXPECT_EQ(got_order, want_order);
+      for (const std::string& key : want_order) {
+        ASSERT_EQ(got.count(key), 1u) << key;
+        for (size_t a = 0; a < calls.size(); ++a) {
+          auto g = got[key][a]->FinalResult(&ctx);
+          auto w = want[key][a]->FinalResult(&ctx);
+          ASSERT_TRUE(g.ok() && w.ok());
+          EXPECT_EQ(g->ToString(), w->ToString()) << "group " << key << " aggregate " << a;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(DagRandomTest, TopNOverManyChunksEqualsAStableSort) {
+  const std::vector<FieldType> types = Types();
+  // ORDER BY d DESC (NULLs last in DESC), g; the handle breaks no ties: equal keys keep
+  // scan order.
+  for (uint64_t limit : {0u, 1u, 10u, 64u, 1000u}) {
+    for (uint32_t chunk_rows : {3u, 1024u}) {
+      SCOPED_TRACE(::testing::Message() << "limit " << limit << " chunk " << chunk_rows);
+      pb::Request req = NewRequest(chunk_rows);
+      pb::TopN* top = req.mutable_dag()->add_executors()->mutable_top_n();
+      top->set_limit(limit);
+      pb::ByItem* by = top->add_order_by();
+      by->set_desc(true);
+      ASSERT_TRUE(expr::ExprToPb(*expr::NewColumn(2, types[2]), by->mutable_expr()).ok());
+      by = top->add_order_by();
+      ASSERT_TRUE(expr::ExprToPb(*expr::NewColumn(1, types[1]), by->mutable_expr()).ok());
+      auto got = Run(req);
+      std::vector<Row> want = rows_;
+      std::stable_sort(want.begin(), want.end(), [](const Row& a, const Row& b) {
+        int c = CompareDatum(a.d, b.d);
+        if (c != 0) return c > 0;
+        return CompareDatum(a.g, b.g) < 0;
+      });
+      want.resize(std::min<size_t>(limit, want.size()));
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i][0].GetInt64(), want[i].id) << i;
+      }
+    }
+  }
 }
 
 Datum Dec(const std::string& text) {
