@@ -15,7 +15,8 @@
 namespace rutile::node {
 namespace {
 
-// Scans one region snapshot in batches through Percolator's scanner.
+// Scans one region snapshot through Percolator's scanner, handing each row to the DAG in
+// place (txn::ScanEach: no copy of a key or value per row).
 class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
  public:
   MvccSnapshotReader(std::shared_ptr<txn::RegionView> view, txn::TimeStamp ts,
@@ -29,36 +30,14 @@ class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
     o.end_key = std::string(end);
     o.ts = ts_;
     o.reverse = reverse;
-    o.limit = kBatch;
     o.read = opts_;
-    while (true) {
-      txn::MvccReader reader(view_->engine(), nullptr);
-      absl::StatusOr<std::vector<txn::KvPair>> batch = txn::Scan(&reader, o);
-      if (!batch.ok()) return batch.status();
-      // Every lock of the batch at once, so the client resolves them together.
-      std::vector<txn::LockInfo> locks;
-      for (const txn::KvPair& p : *batch) {
-        if (p.error.ok()) continue;
-        std::optional<txn::KeyIsLocked> kl = txn::GetTxnErrorAs<txn::KeyIsLocked>(p.error);
-        if (!kl.has_value()) return p.error;
-        locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
-      }
-      if (!locks.empty()) return txn::MakeTxnError(txn::KeyIsLocked{std::move(locks)});
-      for (const txn::KvPair& p : *batch) {
-        if (!fn(p.key, p.value)) return absl::OkStatus();
-      }
-      if (batch->size() < kBatch) return absl::OkStatus();
-      if (reverse) {
-        o.end_key = batch->back().key;
-      } else {
-        o.start_key = batch->back().key;
-        o.start_key.push_back('\0');
-      }
-    }
+    txn::MvccReader reader(view_->engine(), nullptr);
+    // A locked key ends the scan with every lock met in the next keys, so the client
+    // resolves them together.
+    return txn::ScanEach(&reader, o, fn);
   }
 
  private:
-  static constexpr size_t kBatch = 1024;
   std::shared_ptr<txn::RegionView> view_;
   const txn::TimeStamp ts_;
   const txn::TxnReadOptions opts_;

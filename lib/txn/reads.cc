@@ -1,8 +1,12 @@
 #include "txn/reads.h"
 
 #include <algorithm>
+#include <memory>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "txn/errors.h"
+#include "util/memcomparable.h"
 
 namespace rutile::txn {
 
@@ -91,12 +95,22 @@ absl::Status ReadOne(MvccReader* reader, const std::string& key, const std::opti
   return absl::OkStatus();
 }
 
-// write_it is at the newest version of encoded user key `user`, which has no lock: appends
-// its value at opts.ts to `out` (as ReadCommitted would) and leaves write_it at the next
-// user key.
+// Where a scan's results go (a list for Scan, a visitor for ScanEach).
+class ScanSink {
+ public:
+  virtual ~ScanSink() = default;
+  // A visible pair; false stops the scan.
+  virtual bool Pair(std::string_view raw_key, std::string_view value) = 0;
+  // A key that cannot be read (KeyIsLocked); false stops the scan.
+  virtual bool Error(KvPair pair) = 0;
+};
+
+// write_it is at the newest version of encoded user key `user`, which has no lock: gives
+// its value at opts.ts to `sink` (as ReadCommitted would) and leaves write_it at the next
+// user key. `raw` is scratch for the decoded key. Sets *stop when the sink says so.
 absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it,
-                                 const std::string& user, const ScanOptions& opts,
-                                 std::vector<KvPair>* out) {
+                                 const std::string& user, const ScanOptions& opts, ScanSink* sink,
+                                 std::string* raw, bool* stop) {
   bool decided = false;
   int steps = 0;
   for (; write_it->Valid(); write_it->Next(), ++steps) {
@@ -112,30 +126,112 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
     absl::StatusOr<TimeStamp> commit_ts = DecodeTs(k);
     if (!commit_ts.ok()) return commit_ts.status();
     if (*commit_ts > opts.ts) continue;
-    absl::StatusOr<Write> w = Write::Decode(write_it->value());
+    absl::StatusOr<WriteRef> w = WriteRef::Decode(write_it->value());
     if (!w.ok()) return w.status();
     if (!w->GcFenceAllowsRead(opts.ts)) {
       decided = true;
       continue;
     }
     if (w->type == WriteType::kPut) {
-      auto raw = DecodeKey(user);
-      if (!raw.ok()) return raw.status();
-      std::string value;
-      if (!opts.key_only && w->short_value.has_value()) {
-        value = *std::move(w->short_value);  // No copy: the record is ours.
-      } else if (!opts.key_only) {
+      raw->clear();
+      std::string_view in = user;
+      if (!memcomparable::DecodeBytes(&in, raw).ok() || !in.empty()) {
+        return absl::DataLossError(absl::StrCat("corrupt key ", absl::CEscape(user)));
+      }
+      bool more = true;
+      if (opts.key_only) {
+        more = sink->Pair(*raw, std::string_view());
+      } else if (w->has_short_value) {
+        more = sink->Pair(*raw, w->short_value);  // Views the iterator's value.
+      } else {
         auto v = reader->LoadData(user, w->start_ts, std::nullopt);
         if (!v.ok()) return v.status();
-        value = *std::move(v);
+        more = sink->Pair(*raw, *v);
       }
-      out->push_back(KvPair{*std::move(raw), std::move(value), absl::OkStatus()});
+      if (!more) {
+        *stop = true;
+        return absl::OkStatus();
+      }
       decided = true;
     } else if (w->type == WriteType::kDelete) {
       decided = true;
     }
   }
   return write_it->status();
+}
+
+// The scan loop of Scan and ScanEach.
+absl::Status ScanInto(MvccReader* reader, const ScanOptions& opts, ScanSink* sink) {
+  const std::string lower = EncodeKey(opts.start_key);
+  const std::string upper = opts.end_key.empty() ? std::string() : EncodeKey(opts.end_key);
+  const bool si = opts.read.isolation == IsolationLevel::kSI;
+  std::unique_ptr<storage::Iterator> lock_it;
+  if (si) lock_it = reader->NewIterator(storage::CF::kLock, lower, upper);
+  std::unique_ptr<storage::Iterator> write_it =
+      reader->NewIterator(storage::CF::kWrite, lower, upper);
+  if (opts.reverse) {
+    if (lock_it) lock_it->SeekToLast();
+    write_it->SeekToLast();
+  } else {
+    if (lock_it) lock_it->SeekToFirst();
+    write_it->SeekToFirst();
+  }
+  std::string user, raw;
+  std::vector<KvPair> one;
+  bool stop = false;
+  while (!stop) {
+    const bool has_l = lock_it && lock_it->Valid();
+    const bool has_w = write_it->Valid();
+    if (!has_l && !has_w) break;
+    std::string_view wk;
+    if (has_w) {
+      auto t = TruncateTs(write_it->key());
+      if (!t.ok()) return t.status();
+      wk = *t;
+    }
+    if (has_l && has_w) {
+      const std::string_view lk = lock_it->key();
+      user.assign(opts.reverse ? std::max(lk, wk) : std::min(lk, wk));
+    } else {
+      user.assign(has_l ? lock_it->key() : wk);
+    }
+    const bool at_lock = has_l && lock_it->key() == user;
+    const bool at_write = has_w && wk == user;
+    std::optional<Lock> lock;
+    if (at_lock) {
+      auto l = Lock::Decode(lock_it->value());
+      if (!l.ok()) return l.status();
+      lock = *std::move(l);
+    }
+    if (!opts.reverse && at_write && !at_lock) {
+      // Forward over a key without a lock (the common case of a large scan): its versions
+      // are under write_it, newest first, so read them in place (what GetWrite does with
+      // a seek of its own) and step to the next user key with Next, seeking only past many
+      // versions.
+      absl::Status s = ReadVersionsInPlace(reader, write_it.get(), user, opts, sink, &raw, &stop);
+      if (!s.ok()) return s;
+      continue;
+    }
+    // The value is found with the reader's own point lookups; the scan iterators only
+    // enumerate user keys.
+    one.clear();
+    absl::Status s = ReadOne(reader, user, lock, opts.ts, opts.read, opts.key_only, &one);
+    if (!s.ok()) return s;
+    for (KvPair& p : one) {
+      if (!(p.error.ok() ? sink->Pair(p.key, p.value) : sink->Error(std::move(p)))) stop = true;
+    }
+    if (stop) break;
+    if (opts.reverse) {
+      if (at_lock) lock_it->Prev();
+      if (at_write) write_it->SeekForPrev(user);  // Every version of `user` sorts above it.
+    } else {
+      if (at_lock) lock_it->Next();
+      if (at_write) write_it->Seek(NextUserKeySeek(user));
+    }
+  }
+  if (lock_it && !lock_it->status().ok()) return lock_it->status();
+  if (!write_it->status().ok()) return write_it->status();
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -201,71 +297,67 @@ absl::StatusOr<std::vector<KvPair>> BatchGet(MvccReader* reader,
 }
 
 absl::StatusOr<std::vector<KvPair>> Scan(MvccReader* reader, const ScanOptions& opts) {
-  const std::string lower = EncodeKey(opts.start_key);
-  const std::string upper = opts.end_key.empty() ? std::string() : EncodeKey(opts.end_key);
-  const bool si = opts.read.isolation == IsolationLevel::kSI;
-  std::unique_ptr<storage::Iterator> lock_it;
-  if (si) lock_it = reader->NewIterator(storage::CF::kLock, lower, upper);
-  std::unique_ptr<storage::Iterator> write_it =
-      reader->NewIterator(storage::CF::kWrite, lower, upper);
-  std::vector<KvPair> out;
-  if (opts.limit != 0) out.reserve(std::min<size_t>(opts.limit, 1 << 16));
-  if (opts.reverse) {
-    if (lock_it) lock_it->SeekToLast();
-    write_it->SeekToLast();
-  } else {
-    if (lock_it) lock_it->SeekToFirst();
-    write_it->SeekToFirst();
-  }
-  std::string user;
-  while (opts.limit == 0 || out.size() < opts.limit) {
-    const bool has_l = lock_it && lock_it->Valid();
-    const bool has_w = write_it->Valid();
-    if (!has_l && !has_w) break;
-    std::string_view wk;
-    if (has_w) {
-      auto t = TruncateTs(write_it->key());
-      if (!t.ok()) return t.status();
-      wk = *t;
+  class ListSink final : public ScanSink {
+   public:
+    explicit ListSink(size_t limit) : limit_(limit) {
+      if (limit != 0) out.reserve(std::min<size_t>(limit, 1 << 16));
     }
-    if (has_l && has_w) {
-      const std::string_view lk = lock_it->key();
-      user.assign(opts.reverse ? std::max(lk, wk) : std::min(lk, wk));
-    } else {
-      user.assign(has_l ? lock_it->key() : wk);
+    bool Pair(std::string_view raw_key, std::string_view value) override {
+      out.push_back(KvPair{std::string(raw_key), std::string(value), absl::OkStatus()});
+      return limit_ == 0 || out.size() < limit_;
     }
-    const bool at_lock = has_l && lock_it->key() == user;
-    const bool at_write = has_w && wk == user;
-    std::optional<Lock> lock;
-    if (at_lock) {
-      auto l = Lock::Decode(lock_it->value());
-      if (!l.ok()) return l.status();
-      lock = *std::move(l);
+    bool Error(KvPair pair) override {
+      out.push_back(std::move(pair));
+      return limit_ == 0 || out.size() < limit_;
     }
-    if (!opts.reverse && at_write && !at_lock) {
-      // Forward over a key without a lock (the common case of a large scan): its versions
-      // are under write_it, newest first, so read them in place (what GetWrite does with
-      // a seek of its own) and step to the next user key with Next, seeking only past many
-      // versions.
-      absl::Status s = ReadVersionsInPlace(reader, write_it.get(), user, opts, &out);
-      if (!s.ok()) return s;
-      continue;
+    std::vector<KvPair> out;
+
+   private:
+    const size_t limit_;
+  };
+  ListSink sink(opts.limit);
+  absl::Status s = ScanInto(reader, opts, &sink);
+  if (!s.ok()) return s;
+  return std::move(sink.out);
+}
+
+namespace {
+// Keys ScanEach looks at past its first lock, gathering theirs.
+constexpr size_t kLockBatch = 1024;
+}  // namespace
+
+absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
+                      absl::FunctionRef<bool(std::string_view, std::string_view)> fn) {
+  class VisitSink final : public ScanSink {
+   public:
+    explicit VisitSink(absl::FunctionRef<bool(std::string_view, std::string_view)> fn) : fn_(fn) {}
+    bool Pair(std::string_view raw_key, std::string_view value) override {
+      if (!locks.empty()) return ++after_ < kLockBatch;  // Only gathering locks now.
+      return fn_(raw_key, value);
     }
-    // The value is found with the reader's own point lookups; the scan iterators only
-    // enumerate user keys.
-    absl::Status s = ReadOne(reader, user, lock, opts.ts, opts.read, opts.key_only, &out);
-    if (!s.ok()) return s;
-    if (opts.reverse) {
-      if (at_lock) lock_it->Prev();
-      if (at_write) write_it->SeekForPrev(user);  // Every version of `user` sorts above it.
-    } else {
-      if (at_lock) lock_it->Next();
-      if (at_write) write_it->Seek(NextUserKeySeek(user));
+    bool Error(KvPair pair) override {
+      std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(pair.error);
+      if (!kl.has_value()) {
+        other = std::move(pair.error);
+        return false;
+      }
+      locks.insert(locks.end(), kl->locks.begin(), kl->locks.end());
+      return ++after_ < kLockBatch;
     }
-  }
-  if (lock_it && !lock_it->status().ok()) return lock_it->status();
-  if (!write_it->status().ok()) return write_it->status();
-  return out;
+    std::vector<LockInfo> locks;
+    absl::Status other;
+
+   private:
+    absl::FunctionRef<bool(std::string_view, std::string_view)> fn_;
+    size_t after_ = 0;  // Keys looked at since the first lock.
+  };
+  if (opts.limit != 0) return absl::InvalidArgumentError("ScanEach takes no limit");
+  VisitSink sink(fn);
+  absl::Status s = ScanInto(reader, opts, &sink);
+  if (!s.ok()) return s;
+  if (!sink.other.ok()) return sink.other;
+  if (!sink.locks.empty()) return MakeTxnError(KeyIsLocked{std::move(sink.locks)});
+  return absl::OkStatus();
 }
 
 }  // namespace rutile::txn

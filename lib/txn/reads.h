@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "txn/mvcc_reader.h"
@@ -73,6 +74,14 @@ struct ScanOptions {
 };
 
 absl::StatusOr<std::vector<KvPair>> Scan(MvccReader* reader, const ScanOptions& opts);
+
+// Scan without a result list (the coprocessor's path: no copy of a key or value per row):
+// calls fn(raw key, value) for every visible pair in order until fn returns false; the
+// views stay valid only during the call. `opts.limit` must be 0. Once a key is locked, fn
+// is no longer called and the locks of the next 1024 keys are gathered too, so the caller
+// resolves them together: the result is then one KeyIsLocked naming them all.
+absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
+                      absl::FunctionRef<bool(std::string_view, std::string_view)> fn);
 
 }  // namespace rutile::txn
 

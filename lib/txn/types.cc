@@ -328,9 +328,9 @@ std::string Write::Encode() const {
   return out;
 }
 
-absl::StatusOr<Write> Write::Decode(std::string_view data) {
+absl::StatusOr<WriteRef> WriteRef::Decode(std::string_view data) {
   std::string_view in = data;
-  Write w;
+  WriteRef w;
   char c;
   if (!GetTag(&in, &c)) return Corrupt("write", data);
   switch (c) {
@@ -368,14 +368,26 @@ absl::StatusOr<Write> Write::Decode(std::string_view data) {
         w.has_overlapped_rollback = true;
         break;
       case 'v':
-        w.short_value.emplace();
-        ok = GetString(&in, &*w.short_value);
+        w.has_short_value = true;
+        ok = GetLengthPrefixed(&in, &w.short_value);
         break;
       default:
         ok = false;
     }
     if (!ok) return Corrupt("write", data);
   }
+  return w;
+}
+
+absl::StatusOr<Write> Write::Decode(std::string_view data) {
+  absl::StatusOr<WriteRef> r = WriteRef::Decode(data);
+  if (!r.ok()) return r.status();
+  Write w;
+  w.type = r->type;
+  w.start_ts = r->start_ts;
+  if (r->has_short_value) w.short_value.emplace(r->short_value);
+  w.has_overlapped_rollback = r->has_overlapped_rollback;
+  w.gc_fence = r->gc_fence;
   return w;
 }
 

@@ -160,6 +160,24 @@ struct Write {
   bool operator==(const Write&) const = default;
 };
 
+// A write record read in place (scans decode millions): the short value views the encoded
+// bytes, which must outlive it.
+struct WriteRef {
+  WriteType type = WriteType::kPut;
+  TimeStamp start_ts = 0;
+  bool has_short_value = false;
+  std::string_view short_value;
+  bool has_overlapped_rollback = false;
+  std::optional<TimeStamp> gc_fence;
+
+  // As Write::GcFenceAllowsRead.
+  bool GcFenceAllowsRead(TimeStamp read_ts) const {
+    return !(gc_fence.has_value() && *gc_fence != 0 && *gc_fence <= read_ts);
+  }
+  // The same errors as Write::Decode.
+  static absl::StatusOr<WriteRef> Decode(std::string_view data);
+};
+
 // ---- Mutations ----
 
 enum class MutationType : uint8_t {

@@ -2,6 +2,8 @@
 // transactions, then point gets and scans (forward, reverse, limits, key-only, SI and RC)
 // at random timestamps must equal what a map of versions says (DESIGN.md §14 item 2).
 
+#include "txn/reads.h"
+
 #include <map>
 #include <random>
 
@@ -131,6 +133,32 @@ TEST(ReadsModelTest, RandomHistories) {
       }
       EXPECT_EQ(got, expect) << "scan [" << so.start_key << "," << so.end_key << ") @" << read_ts
                              << " limit=" << so.limit << " reverse=" << so.reverse;
+      // ScanEach (no limit): the visible pairs up to the first locked key, whose lock is
+      // then among those of the KeyIsLocked error.
+      if (so.limit == 0) {
+        std::vector<std::pair<std::string, std::optional<std::string>>> seen;
+        absl::Status es = ScanEach(e.Reader(), so, [&](std::string_view k2, std::string_view v) {
+          seen.emplace_back(std::string(k2), std::string(v));
+          return true;
+        });
+        size_t first_locked = 0;
+        while (first_locked < expect.size() && expect[first_locked].second.has_value()) {
+          ++first_locked;
+        }
+        std::vector<std::pair<std::string, std::optional<std::string>>> prefix(
+            expect.begin(), expect.begin() + static_cast<std::ptrdiff_t>(first_locked));
+        EXPECT_EQ(seen, prefix) << "ScanEach @" << read_ts << " reverse=" << so.reverse;
+        if (first_locked == expect.size()) {
+          EXPECT_TRUE(es.ok()) << es;
+        } else {
+          std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(es);
+          ASSERT_TRUE(kl.has_value()) << es;
+          bool named = false;
+          for (const LockInfo& li : kl->locks)
+            named = named || li.key == expect[first_locked].first;
+          EXPECT_TRUE(named) << expect[first_locked].first;
+        }
+      }
     }
   }
 }
