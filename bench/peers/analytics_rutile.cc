@@ -4,10 +4,13 @@
 // first one loaded.
 //
 //   analytics_rutile load DIR TABLE CSV [ROWS_PER_INSERT [INSERTS_PER_TXN]]
-//       Appends the CSV's rows (numbers only, comma-separated, no header) to TABLE with
+//       Appends the CSV's rows (numbers only, comma-separated, no header, the first the
+//       table's primary key `id`) to TABLE with
 //       multi-row INSERT statements (default 1,000 rows each) in explicit transactions of
 //       INSERTS_PER_TXN statements (default 8): every row goes through the parser, the
-//       binder, the row codec, and Percolator's 2PC over Raft. Prints `LOADED <rows> <s>`.
+//       binder, the row codec, and Percolator's 2PC over Raft. A transaction failing with a
+//       retryable error is replayed; rows whose id is at most the table's MAX(id) are
+//       skipped (a failed load resumes). Prints `LOADED <rows> <s>`.
 //   analytics_rutile sql DIR STATEMENT...
 //       Executes statements (DDL, for instance) and prints their rows.
 //   analytics_rutile query DIR RUNS NAME SQL [NAME SQL ...]
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "rutile/env.h"
 #include "rutile/sql.h"
 
 namespace rutile::analytics {
@@ -58,6 +62,11 @@ std::unique_ptr<sql::Database> Open(const std::string& dir) {
   auto db = sql::Database::OpenLocalCluster(o);
   if (!db.ok()) Die("open " + dir + ": " + db.status().ToString());
   return *std::move(db);
+}
+
+// Executes `stmt`; a failure is returned, not fatal.
+absl::StatusOr<sql::ResultSet> TryExec(sql::Session* s, const std::string& stmt) {
+  return s->Execute(stmt);
 }
 
 sql::ResultSet Exec(sql::Session* s, const std::string& stmt) {
@@ -91,25 +100,82 @@ int Load(const std::string& dir, const std::string& table, const std::string& cs
   std::ifstream in(csv);
   if (!in) Die("cannot read " + csv);
   uint64_t rows = 0;
+  const std::string key_col = "id";  // The CSV's first column: the table's primary key.
   double start = Now();
   bench::OnFiber([&] {
     auto db = Open(dir);
     auto s = NewSession(db.get());
     std::string line, stmt;
-    size_t in_stmt = 0, in_txn = 0;
+    size_t in_stmt = 0;
+    // The current transaction's INSERTs, replayed when it fails with an error MySQL calls
+    // retryable (8027/8028: the schema lease ran out, as it can on a loaded machine while
+    // a large prewrite runs; 9007: a write conflict). A transaction that reported 8027 may
+    // still have committed (an async-commit transaction is committed once its prewrites
+    // succeed): its id range is counted before replaying it.
+    std::vector<std::string> txn;
+    int64_t txn_first = INT64_MAX, txn_last = INT64_MIN;
+    uint64_t txn_rows = 0;
+    auto committed_rows = [&]() -> uint64_t {
+      absl::StatusOr<sql::ResultSet> r =
+          TryExec(s.get(), "SELECT COUNT(*) FROM " + table + " WHERE " + key_col + " BETWEEN " +
+                               std::to_string(txn_first) + " AND " + std::to_string(txn_last));
+      if (!r.ok() || r->rows.empty() || !r->rows[0][0].has_value()) return UINT64_MAX;
+      return std::stoull(*r->rows[0][0]);
+    };
+    auto commit = [&] {
+      if (txn.empty()) return;
+      absl::Status last;
+      for (int attempt = 0; attempt < 20; ++attempt) {
+        if (attempt > 0) {
+          const uint64_t have = committed_rows();
+          if (have == txn_rows) {
+            last = absl::OkStatus();
+            break;
+          }
+          if (have != 0) Die("a failed load transaction left " + std::to_string(have) + " rows");
+        }
+        last = TryExec(s.get(), "BEGIN").status();
+        for (size_t i = 0; last.ok() && i < txn.size(); ++i) {
+          last = TryExec(s.get(), txn[i]).status();
+        }
+        if (last.ok()) last = TryExec(s.get(), "COMMIT").status();
+        if (last.ok()) break;
+        (void)TryExec(s.get(), "ROLLBACK");
+        const uint16_t code = sql::MySqlErrorOf(last).code;
+        if (code != 8027 && code != 8028 && code != 9007) break;
+        std::fprintf(stderr, "analytics_rutile: retrying a transaction after %u\n", code);
+        Env::Default()->SleepForMicros(200'000 * (attempt + 1));
+      }
+      if (!last.ok()) {
+        sql::MySqlErrorInfo e = sql::MySqlErrorOf(last);
+        Die("load transaction: " + std::to_string(e.code) + " " + e.message);
+      }
+      txn.clear();
+      txn_first = INT64_MAX;
+      txn_last = INT64_MIN;
+      txn_rows = 0;
+    };
     auto flush_stmt = [&] {
       if (in_stmt == 0) return;
-      if (in_txn == 0) Exec(s.get(), "BEGIN");
-      Exec(s.get(), stmt);
+      txn.push_back(std::move(stmt));
       stmt.clear();
       in_stmt = 0;
-      if (++in_txn == inserts_per_txn) {
-        Exec(s.get(), "COMMIT");
-        in_txn = 0;
-      }
+      if (txn.size() == inserts_per_txn) commit();
     };
+    // Rows up to the table's largest id are there already (a load that failed part way
+    // resumes where it stopped).
+    int64_t have = INT64_MIN;
+    {
+      sql::ResultSet r = Exec(s.get(), "SELECT MAX(" + key_col + ") FROM " + table);
+      if (!r.rows.empty() && r.rows[0][0].has_value()) have = std::stoll(*r.rows[0][0]);
+    }
+    uint64_t skipped = 0;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
+      if (have != INT64_MIN && std::stoll(line.substr(0, line.find(','))) <= have) {
+        ++skipped;
+        continue;
+      }
       if (in_stmt == 0) {
         stmt = "INSERT INTO " + table + " VALUES (";
       } else {
@@ -117,11 +183,19 @@ int Load(const std::string& dir, const std::string& table, const std::string& cs
       }
       stmt += line;
       stmt += ')';
+      const int64_t id = std::stoll(line.substr(0, line.find(',')));
+      txn_first = std::min(txn_first, id);
+      txn_last = std::max(txn_last, id);
+      ++txn_rows;
       ++rows;
       if (++in_stmt == rows_per_insert) flush_stmt();
     }
     flush_stmt();
-    if (in_txn > 0) Exec(s.get(), "COMMIT");
+    commit();
+    if (skipped > 0) {
+      std::fprintf(stderr, "analytics_rutile: %llu rows of %s were loaded before\n",
+                   static_cast<unsigned long long>(skipped), table.c_str());
+    }
     s.reset();
     db.reset();
   });
