@@ -29,8 +29,21 @@ absl::StatusOr<StoreInfo> Admin::GetStore(uint64_t store_id) const {
   return *s;
 }
 
+absl::Status Admin::CheckDeleteStore(uint64_t store_id) const {
+  const StoreInfo* s = cluster_->GetStore(store_id);
+  if (s == nullptr) return absl::NotFoundError(absl::StrCat("store ", store_id, " not found"));
+  if (s->IsTombstone()) {
+    return absl::FailedPreconditionError(absl::StrCat("store ", store_id, " is a tombstone"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Admin::DeleteStore(uint64_t store_id) {
-  return cluster_->SetStoreState(store_id, metapb::OFFLINE);
+  if (absl::Status st = cluster_->SetStoreState(store_id, metapb::OFFLINE); !st.ok()) return st;
+  // Nothing may move onto a leaving store: a replica added after it reported no regions
+  // would land on a tombstone.
+  operators_->CancelAddingTo(store_id);
+  return absl::OkStatus();
 }
 
 std::vector<RegionInfo> Admin::ListRegions() const {
@@ -185,9 +198,11 @@ absl::StatusOr<std::string> Admin::Execute(std::string_view command_line) {
       return Lines(lines);
     }
     if (a[1] == "delete") {
+      if (a.size() != 3) return bad();
       RUTILE_PD_ID(id, 2);
       return done(DeleteStore(id));
     }
+    if (a.size() != 2) return bad();
     RUTILE_PD_ID(id, 1);
     absl::StatusOr<StoreInfo> s = GetStore(id);
     if (!s.ok()) return s.status();

@@ -44,8 +44,12 @@ class Admin {
   // ---- Stores and regions.
   std::vector<StoreInfo> ListStores() const;
   absl::StatusOr<StoreInfo> GetStore(uint64_t store_id) const;
-  // Marks a store offline: the replica checker moves its replicas away.
+  // Marks a store offline: the replica checker moves its replicas away; operators moving a
+  // replica or leadership onto it are canceled.
   absl::Status DeleteStore(uint64_t store_id);
+  // What DeleteStore would refuse, without changing anything (a replicated PD checks before
+  // it proposes the OFFLINE state and applies it once committed).
+  absl::Status CheckDeleteStore(uint64_t store_id) const;
   std::vector<RegionInfo> ListRegions() const;
   absl::StatusOr<RegionInfo> GetRegion(uint64_t region_id) const;
   absl::StatusOr<RegionInfo> GetRegionByKey(const std::string& key) const;

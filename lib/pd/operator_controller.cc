@@ -124,6 +124,47 @@ void OperatorController::Finish(uint64_t region_id, OpStatus status) {
   }
 }
 
+namespace {
+
+bool StepAddsTo(const OpStep& step, uint64_t store_id) {
+  if (const auto* t = std::get_if<TransferLeader>(&step)) return t->to_store == store_id;
+  if (const auto* a = std::get_if<AddPeer>(&step)) return a->store_id == store_id;
+  if (const auto* l = std::get_if<AddLearner>(&step)) return l->store_id == store_id;
+  if (const auto* p = std::get_if<PromoteLearner>(&step)) return p->store_id == store_id;
+  return false;
+}
+
+bool OperatorAddsTo(const Operator& op, uint64_t store_id) {
+  for (const OpStep& step : op.steps()) {
+    if (StepAddsTo(step, store_id)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+size_t OperatorController::CancelAddingTo(uint64_t store_id) {
+  std::vector<uint64_t> regions;
+  for (const auto& [id, op] : ops_) {
+    if (OperatorAddsTo(*op, store_id)) regions.push_back(id);
+  }
+  size_t n = 0;
+  for (uint64_t id : regions) {
+    // A merge twin may have gone with an earlier one.
+    if (ops_.count(id) == 0) continue;
+    Finish(id, OpStatus::kCanceled);
+    ++n;
+  }
+  return n;
+}
+
+bool OperatorController::AddsTo(uint64_t store_id) const {
+  for (const auto& [id, op] : ops_) {
+    if (OperatorAddsTo(*op, store_id)) return true;
+  }
+  return false;
+}
+
 const Operator* OperatorController::GetOperator(uint64_t region_id) const {
   auto it = ops_.find(region_id);
   return it == ops_.end() ? nullptr : it->second.get();

@@ -55,6 +55,14 @@ class OperatorController {
   // Cancels the operator of `region_id` (and the other half of a merge). NotFound if none.
   absl::Status RemoveOperator(uint64_t region_id);
 
+  // Cancels every operator with a step that adds a replica or leadership to `store_id`
+  // (AddPeer, AddLearner, PromoteLearner, TransferLeader): the store is leaving (`store
+  // delete`). Returns how many it canceled.
+  size_t CancelAddingTo(uint64_t store_id);
+  // True when a running operator has a step that adds a replica or leadership to
+  // `store_id`: such a store may not become a tombstone yet.
+  bool AddsTo(uint64_t store_id) const;
+
   const Operator* GetOperator(uint64_t region_id) const;
   bool HasOperator(uint64_t region_id) const { return ops_.count(region_id) != 0; }
   // Running operators by region id.

@@ -77,6 +77,8 @@ std::vector<uint64_t> Scheduling::StoresToBury(uint64_t now_micros) const {
   const uint64_t max_down = config_.max_store_down_time_micros;
   for (const StoreInfo* s : cluster_.GetStores()) {
     if (!s->IsOffline() || s->region_count != 0) continue;
+    // A replica or leadership on its way there would land on a tombstone.
+    if (operators_.AddsTo(s->id())) continue;
     auto it = reported_regions_.find(s->id());
     const bool reported_empty = it != reported_regions_.end() && it->second == 0;
     // Down for max-store-down-time within this view's life: every live region leader

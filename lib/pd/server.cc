@@ -37,7 +37,8 @@ bool ReplicatedAdminCommand(std::string_view line) {
 
 // The store of a pd-ctl "store delete <id>" line.
 std::optional<uint64_t> StoreDeleteTarget(std::string_view line) {
-  std::vector<std::string> w = absl::StrSplit(std::string(line), ' ', absl::SkipEmpty());
+  // Split as Admin::Execute splits, so both read the same words.
+  std::vector<std::string> w = absl::StrSplit(std::string(line), ' ', absl::SkipWhitespace());
   uint64_t id = 0;
   if (w.size() != 3 || w[0] != "store" || w[1] != "delete" || !absl::SimpleAtoi(w[2], &id)) {
     return std::nullopt;
@@ -754,22 +755,25 @@ void PdServer::Core::RegisterService() {
         }
         std::shared_ptr<Core::SchedBox> box = c.Sched();
         if (box == nullptr) return Unready(resp->mutable_header());
-        std::vector<uint64_t> bury;
         absl::Status st;
-        {
-          MutexLock l(box->mu);
-          st = box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
-          bury = box->s.StoresToBury(c.env->NowMicros());
-        }
         // Deleted stores whose regions all moved away become tombstones: in the log
-        // first, so every later leader knows (see pdpb.Command.store_state).
-        for (uint64_t id : bury) {
+        // first, so every later leader knows (see pdpb.Command.store_state). The view's
+        // lock is held from the decision until the view applies the committed state (as
+        // PD holds its cluster lock across the etcd write; id allocation under this lock
+        // proposes too): no region report or operator can slip in between and make the
+        // view refuse a TOMBSTONE the log already has.
+        MutexLock l(box->mu);
+        st = box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
+        for (uint64_t id : box->s.StoresToBury(c.env->NowMicros())) {
           pdpb::Command cmd;
           cmd.mutable_store_state()->set_store_id(id);
           cmd.mutable_store_state()->set_state(metapb::TOMBSTONE);
           if (!c.ProposeAndWait(std::move(cmd)).ok()) break;
-          MutexLock l(box->mu);
-          (void)box->s.cluster().SetStoreState(id, metapb::TOMBSTONE);
+          if (absl::Status b = box->s.cluster().SetStoreState(id, metapb::TOMBSTONE); !b.ok()) {
+            RUTILE_LOG_WARN("pd {}: committed tombstone of store {} refused by the view: {}",
+                            c.options.member_id, id, b.ToString());
+            continue;
+          }
           RUTILE_LOG_INFO("pd {}: store {} is a tombstone", c.options.member_id, id);
         }
         return st;
@@ -919,6 +923,25 @@ void PdServer::Core::RegisterService() {
           }
           cmd.set_scheduling(req.scheduling_enabled() ? 1 : 2);
         } else {
+          if (std::optional<uint64_t> id = StoreDeleteTarget(req.command_line())) {
+            // Checked, committed, then applied to the view: a proposal that fails leaves
+            // the store as it was here (a later leader applies it if it did commit).
+            {
+              MutexLock l(box->mu);
+              if (absl::Status st = box->s.admin().CheckDeleteStore(*id); !st.ok()) return st;
+            }
+            cmd.mutable_store_state()->set_store_id(*id);
+            cmd.mutable_store_state()->set_state(metapb::OFFLINE);
+            if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
+            absl::StatusOr<std::string> out;
+            {
+              MutexLock l(box->mu);
+              out = box->s.admin().Execute(req.command_line());
+            }
+            if (!out.ok()) return out.status();
+            resp->set_output(*out);
+            return absl::OkStatus();
+          }
           absl::StatusOr<std::string> out;
           {
             MutexLock l(box->mu);
@@ -926,16 +949,8 @@ void PdServer::Core::RegisterService() {
           }
           if (!out.ok()) return out.status();
           resp->set_output(*out);
-          if (std::optional<uint64_t> id = StoreDeleteTarget(req.command_line())) {
-            // The store is offline in this view; record it so later leaders keep moving
-            // its regions away.
-            cmd.mutable_store_state()->set_store_id(*id);
-            cmd.mutable_store_state()->set_state(metapb::OFFLINE);
-          } else if (!ReplicatedAdminCommand(req.command_line())) {
-            return absl::OkStatus();
-          } else {
-            cmd.set_admin_command(req.command_line());
-          }
+          if (!ReplicatedAdminCommand(req.command_line())) return absl::OkStatus();
+          cmd.set_admin_command(req.command_line());
         }
         // Replicate it, so the next leader does the same (see the file comment).
         if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());

@@ -231,6 +231,12 @@ TEST(ReplicatedPdStoreTest, StoreDeleteMovesReplicasAwayThenTombstonesItAcrossPd
     absl::StatusOr<std::string> out = w.pd(4).AdminExecute(absl::StrCat("store delete ", deleted));
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_TRUE(absl::IsNotFound(w.pd(4).AdminExecute("store delete 77").status()));
+    // A malformed line is refused and changes nothing: the spare store stays up (the
+    // replica must still move there).
+    EXPECT_TRUE(absl::IsInvalidArgument(w.pd(4).AdminExecute("store delete 4 x").status()));
+    absl::StatusOr<std::string> spare = w.pd(4).AdminExecute("store 4");
+    ASSERT_TRUE(spare.ok()) << spare.status();
+    EXPECT_NE(spare->find("UP"), std::string::npos) << *spare;
     w.pd(leader).server()->Stop();
   })) << w.Seed();
   auto store_line = [&](uint64_t via) {
