@@ -79,7 +79,9 @@ class StoreRegionKv final : public txn::RegionKv {
     });
   }
 
-  absl::Status Write(const txn::RegionContext& ctx, const storage::WriteBatch& batch) override {
+  using txn::RegionKv::Write;
+  absl::Status Write(const txn::RegionContext& ctx, const storage::WriteBatch& batch,
+                     absl::FunctionRef<txn::WriteOutcome()> on_timeout) override {
     std::vector<raftstore::Modify> mods;
     mods.reserve(batch.Count());
     for (size_t i = 0; i < batch.Count(); ++i) {
@@ -97,7 +99,7 @@ class StoreRegionKv final : public txn::RegionKv {
           break;
       }
     }
-    return kv_->Write(ContextOf(ctx), std::move(mods));
+    return kv_->Write(ContextOf(ctx), std::move(mods), on_timeout);
   }
 
   absl::StatusOr<txn::TimeStamp> GetTimestamp() override {
@@ -120,16 +122,25 @@ class StoreRegionKv final : public txn::RegionKv {
 
 // One store's transaction service and what it runs on.
 struct StoreTxnHost {
+  std::shared_ptr<raftstore::Store> store;
   std::shared_ptr<txn::DeadlockDetector> detector;
   StoreRegionKv kv;
   txn::RegionTxnStore service;
 
-  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> store, const TxnHostDeps& deps)
-      : detector(deps.detector),
-        kv(std::move(store), deps.timestamp, env),
+  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> s, const TxnHostDeps& deps)
+      : store(std::move(s)),
+        detector(deps.detector),
+        kv(store, deps.timestamp, env),
         service(env, &kv, detector.get()) {
     service.SetCoprocessorHandler(&RunCoprocessor);
+    // In-memory pessimistic locks of a leadership that ended go at once (TiKV clears a
+    // peer's when it stops leading or is destroyed), not when next touched.
+    store->SetLeadershipEndHook(this,
+                                [svc = &service](uint64_t region, uint64_t term, uint64_t version) {
+                                  svc->LeadershipEnded(region, txn::LeaderTag{term, version});
+                                });
   }
+  ~StoreTxnHost() { store->ClearLeadershipEndHook(this); }
 };
 
 struct Registry {

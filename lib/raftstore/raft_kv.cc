@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "raftstore/store.h"
+#include "util/sync.h"
 
 namespace rutile::raftstore {
 
@@ -16,6 +17,29 @@ absl::Status RaftKv::ReadLatest(const Context& ctx,
 
 namespace {
 
+// Calls a WriteOutcome exactly once: with the proposal's outcome, or, should its promise
+// be destroyed unresolved (only with its store), with Unavailable.
+class OnceOutcome {
+ public:
+  explicit OnceOutcome(WriteOutcome fn) : fn_(std::move(fn)) {}
+  OnceOutcome(const OnceOutcome&) = delete;
+  OnceOutcome& operator=(const OnceOutcome&) = delete;
+  ~OnceOutcome() { Run(absl::UnavailableError("the write's proposal was dropped unresolved")); }
+
+  void Run(const absl::Status& outcome) {
+    WriteOutcome fn;
+    {
+      MutexLock lock(mu_);
+      fn.swap(fn_);
+    }
+    if (fn) fn(outcome);
+  }
+
+ private:
+  Mutex mu_;
+  WriteOutcome fn_;  // Guarded by mu_; empty once run.
+};
+
 class StoreRaftKv final : public RaftKv {
  public:
   StoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros, Env* wait_env)
@@ -24,7 +48,9 @@ class StoreRaftKv final : public RaftKv {
         timeout_micros_(timeout_micros != 0 ? timeout_micros
                                             : store_->config().request_timeout_micros) {}
 
-  absl::Status Write(const Context& ctx, std::vector<Modify> batch) override {
+  using RaftKv::Write;
+  absl::Status Write(const Context& ctx, std::vector<Modify> batch,
+                     absl::FunctionRef<WriteOutcome()> on_timeout) override {
     raft_cmdpb::RaftCmdRequest req;
     FillHeader(ctx, req.mutable_header());
     for (Modify& m : batch) {
@@ -50,11 +76,15 @@ class StoreRaftKv final : public RaftKv {
           break;
       }
     }
-    Future<absl::Status> f = store_->Propose(std::move(req));
-    if (!f.WaitFor(env(), timeout_micros_)) {
-      return absl::DeadlineExceededError("write timed out; it may still apply");
+    Promise<absl::Status> promise;
+    Future<absl::Status> f = store_->Propose(std::move(req), promise);
+    if (f.WaitFor(env(), timeout_micros_)) return f.Get();
+    if (WriteOutcome late = on_timeout()) {
+      auto once = std::make_shared<OnceOutcome>(std::move(late));
+      f.Then([once](const absl::Status& s) { once->Run(s); });
+      store_->ResolveAtStop(std::move(promise));
     }
-    return f.Get();
+    return absl::DeadlineExceededError("write timed out; it may still apply");
   }
 
   absl::StatusOr<std::shared_ptr<RegionSnapshot>> Snapshot(const Context& ctx) override {

@@ -17,6 +17,7 @@
 #define RUTILE_RAFTSTORE_RAFT_KV_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -65,13 +66,29 @@ struct Modify {
   }
 };
 
+// Told a write's outcome once it is known (see RaftKv::Write).
+using WriteOutcome = std::function<void(const absl::Status& outcome)>;
+
 class RaftKv {
  public:
   virtual ~RaftKv() = default;
 
   // Applies `batch` atomically to the region once it is committed. OK when applied at the
   // leader.
-  virtual absl::Status Write(const Context& ctx, std::vector<Modify> batch) = 0;
+  absl::Status Write(const Context& ctx, std::vector<Modify> batch) {
+    return Write(ctx, std::move(batch), [] { return WriteOutcome(); });
+  }
+  // The same for a writer that must learn the outcome of a write that timed out (TiKV's
+  // scheduler keeps a command's latches until its proposal's callback runs): when the
+  // timeout ends the wait with the outcome unknown, Write calls `on_timeout()` in the
+  // caller's fiber before it returns DeadlineExceeded, and calls the function that
+  // returns (if not empty) exactly once when the outcome is known: OK when the write
+  // applied; otherwise the error that ended the proposal (StaleCommand or Aborted when
+  // Raft dropped the entry, RegionNotFound when the peer was destroyed, Unavailable when
+  // the store stopped: nothing reads through it any more). It runs in whatever fiber
+  // resolves the proposal, possibly the caller's before Write returns; it must not block.
+  virtual absl::Status Write(const Context& ctx, std::vector<Modify> batch,
+                             absl::FunctionRef<WriteOutcome()> on_timeout) = 0;
 
   // A consistent snapshot of the region at its leader, reflecting every write acknowledged
   // before the call. Shared: it stays valid as long as any holder keeps it.

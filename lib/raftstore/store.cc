@@ -206,6 +206,33 @@ void Store::Stop() {
   ready_.Close();
   apply_tasks_.Close();
   inbox_.Close();
+  // Whoever still waits for an unresolved proposal's outcome (ResolveAtStop) goes on now:
+  // nothing reads through this store any more.
+  std::vector<Promise<absl::Status>> late;
+  {
+    absl::MutexLock lock(&late_mu_);
+    late.swap(late_);
+  }
+  for (Promise<absl::Status>& p : late) {
+    p.Set(absl::UnavailableError("store stopped before the write's outcome was known"));
+  }
+}
+
+void Store::ResolveAtStop(Promise<absl::Status> promise) {
+  {
+    absl::MutexLock lock(&late_mu_);
+    if (!stopped_) {
+      if (late_.size() >= 64 && late_.size() == late_.capacity()) {
+        late_.erase(
+            std::remove_if(late_.begin(), late_.end(),
+                           [](const Promise<absl::Status>& p) { return p.GetFuture().Ready(); }),
+            late_.end());
+      }
+      late_.push_back(std::move(promise));
+      return;
+    }
+  }
+  promise.Set(absl::UnavailableError("store stopped before the write's outcome was known"));
 }
 
 void Store::Shutdown() {
@@ -623,15 +650,44 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   }
 }
 
+void Store::SetLeadershipEndHook(const void* owner, LeadershipEndHook hook) {
+  absl::MutexLock lock(&hook_mu_);
+  hook_owner_ = owner;
+  leadership_end_hook_ = std::move(hook);
+}
+
+void Store::ClearLeadershipEndHook(const void* owner) {
+  absl::MutexLock lock(&hook_mu_);
+  if (hook_owner_ != owner) return;
+  hook_owner_ = nullptr;
+  leadership_end_hook_ = nullptr;
+}
+
+void Store::LeadershipEnded(uint64_t region_id, uint64_t term, uint64_t version) {
+  absl::MutexLock lock(&hook_mu_);
+  if (leadership_end_hook_) leadership_end_hook_(region_id, term, version);
+}
+
 void Store::Publish(const FsmPtr& fsm) {
   Peer* p = fsm->peer.get();
   const bool asleep = p->asleep();
   bool moved = false;
+  // A leadership that ended (stepped down, or a split or merge changed the epoch
+  // version): the (term, version) at or below which every tag of it lies.
+  std::optional<std::pair<uint64_t, uint64_t>> ended;
   {
     absl::MutexLock lock(&fsm->mu);
+    const bool was_leader = fsm->is_leader;
+    const uint64_t old_version = fsm->region.region_epoch().version();
     SetRegionLocked(fsm.get(), p->region());
     fsm->leader = p->Leader();
     fsm->is_leader = p->IsLeader();
+    if (was_leader && !fsm->is_leader) {
+      // A peer that steps down never leads again in this term.
+      ended.emplace(p->Term(), fsm->region.region_epoch().version());
+    } else if (was_leader && fsm->region.region_epoch().version() != old_version) {
+      ended.emplace(p->Term(), old_version);
+    }
     fsm->hibernating = p->hibernating();
     fsm->applied_index = p->AppliedIndex();
     p->PublishLocalLease();
@@ -643,6 +699,7 @@ void Store::Publish(const FsmPtr& fsm) {
       moved = true;
     }
   }
+  if (ended.has_value()) LeadershipEnded(p->region_id(), ended->first, ended->second);
   if (!moved) return;
   // Only the poller holding the peer publishes it, so transitions come in order.
   absl::MutexLock lock(&mu_);
@@ -797,6 +854,8 @@ void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
                   DescribeRegion(p->region()));
   p->DropLease();
   p->FailPending(RegionNotFoundError(id));
+  // A later peer of the region here leads only in a later term.
+  LeadershipEnded(id, p->Term(), p->region().region_epoch().version());
   if (!keep_data) {
     // A merged source is a tombstone already (written with the target's new range): its
     // range belongs to the target now, whatever asked for this destroy.
@@ -1004,7 +1063,10 @@ void Store::MaybeCreatePeer(raft_serverpb::RaftMessage msg) {
 // ---- Requests ----
 
 Future<absl::Status> Store::Propose(raft_cmdpb::RaftCmdRequest req) {
-  Promise<absl::Status> p;
+  return Propose(std::move(req), Promise<absl::Status>());
+}
+
+Future<absl::Status> Store::Propose(raft_cmdpb::RaftCmdRequest req, Promise<absl::Status> p) {
   Future<absl::Status> f = p.GetFuture();
   if (stopped_) {
     p.Set(ServerIsBusyError("store stopped"));

@@ -38,6 +38,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -119,6 +120,15 @@ class Store : public std::enable_shared_from_this<Store> {
   // Proposes `req` to its region (header.region_id); resolves when it applied, or with a
   // region error (errors.h).
   Future<absl::Status> Propose(raft_cmdpb::RaftCmdRequest req);
+  // The same, resolving the caller's `promise` (its future is returned).
+  Future<absl::Status> Propose(raft_cmdpb::RaftCmdRequest req, Promise<absl::Status> promise);
+  // For a proposer that stopped waiting for a proposal whose outcome is still unknown
+  // (RaftKv's timeout) but must learn it: Stop resolves `promise`, unless it was resolved
+  // before, with Unavailable (at once when the store is stopped already). After Stop no
+  // command reads through this store any more (reads fail with ServerIsBusy), so what
+  // waited for the outcome may go on as if the proposal failed here; it may still apply
+  // after a restart, which reads it from the log.
+  void ResolveAtStop(Promise<absl::Status> promise);
   // A consistent snapshot of the region at its leader (lease or ReadIndex). Tries
   // LocalRead first.
   Future<ReadResult> Read(const raft_cmdpb::RaftRequestHeader& header);
@@ -178,6 +188,19 @@ class Store : public std::enable_shared_from_this<Store> {
   // finishes on its own: the source's peers propose CommitMerge to their local target
   // peers, or roll the merge back once the target's epoch moved past `target`'s.
   absl::Status MergeRegion(uint64_t source_id, const metapb::Region& target);
+
+  // Per-leadership state kept beside the store (the txn layer's in-memory pessimistic
+  // locks, which belong to one leader term and epoch version) learns here when it is void:
+  // `hook(region_id, term, version)` runs, on a poller fiber, when this store's peer of
+  // the region stops leading, changes its epoch version while leading, or is destroyed;
+  // every leadership tagged (term', version') <= (term, version) is over, and any later
+  // one is tagged above. One hook per store, installed by `owner` (replacing any other);
+  // ClearLeadershipEndHook(owner) removes it if `owner` still holds it, waiting for a call
+  // in progress. The hook must not block or call into the store.
+  using LeadershipEndHook =
+      std::function<void(uint64_t region_id, uint64_t term, uint64_t version)>;
+  void SetLeadershipEndHook(const void* owner, LeadershipEndHook hook);
+  void ClearLeadershipEndHook(const void* owner);
 
   // Views (copies of what the pollers last published).
   std::optional<metapb::Region> GetRegion(uint64_t region_id);
@@ -327,6 +350,13 @@ class Store : public std::enable_shared_from_this<Store> {
   Channel<std::function<void()>> apply_tasks_;
   Channel<std::string> inbox_;
   std::atomic<bool> stopped_{false};
+  absl::Mutex hook_mu_;
+  const void* hook_owner_ ABSL_GUARDED_BY(hook_mu_) = nullptr;
+  LeadershipEndHook leadership_end_hook_ ABSL_GUARDED_BY(hook_mu_);
+  void LeadershipEnded(uint64_t region_id, uint64_t term, uint64_t version);
+  // ResolveAtStop's promises (resolved ones are pruned as more come).
+  absl::Mutex late_mu_;
+  std::vector<Promise<absl::Status>> late_ ABSL_GUARDED_BY(late_mu_);
   std::atomic<uint64_t> local_reads_{0};
   std::atomic<uint64_t> ticks_{0};  // Ticker rounds so far.
   std::atomic<uint64_t> raft_messages_sent_{0};

@@ -7,7 +7,7 @@ namespace rutile::txn {
 Latches::Latches(size_t slots) {
   size_ = 1;
   while (size_ < slots) size_ <<= 1;
-  slots_ = std::make_unique<Slot[]>(size_);
+  slots_ = std::shared_ptr<Slot[]>(new Slot[size_]);
 }
 
 Latches::~Latches() = default;
@@ -46,6 +46,35 @@ Latches::Guard Latches::Acquire(const std::vector<std::string_view>& keys) {
   return Guard(this, std::move(slots));
 }
 
+bool Latches::AcquireFor(const std::vector<std::string>& keys, Env* env, uint64_t timeout_micros,
+                         Guard* guard) {
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<size_t> slots = SortedSlots(views);
+  const uint64_t deadline = env->NowMicros() + timeout_micros;
+  const std::shared_ptr<void> keep_alive = slots_;
+  std::vector<size_t> taken;
+  taken.reserve(slots.size());
+  for (size_t i : slots) {
+    Slot& s = slots_[i];
+    MutexLock lock(s.mu);
+    const uint64_t ticket = s.next_ticket++;
+    if (s.serving != ticket) {
+      const uint64_t now = env->NowMicros();
+      const uint64_t left = deadline > now ? deadline - now : 0;
+      if (!sync_internal::TimedWait(env, left, keep_alive, &s.cv, lock,
+                                    [&] { return s.serving == ticket; })) {
+        s.abandoned.push_back(ticket);
+        lock.unlock();
+        ReleaseSlots(taken);
+        return false;
+      }
+    }
+    taken.push_back(i);
+  }
+  *guard = Guard(this, std::move(taken));
+  return true;
+}
+
 bool Latches::TryAcquire(const std::vector<std::string>& keys, Guard* guard) {
   std::vector<std::string_view> views(keys.begin(), keys.end());
   std::vector<size_t> slots = SortedSlots(views);
@@ -70,9 +99,19 @@ void Latches::ReleaseSlots(const std::vector<size_t>& slots) {
     Slot& s = slots_[i];
     {
       MutexLock lock(s.mu);
-      s.serving++;
+      Advance(s);
     }
     s.cv.NotifyAll();
+  }
+}
+
+void Latches::Advance(Slot& s) {
+  s.serving++;
+  while (!s.abandoned.empty()) {
+    auto it = std::find(s.abandoned.begin(), s.abandoned.end(), s.serving);
+    if (it == s.abandoned.end()) break;
+    s.abandoned.erase(it);
+    s.serving++;
   }
 }
 

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rutile/env.h"
 #include "util/sync.h"
 
 namespace rutile::txn {
@@ -60,6 +61,12 @@ class Latches {
   Guard Acquire(const std::vector<std::string>& keys);
   Guard Acquire(const std::vector<std::string_view>& keys);
 
+  // Waits at most `timeout_micros` of `env` time: true with every slot held in `*guard`,
+  // or false with none (the place in each queue is given up; later waiters are not kept
+  // waiting for it). Timers run on `env`; the Latches must outlive the wait.
+  bool AcquireFor(const std::vector<std::string>& keys, Env* env, uint64_t timeout_micros,
+                  Guard* guard);
+
   // Non-blocking variant: acquires every slot or none. Returns false if any is busy.
   bool TryAcquire(const std::vector<std::string>& keys, Guard* guard);
 
@@ -72,12 +79,17 @@ class Latches {
     CondVar cv;
     uint64_t next_ticket = 0;  // Guarded by mu.
     uint64_t serving = 0;      // Guarded by mu.
+    // Tickets given up by timed-out waiters, all above `serving`: skipped when reached.
+    std::vector<uint64_t> abandoned;  // Guarded by mu.
   };
+  // Moves `s` past the current holder and every abandoned ticket after it.
+  static void Advance(Slot& s);
   std::vector<size_t> SortedSlots(const std::vector<std::string_view>& keys) const;
   void ReleaseSlots(const std::vector<size_t>& slots);
 
   size_t size_;
-  std::unique_ptr<Slot[]> slots_;
+  // Shared: a timed wait's timer keeps the slots alive (sync_internal::TimedWait).
+  std::shared_ptr<Slot[]> slots_;
 };
 
 }  // namespace rutile::txn

@@ -12,10 +12,11 @@ PessimisticLockTable::Region* PessimisticLockTable::Current(uint64_t region, con
     return &it->second;
   }
   Region& r = it->second;
-  if (r.tag == tag) return &r;
-  if (tag < r.tag) return nullptr;
+  if (r.tag == tag && !r.retired) return &r;
+  if (!(r.tag < tag)) return nullptr;  // An older leadership, or the retired one.
   // An older leadership's locks: void.
   r.tag = tag;
+  r.retired = false;
   r.locks.clear();
   return &r;
 }
@@ -77,6 +78,22 @@ void PessimisticLockTable::Apply(
 void PessimisticLockTable::Clear(uint64_t region) {
   absl::MutexLock l(&mu_);
   regions_.erase(region);
+}
+
+void PessimisticLockTable::Retire(uint64_t region, const LeaderTag& floor) {
+  absl::MutexLock l(&mu_);
+  auto it = regions_.find(region);
+  if (it == regions_.end()) {
+    // Nothing held; the tombstone still keeps a command of the ended leadership from
+    // starting an entry after this.
+    regions_.emplace(region, Region{floor, {}, true});
+    return;
+  }
+  Region& r = it->second;
+  if (floor < r.tag) return;  // A newer leadership already (its entry stays).
+  r.tag = floor;
+  r.retired = true;
+  r.locks.clear();
 }
 
 size_t PessimisticLockTable::TEST_Count(uint64_t region) {

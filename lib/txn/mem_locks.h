@@ -18,10 +18,14 @@
 //   - the region's epoch version changes (split, merge): the same, by version;
 //   - a lock of the key is written to the engine by any command (that supersedes it);
 //   - the store restarts (memory).
-// TiKV moves the locks to the new regions on a split and proposes them before a leader
-// transfer or a merge, to spare their owners an abort; here they are dropped (the owners'
-// prewrites fail only if someone wrote the keys meanwhile). When the region's table is
-// full, new locks go through Raft as before.
+// TiKV keeps them per peer (PeerPessimisticLocks in the peer's TxnExt): cleared when the
+// peer stops leading or is destroyed, moved to the new regions on a split, and proposed
+// through Raft before a leader transfer or a merge, to spare their owners an abort. Here
+// they are dropped on all of these (the owners' prewrites fail only if someone wrote the
+// keys meanwhile): lazily by the tags above, and eagerly when the store reports that a
+// leadership ended (raftstore::Store::SetLeadershipEndHook -> Retire), so the table keeps
+// nothing for regions this store no longer leads. When the region's table is full, new
+// locks go through Raft as before.
 //
 // Reads never look here: pessimistic locks do not block readers (reads.cc).
 //
@@ -81,8 +85,13 @@ class PessimisticLockTable {
   void Apply(uint64_t region, const LeaderTag& tag,
              const std::map<std::string, std::optional<Lock>, std::less<>>& changes,
              const std::set<std::string, std::less<>>& superseded);
-  // Drops every lock of `region` (tests; a region that is gone).
+  // Drops every lock of `region` (tests).
   void Clear(uint64_t region);
+  // The leadership of `region` at `floor` and every older one ended (the peer stepped
+  // down, a split or merge changed the epoch version, the peer was destroyed): their
+  // locks go now, and commands still running under such a tag can neither read nor add
+  // any (a small tombstone remembers `floor`; a newer leadership replaces it).
+  void Retire(uint64_t region, const LeaderTag& floor);
 
   size_t TEST_Count(uint64_t region);
 
@@ -90,6 +99,7 @@ class PessimisticLockTable {
   struct Region {
     LeaderTag tag;
     std::map<std::string, Lock, std::less<>> locks;
+    bool retired = false;  // `tag` and older are over (Retire); `locks` is empty.
   };
   // The region's entry if it belongs to `tag`, after dropping an older one; null when
   // `tag` is unknown or older than the entry's.

@@ -70,7 +70,65 @@ bool IsDeadlock(const absl::Status& s) {
 RegionTxnStore::RegionTxnStore(Env* env, RegionKv* kv, DeadlockDetector* detector)
     : env_(env), kv_(kv), detector_(detector), latches_(4096), cm_(0) {}
 
-RegionTxnStore::~RegionTxnStore() = default;
+struct RegionTxnStore::PendingWrite {
+  RegionTxnStore* store = nullptr;  // Used only while !done (the store is alive).
+  Mutex mu;
+  bool done = false;  // Guarded by mu; what follows is released once done.
+  Latches::Guard latch;
+  std::optional<MemLockScope> mem;
+  std::vector<KeyHandleGuard> guards;
+  std::vector<std::string> keys;
+};
+
+RegionTxnStore::~RegionTxnStore() {
+  // Writes still unresolved: their outcomes can no longer matter to this store; release
+  // what they hold while the latches and tables exist (their callbacks then do nothing).
+  std::set<std::shared_ptr<PendingWrite>> pending;
+  {
+    MutexLock lock(pending_mu_);
+    pending.swap(pending_);
+  }
+  for (const std::shared_ptr<PendingWrite>& p : pending) {
+    MutexLock lock(p->mu);
+    if (p->done) continue;
+    p->done = true;
+    p->mem.reset();
+    p->guards.clear();
+    p->latch.Release();
+  }
+}
+
+void RegionTxnStore::ResolvePending(const std::shared_ptr<PendingWrite>& p,
+                                    const absl::Status& outcome) {
+  {
+    RegionTxnStore* const self = p->store;
+    // Held throughout: the destructor waits for it before the store goes.
+    MutexLock lock(p->mu);
+    if (p->done) return;
+    p->done = true;
+    // Applied: publish as the command would have; otherwise only the removals (always
+    // safe), as for any failed write.
+    if (outcome.ok()) {
+      p->mem->Publish();
+    } else {
+      p->mem->PublishRemovals();
+    }
+    p->mem.reset();
+    p->guards.clear();
+    p->latch.Release();
+    {
+      MutexLock plock(self->pending_mu_);
+      self->pending_.erase(p);
+    }
+    // Its locks may be gone (a late commit or rollback): lock waiters try again.
+    self->WakeWaiters(p->keys);
+  }
+}
+
+size_t RegionTxnStore::TEST_PendingWrites() {
+  MutexLock lock(pending_mu_);
+  return pending_.size();
+}
 
 absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::ReadView(
     const RegionContext& ctx, const std::vector<std::string>& raw_keys) {
@@ -107,7 +165,12 @@ auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::s
                               bool latch, F&& body, bool new_mem_locks, bool sync_max_ts)
     -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
   Latches::Guard guard;
-  if (latch) guard = latches_.Acquire(LatchKeys(raw_keys));
+  if (latch && !latches_.AcquireFor(LatchKeys(raw_keys), env_,
+                                    latch_wait_micros_.load(std::memory_order_relaxed), &guard)) {
+    return absl::DeadlineExceededError(
+        "timed out waiting for the latches of the command's keys (an earlier write of "
+        "them may still be unresolved); nothing changed");
+  }
   absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, raw_keys);
   if (!view.ok()) return view.status();
   // The leadership the view was read under: in-memory pessimistic locks of another one
@@ -129,9 +192,28 @@ auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::s
   auto result = body(&reader, &txn);
   if (!result.ok()) return result;
   if (txn.modify_count() > 0) {
-    absl::Status s = kv_->Write(ctx, txn.batch());
+    bool handed_off = false;
+    absl::Status s = kv_->Write(ctx, txn.batch(), [&]() -> WriteOutcome {
+      // Timed out with the outcome unknown: everything that keeps other commands off
+      // these keys, and readers off async-commit locks being written, lives on until the
+      // outcome is known (TiKV releases latches only when the proposal's callback runs).
+      auto p = std::make_shared<PendingWrite>();
+      p->store = this;
+      p->latch = std::move(guard);
+      p->mem.emplace(std::move(mem));
+      p->guards = txn.TakeGuards();
+      p->keys = raw_keys;
+      {
+        MutexLock lock(pending_mu_);
+        pending_.insert(p);
+      }
+      handed_off = true;
+      // Not `this`: the store may be gone when the outcome comes (see ~RegionTxnStore).
+      return [p](const absl::Status& outcome) { ResolvePending(p, outcome); };
+    });
     if (!s.ok()) {
-      // The write may still apply later: memory locks it would supersede go now
+      if (handed_off) return s;
+      // The write failed (it will not apply): memory locks it would supersede go now
       // (dropping one is always safe), nothing else is published.
       mem.PublishRemovals();
       return s;

@@ -71,6 +71,9 @@ class RegionView {
   virtual uint64_t epoch_version() const { return 0; }
 };
 
+// Told a write's outcome once it is known (RegionKv::Write).
+using WriteOutcome = std::function<void(const absl::Status& outcome)>;
+
 class RegionKv {
  public:
   virtual ~RegionKv() = default;
@@ -88,7 +91,17 @@ class RegionKv {
     if (!view.ok()) return view.status();
     return fn(**view);
   }
-  virtual absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch) = 0;
+  // Applies `batch` at the region's leader. DeadlineExceeded means the outcome is not
+  // known yet (the write may still apply); a writer that must learn it passes
+  // `on_timeout`: when the write times out, Write calls it (in the caller's fiber, before
+  // returning) and calls the function it returns, if not empty, exactly once with the
+  // outcome once known (OK: applied; an error: it did not apply, or the store stopped and
+  // nothing reads through it any more), from any fiber, possibly before Write returns.
+  absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch) {
+    return Write(ctx, batch, [] { return WriteOutcome(); });
+  }
+  virtual absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch,
+                             absl::FunctionRef<WriteOutcome()> on_timeout) = 0;
   // A fresh timestamp from PD's TSO (a new leader raises max_ts with it).
   virtual absl::StatusOr<TimeStamp> GetTimestamp() = 0;
 };
@@ -186,6 +199,19 @@ class RegionTxnStore final : public TxnService {
   // memory stay there until released).
   void set_in_memory_pessimistic_locks(bool on) { mem_locks_on_.store(on); }
   PessimisticLockTable* TEST_mem_locks() { return &mem_locks_; }
+  // A leadership of `region` at tag `floor` and every older one ended (the store's
+  // report, raftstore::Store::SetLeadershipEndHook): its in-memory locks go.
+  void LeadershipEnded(uint64_t region, const LeaderTag& floor) {
+    mem_locks_.Retire(region, floor);
+  }
+  // How long a write command waits for its latches before it gives up with
+  // DeadlineExceeded (changing nothing; the client retries). Latches are held past a
+  // command's own return while its write's outcome is unknown (RunWrite), so this bounds
+  // how long a caller can be kept waiting by a proposal stuck at a partitioned leader.
+  void set_latch_wait_timeout(uint64_t micros) { latch_wait_micros_.store(micros); }
+  // Writes whose command returned with their outcome unknown and whose latches are still
+  // held (tests).
+  size_t TEST_PendingWrites();
 
   absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx, const std::string& key,
                                                  TimeStamp ts, const TxnReadOptions& opts) override;
@@ -252,6 +278,13 @@ class RegionTxnStore final : public TxnService {
   // Wakes the pessimistic lock waiters of `raw_keys` (their locks may be gone).
   void WakeWaiters(const std::vector<std::string>& raw_keys);
 
+  // A write whose command returned DeadlineExceeded while the write may still apply: what
+  // the command held (latches, the async-commit memory-lock guards, its staged in-memory
+  // pessimistic lock changes) stays held until the outcome is known (ResolvePending), so
+  // no other command on these keys reads state the write may still change.
+  struct PendingWrite;
+  static void ResolvePending(const std::shared_ptr<PendingWrite>& p, const absl::Status& outcome);
+
   Env* const env_;
   RegionKv* const kv_;
   DeadlockDetector* const detector_;
@@ -260,6 +293,9 @@ class RegionTxnStore final : public TxnService {
   CoprocessorHandler cop_handler_;
   PessimisticLockTable mem_locks_;
   std::atomic<bool> mem_locks_on_{true};
+  std::atomic<uint64_t> latch_wait_micros_{5'000'000};
+  Mutex pending_mu_;
+  std::set<std::shared_ptr<PendingWrite>> pending_;  // Guarded by pending_mu_.
 
   struct Waiters {
     std::vector<std::shared_ptr<Notification>> list;

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -258,6 +259,8 @@ struct FutureState {
   Mutex mu;
   CondVar cv;
   std::optional<T> value;
+  // Future::Then callbacks waiting for the value.
+  std::vector<std::function<void(const T&)>> then;
 };
 
 // Waits on `cv` under `lock` until `ready()` or until `timeout_micros` of `env` time
@@ -288,8 +291,11 @@ class Promise {
     MutexLock lock(state->mu);
     if (state->value.has_value()) return false;
     state->value.emplace(std::move(value));
+    std::vector<std::function<void(const T&)>> then = std::move(state->then);
     lock.unlock();
     state->cv.NotifyAll();
+    // The value never changes once set: safe to read without the mutex.
+    for (auto& fn : then) fn(*state->value);
     return true;
   }
 
@@ -324,6 +330,19 @@ class Future {
     MutexLock lock(state_->mu);
     return sync_internal::TimedWait(env, timeout_micros, state_, &state_->cv, lock,
                                     [&] { return state_->value.has_value(); });
+  }
+
+  // Runs `fn(value)` once the value is set: at once, in the caller, when it is already;
+  // otherwise in the fiber that sets it, after the waiters were woken. If the promise is
+  // destroyed unset, `fn` is destroyed without running.
+  void Then(std::function<void(const T&)> fn) const {
+    MutexLock lock(state_->mu);
+    if (!state_->value.has_value()) {
+      state_->then.push_back(std::move(fn));
+      return;
+    }
+    lock.unlock();
+    fn(*state_->value);
   }
 
  private:

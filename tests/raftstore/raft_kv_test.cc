@@ -83,6 +83,76 @@ TEST(RaftKvTest, WriteThenSnapshotSeesExactlyTheRegion) {
   }));
 }
 
+// A write that times out with its outcome unknown reports the outcome later, exactly once,
+// whatever ends it: applied after the partition heals, dropped by a new leader, or the
+// store stopping.
+TEST(RaftKvTest, TimedOutWriteReportsItsOutcomeLater) {
+  Cluster c({.stores = 3, .seed = 43});
+  c.Start();
+  ASSERT_TRUE(c.Run([&] {
+    struct Outcome {
+      int calls = 0;
+      absl::Status status;
+    };
+    // Partitions the leader away, writes with a short timeout and returns the outcome
+    // holder; the write must time out.
+    auto isolated_write = [&](const Cluster::Route& l,
+                              const std::string& key) -> std::shared_ptr<Outcome> {
+      std::vector<NodeId> others;
+      for (uint64_t id : c.store_ids()) {
+        if (id != l.store) others.push_back(id);
+      }
+      c.sim().Partition({{l.store}, others});
+      std::unique_ptr<RaftKv> kv = NewStoreRaftKv(c.store(l.store), 100'000);
+      auto out = std::make_shared<Outcome>();
+      absl::Status s = kv->Write(CtxFor(l), {Modify::Put(storage::CF::kDefault, key, "v")}, [&] {
+        return WriteOutcome([out](const absl::Status& st) {
+          ++out->calls;
+          out->status = st;
+        });
+      });
+      EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+      EXPECT_EQ(out->calls, 0);
+      return out;
+    };
+    auto wait_for = [&](const std::shared_ptr<Outcome>& out) {
+      for (int i = 0; i < 200 && out->calls == 0; ++i) c.env()->SleepForMicros(50'000);
+      EXPECT_EQ(out->calls, 1);
+    };
+
+    // Healed before an election: the entry commits and applies late.
+    std::optional<Cluster::Route> l = c.WaitLeader("a");
+    ASSERT_TRUE(l.has_value());
+    std::shared_ptr<Outcome> out = isolated_write(*l, "a");
+    c.env()->SleepForMicros(100'000);
+    c.sim().Heal();
+    wait_for(out);
+    EXPECT_TRUE(out->status.ok()) << out->status;
+
+    // Healed after the others elected a leader: the entry is replaced, never applied.
+    l = c.WaitLeader("a");
+    ASSERT_TRUE(l.has_value());
+    out = isolated_write(*l, "b");
+    c.env()->SleepForMicros(3'000'000);
+    c.sim().Heal();
+    wait_for(out);
+    EXPECT_FALSE(out->status.ok());
+    absl::StatusOr<std::shared_ptr<RegionSnapshot>> snap =
+        NewStoreRaftKv(c.store(c.WaitLeader("a")->store))->Snapshot(CtxFor(*c.WaitLeader("a")));
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    EXPECT_FALSE((*snap)->Get(storage::CF::kDefault, "b")->has_value());
+
+    // The store stops (crash) with the write unresolved.
+    l = c.WaitLeader("a");
+    ASSERT_TRUE(l.has_value());
+    out = isolated_write(*l, "c");
+    c.sim().Crash(l->store);
+    EXPECT_EQ(out->calls, 1);
+    EXPECT_TRUE(absl::IsUnavailable(out->status)) << out->status;
+    c.sim().Heal();
+  }));
+}
+
 // Real threads: three stores over LocalTransport on Env::Default(), concurrent writers.
 TEST(RaftKvTest, ConcurrentWritersOnDefaultEnvShareGroupCommits) {
   Env* env = Env::Default();

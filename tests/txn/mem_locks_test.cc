@@ -122,6 +122,29 @@ TEST(PessimisticLockTableTest, ScopeRoutesLockChanges) {
   EXPECT_EQ(t.TEST_Count(1), 0u);
 }
 
+TEST(PessimisticLockTableTest, RetireEndsALeadership) {
+  PessimisticLockTable t;
+  Put(&t, 1, LeaderTag{5, 1}, "a", 10);
+  Put(&t, 1, LeaderTag{5, 1}, "b", 10);
+  t.Retire(1, LeaderTag{5, 1});
+  EXPECT_EQ(t.TEST_Count(1), 0u);
+  // A command still running under the ended leadership neither sees nor adds locks.
+  EXPECT_FALSE(t.Get(1, LeaderTag{5, 1}, "a").has_value());
+  EXPECT_FALSE(t.HasRoom(1, LeaderTag{5, 1}, 1));
+  Put(&t, 1, LeaderTag{5, 1}, "c", 11);
+  EXPECT_EQ(t.TEST_Count(1), 0u);
+  // A region retired before any lock: the same.
+  t.Retire(2, LeaderTag{3, 2});
+  EXPECT_FALSE(t.HasRoom(2, LeaderTag{3, 1}, 1));
+  // The next leadership (a later term, or the same term after a split) starts afresh.
+  EXPECT_TRUE(t.HasRoom(2, LeaderTag{4, 2}, 1));
+  Put(&t, 1, LeaderTag{5, 2}, "a", 12);
+  EXPECT_EQ(t.TEST_Count(1), 1u);
+  // A late report of an older leadership leaves a newer one's locks alone.
+  t.Retire(1, LeaderTag{5, 1});
+  EXPECT_EQ(t.TEST_Count(1), 1u);
+}
+
 // ---- On a cluster ----
 
 class MemLockCluster {
@@ -297,6 +320,36 @@ TEST(MemLocksClusterTest, LocksOfAnOldTermAreVoidWhenTheLeaderReturns) {
     EXPECT_FALSE(t->Commit().ok()) << "t committed over u's write with a stale lock";
     EXPECT_EQ(m.Read("a"), "u");
     EXPECT_EQ(m.MemLocks("a"), 0u);
+  }));
+}
+
+// Regions this store no longer leads keep nothing in its table: the old leader's locks go
+// when leadership moves (TiKV clears a peer's in-memory locks when it stops leading), and
+// the locks of a region's old epoch go when a split applies, not when next touched.
+TEST(MemLocksClusterTest, StoresKeepNoLocksOfRegionsTheyNoLongerLead) {
+  MemLockCluster m;
+  ASSERT_TRUE(m.Start());
+  ASSERT_TRUE(m.c().Run([&] {
+    auto t = m.Begin(kPessimistic);
+    ASSERT_TRUE(t->LockKeys({"a", "b"}).ok());
+    const RegionDescription r = m.RegionOf("a");
+    std::shared_ptr<txn::RegionTxnStore> home = m.StoreService(r.leader_store);
+    ASSERT_NE(home, nullptr);
+    EXPECT_EQ(home->TEST_mem_locks()->TEST_Count(r.id), 2u);
+    ASSERT_TRUE(m.c().TransferLeader(r.id, m.OtherStore(r)).ok());
+    EXPECT_EQ(home->TEST_mem_locks()->TEST_Count(r.id), 0u) << "the old leader kept the locks";
+    ASSERT_TRUE(t->Rollback().ok());
+
+    auto u = m.Begin(kPessimistic);
+    ASSERT_TRUE(u->LockKeys({"a", "b"}).ok());
+    const RegionDescription r2 = m.RegionOf("a");
+    std::shared_ptr<txn::RegionTxnStore> leader = m.StoreService(r2.leader_store);
+    ASSERT_NE(leader, nullptr);
+    EXPECT_EQ(leader->TEST_mem_locks()->TEST_Count(r2.id), 2u);
+    ASSERT_TRUE(m.c().SplitRegion(txn::EncodeKey("ab")).ok());
+    EXPECT_EQ(leader->TEST_mem_locks()->TEST_Count(r2.id), 0u) << "locks of the old epoch kept";
+    EXPECT_EQ(leader->TEST_mem_locks()->TEST_Count(m.RegionOf("b").id), 0u);
+    ASSERT_TRUE(u->Rollback().ok());
   }));
 }
 
