@@ -42,7 +42,9 @@ class FakeKv final : public RegionKv {
   absl::StatusOr<std::shared_ptr<RegionView>> Snapshot(const RegionContext&) override {
     return std::shared_ptr<RegionView>(std::make_shared<FakeView>(&engine_, term, version));
   }
-  absl::Status Write(const RegionContext&, const storage::WriteBatch& batch) override {
+  using RegionKv::Write;
+  absl::Status Write(const RegionContext&, const storage::WriteBatch& batch,
+                     absl::FunctionRef<WriteOutcome()>) override {
     return engine_.Write(batch, storage::WriteOptions());
   }
   absl::StatusOr<TimeStamp> GetTimestamp() override {
