@@ -268,6 +268,9 @@ bool HashCompatible(const FieldType& a, const FieldType& b) {
 // join reads the inner table once, sequentially).
 constexpr double kIndexJoinRowFactor = 10;
 
+// The most tables one FROM clause joins (the join graph keeps a table set in a uint64_t).
+constexpr size_t kMaxJoinTables = 64;
+
 // The table names (aliases) `ref` brings into scope.
 void CollectAliases(const TableRef& ref, std::set<std::string>* out) {
   if (auto* t = dynamic_cast<const TableName*>(&ref)) {
@@ -1187,79 +1190,76 @@ absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
                                                const std::vector<const Expr*>& where_conds,
                                                Scope* parent, std::vector<Correlation>* corr,
                                                std::vector<const Expr*>* leftover) {
+  // The limit on the tables of one FROM clause, checked before anything below recurses:
+  // an outer join builds its sides with BuildFrom, one call level per nested outer join,
+  // so this bounds that depth too (an inner-join group has the same limit in BuildJoinTree).
+  size_t tables = 0;
+  for (std::vector<const TableRef*> walk = {&ref}; !walk.empty();) {
+    const TableRef* r = walk.back();
+    walk.pop_back();
+    if (auto* j = dynamic_cast<const JoinRef*>(r)) {
+      walk.push_back(j->left.get());
+      walk.push_back(j->right.get());
+    } else if (++tables > kMaxJoinTables) {
+      return Err(1116, absl::StrCat("Too many tables; Rutile can only use ", kMaxJoinTables,
+                                    " tables in a join"));
+    }
+  }
   std::vector<PlanPtr> leaves;
   std::vector<const Expr*> conds;
-  // Flattens inner joins; outer joins become one leaf each.
-  std::function<absl::Status(const TableRef&)> flatten = [&](const TableRef& r) -> absl::Status {
-    auto* j = dynamic_cast<const JoinRef*>(&r);
-    if (j == nullptr) {
-      auto leaf = BuildLeaf(r, parent, corr);
-      if (!leaf.ok()) return leaf.status();
-      leaves.push_back(*std::move(leaf));
-      return absl::OkStatus();
-    }
-    bool outer = j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight;
-    // Outer-to-inner conversion: a WHERE conjunct that rejects NULLs of the inner side
-    // drops the NULL-extended rows anyway, so the join is an inner one (and joins the
-    // reorderable graph).
-    if (outer && opts_.optimize && !where_conds.empty() &&
-        NullRejects(where_conds, j->kind == JoinKind::kLeft ? *j->right : *j->left)) {
-      outer = false;
-    }
-    if (!outer) {
-      size_t first_left = leaves.size();
-      absl::Status s = flatten(*j->left);
-      if (!s.ok()) return s;
-      size_t first_right = leaves.size();
-      s = flatten(*j->right);
-      if (!s.ok()) return s;
-      SplitAnd(j->on.get(), &conds);
-      std::vector<std::string> using_cols = j->using_columns;
-      if (j->natural) {
-        for (size_t a = first_left; a < first_right; ++a) {
-          for (const auto& lc : leaves[a]->schema) {
-            if (lc.hidden) continue;
-            for (size_t b = first_right; b < leaves.size(); ++b) {
-              for (const auto& rc : leaves[b]->schema) {
-                if (!rc.hidden && NameEq(lc.name, rc.name)) using_cols.push_back(lc.name);
-              }
+  // Flattens inner joins; outer joins become one leaf each. Iterative, with an explicit
+  // stack of the inner joins whose sides are being flattened: a comma join of 60 tables
+  // nests 60 JoinRefs, and recursing once per level overflowed a fiber's stack under ASan.
+  // The ON / USING / NATURAL conditions of an inner join whose sides are both flattened
+  // (leaves [first_left, first_right) and [first_right, end)).
+  auto finish_inner = [&](const JoinRef* j, size_t first_left, size_t first_right) -> absl::Status {
+    SplitAnd(j->on.get(), &conds);
+    std::vector<std::string> using_cols = j->using_columns;
+    if (j->natural) {
+      for (size_t a = first_left; a < first_right; ++a) {
+        for (const auto& lc : leaves[a]->schema) {
+          if (lc.hidden) continue;
+          for (size_t b = first_right; b < leaves.size(); ++b) {
+            for (const auto& rc : leaves[b]->schema) {
+              if (!rc.hidden && NameEq(lc.name, rc.name)) using_cols.push_back(lc.name);
             }
           }
         }
       }
-      for (const std::string& col : using_cols) {
-        auto find = [&](size_t from, size_t to) -> std::string {
-          for (size_t a = from; a < to; ++a) {
-            for (const auto& c : leaves[a]->schema) {
-              if (!c.hidden && NameEq(c.name, col)) return c.table;
-            }
-          }
-          return "";
-        };
-        std::string lt = find(first_left, first_right), rt = find(first_right, leaves.size());
-        if (lt.empty() || rt.empty()) {
-          return Err(kErBadField, absl::StrCat("Unknown column '", col, "' in 'from clause'"));
-        }
-        auto eq = std::make_unique<BinaryExpr>();
-        eq->op = BinaryOp::kEq;
-        auto lc = std::make_unique<ColumnRefExpr>();
-        lc->table = lt;
-        lc->column = col;
-        auto rc = std::make_unique<ColumnRefExpr>();
-        rc->table = rt;
-        rc->column = col;
-        eq->left = std::move(lc);
-        eq->right = std::move(rc);
-        conds.push_back(eq.get());
-        arena_.push_back(std::move(eq));
-      }
-      return absl::OkStatus();
     }
-    // Outer join: LEFT JOIN as is, RIGHT JOIN with the sides swapped.
-    const TableRef& outer_side = j->kind == JoinKind::kLeft ? *j->left : *j->right;
+    for (const std::string& col : using_cols) {
+      auto find = [&](size_t from, size_t to) -> std::string {
+        for (size_t a = from; a < to; ++a) {
+          for (const auto& c : leaves[a]->schema) {
+            if (!c.hidden && NameEq(c.name, col)) return c.table;
+          }
+        }
+        return "";
+      };
+      std::string lt = find(first_left, first_right), rt = find(first_right, leaves.size());
+      if (lt.empty() || rt.empty()) {
+        return Err(kErBadField, absl::StrCat("Unknown column '", col, "' in 'from clause'"));
+      }
+      auto eq = std::make_unique<BinaryExpr>();
+      eq->op = BinaryOp::kEq;
+      auto lc = std::make_unique<ColumnRefExpr>();
+      lc->table = lt;
+      lc->column = col;
+      auto rc = std::make_unique<ColumnRefExpr>();
+      rc->table = rt;
+      rc->column = col;
+      eq->left = std::move(lc);
+      eq->right = std::move(rc);
+      conds.push_back(eq.get());
+      arena_.push_back(std::move(eq));
+    }
+    return absl::OkStatus();
+  };
+  // The outer join `j` over its outer side's plan: LEFT JOIN as is, RIGHT JOIN with the
+  // sides swapped.
+  auto outer_join = [&](const JoinRef* j, PlanPtr outer_plan) -> absl::StatusOr<PlanPtr> {
     const TableRef& inner_side = j->kind == JoinKind::kLeft ? *j->right : *j->left;
-    auto lp = BuildFrom(outer_side, nullptr, parent, corr, nullptr);
-    if (!lp.ok()) return lp.status();
+    absl::StatusOr<PlanPtr> lp = std::move(outer_plan);
     auto rp = BuildFrom(inner_side, nullptr, parent, corr, nullptr);
     if (!rp.ok()) return rp.status();
     auto join = std::make_shared<JoinNode>();
@@ -1354,11 +1354,83 @@ absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
       }
       result = proj;
     }
-    leaves.push_back(result);
+    return result;
+  };
+  // An outer join: one leaf. A chain of outer joins nested on their outer sides (t1 LEFT
+  // JOIN t2 ON .. LEFT JOIN t3 ON ..) is built bottom up in a loop, not by recursing per
+  // join; each nested one goes through BuildJoinTree as BuildFrom would take it.
+  auto outer_leaf = [&](const JoinRef* top) -> absl::Status {
+    auto outer_side = [](const JoinRef* j) -> const TableRef* {
+      return j->kind == JoinKind::kLeft ? j->left.get() : j->right.get();
+    };
+    std::vector<const JoinRef*> spine = {top};
+    while (true) {
+      auto* oj = dynamic_cast<const JoinRef*>(outer_side(spine.back()));
+      if (oj == nullptr || (oj->kind != JoinKind::kLeft && oj->kind != JoinKind::kRight)) break;
+      spine.push_back(oj);
+    }
+    auto base = BuildFrom(*outer_side(spine.back()), nullptr, parent, corr, nullptr);
+    if (!base.ok()) return base.status();
+    PlanPtr plan = *std::move(base);
+    for (size_t k = spine.size(); k-- > 0;) {
+      auto joined = outer_join(spine[k], std::move(plan));
+      if (!joined.ok()) return joined.status();
+      if (k == 0) {
+        leaves.push_back(*std::move(joined));
+        break;
+      }
+      auto tree = BuildJoinTree({*std::move(joined)}, {}, parent, corr, nullptr);
+      if (!tree.ok()) return tree.status();
+      plan = *std::move(tree);
+    }
     return absl::OkStatus();
   };
-  absl::Status s = flatten(ref);
-  if (!s.ok()) return s;
+  struct PendingJoin {
+    const JoinRef* join;
+    size_t first_left;
+    size_t first_right = SIZE_MAX;  // Set once the left side is flattened.
+  };
+  std::vector<PendingJoin> pending;
+  const TableRef* next = &ref;
+  while (true) {
+    if (next != nullptr) {
+      const TableRef* r = next;
+      next = nullptr;
+      auto* j = dynamic_cast<const JoinRef*>(r);
+      if (j == nullptr) {
+        auto leaf = BuildLeaf(*r, parent, corr);
+        if (!leaf.ok()) return leaf.status();
+        leaves.push_back(*std::move(leaf));
+      } else {
+        bool outer = j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight;
+        // Outer-to-inner conversion: a WHERE conjunct that rejects NULLs of the inner side
+        // drops the NULL-extended rows anyway, so the join is an inner one (and joins the
+        // reorderable graph).
+        if (outer && opts_.optimize && !where_conds.empty() &&
+            NullRejects(where_conds, j->kind == JoinKind::kLeft ? *j->right : *j->left)) {
+          outer = false;
+        }
+        if (!outer) {
+          pending.push_back({j, leaves.size()});
+          next = j->left.get();
+          continue;
+        }
+        absl::Status s = outer_leaf(j);
+        if (!s.ok()) return s;
+      }
+    }
+    // A subtree is flattened: go on with the innermost pending join.
+    if (pending.empty()) break;
+    PendingJoin& p = pending.back();
+    if (p.first_right == SIZE_MAX) {
+      p.first_right = leaves.size();
+      next = p.join->right.get();
+      continue;
+    }
+    absl::Status s = finish_inner(p.join, p.first_left, p.first_right);
+    if (!s.ok()) return s;
+    pending.pop_back();
+  }
   conds.insert(conds.end(), where_conds.begin(), where_conds.end());
   return BuildJoinTree(std::move(leaves), std::move(conds), parent, corr, leftover);
 }
@@ -1368,8 +1440,9 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
                                               std::vector<Correlation>* corr,
                                               std::vector<const Expr*>*) {
   const size_t n = leaves.size();
-  if (n > 64) {
-    return Err(1116, "Too many tables; Rutile can only use 64 tables in a join");
+  if (n > kMaxJoinTables) {
+    return Err(1116, absl::StrCat("Too many tables; Rutile can only use ", kMaxJoinTables,
+                                  " tables in a join"));
   }
   Schema full;
   std::vector<size_t> offsets;
