@@ -357,7 +357,9 @@ absl::StatusOr<FieldType> FieldTypeFromPb(const sqlexprpb::FieldType& pb) {
   FieldType ft;
   ft.tp = static_cast<TypeCode>(pb.tp());
   ft.flag = pb.flag();
-  if (pb.flen() < kUnspecifiedLength || pb.flen() > (1 << 30)) {
+  // Any non-negative int32 is a length: LONGBLOB/LONGTEXT columns carry 2^31-1 (the
+  // largest length FieldType holds), and they reach the coprocessor as scan columns.
+  if (pb.flen() < kUnspecifiedLength) {
     return Bad(absl::StrCat("bad type length ", pb.flen()));
   }
   ft.flen = pb.flen();

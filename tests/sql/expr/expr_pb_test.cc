@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -372,8 +373,11 @@ TEST(ExprPbTest, DatumsOfEveryKindRoundTrip) {
   ft.flag |= kNotNullFlag | kBinaryFlag;
   FieldType u = FieldType::LongLong(true);
   u.flag |= kZerofillFlag;
+  // A LONGBLOB column's length is the largest int32 (MySQL's 2^32-1 does not fit FieldType).
+  FieldType long_blob = FieldType::Blob();
+  long_blob.flen = std::numeric_limits<int32_t>::max();
   for (const FieldType& t : {ft, u, FieldType::NewDecimal(65, 30), FieldType::Timestamp(6),
-                             FieldType::Blob(), FieldType::Null()}) {
+                             FieldType::Blob(), long_blob, FieldType::Null()}) {
     sqlexprpb::FieldType p;
     FieldTypeToPb(t, &p);
     absl::StatusOr<FieldType> b = FieldTypeFromPb(p);
