@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "raft_cmdpb.pb.h"
 #include "txn/errors.h"
+#include "util/failpoint.h"
 
 namespace rutile::txn::client {
 namespace {
@@ -1133,6 +1134,10 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
             if (options_.pessimistic) req.is_pessimistic_lock.push_back(pess[index[k]]);
           }
           absl::StatusOr<PrewriteResponse> r = svc->Prewrite(ctx, req);
+          if (r.ok() && RUTILE_FAIL_POINT_VALUE("txn_prewrite_response_lost").has_value()) {
+            // The prewrite applied but its answer timed out: the group is sent again.
+            r = absl::DeadlineExceededError("injected: prewrite response lost");
+          }
           MutexLock l(mu);
           if (!r.ok()) {
             std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(r.status());
@@ -1188,6 +1193,27 @@ void Txn::CleanupAfterFailure(const std::vector<std::string>& keys) {
                                 req.start_ts = start_ts_;
                                 return svc->Rollback(ctx, req);
                               });
+}
+
+absl::StatusOr<TimeStamp> Txn::RollBackPrimaryFirst(const std::vector<std::string>& keys) {
+  absl::Status s =
+      client_->WithRegion(EncodeKey(primary_), client_->Deadline(),
+                          [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) {
+                            RollbackRequest req;
+                            req.keys = {primary_};
+                            req.start_ts = start_ts_;
+                            return svc->Rollback(ctx, req);
+                          });
+  if (std::optional<Committed> c = GetTxnErrorAs<Committed>(s); c.has_value()) {
+    return c->commit_ts;
+  }
+  if (!s.ok()) return s;
+  std::vector<std::string> rest;
+  for (const std::string& k : keys) {
+    if (k != primary_) rest.push_back(k);
+  }
+  CleanupAfterFailure(rest);
+  return TimeStamp{0};
 }
 
 absl::Status Txn::Commit() {
@@ -1254,6 +1280,20 @@ absl::Status Txn::Commit() {
       failure_ = Undetermined(s);
       return failure_;
     }
+    if (one_pc) {
+      // A 1PC prewrite that timed out may still apply (and be retried meanwhile): the
+      // transaction may be committed, so only the primary's rollback can tell.
+      absl::StatusOr<TimeStamp> done = RollBackPrimaryFirst(keys);
+      if (done.ok() && *done != 0) {
+        state_ = State::kCommitted;
+        commit_ts_ = *done;
+        commit_kind_ = "1pc";
+        failure_ = absl::OkStatus();
+        return absl::OkStatus();
+      }
+      failure_ = done.ok() ? s : Undetermined(s);
+      return failure_;
+    }
     CleanupAfterFailure(keys);
     failure_ = s;
     return s;
@@ -1284,6 +1324,24 @@ absl::Status Txn::Commit() {
       if (commit_check_ != nullptr) {
         // The gate decides at the chosen commit_ts, before anything is committed.
         absl::Status c = commit_check_();
+        if (!c.ok() && (one_pc || async)) {
+          // A 1PC or async-commit prewrite sent again after its response was lost finds
+          // its transaction committed (or its locks) and reports no commit_ts: the
+          // transaction may be committed already, within the gate's max_commit_ts. The
+          // primary's rollback decides; reporting the gate's error (retryable, "rolled
+          // back") for a committed transaction would make its replay write it twice.
+          StopHeartbeat();
+          absl::StatusOr<TimeStamp> done = RollBackPrimaryFirst(keys);
+          if (done.ok() && *done != 0) {
+            commit_ts = *done;
+            commit_kind_ = one_pc ? "1pc" : "async";
+            s = absl::OkStatus();
+            break;
+          }
+          state_ = State::kFailed;
+          failure_ = done.ok() ? c : Undetermined(c);
+          return failure_;
+        }
         if (!c.ok()) {
           StopHeartbeat();
           state_ = State::kFailed;

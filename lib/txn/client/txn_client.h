@@ -234,7 +234,9 @@ class Txn {
   absl::Status Rollback();
   // A commit gate (TiDB's schema lease checker, for the SQL layer's schema validator):
   // `check` runs after every key is prewritten and the commit_ts is chosen, just before
-  // the primary commits; an error from it rolls the transaction back and is returned.
+  // the primary commits; an error from it rolls the transaction back and is returned
+  // (unless the rollback finds the transaction committed by a 1PC or async-commit prewrite
+  // that was sent again: then Commit succeeds; Undetermined when that cannot be told).
   // 1PC and async commit, which commit during the prewrite, are held to commit_ts <=
   // `max_commit_ts` (a prewrite above it falls back to 2PC, where `check` runs);
   // max_commit_ts <= start_ts disables them. Set before Commit().
@@ -263,6 +265,12 @@ class Txn {
   };
   absl::Status PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint64_t deadline);
   void CleanupAfterFailure(const std::vector<std::string>& keys);
+  // Rolls the failed transaction back, its primary first: the primary's rollback decides
+  // its fate. A prewrite that was sent again after a lost response (1PC, async commit) may
+  // have committed the transaction already: then the primary's rollback finds the commit
+  // and this returns its commit_ts (and leaves the rest alone). Returns 0 once the primary
+  // is rolled back; an error (nothing else touched) when the primary's rollback failed.
+  absl::StatusOr<TimeStamp> RollBackPrimaryFirst(const std::vector<std::string>& keys);
   void ReleasePessimisticLocks();
   void StartHeartbeat();
   void StopHeartbeat();
