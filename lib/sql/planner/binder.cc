@@ -1817,6 +1817,30 @@ void CollectColumnRefs(const Expr& e, std::vector<const ColumnRefExpr*>* out) {
 
 }  // namespace
 
+Binder::ConjunctKind Binder::ClassifyConjunct(const Expr& k, const Scope& inner_scope,
+                                              const Schema& outer, const Schema& combined) {
+  {
+    std::vector<Correlation> kc;
+    Scope ks = inner_scope;
+    ks.corr = &kc;
+    auto x = Bind(k, &ks);
+    if (x.ok() && kc.empty()) return ConjunctKind::kLocal;
+  }
+  // Correlated: every column must resolve over outer ++ inner exactly as the subquery's
+  // scoping resolves it (inner names first, then the outer query's).
+  if (ContainsSubquery(k)) return ConjunctKind::kRefused;
+  const Schema& inner = *inner_scope.schema;
+  std::vector<const ColumnRefExpr*> refs;
+  CollectColumnRefs(k, &refs);
+  for (const ColumnRefExpr* c : refs) {
+    const int ri = FindColumn(inner, *c);
+    if (ri == -2) return ConjunctKind::kRefused;
+    int want = ri >= 0 ? static_cast<int>(outer.size()) + ri : FindColumn(outer, *c);
+    if (want < 0 || FindColumn(combined, *c) != want) return ConjunctKind::kRefused;
+  }
+  return ConjunctKind::kCorrelated;
+}
+
 std::optional<Binder::SemiJoinPart> Binder::Decorrelate(const Expr& cond, const Schema& outer,
                                                         Scope* parent,
                                                         std::vector<Correlation>* corr) {
@@ -1869,26 +1893,11 @@ std::optional<Binder::SemiJoinPart> Binder::Decorrelate(const Expr& cond, const 
   std::vector<expr::ExprPtr> others;
   bool correlated = false;
   for (const Expr* k : conj) {
-    {
-      std::vector<Correlation> kc;
-      Scope ks = inner_scope;
-      ks.corr = &kc;
-      auto x = Bind(*k, &ks);
-      if (x.ok() && kc.empty()) {
-        local.push_back(k);
-        continue;
-      }
-    }
-    // Correlated: every column must resolve over outer ++ inner exactly as the subquery's
-    // scoping resolves it (inner names first, then the outer query's).
-    if (ContainsSubquery(*k)) return std::nullopt;
-    std::vector<const ColumnRefExpr*> refs;
-    CollectColumnRefs(*k, &refs);
-    for (const ColumnRefExpr* c : refs) {
-      const int ri = FindColumn(inner, *c);
-      if (ri == -2) return std::nullopt;
-      int want = ri >= 0 ? static_cast<int>(outer.size()) + ri : FindColumn(outer, *c);
-      if (want < 0 || FindColumn(combined, *c) != want) return std::nullopt;
+    const ConjunctKind kind = ClassifyConjunct(*k, inner_scope, outer, combined);
+    if (kind == ConjunctKind::kRefused) return std::nullopt;
+    if (kind == ConjunctKind::kLocal) {
+      local.push_back(k);
+      continue;
     }
     correlated = true;
     if (auto* b = dynamic_cast<const BinaryExpr*>(k); b != nullptr && b->op == BinaryOp::kEq) {
@@ -1993,26 +2002,12 @@ std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryEx
   std::vector<const Expr*> conj, local, inner_keys;
   SplitAnd(sel->where.get(), &conj);
   for (const Expr* k : conj) {
-    {
-      std::vector<Correlation> kc;
-      Scope ks = inner_scope;
-      ks.corr = &kc;
-      auto x = Bind(*k, &ks);
-      if (x.ok() && kc.empty()) {
-        local.push_back(k);
-        continue;
-      }
-    }
-    // Correlated: only `outer = inner` equalities, each column resolving over outer ++
-    // inner as the subquery's scoping resolves it.
-    if (ContainsSubquery(*k)) return std::nullopt;
-    std::vector<const ColumnRefExpr*> refs;
-    CollectColumnRefs(*k, &refs);
-    for (const ColumnRefExpr* c : refs) {
-      const int ri = FindColumn(inner, *c);
-      if (ri == -2) return std::nullopt;
-      int want = ri >= 0 ? static_cast<int>(outer.size()) + ri : FindColumn(outer, *c);
-      if (want < 0 || FindColumn(combined, *c) != want) return std::nullopt;
+    // Correlated conjuncts: only `outer = inner` equalities.
+    const ConjunctKind kind = ClassifyConjunct(*k, inner_scope, outer, combined);
+    if (kind == ConjunctKind::kRefused) return std::nullopt;
+    if (kind == ConjunctKind::kLocal) {
+      local.push_back(k);
+      continue;
     }
     auto* b = dynamic_cast<const BinaryExpr*>(k);
     if (b == nullptr || b->op != BinaryOp::kEq) return std::nullopt;

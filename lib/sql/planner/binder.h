@@ -126,6 +126,12 @@ class Binder {
     bool is_count = false;
   };
   std::optional<ScalarJoinPart> DecorrelateScalar(const SubqueryExpr& sq, const Schema& outer);
+  // One conjunct of a subquery's WHERE, for decorrelation: kLocal binds over the inner
+  // scope alone; kCorrelated resolves every column over outer ++ inner as the subquery's
+  // scoping does; kRefused otherwise (a nested subquery, an ambiguous or unknown column).
+  enum class ConjunctKind { kLocal, kCorrelated, kRefused };
+  ConjunctKind ClassifyConjunct(const Expr& k, const Scope& inner_scope, const Schema& outer,
+                                const Schema& combined);
   // Left-joins onto *plan each scalar subquery in `exprs` that DecorrelateScalar takes (its
   // value a hidden column appended to the schema), recording it in scalar_cols_ for
   // expressions bound over `schema_of_result` (set by the caller once that schema exists:
