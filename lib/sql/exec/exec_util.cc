@@ -15,6 +15,19 @@ bool ReadsOutside(const expr::Expression& e) {
   return false;
 }
 
+absl::Status FilterAndLimit(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
+                            std::optional<uint64_t> limit, uint64_t* produced, bool* done,
+                            Chunk* chunk) {
+  absl::Status s = FilterChunk(ctx, conds, chunk);
+  if (!s.ok() || !limit.has_value()) return s;
+  if (*produced + chunk->NumRows() >= *limit) {
+    *chunk = chunk->Slice(0, *limit - *produced);
+    *done = true;
+  }
+  *produced += chunk->NumRows();
+  return absl::OkStatus();
+}
+
 absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
                          Chunk* chunk) {
   if (conds.empty() || chunk->NumRows() == 0) return absl::OkStatus();

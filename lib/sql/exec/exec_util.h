@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,12 @@ namespace rutile::sql::exec_internal {
 // Keeps the rows where every condition is true (not NULL, not false).
 absl::Status FilterChunk(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
                          Chunk* chunk);
+
+// A reader's output step: FilterChunk, then, with a `limit` on rows after filtering, cuts
+// the chunk at it (counting in *produced) and sets *done once it is reached.
+absl::Status FilterAndLimit(ExecContext* ctx, const std::vector<const expr::Expression*>& conds,
+                            std::optional<uint64_t> limit, uint64_t* produced, bool* done,
+                            Chunk* chunk);
 
 // Whether `e` reads anything but its input chunk (a subquery or an outer query's value:
 // those need the ExecContext and its transaction, so they stay on the statement's fiber

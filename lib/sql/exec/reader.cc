@@ -23,6 +23,7 @@
 namespace rutile::sql {
 namespace {
 
+using exec_internal::FilterAndLimit;
 using exec_internal::FilterChunk;
 
 class TableScanExec : public Executor {
@@ -114,15 +115,8 @@ class TableScanExec : public Executor {
       }
       absl::Status s = DecodePairs(pairs, out);
       if (!s.ok()) return s;
-      s = FilterChunk(ctx_, conds_, out);
+      s = FilterAndLimit(ctx_, conds_, p_.limit, &produced_, &done_, out);
       if (!s.ok()) return s;
-      if (p_.limit.has_value()) {
-        if (produced_ + out->NumRows() >= *p_.limit) {
-          *out = out->Slice(0, *p_.limit - produced_);
-          done_ = true;
-        }
-        produced_ += out->NumRows();
-      }
     }
     return absl::OkStatus();
   }
@@ -151,15 +145,8 @@ class TableScanExec : public Executor {
         if (!out->AppendRow(row)) return absl::InternalError("information_schema row type");
       }
       if (memory_pos_ >= rows.size()) done_ = true;
-      absl::Status s = FilterChunk(ctx_, conds_, out);
+      absl::Status s = FilterAndLimit(ctx_, conds_, p_.limit, &produced_, &done_, out);
       if (!s.ok()) return s;
-      if (p_.limit.has_value()) {
-        if (produced_ + out->NumRows() >= *p_.limit) {
-          *out = out->Slice(0, *p_.limit - produced_);
-          done_ = true;
-        }
-        produced_ += out->NumRows();
-      }
     }
     return absl::OkStatus();
   }
@@ -449,15 +436,8 @@ class IndexCopReaderExec : public Executor {
       }
       s = covering_ ? Covering(in, out) : Lookup(in, out);
       if (!s.ok()) return s;
-      s = FilterChunk(ctx_, conds_, out);
+      s = FilterAndLimit(ctx_, conds_, p_.limit, &produced_, &done_, out);
       if (!s.ok()) return s;
-      if (p_.limit.has_value()) {
-        if (produced_ + out->NumRows() >= *p_.limit) {
-          *out = out->Slice(0, *p_.limit - produced_);
-          done_ = true;
-        }
-        produced_ += out->NumRows();
-      }
     }
     return absl::OkStatus();
   }
