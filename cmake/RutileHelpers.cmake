@@ -37,10 +37,13 @@ function(rutile_library name)
   set(RUTILE_ALL_LIBRARIES ${RUTILE_ALL_LIBRARIES} ${target} CACHE INTERNAL "")
 endfunction()
 
-# rutile_test(NAME SRCS a_test.cc DEPS rutile_util LABELS fast [TIMEOUT 300])
-# A GoogleTest binary registered with CTest; LABELS defaults to fast.
+# rutile_test(NAME SRCS a_test.cc DEPS rutile_util LABELS fast [TIMEOUT 300] [SHARDS n])
+# A GoogleTest binary registered with CTest; LABELS defaults to fast. With SHARDS n > 1 the
+# binary is registered as n CTest entries NAME_shard0 .. NAME_shard<n-1>, each running a
+# share of its tests (GoogleTest's GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX), so that
+# `ctest -j` spreads a long binary over cores; `ctest -R NAME` still runs them all.
 function(rutile_test name)
-  cmake_parse_arguments(ARG "" "TIMEOUT" "SRCS;DEPS;LABELS;ARGS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT;SHARDS" "SRCS;DEPS;LABELS;ARGS" ${ARGN})
   add_executable(${name} ${ARG_SRCS})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_options(${name} PRIVATE ${RUTILE_WARNINGS})
@@ -48,11 +51,24 @@ function(rutile_test name)
   if(NOT ARG_LABELS)
     set(ARG_LABELS fast)
   endif()
-  add_test(NAME ${name} COMMAND ${name} ${ARG_ARGS})
-  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}"
-    ENVIRONMENT "RUTILE_SOURCE_DIR=${PROJECT_SOURCE_DIR};RUTILE_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+  set(_env "RUTILE_SOURCE_DIR=${PROJECT_SOURCE_DIR};RUTILE_SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared")
+  set(_ctests "")
+  if(ARG_SHARDS AND ARG_SHARDS GREATER 1)
+    math(EXPR _last "${ARG_SHARDS} - 1")
+    foreach(_i RANGE ${_last})
+      list(APPEND _ctests ${name}_shard${_i})
+      add_test(NAME ${name}_shard${_i} COMMAND ${name} ${ARG_ARGS})
+      set_tests_properties(${name}_shard${_i} PROPERTIES
+        ENVIRONMENT "${_env};GTEST_TOTAL_SHARDS=${ARG_SHARDS};GTEST_SHARD_INDEX=${_i}")
+    endforeach()
+  else()
+    set(_ctests ${name})
+    add_test(NAME ${name} COMMAND ${name} ${ARG_ARGS})
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "${_env}")
+  endif()
+  set_tests_properties(${_ctests} PROPERTIES LABELS "${ARG_LABELS}")
   if(ARG_TIMEOUT)
-    set_tests_properties(${name} PROPERTIES TIMEOUT ${ARG_TIMEOUT})
+    set_tests_properties(${_ctests} PROPERTIES TIMEOUT ${ARG_TIMEOUT})
   endif()
 endfunction()
 
@@ -74,11 +90,12 @@ macro(rutile_add_if_present)
   endforeach()
 endmacro()
 
-# rutile_glob_tests(PREFIX DEPS ...): one test binary per *_test.cc in the current source
-# directory, named PREFIX_<file>, labelled `slow` when the file name ends in _slow_test.cc
-# and `fast` otherwise.
+# rutile_glob_tests(PREFIX DEPS ... [SHARDS file=n ...]): one test binary per *_test.cc in
+# the current source directory, named PREFIX_<file>, labelled `slow` when the file name ends
+# in _slow_test.cc and `fast` otherwise. SHARDS txn_sim_test=6 registers that file's binary
+# as 6 CTest entries (rutile_test's SHARDS).
 function(rutile_glob_tests prefix)
-  cmake_parse_arguments(ARG "" "" "DEPS;EXTRA_SRCS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "DEPS;EXTRA_SRCS;SHARDS" ${ARGN})
   file(GLOB _tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
   foreach(src ${_tests})
     get_filename_component(n ${src} NAME_WE)
@@ -87,6 +104,13 @@ function(rutile_glob_tests prefix)
     else()
       set(_label fast)
     endif()
-    rutile_test(${prefix}_${n} SRCS ${src} ${ARG_EXTRA_SRCS} DEPS ${ARG_DEPS} LABELS ${_label})
+    set(_shards 1)
+    foreach(_s ${ARG_SHARDS})
+      if(_s MATCHES "^${n}=([0-9]+)$")
+        set(_shards ${CMAKE_MATCH_1})
+      endif()
+    endforeach()
+    rutile_test(${prefix}_${n} SRCS ${src} ${ARG_EXTRA_SRCS} DEPS ${ARG_DEPS} LABELS ${_label}
+      SHARDS ${_shards})
   endforeach()
 endfunction()

@@ -1,9 +1,11 @@
 // Jepsen's transactional workloads on a simulated 3-node Rutile cluster through
-// TxnClient, under the full nemesis with splits and leader transfers during the load: one
-// test per commit mode, each running every workload on cheap seeds (short virtual load),
-// 200 seeds in all. A failure names its seed, mode and workload; replay one with
-// RUTILE_SIM_SEED=<seed> (the tests then run only that seed, in every mode and workload).
-// The soak with many more seeds is txn_sim_slow_test.cc.
+// TxnClient, under the full nemesis with splits and leader transfers during the load: every
+// commit mode runs every workload on cheap seeds (short virtual load), 200 seeds in all,
+// in two halves per mode (seeds 0-4 and 5-9 of each workload) so that CTest can spread them
+// over cores (tests/sim/CMakeLists.txt runs this file as gtest shards). A failure names its
+// seed, mode and workload; replay one with RUTILE_SIM_SEED=<seed> (the tests then run only
+// that seed, in every mode and workload). The soak with many more seeds is
+// txn_sim_slow_test.cc.
 
 #include <gtest/gtest.h>
 
@@ -19,14 +21,20 @@ namespace rutile::sim_test {
 namespace {
 
 constexpr uint64_t kSeedsPerWorkload = 10;
+constexpr uint64_t kHalves = 2;
 
-void RunMode(TxnMode mode, uint64_t first_seed) {
+// Seeds [first, first + kSeedsPerWorkload / kHalves) of each workload, in `mode`: the half
+// `half` of the mode's seeds. The faults must not reduce the half's runs to nothing.
+void RunModeHalf(TxnMode mode, uint64_t first_seed, uint64_t half) {
   std::optional<uint64_t> replay = testing::SeedFromEnvironment();
+  if (replay && half != 0) GTEST_SKIP() << "replaying seed " << *replay << " in the first half";
+  const uint64_t per_half = kSeedsPerWorkload / kHalves;
   TxnCounts total;
   int failures = 0;
   for (TxnWorkloadKind kind : kAllTxnWorkloads) {
-    for (uint64_t i = 0; i < (replay ? 1 : kSeedsPerWorkload); ++i) {
-      uint64_t seed = replay ? *replay : first_seed + static_cast<uint64_t>(kind) * 1000 + i;
+    for (uint64_t i = 0; i < (replay ? 1 : per_half); ++i) {
+      uint64_t seed =
+          replay ? *replay : first_seed + static_cast<uint64_t>(kind) * 1000 + half * per_half + i;
       TxnSimOptions o;
       o.mode = mode;
       o.workload = kind;
@@ -45,13 +53,17 @@ void RunMode(TxnMode mode, uint64_t first_seed) {
   EXPECT_EQ(failures, 0) << TxnModeName(mode);
   // The faults must not have reduced the run to nothing.
   EXPECT_GT(total.ok, total.fail) << TxnModeName(mode) << " " << total.ToString();
-  std::cout << TxnModeName(mode) << ": " << total.ToString() << "\n";
+  std::cout << TxnModeName(mode) << " half " << half << ": " << total.ToString() << "\n";
 }
 
-TEST(TxnSimTest, Optimistic) { RunMode(TxnMode::kOptimistic, 100'000); }
-TEST(TxnSimTest, Pessimistic) { RunMode(TxnMode::kPessimistic, 200'000); }
-TEST(TxnSimTest, AsyncCommit) { RunMode(TxnMode::kAsyncCommit, 300'000); }
-TEST(TxnSimTest, OnePc) { RunMode(TxnMode::kOnePc, 400'000); }
+TEST(TxnSimTest, Optimistic0) { RunModeHalf(TxnMode::kOptimistic, 100'000, 0); }
+TEST(TxnSimTest, Pessimistic0) { RunModeHalf(TxnMode::kPessimistic, 200'000, 0); }
+TEST(TxnSimTest, AsyncCommit0) { RunModeHalf(TxnMode::kAsyncCommit, 300'000, 0); }
+TEST(TxnSimTest, OnePc0) { RunModeHalf(TxnMode::kOnePc, 400'000, 0); }
+TEST(TxnSimTest, Optimistic1) { RunModeHalf(TxnMode::kOptimistic, 100'000, 1); }
+TEST(TxnSimTest, Pessimistic1) { RunModeHalf(TxnMode::kPessimistic, 200'000, 1); }
+TEST(TxnSimTest, AsyncCommit1) { RunModeHalf(TxnMode::kAsyncCommit, 300'000, 1); }
+TEST(TxnSimTest, OnePc1) { RunModeHalf(TxnMode::kOnePc, 400'000, 1); }
 
 // The bank workload with the client reaching the stores over RPC (the transactional KV
 // service on each node's endpoint, over the SimTransport with its faults), in every mode.
