@@ -345,6 +345,7 @@ class Runner {
       pw->set_message(w.error.message);
     }
     resp_->set_scanned_rows(scanned_);
+    resp_->set_selected_rows(selected_);
     return absl::OkStatus();
   }
 
@@ -426,6 +427,7 @@ class Runner {
         chunk = chunk.Compact();
       }
     }
+    selected_ += chunk.NumRows();
     if (p_.agg) return Aggregate(chunk);
     if (p_.topn.has_value()) return CollectTopN(std::move(chunk));
     return Emit(std::move(chunk));
@@ -562,6 +564,7 @@ class Runner {
   absl::Status err_;
   bool done_ = false;
   uint64_t scanned_ = 0;
+  uint64_t selected_ = 0;  // Rows that passed the selection.
   uint64_t emitted_ = 0;
   // Partial aggregation over the plan's group-by and aggregates.
   AggSpec spec_;

@@ -179,6 +179,7 @@ struct DistSqlStream::State {
         ++stats.region_requests;
         total_region_requests.fetch_add(1, std::memory_order_relaxed);
         stats.scanned_rows += resp->scanned_rows();
+        stats.selected_rows += resp->selected_rows();
       }
       for (const pb::Warning& w : resp->warnings()) {
         SqlWarning sw;

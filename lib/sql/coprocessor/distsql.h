@@ -58,6 +58,7 @@ struct DistSqlStats {
   uint64_t region_requests = 0;  // Successful ones.
   uint64_t retries = 0;          // Region errors and lock resolutions.
   uint64_t scanned_rows = 0;
+  uint64_t selected_rows = 0;  // Of scanned_rows, those that passed the selection.
 };
 
 // Region requests answered, over every stream of the process (tests, metrics).

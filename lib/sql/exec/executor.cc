@@ -369,22 +369,25 @@ class SetOpExec : public Executor {
 namespace {
 
 // EXPLAIN ANALYZE: counts an executor's rows, calls and time (ExecContext::runtime).
+// `count_rows` false: the inner executor records the rows itself (a coprocessor read
+// under a pushed operator reports the rows its scan gave that operator).
 class InstrumentedExec : public Executor {
  public:
-  InstrumentedExec(std::unique_ptr<Executor> inner, OperatorRuntime* rt)
-      : inner_(std::move(inner)), rt_(rt) {}
+  InstrumentedExec(std::unique_ptr<Executor> inner, OperatorRuntime* rt, bool count_rows = true)
+      : inner_(std::move(inner)), rt_(rt), count_rows_(count_rows) {}
   absl::Status Next(Chunk* out) override {
     const uint64_t start = Env::Default()->NowMicros();
     absl::Status s = inner_->Next(out);
     rt_->micros += Env::Default()->NowMicros() - start;
     ++rt_->calls;
-    if (s.ok()) rt_->rows += out->NumEffectiveRows();
+    if (s.ok() && count_rows_) rt_->rows += out->NumEffectiveRows();
     return s;
   }
 
  private:
   std::unique_ptr<Executor> inner_;
   OperatorRuntime* rt_;
+  const bool count_rows_;
 };
 
 absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan, ExecContext* ctx);
@@ -404,7 +407,9 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
                                                             ExecContext* ctx) {
   std::vector<std::unique_ptr<Executor>> kids;
   // A read through the coprocessor (planner/pushdown.h): the scan runs at the regions with
-  // what is pushed into it; the node above it, if any, finishes on its chunks.
+  // what is pushed into it; the node above it, if any, finishes on its chunks. (With the
+  // transaction's own writes in the scan's range nothing above the scan is pushed: the
+  // children are built as usual and the scan's read merges them, a UnionScan.)
   if (std::optional<CopPushdown> cop = ctx->allow_coprocessor ? PlanPushdown(plan) : std::nullopt) {
     absl::StatusOr<std::unique_ptr<Executor>> reader = NewCopReader(*cop, ctx);
     if (!reader.ok()) return reader.status();
@@ -412,7 +417,8 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
       if (cop->scan == &plan) return reader;
       std::unique_ptr<Executor> r = *std::move(reader);
       if (ctx->runtime != nullptr) {
-        r = std::make_unique<InstrumentedExec>(std::move(r), &(*ctx->runtime)[cop->scan]);
+        r = std::make_unique<InstrumentedExec>(std::move(r), &(*ctx->runtime)[cop->scan],
+                                               /*count_rows=*/false);
       }
       if (cop->agg != nullptr) return NewFinalAggExec(*cop->agg, ctx, std::move(r));
       kids.push_back(std::move(r));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "sql/chunk/chunk_codec.h"
 #include "sql/codec/codec.h"
@@ -26,7 +27,37 @@ namespace {
 using exec_internal::FilterAndLimit;
 using exec_internal::FilterChunk;
 
+// The type an index column comes back as in its key form (the datum the index key
+// decodes to: integers as they are, floats as doubles, strings as the bytes of their
+// sort key), for a UnionScan that rebuilds each entry's key; nullopt for types whose key
+// form it does not rebuild (those reads go through KV).
+std::optional<FieldType> IndexKeyForm(const FieldType& t) {
+  switch (t.tp) {
+    case TypeCode::kTiny:
+    case TypeCode::kShort:
+    case TypeCode::kLong:
+    case TypeCode::kInt24:
+    case TypeCode::kLongLong:
+      return FieldType::LongLong(t.IsUnsigned());
+    case TypeCode::kFloat:
+    case TypeCode::kDouble:
+      return FieldType::Double();
+    case TypeCode::kVarchar:
+    case TypeCode::kVarString:
+    case TypeCode::kString:
+    case TypeCode::kTinyBlob:
+    case TypeCode::kMediumBlob:
+    case TypeCode::kLongBlob:
+    case TypeCode::kBlob:
+      return FieldType::Blob(Collation::kBinary);
+    default:
+      return std::nullopt;
+  }
+}
+
 class TableScanExec : public Executor {
+  friend class IndexCopReaderExec;  // HandleOf.
+
  public:
   TableScanExec(const TableScanNode& p, ExecContext* ctx)
       : p_(p), ctx_(ctx), types_(SchemaTypes(p.schema)), decoder_(Columns(p)) {
@@ -301,10 +332,14 @@ class TableScanExec : public Executor {
   uint64_t produced_ = 0;
 };
 
+// `scan_rt` (optional): EXPLAIN ANALYZE's record of the scan below a pushed aggregation,
+// TopN or limit, whose rows are those that passed the scan's selection at the regions
+// (the reader's own rows are what the pushed operator returned).
 class CopReaderExec : public Executor {
  public:
-  CopReaderExec(ExecContext* ctx, kv::CopSnapshot snap, coprocessor::DistSqlRequest req)
-      : ctx_(ctx), snap_(snap), req_(std::move(req)) {}
+  CopReaderExec(ExecContext* ctx, kv::CopSnapshot snap, coprocessor::DistSqlRequest req,
+                OperatorRuntime* scan_rt)
+      : ctx_(ctx), snap_(snap), req_(std::move(req)), scan_rt_(scan_rt) {}
 
   absl::Status Next(Chunk* out) override {
     if (stream_ == nullptr) {
@@ -328,6 +363,7 @@ class CopReaderExec : public Executor {
     }
     if (!s.ok()) return kv::MapTxnError(s);
     if (out->NumRows() == 0) {
+      if (scan_rt_ != nullptr) scan_rt_->rows += stream_->stats().selected_rows;
       stream_.reset();
       done_ = true;
     }
@@ -338,6 +374,7 @@ class CopReaderExec : public Executor {
   ExecContext* ctx_;
   kv::CopSnapshot snap_;
   coprocessor::DistSqlRequest req_;
+  OperatorRuntime* const scan_rt_;
   std::unique_ptr<coprocessor::DistSqlStream> stream_;
   bool done_ = false;
 };
@@ -346,8 +383,9 @@ class CopReaderExec : public Executor {
 // request over every range, its chunks then yielded in order.
 class LocalCopReaderExec : public Executor {
  public:
-  LocalCopReaderExec(ExecContext* ctx, kv::LocalCoprocessor* cop, coprocessor::DistSqlRequest req)
-      : ctx_(ctx), cop_(cop), req_(std::move(req)) {}
+  LocalCopReaderExec(ExecContext* ctx, kv::LocalCoprocessor* cop, coprocessor::DistSqlRequest req,
+                     OperatorRuntime* scan_rt)
+      : ctx_(ctx), cop_(cop), req_(std::move(req)), scan_rt_(scan_rt) {}
 
   absl::Status Next(Chunk* out) override {
     if (!ran_) {
@@ -382,6 +420,7 @@ class LocalCopReaderExec : public Executor {
     rutile::coprocessor::Response resp;
     absl::Status s = cop_->Run(r, &resp);
     if (!s.ok()) return s;
+    if (scan_rt_ != nullptr) scan_rt_->rows += resp.selected_rows();
     for (const rutile::coprocessor::Warning& w : resp.warnings()) {
       if (w.note()) {
         ctx_->AppendNote(static_cast<uint16_t>(w.code()), w.message());
@@ -398,10 +437,125 @@ class LocalCopReaderExec : public Executor {
   ExecContext* ctx_;
   kv::LocalCoprocessor* cop_;
   coprocessor::DistSqlRequest req_;
+  OperatorRuntime* const scan_rt_;
   std::vector<FieldType> types_;
   std::vector<std::string> chunks_;  // Encoded (sql/chunk/chunk_codec.h), decoded one by one.
   size_t pos_ = 0;
   bool ran_ = false;
+};
+
+// TiDB's UnionScan over a table read: `child` (the coprocessor's read of the scan with
+// its filter, nothing above it pushed) yields the committed rows at the snapshot in
+// handle order; the transaction's overlay of the scan's ranges (kv::KvTxn::
+// SnapshotOverlay: its own writes, and values its locking reads locked) replaces them.
+// A snapshot row whose key the overlay holds is dropped; the overlay's values are
+// decoded, filtered by the same condition here and merged in handle order. The scan's
+// limit applies after the merge.
+class UnionScanExec : public Executor {
+ public:
+  UnionScanExec(const TableScanNode& p, ExecContext* ctx, std::vector<kv::OverlayEntry> overlay,
+                std::unique_ptr<Executor> child)
+      : p_(p),
+        ctx_(ctx),
+        overlay_(std::move(overlay)),
+        child_(std::move(child)),
+        types_(SchemaTypes(p.schema)),
+        hcol_(types_.size() - 1) {
+    if (p.filter) conds_.push_back(p.filter.get());
+  }
+
+  absl::Status Next(Chunk* out) override {
+    if (!prepared_) {
+      absl::Status s = Prepare();
+      if (!s.ok()) return s;
+      prepared_ = true;
+    }
+    *out = Chunk(types_, kMaxChunkSize);
+    while (!done_ && out->NumRows() == 0) {
+      while (!out->IsFull()) {
+        if (in_pos_ >= in_rows_.size() && !child_done_) {
+          absl::Status s = child_->Next(&in_);
+          if (!s.ok()) return s;
+          in_rows_.clear();
+          in_pos_ = 0;
+          if (in_.NumRows() == 0) {
+            child_done_ = true;
+          } else if (const std::vector<uint32_t>* sel = in_.sel()) {
+            in_rows_ = *sel;
+          } else {
+            for (size_t r = 0; r < in_.NumRows(); ++r) in_rows_.push_back(r);
+          }
+          continue;
+        }
+        const bool have_in = in_pos_ < in_rows_.size();
+        const bool have_added = added_pos_ < added_handles_.size();
+        if (!have_in && !have_added) {
+          done_ = true;
+          break;
+        }
+        if (have_in) {
+          const uint32_t r = in_rows_[in_pos_];
+          const int64_t h = in_.column(hcol_).GetInt64(r);
+          if (overlay_handles_.contains(h)) {
+            ++in_pos_;  // The transaction's own version (or its delete) replaces it.
+            continue;
+          }
+          if (!have_added || h < added_handles_[added_pos_]) {
+            out->AppendRowFrom(in_, r);
+            ++in_pos_;
+            continue;
+          }
+        }
+        out->AppendRowFrom(added_, added_pos_++);
+      }
+      absl::Status s = FilterAndLimit(ctx_, {}, p_.limit, &produced_, &done_, out);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Decodes the overlay's rows (filtered) and notes every handle it holds.
+  absl::Status Prepare() {
+    codec::RowDecoder decoder(TableScanExec::Columns(p_));
+    added_ = Chunk(types_, overlay_.size() + 1);
+    for (const kv::OverlayEntry& e : overlay_) {
+      int64_t tid = 0, handle = 0;
+      absl::Status s = codec::DecodeRowKey(e.key, &tid, &handle);
+      if (!s.ok()) return s;
+      overlay_handles_.insert(handle);
+      if (!e.value.has_value()) continue;
+      s = decoder.DecodeToChunk(*e.value, handle, &added_);
+      if (!s.ok()) return s;
+    }
+    absl::Status s = exec_internal::FilterChunk(ctx_, conds_, &added_);
+    if (!s.ok()) return s;
+    if (added_.sel() != nullptr) added_ = added_.Compact();
+    for (size_t r = 0; r < added_.NumRows(); ++r) {
+      added_handles_.push_back(added_.column(hcol_).GetInt64(r));
+    }
+    overlay_.clear();
+    return absl::OkStatus();
+  }
+
+  const TableScanNode& p_;
+  ExecContext* ctx_;
+  std::vector<kv::OverlayEntry> overlay_;
+  std::unique_ptr<Executor> child_;
+  std::vector<FieldType> types_;
+  const size_t hcol_;  // The handle: the scan's last column.
+  std::vector<const expr::Expression*> conds_;
+  bool prepared_ = false;
+  absl::flat_hash_set<int64_t> overlay_handles_;
+  Chunk added_;                         // The overlay's rows that pass the filter.
+  std::vector<int64_t> added_handles_;  // Theirs, ascending (the overlay is in key order).
+  size_t added_pos_ = 0;
+  Chunk in_;                       // The child's current chunk.
+  std::vector<uint32_t> in_rows_;  // Its live rows.
+  size_t in_pos_ = 0;
+  bool child_done_ = false;
+  bool done_ = false;
+  uint64_t produced_ = 0;
 };
 
 // An index read whose index scan runs at the coprocessor (TiDB's IndexReader /
@@ -410,17 +564,25 @@ class LocalCopReaderExec : public Executor {
 // in the table's row; a lookup reads the rows by handle through the transaction (which
 // merges its own writes), keeping the index order. The scan's filter and limit finish
 // here, as TableScanExec's do.
+//
+// With an `overlay` (the transaction's entries of the index ranges, kv::KvTxn::
+// SnapshotOverlay) this is TiDB's UnionScan over an index read: the child then yields
+// every index column in its key form (IndexKeyForm) and the handle, so that each entry's
+// key is known again; entries merge in key order, the overlay's replacing the
+// snapshot's of the same key (a delete removes it).
 class IndexCopReaderExec : public Executor {
  public:
   IndexCopReaderExec(const TableScanNode& p, ExecContext* ctx, const IndexInfo& idx, bool covering,
-                     std::unique_ptr<Executor> child)
+                     std::unique_ptr<Executor> child, std::vector<kv::OverlayEntry> overlay)
       : p_(p),
         ctx_(ctx),
         idx_(idx),
         covering_(covering),
         child_(std::move(child)),
         types_(SchemaTypes(p.schema)),
-        decoder_(TableScanExec::Columns(p)) {
+        decoder_(TableScanExec::Columns(p)),
+        overlay_(std::move(overlay)),
+        union_(!overlay_.empty()) {
     if (p.filter) conds_.push_back(p.filter.get());
   }
 
@@ -428,13 +590,23 @@ class IndexCopReaderExec : public Executor {
     *out = Chunk(types_, kMaxChunkSize);
     while (!done_ && out->NumRows() == 0) {
       Chunk in;
-      absl::Status s = child_->Next(&in);
-      if (!s.ok()) return s;
-      if (in.NumRows() == 0) {
-        done_ = true;
-        break;
+      if (!child_done_) {
+        absl::Status s = child_->Next(&in);
+        if (!s.ok()) return s;
+        child_done_ = in.NumRows() == 0;
       }
-      s = covering_ ? Covering(in, out) : Lookup(in, out);
+      if (union_) {
+        absl::Status s = Merge(&in);
+        if (!s.ok()) return s;
+      }
+      if (in.NumRows() == 0) {
+        if (child_done_ && (!union_ || ov_pos_ >= overlay_.size())) {
+          done_ = true;
+          break;
+        }
+        continue;
+      }
+      absl::Status s = covering_ ? Covering(in, out) : Lookup(in, out);
       if (!s.ok()) return s;
       s = FilterAndLimit(ctx_, conds_, p_.limit, &produced_, &done_, out);
       if (!s.ok()) return s;
@@ -481,6 +653,74 @@ class IndexCopReaderExec : public Executor {
     return absl::OkStatus();
   }
 
+  // The key of entry `r` of `in` (key-form index columns, then the handle), as
+  // catalog's MakeIndexEntry writes it: the handle joins the values unless the index is
+  // unique and no value is NULL. A collated string's key form is its sort key already.
+  std::string KeyOf(const Chunk& in, size_t r) const {
+    const size_t n = idx_.columns.size();
+    std::vector<Datum> vals;
+    bool has_null = false;
+    for (size_t k = 0; k < n; ++k) {
+      vals.push_back(in.GetDatum(r, k));
+      has_null = has_null || vals.back().IsNull();
+    }
+    std::optional<int64_t> handle;
+    if (!idx_.unique || has_null) handle = in.column(n).GetInt64(r);
+    return codec::EncodeIndexKey(p_.table->id, idx_.id, vals, handle);
+  }
+
+  // Appends overlay entry `e` (a put) to `m` as the child would yield it.
+  absl::Status AppendOverlay(const kv::OverlayEntry& e, Chunk* m) const {
+    int64_t handle = 0;
+    std::vector<Datum> ds;
+    absl::Status s = TableScanExec::HandleOf({e.key, *e.value}, idx_, &handle, &ds);
+    if (!s.ok()) return s;
+    const size_t n = idx_.columns.size();
+    if (ds.size() < n) return absl::DataLossError("short index entry");
+    ds.resize(n);
+    ds.push_back(Datum::Int(handle));
+    if (!m->AppendRow(ds)) return absl::InternalError("index entry of the wrong type");
+    return absl::OkStatus();
+  }
+
+  // Replaces `in` (the child's next chunk; empty at its end) by its merge with the
+  // overlay entries up to its last key (at the end: the rest, a chunk at a time).
+  absl::Status Merge(Chunk* in) {
+    Chunk m(in->NumRows() > 0 ? in->types() : key_types_, kMaxChunkSize);
+    if (in->NumRows() > 0) key_types_ = in->types();
+    for (size_t r = 0; r < in->NumRows(); ++r) {
+      const std::string key = KeyOf(*in, r);
+      while (ov_pos_ < overlay_.size() && overlay_[ov_pos_].key < key) {
+        const kv::OverlayEntry& e = overlay_[ov_pos_++];
+        if (!e.value.has_value()) continue;
+        absl::Status s = AppendOverlay(e, &m);
+        if (!s.ok()) return s;
+      }
+      if (ov_pos_ < overlay_.size() && overlay_[ov_pos_].key == key) continue;  // Replaced.
+      m.AppendRowFrom(*in, r);
+    }
+    if (child_done_) {
+      if (key_types_.empty()) key_types_ = KeyTypes();
+      if (m.NumCols() == 0) m = Chunk(key_types_, kMaxChunkSize);
+      while (ov_pos_ < overlay_.size() && !m.IsFull()) {
+        const kv::OverlayEntry& e = overlay_[ov_pos_++];
+        if (!e.value.has_value()) continue;
+        absl::Status s = AppendOverlay(e, &m);
+        if (!s.ok()) return s;
+      }
+    }
+    *in = std::move(m);
+    return absl::OkStatus();
+  }
+
+  // The child's column types: the index columns' key forms, then the handle.
+  std::vector<FieldType> KeyTypes() const {
+    std::vector<FieldType> t;
+    for (int c : idx_.columns) t.push_back(*IndexKeyForm(p_.table->columns[c].type));
+    t.push_back(FieldType::LongLong());
+    return t;
+  }
+
   const TableScanNode& p_;
   ExecContext* ctx_;
   const IndexInfo& idx_;
@@ -489,6 +729,11 @@ class IndexCopReaderExec : public Executor {
   std::vector<FieldType> types_;
   codec::RowDecoder decoder_;
   std::vector<const expr::Expression*> conds_;
+  std::vector<kv::OverlayEntry> overlay_;  // Ascending by key.
+  const bool union_;
+  size_t ov_pos_ = 0;
+  std::vector<FieldType> key_types_;
+  bool child_done_ = false;
   bool done_ = false;
   uint64_t produced_ = 0;
 };
@@ -567,6 +812,64 @@ std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* 
   return std::make_unique<TableScanExec>(p, ctx);
 }
 
+namespace {
+
+// The overlay of `ranges` (ascending, disjoint) in one list.
+std::vector<kv::OverlayEntry> OverlayOf(kv::KvTxn* txn,
+                                        const std::vector<coprocessor::KeyRange>& ranges) {
+  std::vector<kv::OverlayEntry> out;
+  for (const coprocessor::KeyRange& r : ranges) {
+    std::vector<kv::OverlayEntry> part = txn->SnapshotOverlay(r.start, r.end);
+    if (out.empty()) {
+      out = std::move(part);
+    } else {
+      for (kv::OverlayEntry& e : part) out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<Executor> StartCopRead(ExecContext* ctx, const kv::CopSnapshot& snap,
+                                       coprocessor::DistSqlRequest req, OperatorRuntime* scan_rt) {
+  req.read_ts = snap.read_ts;
+  req.read_committed = snap.read_committed;
+  if (snap.client == nullptr) {
+    return std::make_unique<LocalCopReaderExec>(ctx, snap.local, std::move(req), scan_rt);
+  }
+  return std::make_unique<CopReaderExec>(ctx, snap, std::move(req), scan_rt);
+}
+
+}  // namespace
+
+bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx) {
+  if (ctx->txn == nullptr || !ctx->allow_coprocessor || scan.table == nullptr ||
+      scan.table->memory_rows != nullptr) {
+    return false;
+  }
+  std::vector<coprocessor::KeyRange> ranges;
+  if (scan.index_id != 0) {
+    // NewIndexCopReader's conditions.
+    if (scan.handles.has_value() || !scan.merge_paths.empty() || scan.desc) return false;
+    for (const IndexInfo& i : scan.table->indexes) {
+      if (i.id != scan.index_id) continue;
+      for (int c : i.columns) {
+        if (!IndexKeyForm(scan.table->columns[c].type).has_value()) return false;
+      }
+    }
+    for (const auto& [lo, hi] : scan.index_ranges) {
+      if (hi.empty() || lo >= hi) return false;
+      ranges.push_back({lo, hi});
+    }
+  } else if (PlanPushdown(scan).has_value()) {
+    ranges = CopScanRanges(scan);
+  }
+  if (ranges.empty()) return false;
+  std::optional<kv::CopSnapshot> snap =
+      ctx->txn->CoprocessorSnapshot(ranges.front().start, ranges.back().end);
+  if (!snap.has_value() || (snap->client == nullptr && snap->local == nullptr)) return false;
+  return !OverlayOf(ctx->txn, ranges).empty();
+}
+
 absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, ExecContext* ctx) {
   if (ctx->txn == nullptr) return std::unique_ptr<Executor>();
   std::vector<coprocessor::KeyRange> ranges = CopScanRanges(*cop.scan);
@@ -575,18 +878,28 @@ absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, E
   if (!snap.has_value() || (snap->client == nullptr && snap->local == nullptr)) {
     return std::unique_ptr<Executor>();
   }
+  std::vector<kv::OverlayEntry> overlay = OverlayOf(ctx->txn, ranges);
+  const bool pushes_above = cop.agg != nullptr || cop.topn != nullptr || cop.limit != nullptr;
+  // The transaction's own writes in range: the regions read the scan and its filter only,
+  // a UnionScan merges the writes, and what was to be pushed runs at the root over it
+  // (the builder then reads the scan below that node by itself).
+  if (!overlay.empty() && pushes_above) return std::unique_ptr<Executor>();
   absl::StatusOr<rutile::coprocessor::DagRequest> dag = BuildCopDag(cop, *ctx);
   if (!dag.ok()) return dag.status();
+  if (!overlay.empty() && dag->executors_size() > 0 &&
+      dag->executors(dag->executors_size() - 1).has_limit()) {
+    // The scan's limit counts merged rows: the UnionScan applies it.
+    dag->mutable_executors()->RemoveLast();
+  }
   coprocessor::DistSqlRequest req;
   req.dag = *std::move(dag);
   req.ranges = std::move(ranges);
-  req.read_ts = snap->read_ts;
-  req.read_committed = snap->read_committed;
-  if (snap->client == nullptr) {
-    return std::unique_ptr<Executor>(
-        std::make_unique<LocalCopReaderExec>(ctx, snap->local, std::move(req)));
-  }
-  return std::unique_ptr<Executor>(std::make_unique<CopReaderExec>(ctx, *snap, std::move(req)));
+  OperatorRuntime* scan_rt =
+      pushes_above && ctx->runtime != nullptr ? &(*ctx->runtime)[cop.scan] : nullptr;
+  std::unique_ptr<Executor> reader = StartCopRead(ctx, *snap, std::move(req), scan_rt);
+  if (overlay.empty()) return reader;
+  return std::unique_ptr<Executor>(
+      std::make_unique<UnionScanExec>(*cop.scan, ctx, std::move(overlay), std::move(reader)));
 }
 
 absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode& p,
@@ -616,36 +929,42 @@ absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode&
   std::optional<kv::CopSnapshot> snap =
       ctx->txn->CoprocessorSnapshot(ranges.front().start, ranges.back().end);
   if (!snap.has_value() || (snap->client == nullptr && snap->local == nullptr)) return none;
+  std::vector<kv::OverlayEntry> overlay = OverlayOf(ctx->txn, ranges);
+  const bool with_union = !overlay.empty();
+  std::vector<FieldType> key_types;
+  if (with_union) {
+    for (int c : idx->columns) {
+      std::optional<FieldType> t = IndexKeyForm(p.table->columns[c].type);
+      // A key form the UnionScan does not rebuild (DECIMAL, times, ...): through KV.
+      if (!t.has_value()) return none;
+      key_types.push_back(*t);
+    }
+  }
   rutile::coprocessor::DagRequest dag;
   rutile::coprocessor::IndexScan* is = dag.add_executors()->mutable_index_scan();
   is->set_table_id(p.table->id);
   is->set_index_id(p.index_id);
   is->set_handle(true);
-  if (covering) {
-    for (int c : idx->columns) {
+  if (covering || with_union) {
+    for (size_t k = 0; k < idx->columns.size(); ++k) {
+      const ColumnInfo& col = p.table->columns[idx->columns[k]];
       rutile::coprocessor::ColumnInfo* ci = is->add_columns();
-      ci->set_column_id(p.table->columns[c].id);
-      expr::FieldTypeToPb(p.table->columns[c].type, ci->mutable_type());
+      ci->set_column_id(col.id);
+      expr::FieldTypeToPb(with_union ? key_types[k] : col.type, ci->mutable_type());
     }
   }
-  // Without a filter the scan's limit counts index entries.
-  if (p.limit.has_value() && p.filter == nullptr) {
+  // Without a filter the scan's limit counts index entries (but not under a UnionScan:
+  // the merged entries count).
+  if (p.limit.has_value() && p.filter == nullptr && !with_union) {
     dag.add_executors()->mutable_limit()->set_limit(*p.limit);
   }
   expr::EvalConfigToPb(*ctx, dag.mutable_eval());
   coprocessor::DistSqlRequest req;
   req.dag = std::move(dag);
   req.ranges = std::move(ranges);
-  req.read_ts = snap->read_ts;
-  req.read_committed = snap->read_committed;
-  std::unique_ptr<Executor> child;
-  if (snap->client == nullptr) {
-    child = std::make_unique<LocalCopReaderExec>(ctx, snap->local, std::move(req));
-  } else {
-    child = std::make_unique<CopReaderExec>(ctx, *snap, std::move(req));
-  }
-  return std::unique_ptr<Executor>(
-      std::make_unique<IndexCopReaderExec>(p, ctx, *idx, covering, std::move(child)));
+  std::unique_ptr<Executor> child = StartCopRead(ctx, *snap, std::move(req), nullptr);
+  return std::unique_ptr<Executor>(std::make_unique<IndexCopReaderExec>(
+      p, ctx, *idx, covering, std::move(child), std::move(overlay)));
 }
 
 std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,

@@ -90,13 +90,24 @@ class ClientTxn : public BufferedTxn {
   bool Pessimistic() const override { return pessimistic_; }
 
   std::optional<CopSnapshot> StoreCopSnapshot() override {
-    // Values locked by a locking read (newer than the snapshot) overlay the client's reads,
-    // which the coprocessor would not see.
-    if (txn_ == nullptr || locked_any_) return std::nullopt;
+    // Values locked by a locking read (newer than the snapshot) overlay the client's
+    // reads; the coprocessor does not see them, so they join the overlay
+    // (LockedOverlay) that the reader merges over its rows.
+    if (txn_ == nullptr) return std::nullopt;
     CopSnapshot s;
     s.client = client_;
     s.read_ts = reader()->start_ts();
     return s;
+  }
+
+  std::vector<OverlayEntry> LockedOverlay(const std::string& start,
+                                          const std::string& end) override {
+    // Only the transaction's own client transaction returns them (READ COMMITTED's
+    // snapshot reads go through read_txn_, which does not).
+    if (txn_ == nullptr || reader() != txn_.get()) return {};
+    std::vector<OverlayEntry> out;
+    for (auto& [k, v] : txn_->LockedValues(start, end)) out.push_back({std::move(k), std::move(v)});
+    return out;
   }
 
   // The client's locking read (LockKeys) locks each key at for_update_ts on its latest
@@ -106,7 +117,6 @@ class ClientTxn : public BufferedTxn {
     *moved = false;
     if (!pessimistic_) return absl::OkStatus();
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
-    if (!keys.empty()) locked_any_ = true;
     const txn::TimeStamp before = txn_->for_update_ts();
     absl::Status s = txn_->LockKeys(keys);
     if (!s.ok()) return s;
@@ -142,9 +152,8 @@ class ClientTxn : public BufferedTxn {
   // it).
   absl::StatusOr<std::vector<Pair>> LockAndRead(const std::vector<std::string>& keys) override {
     if (txn_ == nullptr) return absl::FailedPreconditionError("transaction is finished");
-    // The values it returns are newer than the snapshot: the coprocessor, which reads at
-    // the snapshot, must not serve this transaction's reads from now on.
-    if (!keys.empty()) locked_any_ = true;
+    // The values it returns are newer than the snapshot: the client keeps them, and
+    // coprocessor reads merge them (LockedOverlay).
     auto r = txn_->BatchGetForUpdate(keys);
     if (!r.ok()) return r.status();
     std::vector<Pair> out;
@@ -179,7 +188,6 @@ class ClientTxn : public BufferedTxn {
   std::unique_ptr<txn::client::Txn> current_txn_;  // A locking statement's current read.
   const uint64_t start_ts_;
   const bool pessimistic_;
-  bool locked_any_ = false;
 };
 
 }  // namespace

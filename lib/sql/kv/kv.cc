@@ -309,10 +309,35 @@ absl::Status BufferedTxn::RefreshSnapshot() {
 
 std::optional<CopSnapshot> BufferedTxn::CoprocessorSnapshot(const std::string& start,
                                                             const std::string& end) {
+  (void)start;
+  (void)end;
+  // A locking statement reads through Scan, which does what the coprocessor cannot: it
+  // collects every key read for SELECT ... FOR UPDATE to lock (lock_reads_: the rows the
+  // range held, before any filter), and notes that a statement reusing its
+  // for_update_ts read a range (scanned_), so that it runs again at a fresh one. Its
+  // reads are also current reads (at for_update_ts, not the snapshot).
   if (locking_) return std::nullopt;
-  auto it = buffer_.lower_bound(start);
-  if (it != buffer_.end() && (end.empty() || it->first < end)) return std::nullopt;
   return StoreCopSnapshot();
+}
+
+std::vector<OverlayEntry> BufferedTxn::SnapshotOverlay(const std::string& start,
+                                                       const std::string& end) {
+  std::vector<OverlayEntry> locked = LockedOverlay(start, end);
+  std::vector<OverlayEntry> out;
+  auto it = buffer_.lower_bound(start);
+  const auto hi = end.empty() ? buffer_.end() : buffer_.lower_bound(end);
+  size_t i = 0;
+  // Both ascending; the buffer (this transaction's own writes) wins over a locked value.
+  while (i < locked.size() || it != hi) {
+    if (it == hi || (i < locked.size() && locked[i].key < it->first)) {
+      out.push_back(std::move(locked[i++]));
+      continue;
+    }
+    if (i < locked.size() && locked[i].key == it->first) ++i;
+    out.push_back({it->first, it->second});
+    ++it;
+  }
+  return out;
 }
 
 void BufferedTxn::Record(const std::string& key, bool needs_lock) {
@@ -531,10 +556,10 @@ class LocalTxn : public BufferedTxn {
 
   std::optional<CopSnapshot> StoreCopSnapshot() override {
     // A locking statement's current read (current_ts_) never reaches here
-    // (BufferedTxn::CoprocessorSnapshot). Keys this transaction locked may have been read
-    // at the newer for_update_ts (LockAndRead): reads go through KV then, as the cluster
-    // store's do.
-    if (!locked_.empty()) return std::nullopt;
+    // (BufferedTxn::CoprocessorSnapshot). Keys this transaction locked need no overlay:
+    // its snapshot reads (SnapshotGet/Scan at read_ts_) do not return the values
+    // LockAndRead read at for_update_ts either, so the coprocessor at read_ts_ and the
+    // buffered writes (SnapshotOverlay) give what Scan gives.
     CopSnapshot s;
     s.local = store_->coprocessor();
     s.read_ts = read_ts_;

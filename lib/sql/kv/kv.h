@@ -60,6 +60,12 @@ struct Pair {
   std::string value;
 };
 
+// A key a transaction's reads see differently from its snapshot (KvTxn::SnapshotOverlay).
+struct OverlayEntry {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: the key is absent.
+};
+
 // A coprocessor in this process (LocalKvStore's): runs a DAG request over the store's
 // MVCC data at req.start_ts(), every range at once.
 class LocalCoprocessor {
@@ -171,15 +177,26 @@ class KvTxn {
   // (writes still commit at start_ts).
   virtual absl::Status RefreshSnapshot() { return absl::OkStatus(); }
   // The snapshot a coprocessor may read raw keys [start, end) at instead of Scan, or
-  // nullopt when the read must go through Scan: the store runs no coprocessor, this
-  // transaction has buffered writes (or locked newer values) in the range that the
-  // snapshot does not hold (TiDB merges them in UnionScan; Rutile falls back), or a
-  // locking statement is running (its reads are current reads).
+  // nullopt when the read must go through Scan: the store runs no coprocessor, or a
+  // locking statement is running (see BufferedTxn::CoprocessorSnapshot). What the
+  // coprocessor returns is the committed data only: the reader merges SnapshotOverlay
+  // over it (TiDB's UnionScan, exec/reader.h).
   virtual std::optional<CopSnapshot> CoprocessorSnapshot(const std::string& start,
                                                          const std::string& end) {
     (void)start;
     (void)end;
     return std::nullopt;
+  }
+  // What this transaction's reads of [start, end) (end empty: unbounded) see over the
+  // snapshot CoprocessorSnapshot names, ascending by key, each key once: its buffered
+  // writes (TiDB's membuffer) and, in a pessimistic transaction, the latest values its
+  // locking reads locked (newer than the snapshot; Get and Scan return them too). A
+  // value of nullopt hides the key (a delete, or a key locked while absent).
+  virtual std::vector<OverlayEntry> SnapshotOverlay(const std::string& start,
+                                                    const std::string& end) {
+    (void)start;
+    (void)end;
+    return {};
   }
 };
 
@@ -226,8 +243,19 @@ class BufferedTxn : public KvTxn {
   absl::Status RefreshSnapshot() override;
   std::optional<CopSnapshot> CoprocessorSnapshot(const std::string& start,
                                                  const std::string& end) override;
+  std::vector<OverlayEntry> SnapshotOverlay(const std::string& start,
+                                            const std::string& end) override;
 
  protected:
+  // Pessimistic: the values locking reads locked in [start, end) that this transaction's
+  // snapshot reads return over the snapshot (ascending; nullopt: locked while absent).
+  // Default: none (the snapshot reads do not overlay them).
+  virtual std::vector<OverlayEntry> LockedOverlay(const std::string& start,
+                                                  const std::string& end) {
+    (void)start;
+    (void)end;
+    return {};
+  }
   // The coprocessor snapshot of the store (see CoprocessorSnapshot), or nullopt when the
   // store has none. Default: none.
   virtual std::optional<CopSnapshot> StoreCopSnapshot() { return std::nullopt; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -251,16 +252,38 @@ std::string Rows(double r) {
   return buf;
 }
 
-void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
-          const std::map<const PlanNode*, OperatorRuntime>* runtime, bool coprocessor,
-          std::vector<std::vector<std::string>>* out) {
+struct WalkOptions {
+  const std::map<const PlanNode*, OperatorRuntime>* runtime = nullptr;
+  bool coprocessor = true;
+  const std::function<bool(const TableScanNode&)>* union_scan = nullptr;
+};
+
+bool IsUnionScan(const WalkOptions& o, const PlanNode& scan) {
+  return o.coprocessor && o.union_scan != nullptr && *o.union_scan != nullptr &&
+         scan.kind == PlanKind::kTableScan &&
+         (*o.union_scan)(static_cast<const TableScanNode&>(scan));
+}
+
+// `below_union`: `p` is the scan a UnionScan line was printed for.
+void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root, const WalkOptions& o,
+          std::vector<std::vector<std::string>>* out, bool below_union = false) {
+  const auto* runtime = o.runtime;
   Line l = Describe(p);
-  if (!coprocessor) l.task = "root";
+  if (!o.coprocessor) l.task = "root";
+  if (!below_union && IsUnionScan(o, p)) {
+    // The scan's read merges the transaction's own writes over the coprocessor's rows.
+    l = Line{"UnionScan", "root", "", ""};
+    if (const auto& s = static_cast<const TableScanNode&>(p); s.filter != nullptr) {
+      l.info = s.filter->ToString();
+    }
+  }
   std::string id = root ? l.name : absl::StrCat(prefix, last ? "└─" : "├─", l.name);
   std::vector<std::string> row = {id, Rows(p.est_rows), l.task, l.access, l.info};
   if (runtime != nullptr) {
     auto it = runtime->find(&p);
-    if (it == runtime->end()) {
+    if (below_union) {
+      row.insert(row.end(), {"", "", ""});  // The UnionScan line has the read's figures.
+    } else if (it == runtime->end()) {
       row.insert(row.end(), {"0", "0", "0us"});
     } else {
       row.push_back(absl::StrCat(it->second.rows));
@@ -270,9 +293,15 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
   }
   out->push_back(std::move(row));
   const std::string child_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
+  if (l.name == "UnionScan" && !below_union) {
+    Walk(p, child_prefix, true, false, o, out, /*below_union=*/true);
+    return;
+  }
   // Work pushed to the coprocessor (planner/pushdown.h): the root operator finishes what
   // a TableReader brings back from the regions, which ran the same operator partially.
-  std::optional<CopPushdown> cop = coprocessor ? PlanPushdown(p) : std::nullopt;
+  // Not over a UnionScan: the operator then runs at the root only.
+  std::optional<CopPushdown> cop = o.coprocessor ? PlanPushdown(p) : std::nullopt;
+  if (cop.has_value() && cop->scan != &p && IsUnionScan(o, *cop->scan)) cop.reset();
   if (cop.has_value() && cop->scan != &p) {
     auto synthetic = [&](const std::string& id, const std::string& task, const std::string& info,
                          double est) {
@@ -285,12 +314,18 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root,
     const std::string inner = absl::StrCat(child_prefix, "  ");
     synthetic(absl::StrCat(inner, "└─", name), "cop[tikv]",
               cop->agg != nullptr ? "partial, " + l.info : l.info, p.est_rows);
-    Walk(*cop->scan, absl::StrCat(inner, "  "), true, false, runtime, coprocessor, out);
+    std::string scan_prefix = absl::StrCat(inner, "  ");
+    for (const ProjectionNode* proj : cop->projs) {
+      // The projection's expressions are inlined into the pushed aggregation's.
+      synthetic(absl::StrCat(scan_prefix, "└─Projection"), "cop[tikv]", Exprs(proj->exprs),
+                proj->est_rows);
+      absl::StrAppend(&scan_prefix, "  ");
+    }
+    Walk(*cop->scan, scan_prefix, true, false, o, out);
     return;
   }
   for (size_t i = 0; i < p.children.size(); ++i) {
-    Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, runtime, coprocessor,
-         out);
+    Walk(*p.children[i], child_prefix, i + 1 == p.children.size(), false, o, out);
   }
 }
 
@@ -304,10 +339,15 @@ std::vector<std::string> ExplainColumns(bool analyze) {
 
 std::vector<std::vector<std::string>> ExplainRows(
     PlanNode* plan, const StatsCache* stats,
-    const std::map<const PlanNode*, OperatorRuntime>* runtime, bool coprocessor) {
+    const std::map<const PlanNode*, OperatorRuntime>* runtime, bool coprocessor,
+    const std::function<bool(const TableScanNode&)>& union_scan) {
   EstimatePlanRows(plan, stats);
   std::vector<std::vector<std::string>> out;
-  Walk(*plan, "", true, true, runtime, coprocessor, &out);
+  WalkOptions o;
+  o.runtime = runtime;
+  o.coprocessor = coprocessor;
+  o.union_scan = &union_scan;
+  Walk(*plan, "", true, true, o, &out);
   return out;
 }
 

@@ -32,6 +32,23 @@ bool AllPushable(const std::vector<expr::ExprPtr>& es) {
   return true;
 }
 
+// Replaces each column reference of `e` by a copy of `inputs[offset]` (a projection's
+// expressions inlined into what reads its output).
+absl::Status Inline(const std::vector<sqlexprpb::Expr>& inputs, sqlexprpb::Expr* e) {
+  if (e->tp() == sqlexprpb::COLUMN_REF) {
+    if (e->column_offset() >= inputs.size()) {
+      return absl::InternalError("column reference past the projection");
+    }
+    *e = inputs[e->column_offset()];
+    return absl::OkStatus();
+  }
+  for (sqlexprpb::Expr& c : *e->mutable_children()) {
+    absl::Status s = Inline(inputs, &c);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
@@ -41,8 +58,17 @@ std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
     cop.scan = static_cast<const TableScanNode*>(&node);
     return cop;
   }
-  if (node.children.size() != 1 || !ScanPushable(*node.children[0])) return std::nullopt;
-  cop.scan = static_cast<const TableScanNode*>(node.children[0].get());
+  if (node.children.size() != 1) return std::nullopt;
+  const PlanNode* below = node.children[0].get();
+  while (node.kind == PlanKind::kAggregate && below->kind == PlanKind::kProjection &&
+         below->children.size() == 1) {
+    const auto* proj = static_cast<const ProjectionNode*>(below);
+    if (!AllPushable(proj->exprs)) return std::nullopt;
+    cop.projs.push_back(proj);
+    below = below->children[0].get();
+  }
+  if (!ScanPushable(*below)) return std::nullopt;
+  cop.scan = static_cast<const TableScanNode*>(below);
   // A limit inside the scan applies before an aggregation or TopN above it; the DAG
   // limits only after them.
   if (cop.scan->limit.has_value() && node.kind != PlanKind::kLimit) return std::nullopt;
@@ -122,6 +148,30 @@ absl::StatusOr<pb::DagRequest> BuildCopDag(const CopPushdown& cop, const EvalCon
     for (const AggItem& it : cop.agg->aggs) {
       absl::Status st = expr::AggToPb(it.desc, it.args, a->add_aggs());
       if (!st.ok()) return st;
+    }
+    if (!cop.projs.empty()) {
+      // The aggregation's input columns as expressions over the scan's: the lowest
+      // projection's, then each one above inlined over the one below.
+      std::vector<sqlexprpb::Expr> inputs;
+      for (auto it = cop.projs.rbegin(); it != cop.projs.rend(); ++it) {
+        std::vector<sqlexprpb::Expr> next((*it)->exprs.size());
+        for (size_t i = 0; i < next.size(); ++i) {
+          absl::Status st = expr::ExprToPb(*(*it)->exprs[i], &next[i]);
+          if (st.ok() && it != cop.projs.rbegin()) st = Inline(inputs, &next[i]);
+          if (!st.ok()) return st;
+        }
+        inputs = std::move(next);
+      }
+      for (sqlexprpb::Expr& g : *a->mutable_group_by()) {
+        absl::Status st = Inline(inputs, &g);
+        if (!st.ok()) return st;
+      }
+      for (sqlexprpb::AggFunc& f : *a->mutable_aggs()) {
+        for (sqlexprpb::Expr& arg : *f.mutable_args()) {
+          absl::Status st = Inline(inputs, &arg);
+          if (!st.ok()) return st;
+        }
+      }
     }
   } else if (cop.topn != nullptr) {
     pb::TopN* t = dag.add_executors()->mutable_top_n();

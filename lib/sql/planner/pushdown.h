@@ -4,14 +4,17 @@
 // table scan (not point gets, index lookups or memory tables) whose filter can be
 // evaluated at the store (expr_pb.h CanPushDown) is a coprocessor read; directly above
 // it, a hash aggregation (every group-by and argument pushable, no first-row values) runs
-// partial at the regions and final at the root, a TopN runs at the regions and again at
-// the root, and a Limit sends offset+count at most from each region.
+// partial at the regions and final at the root (also across projections of pushable
+// expressions between it and the scan, inlined into its expressions), a TopN runs at the regions
+// and again at the root, and a Limit sends offset+count at most from each region.
 //
 // The decision is a pure function of the plan: the executor builder (exec/reader.h) and
 // EXPLAIN call it and agree. Whether a read really goes to the coprocessor also depends
-// on the transaction at run time (kv::KvTxn::CoprocessorSnapshot): with buffered writes
-// in the table's range it falls back to the scan through the KV interface, so a
-// transaction reads its own writes.
+// on the transaction at run time (kv::KvTxn::CoprocessorSnapshot: not in a locking
+// statement), and what is pushed too: when the transaction has its own writes in the
+// table's range (kv::KvTxn::SnapshotOverlay), the coprocessor runs the scan and its
+// filter only and a UnionScan merges the writes over its rows at the root (TiDB's
+// UnionScan), where the aggregation, TopN or limit then runs.
 //
 // Thread safety: pure functions.
 
@@ -34,6 +37,10 @@ struct CopPushdown {
   const AggregateNode* agg = nullptr;  // Partial aggregation at the regions.
   const SortNode* topn = nullptr;      // TopN of *topn->limit rows at the regions.
   const LimitNode* limit = nullptr;    // offset+count rows at most from each region.
+  // With `agg`: the projections between the aggregation and the scan (the one below the
+  // aggregation first), their expressions inlined into the aggregation's (TiDB pushes an
+  // aggregation across a projection).
+  std::vector<const ProjectionNode*> projs;
 };
 
 // The coprocessor read rooted at `node` (a TableScan, or an Aggregate / Sort with a limit /

@@ -21,6 +21,7 @@
 #include "sql/codec/rowcodec.h"
 #include "sql/codec/tablecodec.h"
 #include "sql/exec/executor.h"
+#include "sql/exec/reader.h"
 #include "sql/expr/registry.h"
 #include "sql/kv/kv.h"
 #include "sql/parser/parser.h"
@@ -1125,8 +1126,15 @@ absl::StatusOr<ResultSet> SessionImpl::Explain(const ExplainStmt& e,
     oc.type = FieldType::Varchar(-1);
     rs.columns.push_back(MetaOf(oc));
   }
-  for (auto& row :
-       ExplainRows(plan->get(), &db->stats, e.analyze ? &runtime : nullptr, allow_coprocessor)) {
+  // Which scans merge this transaction's own writes (UnionScan) is read before an
+  // EXPLAIN ANALYZE's own transaction is gone; a statement outside one has none.
+  ExecContext uctx;
+  InitContext(&uctx, txn.get());
+  auto union_scan = [&](const TableScanNode& s) {
+    return uctx.txn != nullptr && UnionScanApplies(s, &uctx);
+  };
+  for (auto& row : ExplainRows(plan->get(), &db->stats, e.analyze ? &runtime : nullptr,
+                               allow_coprocessor, union_scan)) {
     Row r;
     for (auto& v : row) r.push_back(std::move(v));
     rs.rows.push_back(std::move(r));

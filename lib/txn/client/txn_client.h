@@ -223,6 +223,19 @@ class Txn {
   // return values: one request locks and reads). Optimistic: BatchGet plus LockKeys.
   absl::StatusOr<std::vector<std::optional<std::string>>> BatchGetForUpdate(
       const std::vector<std::string>& keys);
+  // Pessimistic: the values locking reads locked (nullopt: the key was absent) for keys
+  // in [start, end) (end empty: unbounded), ascending. Get, BatchGet and Scan return them
+  // over the snapshot; a reader that reads the snapshot elsewhere (the SQL layer's
+  // coprocessor reads) merges them itself.
+  std::vector<std::pair<std::string, std::optional<std::string>>> LockedValues(
+      const std::string& start, const std::string& end) const {
+    std::vector<std::pair<std::string, std::optional<std::string>>> out;
+    for (auto it = locked_values_.lower_bound(start);
+         it != locked_values_.end() && (end.empty() || it->first < end); ++it) {
+      out.emplace_back(it->first, it->second);
+    }
+    return out;
+  }
   // Pessimistic: the timestamp locking reads lock at (start_ts until raised, by
   // RaiseForUpdateTs or by a locking read that met a newer commit).
   TimeStamp for_update_ts() const { return for_update_ts_; }
