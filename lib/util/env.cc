@@ -472,6 +472,13 @@ Env* Env::Default() {
     int threads = static_cast<int>(std::thread::hardware_concurrency());
     if (const char* s = std::getenv("RUTILE_ENV_THREADS")) threads = std::atoi(s);
     options.worker_threads = std::max(2, threads);
+    // RUTILE_FIBER_STACK_KB: bigger fiber stacks for a process that recurses deeply on
+    // them (the sqllogictest runner under AddressSanitizer, whose redzones make the
+    // binder's frames over random/expr's nested expressions overflow 256 KiB).
+    if (const char* s = std::getenv("RUTILE_FIBER_STACK_KB")) {
+      const int kb = std::atoi(s);
+      if (kb >= 64) options.fiber_stack_bytes = static_cast<size_t>(kb) * 1024;
+    }
     return new ThreadedEnv(options);
   }();
   return env;
