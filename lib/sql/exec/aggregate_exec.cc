@@ -208,13 +208,7 @@ class AggregateExec : public BlockingExec {
   }
 
   void AppendWarnings(const EvalContext& from) {
-    for (const SqlWarning& warn : from.warnings()) {
-      if (warn.level == WarnLevel::kNote) {
-        ctx_->AppendNote(warn.error.code, warn.error.message);
-      } else {
-        ctx_->AppendWarning(warn.error.code, warn.error.message);
-      }
-    }
+    ctx_->AppendWarnings(from.warnings(), from.warning_count());
   }
 
   // Merges the (finished) workers' groups into `main`: each merge fiber takes the

@@ -34,27 +34,30 @@ class JoinExec : public Executor {
 
   ~JoinExec() override { StopWorkers(); }
 
+  // After an error every later call returns that error: the probe state (tasks handed to
+  // stopped workers, rows half emitted) cannot go on.
   absl::Status Next(Chunk* out) override {
+    if (!failed_.ok()) return failed_;
     if (!built_) {
       absl::Status s = Build();
-      if (!s.ok()) return s;
+      if (!s.ok()) return Fail(std::move(s));
       built_ = true;
     }
     while (!out_.HasFull() && !(left_done_ && in_flight_ == 0)) {
       absl::Status s = p_.inner_lookup    ? ProbeNextLookup()
                        : workers_.empty() ? ProbeNextSerial()
                                           : ProbeNextParallel();
-      if (!s.ok()) {
-        StopWorkers();
-        return s;
-      }
+      if (!s.ok()) return Fail(std::move(s));
     }
     if (out_.Empty()) {
       *out = Chunk(SchemaTypes(p_.schema));
       return absl::OkStatus();
     }
     out_.Take(out);
-    return absl::OkStatus();
+    // The rows handed out no longer count against the quota.
+    const int64_t taken = std::min(out_bytes_, RowBytes(out->NumRows(), out_types_.size()));
+    out_bytes_ -= taken;
+    return mem_.Add(-taken);
   }
 
  private:
@@ -262,6 +265,20 @@ class JoinExec : public Executor {
     b->rsel.clear();
   }
 
+  absl::Status Fail(absl::Status s) {
+    StopWorkers();
+    failed_ = std::move(s);
+    return failed_;
+  }
+
+  // Counts the rows out_ gained since it held `rows_before` against the quota (output
+  // waiting for the consumer: one probe chunk can match many build rows).
+  absl::Status ChargeOutput(size_t rows_before) {
+    const int64_t bytes = RowBytes(out_.buf().NumRows() - rows_before, out_types_.size());
+    out_bytes_ += bytes;
+    return mem_.Add(bytes);
+  }
+
   // ---- Serial probing, and the switch to parallel ----
 
   // Whether probing may run on worker fibers (TiDB's parallel hash join probe workers):
@@ -288,7 +305,9 @@ class JoinExec : public Executor {
         l.NumRows() >= kMaxChunkSize && right_all_.NumRows() > 0 && CanProbeInParallel();
     serial_.ctx = ctx_;
     serial_.out = &out_.buf();
+    const size_t before = out_.buf().NumRows();
     s = Probe(l, &serial_);
+    if (s.ok()) s = ChargeOutput(before);
     if (!s.ok()) return s;
     if (go_parallel) StartWorkers();
     return absl::OkStatus();
@@ -341,7 +360,10 @@ class JoinExec : public Executor {
     if (!s.ok()) return s;
     serial_.ctx = ctx_;
     serial_.out = &out_.buf();
-    return Probe(l, &serial_);
+    const size_t before = out_.buf().NumRows();
+    s = Probe(l, &serial_);
+    if (!s.ok()) return s;
+    return ChargeOutput(before);
   }
 
   // ---- Parallel probing: the build side is shared read-only; the statement's fiber reads
@@ -357,6 +379,7 @@ class JoinExec : public Executor {
     Chunk out;
     absl::Status status;
     std::vector<SqlWarning> warnings;
+    size_t warning_count = 0;  // Counted by the worker; more than `warnings` past its cap.
   };
   struct Worker {
     explicit Worker(const ExecContext& base) : ctx(base) { ctx.ClearWarnings(); }
@@ -384,6 +407,7 @@ class JoinExec : public Executor {
           w->buf.out = &r.out;
           r.status = Probe(t->in, &w->buf);
           r.warnings = w->ctx.warnings();
+          r.warning_count = w->ctx.warning_count();
           w->ctx.ClearWarnings();
           results->Push(std::move(r));
         }
@@ -411,32 +435,34 @@ class JoinExec : public Executor {
     while (it == done_.end()) {
       std::optional<ProbeResult> r = results_->Pop();
       if (!r.has_value()) return absl::InternalError("join probe workers stopped");
+      // A result waits here until its turn, then in out_ until handed out: it counts
+      // against the quota from now on (a worker cannot touch the statement's account).
+      const int64_t bytes = RowBytes(r->out.NumRows(), out_types_.size());
+      out_bytes_ += bytes;
+      absl::Status charged = mem_.Add(bytes);
       const uint64_t seq = r->seq;
       it = done_.emplace(seq, std::move(*r)).first;
+      if (!charged.ok()) return charged;
       if (seq != emit_seq_) it = done_.find(emit_seq_);
     }
     ProbeResult r = std::move(it->second);
     done_.erase(it);
     ++emit_seq_;
     --in_flight_;
-    for (const SqlWarning& warn : r.warnings) {
-      if (warn.level == WarnLevel::kNote) {
-        ctx_->AppendNote(warn.error.code, warn.error.message);
-      } else {
-        ctx_->AppendWarning(warn.error.code, warn.error.message);
-      }
-    }
+    ctx_->AppendWarnings(r.warnings, r.warning_count);
     if (!r.status.ok()) return r.status;
     out_.buf().Append(r.out);
     return absl::OkStatus();
   }
 
-  // Closes the workers' input and waits for them (on every way out once they started).
+  // Closes the workers' input and waits for them (on every way out once they started);
+  // their results are dropped.
   void StopWorkers() {
     if (workers_.empty() || stopped_) return;
     stopped_ = true;
     tasks_->Close();
     running_.Wait();
+    results_->Close();
   }
 
   void AppendCombined(Chunk* c, const Chunk& l, size_t lr, size_t rr) const {
@@ -458,6 +484,8 @@ class JoinExec : public Executor {
   std::vector<uint32_t> next_;
   bool int_keyed_ = false;
   int64_t right_bytes_ = 0;  // What right_all_ and its table hold against the quota.
+  int64_t out_bytes_ = 0;    // What output not yet handed out holds against it.
+  absl::Status failed_;      // The first error Next returned.
   bool built_ = false;
   bool left_done_ = false;
   std::vector<FieldType> out_types_;

@@ -97,6 +97,14 @@ absl::Status EvalContext::HandleTruncate(uint16_t code, std::string message) {
   return absl::OkStatus();
 }
 
+void EvalContext::AppendWarnings(std::span<const SqlWarning> kept, size_t count) {
+  for (const SqlWarning& w : kept) {
+    ++warning_count_;
+    if (warnings_.size() < max_warnings) warnings_.push_back(w);
+  }
+  if (count > kept.size()) warning_count_ += count - kept.size();
+}
+
 absl::Status EvalContext::HandleDivisionByZero() {
   if (strict_writes && sql_mode.error_for_division_by_zero) {
     return MySqlErrorStatus(kErDivisionByZero, "Division by 0");

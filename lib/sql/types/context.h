@@ -11,6 +11,7 @@
 #define RUTILE_SQL_TYPES_CONTEXT_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,9 @@ class EvalContext {
 
   void AppendWarning(uint16_t code, std::string message);
   void AppendNote(uint16_t code, std::string message);
+  // Appends another context's warnings: `kept` in order, and `count` in all (count >=
+  // kept.size(): that context counted some past its max_warnings without keeping them).
+  void AppendWarnings(std::span<const SqlWarning> kept, size_t count);
   // A data conversion problem: an error when strict_writes, else a warning.
   absl::Status HandleTruncate(uint16_t code, std::string message);
   // Division by zero: NULL plus a warning, or an error when strict_writes and

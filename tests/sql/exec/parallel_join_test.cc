@@ -1,7 +1,8 @@
 // The hash join's parallel probe (workers on fibers over the shared build side) gives
-// what the serial probe gives on random inputs — rows in the same order, warnings too —
-// for every join type, with and without an other-condition, and stops cleanly when its
-// consumer stops early.
+// what the serial probe gives on random inputs — rows in the same order, warnings too,
+// counted exactly past max_error_count — for every join type, with and without an
+// other-condition; stops cleanly when its consumer stops early; counts its output against
+// the memory quota; and after an error keeps returning it (no hang).
 
 #include <functional>
 #include <memory>
@@ -102,10 +103,12 @@ struct RunResult {
 
 RunResult RunJoin(const JoinNode& p, const std::vector<Chunk>& left,
                   const std::vector<Chunk>& right, Env* env, int concurrency,
-                  size_t max_chunks = SIZE_MAX) {
+                  size_t max_chunks = SIZE_MAX,
+                  const std::function<void(ExecContext*)>& setup = nullptr) {
   ExecContext ctx;
   ctx.env = env;
   ctx.concurrency = concurrency;
+  if (setup) setup(&ctx);
   RunResult r;
   {
     auto join = exec_internal::NewJoinExec(p, &ctx, std::make_unique<ChunkSource>(Types(), &left),
@@ -175,6 +178,88 @@ TEST(ParallelJoinTest, StopsCleanlyWhenTheConsumerStopsEarly) {
     RunResult par = RunJoin(*p, left, right, env, 4, 3);
     ASSERT_TRUE(par.status.ok()) << par.status;
     EXPECT_EQ(par.rows, serial.rows);
+  });
+}
+
+// Warnings past max_warnings are counted, not kept: the workers' counts reach the
+// statement whole (each worker keeps at most max_warnings per probe chunk).
+TEST(ParallelJoinTest, WarningCountExactPastTheCap) {
+  OnSim(11, [&](Env* env) {
+    std::mt19937_64 rng(11);
+    std::vector<Chunk> left = RandomInput(rng, 1024 * 6 + 100, 300);
+    std::vector<Chunk> right = RandomInput(rng, 400, 300);
+    auto cap = [](ExecContext* c) { c->max_warnings = 3; };
+    for (bool other : {false, true}) {
+      std::shared_ptr<JoinNode> p = Plan(JoinType::kLeft, true, other);
+      RunResult serial = RunJoin(*p, left, right, nullptr, 1, SIZE_MAX, cap);
+      RunResult par = RunJoin(*p, left, right, env, 2, SIZE_MAX, cap);
+      ASSERT_TRUE(serial.status.ok()) << serial.status;
+      ASSERT_TRUE(par.status.ok()) << par.status;
+      EXPECT_GT(serial.warnings, 30u);
+      EXPECT_EQ(par.warnings, serial.warnings) << "other " << other;
+      EXPECT_EQ(par.rows, serial.rows);
+    }
+  });
+}
+
+// Output waiting for the consumer counts against the quota: a probe whose chunks match
+// many build rows each fails with 8175 (the build side alone fits), serially and in
+// parallel; with room it runs, and everything is released.
+TEST(ParallelJoinTest, ProbeOutputCountsAgainstTheQuota) {
+  OnSim(12, [&](Env* env) {
+    std::mt19937_64 rng(12);
+    std::vector<Chunk> left = RandomInput(rng, 1024 * 3, 10);
+    std::vector<Chunk> right = RandomInput(rng, 150, 10);  // ~15 matches per probe row.
+    std::shared_ptr<JoinNode> p = Plan(JoinType::kInner, false, false);
+    auto quota = [](int64_t q) { return [q](ExecContext* c) { c->mem_quota = q; }; };
+    for (int workers : {1, 3}) {
+      Env* e = workers == 1 ? nullptr : env;
+      RunResult small = RunJoin(*p, left, right, e, workers, SIZE_MAX, quota(400'000));
+      ASSERT_FALSE(small.status.ok()) << "workers " << workers;
+      EXPECT_NE(small.status.ToString().find("8175"), std::string::npos) << small.status;
+      RunResult big = RunJoin(*p, left, right, e, workers, SIZE_MAX, quota(64'000'000));
+      ASSERT_TRUE(big.status.ok()) << big.status;
+      EXPECT_GT(big.rows.size(), 20'000u);
+    }
+  });
+}
+
+// An error from a worker's probe (a strict-mode cast) ends the statement; a later Next
+// returns the error again instead of waiting for results the stopped workers never send.
+TEST(ParallelJoinTest, NextAfterAnErrorReturnsIt) {
+  OnSim(13, [&](Env* env) {
+    std::vector<Chunk> left;
+    for (int c = 0; c < 6; ++c) {
+      Chunk chunk(Types());
+      for (size_t i = 0; i < kMaxChunkSize; ++i) {
+        const bool bad = c == 3 && i == 500;
+        std::vector<Datum> row = {Datum::Int(static_cast<int64_t>(i % 7)),
+                                  Datum::String(bad ? "x" : std::to_string(i % 7)),
+                                  Datum::Int(static_cast<int64_t>(i))};
+        ASSERT_TRUE(chunk.AppendRow(row));
+      }
+      left.push_back(std::move(chunk));
+    }
+    std::mt19937_64 rng(13);
+    std::vector<Chunk> right = RandomInput(rng, 50, 7);
+    std::shared_ptr<JoinNode> p = Plan(JoinType::kInner, true, false);
+    ExecContext ctx;
+    ctx.env = env;
+    ctx.concurrency = 2;
+    ctx.strict_writes = true;
+    auto join = exec_internal::NewJoinExec(*p, &ctx, std::make_unique<ChunkSource>(Types(), &left),
+                                           std::make_unique<ChunkSource>(Types(), &right));
+    absl::Status first;
+    for (int n = 0; n < 1000 && first.ok(); ++n) {
+      Chunk c;
+      first = join->Next(&c);
+      ASSERT_TRUE(!first.ok() || c.NumRows() > 0) << "ended without the error";
+    }
+    ASSERT_FALSE(first.ok());
+    for (int again = 0; again < 3; ++again) {
+      Chunk c;
+      EXPECT_EQ(join->Next(&c), first);
+    }
   });
 }
 
