@@ -188,7 +188,9 @@ absl::Status AggTable::Add(const Chunk& in, uint64_t first_row, int64_t* mem_byt
       for (size_t i = 0; i < args_[a].size(); ++i) {
         av_.push_back(args_[a][i].GetDatum(r, spec_.aggs[a].args[i]->type()));
       }
-      s = groups_[gid_[r]].states[a]->Update(ctx_, av_);
+      expr::AggState& st = *groups_[gid_[r]].states[a];
+      s = st.Update(ctx_, av_);
+      *mem_bytes += st.TakeMemDelta();  // What GROUP_CONCAT and DISTINCT buffer.
       if (!s.ok()) return s;
     }
   }
@@ -247,7 +249,9 @@ absl::Status AggTable::AddPartial(const Chunk& in, uint64_t first_row, int64_t* 
     for (size_t r = 0; r < n; ++r) {
       av_.clear();
       for (size_t c = at[a]; c < at[a + 1]; ++c) av_.push_back(in.GetDatum(r, c));
-      absl::Status s = groups_[gid_[r]].states[a]->Merge(ctx_, av_);
+      expr::AggState& st = *groups_[gid_[r]].states[a];
+      absl::Status s = st.Merge(ctx_, av_);
+      *mem_bytes += st.TakeMemDelta();
       if (!s.ok()) return s;
     }
   }

@@ -70,7 +70,9 @@ class AggTable {
   size_t NumGroups() const { return groups_.size(); }
 
   // Adds the raw rows of `in` (live rows only: `in` has no selection), whose row 0 is
-  // input row `first_row`; `*mem_bytes` grows by the estimated size of the groups created.
+  // input row `first_row`; `*mem_bytes` changes by the estimated size of the groups
+  // created and what their aggregates' buffers grew by (GROUP_CONCAT ... ORDER BY can
+  // also shrink: the change may be negative).
   absl::Status Add(const Chunk& in, uint64_t first_row, int64_t* mem_bytes);
 
   // Merges the partial rows of `in`: each aggregate's partial columns then the group-by

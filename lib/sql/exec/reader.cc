@@ -784,7 +784,7 @@ class FinalAggExec : public Executor {
       s = table_.AddPartial(in, rows, &bytes);
       rows += in.NumRows();
       mem_ += bytes;
-      if (s.ok() && bytes > 0) s = ctx_->ConsumeMemory(bytes);
+      if (s.ok() && bytes != 0) s = ctx_->ConsumeMemory(bytes);
       if (!s.ok()) return s;
     }
     absl::Status s = table_.FoldFast();

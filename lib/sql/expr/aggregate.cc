@@ -22,6 +22,26 @@ Collation CollationOf(const FieldType& ft) {
   return ft.GetEvalType() == EvalType::kString ? ft.collation : Collation::kBinary;
 }
 
+// Where GROUP_CONCAT's result `s` (longer than max_len) is cut: at max_len bytes, moved back
+// to the start of the UTF-8 character it falls in unless the result is binary (MySQL cuts
+// at a character boundary: well_formed_len).
+size_t CutLength(std::string_view s, size_t max_len, const FieldType& result) {
+  size_t n = std::min(max_len, s.size());
+  if (result.collation == Collation::kBinary) return n;
+  while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return n;
+}
+
+// Estimated heap bytes of buffered datums (payloads included).
+int64_t DatumBytes(std::span<const Datum> ds) {
+  int64_t n = 0;
+  for (const Datum& d : ds) {
+    n += static_cast<int64_t>(sizeof(Datum));
+    if (d.kind() == DatumKind::kString) n += static_cast<int64_t>(d.GetString().size());
+  }
+  return n;
+}
+
 class CountState : public AggState {
  public:
   using AggState::AggState;
@@ -238,6 +258,7 @@ class GroupConcatState : public AggState {
     return has_ ? Datum::String(acc_) : Datum();
   }
   void Reset() override {
+    mem_delta_ -= static_cast<int64_t>(acc_.size());
     acc_.clear();
     has_ = false;
     cut_ = false;
@@ -248,14 +269,16 @@ class GroupConcatState : public AggState {
   void Append(EvalContext* ctx, std::string_view piece) {
     ++rows_;
     if (cut_) return;
+    const size_t before = acc_.size();
     if (has_) acc_ += desc_.separator;
     acc_.append(piece);
     has_ = true;
     if (acc_.size() > desc_.max_len) {
-      acc_.resize(desc_.max_len);
+      acc_.resize(CutLength(acc_, desc_.max_len, desc_.result_type));
       cut_ = true;
       ctx->AppendWarning(1260, absl::StrCat("Row ", rows_, " was cut by GROUP_CONCAT()"));
     }
+    mem_delta_ += static_cast<int64_t>(acc_.size()) - static_cast<int64_t>(before);
   }
 
   std::string acc_;
@@ -264,9 +287,14 @@ class GroupConcatState : public AggState {
   int64_t rows_ = 0;
 };
 
-// GROUP_CONCAT ... ORDER BY: buffers each row's sort keys and concatenated piece, sorts
-// them (stably) when the result is asked for. Its partial result carries the rows with
-// their keys, so a final merge re-sorts whatever partial states it folds in.
+// GROUP_CONCAT ... ORDER BY: buffers each row's sort keys and concatenated piece and
+// sorts them (stably) when the result is asked for. Only the rows that can still reach
+// the result are kept (TiDB's topNRows): a max-heap on the concatenation order drops its
+// last row while the rows before it already pass group_concat_max_len, and a piece is
+// kept to max_len + 1 bytes (enough to see the cut). The kept rows are then always the
+// first ones of the group in that order, so the result and the cut row's number are those
+// of sorting every row. Its partial result carries the kept rows with their keys, so a
+// final merge re-sorts whatever partial states it folds in.
 class OrderedGroupConcatState : public AggState {
  public:
   explicit OrderedGroupConcatState(const AggDesc& d) : AggState(d), values_(ValueArgs(d)) {
@@ -281,7 +309,7 @@ class OrderedGroupConcatState : public AggState {
       row.piece += ToStringValue(args[i], desc_.arg_types[i]);
     }
     row.keys.assign(args.begin() + static_cast<ptrdiff_t>(values_), args.end());
-    rows_.push_back(std::move(row));
+    Insert(std::move(row));
     return absl::OkStatus();
   }
   absl::Status Merge(EvalContext* ctx, std::span<const Datum> partial) override {
@@ -305,7 +333,7 @@ class OrderedGroupConcatState : public AggState {
         return absl::InvalidArgumentError("bad GROUP_CONCAT partial result");
       }
       row.piece = std::string(piece->GetString());
-      rows_.push_back(std::move(row));
+      Insert(std::move(row));
     }
     return absl::OkStatus();
   }
@@ -313,48 +341,90 @@ class OrderedGroupConcatState : public AggState {
     if (rows_.empty()) return {Datum()};
     std::string out;
     std::vector<Datum> tuple;
-    for (const Row& r : rows_) {
-      tuple = r.keys;
-      tuple.push_back(Datum::String(r.piece));
+    for (size_t i : Sorted()) {
+      tuple = rows_[i].keys;
+      tuple.push_back(Datum::String(rows_[i].piece));
       codec::EncodeKey(&out, tuple);
     }
     return {Datum::String(std::move(out))};
   }
   absl::StatusOr<Datum> FinalResult(EvalContext* ctx) const override {
     if (rows_.empty()) return Datum();
-    std::vector<size_t> order(rows_.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      for (size_t k = 0; k < collations_.size(); ++k) {
-        int c = CompareDatum(rows_[a].keys[k], rows_[b].keys[k], collations_[k]);
-        if (c != 0) return desc_.order_desc[k] ? c > 0 : c < 0;
-      }
-      return false;
-    });
     std::string acc;
     int64_t n = 0;
-    for (size_t i : order) {
+    for (size_t i : Sorted()) {
       ++n;
       if (n > 1) acc += desc_.separator;
       acc += rows_[i].piece;
       if (acc.size() > desc_.max_len) {
-        acc.resize(desc_.max_len);
+        acc.resize(CutLength(acc, desc_.max_len, desc_.result_type));
         ctx->AppendWarning(1260, absl::StrCat("Row ", n, " was cut by GROUP_CONCAT()"));
         break;
       }
     }
     return Datum::String(std::move(acc));
   }
-  void Reset() override { rows_.clear(); }
+  void Reset() override {
+    for (const Row& r : rows_) mem_delta_ -= Bytes(r);
+    rows_.clear();
+    joined_ = 0;
+    seq_ = 0;
+  }
 
  private:
   struct Row {
     std::vector<Datum> keys;
     std::string piece;
+    uint64_t seq = 0;  // Arrival order: ties on the keys keep it.
   };
+
+  // Whether `a` comes before `b` in the concatenation.
+  bool Before(const Row& a, const Row& b) const {
+    for (size_t k = 0; k < collations_.size(); ++k) {
+      int c = CompareDatum(a.keys[k], b.keys[k], collations_[k]);
+      if (c != 0) return desc_.order_desc[k] ? c > 0 : c < 0;
+    }
+    return a.seq < b.seq;
+  }
+
+  static int64_t Bytes(const Row& r) {
+    return static_cast<int64_t>(sizeof(Row) + r.piece.size()) + DatumBytes(r.keys);
+  }
+
+  // The kept rows' indexes in concatenation order.
+  std::vector<size_t> Sorted() const {
+    std::vector<size_t> order(rows_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return Before(rows_[a], rows_[b]); });
+    return order;
+  }
+
+  void Insert(Row row) {
+    if (row.piece.size() > desc_.max_len + 1) row.piece.resize(desc_.max_len + 1);
+    row.seq = seq_++;
+    if (!rows_.empty()) joined_ += desc_.separator.size();
+    joined_ += row.piece.size();
+    mem_delta_ += Bytes(row);
+    rows_.push_back(std::move(row));
+    auto before = [&](const Row& a, const Row& b) { return Before(a, b); };
+    std::push_heap(rows_.begin(), rows_.end(), before);
+    // The last row in order (the heap's top) cannot reach the result once the rows before
+    // it are longer than max_len joined: the cut falls before it.
+    while (rows_.size() >= 2 &&
+           joined_ - rows_.front().piece.size() - desc_.separator.size() > desc_.max_len) {
+      joined_ -= rows_.front().piece.size() + desc_.separator.size();
+      std::pop_heap(rows_.begin(), rows_.end(), before);
+      mem_delta_ -= Bytes(rows_.back());
+      rows_.pop_back();
+    }
+  }
+
   size_t values_;
   std::vector<Collation> collations_;
-  std::vector<Row> rows_;
+  std::vector<Row> rows_;  // A max-heap on Before: the last row in order first.
+  size_t joined_ = 0;      // Bytes of the kept pieces joined by separators.
+  uint64_t seq_ = 0;
 };
 
 std::unique_ptr<AggState> NewPlainState(const AggDesc& d) {
@@ -424,6 +494,8 @@ class DistinctState : public AggState {
   }
 
   void Reset() override {
+    mem_delta_ -= bytes_;
+    bytes_ = 0;
     keys_.clear();
     tuples_.clear();
   }
@@ -434,8 +506,17 @@ class DistinctState : public AggState {
     for (size_t i = 0; i < ValueArgs(desc_); ++i) {
       codec::EncodeKeyDatum(&key, args[i], CollationOf(desc_.arg_types[i]));
     }
-    if (keys_.insert(key).second) tuples_.emplace_back(args.begin(), args.end());
+    const int64_t key_bytes = static_cast<int64_t>(key.size());
+    if (!keys_.insert(std::move(key)).second) return;
+    tuples_.emplace_back(args.begin(), args.end());
+    // The set node and key, the tuple.
+    const int64_t b =
+        64 + key_bytes + static_cast<int64_t>(sizeof(std::vector<Datum>)) + DatumBytes(args);
+    bytes_ += b;
+    mem_delta_ += b;
   }
+
+  int64_t bytes_ = 0;  // Estimated bytes of keys_ and tuples_.
 
   std::set<std::string> keys_;
   std::vector<std::vector<Datum>> tuples_;

@@ -11,14 +11,22 @@
 //   COUNT -> [count]                     SUM -> [sum or NULL]
 //   AVG   -> [count, sum or NULL]        MIN/MAX -> [value or NULL]
 //   GROUP_CONCAT -> [text or NULL]
-//   GROUP_CONCAT ... ORDER BY -> [the (sort keys, piece) rows, key-encoded]: the final
-//                    merge re-sorts them, so the order holds however the work was split
+//   GROUP_CONCAT ... ORDER BY -> [the (sort keys, piece) rows, key-encoded, in their
+//                    order]: the final merge re-sorts them, so the order holds however the
+//                    work was split
 //   any DISTINCT aggregate but MIN/MAX -> [the distinct argument tuples, key-encoded]
 //
 // Results follow MySQL: COUNT is BIGINT; SUM of integers or decimals is DECIMAL, of
 // anything else DOUBLE; AVG of integers or decimals is DECIMAL with the scale plus 4;
 // SUM/AVG/MIN/MAX of no rows is NULL; GROUP_CONCAT stops at group_concat_max_len
-// (1024) bytes with warning 1260.
+// (1024) bytes, cut at a character boundary unless the result is binary, with warning
+// 1260 "Row N was cut by GROUP_CONCAT()" (N: the row of the group, in concatenation
+// order, that passed the limit; MySQL counts rows across the groups of the statement).
+//
+// Memory: GROUP_CONCAT ... ORDER BY keeps only the rows that can still reach the result
+// (the first ones in sort order whose pieces fill group_concat_max_len, pieces cut to it:
+// TiDB's topNRows); DISTINCT keeps every distinct tuple. States that buffer report how
+// much they grew (TakeMemDelta) for the statement's memory quota.
 //
 // Thread safety: an AggState is used by one thread at a time.
 
@@ -29,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -86,11 +95,15 @@ class AggState {
   virtual std::vector<Datum> PartialResult() const = 0;
   virtual absl::StatusOr<Datum> FinalResult(EvalContext* ctx) const = 0;
   virtual void Reset() = 0;
+  // Bytes the state's buffers grew by since the last call (negative: they shrank); zero
+  // for the states that buffer nothing.
+  int64_t TakeMemDelta() { return std::exchange(mem_delta_, 0); }
 
   explicit AggState(const AggDesc& desc) : desc_(desc) {}
 
  protected:
   AggDesc desc_;
+  int64_t mem_delta_ = 0;
 };
 
 std::unique_ptr<AggState> NewAggState(const AggDesc& desc);

@@ -168,6 +168,118 @@ TEST(AggregateTest, GroupConcatOrderBy) {
   EXPECT_FALSE(NewAggDesc("group_concat", {i}, false, {false}).ok());
 }
 
+// The cut at group_concat_max_len falls on a character boundary unless the result is
+// binary, with warning 1260, ordered or not.
+TEST(AggregateTest, GroupConcatCutsAtACharacterBoundary) {
+  const FieldType s = FieldType::Varchar(10);
+  const FieldType i = FieldType::LongLong();
+  for (bool ordered : {false, true}) {
+    std::vector<FieldType> types = {s};
+    std::vector<bool> desc;
+    if (ordered) {
+      types.push_back(i);
+      desc.push_back(false);
+    }
+    absl::StatusOr<AggDesc> d = NewAggDesc("group_concat", types, false, desc);
+    ASSERT_TRUE(d.ok()) << d.status();
+    d->max_len = 5;  // "ab,é" is 5 bytes; "ab,éé" would cut inside the second é.
+    auto st = NewAggState(*d);
+    EvalContext ctx;
+    std::vector<Datum> r1 = {Datum::String("ab"), Datum::Int(1)};
+    std::vector<Datum> r2 = {Datum::String("\xC3\xA9\xC3\xA9"), Datum::Int(2)};
+    const size_t args = ordered ? 2 : 1;
+    ASSERT_TRUE(st->Update(&ctx, std::span<const Datum>(r1.data(), args)).ok());
+    ASSERT_TRUE(st->Update(&ctx, std::span<const Datum>(r2.data(), args)).ok());
+    EXPECT_EQ(st->FinalResult(&ctx)->GetString(), "ab,\xC3\xA9") << "ordered " << ordered;
+    ASSERT_EQ(ctx.warnings().size(), 1u);
+    EXPECT_EQ(ctx.warnings()[0].error.code, 1260);
+    EXPECT_EQ(ctx.warnings()[0].error.message, "Row 2 was cut by GROUP_CONCAT()");
+  }
+  // A binary result is cut at the byte.
+  absl::StatusOr<AggDesc> b = NewAggDesc("group_concat", {FieldType::VarBinary(10)});
+  ASSERT_TRUE(b.ok());
+  b->max_len = 4;
+  auto st = NewAggState(*b);
+  EvalContext ctx;
+  ASSERT_TRUE(st->Update(&ctx, std::vector<Datum>{Datum::String("\xC3\xA9\xC3\xA9\xC3")}).ok());
+  EXPECT_EQ(st->FinalResult(&ctx)->GetString(), "\xC3\xA9\xC3\xA9");
+}
+
+// GROUP_CONCAT ... ORDER BY keeps only the rows that can reach the result: over many
+// rows its buffers stay near group_concat_max_len (as TakeMemDelta reports them), and the
+// result, the cut and the warning equal those of sorting every row — complete, or split
+// into partial states merged at the end.
+TEST(AggregateTest, OrderedGroupConcatKeepsOnlyWhatCanReachTheResult) {
+  const FieldType s = FieldType::Varchar(40);
+  const FieldType i = FieldType::LongLong();
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 24; ++round) {
+    const bool desc = round % 2 == 1;
+    absl::StatusOr<AggDesc> d = NewAggDesc("group_concat", {s, i}, false, {desc});
+    ASSERT_TRUE(d.ok());
+    d->max_len = 1 + rng() % 200;
+    d->separator = round % 3 == 0 ? "" : (round % 3 == 1 ? "," : "--");
+    const size_t n = 300 + rng() % 1500;
+    std::vector<std::vector<Datum>> rows;
+    for (size_t r = 0; r < n; ++r) {
+      // Empty pieces only with a separator (rows that add nothing are all kept).
+      std::string v(rng() % 12 + (d->separator.empty() ? 1 : 0),
+                    static_cast<char>('a' + rng() % 26));
+      rows.push_back({Datum::String(v), Datum::Int(static_cast<int64_t>(rng() % 100))});
+    }
+    // Reference: a stable sort of every row, joined, cut.
+    std::vector<size_t> order(n);
+    for (size_t r = 0; r < n; ++r) order[r] = r;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return desc ? rows[a][1].GetInt64() > rows[b][1].GetInt64()
+                  : rows[a][1].GetInt64() < rows[b][1].GetInt64();
+    });
+    std::string want;
+    std::string want_warning;
+    for (size_t k = 0; k < n; ++k) {
+      if (k > 0) want += d->separator;
+      want += rows[order[k]][0].GetString();
+      if (want.size() > d->max_len) {
+        want.resize(d->max_len);
+        want_warning = "Row " + std::to_string(k + 1) + " was cut by GROUP_CONCAT()";
+        break;
+      }
+    }
+    auto one = NewAggState(*d);
+    std::vector<std::unique_ptr<AggState>> parts;
+    for (int p = 0; p < 3; ++p) parts.push_back(NewAggState(*d));
+    EvalContext ctx;
+    int64_t held = 0, peak = 0;
+    for (size_t r = 0; r < n; ++r) {
+      ASSERT_TRUE(one->Update(&ctx, rows[r]).ok());
+      held += one->TakeMemDelta();
+      peak = std::max(peak, held);
+      // Contiguous thirds, merged in order: ties keep their input order.
+      ASSERT_TRUE(parts[r * 3 / n]->Update(&ctx, rows[r]).ok());
+    }
+    // Every kept row holds at least a byte or a separator of the result's max_len + 1, and
+    // a piece is kept to max_len + 1 bytes: a few hundred rows at most, not n.
+    EXPECT_LT(peak, static_cast<int64_t>((d->max_len + 2) * 400)) << "round " << round;
+    auto fin = NewAggState(*d);
+    for (auto& p : parts) ASSERT_TRUE(fin->Merge(&ctx, p->PartialResult()).ok());
+    for (AggState* st : {one.get(), fin.get()}) {
+      EvalContext wctx;
+      absl::StatusOr<Datum> got = st->FinalResult(&wctx);
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(got->GetString(), want) << "round " << round;
+      if (want_warning.empty()) {
+        EXPECT_EQ(wctx.warning_count(), 0u);
+      } else {
+        ASSERT_EQ(wctx.warnings().size(), 1u) << "round " << round;
+        EXPECT_EQ(wctx.warnings()[0].error.message, want_warning) << "round " << round;
+      }
+    }
+    one->Reset();
+    held += one->TakeMemDelta();
+    EXPECT_EQ(held, 0) << "round " << round;
+  }
+}
+
 TEST(AggregateTest, BadNamesAndArity) {
   auto d = NewAggDesc("median", {FieldType::LongLong()});
   ASSERT_FALSE(d.ok());
