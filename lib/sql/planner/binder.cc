@@ -1181,9 +1181,81 @@ absl::StatusOr<PlanPtr> Binder::BuildLeaf(const TableRef& ref, Scope* parent,
 absl::StatusOr<PlanPtr> Binder::BuildFrom(const TableRef& ref, const Expr* where, Scope* parent,
                                           std::vector<Correlation>* corr,
                                           std::vector<const Expr*>* leftover) {
+  if (where == nullptr) {
+    if (auto it = prebuilt_.find(&ref);
+        it != prebuilt_.end() && it->second.parent == parent && it->second.corr == corr) {
+      PlanPtr plan = std::move(it->second.plan);
+      prebuilt_.erase(it);
+      return plan;
+    }
+    absl::StatusOr<bool> ahead = Prebuild(ref, parent, corr);
+    if (!ahead.ok()) return ahead.status();
+    if (*ahead) {
+      absl::StatusOr<PlanPtr> plan = BuildFromConds(ref, {}, parent, corr, leftover);
+      prebuilt_.clear();
+      return plan;
+    }
+  }
   std::vector<const Expr*> where_conds;
   SplitAnd(where, &where_conds);
   return BuildFromConds(ref, where_conds, parent, corr, leftover);
+}
+
+absl::StatusOr<bool> Binder::Prebuild(const TableRef& ref, Scope* parent,
+                                      std::vector<Correlation>* corr) {
+  // Nestings up to this deep recurse as before.
+  constexpr size_t kPrebuildDepth = 8;
+  if (prebuilding_) return false;
+  auto outer = [](const TableRef* r) -> const JoinRef* {
+    auto* j = dynamic_cast<const JoinRef*>(r);
+    return j != nullptr && (j->kind == JoinKind::kLeft || j->kind == JoinKind::kRight) ? j
+                                                                                       : nullptr;
+  };
+  // The separately built sides, found as BuildFromConds (with no WHERE, so no outer join
+  // turns inner) walks `ref`: inner joins are flattened, an outer join's chain down its
+  // outer sides is one leaf whose joins' inner sides and base are built by BuildFrom.
+  // Listed parents before children, with their nesting depth.
+  std::vector<const TableRef*> sides;
+  size_t max_depth = 0;
+  std::vector<std::pair<const TableRef*, size_t>> walk = {{&ref, 0}};
+  while (!walk.empty()) {
+    auto [r, depth] = walk.back();
+    walk.pop_back();
+    auto side = [&](const TableRef* x) {
+      sides.push_back(x);
+      max_depth = std::max(max_depth, depth + 1);
+      walk.push_back({x, depth + 1});
+    };
+    if (const JoinRef* top = outer(r)) {
+      const JoinRef* j = top;
+      while (true) {
+        side(j->kind == JoinKind::kLeft ? j->right.get() : j->left.get());
+        const TableRef* o = j->kind == JoinKind::kLeft ? j->left.get() : j->right.get();
+        const JoinRef* next = outer(o);
+        if (next == nullptr) {
+          side(o);
+          break;
+        }
+        j = next;
+      }
+    } else if (auto* j = dynamic_cast<const JoinRef*>(r)) {
+      walk.push_back({j->left.get(), depth});
+      walk.push_back({j->right.get(), depth});
+    }
+  }
+  if (max_depth < kPrebuildDepth) return false;
+  prebuilding_ = true;
+  for (size_t i = sides.size(); i-- > 0;) {
+    absl::StatusOr<PlanPtr> plan = BuildFromConds(*sides[i], {}, parent, corr, nullptr);
+    if (!plan.ok()) {
+      prebuilding_ = false;
+      prebuilt_.clear();
+      return plan.status();
+    }
+    prebuilt_[sides[i]] = Prebuilt{*std::move(plan), parent, corr};
+  }
+  prebuilding_ = false;
+  return true;
 }
 
 absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
@@ -1967,8 +2039,48 @@ void CollectScalarSubqueries(const Expr& e, std::vector<const SubqueryExpr*>* ou
   ForEachChild(e, [&](const Expr& c) { CollectScalarSubqueries(c, out); });
 }
 
+// Whether evaluating `e` can raise no warning nor error on any row (conservative: columns,
+// constants, comparisons and logic over them, lossless numeric casts).
+bool Quiet(const expr::Expression& e) {
+  if (dynamic_cast<const expr::ColumnRef*>(&e) != nullptr ||
+      dynamic_cast<const expr::Constant*>(&e) != nullptr) {
+    return true;
+  }
+  auto* f = dynamic_cast<const expr::ScalarFunction*>(&e);
+  if (f == nullptr) return false;
+  const std::string& n = f->name();
+  for (size_t i = 0; i < f->num_args(); ++i) {
+    if (!Quiet(f->arg(i))) return false;
+  }
+  if (n == "cast") {
+    const EvalType from = f->arg(0).eval_type(), to = f->eval_type();
+    const bool numeric_to =
+        to == EvalType::kInt || to == EvalType::kDecimal || to == EvalType::kReal;
+    return (from == EvalType::kInt && numeric_to &&
+            (to != EvalType::kInt || f->arg(0).type().IsUnsigned() == f->type().IsUnsigned())) ||
+           (from == EvalType::kDecimal && to == EvalType::kReal) ||
+           (from == to && from == EvalType::kString &&
+            f->type().collation == f->arg(0).type().collation);
+  }
+  if (n == "eq" || n == "ne" || n == "lt" || n == "le" || n == "gt" || n == "ge" || n == "nulleq" ||
+      n == "isnull") {
+    return true;  // Operands of differing classes are compared through casts, checked above.
+  }
+  if (n == "and" || n == "or" || n == "not" || n == "xor") {
+    for (size_t i = 0; i < f->num_args(); ++i) {
+      if (f->arg(i).eval_type() == EvalType::kString) return false;  // Truth of a string warns.
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
+// The join evaluates the subquery's expressions once over every inner row (matched or
+// not); the correlated execution (an Apply, as MySQL runs it) over the matching inner rows,
+// once per outer row. Warnings (and errors) would differ, so only subqueries whose
+// conditions, keys and aggregate arguments cannot raise any (Quiet) are decorrelated.
 std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryExpr& sq,
                                                                 const Schema& outer) {
   auto* sel = dynamic_cast<const SelectStmt*>(sq.query.get());
@@ -2006,6 +2118,8 @@ std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryEx
     const ConjunctKind kind = ClassifyConjunct(*k, inner_scope, outer, combined);
     if (kind == ConjunctKind::kRefused) return std::nullopt;
     if (kind == ConjunctKind::kLocal) {
+      auto x = Bind(*k, &inner_scope);
+      if (!x.ok() || !Quiet(**x)) return std::nullopt;
       local.push_back(k);
       continue;
     }
@@ -2035,7 +2149,8 @@ std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryEx
       return std::nullopt;
     }
     auto inner_key = Bind(*inner_side, &inner_scope);
-    if (!inner_key.ok() || !HashCompatible(outer_key->type(), (*inner_key)->type())) {
+    if (!inner_key.ok() || !HashCompatible(outer_key->type(), (*inner_key)->type()) ||
+        !Quiet(*outer_key) || !Quiet(**inner_key)) {
       return std::nullopt;
     }
     part.left_keys.push_back(std::move(outer_key));
@@ -2060,7 +2175,13 @@ std::optional<Binder::ScalarJoinPart> Binder::DecorrelateScalar(const SubqueryEx
   std::vector<FieldType> types;
   for (const auto& a : agg->args) {
     auto x = Bind(*a, &ps);
-    if (!x.ok()) return std::nullopt;
+    if (!x.ok() || !Quiet(**x)) return std::nullopt;
+    // SUM and AVG convert their argument to a number: a string's conversion warns.
+    const EvalType et = (*x)->eval_type();
+    if ((name == "sum" || name == "avg") && et != EvalType::kInt && et != EvalType::kDecimal &&
+        et != EvalType::kReal) {
+      return std::nullopt;
+    }
     types.push_back((*x)->type());
     item.args.push_back(*std::move(x));
   }
@@ -2769,6 +2890,60 @@ absl::StatusOr<PlanPtr> Binder::BuildTableRead(const TablePtr& table, const std:
   return BuildJoinTree({*leaf}, conds, nullptr, nullptr, nullptr);
 }
 
+absl::StatusOr<PlanPtr> Binder::BuildFromWhere(const SelectStmt& sel, Scope* parent,
+                                               std::vector<Correlation>* corr) {
+  std::vector<const Expr*> conds;
+  SplitAnd(sel.where.get(), &conds);
+  // The WHERE conjuncts over correlated scalar subqueries that all decorrelate, decided
+  // over the FROM clause's schema (built once more, with no conditions, to know it).
+  std::vector<const Expr*> kept, scalar;
+  std::optional<Schema> from_schema;
+  for (const Expr* c : conds) {
+    std::vector<const SubqueryExpr*> subs;
+    if (opts_.optimize) CollectScalarSubqueries(*c, &subs);
+    bool all = !subs.empty();
+    for (const SubqueryExpr* sq : subs) {
+      if (!all) break;
+      if (!from_schema.has_value()) {
+        std::vector<Correlation> probe_corr;
+        auto probe = BuildFromConds(*sel.from, {}, parent, &probe_corr, nullptr);
+        if (!probe.ok()) return probe.status();
+        from_schema = (*probe)->schema;
+      }
+      all = DecorrelateScalar(*sq, *from_schema).has_value();
+    }
+    (all ? scalar : kept).push_back(c);
+  }
+  auto built = BuildFromConds(*sel.from, kept, parent, corr, nullptr);
+  if (!built.ok() || scalar.empty()) return built;
+  PlanPtr plan = *std::move(built);
+  // Left joins of the aggregations (JoinScalarSubqueries; their values hidden columns
+  // after the FROM clause's, as for the select list), then the conjuncts over them.
+  std::vector<const SubqueryExpr*> subs = JoinScalarSubqueries(scalar, &plan);
+  const Schema joined = plan->schema;
+  for (const SubqueryExpr* sq : subs) scalar_cols_[sq].schema = &joined;
+  Scope ws;
+  ws.schema = &joined;
+  ws.parent = parent;
+  ws.corr = corr;
+  ws.clause = "where clause";
+  auto f = std::make_shared<SelectionNode>();
+  f->children.push_back(plan);
+  f->schema = joined;
+  absl::Status st;
+  for (const Expr* c : scalar) {
+    auto x = Bind(*c, &ws);
+    if (!x.ok()) {
+      st = x.status();
+      break;
+    }
+    f->conditions.push_back(*std::move(x));
+  }
+  for (const SubqueryExpr* sq : subs) scalar_cols_.erase(sq);
+  if (!st.ok()) return st;
+  return PlanPtr(f);
+}
+
 absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent,
                                             std::vector<Correlation>* corr) {
   // This SELECT's join hints, restored for the enclosing one on the way out.
@@ -2797,7 +2972,7 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
       plan = f;
     }
   } else {
-    auto p = BuildFrom(*sel.from, sel.where.get(), parent, corr, nullptr);
+    auto p = BuildFromWhere(sel, parent, corr);
     if (!p.ok()) return p.status();
     plan = *std::move(p);
   }

@@ -90,6 +90,12 @@ class Binder {
                                        std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildSelect(const SelectStmt& s, Scope* parent,
                                       std::vector<Correlation>* corr);
+  // The FROM clause of `s` under its WHERE. A WHERE conjunct over correlated scalar
+  // subqueries that DecorrelateScalar all takes is not pushed into the joins: the
+  // aggregations are left-joined above them and the conjunct filters the result (TiDB's
+  // Apply -> left outer join + aggregation, as for the select list).
+  absl::StatusOr<PlanPtr> BuildFromWhere(const SelectStmt& s, Scope* parent,
+                                         std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildSetOp(const SetOprStmt& s, Scope* parent,
                                      std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildOrderLimit(PlanPtr plan, const QueryStmt& q, Scope* parent,
@@ -101,6 +107,14 @@ class Binder {
                                          const std::vector<const Expr*>& where_conds, Scope* parent,
                                          std::vector<Correlation>* corr,
                                          std::vector<const Expr*>* leftover);
+  // BuildFromConds builds each side of an outer join that is not flattened into its join
+  // graph (the inner side, the base of a chain of outer joins) by BuildFrom, a call level
+  // per such nesting: 64 outer joins nested on their inner sides overflowed a fiber's
+  // stack under ASan. When `ref` nests such sides deeper than a few levels, Prebuild builds
+  // them first, innermost first, into prebuilt_ (each finds its own sides there), so no
+  // build recurses more than one level; returns whether it did (the caller then clears
+  // prebuilt_ once `ref` is built).
+  absl::StatusOr<bool> Prebuild(const TableRef& ref, Scope* parent, std::vector<Correlation>* corr);
   // A WHERE conjunct [NOT] EXISTS (subquery) or x IN (subquery) whose subquery is
   // correlated only through conjuncts of its WHERE becomes a semi (anti) join of the
   // outer rows with the subquery's rows (TiDB's decorrelation of Apply): correlated
@@ -205,6 +219,14 @@ class Binder {
     bool is_count = false;
   };
   std::map<const SubqueryExpr*, ScalarColumn> scalar_cols_;
+  // Sides of outer joins built ahead by Prebuild, taken (once) by BuildFrom.
+  struct Prebuilt {
+    PlanPtr plan;
+    Scope* parent = nullptr;
+    std::vector<Correlation>* corr = nullptr;
+  };
+  std::map<const TableRef*, Prebuilt> prebuilt_;
+  bool prebuilding_ = false;
   int depth_ = 0;
 };
 
