@@ -59,6 +59,9 @@ std::unique_ptr<sql::Database> Open(const std::string& dir) {
   sql::LocalClusterOptions o;
   o.nodes = 1;
   o.data_dir = dir;
+  if (const char* mb = std::getenv("RUTILE_BLOCK_CACHE_MB")) {
+    o.block_cache_bytes = static_cast<size_t>(std::stoull(mb)) << 20;
+  }
   auto db = sql::Database::OpenLocalCluster(o);
   if (!db.ok()) Die("open " + dir + ": " + db.status().ToString());
   return *std::move(db);

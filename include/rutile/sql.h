@@ -76,6 +76,8 @@ struct LocalClusterOptions {
   Env* env = nullptr;
   // Raft tick (an election takes 10 to 20 ticks).
   uint64_t raft_tick_micros = 10'000;
+  // Each node's LevelDB block cache (NodeOptions::block_cache_bytes); 0: the default.
+  size_t block_cache_bytes = 0;
 };
 
 // A MySQL column definition as the protocol sends it.

@@ -166,6 +166,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
   } else {
     storage::LevelDbEngineOptions eo;
     eo.io_env = impl->env;
+    if (options.block_cache_bytes != 0) eo.block_cache_bytes = options.block_cache_bytes;
     absl::StatusOr<std::unique_ptr<storage::Engine>> e =
         storage::LevelDbEngine::Open(options.data_dir, eo);
     if (!e.ok()) return e.status();

@@ -119,7 +119,7 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
     if (decided) {
       if (steps >= 8) {  // Many older versions: one seek skips them all.
         write_it->Seek(NextUserKeySeek(user));
-        return write_it->status();
+        return write_it->Valid() ? absl::OkStatus() : write_it->status();
       }
       continue;
     }
@@ -157,7 +157,8 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
       decided = true;
     }
   }
-  return write_it->status();
+  // status() walks LevelDB's whole iterator tree: ask only once the iterator ended.
+  return write_it->Valid() ? absl::OkStatus() : write_it->status();
 }
 
 // The scan loop of Scan and ScanEach.
