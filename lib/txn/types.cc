@@ -350,6 +350,14 @@ absl::StatusOr<WriteRef> WriteRef::Decode(std::string_view data) {
       return Corrupt("write", data);
   }
   if (!GetVarint64(&in, &w.start_ts)) return Corrupt("write", data);
+  // Fast path (a scan decodes one record per row): nothing but a short value under 128
+  // bytes (one length byte) follows, as the general loop below would read it.
+  if (in.size() >= 2 && in[0] == 'v' && static_cast<uint8_t>(in[1]) < 0x80 &&
+      in.size() == 2 + static_cast<size_t>(static_cast<uint8_t>(in[1]))) {
+    w.has_short_value = true;
+    w.short_value = in.substr(2);
+    return w;
+  }
   char last = 0;
   while (!in.empty()) {
     char tag;
