@@ -59,6 +59,15 @@ Write FullWrite() {
   return w;
 }
 
+// A record as a scan meets it most: a Put carrying a row as its short value.
+Write ShortValueWrite() {
+  Write w;
+  w.type = WriteType::kPut;
+  w.start_ts = 1'000'000'007;
+  w.short_value = std::string("\x80\x00\x03\x00\x00\x00\x01\x02\x03row", 12);
+  return w;
+}
+
 TEST(LockTest, RoundTrips) {
   std::vector<Lock> locks = {Lock{}, FullLock()};
   Lock p;
@@ -138,12 +147,50 @@ TEST(WriteTest, StrictDecoding) {
   EXPECT_FALSE(Write::Decode(std::string("P\x80\x00")).ok());  // Non-minimal varint.
 }
 
+// WriteRef::Decode reads a record holding only a short value under 128 bytes on a fast
+// path: every such record (and its neighbours that take the general loop) decodes as
+// before, and malformed ones stay rejected.
+TEST(WriteTest, ShortValueFastPathMatchesGeneralDecoding) {
+  for (size_t len : {0, 1, 2, 100, 126, 127, 128, 129, 300}) {
+    for (WriteType type : {WriteType::kPut, WriteType::kDelete, WriteType::kLock}) {
+      for (int extra = 0; extra < 3; ++extra) {
+        Write w;
+        w.type = type;
+        w.start_ts = 1'000'000'007;
+        w.short_value = std::string(len, static_cast<char>('a' + len % 26));
+        if (extra == 1) w.gc_fence = 42;
+        if (extra == 2) w.has_overlapped_rollback = true;
+        const std::string enc = w.Encode();
+        auto d = Write::Decode(enc);
+        ASSERT_TRUE(d.ok()) << d.status() << " len " << len;
+        EXPECT_EQ(*d, w) << w.DebugString();
+        auto r = WriteRef::Decode(enc);
+        ASSERT_TRUE(r.ok()) << r.status();
+        EXPECT_TRUE(r->has_short_value);
+        EXPECT_EQ(r->short_value, *w.short_value);
+        EXPECT_EQ(r->start_ts, w.start_ts);
+        EXPECT_EQ(r->type, type);
+        EXPECT_TRUE(r->gc_fence == w.gc_fence);
+        EXPECT_EQ(r->has_overlapped_rollback, w.has_overlapped_rollback);
+        // Short by a byte (the length says more than there is) or a byte too long.
+        EXPECT_FALSE(WriteRef::Decode(enc.substr(0, enc.size() - 1)).ok()) << len;
+        EXPECT_FALSE(WriteRef::Decode(enc + "x").ok()) << len;
+      }
+    }
+  }
+  // A length byte of 0x80 starts a two-byte varint: not a one-byte length.
+  EXPECT_FALSE(WriteRef::Decode(std::string("P\x05v\x80") + std::string(128, 'x')).ok());
+  auto two = WriteRef::Decode(std::string("P\x05v\x80\x01") + std::string(128, 'x'));
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->short_value.size(), 128u);
+}
+
 // Random bytes and random mutations of valid encodings never crash a decoder, and
 // whatever they accept re-encodes to the same bytes.
 TEST(DecoderFuzzTest, NeverCrashesAndAcceptsOnlyCanonical) {
   std::mt19937_64 rng(42);
   const std::vector<std::string> seeds = {
-      FullLock().Encode(), FullWrite().Encode(),
+      FullLock().Encode(), FullWrite().Encode(), ShortValueWrite().Encode(),
       EncodeTxnError(KeyIsLocked{{LockInfo::From(FullLock(), "key")}})};
   for (int i = 0; i < 20000; ++i) {
     std::string s = seeds[i % seeds.size()];
