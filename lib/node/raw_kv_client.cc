@@ -2,7 +2,6 @@
 // in-process nodes, through raftstore's RaftKv and Store public API.
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <utility>
 
@@ -16,25 +15,14 @@
 #include "raftstore/raft_kv.h"
 #include "raftstore/store.h"
 #include "rutile/kv.h"
+#include "txn/client/region_cache.h"
+#include "txn/client/region_request_sender.h"
 
 namespace rutile {
 namespace {
 
 // How long one attempt at one store may take before the client tries again.
 constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
-// Region errors that name a new leader or region are retried at once at most this many
-// times in a row before the client backs off.
-constexpr int kMaxImmediateRetries = 3;
-
-// Shared, so that a lookup copies a pointer, not the region.
-struct CachedRegion {
-  CachedRegion(metapb::Region r, uint64_t leader) : region(std::move(r)), leader_store(leader) {}
-  const metapb::Region region;
-  std::atomic<uint64_t> leader_store;  // 0: not known.
-};
-using RegionPtr = std::shared_ptr<CachedRegion>;
-
-bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
 }  // namespace
 
@@ -74,175 +62,37 @@ struct RawKvClient::Impl {
     return e.kv;
   }
 
-  absl::Mutex mu;
-  std::map<std::string, RegionPtr> cache ABSL_GUARDED_BY(mu);  // By start key.
+  // Region routing (set up by Init once `pd` is known).
+  std::unique_ptr<txn::client::RegionCache> cache;
+  std::unique_ptr<txn::client::RegionRequestSender> sender;
 
-  // ---- Region cache.
-
-  void InsertLocked(const metapb::Region& r, uint64_t leader_store)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    // Drop every cached region overlapping [start, end) and every entry of the same id.
-    for (auto it = cache.begin(); it != cache.end();) {
-      const metapb::Region& c = it->second->region;
-      bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
-      if (overlaps || c.id() == r.id()) {
-        it = cache.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    cache[r.start_key()] = std::make_shared<CachedRegion>(r, leader_store);
+  void Init() {
+    cache = std::make_unique<txn::client::RegionCache>(
+        [this](const std::string& key) -> absl::StatusOr<txn::client::RegionRoute> {
+          absl::StatusOr<node::PdApi::RegionRoute> r = pd->GetRegionByKey(key);
+          if (!r.ok()) return r.status();
+          return txn::client::RegionRoute{std::move(r->region), r->leader.store_id()};
+        });
+    txn::client::SenderOptions so;
+    so.backoff_first_micros = options.backoff_first_micros;
+    so.backoff_max_micros = options.backoff_max_micros;
+    so.what = "raw kv request";
+    sender = std::make_unique<txn::client::RegionRequestSender>(env, cache.get(), std::move(so));
   }
 
-  void Insert(const metapb::Region& r, uint64_t leader_store) {
-    absl::MutexLock lock(&mu);
-    InsertLocked(r, leader_store);
-  }
-
-  void Invalidate(uint64_t region_id) {
-    absl::MutexLock lock(&mu);
-    for (auto it = cache.begin(); it != cache.end(); ++it) {
-      if (it->second->region.id() == region_id) {
-        cache.erase(it);
-        return;
-      }
-    }
-  }
-
-  void SetLeader(uint64_t region_id, uint64_t store) {
-    absl::ReaderMutexLock lock(&mu);
-    for (auto& [k, c] : cache) {
-      if (c->region.id() == region_id) c->leader_store.store(store, std::memory_order_relaxed);
-    }
-  }
-
-  // Performance-critical path.
-  absl::StatusOr<RegionPtr> Locate(const std::string& key) {
-    {
-      absl::ReaderMutexLock lock(&mu);
-      auto it = cache.upper_bound(key);
-      if (it != cache.begin()) {
-        --it;
-        if (EndAfter(it->second->region.end_key(), key)) return it->second;
-      }
-    }
-    absl::StatusOr<node::PdApi::RegionRoute> r = pd->GetRegionByKey(key);
-    if (!r.ok()) return r.status();
-    auto c = std::make_shared<CachedRegion>(r->region, r->leader.store_id());
-    absl::MutexLock lock(&mu);
-    InsertLocked(c->region, c->leader_store.load(std::memory_order_relaxed));
-    return c;
-  }
-
-  // ---- Retries.
-
-  // Runs `fn(region, store, kv)` against the region holding `key` until it succeeds, fails
-  // with an error that is not a region error, or the deadline passes.
+  // Runs `fn(region, store, kv, ctx)` against the region holding `key` until it succeeds,
+  // fails with an error that is neither a region error nor a store error, or the deadline
+  // passes (the sender's rules, region_request_sender.h).
   template <typename Fn>
   absl::Status WithRegion(const std::string& key, uint64_t deadline, Fn fn) {
-    uint64_t backoff = options.backoff_first_micros;
-    uint64_t attempt = 0;
-    absl::Status last = absl::DeadlineExceededError("no attempt");
-    std::string where;  // The last region and store tried, for the error message.
-    int immediate = 0;  // Retries in a row without a backoff.
-    while (true) {
-      bool need_backoff = false;
-      absl::StatusOr<RegionPtr> located = Locate(key);
-      if (!located.ok()) {
-        last = located.status();
-        need_backoff = true;
-      } else {
-        const CachedRegion* loc = located->get();
-        const uint64_t cached_leader = loc->leader_store.load(std::memory_order_relaxed);
-        uint64_t store = cached_leader;
-        std::shared_ptr<raftstore::RaftKv> kv = KvFor(store);
-        if (kv == nullptr) {
-          const auto& peers = loc->region.peers();
-          store = peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
-          kv = KvFor(store);
-        }
-        ++attempt;
-        if (kv == nullptr) {
-          last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
-          Invalidate(loc->region.id());
-          need_backoff = true;
-        } else {
-          raftstore::Context ctx;
-          ctx.region_id = loc->region.id();
-          ctx.region_epoch = loc->region.region_epoch();
-          last = fn(loc->region, store, kv.get(), ctx);
-          if (last.ok()) {
-            if (cached_leader != store) SetLeader(loc->region.id(), store);
-            return last;
-          }
-          where = absl::StrCat(" (region ", loc->region.id(), " version ",
-                               loc->region.region_epoch().version(), " at store ", store, ")");
-          std::optional<raft_cmdpb::Error> err = raftstore::GetRegionError(last);
-          if (err.has_value()) {
-            switch (err->kind_case()) {
-              case raft_cmdpb::Error::kNotLeader:
-                if (err->not_leader().leader().store_id() != 0 &&
-                    err->not_leader().leader().store_id() != store) {
-                  SetLeader(loc->region.id(), err->not_leader().leader().store_id());
-                } else {
-                  SetLeader(loc->region.id(), 0);
-                  need_backoff = true;
-                }
-                break;
-              case raft_cmdpb::Error::kEpochNotMatch: {
-                const auto& cur = err->epoch_not_match().current_regions();
-                if (cur.empty()) {
-                  Invalidate(loc->region.id());
-                } else {
-                  absl::MutexLock lock(&mu);
-                  for (const metapb::Region& r : cur) InsertLocked(r, store);
-                }
-                break;
-              }
-              case raft_cmdpb::Error::kKeyNotInRegion:
-                Invalidate(loc->region.id());
-                need_backoff = true;
-                break;
-              case raft_cmdpb::Error::kRegionNotFound:
-              case raft_cmdpb::Error::kProposalInMergingMode:
-                // The store no longer has the region (moved or merged away) or is merging
-                // it away: the cached range may be stale, so ask PD again.
-                Invalidate(loc->region.id());
-                need_backoff = true;
-                break;
-              default:  // ServerIsBusy, StaleCommand.
-                need_backoff = true;
-                break;
-            }
-          } else if (absl::IsDeadlineExceeded(last) || absl::IsAborted(last)) {
-            // The attempt's outcome is unknown (raw writes are idempotent) or the store is
-            // shutting down: try again, elsewhere if needed.
-            SetLeader(loc->region.id(), 0);
-            need_backoff = true;
-          } else {
-            return last;
-          }
-        }
-      }
-      uint64_t now = env->NowMicros();
-      if (now >= deadline) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "raw kv request not done in time; last error", where, ": ", last.ToString()));
-      }
-      // A region error that names somewhere new to try retries at once, but never many
-      // times in a row: stale hints can point in a circle (every up replica naming a
-      // crashed leader as in seed 200019), and answers that take no time would then spin
-      // the loop without time passing, so the deadline never came.
-      immediate = need_backoff ? 0 : immediate + 1;
-      if (immediate > kMaxImmediateRetries) {
-        need_backoff = true;
-        immediate = 0;
-      }
-      if (need_backoff) {
-        env->SleepForMicros(std::min(backoff, deadline - now));
-        backoff = std::min(backoff * 2, options.backoff_max_micros);
-      }
-    }
+    return sender->Send(key, deadline, [&](const txn::client::SendTarget& t) -> absl::Status {
+      std::shared_ptr<raftstore::RaftKv> kv = KvFor(t.store);
+      if (kv == nullptr) return txn::client::StoreUnreachable(t.store);
+      raftstore::Context ctx;
+      ctx.region_id = t.region.id();
+      ctx.region_epoch = t.region.region_epoch();
+      return fn(t.region, t.store, kv.get(), ctx);
+    });
   }
 
   uint64_t Deadline() { return env->NowMicros() + options.timeout_micros; }
@@ -271,6 +121,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector
   impl->pd_handle = nodes[0]->pd();
   if (impl->pd_handle == nullptr) return absl::FailedPreconditionError("node is closed");
   impl->pd = node::PdApiOf(impl->pd_handle->impl_.get());
+  impl->Init();
   auto stores = std::make_shared<std::map<uint64_t, std::shared_ptr<raftstore::Store>>>();
   for (Node* n : nodes) {
     std::shared_ptr<raftstore::Store> s = node::StoreOf(n->impl_.get());
@@ -300,6 +151,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> node::OpenRawKvClient(Env* env, std
   impl->pd_handle = std::move(pd);
   impl->pd = PdApiOf(Access::ImplOf(impl->pd_handle.get()));
   impl->resolve = std::move(resolve);
+  impl->Init();
   return Access::NewRawKvClient(std::move(impl));
 }
 
@@ -471,7 +323,7 @@ absl::Status RawKvClient::SplitAt(const std::string& key) {
         }
         return st->SplitRegion(region.id(), {key});
       });
-  if (split_region != 0) impl_->Invalidate(split_region);
+  if (split_region != 0) impl_->cache->Invalidate(split_region);
   return s;
 }
 

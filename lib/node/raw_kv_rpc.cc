@@ -14,11 +14,13 @@
 namespace rutile::node {
 namespace {
 
-// Region errors that name a new leader or region are retried at once at most this many
-// times in a row before the client backs off.
-constexpr int kMaxImmediateRetries = 3;
-
-bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
+txn::client::SenderOptions SenderOptionsOf(const RawKvOptions& o) {
+  txn::client::SenderOptions so;
+  so.backoff_first_micros = o.backoff_first_micros;
+  so.backoff_max_micros = o.backoff_max_micros;
+  so.what = "raw kv request";
+  return so;
+}
 
 }  // namespace
 
@@ -41,165 +43,34 @@ RpcRawKv::RpcRawKv(Env* env, std::unique_ptr<transport::RpcEndpoint> endpoint, N
     : env_(env),
       options_(options),
       endpoint_(std::move(endpoint)),
-      pd_(endpoint_.get(), pd_node, options.attempt_timeout_micros) {}
+      pd_(endpoint_.get(), pd_node, options.attempt_timeout_micros),
+      cache_([this](const std::string& key) -> absl::StatusOr<txn::client::RegionRoute> {
+        absl::StatusOr<LocalPd::RegionRoute> r = pd_.GetRegionByKey(key);
+        if (!r.ok()) return r.status();
+        return txn::client::RegionRoute{std::move(r->region), r->leader.store_id()};
+      }),
+      sender_(env, &cache_, SenderOptionsOf(options)) {}
 
 RpcRawKv::~RpcRawKv() { endpoint_->Stop(); }
-
-// ---- Region cache.
-
-void RpcRawKv::InsertLocked(const metapb::Region& r, uint64_t leader_store) {
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    const metapb::Region& c = it->second.region;
-    bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
-    if (overlaps || c.id() == r.id()) {
-      it = cache_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  cache_[r.start_key()] = CachedRegion{r, leader_store};
-}
-
-void RpcRawKv::Invalidate(uint64_t region_id) {
-  absl::MutexLock lock(&mu_);
-  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-    if (it->second.region.id() == region_id) {
-      cache_.erase(it);
-      return;
-    }
-  }
-}
-
-void RpcRawKv::SetLeader(uint64_t region_id, uint64_t store) {
-  absl::MutexLock lock(&mu_);
-  for (auto& [k, c] : cache_) {
-    if (c.region.id() == region_id) c.leader_store = store;
-  }
-}
-
-absl::StatusOr<RpcRawKv::CachedRegion> RpcRawKv::Locate(const std::string& key) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache_.upper_bound(key);
-    if (it != cache_.begin()) {
-      --it;
-      if (EndAfter(it->second.region.end_key(), key)) return it->second;
-    }
-  }
-  absl::StatusOr<LocalPd::RegionRoute> r = pd_.GetRegionByKey(key);
-  if (!r.ok()) return r.status();
-  CachedRegion c{r->region, r->leader.store_id()};
-  absl::MutexLock lock(&mu_);
-  InsertLocked(c.region, c.leader_store);
-  return c;
-}
 
 // ---- Retries.
 
 absl::Status RpcRawKv::WithRegion(const std::string& key, uint64_t deadline,
                                   const Attempt& attempt) {
-  uint64_t backoff = options_.backoff_first_micros;
-  uint64_t attempts = 0;
-  int immediate = 0;  // Retries in a row without a backoff.
-  absl::Status last = absl::DeadlineExceededError("no attempt");
-  std::string where;  // The last region and store tried, for the error message.
-  while (true) {
-    bool need_backoff = false;
-    absl::StatusOr<CachedRegion> loc = Locate(key);
-    if (!loc.ok()) {
-      last = loc.status();
-      need_backoff = true;
-    } else {
-      uint64_t store = loc->leader_store;
-      if (store == 0) {
-        // No leader known: walk the replicas.
-        const auto& peers = loc->region.peers();
-        store = peers.empty() ? 0 : peers[attempts % peers.size()].store_id();
-      }
-      ++attempts;
-      if (store == 0) {
-        last = absl::UnavailableError("region has no replica");
-        Invalidate(loc->region.id());
-        need_backoff = true;
-      } else {
-        raftstore::Context ctx;
-        ctx.region_id = loc->region.id();
-        ctx.region_epoch = loc->region.region_epoch();
-        where = absl::StrCat(" (region ", loc->region.id(), " version ",
-                             loc->region.region_epoch().version(), " at store ", store, ")");
-        last = attempt(loc->region, store, ctx);
-        if (last.ok()) {
-          if (loc->leader_store != store) SetLeader(loc->region.id(), store);
-          return last;
-        }
-        std::optional<raft_cmdpb::Error> err = raftstore::GetRegionError(last);
-        if (err.has_value()) {
-          switch (err->kind_case()) {
-            case raft_cmdpb::Error::kNotLeader:
-              if (err->not_leader().leader().store_id() != 0 &&
-                  err->not_leader().leader().store_id() != store) {
-                SetLeader(loc->region.id(), err->not_leader().leader().store_id());
-              } else {
-                SetLeader(loc->region.id(), 0);
-                need_backoff = true;
-              }
-              break;
-            case raft_cmdpb::Error::kEpochNotMatch: {
-              const auto& cur = err->epoch_not_match().current_regions();
-              if (cur.empty()) {
-                Invalidate(loc->region.id());
-              } else {
-                absl::MutexLock lock(&mu_);
-                for (const metapb::Region& r : cur) InsertLocked(r, store);
-              }
-              break;
-            }
-            case raft_cmdpb::Error::kKeyNotInRegion:
-              Invalidate(loc->region.id());
-              need_backoff = true;
-              break;
-            case raft_cmdpb::Error::kRegionNotFound:
-            case raft_cmdpb::Error::kProposalInMergingMode:
-              // The store no longer has the region (moved or merged away) or is merging
-              // it away: the cached range may be stale, so ask PD again.
-              Invalidate(loc->region.id());
-              need_backoff = true;
-              break;
-            default:  // ServerIsBusy, StaleCommand.
-              need_backoff = true;
-              break;
-          }
-        } else if (absl::IsDeadlineExceeded(last) || absl::IsAborted(last) ||
-                   absl::IsUnavailable(last)) {
-          // The store did not answer in time (its process may be gone), is shutting down,
-          // or could not be reached: the outcome is unknown (raw writes are idempotent), so
-          // try again, at another replica when no leader is known.
-          SetLeader(loc->region.id(), 0);
-          need_backoff = true;
-        } else {
-          return last;
-        }
-      }
-    }
-    uint64_t now = env_->NowMicros();
-    if (now >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat("raw kv request not done in time; last error",
-                                                      where, ": ", last.ToString()));
-    }
-    // A region error naming a new leader or region retries at once, but at most
-    // kMaxImmediateRetries times in a row (as RawKvClient and the txn client): stale
-    // leader hints can point in a circle, and an answer that takes no time (a local
-    // endpoint, a failed send) would spin the loop without the deadline coming closer.
-    immediate = need_backoff ? 0 : immediate + 1;
-    if (immediate > kMaxImmediateRetries) {
-      need_backoff = true;
-      immediate = 0;
-    }
-    if (need_backoff) {
-      env_->SleepForMicros(std::min(backoff, deadline - now));
-      backoff = std::min(backoff * 2, options_.backoff_max_micros);
-    }
-  }
+  return sender_.Send(key, deadline, [&](const txn::client::SendTarget& t) {
+    raftstore::Context ctx;
+    ctx.region_id = t.region.id();
+    ctx.region_epoch = t.region.region_epoch();
+    return attempt(t.region, t.store, ctx, t.deadline);
+  });
+}
+
+uint64_t RpcRawKv::AttemptTimeout(uint64_t deadline) const {
+  // At least a millisecond: an attempt started just before the deadline still gets an
+  // answer a chance.
+  const uint64_t now = env_->NowMicros();
+  const uint64_t left = deadline > now ? deadline - now : 0;
+  return std::max<uint64_t>(std::min(options_.attempt_timeout_micros, left), 1'000);
 }
 
 // ---- Commands.
@@ -208,12 +79,13 @@ absl::StatusOr<std::optional<std::string>> RpcRawKv::Get(const std::string& key)
   std::optional<std::string> out;
   absl::Status s = WithRegion(
       key, Deadline(),
-      [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx) -> absl::Status {
+      [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx,
+          uint64_t attempt_deadline) -> absl::Status {
         kvrpcpb::RawGetRequest req;
         ToRpcContext(ctx, req.mutable_context());
         req.set_key(key);
         absl::StatusOr<kvrpcpb::RawGetResponse> r = CallKvMethod<kvrpcpb::RawGetResponse>(
-            *endpoint_, store, kRawGetMethod, req, options_.attempt_timeout_micros);
+            *endpoint_, store, kRawGetMethod, req, AttemptTimeout(attempt_deadline));
         if (!r.ok()) return r.status();
         out.reset();
         if (r->value().found()) out = r->value().value();
@@ -224,30 +96,32 @@ absl::StatusOr<std::optional<std::string>> RpcRawKv::Get(const std::string& key)
 }
 
 absl::Status RpcRawKv::Put(const std::string& key, const std::string& value) {
-  return WithRegion(
-      key, Deadline(),
-      [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx) -> absl::Status {
-        kvrpcpb::RawPutRequest req;
-        ToRpcContext(ctx, req.mutable_context());
-        req.set_key(key);
-        req.set_value(value);
-        return CallKvMethod<kvrpcpb::RawPutResponse>(*endpoint_, store, kRawPutMethod, req,
-                                                     options_.attempt_timeout_micros)
-            .status();
-      });
+  return WithRegion(key, Deadline(),
+                    [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx,
+                        uint64_t attempt_deadline) -> absl::Status {
+                      kvrpcpb::RawPutRequest req;
+                      ToRpcContext(ctx, req.mutable_context());
+                      req.set_key(key);
+                      req.set_value(value);
+                      return CallKvMethod<kvrpcpb::RawPutResponse>(*endpoint_, store, kRawPutMethod,
+                                                                   req,
+                                                                   AttemptTimeout(attempt_deadline))
+                          .status();
+                    });
 }
 
 absl::Status RpcRawKv::Delete(const std::string& key) {
-  return WithRegion(
-      key, Deadline(),
-      [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx) -> absl::Status {
-        kvrpcpb::RawDeleteRequest req;
-        ToRpcContext(ctx, req.mutable_context());
-        req.set_key(key);
-        return CallKvMethod<kvrpcpb::RawDeleteResponse>(*endpoint_, store, kRawDeleteMethod, req,
-                                                        options_.attempt_timeout_micros)
-            .status();
-      });
+  return WithRegion(key, Deadline(),
+                    [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx,
+                        uint64_t attempt_deadline) -> absl::Status {
+                      kvrpcpb::RawDeleteRequest req;
+                      ToRpcContext(ctx, req.mutable_context());
+                      req.set_key(key);
+                      return CallKvMethod<kvrpcpb::RawDeleteResponse>(
+                                 *endpoint_, store, kRawDeleteMethod, req,
+                                 AttemptTimeout(attempt_deadline))
+                          .status();
+                    });
 }
 
 absl::StatusOr<std::vector<RpcRawKv::KvPair>> RpcRawKv::Scan(const std::string& start,
@@ -261,14 +135,15 @@ absl::StatusOr<std::vector<RpcRawKv::KvPair>> RpcRawKv::Scan(const std::string& 
     std::vector<KvPair> part;
     absl::Status s = WithRegion(
         cursor, deadline,
-        [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx) -> absl::Status {
+        [&](const metapb::Region&, NodeId store, const raftstore::Context& ctx,
+            uint64_t attempt_deadline) -> absl::Status {
           kvrpcpb::RawScanRequest req;
           ToRpcContext(ctx, req.mutable_context());
           req.set_start_key(cursor);
           req.set_end_key(end);
           if (limit != 0) req.set_limit(limit - out.size());
           absl::StatusOr<kvrpcpb::RawScanResponse> r = CallKvMethod<kvrpcpb::RawScanResponse>(
-              *endpoint_, store, kRawScanMethod, req, options_.attempt_timeout_micros);
+              *endpoint_, store, kRawScanMethod, req, AttemptTimeout(attempt_deadline));
           if (!r.ok()) return r.status();
           part.clear();
           for (kvrpcpb::KvPair& p : *r->mutable_kvs()) {
@@ -298,8 +173,8 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RpcRawKv::BatchGet(
     std::vector<size_t> sent;
     absl::Status s = WithRegion(
         keys[first], deadline,
-        [&](const metapb::Region& region, NodeId store,
-            const raftstore::Context& ctx) -> absl::Status {
+        [&](const metapb::Region& region, NodeId store, const raftstore::Context& ctx,
+            uint64_t attempt_deadline) -> absl::Status {
           kvrpcpb::RawBatchGetRequest req;
           ToRpcContext(ctx, req.mutable_context());
           sent.clear();
@@ -310,7 +185,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> RpcRawKv::BatchGet(
           }
           absl::StatusOr<kvrpcpb::RawBatchGetResponse> r =
               CallKvMethod<kvrpcpb::RawBatchGetResponse>(*endpoint_, store, kRawBatchGetMethod, req,
-                                                         options_.attempt_timeout_micros);
+                                                         AttemptTimeout(attempt_deadline));
           if (!r.ok()) return r.status();
           if (static_cast<size_t>(r->values_size()) != sent.size()) {
             return absl::DataLossError("batch get answered with the wrong number of values");
@@ -333,25 +208,24 @@ absl::Status RpcRawKv::BatchPut(const std::vector<KvPair>& pairs) {
   for (size_t first = 0; first < pairs.size(); ++first) {
     if (done[first]) continue;
     std::vector<size_t> sent;
-    absl::Status s = WithRegion(pairs[first].first, deadline,
-                                [&](const metapb::Region& region, NodeId store,
-                                    const raftstore::Context& ctx) -> absl::Status {
-                                  kvrpcpb::RawBatchPutRequest req;
-                                  ToRpcContext(ctx, req.mutable_context());
-                                  sent.clear();
-                                  for (size_t i = first; i < pairs.size(); ++i) {
-                                    if (done[i] || !raftstore::KeyInRegion(pairs[i].first, region))
-                                      continue;
-                                    kvrpcpb::KvPair* p = req.add_pairs();
-                                    p->set_key(pairs[i].first);
-                                    p->set_value(pairs[i].second);
-                                    sent.push_back(i);
-                                  }
-                                  return CallKvMethod<kvrpcpb::RawBatchPutResponse>(
-                                             *endpoint_, store, kRawBatchPutMethod, req,
-                                             options_.attempt_timeout_micros)
-                                      .status();
-                                });
+    absl::Status s = WithRegion(
+        pairs[first].first, deadline,
+        [&](const metapb::Region& region, NodeId store, const raftstore::Context& ctx,
+            uint64_t attempt_deadline) -> absl::Status {
+          kvrpcpb::RawBatchPutRequest req;
+          ToRpcContext(ctx, req.mutable_context());
+          sent.clear();
+          for (size_t i = first; i < pairs.size(); ++i) {
+            if (done[i] || !raftstore::KeyInRegion(pairs[i].first, region)) continue;
+            kvrpcpb::KvPair* p = req.add_pairs();
+            p->set_key(pairs[i].first);
+            p->set_value(pairs[i].second);
+            sent.push_back(i);
+          }
+          return CallKvMethod<kvrpcpb::RawBatchPutResponse>(*endpoint_, store, kRawBatchPutMethod,
+                                                            req, AttemptTimeout(attempt_deadline))
+              .status();
+        });
     if (!s.ok()) return s;
     for (size_t i : sent) done[i] = true;
   }
@@ -360,20 +234,20 @@ absl::Status RpcRawKv::BatchPut(const std::vector<KvPair>& pairs) {
 
 absl::Status RpcRawKv::SplitAt(const std::string& key) {
   uint64_t split_region = 0;
-  absl::Status s = WithRegion(key, Deadline(),
-                              [&](const metapb::Region& region, NodeId store,
-                                  const raftstore::Context& ctx) -> absl::Status {
-                                if (region.start_key() == key) return absl::OkStatus();
-                                split_region = region.id();
-                                kvrpcpb::SplitRegionRequest req;
-                                ToRpcContext(ctx, req.mutable_context());
-                                req.set_split_key(key);
-                                return CallKvMethod<kvrpcpb::SplitRegionResponse>(
-                                           *endpoint_, store, kSplitRegionMethod, req,
-                                           options_.attempt_timeout_micros)
-                                    .status();
-                              });
-  if (split_region != 0) Invalidate(split_region);
+  absl::Status s = WithRegion(
+      key, Deadline(),
+      [&](const metapb::Region& region, NodeId store, const raftstore::Context& ctx,
+          uint64_t attempt_deadline) -> absl::Status {
+        if (region.start_key() == key) return absl::OkStatus();
+        split_region = region.id();
+        kvrpcpb::SplitRegionRequest req;
+        ToRpcContext(ctx, req.mutable_context());
+        req.set_split_key(key);
+        return CallKvMethod<kvrpcpb::SplitRegionResponse>(*endpoint_, store, kSplitRegionMethod,
+                                                          req, AttemptTimeout(attempt_deadline))
+            .status();
+      });
+  if (split_region != 0) cache_.Invalidate(split_region);
   return s;
 }
 

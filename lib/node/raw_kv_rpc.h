@@ -11,7 +11,7 @@
 #define RUTILE_NODE_RAW_KV_RPC_H_
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,7 +20,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "metapb.pb.h"
 #include "node/pd_service.h"
 #include "raftstore/raft_kv.h"
@@ -28,6 +27,8 @@
 #include "rutile/kv.h"
 #include "rutile/transport.h"
 #include "transport/rpc.h"
+#include "txn/client/region_cache.h"
+#include "txn/client/region_request_sender.h"
 
 namespace rutile::node {
 
@@ -57,33 +58,28 @@ class RpcRawKv {
   absl::StatusOr<uint64_t> GetTimestamp() { return pd_.GetTimestamp(); }
 
  private:
-  struct CachedRegion {
-    metapb::Region region;
-    uint64_t leader_store = 0;
-  };
-  // One attempt at one store: the region as cached, the store called, the request context.
+  // One attempt at one store: the region as cached, the store called, the request context
+  // and the call's deadline.
   using Attempt = std::function<absl::Status(const metapb::Region& region, NodeId store,
-                                             const raftstore::Context& ctx)>;
+                                             const raftstore::Context& ctx, uint64_t deadline)>;
 
   RpcRawKv(Env* env, std::unique_ptr<transport::RpcEndpoint> endpoint, NodeId pd_node,
            const RawKvOptions& options);
 
-  void InsertLocked(const metapb::Region& r, uint64_t leader_store)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Invalidate(uint64_t region_id);
-  void SetLeader(uint64_t region_id, uint64_t store);
-  absl::StatusOr<CachedRegion> Locate(const std::string& key);
   // Runs `attempt` against the region holding `key` until it succeeds, fails with an error
-  // that is not retryable, or `deadline` passes.
+  // that is not retryable, or `deadline` passes (the sender's rules,
+  // txn/client/region_request_sender.h).
   absl::Status WithRegion(const std::string& key, uint64_t deadline, const Attempt& attempt);
   uint64_t Deadline() const { return env_->NowMicros() + options_.timeout_micros; }
+  // The timeout of one RPC: the attempt timeout, cut to what is left until `deadline`.
+  uint64_t AttemptTimeout(uint64_t deadline) const;
 
   Env* const env_;
   const RawKvOptions options_;
   std::unique_ptr<transport::RpcEndpoint> endpoint_;
   RemotePd pd_;
-  absl::Mutex mu_;
-  std::map<std::string, CachedRegion> cache_ ABSL_GUARDED_BY(mu_);  // By start key.
+  txn::client::RegionCache cache_;  // By raw key.
+  txn::client::RegionRequestSender sender_;
 };
 
 }  // namespace rutile::node

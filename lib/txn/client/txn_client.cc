@@ -4,50 +4,19 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "raft_cmdpb.pb.h"
 #include "txn/errors.h"
 #include "util/failpoint.h"
 
 namespace rutile::txn::client {
 namespace {
 
-// raftstore's region errors (raftstore/errors.h) travel as this payload; the client reads
-// the proto directly, since txn may not include raftstore.
-constexpr char kRegionErrorPayloadUrl[] = "type.rutile.dev/rutile.raft_cmdpb.Error";
 constexpr char kDeadlockPayloadUrl[] = "type.rutile.dev/rutile.txn.Deadlock";
 // Async commit and 1PC give up (fall back to 2PC) if the commit_ts would exceed start_ts
 // by more than this.
 constexpr uint64_t kMaxCommitTsWindowMs = 2'000;
 constexpr size_t kMaxAsyncCommitKeys = 256;
-// Region errors that name a new leader or region are retried at once at most this many
-// times in a row before the client backs off (as RawKvClient does).
+// A lock-resolving retry runs at once at most this many times in a row before it backs off.
 constexpr int kMaxImmediateRetries = 3;
-
-// Whether a retry may skip the backoff. A region error that names somewhere new to try
-// retries at once, but never many times in a row: stale hints can point in a circle
-// (store 1 naming store 3, store 3 naming a crashed store 2, whose replicas the client
-// then tries in turn: txn sim seed 1001137), and in-process answers take no time, so the
-// loop would spin without virtual time passing and its deadline would never come.
-bool SkipBackoff(bool need_backoff, int* immediate) {
-  if (need_backoff) {
-    *immediate = 0;
-    return false;
-  }
-  if (++*immediate > kMaxImmediateRetries) {
-    *immediate = 0;
-    return false;
-  }
-  return true;
-}
-
-std::optional<raft_cmdpb::Error> RegionErrorOf(const absl::Status& s) {
-  if (s.ok()) return std::nullopt;
-  auto p = s.GetPayload(kRegionErrorPayloadUrl);
-  if (!p.has_value()) return std::nullopt;
-  raft_cmdpb::Error e;
-  if (!e.ParseFromString(std::string(*p))) return std::nullopt;
-  return e;
-}
 
 bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
@@ -68,12 +37,36 @@ absl::Status Undetermined(const absl::Status& cause) {
       "commit outcome unknown (the primary may or may not have committed): ", cause.ToString()));
 }
 
+// Store errors for the txn client: no answer in time (every txn command is idempotent, so
+// sending it again is safe), or a store shutting down or unreachable; never a transaction
+// error (a write conflict is Aborted, a deadlock too) carried in the same codes.
+bool IsTxnStoreError(const absl::Status& s) {
+  if (absl::IsDeadlineExceeded(s)) return true;
+  if (GetTxnError(s).has_value()) return false;
+  if (absl::IsAborted(s)) return !s.GetPayload(kDeadlockPayloadUrl).has_value();
+  return absl::IsUnavailable(s);
+}
+
+SenderOptions SenderOptionsOf(const ClientOptions& o) {
+  SenderOptions so;
+  so.backoff_first_micros = o.backoff_first_micros;
+  so.backoff_max_micros = o.backoff_max_micros;
+  so.max_immediate_retries = kMaxImmediateRetries;
+  so.what = "txn request";
+  so.is_store_error = IsTxnStoreError;
+  return so;
+}
+
 }  // namespace
 
 // ==== Client ====
 
 Client::Client(ClusterAccess* cluster, ClientOptions options)
-    : cluster_(cluster), env_(cluster->env()), options_(options) {}
+    : cluster_(cluster),
+      env_(cluster->env()),
+      options_(options),
+      cache_([cluster](const std::string& key) { return cluster->GetRegionByKey(key); }),
+      sender_(env_, &cache_, SenderOptionsOf(options_)) {}
 
 Client::~Client() { background_.Wait(); }
 
@@ -95,7 +88,7 @@ bool Client::Backoff(uint64_t* backoff, uint64_t deadline) {
 }
 
 bool Client::RetryPause(bool must_wait, uint64_t* backoff, int* immediate, uint64_t deadline) {
-  if (!must_wait && !SkipBackoff(false, immediate)) must_wait = true;
+  if (!must_wait && ++*immediate > kMaxImmediateRetries) must_wait = true;
   if (must_wait) {
     *immediate = 0;
     return Backoff(backoff, deadline);
@@ -120,235 +113,31 @@ absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) 
   return std::make_unique<Txn>(this, options, ts);
 }
 
-void Client::InsertLocked(const metapb::Region& r, uint64_t leader) {
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    const metapb::Region& c = it->second->region;
-    bool overlaps = EndAfter(r.end_key(), c.start_key()) && EndAfter(c.end_key(), r.start_key());
-    if (overlaps || c.id() == r.id()) {
-      it = cache_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  cache_[r.start_key()] = std::make_shared<const Cached>(Cached{r, leader});
-}
-
-void Client::Invalidate(uint64_t region_id) {
-  absl::MutexLock lock(&mu_);
-  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
-    if (it->second->region.id() == region_id) {
-      cache_.erase(it);
-      return;
-    }
-  }
-}
-
-void Client::SetLeader(uint64_t region_id, uint64_t store) {
-  absl::MutexLock lock(&mu_);
-  for (auto& [k, c] : cache_) {
-    if (c->region.id() != region_id || c->leader_store == store) continue;
-    // Entries are shared with callers: replace, never change in place.
-    auto updated = std::make_shared<Cached>(*c);
-    updated->leader_store = store;
-    c = std::move(updated);
-  }
-}
-
-absl::StatusOr<Client::CachedPtr> Client::Locate(const std::string& ekey) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = cache_.upper_bound(ekey);
-    if (it != cache_.begin()) {
-      --it;
-      if (EndAfter(it->second->region.end_key(), ekey)) return it->second;
-    }
-  }
-  absl::StatusOr<RegionRoute> r = cluster_->GetRegionByKey(ekey);
-  if (!r.ok()) return r.status();
-  absl::MutexLock lock(&mu_);
-  InsertLocked(r->region, r->leader_store);
-  return cache_[r->region.start_key()];
-}
-
-uint64_t Client::PickStore(const Cached& c, uint64_t attempt, TxnService** svc) {
-  if (c.leader_store != 0) {
-    TxnService* s = cluster_->Store(c.leader_store);
-    if (s != nullptr) {
-      if (svc != nullptr) *svc = s;
-      return c.leader_store;
-    }
-  }
-  const auto& peers = c.region.peers();
-  const uint64_t store = peers.empty() ? 0 : peers[attempt % peers.size()].store_id();
-  if (svc != nullptr) *svc = store == 0 ? nullptr : cluster_->Store(store);
-  return store;
-}
-
-Client::Outcome Client::OnError(const absl::Status& s, const Cached& c, uint64_t store) {
-  std::optional<raft_cmdpb::Error> err = RegionErrorOf(s);
-  if (err.has_value()) {
-    switch (err->kind_case()) {
-      case raft_cmdpb::Error::kNotLeader:
-        if (err->not_leader().leader().store_id() != 0 &&
-            err->not_leader().leader().store_id() != store) {
-          SetLeader(c.region.id(), err->not_leader().leader().store_id());
-          return Outcome::kRetryNow;
-        }
-        SetLeader(c.region.id(), 0);
-        return Outcome::kRetry;
-      case raft_cmdpb::Error::kEpochNotMatch: {
-        const auto& cur = err->epoch_not_match().current_regions();
-        if (cur.empty()) {
-          Invalidate(c.region.id());
-        } else {
-          absl::MutexLock lock(&mu_);
-          for (const metapb::Region& r : cur) InsertLocked(r, store);
-        }
-        return Outcome::kRetryNow;
-      }
-      case raft_cmdpb::Error::kKeyNotInRegion:
-        Invalidate(c.region.id());
-        return Outcome::kRetry;
-      case raft_cmdpb::Error::kRegionNotFound:
-        SetLeader(c.region.id(), 0);
-        return Outcome::kRetry;
-      default:  // ServerIsBusy, StaleCommand.
-        return Outcome::kRetry;
-    }
-  }
-  if (absl::IsDeadlineExceeded(s) ||
-      (absl::IsAborted(s) && !GetTxnError(s).has_value() &&
-       !s.GetPayload(kDeadlockPayloadUrl).has_value()) ||
-      (absl::IsUnavailable(s) && !GetTxnError(s).has_value())) {
-    // Timed out at the store (every txn command is idempotent, so trying again is safe),
-    // or the store is shutting down.
-    SetLeader(c.region.id(), 0);
-    return Outcome::kRetry;
-  }
-  return Outcome::kFail;
-}
-
 absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
                                 const std::function<absl::Status(const RegionContext&, TxnService*,
                                                                  const metapb::Region&)>& fn) {
-  uint64_t backoff = options_.backoff_first_micros;
-  uint64_t attempt = 0;
-  int immediate = 0;  // Retries in a row without a backoff.
-  absl::Status last;  // OK until an attempt fails (no allocation on the fast path).
-  while (true) {
-    bool need_backoff = true;
-    absl::StatusOr<CachedPtr> loc = Locate(ekey);
-    if (!loc.ok()) {
-      last = loc.status();
-    } else {
-      TxnService* svc = nullptr;
-      const Cached& c = **loc;
-      uint64_t store = PickStore(c, attempt++, &svc);
-      if (svc == nullptr) {
-        last = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
-        SetLeader(c.region.id(), 0);
-      } else {
-        last = fn(ContextOf(c.region), svc, c.region);
-        if (last.ok()) {
-          if (c.leader_store != store) SetLeader(c.region.id(), store);
-          return last;
-        }
-        Outcome o = OnError(last, c, store);
-        if (o == Outcome::kFail) return last;
-        need_backoff = o == Outcome::kRetry;
-      }
-    }
-    if (env_->NowMicros() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("txn request not done in time; last error: ",
-                       last.ok() ? std::string("no attempt") : last.ToString()));
-    }
-    if (!SkipBackoff(need_backoff, &immediate)) Backoff(&backoff, deadline);
-  }
+  return sender_.Send(ekey, deadline, [&](const SendTarget& t) -> absl::Status {
+    TxnService* svc = cluster_->Store(t.store);
+    if (svc == nullptr) return StoreUnreachable(t.store);
+    return fn(ContextOf(t.region), svc, t.region);
+  });
 }
 
 absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint64_t deadline,
                                   bool parallel, const GroupFn& fn) {
-  std::vector<std::string> pending = raw_keys;
-  uint64_t backoff = options_.backoff_first_micros;
-  uint64_t attempt = 0;
-  int immediate = 0;  // Rounds in a row without a backoff.
-  absl::Status last = absl::DeadlineExceededError("no attempt");
-  while (!pending.empty()) {
-    // Group by the cached regions.
-    std::map<uint64_t, std::pair<CachedPtr, std::vector<std::string>>> groups;
-    std::vector<std::string> unlocated;
-    for (const std::string& k : pending) {
-      absl::StatusOr<CachedPtr> c = Locate(EncodeKey(k));
-      if (!c.ok()) {
-        last = c.status();
-        unlocated.push_back(k);
-        continue;
-      }
-      auto& g = groups[(*c)->region.id()];
-      g.first = *c;
-      g.second.push_back(k);
-    }
-    struct Result {
-      absl::Status status;
-      Outcome outcome = Outcome::kDone;
-    };
-    std::vector<std::pair<const std::pair<CachedPtr, std::vector<std::string>>*, Result>> work;
-    for (auto& [id, g] : groups) work.push_back({&g, Result{}});
-    const uint64_t this_attempt = attempt++;
-    auto run = [&](size_t i) {
-      const Cached& c = *work[i].first->first;
-      TxnService* svc = nullptr;
-      uint64_t store = PickStore(c, this_attempt, &svc);
-      Result& r = work[i].second;
-      if (svc == nullptr) {
-        SetLeader(c.region.id(), 0);
-        r.status = absl::UnavailableError(absl::StrCat("store ", store, " not reachable"));
-        r.outcome = Outcome::kRetry;
-        return;
-      }
-      r.status = fn(ContextOf(c.region), svc, c.region, work[i].first->second);
-      if (r.status.ok()) {
-        if (c.leader_store != store) SetLeader(c.region.id(), store);
-        r.outcome = Outcome::kDone;
-      } else {
-        r.outcome = OnError(r.status, c, store);
-      }
-    };
-    if (parallel && work.size() > 1) {
-      WaitGroup wg;
-      wg.Add(static_cast<int>(work.size()) - 1);
-      for (size_t i = 1; i < work.size(); ++i) {
-        env_->Spawn([&, i] {
-          run(i);
-          wg.Done();
-        });
-      }
-      run(0);
-      wg.Wait();
-    } else {
-      for (size_t i = 0; i < work.size(); ++i) {
-        run(i);
-        if (work[i].second.outcome == Outcome::kFail) return work[i].second.status;
-      }
-    }
-    pending = std::move(unlocated);
-    bool need_backoff = !pending.empty();
-    for (auto& [g, r] : work) {
-      if (r.outcome == Outcome::kFail) return r.status;
-      if (r.outcome == Outcome::kDone) continue;
-      last = r.status;
-      if (r.outcome == Outcome::kRetry) need_backoff = true;
-      pending.insert(pending.end(), g->second.begin(), g->second.end());
-    }
-    if (pending.empty()) return absl::OkStatus();
-    if (env_->NowMicros() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("txn request not done in time; last error: ", last.ToString()));
-    }
-    if (!SkipBackoff(need_backoff, &immediate)) Backoff(&backoff, deadline);
-  }
-  return absl::OkStatus();
+  std::vector<std::string> ekeys;
+  ekeys.reserve(raw_keys.size());
+  for (const std::string& k : raw_keys) ekeys.push_back(EncodeKey(k));
+  return sender_.SendGrouped(
+      ekeys, deadline, parallel,
+      [&](const SendTarget& t, const std::vector<size_t>& indices) -> absl::Status {
+        TxnService* svc = cluster_->Store(t.store);
+        if (svc == nullptr) return StoreUnreachable(t.store);
+        std::vector<std::string> keys;
+        keys.reserve(indices.size());
+        for (size_t i : indices) keys.push_back(raw_keys[i]);
+        return fn(ContextOf(t.region), svc, t.region, keys);
+      });
 }
 
 absl::Status Client::SplitAt(
@@ -356,15 +145,12 @@ absl::Status Client::SplitAt(
     const std::function<absl::Status(uint64_t, const metapb::Region&, const std::string&)>& split) {
   const std::string ekey = EncodeKey(key);
   uint64_t split_region = 0;
-  absl::Status s =
-      WithRegion(ekey, Deadline(), [&](const RegionContext&, TxnService*, const metapb::Region& r) {
-        if (r.start_key() == ekey) return absl::OkStatus();
-        split_region = r.id();
-        absl::StatusOr<CachedPtr> c = Locate(ekey);
-        uint64_t store = c.ok() ? PickStore(**c, 0) : 0;
-        return split(store, r, ekey);
-      });
-  if (split_region != 0) Invalidate(split_region);
+  absl::Status s = sender_.Send(ekey, Deadline(), [&](const SendTarget& t) {
+    if (t.region.start_key() == ekey) return absl::OkStatus();
+    split_region = t.region.id();
+    return split(t.store, t.region, ekey);
+  });
+  if (split_region != 0) cache_.Invalidate(split_region);
   return s;
 }
 

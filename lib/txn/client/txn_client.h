@@ -35,15 +35,12 @@
 #include "absl/synchronization/mutex.h"
 #include "metapb.pb.h"
 #include "rutile/env.h"
+#include "txn/client/region_cache.h"
+#include "txn/client/region_request_sender.h"
 #include "txn/region_store.h"
 #include "util/sync.h"
 
 namespace rutile::txn::client {
-
-struct RegionRoute {
-  metapb::Region region;
-  uint64_t leader_store = 0;  // 0: unknown.
-};
 
 // What the client needs from the cluster. Region keys are encoded (types.h EncodeKey).
 class ClusterAccess {
@@ -151,24 +148,6 @@ class Client {
   bool RetryPause(bool must_wait, uint64_t* backoff, int* immediate, uint64_t deadline);
 
  private:
-  struct Cached {
-    metapb::Region region;
-    uint64_t leader_store = 0;
-  };
-  // Cache entries are shared with callers and never changed in place (SetLeader replaces
-  // one), so a lookup costs no copy of the region.
-  using CachedPtr = std::shared_ptr<const Cached>;
-  enum class Outcome { kDone, kRetry, kRetryNow, kFail };
-  absl::StatusOr<CachedPtr> Locate(const std::string& ekey);
-  void InsertLocked(const metapb::Region& r, uint64_t leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Invalidate(uint64_t region_id);
-  void SetLeader(uint64_t region_id, uint64_t store);
-  // Classifies `s` from an attempt at `store`; updates the cache.
-  Outcome OnError(const absl::Status& s, const Cached& c, uint64_t store);
-  // The store to try (the cached leader when reachable), and its service in `*svc`
-  // (null: unreachable) unless `svc` is null.
-  uint64_t PickStore(const Cached& c, uint64_t attempt, TxnService** svc = nullptr);
-
   // The fate of a transaction: commit_ts (0: rolled back), or nullopt while alive.
   absl::StatusOr<std::optional<TimeStamp>> TxnFate(const LockInfo& lock, TimeStamp caller_start_ts,
                                                    uint64_t deadline);
@@ -178,8 +157,9 @@ class Client {
   ClusterAccess* const cluster_;
   Env* const env_;
   const ClientOptions options_;
+  RegionCache cache_;  // By encoded key.
+  RegionRequestSender sender_;
   absl::Mutex mu_;
-  std::map<std::string, CachedPtr> cache_ ABSL_GUARDED_BY(mu_);   // By encoded start key.
   std::map<TimeStamp, TimeStamp> resolved_ ABSL_GUARDED_BY(mu_);  // start_ts -> commit_ts.
   WaitGroup background_;
 };
