@@ -1,6 +1,7 @@
 // Helpers shared by the executor files (executor.cc, aggregate_exec.cc, join_exec.cc,
-// sort_exec.cc): filtering a chunk, the per-executor memory account, the output queue, and
-// the constructors of the operators that live in their own files. Internal to lib/sql/exec.
+// merge_join_exec.cc, sort_exec.cc): filtering a chunk, the per-executor memory account, the output
+// queue, and the constructors of the operators that live in their own files. Internal to
+// lib/sql/exec.
 //
 // Thread safety: as executor.h (one statement execution).
 
@@ -128,6 +129,9 @@ AggSpec SpecOf(const AggregateNode& p);
 std::unique_ptr<Executor> NewJoinExec(const JoinNode& p, ExecContext* ctx,
                                       std::unique_ptr<Executor> left,
                                       std::unique_ptr<Executor> right);
+std::unique_ptr<Executor> NewMergeJoinExec(const JoinNode& p, ExecContext* ctx,
+                                           std::unique_ptr<Executor> left,
+                                           std::unique_ptr<Executor> right);
 std::unique_ptr<Executor> NewAggregateExec(const AggregateNode& p, ExecContext* ctx,
                                            std::unique_ptr<Executor> child);
 std::unique_ptr<Executor> NewSortExec(const SortNode& p, ExecContext* ctx,

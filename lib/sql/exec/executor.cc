@@ -67,7 +67,9 @@ std::string SelectionNode::Describe() const { return "Selection " + ExprList(con
 std::string ProjectionNode::Describe() const { return "Projection " + ExprList(exprs); }
 std::string JoinNode::Describe() const {
   static const char* kNames[] = {"Inner", "Left", "Semi", "Anti"};
-  std::string s = absl::StrCat(left_keys.empty() ? "NestedLoopJoin " : "HashJoin ",
+  std::string s = absl::StrCat(merge_keys > 0      ? "MergeJoin "
+                               : left_keys.empty() ? "NestedLoopJoin "
+                                                   : "HashJoin ",
                                kNames[static_cast<int>(type)]);
   if (!left_keys.empty())
     absl::StrAppend(&s, " keys:", ExprList(left_keys), "=", ExprList(right_keys));
@@ -452,6 +454,10 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
       return std::unique_ptr<Executor>(std::make_unique<ProjectionExec>(
           static_cast<const ProjectionNode&>(plan), ctx, std::move(kids[0])));
     case PlanKind::kJoin:
+      if (static_cast<const JoinNode&>(plan).merge_keys > 0) {
+        return exec_internal::NewMergeJoinExec(static_cast<const JoinNode&>(plan), ctx,
+                                               std::move(kids[0]), std::move(kids[1]));
+      }
       return std::unique_ptr<Executor>(exec_internal::NewJoinExec(
           static_cast<const JoinNode&>(plan), ctx, std::move(kids[0]), std::move(kids[1])));
     case PlanKind::kAggregate:

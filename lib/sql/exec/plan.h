@@ -139,6 +139,9 @@ struct TableScanNode : PlanNode {
   // The inner side of an index lookup join (JoinNode::inner_lookup): never read whole;
   // index_id names the index the lookups use (0: the handle).
   bool lookup_inner = false;
+  // An operator above relies on this read's rows coming in key order (a merge join, or a
+  // Sort the planner removed): a reader must not return them in any other order.
+  bool keep_order = false;
   // Filter pushed into the scan (bound to this node's output); may be null.
   expr::ExprPtr filter;
   std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.
@@ -177,6 +180,10 @@ struct JoinNode : PlanNode {
   std::function<absl::StatusOr<std::shared_ptr<PlanNode>>(
       const std::vector<std::vector<Datum>>& keys)>
       inner_lookup;
+  // Merge join (TiDB's MergeJoin, hint MERGE_JOIN) when non-zero: both children yield
+  // their rows in ascending order of their first `merge_keys` keys (as CompareDatum
+  // orders them; exec/merge_join_exec.cc). The output is in left order.
+  size_t merge_keys = 0;
   std::string Describe() const override;
 };
 

@@ -978,6 +978,7 @@ absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
   if (r.ok() && !access_candidates_.empty()) {
     FinishAccessPaths(r->get(), std::vector<bool>((*r)->schema.size(), true));
   }
+  if (r.ok() && opts_.optimize) ApplyOrderProperties(&*r, {});
   return r;
 }
 
@@ -1410,6 +1411,7 @@ absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
       others.push_back(*std::move(x));
     }
     join->other = AndAll(std::move(others));
+    NoteJoinHints(join.get(), **lp, **rp);
     PlanPtr result = join;
     if (j->kind == JoinKind::kRight) {
       // Restore the written column order: left side first.
@@ -1819,6 +1821,7 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
       }
       if (use) TryIndexJoin(join.get(), scan);
     }
+    NoteJoinHints(join.get(), *lp, *rp);
     built[k] = join;
   }
   PlanPtr plan = built.back();
@@ -2403,6 +2406,10 @@ Binder::JoinHints Binder::ParseJoinHints(const std::vector<std::string>& texts) 
         h.inl.insert(args.begin(), args.end());
       } else if (name == "hash_join" || name == "tidb_hj") {
         h.hash.insert(args.begin(), args.end());
+      } else if (name == "merge_join" || name == "tidb_smj") {
+        h.merge.insert(args.begin(), args.end());
+      } else if (name == "no_merge_join") {
+        h.no_merge.insert(args.begin(), args.end());
       } else if (name == "leading") {
         h.leading = args;
       }

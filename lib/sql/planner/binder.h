@@ -10,7 +10,9 @@
 //   access paths            a scan whose conjuncts fix the integer handle (=, IN, ranges)
 //                           becomes point gets or a handle range; equality on the first
 //                           column of a secondary index becomes an index lookup;
-//   TopN                    ORDER BY + LIMIT sorts keeping only offset+count rows.
+//   TopN                    ORDER BY + LIMIT sorts keeping only offset+count rows;
+//   order properties        merge joins over inputs ordered on their keys, Sorts over
+//                           inputs already in their order removed (order_props.cc).
 //
 // Subqueries become SubqueryExpressions (an Apply evaluated per outer row); names that
 // resolve to an enclosing query become correlated columns.
@@ -83,6 +85,14 @@ class Binder {
 
   // Evaluates a constant expression (no columns).
   static absl::StatusOr<Datum> EvalConstant(ExecContext* ctx, const expr::Expression& e);
+
+  // The order a plan's rows come in: cols[i] are the output columns holding the i-th sort
+  // key (several when equal, e.g. both sides of an inner join's key), all ascending or all
+  // descending. Empty: no known order.
+  struct Ordering {
+    std::vector<std::vector<size_t>> cols;
+    bool desc = false;
+  };
 
  private:
   friend struct Scope;
@@ -194,15 +204,33 @@ class Binder {
 
   // Optimizer hints of the SELECT being built (TiDB's /*+ ... */ join hints), table names
   // (aliases) in lower case: INL_JOIN(t) reads t by index lookups from the other side,
-  // HASH_JOIN(t) keeps hash joins for t, LEADING(t1, t2, ...) joins those tables first in
-  // that order (the rest follow in written order). MERGE_JOIN is accepted and has no
-  // effect (no merge join yet).
+  // HASH_JOIN(t) keeps hash joins for t, MERGE_JOIN(t) (TIDB_SMJ) makes a join with t as
+  // one input a merge join (sorting an input not ordered on the keys), NO_MERGE_JOIN(t)
+  // refuses one, LEADING(t1, t2, ...) joins those tables first in that order (the rest
+  // follow in written order).
   struct JoinHints {
-    std::set<std::string> inl, hash;
+    std::set<std::string> inl, hash, merge, no_merge;
     std::vector<std::string> leading;
   };
   static JoinHints ParseJoinHints(const std::vector<std::string>& texts);
   JoinHints hints_;
+  // Records what the hints of the SELECT being built say of `join` (inputs `left` and
+  // `right`) for ChooseMergeJoin, which runs once the plan is finished.
+  void NoteJoinHints(const JoinNode* join, const PlanNode& left, const PlanNode& right);
+  std::set<const JoinNode*> merge_hinted_, merge_refused_;
+
+  // Order properties (planner/order_props.cc), once a query's plan is finished: returns
+  // the order *p's rows come in, making joins merge joins where that is cheaper (or
+  // hinted) and removing Sorts whose input already comes in their order. `required` is
+  // the columns (ascending) a Sort above would like *p's rows ordered on.
+  Ordering ApplyOrderProperties(PlanPtr* p, const std::vector<size_t>& required);
+  // Makes `j` a merge join when its inputs (in orders `lo`, `ro`) make that cheaper than
+  // the hash join, or when hinted: keys reordered with the merge keys first, a Sort put
+  // under an input not ordered on them, the reads below marked keep_order.
+  void ChooseMergeJoin(JoinNode* j, const Ordering& lo, const Ordering& ro,
+                       const std::vector<size_t>& required);
+  // Marks the read whose order `p`'s rows keep (through order-preserving nodes) keep_order.
+  static void MarkKeepOrder(PlanNode* p);
 
   BindOptions opts_;
   std::vector<std::unique_ptr<Expr>> arena_;  // Synthesized AST nodes.

@@ -145,7 +145,11 @@ Line Describe(const PlanNode& p) {
         l.task = "cop[tikv]";
         absl::StrAppend(&l.access, ", ", IndexText(*s.table, s.index_id));
         l.info = absl::StrCat("range:", IndexRanges(s));
-        if (s.desc) absl::StrAppend(&l.info, ", keep order:true, desc");
+        if (s.desc) {
+          absl::StrAppend(&l.info, ", keep order:true, desc");
+        } else if (s.keep_order) {
+          absl::StrAppend(&l.info, ", keep order:true");
+        }
       } else if (s.lo != INT64_MIN || s.hi != INT64_MAX) {
         l.name = "TableRangeScan";
         l.task = "cop[tikv]";
@@ -159,10 +163,11 @@ Line Describe(const PlanNode& p) {
         }
         if (rs.size() > 8) parts.push_back("...");
         l.info = absl::StrCat("range:", absl::StrJoin(parts, " "));
+        if (s.keep_order) absl::StrAppend(&l.info, ", keep order:true");
       } else {
         l.name = s.table->memory_rows ? "MemTableScan" : "TableFullScan";
         l.task = s.table->memory_rows ? "root" : "cop[tikv]";
-        l.info = "keep order:false";
+        l.info = s.keep_order ? "keep order:true" : "keep order:false";
       }
       if (s.filter) {
         absl::StrAppend(&l.info, l.info.empty() ? "" : ", ", "filter:", s.filter->ToString());
@@ -182,9 +187,27 @@ Line Describe(const PlanNode& p) {
       const auto& j = static_cast<const JoinNode&>(p);
       static const char* kTypes[] = {"inner join", "left outer join", "semi join",
                                      "anti semi join"};
-      l.name = j.inner_lookup ? "IndexJoin" : j.left_keys.empty() ? "NestedLoopJoin" : "HashJoin";
+      l.name = j.inner_lookup        ? "IndexJoin"
+               : j.merge_keys > 0    ? "MergeJoin"
+               : j.left_keys.empty() ? "NestedLoopJoin"
+                                     : "HashJoin";
       l.info = kTypes[static_cast<int>(j.type)];
-      if (!j.left_keys.empty()) {
+      if (j.merge_keys > 0) {
+        // TiDB's form: the keys the inputs are ordered on, then any further equalities.
+        std::vector<std::string> lk, rk, eq;
+        for (size_t i = 0; i < j.left_keys.size(); ++i) {
+          if (i < j.merge_keys) {
+            lk.push_back(j.left_keys[i]->ToString());
+            rk.push_back(j.right_keys[i]->ToString());
+          } else {
+            eq.push_back(absl::StrCat("eq(", j.left_keys[i]->ToString(), ", ",
+                                      j.right_keys[i]->ToString(), ")"));
+          }
+        }
+        absl::StrAppend(&l.info, ", left key:", absl::StrJoin(lk, ", "),
+                        ", right key:", absl::StrJoin(rk, ", "));
+        if (!eq.empty()) absl::StrAppend(&l.info, ", equal:[", absl::StrJoin(eq, " "), "]");
+      } else if (!j.left_keys.empty()) {
         std::vector<std::string> eq;
         for (size_t i = 0; i < j.left_keys.size(); ++i) {
           eq.push_back(absl::StrCat("eq(", j.left_keys[i]->ToString(), ", ",
