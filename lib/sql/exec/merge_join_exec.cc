@@ -122,6 +122,9 @@ class MergeJoinExec : public Executor {
     std::vector<Column> keys;
     size_t pos = 0;
     bool exhausted = false;
+    // The previous non-NULL-keyed row: `prev` in this chunk, or (-1) the one saved in
+    // `last` from an earlier chunk (has_last).
+    int64_t prev = -1;
     std::vector<Column> last;
     bool has_last = false;
   };
@@ -142,9 +145,20 @@ class MergeJoinExec : public Executor {
         s->chunk = Chunk();
         s->keys.clear();
         s->pos = 0;
+        s->prev = -1;
         return false;
       }
       if (c.sel() != nullptr) c = c.Compact();
+      if (s->prev >= 0) {  // Keep the chunk's last checked row for the next one's check.
+        s->last.resize(nmerge_);
+        for (size_t k = 0; k < nmerge_; ++k) {
+          Column col(s->keys[k].type());
+          col.AppendFrom(s->keys[k], static_cast<size_t>(s->prev));
+          s->last[k] = std::move(col);
+        }
+        s->has_last = true;
+        s->prev = -1;
+      }
       std::vector<Column> keys;
       st = EvalColumns(ctx_, KeyExprs(*s), c, &keys);
       if (!st.ok()) return st;
@@ -180,17 +194,15 @@ class MergeJoinExec : public Executor {
   // one, and makes it the previous one.
   absl::Status CheckOrder(Side* s, bool is_left) {
     const size_t r = s->pos;
-    if (s->has_last && CompareMerge(s->keys, r, is_left, s->last, 0, is_left) < 0) {
+    const bool before =
+        s->prev >= 0
+            ? CompareMerge(s->keys, r, is_left, s->keys, static_cast<size_t>(s->prev), is_left) < 0
+            : s->has_last && CompareMerge(s->keys, r, is_left, s->last, 0, is_left) < 0;
+    if (before) {
       return absl::InternalError(absl::StrCat("merge join: the ", is_left ? "left" : "right",
                                               " input is not ordered on the join keys"));
     }
-    s->last.resize(nmerge_);
-    for (size_t k = 0; k < nmerge_; ++k) {
-      Column c(s->keys[k].type());
-      c.AppendFrom(s->keys[k], r);
-      s->last[k] = std::move(c);
-    }
-    s->has_last = true;
+    s->prev = static_cast<int64_t>(r);
     return absl::OkStatus();
   }
 
