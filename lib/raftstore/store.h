@@ -292,6 +292,9 @@ class Store : public std::enable_shared_from_this<Store> {
 
   void ProcessBatch(std::vector<FsmPtr>& batch);
   void HandleMsg(const FsmPtr& fsm, PeerMsg& msg);
+  // RevealCommit, then SendMessages: how a Ready's messages leave.
+  void SendReadyMessages(const FsmPtr& fsm, std::vector<raft::Message> msgs,
+                         std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* reports);
   void SendMessages(Peer* peer, std::vector<raft::Message> msgs,
                     std::vector<std::pair<uint64_t, raft::SnapshotStatus>>* snap_reports);
   void HandleSplit(Peer* parent, const ExecResult& res);
