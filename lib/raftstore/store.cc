@@ -523,8 +523,11 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   // change in this Ready, the leader's term and vote were persisted by an earlier write
   // (only the commit index can be new here, and that is already durable on a quorum), and
   // its own log counts toward a commit only when the MsgAppResps are stepped, in a later
-  // round of this poller, after the write below returned. Anything else (followers'
-  // acknowledgements, votes, a new leader's first messages) waits for the write.
+  // round of this poller, after the write below returned. Not when the commit index is
+  // past the durable log: a leader that is a quorum by itself (one voter, with learners)
+  // commits its entries as it appends them, and a learner must not apply what a crash of
+  // the leader could still lose. Anything else (followers' acknowledgements, votes, a new
+  // leader's first messages) waits for the write.
   std::vector<std::vector<std::pair<uint64_t, raft::SnapshotStatus>>> reports(items.size());
   std::vector<bool> sent(items.size(), false);
   for (size_t i = 0; i < items.size(); ++i) {
@@ -533,6 +536,11 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
         item.rd.snapshot.has_value() || !item.fsm->peer->IsLeader()) {
       continue;
     }
+    Peer* p = item.fsm->peer.get();
+    // The log as durable before this round's write (raft/engine_log_storage.h: the view
+    // changes in OnReadyWritten).
+    absl::StatusOr<uint64_t> durable = p->storage()->log()->LastIndex();
+    if (!durable.ok() || p->raft()->raft()->log().committed() > *durable) continue;
     SendReadyMessages(item.fsm, std::move(item.rd.messages), &reports[i]);
     sent[i] = true;
   }
