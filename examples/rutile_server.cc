@@ -73,6 +73,12 @@ struct Flags {
 // process (an id no node uses; the other processes route it to node `id`'s address).
 constexpr uint64_t kClientIdBase = 1000;
 
+// Each node's LevelDB block cache. The engine's 8 MiB default missed most point reads of a
+// 100,000-row sysbench table (~40 MiB of blocks per node): each miss a pread and a Snappy
+// decompression (1.4% of point_select CPU, 0.04% with this). It fills only as blocks are
+// read.
+constexpr size_t kBlockCacheBytes = size_t{64} << 20;
+
 // "1=127.0.0.1:20161,2=..." -> {1: "127.0.0.1:20161", ...}.
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(const std::string& text) {
   std::map<uint64_t, std::string> out;
@@ -228,6 +234,7 @@ absl::Status OpenProcessNode(const Flags& f, ProcessNode* out) {
   rutile::NodeOptions o;
   o.id = self;
   if (!f.in_memory) o.data_dir = absl::StrCat(f.data_dir, "/node", self);
+  o.block_cache_bytes = kBlockCacheBytes;
   o.transport = out->transport.get();
   o.pd_members = members;
   if (!f.join) o.initial_stores = ids;
@@ -366,6 +373,7 @@ int main(int argc, char** argv) {
     rutile::sql::LocalClusterOptions co;
     co.nodes = f.nodes;
     if (!f.in_memory) co.data_dir = f.data_dir;
+    co.block_cache_bytes = kBlockCacheBytes;
     // Elections after 1-2 s, as a real deployment would tick.
     co.raft_tick_micros = static_cast<uint64_t>(f.raft_tick_ms) * 1000;
     db = OnFiber<absl::StatusOr<std::unique_ptr<rutile::sql::Database>>>(

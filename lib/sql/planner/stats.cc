@@ -347,4 +347,15 @@ void StatsCache::ReleaseAnalyze(int64_t table_id) {
   analyzing_.erase(table_id);
 }
 
+int64_t StatsCache::EstimatedRows(int64_t table_id) const {
+  int64_t delta = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = modifications_.find(table_id);
+    if (it != modifications_.end()) delta = it->second.rows_delta;
+  }
+  TableStatsPtr ts = Get(table_id);
+  return std::max<int64_t>(0, (ts != nullptr ? ts->row_count : 0) + delta);
+}
+
 }  // namespace rutile::sql

@@ -117,6 +117,9 @@ class StatsCache {
   // sessions committing at once do not all scan the table.
   bool ClaimAnalyze(int64_t table_id);
   void ReleaseAnalyze(int64_t table_id);
+  // The rows table_id holds by its last ANALYZE and the row-count changes noted since (0
+  // when it was never analyzed and nothing was noted).
+  int64_t EstimatedRows(int64_t table_id) const;
 
  private:
   mutable std::mutex mu_;

@@ -31,6 +31,7 @@
 #include "sql/session/database_access.h"
 #include "sql/session/session_access.h"
 #include "sql/types/convert.h"
+#include "util/sync.h"
 
 namespace rutile::sql {
 
@@ -40,6 +41,10 @@ absl::Status Err(uint16_t code, std::string msg) { return MySqlErrorStatus(code,
 
 constexpr char kVersion[] = "8.0.11-Rutile-0.1";
 constexpr char kVersionComment[] = "Rutile (TiDB architecture, embedded)";
+
+// Tables of at most this many rows are analyzed automatically inside the commit that made
+// them due; bigger ones on a background fiber (DatabaseImpl::AnalyzeInBackground).
+constexpr int64_t kSyncAutoAnalyzeMaxRows = 10'000;
 
 ColumnMeta MetaOf(const OutputColumn& c) {
   ColumnMeta m;
@@ -104,6 +109,16 @@ struct DatabaseImpl {
   StatsCache stats;
   // CONNECTION_ID() of sessions no server named (SetConnectionInfo).
   std::atomic<uint64_t> next_connection_id{1};
+
+  // Automatic ANALYZEs of big tables run on fibers of their own (TiDB's auto-analyze
+  // worker), not in the committing statement: scanning 100,000 rows held a sysbench
+  // connection's COMMIT for 2-4 s. The destructor waits for them (they use the store,
+  // the catalog and the statistics).
+  WaitGroup background;
+  // Analyzes table `t` (claimed with stats.ClaimAnalyze) on a new fiber and releases the
+  // claim when done; best effort, as the synchronous automatic ANALYZE.
+  void AnalyzeInBackground(TablePtr t);
+  ~DatabaseImpl() { background.Wait(); }
 };
 
 struct Prepared {
@@ -876,9 +891,41 @@ void SessionImpl::AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t
     // seconds at once).
     if (!db->stats.ClaimAnalyze(id)) continue;
     TablePtr t = db->catalog.FindTableById(id);
-    if (t != nullptr) (void)AnalyzeOne(t);
+    if (t == nullptr) {
+      db->stats.ReleaseAnalyze(id);
+      continue;
+    }
+    // A small table is analyzed before the commit returns (milliseconds; the statements
+    // that follow plan with its statistics, deterministically); a big one in the
+    // background, so its commit does not wait seconds for the scan.
+    if (db->stats.EstimatedRows(id) > kSyncAutoAnalyzeMaxRows) {
+      db->AnalyzeInBackground(std::move(t));
+      continue;
+    }
+    (void)AnalyzeOne(t);
     db->stats.ReleaseAnalyze(id);
   }
+}
+
+void DatabaseImpl::AnalyzeInBackground(TablePtr t) {
+  background.Add(1);
+  WaitGroup done = background;
+  env->Spawn([this, t = std::move(t), done]() mutable {
+    // Also when the fiber is unwound (FiberCancelled: a SimEnv destroyed meanwhile).
+    struct Finish {
+      DatabaseImpl* db;
+      int64_t table_id;
+      WaitGroup* done;
+      ~Finish() {
+        db->stats.ReleaseAnalyze(table_id);
+        done->Done();
+      }
+    } finish{this, t->id, &done};
+    // A session of its own with the default settings (the committing one may be gone).
+    SessionImpl s;
+    s.db = this;
+    (void)s.AnalyzeOne(t);
+  });
 }
 
 namespace {
