@@ -113,6 +113,7 @@ class StoreRegionKv final : public txn::RegionKv {
     c.region_id = ctx.region_id;
     c.region_epoch.set_conf_ver(ctx.conf_ver);
     c.region_epoch.set_version(ctx.version);
+    c.term = ctx.term;
     return c;
   }
 

@@ -243,6 +243,11 @@ void Peer::Propose(raft_cmdpb::RaftCmdRequest req, WriteCallback cb) {
     cb.Set(RegionNotFoundError(region_id()));
     return;
   }
+  if (req.header().term() != 0 && req.header().term() != Term()) {
+    // Read under another leadership of this peer (raft_cmdpb.proto, RaftRequestHeader.term).
+    cb.Set(StaleCommandError());
+    return;
+  }
   const raft_cmdpb::AdminCmdType admin = req.admin_request().cmd_type();
   if (merge_state_.has_value() && admin != raft_cmdpb::ADMIN_ROLLBACK_MERGE) {
     cb.Set(ProposalInMergingModeError(region_id()));

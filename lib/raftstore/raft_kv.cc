@@ -118,6 +118,7 @@ class StoreRaftKv final : public RaftKv {
     *h->mutable_region_epoch() = ctx.region_epoch;
     *h->mutable_peer() = ctx.peer;
     h->set_replica_read(ctx.replica_read);
+    h->set_term(ctx.term);
   }
   Env* env() const { return wait_env_ != nullptr ? wait_env_ : store_->env(); }
 

@@ -44,6 +44,12 @@ struct Context {
   // leader for a read index, waits until it applied that far and reads its own replica:
   // still linearizable, and it spreads reads over the replicas.
   bool replica_read = false;
+  // Write only: the leader term the caller's read view was taken under
+  // (RegionSnapshot::leader_term); the write is proposed only if this store's peer still
+  // leads in that term, else it fails with StaleCommand and nothing applies. A command that
+  // read at the leader, lost and regained the leadership (other leaders may have written
+  // in between) must read again. 0: not checked.
+  uint64_t term = 0;
 };
 
 // One modification of a write.

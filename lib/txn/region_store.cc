@@ -141,12 +141,14 @@ absl::StatusOr<std::shared_ptr<RegionView>> RegionTxnStore::ReadView(
   return view;
 }
 
+bool RegionTxnStore::MaxTsSynced(uint64_t region_id, const LeaderTag& tag) {
+  if (tag.term == 0) return false;
+  MutexLock lock(synced_mu_);
+  auto it = max_ts_synced_.find(region_id);
+  return it != max_ts_synced_.end() && it->second == tag;
+}
+
 absl::Status RegionTxnStore::SyncMaxTs(uint64_t region_id, const LeaderTag& tag) {
-  if (tag.term != 0) {
-    MutexLock lock(synced_mu_);
-    auto it = max_ts_synced_.find(region_id);
-    if (it != max_ts_synced_.end() && it->second == tag) return absl::OkStatus();
-  }
   // Asked after a view named `tag`: this store led the region in tag.term, with that
   // epoch, before the timestamp was handed out.
   absl::StatusOr<TimeStamp> ts = kv_->GetTimestamp();
@@ -160,26 +162,59 @@ absl::Status RegionTxnStore::SyncMaxTs(uint64_t region_id, const LeaderTag& tag)
   return absl::OkStatus();
 }
 
+void RegionTxnStore::LeadershipEnded(uint64_t region, const LeaderTag& floor) {
+  mem_locks_.Retire(region, floor);
+  // The leadership's max_ts sync is void too (a later one syncs again); dropping it here
+  // also keeps max_ts_synced_ from growing with regions this store no longer leads.
+  MutexLock lock(synced_mu_);
+  auto it = max_ts_synced_.find(region);
+  if (it != max_ts_synced_.end() && !(floor < it->second)) max_ts_synced_.erase(it);
+}
+
+size_t RegionTxnStore::TEST_MaxTsSyncedRegions() {
+  MutexLock lock(synced_mu_);
+  return max_ts_synced_.size();
+}
+
 template <typename F>
 auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
                               bool latch, F&& body, bool new_mem_locks, bool sync_max_ts)
     -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
   Latches::Guard guard;
-  if (latch && !latches_.AcquireFor(LatchKeys(raw_keys), env_,
-                                    latch_wait_micros_.load(std::memory_order_relaxed), &guard)) {
-    return absl::DeadlineExceededError(
-        "timed out waiting for the latches of the command's keys (an earlier write of "
-        "them may still be unresolved); nothing changed");
-  }
-  absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, raw_keys);
-  if (!view.ok()) return view.status();
-  // The leadership the view was read under: in-memory pessimistic locks of another one
-  // are void (mem_locks.h).
-  const LeaderTag tag{(*view)->leader_term(), (*view)->epoch_version()};
-  if (sync_max_ts) {
-    absl::Status s = SyncMaxTs(ctx.region_id, tag);
+  absl::StatusOr<std::shared_ptr<RegionView>> view;
+  // A max_ts sync made by an earlier round of this command (for views that name no term).
+  bool synced_unknown_term = false;
+  for (int round = 0;; ++round) {
+    if (latch && !latches_.AcquireFor(LatchKeys(raw_keys), env_,
+                                      latch_wait_micros_.load(std::memory_order_relaxed), &guard)) {
+      return absl::DeadlineExceededError(
+          "timed out waiting for the latches of the command's keys (an earlier write of "
+          "them may still be unresolved); nothing changed");
+    }
+    view = ReadView(ctx, raw_keys);
+    if (!view.ok()) return view.status();
+    if (!sync_max_ts) break;
+    const LeaderTag seen{(*view)->leader_term(), (*view)->epoch_version()};
+    if (MaxTsSynced(ctx.region_id, seen) || (seen.term == 0 && synced_unknown_term)) break;
+    // Not synced in this leadership yet: the PD round trip is made without the latches
+    // (other commands of these keys need not wait for PD), then the command starts over
+    // under a new view. A leadership that keeps changing under it gives up (the client
+    // retries).
+    guard.Release();
+    view = absl::UnavailableError("");
+    if (round >= 2) {
+      return absl::UnavailableError(
+          "the region's leadership changed while max_ts was being synced; nothing changed");
+    }
+    absl::Status s = SyncMaxTs(ctx.region_id, seen);
     if (!s.ok()) return s;
+    synced_unknown_term = true;
   }
+  // The leadership the view was read under: in-memory pessimistic locks of another one
+  // are void (mem_locks.h), and the write applies only in this term (RegionContext::term).
+  const LeaderTag tag{(*view)->leader_term(), (*view)->epoch_version()};
+  RegionContext write_ctx = ctx;
+  write_ctx.term = tag.term;
   const bool accept = new_mem_locks && mem_locks_on_.load(std::memory_order_relaxed) &&
                       mem_locks_.HasRoom(ctx.region_id, tag, raw_keys.size());
   MemLockScope mem(&mem_locks_, ctx.region_id, tag, accept);
@@ -193,7 +228,7 @@ auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::s
   if (!result.ok()) return result;
   if (txn.modify_count() > 0) {
     bool handed_off = false;
-    absl::Status s = kv_->Write(ctx, txn.batch(), [&]() -> WriteOutcome {
+    absl::Status s = kv_->Write(write_ctx, txn.batch(), [&]() -> WriteOutcome {
       // Timed out with the outcome unknown: everything that keeps other commands off
       // these keys, and readers off async-commit locks being written, lives on until the
       // outcome is known (TiKV releases latches only when the proposal's callback runs).

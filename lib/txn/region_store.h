@@ -51,6 +51,11 @@ struct RegionContext {
   uint64_t region_id = 0;
   uint64_t conf_ver = 0;
   uint64_t version = 0;
+  // RegionKv::Write only, set by the store (RegionTxnStore::RunWrite), not by clients: the
+  // leader term the command's view was read under (RegionView::leader_term). The write
+  // applies only if the region's leader is still in that term; otherwise it fails with a
+  // region error (StaleCommand) and changes nothing. 0: not checked.
+  uint64_t term = 0;
 };
 
 // A consistent read view of one region.
@@ -91,8 +96,9 @@ class RegionKv {
     if (!view.ok()) return view.status();
     return fn(**view);
   }
-  // Applies `batch` at the region's leader. DeadlineExceeded means the outcome is not
-  // known yet (the write may still apply); a writer that must learn it passes
+  // Applies `batch` at the region's leader (in leader term ctx.term when it is not 0).
+  // DeadlineExceeded means the outcome is not known yet (the write may still apply); a
+  // writer that must learn it passes
   // `on_timeout`: when the write times out, Write calls it (in the caller's fiber, before
   // returning) and calls the function it returns, if not empty, exactly once with the
   // outcome once known (OK: applied; an error: it did not apply, or the store stopped and
@@ -201,9 +207,10 @@ class RegionTxnStore final : public TxnService {
   PessimisticLockTable* TEST_mem_locks() { return &mem_locks_; }
   // A leadership of `region` at tag `floor` and every older one ended (the store's
   // report, raftstore::Store::SetLeadershipEndHook): its in-memory locks go.
-  void LeadershipEnded(uint64_t region, const LeaderTag& floor) {
-    mem_locks_.Retire(region, floor);
-  }
+  // So does the max_ts sync of those leaderships.
+  void LeadershipEnded(uint64_t region, const LeaderTag& floor);
+  // Regions whose max_ts sync is remembered (tests).
+  size_t TEST_MaxTsSyncedRegions();
   // How long a write command waits for its latches before it gives up with
   // DeadlineExceeded (changing nothing; the client retries). Latches are held past a
   // command's own return while its write's outcome is unknown (RunWrite), so this bounds
@@ -270,9 +277,12 @@ class RegionTxnStore final : public TxnService {
   // read under: a read served by an earlier leader was at a timestamp PD handed out before
   // this term began, below any fresh one; reads served here in this term raise max_ts
   // themselves. A new epoch version (a split, or a merge bringing in keys whose reads
-  // another store served) syncs again. tag.term 0 (not known): a fresh timestamp every
-  // call.
+  // another store served) syncs again. RunWrite makes the PD call without holding the
+  // command's latches, then reads a new view under them; the sync counts when that view
+  // names the same leadership. tag.term 0 (not known): a fresh timestamp for every
+  // command.
   absl::Status SyncMaxTs(uint64_t region_id, const LeaderTag& tag);
+  bool MaxTsSynced(uint64_t region_id, const LeaderTag& tag);
   absl::StatusOr<std::shared_ptr<RegionView>> ReadView(const RegionContext& ctx,
                                                        const std::vector<std::string>& raw_keys);
   // Wakes the pessimistic lock waiters of `raw_keys` (their locks may be gone).
@@ -305,7 +315,7 @@ class RegionTxnStore final : public TxnService {
 
   Mutex synced_mu_;
   // Region id -> the leadership (term, epoch version) in which max_ts was last synced;
-  // guarded by synced_mu_.
+  // guarded by synced_mu_. An entry goes when that leadership ends (LeadershipEnded).
   std::map<uint64_t, LeaderTag> max_ts_synced_;
 };
 

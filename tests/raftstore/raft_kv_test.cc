@@ -83,6 +83,61 @@ TEST(RaftKvTest, WriteThenSnapshotSeesExactlyTheRegion) {
   }));
 }
 
+// A write carries the leader term its caller read under (Context::term): once the
+// leadership it read under has ended, the write is refused (StaleCommand) and applies
+// nothing, even when the same store leads again in a later term (others may have led and
+// written in between). The current term, or none, is accepted.
+TEST(RaftKvTest, WriteReadUnderAnEndedLeadershipIsRefused) {
+  Cluster c({.stores = 3, .seed = 45});
+  c.Start();
+  ASSERT_TRUE(c.Run([&] {
+    std::optional<Cluster::Route> l = c.WaitLeader("");
+    ASSERT_TRUE(l.has_value());
+    const uint64_t home = l->store;
+    std::unique_ptr<RaftKv> kv = NewStoreRaftKv(c.store(home));
+    absl::StatusOr<std::shared_ptr<RegionSnapshot>> snap = kv->Snapshot(CtxFor(*l));
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    const uint64_t read_term = (*snap)->leader_term();
+    ASSERT_NE(read_term, 0u);
+    Context ctx = CtxFor(*l);
+    ctx.term = read_term;
+    ASSERT_TRUE(kv->Write(ctx, {Modify::Put(storage::CF::kDefault, "a", "1")}).ok());
+
+    // The leadership moves away and comes back to the same store.
+    auto transfer_to = [&](uint64_t from, auto pick) {
+      metapb::Peer target;
+      const std::optional<metapb::Region> region = c.store(from)->GetRegion(1);
+      ASSERT_TRUE(region.has_value());
+      for (const metapb::Peer& p : region->peers()) {
+        if (pick(p.store_id())) target = p;
+      }
+      ASSERT_NE(target.id(), 0u);
+      for (int i = 0; i < 100 && !c.store(target.store_id())->IsLeader(1); ++i) {
+        std::optional<Cluster::Route> now = c.WaitLeader("");
+        ASSERT_TRUE(now.has_value());
+        (void)c.store(now->store)->TransferLeader(1, target);
+        c.env()->SleepForMicros(50'000);
+      }
+      ASSERT_TRUE(c.store(target.store_id())->IsLeader(1));
+    };
+    transfer_to(home, [&](uint64_t s) { return s != home; });
+    transfer_to(home, [&](uint64_t s) { return s == home; });
+
+    absl::Status s = kv->Write(ctx, {Modify::Put(storage::CF::kDefault, "b", "stale")});
+    EXPECT_TRUE(IsStaleCommand(s)) << s;
+    snap = kv->Snapshot(CtxFor(*l));
+    ASSERT_TRUE(snap.ok()) << snap.status();
+    EXPECT_GT((*snap)->leader_term(), read_term);
+    EXPECT_FALSE((*snap)->Get(storage::CF::kDefault, "b")->has_value());
+    EXPECT_EQ((*snap)->Get(storage::CF::kDefault, "a")->value_or(""), "1");
+    // Under the current term, or unchecked, the write applies.
+    ctx.term = (*snap)->leader_term();
+    EXPECT_TRUE(kv->Write(ctx, {Modify::Put(storage::CF::kDefault, "b", "2")}).ok());
+    ctx.term = 0;
+    EXPECT_TRUE(kv->Write(ctx, {Modify::Put(storage::CF::kDefault, "c", "3")}).ok());
+  }));
+}
+
 // A write that times out with its outcome unknown reports the outcome later, exactly once,
 // whatever ends it: applied after the partition heals, dropped by a new leader, or the
 // store stopping.

@@ -5,6 +5,7 @@
 // whenever either changes. Run over a fake RegionKv whose views name a chosen term.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,12 +44,18 @@ class FakeKv final : public RegionKv {
     return std::shared_ptr<RegionView>(std::make_shared<FakeView>(&engine_, term, version));
   }
   using RegionKv::Write;
-  absl::Status Write(const RegionContext&, const storage::WriteBatch& batch,
+  absl::Status Write(const RegionContext& ctx, const storage::WriteBatch& batch,
                      absl::FunctionRef<WriteOutcome()>) override {
+    written_terms.push_back(ctx.term);
     return engine_.Write(batch, storage::WriteOptions());
   }
   absl::StatusOr<TimeStamp> GetTimestamp() override {
     ++tso_calls;
+    if (on_timestamp) {
+      std::function<void()> once = std::move(on_timestamp);
+      on_timestamp = nullptr;
+      once();
+    }
     return next_ts;
   }
 
@@ -56,6 +63,8 @@ class FakeKv final : public RegionKv {
   uint64_t version = 1;
   TimeStamp next_ts = 100;
   int tso_calls = 0;
+  std::vector<uint64_t> written_terms;  // RegionContext::term of every write.
+  std::function<void()> on_timestamp;   // Runs inside the next PD call, once.
 
  private:
   storage::MemEngine engine_;
@@ -123,6 +132,88 @@ TEST(MaxTsSyncTest, OncePerTermAndEpochVersionAndAboveEarlierLeadersReads) {
     kv.term = 7;
     EXPECT_TRUE(store.Prewrite(RegionContext{1, 1, 1}, req).ok());
     EXPECT_EQ(kv.tso_calls, 5);
+    done = true;
+  });
+  ASSERT_TRUE(sim.RunUntil([&] { return done; }, 10'000'000));
+}
+
+// Every write names the leader term its command's view was read under, so that raftstore
+// refuses it if that leadership ended in between (RaftKvTest covers the refusal).
+TEST(MaxTsSyncTest, WritesNameTheTermTheirViewWasReadUnder) {
+  testing::Simulation sim(2);
+  Env* env = sim.env();
+  bool done = false;
+  env->Spawn([&] {
+    FakeKv kv;
+    RegionTxnStore store(env, &kv, nullptr);
+    kv.term = 9;
+    AsyncPrewrite(store, "a", 10);
+    kv.term = 11;
+    CommitRequest commit;
+    commit.keys = {"a"};
+    commit.start_ts = 10;
+    commit.commit_ts = 2'000;
+    EXPECT_TRUE(store.Commit(RegionContext{1, 1, 1}, commit).ok());
+    EXPECT_EQ(kv.written_terms, (std::vector<uint64_t>{9, 11}));
+    done = true;
+  });
+  ASSERT_TRUE(sim.RunUntil([&] { return done; }, 10'000'000));
+}
+
+// The PD call of a max_ts sync is made without the command's latches: another command on
+// the same key runs to its end meanwhile. The prewrite then reads a new view and sees it.
+TEST(MaxTsSyncTest, PdCallIsMadeWithoutTheLatches) {
+  testing::Simulation sim(3);
+  Env* env = sim.env();
+  bool done = false;
+  env->Spawn([&] {
+    FakeKv kv;
+    RegionTxnStore store(env, &kv, nullptr);
+    bool other_done = false;
+    kv.on_timestamp = [&] {
+      env->Spawn([&] {
+        // Another transaction's rollback of the same key needs its latch.
+        RollbackRequest rb;
+        rb.keys = {"k"};
+        rb.start_ts = 5;
+        EXPECT_TRUE(store.Rollback(RegionContext{1, 1, 1}, rb).ok());
+        other_done = true;
+      });
+      // PD answers slowly.
+      env->SleepForMicros(100'000);
+      EXPECT_TRUE(other_done);
+    };
+    kv.next_ts = 1'000;
+    EXPECT_GT(AsyncPrewrite(store, "k", 10), 1'000u);
+    EXPECT_TRUE(other_done);
+    EXPECT_EQ(kv.tso_calls, 1);
+    done = true;
+  });
+  ASSERT_TRUE(sim.RunUntil([&] { return done; }, 10'000'000));
+}
+
+// A leadership's max_ts sync is forgotten when raftstore reports its end, so regions this
+// store no longer leads (or that were destroyed) leave nothing behind, and a store that
+// leads again syncs again.
+TEST(MaxTsSyncTest, EndedLeadershipsAreForgotten) {
+  testing::Simulation sim(4);
+  Env* env = sim.env();
+  bool done = false;
+  env->Spawn([&] {
+    FakeKv kv;
+    RegionTxnStore store(env, &kv, nullptr);
+    AsyncPrewrite(store, "a", 10);
+    EXPECT_EQ(store.TEST_MaxTsSyncedRegions(), 1u);
+    // An older leadership's end changes nothing.
+    store.LeadershipEnded(1, LeaderTag{4, 1});
+    EXPECT_EQ(store.TEST_MaxTsSyncedRegions(), 1u);
+    AsyncPrewrite(store, "b", 20);
+    EXPECT_EQ(kv.tso_calls, 1);
+    store.LeadershipEnded(1, LeaderTag{5, 1});
+    EXPECT_EQ(store.TEST_MaxTsSyncedRegions(), 0u);
+    kv.term = 6;
+    AsyncPrewrite(store, "c", 30);
+    EXPECT_EQ(kv.tso_calls, 2);
     done = true;
   });
   ASSERT_TRUE(sim.RunUntil([&] { return done; }, 10'000'000));
