@@ -95,6 +95,33 @@ class RegionSnapshot::View final : public storage::Engine {
     return owner_->NewIterator(cf, options);
   }
 
+  // Performance-critical path (a transactional point get's write-record read).
+  absl::Status SeekVisit(
+      storage::CF cf, std::string_view target, const storage::ReadOptions& options,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) override {
+    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
+    const metapb::Region& region = *owner_->region_;
+    if (target < std::string_view(region.start_key())) target = region.start_key();
+    const std::string_view end = region.end_key();
+    storage::ReadOptions ro;
+    ro.snapshot = owner_->snapshot_.get();
+    ro.fill_cache = options.fill_cache;
+    auto inner = [&](std::string_view key, std::string_view value) {
+      // Data keys only, within the region.
+      if (key.empty() || key[0] != kDataPrefix) return false;
+      const std::string_view user = UserKey(key);
+      if (!end.empty() && user >= end) return false;
+      return visit(user, value);
+    };
+    // The data key of `target` in a stack buffer when small: no allocation.
+    char buf[128];
+    if (target.size() + 1 <= sizeof(buf)) {
+      const size_t n = WriteDataKey(target, buf);
+      return owner_->engine_->SeekVisit(cf, std::string_view(buf, n), ro, inner);
+    }
+    return owner_->engine_->SeekVisit(cf, DataKey(target), ro, inner);
+  }
+
   std::unique_ptr<storage::Snapshot> GetSnapshot() override {
     return std::unique_ptr<storage::Snapshot>(new ViewSnapshot(this));
   }

@@ -36,6 +36,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "storage/cf.h"
@@ -166,6 +167,26 @@ class Engine {
   // Returns an iterator over `cf` within the options' bounds. Never null; errors surface
   // through Iterator::status().
   virtual std::unique_ptr<Iterator> NewIterator(CF cf, const IterOptions& options) = 0;
+
+  // A point read of a few neighbouring keys (a transactional get reading the newest write
+  // records of one key): calls `visit(key, value)` on the first key of `cf` >= `target`
+  // and on the keys after it, in order, until `visit` returns false or the CF ends; reads
+  // the latest state, or options.snapshot. The views live until `visit` returns. Returns
+  // the first error (bad CF or snapshot: InvalidArgument). No Iterator object is made:
+  // LevelDbEngine seeks a LevelDB iterator of the latest state directly (one kept for
+  // reuse, see leveldb_engine.h); the default seeks a NewIterator.
+  virtual absl::Status SeekVisit(
+      CF cf, std::string_view target, const ReadOptions& options,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) {
+    IterOptions io;
+    io.snapshot = options.snapshot;
+    io.fill_cache = options.fill_cache;
+    std::unique_ptr<Iterator> it = NewIterator(cf, io);
+    for (it->Seek(target); it->Valid(); it->Next()) {
+      if (!visit(it->key(), it->value())) return absl::OkStatus();
+    }
+    return it->status();
+  }
 
   // Returns a snapshot of every column family. In LevelDbEngine the view of the data CFs
   // and the view of kRaft are taken one after the other (data first), so a snapshot may

@@ -457,60 +457,89 @@ class LevelDbSnapshot final : public Snapshot {
 // header). An iterator is current for generation g = the number of data writes begun when
 // it was made, provided none was in flight then; it stays current while no other write
 // begins.
+//
+// A kept iterator pins the memtable and table files of its time: files a compaction
+// replaced stay on disk while it lives. Writes drop every kept iterator (Purge), and in a
+// read-only period an iterator is kept only for kMaxUses takes and, when the engine has an
+// Env, kMaxAgeMicros after it was made, so reads alone never pin old files for long.
 class LatestIteratorPool {
  public:
   static constexpr uint64_t kNotReusable = ~uint64_t{0};
   static constexpr size_t kMaxKept = 16;
+  static constexpr uint32_t kMaxUses = 1024;
+  static constexpr uint64_t kMaxAgeMicros = 1'000'000;
+
+  // What a reusable iterator carries from Take to Return.
+  struct Ticket {
+    uint64_t generation = kNotReusable;
+    uint64_t made_micros = 0;
+    uint32_t uses = 0;
+  };
 
   LatestIteratorPool(leveldb::DB* db, const std::atomic<uint64_t>* begun,
-                     const std::atomic<uint64_t>* ended)
-      : db_(db), begun_(begun), ended_(ended) {}
+                     const std::atomic<uint64_t>* ended, Env* clock)
+      : db_(db), begun_(begun), ended_(ended), clock_(clock) {}
   LatestIteratorPool(const LatestIteratorPool&) = delete;
   LatestIteratorPool& operator=(const LatestIteratorPool&) = delete;
   ~LatestIteratorPool() {
     for (const Kept& k : kept_) delete k.it;
   }
 
-  // An iterator showing the latest state now, and its generation (kNotReusable: do not
-  // keep it).
+  // An iterator showing the latest state now, and its ticket (generation kNotReusable: do
+  // not keep it).
   // Performance-critical path.
-  std::pair<leveldb::Iterator*, uint64_t> Take() {
+  std::pair<leveldb::Iterator*, Ticket> Take() {
     const uint64_t now = begun_->load(std::memory_order_seq_cst);
+    const uint64_t micros = clock_ != nullptr ? clock_->NowMicros() : 0;
     leveldb::Iterator* found = nullptr;
+    Ticket ticket;
     std::vector<leveldb::Iterator*> stale;
     {
       std::lock_guard<std::mutex> lock(mu_);
       while (!kept_.empty()) {
         const Kept k = kept_.back();
         kept_.pop_back();
-        if (k.generation == now) {
+        if (k.ticket.generation == now && Young(k.ticket, micros)) {
           found = k.it;
+          ticket = k.ticket;
           break;
         }
         stale.push_back(k.it);
       }
-      kept_count_.store(kept_.size(), std::memory_order_relaxed);
+      kept_count_.store(kept_.size(), std::memory_order_seq_cst);
     }
     for (leveldb::Iterator* it : stale) delete it;
     // `found` was current when `now` was read: no write began after it was made.
-    if (found != nullptr) return {found, now};
+    if (found != nullptr) {
+      ++ticket.uses;
+      return {found, ticket};
+    }
     const uint64_t ended = ended_->load(std::memory_order_seq_cst);
     leveldb::Iterator* it = db_->NewIterator(leveldb::ReadOptions());
     const uint64_t begun = begun_->load(std::memory_order_seq_cst);
     // Nothing in flight when `ended` was read and nothing begun until `begun` was: the
     // database did not change around the iterator's creation.
-    return {it, begun == ended ? begun : kNotReusable};
+    ticket.generation = begun == ended ? begun : kNotReusable;
+    ticket.made_micros = micros;
+    ticket.uses = 1;
+    return {it, ticket};
   }
 
-  // Takes back `it` (of generation `generation`), keeping it if it is still current.
-  void Return(leveldb::Iterator* it, uint64_t generation) {
-    if (generation != kNotReusable && it->status().ok() &&
-        begun_->load(std::memory_order_seq_cst) == generation) {
+  // Takes back `it`, keeping it if it is still current and young enough.
+  void Return(leveldb::Iterator* it, const Ticket& ticket) {
+    if (ticket.generation != kNotReusable && ticket.uses < kMaxUses && it->status().ok() &&
+        begun_->load(std::memory_order_seq_cst) == ticket.generation &&
+        Young(ticket, clock_ != nullptr ? clock_->NowMicros() : 0)) {
       std::lock_guard<std::mutex> lock(mu_);
       if (kept_.size() < kMaxKept) {
-        kept_.push_back({it, generation});
-        kept_count_.store(kept_.size(), std::memory_order_relaxed);
-        return;
+        kept_.push_back({it, ticket});
+        kept_count_.store(kept_.size(), std::memory_order_seq_cst);
+        // A write that began after the check above may have run its Purge before the push
+        // (it saw no kept iterator): look again. Either this load sees that write, or its
+        // Purge sees the count stored above and drops the iterator (both seq_cst).
+        if (begun_->load(std::memory_order_seq_cst) == ticket.generation) return;
+        kept_.pop_back();
+        kept_count_.store(kept_.size(), std::memory_order_seq_cst);
       }
     }
     delete it;
@@ -520,24 +549,31 @@ class LatestIteratorPool {
   // table files).
   // Performance-critical path (every data write).
   void Purge() {
-    if (kept_count_.load(std::memory_order_relaxed) == 0) return;
+    if (kept_count_.load(std::memory_order_seq_cst) == 0) return;
     std::vector<Kept> drop;
     {
       std::lock_guard<std::mutex> lock(mu_);
       drop.swap(kept_);
-      kept_count_.store(0, std::memory_order_relaxed);
+      kept_count_.store(0, std::memory_order_seq_cst);
     }
     for (const Kept& k : drop) delete k.it;
   }
 
+  size_t KeptCount() const { return kept_count_.load(std::memory_order_seq_cst); }
+
  private:
+  bool Young(const Ticket& t, uint64_t now_micros) const {
+    return clock_ == nullptr || now_micros - t.made_micros < kMaxAgeMicros;
+  }
+
   struct Kept {
     leveldb::Iterator* it;
-    uint64_t generation;
+    Ticket ticket;
   };
   leveldb::DB* const db_;
   const std::atomic<uint64_t>* const begun_;
   const std::atomic<uint64_t>* const ended_;
+  Env* const clock_;  // May be null: then no age bound.
   // A plain OS mutex: abseil's (as built here) pays for deadlock detection on every
   // acquisition, which showed in the point-get profile.
   std::mutex mu_;
@@ -556,10 +592,9 @@ class LevelDbIterator final : public Iterator {
   explicit LevelDbIterator(absl::Status error) : error_(std::move(error)) {}
 
   LevelDbIterator(leveldb::Iterator* it, size_t prefix_len, std::string lower, std::string upper,
-                  LatestIteratorPool* pool = nullptr,
-                  uint64_t generation = LatestIteratorPool::kNotReusable)
+                  LatestIteratorPool* pool = nullptr, LatestIteratorPool::Ticket ticket = {})
       : pool_(pool),
-        generation_(generation),
+        ticket_(ticket),
         it_(it),
         prefix_len_(prefix_len),
         lower_(std::move(lower)),
@@ -571,7 +606,7 @@ class LevelDbIterator final : public Iterator {
     seek_buf_ = lower_.substr(0, prefix_len_);
   }
   ~LevelDbIterator() override {
-    if (pool_ != nullptr && it_ != nullptr) pool_->Return(it_.release(), generation_);
+    if (pool_ != nullptr && it_ != nullptr) pool_->Return(it_.release(), ticket_);
   }
 
   void SeekToFirst() override {
@@ -680,7 +715,7 @@ class LevelDbIterator final : public Iterator {
   }
 
   LatestIteratorPool* const pool_ = nullptr;
-  const uint64_t generation_ = LatestIteratorPool::kNotReusable;
+  const LatestIteratorPool::Ticket ticket_;
   std::unique_ptr<leveldb::Iterator> it_;
   const absl::Status error_;
   const size_t prefix_len_ = 0;
@@ -890,7 +925,7 @@ LevelDbEngine::LevelDbEngine(std::string dir, Env* io_env,
       data_db_(std::move(data_db)),
       raft_db_(std::move(raft_db)),
       latest_iterators_(std::make_unique<LatestIteratorPool>(data_db_.get(), &data_writes_begun_,
-                                                             &data_writes_ended_)) {}
+                                                             &data_writes_ended_, io_env)) {}
 
 LevelDbEngine::~LevelDbEngine() = default;
 
@@ -945,13 +980,44 @@ std::unique_ptr<Iterator> LevelDbEngine::NewIterator(CF cf, const IterOptions& o
   std::string lower(1, static_cast<char>(cf));
   lower.append(options.lower_bound);
   if (options.snapshot == nullptr && options.fill_cache) {
-    auto [it, generation] = latest_iterators_->Take();
+    auto [it, ticket] = latest_iterators_->Take();
     return std::make_unique<LevelDbIterator>(it, 1, std::move(lower),
                                              DataUpperBound(cf, options.upper_bound),
-                                             latest_iterators_.get(), generation);
+                                             latest_iterators_.get(), ticket);
   }
   return std::make_unique<LevelDbIterator>(data_db_->NewIterator(ro), 1, std::move(lower),
                                            DataUpperBound(cf, options.upper_bound));
+}
+
+// Performance-critical path (a transactional point get's write-record read).
+absl::Status LevelDbEngine::SeekVisit(
+    CF cf, std::string_view target, const ReadOptions& options,
+    absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) {
+  if (!IsValidCf(cf)) {
+    return absl::InvalidArgumentError(absl::StrCat("storage: seek on unknown ", CfName(cf)));
+  }
+  if (cf == CF::kRaft || options.snapshot != nullptr || !options.fill_cache) {
+    return Engine::SeekVisit(cf, target, options, visit);
+  }
+  auto [it, ticket] = latest_iterators_->Take();
+  {
+    PrefixedKey k(cf, target);
+    it->Seek(k.slice());
+  }
+  const char prefix = static_cast<char>(cf);
+  for (; it->Valid(); it->Next()) {
+    const leveldb::Slice key = it->key();
+    if (key.size() == 0 || key[0] != prefix) break;
+    const leveldb::Slice value = it->value();
+    if (!visit(std::string_view(key.data() + 1, key.size() - 1),
+               std::string_view(value.data(), value.size()))) {
+      break;
+    }
+  }
+  absl::Status s =
+      it->status().ok() ? absl::OkStatus() : FromLevelDbStatus(it->status(), "storage: seek");
+  latest_iterators_->Return(it, ticket);
+  return s;
 }
 
 std::unique_ptr<Snapshot> LevelDbEngine::GetSnapshot() {
@@ -1094,6 +1160,8 @@ absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOpti
   }
   return absl::OkStatus();
 }
+
+size_t LevelDbEngine::TEST_KeptIterators() const { return latest_iterators_->KeptCount(); }
 
 absl::Status LevelDbEngine::SyncWAL() {
   if (io_env_ != nullptr) {

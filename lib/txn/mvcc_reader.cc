@@ -56,6 +56,36 @@ absl::StatusOr<std::optional<std::pair<TimeStamp, Write>>> MvccReader::SeekWrite
 
 absl::StatusOr<std::optional<std::pair<TimeStamp, Write>>> MvccReader::GetWrite(
     std::string_view key, TimeStamp ts, std::optional<TimeStamp> gc_fence_limit) {
+  if (single_key_) {
+    // Performance-critical path (a point get): the same walk over one seek.
+    std::optional<std::pair<TimeStamp, Write>> found;
+    absl::Status error;
+    storage::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    absl::Status s = engine_->SeekVisit(
+        CF::kWrite, AppendTs(key, ts), ro, [&](std::string_view k, std::string_view v) {
+          if (!IsUserKeyEq(k, key)) return false;
+          absl::StatusOr<Write> w = Write::Decode(v);
+          if (!w.ok()) {
+            error = w.status();
+            return false;
+          }
+          if (gc_fence_limit.has_value() && !w->GcFenceAllowsRead(*gc_fence_limit)) return false;
+          if (w->type == WriteType::kPut) {
+            absl::StatusOr<TimeStamp> commit_ts = DecodeTs(k);
+            if (!commit_ts.ok()) {
+              error = commit_ts.status();
+            } else {
+              found.emplace(*commit_ts, *std::move(w));
+            }
+            return false;
+          }
+          return w->type != WriteType::kDelete;
+        });
+    if (!s.ok()) return s;
+    if (!error.ok()) return error;
+    return found;
+  }
   storage::Iterator* it = write_iter();
   it->Seek(AppendTs(key, ts));
   for (; it->Valid() && IsUserKeyEq(it->key(), key); it->Next()) {

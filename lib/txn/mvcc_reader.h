@@ -67,6 +67,9 @@ class MvccReader {
   // Commands at a region leader: the region's in-memory pessimistic locks (mem_locks.h)
   // count as locks for keys with none in the engine (LoadLock, ScanLocks).
   void set_mem_locks(MemLockScope* scope) { mem_ = scope; }
+  // A reader of one key (a point get): GetWrite reads through Engine::SeekVisit, with no
+  // Iterator object made and kept (cheaper for one seek, dearer for many).
+  void set_single_key(bool on) { single_key_ = on; }
 
   absl::StatusOr<std::optional<Lock>> LoadLock(std::string_view key);
 
@@ -114,6 +117,7 @@ class MvccReader {
   storage::Engine* engine_;
   const storage::Snapshot* snapshot_;
   MemLockScope* mem_ = nullptr;
+  bool single_key_ = false;
   std::unique_ptr<storage::Iterator> write_it_;
 };
 

@@ -304,6 +304,7 @@ absl::StatusOr<std::optional<std::string>> RegionTxnStore::Get(const RegionConte
   absl::Status s = kv_->ReadLatest(ctx, [&](const RegionView& view) -> absl::Status {
     if (!view.Contains(enc)) return view.NotInRegion(enc);
     MvccReader reader(view.engine(), nullptr);
+    reader.set_single_key(true);
     out = PointGetEncoded(&reader, enc, ts, opts);
     return out.status();
   });

@@ -89,6 +89,42 @@ TYPED_TEST(EngineConformanceTest, EmptyKeysValuesAndBinaryBytesRoundTrip) {
   }
 }
 
+// SeekVisit: the keys from the first >= target, in order, while the visitor wants more;
+// never another CF's keys; the latest state or a snapshot; a bad CF is InvalidArgument.
+TYPED_TEST(EngineConformanceTest, SeekVisitWalksFromTheTargetWithinItsCf) {
+  Engine* e = this->engine();
+  for (CF cf : kAllCfs) this->PutAlphabet(cf);
+  MustPut(e, CF::kWrite, "bb", "vbb");
+  auto visit = [&](CF cf, std::string_view target, size_t want, const Snapshot* snap = nullptr) {
+    KVs out;
+    ReadOptions ro;
+    ro.snapshot = snap;
+    absl::Status s = e->SeekVisit(cf, target, ro, [&](std::string_view k, std::string_view v) {
+      out.emplace_back(std::string(k), std::string(v));
+      return out.size() < want;
+    });
+    EXPECT_TRUE(s.ok()) << s;
+    return out;
+  };
+  EXPECT_EQ(visit(CF::kWrite, "b", 2), (KVs{{"b", "vb"}, {"bb", "vbb"}}));
+  EXPECT_EQ(visit(CF::kWrite, "ba", 1), (KVs{{"bb", "vbb"}}));
+  EXPECT_EQ(Keys(visit(CF::kLock, "c", 100)), (Strs{"c", "d", "e"}));
+  EXPECT_EQ(Keys(visit(CF::kDefault, "", 1)), (Strs{"a"}));
+  EXPECT_TRUE(visit(CF::kDefault, "f", 100).empty());
+  EXPECT_EQ(Keys(visit(CF::kRaft, "d", 100)), (Strs{"d", "e"}));
+  // Latest state each time (a reused LevelDB iterator must not hide a write); a snapshot
+  // keeps its view.
+  std::unique_ptr<Snapshot> snap = e->GetSnapshot();
+  MustPut(e, CF::kWrite, "bc", "vbc");
+  EXPECT_EQ(Keys(visit(CF::kWrite, "ba", 2)), (Strs{"bb", "bc"}));
+  EXPECT_EQ(Keys(visit(CF::kWrite, "ba", 2, snap.get())), (Strs{"bb", "c"}));
+  MustDelete(e, CF::kWrite, "bb");
+  EXPECT_EQ(Keys(visit(CF::kWrite, "ba", 1)), (Strs{"bc"}));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      e->SeekVisit(static_cast<CF>(200), "a", ReadOptions(),
+                   [](std::string_view, std::string_view) { return true; })));
+}
+
 TYPED_TEST(EngineConformanceTest, ColumnFamiliesAreIsolated) {
   Engine* e = this->engine();
   // The same keys, including extreme bytes, in every CF with CF-specific values.

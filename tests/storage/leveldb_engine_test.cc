@@ -424,6 +424,57 @@ TEST(LevelDbEngineTest, SyncedWritesUnderSimEnvRunInline) {
   EXPECT_EQ(GetOr(e, CF::kRaft, "k"), "v");
 }
 
+// Iterators over the latest state are kept for reuse (leveldb_engine.h), but never for
+// long: a write drops them, and a read-only period refreshes them after 1024 reuses or
+// 1 s of the engine's clock, so old table files are not pinned by reads alone. A kept
+// iterator always shows the latest state.
+TEST(LevelDbEngineTest, KeptIteratorsAreBoundedByWritesUsesAndAge) {
+  TempDir tmp;
+  SimEnv env;
+  LevelDbEngineOptions options;
+  options.io_env = &env;
+  auto opened = Open(tmp.Sub("engine"), options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto* e = static_cast<LevelDbEngine*>(opened->get());
+  bool done = false;
+  env.Spawn([&] {
+    MustPut(e, CF::kWrite, "k", "1");
+    auto seek = [&]() -> std::string {
+      std::unique_ptr<Iterator> it = e->NewIterator(CF::kWrite, IterOptions());
+      it->Seek("k");
+      return it->Valid() ? std::string(it->value()) : "";
+    };
+    EXPECT_EQ(seek(), "1");
+    EXPECT_EQ(e->TEST_KeptIterators(), 1u);
+    // A write drops it; the next iterator shows the write.
+    MustPut(e, CF::kWrite, "k", "2");
+    EXPECT_EQ(e->TEST_KeptIterators(), 0u);
+    EXPECT_EQ(seek(), "2");
+    EXPECT_EQ(e->TEST_KeptIterators(), 1u);
+    // Reused many times, it is made anew now and then.
+    int dropped = 0;
+    for (int i = 0; i < 3000; ++i) {
+      EXPECT_EQ(seek(), "2");
+      if (e->TEST_KeptIterators() == 0) ++dropped;
+    }
+    EXPECT_GE(dropped, 2);
+    EXPECT_LE(dropped, 3);
+    // An old one is not reused, and not kept.
+    EXPECT_EQ(seek(), "2");
+    EXPECT_EQ(e->TEST_KeptIterators(), 1u);
+    env.SleepForMicros(2'000'000);
+    {
+      std::unique_ptr<Iterator> it = e->NewIterator(CF::kWrite, IterOptions());
+      EXPECT_EQ(e->TEST_KeptIterators(), 0u);
+      env.SleepForMicros(2'000'000);
+    }
+    EXPECT_EQ(e->TEST_KeptIterators(), 0u);
+    done = true;
+  });
+  env.RunFor(10'000'000);
+  EXPECT_TRUE(done);
+}
+
 // ---- Crash recovery: a child process writes and is killed with SIGKILL. ----
 
 constexpr char kChildDirEnv[] = "RUTILE_STORAGE_CHILD_DIR";
