@@ -286,4 +286,14 @@ std::optional<TxnError> GetTxnError(const absl::Status& status) {
   return DecodeTxnError(std::string(*payload));
 }
 
+absl::Status UndeterminedError(std::string_view message) {
+  absl::Status s = absl::DeadlineExceededError(absl::string_view(message.data(), message.size()));
+  s.SetPayload(kUndeterminedPayloadUrl, absl::Cord());
+  return s;
+}
+
+bool IsUndetermined(const absl::Status& status) {
+  return absl::IsDeadlineExceeded(status) && status.GetPayload(kUndeterminedPayloadUrl).has_value();
+}
+
 }  // namespace rutile::txn

@@ -26,6 +26,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -130,6 +131,14 @@ std::string EncodeTxnError(const TxnError& error);
 std::optional<TxnError> DecodeTxnError(std::string_view data);
 
 std::string TxnErrorString(const TxnError& error);
+
+// A commit whose outcome the client cannot tell: the transaction may or may not have
+// committed (a prewrite or the primary's commit timed out; TiDB's ErrResultUndetermined).
+// DeadlineExceeded with a payload of its own, so that callers never take it for a lock
+// wait or a conflict and run the transaction again.
+inline constexpr char kUndeterminedPayloadUrl[] = "type.rutile.dev/rutile.txn.Undetermined";
+absl::Status UndeterminedError(std::string_view message);
+bool IsUndetermined(const absl::Status& status);
 
 }  // namespace rutile::txn
 

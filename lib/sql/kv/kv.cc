@@ -21,6 +21,13 @@ namespace rutile::sql::kv {
 absl::Status MapTxnError(const absl::Status& s) {
   if (s.ok()) return s;
   if (GetMySqlError(s).has_value()) return s;
+  if (txn::IsUndetermined(s)) {
+    // The transaction may have committed: not a lock wait (1205) or a conflict, which
+    // tell the client to run it again (TiDB's ErrResultUndetermined).
+    return MakeMySqlStatus(
+        absl::StatusCode::kDeadlineExceeded,
+        {8224, "HY000", absl::StrCat("Result undetermined (", s.message(), ")")});
+  }
   const std::string lower = absl::AsciiStrToLower(s.message());
   if (txn::GetTxnErrorAs<txn::KeyIsLocked>(s).has_value() ||
       (s.code() == absl::StatusCode::kAborted && absl::StrContains(lower, "lock wait timeout")) ||

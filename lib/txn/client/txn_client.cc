@@ -33,7 +33,7 @@ bool LockExpired(uint64_t ttl_ms, TimeStamp lock_ts, TimeStamp now) {
 }
 
 absl::Status Undetermined(const absl::Status& cause) {
-  return absl::DeadlineExceededError(absl::StrCat(
+  return UndeterminedError(absl::StrCat(
       "commit outcome unknown (the primary may or may not have committed): ", cause.ToString()));
 }
 

@@ -16,7 +16,10 @@
 #include "gtest/gtest.h"
 #include "rutile/env.h"
 #include "rutile/sql.h"
+#include "sql/errors.h"
+#include "sql/kv/kv.h"
 #include "sql/session/session_test_util.h"
+#include "txn/errors.h"
 #include "util/sync.h"
 
 namespace rutile::sql {
@@ -34,6 +37,24 @@ class PessimisticTest : public ::testing::TestWithParam<bool> {
 
 // T1 begins and reads; T2 updates the row and commits; T1's UPDATE of the row succeeds
 // over T2's value, T1's plain SELECT of another row still reads the snapshot.
+// A commit whose outcome is unknown is 8224 (TiDB's ErrResultUndetermined), never 1205 or
+// 1213, which tell the client to run the transaction again: it may have committed. Its
+// message may well mention locks ("prewrite blocked by live locks"), as a lock wait's does.
+TEST(MapTxnErrorTest, UndeterminedCommitIsNotALockWaitTimeout) {
+  absl::Status undetermined = txn::UndeterminedError(
+      "commit outcome unknown (the primary may or may not have committed): prewrite blocked "
+      "by live locks");
+  ASSERT_TRUE(txn::IsUndetermined(undetermined));
+  std::optional<MySqlError> e = GetMySqlError(kv::MapTxnError(undetermined));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, 8224);
+  // A lock wait that gave up is still 1205.
+  e = GetMySqlError(kv::MapTxnError(absl::DeadlineExceededError("read blocked by a live lock")));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code, 1205);
+  EXPECT_FALSE(txn::IsUndetermined(absl::DeadlineExceededError("x")));
+}
+
 TEST_P(PessimisticTest, UpdateAfterOthersCommitReadsLatestNoLostUpdate) {
   OnFiber([this] {
     auto db = Open();
