@@ -423,6 +423,14 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
                                                /*count_rows=*/false);
       }
       if (cop->agg != nullptr) return NewFinalAggExec(*cop->agg, ctx, std::move(r));
+      // A pushed TopN / Limit across projections: the regions return the scan's rows; the
+      // projections run here over them, the lowest first, under the final TopN / Limit.
+      for (auto it = cop->projs.rbegin(); it != cop->projs.rend(); ++it) {
+        r = std::make_unique<ProjectionExec>(**it, ctx, std::move(r));
+        if (ctx->runtime != nullptr) {
+          r = std::make_unique<InstrumentedExec>(std::move(r), &(*ctx->runtime)[*it]);
+        }
+      }
       kids.push_back(std::move(r));
     }
   }

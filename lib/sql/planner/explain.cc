@@ -333,12 +333,32 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root, co
       out->push_back(std::move(r));
     };
     const std::string name = l.name;
-    synthetic(absl::StrCat(child_prefix, "└─TableReader"), "root", "data:" + name, p.est_rows);
-    const std::string inner = absl::StrCat(child_prefix, "  ");
+    std::string reader_prefix = child_prefix;
+    if (cop->agg == nullptr) {
+      // Under a pushed TopN / Limit the projections run at the root over the reader.
+      for (const ProjectionNode* proj : cop->projs) {
+        std::vector<std::string> r = {absl::StrCat(reader_prefix, "└─Projection"),
+                                      Rows(proj->est_rows), "root", "", Exprs(proj->exprs)};
+        if (runtime != nullptr) {
+          auto it = runtime->find(proj);
+          if (it == runtime->end()) {
+            r.insert(r.end(), {"0", "0", "0us"});
+          } else {
+            r.insert(r.end(), {absl::StrCat(it->second.rows), absl::StrCat(it->second.calls),
+                               absl::StrCat(it->second.micros, "us")});
+          }
+        }
+        out->push_back(std::move(r));
+        absl::StrAppend(&reader_prefix, "  ");
+      }
+    }
+    synthetic(absl::StrCat(reader_prefix, "└─TableReader"), "root", "data:" + name, p.est_rows);
+    const std::string inner = absl::StrCat(reader_prefix, "  ");
     synthetic(absl::StrCat(inner, "└─", name), "cop[tikv]",
               cop->agg != nullptr ? "partial, " + l.info : l.info, p.est_rows);
     std::string scan_prefix = absl::StrCat(inner, "  ");
-    for (const ProjectionNode* proj : cop->projs) {
+    for (const ProjectionNode* proj :
+         cop->agg != nullptr ? cop->projs : std::vector<const ProjectionNode*>{}) {
       // The projection's expressions are inlined into the pushed aggregation's.
       synthetic(absl::StrCat(scan_prefix, "└─Projection"), "cop[tikv]", Exprs(proj->exprs),
                 proj->est_rows);

@@ -49,6 +49,24 @@ absl::Status Inline(const std::vector<sqlexprpb::Expr>& inputs, sqlexprpb::Expr*
   return absl::OkStatus();
 }
 
+// The output columns of `projs[0]` (the highest of a chain, the lowest last) as
+// expressions over the scan's columns: the lowest projection's, then each one above
+// inlined over the one below.
+absl::StatusOr<std::vector<sqlexprpb::Expr>> ProjectedInputs(
+    const std::vector<const ProjectionNode*>& projs) {
+  std::vector<sqlexprpb::Expr> inputs;
+  for (auto it = projs.rbegin(); it != projs.rend(); ++it) {
+    std::vector<sqlexprpb::Expr> next((*it)->exprs.size());
+    for (size_t i = 0; i < next.size(); ++i) {
+      absl::Status st = expr::ExprToPb(*(*it)->exprs[i], &next[i]);
+      if (st.ok() && it != projs.rbegin()) st = Inline(inputs, &next[i]);
+      if (!st.ok()) return st;
+    }
+    inputs = std::move(next);
+  }
+  return inputs;
+}
+
 }  // namespace
 
 std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
@@ -60,8 +78,10 @@ std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
   }
   if (node.children.size() != 1) return std::nullopt;
   const PlanNode* below = node.children[0].get();
-  while (node.kind == PlanKind::kAggregate && below->kind == PlanKind::kProjection &&
-         below->children.size() == 1) {
+  const bool over_projs =
+      node.kind == PlanKind::kAggregate || node.kind == PlanKind::kLimit ||
+      (node.kind == PlanKind::kSort && static_cast<const SortNode&>(node).limit.has_value());
+  while (over_projs && below->kind == PlanKind::kProjection && below->children.size() == 1) {
     const auto* proj = static_cast<const ProjectionNode*>(below);
     if (!AllPushable(proj->exprs)) return std::nullopt;
     cop.projs.push_back(proj);
@@ -150,18 +170,10 @@ absl::StatusOr<pb::DagRequest> BuildCopDag(const CopPushdown& cop, const EvalCon
       if (!st.ok()) return st;
     }
     if (!cop.projs.empty()) {
-      // The aggregation's input columns as expressions over the scan's: the lowest
-      // projection's, then each one above inlined over the one below.
-      std::vector<sqlexprpb::Expr> inputs;
-      for (auto it = cop.projs.rbegin(); it != cop.projs.rend(); ++it) {
-        std::vector<sqlexprpb::Expr> next((*it)->exprs.size());
-        for (size_t i = 0; i < next.size(); ++i) {
-          absl::Status st = expr::ExprToPb(*(*it)->exprs[i], &next[i]);
-          if (st.ok() && it != cop.projs.rbegin()) st = Inline(inputs, &next[i]);
-          if (!st.ok()) return st;
-        }
-        inputs = std::move(next);
-      }
+      // The aggregation's input columns as expressions over the scan's.
+      absl::StatusOr<std::vector<sqlexprpb::Expr>> projected = ProjectedInputs(cop.projs);
+      if (!projected.ok()) return projected.status();
+      const std::vector<sqlexprpb::Expr>& inputs = *projected;
       for (sqlexprpb::Expr& g : *a->mutable_group_by()) {
         absl::Status st = Inline(inputs, &g);
         if (!st.ok()) return st;
@@ -181,6 +193,16 @@ absl::StatusOr<pb::DagRequest> BuildCopDag(const CopPushdown& cop, const EvalCon
       b->set_desc(it.desc);
       absl::Status st = expr::ExprToPb(*it.expr, b->mutable_expr());
       if (!st.ok()) return st;
+    }
+    if (!cop.projs.empty()) {
+      // The regions sort the scan's rows by the order expressions inlined over the
+      // projections; the projections run at the root over the rows they return.
+      absl::StatusOr<std::vector<sqlexprpb::Expr>> inputs = ProjectedInputs(cop.projs);
+      if (!inputs.ok()) return inputs.status();
+      for (pb::ByItem& b : *t->mutable_order_by()) {
+        absl::Status st = Inline(*inputs, b.mutable_expr());
+        if (!st.ok()) return st;
+      }
     }
   } else if (cop.limit != nullptr || s.limit.has_value()) {
     uint64_t n = s.limit.has_value() ? *s.limit : UINT64_MAX;

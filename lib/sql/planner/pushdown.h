@@ -4,9 +4,9 @@
 // table scan (not point gets, index lookups or memory tables) whose filter can be
 // evaluated at the store (expr_pb.h CanPushDown) is a coprocessor read; directly above
 // it, a hash aggregation (every group-by and argument pushable, no first-row values) runs
-// partial at the regions and final at the root (also across projections of pushable
-// expressions between it and the scan, inlined into its expressions), a TopN runs at the regions
-// and again at the root, and a Limit sends offset+count at most from each region.
+// partial at the regions and final at the root, a TopN runs at the regions and again at
+// the root, and a Limit sends offset+count at most from each region; each of them also
+// across projections of pushable expressions between it and the scan (CopPushdown::projs).
 //
 // The decision is a pure function of the plan: the executor builder (exec/reader.h) and
 // EXPLAIN call it and agree. Whether a read really goes to the coprocessor also depends
@@ -37,14 +37,18 @@ struct CopPushdown {
   const AggregateNode* agg = nullptr;  // Partial aggregation at the regions.
   const SortNode* topn = nullptr;      // TopN of *topn->limit rows at the regions.
   const LimitNode* limit = nullptr;    // offset+count rows at most from each region.
-  // With `agg`: the projections between the aggregation and the scan (the one below the
-  // aggregation first), their expressions inlined into the aggregation's (TiDB pushes an
-  // aggregation across a projection).
+  // The projections between the pushed node and the scan (the one below the node first).
+  // With `agg`, their expressions are inlined into the aggregation's (TiDB pushes an
+  // aggregation across a projection) and nothing of them runs at the root. With `topn`
+  // (order expressions inlined) or `limit`, the regions return the scan's rows and the
+  // projections run at the root over them, below the final TopN / Limit (TiDB pushes a
+  // TopN / Limit across a projection).
   std::vector<const ProjectionNode*> projs;
 };
 
 // The coprocessor read rooted at `node` (a TableScan, or an Aggregate / Sort with a limit /
-// Limit directly over one), or nullopt when `node` is not read through the coprocessor.
+// Limit over one, directly or across pushable projections), or nullopt when `node` is not read
+// through the coprocessor.
 std::optional<CopPushdown> PlanPushdown(const PlanNode& node);
 
 // The DAG of `cop`, evaluated with `ctx`'s settings. Its output: the scan's schema
