@@ -957,6 +957,10 @@ absl::StatusOr<expr::ExprPtr> Binder::BindInner(const Expr& e, Scope* s) {
 // ---- Queries ----
 
 absl::StatusOr<PlanPtr> Binder::BuildQuery(const QueryStmt& q) {
+  // Join hints are noted by JoinNode address: a statement's must not meet an earlier
+  // statement's freed nodes (a Binder may serve several statements).
+  merge_hinted_.clear();
+  merge_refused_.clear();
   return BuildQueryIn(q, nullptr, nullptr);
 }
 
