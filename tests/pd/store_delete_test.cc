@@ -111,5 +111,44 @@ TEST_F(StoreDeleteTest, NoTombstoneWhileAnOperatorAddsToTheStore) {
   EXPECT_TRUE(absl::IsFailedPrecondition(s_.admin().CheckDeleteStore(4)));
 }
 
+// A canceled add-learner that the store had already received can still land after the
+// deleted store reported no regions and was buried: the region then has a peer on a
+// tombstone. The replica checker removes it (a learner as an orphan, a voter as a replica on
+// a dead store); nothing ever adds to the tombstone again.
+TEST_F(StoreDeleteTest, APeerLandingOnATombstoneIsRemoved) {
+  ASSERT_TRUE(s_.RegionHeartbeat(MakeRegion(2, "m", "", {1, 2, 3}, 1), now_).ok());
+  ASSERT_TRUE(s_.admin().Execute("store delete 4").ok());
+  Report(4, 0);
+  ASSERT_EQ(s_.StoresToBury(now_), std::vector<uint64_t>{4});
+  ASSERT_TRUE(s_.cluster().SetStoreState(4, metapb::TOMBSTONE).ok());
+
+  // Region 1 gained a learner on store 4, region 2 a voter there (the learner was promoted
+  // before the operator's cancel reached the leader).
+  RegionInfo r1 = MakeRegion(1, "", "m", {1, 2, 3}, 1, 10 * kMiB, 1, 2);
+  *r1.meta.add_peers() = testing::MakePeer(testing::PeerId(1, 4), 4, /*learner=*/true);
+  RegionInfo r2 = MakeRegion(2, "m", "", {1, 2, 3, 4}, 1, 10 * kMiB, 1, 2);
+  now_ += kSec;
+  ASSERT_TRUE(s_.RegionHeartbeat(r1, now_).ok());
+  ASSERT_TRUE(s_.RegionHeartbeat(r2, now_).ok());
+
+  s_.SetSchedulingEnabled(true);
+  for (int round = 0; round < 10 && (s_.operators().GetOperator(1) == nullptr ||
+                                     s_.operators().GetOperator(2) == nullptr);
+       ++round) {
+    now_ += 10 * kSec;
+    s_.MaybeSchedule(now_);
+  }
+  for (const RegionInfo* r : {&r1, &r2}) {
+    SCOPED_TRACE(r->id());
+    absl::StatusOr<std::optional<OpStep>> step = s_.RegionHeartbeat(*r, now_);
+    ASSERT_TRUE(step.ok()) << step.status();
+    ASSERT_TRUE(step->has_value()) << "no operator for region " << r->id();
+    const auto* remove = std::get_if<RemovePeer>(&**step);
+    ASSERT_NE(remove, nullptr) << "the first step removes the tombstone's peer";
+    EXPECT_EQ(remove->store_id, 4u);
+  }
+  EXPECT_FALSE(s_.operators().AddsTo(4));
+}
+
 }  // namespace
 }  // namespace rutile::pd
