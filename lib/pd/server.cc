@@ -14,6 +14,7 @@
 #include "pdpb.pb.h"
 #include "raft/engine_log_storage.h"
 #include "raft/raw_node.h"
+#include "util/failpoint.h"
 #include "util/logging.h"
 #include "util/sync.h"
 
@@ -146,6 +147,14 @@ struct PdServer::Core : std::enable_shared_from_this<PdServer::Core> {
     MutexLock l(mu);
     return serving && !stopped ? sched : nullptr;
   }
+  // Store states committed while `sched` exists, for the view to take on (CatchUpView):
+  // the driver fiber applies entries but never takes the box's lock. A handler normally
+  // applies the state it proposed itself once committed; one whose wait timed out while
+  // the entry still committed leaves it to this.
+  std::vector<std::pair<uint64_t, metapb::StoreState>> view_store_states;
+  std::atomic<bool> view_behind{false};
+  // Applies view_store_states to the view (under box.mu).
+  void CatchUpView(SchedBox& box);
 
   ReplicatedAllocatorStorage alloc_storage;
   IdAllocator ids;
@@ -216,6 +225,30 @@ void PdServer::Core::FailAllWaiters(const absl::Status& s) {
   MutexLock l(mu);
   for (auto& [id, p] : waiters) p.Set(s);
   waiters.clear();
+}
+
+void PdServer::Core::CatchUpView(SchedBox& box) {
+  if (!view_behind.exchange(false)) return;
+  std::vector<std::pair<uint64_t, metapb::StoreState>> states;
+  {
+    MutexLock l(mu);
+    states.swap(view_store_states);
+  }
+  for (const auto& [id, state] : states) {
+    const StoreInfo* s = box.s.cluster().GetStore(id);
+    if (s == nullptr || s->meta.state() == state || s->IsTombstone()) continue;
+    absl::Status st;
+    if (state == metapb::OFFLINE) {
+      // As `store delete` does: operators adding to the store are canceled too.
+      st = box.s.admin().DeleteStore(id);
+    } else {
+      st = box.s.cluster().SetStoreState(id, state);
+    }
+    if (!st.ok()) {
+      RUTILE_LOG_WARN("pd {}: committed state {} of store {} refused by the view: {}",
+                      options.member_id, metapb::StoreState_Name(state), id, st.ToString());
+    }
+  }
 }
 
 absl::Status PdServer::Core::WaitFor(Event ev) {
@@ -426,6 +459,7 @@ void PdServer::Core::OnRoleChange(const raft::SoftState& ss) {
     if (lost) {
       serving = false;
       sched.reset();
+      view_store_states.clear();
     }
   }
   if (lost) {
@@ -460,6 +494,7 @@ void PdServer::Core::BecomeReady(uint64_t t) {
     for (const std::string& line : admin_commands) (void)sc->s.admin().Execute(line);
     if (scheduling != 0) sc->s.SetSchedulingEnabled(scheduling == 1);
     sched = std::move(sc);
+    view_store_states.clear();  // The view was built from `stores`: it has them.
     bootstrap = cluster_id == 0;
   }
   if (bootstrap) {
@@ -520,6 +555,10 @@ void PdServer::Core::Apply(const raft::Entry& e) {
         // A tombstone is final.
         if (it != stores.end() && it->second.state() != metapb::TOMBSTONE) {
           it->second.set_state(c.store_state().state());
+          if (sched != nullptr) {
+            view_store_states.emplace_back(it->first, it->second.state());
+            view_behind.store(true);
+          }
         }
         break;
       }
@@ -763,6 +802,7 @@ void PdServer::Core::RegisterService() {
         // proposes too): no region report or operator can slip in between and make the
         // view refuse a TOMBSTONE the log already has.
         MutexLock l(box->mu);
+        c.CatchUpView(*box);
         st = box->s.StoreHeartbeat(req.store_id(), s, c.env->NowMicros());
         for (uint64_t id : box->s.StoresToBury(c.env->NowMicros())) {
           pdpb::Command cmd;
@@ -793,6 +833,7 @@ void PdServer::Core::RegisterService() {
         std::shared_ptr<Core::SchedBox> box = c.Sched();
         if (box == nullptr) return Unready(resp->mutable_header());
         MutexLock l(box->mu);
+        c.CatchUpView(*box);
         absl::StatusOr<std::optional<OpStep>> step =
             box->s.RegionHeartbeat(std::move(info), c.env->NowMicros());
         if (!step.ok()) return step.status();
@@ -925,14 +966,20 @@ void PdServer::Core::RegisterService() {
         } else {
           if (std::optional<uint64_t> id = StoreDeleteTarget(req.command_line())) {
             // Checked, committed, then applied to the view: a proposal that fails leaves
-            // the store as it was here (a later leader applies it if it did commit).
+            // the store as it was here; if it commits all the same (its wait timed out),
+            // the view takes the state on with the next request (CatchUpView).
             {
               MutexLock l(box->mu);
+              c.CatchUpView(*box);
               if (absl::Status st = box->s.admin().CheckDeleteStore(*id); !st.ok()) return st;
             }
             cmd.mutable_store_state()->set_store_id(*id);
             cmd.mutable_store_state()->set_state(metapb::OFFLINE);
             if (!c.ProposeAndWait(std::move(cmd)).ok()) return Unready(resp->mutable_header());
+            // Tests: the wait ends as if timed out, though the proposal committed.
+            if (RUTILE_FAIL_POINT_VALUE("pd_store_delete_wait_lost")) {
+              return Unready(resp->mutable_header());
+            }
             absl::StatusOr<std::string> out;
             {
               MutexLock l(box->mu);
@@ -945,6 +992,7 @@ void PdServer::Core::RegisterService() {
           absl::StatusOr<std::string> out;
           {
             MutexLock l(box->mu);
+            c.CatchUpView(*box);
             out = box->s.admin().Execute(req.command_line());
           }
           if (!out.ok()) return out.status();

@@ -20,6 +20,7 @@
 #include "storage/mem_engine.h"
 #include "transport/rpc.h"
 #include "transport/sim_transport.h"
+#include "util/failpoint.h"
 
 namespace rutile {
 namespace {
@@ -267,6 +268,42 @@ TEST(ReplicatedPdStoreTest, StoreDeleteMovesReplicasAwayThenTombstonesItAcrossPd
   ASSERT_TRUE(w.Run([&] {
     EXPECT_EQ(w.pd(deleted).PutStore(deleted).code(), absl::StatusCode::kFailedPrecondition);
   })) << w.Seed();
+}
+
+// A `store delete` whose proposal committed while the handler's wait ended as if timed out
+// (failpoint pd_store_delete_wait_lost): the caller got an error, yet the store is offline in
+// the log. The serving leader's scheduling view takes the committed state on (it used to
+// stay UP until another member became leader): the replica moves away and the store becomes
+// a tombstone, under the same PD leader.
+TEST(ReplicatedPdStoreTest, StoreDeleteWhoseWaitTimedOutButCommittedReachesTheView) {
+  std::optional<uint64_t> env_seed = testing::SeedFromEnvironment();
+  World w(env_seed.value_or(44));
+  w.Open();
+  ASSERT_TRUE(w.Eventually([&] { return w.Placement(4).size() == 1; }, 20'000'000)) << w.Seed();
+  const uint64_t leader = w.PdLeader();
+  ASSERT_NE(leader, 0u) << w.Seed();
+  const uint64_t deleted = leader == 3 ? 2 : 3;
+  ASSERT_TRUE(w.Run([&] {
+    failpoint::ScopedFailPoint lost("pd_store_delete_wait_lost", "return");
+    EXPECT_FALSE(w.pd(4).AdminExecute(absl::StrCat("store delete ", deleted)).ok());
+  })) << w.Seed();
+  std::vector<uint64_t> want;
+  for (uint64_t s = 1; s <= 4; ++s) {
+    if (s != deleted) want.push_back(s);
+  }
+  std::string line;
+  ASSERT_TRUE(w.Eventually(
+      [&] {
+        w.Run([&] {
+          absl::StatusOr<std::string> out = w.pd(4).AdminExecute(absl::StrCat("store ", deleted));
+          if (out.ok()) line = *out;
+        });
+        std::vector<std::vector<uint64_t>> p = w.Placement(4);
+        return p.size() == 1 && p[0] == want && line.find("TOMBSTONE") != std::string::npos;
+      },
+      60'000'000))
+      << "deleted store " << deleted << ": " << line << "; " << w.Seed();
+  EXPECT_EQ(w.PdLeader(), leader) << w.Seed();
 }
 
 }  // namespace
