@@ -517,6 +517,15 @@ class UnionScanExec : public Executor {
  private:
   // Decodes the overlay's rows (filtered) and notes every handle it holds.
   absl::Status Prepare() {
+    // The decoded rows (string payloads counted by the encoded values' size) and the
+    // handle set stay for the whole read: charged to the statement's quota first.
+    int64_t bytes = exec_internal::RowBytes(overlay_.size(), types_.size()) +
+                    static_cast<int64_t>(overlay_.size() * (sizeof(int64_t) * 3));
+    for (const kv::OverlayEntry& e : overlay_) {
+      if (e.value.has_value()) bytes += static_cast<int64_t>(e.value->size());
+    }
+    absl::Status charged = mem_.Add(bytes);
+    if (!charged.ok()) return charged;
     codec::RowDecoder decoder(TableScanExec::Columns(p_));
     added_ = Chunk(types_, overlay_.size() + 1);
     for (const kv::OverlayEntry& e : overlay_) {
@@ -546,6 +555,7 @@ class UnionScanExec : public Executor {
   const size_t hcol_;  // The handle: the scan's last column.
   std::vector<const expr::Expression*> conds_;
   bool prepared_ = false;
+  exec_internal::MemAccount mem_{ctx_};
   absl::flat_hash_set<int64_t> overlay_handles_;
   Chunk added_;                         // The overlay's rows that pass the filter.
   std::vector<int64_t> added_handles_;  // Theirs, ascending (the overlay is in key order).
