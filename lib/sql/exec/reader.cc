@@ -851,6 +851,50 @@ std::unique_ptr<Executor> StartCopRead(ExecContext* ctx, const kv::CopSnapshot& 
 
 }  // namespace
 
+namespace {
+
+// Whether NewIndexCopReader reads `p` through the coprocessor (nullopt: through KV), and
+// if so its index and ranges (ascending, disjoint). EXPLAIN's UnionScanApplies asks the
+// same, so both agree on which reads merge the transaction's writes.
+struct IndexCopRead {
+  const IndexInfo* idx = nullptr;
+  std::vector<coprocessor::KeyRange> ranges;
+};
+
+std::optional<IndexCopRead> IndexCopReadOf(const TableScanNode& p, ExecContext* ctx) {
+  if (ctx->txn == nullptr || p.table == nullptr || p.table->memory_rows != nullptr ||
+      p.index_id == 0 || p.handles.has_value() || !p.merge_paths.empty() || p.desc ||
+      p.index_ranges.empty() || p.schema.size() != p.table->columns.size() + 1) {
+    return std::nullopt;
+  }
+  IndexCopRead r;
+  for (const IndexInfo& i : p.table->indexes) {
+    if (i.id == p.index_id) r.idx = &i;
+  }
+  if (r.idx == nullptr) return std::nullopt;
+  for (const auto& [lo, hi] : p.index_ranges) {
+    if (hi.empty() || lo >= hi || (!r.ranges.empty() && lo < r.ranges.back().end)) {
+      return std::nullopt;
+    }
+    r.ranges.push_back({lo, hi});
+  }
+  return r;
+}
+
+// The key forms a UnionScan over `idx` rebuilds its entries in (nullopt: a form it does
+// not rebuild — DECIMAL, times, ... — so the read goes through KV).
+std::optional<std::vector<FieldType>> UnionKeyTypes(const TableInfo& table, const IndexInfo& idx) {
+  std::vector<FieldType> out;
+  for (int c : idx.columns) {
+    std::optional<FieldType> t = IndexKeyForm(table.columns[c].type);
+    if (!t.has_value()) return std::nullopt;
+    out.push_back(*t);
+  }
+  return out;
+}
+
+}  // namespace
+
 bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx) {
   if (ctx->txn == nullptr || !ctx->allow_coprocessor || scan.table == nullptr ||
       scan.table->memory_rows != nullptr) {
@@ -858,18 +902,9 @@ bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx) {
   }
   std::vector<coprocessor::KeyRange> ranges;
   if (scan.index_id != 0) {
-    // NewIndexCopReader's conditions.
-    if (scan.handles.has_value() || !scan.merge_paths.empty() || scan.desc) return false;
-    for (const IndexInfo& i : scan.table->indexes) {
-      if (i.id != scan.index_id) continue;
-      for (int c : i.columns) {
-        if (!IndexKeyForm(scan.table->columns[c].type).has_value()) return false;
-      }
-    }
-    for (const auto& [lo, hi] : scan.index_ranges) {
-      if (hi.empty() || lo >= hi) return false;
-      ranges.push_back({lo, hi});
-    }
+    std::optional<IndexCopRead> read = IndexCopReadOf(scan, ctx);
+    if (!read.has_value() || !UnionKeyTypes(*scan.table, *read->idx).has_value()) return false;
+    ranges = std::move(read->ranges);
   } else if (PlanPushdown(scan).has_value()) {
     ranges = CopScanRanges(scan);
   }
@@ -915,21 +950,10 @@ absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, E
 absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode& p,
                                                             ExecContext* ctx) {
   std::unique_ptr<Executor> none;
-  if (ctx->txn == nullptr || p.table == nullptr || p.table->memory_rows != nullptr ||
-      p.index_id == 0 || p.handles.has_value() || !p.merge_paths.empty() || p.desc ||
-      p.index_ranges.empty() || p.schema.size() != p.table->columns.size() + 1) {
-    return none;
-  }
-  const IndexInfo* idx = nullptr;
-  for (const IndexInfo& i : p.table->indexes) {
-    if (i.id == p.index_id) idx = &i;
-  }
-  if (idx == nullptr) return none;
-  std::vector<coprocessor::KeyRange> ranges;
-  for (const auto& [lo, hi] : p.index_ranges) {
-    if (hi.empty() || lo >= hi || (!ranges.empty() && lo < ranges.back().end)) return none;
-    ranges.push_back({lo, hi});
-  }
+  std::optional<IndexCopRead> read = IndexCopReadOf(p, ctx);
+  if (!read.has_value()) return none;
+  const IndexInfo* idx = read->idx;
+  std::vector<coprocessor::KeyRange> ranges = std::move(read->ranges);
   // Index keys hold integers exactly as the row does; other types (floats stored as
   // doubles, collated strings as sort keys) are read from the rows.
   bool covering = p.index_only;
@@ -943,12 +967,9 @@ absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode&
   const bool with_union = !overlay.empty();
   std::vector<FieldType> key_types;
   if (with_union) {
-    for (int c : idx->columns) {
-      std::optional<FieldType> t = IndexKeyForm(p.table->columns[c].type);
-      // A key form the UnionScan does not rebuild (DECIMAL, times, ...): through KV.
-      if (!t.has_value()) return none;
-      key_types.push_back(*t);
-    }
+    std::optional<std::vector<FieldType>> kt = UnionKeyTypes(*p.table, *idx);
+    if (!kt.has_value()) return none;
+    key_types = *std::move(kt);
   }
   rutile::coprocessor::DagRequest dag;
   rutile::coprocessor::IndexScan* is = dag.add_executors()->mutable_index_scan();
