@@ -537,8 +537,16 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
       continue;
     }
     Peer* p = item.fsm->peer.get();
-    // The log as durable before this round's write (raft/engine_log_storage.h: the view
-    // changes in OnReadyWritten).
+    // The log and hard state as durable before this round's write
+    // (raft/engine_log_storage.h: the view changes in OnReadyWritten). A new term or vote
+    // must be on disk before any message of that term leaves.
+    if (item.rd.hard_state.has_value()) {
+      const raft::HardState& durable_hs = p->storage()->log()->hard_state();
+      if (item.rd.hard_state->term() != durable_hs.term() ||
+          item.rd.hard_state->vote() != durable_hs.vote()) {
+        continue;
+      }
+    }
     absl::StatusOr<uint64_t> durable = p->storage()->log()->LastIndex();
     if (!durable.ok() || p->raft()->raft()->log().committed() > *durable) continue;
     SendReadyMessages(item.fsm, std::move(item.rd.messages), &reports[i]);
