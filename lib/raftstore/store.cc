@@ -536,6 +536,12 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
         item.rd.snapshot.has_value() || !item.fsm->peer->IsLeader()) {
       continue;
     }
+    // A MsgSnap builds its chunks by reading the engine (SendReadyMessages): done here it
+    // would hold up the group write, and so the fsync of every region in this batch.
+    if (std::any_of(item.rd.messages.begin(), item.rd.messages.end(),
+                    [](const raft::Message& m) { return m.type() == raft::MSG_SNAP; })) {
+      continue;
+    }
     Peer* p = item.fsm->peer.get();
     // The log and hard state as durable before this round's write
     // (raft/engine_log_storage.h: the view changes in OnReadyWritten). A new term or vote
