@@ -326,8 +326,12 @@ bool Raft::AppendEntry(std::vector<Entry> es) {
     Send(std::move(ack));
     return true;
   }
-  // The leader counts its own log towards the quorum right away; the application
-  // persists these entries before sending the messages of the same Ready.
+  // The leader counts its own log towards the quorum right away, before it is durable.
+  // Safe only if the application finishes this Ready's write before it steps any
+  // MsgAppResp for these entries, and, if it sends before its write, sends no commit index
+  // past its durable log (a single voter commits here, at append; raftstore/store.cc
+  // sends a leader's messages early under exactly these conditions). An application writing
+  // asynchronously must use async_storage_writes (the branch above).
   if (tracker::Progress* pr = trk_.Get(id_)) pr->MaybeUpdate(li);
   MaybeCommit();
   return true;

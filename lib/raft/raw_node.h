@@ -12,7 +12,12 @@
 //   Ready is not to be requested again before Advance of the previous one.
 //
 // A leader's messages in a Ready may be sent before its entries are persisted (thesis
-// §10.2.1), but a follower's must not: the simplest correct order is the one above.
+// §10.2.1) only when the leader's vote alone cannot commit them: without
+// async_storage_writes the leader counts its own log at append, so a single-voter group
+// (e.g. one voter with learners) would commit, and let learners apply, entries a crash
+// could lose; and only if the write finishes before any follower's ack is stepped. A
+// follower's messages must never precede its write. The simplest correct order is the one
+// above (raftstore/store.cc states the conditions under which it sends early).
 //
 // With Config::async_storage_writes the Ready loop need not wait for the disk (etcd-raft's
 // AsyncStorageWrites): for each Ready

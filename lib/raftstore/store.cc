@@ -519,15 +519,22 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   }
   // A leader's messages leave before its own append is durable, so that the followers'
   // fsyncs overlap the leader's instead of following it (Raft thesis §10.2.1; etcd's
-  // server sends a leader's messages before saving its Ready). Safe because, with no role
-  // change in this Ready, the leader's term and vote were persisted by an earlier write
-  // (only the commit index can be new here, and that is already durable on a quorum), and
-  // its own log counts toward a commit only when the MsgAppResps are stepped, in a later
-  // round of this poller, after the write below returned. Not when the commit index is
-  // past the durable log: a leader that is a quorum by itself (one voter, with learners)
-  // commits its entries as it appends them, and a learner must not apply what a crash of
-  // the leader could still lose. Anything else (followers' acknowledgements, votes, a new
-  // leader's first messages) waits for the write.
+  // server sends a leader's messages before saving its Ready). Only when this Ready keeps
+  // the leader's role, term and vote (those were persisted by an earlier write; only the
+  // commit index can be new, and that is already durable on a quorum).
+  //
+  // INVARIANT this depends on: the leader counts its own log toward a commit as soon as it
+  // appends (raft.cc, Raft::AppendEntry without async_storage_writes), before the entries
+  // are durable. That is safe only because this function writes the batch synchronously
+  // (the engine_->Write below returns before any MsgAppResp for these entries is stepped,
+  // in a later round of this poller), so no commit can rest on the leader's undurable log.
+  // If the store ever writes Readys asynchronously it must switch to
+  // Config::async_storage_writes (the leader's own ack then comes from AdvanceAppend).
+  //
+  // Not when the commit index is past the durable log: a leader that is a quorum by itself
+  // (one voter, with learners) commits its entries as it appends them, and a learner must
+  // not apply what a crash of the leader could still lose. Anything else (followers'
+  // acknowledgements, votes, a new leader's first messages) waits for the write.
   std::vector<std::vector<std::pair<uint64_t, raft::SnapshotStatus>>> reports(items.size());
   std::vector<bool> sent(items.size(), false);
   for (size_t i = 0; i < items.size(); ++i) {
