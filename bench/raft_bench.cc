@@ -678,6 +678,12 @@ class Replica : public FrameReceiver {
     locked_ = std::make_unique<LockedLogStorage>(log_.get());
     Config c = NodeConfig(id, locked_.get());
     c.async_storage_writes = true;
+    // Committed entries apply once durable on a quorum, not only once durable here: the
+    // leader answers its client when two of three replicas have synced, whichever two
+    // (RAFT_BENCH_APPLY_UNPERSISTED=0: only after its own sync, as before session 8).
+    c.max_apply_unpersisted_entries = 1 << 20;
+    if (const char* a = getenv("RAFT_BENCH_APPLY_UNPERSISTED"))
+      c.max_apply_unpersisted_entries = strtoull(a, nullptr, 10);
     auto n = RawNode::Create(c);
     Check(n.status(), "create");
     node_ = *std::move(n);

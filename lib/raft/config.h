@@ -67,6 +67,15 @@ struct Config {
   // Ready::messages_after_append; the leader and a candidate count their own log and vote
   // only once persisted; committed entries are handed out only once persisted locally.
   bool async_storage_writes = false;
+  // Asynchronous storage writes only: committed entries may be handed out for applying up
+  // to this many entries past the locally durable log (raft-rs's
+  // applied_unpersisted_log_limit). Committed means durable on a quorum, so applying
+  // needs no local copy: a leader whose own fsync is the slow one of three applies (and
+  // answers its clients) when two followers have persisted, instead of waiting for its
+  // disk. Never past a snapshot still being persisted. An application that persists its
+  // applied index must then not persist one beyond its durable log (after a crash the
+  // log may end below it). 0 (default): apply only what is durable locally.
+  uint64_t max_apply_unpersisted_entries = 0;
   // Seed of the PRNG behind randomized election timeouts (mixed with id).
   uint64_t random_seed = 0;
   // Optional; not owned.

@@ -105,6 +105,7 @@ Raft::Raft(const Config& c)
       rng_state_(c.random_seed ^ (c.id * 0xd1342543de82ef95ULL)),
       logger_(c.logger) {
   async_storage_writes_ = c.async_storage_writes;
+  if (async_storage_writes_) raft_log_.set_max_apply_unpersisted(c.max_apply_unpersisted_entries);
 }
 
 absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {

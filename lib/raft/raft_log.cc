@@ -78,7 +78,10 @@ uint64_t RaftLog::FindConflictByTerm(uint64_t index, uint64_t term) const {
 
 uint64_t RaftLog::MaxAppliableIndex(bool allow_unstable) const {
   if (allow_unstable) return committed_;
-  return std::min(committed_, unstable_.offset() - 1);
+  const uint64_t durable = unstable_.offset() - 1;
+  // Nothing past a snapshot that is not durable yet: its entries follow the snapshot.
+  if (unstable_.snapshot().has_value()) return std::min(committed_, durable);
+  return std::min(committed_, durable + std::min(max_apply_unpersisted_, committed_));
 }
 
 std::vector<Entry> RaftLog::NextCommittedEnts(bool allow_unstable) const {

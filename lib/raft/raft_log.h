@@ -22,6 +22,10 @@ class RaftLog {
   // of committed entries handed out per Ready.
   RaftLog(LogStorage* storage, uint64_t max_next_ents_size);
 
+  // Config::max_apply_unpersisted_entries: how far past the locally durable log
+  // NextCommittedEnts(allow_unstable=false) may go.
+  void set_max_apply_unpersisted(uint64_t n) { max_apply_unpersisted_ = n; }
+
   // Follower append: if the entry at `index` has term `log_term`, appends `ents` (which
   // follow `index`), truncating any conflicting suffix, advances commit to
   // min(committed, last new index) and returns the last new index. Returns nullopt when
@@ -52,8 +56,8 @@ class RaftLog {
   void AcceptUnstable() { unstable_.AcceptInProgress(); }
 
   // Committed entries not yet applied, at most max_next_ents_size bytes (at least one).
-  // Without `allow_unstable`, only entries already persisted locally (asynchronous storage
-  // writes: the application must not apply past what its own log holds durably).
+  // Without `allow_unstable`, only entries already persisted locally, or at most
+  // max_apply_unpersisted past them (asynchronous storage writes).
   std::vector<Entry> NextCommittedEnts(bool allow_unstable = true) const;
   bool HasNextCommittedEnts(bool allow_unstable = true) const;
 
@@ -116,6 +120,7 @@ class RaftLog {
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
   uint64_t max_next_ents_size_;
+  uint64_t max_apply_unpersisted_ = 0;
 };
 
 }  // namespace rutile::raft

@@ -49,7 +49,9 @@ struct AsyncNode {
 
 class Cluster {
  public:
-  explicit Cluster(uint64_t seed = 1, int n = 3) : seed_(seed) {
+  // `apply_unpersisted`: Config::max_apply_unpersisted_entries of every node.
+  explicit Cluster(uint64_t seed = 1, int n = 3, uint64_t apply_unpersisted = 0)
+      : seed_(seed), apply_unpersisted_(apply_unpersisted) {
     for (int i = 1; i <= n; ++i) {
       auto an = std::make_unique<AsyncNode>();
       an->id = static_cast<uint64_t>(i);
@@ -81,6 +83,7 @@ class Cluster {
     c.check_quorum = (seed_ % 3) == 0;
     c.random_seed = seed_ * 31 + id;
     c.async_storage_writes = true;
+    c.max_apply_unpersisted_entries = apply_unpersisted_;
     auto rn = RawNode::Create(c);
     ASSERT_TRUE(rn.ok()) << rn.status();
     an.node = *std::move(rn);
@@ -102,8 +105,9 @@ class Cluster {
       }
       for (const Entry& e : rd.committed_entries) {
         EXPECT_EQ(e.index(), an.applied_index + 1) << "node " << id << " applies out of order";
-        // Only what this node persisted may be applied.
-        EXPECT_LE(e.index(), *an.storage->LastIndex()) << "node " << id;
+        // Only what this node persisted may be applied (or up to the configured limit
+        // past it).
+        EXPECT_LE(e.index(), *an.storage->LastIndex() + apply_unpersisted_) << "node " << id;
         an.applied_index = e.index();
         if (e.type() == ENTRY_NORMAL && !e.data().empty()) {
           an.applied.emplace_back(e.index(), e.data());
@@ -172,6 +176,7 @@ class Cluster {
 
  private:
   uint64_t seed_;
+  uint64_t apply_unpersisted_;
   std::map<uint64_t, std::unique_ptr<AsyncNode>> nodes_;
   std::deque<Message> net_;
 };
@@ -261,6 +266,39 @@ TEST(RaftAsync, LeaderAndOneFollowerDurableCommit) {
   ASSERT_EQ(c.n(1).applied.size(), 1u);
 }
 
+// Config::max_apply_unpersisted_entries: committed (durable on two followers) is enough to
+// apply on the leader, its own write still pending; never more than the limit past its
+// durable log.
+TEST(RaftAsync, LeaderAppliesWhatTwoFollowersPersisted) {
+  Cluster c(/*seed=*/1, /*n=*/3, /*apply_unpersisted=*/2);
+  ElectNode1(c);
+  ASSERT_TRUE(c.n(1).node->ProposeBatch({"a", "b", "c"}).ok());
+  c.Pump(1);
+  const uint64_t durable = *c.n(1).storage->LastIndex();
+  const uint64_t index = c.raft(1)->log().LastIndex();
+  ASSERT_EQ(index, durable + 3);
+  for (uint64_t f : {2, 3}) {
+    c.Deliver(f);
+    c.Pump(f);
+    EXPECT_TRUE(c.Flush(f));
+  }
+  c.Deliver(1);
+  c.Pump(1);
+  EXPECT_EQ(c.raft(1)->log().committed(), index);
+  // Two of the three entries apply (the limit), with nothing of them durable here.
+  ASSERT_EQ(c.n(1).applied.size(), 2u);
+  EXPECT_EQ(c.n(1).applied[1].second, "b");
+  EXPECT_EQ(*c.n(1).storage->LastIndex(), durable);
+  // The write completes: the rest applies.
+  c.FlushAll(1);
+  c.Pump(1);
+  ASSERT_EQ(c.n(1).applied.size(), 3u);
+  EXPECT_EQ(c.n(1).applied[2].second, "c");
+  // The followers converge too.
+  c.Settle();
+  for (uint64_t id : {2, 3}) EXPECT_EQ(c.n(id).applied.size(), 3u);
+}
+
 TEST(RaftAsync, PipelinedReadysDoNotRepeatEntries) {
   Cluster c;
   ElectNode1(c);
@@ -301,7 +339,8 @@ TEST(RaftAsync, RandomizedWithCrashesIsSafe) {
   for (uint64_t seed = first; seed <= last; ++seed) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937_64 rng(seed);
-    Cluster c(seed);
+    // Odd seeds apply committed entries before they are durable locally.
+    Cluster c(seed, 3, seed % 2 == 1 ? 1u << 20 : 0);
     std::map<uint64_t, uint64_t> leader_of_term;
     std::map<uint64_t, std::string> history;
     std::map<uint64_t, size_t> checked;
