@@ -2,20 +2,26 @@
 // on LevelDB in temporary directories, LocalTransport, every Raft Ready synced), driven
 // through TxnClient beside RawKvClient on the same cluster in the same run.
 //
-// Cases (Google Benchmark, wall clock, rates in items per second):
-//   raw_put/c<N>      N fibers each putting fresh keys with RawKvClient::Put, N = 1, 16, 64
-//   txn_1pc/c<N>      N fibers each committing single-key transactions (Begin, Put,
-//                     Commit with try_one_pc: one TSO call and one Raft write)
-//   raw_get/c16       16 fibers reading present keys with RawKvClient::Get
-//   snap_get/c16      16 fibers reading present keys with Transaction::Get, one
-//                     transaction (one start_ts from the TSO) per 16 gets
-//   commit_2pc, commit_async
+// Cases (Google Benchmark, wall clock). The two sides of each comparison run inside ONE
+// case in alternating slices -- baseline, rutile, rutile, baseline (ABBA) per iteration --
+// and each side's rate is its items over its own slices' time. On a shared, loaded machine
+// the CPU left to the benchmark moves by 2-3x within seconds; run one after the other (two
+// 0.5 s cases, as before), the sides saw different machines and the ratio swung with them
+// (snap_get 0.51 / 2.26 / 0.67 in three runs at load 12; 1pc@64 1.23 / 0.47 / 0.88).
+//   1pc_vs_raw_put/c<N>
+//                     N fibers each putting 16 fresh keys with RawKvClient::Put (baseline)
+//                     vs committing 16 single-key transactions (Begin, Put, Commit with
+//                     try_one_pc: one TSO call and one Raft write); N = 1, 16, 64
+//   snap_get_vs_raw_get/c16
+//                     16 fibers reading 16 present keys each with RawKvClient::Get vs
+//                     Transaction::Get (one transaction, one start_ts, per 16 gets)
+//   async_vs_2pc/10_regions
 //                     one fiber committing 10-key transactions whose keys lie in 10
-//                     regions, classic 2PC vs async commit; per-commit latency kept;
-//                     each commit starts after the previous one's background commits
-//                     finished (untimed)
+//                     regions, classic 2PC vs async commit, alternating (2pc, async,
+//                     async, 2pc); per-commit latency kept; each commit starts after the
+//                     previous one's background commits finished (untimed)
 //   commit_2pc_b2b, commit_async_b2b
-//                     the same back to back: the previous transaction's background
+//                     each kind back to back: the previous transaction's background
 //                     commits run during the next one's prewrites
 // Lines:
 //   RATIO 1pc@N_vs_raw_put           target >= 0.7
@@ -182,84 +188,115 @@ double ProcessCpuMicros() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-// Times the loop on the Env clock and records the final run's rate for `comparison`.
-template <typename Body>
-void Timed(benchmark::State& state, const std::string& comparison, const std::string& side,
-           int items_per_iteration, Body body) {
+// Each paired comparison's figure from its case's last run, printed at the end.
+std::map<std::string, double> paired_ratios;
+
+// One side's totals over its slices.
+struct Side {
+  double items = 0;
+  uint64_t micros = 0;
+  double cpu_micros = 0;
+};
+
+// Runs `base` and `rutile` (each one slice of `items_per_slice` operations, counting
+// failed operations in its argument) as baseline, rutile, rutile, baseline per iteration.
+// The RATIO line for `comparison` is the median over iterations of rutile's rate over the
+// baseline's in that iteration: a burst of load that hits one slice moves one iteration's
+// ratio, not the figure. Each side's rate over all its slices is printed as a counter.
+template <typename Base, typename Rutile>
+void Paired(benchmark::State& state, const std::string& comparison, int items_per_slice, Base base,
+            Rutile rutile) {
   std::atomic<int> failures{0};
-  const double cpu0 = ProcessCpuMicros();
-  const uint64_t t0 = Env::Default()->NowMicros();
-  for (auto _ : state) body(failures);
-  const uint64_t t1 = Env::Default()->NowMicros();
-  const double cpu1 = ProcessCpuMicros();
+  Side b;
+  Side r;
+  std::vector<double> ratios;
+  auto slice = [&](Side& side, auto& fn) -> uint64_t {
+    const double cpu0 = ProcessCpuMicros();
+    const uint64_t t0 = Env::Default()->NowMicros();
+    fn(failures);
+    const uint64_t micros = std::max<uint64_t>(1, Env::Default()->NowMicros() - t0);
+    side.micros += micros;
+    side.cpu_micros += ProcessCpuMicros() - cpu0;
+    side.items += items_per_slice;
+    return micros;
+  };
+  for (auto _ : state) {
+    uint64_t base_micros = slice(b, base);
+    const uint64_t rutile_micros = slice(r, rutile) + slice(r, rutile);
+    base_micros += slice(b, base);
+    // Equal items on both sides: the rate ratio is the inverse time ratio.
+    ratios.push_back(static_cast<double>(base_micros) / static_cast<double>(rutile_micros));
+  }
   if (failures.load() > 0) state.SkipWithError("operation failed");
-  const double items = static_cast<double>(state.iterations()) * items_per_iteration;
-  state.SetItemsProcessed(static_cast<int64_t>(items));
-  // CPU of the whole process (every node's threads) per item: on a loaded machine a
-  // steadier comparison of two cases than their rates.
-  if (items > 0) state.counters["cpu_us/item"] = (cpu1 - cpu0) / items;
-  if (t1 > t0) bench::RecordRate(comparison, side, items * 1e6 / static_cast<double>(t1 - t0));
+  state.SetItemsProcessed(static_cast<int64_t>(b.items + r.items));
+  if (ratios.empty()) return;
+  std::sort(ratios.begin(), ratios.end());
+  const size_t n = ratios.size();
+  const double median = n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
+  state.counters["base/s"] = b.items * 1e6 / static_cast<double>(b.micros);
+  state.counters["rutile/s"] = r.items * 1e6 / static_cast<double>(r.micros);
+  // CPU of the whole process (every node's threads) per item, per side: on a loaded
+  // machine a steadier comparison than the rates.
+  state.counters["base_cpu_us"] = b.cpu_micros / b.items;
+  state.counters["rutile_cpu_us"] = r.cpu_micros / r.items;
+  state.counters["ratio_min"] = ratios.front();
+  state.counters["ratio_max"] = ratios.back();
+  // Google Benchmark runs a case more than once (to size it): the last run counts.
+  paired_ratios[comparison] = median;
 }
 
-void RawPut(benchmark::State& state, int clients) {
-  Timed(state, "1pc@" + std::to_string(clients) + "_vs_raw_put", "baseline",
-        clients * kOpsPerClient, [&](std::atomic<int>& failures) {
-          RunClients(clients, [&](int) {
-            for (int i = 0; i < kOpsPerClient; ++i) {
-              if (!C()->raw().Put(RawKey('p', next_key.fetch_add(1)), kValue).ok()) failures++;
-            }
-          });
-        });
+void OnePcVsRawPut(benchmark::State& state, int clients) {
+  auto raw_put = [clients](std::atomic<int>& failures) {
+    RunClients(clients, [&](int) {
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        if (!C()->raw().Put(RawKey('p', next_key.fetch_add(1)), kValue).ok()) failures++;
+      }
+    });
+  };
+  auto txn_1pc = [clients](std::atomic<int>& failures) {
+    RunClients(clients, [&](int) {
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        TxnOptions o;
+        o.try_one_pc = true;
+        auto t = C()->txn().Begin(o);
+        if (!t.ok() || !(*t)->Put(TxnKey('p', next_key.fetch_add(1)), kValue).ok() ||
+            !(*t)->Commit().ok()) {
+          failures++;
+        }
+      }
+    });
+  };
+  Paired(state, "1pc@" + std::to_string(clients) + "_vs_raw_put", clients * kOpsPerClient, raw_put,
+         txn_1pc);
 }
 
-void Txn1pc(benchmark::State& state, int clients) {
-  Timed(state, "1pc@" + std::to_string(clients) + "_vs_raw_put", "rutile", clients * kOpsPerClient,
-        [&](std::atomic<int>& failures) {
-          RunClients(clients, [&](int) {
-            for (int i = 0; i < kOpsPerClient; ++i) {
-              TxnOptions o;
-              o.try_one_pc = true;
-              auto t = C()->txn().Begin(o);
-              if (!t.ok() || !(*t)->Put(TxnKey('p', next_key.fetch_add(1)), kValue).ok() ||
-                  !(*t)->Commit().ok()) {
-                failures++;
-              }
-            }
-          });
-        });
-}
-
-void RawGet(benchmark::State& state, int clients) {
+void SnapGetVsRawGet(benchmark::State& state, int clients) {
   std::atomic<uint64_t> seq{0};
-  Timed(state, "snap_get@16_vs_raw_get", "baseline", clients * kOpsPerClient,
-        [&](std::atomic<int>& failures) {
-          RunClients(clients, [&](int) {
-            uint64_t s = seq.fetch_add(kOpsPerClient);
-            for (int i = 0; i < kOpsPerClient; ++i) {
-              auto v = C()->raw().Get(RawKey('r', Mix(s + i) % kReadKeys));
-              if (!v.ok() || !v->has_value()) failures++;
-            }
-          });
-        });
-}
-
-void SnapGet(benchmark::State& state, int clients) {
-  std::atomic<uint64_t> seq{0};
-  Timed(state, "snap_get@16_vs_raw_get", "rutile", clients * kOpsPerClient,
-        [&](std::atomic<int>& failures) {
-          RunClients(clients, [&](int) {
-            uint64_t s = seq.fetch_add(kOpsPerClient);
-            auto t = C()->txn().Begin();
-            if (!t.ok()) {
-              failures++;
-              return;
-            }
-            for (int i = 0; i < kOpsPerClient; ++i) {
-              auto v = (*t)->Get(TxnKey('r', Mix(s + i) % kReadKeys));
-              if (!v.ok() || !v->has_value()) failures++;
-            }
-          });
-        });
+  auto raw_get = [clients, &seq](std::atomic<int>& failures) {
+    RunClients(clients, [&](int) {
+      uint64_t s = seq.fetch_add(kOpsPerClient);
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        auto v = C()->raw().Get(RawKey('r', Mix(s + i) % kReadKeys));
+        if (!v.ok() || !v->has_value()) failures++;
+      }
+    });
+  };
+  auto snap_get = [clients, &seq](std::atomic<int>& failures) {
+    RunClients(clients, [&](int) {
+      uint64_t s = seq.fetch_add(kOpsPerClient);
+      auto t = C()->txn().Begin();
+      if (!t.ok()) {
+        failures++;
+        return;
+      }
+      for (int i = 0; i < kOpsPerClient; ++i) {
+        auto v = (*t)->Get(TxnKey('r', Mix(s + i) % kReadKeys));
+        if (!v.ok() || !v->has_value()) failures++;
+      }
+    });
+  };
+  Paired(state, "snap_get@" + std::to_string(clients) + "_vs_raw_get", clients * kOpsPerClient,
+         raw_get, snap_get);
 }
 
 std::map<std::string, std::vector<uint64_t>> latencies;
@@ -270,38 +307,57 @@ const int commit_regions = [] {
   return k < 1 || k > kRegions ? kRegions : k;
 }();
 
-// `drained`: each commit starts once the previous one's background commits are done
-// (untimed), so its latency is its own; otherwise back to back, where on this 2-core
-// machine the previous transaction's background commits (10 Raft writes for async
-// commit, 9 for 2PC) compete with the next prewrite.
-void MultiRegionCommit(benchmark::State& state, bool async, bool drained) {
-  std::vector<uint64_t>& lat =
-      latencies[std::string(async ? "async" : "2pc") + (drained ? "" : "_b2b")];
-  lat.clear();
+// Commits one 10-key transaction spanning the regions (2PC or async commit) and records its
+// latency under `kind`. `drained`: waits, untimed, for its background commits, so that
+// the next commit's latency is its own; otherwise the next one runs back to back, where on
+// this 2-core machine the previous transaction's background commits (10 Raft writes for
+// async commit, 9 for 2PC) compete with its prewrites.
+void CommitOne(bool async, bool drained, const std::string& kind, std::atomic<int>& failures) {
+  std::vector<uint64_t>& lat = latencies[kind];
+  OnFiber([&] {
+    TxnOptions o;
+    o.async_commit = async;
+    const uint64_t t0 = Env::Default()->NowMicros();
+    auto t = C()->txn().Begin(o);
+    if (!t.ok()) {
+      failures++;
+      return;
+    }
+    const uint64_t n = next_key.fetch_add(1);
+    for (int r = 0; r < kRegions; ++r) {
+      // Diagnostic: TXN_BENCH_COMMIT_REGIONS=k spreads the 10 keys over k regions only.
+      const int region = r % commit_regions;
+      (void)(*t)->Put(TxnKey('m', region * 1000 + 1 + r * 50 + n % 47), kValue);
+    }
+    if (!(*t)->Commit().ok()) failures++;
+    lat.push_back(Env::Default()->NowMicros() - t0);
+    // An async commit that fell back to 2PC would be measured as async: count them.
+    if ((*t)->impl()->txn->commit_kind() != (async ? "async" : "2pc")) other_kind++;
+    if (drained) C()->txn().WaitForBackgroundCommits();
+  });
+}
+
+// 2PC and async commit alternating (2pc, async, async, 2pc per iteration), each drained.
+void AsyncVs2pc(benchmark::State& state) {
+  latencies["2pc"].clear();
+  latencies["async"].clear();
   std::atomic<int> failures{0};
   for (auto _ : state) {
-    OnFiber([&] {
-      TxnOptions o;
-      o.async_commit = async;
-      const uint64_t t0 = Env::Default()->NowMicros();
-      auto t = C()->txn().Begin(o);
-      if (!t.ok()) {
-        failures++;
-        return;
-      }
-      const uint64_t n = next_key.fetch_add(1);
-      for (int r = 0; r < kRegions; ++r) {
-        // Diagnostic: TXN_BENCH_COMMIT_REGIONS=k spreads the 10 keys over k regions only.
-        const int region = r % commit_regions;
-        (void)(*t)->Put(TxnKey('m', region * 1000 + 1 + r * 50 + n % 47), kValue);
-      }
-      if (!(*t)->Commit().ok()) failures++;
-      lat.push_back(Env::Default()->NowMicros() - t0);
-      // An async commit that fell back to 2PC would be measured as async: count them.
-      if ((*t)->impl()->txn->commit_kind() != (async ? "async" : "2pc")) other_kind++;
-      if (drained) C()->txn().WaitForBackgroundCommits();
-    });
+    CommitOne(false, true, "2pc", failures);
+    CommitOne(true, true, "async", failures);
+    CommitOne(true, true, "async", failures);
+    CommitOne(false, true, "2pc", failures);
   }
+  if (failures.load() > 0) state.SkipWithError("commit failed");
+  state.SetItemsProcessed(state.iterations() * 4);
+}
+
+// One kind back to back.
+void BackToBack(benchmark::State& state, bool async) {
+  const std::string kind = std::string(async ? "async" : "2pc") + "_b2b";
+  latencies[kind].clear();
+  std::atomic<int> failures{0};
+  for (auto _ : state) CommitOne(async, false, kind, failures);
   if (failures.load() > 0) state.SkipWithError("commit failed");
   state.SetItemsProcessed(state.iterations());
 }
@@ -315,24 +371,24 @@ uint64_t Percentile(std::vector<uint64_t> v, double p) {
 void RegisterAll() {
   // TXN_BENCH_MIN_TIME=<seconds> runs each case longer (for profiling).
   const char* min_time_env = getenv("TXN_BENCH_MIN_TIME");
-  const double min_time = min_time_env == nullptr ? 0.5 : std::max(0.1, atof(min_time_env));
-  auto reg = [min_time](const std::string& name, std::function<void(benchmark::State&)> fn) {
+  // Both sides share a case: 2 s gives each side about 1 s in 5 or more slices at 64
+  // clients (a slice there is 1,024 operations).
+  const double min_time = min_time_env == nullptr ? 2.0 : std::max(0.1, atof(min_time_env));
+  auto reg = [](const std::string& name, double t, std::function<void(benchmark::State&)> fn) {
     benchmark::RegisterBenchmark(name.c_str(), [fn](benchmark::State& s) { fn(s); })
         ->Unit(benchmark::kMicrosecond)
-        ->MinTime(min_time)
+        ->MinTime(t)
         ->UseRealTime();
   };
   for (int c : {1, 16, 64}) {
-    reg("raw_put/c" + std::to_string(c), [c](benchmark::State& s) { RawPut(s, c); });
-    reg("txn_1pc/c" + std::to_string(c), [c](benchmark::State& s) { Txn1pc(s, c); });
+    reg("1pc_vs_raw_put/c" + std::to_string(c), min_time,
+        [c](benchmark::State& s) { OnePcVsRawPut(s, c); });
   }
-  reg("raw_get/c16", [](benchmark::State& s) { RawGet(s, 16); });
-  reg("snap_get/c16", [](benchmark::State& s) { SnapGet(s, 16); });
-  reg("commit_2pc/10_regions", [](benchmark::State& s) { MultiRegionCommit(s, false, true); });
-  reg("commit_async/10_regions", [](benchmark::State& s) { MultiRegionCommit(s, true, true); });
-  reg("commit_2pc_b2b/10_regions", [](benchmark::State& s) { MultiRegionCommit(s, false, false); });
-  reg("commit_async_b2b/10_regions",
-      [](benchmark::State& s) { MultiRegionCommit(s, true, false); });
+  reg("snap_get_vs_raw_get/c16", min_time, [](benchmark::State& s) { SnapGetVsRawGet(s, 16); });
+  reg("async_vs_2pc/10_regions", min_time, [](benchmark::State& s) { AsyncVs2pc(s); });
+  reg("commit_2pc_b2b/10_regions", min_time / 4, [](benchmark::State& s) { BackToBack(s, false); });
+  reg("commit_async_b2b/10_regions", min_time / 4,
+      [](benchmark::State& s) { BackToBack(s, true); });
 }
 
 }  // namespace
@@ -366,6 +422,7 @@ int main(int argc, char** argv) {
         static_cast<double>(Percentile(async, 0.99)) / static_cast<double>(Percentile(two, 0.99)));
   }
   cluster.reset();
+  for (const auto& [name, value] : paired_ratios) rutile::bench::RecordRatio(name, value);
   rutile::bench::PrintRatios();
   return 0;
 }
