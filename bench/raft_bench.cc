@@ -13,10 +13,13 @@
 //   one Env (Env::Default(); RAFT_BENCH_WORKERS=N runs a private pool of N workers
 //   instead, for comparison): its Ready loop fiber sends MsgApp at
 //   once (the leader before its own append is durable, thesis §10.2.1), applies, and
-//   queues the Ready's writes to its writer fiber, which merges everything queued into one
-//   synced write done through Env::RunBlocking (group commit across Readys: consecutive
-//   MsgApps a follower receives during one fsync share the next one); the I/O thread then
-//   releases the acknowledgements (a follower's MsgAppResp, the leader's own ack). The client is a
+//   queues the Ready's writes to its log writer, a loop that holds one of the Env's I/O
+//   threads for the replica's life and merges everything queued into one synced write
+//   (group commit across Readys: consecutive MsgApps a follower receives during one fsync
+//   share the next one), then releases the acknowledgements (a follower's MsgAppResp, the
+//   leader's own ack) from that thread and goes straight on to what queued meanwhile. The
+//   leader applies what a quorum made durable, whether or not its own write is done yet
+//   (Config::max_apply_unpersisted_entries). The client is a
 //   fiber too: whenever entries apply it hands every free slot's proposal to the leader at once
 //   (one hand-over, not one per proposal; see session 6 below). The leader drains every
 //   waiting client proposal into one ProposeBatch, and keeps up to max_inflight_msgs
@@ -91,6 +94,13 @@
 // engine's memtables are 64 MiB (LevelDbEngineOptions::write_buffer_size): the Raft log
 // database no longer switches logs and flushes a 4 MiB table during a run (20,000 entries
 // of ~220 B of memtable each).
+// Session 8 (load 11-15 at nice 0, disk fdatasync p90 of 0.5-10 ms under the others'
+// builds): the leader no longer waits for its own fsync to apply what two followers
+// persisted (RAFT_BENCH_APPLY_UNPERSISTED=0 for the old rule), and the log writer stays on
+// its I/O thread between writes instead of a writer fiber calling RunBlocking for each one:
+// every write cost a fiber -> I/O thread hop in (19-200 us) and a hop back out to the fiber
+// (41-316 us under load) before the next write could start. Four interleaved pairs at load
+// 15, nice 0: 0.59/0.74/0.74/0.50 before, 0.81/0.82/0.74/0.94 after.
 // RAFT_BENCH_DIR picks the directory (default /tmp); RAFT_BENCH_N scales the durable runs.
 
 #include <fcntl.h>
@@ -301,6 +311,13 @@ class HopTrace {
                    static_cast<double>(Percentile(d[h], 0.5)) / 1e3);
     }
     std::fprintf(stderr, " | total=%.0f\n", static_cast<double>(Percentile(d[0], 0.5)) / 1e3);
+    // The mean round decides throughput, and stalls decide the mean: the p90 of each hop.
+    std::fprintf(stderr, "%s: per-hop p90 (us):", what);
+    for (int h = 1; h < kNumHops; ++h) {
+      std::fprintf(stderr, " %s=%.0f", kHopNames[h],
+                   static_cast<double>(Percentile(d[h], 0.9)) / 1e3);
+    }
+    std::fprintf(stderr, " | total=%.0f\n", static_cast<double>(Percentile(d[0], 0.9)) / 1e3);
     std::fprintf(stderr,
                  "  (leader_durable is measured from msgapp_sent, applied from the later of "
                  "leader_resp_frame and leader_durable)\n");
@@ -523,6 +540,7 @@ struct WriteJob {
   // Sent, and acknowledged to the RawNode, once the write is durable.
   std::vector<Message> after;
   AppendAck ack;
+  uint64_t queued_ns = 0;  // When the Ready loop queued it (statistics).
 
   bool HasWrite() const { return hard_state.has_value() || !entries.empty() || snapshot; }
 };
@@ -549,7 +567,7 @@ void MergeWrite(WriteJob& into, WriteJob& next) {
 }
 
 // The RawNode reads its storage on the Ready loop fiber while an I/O thread persists for
-// the writer fiber: every read and the two in-memory steps of a write take this lock (held
+// the log writer: every read and the two in-memory steps of a write take this lock (held
 // briefly, never across a wait, so a std::mutex is fine on a fiber); the engine write
 // itself (the fsync) runs outside it.
 class LockedLogStorage : public LogStorage {
@@ -609,11 +627,11 @@ class LockedLogStorage : public LogStorage {
 };
 
 // One replica: a RawNode with asynchronous storage writes on an EngineLogStorage over its
-// own LevelDbEngine. Everything runs on fibers of Env::Default(), as the raftstore does:
-// the Ready loop fiber (steps messages, proposes, sends, applies) and the writer fiber
-// (persists Readys through Env::RunBlocking; everything queued while a write is in progress
-// goes into the next write, so one fsync carries many Readys). Frames arrive on the
-// transport's delivery fibers; no hand-off crosses a thread except the I/O thread's.
+// own LevelDbEngine. The Ready loop runs on a fiber of Env::Default() (steps messages,
+// proposes, sends, applies) and the log writer on one of its I/O threads (held through one
+// RunBlocking call; everything queued while a write is in progress goes into the next
+// write, so one fsync carries many Readys). Frames arrive on the transport's delivery
+// fibers.
 class Replica;
 
 class DurableCluster {
@@ -696,8 +714,12 @@ class Replica : public FrameReceiver {
       Loop();
       running_.Done();
     });
+    // The log writer holds one of the Env's I/O threads for the replica's life (TiKV's
+    // StoreWriter threads, etcd's WAL goroutine): it takes whatever is queued, writes it
+    // with one synced write, releases the acknowledgements, and goes straight on to what
+    // queued meanwhile, without handing control back to a fiber between writes.
     env_->Spawn([this] {
-      WriterLoop();
+      env_->RunBlocking([this] { WriterLoop(); });
       running_.Done();
     });
   }
@@ -708,10 +730,10 @@ class Replica : public FrameReceiver {
     }
     cv_.NotifyAll();
     {
-      MutexLock l(wmu_);
+      std::lock_guard<std::mutex> l(wmu_);
       wstop_ = true;
     }
-    wcv_.NotifyAll();
+    wcv_.notify_all();
     running_.Wait();
     cluster_->transport()->Unregister(id_);
   }
@@ -751,7 +773,7 @@ class Replica : public FrameReceiver {
     return is_leader_;
   }
 
-  // Written by the writer fiber; read after Stop.
+  // Written by the log writer; read after Stop.
   struct Stats {
     uint64_t synced_writes = 0;
     uint64_t synced_entries = 0;
@@ -760,10 +782,9 @@ class Replica : public FrameReceiver {
     uint64_t unsynced_writes = 0;
     uint64_t unsynced_nanos = 0;
     uint64_t carried_writes = 0;
-    uint64_t build_nanos = 0;    // Building the engine batches (in the writes' time).
-    uint64_t engine_nanos = 0;   // Inside Engine::Write (in the writes' time).
-    uint64_t hop_in_nanos = 0;   // RunBlocking called -> the I/O thread runs the write.
-    uint64_t hop_out_nanos = 0;  // The write done -> the writer fiber runs again.
+    uint64_t build_nanos = 0;   // Building the engine batches (in the writes' time).
+    uint64_t engine_nanos = 0;  // Inside Engine::Write (in the writes' time).
+    uint64_t queue_nanos = 0;   // The first Ready queued -> its write starts.
   };
   const Stats& stats() const { return stats_; }
 
@@ -828,13 +849,14 @@ class Replica : public FrameReceiver {
         job.must_sync = rd.must_sync;
         job.after = std::move(rd.messages_after_append);
         job.ack = std::move(rd.append_ack);
+        job.queued_ns = NowNanos();
         if (job.HasWrite() || !job.after.empty() || !job.ack.self_messages.empty() ||
             job.ack.last_entry.has_value() || job.ack.snapshot_index.has_value()) {
           {
-            MutexLock l(wmu_);
+            std::lock_guard<std::mutex> l(wmu_);
             wqueue_.push_back(std::move(job));
           }
-          wcv_.NotifyOne();
+          wcv_.notify_one();
         }
         for (const Message& m : rd.messages) {
           if (id_ == 1) g_trace.Mark(MsgAppLast(m), kMsgAppSent);
@@ -857,14 +879,15 @@ class Replica : public FrameReceiver {
     }
   }
 
+  // Runs on an I/O thread (see Start).
   void WriterLoop() {
     std::vector<WriteJob> jobs;
     // A hard state whose write was put off (see below); persisted with the next write.
     std::optional<HardState> carried;
     for (;;) {
       {
-        MutexLock l(wmu_);
-        wcv_.Wait(l, [&] { return wstop_ || !wqueue_.empty(); });
+        std::unique_lock<std::mutex> l(wmu_);
+        wcv_.wait(l, [&] { return wstop_ || !wqueue_.empty(); });
         if (wstop_) return;
         jobs.swap(wqueue_);
       }
@@ -890,7 +913,7 @@ class Replica : public FrameReceiver {
         stats_.carried_writes++;
       }
       if (merged.HasWrite()) {
-        uint64_t w0 = NowNanos();
+        const uint64_t w0 = NowNanos();
         std::vector<uint64_t> indexes;
         if (HopTrace::Enabled() && merged.must_sync) {
           for (const Entry& e : merged.entries) indexes.push_back(e.index());
@@ -900,26 +923,12 @@ class Replica : public FrameReceiver {
         }
         const size_t entries = merged.entries.size();
         const size_t readys = jobs.size();
-        // The engine write (and its fsync) blocks: an I/O thread does it while this
-        // replica's Ready loop and the other fibers go on.
-        uint64_t in = 0, out = 0;
-        env_->RunBlocking([&] {
-          in = NowNanos();
-          locked_->Persist(engine_.get(), merged, &stats_.build_nanos, &stats_.engine_nanos);
-          out = NowNanos();
-          for (uint64_t i : indexes) {
-            g_trace.MarkAt(i, id_ == 1 ? kLeaderDurable : kFollowerDurable, id_, out);
-          }
-          // The write is durable: its acknowledgements leave from this I/O thread, and the
-          // Ready loop learns of it from here too, without waiting for this fiber to be
-          // scheduled again (a thread hop of 30-160 us on the loaded 2-core machine,
-          // session 7). The transport and the Ready loop's Mutex/CondVar may be used from
-          // any thread of the Env.
-          Release(jobs);
-        });
-        uint64_t w1 = NowNanos();
-        stats_.hop_in_nanos += in - w0;
-        stats_.hop_out_nanos += w1 - out;
+        locked_->Persist(engine_.get(), merged, &stats_.build_nanos, &stats_.engine_nanos);
+        const uint64_t w1 = NowNanos();
+        for (uint64_t i : indexes) {
+          g_trace.MarkAt(i, id_ == 1 ? kLeaderDurable : kFollowerDurable, id_, w1);
+        }
+        stats_.queue_nanos += w0 - jobs.front().queued_ns;
         if (merged.must_sync) {
           stats_.synced_writes++;
           stats_.synced_entries += entries;
@@ -930,9 +939,11 @@ class Replica : public FrameReceiver {
           stats_.unsynced_nanos += w1 - w0;
         }
       }
-      // Nothing written (acknowledgements of entries an earlier write made durable): they
-      // leave from here, without waiting for the Ready loop's turn.
-      if (!jobs.empty()) Release(jobs);
+      // The write is durable (or there was nothing to write: acknowledgements of entries
+      // an earlier write made durable): the acknowledgements leave from this thread, and
+      // the Ready loop learns of it from here too. The transport and the Ready loop's
+      // Mutex/CondVar may be used from any thread of the Env.
+      Release(jobs);
     }
   }
 
@@ -968,9 +979,9 @@ class Replica : public FrameReceiver {
   bool campaign_ = false;
   bool stop_ = false;
   bool is_leader_ = false;
-  // Writer input.
-  Mutex wmu_;
-  CondVar wcv_;
+  // Writer input (the writer is a thread: std:: primitives).
+  std::mutex wmu_;
+  std::condition_variable wcv_;
   std::vector<WriteJob> wqueue_;
   bool wstop_ = false;
   Stats stats_;
@@ -998,7 +1009,7 @@ DurableCluster::~DurableCluster() {
       std::fprintf(
           stderr,
           "replica %zu: %llu synced writes (%.1f entries, %.1f Readys each, %.0f us "
-          "each; build %.0f us, engine write %.0f us, I/O thread hop %.0f + %.0f us), %llu "
+          "each; build %.0f us, engine write %.0f us, queued %.0f us before), %llu "
           "unsynced (%.0f us each), %llu put off\n",
           i + 1, static_cast<unsigned long long>(s.synced_writes),
           s.synced_writes ? static_cast<double>(s.synced_entries) / s.synced_writes : 0.0,
@@ -1006,8 +1017,7 @@ DurableCluster::~DurableCluster() {
           s.synced_writes ? static_cast<double>(s.sync_nanos) / s.synced_writes / 1e3 : 0.0,
           s.synced_writes ? static_cast<double>(s.build_nanos) / s.synced_writes / 1e3 : 0.0,
           s.synced_writes ? static_cast<double>(s.engine_nanos) / s.synced_writes / 1e3 : 0.0,
-          s.synced_writes ? static_cast<double>(s.hop_in_nanos) / s.synced_writes / 1e3 : 0.0,
-          s.synced_writes ? static_cast<double>(s.hop_out_nanos) / s.synced_writes / 1e3 : 0.0,
+          s.synced_writes ? static_cast<double>(s.queue_nanos) / s.synced_writes / 1e3 : 0.0,
           static_cast<unsigned long long>(s.unsynced_writes),
           s.unsynced_writes ? static_cast<double>(s.unsynced_nanos) / s.unsynced_writes / 1e3 : 0.0,
           static_cast<unsigned long long>(s.carried_writes));
