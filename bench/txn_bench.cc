@@ -29,6 +29,9 @@
 //   RATIO async_p50_vs_2pc_p50       target <= 0.6 (latency: lower is better)
 //   RATIO async_p99_vs_2pc_p99
 //   RATIO async_p50_vs_2pc_p50_b2b, async_p99_vs_2pc_p99_b2b   (back to back; no target)
+// Diagnostics (environment): TXN_BENCH_MIN_TIME=<s> per case; TXN_BENCH_COMMIT_REGIONS=k puts
+// the 10 keys of a multi-region commit in k regions; TXN_BENCH_LEADERS_ON_STORE1=1 puts
+// every leader on store 1 (PD scheduling off).
 
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -44,7 +47,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "bench_util.h"
 #include "benchmark/benchmark.h"
 #include "node/txn_service.h"
@@ -143,6 +148,9 @@ class Cluster {
     for (int i = 1; i < kRegions; ++i) {
       if (absl::Status s = txn_->SplitAt(TxnKey('m', i * 1000)); !s.ok()) Die(s.ToString());
     }
+    // Diagnostic: TXN_BENCH_LEADERS_ON_STORE1=1 moves every region's leadership to store 1
+    // and turns PD's scheduling off, so one store proposes and two only follow.
+    if (getenv("TXN_BENCH_LEADERS_ON_STORE1") != nullptr) LeadersToStore1(*pd);
     // Present keys for the read cases.
     std::vector<RawKvClient::KvPair> batch;
     for (int i = 0; i < kReadKeys; ++i) {
@@ -158,6 +166,24 @@ class Cluster {
       for (int j = i; j < i + 250; ++j) (void)(*txn)->Put(TxnKey('r', j), kValue);
       if (absl::Status s = (*txn)->Commit(); !s.ok()) Die(s.ToString());
     }
+  }
+
+  static void LeadersToStore1(Pd& pd) {
+    pd.SetSchedulingEnabled(false);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      absl::StatusOr<std::string> list = pd.Admin("region");
+      if (!list.ok()) Die(list.status().ToString());
+      int moving = 0;
+      for (const std::string& line : std::vector<std::string>(absl::StrSplit(*list, '\n'))) {
+        if (line.size() < 2 || line[0] != 'r' || absl::StrContains(line, "@s1*")) continue;
+        ++moving;
+        const std::string id = line.substr(1, line.find(' ') - 1);
+        (void)pd.Admin("operator add transfer-leader " + id + " 1");
+      }
+      if (moving == 0) return;
+      Env::Default()->SleepForMicros(100'000);
+    }
+    Die("leaders did not move to store 1");
   }
 
   std::string dir_;
