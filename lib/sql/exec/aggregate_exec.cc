@@ -160,6 +160,18 @@ class AggregateExec : public BlockingExec {
     std::vector<Datum> row;
     for (uint32_t gi : order) {
       AggTable::Group& g = groups[gi];
+      if (p_.mode == AggMode::kPartial) {
+        // Each aggregate's partial columns, then the keys (AggMode::kPartial).
+        row.clear();
+        for (auto& st : g.states) {
+          std::vector<Datum> part = st->PartialResult();
+          row.insert(row.end(), std::make_move_iterator(part.begin()),
+                     std::make_move_iterator(part.end()));
+        }
+        row.insert(row.end(), g.keys.begin(), g.keys.end());
+        if (!out_.buf().AppendRow(row)) return absl::InternalError("partial row kind mismatch");
+        continue;
+      }
       row = g.keys;
       for (auto& st : g.states) {
         auto v = st->FinalResult(ctx_);

@@ -422,7 +422,12 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
         r = std::make_unique<InstrumentedExec>(std::move(r), &(*ctx->runtime)[cop->scan],
                                                /*count_rows=*/false);
       }
-      if (cop->agg != nullptr) return NewFinalAggExec(*cop->agg, ctx, std::move(r));
+      if (cop->agg != nullptr) {
+        // A partial aggregation (below a join) passes the regions' partial rows on: the
+        // final aggregation above the join merges them.
+        if (cop->agg->mode == AggMode::kPartial) return r;
+        return NewFinalAggExec(*cop->agg, ctx, std::move(r));
+      }
       // A pushed TopN / Limit across projections: the regions return the scan's rows; the
       // projections run here over them, the lowest first, under the final TopN / Limit.
       for (auto it = cop->projs.rbegin(); it != cop->projs.rend(); ++it) {
@@ -469,6 +474,9 @@ absl::StatusOr<std::unique_ptr<Executor>> BuildNodeExecutor(const PlanNode& plan
       return std::unique_ptr<Executor>(exec_internal::NewJoinExec(
           static_cast<const JoinNode&>(plan), ctx, std::move(kids[0]), std::move(kids[1])));
     case PlanKind::kAggregate:
+      if (static_cast<const AggregateNode&>(plan).mode == AggMode::kFinal) {
+        return NewFinalAggExec(static_cast<const AggregateNode&>(plan), ctx, std::move(kids[0]));
+      }
       return std::unique_ptr<Executor>(exec_internal::NewAggregateExec(
           static_cast<const AggregateNode&>(plan), ctx, std::move(kids[0])));
     case PlanKind::kSort:

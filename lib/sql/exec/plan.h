@@ -192,10 +192,22 @@ struct AggItem {
   std::vector<expr::ExprPtr> args;
 };
 
+// TiDB's aggregation modes (expr/aggregate.h): how an aggregation's work is split when it
+// is pushed below a join (planner/agg_pushdown.h).
+//   kComplete  raw rows in, final values out;
+//   kPartial   raw rows in; out: each aggregate's partial columns (expr::PartialTypes),
+//              then the group-by values (the layout a coprocessor's partial aggregation
+//              emits, AggTable::EmitPartial); a group's key may repeat across rows;
+//   kFinal     rows in that partial layout (the group-by expressions are column references
+//              to its key columns; the aggregates' arguments to their partial columns,
+//              for EXPLAIN), merged per group; out as kComplete.
+enum class AggMode : uint8_t { kComplete, kPartial, kFinal };
+
 // Hash aggregation: output is the group-by values, one column per aggregate, then the
-// first-row values.
+// first-row values (kPartial: see AggMode).
 struct AggregateNode : PlanNode {
   AggregateNode() : PlanNode(PlanKind::kAggregate) {}
+  AggMode mode = AggMode::kComplete;
   std::vector<expr::ExprPtr> group_by;
   std::vector<AggItem> aggs;
   // Values of the group's first row (non-grouped columns when ONLY_FULL_GROUP_BY is off,

@@ -16,6 +16,7 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/expr/registry.h"
 #include "sql/parser/parser.h"
+#include "sql/planner/agg_pushdown.h"
 #include "sql/planner/cardinality.h"
 #include "sql/planner/join_order.h"
 #include "sql/planner/ranger.h"
@@ -982,7 +983,10 @@ absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
   if (r.ok() && !access_candidates_.empty()) {
     FinishAccessPaths(r->get(), std::vector<bool>((*r)->schema.size(), true));
   }
-  if (r.ok() && opts_.optimize) ApplyOrderProperties(&*r, {});
+  if (r.ok() && opts_.optimize) {
+    PushAggregationsBelowJoins(r->get(), opts_.stats);
+    ApplyOrderProperties(&*r, {});
+  }
   return r;
 }
 

@@ -224,7 +224,10 @@ Line Describe(const PlanNode& p) {
       std::vector<std::string> fs;
       static const char* kAggs[] = {"count", "sum", "avg", "min", "max", "group_concat"};
       for (const AggItem& it : a.aggs) {
-        const size_t nv = std::min(expr::ValueArgs(it.desc), it.args.size());
+        // A final aggregation's arguments are its partial columns.
+        const size_t nv = a.mode == AggMode::kFinal
+                              ? it.args.size()
+                              : std::min(expr::ValueArgs(it.desc), it.args.size());
         std::vector<std::string> values;
         for (size_t k = 0; k < nv; ++k) values.push_back(it.args[k]->ToString());
         std::string f =
@@ -236,7 +239,10 @@ Line Describe(const PlanNode& p) {
         }
         fs.push_back(f + ")");
       }
-      l.info = absl::StrCat("group by:", Exprs(a.group_by), ", funcs:", absl::StrJoin(fs, ", "));
+      l.info = absl::StrCat(a.mode == AggMode::kPartial ? "partial, "
+                            : a.mode == AggMode::kFinal ? "final, "
+                                                        : "",
+                            "group by:", Exprs(a.group_by), ", funcs:", absl::StrJoin(fs, ", "));
       break;
     }
     case PlanKind::kSort: {
@@ -314,8 +320,17 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root, co
       row.push_back(absl::StrCat(it->second.micros, "us"));
     }
   }
-  out->push_back(std::move(row));
-  const std::string child_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
+  // A partial aggregation pushed whole to the coprocessor (below a join: nothing of it runs
+  // at the root) shows as the TableReader bringing its rows.
+  const bool pushed_partial = o.coprocessor && p.kind == PlanKind::kAggregate &&
+                              static_cast<const AggregateNode&>(p).mode == AggMode::kPartial &&
+                              [&] {
+                                std::optional<CopPushdown> c = PlanPushdown(p);
+                                return c.has_value() && !IsUnionScan(o, *c->scan);
+                              }();
+  if (!pushed_partial) out->push_back(std::move(row));
+  const std::string child_prefix =
+      root || pushed_partial ? prefix : absl::StrCat(prefix, last ? "  " : "│ ");
   if (l.name == "UnionScan" && !below_union) {
     Walk(p, child_prefix, true, false, o, out, /*below_union=*/true);
     return;
@@ -352,10 +367,21 @@ void Walk(const PlanNode& p, const std::string& prefix, bool last, bool root, co
         absl::StrAppend(&reader_prefix, "  ");
       }
     }
-    synthetic(absl::StrCat(reader_prefix, "└─TableReader"), "root", "data:" + name, p.est_rows);
-    const std::string inner = absl::StrCat(reader_prefix, "  ");
+    if (pushed_partial) {
+      // In place of the aggregation's own line, with its runtime.
+      std::string id =
+          root ? "TableReader" : absl::StrCat(prefix, last ? "└─" : "├─", "TableReader");
+      std::vector<std::string> r = {id, Rows(p.est_rows), "root", "", "data:" + name};
+      if (runtime != nullptr) r.insert(r.end(), row.begin() + 5, row.end());
+      out->push_back(std::move(r));
+      reader_prefix = root ? "" : absl::StrCat(prefix, last ? "  " : "│ ");
+    } else {
+      synthetic(absl::StrCat(reader_prefix, "└─TableReader"), "root", "data:" + name, p.est_rows);
+      absl::StrAppend(&reader_prefix, "  ");
+    }
+    const std::string inner = reader_prefix;
     synthetic(absl::StrCat(inner, "└─", name), "cop[tikv]",
-              cop->agg != nullptr ? "partial, " + l.info : l.info, p.est_rows);
+              cop->agg != nullptr && !pushed_partial ? "partial, " + l.info : l.info, p.est_rows);
     std::string scan_prefix = absl::StrCat(inner, "  ");
     for (const ProjectionNode* proj :
          cop->agg != nullptr ? cop->projs : std::vector<const ProjectionNode*>{}) {

@@ -95,7 +95,9 @@ std::optional<CopPushdown> PlanPushdown(const PlanNode& node) {
   switch (node.kind) {
     case PlanKind::kAggregate: {
       const auto& a = static_cast<const AggregateNode&>(node);
-      if (!a.first_values.empty() || !AllPushable(a.group_by)) return std::nullopt;
+      if (a.mode == AggMode::kFinal || !a.first_values.empty() || !AllPushable(a.group_by)) {
+        return std::nullopt;
+      }
       for (const AggItem& it : a.aggs) {
         if (!expr::CanPushDownAgg(it.desc, it.args)) return std::nullopt;
       }
