@@ -38,7 +38,8 @@ void Unstable::StableTo(uint64_t i, uint64_t t) {
   // Only shrink if the term still matches: otherwise the entry was replaced by a newer
   // leader's and must still be persisted.
   if (*gt == t && i >= offset_) {
-    entries_.erase(entries_.begin(), entries_.begin() + (i + 1 - offset_));
+    entries_.erase(entries_.begin(),
+                   entries_.begin() + static_cast<std::ptrdiff_t>(i + 1 - offset_));
     offset_ = i + 1;
   }
 }
@@ -89,19 +90,16 @@ void Unstable::TruncateAndAppend(std::vector<Entry>&& ents) {
     entries_.resize(after - offset_);
     if (offset_in_progress_ > after) offset_in_progress_ = after;
   }
-  if (entries_.empty()) {
-    entries_ = std::move(ents);
-  } else {
-    entries_.insert(entries_.end(), std::make_move_iterator(ents.begin()),
-                    std::make_move_iterator(ents.end()));
-  }
+  entries_.insert(entries_.end(), std::make_move_iterator(ents.begin()),
+                  std::make_move_iterator(ents.end()));
 }
 
 std::vector<Entry> Unstable::Slice(uint64_t lo, uint64_t hi) const {
   RAFT_CHECK(lo <= hi && lo >= offset_ && hi <= offset_ + entries_.size(),
              absl::StrCat("unstable.slice[", lo, ",", hi, ") out of bound [", offset_, ",",
                           offset_ + entries_.size(), "]"));
-  return std::vector<Entry>(entries_.begin() + (lo - offset_), entries_.begin() + (hi - offset_));
+  return std::vector<Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(lo - offset_),
+                            entries_.begin() + static_cast<std::ptrdiff_t>(hi - offset_));
 }
 
 }  // namespace rutile::raft

@@ -10,6 +10,7 @@
 #define RUTILE_RAFT_LOG_UNSTABLE_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <vector>
 
@@ -54,12 +55,15 @@ class Unstable {
   uint64_t offset() const { return offset_; }
   uint64_t offset_in_progress() const { return InProgressStart(); }
   bool snapshot_in_progress() const { return snapshot_in_progress_; }
-  const std::vector<Entry>& entries() const { return entries_; }
+  const std::deque<Entry>& entries() const { return entries_; }
   const std::optional<Snapshot>& snapshot() const { return snapshot_; }
 
  private:
   std::optional<Snapshot> snapshot_;
-  std::vector<Entry> entries_;
+  // A deque: StableTo drops a persisted prefix (every Ready's worth, under asynchronous
+  // writes while newer entries follow) without moving the rest, and appends never
+  // relocate what is held (a vector spent ~3% of raft_bench's CPU moving Entries).
+  std::deque<Entry> entries_;
   uint64_t InProgressStart() const {
     return offset_in_progress_ > offset_ ? offset_in_progress_ : offset_;
   }

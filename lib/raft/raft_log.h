@@ -6,6 +6,7 @@
 #define RUTILE_RAFT_RAFT_LOG_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,7 +46,7 @@ class RaftLog {
   // log and the leader's may agree), used to skip whole terms when backing up.
   uint64_t FindConflictByTerm(uint64_t index, uint64_t term) const;
 
-  const std::vector<Entry>& UnstableEntries() const { return unstable_.entries(); }
+  const std::deque<Entry>& UnstableEntries() const { return unstable_.entries(); }
   // Asynchronous storage writes: the unstable entries (and snapshot) not yet handed out
   // for persisting, and marking everything unstable as handed out.
   std::vector<Entry> UnstableEntriesNotInProgress() const {

@@ -150,7 +150,11 @@ Ready RawNode::GetReady() {
   Raft& r = *raft_;
   const bool async = r.async_storage_writes();
   Ready rd;
-  rd.entries = async ? r.log().UnstableEntriesNotInProgress() : r.log().UnstableEntries();
+  if (async) {
+    rd.entries = r.log().UnstableEntriesNotInProgress();
+  } else {
+    rd.entries.assign(r.log().UnstableEntries().begin(), r.log().UnstableEntries().end());
+  }
   rd.committed_entries = r.log().NextCommittedEnts(/*allow_unstable=*/!async);
   rd.messages = std::move(r.mutable_msgs());
   r.mutable_msgs().clear();
