@@ -65,7 +65,8 @@ struct Config {
   // and reports each one durable with RawNode::AdvanceAppend (see raw_node.h). Responses
   // that promise durable state (MsgAppResp, MsgVoteResp, MsgPreVoteResp) then come in
   // Ready::messages_after_append; the leader and a candidate count their own log and vote
-  // only once persisted; committed entries are handed out only once persisted locally.
+  // only once persisted; committed entries are handed out only once persisted locally
+  // (or up to max_apply_unpersisted_entries past that).
   bool async_storage_writes = false;
   // Asynchronous storage writes only: committed entries may be handed out for applying up
   // to this many entries past the locally durable log (raft-rs's
