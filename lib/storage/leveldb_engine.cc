@@ -460,8 +460,10 @@ class LevelDbSnapshot final : public Snapshot {
 //
 // A kept iterator pins the memtable and table files of its time: files a compaction
 // replaced stay on disk while it lives. Writes drop every kept iterator (Purge), and in a
-// read-only period an iterator is kept only for kMaxUses takes and, when the engine has an
-// Env, kMaxAgeMicros after it was made, so reads alone never pin old files for long.
+// read-only period an iterator is reused only for kMaxUses takes and, when the engine has an
+// Env, kMaxAgeMicros after it was made, so reads alone never pin old files for long. The age
+// is judged in Take only (one clock read per use): Return keeps an iterator that is too old
+// (as an iterator kept while young ages in the pool), and the next Take drops it.
 class LatestIteratorPool {
  public:
   static constexpr uint64_t kNotReusable = ~uint64_t{0};
@@ -525,11 +527,11 @@ class LatestIteratorPool {
     return {it, ticket};
   }
 
-  // Takes back `it`, keeping it if it is still current and young enough.
+  // Takes back `it`, keeping it if it is still current and not used up (its age is
+  // judged by the next Take).
   void Return(leveldb::Iterator* it, const Ticket& ticket) {
     if (ticket.generation != kNotReusable && ticket.uses < kMaxUses && it->status().ok() &&
-        begun_->load(std::memory_order_seq_cst) == ticket.generation &&
-        Young(ticket, clock_ != nullptr ? clock_->NowMicros() : 0)) {
+        begun_->load(std::memory_order_seq_cst) == ticket.generation) {
       std::lock_guard<std::mutex> lock(mu_);
       if (kept_.size() < kMaxKept) {
         kept_.push_back({it, ticket});

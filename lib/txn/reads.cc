@@ -1,11 +1,13 @@
 #include "txn/reads.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "txn/errors.h"
+#include "util/coding.h"
 #include "util/memcomparable.h"
 
 namespace rutile::txn {
@@ -57,6 +59,58 @@ absl::StatusOr<std::optional<std::string>> ReadCommitted(MvccReader* reader, std
   std::optional<std::string>& short_value = (*w)->second.short_value;
   if (short_value.has_value()) return std::move(short_value);  // The record is ours: no copy.
   auto v = reader->LoadData(key, (*w)->second.start_ts, std::nullopt);
+  if (!v.ok()) return v.status();
+  return std::optional<std::string>(*std::move(v));
+}
+
+// ReadCommitted's value for a point get (TiKV's PointGetter): the write records are seen
+// in place through Engine::SeekVisit (over a reader of the latest state, a pooled
+// iterator; over a snapshot, one iterator), decoded as WriteRef, and a short value is
+// copied once into the result, with no Write made. Lock and Rollback records are skipped;
+// a Delete, or a record whose gc_fence forbids reading at ts, means no value.
+// Performance-critical path.
+absl::StatusOr<std::optional<std::string>> ReadCommittedValue(MvccReader* reader,
+                                                              std::string_view key, TimeStamp ts) {
+  // key + ~ts (AppendTs) in a stack buffer when small.
+  char buf[128];
+  std::string heap;
+  std::string_view target;
+  if (key.size() + 8 <= sizeof(buf)) {
+    std::memcpy(buf, key.data(), key.size());
+    EncodeFixed64BE(buf + key.size(), ~ts);
+    target = std::string_view(buf, key.size() + 8);
+  } else {
+    heap = AppendTs(key, ts);
+    target = heap;
+  }
+  std::optional<std::string> value;
+  std::optional<TimeStamp> load_start_ts;  // A Put record without a short value.
+  absl::Status error;
+  storage::ReadOptions ro;
+  ro.snapshot = reader->snapshot();
+  absl::Status s = reader->engine()->SeekVisit(
+      storage::CF::kWrite, target, ro, [&](std::string_view k, std::string_view v) -> bool {
+        if (!IsUserKeyEq(k, key)) return false;
+        absl::StatusOr<WriteRef> w = WriteRef::Decode(v);
+        if (!w.ok()) {
+          error = w.status();
+          return false;
+        }
+        if (!w->GcFenceAllowsRead(ts)) return false;
+        if (w->type == WriteType::kPut) {
+          if (w->has_short_value) {
+            value.emplace(w->short_value);
+          } else {
+            load_start_ts = w->start_ts;
+          }
+          return false;
+        }
+        return w->type != WriteType::kDelete;  // Lock and Rollback records: look further.
+      });
+  if (!s.ok()) return s;
+  if (!error.ok()) return error;
+  if (!load_start_ts.has_value()) return value;
+  auto v = reader->LoadData(key, *load_start_ts, std::nullopt);
   if (!v.ok()) return v.status();
   return std::optional<std::string>(*std::move(v));
 }
@@ -270,7 +324,7 @@ absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
     if (!l.ok()) return l.status();
     lock = *std::move(l);
   }
-  if (!lock.has_value()) return ReadCommitted(reader, key, ts, false);
+  if (!lock.has_value()) return ReadCommittedValue(reader, key, ts);
   std::vector<KvPair> out;
   absl::Status s = ReadOne(reader, key, lock, ts, opts, false, &out);
   if (!s.ok()) return s;

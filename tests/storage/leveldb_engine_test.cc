@@ -426,8 +426,8 @@ TEST(LevelDbEngineTest, SyncedWritesUnderSimEnvRunInline) {
 
 // Iterators over the latest state are kept for reuse (leveldb_engine.h), but never for
 // long: a write drops them, and a read-only period refreshes them after 1024 reuses or
-// 1 s of the engine's clock, so old table files are not pinned by reads alone. A kept
-// iterator always shows the latest state.
+// 1 s of the engine's clock (judged when an iterator is taken), so old table files are not
+// pinned by reads alone. A kept iterator always shows the latest state.
 TEST(LevelDbEngineTest, KeptIteratorsAreBoundedByWritesUsesAndAge) {
   TempDir tmp;
   SimEnv env;
@@ -468,7 +468,21 @@ TEST(LevelDbEngineTest, KeptIteratorsAreBoundedByWritesUsesAndAge) {
       EXPECT_EQ(e->TEST_KeptIterators(), 0u);
       env.SleepForMicros(2'000'000);
     }
+    // Returned old, it is kept (the age is judged when taking, with one clock read per
+    // use), but the next take drops it and makes a new one.
+    EXPECT_EQ(e->TEST_KeptIterators(), 1u);
+    {
+      std::unique_ptr<Iterator> it = e->NewIterator(CF::kWrite, IterOptions());
+      EXPECT_EQ(e->TEST_KeptIterators(), 0u);
+      it->Seek("k");
+      ASSERT_TRUE(it->Valid());
+      EXPECT_EQ(it->value(), "2");
+    }
+    EXPECT_EQ(e->TEST_KeptIterators(), 1u);
+    // A write while it is kept drops it, and a new iterator shows the write.
+    MustPut(e, CF::kWrite, "k", "3");
     EXPECT_EQ(e->TEST_KeptIterators(), 0u);
+    EXPECT_EQ(seek(), "3");
     done = true;
   });
   env.RunFor(10'000'000);

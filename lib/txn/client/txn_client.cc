@@ -417,17 +417,27 @@ absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>
   const uint64_t deadline = client_->Deadline();
   uint64_t backoff = client_->options().backoff_first_micros;
   int immediate = 0;
+  const std::string ekey = EncodeKey(key);
   while (true) {
-    TxnReadOptions opts;
-    opts.bypass_locks = bypass_;
-    absl::Status s = client_->WithRegion(
-        EncodeKey(key), deadline,
-        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) -> absl::Status {
-          absl::StatusOr<std::optional<std::string>> v = svc->Get(ctx, key, start_ts_, opts);
-          if (!v.ok()) return v.status();
-          *out = *std::move(v);
-          return absl::OkStatus();
-        });
+    // What the attempt needs, behind one pointer: the std::function WithRegion takes then
+    // holds the lambda in place (no allocation per get).
+    struct Call {
+      const std::string& key;
+      TimeStamp start_ts;
+      TxnReadOptions opts;
+      std::optional<std::string>* out;
+    } call{key, start_ts_, TxnReadOptions(), out};
+    call.opts.bypass_locks = bypass_;
+    absl::Status s = client_->WithRegion(ekey, deadline,
+                                         [c = &call](const RegionContext& ctx, TxnService* svc,
+                                                     const metapb::Region&) -> absl::Status {
+                                           absl::StatusOr<std::optional<std::string>> v =
+                                               svc->Get(ctx, c->key, c->start_ts, c->opts);
+                                           if (!v.ok()) return v.status();
+                                           *c->out = *std::move(v);
+                                           return absl::OkStatus();
+                                         });
+    if (s.ok()) return s;
     std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(s);
     if (!kl.has_value()) return s;
     absl::StatusOr<bool> done = client_->ResolveLocks(kl->locks, start_ts_, deadline, &bypass_);
