@@ -152,11 +152,11 @@ bool SameLayout(const FieldType& a, const FieldType& b) {
 }
 
 absl::StatusOr<ExprPtr> FromPb(const sqlexprpb::Expr& pb, std::span<const FieldType> input_types,
-                               int depth) {
-  if (depth > kMaxExprDepth) {
-    return Bad(absl::StrCat("expression nested deeper than ", kMaxExprDepth));
-  }
-  if (!pb.has_field_type()) return Bad("expression without a field_type");
+                               int depth);
+
+// A column reference or a constant.
+__attribute__((noinline)) absl::StatusOr<ExprPtr> LeafFromPb(
+    const sqlexprpb::Expr& pb, std::span<const FieldType> input_types) {
   absl::StatusOr<FieldType> type = FieldTypeFromPb(pb.field_type());
   if (!type.ok()) return type.status();
   switch (pb.tp()) {
@@ -185,38 +185,71 @@ absl::StatusOr<ExprPtr> FromPb(const sqlexprpb::Expr& pb, std::span<const FieldT
       }
       return NewConstant(*d, *type);
     }
-    case sqlexprpb::SCALAR_FUNC: {
-      const std::string& name = pb.func();
-      if (name.empty()) return Bad("function call without a name");
-      if (name != "cast" && (!FunctionExists(name) || SessionDependent(name))) {
-        return Bad(absl::StrCat("function '", name, "' cannot be evaluated by a coprocessor"));
-      }
-      std::vector<ExprPtr> args;
-      args.reserve(pb.children_size());
-      for (const sqlexprpb::Expr& c : pb.children()) {
-        absl::StatusOr<ExprPtr> a = FromPb(c, input_types, depth + 1);
-        if (!a.ok()) return a.status();
-        args.push_back(std::move(*a));
-      }
-      if (name == "cast") {
-        if (args.size() != 1) return Bad("cast needs exactly one argument");
-        if (type->tp == TypeCode::kNull) return Bad("cast to NULL type");
-        return NewCast(std::move(args[0]), *type);
-      }
-      absl::StatusOr<ExprPtr> e = NewFunction(name, std::move(args));
-      if (!e.ok()) {
-        if (e.status().code() == absl::StatusCode::kInvalidArgument) return e.status();
-        return Bad(absl::StrCat("function '", name, "': ", e.status().message()));
-      }
-      if (!((*e)->type() == *type)) {
-        return Bad(absl::StrCat("function '", name, "' rebuilt as ", (*e)->type().ToString(),
-                                " but the sender typed it ", type->ToString()));
-      }
-      return e;
-    }
     default:
       return Bad(absl::StrCat("unknown expression kind ", static_cast<int>(pb.tp())));
   }
+}
+
+// A function call's own fields, before its arguments are decoded.
+__attribute__((noinline)) absl::Status CheckFunctionPb(const sqlexprpb::Expr& pb) {
+  absl::StatusOr<FieldType> type = FieldTypeFromPb(pb.field_type());
+  if (!type.ok()) return type.status();
+  const std::string& name = pb.func();
+  if (name.empty()) return Bad("function call without a name");
+  if (name != "cast" && (!FunctionExists(name) || SessionDependent(name))) {
+    return Bad(absl::StrCat("function '", name, "' cannot be evaluated by a coprocessor"));
+  }
+  return absl::OkStatus();
+}
+
+// The call of `pb` (checked by CheckFunctionPb) over its decoded arguments.
+__attribute__((noinline)) absl::StatusOr<ExprPtr> FunctionOfPb(const sqlexprpb::Expr& pb,
+                                                               std::vector<ExprPtr> args) {
+  absl::StatusOr<FieldType> type = FieldTypeFromPb(pb.field_type());
+  if (!type.ok()) return type.status();
+  const std::string& name = pb.func();
+  if (name == "cast") {
+    if (args.size() != 1) return Bad("cast needs exactly one argument");
+    if (type->tp == TypeCode::kNull) return Bad("cast to NULL type");
+    return NewCast(std::move(args[0]), *type);
+  }
+  absl::StatusOr<ExprPtr> e = NewFunction(name, std::move(args));
+  if (!e.ok()) {
+    if (e.status().code() == absl::StatusCode::kInvalidArgument) return e.status();
+    return Bad(absl::StrCat("function '", name, "': ", e.status().message()));
+  }
+  if (!((*e)->type() == *type)) {
+    return Bad(absl::StrCat("function '", name, "' rebuilt as ", (*e)->type().ToString(),
+                            " but the sender typed it ", type->ToString()));
+  }
+  return e;
+}
+
+// The recursion of a deep expression goes through FromPb and FunctionFromPb only: both
+// keep small frames (the checks and the rebuilding live in the functions above).
+__attribute__((noinline)) absl::StatusOr<ExprPtr> FunctionFromPb(
+    const sqlexprpb::Expr& pb, std::span<const FieldType> input_types, int depth) {
+  if (absl::Status st = CheckFunctionPb(pb); !st.ok()) return st;
+  std::vector<ExprPtr> args;
+  args.reserve(pb.children_size());
+  for (const sqlexprpb::Expr& c : pb.children()) {
+    absl::StatusOr<ExprPtr> a = FromPb(c, input_types, depth + 1);
+    if (!a.ok()) return a.status();
+    args.push_back(*std::move(a));
+  }
+  return FunctionOfPb(pb, std::move(args));
+}
+
+__attribute__((noinline)) absl::Status TooDeep() {
+  return Bad(absl::StrCat("expression nested deeper than ", kMaxExprDepth));
+}
+
+absl::StatusOr<ExprPtr> FromPb(const sqlexprpb::Expr& pb, std::span<const FieldType> input_types,
+                               int depth) {
+  if (depth > kMaxExprDepth) return TooDeep();
+  if (!pb.has_field_type()) return Bad("expression without a field_type");
+  if (pb.tp() == sqlexprpb::SCALAR_FUNC) return FunctionFromPb(pb, input_types, depth);
+  return LeafFromPb(pb, input_types);
 }
 
 const char* AggName(AggKind k) {

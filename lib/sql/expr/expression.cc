@@ -102,6 +102,13 @@ absl::Status ScalarFunction::EvalChunk(EvalContext* ctx, const Chunk& input, con
   *out = Column(PhysicalTypeOf(type_));
   out->Reserve(n);
   if (impl_.vec != nullptr) return impl_.vec(*this, ctx, cols, n, out);
+  return EvalRows(ctx, cols, n, out);
+}
+
+// Apart from EvalChunk so that the recursion over a deep expression keeps small frames.
+__attribute__((noinline)) absl::Status ScalarFunction::EvalRows(EvalContext* ctx,
+                                                                const std::vector<Column>& cols,
+                                                                size_t n, Column* out) const {
   std::vector<Datum> vals(args_.size());
   for (size_t k = 0; k < n; ++k) {
     bool has_null = false;
@@ -137,19 +144,31 @@ const char* InfixOperator(std::string_view name) {
 
 }  // namespace
 
+namespace {
+
+// A call of `name` (result type `type`) over its arguments' texts. Apart from
+// ScalarFunction::ToString so that the recursion over a deep expression keeps small frames.
+__attribute__((noinline)) std::string CallText(const std::string& name, const FieldType& type,
+                                               const std::vector<std::string>& args) {
+  const char* op = InfixOperator(name);
+  if (op != nullptr && args.size() == 2) {
+    return absl::StrCat("(", args[0], " ", op, " ", args[1], ")");
+  }
+  if (name == "unaryminus" && args.size() == 1) return absl::StrCat("-", args[0]);
+  if (name == "not" && args.size() == 1) return absl::StrCat("(NOT ", args[0], ")");
+  if (name == "cast" && args.size() == 1) {
+    return absl::StrCat("cast(", args[0], " as ", type.ToString(), ")");
+  }
+  return absl::StrCat(name, "(", absl::StrJoin(args, ", "), ")");
+}
+
+}  // namespace
+
 std::string ScalarFunction::ToString() const {
-  const char* op = InfixOperator(name_);
-  if (op != nullptr && args_.size() == 2) {
-    return absl::StrCat("(", args_[0]->ToString(), " ", op, " ", args_[1]->ToString(), ")");
-  }
-  if (name_ == "unaryminus" && args_.size() == 1) return absl::StrCat("-", args_[0]->ToString());
-  if (name_ == "not" && args_.size() == 1) return absl::StrCat("(NOT ", args_[0]->ToString(), ")");
-  if (name_ == "cast" && args_.size() == 1) {
-    return absl::StrCat("cast(", args_[0]->ToString(), " as ", type_.ToString(), ")");
-  }
   std::vector<std::string> parts;
+  parts.reserve(args_.size());
   for (const ExprPtr& a : args_) parts.push_back(a->ToString());
-  return absl::StrCat(name_, "(", absl::StrJoin(parts, ", "), ")");
+  return CallText(name_, type_, parts);
 }
 
 std::vector<ExprPtr> ScalarFunction::CloneArgs() const {

@@ -153,6 +153,9 @@ class ScalarFunction : public Expression {
  protected:
   // Clones the arguments (for subclasses' Clone).
   std::vector<ExprPtr> CloneArgs() const;
+  // EvalChunk's row-at-a-time path over the arguments' columns (no vectorized kernel).
+  absl::Status EvalRows(EvalContext* ctx, const std::vector<Column>& cols, size_t n,
+                        Column* out) const;
 
   std::string name_;
   std::vector<ExprPtr> args_;

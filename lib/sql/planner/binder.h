@@ -26,6 +26,8 @@
 #ifndef RUTILE_SQL_PLANNER_BINDER_H_
 #define RUTILE_SQL_PLANNER_BINDER_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -63,6 +65,11 @@ struct BindOptions {
   // What information_schema shows (null: everything): whether the database (table "")
   // or the table may be seen by the account the statement runs for.
   const std::function<bool(std::string_view db, std::string_view table)>* visible = nullptr;
+  // Most stack the binder's recursion may use below the frame that made the Binder, as the
+  // parser's ParserOptions::max_stack_bytes: a statement nested deeper (expressions,
+  // subqueries) fails with 1436 "Thread stack overrun" instead of overflowing a fiber's
+  // stack. Frames are several times larger in unoptimised and sanitizer builds.
+  size_t max_stack_bytes = 128 * 1024;
 };
 
 struct Scope;
@@ -170,6 +177,22 @@ class Binder {
   absl::StatusOr<expr::ExprPtr> Bind(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindSimple(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindInner(const Expr& e, Scope* s);
+  // BindInner's cases, one function each (small frames on a deep expression's recursion).
+  absl::StatusOr<expr::ExprPtr> BindLiteral(const LiteralExpr& lit);
+  absl::StatusOr<expr::ExprPtr> BindParam(const ParamExpr& p);
+  absl::StatusOr<expr::ExprPtr> BindUnary(const UnaryExpr& u, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindBinary(const BinaryExpr& b, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindRowCompare(const BinaryExpr& b, const RowExpr* lrow,
+                                               const RowExpr* rrow, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindIs(const IsExpr& is, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindPredicate(const Expr& e, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindScalarSubquery(const SubqueryExpr& sq, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindCollate(const CollateExpr& co, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindCase(const CaseExpr& ce, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindCast(const CastExpr& ca, Scope* s);
+  absl::StatusOr<expr::ExprPtr> BindFuncCall(const FuncCallExpr& fc, Scope* s);
+  std::optional<absl::StatusOr<expr::ExprPtr>> BindSpecialFunction(const FuncCallExpr& fc,
+                                                                   const std::string& name);
   absl::StatusOr<expr::ExprPtr> BindColumn(const ColumnRefExpr& c, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindSubquery(const QueryStmt& q, SubqueryKind kind,
                                              const Expr* operand, BinaryOp op, bool negated,
@@ -255,7 +278,11 @@ class Binder {
   };
   std::map<const TableRef*, Prebuilt> prebuilt_;
   bool prebuilding_ = false;
+  // Error 1436 when the recursion is `max_levels` deep (depth_) or has used more stack
+  // than opts_.max_stack_bytes below stack_base_.
+  absl::Status CheckStack(int max_levels) const;
   int depth_ = 0;
+  uintptr_t stack_base_ = 0;  // The constructor's frame: the stack grows down from it.
 };
 
 }  // namespace rutile::sql
