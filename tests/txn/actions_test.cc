@@ -479,6 +479,44 @@ TEST(OnePcTest, CommitsInOnePhase) {
   must_unlocked(e, "a");
 }
 
+// The SQL layer's deferred duplicate check (an autocommit INSERT's rows as Insert
+// mutations): an existing key fails the whole prewrite with AlreadyExist naming it, in one
+// phase or two, and none of the other keys is written or locked.
+TEST(OnePcTest, InsertOfExistingKeyWritesNothing) {
+  for (bool one_pc : {true, false}) {
+    SCOPED_TRACE(one_pc ? "1pc" : "2pc");
+    TestEngine e;
+    must_prewrite_put(e, "b", "old", "b", 5);
+    must_commit(e, "b", 5, 6);
+    PrewriteRequest req;
+    req.mutations = {Mutation::Insert("a", "1"), Mutation::Insert("b", "2"),
+                     Mutation::Put("c", "3")};
+    req.primary = "a";
+    req.start_ts = 10;
+    req.try_one_pc = one_pc;
+    auto r = e.store.Prewrite(req);
+    ASSERT_FALSE(r.ok());
+    std::optional<AlreadyExist> ae = GetTxnErrorAs<AlreadyExist>(r.status());
+    ASSERT_TRUE(ae.has_value()) << r.status();
+    EXPECT_EQ(ae->key, "b");
+    for (const char* k : {"a", "b", "c"}) must_unlocked(e, k);
+    must_get_none(e, "a", 100);
+    must_get_none(e, "c", 100);
+    must_get(e, "b", 100, "old");
+    // Without the existing key the same inserts commit.
+    req.mutations = {Mutation::Insert("a", "1"), Mutation::Put("c", "3")};
+    PrewriteResponse resp = must_prewrite(e, req);
+    if (one_pc) {
+      EXPECT_GT(resp.one_pc_commit_ts, 10u);
+      must_get(e, "a", resp.one_pc_commit_ts, "1");
+    } else {
+      must_locked(e, "a", 10);
+      must_commit(e, "a", 10, 20);
+      must_get(e, "a", 20, "1");
+    }
+  }
+}
+
 TEST(OnePcTest, FallsBackWhenMaxCommitTsTooSmall) {
   TestEngine e;
   e.cm.UpdateMaxTs(30);

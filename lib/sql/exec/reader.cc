@@ -77,22 +77,7 @@ class TableScanExec : public Executor {
   }
 
   static std::vector<codec::RowColumn> Columns(const TableScanNode& p) {
-    std::vector<codec::RowColumn> cols;
-    for (size_t i = 0; i < p.table->columns.size(); ++i) {
-      const ColumnInfo& c = p.table->columns[i];
-      codec::RowColumn rc;
-      rc.id = c.id;
-      rc.type = c.type;
-      rc.default_value = c.default_value;
-      rc.is_handle = static_cast<int>(i) == p.table->handle_col;
-      cols.push_back(rc);
-    }
-    codec::RowColumn h;
-    h.id = -1;
-    h.type = FieldType::LongLong();
-    h.is_handle = true;
-    cols.push_back(h);
-    return cols;
+    return ScanRowColumns(*p.table);
   }
 
   absl::Status Next(Chunk* out) override {
@@ -101,7 +86,14 @@ class TableScanExec : public Executor {
     if (p_.table->memory_rows != nullptr) return NextMemory(out);
     while (!done_ && out->NumRows() == 0) {
       std::vector<kv::Pair> pairs;
-      if (p_.handles.has_value()) {
+      if (p_.handles.has_value() && p_.handles->size() == 1) {
+        // One point get: Get, without BatchGet's grouping by region.
+        std::string key = codec::EncodeRowKey(p_.table->id, p_.handles->front());
+        auto r = ctx_->txn->Get(key);
+        if (!r.ok()) return r.status();
+        if (r->has_value()) pairs.push_back({std::move(key), **std::move(r)});
+        done_ = true;
+      } else if (p_.handles.has_value()) {
         std::vector<std::string> keys;
         for (int64_t h : *p_.handles) keys.push_back(codec::EncodeRowKey(p_.table->id, h));
         auto r = ctx_->txn->BatchGet(keys);
@@ -817,6 +809,26 @@ class FinalAggExec : public Executor {
 };
 
 }  // namespace
+
+std::vector<codec::RowColumn> ScanRowColumns(const TableInfo& table) {
+  std::vector<codec::RowColumn> cols;
+  cols.reserve(table.columns.size() + 1);
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    const ColumnInfo& c = table.columns[i];
+    codec::RowColumn rc;
+    rc.id = c.id;
+    rc.type = c.type;
+    rc.default_value = c.default_value;
+    rc.is_handle = static_cast<int>(i) == table.handle_col;
+    cols.push_back(rc);
+  }
+  codec::RowColumn h;
+  h.id = -1;
+  h.type = FieldType::LongLong();
+  h.is_handle = true;
+  cols.push_back(h);
+  return cols;
+}
 
 std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* ctx) {
   return std::make_unique<TableScanExec>(p, ctx);

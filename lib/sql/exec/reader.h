@@ -16,8 +16,10 @@
 #define RUTILE_SQL_EXEC_READER_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "sql/codec/rowcodec.h"
 #include "sql/exec/executor.h"
 #include "sql/exec/plan.h"
 #include "sql/planner/pushdown.h"
@@ -25,6 +27,9 @@
 namespace rutile::sql {
 
 std::unique_ptr<Executor> NewTableScanExec(const TableScanNode& p, ExecContext* ctx);
+// How a table scan decodes a stored row: every column of the table in order, then the
+// handle (the scan's output schema).
+std::vector<codec::RowColumn> ScanRowColumns(const TableInfo& table);
 
 // The coprocessor read of `cop`, producing BuildCopDag's output; null when the
 // transaction must read through KV instead (kv::KvTxn::CoprocessorSnapshot), or when it

@@ -60,9 +60,11 @@ class ClientTxn : public BufferedTxn {
     // find the lock) unless it was written WithoutLock, and keys locked but not written
     // commit as lock records.
     for (const auto& [k, v] : buffer) {
-      absl::Status s = WrittenWithoutLock(k) ? txn_->WriteWithoutLock(k, v)
-                       : v.has_value()       ? txn_->Put(k, *v)
-                                             : txn_->Delete(k);
+      // A PutNotExists write goes to the store as an Insert (checked at the prewrite).
+      absl::Status s = v.has_value() && MustNotExist(k) ? txn_->Insert(k, *v)
+                       : WrittenWithoutLock(k)          ? txn_->WriteWithoutLock(k, v)
+                       : v.has_value()                  ? txn_->Put(k, *v)
+                                                        : txn_->Delete(k);
       if (!s.ok()) {
         (void)txn_->Rollback();
         return s;
@@ -88,6 +90,7 @@ class ClientTxn : public BufferedTxn {
   }
 
   bool Pessimistic() const override { return pessimistic_; }
+  bool StoreChecksExistence() const override { return true; }
 
   std::optional<CopSnapshot> StoreCopSnapshot() override {
     // Values locked by a locking read (newer than the snapshot) overlay the client's

@@ -48,6 +48,12 @@ absl::Status MapTxnError(const absl::Status& s) {
   return s;
 }
 
+std::optional<std::string> ExistingKeyOf(const absl::Status& s) {
+  std::optional<txn::AlreadyExist> e = txn::GetTxnErrorAs<txn::AlreadyExist>(s);
+  if (!e.has_value()) return std::nullopt;
+  return e->key;
+}
+
 // ---- BufferedTxn ----
 
 absl::StatusOr<std::optional<std::string>> BufferedTxn::Get(const std::string& key) {
@@ -167,6 +173,17 @@ void BufferedTxn::Put(const std::string& key, std::string value) {
   buffer_[key] = std::move(value);
 }
 
+void BufferedTxn::PutNotExists(const std::string& key, std::string value) {
+  if (!DefersExistenceCheck()) {
+    Put(key, std::move(value));
+    return;
+  }
+  Record(key, true);
+  unlocked_.erase(key);
+  must_not_exist_.insert(key);
+  buffer_[key] = std::move(value);
+}
+
 void BufferedTxn::Delete(const std::string& key) {
   Record(key, true);
   unlocked_.erase(key);
@@ -203,6 +220,11 @@ void BufferedTxn::RollbackStatement() {
     } else {
       unlocked_.erase(it->key);
     }
+    if (it->prior_must_not_exist) {
+      must_not_exist_.insert(it->key);
+    } else {
+      must_not_exist_.erase(it->key);
+    }
   }
   undo_.clear();
 }
@@ -213,11 +235,30 @@ absl::Status BufferedTxn::Commit() {
     return absl::OkStatus();
   }
   locking_ = false;
-  absl::Status s = CommitBuffer(buffer_);
+  absl::Status s;
+  // A key PutNotExists wrote and a later Delete removed: the store cannot check a
+  // delete's key for absence, so it is checked here, at the snapshot; a commit of the key
+  // after it is the Delete's write conflict at the prewrite.
+  for (const std::string& k : must_not_exist_) {
+    auto b = buffer_.find(k);
+    if (b == buffer_.end() || b->second.has_value()) continue;
+    auto v = SnapshotGet(k);
+    if (!v.ok()) {
+      s = v.status();
+      break;
+    }
+    if (v->has_value()) {
+      s = txn::MakeTxnError(txn::AlreadyExist{k});
+      break;
+    }
+  }
+  if (s.ok()) s = CommitBuffer(buffer_);
   buffer_.clear();
   undo_.clear();
   unlocked_.clear();
+  must_not_exist_.clear();
   Abandon();
+  if (ExistingKeyOf(s).has_value()) return s;
   return MapTxnError(s);
 }
 
@@ -240,6 +281,7 @@ void BufferedTxn::Rollback() {
   buffer_.clear();
   undo_.clear();
   unlocked_.clear();
+  must_not_exist_.clear();
   Abandon();
 }
 
@@ -352,6 +394,7 @@ void BufferedTxn::Record(const std::string& key, bool needs_lock) {
   Undo u;
   u.key = key;
   u.prior_unlocked = unlocked_.count(key) != 0;
+  u.prior_must_not_exist = must_not_exist_.count(key) != 0;
   u.needs_lock = needs_lock;
   auto it = buffer_.find(key);
   if (it != buffer_.end()) u.prior = it->second;
@@ -517,7 +560,9 @@ class LocalTxn : public BufferedTxn {
     std::vector<std::string> keys;
     for (auto& [k, v] : buffer) {
       keys.push_back(k);
-      req.mutations.push_back(v.has_value() ? txn::Mutation::Put(k, *v) : txn::Mutation::Delete(k));
+      req.mutations.push_back(!v.has_value()    ? txn::Mutation::Delete(k)
+                              : MustNotExist(k) ? txn::Mutation::Insert(k, *v)
+                                                : txn::Mutation::Put(k, *v));
       if (pessimistic_) req.is_pessimistic_lock.push_back(locked_.count(k) != 0);
     }
     // Keys locked (SELECT ... FOR UPDATE) but not written commit as lock records.
@@ -560,6 +605,7 @@ class LocalTxn : public BufferedTxn {
   }
 
   bool Pessimistic() const override { return pessimistic_; }
+  bool StoreChecksExistence() const override { return true; }
 
   std::optional<CopSnapshot> StoreCopSnapshot() override {
     // A locking statement's current read (current_ts_) never reaches here

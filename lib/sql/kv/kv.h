@@ -138,6 +138,23 @@ class KvTxn {
     Put(key, std::move(value));
   }
   virtual void DeleteWithoutLock(const std::string& key) { Delete(key); }
+  // Whether PutNotExists defers its existence check to the commit: an optimistic
+  // transaction over a store whose prewrite checks it (TiDB's lazy uniqueness check,
+  // tidb_constraint_check_in_place = OFF; TiKV's Mutation::Insert).
+  virtual bool DefersExistenceCheck() const { return false; }
+  // Only where DefersExistenceCheck(): a Put of `key`, which the caller found absent from
+  // this transaction's own writes, that requires the key to have no committed version.
+  // When one exists the commit fails with an error ExistingKeyOf() names the key by, and
+  // nothing is written. A later Put of the key keeps the requirement.
+  virtual void PutNotExists(const std::string& key, std::string value) {
+    Put(key, std::move(value));
+  }
+  // This transaction's own write of `key` (nullopt inside: a delete), without a read of
+  // the store; nullopt when it wrote none (or does not buffer).
+  virtual std::optional<std::optional<std::string>> BufferedValue(const std::string& key) const {
+    (void)key;
+    return std::nullopt;
+  }
   virtual void BeginStatement() = 0;
   virtual void RollbackStatement() = 0;
   // Buffered writes not yet committed.
@@ -214,6 +231,9 @@ class KvStore {
 // Percolator outcomes as MySQL errors: conflicts are retryable (1213, SQLSTATE 40001), a
 // lock another transaction holds (or a lock wait that timed out) is 1205.
 absl::Status MapTxnError(const absl::Status& s);
+// The key a commit found existing for a PutNotExists write (the store's AlreadyExist), or
+// nullopt for any other status.
+std::optional<std::string> ExistingKeyOf(const absl::Status& s);
 
 // A KvTxn that buffers its writes (TiDB's membuffer) over a snapshot a subclass reads:
 // reads merge the buffer over the snapshot, statements roll back through an undo log,
@@ -231,6 +251,11 @@ class BufferedTxn : public KvTxn {
   void Delete(const std::string& key) override;
   void PutWithoutLock(const std::string& key, std::string value) override;
   void DeleteWithoutLock(const std::string& key) override;
+  bool DefersExistenceCheck() const override { return !Pessimistic() && StoreChecksExistence(); }
+  void PutNotExists(const std::string& key, std::string value) override;
+  std::optional<std::optional<std::string>> BufferedValue(const std::string& key) const override {
+    return Buffered(key);
+  }
   void BeginStatement() override;
   void RollbackStatement() override;
   size_t BufferedWrites() const override { return buffer_.size(); }
@@ -290,6 +315,12 @@ class BufferedTxn : public KvTxn {
   virtual absl::Status NewReadSnapshot() { return absl::OkStatus(); }
   // Whether the transaction is pessimistic (locking statements lock).
   virtual bool Pessimistic() const { return false; }
+  // Whether CommitBuffer checks the keys MustNotExist() names at the store (a prewrite
+  // of Mutation::Insert). Default: no (PutNotExists is not deferred).
+  virtual bool StoreChecksExistence() const { return false; }
+  // Whether the buffered write of `key` requires the key to have no committed version
+  // (PutNotExists; the buffered value is present).
+  bool MustNotExist(const std::string& key) const { return must_not_exist_.count(key) != 0; }
   // Whether the buffered write of `key` was made WithoutLock (it needs no lock).
   bool WrittenWithoutLock(const std::string& key) const { return unlocked_.count(key) != 0; }
   // The buffered write of `key` (nullopt inside: a delete), or nullopt when unbuffered.
@@ -338,11 +369,14 @@ class BufferedTxn : public KvTxn {
     std::string key;
     std::optional<std::optional<std::string>> prior;  // nullopt: was not buffered.
     bool prior_unlocked = false;
+    bool prior_must_not_exist = false;
     bool needs_lock = true;
   };
   std::vector<Undo> undo_;
   // Buffered keys whose write was made WithoutLock.
   std::set<std::string> unlocked_;
+  // Buffered keys written by PutNotExists.
+  std::set<std::string> must_not_exist_;
   bool in_statement_ = false;
   // A locking statement is running: reads are current reads; with lock_reads_ the keys
   // returned are collected in read_keys_ to be locked when it ends; with lock_on_read_

@@ -46,6 +46,14 @@ constexpr char kVersionComment[] = "Rutile (TiDB architecture, embedded)";
 // them due; bigger ones on a background fiber (DatabaseImpl::AnalyzeInBackground).
 constexpr int64_t kSyncAutoAnalyzeMaxRows = 10'000;
 
+// A unique index entry an INSERT wrote with its duplicate check deferred to the commit
+// (WriteRow's `deferred`): what its 1062 error names.
+struct DeferredCheck {
+  std::string table;
+  std::string key;    // The index's name.
+  std::string entry;  // The entry's values as the message shows them.
+};
+
 ColumnMeta MetaOf(const OutputColumn& c) {
   ColumnMeta m;
   m.name = c.name;
@@ -180,6 +188,18 @@ struct SessionImpl {
   // row-count change and the rows modified (automatic ANALYZE, planner/stats.h).
   std::map<int64_t, std::pair<int64_t, int64_t>> modified_rows;
 
+  // An autocommit statement's INSERTs defer their duplicate checks to the commit (TiDB's
+  // lazy uniqueness check: the store's prewrite of Mutation::Insert finds a committed
+  // version; kv.h PutNotExists). Only there: the statement is the whole transaction, so
+  // its commit is the statement's end and the 1062 fails nothing but it. Pessimistic and
+  // explicit transactions check at statement time. `deferred_checks`: the unique index
+  // entries written so (the row keys name their table and handle themselves).
+  bool defer_insert_checks = false;
+  std::map<std::string, DeferredCheck> deferred_checks;
+  // The 1062 error for a deferred check the commit found failing (`s`: the commit's
+  // status), or `s` itself.
+  absl::Status DeferredDupError(const absl::Status& s);
+
   void NoteWrite(const TableInfo& t) {
     auto [it, added] = written_tables.emplace(t.id, t.revision);
     if (!added) it->second = std::min(it->second, t.revision);
@@ -203,6 +223,17 @@ struct SessionImpl {
   absl::Status AnalyzeOne(const TablePtr& t);
   // Bound plans of prepared point selects and handle-range selects, by the prepared
   // statement's AST.
+  // A cached point get whose plan is only projections of columns over the scan runs
+  // without executors (TiDB's PointGet executor on a plan-cache hit): one Get of the row
+  // key on the transaction, decoded into a chunk kept here, the result built from it.
+  struct FastPointGet {
+    TablePtr table;
+    std::unique_ptr<codec::RowDecoder> decoder;  // ScanRowColumns(*table).
+    Chunk row;                                   // The decoder's columns; reused.
+    // Per visible result column: its column in `row` and its type in the plan's output.
+    std::vector<std::pair<size_t, FieldType>> out;
+    std::vector<ColumnMeta> columns;
+  };
   struct CachedPlan {
     int64_t schema_version = 0;
     std::string db;
@@ -212,11 +243,16 @@ struct SessionImpl {
     // whose bounds are the two parameters.
     TableScanNode* scan = nullptr;
     bool range = false;
+    std::shared_ptr<FastPointGet> fast;  // Point gets; null when the plan has another shape.
   };
   std::map<const Stmt*, CachedPlan> plan_cache;
 
-  // The plan of a query: bound afresh, or a cached prepared point select's.
-  absl::StatusOr<PlanPtr> PlanQuery(const QueryStmt& q, const std::vector<Datum>* params);
+  // The plan of a query: bound afresh, or a cached prepared point select's. `*fast`
+  // (when given): the cached point get's fast path, which then runs the statement (the
+  // plan's scan is not updated).
+  absl::StatusOr<PlanPtr> PlanQuery(const QueryStmt& q, const std::vector<Datum>* params,
+                                    FastPointGet** fast = nullptr);
+  absl::StatusOr<ResultSet> RunFastPointGet(FastPointGet* f, int64_t handle, kv::KvTxn* t);
 
   absl::StatusOr<ResultSet> Execute(std::string_view sql);
   // The parser options sql_mode implies.
@@ -281,11 +317,14 @@ std::string EntryText(const TableInfo& t, const IndexInfo& idx, const std::vecto
   return absl::StrJoin(parts, "-");
 }
 
-absl::Status DupError(const TableInfo& t, const std::string& entry, const std::string& key) {
+absl::Status DupError(const std::string& table, const std::string& entry, const std::string& key) {
   return MakeMySqlStatus(
       absl::StatusCode::kAlreadyExists,
       {kErDupEntry, "23000",
-       absl::StrCat("Duplicate entry '", entry, "' for key '", t.name, ".", key, "'")});
+       absl::StrCat("Duplicate entry '", entry, "' for key '", table, ".", key, "'")});
+}
+absl::Status DupError(const TableInfo& t, const std::string& entry, const std::string& key) {
+  return DupError(t.name, entry, key);
 }
 
 // `carried`: values of t.WritableChangingColumns() (in that order) to store; null or empty
@@ -387,21 +426,52 @@ absl::StatusOr<std::optional<std::pair<int64_t, std::string>>> FindConflict(
   return R();
 }
 
+// `deferred`: the row key and its unique index entries are written with PutNotExists
+// (their absence checked at the commit; DeferredConflict found none among the
+// transaction's own writes), and each such entry's duplicate text is noted there.
 absl::Status WriteRow(kv::KvTxn* txn, const TableInfo& t, const std::vector<Datum>& row,
-                      int64_t handle, const std::vector<Datum>* carried = nullptr) {
+                      int64_t handle, const std::vector<Datum>* carried = nullptr,
+                      std::map<std::string, DeferredCheck>* deferred = nullptr) {
   auto value = EncodeRowValue(t, row, carried);
   if (!value.ok()) return value.status();
-  txn->Put(codec::EncodeRowKey(t.id, handle), *std::move(value));
+  std::string row_key = codec::EncodeRowKey(t.id, handle);
+  if (deferred != nullptr && !txn->BufferedValue(row_key).has_value()) {
+    txn->PutNotExists(row_key, *std::move(value));
+  } else {
+    txn->Put(row_key, *std::move(value));
+  }
   for (const IndexInfo& idx : t.indexes) {
     if (!idx.Writable()) continue;
     IndexEntry e = MakeIndexEntry(t, idx, row, handle);
-    if (NeedsLock(idx, e)) {
+    if (deferred != nullptr && idx.unique && e.unique_check &&
+        !txn->BufferedValue(e.key).has_value()) {
+      (*deferred)[e.key] = DeferredCheck{t.name, idx.name, EntryText(t, idx, row)};
+      txn->PutNotExists(e.key, e.value);
+    } else if (NeedsLock(idx, e)) {
       txn->Put(e.key, e.value);
     } else {
       txn->PutWithoutLock(e.key, e.value);
     }
   }
   return absl::OkStatus();
+}
+
+// A deferred INSERT's conflict among the transaction's own writes (a row an earlier row
+// of the statement wrote): the name of the key, or nullopt. Keys the transaction has
+// not written are checked by the store at the commit (WriteRow's `deferred`).
+std::optional<std::string> DeferredConflict(kv::KvTxn* txn, const TableInfo& t,
+                                            const std::vector<Datum>& row, int64_t handle) {
+  auto present = [&](const std::string& key) {
+    auto b = txn->BufferedValue(key);
+    return b.has_value() && b->has_value();
+  };
+  if (present(codec::EncodeRowKey(t.id, handle))) return std::string("PRIMARY");
+  for (const IndexInfo& idx : t.indexes) {
+    if (!idx.unique || !idx.Writable()) continue;
+    IndexEntry e = MakeIndexEntry(t, idx, row, handle);
+    if (e.unique_check && present(e.key)) return idx.name;
+  }
+  return std::nullopt;
 }
 
 std::string ConflictText(const TableInfo& t, const std::vector<Datum>& row, int64_t handle,
@@ -778,14 +848,17 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
   }
   if (local != nullptr) {
     t->BeginStatement();
+    deferred_checks.clear();
+    defer_insert_checks = true;
     auto r = Dispatch(stmt, params, t);
+    defer_insert_checks = false;
     if (!r.ok()) {
       local->Rollback();
       ClearWrites();
       return r.status();
     }
     absl::Status s = CommitTxn(local.get());
-    if (!s.ok()) return s;
+    if (!s.ok()) return DeferredDupError(s);
     return r;
   }
   // Inside a transaction. A pessimistic one runs a statement that writes or locks as a
@@ -1041,8 +1114,68 @@ TableScanNode* PointGetScan(PlanNode* node, int64_t handle) {
 
 }  // namespace
 
-absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
-                                               const std::vector<Datum>* params) {
+// The fast path of a cached point get (SessionImpl::FastPointGet) when `top` is
+// projections of plain columns over `scan`, which reads a stored table; null otherwise.
+static std::shared_ptr<SessionImpl::FastPointGet> MakeFastPointGet(const PlanNode& top,
+                                                                   const TableScanNode& scan) {
+  if (scan.table == nullptr || scan.table->memory_rows != nullptr || scan.filter != nullptr ||
+      scan.schema.size() != scan.table->columns.size() + 1) {
+    return nullptr;
+  }
+  auto f = std::make_shared<SessionImpl::FastPointGet>();
+  for (size_t i = 0; i < top.schema.size(); ++i) {
+    if (top.schema[i].hidden) continue;
+    size_t c = i;
+    const PlanNode* n = &top;
+    while (n != &scan) {
+      if (n->kind != PlanKind::kProjection || n->children.size() != 1) return nullptr;
+      const auto& exprs = static_cast<const ProjectionNode*>(n)->exprs;
+      if (c >= exprs.size()) return nullptr;
+      auto* ref = dynamic_cast<const expr::ColumnRef*>(exprs[c].get());
+      if (ref == nullptr) return nullptr;
+      c = ref->index();
+      n = n->children[0].get();
+    }
+    if (c >= scan.schema.size()) return nullptr;
+    f->out.emplace_back(c, top.schema[i].type);
+    f->columns.push_back(MetaOf(top.schema[i]));
+  }
+  f->table = scan.table;
+  f->decoder = std::make_unique<codec::RowDecoder>(ScanRowColumns(*scan.table));
+  f->row = Chunk(SchemaTypes(scan.schema), 2);
+  return f;
+}
+
+absl::StatusOr<ResultSet> SessionImpl::RunFastPointGet(FastPointGet* f, int64_t handle,
+                                                       kv::KvTxn* t) {
+  std::string key = codec::EncodeRowKey(f->table->id, handle);
+  auto v = t->Get(key);
+  if (!v.ok()) return v.status();
+  ResultSet rs;
+  rs.has_rows = true;
+  rs.columns = f->columns;
+  if (v->has_value()) {
+    f->row.Reset();
+    absl::Status s = f->decoder->DecodeToChunk(**v, handle, &f->row);
+    if (!s.ok()) return s;
+    Row row;
+    row.reserve(f->out.size());
+    for (const auto& [c, type] : f->out) {
+      Datum d = f->row.column(c).GetDatum(0, type);
+      if (d.IsNull()) {
+        row.push_back(std::nullopt);
+      } else {
+        row.push_back(DatumText(d));
+      }
+    }
+    rs.rows.push_back(std::move(row));
+  }
+  pending_warnings.clear();
+  return rs;
+}
+
+absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q, const std::vector<Datum>* params,
+                                               FastPointGet** fast) {
   // Prepared point selects keep their bound plan (TiDB's plan cache for point gets): a
   // later execution with a non-negative integer parameter only swaps the handle. The plan
   // is rebuilt when the schema version, the current database or sql_mode changed.
@@ -1071,6 +1204,8 @@ absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
       if (range) {
         it->second.scan->lo = lo;
         it->second.scan->hi = hi;
+      } else if (fast != nullptr && it->second.fast != nullptr) {
+        *fast = it->second.fast.get();
       } else {
         it->second.scan->handles = std::vector<int64_t>{handle};
       }
@@ -1087,7 +1222,9 @@ absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
       // The kept `id = ?` (`id BETWEEN ? AND ?`) filter would pin the first parameters;
       // the point get (the handle range) implies it.
       scan->filter = nullptr;
-      plan_cache[&q] = CachedPlan{version, current_db, sql_mode_text, *plan, scan, range};
+      CachedPlan& c = plan_cache[&q];
+      c = CachedPlan{version, current_db, sql_mode_text, *plan, scan, range, nullptr};
+      if (!range) c.fast = MakeFastPointGet(**plan, *scan);
     } else {
       plan_cache.erase(&q);
     }
@@ -1097,8 +1234,10 @@ absl::StatusOr<PlanPtr> SessionImpl::PlanQuery(const QueryStmt& q,
 
 absl::StatusOr<ResultSet> SessionImpl::Query(const QueryStmt& q, const std::vector<Datum>* params,
                                              kv::KvTxn* t) {
-  auto plan = PlanQuery(q, params);
+  FastPointGet* fast = nullptr;
+  auto plan = PlanQuery(q, params, &fast);
   if (!plan.ok()) return plan.status();
+  if (fast != nullptr) return RunFastPointGet(fast, (*params)[0].GetInt64(), t);
   ExecContext ctx;
   InitContext(&ctx, t);
   auto exec = BuildExecutor(**plan, &ctx);
@@ -1350,6 +1489,11 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
   ResultSet rs;
   const int auto_col = ti.AutoIncrementColumn();
   uint64_t first_auto = 0;
+  // A plain INSERT of an autocommit statement into a table without triggers leaves its
+  // duplicate checks to the commit (defer_insert_checks); IGNORE, REPLACE and ON
+  // DUPLICATE KEY UPDATE act on the conflicting row, so they read it now.
+  const bool defer = defer_insert_checks && t->DefersExistenceCheck() && !s.replace && !s.ignore &&
+                     s.on_duplicate.empty() && ti.triggers.empty() && ti.memory_rows == nullptr;
   for (const Src& r : src) {
     std::vector<Datum> row(ncols);
     std::vector<bool> given(ncols, false);
@@ -1406,6 +1550,14 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
       auto next = ti.next_id->Next();
       if (!next.ok()) return next.status();
       handle = *next;
+    }
+    if (defer) {
+      std::optional<std::string> key = DeferredConflict(t, ti, row, handle);
+      if (key.has_value()) return DupError(ti, ConflictText(ti, row, handle, *key), *key);
+      absl::Status st = WriteRow(t, ti, row, handle, nullptr, &deferred_checks);
+      if (!st.ok()) return st;
+      rs.affected_rows += 1;
+      continue;
     }
     auto conflict = FindConflict(t, ti, row, handle, std::nullopt);
     if (!conflict.ok()) return conflict.status();
@@ -1500,6 +1652,23 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
   rs.warnings = static_cast<uint32_t>(ctx.warning_count());
   pending_warnings = ctx.warnings();
   return rs;
+}
+
+absl::Status SessionImpl::DeferredDupError(const absl::Status& s) {
+  std::optional<std::string> key = kv::ExistingKeyOf(s);
+  if (!key.has_value()) return s;
+  auto it = deferred_checks.find(*key);
+  if (it != deferred_checks.end()) {
+    return DupError(it->second.table, it->second.entry, it->second.key);
+  }
+  int64_t table_id = 0;
+  int64_t handle = 0;
+  if (codec::DecodeRowKey(*key, &table_id, &handle).ok()) {
+    if (TablePtr t = db->catalog.FindTableById(table_id); t != nullptr) {
+      return DupError(*t, absl::StrCat(handle), "PRIMARY");
+    }
+  }
+  return s;
 }
 
 // ---- UPDATE / DELETE ----

@@ -639,10 +639,27 @@ absl::Status Txn::Put(const std::string& key, const std::string& value) {
   return absl::OkStatus();
 }
 
+absl::Status Txn::Insert(const std::string& key, const std::string& value) {
+  absl::Status a = CheckActive(true);
+  if (!a.ok()) return a;
+  if (key.empty()) return absl::InvalidArgumentError("empty key");
+  if (options_.pessimistic) {
+    return absl::InvalidArgumentError("Insert in a pessimistic transaction");
+  }
+  writes_[key] = value;
+  must_not_exist_.insert(key);
+  return absl::OkStatus();
+}
+
 absl::Status Txn::Delete(const std::string& key) {
   absl::Status a = CheckActive(true);
   if (!a.ok()) return a;
   if (key.empty()) return absl::InvalidArgumentError("empty key");
+  // Deleting a key this transaction inserted undoes the insert: the key's committed
+  // state must still be absent, but a Delete cannot carry that requirement to the store.
+  if (must_not_exist_.count(key) != 0) {
+    return absl::InvalidArgumentError("Delete of a key written by Insert");
+  }
   if (options_.pessimistic) {
     absl::Status s = AcquirePessimistic({key}, /*latest=*/false);
     if (!s.ok()) return s;
@@ -868,7 +885,9 @@ absl::Status Txn::PrewriteAll(bool async, bool one_pc, PrewriteResult* out, uint
   std::vector<bool> pess;
   std::vector<std::string> keys;
   for (const auto& [k, v] : writes_) {
-    muts.push_back(v.has_value() ? Mutation::Put(k, *v) : Mutation::Delete(k));
+    muts.push_back(!v.has_value()                  ? Mutation::Delete(k)
+                   : must_not_exist_.count(k) != 0 ? Mutation::Insert(k, *v)
+                                                   : Mutation::Put(k, *v));
     pess.push_back(pessimistic_locked_.count(k) > 0);
     keys.push_back(k);
   }

@@ -184,6 +184,12 @@ class Txn {
                                                                         const std::string& end,
                                                                         size_t limit);
   absl::Status Put(const std::string& key, const std::string& value);
+  // Optimistic only: a Put that requires `key` to have no committed version (TiKV's
+  // Mutation::Insert, TiDB's presumed-not-exists write): the prewrite fails with
+  // AlreadyExist{key} when one exists, and nothing commits. A later Put of the key keeps
+  // the requirement. InvalidArgument in a pessimistic transaction (its statements check
+  // under their locks).
+  absl::Status Insert(const std::string& key, const std::string& value);
   absl::Status Delete(const std::string& key);
   // Pessimistic: buffers a write (nullopt: a delete) without a lock of its own, for a key
   // whose every writer first locks another key of this transaction: a non-unique index
@@ -277,6 +283,7 @@ class Txn {
   absl::Status failure_;
   std::map<std::string, std::optional<std::string>> writes_;  // nullopt: delete.
   std::set<std::string> lock_only_;                           // LockKeys (optimistic).
+  std::set<std::string> must_not_exist_;                      // Insert (in writes_).
   std::set<std::string> pessimistic_locked_;
   // Pessimistic: the highest for_update_ts any lock was taken at (start_ts until a
   // locking read met a newer commit), and the values locking reads locked.
