@@ -8,9 +8,12 @@
 //
 // Cases (Google Benchmark, wall clock, rates in items per second):
 //   sql_point_select   prepared `SELECT v, s FROM t WHERE id = ?` on a 10,000-row table
-//                      (a point get on the clustered handle), autocommit
+//                      (a point get on the clustered handle, the plan cache's fast path:
+//                      one Get on the transaction), autocommit
 //   kv_get             TxnClient Begin + Get of a present key (a read-only transaction)
 //   sql_insert         prepared single-row autocommit `INSERT INTO w VALUES (?, ?, ?)`
+//                      (its duplicate check is the prewrite's: the row key goes as an
+//                      Insert mutation, TiDB's lazy uniqueness check)
 //   kv_put_commit      TxnClient Begin + Put + Commit of one fresh key (a one-key
 //                      transaction, try_one_pc)
 //   sql_agg_cop / sql_agg_kv
