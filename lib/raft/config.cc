@@ -17,6 +17,11 @@ absl::Status Config::Validate() const {
     return absl::InvalidArgumentError(
         "CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased");
   }
+  if (max_apply_unpersisted_entries != 0 && !async_storage_writes) {
+    return absl::InvalidArgumentError(
+        "max_apply_unpersisted_entries requires async_storage_writes (without them every "
+        "committed entry handed out is already durable)");
+  }
   return absl::OkStatus();
 }
 

@@ -68,14 +68,18 @@ struct Config {
   // only once persisted; committed entries are handed out only once persisted locally
   // (or up to max_apply_unpersisted_entries past that).
   bool async_storage_writes = false;
-  // Asynchronous storage writes only: committed entries may be handed out for applying up
-  // to this many entries past the locally durable log (raft-rs's
-  // applied_unpersisted_log_limit). Committed means durable on a quorum, so applying
-  // needs no local copy: a leader whose own fsync is the slow one of three applies (and
-  // answers its clients) when two followers have persisted, instead of waiting for its
-  // disk. Never past a snapshot still being persisted. An application that persists its
-  // applied index must then not persist one beyond its durable log (after a crash the
-  // log may end below it). 0 (default): apply only what is durable locally.
+  // Asynchronous storage writes only (Validate rejects it otherwise): while leader,
+  // committed entries of its own term may be handed out for applying up to this many
+  // entries past the locally durable log (raft-rs's applied_unpersisted_log_limit).
+  // Committed means durable on a quorum, so applying needs no local copy: a leader whose
+  // own fsync is the slow one of three applies (and answers its clients) when two
+  // followers have persisted, instead of waiting for its disk. Followers and candidates
+  // apply only what is durable (their in-memory log may replace a stale suffix still on
+  // disk; raft-rs resets the limit on stepping down, TiKV uses it on the leader only);
+  // entries from before the leader's term wait for their write too; never past a
+  // snapshot still being persisted. An application that persists its applied index must
+  // not persist one beyond the last index of its last completed log write (after a crash
+  // the log may end below the applied index). 0 (default): apply only what is durable.
   uint64_t max_apply_unpersisted_entries = 0;
   // Seed of the PRNG behind randomized election timeouts (mixed with id).
   uint64_t random_seed = 0;

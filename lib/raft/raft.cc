@@ -105,7 +105,7 @@ Raft::Raft(const Config& c)
       rng_state_(c.random_seed ^ (c.id * 0xd1342543de82ef95ULL)),
       logger_(c.logger) {
   async_storage_writes_ = c.async_storage_writes;
-  if (async_storage_writes_) raft_log_.set_max_apply_unpersisted(c.max_apply_unpersisted_entries);
+  max_apply_unpersisted_ = async_storage_writes_ ? c.max_apply_unpersisted_entries : 0;
 }
 
 absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
@@ -388,6 +388,11 @@ void Raft::Reset(uint64_t term) {
   }
   pending_conf_index_ = 0;
   uncommitted_size_ = 0;
+  // Committed entries are applied before they are durable locally only on a leader, and
+  // only those of its own term (BecomeLeader). A follower may hold in memory entries that
+  // replace a stale suffix still on its disk (raft-rs resets applied_unpersisted_log_limit
+  // in become_follower likewise; TiKV enables it on the leader only).
+  raft_log_.set_max_apply_unpersisted(0, 0);
   read_only_ = ReadOnly(read_only_.option());
   lease_acks_.clear();
   lease_revoked_ = false;
@@ -432,6 +437,9 @@ void Raft::BecomeLeader() {
   // Conservatively assume the log tail may hold an unapplied conf change; the next one
   // is refused until everything up to here is applied.
   pending_conf_index_ = raft_log_.LastIndex();
+  // Entries of this term, from the empty entry on, may apply before they are durable
+  // here (Config::max_apply_unpersisted_entries); everything before waits for its write.
+  raft_log_.set_max_apply_unpersisted(max_apply_unpersisted_, raft_log_.LastIndex() + 1);
   // An empty entry of the new term: committing it commits everything before (§5.4.2)
   // and lets ReadIndex know the leader's commit index is current.
   RAFT_CHECK(AppendEntry({Entry()}), "empty entry was dropped");

@@ -182,6 +182,9 @@ class Raft {
   std::vector<Message> msgs_;
   std::vector<Message> msgs_after_append_;
   bool async_storage_writes_;
+  // Config::max_apply_unpersisted_entries (0 without async_storage_writes); in effect only
+  // while leader.
+  uint64_t max_apply_unpersisted_ = 0;
   uint64_t lead_ = kNone;
   // Id of the node leadership is being transferred to, kNone otherwise.
   uint64_t lead_transferee_ = kNone;

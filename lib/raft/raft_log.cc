@@ -80,7 +80,13 @@ uint64_t RaftLog::MaxAppliableIndex(bool allow_unstable) const {
   if (allow_unstable) return committed_;
   const uint64_t durable = unstable_.offset() - 1;
   // Nothing past a snapshot that is not durable yet: its entries follow the snapshot.
-  if (unstable_.snapshot().has_value()) return std::min(committed_, durable);
+  // Nothing unpersisted before the leader's own term either: such entries may replace a
+  // stale suffix still on disk, and an applied index persisted on top of that stale log
+  // would survive a crash that loses the replacing write.
+  if (max_apply_unpersisted_ == 0 || unstable_.snapshot().has_value() ||
+      durable + 1 < apply_unpersisted_from_) {
+    return std::min(committed_, durable);
+  }
   return std::min(committed_, durable + std::min(max_apply_unpersisted_, committed_));
 }
 

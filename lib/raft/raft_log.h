@@ -23,9 +23,16 @@ class RaftLog {
   // of committed entries handed out per Ready.
   RaftLog(LogStorage* storage, uint64_t max_next_ents_size);
 
-  // Config::max_apply_unpersisted_entries: how far past the locally durable log
-  // NextCommittedEnts(allow_unstable=false) may go.
-  void set_max_apply_unpersisted(uint64_t n) { max_apply_unpersisted_ = n; }
+  // Config::max_apply_unpersisted_entries as the leader uses it: committed entries from
+  // index `from` on (the first entry of the leader's term) may be handed out by
+  // NextCommittedEnts(allow_unstable=false) up to `n` entries past the locally durable
+  // log, once everything before `from` is durable. Entries older than the leader's term
+  // (possibly replacing a stale suffix still on disk) always wait for their write.
+  // n == 0: only durable entries (followers and candidates).
+  void set_max_apply_unpersisted(uint64_t n, uint64_t from) {
+    max_apply_unpersisted_ = n;
+    apply_unpersisted_from_ = from;
+  }
 
   // Follower append: if the entry at `index` has term `log_term`, appends `ents` (which
   // follow `index`), truncating any conflicting suffix, advances commit to
@@ -122,6 +129,7 @@ class RaftLog {
   uint64_t applied_ = 0;
   uint64_t max_next_ents_size_;
   uint64_t max_apply_unpersisted_ = 0;
+  uint64_t apply_unpersisted_from_ = 0;
 };
 
 }  // namespace rutile::raft

@@ -29,8 +29,9 @@
 // append_ack. GetReady may be called again right after Advance, while writes are pending.
 // The leader counts its own log, and a candidate its own vote, only in AdvanceAppend;
 // committed entries are handed out only once persisted locally (or, with
-// Config::max_apply_unpersisted_entries, up to that many entries past the durable log:
-// committed means durable on a quorum, so a leader need not wait for its own disk).
+// Config::max_apply_unpersisted_entries, on the leader, up to that many entries of its
+// term past the durable log: committed means durable on a quorum, so a leader need not
+// wait for its own disk).
 //
 // Thread safety: none. One thread (or fiber) drives a RawNode.
 

@@ -299,6 +299,120 @@ TEST(RaftAsync, LeaderAppliesWhatTwoFollowersPersisted) {
   for (uint64_t id : {2, 3}) EXPECT_EQ(c.n(id).applied.size(), 3u);
 }
 
+// Config::max_apply_unpersisted_entries is a leader's: a follower whose durable log holds
+// stale uncommitted entries, and whose memory holds the committed entries replacing them,
+// hands the replacing entries out only once they are durable. Otherwise it could persist
+// an applied index on top of the stale log, crash before the replacing write and restart
+// committing the stale entries (then stuck: every later append rejected).
+TEST(RaftAsync, FollowerAppliesReplacingEntriesOnlyOnceDurable) {
+  Cluster c(/*seed=*/1, /*n=*/3, /*apply_unpersisted=*/1u << 20);
+  ElectNode1(c);
+  auto drop_to = [&c](uint64_t id) {
+    std::deque<Message> keep;
+    for (Message& m : c.net()) {
+      if (m.to() != id) keep.push_back(std::move(m));
+    }
+    c.net() = std::move(keep);
+  };
+  // "x", "y" reach node 3 only and are durable there; node 1 crashes before its own
+  // write and node 3's ack is lost: uncommitted, stale on node 3's disk.
+  ASSERT_TRUE(c.n(1).node->ProposeBatch({"x", "y"}).ok());
+  c.Pump(1);
+  const uint64_t k = c.raft(1)->log().LastIndex() - 1;  // Index of "x".
+  drop_to(2);
+  c.Deliver(3);
+  c.Pump(3);
+  c.FlushAll(3);
+  c.net().clear();
+  c.Restart(1);
+  ASSERT_EQ(*c.n(3).storage->LastIndex(), k + 1);
+  ASSERT_EQ(*c.n(1).storage->LastIndex(), k - 1);
+  const uint64_t applied3 = c.n(3).applied_index;
+  ASSERT_EQ(applied3, k - 1);
+
+  // Node 2 is elected with node 1's vote and commits "z" with it; node 3 hears nothing.
+  auto run_1_and_2 = [&]() {
+    for (int i = 0; i < 10; ++i) {
+      for (uint64_t id : {1, 2}) {
+        c.Pump(id);
+        c.FlushAll(id);
+        c.Pump(id);
+      }
+      drop_to(3);
+      c.Deliver(1);
+      c.Deliver(2);
+    }
+  };
+  ASSERT_TRUE(c.n(2).node->Campaign().ok());
+  run_1_and_2();
+  ASSERT_EQ(c.raft(2)->state(), StateType::kLeader);
+  ASSERT_TRUE(c.n(2).node->Propose("z").ok());
+  run_1_and_2();
+  ASSERT_EQ(c.raft(2)->log().committed(), k + 1);
+
+  // A heartbeat's answer lets node 2 send node 3 the entries replacing "x", "y" (its
+  // empty entry at k, "z" at k + 1) together with commit k + 1.
+  c.n(2).node->Tick();
+  c.Pump(2);
+  drop_to(1);
+  c.Deliver(3);
+  c.Pump(3);
+  c.FlushAll(3);  // Only term and commit: no entries yet.
+  c.Pump(3);
+  c.Deliver(2);
+  c.Pump(2);
+  drop_to(1);
+  c.Deliver(3);
+  ASSERT_EQ(c.raft(3)->log().committed(), k + 1);
+  ASSERT_EQ(*c.raft(3)->log().Term(k), c.raft(2)->term());
+  ASSERT_EQ(*c.n(3).storage->LastIndex(), k + 1);  // Still the stale "x", "y".
+  c.Pump(3);
+  // Committed, in memory, not durable: not handed out.
+  EXPECT_EQ(c.n(3).applied_index, applied3);
+  EXPECT_TRUE(c.n(3).applied.empty() || c.n(3).applied.back().first < k);
+  // The write replaces the stale entries: now they apply.
+  c.FlushAll(3);
+  c.Pump(3);
+  EXPECT_EQ(c.n(3).applied_index, k + 1);
+  ASSERT_FALSE(c.n(3).applied.empty());
+  EXPECT_EQ(c.n(3).applied.back(), std::make_pair(k + 1, std::string("z")));
+  // The leader applies its own term's entries before they are durable, still.
+  ASSERT_TRUE(c.n(2).node->Propose("w").ok());
+  const uint64_t w = c.raft(2)->log().LastIndex();
+  for (int i = 0; i < 5; ++i) {
+    c.Pump(2);
+    for (uint64_t f : {1, 3}) {
+      c.Deliver(f);
+      c.Pump(f);
+      c.FlushAll(f);
+    }
+    c.Deliver(2);
+  }
+  c.Pump(2);
+  EXPECT_EQ(c.raft(2)->log().committed(), w);
+  ASSERT_FALSE(c.n(2).applied.empty());
+  EXPECT_EQ(c.n(2).applied.back(), std::make_pair(w, std::string("w")));
+  EXPECT_LT(*c.n(2).storage->LastIndex(), w);
+  c.Settle();
+}
+
+// The limit needs asynchronous storage writes: without them it would mean nothing.
+TEST(RaftAsync, ApplyUnpersistedRequiresAsyncWrites) {
+  MemoryLogStorage storage;
+  Config c;
+  c.id = 1;
+  c.storage = &storage;
+  c.election_tick = 10;
+  c.heartbeat_tick = 1;
+  c.max_apply_unpersisted_entries = 8;
+  absl::StatusOr<std::unique_ptr<RawNode>> rn = RawNode::Create(c);
+  ASSERT_FALSE(rn.ok());
+  EXPECT_EQ(rn.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(rn.status().message().find("async_storage_writes"), std::string::npos);
+  c.async_storage_writes = true;
+  EXPECT_TRUE(c.Validate().ok());
+}
+
 TEST(RaftAsync, PipelinedReadysDoNotRepeatEntries) {
   Cluster c;
   ElectNode1(c);

@@ -244,7 +244,7 @@ void RunScripted(bool break_invariant, EarlySendCluster& c) {
   ASSERT_TRUE(c.n(1).node->Campaign().ok());
   ASSERT_EQ(c.Settle(), 1u);
   ASSERT_TRUE(c.n(1).node->Propose("before").ok());
-  c.Settle();
+  ASSERT_EQ(c.Settle(), 1u);
   ASSERT_EQ(c.applied().count(3), 1u);  // Index 2: the leader's empty entry; 3: "before".
 
   // Node 3 is cut off; "x" goes to node 2 only.
@@ -285,9 +285,16 @@ void RunScripted(bool break_invariant, EarlySendCluster& c) {
   c.Deliver(to2);
   c.Process(3);
   // Heal: everyone converges on node 3's log.
-  c.Settle();
+  const uint64_t healed = c.Settle();
+  if (!break_invariant) {
+    ASSERT_NE(healed, 0u) << "the cluster did not converge";
+  }
+  ASSERT_NE(c.Leader(), 0u);
   ASSERT_TRUE(c.n(c.Leader()).node->Propose("z").ok());
-  c.Settle();
+  const uint64_t settled = c.Settle();
+  if (!break_invariant) {
+    ASSERT_NE(settled, 0u) << "the cluster did not converge";
+  }
   for (uint64_t id = 1; id <= 3; ++id) c.CheckNothingLost(id);
 }
 
