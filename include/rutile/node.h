@@ -117,6 +117,13 @@ struct NodeOptions {
   // fits in it skip reading and decompressing blocks (TiKV sizes its block cache at 45%
   // of the memory); the cache fills only as blocks are read.
   size_t block_cache_bytes = 0;
+  // Bytes of the store's columnar cache of region data for coprocessor table scans
+  // (sql/coprocessor/column_cache.h: decoded columns of a region's table rows, valid while
+  // the region's data and epoch are unchanged; least recently used entries go first).
+  // 0 (the default): off. Opt-in, as a TiFlash replica is: it trades memory for repeated
+  // analytic scans of data that rarely changes; each write to a region invalidates its
+  // entries and the next scan rebuilds them.
+  size_t columnar_cache_bytes = 0;
 };
 
 class Node {

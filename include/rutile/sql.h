@@ -78,6 +78,8 @@ struct LocalClusterOptions {
   uint64_t raft_tick_micros = 10'000;
   // Each node's LevelDB block cache (NodeOptions::block_cache_bytes); 0: the default.
   size_t block_cache_bytes = 0;
+  // Each node's NodeOptions::columnar_cache_bytes; 0: off.
+  size_t columnar_cache_bytes = 0;
 };
 
 // A MySQL column definition as the protocol sends it.

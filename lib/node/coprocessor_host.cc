@@ -19,9 +19,36 @@ namespace {
 // place (txn::ScanEach: no copy of a key or value per row).
 class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
  public:
-  MvccSnapshotReader(std::shared_ptr<txn::RegionView> view, txn::TimeStamp ts,
+  MvccSnapshotReader(std::shared_ptr<txn::RegionView> view, uint64_t region_id, txn::TimeStamp ts,
                      txn::TxnReadOptions opts)
-      : view_(std::move(view)), ts_(ts), opts_(std::move(opts)) {}
+      : view_(std::move(view)), region_id_(region_id), ts_(ts), opts_(std::move(opts)) {}
+
+  sql::coprocessor::CacheKey cache_key() const override {
+    sql::coprocessor::CacheKey k;
+    k.region_id = region_id_;
+    k.data_version = view_->data_version();
+    k.epoch_version = view_->epoch_version();
+    k.read_ts = ts_;
+    // A build traces the lock CF, which only snapshot isolation reads.
+    k.may_build = opts_.isolation == txn::IsolationLevel::kSI;
+    return k;
+  }
+
+  absl::Status ScanLatest(std::string_view start, std::string_view end,
+                          absl::FunctionRef<bool(std::string_view, std::string_view)> fn,
+                          bool* latest, uint64_t* max_commit_ts) override {
+    txn::ScanOptions o;
+    o.start_key = std::string(start);
+    o.end_key = std::string(end);
+    o.ts = ts_;
+    o.read = opts_;
+    txn::MvccReader reader(view_->engine(), nullptr);
+    txn::ScanTrace trace;
+    absl::Status s = txn::ScanEach(&reader, o, fn, &trace);
+    *latest = s.ok() && !trace.lock_seen && !trace.newer_seen;
+    *max_commit_ts = trace.max_commit_ts;
+    return s;
+  }
 
   absl::Status Scan(std::string_view start, std::string_view end, bool reverse,
                     absl::FunctionRef<bool(std::string_view, std::string_view)> fn) override {
@@ -39,6 +66,7 @@ class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
 
  private:
   std::shared_ptr<txn::RegionView> view_;
+  const uint64_t region_id_;
   const txn::TimeStamp ts_;
   const txn::TxnReadOptions opts_;
 };
@@ -47,7 +75,8 @@ class MvccSnapshotReader final : public sql::coprocessor::SnapshotReader {
 
 absl::StatusOr<coprocessor::Response> RunCoprocessor(txn::RegionTxnStore* store,
                                                      const txn::RegionContext& ctx,
-                                                     const coprocessor::Request& req) {
+                                                     const coprocessor::Request& req,
+                                                     sql::coprocessor::ColumnCache* cache) {
   // Fault injection (tests): a request whose ranges hold the raw key given in hex answers
   // ServerIsBusy, a region error its client retries until its deadline.
   if (std::optional<std::string> v = RUTILE_FAIL_POINT_VALUE("coprocessor_busy_key")) {
@@ -67,9 +96,9 @@ absl::StatusOr<coprocessor::Response> RunCoprocessor(txn::RegionTxnStore* store,
   absl::StatusOr<std::shared_ptr<txn::RegionView>> view =
       store->SnapshotForRead(ctx, ranges, req.start_ts(), opts);
   if (!view.ok()) return view.status();
-  MvccSnapshotReader reader(*std::move(view), req.start_ts(), std::move(opts));
+  MvccSnapshotReader reader(*std::move(view), ctx.region_id, req.start_ts(), std::move(opts));
   coprocessor::Response resp;
-  absl::Status s = sql::coprocessor::RunDag(req, &reader, &resp);
+  absl::Status s = sql::coprocessor::RunDag(req, &reader, &resp, cache);
   if (!s.ok()) return s;
   return resp;
 }

@@ -14,15 +14,19 @@
 
 #include "absl/status/statusor.h"
 #include "coprocessor.pb.h"
+#include "sql/coprocessor/column_cache.h"
 #include "txn/region_store.h"
 
 namespace rutile::node {
 
 // Runs one region's coprocessor request at `store`. Region errors and KeyIsLocked come
-// back as the status; a malformed DAG is InvalidArgument.
+// back as the status; a malformed DAG is InvalidArgument. `cache` (may be null): the
+// store's column cache (sql/coprocessor/column_cache.h), keyed by the region's data
+// version, which the store's snapshots carry (raftstore::DataVersion).
 absl::StatusOr<coprocessor::Response> RunCoprocessor(txn::RegionTxnStore* store,
                                                      const txn::RegionContext& ctx,
-                                                     const coprocessor::Request& req);
+                                                     const coprocessor::Request& req,
+                                                     sql::coprocessor::ColumnCache* cache);
 
 }  // namespace rutile::node
 

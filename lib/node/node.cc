@@ -279,6 +279,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
     return store.status();
   }
   impl->store = *store;
+  node::SetColumnarCacheBytes(impl->store.get(), options.columnar_cache_bytes);
   // Serve the KV commands, and the PD when it lives here, to clients on the transport.
   auto kv_service = std::make_shared<node::KvServiceContext>();
   kv_service->store = impl->store;
@@ -309,6 +310,7 @@ absl::StatusOr<std::unique_ptr<Node::Impl>> node::OpenNodeImpl(
 void Node::Close() {
   if (impl_ == nullptr || impl_->closed.exchange(true)) return;
   impl_->store->Shutdown();
+  node::ForgetColumnarCacheBytes(impl_->store.get());
   if (impl_->replicated_pd != nullptr) impl_->replicated_pd->Close();
   impl_->endpoint->Stop();
   impl_->store.reset();

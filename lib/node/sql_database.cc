@@ -89,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::OpenLocalCluster(
       o.initial_stores = ids;
       o.raft_tick_micros = options.raft_tick_micros;
       o.block_cache_bytes = options.block_cache_bytes;
+      o.columnar_cache_bytes = options.columnar_cache_bytes;
       absl::StatusOr<std::unique_ptr<Node>> node = Node::Open(o);
       if (!node.ok()) {
         status = node.status();

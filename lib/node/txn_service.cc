@@ -37,6 +37,7 @@ class StoreRegionView final : public txn::RegionView {
   }
   uint64_t leader_term() const override { return snap_->leader_term(); }
   uint64_t epoch_version() const override { return snap_->region().region_epoch().version(); }
+  uint64_t data_version() const override { return snap_->data_version(); }
 
  private:
   std::shared_ptr<raftstore::RegionSnapshot> snap_;
@@ -128,13 +129,20 @@ struct StoreTxnHost {
   std::shared_ptr<txn::DeadlockDetector> detector;
   StoreRegionKv kv;
   txn::RegionTxnStore service;
+  std::shared_ptr<sql::coprocessor::ColumnCache> column_cache;
 
-  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> s, const TxnHostDeps& deps)
+  StoreTxnHost(Env* env, std::shared_ptr<raftstore::Store> s, const TxnHostDeps& deps,
+               size_t column_cache_bytes)
       : store(std::move(s)),
         detector(deps.detector),
         kv(store, deps.timestamp, env),
-        service(env, &kv, detector.get()) {
-    service.SetCoprocessorHandler(&RunCoprocessor);
+        service(env, &kv, detector.get()),
+        column_cache(std::make_shared<sql::coprocessor::ColumnCache>(column_cache_bytes)) {
+    service.SetCoprocessorHandler([cache = column_cache](txn::RegionTxnStore* st,
+                                                         const txn::RegionContext& ctx,
+                                                         const coprocessor::Request& req) {
+      return RunCoprocessor(st, ctx, req, cache.get());
+    });
     // In-memory pessimistic locks of a leadership that ended go at once (TiKV clears a
     // peer's when it stops leading or is destroyed), not when next touched.
     store->SetLeadershipEndHook(this,
@@ -149,6 +157,8 @@ struct Registry {
   absl::Mutex mu;
   std::map<const raftstore::Store*, std::weak_ptr<StoreTxnHost>> hosts ABSL_GUARDED_BY(mu);
   std::map<const void*, std::weak_ptr<txn::DeadlockDetector>> detectors ABSL_GUARDED_BY(mu);
+  // NodeOptions::columnar_cache_bytes of each store (SetColumnarCacheBytes).
+  std::map<const raftstore::Store*, size_t> column_cache_bytes ABSL_GUARDED_BY(mu);
 };
 
 Registry& GetRegistry() {
@@ -177,13 +187,39 @@ std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store>
     return std::shared_ptr<txn::TxnService>(h, &h->service);
   }
   const raftstore::Store* key = store.get();
-  auto h = std::make_shared<StoreTxnHost>(env, std::move(store), deps);
+  auto b = r.column_cache_bytes.find(key);
+  auto h = std::make_shared<StoreTxnHost>(env, std::move(store), deps,
+                                          b == r.column_cache_bytes.end() ? 0 : b->second);
   r.hosts[key] = h;
   // Forget expired entries now and then.
   for (auto it = r.hosts.begin(); it != r.hosts.end();) {
     it = it->second.expired() ? r.hosts.erase(it) : std::next(it);
   }
   return std::shared_ptr<txn::TxnService>(h, &h->service);
+}
+
+void SetColumnarCacheBytes(const raftstore::Store* store, size_t bytes) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  r.column_cache_bytes[store] = bytes;
+  auto it = r.hosts.find(store);
+  if (it == r.hosts.end()) return;
+  if (std::shared_ptr<StoreTxnHost> h = it->second.lock()) h->column_cache->SetCapacity(bytes);
+}
+
+void ForgetColumnarCacheBytes(const raftstore::Store* store) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  r.column_cache_bytes.erase(store);
+}
+
+sql::coprocessor::ColumnCache::Stats ColumnarCacheStats(const raftstore::Store* store) {
+  Registry& r = GetRegistry();
+  absl::MutexLock lock(&r.mu);
+  auto it = r.hosts.find(store);
+  if (it == r.hosts.end()) return {};
+  std::shared_ptr<StoreTxnHost> h = it->second.lock();
+  return h == nullptr ? sql::coprocessor::ColumnCache::Stats() : h->column_cache->stats();
 }
 
 std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store, PdApi* pd,

@@ -24,6 +24,7 @@
 #include "raftstore/store.h"
 #include "rutile/kv.h"
 #include "rutile/node.h"
+#include "sql/coprocessor/column_cache.h"
 #include "transport/rpc.h"
 #include "txn/client/txn_client.h"
 #include "txn/region_store.h"
@@ -49,6 +50,14 @@ struct TxnHostDeps {
 // waits (lock waits, request timeouts) run on `env`.
 std::shared_ptr<txn::TxnService> TxnServiceFor(std::shared_ptr<raftstore::Store> store,
                                                const TxnHostDeps& deps, Env* env);
+// The byte capacity of `store`'s coprocessor column cache (NodeOptions::
+// columnar_cache_bytes; sql/coprocessor/column_cache.h), for its transaction service made
+// later or already made. 0 (also for a store never named): no cache.
+void SetColumnarCacheBytes(const raftstore::Store* store, size_t bytes);
+// Drops the setting of a store that closed (its address may be reused).
+void ForgetColumnarCacheBytes(const raftstore::Store* store);
+// The cache's counters at `store` (zeros when it has no transaction service).
+sql::coprocessor::ColumnCache::Stats ColumnarCacheStats(const raftstore::Store* store);
 // The same for in-process clients: `pd` gives timestamps and identifies the cluster's
 // deadlock detector; `env` is the clients' Env, so waits end even when the store's node
 // crashed.

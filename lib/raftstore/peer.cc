@@ -514,8 +514,12 @@ void Peer::RenewLease(uint64_t from_micros) {
 }
 
 std::shared_ptr<RegionSnapshot> Peer::TakeSnapshot(bool replica) {
+  uint64_t version = 0;
+  std::unique_ptr<storage::Snapshot> engine_snap =
+      data_version_->Read([&] { return engine_->GetSnapshot(); }, &version);
   auto snap =
-      std::make_shared<RegionSnapshot>(engine_, engine_->GetSnapshot(), region(), AppliedIndex());
+      std::make_shared<RegionSnapshot>(engine_, std::move(engine_snap), region(), AppliedIndex());
+  snap->set_data_version(version);
   if (!replica && IsLeader()) snap->set_leader_term(Term());
   return snap;
 }
@@ -654,8 +658,10 @@ absl::Status Peer::ApplySnapshot(const raft::Snapshot& snap) {
     return absl::InternalError(absl::StrCat("snapshot data of region ", region_id(), " at ",
                                             snap.metadata().index(), " is missing"));
   }
+  data_version_->BeginWrite();
   absl::Status s = storage_->ApplySnapshotData(data.region(), snap.metadata().index(),
                                                snap.metadata().term(), received->kvs);
+  data_version_->EndWrite();
   if (!s.ok()) return s;
   for (const metapb::Peer& p : region().peers()) peer_cache_[p.id()] = p;
   RUTILE_LOG_INFO("peer {} installed snapshot at {}: {}", self_.id(), snap.metadata().index(),
@@ -847,7 +853,9 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   PeerStorage::WriteApplyState(&wb, region_id(), *apply);
   storage::WriteOptions wo;
   wo.sync = sync_apply_;
+  data_version_->BeginWrite();
   out.error = engine_->Write(wb, wo);
+  data_version_->EndWrite();
   if (!out.error.ok()) {
     for (auto& [cb, s] : done) s = out.error;
   }

@@ -222,6 +222,9 @@ class Peer {
   // PublishLocalLease sets it from the lease when the peer may serve lease reads at all
   // (leader, no transfer, an entry of its term applied, no merge). Returns what it set.
   const std::shared_ptr<LocalLease>& local_lease() const { return local_lease_; }
+  // The version of this peer's region data (region_snapshot.h), shared with the store's
+  // local reader.
+  const std::shared_ptr<DataVersion>& data_version() const { return data_version_; }
   uint64_t PublishLocalLease();
   void DropLease();
 
@@ -336,6 +339,7 @@ class Peer {
   uint64_t max_lease_micros_ = 0;
   uint64_t revealed_commit_ = 0;  // See RevealCommit.
   std::shared_ptr<LocalLease> local_lease_ = std::make_shared<LocalLease>();
+  std::shared_ptr<DataVersion> data_version_ = std::make_shared<DataVersion>();
 
   bool hibernating_ = false;
   int idle_ticks_ = 0;

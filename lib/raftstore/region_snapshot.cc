@@ -155,6 +155,11 @@ class RegionSnapshot::View final : public storage::Engine {
   const RegionSnapshot* owner_;
 };
 
+uint64_t DataVersion::Next() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage::Snapshot> snapshot,
                                metapb::Region region, uint64_t applied_index)
     : RegionSnapshot(engine, std::move(snapshot),

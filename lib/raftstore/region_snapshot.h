@@ -32,6 +32,35 @@
 
 namespace rutile::raftstore {
 
+// Versions one peer's region data (what the coprocessor's column cache validates cached
+// rows with, sql/coprocessor/column_cache.h): every engine write to the region's data by
+// the peer (apply, an installed snapshot, a destroy clearing the data) sets it to 0 before
+// the write and to a new value, unique in the process, after it. A reader loads it before
+// and after taking its engine snapshot (Read): equal non-zero loads mean the snapshot holds
+// exactly the writes that ended before the first load, so two snapshots with the same
+// version hold the same region data. Values are never reused, also not by a later peer of
+// the same region. Writes come from one fiber at a time (the peer's poller); reads from any.
+class DataVersion {
+ public:
+  DataVersion() : v_(Next()) {}
+  void BeginWrite() { v_.store(0, std::memory_order_seq_cst); }
+  void EndWrite() { v_.store(Next(), std::memory_order_seq_cst); }
+  uint64_t Load() const { return v_.load(std::memory_order_seq_cst); }
+  // Runs take() (which takes an engine snapshot) between two loads; *version is the
+  // version the snapshot holds, or 0 when a write overlapped.
+  template <typename F>
+  auto Read(F&& take, uint64_t* version) const {
+    const uint64_t before = Load();
+    auto snap = take();
+    *version = Load() == before ? before : 0;
+    return snap;
+  }
+
+ private:
+  static uint64_t Next();
+  std::atomic<uint64_t> v_;
+};
+
 class RegionSnapshot {
  public:
   // Takes ownership of `snapshot` (from `engine`); a null `snapshot` makes a live view.
@@ -54,6 +83,10 @@ class RegionSnapshot {
   // pessimistic locks) tags itself with it and is void once the term differs.
   uint64_t leader_term() const { return leader_term_; }
   void set_leader_term(uint64_t term) { leader_term_ = term; }
+  // The region data's version this view holds (DataVersion), or 0: not known (a live
+  // view, or a write overlapped the snapshot).
+  uint64_t data_version() const { return data_version_; }
+  void set_data_version(uint64_t v) { data_version_ = v; }
 
   // Reads `key` of `cf`. KeyNotInRegion (errors.h) for a key outside the region.
   absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key) const;
@@ -74,6 +107,7 @@ class RegionSnapshot {
   const std::shared_ptr<const metapb::Region> region_;
   const uint64_t applied_index_;
   uint64_t leader_term_ = 0;
+  uint64_t data_version_ = 0;
   // Made on the first engine() call: point reads through Get never need it. Published
   // with a compare-and-swap, not std::call_once (whose glibc slow path makes a futex wake
   // system call per view: one per transactional point get over a live view).

@@ -129,6 +129,7 @@ void Store::RegisterFsm(const FsmPtr& fsm) {
     fsm->applied_index = fsm->peer->AppliedIndex();
     fsm->self_peer_id = fsm->peer->self().id();
     fsm->local_lease = fsm->peer->local_lease();
+    fsm->data_version = fsm->peer->data_version();
   }
   absl::MutexLock lock(&mu_);
   peers_[fsm->peer->region_id()] = fsm;
@@ -919,7 +920,9 @@ void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
     }
     if (p->merge_state().has_value()) keep_data = true;
   }
+  p->data_version()->BeginWrite();
   absl::Status s = p->storage()->Destroy(p->initialized() && !keep_data);
+  p->data_version()->EndWrite();
   if (!s.ok()) Fatal(s, "destroying a peer");
   snaps_.Forget(id);
   {
@@ -1184,12 +1187,15 @@ std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& 
   // Read between Begin and HeldThroughout: the term of the lease that held (peer.h).
   const uint64_t term = fsm->local_lease->term.load(std::memory_order_acquire);
   // The snapshot first, then the lease check: the lease held when the view was taken.
-  std::unique_ptr<storage::Snapshot> snap = engine_->GetSnapshot();
+  uint64_t version = 0;
+  std::unique_ptr<storage::Snapshot> snap =
+      fsm->data_version->Read([&] { return engine_->GetSnapshot(); }, &version);
   if (!fsm->local_lease->HeldThroughout(gen, env_)) return std::nullopt;
   local_reads_.fetch_add(1, std::memory_order_relaxed);
   auto view =
       std::make_shared<RegionSnapshot>(engine_, std::move(snap), std::move(region), applied);
   view->set_leader_term(term);
+  view->set_data_version(version);
   return ReadResult(std::move(view));
 }
 

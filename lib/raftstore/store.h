@@ -265,8 +265,9 @@ class Store : public std::enable_shared_from_this<Store> {
     // (Publish updates region and lease together). read_region is `region`, shared with
     // the views the local reader hands out; replaced (not changed) when region changes.
     std::shared_ptr<const metapb::Region> read_region ABSL_GUARDED_BY(mu);
-    uint64_t self_peer_id = 0;                // Set once at registration.
-    std::shared_ptr<LocalLease> local_lease;  // Set once at registration.
+    uint64_t self_peer_id = 0;                  // Set once at registration.
+    std::shared_ptr<LocalLease> local_lease;    // Set once at registration.
+    std::shared_ptr<DataVersion> data_version;  // Set once at registration.
     // Only the poller holding the fsm (scheduled) touches the peer.
     std::unique_ptr<Peer> peer;
   };

@@ -164,7 +164,7 @@ class ScanSink {
 // user key. `raw` is scratch for the decoded key. Sets *stop when the sink says so.
 absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it,
                                  const std::string& user, const ScanOptions& opts, ScanSink* sink,
-                                 std::string* raw, bool* stop) {
+                                 std::string* raw, bool* stop, ScanTrace* trace) {
   bool decided = false;
   int steps = 0;
   for (; write_it->Valid(); write_it->Next(), ++steps) {
@@ -179,6 +179,10 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
     }
     absl::StatusOr<TimeStamp> commit_ts = DecodeTs(k);
     if (!commit_ts.ok()) return commit_ts.status();
+    if (trace != nullptr && steps == 0) {  // The key's newest record.
+      trace->max_commit_ts = std::max(trace->max_commit_ts, *commit_ts);
+      if (*commit_ts > opts.ts) trace->newer_seen = true;
+    }
     if (*commit_ts > opts.ts) continue;
     absl::StatusOr<WriteRef> w = WriteRef::Decode(write_it->value());
     if (!w.ok()) return w.status();
@@ -216,7 +220,11 @@ absl::Status ReadVersionsInPlace(MvccReader* reader, storage::Iterator* write_it
 }
 
 // The scan loop of Scan and ScanEach.
-absl::Status ScanInto(MvccReader* reader, const ScanOptions& opts, ScanSink* sink) {
+absl::Status ScanInto(MvccReader* reader, const ScanOptions& opts, ScanSink* sink,
+                      ScanTrace* trace = nullptr) {
+  if (trace != nullptr && (opts.reverse || opts.read.isolation != IsolationLevel::kSI)) {
+    trace->newer_seen = true;  // Traced only forward, with the lock CF read.
+  }
   const std::string lower = EncodeKey(opts.start_key);
   const std::string upper = opts.end_key.empty() ? std::string() : EncodeKey(opts.end_key);
   const bool si = opts.read.isolation == IsolationLevel::kSI;
@@ -252,6 +260,7 @@ absl::Status ScanInto(MvccReader* reader, const ScanOptions& opts, ScanSink* sin
     }
     const bool at_lock = has_l && lock_it->key() == user;
     const bool at_write = has_w && wk == user;
+    if (trace != nullptr && at_lock) trace->lock_seen = true;
     std::optional<Lock> lock;
     if (at_lock) {
       auto l = Lock::Decode(lock_it->value());
@@ -263,12 +272,13 @@ absl::Status ScanInto(MvccReader* reader, const ScanOptions& opts, ScanSink* sin
       // are under write_it, newest first, so read them in place (what GetWrite does with
       // a seek of its own) and step to the next user key with Next, seeking only past many
       // versions.
-      absl::Status s = ReadVersionsInPlace(reader, write_it.get(), user, opts, sink, &raw, &stop);
+      absl::Status s =
+          ReadVersionsInPlace(reader, write_it.get(), user, opts, sink, &raw, &stop, trace);
       if (!s.ok()) return s;
       continue;
     }
     // The value is found with the reader's own point lookups; the scan iterators only
-    // enumerate user keys.
+    // enumerate user keys. (Traced: a lock, or a reverse scan, already marked the trace.)
     one.clear();
     absl::Status s = ReadOne(reader, user, lock, opts.ts, opts.read, opts.key_only, &one);
     if (!s.ok()) return s;
@@ -383,6 +393,12 @@ constexpr size_t kLockBatch = 1024;
 
 absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
                       absl::FunctionRef<bool(std::string_view, std::string_view)> fn) {
+  return ScanEach(reader, opts, fn, nullptr);
+}
+
+absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
+                      absl::FunctionRef<bool(std::string_view, std::string_view)> fn,
+                      ScanTrace* trace) {
   class VisitSink final : public ScanSink {
    public:
     explicit VisitSink(absl::FunctionRef<bool(std::string_view, std::string_view)> fn) : fn_(fn) {}
@@ -408,7 +424,7 @@ absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
   };
   if (opts.limit != 0) return absl::InvalidArgumentError("ScanEach takes no limit");
   VisitSink sink(fn);
-  absl::Status s = ScanInto(reader, opts, &sink);
+  absl::Status s = ScanInto(reader, opts, &sink, trace);
   if (!s.ok()) return s;
   if (!sink.other.ok()) return sink.other;
   if (!sink.locks.empty()) return MakeTxnError(KeyIsLocked{std::move(sink.locks)});

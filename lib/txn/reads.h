@@ -83,6 +83,20 @@ absl::StatusOr<std::vector<KvPair>> Scan(MvccReader* reader, const ScanOptions& 
 absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
                       absl::FunctionRef<bool(std::string_view, std::string_view)> fn);
 
+// What a scan saw of the versions it passed, for a caller that keeps what it read (the
+// coprocessor's column cache): with no lock and no newer version, the values read are
+// those of every read at a ts >= max_commit_ts of the same data.
+struct ScanTrace {
+  bool lock_seen = false;   // A lock in the range, whether or not it blocked the read.
+  bool newer_seen = false;  // A write record above opts.ts, or a key not traced.
+  // The largest commit_ts of each key's newest write record (any type).
+  TimeStamp max_commit_ts = 0;
+};
+// ScanEach, filling `trace` (forward scans only; a reverse scan sets newer_seen).
+absl::Status ScanEach(MvccReader* reader, const ScanOptions& opts,
+                      absl::FunctionRef<bool(std::string_view, std::string_view)> fn,
+                      ScanTrace* trace);
+
 }  // namespace rutile::txn
 
 #endif  // RUTILE_TXN_READS_H_

@@ -74,6 +74,9 @@ class RegionView {
   // belong to one term and one epoch version and are used only by views that name both.
   virtual uint64_t leader_term() const { return 0; }
   virtual uint64_t epoch_version() const { return 0; }
+  // The version of the region data the view holds (raftstore::DataVersion): two views of
+  // one region with the same non-zero version hold the same data. 0: not known.
+  virtual uint64_t data_version() const { return 0; }
 };
 
 // Told a write's outcome once it is known (RegionKv::Write).

@@ -310,6 +310,7 @@ class Runner {
         err_ = Bad(absl::StrCat("row of table ", tid, " in a scan of table ", p_.table_id));
       }
       if (err_.ok()) err_ = p_.row_decoder->DecodeToChunk(value, handle, &in_);
+      if (build_ != nullptr && !build_->overflow) build_->handles.push_back(handle);
     }
     if (!err_.ok()) return false;
     if (in_.NumRows() >= chunk_rows_) {
@@ -320,6 +321,34 @@ class Runner {
   }
 
   absl::Status error() const { return err_; }
+
+  // Rows of the scan as decoded chunks (the column cache's rows): false stops the scan.
+  bool OnChunk(Chunk chunk) {
+    scanned_ += chunk.NumRows();
+    in_ = std::move(chunk);
+    err_ = Flush();
+    return err_.ok() && !done_;
+  }
+
+  // What a table scan that builds a column cache entry gathers: the handles and the
+  // decoded columns (DecodedTypes' order) of every row, up to `limit` bytes.
+  struct Build {
+    std::vector<int64_t> handles;
+    std::vector<Column> cols;
+    size_t bytes = 0;
+    size_t limit = 0;
+    bool overflow = false;
+  };
+  void StartBuild(size_t limit) {
+    build_ = std::make_unique<Build>();
+    build_->limit = limit;
+    for (const FieldType& ft : DecodedTypes()) build_->cols.emplace_back(PhysicalTypeOf(ft));
+  }
+  // The gathered rows, or null when they passed the limit. Call after the scan.
+  std::unique_ptr<Build> TakeBuild() {
+    if (build_ == nullptr || build_->overflow) return nullptr;
+    return std::move(build_);
+  }
 
   // The types of the scan chunk being filled: the decoded columns'.
   const std::vector<FieldType>& DecodedTypes() const {
@@ -387,6 +416,7 @@ class Runner {
     if (in_.NumRows() == 0) return absl::OkStatus();
     Chunk chunk = std::move(in_);
     in_ = Chunk(DecodedTypes(), chunk_rows_);
+    if (build_ != nullptr && !build_->overflow) Gather(chunk);
     if (!p_.decoded.empty()) {
       // Columns at their scan positions; the ones not decoded hold placeholders.
       const size_t n = chunk.NumRows();
@@ -431,6 +461,21 @@ class Runner {
     if (p_.agg) return Aggregate(chunk);
     if (p_.topn.has_value()) return CollectTopN(std::move(chunk));
     return Emit(std::move(chunk));
+  }
+
+  void Gather(const Chunk& chunk) {
+    const size_t n = chunk.NumRows();
+    build_->bytes += n * sizeof(int64_t);
+    for (size_t j = 0; j < build_->cols.size(); ++j) {
+      build_->bytes += ColumnBytes(chunk.column(j));
+      build_->cols[j].AppendRange(chunk.column(j), 0, n);
+    }
+    // Byte columns index their data with 32-bit offsets.
+    if (build_->bytes > build_->limit || build_->bytes > (size_t{1} << 31)) {
+      build_->overflow = true;
+      build_->cols.clear();
+      build_->handles.clear();
+    }
   }
 
   absl::Status Aggregate(const Chunk& chunk) {
@@ -570,7 +615,8 @@ class Runner {
   AggSpec spec_;
   std::unique_ptr<AggTable> table_;
   uint64_t agg_rows_ = 0;
-  std::vector<TopRow> top_;  // A heap under Before: the last kept row on top.
+  std::unique_ptr<Build> build_;  // Gathering a column cache entry.
+  std::vector<TopRow> top_;       // A heap under Before: the last kept row on top.
   std::vector<Column> top_cols_;
   uint64_t seq_ = 0;
 };
@@ -585,7 +631,98 @@ absl::StatusOr<std::vector<FieldType>> OutputTypes(const pb::DagRequest& dag) {
   return out;
 }
 
-absl::Status RunDag(const pb::Request& req, SnapshotReader* reader, pb::Response* resp) {
+namespace {
+
+// The cache's keys of the columns a table scan decodes (Runner::DecodedTypes' order).
+std::vector<std::string> DecodedColumnKeys(const Plan& p, const pb::TableScan& ts) {
+  std::vector<std::string> keys;
+  const size_t n = p.decoded.empty() ? p.scan_types.size() : p.decoded.size();
+  for (size_t j = 0; j < n; ++j) {
+    keys.push_back(
+        ts.columns(static_cast<int>(p.decoded.empty() ? j : p.decoded[j])).SerializeAsString());
+  }
+  return keys;
+}
+
+// The first row of `e` whose key is at or after raw `key`.
+size_t LowerRow(const CachedTable& e, std::string_view key) {
+  size_t lo = 0, hi = e.handles.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (codec::EncodeRowKey(e.table_id, e.handles[mid]) < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+// Whether `e` holds every column of `keys` and every range of `req`.
+bool Serves(const CachedTable& e, const std::vector<std::string>& keys, const pb::Request& req) {
+  for (const std::string& k : keys) {
+    if (e.columns.count(k) == 0) return false;
+  }
+  for (const pb::KeyRange& r : req.ranges()) {
+    if (r.start() < e.start || r.end() > e.end) return false;
+  }
+  return true;
+}
+
+// Feeds the rows of `e` in `req`'s ranges to `run` as chunks of at most `chunk_rows`.
+absl::Status ScanCached(const CachedTable& e, const std::vector<std::string>& keys,
+                        const pb::Request& req, uint32_t chunk_rows, Runner* run) {
+  std::vector<const Column*> cols;
+  for (const std::string& k : keys) cols.push_back(e.columns.at(k).get());
+  for (const pb::KeyRange& r : req.ranges()) {
+    const size_t end = LowerRow(e, r.end());
+    for (size_t pos = LowerRow(e, r.start()); pos < end;) {
+      const size_t n = std::min<size_t>(chunk_rows, end - pos);
+      Chunk c(run->DecodedTypes(), n);
+      for (size_t j = 0; j < cols.size(); ++j) c.column(j).AppendRange(*cols[j], pos, pos + n);
+      pos += n;
+      if (!run->OnChunk(std::move(c))) return run->error();
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The entry a scan built from what it read (`b`), keeping the columns of the region's
+// entry of the same data it replaces.
+std::shared_ptr<CachedTable> MakeEntry(const CacheKey& key, int64_t table_id,
+                                       const pb::KeyRange& range, uint64_t max_commit_ts,
+                                       const std::vector<std::string>& keys, Runner::Build* b,
+                                       const CachedTable* old) {
+  auto e = std::make_shared<CachedTable>();
+  e->table_id = table_id;
+  e->region_id = key.region_id;
+  e->data_version = key.data_version;
+  e->epoch_version = key.epoch_version;
+  e->start = range.start();
+  e->end = range.end();
+  e->max_commit_ts = max_commit_ts;
+  e->handles = std::move(b->handles);
+  e->bytes = e->handles.size() * sizeof(int64_t);
+  for (size_t j = 0; j < keys.size(); ++j) {
+    if (e->columns.count(keys[j]) > 0) continue;
+    e->bytes += ColumnBytes(b->cols[j]);
+    e->columns[keys[j]] = std::make_shared<const Column>(std::move(b->cols[j]));
+  }
+  if (old != nullptr && old->start == e->start && old->end == e->end &&
+      old->handles.size() == e->handles.size() && old->max_commit_ts == e->max_commit_ts) {
+    for (const auto& [k, col] : old->columns) {
+      if (e->columns.count(k) > 0) continue;
+      e->bytes += ColumnBytes(*col);
+      e->columns[k] = col;
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+absl::Status RunDag(const pb::Request& req, SnapshotReader* reader, pb::Response* resp,
+                    ColumnCache* cache) {
   absl::StatusOr<Plan> plan = DecodePlan(req.dag());
   if (!plan.ok()) return plan.status();
   // Ranges: ascending and disjoint, each inside the scanned table or index.
@@ -610,6 +747,55 @@ absl::Status RunDag(const pb::Request& req, SnapshotReader* reader, pb::Response
   Runner run(&*plan, resp, chunk_rows);
   absl::Status s = run.Init(req.dag().eval());
   if (!s.ok()) return s;
+  // The column cache: ascending table scans of a snapshot whose data version is known.
+  CacheKey key;
+  if (cache != nullptr && !plan->index && !plan->desc && cache->capacity() > 0) {
+    key = reader->cache_key();
+  }
+  std::vector<std::string> col_keys;
+  bool build = false;
+  if (key.data_version != 0 && key.region_id != 0) {
+    col_keys = DecodedColumnKeys(*plan, req.dag().executors(0).table_scan());
+    std::shared_ptr<const CachedTable> e = cache->Lookup(key, plan->table_id);
+    if (e != nullptr && Serves(*e, col_keys, req)) {
+      cache->CountHit();
+      s = ScanCached(*e, col_keys, req, chunk_rows, &run);
+      if (!s.ok()) return s;
+      return run.Finish();
+    }
+    // One range (a region's part of a table scan): read it tracing versions and keep it,
+    // unless the region's entry of the same data holds more of the table.
+    build = key.may_build && req.ranges_size() == 1;
+    if (build && e != nullptr && e->start <= req.ranges(0).start() &&
+        req.ranges(0).end() <= e->end &&
+        (e->start != req.ranges(0).start() || e->end != req.ranges(0).end())) {
+      build = false;
+    }
+  }
+  if (build) {
+    run.StartBuild(cache->capacity());
+    bool latest = false, stopped = false;
+    uint64_t max_commit_ts = 0;
+    s = reader->ScanLatest(
+        req.ranges(0).start(), req.ranges(0).end(),
+        [&](std::string_view k, std::string_view v) {
+          const bool more = run.OnRow(k, v);
+          if (!more) stopped = true;
+          return more;
+        },
+        &latest, &max_commit_ts);
+    if (!s.ok()) return s;
+    if (!run.error().ok()) return run.error();
+    s = run.Finish();
+    if (!s.ok()) return s;
+    std::unique_ptr<Runner::Build> b = run.TakeBuild();
+    if (latest && !stopped && b != nullptr && max_commit_ts <= key.read_ts) {
+      std::shared_ptr<const CachedTable> old = cache->Peek(key, plan->table_id);
+      cache->Insert(MakeEntry(key, plan->table_id, req.ranges(0), max_commit_ts, col_keys, b.get(),
+                              old.get()));
+    }
+    return absl::OkStatus();
+  }
   bool stopped = false;
   for (int k = 0; k < req.ranges_size() && !stopped; ++k) {
     const int i = plan->desc ? req.ranges_size() - 1 - k : k;

@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "coprocessor.pb.h"
+#include "sql/coprocessor/column_cache.h"
 #include "sql/types/field_type.h"
 
 namespace rutile::sql::coprocessor {
@@ -40,12 +41,29 @@ class SnapshotReader {
   virtual absl::Status Scan(
       std::string_view start, std::string_view end, bool reverse,
       absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn) = 0;
+
+  // For the column cache (column_cache.h): the region and data version the snapshot holds
+  // and the read ts. data_version 0 (the default): the cache is not used.
+  virtual CacheKey cache_key() const { return {}; }
+  // A forward Scan that also tells whether the rows it read are the range's latest data:
+  // *latest when it met no lock and no write record above the read ts; *max_commit_ts is
+  // then the largest commit ts of the keys' newest records. The default traces nothing.
+  virtual absl::Status ScanLatest(
+      std::string_view start, std::string_view end,
+      absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn, bool* latest,
+      uint64_t* max_commit_ts) {
+    *latest = false;
+    *max_commit_ts = 0;
+    return Scan(start, end, false, fn);
+  }
 };
 
 // Runs `req.dag()` over `req.ranges()` read through `reader`; fills `resp` (chunks,
-// warnings, scanned rows).
+// warnings, scanned rows). With `cache` (not null, capacity > 0) an ascending table scan
+// reads the rows from a valid cached entry of the reader's region (column_cache.h), and a
+// one-range scan that found none builds one from what it reads.
 absl::Status RunDag(const rutile::coprocessor::Request& req, SnapshotReader* reader,
-                    rutile::coprocessor::Response* resp);
+                    rutile::coprocessor::Response* resp, ColumnCache* cache = nullptr);
 
 // The output column types of `dag` (after output_offsets): what the receiver decodes the
 // chunks as. InvalidArgument for a malformed DAG.
