@@ -142,6 +142,10 @@ struct TableScanNode : PlanNode {
   // An operator above relies on this read's rows coming in key order (a merge join, or a
   // Sort the planner removed): a reader must not return them in any other order.
   bool keep_order = false;
+  // Column pruning: the output columns the plan above reads (empty: all). A plain
+  // coprocessor read ships only these (DagRequest.output_offsets); the others hold
+  // placeholders (zero values) at the root.
+  std::vector<bool> used_columns;
   // Filter pushed into the scan (bound to this node's output); may be null.
   expr::ExprPtr filter;
   std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.

@@ -1,6 +1,7 @@
 #include "sql/exec/reader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <set>
 #include <span>
@@ -369,6 +370,41 @@ class CopReaderExec : public Executor {
   OperatorRuntime* const scan_rt_;
   std::unique_ptr<coprocessor::DistSqlStream> stream_;
   bool done_ = false;
+};
+
+// The chunks of a read that shipped only some of the scan's columns (DagRequest
+// output_offsets) widened back to the scan's schema: column shipped[k] is the child's
+// column k; the others are placeholders (zero values) nothing above reads
+// (TableScanNode::used_columns).
+class WidenExec : public Executor {
+ public:
+  WidenExec(std::vector<FieldType> types, std::vector<uint32_t> shipped,
+            std::unique_ptr<Executor> child)
+      : types_(std::move(types)), shipped_(std::move(shipped)), child_(std::move(child)) {}
+
+  absl::Status Next(Chunk* out) override {
+    Chunk in;
+    absl::Status s = child_->Next(&in);
+    if (!s.ok()) return s;
+    const size_t n = in.NumRows();
+    Chunk full(types_, std::max<size_t>(in.capacity(), 1));
+    std::vector<bool> have(types_.size(), false);
+    for (size_t k = 0; k < shipped_.size() && k < in.NumCols(); ++k) {
+      full.column(shipped_[k]) = std::move(in.column(k));
+      have[shipped_[k]] = true;
+    }
+    for (size_t c = 0; c < types_.size(); ++c) {
+      if (!have[c]) full.column(c).ResizeFixed(n);
+    }
+    if (in.sel() != nullptr) full.SetSel(*in.sel());
+    *out = std::move(full);
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::vector<FieldType> types_;
+  const std::vector<uint32_t> shipped_;
+  std::unique_ptr<Executor> child_;
 };
 
 // A coprocessor read in process (kv::LocalCoprocessor, Database::OpenInMemory): one DAG
@@ -927,6 +963,12 @@ bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx) {
   return !OverlayOf(ctx->txn, ranges).empty();
 }
 
+namespace {
+std::atomic<uint64_t> pruned_cop_reads{0};
+}  // namespace
+
+uint64_t TotalPrunedCopReads() { return pruned_cop_reads.load(std::memory_order_relaxed); }
+
 absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, ExecContext* ctx) {
   if (ctx->txn == nullptr) return std::unique_ptr<Executor>();
   std::vector<coprocessor::KeyRange> ranges = CopScanRanges(*cop.scan);
@@ -948,12 +990,31 @@ absl::StatusOr<std::unique_ptr<Executor>> NewCopReader(const CopPushdown& cop, E
     // The scan's limit counts merged rows: the UnionScan applies it.
     dag->mutable_executors()->RemoveLast();
   }
+  // Column pruning (TiDB's DAGRequest.output_offsets): the regions decode and ship only
+  // the scan's columns the plan reads (not under a pushed aggregation, whose output is
+  // its own, nor a UnionScan, which merges whole rows); at least one (the handle) ships,
+  // so the rows keep their count.
+  std::vector<uint32_t> shipped;
+  const std::vector<bool>& used = cop.scan->used_columns;
+  if (cop.agg == nullptr && overlay.empty() && used.size() == cop.scan->schema.size() &&
+      std::find(used.begin(), used.end(), false) != used.end()) {
+    for (size_t c = 0; c < used.size(); ++c) {
+      if (used[c]) shipped.push_back(static_cast<uint32_t>(c));
+    }
+    if (shipped.empty()) shipped.push_back(static_cast<uint32_t>(used.size() - 1));
+    for (uint32_t c : shipped) dag->add_output_offsets(c);
+  }
   coprocessor::DistSqlRequest req;
   req.dag = *std::move(dag);
   req.ranges = std::move(ranges);
   OperatorRuntime* scan_rt =
       pushes_above && ctx->runtime != nullptr ? &(*ctx->runtime)[cop.scan] : nullptr;
   std::unique_ptr<Executor> reader = StartCopRead(ctx, *snap, std::move(req), scan_rt);
+  if (!shipped.empty()) {
+    pruned_cop_reads.fetch_add(1, std::memory_order_relaxed);
+    return std::unique_ptr<Executor>(std::make_unique<WidenExec>(
+        SchemaTypes(cop.scan->schema), std::move(shipped), std::move(reader)));
+  }
   if (overlay.empty()) return reader;
   return std::unique_ptr<Executor>(
       std::make_unique<UnionScanExec>(*cop.scan, ctx, std::move(overlay), std::move(reader)));

@@ -59,6 +59,10 @@ bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx);
 std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,
                                           std::unique_ptr<Executor> partial);
 
+// Coprocessor table reads so far (process-wide) that shipped only some of their scan's
+// columns (TableScanNode::used_columns); for tests.
+uint64_t TotalPrunedCopReads();
+
 }  // namespace rutile::sql
 
 #endif  // RUTILE_SQL_EXEC_READER_H_

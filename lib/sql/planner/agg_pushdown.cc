@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,38 @@ expr::ExprPtr Remap(const expr::Expression& e, const std::vector<int>& map,
   return x.ok() ? *std::move(x) : nullptr;
 }
 
+// True when evaluating `e` can raise no warning (nor a conversion error): column
+// references, constants, and comparisons, logic and integer/decimal/double arithmetic over
+// non-string operands. The rewrite evaluates the group-by items, the pushed side's join
+// keys and the join's other condition over fewer rows (one per partial group instead of
+// one per row) but over the same distinct values, so an error (a value's overflow) is
+// raised either way; only a warning's count could differ, hence only these.
+bool NoWarnings(const expr::Expression& e) {
+  if (dynamic_cast<const expr::ColumnRef*>(&e) != nullptr ||
+      dynamic_cast<const expr::Constant*>(&e) != nullptr) {
+    return true;
+  }
+  const auto* f = dynamic_cast<const expr::ScalarFunction*>(&e);
+  if (f == nullptr) return false;
+  static const std::set<std::string, std::less<>> kSafe = {
+      "eq", "ne",  "lt",     "le",        "gt",   "ge",    "nulleq", "and",
+      "or", "not", "isnull", "isnotnull", "plus", "minus", "mul",    "unaryminus"};
+  if (kSafe.count(f->name()) == 0) return false;
+  for (const expr::ExprPtr& a : f->children()) {
+    const EvalType t = a->eval_type();
+    if (t != EvalType::kInt && t != EvalType::kDecimal && t != EvalType::kReal) return false;
+    if (!NoWarnings(*a)) return false;
+  }
+  return true;
+}
+
+// An aggregate argument evaluated at the pushed side's rows, joined or not: only what
+// cannot fail or warn (a rows that never joins must not raise anything).
+bool PlainValue(const expr::Expression& e) {
+  return dynamic_cast<const expr::ColumnRef*>(&e) != nullptr ||
+         dynamic_cast<const expr::Constant*>(&e) != nullptr;
+}
+
 // A signed integer column of at most 32 bits: x + y of two is exact in BIGINT.
 bool SmallSignedInt(const expr::Expression& e) {
   if (dynamic_cast<const expr::ColumnRef*>(&e) == nullptr) return false;
@@ -75,7 +108,12 @@ bool TrySide(AggregateNode* a, JoinNode* j, size_t side, const StatsCache* stats
     if (it.desc.distinct || it.desc.kind == expr::AggKind::kGroupConcat) return false;
     std::set<size_t> cols;
     for (const expr::ExprPtr& x : it.args) Columns(*x, &cols);
-    if (std::all_of(cols.begin(), cols.end(), in_s)) continue;
+    if (std::all_of(cols.begin(), cols.end(), in_s)) {
+      for (const expr::ExprPtr& x : it.args) {
+        if (!PlainValue(*x)) return false;
+      }
+      continue;
+    }
     // SUM(x + y) across the sides.
     if (it.desc.kind != expr::AggKind::kSum || it.args.size() != 1) return false;
     const auto* f = dynamic_cast<const expr::ScalarFunction*>(it.args[0].get());
@@ -299,19 +337,23 @@ bool TryPushOverJoin(AggregateNode* a, const StatsCache* stats) {
       j->merge_keys != 0 || j->children.size() != 2) {
     return false;
   }
-  // Everything the rewrite re-binds must be re-buildable (and could run at the regions).
+  // Everything the rewrite re-binds must be re-buildable (and could run at the regions),
+  // and what it evaluates over fewer rows must not warn.
   for (const expr::ExprPtr& g : a->group_by) {
-    if (!expr::CanPushDown(*g)) return false;
+    if (!expr::CanPushDown(*g) || !NoWarnings(*g)) return false;
   }
   for (const AggItem& it : a->aggs) {
     if (!expr::CanPushDownAgg(it.desc, it.args)) return false;
   }
   for (size_t i = 0; i < j->left_keys.size(); ++i) {
-    if (!expr::CanPushDown(*j->left_keys[i]) || !expr::CanPushDown(*j->right_keys[i])) {
+    if (!expr::CanPushDown(*j->left_keys[i]) || !expr::CanPushDown(*j->right_keys[i]) ||
+        !NoWarnings(*j->left_keys[i]) || !NoWarnings(*j->right_keys[i])) {
       return false;
     }
   }
-  if (j->other != nullptr && !expr::CanPushDown(*j->other)) return false;
+  if (j->other != nullptr && (!expr::CanPushDown(*j->other) || !NoWarnings(*j->other))) {
+    return false;
+  }
   // The bigger side first: that is where a partial aggregation saves the most.
   const double l = EstimatePlanRows(j->children[0].get(), stats);
   const double r = EstimatePlanRows(j->children[1].get(), stats);

@@ -15,8 +15,13 @@
 // Each partial row stands for the S rows of its group; the join repeats it once per
 // matching row of the other side, exactly as it repeated each of those S rows, and
 // merging a partial result m times is what aggregating its rows m times gives for COUNT,
-// SUM, AVG ([count, sum]), MIN and MAX. So an aggregate is pushed when its arguments read
-// S only (or COUNT(*)), not DISTINCT, not GROUP_CONCAT. One rewrite reaches across the
+// SUM, AVG ([count, sum]), MIN and MAX. So an aggregate is pushed when its arguments are
+// S's columns or constants (or none: COUNT(*); the partial evaluates them over S's rows,
+// joined or not, so nothing that could warn or fail), not DISTINCT, not GROUP_CONCAT.
+// The group-by items, S's join keys and the join's other condition are evaluated over
+// fewer rows (a partial row stands for several) with the same distinct values: they must
+// be unable to warn (columns, constants, comparisons, logic, arithmetic over numbers).
+// One rewrite reaches across the
 // sides: SUM(x + y) with x of S and y of the other side, both signed integer columns of
 // at most 32 bits (x + y is then exact BIGINT, never an error or warning): per partial
 // group and matching row it is SUM(x) + COUNT(x) * y (NULL when the group has no non-NULL

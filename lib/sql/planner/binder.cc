@@ -1030,6 +1030,8 @@ absl::StatusOr<PlanPtr> Binder::BuildQuery(const QueryStmt& q) {
   return BuildQueryIn(q, nullptr, nullptr);
 }
 
+void MarkUsedColumns(PlanNode* p);  // Below, beside FinishAccessPaths.
+
 absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
                                              std::vector<Correlation>* corr) {
   ++depth_;
@@ -1052,6 +1054,7 @@ absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
   if (r.ok() && opts_.optimize) {
     PushAggregationsBelowJoins(r->get(), opts_.stats);
     ApplyOrderProperties(&*r, {});
+    MarkUsedColumns(r->get());
   }
   return r;
 }
@@ -2845,10 +2848,13 @@ void Binder::EliminateMaxMin(AggregateNode* agg) {
   }
 }
 
-// Columns of a node's output that the nodes above it read; at a table scan with several
-// access paths, a covering index read is chosen when it holds every read column.
-void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
-  if (access_candidates_.empty()) return;
+namespace {
+
+// Calls `at_scan(scan, need)` for every table scan of `p`'s tree (not inside expressions)
+// with the columns of its output the nodes above it read (`required`: those of `p`'s
+// output).
+void ForEachScanNeed(PlanNode* p, const std::vector<bool>& required,
+                     const std::function<void(TableScanNode*, std::vector<bool>)>& at_scan) {
   auto cols_of = [](const expr::Expression* e, std::vector<bool>* need) {
     if (e == nullptr) return;
     std::set<size_t> cs;
@@ -2858,28 +2864,14 @@ void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
     }
   };
   auto child_size = [&](size_t i) { return p->children[i]->schema.size(); };
+  auto recurse = [&](size_t i, const std::vector<bool>& need) {
+    ForEachScanNeed(p->children[i].get(), need, at_scan);
+  };
   switch (p->kind) {
     case PlanKind::kTableScan: {
-      auto* scan = static_cast<TableScanNode*>(p);
-      auto it = access_candidates_.find(scan);
-      if (it == access_candidates_.end()) return;
       std::vector<bool> need = required;
-      need.resize(scan->schema.size(), false);
-      cols_of(scan->filter.get(), &need);
-      const TableInfo& t = *scan->table;
-      std::vector<AccessCandidate>& cands = it->second;
-      for (AccessCandidate& c : cands) {
-        if (c.kind != AccessCandidate::kIndex || !c.coverable) continue;
-        std::vector<bool> have(scan->schema.size(), false);
-        for (int col : c.index->columns) have[col] = true;
-        if (t.handle_col >= 0) have[t.handle_col] = true;
-        have[t.columns.size()] = true;  // The hidden handle.
-        for (size_t k = 0; k < need.size(); ++k) {
-          if (need[k] && !have[k]) c.coverable = false;
-        }
-      }
-      ApplyCandidate(scan, cands, /*covering_ok=*/true);
-      access_candidates_.erase(it);
+      need.resize(p->schema.size(), false);
+      at_scan(static_cast<TableScanNode*>(p), std::move(need));
       return;
     }
     case PlanKind::kProjection: {
@@ -2888,14 +2880,14 @@ void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
       for (size_t i = 0; i < proj->exprs.size(); ++i) {
         if (i >= required.size() || required[i]) cols_of(proj->exprs[i].get(), &need);
       }
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     case PlanKind::kSelection: {
       std::vector<bool> need = required;
       need.resize(child_size(0), true);
       for (const auto& c : static_cast<SelectionNode*>(p)->conditions) cols_of(c.get(), &need);
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     case PlanKind::kJoin: {
@@ -2914,8 +2906,8 @@ void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
       cols_of(j->other.get(), &other);
       for (size_t i = 0; i < nl; ++i) left[i] = left[i] || other[i];
       for (size_t i = 0; i < nr; ++i) right[i] = right[i] || other[nl + i];
-      FinishAccessPaths(p->children[0].get(), left);
-      FinishAccessPaths(p->children[1].get(), right);
+      recurse(0, left);
+      recurse(1, right);
       return;
     }
     case PlanKind::kAggregate: {
@@ -2926,20 +2918,20 @@ void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
         for (const auto& x : it.args) cols_of(x.get(), &need);
       }
       for (const auto& f : a->first_values) cols_of(f.get(), &need);
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     case PlanKind::kSort: {
       std::vector<bool> need = required;
       need.resize(child_size(0), true);
       for (const SortItem& it : static_cast<SortNode*>(p)->items) cols_of(it.expr.get(), &need);
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     case PlanKind::kLimit: {
       std::vector<bool> need = required;
       need.resize(child_size(0), true);
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     case PlanKind::kDistinct: {
@@ -2947,15 +2939,56 @@ void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
       need.resize(child_size(0), true);
       const size_t k = static_cast<DistinctNode*>(p)->key_cols;
       for (size_t i = 0; i < k && i < need.size(); ++i) need[i] = true;
-      FinishAccessPaths(p->children[0].get(), need);
+      recurse(0, need);
       return;
     }
     default:
       for (size_t i = 0; i < p->children.size(); ++i) {
-        FinishAccessPaths(p->children[i].get(), std::vector<bool>(child_size(i), true));
+        recurse(i, std::vector<bool>(child_size(i), true));
       }
       return;
   }
+}
+
+}  // namespace
+
+// Columns of a node's output that the nodes above it read; at a table scan with several
+// access paths, a covering index read is chosen when it holds every read column.
+void Binder::FinishAccessPaths(PlanNode* p, const std::vector<bool>& required) {
+  if (access_candidates_.empty()) return;
+  ForEachScanNeed(p, required, [&](TableScanNode* scan, std::vector<bool> need) {
+    auto it = access_candidates_.find(scan);
+    if (it == access_candidates_.end()) return;
+    if (scan->filter != nullptr) {
+      std::set<size_t> cs;
+      CollectColumns(*scan->filter, &cs);
+      for (size_t c : cs) {
+        if (c < need.size()) need[c] = true;
+      }
+    }
+    const TableInfo& t = *scan->table;
+    std::vector<AccessCandidate>& cands = it->second;
+    for (AccessCandidate& c : cands) {
+      if (c.kind != AccessCandidate::kIndex || !c.coverable) continue;
+      std::vector<bool> have(scan->schema.size(), false);
+      for (int col : c.index->columns) have[col] = true;
+      if (t.handle_col >= 0) have[t.handle_col] = true;
+      have[t.columns.size()] = true;  // The hidden handle.
+      for (size_t k = 0; k < need.size(); ++k) {
+        if (need[k] && !have[k]) c.coverable = false;
+      }
+    }
+    ApplyCandidate(scan, cands, /*covering_ok=*/true);
+    access_candidates_.erase(it);
+  });
+}
+
+// Column pruning: each scan notes the columns of its output the plan reads (a
+// coprocessor read ships only those, TiDB's DAGRequest.output_offsets).
+void MarkUsedColumns(PlanNode* p) {
+  ForEachScanNeed(
+      p, std::vector<bool>(p->schema.size(), true),
+      [](TableScanNode* scan, std::vector<bool> need) { scan->used_columns = std::move(need); });
 }
 
 absl::StatusOr<PlanPtr> Binder::BuildTableRead(const TablePtr& table, const std::string& alias,

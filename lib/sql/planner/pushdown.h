@@ -7,6 +7,8 @@
 // partial at the regions and final at the root, a TopN runs at the regions and again at
 // the root, and a Limit sends offset+count at most from each region; each of them also
 // across projections of pushable expressions between it and the scan (CopPushdown::projs).
+// A partial aggregation (AggMode::kPartial, below a join: planner/agg_pushdown.h) runs
+// whole at the regions, the root passing their partial rows on; a final one is never pushed.
 //
 // The decision is a pure function of the plan: the executor builder (exec/reader.h) and
 // EXPLAIN call it and agree. Whether a read really goes to the coprocessor also depends

@@ -105,6 +105,8 @@ TEST(AggPushdownTest, RandomDataMatchesTheUnpushedPlan) {
         "SELECT COUNT(*), SUM(f.x), SUM(d.w) FROM f LEFT JOIN d ON f.k = d.id",
         "SELECT SUM(f.b + d.w) FROM f JOIN d ON f.k = d.id",
         "SELECT SUM(f.x * d.w) FROM f JOIN d ON f.k = d.id",
+        "SELECT SUM(f.x DIV f.s), COUNT(*) FROM f JOIN d ON f.k = d.id",
+        "SELECT CAST(d.c AS CHAR) + 0, COUNT(*) FROM f JOIN d ON f.k = d.id GROUP BY 1",
         "SELECT COUNT(*) FROM f JOIN f AS f2 ON f.id = f2.id",
     };
     std::vector<std::string> all = pushed;
@@ -121,6 +123,7 @@ TEST(AggPushdownTest, RandomDataMatchesTheUnpushedPlan) {
       ASSERT_TRUE(on.ok()) << on.status();
       ASSERT_TRUE(off.ok()) << off.status();
       EXPECT_EQ(SortedRows(*on), SortedRows(*off));
+      EXPECT_EQ(on->warnings, off->warnings);
     }
   }
 }
