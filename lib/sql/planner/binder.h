@@ -57,8 +57,9 @@ struct BindOptions {
   // a value of the group, as MySQL does without the mode).
   bool only_full_group_by = true;
   // The optimizer's rules (session variable rutile_optimizer): join reordering, access
-  // paths and IN-subquery semi joins. Off, tables join in written order and every scan
-  // reads the whole table (the slt runner's --verify compares the two).
+  // paths and IN-subquery semi joins. Off, tables join in written order (each next the
+  // first written one a join condition connects, join_order.h WrittenJoinOrder) and every
+  // scan reads the whole table (the slt runner's --verify compares the two).
   bool optimize = true;
   // Table statistics for cardinality estimation (null: pseudo statistics).
   const StatsCache* stats = nullptr;

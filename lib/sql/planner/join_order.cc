@@ -1,6 +1,7 @@
 #include "sql/planner/join_order.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <limits>
 
 namespace rutile::sql {
@@ -174,12 +175,33 @@ std::vector<JoinOrderNode> WrittenJoinOrder(const std::vector<double>& rows,
                                             const std::vector<JoinEdge>& edges,
                                             const std::vector<int>* order) {
   Graph g(rows, edges);
-  auto leaf_at = [&](int i) { return order != nullptr ? (*order)[i] : i; };
+  std::vector<int> seq;
+  if (order != nullptr) {
+    seq = *order;
+  } else {
+    // Written order, except that the next leaf is the first written one an equality
+    // connects to those joined so far: a cross product only where no condition connects.
+    std::vector<int> rest;
+    for (int i = 0; i < static_cast<int>(rows.size()); ++i) rest.push_back(i);
+    uint64_t joined = 0;
+    while (!rest.empty()) {
+      size_t pick = 0;
+      for (size_t k = 0; joined != 0 && k < rest.size(); ++k) {
+        if (g.Connected(joined, uint64_t{1} << rest[k])) {
+          pick = k;
+          break;
+        }
+      }
+      seq.push_back(rest[pick]);
+      joined |= uint64_t{1} << rest[pick];
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(pick));
+    }
+  }
   std::vector<JoinOrderNode> out;
-  out.push_back(g.Leaf(leaf_at(0)));
+  out.push_back(g.Leaf(seq[0]));
   int acc = 0;
-  for (int i = 1; i < static_cast<int>(rows.size()); ++i) {
-    out.push_back(g.Leaf(leaf_at(i)));
+  for (size_t i = 1; i < seq.size(); ++i) {
+    out.push_back(g.Leaf(seq[i]));
     const int leaf = static_cast<int>(out.size() - 1);
     JoinOrderNode j;
     j.left = acc;

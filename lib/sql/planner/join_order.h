@@ -46,8 +46,11 @@ struct JoinOrderNode {
 std::vector<JoinOrderNode> OrderJoins(const std::vector<double>& rows,
                                       const std::vector<JoinEdge>& edges, int dp_limit = 10);
 
-// The tree that joins the leaves in their given order, left-deep (optimizer rules off), or
-// in the order `order` lists them (a permutation of the leaves; the LEADING hint).
+// The left-deep tree that joins the leaves in the order `order` lists them (a permutation
+// of the leaves; the LEADING hint), or without `order` (optimizer rules off) in their
+// written order, save that each next leaf is the first written one an equi edge connects
+// to the leaves joined before it (when one does): no cross product that a condition
+// avoids, so that a query over many tables stays runnable without the cost model.
 std::vector<JoinOrderNode> WrittenJoinOrder(const std::vector<double>& rows,
                                             const std::vector<JoinEdge>& edges,
                                             const std::vector<int>* order = nullptr);
