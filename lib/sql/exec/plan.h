@@ -148,7 +148,10 @@ struct TableScanNode : PlanNode {
   std::vector<bool> used_columns;
   // Filter pushed into the scan (bound to this node's output); may be null.
   expr::ExprPtr filter;
-  std::optional<uint64_t> limit;  // Rows after filtering; only without ordering needs.
+  // Rows after filtering, the first ones in the order the read yields them: a Limit
+  // directly above (planner/order_props.cc, with keep_order when a removed Sort relied on
+  // the read's order) or MIN/MAX's first index entry.
+  std::optional<uint64_t> limit;
   std::string Describe() const override;
 };
 

@@ -601,7 +601,8 @@ class UnionScanExec : public Executor {
 // index columns (a covering read) then the handle. A covering read places the columns
 // in the table's row; a lookup reads the rows by handle through the transaction (which
 // merges its own writes), keeping the index order. The scan's filter and limit finish
-// here, as TableScanExec's do.
+// here, as TableScanExec's do (`filter_pushed`: the regions applied the filter already,
+// NewIndexCopReader, and the limit too).
 //
 // With an `overlay` (the transaction's entries of the index ranges, kv::KvTxn::
 // SnapshotOverlay) this is TiDB's UnionScan over an index read: the child then yields
@@ -611,7 +612,8 @@ class UnionScanExec : public Executor {
 class IndexCopReaderExec : public Executor {
  public:
   IndexCopReaderExec(const TableScanNode& p, ExecContext* ctx, const IndexInfo& idx, bool covering,
-                     std::unique_ptr<Executor> child, std::vector<kv::OverlayEntry> overlay)
+                     std::unique_ptr<Executor> child, std::vector<kv::OverlayEntry> overlay,
+                     bool filter_pushed)
       : p_(p),
         ctx_(ctx),
         idx_(idx),
@@ -621,7 +623,7 @@ class IndexCopReaderExec : public Executor {
         decoder_(TableScanExec::Columns(p)),
         overlay_(std::move(overlay)),
         union_(!overlay_.empty()) {
-    if (p.filter) conds_.push_back(p.filter.get());
+    if (p.filter && !filter_pushed) conds_.push_back(p.filter.get());
   }
 
   absl::Status Next(Chunk* out) override {
@@ -941,6 +943,36 @@ std::optional<std::vector<FieldType>> UnionKeyTypes(const TableInfo& table, cons
   return out;
 }
 
+// Rewrites the column references of `e` (a filter over a scan's schema: the table's
+// columns, then the handle) to the output of an index scan of `idx` (its columns, then
+// the handle). False when `e` reads a column the index does not hold, or one whose key
+// form is not its value (only integers are stored as they are).
+bool ToIndexScanColumns(const TableInfo& table, const IndexInfo& idx, sqlexprpb::Expr* e) {
+  if (e->tp() == sqlexprpb::COLUMN_REF) {
+    const uint64_t c = e->column_offset();
+    const size_t n = idx.columns.size();
+    if (c == table.columns.size() || static_cast<int64_t>(c) == table.handle_col) {
+      // The entry's handle is a signed integer: an unsigned key's column would compare
+      // differently.
+      if (table.handle_col >= 0 && table.columns[table.handle_col].type.IsUnsigned()) return false;
+      e->set_column_offset(n);
+      return true;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      if (static_cast<uint64_t>(idx.columns[k]) == c) {
+        if (!table.columns[c].type.IsInteger()) return false;
+        e->set_column_offset(k);
+        return true;
+      }
+    }
+    return false;
+  }
+  for (sqlexprpb::Expr& child : *e->mutable_children()) {
+    if (!ToIndexScanColumns(table, idx, &child)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool UnionScanApplies(const TableScanNode& scan, ExecContext* ctx) {
@@ -1044,12 +1076,22 @@ absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode&
     if (!kt.has_value()) return none;
     key_types = *std::move(kt);
   }
+  // Under a limit, a filter over the index's integer columns (and the handle) runs at the
+  // regions, so that the limit can go there too and each region stops after that many
+  // entries (not under a UnionScan: the merged entries count).
+  std::optional<sqlexprpb::Expr> pushed_filter;
+  if (p.limit.has_value() && p.filter != nullptr && !with_union && expr::CanPushDown(*p.filter)) {
+    sqlexprpb::Expr f;
+    if (expr::ExprToPb(*p.filter, &f).ok() && ToIndexScanColumns(*p.table, *idx, &f)) {
+      pushed_filter = std::move(f);
+    }
+  }
   rutile::coprocessor::DagRequest dag;
   rutile::coprocessor::IndexScan* is = dag.add_executors()->mutable_index_scan();
   is->set_table_id(p.table->id);
   is->set_index_id(p.index_id);
   is->set_handle(true);
-  if (covering || with_union) {
+  if (covering || with_union || pushed_filter.has_value()) {
     for (size_t k = 0; k < idx->columns.size(); ++k) {
       const ColumnInfo& col = p.table->columns[idx->columns[k]];
       rutile::coprocessor::ColumnInfo* ci = is->add_columns();
@@ -1057,9 +1099,12 @@ absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode&
       expr::FieldTypeToPb(with_union ? key_types[k] : col.type, ci->mutable_type());
     }
   }
-  // Without a filter the scan's limit counts index entries (but not under a UnionScan:
-  // the merged entries count).
-  if (p.limit.has_value() && p.filter == nullptr && !with_union) {
+  if (pushed_filter.has_value()) {
+    *dag.add_executors()->mutable_selection()->add_conditions() = *std::move(pushed_filter);
+  }
+  // With no filter left at the root the scan's limit counts index entries (but not under a
+  // UnionScan: the merged entries count).
+  if (p.limit.has_value() && (p.filter == nullptr || pushed_filter.has_value()) && !with_union) {
     dag.add_executors()->mutable_limit()->set_limit(*p.limit);
   }
   expr::EvalConfigToPb(*ctx, dag.mutable_eval());
@@ -1068,7 +1113,7 @@ absl::StatusOr<std::unique_ptr<Executor>> NewIndexCopReader(const TableScanNode&
   req.ranges = std::move(ranges);
   std::unique_ptr<Executor> child = StartCopRead(ctx, *snap, std::move(req), nullptr);
   return std::unique_ptr<Executor>(std::make_unique<IndexCopReaderExec>(
-      p, ctx, *idx, covering, std::move(child), std::move(overlay)));
+      p, ctx, *idx, covering, std::move(child), std::move(overlay), pushed_filter.has_value()));
 }
 
 std::unique_ptr<Executor> NewFinalAggExec(const AggregateNode& p, ExecContext* ctx,

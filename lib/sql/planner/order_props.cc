@@ -7,10 +7,12 @@
 // selections, projections (as columns), limits, distincts and the left (probe) side of
 // every join, which emits in probe order (exec/join_exec.cc, merge_join_exec.cc). An
 // index lookup (IndexLookUp) is not ordered: its KV path looks rows up a batch at a time
-// in handle order. A read a node relies on is marked keep_order.
+// in handle order. A read a node relies on is marked keep_order. A Limit directly above a
+// read (across projections) is pushed into it once the Sorts below are gone.
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -19,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "sql/planner/binder.h"
 #include "sql/planner/cardinality.h"
+#include "sql/planner/pushdown.h"
 
 namespace rutile::sql {
 
@@ -82,6 +85,26 @@ size_t OrderedPrefix(const Binder::Ordering& o, const JoinNode& j, bool left,
 std::string ScanAlias(const PlanNode& p) {
   if (p.kind != PlanKind::kTableScan || p.schema.empty()) return "";
   return absl::AsciiStrToLower(p.schema[0].table);
+}
+
+// A Limit directly above a read (across projections, which map rows one to one) needs
+// only the read's first offset+count rows that pass its filter, in the order the read
+// yields them: the read stops there (TiDB pushes a Limit into its reader; the
+// coprocessor reads get it at the regions). Run after the Sorts below were removed, so
+// that the read's key order — kept where a removed Sort relied on it — is the order the
+// Limit counts in.
+void PushLimitToRead(LimitNode* limit) {
+  PlanNode* p = limit->children[0].get();
+  while (p->kind == PlanKind::kProjection && p->children.size() == 1) p = p->children[0].get();
+  if (p->kind != PlanKind::kTableScan) return;
+  auto* s = static_cast<TableScanNode*>(p);
+  if (s->lookup_inner) return;
+  // A table read the Limit already goes to the coprocessor with (pushdown.h).
+  std::optional<CopPushdown> cop = PlanPushdown(*limit);
+  if (cop.has_value() && cop->limit == limit) return;
+  const uint64_t n =
+      limit->count > UINT64_MAX - limit->offset ? UINT64_MAX : limit->offset + limit->count;
+  s->limit = s->limit.has_value() ? std::min(*s->limit, n) : n;
 }
 
 }  // namespace
@@ -154,8 +177,12 @@ Binder::Ordering Binder::ApplyOrderProperties(PlanPtr* pp, const std::vector<siz
       o.desc = s->desc;
       return o;
     }
+    case PlanKind::kLimit: {
+      Ordering o = ApplyOrderProperties(&p->children[0], required);
+      PushLimitToRead(static_cast<LimitNode*>(p));
+      return o;
+    }
     case PlanKind::kSelection:
-    case PlanKind::kLimit:
     case PlanKind::kDistinct:
       return ApplyOrderProperties(&p->children[0], required);
     case PlanKind::kProjection: {
