@@ -189,11 +189,40 @@ int ColumnOf(const expr::Expression& e) {
   return -1;
 }
 
+// The value of `e` when it is a constant, or a numeric constant cast to DOUBLE (the binder
+// casts a DECIMAL or integer literal compared with a FLOAT / DOUBLE column: `col1 =
+// 370.53` is `col1 = cast(370.53 as double)`), computed as the cast does; nullopt else.
+std::optional<Datum> ConstantValue(const expr::Expression& e) {
+  if (e.IsConstant()) return static_cast<const expr::Constant&>(e).value();
+  auto* f = dynamic_cast<const expr::ScalarFunction*>(&e);
+  if (f == nullptr || f->name() != "cast" || f->num_args() != 1 || !f->arg(0).IsConstant() ||
+      f->type().GetEvalType() != EvalType::kReal) {
+    return std::nullopt;
+  }
+  const Datum& v = static_cast<const expr::Constant&>(f->arg(0)).value();
+  switch (v.kind()) {
+    case DatumKind::kNull:
+      return v;
+    case DatumKind::kInt64:
+      return Datum::Double(static_cast<double>(v.GetInt64()));
+    case DatumKind::kUint64:
+      return Datum::Double(static_cast<double>(v.GetUint64()));
+    case DatumKind::kFloat32:
+    case DatumKind::kFloat64:
+      return Datum::Double(v.GetDouble());
+    case DatumKind::kDecimal:
+      return Datum::Double(v.GetDecimal().ToDouble());
+    default:
+      return std::nullopt;
+  }
+}
+
 enum class Op { kEq, kLt, kLe, kGt, kGe, kNe, kNullEq };
 
 IntervalSet Compare(Op op, const expr::Expression& value, const FieldType& ct) {
-  if (!value.IsConstant()) return All();
-  const Datum& v = static_cast<const expr::Constant&>(value).value();
+  const std::optional<Datum> cv = ConstantValue(value);
+  if (!cv.has_value()) return All();
+  const Datum& v = *cv;
   if (v.IsNull()) return op == Op::kNullEq ? NullPoint() : IntervalSet{};
   if (op == Op::kNe) return NotNull();
   if (op == Op::kNullEq) op = Op::kEq;
@@ -282,7 +311,7 @@ IntervalSet Eval(const expr::Expression& e, size_t col, const FieldType& ct, int
   if (name == "in" && n >= 2 && ColumnOf(f->arg(0)) == static_cast<int>(col)) {
     IntervalSet acc;
     for (size_t i = 1; i < n; ++i) {
-      if (!f->arg(i).IsConstant()) return All();
+      if (!ConstantValue(f->arg(i)).has_value()) return All();
       acc = Union(acc, Compare(Op::kEq, f->arg(i), ct));
     }
     return acc;
