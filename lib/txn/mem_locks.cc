@@ -71,8 +71,29 @@ void PessimisticLockTable::Apply(
       r->locks.erase(k);
     }
   }
-  // An emptied entry stays: it keeps the newest tag seen, so a command of an older
-  // leadership cannot start a fresh entry under its stale tag.
+  // An emptied entry stays while the region has commands in flight (Pin): it keeps the
+  // newest tag seen, so a command of an older leadership cannot start a fresh entry under
+  // its stale tag.
+}
+
+void PessimisticLockTable::MaybeErase(std::map<uint64_t, Region>::iterator it) {
+  if (it->second.pins == 0 && it->second.locks.empty()) regions_.erase(it);
+}
+
+PessimisticLockTable::Pin::Pin(PessimisticLockTable* table, uint64_t region)
+    : table_(table), region_(region) {
+  absl::MutexLock l(&table_->mu_);
+  // A new entry's tag is {0, 0}: older than any real one, so it is no tombstone.
+  ++table_->regions_[region_].pins;
+}
+
+PessimisticLockTable::Pin::~Pin() {
+  if (table_ == nullptr) return;
+  absl::MutexLock l(&table_->mu_);
+  auto it = table_->regions_.find(region_);
+  if (it == table_->regions_.end()) return;  // Cleared (tests).
+  --it->second.pins;
+  table_->MaybeErase(it);
 }
 
 void PessimisticLockTable::Clear(uint64_t region) {
@@ -83,17 +104,20 @@ void PessimisticLockTable::Clear(uint64_t region) {
 void PessimisticLockTable::Retire(uint64_t region, const LeaderTag& floor) {
   absl::MutexLock l(&mu_);
   auto it = regions_.find(region);
-  if (it == regions_.end()) {
-    // Nothing held; the tombstone still keeps a command of the ended leadership from
-    // starting an entry after this.
-    regions_.emplace(region, Region{floor, {}, true});
-    return;
-  }
+  // No entry: no locks, and no command of the region in flight (every one is pinned
+  // before it reads the view its tag comes from), so none can carry an ended tag.
+  if (it == regions_.end()) return;
   Region& r = it->second;
   if (floor < r.tag) return;  // A newer leadership already (its entry stays).
   r.tag = floor;
   r.retired = true;
   r.locks.clear();
+  MaybeErase(it);
+}
+
+size_t PessimisticLockTable::TEST_Entries() {
+  absl::MutexLock l(&mu_);
+  return regions_.size();
 }
 
 size_t PessimisticLockTable::TEST_Count(uint64_t region) {

@@ -90,20 +90,47 @@ class PessimisticLockTable {
   // The leadership of `region` at `floor` and every older one ended (the peer stepped
   // down, a split or merge changed the epoch version, the peer was destroyed): their
   // locks go now, and commands still running under such a tag can neither read nor add
-  // any (a small tombstone remembers `floor`; a newer leadership replaces it).
+  // any (a small tombstone remembers `floor` while any command of the region is pinned;
+  // a newer leadership replaces it).
   void Retire(uint64_t region, const LeaderTag& floor);
 
+  // A command of `region` in flight: pinned before it reads its region view (where its tag
+  // comes from) until its last use of the table (MemLockScope pins itself too, so a write
+  // whose outcome is pending stays pinned). A region's entry lives while it holds locks or
+  // pins; a retired tombstone is only needed while a command that may carry its tag runs
+  // (a command pinned later reads a view after the leadership ended: a newer tag, or an
+  // error), so an entry with neither locks nor pins goes, and the table keeps nothing for
+  // regions destroyed here or led elsewhere.
+  class Pin {
+   public:
+    Pin(PessimisticLockTable* table, uint64_t region);
+    ~Pin();
+    Pin(Pin&& o) noexcept : table_(o.table_), region_(o.region_) { o.table_ = nullptr; }
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    Pin& operator=(Pin&&) = delete;
+
+   private:
+    PessimisticLockTable* table_;  // Null once moved from.
+    uint64_t region_;
+  };
+
   size_t TEST_Count(uint64_t region);
+  // How many regions have an entry (locks, a live or retired tag, or pins).
+  size_t TEST_Entries();
 
  private:
   struct Region {
     LeaderTag tag;
     std::map<std::string, Lock, std::less<>> locks;
     bool retired = false;  // `tag` and older are over (Retire); `locks` is empty.
+    int pins = 0;          // Commands of the region in flight (Pin).
   };
   // The region's entry if it belongs to `tag`, after dropping an older one; null when
   // `tag` is unknown or older than the entry's.
   Region* Current(uint64_t region, const LeaderTag& tag) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Erases `it` if nothing needs it: no locks, no pins.
+  void MaybeErase(std::map<uint64_t, Region>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t max_per_region_;
   absl::Mutex mu_;
@@ -119,7 +146,11 @@ class MemLockScope {
   // `accept_new`: new pessimistic locks may be placed in memory (AcquirePessimisticLock
   // with room in the table); otherwise only locks already in memory stay there.
   MemLockScope(PessimisticLockTable* table, uint64_t region, LeaderTag tag, bool accept_new)
-      : table_(table), region_(region), tag_(tag), accept_new_(accept_new && tag.term != 0) {}
+      : table_(table),
+        region_(region),
+        tag_(tag),
+        accept_new_(accept_new && tag.term != 0),
+        pin_(table, region) {}
 
   // Reader side.
   std::optional<Lock> Get(std::string_view key);
@@ -147,6 +178,7 @@ class MemLockScope {
   const uint64_t region_;
   const LeaderTag tag_;
   const bool accept_new_;
+  PessimisticLockTable::Pin pin_;
   // Keys whose lock, as this command read it, is in memory / in the engine.
   std::set<std::string, std::less<>> resident_;
   std::set<std::string, std::less<>> engine_locked_;

@@ -180,6 +180,9 @@ template <typename F>
 auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
                               bool latch, F&& body, bool new_mem_locks, bool sync_max_ts)
     -> decltype(body(static_cast<MvccReader*>(nullptr), static_cast<MvccTxn*>(nullptr))) {
+  // Pinned before any view is read (every round's): an ended leadership's tombstone in the
+  // lock table lives while this command may carry its tag (mem_locks.h).
+  PessimisticLockTable::Pin pin(&mem_locks_, ctx.region_id);
   Latches::Guard guard;
   absl::StatusOr<std::shared_ptr<RegionView>> view;
   // A max_ts sync made by an earlier round of this command (for views that name no term).
@@ -446,6 +449,7 @@ absl::StatusOr<ResolveLockResponse> RegionTxnStore::ResolveLock(const RegionCont
 absl::StatusOr<std::vector<LockInfo>> RegionTxnStore::ScanLock(const RegionContext& ctx,
                                                                const ScanLockRequest& req) {
   cm_.UpdateMaxTs(req.max_ts);
+  PessimisticLockTable::Pin pin(&mem_locks_, ctx.region_id);
   absl::StatusOr<std::shared_ptr<RegionView>> view = ReadView(ctx, {});
   if (!view.ok()) return view.status();
   MemLockScope mem(&mem_locks_, ctx.region_id,

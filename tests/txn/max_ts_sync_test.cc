@@ -192,9 +192,9 @@ TEST(MaxTsSyncTest, PdCallIsMadeWithoutTheLatches) {
   ASSERT_TRUE(sim.RunUntil([&] { return done; }, 10'000'000));
 }
 
-// A leadership's max_ts sync is forgotten when raftstore reports its end, so regions this
-// store no longer leads (or that were destroyed) leave nothing behind, and a store that
-// leads again syncs again.
+// A leadership's max_ts sync (and its in-memory lock table entry) is forgotten when
+// raftstore reports its end, so regions this store no longer leads (or that were
+// destroyed) leave nothing behind, and a store that leads again syncs again.
 TEST(MaxTsSyncTest, EndedLeadershipsAreForgotten) {
   testing::Simulation sim(4);
   Env* env = sim.env();
@@ -211,6 +211,9 @@ TEST(MaxTsSyncTest, EndedLeadershipsAreForgotten) {
     EXPECT_EQ(kv.tso_calls, 1);
     store.LeadershipEnded(1, LeaderTag{5, 1});
     EXPECT_EQ(store.TEST_MaxTsSyncedRegions(), 0u);
+    // Nor does the in-memory lock table keep a tombstone of the ended leadership: no
+    // command of the region is in flight.
+    EXPECT_EQ(store.TEST_mem_locks()->TEST_Entries(), 0u);
     kv.term = 6;
     AsyncPrewrite(store, "c", 30);
     EXPECT_EQ(kv.tso_calls, 2);

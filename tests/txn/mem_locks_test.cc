@@ -124,6 +124,10 @@ TEST(PessimisticLockTableTest, ScopeRoutesLockChanges) {
 
 TEST(PessimisticLockTableTest, RetireEndsALeadership) {
   PessimisticLockTable t;
+  // Commands of regions 1 and 2 in flight (pinned before they read their views), under
+  // the leaderships that end below.
+  PessimisticLockTable::Pin running1(&t, 1);
+  PessimisticLockTable::Pin running2(&t, 2);
   Put(&t, 1, LeaderTag{5, 1}, "a", 10);
   Put(&t, 1, LeaderTag{5, 1}, "b", 10);
   t.Retire(1, LeaderTag{5, 1});
@@ -143,6 +147,51 @@ TEST(PessimisticLockTableTest, RetireEndsALeadership) {
   // A late report of an older leadership leaves a newer one's locks alone.
   t.Retire(1, LeaderTag{5, 1});
   EXPECT_EQ(t.TEST_Count(1), 1u);
+}
+
+// The table keeps nothing for a region with no locks and no command in flight: a retired
+// leadership's tombstone goes with the last command that could carry its tag (a region
+// destroyed here or led elsewhere costs nothing once its commands are done), and a command
+// pinned after the retirement could only have read a newer view.
+TEST(PessimisticLockTableTest, NothingIsKeptForRegionsWithoutLocksOrCommands) {
+  PessimisticLockTable t;
+  {
+    PessimisticLockTable::Pin running(&t, 1);
+    Put(&t, 1, LeaderTag{5, 1}, "a", 10);
+    t.Retire(1, LeaderTag{5, 1});
+    EXPECT_EQ(t.TEST_Entries(), 1u);  // The tombstone, while the command runs.
+    EXPECT_FALSE(t.HasRoom(1, LeaderTag{5, 1}, 1));
+  }
+  EXPECT_EQ(t.TEST_Entries(), 0u);
+  // Retiring a region with no entry leaves none.
+  for (uint64_t r = 10; r < 1000; ++r) t.Retire(r, LeaderTag{7, 3});
+  EXPECT_EQ(t.TEST_Entries(), 0u);
+  // A leadership's locks outlive its commands; emptied and unpinned, the entry goes.
+  {
+    PessimisticLockTable::Pin running(&t, 2);
+    Put(&t, 2, LeaderTag{6, 1}, "k", 20);
+  }
+  EXPECT_EQ(t.TEST_Entries(), 1u);
+  EXPECT_EQ(t.TEST_Count(2), 1u);
+  {
+    PessimisticLockTable::Pin running(&t, 2);
+    t.Apply(2, LeaderTag{6, 1}, {{"k", std::nullopt}}, {});
+    EXPECT_EQ(t.TEST_Count(2), 0u);
+    EXPECT_EQ(t.TEST_Entries(), 1u);
+  }
+  EXPECT_EQ(t.TEST_Entries(), 0u);
+  // A scope (a pending write keeps its own) pins the region until it goes, moved or not.
+  {
+    std::optional<MemLockScope> kept;
+    {
+      MemLockScope scope(&t, 3, LeaderTag{2, 1}, true);
+      kept.emplace(std::move(scope));
+    }
+    t.Retire(3, LeaderTag{2, 1});
+    EXPECT_EQ(t.TEST_Entries(), 1u);
+    EXPECT_FALSE(t.HasRoom(3, LeaderTag{2, 1}, 1));
+  }
+  EXPECT_EQ(t.TEST_Entries(), 0u);
 }
 
 // ---- On a cluster ----
@@ -350,6 +399,10 @@ TEST(MemLocksClusterTest, StoresKeepNoLocksOfRegionsTheyNoLongerLead) {
     EXPECT_EQ(leader->TEST_mem_locks()->TEST_Count(r2.id), 0u) << "locks of the old epoch kept";
     EXPECT_EQ(leader->TEST_mem_locks()->TEST_Count(m.RegionOf("b").id), 0u);
     ASSERT_TRUE(u->Rollback().ok());
+    // No locks and no command in flight: the tables keep no entry (no tombstones of the
+    // ended leaderships either).
+    EXPECT_EQ(home->TEST_mem_locks()->TEST_Entries(), 0u);
+    EXPECT_EQ(leader->TEST_mem_locks()->TEST_Entries(), 0u);
   }));
 }
 
