@@ -138,6 +138,14 @@ bool TrySide(AggregateNode* a, JoinNode* j, size_t side, const StatsCache* stats
     if (in_s(c)) group.insert(c - off);
   }
   if (group.empty()) return false;
+  // Grouping merges values its comparison calls equal; only numbers are exact enough for
+  // that. Strings are not: 'a', 'A' and 'a ' are one group under utf8mb4_general_ci (and
+  // trailing spaces under utf8mb4_bin), so a join key, GROUP BY item or other condition
+  // that tells them apart (a COLLATE, LENGTH, HEX) would see only the group's first value.
+  for (size_t c : group) {
+    const EvalType t = s.schema[c].type.GetEvalType();
+    if (t != EvalType::kInt && t != EvalType::kDecimal && t != EvalType::kReal) return false;
+  }
 
   // Cost gate: far fewer groups than rows, by statistics.
   const double rows = EstimatePlanRows(&s, stats);
