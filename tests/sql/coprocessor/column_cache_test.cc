@@ -253,12 +253,7 @@ class ColumnCacheClusterTest : public ::testing::Test {
  protected:
   void Start() {
     transport_ = NewLocalTransport(Env::Default());
-    NodeOptions o;
-    o.id = 1;
-    o.transport = transport_.get();
-    o.host_pd = true;
-    o.initial_stores = {1};
-    o.raft_tick_micros = 10'000;
+    NodeOptions o = OneNodeOptions(transport_.get());
     o.columnar_cache_bytes = 32 << 20;
     auto n = Node::Open(o);
     ASSERT_TRUE(n.ok()) << n.status();

@@ -45,12 +45,7 @@ class CopClusterTest : public ::testing::Test {
   // and the txn commands) instead of in process.
   void Start(bool rpc = false) {
     transport_ = NewLocalTransport(Env::Default());
-    NodeOptions o;
-    o.id = 1;
-    o.transport = transport_.get();
-    o.host_pd = true;
-    o.initial_stores = {1};
-    o.raft_tick_micros = 10'000;
+    NodeOptions o = OneNodeOptions(transport_.get());
     auto n = Node::Open(o);
     ASSERT_TRUE(n.ok()) << n.status();
     node_ = *std::move(n);

@@ -72,12 +72,7 @@ TEST_P(DeferredInsertTest, DuplicatesAre1062AndWriteNothing) {
       db = *std::move(d);
     } else {
       transport = NewLocalTransport(Env::Default());
-      NodeOptions o;
-      o.id = 1;
-      o.transport = transport.get();
-      o.host_pd = true;
-      o.initial_stores = {1};
-      o.raft_tick_micros = 10'000;
+      NodeOptions o = OneNodeOptions(transport.get());
       auto n = rutile::Node::Open(o);
       ASSERT_TRUE(n.ok()) << n.status();
       node = *std::move(n);

@@ -31,12 +31,7 @@ struct Cluster {
 
   absl::Status Open() {
     transport = NewLocalTransport(Env::Default());
-    NodeOptions o;
-    o.id = 1;
-    o.transport = transport.get();
-    o.host_pd = true;
-    o.initial_stores = {1};
-    o.raft_tick_micros = 10'000;
+    NodeOptions o = OneNodeOptions(transport.get());
     auto n = rutile::Node::Open(o);
     if (!n.ok()) return n.status();
     std::vector<rutile::Node*> ptrs = {n->get()};
