@@ -159,6 +159,61 @@ TEST_F(RegionRequestSenderTest, NotLeaderWithAHintRetriesAtTheHintAtOnce) {
   EXPECT_EQ(cluster_.lookups(), 1);
 }
 
+// A hint naming a store that holds no peer of the cached region: the cached peers are stale
+// (a conf change the cache missed), so the sender does not send there with the stale region
+// but drops it and asks PD, then goes where PD says, with the region's current epoch.
+TEST_F(RegionRequestSenderTest, NotLeaderHintOutsideTheCachedPeersAsksPdAgain) {
+  ASSERT_TRUE(Send("a").ok());
+  // Store 3's peer was replaced by one on store 4, which now leads.
+  metapb::Region moved = MakeRegion(1, "", "", 1, {1, 2, 4});
+  moved.mutable_region_epoch()->set_conf_ver(3);
+  cluster_.SetRegion(moved, 4);
+  metapb::Peer leader = PeerOn(1, 4);
+  cluster_.Script(1, raftstore::NotLeaderError(1, &leader));
+  std::vector<uint64_t> conf_vers;
+  std::optional<absl::Status> out;
+  sim_.env()->Spawn([&] {
+    out = sender_.Send("a", sim_.env()->NowMicros() + kTimeout, [&](const SendTarget& t) {
+      conf_vers.push_back(t.region.region_epoch().conf_ver());
+      return cluster_.Attempt(t);
+    });
+  });
+  ASSERT_TRUE(sim_.RunUntil([&] { return out.has_value(); }, 60'000'000));
+  ASSERT_TRUE(out->ok()) << *out;
+  EXPECT_EQ(cluster_.lookups(), 2);  // Asked PD again.
+  ASSERT_EQ(conf_vers.size(), 2u);
+  EXPECT_EQ(conf_vers[1], 3u);  // Sent with the current peers, not the stale ones.
+  EXPECT_EQ(cluster_.attempts().back().store, 4u);
+  EXPECT_EQ(CachedLeader("a"), 4u);
+}
+
+// A leader hint naming a store with a peer of the region is kept; one naming another store
+// drops the region (its peers are stale), but only the entry the hint was about.
+TEST(RegionCacheTest, LeaderHintsOutsideThePeersDropTheRegion) {
+  int lookups = 0;
+  RegionCache cache([&](const std::string&) -> absl::StatusOr<RegionRoute> {
+    ++lookups;
+    return RegionRoute{MakeRegion(1, "", "", 2, {1, 2, 3}), 9};  // 9: not a peer.
+  });
+  absl::StatusOr<RegionCache::EntryPtr> e = cache.Locate("a");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->leader(), 0u);  // PD's hint names no peer: unknown.
+  EXPECT_TRUE(cache.UpdateLeader(**e, 2));
+  EXPECT_EQ((*cache.Locate("a"))->leader(), 2u);
+  EXPECT_FALSE(cache.UpdateLeader(**e, 4));
+  EXPECT_EQ(cache.size(), 0u);
+  ASSERT_TRUE(cache.Locate("a").ok());
+  EXPECT_EQ(lookups, 2);
+  // An entry already replaced is not dropped for its stale peers.
+  absl::StatusOr<RegionCache::EntryPtr> old = cache.Locate("a");
+  ASSERT_TRUE(old.ok());
+  ASSERT_TRUE(cache.Insert(MakeRegion(1, "", "", 3, {4, 5, 6}), 4));
+  EXPECT_FALSE(cache.UpdateLeader(**old, 9));
+  ASSERT_EQ(cache.size(), 1u);
+  EXPECT_EQ((*cache.Locate("a"))->leader(), 4u);
+  EXPECT_EQ(lookups, 2);
+}
+
 TEST_F(RegionRequestSenderTest, NotLeaderWithoutAHintBacksOffAndWalksTheReplicas) {
   cluster_.Script(1, raftstore::NotLeaderError(1, nullptr));
   cluster_.Script(2, raftstore::NotLeaderError(1, nullptr));
@@ -396,7 +451,7 @@ TEST(RegionCacheTest, InsertDropsOverlappingAndSameIdEntries) {
   ASSERT_TRUE(e.ok());
   EXPECT_EQ((*e)->region.id(), 1u);
   // Region 1 moved its start (an odd but legal sequence): the old entry of id 1 goes.
-  cache.Insert(MakeRegion(1, "b", "f", 3, {1}), 2);
+  cache.Insert(MakeRegion(1, "b", "f", 3, {1, 2, 3}), 2);
   EXPECT_FALSE(cache.Locate("a").ok());
   EXPECT_EQ(lookups, 1);
   cache.SetLeader(1, 3);
@@ -406,6 +461,81 @@ TEST(RegionCacheTest, InsertDropsOverlappingAndSameIdEntries) {
   EXPECT_FALSE(cache.Locate("c").ok());
   ASSERT_TRUE(cache.Locate("g").ok());
   EXPECT_EQ((*cache.Locate("g"))->region.id(), 3u);
+}
+
+// Answers arrive out of order: an insert never replaces a newer entry (by version across
+// regions, by version or conf_ver for one region) with an older one, and drops only what it
+// is newer than.
+TEST(RegionCacheTest, InsertKeepsNewerEntries) {
+  RegionCache cache([](const std::string&) -> absl::StatusOr<RegionRoute> {
+    return absl::NotFoundError("none");
+  });
+  // Region 1 split at "m" (version 2 for both halves).
+  ASSERT_TRUE(cache.Insert(MakeRegion(1, "", "m", 2, {1, 2, 3}), 1));
+  ASSERT_TRUE(cache.Insert(MakeRegion(2, "m", "", 2, {1, 2, 3}), 2));
+  // The pre-split region (a slow answer) overlaps both: refused, both kept.
+  EXPECT_FALSE(cache.Insert(MakeRegion(1, "", "", 1, {1, 2, 3}), 3));
+  ASSERT_EQ(cache.size(), 2u);
+  EXPECT_EQ((*cache.Locate("q"))->region.id(), 2u);
+  EXPECT_EQ((*cache.Locate("a"))->region.region_epoch().version(), 2u);
+  EXPECT_EQ((*cache.Locate("a"))->leader(), 1u);
+  // Same id, same version, an older conf_ver: refused.
+  metapb::Region conf = MakeRegion(2, "m", "", 2, {1, 2, 4});
+  conf.mutable_region_epoch()->set_conf_ver(2);
+  ASSERT_TRUE(cache.Insert(conf, 4));
+  EXPECT_FALSE(cache.Insert(MakeRegion(2, "m", "", 2, {1, 2, 3}), 3));
+  EXPECT_EQ((*cache.Locate("q"))->region.region_epoch().conf_ver(), 2u);
+  EXPECT_EQ((*cache.Locate("q"))->leader(), 4u);
+  // The same epoch again keeps the entry and takes the new leader hint.
+  RegionCache::EntryPtr before = *cache.Locate("q");
+  EXPECT_TRUE(cache.Insert(conf, 2));
+  EXPECT_EQ(*cache.Locate("q"), before);
+  EXPECT_EQ(before->leader(), 2u);
+  // A merge (version above both) replaces both.
+  metapb::Region merged = MakeRegion(2, "", "", 3, {1, 2, 4});
+  merged.mutable_region_epoch()->set_conf_ver(2);
+  ASSERT_TRUE(cache.Insert(merged, 1));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ((*cache.Locate("a"))->region.id(), 2u);
+}
+
+// A lookup whose PD answer is older than what the cache holds (PD lags behind the split the
+// stores reported) leaves the cache alone and still routes: to the newer cached entry when
+// it holds the key, else to PD's answer, uncached.
+TEST(RegionCacheTest, AStalePdAnswerDoesNotReplaceNewerEntries) {
+  int lookups = 0;
+  RegionCache cache([&](const std::string&) -> absl::StatusOr<RegionRoute> {
+    ++lookups;
+    return RegionRoute{MakeRegion(1, "", "", 1, {1, 2, 3}), 1};
+  });
+  ASSERT_TRUE(cache.Insert(MakeRegion(2, "m", "", 2, {1, 2, 3}), 2));
+  absl::StatusOr<RegionCache::EntryPtr> e = cache.Locate("a");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->region.region_epoch().version(), 1u);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ((*cache.Locate("q"))->region.id(), 2u);
+  EXPECT_EQ(lookups, 1);
+}
+
+// End to end: a store that has not applied the split yet answers a request carrying the
+// newer epoch with EpochNotMatch and its own, older region. That region must not replace
+// the two newer halves the cache holds: the retry goes to the same half, with its epoch.
+TEST_F(RegionRequestSenderTest, AnOlderRegionFromALaggingStoreDoesNotReplaceNewerOnes) {
+  cluster_.SetRegion(MakeRegion(1, "", "m", 2, {1, 2, 3}), 1);
+  cluster_.SetRegion(MakeRegion(2, "m", "", 2, {1, 2, 3}), 2);
+  ASSERT_TRUE(Send("a").ok());
+  cluster_.Script(
+      2, raftstore::EpochNotMatchError("stale peer", {MakeRegion(1, "", "", 1, {1, 2, 3})}));
+  ASSERT_TRUE(Send("q").ok());
+  const std::vector<AttemptRecord>& a = cluster_.attempts();
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(a[2].region_id, 2u);
+  EXPECT_EQ(a[2].version, 2u);
+  ASSERT_TRUE(Send("b").ok());
+  EXPECT_EQ(cluster_.attempts().back().region_id, 1u);
+  EXPECT_EQ(cluster_.attempts().back().version, 2u);
+  EXPECT_EQ(cache_.size(), 2u);
+  EXPECT_EQ(cluster_.lookups(), 2);
 }
 
 }  // namespace

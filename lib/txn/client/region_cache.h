@@ -4,6 +4,18 @@
 // RegionRequestSender). Keys are whatever the regions are keyed by: the raw KV clients use
 // raw keys, the transaction client encoded keys (types.h EncodeKey).
 //
+// Epochs: answers arrive out of order (a slow PD lookup, an EpochNotMatch from a store that
+// has not applied the latest split), so an insert never replaces newer knowledge with older.
+// A region's epoch only grows: a split raises the version of every region it leaves, a
+// merge sets the survivor's above both, a conf change raises conf_ver. So among regions
+// covering a key the newest has the highest version (PD's region tree keeps the same
+// rule), and a cached entry is replaced only by one that is not older (client-go's
+// RegionCache and PD's RegionsInfo ignore stale regions the same way).
+//
+// Leader hints name a store holding a peer of the cached region; a hint naming another
+// store means the cached peers are stale, and the region is dropped (client-go's
+// UpdateLeader).
+//
 // Thread safety: every method may be called from any fiber concurrently.
 
 #ifndef RUTILE_TXN_CLIENT_REGION_CACHE_H_
@@ -39,7 +51,7 @@ class RegionCache {
     uint64_t leader() const { return leader_store.load(std::memory_order_relaxed); }
 
     const metapb::Region region;
-    std::atomic<uint64_t> leader_store;  // 0: not known.
+    mutable std::atomic<uint64_t> leader_store;  // 0: not known.
   };
   using EntryPtr = std::shared_ptr<Entry>;
   // Asks PD for the region holding a key: NotFound when PD knows none, other errors when
@@ -52,21 +64,37 @@ class RegionCache {
 
   // The cached region holding `key`, or PD's answer (then cached). Errors are PD's.
   absl::StatusOr<EntryPtr> Locate(const std::string& key);
-  // Caches `region` with leader hint `leader_store` (0: unknown), dropping every cached
-  // region it overlaps and any older entry of the same id.
-  void Insert(const metapb::Region& region, uint64_t leader_store);
+  // Caches `region` with leader hint `leader_store` (0: unknown; a store without a peer of
+  // the region counts as unknown), dropping every cached region it overlaps and the entry
+  // of its id, unless one of those is newer (see Newer): then the cache is left as it is
+  // and this returns false. A region of the same epoch as the cached entry of its id keeps
+  // that entry (and takes the leader hint, if one is given).
+  bool Insert(const metapb::Region& region, uint64_t leader_store);
   // Caches each of `regions` (an EpochNotMatch's current regions) as Insert does.
   void InsertAll(const google::protobuf::RepeatedPtrField<metapb::Region>& regions,
                  uint64_t leader_store);
   // Drops region `region_id`: the next lookup of its keys asks PD.
   void Invalidate(uint64_t region_id);
-  // Sets the leader hint of region `region_id` (0: unknown) if it is cached.
+  // Drops `e` if it is still cached (not when a newer entry of its region replaced it).
+  void Invalidate(const Entry& e);
+  // Sets the leader hint of `e` to `store` (0: unknown) and returns true when `store` holds
+  // a peer of e's region or is 0; otherwise the cached peers are stale: drops `e` (as
+  // Invalidate(e)) and returns false.
+  bool UpdateLeader(const Entry& e, uint64_t store);
+  // UpdateLeader on the cached entry of region `region_id`, if any.
   void SetLeader(uint64_t region_id, uint64_t store);
+  // Whether `a` is newer than `b` for routing: for the same region id, a higher version or
+  // conf_ver; for regions of different ids (whose ranges overlap), a higher version.
+  static bool Newer(const metapb::Region& a, const metapb::Region& b);
   // How many regions are cached.
   size_t size();
 
  private:
-  void InsertLocked(EntryPtr e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts `e` as Insert does. Returns the entry now cached for e's region: `e`, the
+  // cached entry of the same epoch, or null when a cached entry is newer.
+  EntryPtr InsertLocked(EntryPtr e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The cached entry holding `key`, or null.
+  EntryPtr FindLocked(const std::string& key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void EraseLocked(std::map<std::string, EntryPtr>::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Lookup lookup_;

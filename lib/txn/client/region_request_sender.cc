@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -111,7 +112,6 @@ absl::Status RegionRequestSender::Try(const RegionCache::Entry& e, uint64_t atte
 RegionRequestSender::Outcome RegionRequestSender::OnFailure(const absl::Status& s,
                                                             const RegionCache::Entry& e,
                                                             uint64_t store, int* store_errors) {
-  const uint64_t id = e.region.id();
   std::optional<raft_cmdpb::Error> err = RegionErrorOf(s);
   if (err.has_value()) {
     *store_errors = 0;
@@ -119,16 +119,20 @@ RegionRequestSender::Outcome RegionRequestSender::OnFailure(const absl::Status& 
       case raft_cmdpb::Error::kNotLeader: {
         const uint64_t hint = err->not_leader().leader().store_id();
         if (hint != 0 && hint != store) {
-          cache_->SetLeader(id, hint);
+          // A hint naming a store without a peer of the cached region means the cached
+          // peers are stale (a conf change the cache missed): UpdateLeader drops the region
+          // and the retry asks PD again (client-go's UpdateLeader) instead of sending to a
+          // store that cannot serve the region as cached.
+          cache_->UpdateLeader(e, hint);
           return Outcome::kRetryNow;
         }
-        cache_->SetLeader(id, 0);
+        cache_->UpdateLeader(e, 0);
         return Outcome::kRetry;
       }
       case raft_cmdpb::Error::kEpochNotMatch: {
         const auto& current = err->epoch_not_match().current_regions();
         if (current.empty()) {
-          cache_->Invalidate(id);
+          cache_->Invalidate(e);
         } else {
           // The store that answered leads the region it knows; it is the best hint for the
           // regions split off it too.
@@ -141,7 +145,7 @@ RegionRequestSender::Outcome RegionRequestSender::OnFailure(const absl::Status& 
       case raft_cmdpb::Error::kProposalInMergingMode:
         // The cached range is stale (the store no longer has the region: moved or merged
         // away; or it is merging away): ask PD again.
-        cache_->Invalidate(id);
+        cache_->Invalidate(e);
         return Outcome::kRetry;
       default:  // ServerIsBusy, StaleCommand.
         return Outcome::kRetry;
@@ -151,10 +155,10 @@ RegionRequestSender::Outcome RegionRequestSender::OnFailure(const absl::Status& 
   // The store did not answer (the outcome is unknown; requests sent here are idempotent),
   // is shutting down or cannot be reached: try the next replica. When every replica failed
   // so in a row, the cached peers may be gone: ask PD again.
-  cache_->SetLeader(id, 0);
+  cache_->UpdateLeader(e, 0);
   if (++*store_errors >= std::max(1, e.region.peers_size())) {
     *store_errors = 0;
-    cache_->Invalidate(id);
+    cache_->Invalidate(e);
   }
   return Outcome::kRetry;
 }
@@ -176,7 +180,7 @@ absl::Status RegionRequestSender::Send(const std::string& key, uint64_t deadline
       uint64_t store = 0;
       last = Try(e, attempt_no++, deadline, attempt, &store);
       if (last.ok()) {
-        if (cached_leader != store) cache_->SetLeader(e.region.id(), store);
+        if (cached_leader != store) cache_->UpdateLeader(e, store);
         return last;
       }
       where = Where(e.region, store);
@@ -207,8 +211,10 @@ absl::Status RegionRequestSender::SendGrouped(const std::vector<std::string>& ke
       uint64_t store = 0;
       Outcome outcome = Outcome::kDone;
     };
-    // Group by the cached regions, in region id order.
-    std::map<uint64_t, Group> by_region;
+    // Group by the cached regions, in region id order. Keyed by epoch too: while a region
+    // changes, keys of one id may be located in entries of different epochs (one cached,
+    // one PD's older answer the cache refused), each sent with its own epoch.
+    std::map<std::tuple<uint64_t, uint64_t, uint64_t>, Group> by_region;
     std::vector<size_t> unlocated;
     for (size_t i : pending) {
       absl::StatusOr<RegionCache::EntryPtr> e = cache_->Locate(keys[i]);
@@ -217,8 +223,9 @@ absl::Status RegionRequestSender::SendGrouped(const std::vector<std::string>& ke
         unlocated.push_back(i);
         continue;
       }
-      Group& g = by_region[(*e)->region.id()];
-      g.entry = *std::move(e);
+      const metapb::Region& r = (*e)->region;
+      Group& g = by_region[{r.id(), r.region_epoch().version(), r.region_epoch().conf_ver()}];
+      if (g.entry == nullptr) g.entry = *std::move(e);
       g.indices.push_back(i);
     }
     std::vector<Group*> groups;
@@ -232,7 +239,7 @@ absl::Status RegionRequestSender::SendGrouped(const std::vector<std::string>& ke
           e, this_attempt, deadline, [&](const SendTarget& t) { return attempt(t, g.indices); },
           &g.store);
       if (g.status.ok()) {
-        if (cached_leader != g.store) cache_->SetLeader(e.region.id(), g.store);
+        if (cached_leader != g.store) cache_->UpdateLeader(e, g.store);
         g.outcome = Outcome::kDone;
       }
     };
