@@ -67,7 +67,10 @@ class TsoAllocator {
   // parts ts-count+1 .. ts), all greater than any timestamp returned before by this
   // allocator or by any predecessor that used the same storage. Errors: InvalidArgument
   // when count is 0 or not below 2^18; Unavailable when not serving or when the window
-  // had to be extended and the save failed.
+  // had to be extended and the save failed. With less than a quarter of the window left,
+  // the caller that notices saves a larger one after releasing the allocator's mutex (the
+  // others keep being served meanwhile), so an allocator that nobody ticks seldom makes a
+  // caller wait for a save under the mutex either.
   absl::StatusOr<uint64_t> GetTimestamp(uint32_t count = 1);
 
   // Periodic tick (PD runs it every 50 ms): moves the physical part up to the clock (or by
@@ -84,6 +87,11 @@ class TsoAllocator {
   // Makes sure `physical` is below the saved limit, saving physical + save_interval when it
   // is not (or, when `eager`, when less than half the interval remains).
   absl::Status EnsureWindowLocked(uint64_t physical, bool eager);
+  // GetTimestamp's work under mu_.
+  absl::StatusOr<uint64_t> NextLocked(uint32_t count);
+  // Saves a window limit of at least `limit_ms` (never below one saved before); returns
+  // the limit saved.
+  absl::StatusOr<uint64_t> SaveLimit(uint64_t limit_ms);
 
   Env* const env_;
   AllocatorStorage* const storage_;
@@ -95,6 +103,12 @@ class TsoAllocator {
   // The last logical value handed out within physical_ms_ (0 = none yet).
   uint64_t logical_ = 0;
   uint64_t limit_ms_ = 0;
+  // A caller of GetTimestamp is extending the window outside mu_.
+  bool extending_ = false;
+
+  // Taken around every save (inside mu_ or alone, never the other way round).
+  Mutex save_mu_;
+  uint64_t saved_limit_ms_ = 0;  // The largest limit this allocator saved.
 };
 
 }  // namespace rutile::pd

@@ -227,6 +227,61 @@ TEST(TsoTest, StrictlyIncreasingAcrossConcurrentFibersOnSimEnv) {
   EXPECT_GT(storage.timestamp_saves(), 1u);  // the window moved during the run
 }
 
+// Storage whose timestamp saves take `save_micros` of simulated time (a synced write) and
+// that records every saved limit in order.
+class SlowStorage : public MemAllocatorStorage {
+ public:
+  SlowStorage(Env* env, uint64_t save_micros) : env_(env), save_micros_(save_micros) {}
+  absl::Status SaveTimestampLimit(uint64_t limit_ms) override {
+    env_->SleepForMicros(save_micros_);
+    saved.push_back(limit_ms);
+    return MemAllocatorStorage::SaveTimestampLimit(limit_ms);
+  }
+  std::vector<uint64_t> saved;
+
+ private:
+  Env* env_;
+  uint64_t save_micros_;
+};
+
+// Nobody ticks UpdateTimestamp (LocalPd does not): GetTimestamp extends the window itself
+// once three quarters of it are used, outside its mutex, so callers are served during the save; and
+// the stored limit only grows and always lies above every physical part served.
+TEST(TsoTest, WindowExtendsAheadWithoutTicksAndSavesNeverGoBack) {
+  SimEnv env(SimEnvOptions{.seed = 5});
+  SlowStorage storage(&env, 20 * kMs);
+  TsoAllocator tso(&env, &storage, TsoOptions{.save_interval_ms = 1000});
+  RunInSim(env, [&] { ASSERT_TRUE(tso.Initialize().ok()); });
+  constexpr int kFibers = 16;
+  int finished = 0;
+  uint64_t max_physical = 0;
+  uint64_t slow_calls = 0;
+  for (int f = 0; f < kFibers; ++f) {
+    env.Spawn([&] {
+      for (int i = 0; i < 400; ++i) {
+        const uint64_t t0 = env.NowMicros();
+        absl::StatusOr<uint64_t> ts = tso.GetTimestamp();
+        ASSERT_TRUE(ts.ok());
+        if (env.NowMicros() - t0 > kMs) ++slow_calls;
+        max_physical = std::max(max_physical, TsPhysical(*ts));
+        // Every physical part served lies below a limit already saved.
+        ASSERT_FALSE(storage.saved.empty());
+        ASSERT_LT(TsPhysical(*ts), *std::max_element(storage.saved.begin(), storage.saved.end()));
+        env.SleepForMicros(env.Uniform(20 * kMs));
+      }
+      ++finished;
+    });
+  }
+  ASSERT_TRUE(env.RunUntil([&] { return finished == kFibers; }, 3600ull * 1'000'000));
+  // About 4 s of simulated time: the window moved several times ...
+  EXPECT_GE(storage.saved.size(), 4u);
+  EXPECT_TRUE(std::is_sorted(storage.saved.begin(), storage.saved.end()));
+  EXPECT_GT(*storage.LoadTimestampLimit(), max_physical);
+  // ... and each save delayed only the caller that made it (one per extension), never
+  // the callers queued behind the allocator's mutex.
+  EXPECT_LE(slow_calls, storage.saved.size());
+}
+
 TEST(TsoTest, StrictlyIncreasingAcrossConcurrentFibersOnDefaultEnv) {
   Env* env = Env::Default();
   MemAllocatorStorage storage;
