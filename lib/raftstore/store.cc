@@ -512,8 +512,25 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
         ++stats_.snapshots_applied;
       }
     }
-    absl::Status s = p->storage()->log()->BuildReadyWrite(item.rd.hard_state, item.rd.entries,
-                                                          item.rd.snapshot, &wb);
+    // A Ready whose only change to persist is a higher commit index (no entries, no
+    // snapshot, term and vote as persisted: !must_sync) writes nothing in its round; the
+    // peer's next synced write carries the newest hard state. Such a write used to be
+    // unsynced and went in line on the poller's thread, where LevelDB queued it behind
+    // the store's synced write in flight (a whole fdatasync with an Env worker blocked,
+    // and the commit round's applies and callbacks behind it). Losing the commit index is
+    // what a crash did to that unsynced write already: Raft keeps it as volatile state
+    // (a leader teaches it again), and on restart the applied index bounds it from below
+    // (PeerStorage::Create, Raft's `applied` in raft.cc).
+    std::optional<raft::HardState> hs = item.rd.hard_state;
+    if (!item.rd.must_sync) {
+      if (hs.has_value()) fsm->unsaved_hard_state = std::move(hs);
+      hs.reset();
+    } else {
+      if (!hs.has_value()) hs = std::move(fsm->unsaved_hard_state);
+      fsm->unsaved_hard_state.reset();
+    }
+    absl::Status s =
+        p->storage()->log()->BuildReadyWrite(hs, item.rd.entries, item.rd.snapshot, &wb);
     if (!s.ok()) Fatal(s, "building a Ready write");
     sync = sync || item.rd.must_sync;
     items.push_back(std::move(item));

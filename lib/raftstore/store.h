@@ -270,6 +270,9 @@ class Store : public std::enable_shared_from_this<Store> {
     std::shared_ptr<DataVersion> data_version;  // Set once at registration.
     // Only the poller holding the fsm (scheduled) touches the peer.
     std::unique_ptr<Peer> peer;
+    // Also the poller's: the newest hard state not written yet (only its commit index
+    // differs from the persisted one; ProcessBatch).
+    std::optional<raft::HardState> unsaved_hard_state;
   };
   using FsmPtr = std::shared_ptr<PeerFsm>;
 
