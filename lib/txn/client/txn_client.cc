@@ -1065,7 +1065,11 @@ absl::Status Txn::Commit() {
   // A commit gate bounds 1PC and async commit through max_commit_ts (see SetCommitCheck).
   const bool fast_ok = commit_check_ == nullptr || check_max_commit_ts_ > start_ts_;
   bool one_pc = false;
-  if (options_.try_one_pc && fast_ok) {
+  if (options_.try_one_pc && fast_ok && keys.size() == 1) {
+    // One key lies in one region: no lookup here (PrewriteAll asks for 1PC only when one
+    // group holds every key, and routes the key itself).
+    one_pc = true;
+  } else if (options_.try_one_pc && fast_ok) {
     std::set<uint64_t> regions;
     bool ok = true;
     for (const std::string& k : keys) {
