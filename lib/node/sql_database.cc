@@ -60,7 +60,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   if (client == nullptr) return absl::InvalidArgumentError("DatabaseOptions.client is required");
   kv::ClientKvOptions ko;
   ko.try_one_pc = options.try_one_pc;
-  return DatabaseAccess::Make(std::make_unique<kv::ClientKvStore>(client, ko), nullptr);
+  // The client's Env: the schema lease, NOW() and the background ANALYZE fibers run where
+  // the cluster does (a SimEnv's virtual time and its one thread, not Env::Default()).
+  return DatabaseAccess::Make(std::make_unique<kv::ClientKvStore>(client, ko), nullptr,
+                              client->env());
 }
 
 absl::StatusOr<std::unique_ptr<Database>> Database::OpenLocalCluster(

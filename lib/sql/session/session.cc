@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <utility>
 
@@ -31,6 +32,8 @@
 #include "sql/session/database_access.h"
 #include "sql/session/session_access.h"
 #include "sql/types/convert.h"
+#include "util/failpoint.h"
+#include "util/logging.h"
 #include "util/sync.h"
 
 namespace rutile::sql {
@@ -127,6 +130,19 @@ struct DatabaseImpl {
   // claim when done; best effort, as the synchronous automatic ANALYZE.
   void AnalyzeInBackground(TablePtr t);
   ~DatabaseImpl() { background.Wait(); }
+
+  // Automatic ANALYZEs run and failed (SHOW STATUS Rutile_auto_analyze_runs / _errors) and
+  // the last failure's text. A failure fails no statement (the statistics stay as they
+  // were), so it is logged, at most once per kAutoAnalyzeLogIntervalMicros of `env`.
+  static constexpr uint64_t kAutoAnalyzeLogIntervalMicros = 60'000'000;
+  std::atomic<uint64_t> auto_analyze_runs{0};
+  std::atomic<uint64_t> auto_analyze_errors{0};
+  std::mutex auto_analyze_mu;
+  std::string auto_analyze_last_error;  // Guarded by auto_analyze_mu.
+  uint64_t auto_analyze_logged_at = 0;  // Guarded by auto_analyze_mu; 0: never.
+  uint64_t auto_analyze_unlogged = 0;   // Guarded by auto_analyze_mu.
+  // Counts an automatic ANALYZE of `table` that ended with `s`.
+  void NoteAutoAnalyze(const std::string& table, const absl::Status& s);
 };
 
 struct Prepared {
@@ -975,9 +991,31 @@ void SessionImpl::AutoAnalyze(const std::map<int64_t, std::pair<int64_t, int64_t
       db->AnalyzeInBackground(std::move(t));
       continue;
     }
-    (void)AnalyzeOne(t);
+    db->NoteAutoAnalyze(t->name, AnalyzeOne(t));
     db->stats.ReleaseAnalyze(id);
   }
+}
+
+void DatabaseImpl::NoteAutoAnalyze(const std::string& table, const absl::Status& s) {
+  auto_analyze_runs.fetch_add(1, std::memory_order_relaxed);
+  if (s.ok()) return;
+  auto_analyze_errors.fetch_add(1, std::memory_order_relaxed);
+  std::string text = absl::StrCat("table ", table, ": ", MySqlErrorOf(s).message);
+  const uint64_t now = env->NowMicros();
+  uint64_t unlogged = 0;
+  {
+    std::lock_guard<std::mutex> l(auto_analyze_mu);
+    auto_analyze_last_error = text;
+    if (auto_analyze_logged_at != 0 &&
+        now - auto_analyze_logged_at < kAutoAnalyzeLogIntervalMicros) {
+      ++auto_analyze_unlogged;
+      return;
+    }
+    auto_analyze_logged_at = now == 0 ? 1 : now;
+    unlogged = std::exchange(auto_analyze_unlogged, 0);
+  }
+  RUTILE_LOG_WARN("automatic ANALYZE failed ({} more failures not logged since the last): {}",
+                  unlogged, text);
 }
 
 void DatabaseImpl::AnalyzeInBackground(TablePtr t) {
@@ -997,7 +1035,7 @@ void DatabaseImpl::AnalyzeInBackground(TablePtr t) {
     // A session of its own with the default settings (the committing one may be gone).
     SessionImpl s;
     s.db = this;
-    (void)s.AnalyzeOne(t);
+    NoteAutoAnalyze(t->name, s.AnalyzeOne(t));
   });
 }
 
@@ -1358,6 +1396,9 @@ absl::StatusOr<ResultSet> SessionImpl::Analyze(const AnalyzeTableStmt& s) {
 }
 
 absl::Status SessionImpl::AnalyzeOne(const TablePtr& t) {
+  RUTILE_FAIL_POINT_RETURN("sql_analyze_table_error", [](const std::string& v) {
+    return absl::UnavailableError(absl::StrCat("injected: ", v));
+  });
   auto b = db->store->Begin();
   if (!b.ok()) return b.status();
   ExecContext ctx;
@@ -2526,6 +2567,29 @@ ResultSet TextResult(const std::vector<std::string>& names, std::vector<Row> row
   return rs;
 }
 
+// Keeps the rows of a SHOW VARIABLES / STATUS whose name (column 0) matches the statement's
+// LIKE pattern, compared as MySQL does (case-insensitively); all rows without one.
+absl::StatusOr<std::vector<Row>> RowsLike(Binder* binder, const ShowStmt& s,
+                                          std::vector<Row> rows) {
+  if (s.like == nullptr) return rows;
+  Schema none;
+  auto pattern = binder->BindOver(*s.like, none);
+  if (!pattern.ok()) return pattern.status();
+  std::vector<Row> kept;
+  for (Row& r : rows) {
+    std::vector<expr::ExprPtr> args;
+    args.push_back(expr::NewString(r[0].value_or("")));
+    args.push_back((*pattern)->Clone());
+    auto like = expr::NewFunction("like", std::move(args));
+    if (!like.ok()) return like.status();
+    ExecContext ctx;
+    auto v = Binder::EvalConstant(&ctx, **like);
+    if (!v.ok()) return v.status();
+    if (!v->IsNull() && v->GetInt64() != 0) kept.push_back(std::move(r));
+  }
+  return kept;
+}
+
 }  // namespace
 
 absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
@@ -2647,7 +2711,27 @@ absl::StatusOr<ResultSet> SessionImpl::Show(const ShowStmt& s) {
         const Datum& d = static_cast<const expr::Constant&>(**x).value();
         rows.push_back({std::string(n), d.ToString()});
       }
-      return TextResult({"Variable_name", "Value"}, std::move(rows));
+      Binder binder(Options(nullptr));
+      auto kept = RowsLike(&binder, s, std::move(rows));
+      if (!kept.ok()) return kept.status();
+      return TextResult({"Variable_name", "Value"}, *std::move(kept));
+    }
+    case ShowKind::kStatus: {
+      // Rutile's own counters (session and global scope alike: they are the Database's).
+      std::string last_error;
+      {
+        std::lock_guard<std::mutex> l(db->auto_analyze_mu);
+        last_error = db->auto_analyze_last_error;
+      }
+      std::vector<Row> rows = {
+          {std::string("Rutile_auto_analyze_errors"), absl::StrCat(db->auto_analyze_errors.load())},
+          {std::string("Rutile_auto_analyze_last_error"), last_error},
+          {std::string("Rutile_auto_analyze_runs"), absl::StrCat(db->auto_analyze_runs.load())},
+      };
+      Binder binder(Options(nullptr));
+      auto kept = RowsLike(&binder, s, std::move(rows));
+      if (!kept.ok()) return kept.status();
+      return TextResult({"Variable_name", "Value"}, *std::move(kept));
     }
     case ShowKind::kWarnings:
     case ShowKind::kErrors: {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,10 +13,13 @@
 #include "gtest/gtest.h"
 #include "rutile/env.h"
 #include "rutile/kv.h"
+#include "rutile/logging.h"
 #include "rutile/node.h"
 #include "rutile/sql.h"
+#include "rutile/testing/cluster.h"
 #include "sql/planner/stats.h"
 #include "sql/session/session_test_util.h"
+#include "util/failpoint.h"
 #include "util/sync.h"
 
 namespace rutile::sql {
@@ -175,6 +179,106 @@ TEST(ClusterDatabaseTest, BigTablesAreAnalyzedInTheBackground) {
     a.reset();
     db->reset();
   });
+}
+
+// The Rutile_auto_analyze_* rows of SHOW STATUS, "name=value" joined by spaces.
+std::string AnalyzeStatus(Session* s) {
+  ResultSet r = Ok(s, "SHOW GLOBAL STATUS LIKE 'rutile_auto_analyze%'");
+  std::string out;
+  for (const auto& row : r.rows) {
+    if (!out.empty()) out += " ";
+    out += row[0].value_or("NULL") + "=" + row[1].value_or("NULL");
+  }
+  return out;
+}
+
+// An automatic ANALYZE that fails fails no statement, but is not silent: SHOW STATUS
+// counts it (Rutile_auto_analyze_errors, with the last failure's text) and it is logged
+// at Warn, at most once a minute however often it fails.
+TEST(ClusterDatabaseTest, AutoAnalyzeFailuresAreCountedAndLogged) {
+  if (!failpoint::CompiledIn()) GTEST_SKIP() << "failpoints are compiled out";
+  std::mutex mu;
+  std::vector<std::string> logged;
+  SetLogSink([&](const LogRecord& r) {
+    if (r.level != LogLevel::kWarn || r.message.find("automatic ANALYZE") == std::string::npos) {
+      return;
+    }
+    std::lock_guard<std::mutex> l(mu);
+    logged.emplace_back(r.message);
+  });
+  OnFiber([] {
+    auto db = Database::OpenInMemory();
+    ASSERT_TRUE(db.ok()) << db.status();
+    auto a = (*db)->NewSession();
+    Ok(a.get(), "USE test");
+    Ok(a.get(), "CREATE TABLE f (id INT PRIMARY KEY, g INT)");
+    EXPECT_EQ(AnalyzeStatus(a.get()),
+              "Rutile_auto_analyze_errors=0 Rutile_auto_analyze_last_error= "
+              "Rutile_auto_analyze_runs=0");
+    int64_t rows = 0;
+    auto add = [&](int n) {
+      std::string ins = "INSERT INTO f VALUES ";
+      for (int i = 0; i < n; ++i) {
+        ++rows;
+        absl::StrAppend(&ins, i > 0 ? "," : "", "(", rows, ",", rows % 7, ")");
+      }
+      Ok(a.get(), ins);
+    };
+    {
+      failpoint::ScopedFailPoint fail("sql_analyze_table_error", "return(disk on fire)");
+      ASSERT_TRUE(fail.ok()) << fail.status();
+      add(1100);  // Due (never analyzed, over 1,000 rows): the analysis fails.
+      add(10);    // Still due: tried again, fails again.
+      EXPECT_EQ(One(a.get(), "SELECT COUNT(*) FROM f"), "1110");
+      EXPECT_EQ(AnalyzeStatus(a.get()),
+                "Rutile_auto_analyze_errors=2 Rutile_auto_analyze_last_error=table f: injected: "
+                "disk on fire Rutile_auto_analyze_runs=2");
+    }
+    add(10);  // Analyzed.
+    EXPECT_EQ(AnalyzeStatus(a.get()),
+              "Rutile_auto_analyze_errors=2 Rutile_auto_analyze_last_error=table f: injected: "
+              "disk on fire Rutile_auto_analyze_runs=3");
+    EXPECT_EQ(ScanEstimate(a.get(), "SELECT g FROM f"), "1120.00");
+    // The status rows by exact name, and nothing for a pattern that matches none.
+    EXPECT_EQ(One(a.get(), "SHOW STATUS LIKE 'Rutile_auto_analyze_runs'"),
+              "Rutile_auto_analyze_runs");
+    EXPECT_TRUE(Ok(a.get(), "SHOW SESSION STATUS LIKE 'no_such%'").rows.empty());
+  });
+  SetLogSink(nullptr);
+  std::lock_guard<std::mutex> l(mu);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("table f: injected: disk on fire"), std::string::npos) << logged[0];
+}
+
+// Database::Open over a TxnClient runs on the client's Env: under a simulated cluster,
+// NOW() is the simulation's wall clock (2023-11 at its start), the schema lease and the
+// background ANALYZE fibers run on its virtual time and its one thread.
+TEST(ClusterDatabaseTest, OpenOverASimulatedClusterUsesItsEnv) {
+  rutile::testing::TestClusterOptions o;
+  o.nodes = 1;
+  o.replicated_pd = false;
+  o.sim.seed = 11;
+  rutile::testing::TestCluster c(o);
+  ASSERT_TRUE(c.Start().ok());
+  ASSERT_TRUE(c.Run([&] {
+    auto client = TxnClient::Open(c.env(), c.pd(), [&](uint64_t id) { return c.node(id); });
+    ASSERT_TRUE(client.ok()) << client.status();
+    {
+      DatabaseOptions dbo;
+      dbo.client = client->get();
+      auto db = Database::Open(dbo);
+      ASSERT_TRUE(db.ok()) << db.status();
+      auto s = (*db)->NewSession();
+      Ok(s.get(), "USE test");
+      Ok(s.get(), "CREATE TABLE k (id INT PRIMARY KEY, v INT)");
+      Ok(s.get(), "INSERT INTO k VALUES (1, 10)");
+      // The simulation's wall clock starts at 1,700,000,000 s (2023-11-14 22:13:20 UTC).
+      ASSERT_LT(c.env()->WallMicros(), uint64_t{1'700'003'600'000'000});
+      EXPECT_EQ(One(s.get(), "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H')"), "2023-11-14 22");
+      EXPECT_EQ(One(s.get(), "SELECT v FROM k WHERE id = 1"), "10");
+    }
+    client->reset();
+  })) << c.SeedMessage();
 }
 
 // A prepared `WHERE pk BETWEEN ? AND ?` select (sysbench's range selects) keeps its bound
