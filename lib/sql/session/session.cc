@@ -212,6 +212,9 @@ struct SessionImpl {
   // entries written so (the row keys name their table and handle themselves).
   bool defer_insert_checks = false;
   std::map<std::string, DeferredCheck> deferred_checks;
+  // The tables (id -> name) whose rows the statement wrote so: a failing row key names its
+  // table by id, and the catalog may have dropped the table by the time the commit failed.
+  std::map<int64_t, std::string> deferred_tables;
   // The 1062 error for a deferred check the commit found failing (`s`: the commit's
   // status), or `s` itself.
   absl::Status DeferredDupError(const absl::Status& s);
@@ -865,16 +868,23 @@ absl::StatusOr<ResultSet> SessionImpl::RunInTxnOnce(const Stmt& stmt,
   if (local != nullptr) {
     t->BeginStatement();
     deferred_checks.clear();
+    deferred_tables.clear();
     defer_insert_checks = true;
+    // LAST_INSERT_ID() stays what it was when the statement fails, at its commit too.
+    const uint64_t last_insert_id_before = last_insert_id;
     auto r = Dispatch(stmt, params, t);
     defer_insert_checks = false;
     if (!r.ok()) {
       local->Rollback();
       ClearWrites();
+      last_insert_id = last_insert_id_before;
       return r.status();
     }
     absl::Status s = CommitTxn(local.get());
-    if (!s.ok()) return DeferredDupError(s);
+    if (!s.ok()) {
+      last_insert_id = last_insert_id_before;
+      return DeferredDupError(s);
+    }
     return r;
   }
   // Inside a transaction. A pessimistic one runs a statement that writes or locks as a
@@ -1535,6 +1545,7 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
   // DUPLICATE KEY UPDATE act on the conflicting row, so they read it now.
   const bool defer = defer_insert_checks && t->DefersExistenceCheck() && !s.replace && !s.ignore &&
                      s.on_duplicate.empty() && ti.triggers.empty() && ti.memory_rows == nullptr;
+  if (defer) deferred_tables.emplace(ti.id, ti.name);
   for (const Src& r : src) {
     std::vector<Datum> row(ncols);
     std::vector<bool> given(ncols, false);
@@ -1698,18 +1709,29 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
 absl::Status SessionImpl::DeferredDupError(const absl::Status& s) {
   std::optional<std::string> key = kv::ExistingKeyOf(s);
   if (!key.has_value()) return s;
+  RUTILE_FAIL_POINT("sql_before_deferred_dup_error");
   auto it = deferred_checks.find(*key);
   if (it != deferred_checks.end()) {
     return DupError(it->second.table, it->second.entry, it->second.key);
   }
+  // Not a unique index entry: a row key, named by its table as the statement knew it (not
+  // by the catalog, which may have lost a table dropped meanwhile).
   int64_t table_id = 0;
   int64_t handle = 0;
-  if (codec::DecodeRowKey(*key, &table_id, &handle).ok()) {
-    if (TablePtr t = db->catalog.FindTableById(table_id); t != nullptr) {
-      return DupError(*t, absl::StrCat(handle), "PRIMARY");
-    }
+  const bool row_key = codec::DecodeRowKey(*key, &table_id, &handle).ok();
+  if (!row_key) table_id = codec::DecodeTableId(*key).value_or(0);
+  auto table = deferred_tables.find(table_id);
+  if (table == deferred_tables.end()) {
+    // A key no INSERT of the statement wrote (not expected): still a MySQL error.
+    return MakeMySqlStatus(absl::StatusCode::kAlreadyExists,
+                           {1022, "23000", "Can't write; duplicate key in table"});
   }
-  return s;
+  if (!row_key) {
+    return MakeMySqlStatus(
+        absl::StatusCode::kAlreadyExists,
+        {1022, "23000", absl::StrCat("Can't write; duplicate key in table '", table->second, "'")});
+  }
+  return DupError(table->second, absl::StrCat(handle), "PRIMARY");
 }
 
 // ---- UPDATE / DELETE ----

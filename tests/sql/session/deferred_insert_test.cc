@@ -19,6 +19,8 @@
 #include "sql/codec/tablecodec.h"
 #include "sql/errors.h"
 #include "sql/session/session_test_util.h"
+#include "util/failpoint.h"
+#include "util/sync.h"
 
 namespace rutile::sql {
 namespace {
@@ -58,34 +60,51 @@ std::string Rows(Session* s) {
   return out;
 }
 
+// The database of a test case (in memory, or over a one-node cluster committing in one
+// phase or two), closed when destroyed. Used on a fiber.
+struct TestDb {
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<rutile::Node> node;
+  std::unique_ptr<TxnClient> client;
+  std::unique_ptr<Database> db;
+
+  void Open(Store store) {
+    if (store == Store::kInMemory) {
+      auto d = Database::OpenInMemory();
+      ASSERT_TRUE(d.ok()) << d.status();
+      db = *std::move(d);
+      return;
+    }
+    transport = NewLocalTransport(Env::Default());
+    NodeOptions o = OneNodeOptions(transport.get());
+    auto n = rutile::Node::Open(o);
+    ASSERT_TRUE(n.ok()) << n.status();
+    node = *std::move(n);
+    auto c = TxnClient::Open({node.get()});
+    ASSERT_TRUE(c.ok()) << c.status();
+    client = *std::move(c);
+    DatabaseOptions dbo;
+    dbo.client = client.get();
+    dbo.try_one_pc = store == Store::kOnePc;
+    auto d = Database::Open(dbo);
+    ASSERT_TRUE(d.ok()) << d.status();
+    db = *std::move(d);
+  }
+  ~TestDb() {
+    db.reset();
+    client.reset();
+    if (node != nullptr) node->Close();
+  }
+};
+
 class DeferredInsertTest : public ::testing::TestWithParam<Store> {};
 
 TEST_P(DeferredInsertTest, DuplicatesAre1062AndWriteNothing) {
   OnFiber([] {
-    std::unique_ptr<Transport> transport;
-    std::unique_ptr<rutile::Node> node;
-    std::unique_ptr<TxnClient> client;
-    std::unique_ptr<Database> db;
-    if (GetParam() == Store::kInMemory) {
-      auto d = Database::OpenInMemory();
-      ASSERT_TRUE(d.ok()) << d.status();
-      db = *std::move(d);
-    } else {
-      transport = NewLocalTransport(Env::Default());
-      NodeOptions o = OneNodeOptions(transport.get());
-      auto n = rutile::Node::Open(o);
-      ASSERT_TRUE(n.ok()) << n.status();
-      node = *std::move(n);
-      auto c = TxnClient::Open({node.get()});
-      ASSERT_TRUE(c.ok()) << c.status();
-      client = *std::move(c);
-      DatabaseOptions dbo;
-      dbo.client = client.get();
-      dbo.try_one_pc = GetParam() == Store::kOnePc;
-      auto d = Database::Open(dbo);
-      ASSERT_TRUE(d.ok()) << d.status();
-      db = *std::move(d);
-    }
+    TestDb tdb;
+    ASSERT_NO_FATAL_FAILURE(tdb.Open(GetParam()));
+    Database* db = tdb.db.get();
+    TxnClient* client = tdb.client.get();
     auto s = db->NewSession();
     Ok(s.get(), "USE test");
     Ok(s.get(),
@@ -94,7 +113,7 @@ TEST_P(DeferredInsertTest, DuplicatesAre1062AndWriteNothing) {
     if (GetParam() == Store::kTwoPc) {
       // Rows from handle 100 on in a region of their own: a statement writing both sides
       // prewrites in two regions.
-      auto t = CatalogOf(db.get())->GetTable("test", "u");
+      auto t = CatalogOf(db)->GetTable("test", "u");
       ASSERT_TRUE(t.ok()) << t.status();
       ASSERT_TRUE(client->SplitAt(codec::EncodeRowKey((*t)->id, 100)).ok());
     }
@@ -159,11 +178,79 @@ TEST_P(DeferredInsertTest, DuplicatesAre1062AndWriteNothing) {
     Ok(s.get(), "DELETE FROM u WHERE id = 3");
     Ok(s.get(), "INSERT INTO u VALUES (3, 33, 'c')");
     EXPECT_EQ(One(s.get(), "SELECT a FROM u WHERE s = 'c'"), "33");
+  });
+}
 
-    s.reset();
-    db.reset();
-    client.reset();
-    if (node != nullptr) node->Close();
+// LAST_INSERT_ID() stays what it was when an INSERT fails, also when the failure is the
+// deferred check's at the commit (the statement had already taken its AUTO_INCREMENT id).
+TEST_P(DeferredInsertTest, FailedInsertKeepsLastInsertId) {
+  OnFiber([] {
+    TestDb tdb;
+    ASSERT_NO_FATAL_FAILURE(tdb.Open(GetParam()));
+    auto s = tdb.db->NewSession();
+    Ok(s.get(), "USE test");
+    Ok(s.get(),
+       "CREATE TABLE ai (id BIGINT AUTO_INCREMENT PRIMARY KEY, s VARCHAR(10), UNIQUE KEY us (s))");
+    Ok(s.get(), "INSERT INTO ai (s) VALUES ('a')");
+    const std::string first = One(s.get(), "SELECT LAST_INSERT_ID()");
+    EXPECT_EQ(first, One(s.get(), "SELECT id FROM ai WHERE s = 'a'"));
+    ExpectDup(s.get(), "INSERT INTO ai (s) VALUES ('a')", "Duplicate entry 'a' for key 'ai.us'");
+    EXPECT_EQ(One(s.get(), "SELECT LAST_INSERT_ID()"), first);
+    // Checked at statement time inside a transaction: the same.
+    Ok(s.get(), "BEGIN");
+    ExpectDup(s.get(), "INSERT INTO ai (s) VALUES ('a')", "Duplicate entry 'a' for key 'ai.us'");
+    EXPECT_EQ(One(s.get(), "SELECT LAST_INSERT_ID()"), first);
+    Ok(s.get(), "ROLLBACK");
+    // A prepared INSERT too.
+    auto ins = s->Prepare("INSERT INTO ai (s) VALUES (?)");
+    ASSERT_TRUE(ins.ok()) << ins.status();
+    EXPECT_FALSE(s->ExecutePrepared(*ins, {Value::String("a")}).ok());
+    EXPECT_EQ(One(s.get(), "SELECT LAST_INSERT_ID()"), first);
+    // A successful one moves it on.
+    auto r = s->ExecutePrepared(*ins, {Value::String("b")});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(One(s.get(), "SELECT LAST_INSERT_ID()"),
+              One(s.get(), "SELECT id FROM ai WHERE s = 'b'"));
+    EXPECT_NE(One(s.get(), "SELECT LAST_INSERT_ID()"), first);
+  });
+}
+
+// A deferred duplicate of a row key whose table was dropped between the failed commit and
+// the error's making is still 1062 naming the table as the statement knew it (the catalog
+// no longer has it; a bare internal status before).
+TEST_P(DeferredInsertTest, DuplicateInATableDroppedMeanwhileIs1062) {
+  if (!failpoint::CompiledIn()) GTEST_SKIP() << "failpoints are compiled out";
+  OnFiber([] {
+    TestDb tdb;
+    ASSERT_NO_FATAL_FAILURE(tdb.Open(GetParam()));
+    auto s = tdb.db->NewSession();
+    auto other = tdb.db->NewSession();
+    Ok(s.get(), "USE test");
+    Ok(other.get(), "USE test");
+    Ok(s.get(), "CREATE TABLE g (id BIGINT PRIMARY KEY, v INT)");
+    Ok(s.get(), "INSERT INTO g VALUES (1, 1)");
+    constexpr char kPause[] = "sql_before_deferred_dup_error";
+    ASSERT_TRUE(failpoint::Configure(kPause, "pause").ok());
+    absl::StatusOr<ResultSet> r;
+    WaitGroup done;
+    done.Add(1);
+    Env::Default()->Spawn([&] {
+      r = s->Execute("INSERT INTO g VALUES (1, 2)");
+      done.Done();
+    });
+    for (int i = 0; i < 10'000 && failpoint::Evaluations(kPause) == 0; ++i) {
+      Env::Default()->SleepForMicros(1000);
+    }
+    const bool paused = failpoint::Evaluations(kPause) > 0;
+    if (paused) Ok(other.get(), "DROP TABLE g");
+    failpoint::Remove(kPause);
+    done.Wait();
+    ASSERT_TRUE(paused) << "the INSERT's commit did not fail";
+    ASSERT_FALSE(r.ok());
+    MySqlErrorInfo e = MySqlErrorOf(r.status());
+    EXPECT_EQ(e.code, 1062) << r.status();
+    EXPECT_EQ(e.message, "Duplicate entry '1' for key 'g.PRIMARY'");
+    EXPECT_FALSE(other->Execute("SELECT * FROM g").ok());
   });
 }
 
