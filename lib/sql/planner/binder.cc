@@ -1586,40 +1586,17 @@ absl::StatusOr<PlanPtr> Binder::BuildFromConds(const TableRef& ref,
   return BuildJoinTree(std::move(leaves), std::move(conds), parent, corr, leftover);
 }
 
-absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
-                                              std::vector<const Expr*> conds, Scope* parent,
-                                              std::vector<Correlation>* corr,
-                                              std::vector<const Expr*>*) {
-  const size_t n = leaves.size();
-  if (n > kMaxJoinTables) {
-    return Err(1116, absl::StrCat("Too many tables; Rutile can only use ", kMaxJoinTables,
-                                  " tables in a join"));
-  }
-  Schema full;
-  std::vector<size_t> offsets;
-  for (const auto& l : leaves) {
-    offsets.push_back(full.size());
-    full.insert(full.end(), l->schema.begin(), l->schema.end());
-  }
-  offsets.push_back(full.size());
-  auto leaf_of = [&](size_t col) {
-    size_t j = 0;
-    while (offsets[j + 1] <= col) ++j;
-    return j;
-  };
-  auto mask_of = [&](const expr::Expression& x) {
-    std::set<size_t> cols;
-    CollectColumns(x, &cols);
-    uint64_t m = 0;
-    for (size_t col : cols) m |= uint64_t{1} << leaf_of(col);
-    return m;
-  };
-  Scope fs;
-  fs.schema = &full;
-  fs.parent = parent;
-  fs.corr = corr;
-  fs.clause = "where clause";
-  std::vector<std::vector<const Expr*>> leaf_conds(n);
+// BuildJoinTree's state, on the heap: the driver and the per-condition step that may
+// recurse into a subquery (Decorrelate, an IN subquery's semi join, Bind) keep small frames
+// (under ASan BuildJoinTree in one piece took 6.3 KB a subquery nesting level).
+struct Binder::JoinTreeBuild {
+  std::vector<PlanPtr> leaves;
+  Scope* parent = nullptr;
+  std::vector<Correlation>* corr = nullptr;
+  Schema full;                  // The leaves' columns side by side.
+  std::vector<size_t> offsets;  // Where each leaf's columns start in `full` (and the end).
+  Scope fs;                     // Over `full`.
+  std::vector<std::vector<const Expr*>> leaf_conds;  // Conditions over one leaf.
   // Conditions over two or more leaves: the join graph's edges.
   struct JoinCond {
     const Expr* ast;
@@ -1631,60 +1608,129 @@ absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
     bool placed = false;
   };
   std::vector<JoinCond> join_conds;
-  std::vector<expr::ExprPtr> top;
+  std::vector<expr::ExprPtr> top;  // Conditions over no leaf.
   // `x IN (uncorrelated subquery)` as a top-level conjunct becomes a hash semi join over
   // the joined inputs (a NULL or unmatched x drops the row either way); so do [NOT]
   // EXISTS and IN subqueries correlated through their WHERE conjuncts (Decorrelate).
   std::vector<SemiJoinPart> semis;
+
+  size_t LeafOf(size_t col) const {
+    size_t j = 0;
+    while (offsets[j + 1] <= col) ++j;
+    return j;
+  }
+  uint64_t MaskOf(const expr::Expression& x) const {
+    std::set<size_t> cols;
+    CollectColumns(x, &cols);
+    uint64_t m = 0;
+    for (size_t col : cols) m |= uint64_t{1} << LeafOf(col);
+    return m;
+  }
+};
+
+absl::StatusOr<PlanPtr> Binder::BuildJoinTree(std::vector<PlanPtr> leaves,
+                                              std::vector<const Expr*> conds, Scope* parent,
+                                              std::vector<Correlation>* corr,
+                                              std::vector<const Expr*>*) {
+  if (leaves.size() > kMaxJoinTables) {
+    return Err(1116, absl::StrCat("Too many tables; Rutile can only use ", kMaxJoinTables,
+                                  " tables in a join"));
+  }
+  auto b = std::make_unique<JoinTreeBuild>();
+  b->leaves = std::move(leaves);
+  b->parent = parent;
+  b->corr = corr;
+  for (const auto& l : b->leaves) {
+    b->offsets.push_back(b->full.size());
+    b->full.insert(b->full.end(), l->schema.begin(), l->schema.end());
+  }
+  b->offsets.push_back(b->full.size());
+  b->fs.schema = &b->full;
+  b->fs.parent = parent;
+  b->fs.corr = corr;
+  b->fs.clause = "where clause";
+  b->leaf_conds.resize(b->leaves.size());
   for (const Expr* c : conds) {
-    if (opts_.optimize) {
-      if (auto part = Decorrelate(*c, full, parent, corr)) {
-        semis.push_back(*std::move(part));
-        continue;
-      }
-    }
-    if (auto* in = dynamic_cast<const InExpr*>(c);
-        opts_.optimize && in && in->subquery && !in->negated &&
-        dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
-      std::vector<Correlation> sub_corr;
-      auto sub = BuildQueryIn(*in->subquery, &fs, &sub_corr);
-      auto left = Bind(*in->operand, &fs);
-      if (sub.ok() && left.ok() && sub_corr.empty() && (*sub)->schema.size() == 1 &&
-          HashCompatible((*left)->type(), (*sub)->schema[0].type)) {
-        SemiJoinPart part;
-        part.left_keys.push_back(*std::move(left));
-        part.right_keys.push_back(expr::NewColumn(0, (*sub)->schema[0].type));
-        part.plan = *std::move(sub);
-        semis.push_back(std::move(part));
-        continue;
-      }
-    }
-    auto x = Bind(*c, &fs);
-    if (!x.ok()) return x.status();
-    const uint64_t m = mask_of(**x);
-    if (m == 0) {
-      top.push_back(*std::move(x));
-    } else if ((m & (m - 1)) == 0) {
-      leaf_conds[__builtin_ctzll(m)].push_back(c);
-    } else {
-      JoinCond jc{c, m};
-      auto* b = dynamic_cast<const BinaryExpr*>(c);
-      if (b != nullptr && b->op == BinaryOp::kEq) {
-        auto l = Bind(*b->left, &fs);
-        auto r = Bind(*b->right, &fs);
-        if (l.ok() && r.ok() && HashCompatible((*l)->type(), (*r)->type())) {
-          const uint64_t lm = mask_of(**l), rm = mask_of(**r);
-          if (lm != 0 && rm != 0 && (lm & rm) == 0) {
-            jc.lhs = b->left.get();
-            jc.rhs = b->right.get();
-            jc.lmask = lm;
-            jc.rmask = rm;
-          }
-        }
-      }
-      join_conds.push_back(jc);
+    absl::Status s = JoinTreeCond(b.get(), c);
+    if (!s.ok()) return s;
+  }
+  return JoinTreeFinish(b.get());
+}
+
+// Places WHERE conjunct `c` of a join tree: a semi join, a condition over no leaf, one
+// leaf or several (an edge).
+__attribute__((noinline)) absl::Status Binder::JoinTreeCond(JoinTreeBuild* jt, const Expr* c) {
+  Scope* parent = jt->parent;
+  std::vector<Correlation>* corr = jt->corr;
+  Scope& fs = jt->fs;
+  const Schema& full = jt->full;
+  using JoinCond = JoinTreeBuild::JoinCond;
+  if (opts_.optimize) {
+    if (auto part = Decorrelate(*c, full, parent, corr)) {
+      jt->semis.push_back(*std::move(part));
+      return absl::OkStatus();
     }
   }
+  if (auto* in = dynamic_cast<const InExpr*>(c);
+      opts_.optimize && in && in->subquery && !in->negated &&
+      dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
+    std::vector<Correlation> sub_corr;
+    auto sub = BuildQueryIn(*in->subquery, &fs, &sub_corr);
+    auto left = Bind(*in->operand, &fs);
+    if (sub.ok() && left.ok() && sub_corr.empty() && (*sub)->schema.size() == 1 &&
+        HashCompatible((*left)->type(), (*sub)->schema[0].type)) {
+      SemiJoinPart part;
+      part.left_keys.push_back(*std::move(left));
+      part.right_keys.push_back(expr::NewColumn(0, (*sub)->schema[0].type));
+      part.plan = *std::move(sub);
+      jt->semis.push_back(std::move(part));
+      return absl::OkStatus();
+    }
+  }
+  auto x = Bind(*c, &fs);
+  if (!x.ok()) return x.status();
+  const uint64_t m = jt->MaskOf(**x);
+  if (m == 0) {
+    jt->top.push_back(*std::move(x));
+  } else if ((m & (m - 1)) == 0) {
+    jt->leaf_conds[__builtin_ctzll(m)].push_back(c);
+  } else {
+    JoinCond jc{c, m};
+    auto* b = dynamic_cast<const BinaryExpr*>(c);
+    if (b != nullptr && b->op == BinaryOp::kEq) {
+      auto l = Bind(*b->left, &fs);
+      auto r = Bind(*b->right, &fs);
+      if (l.ok() && r.ok() && HashCompatible((*l)->type(), (*r)->type())) {
+        const uint64_t lm = jt->MaskOf(**l), rm = jt->MaskOf(**r);
+        if (lm != 0 && rm != 0 && (lm & rm) == 0) {
+          jc.lhs = b->left.get();
+          jc.rhs = b->right.get();
+          jc.lmask = lm;
+          jc.rmask = rm;
+        }
+      }
+    }
+    jt->join_conds.push_back(jc);
+  }
+  return absl::OkStatus();
+}
+
+// The rest of BuildJoinTree once every conjunct is placed: the leaves' filters and access
+// paths, the join order, the semi joins and the conditions left on top.
+__attribute__((noinline)) absl::StatusOr<PlanPtr> Binder::JoinTreeFinish(JoinTreeBuild* jt) {
+  std::vector<PlanPtr>& leaves = jt->leaves;
+  const size_t n = leaves.size();
+  Scope* parent = jt->parent;
+  std::vector<Correlation>* corr = jt->corr;
+  Scope& fs = jt->fs;
+  const Schema& full = jt->full;
+  const std::vector<size_t>& offsets = jt->offsets;
+  std::vector<std::vector<const Expr*>>& leaf_conds = jt->leaf_conds;
+  using JoinCond = JoinTreeBuild::JoinCond;
+  std::vector<JoinCond>& join_conds = jt->join_conds;
+  std::vector<expr::ExprPtr>& top = jt->top;
+  std::vector<SemiJoinPart>& semis = jt->semis;
+  auto leaf_of = [jt](size_t col) { return jt->LeafOf(col); };
   for (size_t j = 0; j < n; ++j) {
     if (leaf_conds[j].empty()) continue;
     Scope ls;
@@ -3058,6 +3104,35 @@ absl::StatusOr<PlanPtr> Binder::BuildFromWhere(const SelectStmt& sel, Scope* par
   return PlanPtr(f);
 }
 
+// One SELECT's binding state (Binder::BuildSelect), on the heap. Its phases are functions
+// of their own, each clause item's binding one more, so a subquery nested in the statement
+// finds only small frames on the stack below it: under ASan every local and temporary of a
+// function has a slot of its own, and BuildSelect in one piece took 9.4 KB a nesting level.
+struct Binder::SelectBuild {
+  const SelectStmt& sel;
+  Scope* parent;
+  std::vector<Correlation>* corr;
+  PlanPtr plan;
+  // Correlated scalar subqueries of the select list joined below (JoinScalarSubqueries);
+  // their values are hidden columns of from_schema.
+  std::vector<const SubqueryExpr*> scalar_subs;
+  Schema from_schema;
+  Scope from_scope;
+  using Item = SelectBuildItem;
+  std::vector<Item> items;  // The select list, wildcards expanded.
+  std::vector<std::pair<std::string, const Expr*>> aliases;
+  std::vector<const AggregateExpr*> aggs;
+  AggInfo info;
+  Scope agg_scope;
+  Scope* scope = nullptr;  // Where the select list binds: from_scope or agg_scope.
+  std::shared_ptr<ProjectionNode> proj;
+  std::vector<std::string> texts;  // The select list's restored texts.
+  std::vector<SortItem> sort_items;
+
+  SelectBuild(const SelectStmt& s, Scope* p, std::vector<Correlation>* c)
+      : sel(s), parent(p), corr(c) {}
+};
+
 absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent,
                                             std::vector<Correlation>* corr) {
   // This SELECT's join hints, restored for the enclosing one on the way out.
@@ -3066,70 +3141,85 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
     JoinHints saved;
     ~RestoreHints() { *at = std::move(saved); }
   } restore_hints{&hints_, std::exchange(hints_, ParseJoinHints(sel.hints))};
-  PlanPtr plan;
-  if (sel.from == nullptr) {
-    auto dual = std::make_shared<DualNode>();
-    dual->schema.push_back({"dummy", "", "", FieldType::LongLong(), true});
-    plan = dual;
-    if (sel.where) {
-      Scope s;
-      s.schema = &plan->schema;
-      s.parent = parent;
-      s.corr = corr;
-      s.clause = "where clause";
-      auto x = Bind(*sel.where, &s);
-      if (!x.ok()) return x.status();
-      auto f = std::make_shared<SelectionNode>();
-      f->children.push_back(plan);
-      f->schema = plan->schema;
-      f->conditions.push_back(*std::move(x));
-      plan = f;
-    }
-  } else {
-    auto p = BuildFromWhere(sel, parent, corr);
-    if (!p.ok()) return p.status();
-    plan = *std::move(p);
-  }
-  // Correlated scalar subqueries of the select list of a query without aggregation become
-  // left joins (DecorrelateScalar); their values are hidden columns of from_schema.
-  std::vector<const SubqueryExpr*> scalar_subs;
-  if (opts_.optimize && sel.from != nullptr && sel.group_by.empty() && !sel.having) {
-    std::vector<const AggregateExpr*> outer_aggs;
-    std::vector<const Expr*> exprs;
-    for (const SelectField& f : sel.fields) {
-      if (f.expr == nullptr) continue;
-      CollectAggs(*f.expr, &outer_aggs);
-      exprs.push_back(f.expr.get());
-    }
-    for (const OrderItem& o : sel.order_by) CollectAggs(*o.expr, &outer_aggs);
-    if (outer_aggs.empty()) scalar_subs = JoinScalarSubqueries(exprs, &plan);
-  }
-  const Schema from_schema = plan->schema;
-  // The entries point at from_schema: gone with it.
+  auto b = std::make_unique<SelectBuild>(sel, parent, corr);
+  // The scalar columns point at b->from_schema: gone with it.
   struct ForgetScalars {
-    std::map<const SubqueryExpr*, ScalarColumn>* cols;
-    const std::vector<const SubqueryExpr*>* subs;
+    Binder* binder;
+    SelectBuild* b;
     ~ForgetScalars() {
-      for (const SubqueryExpr* sq : *subs) cols->erase(sq);
+      for (const SubqueryExpr* sq : b->scalar_subs) binder->scalar_cols_.erase(sq);
     }
-  } forget{&scalar_cols_, &scalar_subs};
-  for (const SubqueryExpr* sq : scalar_subs) scalar_cols_[sq].schema = &from_schema;
-  Scope from_scope;
-  from_scope.schema = &from_schema;
-  from_scope.parent = parent;
-  from_scope.corr = corr;
+  } forget{this, b.get()};
+  absl::Status s = SelectFrom(b.get());
+  if (s.ok()) s = SelectItems(b.get());
+  if (s.ok()) s = SelectAggregate(b.get());
+  if (s.ok()) s = SelectProject(b.get());
+  if (s.ok()) s = SelectOrder(b.get());
+  if (!s.ok()) return s;
+  return SelectFinish(b.get());
+}
 
-  // Select items, wildcards expanded.
-  struct Item {
-    const Expr* ast = nullptr;
-    std::string name;
-    std::string table;
-  };
-  std::vector<Item> items;
+__attribute__((noinline)) absl::Status Binder::SelectFrom(SelectBuild* b) {
+  const SelectStmt& sel = b->sel;
+  if (sel.from == nullptr) {
+    absl::Status s = SelectDual(b);
+    if (!s.ok()) return s;
+  } else {
+    auto p = BuildFromWhere(sel, b->parent, b->corr);
+    if (!p.ok()) return p.status();
+    b->plan = *std::move(p);
+  }
+  if (opts_.optimize && sel.from != nullptr && sel.group_by.empty() && !sel.having) {
+    SelectScalarJoins(b);
+  }
+  b->from_schema = b->plan->schema;
+  for (const SubqueryExpr* sq : b->scalar_subs) scalar_cols_[sq].schema = &b->from_schema;
+  b->from_scope.schema = &b->from_schema;
+  b->from_scope.parent = b->parent;
+  b->from_scope.corr = b->corr;
+  return absl::OkStatus();
+}
+
+__attribute__((noinline)) absl::Status Binder::SelectDual(SelectBuild* b) {
+  auto dual = std::make_shared<DualNode>();
+  dual->schema.push_back({"dummy", "", "", FieldType::LongLong(), true});
+  b->plan = dual;
+  if (!b->sel.where) return absl::OkStatus();
+  Scope s;
+  s.schema = &b->plan->schema;
+  s.parent = b->parent;
+  s.corr = b->corr;
+  s.clause = "where clause";
+  auto x = Bind(*b->sel.where, &s);
+  if (!x.ok()) return x.status();
+  auto f = std::make_shared<SelectionNode>();
+  f->children.push_back(b->plan);
+  f->schema = b->plan->schema;
+  f->conditions.push_back(*std::move(x));
+  b->plan = f;
+  return absl::OkStatus();
+}
+
+// Correlated scalar subqueries of the select list of a query without aggregation become
+// left joins (DecorrelateScalar).
+__attribute__((noinline)) void Binder::SelectScalarJoins(SelectBuild* b) {
+  std::vector<const AggregateExpr*> outer_aggs;
+  std::vector<const Expr*> exprs;
+  for (const SelectField& f : b->sel.fields) {
+    if (f.expr == nullptr) continue;
+    CollectAggs(*f.expr, &outer_aggs);
+    exprs.push_back(f.expr.get());
+  }
+  for (const OrderItem& o : b->sel.order_by) CollectAggs(*o.expr, &outer_aggs);
+  if (outer_aggs.empty()) b->scalar_subs = JoinScalarSubqueries(exprs, &b->plan);
+}
+
+__attribute__((noinline)) absl::Status Binder::SelectItems(SelectBuild* b) {
+  const SelectStmt& sel = b->sel;
   for (const SelectField& f : sel.fields) {
     if (f.wildcard) {
       bool any = false;
-      for (const OutputColumn& c : from_schema) {
+      for (const OutputColumn& c : b->from_schema) {
         if (c.hidden) continue;
         if (!f.wildcard_table.empty() && !NameEq(c.table, f.wildcard_table)) continue;
         if (!f.wildcard_db.empty() && !NameEq(c.db, f.wildcard_db)) continue;
@@ -3137,7 +3227,7 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
         ref->table = c.table;
         ref->column = c.name;
         ref->db = c.db;
-        items.push_back({ref.get(), c.name, c.table});
+        b->items.push_back({ref.get(), c.name, c.table});
         arena_.push_back(std::move(ref));
         any = true;
       }
@@ -3148,7 +3238,7 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
       }
       continue;
     }
-    Item it;
+    SelectBuild::Item it;
     it.ast = f.expr.get();
     if (!f.alias.empty()) {
       it.name = f.alias;
@@ -3158,214 +3248,259 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
     } else {
       it.name = RestoreSql(*f.expr);
     }
-    items.push_back(it);
+    b->items.push_back(it);
   }
-  std::vector<std::pair<std::string, const Expr*>> aliases;
   for (const SelectField& f : sel.fields) {
-    if (!f.wildcard && !f.alias.empty()) aliases.push_back({f.alias, f.expr.get()});
+    if (!f.wildcard && !f.alias.empty()) b->aliases.push_back({f.alias, f.expr.get()});
   }
+  for (const SelectBuildItem& it : b->items) CollectAggs(*it.ast, &b->aggs);
+  if (sel.having) CollectAggs(*sel.having, &b->aggs);
+  for (const OrderItem& o : sel.order_by) CollectAggs(*o.expr, &b->aggs);
+  b->scope = &b->from_scope;
+  return absl::OkStatus();
+}
 
-  std::vector<const AggregateExpr*> aggs;
-  for (const Item& it : items) CollectAggs(*it.ast, &aggs);
-  if (sel.having) CollectAggs(*sel.having, &aggs);
-  for (const OrderItem& o : sel.order_by) CollectAggs(*o.expr, &aggs);
-  const bool has_agg = !aggs.empty() || !sel.group_by.empty();
-
-  AggInfo info;
-  Scope agg_scope;
-  Scope* scope = &from_scope;
-  if (has_agg) {
-    auto an = std::make_shared<AggregateNode>();
-    an->children.push_back(plan);
-    for (const OrderItem& g : sel.group_by) {
-      const Expr* ast = g.expr.get();
-      if (auto* lit = dynamic_cast<const LiteralExpr*>(ast);
-          lit && lit->kind == LiteralKind::kInt) {
-        int64_t pos = 0;
-        if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
-            pos > static_cast<int64_t>(items.size())) {
-          return Err(kErBadField,
-                     absl::StrCat("Unknown column '", lit->text, "' in 'group statement'"));
-        }
-        ast = items[pos - 1].ast;
-        std::vector<const AggregateExpr*> inner;
-        CollectAggs(*ast, &inner);
-        if (!inner.empty()) return Err(1056, "Can't group on an aggregate");
-      } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(ast); c && c->table.empty()) {
-        if (FindColumn(from_schema, *c) == -1) {
-          for (const auto& [alias, a] : aliases) {
-            if (NameEq(alias, c->column)) {
-              ast = a;
-              break;
-            }
-          }
-        }
-      }
-      from_scope.clause = "group statement";
-      auto x = Bind(*ast, &from_scope);
-      from_scope.clause = "field list";
-      if (!x.ok()) return x.status();
-      int col = -1;
-      if (auto* cr = dynamic_cast<const expr::ColumnRef*>(x->get()))
-        col = static_cast<int>(cr->index());
-      info.group_texts.push_back(RestoreSql(*ast));
-      info.group_cols.push_back(col);
-      OutputColumn oc;
-      oc.name = info.group_texts.back();
-      oc.type = (*x)->type();
-      if (col >= 0) oc = from_schema[col];
-      oc.hidden = false;
-      an->schema.push_back(oc);
-      info.out_types.push_back((*x)->type());
-      an->group_by.push_back(*std::move(x));
-    }
-    info.n_group = an->group_by.size();
-    for (const AggregateExpr* a : aggs) {
-      const std::string text = RestoreSql(*a);
-      if (std::find(info.agg_texts.begin(), info.agg_texts.end(), text) != info.agg_texts.end())
-        continue;
-      AggItem item;
-      std::vector<FieldType> types;
-      for (const auto& arg : a->args) {
-        std::vector<const AggregateExpr*> nested;
-        CollectAggs(*arg, &nested);
-        if (!nested.empty()) return Err(1111, "Invalid use of group function");
-        auto x = Bind(*arg, &from_scope);
-        if (!x.ok()) return x.status();
-        types.push_back((*x)->type());
-        item.args.push_back(*std::move(x));
-      }
-      // GROUP_CONCAT ... ORDER BY: the sort keys follow the values as further arguments;
-      // a position names one of the values (MySQL resolves it in the argument list).
-      std::vector<bool> order_desc;
-      for (const OrderItem& o : a->order_by) {
-        std::vector<const AggregateExpr*> nested;
-        CollectAggs(*o.expr, &nested);
-        if (!nested.empty()) return Err(1111, "Invalid use of group function");
-        const Expr* key = o.expr.get();
-        if (auto* lit = dynamic_cast<const LiteralExpr*>(key);
-            lit && lit->kind == LiteralKind::kInt) {
-          int64_t pos = 0;
-          if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
-              pos > static_cast<int64_t>(a->args.size())) {
-            return Err(kErBadField,
-                       absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
-          }
-          key = a->args[pos - 1].get();
-        }
-        auto x = Bind(*key, &from_scope);
-        if (!x.ok()) return x.status();
-        types.push_back((*x)->type());
-        item.args.push_back(*std::move(x));
-        order_desc.push_back(o.desc);
-      }
-      auto desc = expr::NewAggDesc(absl::AsciiStrToLower(a->name), types, a->distinct,
-                                   std::move(order_desc));
-      if (!desc.ok()) return desc.status();
-      item.desc = *std::move(desc);
-      if (a->separator.has_value()) item.desc.separator = *a->separator;
-      info.agg_texts.push_back(text);
-      info.out_types.push_back(item.desc.result_type);
-      an->schema.push_back({text, "", "", item.desc.result_type, false});
-      an->aggs.push_back(std::move(item));
-    }
-    info.full_group_by = opts_.only_full_group_by;
-    info.node = an.get();
-    if (opts_.optimize) EliminateMaxMin(an.get());
-    plan = an;
-    agg_scope.schema = &from_schema;
-    agg_scope.parent = parent;
-    agg_scope.corr = corr;
-    agg_scope.agg = &info;
-    scope = &agg_scope;
-    if (sel.having) {
-      Scope hs = agg_scope;
-      hs.aliases = &aliases;
-      hs.clause = "having clause";
-      auto x = Bind(*sel.having, &hs);
-      if (!x.ok()) return x.status();
-      auto f = std::make_shared<SelectionNode>();
-      f->children.push_back(plan);
-      f->schema = plan->schema;
-      f->conditions.push_back(*std::move(x));
-      plan = f;
-    }
-  } else if (sel.having) {
-    Scope hs = from_scope;
-    hs.aliases = &aliases;
-    hs.clause = "having clause";
-    auto x = Bind(*sel.having, &hs);
-    if (!x.ok()) return x.status();
-    auto f = std::make_shared<SelectionNode>();
-    f->children.push_back(plan);
-    f->schema = plan->schema;
-    f->conditions.push_back(*std::move(x));
-    plan = f;
+__attribute__((noinline)) absl::Status Binder::SelectAggregate(SelectBuild* b) {
+  const SelectStmt& sel = b->sel;
+  if (b->aggs.empty() && sel.group_by.empty()) {
+    if (!sel.having) return absl::OkStatus();
+    return SelectHaving(b, b->from_scope);
   }
+  auto an = std::make_shared<AggregateNode>();
+  an->children.push_back(b->plan);
+  for (const OrderItem& g : sel.group_by) {
+    absl::Status s = SelectGroupItem(b, an.get(), *g.expr);
+    if (!s.ok()) return s;
+  }
+  b->info.n_group = an->group_by.size();
+  for (const AggregateExpr* a : b->aggs) {
+    absl::Status s = SelectAggItem(b, an.get(), *a);
+    if (!s.ok()) return s;
+  }
+  b->info.full_group_by = opts_.only_full_group_by;
+  b->info.node = an.get();
+  if (opts_.optimize) EliminateMaxMin(an.get());
+  b->plan = an;
+  b->agg_scope.schema = &b->from_schema;
+  b->agg_scope.parent = b->parent;
+  b->agg_scope.corr = b->corr;
+  b->agg_scope.agg = &b->info;
+  b->scope = &b->agg_scope;
+  if (!sel.having) return absl::OkStatus();
+  return SelectHaving(b, b->agg_scope);
+}
 
-  auto proj = std::make_shared<ProjectionNode>();
-  proj->children.push_back(plan);
-  std::vector<std::string> texts;
-  for (const Item& it : items) {
-    auto x = Bind(*it.ast, scope);
-    if (!x.ok()) return x.status();
-    OutputColumn oc;
-    oc.name = it.name;
-    oc.table = it.table;
-    oc.type = (*x)->type();
-    if (auto* c = dynamic_cast<const ColumnRefExpr*>(it.ast)) {
-      int idx = FindColumn(from_schema, *c);
-      if (idx >= 0) {
-        oc.table = from_schema[idx].table;
-        oc.db = from_schema[idx].db;
+// The GROUP BY item `ast`: a position names a select item, a bare name an alias when no
+// column of the FROM clause has it.
+__attribute__((noinline)) absl::Status Binder::SelectGroupItem(SelectBuild* b, AggregateNode* an,
+                                                               const Expr& item) {
+  const Expr* ast = &item;
+  if (auto* lit = dynamic_cast<const LiteralExpr*>(ast); lit && lit->kind == LiteralKind::kInt) {
+    int64_t pos = 0;
+    if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
+        pos > static_cast<int64_t>(b->items.size())) {
+      return Err(kErBadField,
+                 absl::StrCat("Unknown column '", lit->text, "' in 'group statement'"));
+    }
+    ast = b->items[pos - 1].ast;
+    std::vector<const AggregateExpr*> inner;
+    CollectAggs(*ast, &inner);
+    if (!inner.empty()) return Err(1056, "Can't group on an aggregate");
+  } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(ast); c && c->table.empty()) {
+    if (FindColumn(b->from_schema, *c) == -1) {
+      for (const auto& [alias, a] : b->aliases) {
+        if (NameEq(alias, c->column)) {
+          ast = a;
+          break;
+        }
       }
     }
-    proj->schema.push_back(oc);
-    proj->exprs.push_back(*std::move(x));
-    texts.push_back(RestoreSql(*it.ast));
   }
-  const size_t visible = items.size();
-  // ORDER BY: positions and aliases name output columns; other expressions are computed
-  // as hidden columns after the visible ones.
-  std::vector<SortItem> sort_items;
-  for (const OrderItem& o : sel.order_by) {
-    int col = -1;
-    const Expr* ast = o.expr.get();
-    if (auto* lit = dynamic_cast<const LiteralExpr*>(ast); lit && lit->kind == LiteralKind::kInt) {
+  b->from_scope.clause = "group statement";
+  auto x = Bind(*ast, &b->from_scope);
+  b->from_scope.clause = "field list";
+  if (!x.ok()) return x.status();
+  int col = -1;
+  if (auto* cr = dynamic_cast<const expr::ColumnRef*>(x->get()))
+    col = static_cast<int>(cr->index());
+  b->info.group_texts.push_back(RestoreSql(*ast));
+  b->info.group_cols.push_back(col);
+  OutputColumn oc;
+  oc.name = b->info.group_texts.back();
+  oc.type = (*x)->type();
+  if (col >= 0) oc = b->from_schema[col];
+  oc.hidden = false;
+  an->schema.push_back(oc);
+  b->info.out_types.push_back((*x)->type());
+  an->group_by.push_back(*std::move(x));
+  return absl::OkStatus();
+}
+
+__attribute__((noinline)) absl::Status Binder::SelectAggItem(SelectBuild* b, AggregateNode* an,
+                                                             const AggregateExpr& a) {
+  const std::string text = RestoreSql(a);
+  AggInfo& info = b->info;
+  if (std::find(info.agg_texts.begin(), info.agg_texts.end(), text) != info.agg_texts.end()) {
+    return absl::OkStatus();
+  }
+  AggItem item;
+  std::vector<FieldType> types;
+  for (const auto& arg : a.args) {
+    absl::Status s = SelectAggArg(b, *arg, &item, &types);
+    if (!s.ok()) return s;
+  }
+  // GROUP_CONCAT ... ORDER BY: the sort keys follow the values as further arguments; a
+  // position names one of the values (MySQL resolves it in the argument list).
+  std::vector<bool> order_desc;
+  for (const OrderItem& o : a.order_by) {
+    const Expr* key = o.expr.get();
+    if (auto* lit = dynamic_cast<const LiteralExpr*>(key); lit && lit->kind == LiteralKind::kInt) {
       int64_t pos = 0;
-      if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 || pos > static_cast<int64_t>(visible)) {
+      if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 ||
+          pos > static_cast<int64_t>(a.args.size())) {
         return Err(kErBadField, absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
       }
-      col = static_cast<int>(pos - 1);
-    } else if (auto* c = dynamic_cast<const ColumnRefExpr*>(ast); c && c->table.empty()) {
-      for (size_t i = 0; i < sel.fields.size() && col < 0; ++i) {
-        if (!sel.fields[i].wildcard && !sel.fields[i].alias.empty() &&
-            NameEq(sel.fields[i].alias, c->column)) {
-          // Position of this field among the expanded items.
-          for (size_t k = 0; k < items.size(); ++k) {
-            if (items[k].ast == sel.fields[i].expr.get()) col = static_cast<int>(k);
-          }
+      key = a.args[pos - 1].get();
+    }
+    absl::Status s = SelectAggArg(b, *key, &item, &types);
+    if (!s.ok()) return s;
+    order_desc.push_back(o.desc);
+  }
+  auto desc =
+      expr::NewAggDesc(absl::AsciiStrToLower(a.name), types, a.distinct, std::move(order_desc));
+  if (!desc.ok()) return desc.status();
+  item.desc = *std::move(desc);
+  if (a.separator.has_value()) item.desc.separator = *a.separator;
+  info.agg_texts.push_back(text);
+  info.out_types.push_back(item.desc.result_type);
+  an->schema.push_back({text, "", "", item.desc.result_type, false});
+  an->aggs.push_back(std::move(item));
+  return absl::OkStatus();
+}
+
+// One argument (or GROUP_CONCAT sort key) of an aggregate, over the FROM clause's rows.
+__attribute__((noinline)) absl::Status Binder::SelectAggArg(SelectBuild* b, const Expr& arg,
+                                                            AggItem* item,
+                                                            std::vector<FieldType>* types) {
+  std::vector<const AggregateExpr*> nested;
+  CollectAggs(arg, &nested);
+  if (!nested.empty()) return Err(1111, "Invalid use of group function");
+  auto x = Bind(arg, &b->from_scope);
+  if (!x.ok()) return x.status();
+  types->push_back((*x)->type());
+  item->args.push_back(*std::move(x));
+  return absl::OkStatus();
+}
+
+// HAVING over `scope` (the aggregation's, or the FROM clause's without one), aliases seen.
+__attribute__((noinline)) absl::Status Binder::SelectHaving(SelectBuild* b, const Scope& scope) {
+  Scope hs = scope;
+  hs.aliases = &b->aliases;
+  hs.clause = "having clause";
+  auto x = Bind(*b->sel.having, &hs);
+  if (!x.ok()) return x.status();
+  auto f = std::make_shared<SelectionNode>();
+  f->children.push_back(b->plan);
+  f->schema = b->plan->schema;
+  f->conditions.push_back(*std::move(x));
+  b->plan = f;
+  return absl::OkStatus();
+}
+
+__attribute__((noinline)) absl::Status Binder::SelectProject(SelectBuild* b) {
+  b->proj = std::make_shared<ProjectionNode>();
+  b->proj->children.push_back(b->plan);
+  for (const SelectBuildItem& it : b->items) {
+    absl::Status s = SelectProjectItem(b, it);
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+__attribute__((noinline)) absl::Status Binder::SelectProjectItem(SelectBuild* b,
+                                                                 const SelectBuildItem& it) {
+  auto x = Bind(*it.ast, b->scope);
+  if (!x.ok()) return x.status();
+  OutputColumn oc;
+  oc.name = it.name;
+  oc.table = it.table;
+  oc.type = (*x)->type();
+  if (auto* c = dynamic_cast<const ColumnRefExpr*>(it.ast)) {
+    int idx = FindColumn(b->from_schema, *c);
+    if (idx >= 0) {
+      oc.table = b->from_schema[idx].table;
+      oc.db = b->from_schema[idx].db;
+    }
+  }
+  b->proj->schema.push_back(oc);
+  b->proj->exprs.push_back(*std::move(x));
+  b->texts.push_back(RestoreSql(*it.ast));
+  return absl::OkStatus();
+}
+
+// ORDER BY: positions and aliases name output columns; other expressions are computed as
+// hidden columns after the visible ones.
+__attribute__((noinline)) absl::Status Binder::SelectOrder(SelectBuild* b) {
+  for (const OrderItem& o : b->sel.order_by) {
+    absl::StatusOr<int> col = SelectOrderColumn(b, *o.expr);
+    if (col.ok() && *col < 0) col = SelectOrderHidden(b, *o.expr);
+    if (!col.ok()) return col.status();
+    b->sort_items.push_back({expr::NewColumn(*col, b->proj->schema[*col].type), o.desc});
+  }
+  return absl::OkStatus();
+}
+
+// The visible output column ORDER BY item `ast` names (a position, an alias, or the same
+// text as a select item); -1 when none.
+__attribute__((noinline)) absl::StatusOr<int> Binder::SelectOrderColumn(SelectBuild* b,
+                                                                        const Expr& ast) {
+  const SelectStmt& sel = b->sel;
+  const size_t visible = b->items.size();
+  int col = -1;
+  if (auto* lit = dynamic_cast<const LiteralExpr*>(&ast); lit && lit->kind == LiteralKind::kInt) {
+    int64_t pos = 0;
+    if (!absl::SimpleAtoi(lit->text, &pos) || pos < 1 || pos > static_cast<int64_t>(visible)) {
+      return Err(kErBadField, absl::StrCat("Unknown column '", lit->text, "' in 'order clause'"));
+    }
+    return static_cast<int>(pos - 1);
+  }
+  if (auto* c = dynamic_cast<const ColumnRefExpr*>(&ast); c && c->table.empty()) {
+    for (size_t i = 0; i < sel.fields.size() && col < 0; ++i) {
+      if (!sel.fields[i].wildcard && !sel.fields[i].alias.empty() &&
+          NameEq(sel.fields[i].alias, c->column)) {
+        // Position of this field among the expanded items.
+        for (size_t k = 0; k < b->items.size(); ++k) {
+          if (b->items[k].ast == sel.fields[i].expr.get()) col = static_cast<int>(k);
         }
       }
     }
-    if (col < 0) {
-      const std::string text = RestoreSql(*ast);
-      for (size_t i = 0; i < visible && col < 0; ++i) {
-        if (texts[i] == text) col = static_cast<int>(i);
-      }
-    }
-    if (col < 0) {
-      Scope os = *scope;
-      os.clause = "order clause";
-      auto x = Bind(*ast, &os);
-      if (!x.ok()) return x.status();
-      col = static_cast<int>(proj->exprs.size());
-      proj->schema.push_back({"", "", "", (*x)->type(), true});
-      proj->exprs.push_back(*std::move(x));
-    }
-    sort_items.push_back({expr::NewColumn(col, proj->schema[col].type), o.desc});
   }
-  plan = proj;
+  if (col < 0) {
+    const std::string text = RestoreSql(ast);
+    for (size_t i = 0; i < visible && col < 0; ++i) {
+      if (b->texts[i] == text) col = static_cast<int>(i);
+    }
+  }
+  return col;
+}
+
+// ORDER BY item `ast` as a hidden output column of the projection: its index.
+__attribute__((noinline)) absl::StatusOr<int> Binder::SelectOrderHidden(SelectBuild* b,
+                                                                        const Expr& ast) {
+  Scope os = *b->scope;
+  os.clause = "order clause";
+  auto x = Bind(ast, &os);
+  if (!x.ok()) return x.status();
+  const int col = static_cast<int>(b->proj->exprs.size());
+  b->proj->schema.push_back({"", "", "", (*x)->type(), true});
+  b->proj->exprs.push_back(*std::move(x));
+  return col;
+}
+
+__attribute__((noinline)) absl::StatusOr<PlanPtr> Binder::SelectFinish(SelectBuild* b) {
+  const SelectStmt& sel = b->sel;
+  const size_t visible = b->items.size();
+  PlanPtr plan = b->proj;
   if (sel.distinct) {
     auto d = std::make_shared<DistinctNode>();
     d->children.push_back(plan);
@@ -3385,11 +3520,11 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
       offset = *o;
     }
   }
-  if (!sort_items.empty()) {
+  if (!b->sort_items.empty()) {
     auto sort = std::make_shared<SortNode>();
     sort->children.push_back(plan);
     sort->schema = plan->schema;
-    sort->items = std::move(sort_items);
+    sort->items = std::move(b->sort_items);
     if (count.has_value()) sort->limit = offset + *count;
     plan = sort;
   }

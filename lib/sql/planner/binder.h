@@ -108,6 +108,31 @@ class Binder {
                                        std::vector<Correlation>* corr);
   absl::StatusOr<PlanPtr> BuildSelect(const SelectStmt& s, Scope* parent,
                                       std::vector<Correlation>* corr);
+  // BuildSelect's phases over its state (binder.cc), in order, and the pieces of them that
+  // bind (small frames on a nested subquery's recursion).
+  struct SelectBuild;
+  // An item of the select list, wildcards expanded: its expression and output name.
+  struct SelectBuildItem {
+    const Expr* ast = nullptr;
+    std::string name;
+    std::string table;
+  };
+  absl::Status SelectFrom(SelectBuild* b);
+  absl::Status SelectDual(SelectBuild* b);
+  void SelectScalarJoins(SelectBuild* b);
+  absl::Status SelectItems(SelectBuild* b);
+  absl::Status SelectAggregate(SelectBuild* b);
+  absl::Status SelectGroupItem(SelectBuild* b, AggregateNode* an, const Expr& item);
+  absl::Status SelectAggItem(SelectBuild* b, AggregateNode* an, const AggregateExpr& a);
+  absl::Status SelectAggArg(SelectBuild* b, const Expr& arg, AggItem* item,
+                            std::vector<FieldType>* types);
+  absl::Status SelectHaving(SelectBuild* b, const Scope& scope);
+  absl::Status SelectProject(SelectBuild* b);
+  absl::Status SelectProjectItem(SelectBuild* b, const SelectBuildItem& it);
+  absl::Status SelectOrder(SelectBuild* b);
+  absl::StatusOr<int> SelectOrderColumn(SelectBuild* b, const Expr& ast);
+  absl::StatusOr<int> SelectOrderHidden(SelectBuild* b, const Expr& ast);
+  absl::StatusOr<PlanPtr> SelectFinish(SelectBuild* b);
   // The FROM clause of `s` under its WHERE. A WHERE conjunct over correlated scalar
   // subqueries that DecorrelateScalar all takes is not pushed into the joins: the
   // aggregations are left-joined above them and the conjunct filters the result (TiDB's
@@ -175,6 +200,10 @@ class Binder {
   absl::StatusOr<PlanPtr> BuildJoinTree(std::vector<PlanPtr> leaves, std::vector<const Expr*> conds,
                                         Scope* parent, std::vector<Correlation>* corr,
                                         std::vector<const Expr*>* leftover);
+  // BuildJoinTree's state and its steps (small frames on a subquery's recursion).
+  struct JoinTreeBuild;
+  absl::Status JoinTreeCond(JoinTreeBuild* jt, const Expr* c);
+  absl::StatusOr<PlanPtr> JoinTreeFinish(JoinTreeBuild* jt);
   absl::StatusOr<expr::ExprPtr> Bind(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindSimple(const Expr& e, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindInner(const Expr& e, Scope* s);
