@@ -627,10 +627,13 @@ __attribute__((noinline)) absl::StatusOr<expr::ExprPtr> Binder::BindLiteral(
 }
 
 __attribute__((noinline)) absl::StatusOr<expr::ExprPtr> Binder::BindParam(const ParamExpr& p) {
-  if (opts_.params == nullptr || p.index >= static_cast<int>(opts_.params->size())) {
+  if (opts_.params == nullptr || p.index < 0 || p.index >= static_cast<int>(opts_.params->size())) {
     return Err(1210, "Incorrect arguments to EXECUTE");
   }
-  const Datum& d = (*opts_.params)[p.index];
+  return ParamConstant((*opts_.params)[p.index]);
+}
+
+absl::StatusOr<expr::ExprPtr> Binder::ParamConstant(const Datum& d) {
   switch (d.kind()) {
     case DatumKind::kNull:
       return expr::NewNull();

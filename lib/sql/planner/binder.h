@@ -93,6 +93,9 @@ class Binder {
 
   // Evaluates a constant expression (no columns).
   static absl::StatusOr<Datum> EvalConstant(ExecContext* ctx, const expr::Expression& e);
+  // A prepared statement's parameter value as the constant a `?` binds to (its type from
+  // the value's kind: BIGINT [UNSIGNED], DOUBLE, DECIMAL, a string; 1210 for other kinds).
+  static absl::StatusOr<expr::ExprPtr> ParamConstant(const Datum& d);
 
   // The order a plan's rows come in: cols[i] are the output columns holding the i-th sort
   // key (several when equal, e.g. both sides of an inner join's key), all ascending or all

@@ -266,6 +266,28 @@ struct SessionImpl {
   };
   std::map<const Stmt*, CachedPlan> plan_cache;
 
+  // A prepared INSERT ... VALUES (or SET) whose values are all parameters, literals or
+  // DEFAULT keeps what binding it found (TiDB's plan cache for INSERT): the table, the
+  // target columns and each value's source, by the prepared statement's AST. A later
+  // execution under the same schema version, database and sql_mode only substitutes the
+  // parameters, without the Binder.
+  struct InsertValue {
+    enum class Kind : uint8_t { kParam, kConstant, kDefault };
+    Kind kind = Kind::kDefault;
+    int param = 0;  // kParam: the parameter's index.
+    Datum value;    // kConstant: the literal's value and type.
+    FieldType type;
+  };
+  struct CachedInsert {
+    int64_t schema_version = 0;
+    std::string db;
+    std::string sql_mode;
+    TablePtr table;
+    std::vector<int> targets;
+    std::vector<std::vector<InsertValue>> rows;
+  };
+  std::map<const Stmt*, CachedInsert> insert_cache;
+
   // The plan of a query: bound afresh, or a cached prepared point select's. `*fast`
   // (when given): the cached point get's fast path, which then runs the statement (the
   // plan's scan is not updated).
@@ -1429,11 +1451,26 @@ absl::Status SessionImpl::AnalyzeOne(const TablePtr& t) {
 
 absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::vector<Datum>* params,
                                               kv::KvTxn* t) {
-  auto db_name = DbOf(*s.table);
-  if (!db_name.ok()) return db_name.status();
-  auto table = db->catalog.GetTable(*db_name, s.table->name);
-  if (!table.ok()) return table.status();
-  const TableInfo& ti = **table;
+  const int64_t version = db->catalog.schema_version();
+  const CachedInsert* cached = nullptr;
+  if (params != nullptr) {
+    auto it = insert_cache.find(&s);
+    if (it != insert_cache.end() && it->second.schema_version == version &&
+        it->second.db == current_db && it->second.sql_mode == sql_mode_text) {
+      cached = &it->second;
+    }
+  }
+  TablePtr table_ptr;
+  if (cached != nullptr) {
+    table_ptr = cached->table;
+  } else {
+    auto db_name = DbOf(*s.table);
+    if (!db_name.ok()) return db_name.status();
+    auto table = db->catalog.GetTable(*db_name, s.table->name);
+    if (!table.ok()) return table.status();
+    table_ptr = *std::move(table);
+  }
+  const TableInfo& ti = *table_ptr;
   NoteWrite(ti);
   if (ti.is_view) {
     return Err(1471,
@@ -1445,12 +1482,15 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
   const size_t ncols = ti.columns.size();
   // Target columns.
   std::vector<int> targets;
-  std::vector<std::string> names = s.columns;
-  if (!s.set.empty()) {
+  std::vector<std::string> names;
+  if (cached == nullptr) names = s.columns;
+  if (cached == nullptr && !s.set.empty()) {
     names.clear();
     for (const Assignment& a : s.set) names.push_back(a.column->column);
   }
-  if (names.empty()) {
+  if (cached != nullptr) {
+    targets = cached->targets;
+  } else if (names.empty()) {
     for (size_t i = 0; i < ncols; ++i) targets.push_back(static_cast<int>(i));
   } else {
     std::set<int> seen;
@@ -1471,33 +1511,85 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
     std::vector<bool> is_default;
   };
   std::vector<Src> src;
+  // What a prepared INSERT's binding found, for insert_cache (cleared when a value is
+  // neither a parameter, a literal nor DEFAULT).
+  std::optional<CachedInsert> to_cache;
+  if (cached == nullptr && params != nullptr && !s.select) to_cache.emplace();
+  std::optional<Binder> binder;  // Made when a value needs it.
   Schema empty;
-  Binder binder(Options(params));
   auto bind_row = [&](const std::vector<const Expr*>& exprs) -> absl::Status {
     if (exprs.size() != targets.size()) {
       return Err(1136,
                  absl::StrCat("Column count doesn't match value count at row ", src.size() + 1));
     }
     Src r;
+    std::vector<InsertValue> sources;
     for (const Expr* e : exprs) {
+      InsertValue source;
       if (dynamic_cast<const DefaultExpr*>(e) != nullptr) {
         r.vals.push_back(Datum::Null());
         r.types.push_back(FieldType::Null());
         r.is_default.push_back(true);
+        sources.push_back(source);
         continue;
       }
-      auto x = binder.BindOver(*e, empty);
+      if (!binder.has_value()) binder.emplace(Options(params));
+      auto x = binder->BindOver(*e, empty);
       if (!x.ok()) return x.status();
       auto v = Binder::EvalConstant(&ctx, **x);
       if (!v.ok()) return v.status();
+      if (auto* p = dynamic_cast<const ParamExpr*>(e)) {
+        source.kind = InsertValue::Kind::kParam;
+        source.param = p->index;
+      } else if (dynamic_cast<const LiteralExpr*>(e) != nullptr) {
+        source.kind = InsertValue::Kind::kConstant;
+        source.value = *v;
+        source.type = (*x)->type();
+      } else {
+        to_cache.reset();
+      }
+      sources.push_back(std::move(source));
       r.vals.push_back(*std::move(v));
       r.types.push_back((*x)->type());
       r.is_default.push_back(false);
     }
+    if (to_cache.has_value()) to_cache->rows.push_back(std::move(sources));
     src.push_back(std::move(r));
     return absl::OkStatus();
   };
-  if (s.select) {
+  if (cached != nullptr) {
+    // The cached binding with this execution's parameters (as Binder::ParamConstant binds
+    // them).
+    for (const std::vector<InsertValue>& row : cached->rows) {
+      Src r;
+      for (const InsertValue& v : row) {
+        switch (v.kind) {
+          case InsertValue::Kind::kDefault:
+            r.vals.push_back(Datum::Null());
+            r.types.push_back(FieldType::Null());
+            r.is_default.push_back(true);
+            continue;
+          case InsertValue::Kind::kConstant:
+            r.vals.push_back(v.value);
+            r.types.push_back(v.type);
+            break;
+          case InsertValue::Kind::kParam: {
+            if (v.param < 0 || static_cast<size_t>(v.param) >= params->size()) {
+              return Err(1210, "Incorrect arguments to EXECUTE");
+            }
+            auto x = Binder::ParamConstant((*params)[v.param]);
+            if (!x.ok()) return x.status();
+            r.vals.push_back(static_cast<const expr::Constant&>(**x).value());
+            r.types.push_back((*x)->type());
+            break;
+          }
+        }
+        r.is_default.push_back(false);
+      }
+      src.push_back(std::move(r));
+    }
+  } else if (s.select) {
+    Binder binder(Options(params));
     auto plan = binder.BuildQuery(*s.select);
     if (!plan.ok()) return plan.status();
     size_t visible = 0;
@@ -1531,11 +1623,20 @@ absl::StatusOr<ResultSet> SessionImpl::Insert(const InsertStmt& s, const std::ve
         r.types.assign(targets.size(), FieldType::Null());
         r.is_default.assign(targets.size(), true);
         src.push_back(std::move(r));
+        if (to_cache.has_value()) to_cache->rows.emplace_back(targets.size());
         continue;
       }
       absl::Status st = bind_row(exprs);
       if (!st.ok()) return st;
     }
+  }
+  if (to_cache.has_value()) {
+    to_cache->schema_version = version;
+    to_cache->db = current_db;
+    to_cache->sql_mode = sql_mode_text;
+    to_cache->table = table_ptr;
+    to_cache->targets = targets;
+    insert_cache[&s] = *std::move(to_cache);
   }
   ResultSet rs;
   const int auto_col = ti.AutoIncrementColumn();
@@ -2890,7 +2991,10 @@ absl::StatusOr<ResultSet> Session::ExecutePrepared(uint32_t id, const std::vecto
 
 absl::Status Session::ClosePrepared(uint32_t id) {
   auto it = impl_->prepared.find(id);
-  if (it != impl_->prepared.end()) impl_->plan_cache.erase(it->second.stmt.get());
+  if (it != impl_->prepared.end()) {
+    impl_->plan_cache.erase(it->second.stmt.get());
+    impl_->insert_cache.erase(it->second.stmt.get());
+  }
   if (impl_->prepared.erase(id) == 0) {
     return Err(1243, absl::StrCat("Unknown prepared statement handler (", id,
                                   ") given to DEALLOCATE PREPARE"));

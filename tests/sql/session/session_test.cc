@@ -4,7 +4,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "rutile/sql.h"
 
@@ -136,6 +138,75 @@ TEST_F(SessionTest, PreparedStatements) {
   EXPECT_EQ(One(a_.get(), "SELECT v FROM t WHERE id = 3"), "30");
   EXPECT_TRUE(a_->ClosePrepared(*id).ok());
   EXPECT_FALSE(a_->ExecutePrepared(*id, {Value::Int(1)}).ok());
+}
+
+// A prepared INSERT keeps its binding across executions (only the parameters change):
+// every execution writes what the same INSERT with literals writes, with parameters of
+// any kind (converted to the column, NULL for AUTO_INCREMENT, bad values rejected),
+// literals and DEFAULT beside them, several rows, and the binding is redone after a
+// schema change, in another database and under another sql_mode.
+TEST_F(SessionTest, PreparedInsertsRebindOnlyTheirParameters) {
+  Ok(a_.get(),
+     "CREATE TABLE p (id INT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL DEFAULT 7, "
+     "s VARCHAR(4), d DECIMAL(6,2))");
+  auto rows = [&] {
+    std::string out;
+    for (const auto& r : Ok(a_.get(), "SELECT id, v, s, d FROM p ORDER BY id").rows) {
+      out += "(";
+      for (const auto& c : r) out += c.value_or("NULL") + ",";
+      out += ")";
+    }
+    return out;
+  };
+  auto ins =
+      a_->Prepare("INSERT INTO p (id, v, s, d) VALUES (?, ?, 'lit', ?), (?, DEFAULT, ?, 1.5)");
+  ASSERT_TRUE(ins.ok()) << ins.status();
+  auto run = [&](std::vector<Value> params) {
+    auto r = a_->ExecutePrepared(*ins, params);
+    return r.ok() ? std::string("ok") : absl::StrCat("error ", MySqlErrorOf(r.status()).code);
+  };
+  EXPECT_EQ(run({Value::Int(1), Value::Int(10), Value::String("2.25"), Value::Int(2),
+                 Value::String("ab")}),
+            "ok");
+  EXPECT_EQ(run({Value::Null(), Value::String("11"), Value::Double(3.25), Value::Null(),
+                 Value::Int(42)}),
+            "ok");
+  EXPECT_EQ(rows(), "(1,10,lit,2.25,)(2,7,ab,1.50,)(3,11,lit,3.25,)(4,7,42,1.50,)");
+  // Bad values fail the statement (strict mode) and write nothing.
+  EXPECT_EQ(run({Value::Int(9), Value::Null(), Value::Null(), Value::Int(10), Value::Null()}),
+            "error 1048");
+  EXPECT_EQ(
+      run({Value::Int(9), Value::Int(1), Value::Null(), Value::Int(10), Value::String("toolong")}),
+      "error 1406");
+  EXPECT_EQ(run({Value::Int(1), Value::Int(1), Value::Null(), Value::Int(10), Value::Null()}),
+            "error 1062");
+  EXPECT_EQ(One(a_.get(), "SELECT COUNT(*) FROM p"), "4");
+  // Outside strict mode the bad value is adjusted with a warning (the binding is redone
+  // under the new sql_mode).
+  Ok(a_.get(), "SET sql_mode = ''");
+  EXPECT_EQ(
+      run({Value::Int(20), Value::Int(1), Value::Null(), Value::Int(21), Value::String("toolong")}),
+      "ok");
+  EXPECT_EQ(One(a_.get(), "SELECT s FROM p WHERE id = 21"), "tool");
+  Ok(a_.get(), "SET sql_mode = 'STRICT_TRANS_TABLES'");
+  // A schema change redoes the binding: the new column takes its default.
+  Ok(b_.get(), "ALTER TABLE p ADD COLUMN e INT DEFAULT 5");
+  EXPECT_EQ(run({Value::Int(30), Value::Int(1), Value::Null(), Value::Int(31), Value::Null()}),
+            "ok");
+  EXPECT_EQ(One(a_.get(), "SELECT SUM(e) FROM p WHERE id IN (30, 31)"), "10");
+  // In another database the table name means another table.
+  Ok(a_.get(), "CREATE DATABASE other");
+  Ok(a_.get(), "USE other");
+  EXPECT_EQ(run({Value::Int(40), Value::Int(1), Value::Null(), Value::Int(41), Value::Null()}),
+            "error 1146");
+  Ok(a_.get(), "CREATE TABLE p (id INT PRIMARY KEY, v INT DEFAULT 0, s VARCHAR(9), d INT)");
+  EXPECT_EQ(run({Value::Int(40), Value::Int(1), Value::Null(), Value::Int(41), Value::Null()}),
+            "ok");
+  EXPECT_EQ(One(a_.get(), "SELECT COUNT(*) FROM other.p"), "2");
+  EXPECT_EQ(One(a_.get(), "SELECT COUNT(*) FROM shop.p WHERE id >= 40"), "0");
+  EXPECT_TRUE(a_->ClosePrepared(*ins).ok());
+  EXPECT_EQ(run({Value::Int(50), Value::Int(1), Value::Null(), Value::Int(51), Value::Null()}),
+            "error 1243");
 }
 
 TEST_F(SessionTest, SystemVariables) {
