@@ -44,6 +44,7 @@
 #include "rutile/kv.h"
 #include "rutile/node.h"
 #include "rutile/sql.h"
+#include "rutile/testing/one_node.h"
 #include "sql/codec/tablecodec.h"
 #include "util/sync.h"
 
@@ -67,9 +68,8 @@ void Die(const std::string& what) {
 using bench::OnFiber;
 
 struct Fixture {
-  std::unique_ptr<Transport> transport;
-  std::unique_ptr<Node> node;
-  std::unique_ptr<TxnClient> kv;
+  std::unique_ptr<testing::OneNodeCluster> cluster;
+  TxnClient* kv = nullptr;
   std::unique_ptr<sql::Database> db;
   std::unique_ptr<sql::Session> session;
   uint32_t select_id = 0;
@@ -82,21 +82,12 @@ struct Fixture {
   }
 
   void Open() {
-    transport = NewLocalTransport(Env::Default());
-    NodeOptions o;
-    o.id = 1;
-    o.transport = transport.get();
-    o.host_pd = true;
-    o.initial_stores = {1};
-    o.raft_tick_micros = 10'000;
-    auto n = Node::Open(o);
-    if (!n.ok()) Die(n.status().ToString());
-    node = *std::move(n);
-    auto c = TxnClient::Open({node.get()});
+    auto c = testing::OneNodeCluster::Open();
     if (!c.ok()) Die(c.status().ToString());
-    kv = *std::move(c);
+    cluster = *std::move(c);
+    kv = cluster->client.get();
     sql::DatabaseOptions dbo;
-    dbo.client = kv.get();
+    dbo.client = kv;
     auto d = sql::Database::Open(dbo);
     if (!d.ok()) Die(d.status().ToString());
     db = *std::move(d);

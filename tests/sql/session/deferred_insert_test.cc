@@ -63,9 +63,8 @@ std::string Rows(Session* s) {
 // The database of a test case (in memory, or over a one-node cluster committing in one
 // phase or two), closed when destroyed. Used on a fiber.
 struct TestDb {
-  std::unique_ptr<Transport> transport;
-  std::unique_ptr<rutile::Node> node;
-  std::unique_ptr<TxnClient> client;
+  std::unique_ptr<OneNodeCluster> cluster;
+  TxnClient* client = nullptr;
   std::unique_ptr<Database> db;
 
   void Open(Store store) {
@@ -75,26 +74,18 @@ struct TestDb {
       db = *std::move(d);
       return;
     }
-    transport = NewLocalTransport(Env::Default());
-    NodeOptions o = OneNodeOptions(transport.get());
-    auto n = rutile::Node::Open(o);
-    ASSERT_TRUE(n.ok()) << n.status();
-    node = *std::move(n);
-    auto c = TxnClient::Open({node.get()});
+    auto c = OneNodeCluster::Open();
     ASSERT_TRUE(c.ok()) << c.status();
-    client = *std::move(c);
+    cluster = *std::move(c);
+    client = cluster->client.get();
     DatabaseOptions dbo;
-    dbo.client = client.get();
+    dbo.client = client;
     dbo.try_one_pc = store == Store::kOnePc;
     auto d = Database::Open(dbo);
     ASSERT_TRUE(d.ok()) << d.status();
     db = *std::move(d);
   }
-  ~TestDb() {
-    db.reset();
-    client.reset();
-    if (node != nullptr) node->Close();
-  }
+  ~TestDb() { db.reset(); }
 };
 
 class DeferredInsertTest : public ::testing::TestWithParam<Store> {};
@@ -104,7 +95,7 @@ TEST_P(DeferredInsertTest, DuplicatesAre1062AndWriteNothing) {
     TestDb tdb;
     ASSERT_NO_FATAL_FAILURE(tdb.Open(GetParam()));
     Database* db = tdb.db.get();
-    TxnClient* client = tdb.client.get();
+    TxnClient* client = tdb.client;
     auto s = db->NewSession();
     Ok(s.get(), "USE test");
     Ok(s.get(),

@@ -25,34 +25,23 @@ namespace {
 
 // A one-node cluster and a TxnClient over it, closed at the end.
 struct Cluster {
-  std::unique_ptr<Transport> transport;
-  std::vector<std::unique_ptr<rutile::Node>> nodes;
-  std::unique_ptr<TxnClient> client;
+  std::unique_ptr<OneNodeCluster> c;
 
   absl::Status Open() {
-    transport = NewLocalTransport(Env::Default());
-    NodeOptions o = OneNodeOptions(transport.get());
-    auto n = rutile::Node::Open(o);
-    if (!n.ok()) return n.status();
-    std::vector<rutile::Node*> ptrs = {n->get()};
-    nodes.push_back(*std::move(n));
-    auto c = TxnClient::Open(ptrs);
-    if (!c.ok()) return c.status();
-    client = *std::move(c);
+    auto opened = OneNodeCluster::Open();
+    if (!opened.ok()) return opened.status();
+    c = *std::move(opened);
     return absl::OkStatus();
   }
   std::unique_ptr<Database> NewDatabase(bool try_one_pc = true) {
     DatabaseOptions o;
-    o.client = client.get();
+    o.client = c->client.get();
     o.try_one_pc = try_one_pc;
     auto db = Database::Open(o);
     EXPECT_TRUE(db.ok()) << db.status();
     return db.ok() ? *std::move(db) : nullptr;
   }
-  void Close() {
-    client.reset();
-    for (auto& n : nodes) n->Close();
-  }
+  void Close() { c.reset(); }
 };
 
 TEST(SchemaLeaseTest, AddIndexOnOneDatabaseWhileAnotherRunsDml) {

@@ -1,5 +1,5 @@
 // Helpers shared by the session tests: run a statement expecting success, read a
-// one-cell result, or the options of a one-node cluster.
+// one-cell result, or a one-node cluster.
 
 #ifndef RUTILE_TESTS_SQL_SESSION_SESSION_TEST_UTIL_H_
 #define RUTILE_TESTS_SQL_SESSION_SESSION_TEST_UTIL_H_
@@ -11,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "rutile/node.h"
 #include "rutile/sql.h"
+#include "rutile/testing/one_node.h"
 
 namespace rutile::sql {
 
@@ -27,17 +28,10 @@ inline std::string One(Session* s, const std::string& sql) {
   return r.rows[0][0].value_or("NULL");
 }
 
-// A single node on `transport` that hosts the PD and store 1, ticking every 10 ms: the
-// one-node cluster the SQL tests over Raft run on.
-inline NodeOptions OneNodeOptions(Transport* transport) {
-  NodeOptions o;
-  o.id = 1;
-  o.transport = transport;
-  o.host_pd = true;
-  o.initial_stores = {1};
-  o.raft_tick_micros = 10'000;
-  return o;
-}
+// A single node on a transport that hosts the PD and store 1, ticking every 10 ms: the
+// one-node cluster the SQL tests over Raft run on (shared with bench/sql_bench).
+using ::rutile::testing::OneNodeCluster;
+using ::rutile::testing::OneNodeOptions;
 
 }  // namespace rutile::sql
 
