@@ -507,6 +507,15 @@ absl::StatusOr<expr::ExprPtr> Binder::BindSubquery(const QueryStmt& q, SubqueryK
   std::vector<Correlation> corr;
   auto plan = BuildQueryIn(q, s, &corr);
   if (!plan.ok()) return plan.status();
+  return SubqueryOver(*std::move(plan), std::move(corr), kind, operand, op, negated, s);
+}
+
+// BindSubquery once its query is built (a frame of its own: not on the stack while the
+// query's own subqueries recurse).
+__attribute__((noinline)) absl::StatusOr<expr::ExprPtr> Binder::SubqueryOver(
+    PlanPtr built, std::vector<Correlation> corr, SubqueryKind kind, const Expr* operand,
+    BinaryOp op, bool negated, Scope* s) {
+  absl::StatusOr<PlanPtr> plan = std::move(built);
   size_t ncols = 0;
   for (const auto& c : (*plan)->schema) ncols += c.hidden ? 0 : 1;
   if (kind != SubqueryKind::kExists && ncols != 1) {
@@ -1048,18 +1057,27 @@ absl::StatusOr<PlanPtr> Binder::BuildQueryIn(const QueryStmt& q, Scope* parent,
   } else if (auto* so = dynamic_cast<const SetOprStmt*>(&q)) {
     r = BuildSetOp(*so, parent, corr);
   } else {
-    r = Err(kErNotSupported, "unsupported query");
+    r = UnsupportedQuery();
   }
   --depth_;
-  if (r.ok() && !access_candidates_.empty()) {
-    FinishAccessPaths(r->get(), std::vector<bool>((*r)->schema.size(), true));
-  }
-  if (r.ok() && opts_.optimize) {
-    PushAggregationsBelowJoins(r->get(), opts_.stats);
-    ApplyOrderProperties(&*r, {});
-    MarkUsedColumns(r->get());
-  }
+  if (r.ok()) FinishQuery(&*r);
   return r;
+}
+
+// Out of BuildQueryIn's frame, which every nested subquery's recursion passes through.
+__attribute__((noinline)) absl::Status Binder::UnsupportedQuery() {
+  return Err(kErNotSupported, "unsupported query");
+}
+
+__attribute__((noinline)) void Binder::FinishQuery(PlanPtr* plan) {
+  if (!access_candidates_.empty()) {
+    FinishAccessPaths(plan->get(), std::vector<bool>((*plan)->schema.size(), true));
+  }
+  if (opts_.optimize) {
+    PushAggregationsBelowJoins(plan->get(), opts_.stats);
+    ApplyOrderProperties(plan, {});
+    MarkUsedColumns(plan->get());
+  }
 }
 
 namespace {
@@ -1679,6 +1697,9 @@ __attribute__((noinline)) absl::Status Binder::JoinTreeCond(JoinTreeBuild* jt, c
       dynamic_cast<const RowExpr*>(in->operand.get()) == nullptr) {
     std::vector<Correlation> sub_corr;
     auto sub = BuildQueryIn(*in->subquery, &fs, &sub_corr);
+    // Binding the conjunct would build the subquery again and fail the same way (once per
+    // level of a nested IN: exponentially often).
+    if (!sub.ok()) return sub.status();
     auto left = Bind(*in->operand, &fs);
     if (sub.ok() && left.ok() && sub_corr.empty() && (*sub)->schema.size() == 1 &&
         HashCompatible((*left)->type(), (*sub)->schema[0].type)) {
@@ -3131,6 +3152,7 @@ struct Binder::SelectBuild {
   std::shared_ptr<ProjectionNode> proj;
   std::vector<std::string> texts;  // The select list's restored texts.
   std::vector<SortItem> sort_items;
+  JoinHints saved_hints;  // The enclosing SELECT's.
 
   SelectBuild(const SelectStmt& s, Scope* p, std::vector<Correlation>* c)
       : sel(s), parent(p), corr(c) {}
@@ -3138,21 +3160,18 @@ struct Binder::SelectBuild {
 
 absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent,
                                             std::vector<Correlation>* corr) {
-  // This SELECT's join hints, restored for the enclosing one on the way out.
-  struct RestoreHints {
-    JoinHints* at;
-    JoinHints saved;
-    ~RestoreHints() { *at = std::move(saved); }
-  } restore_hints{&hints_, std::exchange(hints_, ParseJoinHints(sel.hints))};
   auto b = std::make_unique<SelectBuild>(sel, parent, corr);
-  // The scalar columns point at b->from_schema: gone with it.
-  struct ForgetScalars {
+  SelectHints(b.get());
+  // On the way out: the enclosing SELECT's join hints back, and the scalar columns that
+  // point at b->from_schema gone with it.
+  struct Restore {
     Binder* binder;
     SelectBuild* b;
-    ~ForgetScalars() {
+    ~Restore() {
+      binder->hints_ = std::move(b->saved_hints);
       for (const SubqueryExpr* sq : b->scalar_subs) binder->scalar_cols_.erase(sq);
     }
-  } forget{this, b.get()};
+  } restore{this, b.get()};
   absl::Status s = SelectFrom(b.get());
   if (s.ok()) s = SelectItems(b.get());
   if (s.ok()) s = SelectAggregate(b.get());
@@ -3160,6 +3179,11 @@ absl::StatusOr<PlanPtr> Binder::BuildSelect(const SelectStmt& sel, Scope* parent
   if (s.ok()) s = SelectOrder(b.get());
   if (!s.ok()) return s;
   return SelectFinish(b.get());
+}
+
+// This SELECT's join hints in hints_, the enclosing one's kept in b->saved_hints.
+__attribute__((noinline)) void Binder::SelectHints(SelectBuild* b) {
+  b->saved_hints = std::exchange(hints_, ParseJoinHints(b->sel.hints));
 }
 
 __attribute__((noinline)) absl::Status Binder::SelectFrom(SelectBuild* b) {

@@ -109,11 +109,16 @@ class Binder {
   friend struct Scope;
   absl::StatusOr<PlanPtr> BuildQueryIn(const QueryStmt& q, Scope* parent,
                                        std::vector<Correlation>* corr);
+  absl::Status UnsupportedQuery();
+  // A built query's last steps (access paths, aggregation push-down, order properties,
+  // used columns).
+  void FinishQuery(PlanPtr* plan);
   absl::StatusOr<PlanPtr> BuildSelect(const SelectStmt& s, Scope* parent,
                                       std::vector<Correlation>* corr);
   // BuildSelect's phases over its state (binder.cc), in order, and the pieces of them that
   // bind (small frames on a nested subquery's recursion).
   struct SelectBuild;
+  void SelectHints(SelectBuild* b);
   // An item of the select list, wildcards expanded: its expression and output name.
   struct SelectBuildItem {
     const Expr* ast = nullptr;
@@ -230,6 +235,9 @@ class Binder {
   absl::StatusOr<expr::ExprPtr> BindSubquery(const QueryStmt& q, SubqueryKind kind,
                                              const Expr* operand, BinaryOp op, bool negated,
                                              Scope* s);
+  absl::StatusOr<expr::ExprPtr> SubqueryOver(PlanPtr built, std::vector<Correlation> corr,
+                                             SubqueryKind kind, const Expr* operand, BinaryOp op,
+                                             bool negated, Scope* s);
   absl::StatusOr<expr::ExprPtr> BindFunction(const std::string& name,
                                              std::vector<expr::ExprPtr> args);
   // One way to read a table scan's rows (the candidates ApplyAccessPath costs).
