@@ -168,9 +168,9 @@ TEST_F(SessionTest, PreparedInsertsRebindOnlyTheirParameters) {
   EXPECT_EQ(run({Value::Int(1), Value::Int(10), Value::String("2.25"), Value::Int(2),
                  Value::String("ab")}),
             "ok");
-  EXPECT_EQ(run({Value::Null(), Value::String("11"), Value::Double(3.25), Value::Null(),
-                 Value::Int(42)}),
-            "ok");
+  EXPECT_EQ(
+      run({Value::Null(), Value::String("11"), Value::Double(3.25), Value::Null(), Value::Int(42)}),
+      "ok");
   EXPECT_EQ(rows(), "(1,10,lit,2.25,)(2,7,ab,1.50,)(3,11,lit,3.25,)(4,7,42,1.50,)");
   // Bad values fail the statement (strict mode) and write nothing.
   EXPECT_EQ(run({Value::Int(9), Value::Null(), Value::Null(), Value::Int(10), Value::Null()}),
