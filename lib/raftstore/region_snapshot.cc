@@ -76,84 +76,82 @@ class ErrorIterator final : public storage::Iterator {
 
 }  // namespace
 
-class RegionSnapshot::View final : public storage::Engine {
+namespace {
+
+class ViewSnapshot final : public storage::Snapshot {
  public:
-  explicit View(const RegionSnapshot* owner) : owner_(owner) {}
-
-  using storage::Engine::Get;
-  absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key,
-                                                 const storage::ReadOptions& options) override {
-    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
-    return owner_->Get(cf, key);
-  }
-
-  std::unique_ptr<storage::Iterator> NewIterator(storage::CF cf,
-                                                 const storage::IterOptions& options) override {
-    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) {
-      return std::make_unique<ErrorIterator>(s);
-    }
-    return owner_->NewIterator(cf, options);
-  }
-
-  // Performance-critical path (a transactional point get's write-record read).
-  absl::Status SeekVisit(
-      storage::CF cf, std::string_view target, const storage::ReadOptions& options,
-      absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) override {
-    if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
-    const metapb::Region& region = *owner_->region_;
-    if (target < std::string_view(region.start_key())) target = region.start_key();
-    const std::string_view end = region.end_key();
-    storage::ReadOptions ro;
-    ro.snapshot = owner_->snapshot_.get();
-    ro.fill_cache = options.fill_cache;
-    auto inner = [&](std::string_view key, std::string_view value) {
-      // Data keys only, within the region.
-      if (key.empty() || key[0] != kDataPrefix) return false;
-      const std::string_view user = UserKey(key);
-      if (!end.empty() && user >= end) return false;
-      return visit(user, value);
-    };
-    // The data key of `target` in a stack buffer when small: no allocation.
-    char buf[128];
-    if (target.size() + 1 <= sizeof(buf)) {
-      const size_t n = WriteDataKey(target, buf);
-      return owner_->engine_->SeekVisit(cf, std::string_view(buf, n), ro, inner);
-    }
-    return owner_->engine_->SeekVisit(cf, DataKey(target), ro, inner);
-  }
-
-  std::unique_ptr<storage::Snapshot> GetSnapshot() override {
-    return std::unique_ptr<storage::Snapshot>(new ViewSnapshot(this));
-  }
-
-  absl::Status Write(const storage::WriteBatch&, const storage::WriteOptions&) override {
-    return absl::FailedPreconditionError("a region snapshot is read-only");
-  }
-  absl::Status SyncWAL() override { return absl::OkStatus(); }
-
-  absl::StatusOr<uint64_t> ApproximateSize(storage::CF cf, std::string_view start,
-                                           std::string_view end) override {
-    return owner_->engine_->ApproximateSize(cf, DataKey(start), DataEndKey(end));
-  }
-  absl::Status CompactRange(storage::CF, std::string_view, std::string_view) override {
-    return absl::OkStatus();
-  }
-
- private:
-  class ViewSnapshot final : public storage::Snapshot {
-   public:
-    explicit ViewSnapshot(const View* view) : storage::Snapshot(view) {}
-  };
-
-  absl::Status CheckSnapshot(const storage::Snapshot* s) const {
-    if (s != nullptr && s->engine() != this) {
-      return absl::InvalidArgumentError("snapshot belongs to another engine");
-    }
-    return absl::OkStatus();
-  }
-
-  const RegionSnapshot* owner_;
+  explicit ViewSnapshot(const storage::Engine* view) : storage::Snapshot(view) {}
 };
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> RegionSnapshot::View::Get(
+    storage::CF cf, std::string_view key, const storage::ReadOptions& options) {
+  if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
+  return owner_->Get(cf, key);
+}
+
+std::unique_ptr<storage::Iterator> RegionSnapshot::View::NewIterator(
+    storage::CF cf, const storage::IterOptions& options) {
+  if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) {
+    return std::make_unique<ErrorIterator>(s);
+  }
+  return owner_->NewIterator(cf, options);
+}
+
+// Performance-critical path (a transactional point get's write-record read).
+absl::Status RegionSnapshot::View::SeekVisit(
+    storage::CF cf, std::string_view target, const storage::ReadOptions& options,
+    absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) {
+  if (absl::Status s = CheckSnapshot(options.snapshot); !s.ok()) return s;
+  const metapb::Region& region = *owner_->region_;
+  if (target < std::string_view(region.start_key())) target = region.start_key();
+  const std::string_view end = region.end_key();
+  storage::ReadOptions ro;
+  ro.snapshot = owner_->snapshot_.get();
+  ro.fill_cache = options.fill_cache;
+  auto inner = [&](std::string_view key, std::string_view value) {
+    // Data keys only, within the region.
+    if (key.empty() || key[0] != kDataPrefix) return false;
+    const std::string_view user = UserKey(key);
+    if (!end.empty() && user >= end) return false;
+    return visit(user, value);
+  };
+  // The data key of `target` in a stack buffer when small: no allocation.
+  char buf[128];
+  if (target.size() + 1 <= sizeof(buf)) {
+    const size_t n = WriteDataKey(target, buf);
+    return owner_->engine_->SeekVisit(cf, std::string_view(buf, n), ro, inner);
+  }
+  return owner_->engine_->SeekVisit(cf, DataKey(target), ro, inner);
+}
+
+std::unique_ptr<storage::Snapshot> RegionSnapshot::View::GetSnapshot() {
+  return std::make_unique<ViewSnapshot>(this);
+}
+
+absl::Status RegionSnapshot::View::Write(const storage::WriteBatch&, const storage::WriteOptions&) {
+  return absl::FailedPreconditionError("a region snapshot is read-only");
+}
+
+absl::Status RegionSnapshot::View::SyncWAL() { return absl::OkStatus(); }
+
+absl::StatusOr<uint64_t> RegionSnapshot::View::ApproximateSize(storage::CF cf,
+                                                               std::string_view start,
+                                                               std::string_view end) {
+  return owner_->engine_->ApproximateSize(cf, DataKey(start), DataEndKey(end));
+}
+
+absl::Status RegionSnapshot::View::CompactRange(storage::CF, std::string_view, std::string_view) {
+  return absl::OkStatus();
+}
+
+absl::Status RegionSnapshot::View::CheckSnapshot(const storage::Snapshot* s) const {
+  if (s != nullptr && s->engine() != this) {
+    return absl::InvalidArgumentError("snapshot belongs to another engine");
+  }
+  return absl::OkStatus();
+}
 
 uint64_t DataVersion::Next() {
   static std::atomic<uint64_t> next{1};
@@ -172,17 +170,7 @@ RegionSnapshot::RegionSnapshot(storage::Engine* engine, std::unique_ptr<storage:
       region_(std::move(region)),
       applied_index_(applied_index) {}
 
-RegionSnapshot::~RegionSnapshot() { delete view_.load(std::memory_order_acquire); }
-
-storage::Engine* RegionSnapshot::engine() const {
-  storage::Engine* v = view_.load(std::memory_order_acquire);
-  if (v != nullptr) return v;
-  auto made = std::make_unique<View>(this);
-  if (view_.compare_exchange_strong(v, made.get(), std::memory_order_acq_rel)) {
-    return made.release();
-  }
-  return v;  // Another caller published its view first.
-}
+RegionSnapshot::~RegionSnapshot() = default;
 
 // Performance-critical path.
 absl::StatusOr<std::optional<std::string>> RegionSnapshot::Get(storage::CF cf,

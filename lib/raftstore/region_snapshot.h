@@ -97,10 +97,35 @@ class RegionSnapshot {
                                                  const storage::IterOptions& options) const;
 
   // The view as an Engine (owned by this object).
-  storage::Engine* engine() const;
+  storage::Engine* engine() const { return &view_; }
 
  private:
-  class View;
+  // The view as an Engine, a member (no allocation per view: a transactional point get
+  // makes one live view and reads through it).
+  class View final : public storage::Engine {
+   public:
+    explicit View(const RegionSnapshot* owner) : owner_(owner) {}
+    using storage::Engine::Get;
+    absl::StatusOr<std::optional<std::string>> Get(storage::CF cf, std::string_view key,
+                                                   const storage::ReadOptions& options) override;
+    std::unique_ptr<storage::Iterator> NewIterator(storage::CF cf,
+                                                   const storage::IterOptions& options) override;
+    absl::Status SeekVisit(
+        storage::CF cf, std::string_view target, const storage::ReadOptions& options,
+        absl::FunctionRef<bool(std::string_view key, std::string_view value)> visit) override;
+    std::unique_ptr<storage::Snapshot> GetSnapshot() override;
+    absl::Status Write(const storage::WriteBatch& batch,
+                       const storage::WriteOptions& options) override;
+    absl::Status SyncWAL() override;
+    absl::StatusOr<uint64_t> ApproximateSize(storage::CF cf, std::string_view start,
+                                             std::string_view end) override;
+    absl::Status CompactRange(storage::CF cf, std::string_view start,
+                              std::string_view end) override;
+
+   private:
+    absl::Status CheckSnapshot(const storage::Snapshot* s) const;
+    const RegionSnapshot* const owner_;
+  };
 
   storage::Engine* const engine_;
   std::unique_ptr<storage::Snapshot> snapshot_;
@@ -108,10 +133,7 @@ class RegionSnapshot {
   const uint64_t applied_index_;
   uint64_t leader_term_ = 0;
   uint64_t data_version_ = 0;
-  // Made on the first engine() call: point reads through Get never need it. Published
-  // with a compare-and-swap, not std::call_once (whose glibc slow path makes a futex wake
-  // system call per view: one per transactional point get over a live view).
-  mutable std::atomic<storage::Engine*> view_{nullptr};
+  mutable View view_{this};
 };
 
 }  // namespace rutile::raftstore

@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -464,6 +464,9 @@ class LevelDbSnapshot final : public Snapshot {
 // Env, kMaxAgeMicros after it was made, so reads alone never pin old files for long. The age
 // is judged in Take only (one clock read per use): Return keeps an iterator that is too old
 // (as an iterator kept while young ages in the pool), and the next Take drops it.
+//
+// Kept iterators sit in a fixed array of atomic slots: a take is one exchange, a return one
+// compare-and-swap (no mutex; every point get takes and returns one).
 class LatestIteratorPool {
  public:
   static constexpr uint64_t kNotReusable = ~uint64_t{0};
@@ -471,9 +474,11 @@ class LatestIteratorPool {
   static constexpr uint32_t kMaxUses = 1024;
   static constexpr uint64_t kMaxAgeMicros = 1'000'000;
 
-  // What a reusable iterator carries from Take to Return.
-  struct Ticket {
-    uint64_t generation = kNotReusable;
+  // An iterator and what decides its reuse, from Take to Return (allocated once per
+  // LevelDB iterator, with it).
+  struct Lease {
+    leveldb::Iterator* it = nullptr;
+    uint64_t generation = kNotReusable;  // kNotReusable: do not keep it.
     uint64_t made_micros = 0;
     uint32_t uses = 0;
   };
@@ -484,103 +489,92 @@ class LatestIteratorPool {
   LatestIteratorPool(const LatestIteratorPool&) = delete;
   LatestIteratorPool& operator=(const LatestIteratorPool&) = delete;
   ~LatestIteratorPool() {
-    for (const Kept& k : kept_) delete k.it;
+    for (std::atomic<Lease*>& slot : slots_) Drop(slot.load(std::memory_order_acquire));
   }
 
-  // An iterator showing the latest state now, and its ticket (generation kNotReusable: do
-  // not keep it).
+  // An iterator showing the latest state now (lease->it), to give back with Return.
   // Performance-critical path.
-  std::pair<leveldb::Iterator*, Ticket> Take() {
+  Lease* Take() {
     const uint64_t now = begun_->load(std::memory_order_seq_cst);
     const uint64_t micros = clock_ != nullptr ? clock_->NowMicros() : 0;
-    leveldb::Iterator* found = nullptr;
-    Ticket ticket;
-    std::vector<leveldb::Iterator*> stale;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      while (!kept_.empty()) {
-        const Kept k = kept_.back();
-        kept_.pop_back();
-        if (k.ticket.generation == now && Young(k.ticket, micros)) {
-          found = k.it;
-          ticket = k.ticket;
-          break;
-        }
-        stale.push_back(k.it);
+    for (std::atomic<Lease*>& slot : slots_) {
+      if (slot.load(std::memory_order_relaxed) == nullptr) continue;
+      Lease* l = slot.exchange(nullptr, std::memory_order_acq_rel);
+      if (l == nullptr) continue;
+      // Current when `now` was read: no write began after it was made.
+      if (l->generation == now && Young(*l, micros)) {
+        ++l->uses;
+        return l;
       }
-      kept_count_.store(kept_.size(), std::memory_order_seq_cst);
+      Drop(l);
     }
-    for (leveldb::Iterator* it : stale) delete it;
-    // `found` was current when `now` was read: no write began after it was made.
-    if (found != nullptr) {
-      ++ticket.uses;
-      return {found, ticket};
-    }
+    auto* l = new Lease;
     const uint64_t ended = ended_->load(std::memory_order_seq_cst);
-    leveldb::Iterator* it = db_->NewIterator(leveldb::ReadOptions());
+    l->it = db_->NewIterator(leveldb::ReadOptions());
     const uint64_t begun = begun_->load(std::memory_order_seq_cst);
     // Nothing in flight when `ended` was read and nothing begun until `begun` was: the
     // database did not change around the iterator's creation.
-    ticket.generation = begun == ended ? begun : kNotReusable;
-    ticket.made_micros = micros;
-    ticket.uses = 1;
-    return {it, ticket};
+    l->generation = begun == ended ? begun : kNotReusable;
+    l->made_micros = micros;
+    l->uses = 1;
+    return l;
   }
 
-  // Takes back `it`, keeping it if it is still current and not used up (its age is
-  // judged by the next Take).
-  void Return(leveldb::Iterator* it, const Ticket& ticket) {
-    if (ticket.generation != kNotReusable && ticket.uses < kMaxUses && it->status().ok() &&
-        begun_->load(std::memory_order_seq_cst) == ticket.generation) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (kept_.size() < kMaxKept) {
-        kept_.push_back({it, ticket});
-        kept_count_.store(kept_.size(), std::memory_order_seq_cst);
-        // A write that began after the check above may have run its Purge before the push
-        // (it saw no kept iterator): look again. Either this load sees that write, or its
-        // Purge sees the count stored above and drops the iterator (both seq_cst).
-        if (begun_->load(std::memory_order_seq_cst) == ticket.generation) return;
-        kept_.pop_back();
-        kept_count_.store(kept_.size(), std::memory_order_seq_cst);
+  // Takes back a lease, keeping its iterator if it is still current and not used up (its
+  // age is judged by the next Take).
+  void Return(Lease* l) {
+    if (l->generation != kNotReusable && l->uses < kMaxUses && l->it->status().ok() &&
+        begun_->load(std::memory_order_seq_cst) == l->generation) {
+      for (std::atomic<Lease*>& slot : slots_) {
+        if (slot.load(std::memory_order_relaxed) != nullptr) continue;
+        Lease* expected = nullptr;
+        if (!slot.compare_exchange_strong(expected, l, std::memory_order_seq_cst)) continue;
+        // A write that began after the check above may have run its Purge before the
+        // publication (it saw an empty slot): look again. Either this load sees that
+        // write, or its Purge sees the lease published above and drops it (both seq_cst).
+        if (begun_->load(std::memory_order_seq_cst) == l->generation) return;
+        expected = l;
+        // Not taken back: a Take got it first, and judges it itself.
+        if (slot.compare_exchange_strong(expected, nullptr, std::memory_order_seq_cst)) Drop(l);
+        return;
       }
     }
-    delete it;
+    Drop(l);
   }
 
   // Drops every kept iterator (after a write they are stale; they pin old memtables and
   // table files).
   // Performance-critical path (every data write).
   void Purge() {
-    if (kept_count_.load(std::memory_order_seq_cst) == 0) return;
-    std::vector<Kept> drop;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      drop.swap(kept_);
-      kept_count_.store(0, std::memory_order_seq_cst);
+    for (std::atomic<Lease*>& slot : slots_) {
+      if (slot.load(std::memory_order_seq_cst) == nullptr) continue;
+      Drop(slot.exchange(nullptr, std::memory_order_seq_cst));
     }
-    for (const Kept& k : drop) delete k.it;
   }
 
-  size_t KeptCount() const { return kept_count_.load(std::memory_order_seq_cst); }
+  size_t KeptCount() const {
+    size_t n = 0;
+    for (const std::atomic<Lease*>& slot : slots_) {
+      if (slot.load(std::memory_order_seq_cst) != nullptr) ++n;
+    }
+    return n;
+  }
 
  private:
-  bool Young(const Ticket& t, uint64_t now_micros) const {
-    return clock_ == nullptr || now_micros - t.made_micros < kMaxAgeMicros;
+  static void Drop(Lease* l) {
+    if (l == nullptr) return;
+    delete l->it;
+    delete l;
+  }
+  bool Young(const Lease& l, uint64_t now_micros) const {
+    return clock_ == nullptr || now_micros - l.made_micros < kMaxAgeMicros;
   }
 
-  struct Kept {
-    leveldb::Iterator* it;
-    Ticket ticket;
-  };
   leveldb::DB* const db_;
   const std::atomic<uint64_t>* const begun_;
   const std::atomic<uint64_t>* const ended_;
   Env* const clock_;  // May be null: then no age bound.
-  // A plain OS mutex: abseil's (as built here) pays for deadlock detection on every
-  // acquisition, which showed in the point-get profile.
-  std::mutex mu_;
-  std::vector<Kept> kept_;             // Guarded by mu_.
-  std::atomic<size_t> kept_count_{0};  // kept_.size(), read without mu_.
+  std::array<std::atomic<Lease*>, kMaxKept> slots_{};
 };
 
 namespace {
@@ -594,9 +588,9 @@ class LevelDbIterator final : public Iterator {
   explicit LevelDbIterator(absl::Status error) : error_(std::move(error)) {}
 
   LevelDbIterator(leveldb::Iterator* it, size_t prefix_len, std::string lower, std::string upper,
-                  LatestIteratorPool* pool = nullptr, LatestIteratorPool::Ticket ticket = {})
+                  LatestIteratorPool* pool = nullptr, LatestIteratorPool::Lease* lease = nullptr)
       : pool_(pool),
-        ticket_(ticket),
+        lease_(lease),
         it_(it),
         prefix_len_(prefix_len),
         lower_(std::move(lower)),
@@ -608,7 +602,10 @@ class LevelDbIterator final : public Iterator {
     seek_buf_ = lower_.substr(0, prefix_len_);
   }
   ~LevelDbIterator() override {
-    if (pool_ != nullptr && it_ != nullptr) pool_->Return(it_.release(), ticket_);
+    if (pool_ != nullptr && it_ != nullptr) {
+      it_.release();  // Owned by the lease.
+      pool_->Return(lease_);
+    }
   }
 
   void SeekToFirst() override {
@@ -717,7 +714,7 @@ class LevelDbIterator final : public Iterator {
   }
 
   LatestIteratorPool* const pool_ = nullptr;
-  const LatestIteratorPool::Ticket ticket_;
+  LatestIteratorPool::Lease* const lease_ = nullptr;
   std::unique_ptr<leveldb::Iterator> it_;
   const absl::Status error_;
   const size_t prefix_len_ = 0;
@@ -982,10 +979,10 @@ std::unique_ptr<Iterator> LevelDbEngine::NewIterator(CF cf, const IterOptions& o
   std::string lower(1, static_cast<char>(cf));
   lower.append(options.lower_bound);
   if (options.snapshot == nullptr && options.fill_cache) {
-    auto [it, ticket] = latest_iterators_->Take();
-    return std::make_unique<LevelDbIterator>(it, 1, std::move(lower),
+    LatestIteratorPool::Lease* lease = latest_iterators_->Take();
+    return std::make_unique<LevelDbIterator>(lease->it, 1, std::move(lower),
                                              DataUpperBound(cf, options.upper_bound),
-                                             latest_iterators_.get(), ticket);
+                                             latest_iterators_.get(), lease);
   }
   return std::make_unique<LevelDbIterator>(data_db_->NewIterator(ro), 1, std::move(lower),
                                            DataUpperBound(cf, options.upper_bound));
@@ -1001,7 +998,8 @@ absl::Status LevelDbEngine::SeekVisit(
   if (cf == CF::kRaft || options.snapshot != nullptr || !options.fill_cache) {
     return Engine::SeekVisit(cf, target, options, visit);
   }
-  auto [it, ticket] = latest_iterators_->Take();
+  LatestIteratorPool::Lease* lease = latest_iterators_->Take();
+  leveldb::Iterator* const it = lease->it;
   {
     PrefixedKey k(cf, target);
     it->Seek(k.slice());
@@ -1018,7 +1016,7 @@ absl::Status LevelDbEngine::SeekVisit(
   }
   absl::Status s =
       it->status().ok() ? absl::OkStatus() : FromLevelDbStatus(it->status(), "storage: seek");
-  latest_iterators_->Return(it, ticket);
+  latest_iterators_->Return(lease);
   return s;
 }
 

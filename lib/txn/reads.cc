@@ -325,8 +325,8 @@ absl::StatusOr<std::optional<std::string>> PointGet(MvccReader* reader, std::str
 
 // Performance-critical path (TiKV's PointGetter): the lock, then the newest write record
 // at or below ts, whose short value is moved out; no result list, no key decoding.
-absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
-                                                           const std::string& key, TimeStamp ts,
+absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader, std::string_view key,
+                                                           TimeStamp ts,
                                                            const TxnReadOptions& opts) {
   std::optional<Lock> lock;
   if (opts.isolation == IsolationLevel::kSI) {
@@ -336,7 +336,7 @@ absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
   }
   if (!lock.has_value()) return ReadCommittedValue(reader, key, ts);
   std::vector<KvPair> out;
-  absl::Status s = ReadOne(reader, key, lock, ts, opts, false, &out);
+  absl::Status s = ReadOne(reader, std::string(key), lock, ts, opts, false, &out);
   if (!s.ok()) return s;
   if (out.empty()) return std::optional<std::string>();
   if (!out[0].error.ok()) return out[0].error;

@@ -53,8 +53,8 @@ absl::Status CheckLockForRead(const Lock& lock, std::string_view key, TimeStamp 
 absl::StatusOr<std::optional<std::string>> PointGet(MvccReader* reader, std::string_view key,
                                                     TimeStamp ts, const TxnReadOptions& opts);
 // The same for an encoded key.
-absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader,
-                                                           const std::string& key, TimeStamp ts,
+absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader, std::string_view key,
+                                                           TimeStamp ts,
                                                            const TxnReadOptions& opts);
 
 // Values of raw `keys` at ts, in the order given, skipping absent keys; a locked key yields

@@ -1,6 +1,7 @@
 #include "txn/region_store.h"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -279,7 +280,7 @@ void RegionTxnStore::WakeWaiters(const std::vector<std::string>& raw_keys) {
 
 namespace {
 
-absl::Status CheckMemLock(ConcurrencyManager* cm, const std::string& key, TimeStamp ts,
+absl::Status CheckMemLock(ConcurrencyManager* cm, std::string_view key, TimeStamp ts,
                           const TxnReadOptions& opts) {
   return cm->ReadKeyCheck(
       key, [&](const Lock& l, std::string_view k) { return CheckLockForRead(l, k, ts, opts); });
@@ -297,7 +298,17 @@ absl::Status CheckMemLock(ConcurrencyManager* cm, const std::string& key, TimeSt
 absl::StatusOr<std::optional<std::string>> RegionTxnStore::Get(const RegionContext& ctx,
                                                                const std::string& key, TimeStamp ts,
                                                                const TxnReadOptions& opts) {
-  const std::string enc = EncodeKey(key);
+  return GetEncoded(ctx, key, EncodeKey(key), ts, opts);
+}
+
+// Performance-critical path.
+absl::StatusOr<std::optional<std::string>> RegionTxnStore::GetEncoded(const RegionContext& ctx,
+                                                                      const std::string& key,
+                                                                      std::string_view enc,
+                                                                      TimeStamp ts,
+                                                                      const TxnReadOptions& opts) {
+  assert(enc == EncodeKey(key));
+  (void)key;
   if (opts.isolation == IsolationLevel::kSI) {
     cm_.UpdateMaxTs(ts);
     absl::Status s = CheckMemLock(&cm_, enc, ts, opts);

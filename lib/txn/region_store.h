@@ -144,6 +144,17 @@ class TxnService {
   virtual absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx,
                                                          const std::string& key, TimeStamp ts,
                                                          const TxnReadOptions& opts) = 0;
+  // Get with the key also given encoded (`encoded_key` == EncodeKey(key)), as a client
+  // that routed the request by it has it: a store in the same process need not encode the
+  // key again.
+  virtual absl::StatusOr<std::optional<std::string>> GetEncoded(const RegionContext& ctx,
+                                                                const std::string& key,
+                                                                std::string_view encoded_key,
+                                                                TimeStamp ts,
+                                                                const TxnReadOptions& opts) {
+    (void)encoded_key;
+    return Get(ctx, key, ts, opts);
+  }
   virtual absl::StatusOr<std::vector<KvPair>> BatchGet(const RegionContext& ctx,
                                                        const std::vector<std::string>& keys,
                                                        TimeStamp ts,
@@ -225,6 +236,10 @@ class RegionTxnStore final : public TxnService {
 
   absl::StatusOr<std::optional<std::string>> Get(const RegionContext& ctx, const std::string& key,
                                                  TimeStamp ts, const TxnReadOptions& opts) override;
+  absl::StatusOr<std::optional<std::string>> GetEncoded(const RegionContext& ctx,
+                                                        const std::string& key,
+                                                        std::string_view encoded_key, TimeStamp ts,
+                                                        const TxnReadOptions& opts) override;
   absl::StatusOr<std::vector<KvPair>> BatchGet(const RegionContext& ctx,
                                                const std::vector<std::string>& keys, TimeStamp ts,
                                                const TxnReadOptions& opts) override;

@@ -423,20 +423,23 @@ absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>
     // holds the lambda in place (no allocation per get).
     struct Call {
       const std::string& key;
+      const std::string& ekey;
       TimeStamp start_ts;
       TxnReadOptions opts;
       std::optional<std::string>* out;
-    } call{key, start_ts_, TxnReadOptions(), out};
+    } call{key, ekey, start_ts_, TxnReadOptions(), out};
     call.opts.bypass_locks = bypass_;
-    absl::Status s = client_->WithRegion(ekey, deadline,
-                                         [c = &call](const RegionContext& ctx, TxnService* svc,
-                                                     const metapb::Region&) -> absl::Status {
-                                           absl::StatusOr<std::optional<std::string>> v =
-                                               svc->Get(ctx, c->key, c->start_ts, c->opts);
-                                           if (!v.ok()) return v.status();
-                                           *c->out = *std::move(v);
-                                           return absl::OkStatus();
-                                         });
+    absl::Status s =
+        client_->WithRegion(ekey, deadline,
+                            [c = &call](const RegionContext& ctx, TxnService* svc,
+                                        const metapb::Region&) -> absl::Status {
+                              // The key routed by goes along encoded.
+                              absl::StatusOr<std::optional<std::string>> v =
+                                  svc->GetEncoded(ctx, c->key, c->ekey, c->start_ts, c->opts);
+                              if (!v.ok()) return v.status();
+                              *c->out = *std::move(v);
+                              return absl::OkStatus();
+                            });
     if (s.ok()) return s;
     std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(s);
     if (!kl.has_value()) return s;
