@@ -461,9 +461,11 @@ class LevelDbSnapshot final : public Snapshot {
 // A kept iterator pins the memtable and table files of its time: files a compaction
 // replaced stay on disk while it lives. Writes drop every kept iterator (Purge), and in a
 // read-only period an iterator is reused only for kMaxUses takes and, when the engine has an
-// Env, kMaxAgeMicros after it was made, so reads alone never pin old files for long. The age
-// is judged in Take only (one clock read per use): Return keeps an iterator that is too old
-// (as an iterator kept while young ages in the pool), and the next Take drops it.
+// Env, about kMaxAgeMicros after it was made, so reads alone never pin old files for long.
+// The age is judged in Take only, on every kAgeCheckEvery-th use (a clock read cost as much
+// as the rest of a take): an old iterator is reused at most kAgeCheckEvery - 1 more times.
+// Return keeps an iterator that is too old (as an iterator kept while young ages in the
+// pool), and a later Take drops it.
 //
 // Kept iterators sit in a fixed array of atomic slots: a take is one exchange, a return one
 // compare-and-swap (no mutex; every point get takes and returns one).
@@ -473,6 +475,7 @@ class LatestIteratorPool {
   static constexpr size_t kMaxKept = 16;
   static constexpr uint32_t kMaxUses = 1024;
   static constexpr uint64_t kMaxAgeMicros = 1'000'000;
+  static constexpr uint32_t kAgeCheckEvery = 16;
 
   // An iterator and what decides its reuse, from Take to Return (allocated once per
   // LevelDB iterator, with it).
@@ -496,18 +499,19 @@ class LatestIteratorPool {
   // Performance-critical path.
   Lease* Take() {
     const uint64_t now = begun_->load(std::memory_order_seq_cst);
-    const uint64_t micros = clock_ != nullptr ? clock_->NowMicros() : 0;
     for (std::atomic<Lease*>& slot : slots_) {
       if (slot.load(std::memory_order_relaxed) == nullptr) continue;
       Lease* l = slot.exchange(nullptr, std::memory_order_acq_rel);
       if (l == nullptr) continue;
       // Current when `now` was read: no write began after it was made.
-      if (l->generation == now && Young(*l, micros)) {
+      if (l->generation == now && (l->uses % kAgeCheckEvery != 0 || Young(*l))) {
         ++l->uses;
         return l;
       }
       Drop(l);
     }
+    made_.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t micros = clock_ != nullptr ? clock_->NowMicros() : 0;
     auto* l = new Lease;
     const uint64_t ended = ended_->load(std::memory_order_seq_cst);
     l->it = db_->NewIterator(leveldb::ReadOptions());
@@ -523,8 +527,10 @@ class LatestIteratorPool {
   // Takes back a lease, keeping its iterator if it is still current and not used up (its
   // age is judged by the next Take).
   void Return(Lease* l) {
-    if (l->generation != kNotReusable && l->uses < kMaxUses && l->it->status().ok() &&
-        begun_->load(std::memory_order_seq_cst) == l->generation) {
+    // Once published, `l` may be taken (and dropped) by others: read nothing of it after.
+    const uint64_t generation = l->generation;
+    if (generation != kNotReusable && l->uses < kMaxUses && l->it->status().ok() &&
+        begun_->load(std::memory_order_seq_cst) == generation) {
       for (std::atomic<Lease*>& slot : slots_) {
         if (slot.load(std::memory_order_relaxed) != nullptr) continue;
         Lease* expected = nullptr;
@@ -532,9 +538,10 @@ class LatestIteratorPool {
         // A write that began after the check above may have run its Purge before the
         // publication (it saw an empty slot): look again. Either this load sees that
         // write, or its Purge sees the lease published above and drops it (both seq_cst).
-        if (begun_->load(std::memory_order_seq_cst) == l->generation) return;
+        if (begun_->load(std::memory_order_seq_cst) == generation) return;
+        // Taken back and dropped, unless a Take got it first (a Take judges it itself;
+        // dropping a kept iterator is always safe).
         expected = l;
-        // Not taken back: a Take got it first, and judges it itself.
         if (slot.compare_exchange_strong(expected, nullptr, std::memory_order_seq_cst)) Drop(l);
         return;
       }
@@ -552,6 +559,8 @@ class LatestIteratorPool {
     }
   }
 
+  uint64_t MadeCount() const { return made_.load(std::memory_order_relaxed); }
+
   size_t KeptCount() const {
     size_t n = 0;
     for (const std::atomic<Lease*>& slot : slots_) {
@@ -566,8 +575,8 @@ class LatestIteratorPool {
     delete l->it;
     delete l;
   }
-  bool Young(const Lease& l, uint64_t now_micros) const {
-    return clock_ == nullptr || now_micros - l.made_micros < kMaxAgeMicros;
+  bool Young(const Lease& l) const {
+    return clock_ == nullptr || clock_->NowMicros() - l.made_micros < kMaxAgeMicros;
   }
 
   leveldb::DB* const db_;
@@ -575,6 +584,7 @@ class LatestIteratorPool {
   const std::atomic<uint64_t>* const ended_;
   Env* const clock_;  // May be null: then no age bound.
   std::array<std::atomic<Lease*>, kMaxKept> slots_{};
+  std::atomic<uint64_t> made_{0};  // Iterators made (tests).
 };
 
 namespace {
@@ -1162,6 +1172,7 @@ absl::Status LevelDbEngine::WriteLocked(const WriteBatch& batch, const WriteOpti
 }
 
 size_t LevelDbEngine::TEST_KeptIterators() const { return latest_iterators_->KeptCount(); }
+uint64_t LevelDbEngine::TEST_IteratorsMade() const { return latest_iterators_->MadeCount(); }
 
 absl::Status LevelDbEngine::SyncWAL() {
   if (io_env_ != nullptr) {

@@ -34,8 +34,9 @@
 // (a transactional get) then costs a seek, not a LevelDB iterator built and torn down. A
 // kept iterator pins LevelDB's memtable and table files of its time (files a compaction
 // replaced stay on disk): at most 16 are kept, every data write drops them all, and one
-// is kept for at most 1024 reuses and, when the engine has an io_env, 1 s of its clock,
-// so a read-only period does not pin old files for long.
+// is kept for at most 1024 reuses and, when the engine has an io_env, 1 s of its clock
+// (judged on every 16th reuse: up to 15 more reuses past it), so a read-only period does
+// not pin old files for long.
 //
 // Thread safety: as Engine. Opening the same directory twice (in one process or two) fails
 // with FailedPrecondition while the first engine is open.
@@ -144,6 +145,8 @@ class LevelDbEngine final : public Engine {
 
   // LevelDB iterators kept for reuse right now (tests).
   size_t TEST_KeptIterators() const;
+  // LevelDB iterators over the latest state made so far, kept or not (tests).
+  uint64_t TEST_IteratorsMade() const;
 
  private:
   LevelDbEngine(std::string dir, Env* io_env, std::unique_ptr<LevelDbResources> resources,

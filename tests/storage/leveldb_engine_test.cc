@@ -426,8 +426,8 @@ TEST(LevelDbEngineTest, SyncedWritesUnderSimEnvRunInline) {
 
 // Iterators over the latest state are kept for reuse (leveldb_engine.h), but never for
 // long: a write drops them, and a read-only period refreshes them after 1024 reuses or
-// 1 s of the engine's clock (judged when an iterator is taken), so old table files are not
-// pinned by reads alone. A kept iterator always shows the latest state.
+// 1 s of the engine's clock (judged on every 16th take of an iterator), so old table files
+// are not pinned by reads alone. A kept iterator always shows the latest state.
 TEST(LevelDbEngineTest, KeptIteratorsAreBoundedByWritesUsesAndAge) {
   TempDir tmp;
   SimEnv env;
@@ -459,25 +459,41 @@ TEST(LevelDbEngineTest, KeptIteratorsAreBoundedByWritesUsesAndAge) {
     }
     EXPECT_GE(dropped, 2);
     EXPECT_LE(dropped, 3);
-    // An old one is not reused, and not kept.
+    // An old one is reused at most 15 more times (its age is judged on every 16th use, as
+    // a clock read costs as much as the rest of a take), then made anew.
     EXPECT_EQ(seek(), "2");
     EXPECT_EQ(e->TEST_KeptIterators(), 1u);
     env.SleepForMicros(2'000'000);
+    const uint64_t made = e->TEST_IteratorsMade();
+    int takes = 0;
+    while (e->TEST_IteratorsMade() == made && takes < 100) {
+      EXPECT_EQ(seek(), "2");
+      ++takes;
+    }
+    EXPECT_EQ(e->TEST_IteratorsMade(), made + 1);
+    EXPECT_LE(takes, 16);
+    // The new one is young: reused, not made again, for a while.
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(seek(), "2");
+    EXPECT_EQ(e->TEST_IteratorsMade(), made + 1);
+    // Returned old, it is kept (the age is judged when taking), but a later take drops
+    // it and makes a new one, which shows the latest state.
     {
       std::unique_ptr<Iterator> it = e->NewIterator(CF::kWrite, IterOptions());
       EXPECT_EQ(e->TEST_KeptIterators(), 0u);
       env.SleepForMicros(2'000'000);
     }
-    // Returned old, it is kept (the age is judged when taking, with one clock read per
-    // use), but the next take drops it and makes a new one.
     EXPECT_EQ(e->TEST_KeptIterators(), 1u);
-    {
+    takes = 0;
+    while (e->TEST_IteratorsMade() == made + 1 && takes < 100) {
       std::unique_ptr<Iterator> it = e->NewIterator(CF::kWrite, IterOptions());
       EXPECT_EQ(e->TEST_KeptIterators(), 0u);
       it->Seek("k");
       ASSERT_TRUE(it->Valid());
       EXPECT_EQ(it->value(), "2");
+      ++takes;
     }
+    EXPECT_EQ(e->TEST_IteratorsMade(), made + 2);
+    EXPECT_LE(takes, 16);
     EXPECT_EQ(e->TEST_KeptIterators(), 1u);
     // A write while it is kept drops it, and a new iterator shows the write.
     MustPut(e, CF::kWrite, "k", "3");

@@ -113,9 +113,9 @@ absl::StatusOr<std::unique_ptr<Txn>> Client::Begin(const BeginOptions& options) 
   return std::make_unique<Txn>(this, options, ts);
 }
 
-absl::Status Client::WithRegion(const std::string& ekey, uint64_t deadline,
-                                const std::function<absl::Status(const RegionContext&, TxnService*,
-                                                                 const metapb::Region&)>& fn) {
+absl::Status Client::WithRegion(
+    const std::string& ekey, uint64_t deadline,
+    absl::FunctionRef<absl::Status(const RegionContext&, TxnService*, const metapb::Region&)> fn) {
   return sender_.Send(ekey, deadline, [&](const SendTarget& t) -> absl::Status {
     TxnService* svc = cluster_->Store(t.store);
     if (svc == nullptr) return StoreUnreachable(t.store);
@@ -419,27 +419,18 @@ absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>
   int immediate = 0;
   const std::string ekey = EncodeKey(key);
   while (true) {
-    // What the attempt needs, behind one pointer: the std::function WithRegion takes then
-    // holds the lambda in place (no allocation per get).
-    struct Call {
-      const std::string& key;
-      const std::string& ekey;
-      TimeStamp start_ts;
-      TxnReadOptions opts;
-      std::optional<std::string>* out;
-    } call{key, ekey, start_ts_, TxnReadOptions(), out};
-    call.opts.bypass_locks = bypass_;
-    absl::Status s =
-        client_->WithRegion(ekey, deadline,
-                            [c = &call](const RegionContext& ctx, TxnService* svc,
-                                        const metapb::Region&) -> absl::Status {
-                              // The key routed by goes along encoded.
-                              absl::StatusOr<std::optional<std::string>> v =
-                                  svc->GetEncoded(ctx, c->key, c->ekey, c->start_ts, c->opts);
-                              if (!v.ok()) return v.status();
-                              *c->out = *std::move(v);
-                              return absl::OkStatus();
-                            });
+    TxnReadOptions opts;
+    opts.bypass_locks = bypass_;
+    absl::Status s = client_->WithRegion(
+        ekey, deadline,
+        [&](const RegionContext& ctx, TxnService* svc, const metapb::Region&) -> absl::Status {
+          // The key routed by goes along encoded.
+          absl::StatusOr<std::optional<std::string>> v =
+              svc->GetEncoded(ctx, key, ekey, start_ts_, opts);
+          if (!v.ok()) return v.status();
+          *out = *std::move(v);
+          return absl::OkStatus();
+        });
     if (s.ok()) return s;
     std::optional<KeyIsLocked> kl = GetTxnErrorAs<KeyIsLocked>(s);
     if (!kl.has_value()) return s;
@@ -455,10 +446,14 @@ absl::Status Txn::SnapshotGet(const std::string& key, std::optional<std::string>
 absl::StatusOr<std::optional<std::string>> Txn::Get(const std::string& key) {
   absl::Status a = CheckActive(false);
   if (!a.ok()) return a;
-  auto it = writes_.find(key);
-  if (it != writes_.end()) return it->second;
-  auto lv = locked_values_.find(key);
-  if (lv != locked_values_.end()) return lv->second;
+  if (!writes_.empty()) {
+    auto it = writes_.find(key);
+    if (it != writes_.end()) return it->second;
+  }
+  if (!locked_values_.empty()) {
+    auto lv = locked_values_.find(key);
+    if (lv != locked_values_.end()) return lv->second;
+  }
   std::optional<std::string> out;
   absl::Status s = SnapshotGet(key, &out);
   if (!s.ok()) return s;

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -120,9 +121,9 @@ class Client {
   absl::Status ForEachGroup(const std::vector<std::string>& raw_keys, uint64_t deadline,
                             bool parallel, const GroupFn& fn);
   // Runs `fn` at the region holding encoded key `ekey`.
-  absl::Status WithRegion(const std::string& ekey, uint64_t deadline,
-                          const std::function<absl::Status(const RegionContext&, TxnService*,
-                                                           const metapb::Region&)>& fn);
+  absl::Status WithRegion(
+      const std::string& ekey, uint64_t deadline,
+      absl::FunctionRef<absl::Status(const RegionContext&, TxnService*, const metapb::Region&)> fn);
 
   // Resolves locks met at caller_start_ts. Returns true when each lock is gone or no
   // longer blocks a reader at caller_start_ts; false when some lock is alive (back off).
