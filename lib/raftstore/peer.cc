@@ -73,6 +73,7 @@ Peer::Peer(const StoreConfig* config, Env* env, storage::Engine* engine, SnapMan
   max_lease_micros_ = config_->max_lease_micros;
   if (max_lease_micros_ == 0) max_lease_micros_ = MaxSafeLeaseMicros(*config_);
   for (const metapb::Peer& p : storage_->region().peers()) peer_cache_[p.id()] = p;
+  data_version_ = std::make_shared<DataVersion>(storage_->region().region_epoch().version());
 }
 
 bool Peer::IsLeader() const { return raw_->raft()->state() == raft::StateType::kLeader; }
@@ -515,8 +516,8 @@ void Peer::RenewLease(uint64_t from_micros) {
 
 std::shared_ptr<RegionSnapshot> Peer::TakeSnapshot(bool replica) {
   uint64_t version = 0;
-  std::unique_ptr<storage::Snapshot> engine_snap =
-      data_version_->Read([&] { return engine_->GetSnapshot(); }, &version);
+  std::unique_ptr<storage::Snapshot> engine_snap = data_version_->Read(
+      [&] { return engine_->GetSnapshot(); }, region().region_epoch().version(), &version);
   auto snap =
       std::make_shared<RegionSnapshot>(engine_, std::move(engine_snap), region(), AppliedIndex());
   snap->set_data_version(version);
@@ -661,7 +662,7 @@ absl::Status Peer::ApplySnapshot(const raft::Snapshot& snap) {
   data_version_->BeginWrite();
   absl::Status s = storage_->ApplySnapshotData(data.region(), snap.metadata().index(),
                                                snap.metadata().term(), received->kvs);
-  data_version_->EndWrite();
+  data_version_->EndWrite(region().region_epoch().version());
   if (!s.ok()) return s;
   for (const metapb::Peer& p : region().peers()) peer_cache_[p.id()] = p;
   RUTILE_LOG_INFO("peer {} installed snapshot at {}: {}", self_.id(), snap.metadata().index(),
@@ -691,18 +692,21 @@ std::vector<raft_serverpb::RaftMessage> Peer::WrapMessages(std::vector<raft::Mes
 
 // ---- Apply ----
 
+// A failpoint value "<store id>:<micros>" naming this peer's store: sleeps that long.
+void Peer::FailPointDelay(const std::optional<std::string>& v) {
+  if (!v.has_value()) return;
+  uint64_t store = 0;
+  uint64_t micros = 0;
+  const size_t colon = v->find(':');
+  if (colon != std::string::npos && absl::SimpleAtoi(v->substr(0, colon), &store) &&
+      absl::SimpleAtoi(v->substr(colon + 1), &micros) && store == self_.store_id()) {
+    env_->SleepForMicros(micros);
+  }
+}
+
 ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   // Tests hold one store's applies: "raftstore_apply_delay" returning "<store id>:<micros>".
-  if (std::optional<std::string> v = RUTILE_FAIL_POINT_VALUE("raftstore_apply_delay")) {
-    uint64_t store = 0;
-    uint64_t micros = 0;
-    const size_t colon = v->find(':');
-    if (!entries.empty() && colon != std::string::npos &&
-        absl::SimpleAtoi(v->substr(0, colon), &store) &&
-        absl::SimpleAtoi(v->substr(colon + 1), &micros) && store == self_.store_id()) {
-      env_->SleepForMicros(micros);
-    }
-  }
+  if (!entries.empty()) FailPointDelay(RUTILE_FAIL_POINT_VALUE("raftstore_apply_delay"));
   ApplyOutput out;
   storage::WriteBatch wb;
   sync_apply_ = false;
@@ -855,7 +859,15 @@ ApplyOutput Peer::ApplyEntries(std::vector<raft::Entry> entries) {
   wo.sync = sync_apply_;
   data_version_->BeginWrite();
   out.error = engine_->Write(wb, wo);
-  data_version_->EndWrite();
+  // With the region this write's data belongs to (a split's or merge's new epoch): a
+  // local read of the old region published until the store's Publish gets no version.
+  data_version_->EndWrite(region().region_epoch().version());
+  // Tests widen the gap between a region change's write and the store publishing the new
+  // region (Store::Publish, after this returns): "raftstore_region_change_written_delay"
+  // returning "<store id>:<micros>".
+  if (region_changed) {
+    FailPointDelay(RUTILE_FAIL_POINT_VALUE("raftstore_region_change_written_delay"));
+  }
   if (!out.error.ok()) {
     for (auto& [cb, s] : done) s = out.error;
   }

@@ -268,6 +268,9 @@ class Peer {
   void set_region_lookup(RegionLookup lookup) { region_lookup_ = std::move(lookup); }
 
  private:
+  // A failpoint's "<store id>:<micros>" naming this store: sleeps that long (tests).
+  void FailPointDelay(const std::optional<std::string>& v);
+
   struct Proposal {
     uint64_t index = 0;
     uint64_t term = 0;
@@ -339,7 +342,7 @@ class Peer {
   uint64_t max_lease_micros_ = 0;
   uint64_t revealed_commit_ = 0;  // See RevealCommit.
   std::shared_ptr<LocalLease> local_lease_ = std::make_shared<LocalLease>();
-  std::shared_ptr<DataVersion> data_version_ = std::make_shared<DataVersion>();
+  std::shared_ptr<DataVersion> data_version_;  // Made in the constructor; never null.
 
   bool hibernating_ = false;
   int idle_ticks_ = 0;

@@ -35,29 +35,43 @@ namespace rutile::raftstore {
 // Versions one peer's region data (what the coprocessor's column cache validates cached
 // rows with, sql/coprocessor/column_cache.h): every engine write to the region's data by
 // the peer (apply, an installed snapshot, a destroy clearing the data) sets it to 0 before
-// the write and to a new value, unique in the process, after it. A reader loads it before
-// and after taking its engine snapshot (Read): equal non-zero loads mean the snapshot holds
+// the write and to a new value, unique in the process and larger than every earlier one,
+// after it. The write also records the region epoch version its data belongs to (a split
+// or merge changes the range within the same write). A reader loads the version before and
+// after taking its engine snapshot (Read): equal non-zero loads mean the snapshot holds
 // exactly the writes that ended before the first load, so two snapshots with the same
-// version hold the same region data. Values are never reused, also not by a later peer of
-// the same region. Writes come from one fiber at a time (the peer's poller); reads from any.
+// version hold the same region data. Read also compares the epoch recorded with the epoch
+// of the region the reader serves the snapshot under (which the store publishes after the
+// write that changed it): a mismatch is version 0 too, so a version always comes with the
+// epoch of its data. Values are never reused, also not by a later peer of the same region.
+// Writes come from one fiber at a time (the peer's poller or its apply task); reads from
+// any.
 class DataVersion {
  public:
-  DataVersion() : v_(Next()) {}
+  explicit DataVersion(uint64_t epoch_version) : epoch_(epoch_version), v_(Next()) {}
   void BeginWrite() { v_.store(0, std::memory_order_seq_cst); }
-  void EndWrite() { v_.store(Next(), std::memory_order_seq_cst); }
+  // `epoch_version`: the region's epoch version after the write.
+  void EndWrite(uint64_t epoch_version) {
+    epoch_.store(epoch_version, std::memory_order_seq_cst);
+    v_.store(Next(), std::memory_order_seq_cst);
+  }
   uint64_t Load() const { return v_.load(std::memory_order_seq_cst); }
   // Runs take() (which takes an engine snapshot) between two loads; *version is the
-  // version the snapshot holds, or 0 when a write overlapped.
+  // version the snapshot holds, or 0 when a write overlapped or the data belongs to
+  // another epoch version than `epoch_version` (the reader's region).
   template <typename F>
-  auto Read(F&& take, uint64_t* version) const {
+  auto Read(F&& take, uint64_t epoch_version, uint64_t* version) const {
     const uint64_t before = Load();
+    // Stored before `before` was (EndWrite), and not changed while the version holds.
+    const uint64_t epoch = epoch_.load(std::memory_order_seq_cst);
     auto snap = take();
-    *version = Load() == before ? before : 0;
+    *version = Load() == before && epoch == epoch_version ? before : 0;
     return snap;
   }
 
  private:
   static uint64_t Next();
+  std::atomic<uint64_t> epoch_;
   std::atomic<uint64_t> v_;
 };
 

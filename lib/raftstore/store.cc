@@ -939,7 +939,7 @@ void Store::DestroyPeer(const FsmPtr& fsm, bool keep_data) {
   }
   p->data_version()->BeginWrite();
   absl::Status s = p->storage()->Destroy(p->initialized() && !keep_data);
-  p->data_version()->EndWrite();
+  p->data_version()->EndWrite(p->region().region_epoch().version());
   if (!s.ok()) Fatal(s, "destroying a peer");
   snaps_.Forget(id);
   {
@@ -1205,8 +1205,8 @@ std::optional<ReadResult> Store::LocalRead(const raft_cmdpb::RaftRequestHeader& 
   const uint64_t term = fsm->local_lease->term.load(std::memory_order_acquire);
   // The snapshot first, then the lease check: the lease held when the view was taken.
   uint64_t version = 0;
-  std::unique_ptr<storage::Snapshot> snap =
-      fsm->data_version->Read([&] { return engine_->GetSnapshot(); }, &version);
+  std::unique_ptr<storage::Snapshot> snap = fsm->data_version->Read(
+      [&] { return engine_->GetSnapshot(); }, region->region_epoch().version(), &version);
   if (!fsm->local_lease->HeldThroughout(gen, env_)) return std::nullopt;
   local_reads_.fetch_add(1, std::memory_order_relaxed);
   auto view =
@@ -1384,6 +1384,11 @@ bool Store::IsHibernating(uint64_t region_id) {
   if (fsm == nullptr) return false;
   absl::MutexLock lock(&fsm->mu);
   return fsm->hibernating;
+}
+
+std::shared_ptr<const DataVersion> Store::TEST_DataVersion(uint64_t region_id) {
+  FsmPtr fsm = Lookup(region_id);
+  return fsm == nullptr ? nullptr : fsm->data_version;
 }
 
 size_t Store::PeerCount() {

@@ -216,6 +216,8 @@ class Store : public std::enable_shared_from_this<Store> {
 
   // Runs one split check over every leader region now (tests).
   void TEST_CheckSplits();
+  // The data version of this store's peer of `region_id` (tests), or null.
+  std::shared_ptr<const DataVersion> TEST_DataVersion(uint64_t region_id);
 
  private:
   struct PeerMsg {
