@@ -13,8 +13,9 @@
 # `RATIO <query> <sqlite_time/rutile_time>` (target > 1.0) and
 # `RATIO_DUCKDB <query> <duckdb_time/rutile_time>`. Rutile runs with its columnar cache
 # of region data ON (analytics_rutile: 1 GiB, RUTILE_COLUMNAR_CACHE_MB=0 turns it off);
-# the script says so and prints `FIRST rutile <query> <s>`, each query's first (cold) run,
-# which builds the cache, besides the median.
+# the script says so (or that it is OFF) and prints `FIRST rutile <query> <s>`, each
+# query's first (cold) run, which builds the cache, and `FIRST_CPU rutile <query> <s>`, that
+# run's CPU seconds (the figure to trust on a loaded machine), besides the median.
 #
 # Usage (from the repository root):
 #   bench/peers/analytics.sh
@@ -106,9 +107,20 @@ if has rutile; then
     elif [ "$kind" = CPU ]; then
       echo "CPU rutile $name $rest"
     elif [ "$kind" = FIRST ]; then
-      echo "FIRST rutile $name $rest (cold run: builds the columnar cache)"
+      if [ "${RUTILE_COLUMNAR_CACHE_MB:-1024}" = 0 ]; then
+        echo "FIRST rutile $name $rest (cold run)"
+      else
+        echo "FIRST rutile $name $rest (cold run: builds the columnar cache)"
+      fi
     elif [ "$kind" = COLUMNAR_CACHE ]; then
-      echo "NOTE rutile runs with its columnar cache ON ($name $rest; RUTILE_COLUMNAR_CACHE_MB=0 turns it off)"
+      # `COLUMNAR_CACHE <MiB> MiB`: 0 is off.
+      if [ "$name" = 0 ]; then
+        echo "NOTE rutile runs with its columnar cache OFF (RUTILE_COLUMNAR_CACHE_MB=0): every run reads rows"
+      else
+        echo "NOTE rutile runs with its columnar cache ON ($name $rest; RUTILE_COLUMNAR_CACHE_MB=0 turns it off)"
+      fi
+    elif [ "$kind" = FIRST_CPU ]; then
+      echo "FIRST_CPU rutile $name $rest"
     else
       echo "RESULT rutile $name $rest"
     fi

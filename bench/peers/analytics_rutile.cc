@@ -15,7 +15,7 @@
 //       Executes statements (DDL, for instance) and prints their rows.
 //   analytics_rutile query DIR RUNS NAME SQL [NAME SQL ...]
 //       Runs each query RUNS times and prints `FIRST <name> <seconds of the first (cold)
-//       run>`, `TIME <name> <median seconds>`,
+//       run>`, `FIRST_CPU <name> <its CPU seconds>`, `TIME <name> <median seconds>`,
 //       `CPU <name> <median CPU seconds of the process>` (the figure to trust on a loaded
 //       machine) and `RESULT <name> <first row>`.
 //
@@ -248,18 +248,22 @@ int Query(const std::string& dir, int runs, const std::vector<std::string>& args
     for (size_t q = 0; q < args.size(); q += 2) {
       std::vector<double> times, cpus;
       std::string first;
-      double first_time = 0;
+      double first_time = 0, first_cpu = 0;
       for (int i = 0; i < runs; ++i) {
         double t0 = Now(), c0 = CpuNow();
         sql::ResultSet r = Exec(s.get(), args[q + 1]);
         times.push_back(Now() - t0);
-        if (i == 0) first_time = times.back();
         cpus.push_back(CpuNow() - c0);
+        if (i == 0) {
+          first_time = times.back();
+          first_cpu = cpus.back();
+        }
         first = r.rows.empty() ? "(no rows)" : RowText(r.rows[0]);
       }
       std::sort(times.begin(), times.end());
       std::sort(cpus.begin(), cpus.end());
       std::printf("FIRST %s %.4f\n", args[q].c_str(), first_time);
+      std::printf("FIRST_CPU %s %.4f\n", args[q].c_str(), first_cpu);
       std::printf("TIME %s %.4f\n", args[q].c_str(), times[times.size() / 2]);
       std::printf("CPU %s %.4f\n", args[q].c_str(), cpus[cpus.size() / 2]);
       std::printf("RESULT %s %s\n", args[q].c_str(), first.c_str());

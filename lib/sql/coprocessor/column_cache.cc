@@ -42,6 +42,11 @@ size_t ColumnCache::capacity() const {
   return capacity_;
 }
 
+size_t ColumnCache::max_build_bytes() const {
+  std::lock_guard<Mutex> l(mu_);
+  return static_cast<size_t>(static_cast<double>(capacity_) * max_build_share_);
+}
+
 std::shared_ptr<const CachedTable> ColumnCache::Lookup(const CacheKey& key, int64_t table_id) {
   std::lock_guard<Mutex> l(mu_);
   auto it = slots_.find({key.region_id, table_id});
@@ -51,8 +56,10 @@ std::shared_ptr<const CachedTable> ColumnCache::Lookup(const CacheKey& key, int6
   }
   const CachedTable& e = *it->second.entry;
   if (e.data_version != key.data_version || e.epoch_version != key.epoch_version) {
-    // The region's data or range changed since: the entry can never serve again.
-    EraseLocked(it);
+    // The region's data or range changed since the entry was built: it can never serve
+    // again. Unless the read's snapshot is the older one (it started before the write
+    // the entry's version follows): the entry stays for newer reads.
+    if (key.data_version > e.data_version) EraseLocked(it);
     ++stats_.misses;
     return nullptr;
   }
@@ -77,7 +84,11 @@ bool ColumnCache::Insert(std::shared_ptr<const CachedTable> e) {
   std::lock_guard<Mutex> l(mu_);
   const Key k{e->region_id, e->table_id};
   auto it = slots_.find(k);
-  if (it != slots_.end()) EraseLocked(it);
+  if (it != slots_.end()) {
+    // A build over an older snapshot that ended after a newer one keeps nothing.
+    if (it->second.entry->data_version > e->data_version) return false;
+    EraseLocked(it);
+  }
   if (e->bytes > capacity_) return false;
   lru_.push_front(k);
   stats_.bytes += e->bytes;

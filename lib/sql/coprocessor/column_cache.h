@@ -18,8 +18,17 @@
 //
 // Columns are keyed by the scan's serialized ColumnInfo (id, type, handle flag, default):
 // a scan whose columns an entry lacks reads the rows and rebuilds it, keeping the old
-// entry's columns when they describe the same data. Entries are evicted least recently
-// used first once their bytes pass the capacity; capacity 0 disables the cache.
+// entry's columns when they describe the same data. A handle column (the integer primary
+// key, or _tidb_rowid) is not kept: the entry's handles are its values. Entries are
+// evicted least recently used first once their bytes pass the capacity; capacity 0
+// disables the cache. A scan building an entry holds what it gathered until it ends, and
+// the stores run many region scans at once: one build gathers at most max_build_bytes()
+// (a share of the capacity) and is abandoned beyond it, so N concurrent builds hold at
+// most N x that, not N x the capacity.
+//
+// Data versions only grow (raftstore::DataVersion takes them from one counter), so of
+// two entries of a region the one of the larger version is the newer: a read of an older
+// snapshot neither erases nor replaces a newer entry.
 //
 // Thread safety: every method may be called from many fibers at once; entries are
 // immutable once inserted and shared with the scans reading them.
@@ -71,23 +80,33 @@ size_t ColumnBytes(const Column& col);
 
 class ColumnCache {
  public:
-  explicit ColumnCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // The share of the capacity one build may gather by default.
+  static constexpr double kDefaultMaxBuildShare = 0.25;
+
+  // `max_build_share` (in (0, 1]): the share of the capacity one scan may gather to build
+  // an entry (max_build_bytes()).
+  explicit ColumnCache(size_t capacity_bytes, double max_build_share = kDefaultMaxBuildShare)
+      : capacity_(capacity_bytes), max_build_share_(ClampShare(max_build_share)) {}
   ColumnCache(const ColumnCache&) = delete;
   ColumnCache& operator=(const ColumnCache&) = delete;
 
   // Changes the capacity, evicting down to it (0 empties and disables the cache).
   void SetCapacity(size_t bytes);
   size_t capacity() const;
+  // The most bytes one build gathers (its handles and columns, estimated as ColumnBytes)
+  // before it is abandoned: capacity x max_build_share.
+  size_t max_build_bytes() const;
 
   // The entry of `table_id` in key.region_id when it holds the data key.data_version at
   // key.epoch_version and serves reads at key.read_ts; null otherwise. An entry of an
-  // older data version or epoch is dropped.
+  // older data version is dropped (it can never serve again); one of a newer version
+  // stays (the read's snapshot is the older one).
   std::shared_ptr<const CachedTable> Lookup(const CacheKey& key, int64_t table_id);
   // The entry of the same region and table holding the same data as `key` describes,
   // whatever the read ts (the columns a rebuild keeps), or null.
   std::shared_ptr<const CachedTable> Peek(const CacheKey& key, int64_t table_id);
-  // Inserts `e`, replacing the region's entry of the same table; false (nothing kept)
-  // when it alone passes the capacity.
+  // Inserts `e`, replacing the region's entry of the same table unless that entry holds a
+  // newer data version; false (nothing kept) then, or when `e` alone passes the capacity.
   bool Insert(std::shared_ptr<const CachedTable> e);
 
   struct Stats {
@@ -110,9 +129,11 @@ class ColumnCache {
   };
   void EraseLocked(std::map<Key, Slot>::iterator it);
   void EvictLocked();
+  static double ClampShare(double s) { return s > 0 && s <= 1 ? s : kDefaultMaxBuildShare; }
 
   mutable Mutex mu_;
-  size_t capacity_;            // Guarded by mu_.
+  size_t capacity_;  // Guarded by mu_.
+  const double max_build_share_;
   std::map<Key, Slot> slots_;  // Guarded by mu_.
   std::list<Key> lru_;         // Most recently used first; guarded by mu_.
   Stats stats_;                // Guarded by mu_.

@@ -331,7 +331,8 @@ class Runner {
   }
 
   // What a table scan that builds a column cache entry gathers: the handles and the
-  // decoded columns (DecodedTypes' order) of every row, up to `limit` bytes.
+  // decoded columns (DecodedTypes' order; a handle column stays empty, the handles are
+  // its values) of every row, up to `limit` bytes (ColumnCache::max_build_bytes).
   struct Build {
     std::vector<int64_t> handles;
     std::vector<Column> cols;
@@ -353,6 +354,10 @@ class Runner {
   // The types of the scan chunk being filled: the decoded columns'.
   const std::vector<FieldType>& DecodedTypes() const {
     return p_.decoded.empty() ? p_.scan_types : p_.decoded_types;
+  }
+  // Whether decoded column `j` is the handle (its values are the rows' handles).
+  bool DecodedIsHandle(size_t j) const {
+    return p_.scan_columns[p_.decoded.empty() ? j : p_.decoded[j]].is_handle;
   }
 
   absl::Status Finish() {
@@ -467,6 +472,7 @@ class Runner {
     const size_t n = chunk.NumRows();
     build_->bytes += n * sizeof(int64_t);
     for (size_t j = 0; j < build_->cols.size(); ++j) {
+      if (DecodedIsHandle(j)) continue;  // The handles are its values.
       build_->bytes += ColumnBytes(chunk.column(j));
       build_->cols[j].AppendRange(chunk.column(j), 0, n);
     }
@@ -633,15 +639,32 @@ absl::StatusOr<std::vector<FieldType>> OutputTypes(const pb::DagRequest& dag) {
 
 namespace {
 
-// The cache's keys of the columns a table scan decodes (Runner::DecodedTypes' order).
+// The cache's keys of the columns a table scan decodes (Runner::DecodedTypes' order): the
+// serialized ColumnInfo (never empty: it has a type), or empty for a handle column, whose
+// values an entry's handles are.
 std::vector<std::string> DecodedColumnKeys(const Plan& p, const pb::TableScan& ts) {
   std::vector<std::string> keys;
   const size_t n = p.decoded.empty() ? p.scan_types.size() : p.decoded.size();
   for (size_t j = 0; j < n; ++j) {
-    keys.push_back(
-        ts.columns(static_cast<int>(p.decoded.empty() ? j : p.decoded[j])).SerializeAsString());
+    const size_t i = p.decoded.empty() ? j : p.decoded[j];
+    keys.push_back(p.scan_columns[i].is_handle
+                       ? std::string()
+                       : ts.columns(static_cast<int>(i)).SerializeAsString());
   }
   return keys;
+}
+
+// Fills `col`, a handle column's chunk column, with rows [begin, end) of `e`'s handles
+// (kInt64, or kUint64 for an unsigned handle: the same bits, as the row decoder fills it).
+void FillHandles(const CachedTable& e, size_t begin, size_t end, Column* col) {
+  col->ResizeFixed(end - begin);  // Not NULL.
+  const int64_t* src = e.handles.data() + begin;
+  if (col->type() == PhysicalType::kInt64) {
+    std::copy(src, src + (end - begin), col->Int64Data());
+  } else {
+    uint64_t* dst = col->Uint64Data();
+    for (size_t i = 0; i < end - begin; ++i) dst[i] = static_cast<uint64_t>(src[i]);
+  }
 }
 
 // The first row of `e` whose key is at or after raw `key`.
@@ -661,7 +684,7 @@ size_t LowerRow(const CachedTable& e, std::string_view key) {
 // Whether `e` holds every column of `keys` and every range of `req`.
 bool Serves(const CachedTable& e, const std::vector<std::string>& keys, const pb::Request& req) {
   for (const std::string& k : keys) {
-    if (e.columns.count(k) == 0) return false;
+    if (!k.empty() && e.columns.count(k) == 0) return false;
   }
   for (const pb::KeyRange& r : req.ranges()) {
     if (r.start() < e.start || r.end() > e.end) return false;
@@ -672,14 +695,20 @@ bool Serves(const CachedTable& e, const std::vector<std::string>& keys, const pb
 // Feeds the rows of `e` in `req`'s ranges to `run` as chunks of at most `chunk_rows`.
 absl::Status ScanCached(const CachedTable& e, const std::vector<std::string>& keys,
                         const pb::Request& req, uint32_t chunk_rows, Runner* run) {
-  std::vector<const Column*> cols;
-  for (const std::string& k : keys) cols.push_back(e.columns.at(k).get());
+  std::vector<const Column*> cols;  // Null: the handle column.
+  for (const std::string& k : keys) cols.push_back(k.empty() ? nullptr : e.columns.at(k).get());
   for (const pb::KeyRange& r : req.ranges()) {
     const size_t end = LowerRow(e, r.end());
     for (size_t pos = LowerRow(e, r.start()); pos < end;) {
       const size_t n = std::min<size_t>(chunk_rows, end - pos);
       Chunk c(run->DecodedTypes(), n);
-      for (size_t j = 0; j < cols.size(); ++j) c.column(j).AppendRange(*cols[j], pos, pos + n);
+      for (size_t j = 0; j < cols.size(); ++j) {
+        if (cols[j] == nullptr) {
+          FillHandles(e, pos, pos + n, &c.column(j));
+        } else {
+          c.column(j).AppendRange(*cols[j], pos, pos + n);
+        }
+      }
       pos += n;
       if (!run->OnChunk(std::move(c))) return run->error();
     }
@@ -704,7 +733,7 @@ std::shared_ptr<CachedTable> MakeEntry(const CacheKey& key, int64_t table_id,
   e->handles = std::move(b->handles);
   e->bytes = e->handles.size() * sizeof(int64_t);
   for (size_t j = 0; j < keys.size(); ++j) {
-    if (e->columns.count(keys[j]) > 0) continue;
+    if (keys[j].empty() || e->columns.count(keys[j]) > 0) continue;
     e->bytes += ColumnBytes(b->cols[j]);
     e->columns[keys[j]] = std::make_shared<const Column>(std::move(b->cols[j]));
   }
@@ -773,7 +802,7 @@ absl::Status RunDag(const pb::Request& req, SnapshotReader* reader, pb::Response
     }
   }
   if (build) {
-    run.StartBuild(cache->capacity());
+    run.StartBuild(cache->max_build_bytes());
     bool latest = false, stopped = false;
     uint64_t max_commit_ts = 0;
     s = reader->ScanLatest(

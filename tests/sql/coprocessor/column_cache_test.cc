@@ -208,8 +208,9 @@ TEST_F(DagCacheTest, EntryServesOnlyItsDataVersionEpochAndNewerReads) {
 }
 
 TEST_F(DagCacheTest, EvictsLeastRecentlyUsedByBytes) {
-  // Each region's entry of 1,000 rows and two columns takes about 16 KB.
-  ColumnCache small(40'000);
+  // Each region's entry of 1,000 rows (handles and column 2) takes about 16 KB; a build
+  // may gather half the capacity.
+  ColumnCache small(40'000, /*max_build_share=*/0.5);
   std::vector<std::string> first;
   for (uint64_t region = 1; region <= 3; ++region) {
     reader_.key.region_id = region;
@@ -233,6 +234,92 @@ TEST_F(DagCacheTest, EvictsLeastRecentlyUsedByBytes) {
   EXPECT_EQ(tiny.stats().entries, 0u);
   small.SetCapacity(0);
   EXPECT_EQ(small.stats().entries, 0u);
+}
+
+TEST_F(DagCacheTest, OneBuildGathersAtMostItsShareOfTheCapacity) {
+  // 3,000 rows of handles and column 2: about 48 KB, under the capacity but over the
+  // default quarter of it. Concurrent builds each hold what they gathered, so one build
+  // must stop at its share (and the scan still answers).
+  const pb::Request req = Request({1, 2}, 1, 3001);
+  ColumnCache quarter(100'000);
+  EXPECT_EQ(quarter.max_build_bytes(), 25'000u);
+  EXPECT_EQ(Run(req, &quarter), Run(req, nullptr));
+  EXPECT_EQ(Run(req, &quarter), Run(req, nullptr));
+  EXPECT_EQ(quarter.stats().inserts, 0u);
+  EXPECT_EQ(quarter.stats().hits, 0u);
+  // A smaller range fits; so does the whole table with a larger share.
+  EXPECT_EQ(Run(Request({1, 2}, 1, 1001), &quarter).size(), 1000u);
+  EXPECT_EQ(quarter.stats().inserts, 1u);
+  ColumnCache whole(100'000, /*max_build_share=*/1.0);
+  EXPECT_EQ(Run(req, &whole), Run(req, nullptr));
+  EXPECT_EQ(whole.stats().inserts, 1u);
+  EXPECT_EQ(Run(req, &whole), Run(req, nullptr));
+  EXPECT_EQ(whole.stats().hits, 1u);
+}
+
+TEST_F(DagCacheTest, AnOlderSnapshotNeitherErasesNorReplacesANewerEntry) {
+  const pb::Request req = Request({1, 2}, 1, 3001);
+  reader_.key.data_version = 20;
+  Checked(req);
+  ASSERT_EQ(cache_.stats().entries, 1u);
+  // A read of an older snapshot of the region (it began before the write the entry
+  // follows): the row path, and the newer entry stays.
+  reader_.key.data_version = 19;
+  Checked(req);
+  EXPECT_EQ(cache_.stats().hits, 0u);
+  reader_.key.data_version = 20;
+  Checked(req);
+  EXPECT_EQ(cache_.stats().hits, 1u);
+  // Nor does an older build that ends later replace it.
+  auto older = std::make_shared<CachedTable>();
+  older->table_id = kTable;
+  older->region_id = reader_.key.region_id;
+  older->data_version = 19;
+  older->epoch_version = reader_.key.epoch_version;
+  EXPECT_FALSE(cache_.Insert(older));
+  Checked(req);
+  EXPECT_EQ(cache_.stats().hits, 2u);
+  // A newer snapshot drops it for good.
+  reader_.key.data_version = 21;
+  reader_.key.may_build = false;
+  Checked(req);
+  EXPECT_EQ(cache_.stats().entries, 0u);
+}
+
+TEST_F(DagCacheTest, HandleColumnsComeFromTheEntrysHandles) {
+  // Built by a scan without the handle column; a scan with it (as the integer primary
+  // key, as _tidb_rowid, or unsigned) is served from the entry's handles, not rebuilt.
+  Checked(Request({2}, 1, 3001));
+  ASSERT_EQ(cache_.stats().inserts, 1u);
+  const size_t bytes = cache_.stats().bytes;
+  Checked(Request({1, 2}, 1, 3001));
+  Checked(Request({1, 2}, 700, 2100));
+  pb::Request rowid = Request({2}, 1, 3001);
+  pb::ColumnInfo* h =
+      rowid.mutable_dag()->mutable_executors(0)->mutable_table_scan()->add_columns();
+  h->set_column_id(-1);
+  h->set_pk_handle(true);
+  expr::FieldTypeToPb(FieldType::LongLong(), h->mutable_type());
+  Checked(rowid);
+  pb::Request unsigned_pk = Request({1, 2}, 1, 3001);
+  FieldType u = FieldType::LongLong();
+  u.flag |= kUnsignedFlag;
+  expr::FieldTypeToPb(u, unsigned_pk.mutable_dag()
+                             ->mutable_executors(0)
+                             ->mutable_table_scan()
+                             ->mutable_columns(0)
+                             ->mutable_type());
+  std::vector<std::string> rows = Checked(unsigned_pk);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows.front().substr(0, 2), "1|");
+  EXPECT_EQ(cache_.stats().hits, 4u);
+  EXPECT_EQ(cache_.stats().inserts, 1u);
+  // A scan of the handle alone (COUNT(*)) builds an entry of handles only.
+  ColumnCache only(64 << 20);
+  EXPECT_EQ(Run(Request({1}, 1, 3001), &only), Run(Request({1}, 1, 3001), nullptr));
+  EXPECT_EQ(Run(Request({1}, 1, 3001), &only).size(), 3000u);
+  EXPECT_EQ(only.stats().hits, 1u);
+  EXPECT_LT(only.stats().bytes, bytes);
 }
 
 // ---- Over a cluster ----
