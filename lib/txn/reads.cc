@@ -346,16 +346,27 @@ absl::StatusOr<std::optional<std::string>> PointGetEncoded(MvccReader* reader, s
 absl::StatusOr<std::vector<KvPair>> BatchGet(MvccReader* reader,
                                              const std::vector<std::string>& keys, TimeStamp ts,
                                              const TxnReadOptions& opts) {
-  std::vector<KvPair> out;
-  for (const std::string& raw : keys) {
-    const std::string key = EncodeKey(raw);
-    std::optional<Lock> lock;
-    if (opts.isolation == IsolationLevel::kSI) {
-      auto l = reader->LoadLock(key);
+  // Every lock first, then the write records. Over a live engine (RegionTxnStore's
+  // ReadLatest) the reader's write-CF iterator is made at its first use and kept for the
+  // later keys: read key by key, a commit applied after that iterator was made and before
+  // a later key's lock read would be missed by both reads (no lock any more, no write
+  // record in the iterator) although its commit_ts <= ts. With the locks read first, the
+  // iterator is made after every lock read, so a commit whose lock a read no longer found
+  // is in it (a commit removes the lock and adds the write record in one batch).
+  std::vector<std::string> enc;
+  enc.reserve(keys.size());
+  for (const std::string& raw : keys) enc.push_back(EncodeKey(raw));
+  std::vector<std::optional<Lock>> locks(enc.size());
+  if (opts.isolation == IsolationLevel::kSI) {
+    for (size_t i = 0; i < enc.size(); ++i) {
+      auto l = reader->LoadLock(enc[i]);
       if (!l.ok()) return l.status();
-      lock = *std::move(l);
+      locks[i] = *std::move(l);
     }
-    absl::Status s = ReadOne(reader, key, lock, ts, opts, false, &out);
+  }
+  std::vector<KvPair> out;
+  for (size_t i = 0; i < enc.size(); ++i) {
+    absl::Status s = ReadOne(reader, enc[i], locks[i], ts, opts, false, &out);
     if (!s.ok()) return s;
   }
   return out;
