@@ -53,8 +53,11 @@ struct RawKvOptions {
   // services every Node serves), as node `rpc_client_id` on the nodes' Transport, an id no
   // node uses; zero: in-process, straight to the stores (faster).
   uint64_t rpc_client_id = 0;
-  // RPC mode: how long one call to one store may wait for its answer before the client
-  // tries again (elsewhere when no leader is known); a killed store shows up only this way.
+  // How long one call to one store may wait for its answer before the client tries again
+  // (elsewhere when no leader is known), never past the call's timeout: over RPC the RPC's
+  // timeout (a killed store shows up only this way), in process the store's wait for the
+  // Raft answer. Opening a client rejects zero timeouts and backoffs and a
+  // backoff_max_micros below backoff_first_micros (InvalidArgument).
   uint64_t attempt_timeout_micros = 3'000'000;
 };
 
@@ -148,8 +151,11 @@ struct TxnClientOptions {
   // transactional KV service every Node serves), as node `rpc_client_id` on the nodes'
   // Transport, an id no node uses; zero: in process, straight to the stores (faster).
   uint64_t rpc_client_id = 0;
-  // RPC mode: how long one call to one store may wait for its answer (beyond a lock wait)
-  // before the client tries again; a killed store shows up only this way.
+  // How long one call to one store may wait for its answer (beyond a lock wait) before the
+  // client tries again, and never past the call's timeout: over RPC the RPC's timeout (a
+  // killed store shows up only this way), in process the store's wait for the Raft
+  // answer. Open and Connect reject zero timeouts and backoffs and a backoff_max_micros
+  // below backoff_first_micros (InvalidArgument).
   uint64_t attempt_timeout_micros = 3'000'000;
 };
 

@@ -21,8 +21,19 @@
 namespace rutile {
 namespace {
 
-// How long one attempt at one store may take before the client tries again.
-constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
+// Zero timeouts or backoffs (a zero backoff retries without time passing), or a max
+// backoff below the first: InvalidArgument.
+absl::Status ValidateRawKvOptions(const RawKvOptions& o) {
+  if (o.timeout_micros == 0) return absl::InvalidArgumentError("timeout_micros is 0");
+  if (o.attempt_timeout_micros == 0) {
+    return absl::InvalidArgumentError("attempt_timeout_micros is 0");
+  }
+  if (o.backoff_first_micros == 0) return absl::InvalidArgumentError("backoff_first_micros is 0");
+  if (o.backoff_max_micros < o.backoff_first_micros) {
+    return absl::InvalidArgumentError("backoff_max_micros is below backoff_first_micros");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -57,7 +68,9 @@ struct RawKvClient::Impl {
     if (e.store != s) {
       e.store = s;
       // Waits are measured on the client's Env, so they end even if the store's node dies.
-      e.kv = raftstore::NewStoreRaftKv(s, kAttemptTimeoutMicros, env);
+      // One attempt waits at most the attempt timeout (and never past the call's
+      // deadline: Context::deadline).
+      e.kv = raftstore::NewStoreRaftKv(s, options.attempt_timeout_micros, env);
     }
     return e.kv;
   }
@@ -91,6 +104,7 @@ struct RawKvClient::Impl {
       raftstore::Context ctx;
       ctx.region_id = t.region.id();
       ctx.region_epoch = t.region.region_epoch();
+      ctx.deadline = t.deadline;
       return fn(t.region, t.store, kv.get(), ctx);
     });
   }
@@ -104,6 +118,7 @@ RawKvClient::~RawKvClient() = default;
 absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Open(const std::vector<Node*>& nodes,
                                                                const RawKvOptions& options) {
   if (nodes.empty()) return absl::InvalidArgumentError("no nodes");
+  if (absl::Status s = ValidateRawKvOptions(options); !s.ok()) return s;
   if (options.rpc_client_id != 0) {
     uint64_t pd_node = 0;
     for (Node* n : nodes) {
@@ -145,6 +160,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> node::OpenRawKvClient(Env* env, std
   if (env == nullptr || pd == nullptr || !resolve) {
     return absl::InvalidArgumentError("raw kv client needs an Env, a PD and a store resolver");
   }
+  if (absl::Status s = ValidateRawKvOptions(options); !s.ok()) return s;
   auto impl = std::make_unique<RawKvClient::Impl>();
   impl->options = options;
   impl->env = env;
@@ -159,6 +175,7 @@ absl::StatusOr<std::unique_ptr<RawKvClient>> RawKvClient::Connect(Env* env, Tran
                                                                   uint64_t client_id,
                                                                   uint64_t pd_node,
                                                                   const RawKvOptions& options) {
+  if (absl::Status s = ValidateRawKvOptions(options); !s.ok()) return s;
   absl::StatusOr<std::unique_ptr<node::RpcRawKv>> rpc =
       node::RpcRawKv::Open(env, transport, client_id, pd_node, options);
   if (!rpc.ok()) return rpc.status();

@@ -21,9 +21,6 @@ namespace rutile {
 namespace node {
 namespace {
 
-// How long one attempt at one store may take before the client tries again.
-constexpr uint64_t kAttemptTimeoutMicros = 3'000'000;
-
 class StoreRegionView final : public txn::RegionView {
  public:
   explicit StoreRegionView(std::shared_ptr<raftstore::RegionSnapshot> snap)
@@ -63,7 +60,10 @@ class StoreRegionKv final : public txn::RegionKv {
  public:
   StoreRegionKv(std::shared_ptr<raftstore::Store> store,
                 std::function<absl::StatusOr<txn::TimeStamp>()> timestamp, Env* wait_env)
-      : kv_(raftstore::NewStoreRaftKv(std::move(store), kAttemptTimeoutMicros, wait_env)),
+      // A request without its own timeout (RegionContext::timeout_micros: one served for
+      // an RPC client, whose attempt timeout is on its side) waits the store's
+      // request_timeout_micros.
+      : kv_(raftstore::NewStoreRaftKv(std::move(store), 0, wait_env)),
         timestamp_(std::move(timestamp)) {}
 
   absl::StatusOr<std::shared_ptr<txn::RegionView>> Snapshot(
@@ -116,6 +116,8 @@ class StoreRegionKv final : public txn::RegionKv {
     c.region_epoch.set_conf_ver(ctx.conf_ver);
     c.region_epoch.set_version(ctx.version);
     c.term = ctx.term;
+    c.timeout_micros = ctx.timeout_micros;
+    c.deadline = ctx.deadline;
     return c;
   }
 
@@ -389,6 +391,7 @@ txn::client::ClientOptions ClientOptionsOf(const TxnClientOptions& options) {
   co.timeout_micros = options.timeout_micros;
   co.backoff_first_micros = options.backoff_first_micros;
   co.backoff_max_micros = options.backoff_max_micros;
+  co.attempt_timeout_micros = options.attempt_timeout_micros;
   return co;
 }
 
@@ -414,6 +417,9 @@ absl::StatusOr<std::unique_ptr<TxnClient>> node::TxnAccess::Open(Env* env, std::
                                                                  TxnStoreResolver resolve,
                                                                  const TxnClientOptions& options) {
   if (pd == nullptr) return absl::FailedPreconditionError("no PD handle");
+  if (absl::Status s = txn::client::Client::ValidateOptions(ClientOptionsOf(options)); !s.ok()) {
+    return s;
+  }
   PdApi* local = PdApiOf(pd->impl_.get());
   if (local == nullptr) return absl::FailedPreconditionError("PD handle without a PD");
   auto impl = std::make_unique<TxnClient::Impl>();
@@ -435,6 +441,9 @@ absl::StatusOr<std::unique_ptr<TxnClient>> node::TxnAccess::OpenRpc(
     return absl::InvalidArgumentError("no env or transport");
   }
   if (client_id == 0) return absl::InvalidArgumentError("client id 0");
+  if (absl::Status s = txn::client::Client::ValidateOptions(ClientOptionsOf(options)); !s.ok()) {
+    return s;
+  }
   auto endpoint = std::make_unique<transport::RpcEndpoint>(env, transport, client_id);
   if (absl::Status s = endpoint->status(); !s.ok()) return s;
   absl::StatusOr<TxnPdAccess> access = pd(endpoint.get());

@@ -1,5 +1,6 @@
 #include "raftstore/raft_kv.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -76,9 +77,13 @@ class StoreRaftKv final : public RaftKv {
           break;
       }
     }
+    const uint64_t wait = WaitMicros(ctx);
+    if (wait == 0) {
+      return absl::DeadlineExceededError("the write's deadline passed before it was proposed");
+    }
     Promise<absl::Status> promise;
     Future<absl::Status> f = store_->Propose(std::move(req), promise);
-    if (f.WaitFor(env(), timeout_micros_)) return f.Get();
+    if (f.WaitFor(env(), wait)) return f.Get();
     if (WriteOutcome late = on_timeout()) {
       auto once = std::make_shared<OnceOutcome>(std::move(late));
       f.Then([once](const absl::Status& s) { once->Run(s); });
@@ -93,8 +98,12 @@ class StoreRaftKv final : public RaftKv {
     // The local reader first: at a leader with a valid lease, no hop through the poller
     // and no promise to wait on.
     if (std::optional<ReadResult> local = store_->LocalRead(header)) return std::move(*local);
+    const uint64_t wait = WaitMicros(ctx);
+    if (wait == 0) {
+      return absl::DeadlineExceededError("the read's deadline passed before it started");
+    }
     Future<ReadResult> f = store_->Read(header);
-    if (!f.WaitFor(env(), timeout_micros_)) {
+    if (!f.WaitFor(env(), wait)) {
       return absl::DeadlineExceededError("read timed out");
     }
     return f.Get();
@@ -121,6 +130,15 @@ class StoreRaftKv final : public RaftKv {
     h->set_term(ctx.term);
   }
   Env* env() const { return wait_env_ != nullptr ? wait_env_ : store_->env(); }
+  // How long a call may wait for its answer (Context::timeout_micros, deadline); 0 once
+  // its deadline has passed. Reads the clock only for a deadline (not on the local read
+  // path).
+  uint64_t WaitMicros(const Context& ctx) const {
+    const uint64_t t = ctx.timeout_micros != 0 ? ctx.timeout_micros : timeout_micros_;
+    if (ctx.deadline == 0) return t;
+    const uint64_t now = env()->NowMicros();
+    return ctx.deadline > now ? std::min(t, ctx.deadline - now) : 0;
+  }
 
   std::shared_ptr<Store> store_;
   Env* const wait_env_;

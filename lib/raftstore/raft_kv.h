@@ -50,6 +50,13 @@ struct Context {
   // read at the leader, lost and regained the leadership (other leaders may have written
   // in between) must read again. 0: not checked.
   uint64_t term = 0;
+  // Snapshot (when it must wait for a read index) and Write: how long the call may wait for
+  // its answer, on the RaftKv's wait Env: `timeout_micros` (0: the RaftKv's own timeout),
+  // cut short at `deadline` (Env micros; 0: none), the caller's deadline for the attempt.
+  // Past the deadline a Snapshot does not start a read and a Write is not proposed: both
+  // fail with DeadlineExceeded (the write did not apply).
+  uint64_t timeout_micros = 0;
+  uint64_t deadline = 0;
 };
 
 // One modification of a write.
@@ -112,10 +119,10 @@ class RaftKv {
                                   absl::FunctionRef<absl::Status(const RegionSnapshot&)> fn);
 };
 
-// RaftKv over a local Store. `store` must outlive it; `timeout_micros` 0 means the store's
-// request_timeout_micros. Timeouts are measured on `wait_env` when given (a caller outside
-// the store's node, whose waits must end even when that node has crashed), else on the
-// store's Env.
+// RaftKv over a local Store. `store` must outlive it; `timeout_micros` (the wait of a call
+// whose Context names none) 0 means the store's request_timeout_micros. Timeouts are measured on
+// `wait_env` when given (a caller outside the store's node, whose waits must end even when that
+// node has crashed), else on the store's Env.
 std::unique_ptr<RaftKv> NewStoreRaftKv(std::shared_ptr<Store> store, uint64_t timeout_micros = 0,
                                        Env* wait_env = nullptr);
 

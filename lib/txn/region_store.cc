@@ -177,6 +177,18 @@ size_t RegionTxnStore::TEST_MaxTsSyncedRegions() {
   return max_ts_synced_.size();
 }
 
+uint64_t RegionTxnStore::LatchWait(const RegionContext& ctx) {
+  uint64_t wait = latch_wait_micros_.load(std::memory_order_relaxed);
+  // Not longer than the client waits for this attempt (RegionContext::timeout_micros,
+  // deadline): a command still queued when its client gave up would only run late.
+  if (ctx.timeout_micros != 0) wait = std::min(wait, ctx.timeout_micros);
+  if (ctx.deadline != 0) {
+    const uint64_t now = env_->NowMicros();
+    wait = ctx.deadline > now ? std::min(wait, ctx.deadline - now) : 0;
+  }
+  return wait;
+}
+
 template <typename F>
 auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::string>& raw_keys,
                               bool latch, F&& body, bool new_mem_locks, bool sync_max_ts)
@@ -189,8 +201,7 @@ auto RegionTxnStore::RunWrite(const RegionContext& ctx, const std::vector<std::s
   // A max_ts sync made by an earlier round of this command (for views that name no term).
   bool synced_unknown_term = false;
   for (int round = 0;; ++round) {
-    if (latch && !latches_.AcquireFor(LatchKeys(raw_keys), env_,
-                                      latch_wait_micros_.load(std::memory_order_relaxed), &guard)) {
+    if (latch && !latches_.AcquireFor(LatchKeys(raw_keys), env_, LatchWait(ctx), &guard)) {
       return absl::DeadlineExceededError(
           "timed out waiting for the latches of the command's keys (an earlier write of "
           "them may still be unresolved); nothing changed");

@@ -56,6 +56,13 @@ struct RegionContext {
   // applies only if the region's leader is still in that term; otherwise it fails with a
   // region error (StaleCommand) and changes nothing. 0: not checked.
   uint64_t term = 0;
+  // Set by an in-process client: how long the store may wait for the Raft answer of this
+  // attempt (a proposal, a read index), on the Env its transaction service waits on:
+  // `timeout_micros` (the client's attempt timeout; 0: the store's own), cut short at
+  // `deadline` (Env micros, the client call's deadline; 0: none). Past the deadline
+  // nothing is proposed and the command fails with DeadlineExceeded. Not sent over RPC.
+  uint64_t timeout_micros = 0;
+  uint64_t deadline = 0;
 };
 
 // A consistent read view of one region.
@@ -281,6 +288,9 @@ class RegionTxnStore final : public TxnService {
       TimeStamp ts, const TxnReadOptions& opts);
 
  private:
+  // How long a command of `ctx` waits for its latches: the latch wait timeout, cut to the
+  // client's attempt (RegionContext::timeout_micros and deadline).
+  uint64_t LatchWait(const RegionContext& ctx);
   // Runs `body` over a view of the region under latches of `raw_keys` (when `latch`),
   // writes what it collected, then publishes its in-memory lock changes. `new_mem_locks`:
   // new pessimistic locks may stay in memory.

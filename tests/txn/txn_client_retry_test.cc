@@ -7,6 +7,10 @@
 // read (WithRegion), a batch read and a commit (ForEachGroup). The same holds for the
 // loops that retry a request after resolving the locks it met: a lock that stays after
 // its transaction was found committed and resolved must not make a read spin.
+//
+// In process, one attempt waits for the store's Raft answer no longer than the client's
+// attempt timeout and never past the call's deadline (it was a fixed 3 s), on a simulated
+// cluster whose leader is cut off; and bad timing options are rejected.
 
 #include <cstdint>
 #include <memory>
@@ -15,7 +19,11 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "node/node_internal.h"
+#include "node/txn_service.h"
 #include "raftstore/errors.h"
+#include "rutile/kv.h"
+#include "rutile/testing/cluster.h"
 #include "rutile/testing/simulation.h"
 #include "txn/client/txn_client.h"
 #include "txn/errors.h"
@@ -252,6 +260,96 @@ TEST(TxnClientRetryTest, ReadsRetryingAfterResolvingLocksBackOffUntilTheDeadline
   EXPECT_TRUE(absl::IsDeadlineExceeded(batch_status)) << batch_status;
   EXPECT_TRUE(absl::IsDeadlineExceeded(scan_status)) << scan_status;
   EXPECT_LT(svc.attempts(), 2'000) << "attempts " << svc.attempts();
+}
+
+// An in-process client on a simulated 3-node cluster (stores reached directly, as
+// TxnClient::Open does).
+absl::StatusOr<std::unique_ptr<TxnClient>> OpenInProcess(rutile::testing::TestCluster& c,
+                                                         const TxnClientOptions& options) {
+  rutile::testing::TestCluster* cp = &c;
+  return node::TxnAccess::Open(
+      c.env(), c.pd(),
+      [cp](uint64_t id) -> std::shared_ptr<raftstore::Store> {
+        Node* n = cp->node(id);
+        return n == nullptr ? nullptr : node::StoreOf(node::Access::ImplOf(n).get());
+      },
+      options);
+}
+
+TEST(TxnClientTimeoutTest, InProcessAttemptsEndAtTheAttemptTimeoutOrTheDeadline) {
+  rutile::testing::TestClusterOptions o;
+  o.nodes = 3;
+  o.sim.seed = 31;
+  o.replicated_pd = false;  // PD beside the nodes: the leader's isolation does not touch it.
+  o.manual_replication = true;
+  rutile::testing::TestCluster c(o);
+  ASSERT_TRUE(c.Start().ok()) << c.SeedMessage();
+  // `fast_retry` gives up on a store after 300 ms; `short_call` has 1 s per call.
+  absl::StatusOr<std::unique_ptr<TxnClient>> fast_retry =
+      OpenInProcess(c, TxnClientOptions{.attempt_timeout_micros = 300'000});
+  absl::StatusOr<std::unique_ptr<TxnClient>> short_call =
+      OpenInProcess(c, TxnClientOptions{.timeout_micros = 1'000'000});
+  ASSERT_TRUE(fast_retry.ok()) << fast_retry.status();
+  ASSERT_TRUE(short_call.ok()) << short_call.status();
+  auto commit = [&](TxnClient& client, const std::string& value, uint64_t* took) {
+    const uint64_t start = c.env()->NowMicros();
+    absl::StatusOr<std::unique_ptr<Transaction>> t = client.Begin(TxnOptions{});
+    if (!t.ok()) return t.status();
+    absl::Status s = (*t)->Put("k", value);
+    if (s.ok()) s = (*t)->Commit();
+    *took = c.env()->NowMicros() - start;
+    return s;
+  };
+  uint64_t leader = 0;
+  uint64_t took = 0;
+  ASSERT_TRUE(c.Run([&] {
+    // Both clients cache the region and its leader.
+    ASSERT_TRUE(commit(**fast_retry, "1", &took).ok());
+    ASSERT_TRUE(commit(**short_call, "2", &took).ok());
+    leader = c.Regions().at(0).leader_store;
+  }));
+  ASSERT_NE(leader, 0u);
+  // Cut off, the leader's proposals never commit: an attempt there waits out its timeout.
+  c.sim()->Isolate(leader);
+  absl::Status short_status;
+  uint64_t short_took = 0;
+  absl::Status fast_status;
+  uint64_t fast_took = 0;
+  ASSERT_TRUE(c.Run([&] {
+    short_status = commit(**short_call, "3", &short_took);
+    fast_status = commit(**fast_retry, "4", &fast_took);
+  })) << c.SeedMessage();
+  // The 1 s call gave up at its deadline (a prewrite's failure, so no commit happened),
+  // then its rollback (a call of its own) waited for the key's latch no longer than 1 s
+  // either: the stuck prewrite keeps it until its outcome is known.
+  EXPECT_FALSE(short_status.ok());
+  EXPECT_GE(short_took, 1'000'000u) << c.SeedMessage();
+  EXPECT_LT(short_took, 2'500'000u) << short_status << " " << c.SeedMessage();
+  // After 300 ms at the cut-off leader (waiting for the latch the stuck prewrite holds),
+  // the other replicas (a new leader among them).
+  EXPECT_TRUE(fast_status.ok()) << fast_status << " " << c.SeedMessage();
+  EXPECT_LT(fast_took, 3'000'000u) << c.SeedMessage();
+  c.Heal();
+}
+
+TEST(TxnClientTimeoutTest, BadTimingOptionsAreRejected) {
+  rutile::testing::TestClusterOptions o;
+  o.nodes = 1;
+  o.sim.seed = 32;
+  o.replicated_pd = false;
+  rutile::testing::TestCluster c(o);
+  ASSERT_TRUE(c.Start().ok()) << c.SeedMessage();
+  const TxnClientOptions bad[] = {
+      {.timeout_micros = 0},
+      {.backoff_first_micros = 0},
+      {.backoff_first_micros = 10'000, .backoff_max_micros = 5'000},
+      {.attempt_timeout_micros = 0},
+  };
+  for (const TxnClientOptions& opts : bad) {
+    absl::StatusOr<std::unique_ptr<TxnClient>> client = OpenInProcess(c, opts);
+    EXPECT_TRUE(absl::IsInvalidArgument(client.status())) << client.status();
+  }
+  EXPECT_TRUE(OpenInProcess(c, TxnClientOptions{}).ok());
 }
 
 }  // namespace

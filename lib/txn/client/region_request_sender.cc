@@ -64,8 +64,21 @@ struct RegionRequestSender::Backoff {
   }
 };
 
+namespace {
+
+// A zero first backoff would retry without virtual time passing (a spin whose deadline
+// never comes under SimEnv): at least 1 us, and the max at least the first.
+SenderOptions Sane(SenderOptions o) {
+  o.backoff_first_micros = std::max<uint64_t>(o.backoff_first_micros, 1);
+  o.backoff_max_micros = std::max(o.backoff_max_micros, o.backoff_first_micros);
+  o.max_immediate_retries = std::max(o.max_immediate_retries, 0);
+  return o;
+}
+
+}  // namespace
+
 RegionRequestSender::RegionRequestSender(Env* env, RegionCache* cache, SenderOptions options)
-    : env_(env), cache_(cache), options_(std::move(options)) {}
+    : env_(env), cache_(cache), options_(Sane(std::move(options))) {}
 
 bool RegionRequestSender::StoreError(const absl::Status& s) const {
   if (IsStoreUnreachable(s)) return true;

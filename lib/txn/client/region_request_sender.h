@@ -52,6 +52,8 @@
 namespace rutile::txn::client {
 
 struct SenderOptions {
+  // Backoff sleeps double from the first to the max (a first of 0 counts as 1 us, a max
+  // below the first as the first).
   uint64_t backoff_first_micros = 2'000;
   uint64_t backoff_max_micros = 200'000;
   int max_immediate_retries = 3;

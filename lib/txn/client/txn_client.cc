@@ -20,11 +20,13 @@ constexpr int kMaxImmediateRetries = 3;
 
 bool EndAfter(const std::string& end, const std::string& key) { return end.empty() || key < end; }
 
-RegionContext ContextOf(const metapb::Region& r) {
+RegionContext ContextOf(const SendTarget& t, uint64_t attempt_timeout_micros) {
   RegionContext ctx;
-  ctx.region_id = r.id();
-  ctx.conf_ver = r.region_epoch().conf_ver();
-  ctx.version = r.region_epoch().version();
+  ctx.region_id = t.region.id();
+  ctx.conf_ver = t.region.region_epoch().conf_ver();
+  ctx.version = t.region.region_epoch().version();
+  ctx.timeout_micros = attempt_timeout_micros;
+  ctx.deadline = t.deadline;
   return ctx;
 }
 
@@ -70,6 +72,20 @@ Client::Client(ClusterAccess* cluster, ClientOptions options)
 
 Client::~Client() { background_.Wait(); }
 
+absl::Status Client::ValidateOptions(const ClientOptions& o) {
+  if (o.timeout_micros == 0) return absl::InvalidArgumentError("timeout_micros is 0");
+  if (o.attempt_timeout_micros == 0) {
+    return absl::InvalidArgumentError("attempt_timeout_micros is 0");
+  }
+  if (o.backoff_first_micros == 0) return absl::InvalidArgumentError("backoff_first_micros is 0");
+  if (o.backoff_max_micros < o.backoff_first_micros) {
+    return absl::InvalidArgumentError(absl::StrCat("backoff_max_micros ", o.backoff_max_micros,
+                                                   " is below backoff_first_micros ",
+                                                   o.backoff_first_micros));
+  }
+  return absl::OkStatus();
+}
+
 void Client::Background(std::function<void()> fn) {
   background_.Add(1);
   WaitGroup wg = background_;
@@ -82,6 +98,8 @@ void Client::Background(std::function<void()> fn) {
 bool Client::Backoff(uint64_t* backoff, uint64_t deadline) {
   uint64_t now = env_->NowMicros();
   if (now >= deadline) return false;
+  // At least 1 us: a zero backoff would retry without virtual time passing.
+  *backoff = std::max<uint64_t>(*backoff, 1);
   env_->SleepForMicros(std::min(*backoff, deadline - now));
   *backoff = std::min(*backoff * 2, options_.backoff_max_micros);
   return true;
@@ -119,7 +137,7 @@ absl::Status Client::WithRegion(
   return sender_.Send(ekey, deadline, [&](const SendTarget& t) -> absl::Status {
     TxnService* svc = cluster_->Store(t.store);
     if (svc == nullptr) return StoreUnreachable(t.store);
-    return fn(ContextOf(t.region), svc, t.region);
+    return fn(ContextOf(t, options_.attempt_timeout_micros), svc, t.region);
   });
 }
 
@@ -136,7 +154,7 @@ absl::Status Client::ForEachGroup(const std::vector<std::string>& raw_keys, uint
         std::vector<std::string> keys;
         keys.reserve(indices.size());
         for (size_t i : indices) keys.push_back(raw_keys[i]);
-        return fn(ContextOf(t.region), svc, t.region, keys);
+        return fn(ContextOf(t, options_.attempt_timeout_micros), svc, t.region, keys);
       });
 }
 

@@ -66,6 +66,10 @@ struct ClientOptions {
   uint64_t timeout_micros = 20'000'000;
   uint64_t backoff_first_micros = 2'000;
   uint64_t backoff_max_micros = 200'000;
+  // How long one attempt at one store may wait for the store's Raft answer (in process:
+  // RegionContext::timeout_micros; over RPC the ClusterAccess has its own), never past
+  // the call's deadline.
+  uint64_t attempt_timeout_micros = 3'000'000;
 };
 
 struct BeginOptions {
@@ -87,8 +91,13 @@ class Txn;
 
 class Client {
  public:
+  // `options` must pass ValidateOptions.
   Client(ClusterAccess* cluster, ClientOptions options);
   ~Client();
+  // InvalidArgument naming the first bad value: a zero timeout, attempt timeout or first
+  // backoff (a zero backoff would retry without time passing), or a backoff_max_micros
+  // below backoff_first_micros.
+  static absl::Status ValidateOptions(const ClientOptions& options);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
