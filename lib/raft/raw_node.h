@@ -10,6 +10,9 @@
 //        apply rd.committed_entries (calling ApplyConfChange for conf change entries),
 //      and finally Advance(rd).
 //   Ready is not to be requested again before Advance of the previous one.
+//   A Ready with !must_sync whose hard_state differs from the persisted one only in its
+//   commit index may leave it unwritten (or written later), provided the application
+//   restarts Raft with Config::applied: Raft::Create raises the commit to it.
 //
 // A leader's messages in a Ready may be sent before its entries are persisted (thesis
 // §10.2.1) only when the leader's vote alone cannot commit them: without

@@ -1,5 +1,6 @@
 #include "raftstore/peer_storage.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "raft/errors.h"
@@ -56,11 +57,19 @@ absl::StatusOr<std::unique_ptr<PeerStorage>> PeerStorage::Open(
           l->ApplySnapshot(MakeRaftSnapshot(region, apply.applied_index(), apply.applied_term()));
       if (!s.ok()) return s;
     }
+    // A persisted commit index below the applied one is normal (the store never writes a
+    // hard state that only raises the commit, store.cc ProcessBatch) and is left as is:
+    // Raft::Create raises the commit to Config::applied in memory, and a later Ready's
+    // write carries it. Writing it here would cost a synced write per region on every
+    // restart.
     raft::HardState hs = l->hard_state();
-    if (hs.commit() < apply.applied_index()) {
-      // Applied entries are committed ones; the commit index was not synced with them.
-      hs.set_commit(apply.applied_index());
-      if (hs.term() < apply.applied_term()) hs.set_term(apply.applied_term());
+    if (hs.term() < apply.applied_term()) {
+      // Only when the Raft part of an installed snapshot was lost (above): a term change
+      // is synced before any message of that term leaves, so this peer never voted in the
+      // applied term, and Raft must not start below the term of its last entry.
+      hs.set_term(apply.applied_term());
+      hs.set_vote(0);
+      hs.set_commit(std::max(hs.commit(), apply.applied_index()));
       absl::Status s = l->SetHardState(hs);
       if (!s.ok()) return s;
     }

@@ -467,6 +467,7 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
   std::vector<Item> items;
   storage::WriteBatch wb;
   bool sync = false;
+  uint64_t readys_written = 0;
   for (FsmPtr& fsm : batch) {
     std::deque<PeerMsg> msgs;
     {
@@ -517,10 +518,11 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     // peer's next synced write carries the newest hard state. Such a write used to be
     // unsynced and went in line on the poller's thread, where LevelDB queued it behind
     // the store's synced write in flight (a whole fdatasync with an Env worker blocked,
-    // and the commit round's applies and callbacks behind it). Losing the commit index is
-    // what a crash did to that unsynced write already: Raft keeps it as volatile state
-    // (a leader teaches it again), and on restart the applied index bounds it from below
-    // (PeerStorage::Create, Raft's `applied` in raft.cc).
+    // and the commit round's applies and callbacks behind it). The commit index is
+    // volatile Raft state (a leader teaches it again); on restart the applied index bounds
+    // it from below (Raft::Create raises it to Config::applied in memory, and
+    // PeerStorage::Open does not write it), so an idle region's persisted commit may lag
+    // its applied index indefinitely.
     std::optional<raft::HardState> hs = item.rd.hard_state;
     if (!item.rd.must_sync) {
       if (hs.has_value()) fsm->unsaved_hard_state = std::move(hs);
@@ -532,6 +534,9 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     absl::Status s =
         p->storage()->log()->BuildReadyWrite(hs, item.rd.entries, item.rd.snapshot, &wb);
     if (!s.ok()) Fatal(s, "building a Ready write");
+    if (hs.has_value() || !item.rd.entries.empty() || item.rd.snapshot.has_value()) {
+      ++readys_written;
+    }
     sync = sync || item.rd.must_sync;
     items.push_back(std::move(item));
   }
@@ -602,7 +607,7 @@ void Store::ProcessBatch(std::vector<FsmPtr>& batch) {
     ++stats_.polls;
     if (!wb.Empty()) {
       ++stats_.ready_writes;
-      stats_.readys_persisted += items.size();
+      stats_.readys_persisted += readys_written;
     }
   }
 

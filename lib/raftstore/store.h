@@ -69,7 +69,7 @@ namespace rutile::raftstore {
 struct StoreCounters {
   uint64_t polls = 0;             // Poller rounds.
   uint64_t ready_writes = 0;      // Group-commit writes of Raft state.
-  uint64_t readys_persisted = 0;  // Readys in those writes.
+  uint64_t readys_persisted = 0;  // Readys that wrote something in those writes.
   uint64_t peers_created_by_message = 0;
   uint64_t snapshots_sent = 0;
   uint64_t snapshots_applied = 0;

@@ -220,6 +220,7 @@ void MemEngine::ApplyOp(const WriteBatch& batch, size_t index, uint64_t seq) {
 
 void MemEngine::LogRecord(int log, uint64_t seq, bool sync) {
   if (sync) {
+    ++syncs_;
     durable_seq_[log] = seq;
     unsynced_[log].clear();
   } else {
@@ -310,6 +311,7 @@ absl::Status MemEngine::Write(const WriteBatch& batch, const WriteOptions& optio
 
 absl::Status MemEngine::SyncWAL() {
   absl::MutexLock lock(&mu_);
+  ++syncs_;
   for (int log = 0; log < 2; ++log) {
     durable_seq_[log] = last_seq_;
     unsynced_[log].clear();
@@ -360,6 +362,11 @@ void MemEngine::SimulateCrash() {
     }
   }
   for (int log = 0; log < 2; ++log) unsynced_[log].clear();
+}
+
+uint64_t MemEngine::SyncCount() const {
+  absl::MutexLock lock(&mu_);
+  return syncs_;
 }
 
 size_t MemEngine::UnsyncedWriteCount() const {

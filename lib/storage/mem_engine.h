@@ -64,6 +64,9 @@ class MemEngine final : public Engine {
 
   // Number of unsynced records (one per write, two for a mixed batch) a crash would lose.
   size_t UnsyncedWriteCount() const;
+  // Number of syncs so far: synced records (a write with sync, or the kRaft record of a
+  // mixed batch) and SyncWAL calls.
+  uint64_t SyncCount() const;
 
   // Total versions stored, for tests of pruning.
   size_t TEST_StoredVersions() const;
@@ -109,6 +112,7 @@ class MemEngine final : public Engine {
   // records after it.
   uint64_t durable_seq_[2] ABSL_GUARDED_BY(mu_) = {0, 0};
   std::vector<uint64_t> unsynced_[2] ABSL_GUARDED_BY(mu_);
+  uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   // Sequence numbers read by live snapshots and iterators.
   std::multiset<uint64_t> pinned_ ABSL_GUARDED_BY(mu_);
 };

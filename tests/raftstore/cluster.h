@@ -177,6 +177,8 @@ class Cluster {
     return it == nodes_.end() ? nullptr : it->second->store;
   }
   storage::MemEngine* engine(uint64_t id) { return engines_[id].get(); }
+  // Engine syncs made by the last start of store `id` while loading its peers.
+  uint64_t create_syncs(uint64_t id) { return nodes_[id]->create_syncs; }
   std::vector<uint64_t> store_ids() const {
     std::vector<uint64_t> v;
     for (auto& [id, s] : nodes_) v.push_back(id);
@@ -372,6 +374,7 @@ class Cluster {
     std::shared_ptr<transport::RpcEndpoint> endpoint;
     std::shared_ptr<Store> store;
     std::shared_ptr<DriftEnv> drift;
+    uint64_t create_syncs = 0;  // Engine syncs made by the last Store::Create.
   };
 
   void StartNode(const testing::NodeHandle& h, const std::shared_ptr<NodeState>& state,
@@ -391,7 +394,9 @@ class Cluster {
     o.engine = engine;
     o.endpoint = ep.get();
     o.pd = &pd_;
+    const uint64_t syncs = engine->SyncCount();
     absl::StatusOr<std::shared_ptr<Store>> st = Store::Create(o);
+    state->create_syncs = engine->SyncCount() - syncs;
     if (!st.ok()) {
       ADD_FAILURE() << "store " << h.id << ": " << st.status();
       return;

@@ -4,7 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "raft/engine_log_storage.h"
+#include "raft_serverpb.pb.h"
 #include "raftstore/cluster.h"
+#include "raftstore/keys.h"
 
 namespace rutile::raftstore {
 namespace {
@@ -87,9 +90,10 @@ TEST(StoreTest, CrashLosingUnsyncedWritesRejoins) {
 
 // A Ready that only raises the commit index writes nothing (ProcessBatch): one Raft write
 // per proposal at the leader, not two (the commit round used to write its hard state, in
-// line, behind the store's synced write in flight). The commit index left unwritten is
-// what a crash loses anyway: every store crashed and restarted applies and serves all of
-// it, and goes on committing.
+// line, behind the store's synced write in flight). The commit index is volatile: with
+// the applies synced (as a clean shutdown does), every store holds a persisted commit
+// below its applied index; it restarts without writing anything for that (PeerStorage::Open
+// leaves the raise to Raft::Create, in memory), serves all and goes on committing.
 TEST(StoreTest, CommitOnlyReadyWritesNothing) {
   Cluster c({.stores = 3, .seed = 13});
   c.Start();
@@ -107,9 +111,26 @@ TEST(StoreTest, CommitOnlyReadyWritesNothing) {
     EXPECT_LE(writes, static_cast<uint64_t>(kPuts + 5));
     EXPECT_TRUE(c.WaitReplicated(Key(kPuts), "x"));
   }));
+  for (uint64_t id : c.store_ids()) {
+    // The applies become durable; the commit index of the last proposal was never written.
+    ASSERT_TRUE(c.engine(id)->SyncWAL().ok());
+    absl::StatusOr<std::unique_ptr<raft::EngineLogStorage>> log =
+        raft::EngineLogStorage::Open(c.engine(id), 1);
+    ASSERT_TRUE(log.ok()) << log.status();
+    absl::StatusOr<std::optional<std::string>> raw =
+        c.engine(id)->Get(storage::CF::kDefault, ApplyStateKey(1));
+    ASSERT_TRUE(raw.ok() && raw->has_value());
+    raft_serverpb::RaftApplyState apply;
+    ASSERT_TRUE(apply.ParseFromString(**raw));
+    EXPECT_LT((*log)->hard_state().commit(), apply.applied_index()) << "store " << id;
+  }
   for (uint64_t id : c.store_ids()) c.sim().Crash(id);
   for (uint64_t id : c.store_ids()) c.sim().Restart(id);
   ASSERT_TRUE(c.Run([&] {
+    for (uint64_t id : c.store_ids()) {
+      ASSERT_NE(c.store(id), nullptr);
+      EXPECT_EQ(c.create_syncs(id), 0u) << "store " << id << " synced while loading";
+    }
     for (int i = 0; i <= kPuts; ++i) {
       absl::StatusOr<std::optional<std::string>> v = c.Get(Key(i));
       ASSERT_TRUE(v.ok()) << v.status();
