@@ -19,6 +19,21 @@
 namespace rutile::txn::testing {
 namespace {
 
+// A fresh directory under $TEST_TMPDIR (or /tmp), removed at the end; empty path if none
+// could be made.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    const char* base = getenv("TEST_TMPDIR");
+    std::string p = std::string(base != nullptr ? base : "/tmp") + "/rutile_reads_XXXXXX";
+    if (mkdtemp(p.data()) != nullptr) path = std::move(p);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
 struct Model {
   // key -> commit_ts -> value (nullopt: deleted).
   std::map<std::string, std::map<TimeStamp, std::optional<std::string>>> versions;
@@ -176,17 +191,9 @@ TEST(ReadsModelTest, RandomHistories) {
 // never answer a read after it, and the value must be the model's (short values, long
 // values from the default CF, deletes, lock and rollback records skipped).
 TEST(ReadsTest, PooledLatestPointGetsSeeEveryWrite) {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string dir = std::string(base != nullptr ? base : "/tmp") + "/rutile_reads_XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-  auto opened = storage::LevelDbEngine::Open(dir + "/engine", storage::LevelDbEngineOptions());
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path.empty());
+  auto opened = storage::LevelDbEngine::Open(tmp.path + "/engine", storage::LevelDbEngineOptions());
   ASSERT_TRUE(opened.ok()) << opened.status();
   auto* engine = static_cast<storage::LevelDbEngine*>(opened->get());
   ConcurrencyManager cm{1};
@@ -294,17 +301,9 @@ class HookedEngine final : public storage::Engine {
 // key by key, k1's write-CF iterator (kept for k2) predates the commit and k2's lock is
 // gone: k2 read as absent, an SI violation (found in review of b8c4100's live-view reads).
 TEST(ReadsTest, LatestBatchGetSeesACommitAppliedWhileItReads) {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string dir = std::string(base != nullptr ? base : "/tmp") + "/rutile_reads_XXXXXX";
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
-  auto opened = storage::LevelDbEngine::Open(dir + "/engine", storage::LevelDbEngineOptions());
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path.empty());
+  auto opened = storage::LevelDbEngine::Open(tmp.path + "/engine", storage::LevelDbEngineOptions());
   ASSERT_TRUE(opened.ok()) << opened.status();
   storage::Engine* engine = opened->get();
   ConcurrencyManager cm{1};

@@ -51,6 +51,15 @@ struct Scope {
 
 namespace {
 
+// `child` filtered by `conditions` (a SelectionNode with the child's schema).
+PlanPtr Filtered(PlanPtr child, std::vector<expr::ExprPtr> conditions) {
+  auto sel = std::make_shared<SelectionNode>();
+  sel->schema = child->schema;
+  sel->children.push_back(std::move(child));
+  sel->conditions = std::move(conditions);
+  return sel;
+}
+
 // An information_schema table with only the rows `visible` lets the account see: every
 // table there has TABLE_SCHEMA (SCHEMA_NAME in SCHEMATA) second and, but for SCHEMATA,
 // TABLE_NAME third.
@@ -1773,11 +1782,7 @@ __attribute__((noinline)) absl::StatusOr<PlanPtr> Binder::JoinTreeFinish(JoinTre
       if (opts_.optimize) ApplyAccessPath(scan, bound);
       scan->filter = AndAll(std::move(bound));
     } else {
-      auto sel = std::make_shared<SelectionNode>();
-      sel->children.push_back(leaves[j]);
-      sel->schema = leaves[j]->schema;
-      sel->conditions = std::move(bound);
-      leaves[j] = sel;
+      leaves[j] = Filtered(leaves[j], std::move(bound));
     }
   }
   std::vector<double> rows(n);
@@ -2006,11 +2011,7 @@ __attribute__((noinline)) absl::StatusOr<PlanPtr> Binder::JoinTreeFinish(JoinTre
     plan = join;
   }
   if (!top.empty()) {
-    auto sel = std::make_shared<SelectionNode>();
-    sel->children.push_back(plan);
-    sel->schema = plan->schema;
-    sel->conditions = std::move(top);
-    plan = sel;
+    plan = Filtered(plan, std::move(top));
   }
   return plan;
 }
@@ -3219,11 +3220,9 @@ __attribute__((noinline)) absl::Status Binder::SelectDual(SelectBuild* b) {
   s.clause = "where clause";
   auto x = Bind(*b->sel.where, &s);
   if (!x.ok()) return x.status();
-  auto f = std::make_shared<SelectionNode>();
-  f->children.push_back(b->plan);
-  f->schema = b->plan->schema;
-  f->conditions.push_back(*std::move(x));
-  b->plan = f;
+  std::vector<expr::ExprPtr> conds;
+  conds.push_back(*std::move(x));
+  b->plan = Filtered(b->plan, std::move(conds));
   return absl::OkStatus();
 }
 
@@ -3426,11 +3425,9 @@ __attribute__((noinline)) absl::Status Binder::SelectHaving(SelectBuild* b, cons
   hs.clause = "having clause";
   auto x = Bind(*b->sel.having, &hs);
   if (!x.ok()) return x.status();
-  auto f = std::make_shared<SelectionNode>();
-  f->children.push_back(b->plan);
-  f->schema = b->plan->schema;
-  f->conditions.push_back(*std::move(x));
-  b->plan = f;
+  std::vector<expr::ExprPtr> conds;
+  conds.push_back(*std::move(x));
+  b->plan = Filtered(b->plan, std::move(conds));
   return absl::OkStatus();
 }
 
